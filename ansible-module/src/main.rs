@@ -1,0 +1,135 @@
+//! `portplan`: print the catalog and validate plans from the command line.
+//!
+//! A thin shell over portplan-core: it reads the plan file, calls the core and
+//! prints what the core renders. Exit status: 0 when the report has no error
+//! finding, 1 when it has, 2 when the input is rejected (bad plan, unreadable
+//! file, bad arguments).
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use portplan_core::model::{PlanError, ReportFormat};
+use portplan_core::render;
+
+#[derive(Parser)]
+#[command(name = "portplan", version, about = "Plan, check and open the network ports of multi-component products")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the built-in catalog, or one profile of it.
+    Catalog {
+        /// Profile name, e.g. `ocp`; all profiles when omitted.
+        profile: Option<String>,
+        #[arg(long, value_enum, default_value_t = CatalogFormat::Table)]
+        format: CatalogFormat,
+    },
+    /// Validate a plan: port tables, findings and desired firewall rules.
+    Validate {
+        /// Plan file (JSON); `-` reads standard input.
+        plan: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CatalogFormat {
+    Table,
+    Json,
+}
+
+/// `markdown` and `csv` give the network team's request sheet.
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Markdown,
+    Csv,
+}
+
+impl From<Format> for ReportFormat {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Table => ReportFormat::Table,
+            Format::Json => ReportFormat::Json,
+            Format::Markdown => ReportFormat::Markdown,
+            Format::Csv => ReportFormat::Csv,
+        }
+    }
+}
+
+const EXIT_FINDINGS: u8 = 1;
+const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Catalog { profile, format } => catalog(profile.as_deref(), format),
+        Command::Validate { plan, format } => validate(&plan, format),
+    }
+}
+
+fn catalog(name: Option<&str>, format: CatalogFormat) -> ExitCode {
+    let profiles = match name {
+        None => portplan_core::catalog(),
+        Some(name) => match portplan_core::get_profile(name) {
+            Ok(profile) => vec![profile],
+            Err(error) => return rejected(&error),
+        },
+    };
+    let text = match (format, name) {
+        (CatalogFormat::Json, None) => render::json(&profiles),
+        (CatalogFormat::Json, Some(_)) => render::json(&profiles[0]),
+        (CatalogFormat::Table, None) => render::catalog(&profiles),
+        (CatalogFormat::Table, Some(_)) => render::profile(&profiles[0]),
+    };
+    print!("{text}");
+    ExitCode::SUCCESS
+}
+
+fn validate(path: &PathBuf, format: Format) -> ExitCode {
+    let text = match read(path) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("portplan: cannot read {}: {error}", path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let report = match portplan_core::parse_plan(&text).and_then(|plan| portplan_core::validate_plan(&plan)) {
+        Ok(report) => report,
+        Err(error) => {
+            if matches!(format, Format::Json) {
+                print!("{}", render::json(&error));
+            }
+            return rejected(&error);
+        }
+    };
+    print!("{}", portplan_core::render_report(&report, format.into()));
+    if report.summary.errors > 0 {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn read(path: &PathBuf) -> std::io::Result<String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path)
+    }
+}
+
+fn rejected(error: &PlanError) -> ExitCode {
+    for line in error.to_string().lines() {
+        eprintln!("portplan: {line}");
+    }
+    ExitCode::from(EXIT_BAD_INPUT)
+}

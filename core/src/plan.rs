@@ -1,0 +1,503 @@
+//! Reading a plan: JSON text to [`Plan`], then [`Plan`] to a checked
+//! [`Deployment`] in which every name resolves and every address parses.
+//!
+//! Everything that makes a plan meaningless is a [`PlanError`] here, with the
+//! path and value of each problem; everything that makes it merely wrong is a
+//! finding of the rules.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use core::net::IpAddr;
+use ipnet::IpNet;
+
+use crate::catalog;
+use crate::model::{
+    DeployUser, HostObservation, Observation, Plan, PlanError, PortOverride, PortRange, PortSpec,
+    Problem, Profile,
+};
+
+/// Longest excerpt of an offending value quoted in a problem.
+const VALUE_EXCERPT: usize = 80;
+
+/// Parse a plan from JSON text. On failure, the problem names the JSON path,
+/// the value found there and what is wrong with it.
+pub fn parse_plan(text: &str) -> Result<Plan, PlanError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let plan: Plan = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return PlanError::single(".", "", format!("not valid JSON: {inner}"));
+        }
+        // The text is valid JSON, so the value at the path can be quoted.
+        let value = serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|root| value_at(&root, &path).map(excerpt))
+            .unwrap_or_default();
+        PlanError::single(path, value, strip_position(&inner.to_string()))
+    })?;
+    de.end()
+        .map_err(|e| PlanError::single(".", "", format!("not valid JSON: {e}")))?;
+    Ok(plan)
+}
+
+/// serde_json appends " at line L column C"; the path already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The value at a serde_path_to_error path such as `hosts[0].address`.
+fn value_at<'v>(root: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
+    if path == "." {
+        return Some(root);
+    }
+    let mut node = root;
+    for segment in path.split('.') {
+        let (key, indices) = match segment.find('[') {
+            Some(i) => (&segment[..i], &segment[i..]),
+            None => (segment, ""),
+        };
+        if !key.is_empty() {
+            node = node.get(key)?;
+        }
+        for index in indices.split(['[', ']']).filter(|s| !s.is_empty()) {
+            node = node.get(index.parse::<usize>().ok()?)?;
+        }
+    }
+    Some(node)
+}
+
+fn excerpt(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() <= VALUE_EXCERPT {
+        return text;
+    }
+    let mut cut: String = text.chars().take(VALUE_EXCERPT).collect();
+    cut.push_str("...");
+    cut
+}
+
+/// A spec placed on a host with its effective ports.
+#[derive(Debug, Clone)]
+pub(crate) struct Placed {
+    pub spec: PortSpec,
+    pub ports: PortRange,
+    pub overridden: bool,
+}
+
+/// A plan host, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct DeployedHost {
+    pub name: String,
+    pub address: IpAddr,
+    pub address_text: String,
+    pub components: Vec<String>,
+    pub deploy_user: DeployUser,
+    /// Specs of its components, by port then transport then id.
+    pub placed: Vec<Placed>,
+    pub observation: Option<HostObservation>,
+}
+
+/// A plan whose every reference resolves: the input of the rules.
+#[derive(Debug, Clone)]
+pub(crate) struct Deployment {
+    pub name: String,
+    pub profiles: Vec<Profile>,
+    pub hosts: Vec<DeployedHost>,
+    /// Client networks by name, aggregated.
+    pub networks: BTreeMap<String, Vec<IpNet>>,
+}
+
+impl Deployment {
+    /// The profile that defines `component`.
+    pub fn profile_of(&self, component: &str) -> Option<&Profile> {
+        self.profiles
+            .iter()
+            .find(|p| p.components.iter().any(|c| c.name == component))
+    }
+
+    pub fn host_index(&self, name: &str) -> Option<usize> {
+        self.hosts.iter().position(|h| h.name == name)
+    }
+}
+
+/// Collects problems in input order while resolving.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn push(&mut self, path: String, value: &str, message: String) {
+        self.0.push(Problem {
+            path,
+            value: value.to_string(),
+            message,
+        });
+    }
+}
+
+/// Parse an address or CIDR; a bare address is a single-address network.
+pub(crate) fn parse_net(text: &str) -> Option<IpNet> {
+    text.parse::<IpNet>()
+        .ok()
+        .map(|net| net.trunc())
+        .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// Resolve a plan against the catalog. Every problem is reported, not just the first.
+pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
+    let mut problems = Problems::default();
+    let builtin = catalog::profiles();
+
+    check_custom_profiles(plan, &builtin, &mut problems);
+    let profiles = used_profiles(plan, &builtin, &mut problems);
+    let specs: BTreeMap<&str, &PortSpec> = profiles
+        .iter()
+        .flat_map(|p| &p.specs)
+        .map(|s| (s.id.as_str(), s))
+        .collect();
+    let components: BTreeSet<&str> = profiles
+        .iter()
+        .flat_map(|p| &p.components)
+        .map(|c| c.name.as_str())
+        .collect();
+    let enabled = check_enable(plan, &specs, &mut problems);
+    check_overrides(&plan.overrides, "overrides", &specs, None, &mut problems);
+    let networks = resolve_networks(plan, &profiles, &mut problems);
+
+    if plan.hosts.is_empty() {
+        problems.push("hosts".into(), "[]", "a plan needs at least one host".into());
+    }
+    let mut names = BTreeMap::new();
+    let mut addresses = BTreeMap::new();
+    let mut hosts = Vec::new();
+    for (i, host) in plan.hosts.iter().enumerate() {
+        let at = format!("hosts[{i}]");
+        if host.name.trim().is_empty() {
+            problems.push(format!("{at}.name"), &host.name, "a host needs a name".into());
+        } else if let Some(first) = names.insert(host.name.as_str(), i) {
+            problems.push(
+                format!("{at}.name"),
+                &host.name,
+                format!("duplicate host name; hosts[{first}] has it already"),
+            );
+        }
+        let address = match host.address.parse::<IpAddr>() {
+            Ok(address) => {
+                if let Some(first) = addresses.insert(address, i) {
+                    problems.push(
+                        format!("{at}.address"),
+                        &host.address,
+                        format!("duplicate host address; hosts[{first}] has it already"),
+                    );
+                }
+                Some(address)
+            }
+            Err(_) => {
+                problems.push(
+                    format!("{at}.address"),
+                    &host.address,
+                    "not an IPv4 or IPv6 address".into(),
+                );
+                None
+            }
+        };
+        if host.components.is_empty() {
+            problems.push(format!("{at}.components"), "[]", "a host needs at least one component".into());
+        }
+        let mut seen = BTreeSet::new();
+        for (j, component) in host.components.iter().enumerate() {
+            if !components.contains(component.as_str()) {
+                problems.push(
+                    format!("{at}.components[{j}]"),
+                    component,
+                    format!(
+                        "unknown component for profiles {}; known: {}",
+                        plan.profiles.join(", "),
+                        components.iter().copied().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            } else if !seen.insert(component.as_str()) {
+                problems.push(format!("{at}.components[{j}]"), component, "listed twice on this host".into());
+            }
+        }
+        check_overrides(&host.overrides, &format!("{at}.overrides"), &specs, Some(&host.components), &mut problems);
+
+        if let Some(address) = address {
+            let placed = place(host.components.iter(), &profiles, &enabled, &plan.overrides, &host.overrides);
+            hosts.push(DeployedHost {
+                name: host.name.clone(),
+                address,
+                address_text: address.to_string(),
+                components: host.components.clone(),
+                deploy_user: host.deploy_user.or(plan.deploy_user).unwrap_or(DeployUser::Root),
+                placed,
+                observation: None,
+            });
+        }
+    }
+
+    attach_observations(plan, &mut hosts, &mut problems);
+
+    if problems.0.is_empty() {
+        Ok(Deployment {
+            name: plan.name.clone(),
+            profiles,
+            hosts,
+            networks,
+        })
+    } else {
+        Err(PlanError {
+            problems: problems.0,
+        })
+    }
+}
+
+fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Problems) {
+    let mut names = BTreeSet::new();
+    for (i, profile) in plan.custom_profiles.iter().enumerate() {
+        let at = format!("custom-profiles[{i}]");
+        if builtin.iter().any(|b| b.name == profile.name) || !names.insert(profile.name.as_str()) {
+            problems.push(format!("{at}.name"), &profile.name, "a profile of this name exists already".into());
+        }
+        let components: BTreeSet<&str> = profile.components.iter().map(|c| c.name.as_str()).collect();
+        let networks: BTreeSet<&str> = profile.networks.iter().map(|n| n.name.as_str()).collect();
+        let mut ids = BTreeSet::new();
+        for (j, spec) in profile.specs.iter().enumerate() {
+            let at = format!("{at}.specs[{j}]");
+            if !components.contains(spec.component.as_str()) {
+                problems.push(format!("{at}.component"), &spec.component, "not a component of this profile".into());
+            }
+            if spec.id.split_once('.').map(|(c, name)| (c, name.is_empty())) != Some((spec.component.as_str(), false)) {
+                problems.push(format!("{at}.id"), &spec.id, format!("a spec id is `{}.<name>`", spec.component));
+            }
+            if !ids.insert(spec.id.as_str()) {
+                problems.push(format!("{at}.id"), &spec.id, "duplicate spec id".into());
+            }
+            if spec.exposure == crate::model::Exposure::Loopback && !spec.accessed_by.is_empty() {
+                problems.push(
+                    format!("{at}.accessed-by"),
+                    &format!("{:?}", spec.accessed_by),
+                    "a loopback spec is reached by nobody from outside; leave accessed-by empty".into(),
+                );
+            }
+            for (k, accessor) in spec.accessed_by.iter().enumerate() {
+                if let crate::model::Accessor::Network(name) = accessor
+                    && !networks.contains(name.as_str())
+                {
+                    problems.push(
+                        format!("{at}.accessed-by[{k}]"),
+                        name,
+                        "network not declared in this profile's networks".into(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The profiles the plan deploys, built-in or custom, in plan order.
+fn used_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Problems) -> Vec<Profile> {
+    if plan.profiles.is_empty() {
+        problems.push("profiles".into(), "[]", "a plan needs at least one profile".into());
+    }
+    let mut used: Vec<Profile> = Vec::new();
+    for (i, name) in plan.profiles.iter().enumerate() {
+        let found = builtin.iter().chain(&plan.custom_profiles).find(|p| &p.name == name);
+        match found {
+            None => {
+                let known = catalog::names(builtin);
+                problems.push(format!("profiles[{i}]"), name, format!("unknown profile; known profiles: {known}"));
+            }
+            Some(_) if used.iter().any(|p| &p.name == name) => {
+                problems.push(format!("profiles[{i}]"), name, "listed twice".into());
+            }
+            Some(profile) => {
+                for component in &profile.components {
+                    if let Some(other) = used.iter().find(|p| p.components.iter().any(|c| c.name == component.name)) {
+                        problems.push(
+                            format!("profiles[{i}]"),
+                            name,
+                            format!(
+                                "defines component {} as profile {} does; a plan can use only one of them",
+                                component.name, other.name
+                            ),
+                        );
+                        break;
+                    }
+                }
+                used.push(profile.clone());
+            }
+        }
+    }
+    used
+}
+
+fn check_enable(plan: &Plan, specs: &BTreeMap<&str, &PortSpec>, problems: &mut Problems) -> BTreeSet<String> {
+    let mut enabled = BTreeSet::new();
+    for (i, id) in plan.enable.iter().enumerate() {
+        match specs.get(id.as_str()) {
+            None => problems.push(format!("enable[{i}]"), id, "unknown spec id in the plan's profiles".into()),
+            Some(spec) if !spec.optional => {
+                problems.push(format!("enable[{i}]"), id, "not an optional spec; it is always on".into())
+            }
+            Some(_) => {
+                enabled.insert(id.clone());
+            }
+        }
+    }
+    enabled
+}
+
+fn check_overrides(
+    overrides: &[PortOverride],
+    at: &str,
+    specs: &BTreeMap<&str, &PortSpec>,
+    host_components: Option<&[String]>,
+    problems: &mut Problems,
+) {
+    let mut seen = BTreeSet::new();
+    for (i, o) in overrides.iter().enumerate() {
+        let path = format!("{at}[{i}].spec");
+        match specs.get(o.spec.as_str()) {
+            None => problems.push(path, &o.spec, "unknown spec id in the plan's profiles".into()),
+            Some(spec) => {
+                if let Some(components) = host_components
+                    && !components.contains(&spec.component)
+                {
+                    problems.push(path, &o.spec, format!("this host does not run component {}", spec.component));
+                } else if !seen.insert(o.spec.as_str()) {
+                    problems.push(path, &o.spec, "overridden twice".into());
+                } else if spec.ports.is_single() != o.ports.is_single() {
+                    let shape = if spec.ports.is_single() { "a single port" } else { "a range" };
+                    problems.push(
+                        format!("{at}[{i}].ports"),
+                        &o.ports.to_string(),
+                        format!("spec {} is {shape} ({}); the override must be too", spec.id, spec.ports),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn resolve_networks(plan: &Plan, profiles: &[Profile], problems: &mut Problems) -> BTreeMap<String, Vec<IpNet>> {
+    let roles: BTreeSet<&str> = profiles
+        .iter()
+        .flat_map(|p| &p.networks)
+        .map(|n| n.name.as_str())
+        .collect();
+    let mut networks = BTreeMap::new();
+    for (i, network) in plan.networks.iter().enumerate() {
+        let at = format!("networks[{i}]");
+        if !roles.contains(network.name.as_str()) {
+            let known = roles.iter().copied().collect::<Vec<_>>().join(", ");
+            problems.push(
+                format!("{at}.name"),
+                &network.name,
+                format!("no spec of the plan's profiles is reached by this network; known: {known}"),
+            );
+        }
+        if network.cidrs.is_empty() {
+            problems.push(format!("{at}.cidrs"), "[]", "a network needs at least one CIDR".into());
+        }
+        let mut nets = Vec::new();
+        for (j, cidr) in network.cidrs.iter().enumerate() {
+            match parse_net(cidr) {
+                Some(net) => nets.push(net),
+                None => problems.push(format!("{at}.cidrs[{j}]"), cidr, "not an IP address or CIDR".into()),
+            }
+        }
+        if networks.insert(network.name.clone(), IpNet::aggregate(&nets)).is_some() {
+            problems.push(format!("{at}.name"), &network.name, "duplicate network name".into());
+        }
+    }
+    networks
+}
+
+/// The specs of `components`, with overrides applied (host wins over plan).
+fn place<'a>(
+    components: impl Iterator<Item = &'a String>,
+    profiles: &[Profile],
+    enabled: &BTreeSet<String>,
+    plan_overrides: &[PortOverride],
+    host_overrides: &[PortOverride],
+) -> Vec<Placed> {
+    let components: BTreeSet<&String> = components.collect();
+    let mut placed: Vec<Placed> = profiles
+        .iter()
+        .flat_map(|p| &p.specs)
+        .filter(|s| components.contains(&s.component) && (!s.optional || enabled.contains(&s.id)))
+        .map(|spec| {
+            let chosen = host_overrides
+                .iter()
+                .chain(plan_overrides)
+                .find(|o| o.spec == spec.id)
+                .map(|o| o.ports);
+            Placed {
+                ports: chosen.unwrap_or(spec.ports),
+                overridden: chosen.is_some_and(|p| p != spec.ports),
+                spec: spec.clone(),
+            }
+        })
+        .collect();
+    placed.sort_by(|a, b| (a.ports, a.spec.transport, &a.spec.id).cmp(&(b.ports, b.spec.transport, &b.spec.id)));
+    placed
+}
+
+fn attach_observations(plan: &Plan, hosts: &mut [DeployedHost], problems: &mut Problems) {
+    let mut seen = BTreeSet::new();
+    for (i, observed) in plan.observations.iter().enumerate() {
+        let at = format!("observations[{i}]");
+        let Some(host) = hosts.iter_mut().find(|h| h.name == observed.host) else {
+            problems.push(format!("{at}.host"), &observed.host, "not a host of the plan".into());
+            continue;
+        };
+        if !seen.insert(observed.host.as_str()) {
+            problems.push(format!("{at}.host"), &observed.host, "observed twice".into());
+            continue;
+        }
+        check_observation(&observed.observation, &format!("{at}.observation"), problems);
+        host.observation = Some(observed.clone());
+    }
+}
+
+/// Addresses in an observation must parse, like the plan's.
+pub(crate) fn check_observation_error(observation: &Observation) -> Result<(), PlanError> {
+    let mut problems = Problems::default();
+    check_observation(observation, "observation", &mut problems);
+    if problems.0.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanError {
+            problems: problems.0,
+        })
+    }
+}
+
+fn check_observation(observation: &Observation, at: &str, problems: &mut Problems) {
+    for (i, listener) in observation.listeners.iter().enumerate() {
+        if listener.address.parse::<IpAddr>().is_err() {
+            problems.push(
+                format!("{at}.listeners[{i}].address"),
+                &listener.address,
+                "not an IPv4 or IPv6 address".into(),
+            );
+        }
+    }
+    if let Some(firewall) = &observation.firewall {
+        for (i, open) in firewall.open.iter().enumerate() {
+            for (j, source) in open.sources.iter().enumerate() {
+                if parse_net(source).is_none() {
+                    problems.push(
+                        format!("{at}.firewall.open[{i}].sources[{j}]"),
+                        source,
+                        "not an IP address or CIDR".into(),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Text renderings of reports and profiles. Pure string building, so every
+//! artifact renders byte for byte alike.
+
+use std::fmt::Write as _;
+
+use crate::model::{
+    Accessor, Allocation, Exposure, HostPorts, Modifiable, Profile, Report, ReportFormat, Severity,
+};
+
+/// Render a report in `format`. Every rendering ends with a newline.
+pub fn report(report: &Report, format: ReportFormat) -> String {
+    match format {
+        ReportFormat::Json => json(report),
+        ReportFormat::Table => table(report),
+        ReportFormat::Markdown => markdown_sheet(report),
+        ReportFormat::Csv => csv_sheet(report),
+    }
+}
+
+/// Pretty JSON with a final newline: the reference form the corpus compares.
+pub fn json<T: serde::Serialize>(value: &T) -> String {
+    // Serialising these plain-data types cannot fail: no maps with non-string keys.
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Columns padded to their widest cell; the last column is not padded.
+///
+/// Hand-written: a table crate would bring box drawing and terminal width
+/// detection we do not want, and the whole job is this loop.
+fn columns(rows: &[Vec<String>], indent: &str) -> String {
+    let width = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..width)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = indent.to_string();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == width {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "ERROR",
+        Severity::Warning => "WARNING",
+        Severity::Info => "INFO",
+    }
+}
+
+fn exposure(e: Exposure) -> &'static str {
+    match e {
+        Exposure::Loopback => "loopback",
+        Exposure::Peers => "peers",
+        Exposure::Browser => "browser",
+    }
+}
+
+/// Tables show the first sentence; JSON and the sheets keep the whole text.
+fn first_sentence(text: &str) -> &str {
+    text.find(". ").map_or(text, |end| &text[..=end])
+}
+
+fn protocol(transport: &str, protocol: &str) -> String {
+    if protocol.is_empty() || protocol == transport {
+        transport.to_string()
+    } else {
+        format!("{transport}/{protocol}")
+    }
+}
+
+fn plural(n: u32, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+fn host_table(host: &HostPorts) -> String {
+    let mut rows = vec![["PORT", "PROTO", "SPEC", "EXPOSURE", "ALLOWED SOURCES", "PURPOSE"].map(String::from).to_vec()];
+    for entry in &host.ports {
+        let mut port = entry.ports.to_string();
+        if entry.allocation == Allocation::Pool {
+            port.push_str(" (pool)");
+        }
+        if entry.overridden {
+            port.push('*');
+        }
+        let sources = match (entry.exposure, entry.sources.is_empty()) {
+            (Exposure::Loopback, _) => "local only".to_string(),
+            (_, true) => "closed".to_string(),
+            (_, false) => entry.sources.join(" "),
+        };
+        rows.push(vec![
+            port,
+            entry.transport.as_str().to_string(),
+            entry.spec.clone(),
+            exposure(entry.exposure).to_string(),
+            sources,
+            first_sentence(&entry.purpose).to_string(),
+        ]);
+    }
+    columns(&rows, "  ")
+}
+
+/// The readable report: each host's port table, then the findings.
+pub fn table(report: &Report) -> String {
+    let s = report.summary;
+    let mut out = format!(
+        "plan {}: {}, {}, {}\n",
+        report.plan,
+        plural(s.errors, "error"),
+        plural(s.warnings, "warning"),
+        plural(s.infos, "info")
+    );
+    for host in &report.hosts {
+        let _ = write!(out, "\nhost {} ({})\n", host.host, host.address);
+        out.push_str(&host_table(host));
+    }
+    if report.hosts.iter().any(|h| h.ports.iter().any(|p| p.overridden)) {
+        out.push_str("\n  * overridden from the vendor default\n");
+    }
+    if !report.findings.is_empty() {
+        out.push_str("\nfindings\n");
+        let mut rows = Vec::new();
+        for f in &report.findings {
+            let code = serde_json::to_value(f.code)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            let place = match (&f.host, f.ports) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                (Some(h), None) => h.clone(),
+                (None, Some(p)) => format!("*:{p}"),
+                (None, None) => "plan".to_string(),
+            };
+            rows.push(vec![severity(f.severity).to_string(), code, place, f.message.clone()]);
+            rows.push(vec![String::new(), String::new(), String::new(), format!("fix: {}", f.fix)]);
+        }
+        out.push_str(&columns(&rows, "  "));
+    }
+    out
+}
+
+/// The network team's request sheet rows: one per desired rule.
+fn sheet_rows(report: &Report) -> Vec<[String; 6]> {
+    report
+        .rules
+        .iter()
+        .map(|rule| {
+            let address = report
+                .hosts
+                .iter()
+                .find(|h| h.host == rule.host)
+                .map(|h| h.address.clone())
+                .unwrap_or_default();
+            [
+                rule.host.clone(),
+                address,
+                rule.ports.to_string(),
+                rule.transport.as_str().to_string(),
+                rule.sources.join(" "),
+                format!("{} ({})", rule.purpose, rule.spec),
+            ]
+        })
+        .collect()
+}
+
+const SHEET_HEADER: [&str; 6] = ["host", "address", "port", "transport", "allowed sources", "purpose"];
+
+/// The request sheet as a Markdown table.
+pub fn markdown_sheet(report: &Report) -> String {
+    let escape = |cell: &str| cell.replace('|', "\\|").replace('\n', " ");
+    let mut out = format!("# Firewall request: {}\n\n", escape(&report.plan));
+    let _ = writeln!(out, "| {} |", SHEET_HEADER.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(SHEET_HEADER.len()));
+    for row in sheet_rows(report) {
+        let cells: Vec<String> = row.iter().map(|c| escape(c)).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out
+}
+
+/// The request sheet as CSV (RFC 4180 quoting by the `csv` crate).
+pub fn csv_sheet(report: &Report) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Writing into a Vec cannot fail, so errors here are impossible.
+    let _ = writer.write_record(SHEET_HEADER);
+    for row in sheet_rows(report) {
+        let _ = writer.write_record(&row);
+    }
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+fn accessor(a: &Accessor) -> String {
+    match a {
+        Accessor::Component(c) => c.clone(),
+        Accessor::Network(n) => format!("net:{n}"),
+        Accessor::Profile(p) => format!("all of {p}"),
+    }
+}
+
+/// A profile as a readable table: components, then the port specs.
+pub fn profile(profile: &Profile) -> String {
+    let mut out = format!("{} - {}\n", profile.name, profile.title);
+    if !profile.description.is_empty() {
+        let _ = writeln!(out, "  {}", profile.description);
+    }
+    if !profile.source.is_empty() {
+        let _ = writeln!(out, "  source: {}", profile.source);
+    }
+    out.push('\n');
+    let mut rows = vec![["SPEC", "PORTS", "PROTO", "ALLOC", "EXPOSURE", "ACCESSED BY", "MODIFIABLE", "PURPOSE"]
+        .map(String::from)
+        .to_vec()];
+    for spec in &profile.specs {
+        let mut id = spec.id.clone();
+        if spec.optional {
+            id.push_str(" (optional)");
+        }
+        rows.push(vec![
+            id,
+            spec.ports.to_string(),
+            protocol(spec.transport.as_str(), &spec.protocol),
+            match spec.allocation {
+                Allocation::Fixed => "fixed",
+                Allocation::Pool => "pool",
+            }
+            .to_string(),
+            exposure(spec.exposure).to_string(),
+            if spec.accessed_by.is_empty() {
+                "-".to_string()
+            } else {
+                spec.accessed_by.iter().map(accessor).collect::<Vec<_>>().join(", ")
+            },
+            match &spec.modifiable {
+                Modifiable::NotSupported => "no".to_string(),
+                Modifiable::Configurable(_) => "yes".to_string(),
+            },
+            first_sentence(&spec.purpose).to_string(),
+        ]);
+    }
+    out.push_str(&columns(&rows, "  "));
+    out
+}
+
+/// Every profile as a short list, then each profile's table.
+pub fn catalog(profiles: &[Profile]) -> String {
+    let mut rows = vec![["PROFILE", "COMPONENTS", "SPECS", "TITLE"].map(String::from).to_vec()];
+    for p in profiles {
+        rows.push(vec![
+            p.name.clone(),
+            p.components.len().to_string(),
+            p.specs.len().to_string(),
+            p.title.clone(),
+        ]);
+    }
+    let mut out = columns(&rows, "");
+    for p in profiles {
+        out.push('\n');
+        out.push_str(&profile(p));
+    }
+    out
+}

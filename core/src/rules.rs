@@ -1,0 +1,592 @@
+//! The rules: each looks at a resolved [`Deployment`] and says what is wrong,
+//! as [`Finding`]s with a stable code, a severity and a one-line fix.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use core::net::IpAddr;
+
+use crate::firewall;
+use crate::model::{
+    Accessor, Allocation, DeployUser, Exposure, Finding, FindingCode, FirewallBackend, Listener,
+    Modifiable, Observation, Phase, PortRange, Severity, Transport,
+};
+use crate::plan::{DeployedHost, Deployment, Placed, parse_net};
+
+/// Linux's default `net.ipv4.ip_unprivileged_port_start`.
+pub const DEFAULT_UNPRIVILEGED_PORT_START: u32 = 1024;
+
+/// Linux's default `net.ipv4.ip_local_port_range`.
+pub const DEFAULT_LOCAL_PORT_RANGE: PortRange = PortRange {
+    first: 32768,
+    last: 60999,
+};
+
+/// The WHATWG Fetch standard's "bad ports": browsers refuse to connect to them.
+/// <https://fetch.spec.whatwg.org/#port-blocking>
+pub const BROWSER_BAD_PORTS: &[u16] = &[
+    0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
+    103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
+    512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993,
+    995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668,
+    6669, 6679, 6697, 10080,
+];
+
+/// Bad ports the FineDataLink vendor document's list leaves out.
+const MISSING_FROM_VENDOR_LIST: [u16; 4] = [0, 427, 4190, 6679];
+
+/// Every finding of the deployment, in report order.
+pub(crate) fn check(deployment: &Deployment) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    required_components(deployment, &mut findings);
+    inconsistent_ports(deployment, &mut findings);
+    for host in &deployment.hosts {
+        port_conflicts(host, &mut findings);
+        let observation = host.observation.as_ref();
+        let observed = observation.map(|o| &o.observation);
+        privileged_ports(host, observed, &mut findings);
+        browser_blocked(host, &mut findings);
+        ephemeral_collisions(host, observed, &mut findings);
+        fixed_overrides(host, &mut findings);
+        no_allowed_sources(deployment, host, &mut findings);
+        if let Some(observed) = observation {
+            match observed.phase {
+                Phase::Preinstall => ports_in_use(host, &observed.observation, &mut findings),
+                Phase::Postinstall => not_listening(host, &observed.observation, &mut findings),
+            }
+            loopback_exposed(host, observed.phase, &observed.observation, &mut findings);
+        }
+    }
+    sort(deployment, &mut findings);
+    findings
+}
+
+fn sort(deployment: &Deployment, findings: &mut [Finding]) {
+    findings.sort_by_cached_key(|f| {
+        let host = f.host.as_deref().and_then(|h| deployment.host_index(h)).map_or(0, |i| i + 1);
+        (
+            f.severity,
+            host,
+            f.ports.map(|p| p.first),
+            f.code,
+            f.spec.clone(),
+            f.message.clone(),
+        )
+    });
+}
+
+struct FindingAt<'a> {
+    code: FindingCode,
+    severity: Severity,
+    host: Option<&'a DeployedHost>,
+    placed: Option<&'a Placed>,
+}
+
+impl FindingAt<'_> {
+    fn say(self, message: String, fix: String) -> Finding {
+        Finding {
+            code: self.code,
+            severity: self.severity,
+            host: self.host.map(|h| h.name.clone()),
+            component: self.placed.map(|p| p.spec.component.clone()),
+            spec: self.placed.map(|p| p.spec.id.clone()),
+            ports: self.placed.map(|p| p.ports),
+            message,
+            fix,
+        }
+    }
+}
+
+fn at<'a>(code: FindingCode, severity: Severity, host: &'a DeployedHost, placed: &'a Placed) -> FindingAt<'a> {
+    FindingAt {
+        code,
+        severity,
+        host: Some(host),
+        placed: Some(placed),
+    }
+}
+
+/// invalid-plan: a required component of a deployed profile is on no host.
+fn required_components(deployment: &Deployment, findings: &mut Vec<Finding>) {
+    for profile in &deployment.profiles {
+        for component in profile.components.iter().filter(|c| c.required) {
+            if !deployment.hosts.iter().any(|h| h.components.contains(&component.name)) {
+                findings.push(Finding {
+                    code: FindingCode::InvalidPlan,
+                    severity: Severity::Error,
+                    host: None,
+                    component: Some(component.name.clone()),
+                    spec: None,
+                    ports: None,
+                    message: format!(
+                        "profile {} requires component {} ({}) but no host runs it",
+                        profile.name, component.name, component.title
+                    ),
+                    fix: format!("Add \"{}\" to the components of a host.", component.name),
+                });
+            }
+        }
+    }
+}
+
+/// inconsistent-port: a spec that must be the same on every server differs.
+fn inconsistent_ports(deployment: &Deployment, findings: &mut Vec<Finding>) {
+    let mut by_spec: BTreeMap<&str, BTreeMap<PortRange, Vec<&str>>> = BTreeMap::new();
+    for host in &deployment.hosts {
+        for placed in host.placed.iter().filter(|p| p.spec.same_on_all_hosts) {
+            by_spec
+                .entry(&placed.spec.id)
+                .or_default()
+                .entry(placed.ports)
+                .or_default()
+                .push(&host.name);
+        }
+    }
+    for (spec_id, ports) in by_spec.into_iter().filter(|(_, ports)| ports.len() > 1) {
+        let Some((_, placed)) = deployment
+            .hosts
+            .iter()
+            .flat_map(|h| h.placed.iter().map(move |p| (h, p)))
+            .find(|(_, p)| p.spec.id == spec_id)
+        else {
+            continue;
+        };
+        // The port most hosts use is the one to align on; ties go to the vendor default.
+        let majority = ports
+            .iter()
+            .max_by_key(|(range, hosts)| (hosts.len(), **range == placed.spec.ports))
+            .map(|(range, _)| *range)
+            .unwrap_or(placed.spec.ports);
+        let spread = ports
+            .iter()
+            .map(|(range, hosts)| format!("{range} on {}", hosts.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        findings.push(Finding {
+            code: FindingCode::InconsistentPort,
+            severity: Severity::Error,
+            host: None,
+            component: Some(placed.spec.component.clone()),
+            spec: Some(spec_id.to_string()),
+            ports: Some(majority),
+            message: format!("{spec_id} must use the same port on every server, but uses {spread}"),
+            fix: format!("Override {spec_id} to {majority} on every host that runs {}.", placed.spec.component),
+        });
+    }
+}
+
+/// port-conflict: two specs on one host claim overlapping ports.
+fn port_conflicts(host: &DeployedHost, findings: &mut Vec<Finding>) {
+    for (i, a) in host.placed.iter().enumerate() {
+        for b in &host.placed[i + 1..] {
+            if a.spec.transport != b.spec.transport {
+                continue;
+            }
+            let Some(overlap) = a.ports.intersection(b.ports) else {
+                continue;
+            };
+            let transport = a.spec.transport.as_str();
+            match (a.spec.allocation, b.spec.allocation) {
+                (Allocation::Fixed, Allocation::Fixed) => findings.push(
+                    at(FindingCode::PortConflict, Severity::Error, host, a).say(
+                        format!(
+                            "{} and {} both claim {transport} port {overlap} on {}",
+                            a.spec.id, b.spec.id, host.name
+                        ),
+                        format!("Override {} or {} to a free port, or move one component to another host.", a.spec.id, b.spec.id),
+                    ),
+                ),
+                (Allocation::Pool, Allocation::Pool) => findings.push(
+                    at(FindingCode::PortConflict, Severity::Warning, host, a).say(
+                        format!(
+                            "pools {} ({}) and {} ({}) share {} {transport} ports ({overlap}) on {}; the services compete for them at run time",
+                            a.spec.id, a.ports, b.spec.id, b.ports, overlap.len(), host.name
+                        ),
+                        format!("Run {} and {} on different hosts if their pools run short.", a.spec.component, b.spec.component),
+                    ),
+                ),
+                (Allocation::Fixed, Allocation::Pool) => fixed_in_pool(host, a, b, findings),
+                (Allocation::Pool, Allocation::Fixed) => fixed_in_pool(host, b, a, findings),
+            }
+        }
+    }
+}
+
+fn fixed_in_pool(host: &DeployedHost, fixed: &Placed, pool: &Placed, findings: &mut Vec<Finding>) {
+    // A component's own fixed port inside its own pool is the vendor's design
+    // (OCP-Agent's 62888 in 62881-63881): the service skips it.
+    if fixed.spec.component == pool.spec.component {
+        return;
+    }
+    let taken: BTreeSet<u16> = host
+        .placed
+        .iter()
+        .filter(|p| {
+            p.spec.allocation == Allocation::Fixed
+                && p.spec.transport == pool.spec.transport
+                && p.spec.component != pool.spec.component
+        })
+        .flat_map(|p| p.ports.intersection(pool.ports))
+        .flat_map(|r| r.first..=r.last)
+        .collect();
+    let remaining = pool.ports.len() - taken.len() as u32;
+    findings.push(at(FindingCode::PortConflict, Severity::Warning, host, fixed).say(
+        format!(
+            "{} port {} lies inside the pool {} ({}) of {} on {}; {remaining} of {} pool ports remain",
+            fixed.spec.id,
+            fixed.ports,
+            pool.spec.id,
+            pool.ports,
+            pool.spec.component,
+            host.name,
+            pool.ports.len()
+        ),
+        format!("Start {} before {} or override {} outside {}.", fixed.spec.component, pool.spec.component, fixed.spec.id, pool.ports),
+    ));
+}
+
+/// privileged-port: a non-root deployment cannot bind below `ip_unprivileged_port_start`.
+fn privileged_ports(host: &DeployedHost, observed: Option<&Observation>, findings: &mut Vec<Finding>) {
+    if host.deploy_user != DeployUser::NonRoot {
+        return;
+    }
+    let start = observed
+        .and_then(|o| o.ip_unprivileged_port_start)
+        .unwrap_or(DEFAULT_UNPRIVILEGED_PORT_START);
+    let source = if observed.and_then(|o| o.ip_unprivileged_port_start).is_some() {
+        "observed"
+    } else {
+        "kernel default"
+    };
+    for placed in host.placed.iter().filter(|p| u32::from(p.ports.first) < start) {
+        findings.push(at(FindingCode::PrivilegedPort, Severity::Error, host, placed).say(
+            format!(
+                "{} uses port {}, below ip_unprivileged_port_start {start} ({source}), and {} deploys as a non-root user",
+                placed.spec.id, placed.ports, host.name
+            ),
+            format!(
+                "Override {} to a port of {start} or above, or deploy as root.",
+                placed.spec.id
+            ),
+        ));
+    }
+}
+
+/// browser-blocked-port: browsers refuse to connect to the Fetch standard's bad ports.
+fn browser_blocked(host: &DeployedHost, findings: &mut Vec<Finding>) {
+    for placed in host.placed.iter().filter(|p| p.spec.exposure == Exposure::Browser) {
+        let bad: Vec<u16> = BROWSER_BAD_PORTS.iter().copied().filter(|&p| placed.ports.contains(p)).collect();
+        if bad.is_empty() {
+            continue;
+        }
+        let missed: Vec<String> = bad
+            .iter()
+            .filter(|p| MISSING_FROM_VENDOR_LIST.contains(p))
+            .map(ToString::to_string)
+            .collect();
+        let note = if missed.is_empty() {
+            String::new()
+        } else {
+            format!(" (the vendor document's list misses {})", missed.join(", "))
+        };
+        // A pool still works if the service avoids the bad ports; a fixed port never does.
+        let severity = match placed.spec.allocation {
+            Allocation::Fixed => Severity::Error,
+            Allocation::Pool => Severity::Warning,
+        };
+        let ports = bad.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        findings.push(at(FindingCode::BrowserBlockedPort, severity, host, placed).say(
+            format!(
+                "{} is reached with a web browser, but browsers block port {ports} (WHATWG Fetch bad ports){note}",
+                placed.spec.id
+            ),
+            format!("Override {} to a port browsers allow, such as 8080.", placed.spec.id),
+        ));
+    }
+}
+
+/// ephemeral-collision: an outgoing connection may take a fixed port before the service binds it.
+fn ephemeral_collisions(host: &DeployedHost, observed: Option<&Observation>, findings: &mut Vec<Finding>) {
+    let (range, range_note) = match observed.and_then(|o| o.ip_local_port_range) {
+        Some(range) => (range, "observed"),
+        None => (DEFAULT_LOCAL_PORT_RANGE, "kernel default"),
+    };
+    let reserved: Vec<PortRange> = observed.map(|o| o.ip_local_reserved_ports.clone()).unwrap_or_default();
+    let is_reserved = |port: u16| reserved.iter().any(|r| r.contains(port));
+    let colliding: Vec<(&Placed, Vec<u16>)> = host
+        .placed
+        .iter()
+        .filter(|p| p.spec.allocation == Allocation::Fixed)
+        .filter_map(|p| {
+            let ports: Vec<u16> = p
+                .ports
+                .intersection(range)
+                .into_iter()
+                .flat_map(|r| r.first..=r.last)
+                .filter(|&port| !is_reserved(port))
+                .collect();
+            (!ports.is_empty()).then_some((p, ports))
+        })
+        .collect();
+    if colliding.is_empty() {
+        return;
+    }
+    let mut all: BTreeSet<u16> = reserved.iter().flat_map(|r| r.first..=r.last).collect();
+    all.extend(colliding.iter().flat_map(|(_, ports)| ports.iter().copied()));
+    let fix = format!("sysctl -w net.ipv4.ip_local_reserved_ports={}", port_list(&all));
+    for (placed, ports) in colliding {
+        findings.push(at(FindingCode::EphemeralCollision, Severity::Warning, host, placed).say(
+            format!(
+                "{} port {} lies inside ip_local_port_range {} ({range_note}) and is not reserved; an outgoing connection can take it first",
+                placed.spec.id,
+                port_list(&ports.into_iter().collect()),
+                range
+            ),
+            fix.clone(),
+        ));
+    }
+}
+
+/// `8080,62881-63881`: the kernel's list syntax for reserved ports.
+fn port_list(ports: &BTreeSet<u16>) -> String {
+    let mut ranges: Vec<PortRange> = Vec::new();
+    for &port in ports {
+        match ranges.last_mut() {
+            Some(last) if u32::from(last.last) + 1 == u32::from(port) => last.last = port,
+            _ => ranges.push(PortRange::single(port)),
+        }
+    }
+    ranges.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// fixed-port-override: the vendor says the port cannot be changed.
+fn fixed_overrides(host: &DeployedHost, findings: &mut Vec<Finding>) {
+    for placed in host.placed.iter().filter(|p| p.overridden) {
+        if placed.spec.modifiable == Modifiable::NotSupported {
+            findings.push(at(FindingCode::FixedPortOverride, Severity::Error, host, placed).say(
+                format!(
+                    "{} is overridden to {}, but the vendor says its port ({}) cannot be changed",
+                    placed.spec.id, placed.ports, placed.spec.ports
+                ),
+                format!("Remove the override of {}; free port {} instead.", placed.spec.id, placed.spec.ports),
+            ));
+        }
+    }
+}
+
+/// no-allowed-sources: a network-facing port is reached by a client network the
+/// plan does not define, and by no other host of the plan. (A port whose
+/// accessors are all absent from the plan is simply closed, as the table shows.)
+fn no_allowed_sources(deployment: &Deployment, host: &DeployedHost, findings: &mut Vec<Finding>) {
+    for placed in host.placed.iter().filter(|p| p.spec.exposure != Exposure::Loopback) {
+        let undefined: Vec<&str> = placed
+            .spec
+            .accessed_by
+            .iter()
+            .filter_map(|a| match a {
+                Accessor::Network(n) if !deployment.networks.contains_key(n) => Some(n.as_str()),
+                _ => None,
+            })
+            .collect();
+        if undefined.is_empty() || !firewall::sources(deployment, host, placed).is_empty() {
+            continue;
+        }
+        let quoted = undefined.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>();
+        findings.push(at(FindingCode::NoAllowedSources, Severity::Info, host, placed).say(
+            format!(
+                "nothing in the plan may reach {} on {}, so it gets no firewall rule; it is meant for network {}",
+                placed.spec.id,
+                host.name,
+                quoted.join(" and ")
+            ),
+            format!("Add network {} with its CIDRs to the plan's networks if they need {}.", quoted.join(" and "), placed.spec.id),
+        ));
+    }
+}
+
+/// `address:port`, with IPv6 addresses in brackets.
+fn socket(listener: &Listener) -> String {
+    if listener.address.contains(':') {
+        format!("[{}]:{}", listener.address, listener.port)
+    } else {
+        format!("{}:{}", listener.address, listener.port)
+    }
+}
+
+/// How a listener's local address relates to a host address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Accepts connections to the host's address.
+    Host,
+    /// Bound to the host's address family, but not reachable at that address
+    /// (loopback or another address): still blocks a wildcard bind.
+    SameFamily,
+    /// Only the other address family.
+    OtherFamily,
+}
+
+/// A `::` listener covers IPv4 unless it is v6only.
+fn reach(listener: &Listener, host: IpAddr) -> Reach {
+    let Ok(local) = listener.address.parse::<IpAddr>() else {
+        return Reach::OtherFamily;
+    };
+    let local = match local {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(local, IpAddr::V4),
+        v4 => v4,
+    };
+    match (local, host) {
+        (IpAddr::V6(v6), IpAddr::V4(_)) if v6.is_unspecified() && !listener.v6only => Reach::Host,
+        (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
+            if local.is_unspecified() || local == host {
+                Reach::Host
+            } else {
+                Reach::SameFamily
+            }
+        }
+        _ => Reach::OtherFamily,
+    }
+}
+
+fn listeners_on<'o>(observation: &'o Observation, transport: Transport, ports: PortRange) -> impl Iterator<Item = &'o Listener> {
+    observation
+        .listeners
+        .iter()
+        .filter(move |l| l.transport == transport && ports.contains(l.port))
+}
+
+fn owner(listener: &Listener) -> String {
+    match (listener.pid, &listener.command) {
+        (Some(pid), Some(command)) => format!("pid {pid} ({command})"),
+        (Some(pid), None) => format!("pid {pid}"),
+        (None, Some(command)) => format!("process {command}"),
+        (None, None) => "an unknown process".to_string(),
+    }
+}
+
+/// port-in-use: before install, a planned port is already held.
+fn ports_in_use(host: &DeployedHost, observation: &Observation, findings: &mut Vec<Finding>) {
+    for placed in &host.placed {
+        let verb = if placed.spec.transport == Transport::Tcp { "listens on" } else { "is bound to" };
+        for listener in listeners_on(observation, placed.spec.transport, placed.ports) {
+            let (severity, why) = match (placed.spec.allocation, reach(listener, host.address)) {
+                (Allocation::Pool, _) => (Severity::Info, "the pool has one port fewer".to_string()),
+                (Allocation::Fixed, Reach::OtherFamily) => (
+                    Severity::Warning,
+                    "in the other address family only; a dual-stack bind by the component would fail".to_string(),
+                ),
+                (Allocation::Fixed, _) => (Severity::Error, "the component cannot bind it".to_string()),
+            };
+            findings.push(at(FindingCode::PortInUse, severity, host, placed).say(
+                format!(
+                    "{} {verb} {} {} on {}, needed by {}: {why}",
+                    owner(listener),
+                    placed.spec.transport.as_str(),
+                    socket(listener),
+                    host.name,
+                    placed.spec.id
+                ),
+                format!(
+                    "Stop {} or override {} to a free port.",
+                    owner(listener),
+                    placed.spec.id
+                ),
+            ));
+        }
+    }
+}
+
+/// not-listening: after install, a fixed port has no listener others can reach.
+fn not_listening(host: &DeployedHost, observation: &Observation, findings: &mut Vec<Finding>) {
+    for placed in host.placed.iter().filter(|p| p.spec.allocation == Allocation::Fixed) {
+        let listeners: Vec<&Listener> = listeners_on(observation, placed.spec.transport, placed.ports).collect();
+        let missing: BTreeSet<u16> = (placed.ports.first..=placed.ports.last)
+            .filter(|&port| {
+                !listeners.iter().any(|l| {
+                    l.port == port
+                        && (placed.spec.exposure == Exposure::Loopback || reach(l, host.address) == Reach::Host)
+                })
+            })
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let elsewhere: Vec<String> = listeners
+            .iter()
+            .filter(|l| missing.contains(&l.port))
+            .map(|l| socket(l))
+            .collect();
+        let message = if elsewhere.is_empty() {
+            format!(
+                "nothing {} {} port {} of {} on {}",
+                if placed.spec.transport == Transport::Tcp { "listens on" } else { "is bound to" },
+                placed.spec.transport.as_str(),
+                port_list(&missing),
+                placed.spec.id,
+                host.name
+            )
+        } else {
+            format!(
+                "{} listens only on {}, which {} cannot reach at {}",
+                placed.spec.id,
+                elsewhere.join(", "),
+                if placed.spec.exposure == Exposure::Browser { "browsers" } else { "peers" },
+                host.address_text
+            )
+        };
+        findings.push(at(FindingCode::NotListening, Severity::Error, host, placed).say(
+            message,
+            format!(
+                "Start {} and make it listen on {} or the wildcard address.",
+                placed.spec.component, host.address_text
+            ),
+        ));
+    }
+}
+
+/// loopback-exposed: a loopback-only port is reachable from other hosts.
+fn loopback_exposed(host: &DeployedHost, phase: Phase, observation: &Observation, findings: &mut Vec<Finding>) {
+    let firewall = observation.firewall.as_ref().filter(|f| f.backend != FirewallBackend::None);
+    for placed in host.placed.iter().filter(|p| p.spec.exposure == Exposure::Loopback) {
+        if let Some(firewall) = firewall {
+            for open in firewall.open.iter().filter(|o| o.transport == placed.spec.transport) {
+                let Some(overlap) = open.ports.intersection(placed.ports) else {
+                    continue;
+                };
+                let outside: Vec<&str> = if open.sources.is_empty() {
+                    vec!["anywhere"]
+                } else {
+                    open.sources
+                        .iter()
+                        .filter(|s| parse_net(s).is_none_or(|net| !net.network().is_loopback()))
+                        .map(String::as_str)
+                        .collect()
+                };
+                if outside.is_empty() {
+                    continue;
+                }
+                findings.push(at(FindingCode::LoopbackExposed, Severity::Error, host, placed).say(
+                    format!(
+                        "{} is local only, but the firewall admits {} port {overlap} from {}",
+                        placed.spec.id,
+                        placed.spec.transport.as_str(),
+                        outside.join(", ")
+                    ),
+                    format!("Remove the firewall rule that opens {overlap}/{}.", placed.spec.transport.as_str()),
+                ));
+            }
+        } else if phase == Phase::Postinstall {
+            for listener in listeners_on(observation, placed.spec.transport, placed.ports) {
+                let local = listener.address.parse::<IpAddr>().is_ok_and(|a| a.is_loopback());
+                if !local {
+                    findings.push(at(FindingCode::LoopbackExposed, Severity::Warning, host, placed).say(
+                        format!(
+                            "{} is local only, but listens on {} and no firewall was observed to keep it closed",
+                            placed.spec.id,
+                            socket(listener)
+                        ),
+                        format!("Bind {} to 127.0.0.1 or enable a firewall.", placed.spec.component),
+                    ));
+                }
+            }
+        }
+    }
+}
