@@ -16,7 +16,11 @@ pub fn corpus_cases() -> Vec<(String, PathBuf, PathBuf)> {
         .expect("corpus directory is readable")
         .filter_map(|entry| {
             let path = entry.expect("corpus entry").path();
-            let name = path.file_name()?.to_str()?.strip_suffix(".plan.json")?.to_string();
+            let name = path
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".plan.json")?
+                .to_string();
             let report = path.with_file_name(format!("{name}.report.json"));
             Some((name, path, report))
         })
@@ -27,8 +31,11 @@ pub fn corpus_cases() -> Vec<(String, PathBuf, PathBuf)> {
 
 /// The reference output of a corpus plan: the report JSON, or the plan-error JSON.
 pub fn reference_output(plan_text: &str) -> String {
-    match portplan_core::parse_plan(plan_text).and_then(|plan| portplan_core::validate_plan(&plan)) {
-        Ok(report) => portplan_core::render_report(&report, portplan_core::model::ReportFormat::Json),
+    match portplan_core::parse_plan(plan_text).and_then(|plan| portplan_core::validate_plan(&plan))
+    {
+        Ok(report) => {
+            portplan_core::render_report(&report, portplan_core::model::ReportFormat::Json)
+        }
         Err(error) => portplan_core::render::json(&error),
     }
 }

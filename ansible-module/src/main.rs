@@ -14,7 +14,11 @@ use portplan_core::model::{PlanError, ReportFormat};
 use portplan_core::render;
 
 #[derive(Parser)]
-#[command(name = "portplan", version, about = "Plan, check and open the network ports of multi-component products")]
+#[command(
+    name = "portplan",
+    version,
+    about = "Plan, check and open the network ports of multi-component products"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -100,7 +104,9 @@ fn validate(path: &PathBuf, format: Format) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let report = match portplan_core::parse_plan(&text).and_then(|plan| portplan_core::validate_plan(&plan)) {
+    let report = match portplan_core::parse_plan(&text)
+        .and_then(|plan| portplan_core::validate_plan(&plan))
+    {
         Ok(report) => report,
         Err(error) => {
             if matches!(format, Format::Json) {

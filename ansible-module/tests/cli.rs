@@ -18,7 +18,12 @@ fn stdout(output: &Output) -> String {
 #[test]
 fn validate_json_reproduces_the_corpus_with_the_right_exit_status() {
     for (name, plan, expected) in corpus_cases() {
-        let output = portplan(&["validate", "--format", "json", plan.to_str().expect("utf-8 path")]);
+        let output = portplan(&[
+            "validate",
+            "--format",
+            "json",
+            plan.to_str().expect("utf-8 path"),
+        ]);
         let expected = std::fs::read_to_string(expected).expect("report is readable");
         assert_eq!(stdout(&output), expected, "{name}");
         let value: serde_json::Value = serde_json::from_str(&expected).expect("report is JSON");
@@ -29,7 +34,12 @@ fn validate_json_reproduces_the_corpus_with_the_right_exit_status() {
         } else {
             0
         };
-        assert_eq!(output.status.code(), Some(status), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(
+            output.status.code(),
+            Some(status),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 
@@ -40,14 +50,21 @@ fn bad_input_names_path_and_value_on_stderr() {
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.trim(), "portplan: overrides[0].ports: port 70000 is outside 1-65535 (value: 70000)");
+    assert_eq!(
+        stderr.trim(),
+        "portplan: overrides[0].ports: port 70000 is outside 1-65535 (value: 70000)"
+    );
 
     let output = portplan(&["validate", "/nonexistent/plan.json"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read /nonexistent/plan.json"));
 
     let output = portplan(&["validate", "--format", "yaml", "x"]);
-    assert_eq!(output.status.code(), Some(2), "clap rejects bad arguments with 2");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "clap rejects bad arguments with 2"
+    );
 }
 
 #[test]
@@ -55,12 +72,16 @@ fn the_request_sheet_lists_every_desired_rule() {
     let plan = corpus_dir().join("example-ocp-cluster.plan.json");
     let plan = plan.to_str().expect("utf-8 path");
     let report: serde_json::Value =
-        serde_json::from_str(&stdout(&portplan(&["validate", "--format", "json", plan]))).expect("json");
+        serde_json::from_str(&stdout(&portplan(&["validate", "--format", "json", plan])))
+            .expect("json");
     let rules = report["rules"].as_array().expect("rules");
 
     let csv = stdout(&portplan(&["validate", "--format", "csv", plan]));
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "host,address,port,transport,allowed sources,purpose");
+    assert_eq!(
+        lines[0],
+        "host,address,port,transport,allowed sources,purpose"
+    );
     assert_eq!(lines.len(), rules.len() + 1);
     assert!(
         lines.contains(&"obs1,198.18.2.11,2882,tcp,198.18.2.12/31,RPC communication port between OBServers. (observer.rpc)"),
@@ -69,7 +90,13 @@ fn the_request_sheet_lists_every_desired_rule() {
 
     let markdown = stdout(&portplan(&["validate", "--format", "markdown", plan]));
     assert!(markdown.starts_with("# Firewall request: ocp-prod\n\n| host | address | port | transport | allowed sources | purpose |\n|---|---|---|---|---|---|\n"));
-    assert_eq!(markdown.lines().filter(|l| l.starts_with("| obs")).count(), rules.iter().filter(|r| r["host"].as_str().is_some_and(|h| h.starts_with("obs"))).count());
+    assert_eq!(
+        markdown.lines().filter(|l| l.starts_with("| obs")).count(),
+        rules
+            .iter()
+            .filter(|r| r["host"].as_str().is_some_and(|h| h.starts_with("obs")))
+            .count()
+    );
 }
 
 #[test]
@@ -81,19 +108,39 @@ fn the_table_shows_ports_and_findings() {
     assert!(text.starts_with("plan shared-8080: 1 error, "), "{text}");
     assert!(text.contains("\nhost mixed1 (198.18.4.10)\n"), "{text}");
     assert!(text.contains("ERROR  port-conflict"), "{text}");
-    assert!(text.contains("fix: Override finedatalink.http or ocp-server.http"), "{text}");
+    assert!(
+        text.contains("fix: Override finedatalink.http or ocp-server.http"),
+        "{text}"
+    );
 }
 
 #[test]
 fn catalog_prints_every_profile_and_rejects_unknown_ones() {
     let all = stdout(&portplan(&["catalog"]));
-    for name in ["finedatalink-single", "finedatalink-cluster", "fineops", "ocp", "ocp-ce"] {
-        assert!(all.lines().any(|l| l.starts_with(&format!("{name} "))), "{name} missing:\n{all}");
+    for name in [
+        "finedatalink-single",
+        "finedatalink-cluster",
+        "fineops",
+        "ocp",
+        "ocp-ce",
+    ] {
+        assert!(
+            all.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} missing:\n{all}"
+        );
     }
     let ocp = stdout(&portplan(&["catalog", "ocp"]));
-    assert!(ocp.contains("ocp-agent.metrics     62881-63881  tcp/http  pool"), "{ocp}");
-    assert!(ocp.contains("backup-agent.backup   2911         tcp       fixed  loopback"), "{ocp}");
-    let json: serde_json::Value = serde_json::from_str(&stdout(&portplan(&["catalog", "ocp", "--format", "json"]))).expect("json");
+    assert!(
+        ocp.contains("ocp-agent.metrics     62881-63881  tcp/http  pool"),
+        "{ocp}"
+    );
+    assert!(
+        ocp.contains("backup-agent.backup   2911         tcp       fixed  loopback"),
+        "{ocp}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&portplan(&["catalog", "ocp", "--format", "json"])))
+            .expect("json");
     assert_eq!(json["name"], "ocp");
     let output = portplan(&["catalog", "ocp-ee"]);
     assert_eq!(output.status.code(), Some(2));
@@ -111,6 +158,7 @@ fn validate_reads_standard_input() {
         .expect("portplan runs");
     std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), &plan).expect("write");
     let output = child.wait_with_output().expect("portplan ends");
-    let expected = std::fs::read_to_string(corpus_dir().join("example-ocp-ce-single.report.json")).expect("report");
+    let expected = std::fs::read_to_string(corpus_dir().join("example-ocp-ce-single.report.json"))
+        .expect("report");
     assert_eq!(stdout(&output), expected);
 }

@@ -5,8 +5,14 @@ use crate::model::{PlanError, Profile};
 
 /// `(file name, contents)` of every built-in profile, in catalog order.
 const SOURCES: [(&str, &str); 5] = [
-    ("finedatalink-single.json", include_str!("../catalog/finedatalink-single.json")),
-    ("finedatalink-cluster.json", include_str!("../catalog/finedatalink-cluster.json")),
+    (
+        "finedatalink-single.json",
+        include_str!("../catalog/finedatalink-single.json"),
+    ),
+    (
+        "finedatalink-cluster.json",
+        include_str!("../catalog/finedatalink-cluster.json"),
+    ),
     ("fineops.json", include_str!("../catalog/fineops.json")),
     ("ocp.json", include_str!("../catalog/ocp.json")),
     ("ocp-ce.json", include_str!("../catalog/ocp-ce.json")),
@@ -31,11 +37,19 @@ pub fn profile(name: &str) -> Result<Profile, PlanError> {
     let all = profiles();
     let known = names(&all);
     all.into_iter().find(|p| p.name == name).ok_or_else(|| {
-        PlanError::single("name", name, format!("unknown profile; known profiles: {known}"))
+        PlanError::single(
+            "name",
+            name,
+            format!("unknown profile; known profiles: {known}"),
+        )
     })
 }
 
 /// The names of `profiles`, comma-separated, for error messages.
 pub(crate) fn names(profiles: &[Profile]) -> String {
-    profiles.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+    profiles
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

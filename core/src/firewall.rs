@@ -40,15 +40,23 @@ pub(crate) fn sources(deployment: &Deployment, host: &DeployedHost, placed: &Pla
                     })
                     .map(|h| IpNet::from(h.address)),
             ),
-            Accessor::Network(network) => {
-                nets.extend(deployment.networks.get(network).into_iter().flatten().copied())
-            }
+            Accessor::Network(network) => nets.extend(
+                deployment
+                    .networks
+                    .get(network)
+                    .into_iter()
+                    .flatten()
+                    .copied(),
+            ),
         }
     }
     IpNet::aggregate(&nets)
 }
 
-fn peers<'d>(deployment: &'d Deployment, host: &'d DeployedHost) -> impl Iterator<Item = &'d DeployedHost> {
+fn peers<'d>(
+    deployment: &'d Deployment,
+    host: &'d DeployedHost,
+) -> impl Iterator<Item = &'d DeployedHost> {
     deployment.hosts.iter().filter(move |h| h.name != host.name)
 }
 

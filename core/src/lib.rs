@@ -80,10 +80,24 @@ pub fn validate_plan(plan: &Plan) -> Result<Report, PlanError> {
 ///
 /// The report holds that host's findings, port table and rules, and the
 /// plan-wide findings (which concern every host).
-pub fn check_host(plan: &Plan, host: &str, phase: Phase, observation: &Observation) -> Result<Report, PlanError> {
+pub fn check_host(
+    plan: &Plan,
+    host: &str,
+    phase: Phase,
+    observation: &Observation,
+) -> Result<Report, PlanError> {
     if !plan.hosts.iter().any(|h| h.name == host) {
-        let known = plan.hosts.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", ");
-        return Err(PlanError::single("host", host, format!("not a host of the plan; hosts: {known}")));
+        let known = plan
+            .hosts
+            .iter()
+            .map(|h| h.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(PlanError::single(
+            "host",
+            host,
+            format!("not a host of the plan; hosts: {known}"),
+        ));
     }
     plan::check_observation_error(observation)?;
     let mut plan = plan.clone();
@@ -94,7 +108,9 @@ pub fn check_host(plan: &Plan, host: &str, phase: Phase, observation: &Observati
         observation: observation.clone(),
     });
     let mut report = validate_plan(&plan)?;
-    report.findings.retain(|f| f.host.as_deref().is_none_or(|h| h == host));
+    report
+        .findings
+        .retain(|f| f.host.as_deref().is_none_or(|h| h == host));
     report.hosts.retain(|h| h.host == host);
     report.rules.retain(|r| r.host == host);
     report.summary = summarize(&report.findings);

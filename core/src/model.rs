@@ -33,8 +33,8 @@ impl PortRange {
         }
     }
 
-    /// How many ports the range holds.
-    pub fn len(self) -> u32 {
+    /// How many ports the range holds (never 0).
+    pub fn count(self) -> u32 {
         u32::from(self.last) - u32::from(self.first) + 1
     }
 
@@ -648,7 +648,11 @@ pub struct PlanError {
 
 impl PlanError {
     /// An error with a single problem.
-    pub fn single(path: impl Into<String>, value: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn single(
+        path: impl Into<String>,
+        value: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         PlanError {
             problems: vec![Problem {
                 path: path.into(),

@@ -168,7 +168,11 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
     let networks = resolve_networks(plan, &profiles, &mut problems);
 
     if plan.hosts.is_empty() {
-        problems.push("hosts".into(), "[]", "a plan needs at least one host".into());
+        problems.push(
+            "hosts".into(),
+            "[]",
+            "a plan needs at least one host".into(),
+        );
     }
     let mut names = BTreeMap::new();
     let mut addresses = BTreeMap::new();
@@ -176,7 +180,11 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
     for (i, host) in plan.hosts.iter().enumerate() {
         let at = format!("hosts[{i}]");
         if host.name.trim().is_empty() {
-            problems.push(format!("{at}.name"), &host.name, "a host needs a name".into());
+            problems.push(
+                format!("{at}.name"),
+                &host.name,
+                "a host needs a name".into(),
+            );
         } else if let Some(first) = names.insert(host.name.as_str(), i) {
             problems.push(
                 format!("{at}.name"),
@@ -205,7 +213,11 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
             }
         };
         if host.components.is_empty() {
-            problems.push(format!("{at}.components"), "[]", "a host needs at least one component".into());
+            problems.push(
+                format!("{at}.components"),
+                "[]",
+                "a host needs at least one component".into(),
+            );
         }
         let mut seen = BTreeSet::new();
         for (j, component) in host.components.iter().enumerate() {
@@ -220,19 +232,38 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
                     ),
                 );
             } else if !seen.insert(component.as_str()) {
-                problems.push(format!("{at}.components[{j}]"), component, "listed twice on this host".into());
+                problems.push(
+                    format!("{at}.components[{j}]"),
+                    component,
+                    "listed twice on this host".into(),
+                );
             }
         }
-        check_overrides(&host.overrides, &format!("{at}.overrides"), &specs, Some(&host.components), &mut problems);
+        check_overrides(
+            &host.overrides,
+            &format!("{at}.overrides"),
+            &specs,
+            Some(&host.components),
+            &mut problems,
+        );
 
         if let Some(address) = address {
-            let placed = place(host.components.iter(), &profiles, &enabled, &plan.overrides, &host.overrides);
+            let placed = place(
+                host.components.iter(),
+                &profiles,
+                &enabled,
+                &plan.overrides,
+                &host.overrides,
+            );
             hosts.push(DeployedHost {
                 name: host.name.clone(),
                 address,
                 address_text: address.to_string(),
                 components: host.components.clone(),
-                deploy_user: host.deploy_user.or(plan.deploy_user).unwrap_or(DeployUser::Root),
+                deploy_user: host
+                    .deploy_user
+                    .or(plan.deploy_user)
+                    .unwrap_or(DeployUser::Root),
                 placed,
                 observation: None,
             });
@@ -260,18 +291,36 @@ fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Proble
     for (i, profile) in plan.custom_profiles.iter().enumerate() {
         let at = format!("custom-profiles[{i}]");
         if builtin.iter().any(|b| b.name == profile.name) || !names.insert(profile.name.as_str()) {
-            problems.push(format!("{at}.name"), &profile.name, "a profile of this name exists already".into());
+            problems.push(
+                format!("{at}.name"),
+                &profile.name,
+                "a profile of this name exists already".into(),
+            );
         }
-        let components: BTreeSet<&str> = profile.components.iter().map(|c| c.name.as_str()).collect();
+        let components: BTreeSet<&str> =
+            profile.components.iter().map(|c| c.name.as_str()).collect();
         let networks: BTreeSet<&str> = profile.networks.iter().map(|n| n.name.as_str()).collect();
         let mut ids = BTreeSet::new();
         for (j, spec) in profile.specs.iter().enumerate() {
             let at = format!("{at}.specs[{j}]");
             if !components.contains(spec.component.as_str()) {
-                problems.push(format!("{at}.component"), &spec.component, "not a component of this profile".into());
+                problems.push(
+                    format!("{at}.component"),
+                    &spec.component,
+                    "not a component of this profile".into(),
+                );
             }
-            if spec.id.split_once('.').map(|(c, name)| (c, name.is_empty())) != Some((spec.component.as_str(), false)) {
-                problems.push(format!("{at}.id"), &spec.id, format!("a spec id is `{}.<name>`", spec.component));
+            if spec
+                .id
+                .split_once('.')
+                .map(|(c, name)| (c, name.is_empty()))
+                != Some((spec.component.as_str(), false))
+            {
+                problems.push(
+                    format!("{at}.id"),
+                    &spec.id,
+                    format!("a spec id is `{}.<name>`", spec.component),
+                );
             }
             if !ids.insert(spec.id.as_str()) {
                 problems.push(format!("{at}.id"), &spec.id, "duplicate spec id".into());
@@ -280,7 +329,8 @@ fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Proble
                 problems.push(
                     format!("{at}.accessed-by"),
                     &format!("{:?}", spec.accessed_by),
-                    "a loopback spec is reached by nobody from outside; leave accessed-by empty".into(),
+                    "a loopback spec is reached by nobody from outside; leave accessed-by empty"
+                        .into(),
                 );
             }
             for (k, accessor) in spec.accessed_by.iter().enumerate() {
@@ -301,22 +351,36 @@ fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Proble
 /// The profiles the plan deploys, built-in or custom, in plan order.
 fn used_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Problems) -> Vec<Profile> {
     if plan.profiles.is_empty() {
-        problems.push("profiles".into(), "[]", "a plan needs at least one profile".into());
+        problems.push(
+            "profiles".into(),
+            "[]",
+            "a plan needs at least one profile".into(),
+        );
     }
     let mut used: Vec<Profile> = Vec::new();
     for (i, name) in plan.profiles.iter().enumerate() {
-        let found = builtin.iter().chain(&plan.custom_profiles).find(|p| &p.name == name);
+        let found = builtin
+            .iter()
+            .chain(&plan.custom_profiles)
+            .find(|p| &p.name == name);
         match found {
             None => {
                 let known = catalog::names(builtin);
-                problems.push(format!("profiles[{i}]"), name, format!("unknown profile; known profiles: {known}"));
+                problems.push(
+                    format!("profiles[{i}]"),
+                    name,
+                    format!("unknown profile; known profiles: {known}"),
+                );
             }
             Some(_) if used.iter().any(|p| &p.name == name) => {
                 problems.push(format!("profiles[{i}]"), name, "listed twice".into());
             }
             Some(profile) => {
                 for component in &profile.components {
-                    if let Some(other) = used.iter().find(|p| p.components.iter().any(|c| c.name == component.name)) {
+                    if let Some(other) = used
+                        .iter()
+                        .find(|p| p.components.iter().any(|c| c.name == component.name))
+                    {
                         problems.push(
                             format!("profiles[{i}]"),
                             name,
@@ -335,14 +399,24 @@ fn used_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Problems) -> V
     used
 }
 
-fn check_enable(plan: &Plan, specs: &BTreeMap<&str, &PortSpec>, problems: &mut Problems) -> BTreeSet<String> {
+fn check_enable(
+    plan: &Plan,
+    specs: &BTreeMap<&str, &PortSpec>,
+    problems: &mut Problems,
+) -> BTreeSet<String> {
     let mut enabled = BTreeSet::new();
     for (i, id) in plan.enable.iter().enumerate() {
         match specs.get(id.as_str()) {
-            None => problems.push(format!("enable[{i}]"), id, "unknown spec id in the plan's profiles".into()),
-            Some(spec) if !spec.optional => {
-                problems.push(format!("enable[{i}]"), id, "not an optional spec; it is always on".into())
-            }
+            None => problems.push(
+                format!("enable[{i}]"),
+                id,
+                "unknown spec id in the plan's profiles".into(),
+            ),
+            Some(spec) if !spec.optional => problems.push(
+                format!("enable[{i}]"),
+                id,
+                "not an optional spec; it is always on".into(),
+            ),
             Some(_) => {
                 enabled.insert(id.clone());
             }
@@ -362,20 +436,35 @@ fn check_overrides(
     for (i, o) in overrides.iter().enumerate() {
         let path = format!("{at}[{i}].spec");
         match specs.get(o.spec.as_str()) {
-            None => problems.push(path, &o.spec, "unknown spec id in the plan's profiles".into()),
+            None => problems.push(
+                path,
+                &o.spec,
+                "unknown spec id in the plan's profiles".into(),
+            ),
             Some(spec) => {
                 if let Some(components) = host_components
                     && !components.contains(&spec.component)
                 {
-                    problems.push(path, &o.spec, format!("this host does not run component {}", spec.component));
+                    problems.push(
+                        path,
+                        &o.spec,
+                        format!("this host does not run component {}", spec.component),
+                    );
                 } else if !seen.insert(o.spec.as_str()) {
                     problems.push(path, &o.spec, "overridden twice".into());
                 } else if spec.ports.is_single() != o.ports.is_single() {
-                    let shape = if spec.ports.is_single() { "a single port" } else { "a range" };
+                    let shape = if spec.ports.is_single() {
+                        "a single port"
+                    } else {
+                        "a range"
+                    };
                     problems.push(
                         format!("{at}[{i}].ports"),
                         &o.ports.to_string(),
-                        format!("spec {} is {shape} ({}); the override must be too", spec.id, spec.ports),
+                        format!(
+                            "spec {} is {shape} ({}); the override must be too",
+                            spec.id, spec.ports
+                        ),
                     );
                 }
             }
@@ -383,7 +472,11 @@ fn check_overrides(
     }
 }
 
-fn resolve_networks(plan: &Plan, profiles: &[Profile], problems: &mut Problems) -> BTreeMap<String, Vec<IpNet>> {
+fn resolve_networks(
+    plan: &Plan,
+    profiles: &[Profile],
+    problems: &mut Problems,
+) -> BTreeMap<String, Vec<IpNet>> {
     let roles: BTreeSet<&str> = profiles
         .iter()
         .flat_map(|p| &p.networks)
@@ -397,21 +490,38 @@ fn resolve_networks(plan: &Plan, profiles: &[Profile], problems: &mut Problems) 
             problems.push(
                 format!("{at}.name"),
                 &network.name,
-                format!("no spec of the plan's profiles is reached by this network; known: {known}"),
+                format!(
+                    "no spec of the plan's profiles is reached by this network; known: {known}"
+                ),
             );
         }
         if network.cidrs.is_empty() {
-            problems.push(format!("{at}.cidrs"), "[]", "a network needs at least one CIDR".into());
+            problems.push(
+                format!("{at}.cidrs"),
+                "[]",
+                "a network needs at least one CIDR".into(),
+            );
         }
         let mut nets = Vec::new();
         for (j, cidr) in network.cidrs.iter().enumerate() {
             match parse_net(cidr) {
                 Some(net) => nets.push(net),
-                None => problems.push(format!("{at}.cidrs[{j}]"), cidr, "not an IP address or CIDR".into()),
+                None => problems.push(
+                    format!("{at}.cidrs[{j}]"),
+                    cidr,
+                    "not an IP address or CIDR".into(),
+                ),
             }
         }
-        if networks.insert(network.name.clone(), IpNet::aggregate(&nets)).is_some() {
-            problems.push(format!("{at}.name"), &network.name, "duplicate network name".into());
+        if networks
+            .insert(network.name.clone(), IpNet::aggregate(&nets))
+            .is_some()
+        {
+            problems.push(
+                format!("{at}.name"),
+                &network.name,
+                "duplicate network name".into(),
+            );
         }
     }
     networks
@@ -443,7 +553,9 @@ fn place<'a>(
             }
         })
         .collect();
-    placed.sort_by(|a, b| (a.ports, a.spec.transport, &a.spec.id).cmp(&(b.ports, b.spec.transport, &b.spec.id)));
+    placed.sort_by(|a, b| {
+        (a.ports, a.spec.transport, &a.spec.id).cmp(&(b.ports, b.spec.transport, &b.spec.id))
+    });
     placed
 }
 
@@ -452,14 +564,26 @@ fn attach_observations(plan: &Plan, hosts: &mut [DeployedHost], problems: &mut P
     for (i, observed) in plan.observations.iter().enumerate() {
         let at = format!("observations[{i}]");
         let Some(host) = hosts.iter_mut().find(|h| h.name == observed.host) else {
-            problems.push(format!("{at}.host"), &observed.host, "not a host of the plan".into());
+            problems.push(
+                format!("{at}.host"),
+                &observed.host,
+                "not a host of the plan".into(),
+            );
             continue;
         };
         if !seen.insert(observed.host.as_str()) {
-            problems.push(format!("{at}.host"), &observed.host, "observed twice".into());
+            problems.push(
+                format!("{at}.host"),
+                &observed.host,
+                "observed twice".into(),
+            );
             continue;
         }
-        check_observation(&observed.observation, &format!("{at}.observation"), problems);
+        check_observation(
+            &observed.observation,
+            &format!("{at}.observation"),
+            problems,
+        );
         host.observation = Some(observed.clone());
     }
 }

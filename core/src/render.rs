@@ -80,11 +80,26 @@ fn protocol(transport: &str, protocol: &str) -> String {
 }
 
 fn plural(n: u32, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 fn host_table(host: &HostPorts) -> String {
-    let mut rows = vec![["PORT", "PROTO", "SPEC", "EXPOSURE", "ALLOWED SOURCES", "PURPOSE"].map(String::from).to_vec()];
+    let mut rows = vec![
+        [
+            "PORT",
+            "PROTO",
+            "SPEC",
+            "EXPOSURE",
+            "ALLOWED SOURCES",
+            "PURPOSE",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
     for entry in &host.ports {
         let mut port = entry.ports.to_string();
         if entry.allocation == Allocation::Pool {
@@ -124,7 +139,11 @@ pub fn table(report: &Report) -> String {
         let _ = write!(out, "\nhost {} ({})\n", host.host, host.address);
         out.push_str(&host_table(host));
     }
-    if report.hosts.iter().any(|h| h.ports.iter().any(|p| p.overridden)) {
+    if report
+        .hosts
+        .iter()
+        .any(|h| h.ports.iter().any(|p| p.overridden))
+    {
         out.push_str("\n  * overridden from the vendor default\n");
     }
     if !report.findings.is_empty() {
@@ -141,8 +160,18 @@ pub fn table(report: &Report) -> String {
                 (None, Some(p)) => format!("*:{p}"),
                 (None, None) => "plan".to_string(),
             };
-            rows.push(vec![severity(f.severity).to_string(), code, place, f.message.clone()]);
-            rows.push(vec![String::new(), String::new(), String::new(), format!("fix: {}", f.fix)]);
+            rows.push(vec![
+                severity(f.severity).to_string(),
+                code,
+                place,
+                f.message.clone(),
+            ]);
+            rows.push(vec![
+                String::new(),
+                String::new(),
+                String::new(),
+                format!("fix: {}", f.fix),
+            ]);
         }
         out.push_str(&columns(&rows, "  "));
     }
@@ -173,7 +202,14 @@ fn sheet_rows(report: &Report) -> Vec<[String; 6]> {
         .collect()
 }
 
-const SHEET_HEADER: [&str; 6] = ["host", "address", "port", "transport", "allowed sources", "purpose"];
+const SHEET_HEADER: [&str; 6] = [
+    "host",
+    "address",
+    "port",
+    "transport",
+    "allowed sources",
+    "purpose",
+];
 
 /// The request sheet as a Markdown table.
 pub fn markdown_sheet(report: &Report) -> String {
@@ -218,9 +254,20 @@ pub fn profile(profile: &Profile) -> String {
         let _ = writeln!(out, "  source: {}", profile.source);
     }
     out.push('\n');
-    let mut rows = vec![["SPEC", "PORTS", "PROTO", "ALLOC", "EXPOSURE", "ACCESSED BY", "MODIFIABLE", "PURPOSE"]
+    let mut rows = vec![
+        [
+            "SPEC",
+            "PORTS",
+            "PROTO",
+            "ALLOC",
+            "EXPOSURE",
+            "ACCESSED BY",
+            "MODIFIABLE",
+            "PURPOSE",
+        ]
         .map(String::from)
-        .to_vec()];
+        .to_vec(),
+    ];
     for spec in &profile.specs {
         let mut id = spec.id.clone();
         if spec.optional {
@@ -239,7 +286,11 @@ pub fn profile(profile: &Profile) -> String {
             if spec.accessed_by.is_empty() {
                 "-".to_string()
             } else {
-                spec.accessed_by.iter().map(accessor).collect::<Vec<_>>().join(", ")
+                spec.accessed_by
+                    .iter()
+                    .map(accessor)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             },
             match &spec.modifiable {
                 Modifiable::NotSupported => "no".to_string(),
@@ -254,7 +305,11 @@ pub fn profile(profile: &Profile) -> String {
 
 /// Every profile as a short list, then each profile's table.
 pub fn catalog(profiles: &[Profile]) -> String {
-    let mut rows = vec![["PROFILE", "COMPONENTS", "SPECS", "TITLE"].map(String::from).to_vec()];
+    let mut rows = vec![
+        ["PROFILE", "COMPONENTS", "SPECS", "TITLE"]
+            .map(String::from)
+            .to_vec(),
+    ];
     for p in profiles {
         rows.push(vec![
             p.name.clone(),

@@ -24,11 +24,11 @@ pub const DEFAULT_LOCAL_PORT_RANGE: PortRange = PortRange {
 /// The WHATWG Fetch standard's "bad ports": browsers refuse to connect to them.
 /// <https://fetch.spec.whatwg.org/#port-blocking>
 pub const BROWSER_BAD_PORTS: &[u16] = &[
-    0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
-    103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
-    512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993,
-    995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668,
-    6669, 6679, 6697, 10080,
+    0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101,
+    102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427,
+    465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990,
+    993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667,
+    6668, 6669, 6679, 6697, 10080,
 ];
 
 /// Bad ports the FineDataLink vendor document's list leaves out.
@@ -62,7 +62,11 @@ pub(crate) fn check(deployment: &Deployment) -> Vec<Finding> {
 
 fn sort(deployment: &Deployment, findings: &mut [Finding]) {
     findings.sort_by_cached_key(|f| {
-        let host = f.host.as_deref().and_then(|h| deployment.host_index(h)).map_or(0, |i| i + 1);
+        let host = f
+            .host
+            .as_deref()
+            .and_then(|h| deployment.host_index(h))
+            .map_or(0, |i| i + 1);
         (
             f.severity,
             host,
@@ -96,7 +100,12 @@ impl FindingAt<'_> {
     }
 }
 
-fn at<'a>(code: FindingCode, severity: Severity, host: &'a DeployedHost, placed: &'a Placed) -> FindingAt<'a> {
+fn at<'a>(
+    code: FindingCode,
+    severity: Severity,
+    host: &'a DeployedHost,
+    placed: &'a Placed,
+) -> FindingAt<'a> {
     FindingAt {
         code,
         severity,
@@ -109,7 +118,11 @@ fn at<'a>(code: FindingCode, severity: Severity, host: &'a DeployedHost, placed:
 fn required_components(deployment: &Deployment, findings: &mut Vec<Finding>) {
     for profile in &deployment.profiles {
         for component in profile.components.iter().filter(|c| c.required) {
-            if !deployment.hosts.iter().any(|h| h.components.contains(&component.name)) {
+            if !deployment
+                .hosts
+                .iter()
+                .any(|h| h.components.contains(&component.name))
+            {
                 findings.push(Finding {
                     code: FindingCode::InvalidPlan,
                     severity: Severity::Error,
@@ -169,7 +182,10 @@ fn inconsistent_ports(deployment: &Deployment, findings: &mut Vec<Finding>) {
             spec: Some(spec_id.to_string()),
             ports: Some(majority),
             message: format!("{spec_id} must use the same port on every server, but uses {spread}"),
-            fix: format!("Override {spec_id} to {majority} on every host that runs {}.", placed.spec.component),
+            fix: format!(
+                "Override {spec_id} to {majority} on every host that runs {}.",
+                placed.spec.component
+            ),
         });
     }
 }
@@ -199,7 +215,7 @@ fn port_conflicts(host: &DeployedHost, findings: &mut Vec<Finding>) {
                     at(FindingCode::PortConflict, Severity::Warning, host, a).say(
                         format!(
                             "pools {} ({}) and {} ({}) share {} {transport} ports ({overlap}) on {}; the services compete for them at run time",
-                            a.spec.id, a.ports, b.spec.id, b.ports, overlap.len(), host.name
+                            a.spec.id, a.ports, b.spec.id, b.ports, overlap.count(), host.name
                         ),
                         format!("Run {} and {} on different hosts if their pools run short.", a.spec.component, b.spec.component),
                     ),
@@ -228,7 +244,7 @@ fn fixed_in_pool(host: &DeployedHost, fixed: &Placed, pool: &Placed, findings: &
         .flat_map(|p| p.ports.intersection(pool.ports))
         .flat_map(|r| r.first..=r.last)
         .collect();
-    let remaining = pool.ports.len() - taken.len() as u32;
+    let remaining = pool.ports.count() - taken.len() as u32;
     findings.push(at(FindingCode::PortConflict, Severity::Warning, host, fixed).say(
         format!(
             "{} port {} lies inside the pool {} ({}) of {} on {}; {remaining} of {} pool ports remain",
@@ -238,26 +254,37 @@ fn fixed_in_pool(host: &DeployedHost, fixed: &Placed, pool: &Placed, findings: &
             pool.ports,
             pool.spec.component,
             host.name,
-            pool.ports.len()
+            pool.ports.count()
         ),
         format!("Start {} before {} or override {} outside {}.", fixed.spec.component, pool.spec.component, fixed.spec.id, pool.ports),
     ));
 }
 
 /// privileged-port: a non-root deployment cannot bind below `ip_unprivileged_port_start`.
-fn privileged_ports(host: &DeployedHost, observed: Option<&Observation>, findings: &mut Vec<Finding>) {
+fn privileged_ports(
+    host: &DeployedHost,
+    observed: Option<&Observation>,
+    findings: &mut Vec<Finding>,
+) {
     if host.deploy_user != DeployUser::NonRoot {
         return;
     }
     let start = observed
         .and_then(|o| o.ip_unprivileged_port_start)
         .unwrap_or(DEFAULT_UNPRIVILEGED_PORT_START);
-    let source = if observed.and_then(|o| o.ip_unprivileged_port_start).is_some() {
+    let source = if observed
+        .and_then(|o| o.ip_unprivileged_port_start)
+        .is_some()
+    {
         "observed"
     } else {
         "kernel default"
     };
-    for placed in host.placed.iter().filter(|p| u32::from(p.ports.first) < start) {
+    for placed in host
+        .placed
+        .iter()
+        .filter(|p| u32::from(p.ports.first) < start)
+    {
         findings.push(at(FindingCode::PrivilegedPort, Severity::Error, host, placed).say(
             format!(
                 "{} uses port {}, below ip_unprivileged_port_start {start} ({source}), and {} deploys as a non-root user",
@@ -273,8 +300,16 @@ fn privileged_ports(host: &DeployedHost, observed: Option<&Observation>, finding
 
 /// browser-blocked-port: browsers refuse to connect to the Fetch standard's bad ports.
 fn browser_blocked(host: &DeployedHost, findings: &mut Vec<Finding>) {
-    for placed in host.placed.iter().filter(|p| p.spec.exposure == Exposure::Browser) {
-        let bad: Vec<u16> = BROWSER_BAD_PORTS.iter().copied().filter(|&p| placed.ports.contains(p)).collect();
+    for placed in host
+        .placed
+        .iter()
+        .filter(|p| p.spec.exposure == Exposure::Browser)
+    {
+        let bad: Vec<u16> = BROWSER_BAD_PORTS
+            .iter()
+            .copied()
+            .filter(|&p| placed.ports.contains(p))
+            .collect();
         if bad.is_empty() {
             continue;
         }
@@ -293,7 +328,11 @@ fn browser_blocked(host: &DeployedHost, findings: &mut Vec<Finding>) {
             Allocation::Fixed => Severity::Error,
             Allocation::Pool => Severity::Warning,
         };
-        let ports = bad.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        let ports = bad
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
         findings.push(at(FindingCode::BrowserBlockedPort, severity, host, placed).say(
             format!(
                 "{} is reached with a web browser, but browsers block port {ports} (WHATWG Fetch bad ports){note}",
@@ -305,12 +344,18 @@ fn browser_blocked(host: &DeployedHost, findings: &mut Vec<Finding>) {
 }
 
 /// ephemeral-collision: an outgoing connection may take a fixed port before the service binds it.
-fn ephemeral_collisions(host: &DeployedHost, observed: Option<&Observation>, findings: &mut Vec<Finding>) {
+fn ephemeral_collisions(
+    host: &DeployedHost,
+    observed: Option<&Observation>,
+    findings: &mut Vec<Finding>,
+) {
     let (range, range_note) = match observed.and_then(|o| o.ip_local_port_range) {
         Some(range) => (range, "observed"),
         None => (DEFAULT_LOCAL_PORT_RANGE, "kernel default"),
     };
-    let reserved: Vec<PortRange> = observed.map(|o| o.ip_local_reserved_ports.clone()).unwrap_or_default();
+    let reserved: Vec<PortRange> = observed
+        .map(|o| o.ip_local_reserved_ports.clone())
+        .unwrap_or_default();
     let is_reserved = |port: u16| reserved.iter().any(|r| r.contains(port));
     let colliding: Vec<(&Placed, Vec<u16>)> = host
         .placed
@@ -331,8 +376,15 @@ fn ephemeral_collisions(host: &DeployedHost, observed: Option<&Observation>, fin
         return;
     }
     let mut all: BTreeSet<u16> = reserved.iter().flat_map(|r| r.first..=r.last).collect();
-    all.extend(colliding.iter().flat_map(|(_, ports)| ports.iter().copied()));
-    let fix = format!("sysctl -w net.ipv4.ip_local_reserved_ports={}", port_list(&all));
+    all.extend(
+        colliding
+            .iter()
+            .flat_map(|(_, ports)| ports.iter().copied()),
+    );
+    let fix = format!(
+        "sysctl -w net.ipv4.ip_local_reserved_ports={}",
+        port_list(&all)
+    );
     for (placed, ports) in colliding {
         findings.push(at(FindingCode::EphemeralCollision, Severity::Warning, host, placed).say(
             format!(
@@ -355,7 +407,11 @@ fn port_list(ports: &BTreeSet<u16>) -> String {
             _ => ranges.push(PortRange::single(port)),
         }
     }
-    ranges.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    ranges
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// fixed-port-override: the vendor says the port cannot be changed.
@@ -377,7 +433,11 @@ fn fixed_overrides(host: &DeployedHost, findings: &mut Vec<Finding>) {
 /// plan does not define, and by no other host of the plan. (A port whose
 /// accessors are all absent from the plan is simply closed, as the table shows.)
 fn no_allowed_sources(deployment: &Deployment, host: &DeployedHost, findings: &mut Vec<Finding>) {
-    for placed in host.placed.iter().filter(|p| p.spec.exposure != Exposure::Loopback) {
+    for placed in host
+        .placed
+        .iter()
+        .filter(|p| p.spec.exposure != Exposure::Loopback)
+    {
         let undefined: Vec<&str> = placed
             .spec
             .accessed_by
@@ -390,7 +450,10 @@ fn no_allowed_sources(deployment: &Deployment, host: &DeployedHost, findings: &m
         if undefined.is_empty() || !firewall::sources(deployment, host, placed).is_empty() {
             continue;
         }
-        let quoted = undefined.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>();
+        let quoted = undefined
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>();
         findings.push(at(FindingCode::NoAllowedSources, Severity::Info, host, placed).say(
             format!(
                 "nothing in the plan may reach {} on {}, so it gets no firewall rule; it is meant for network {}",
@@ -446,7 +509,11 @@ fn reach(listener: &Listener, host: IpAddr) -> Reach {
     }
 }
 
-fn listeners_on<'o>(observation: &'o Observation, transport: Transport, ports: PortRange) -> impl Iterator<Item = &'o Listener> {
+fn listeners_on(
+    observation: &Observation,
+    transport: Transport,
+    ports: PortRange,
+) -> impl Iterator<Item = &Listener> {
     observation
         .listeners
         .iter()
@@ -465,7 +532,11 @@ fn owner(listener: &Listener) -> String {
 /// port-in-use: before install, a planned port is already held.
 fn ports_in_use(host: &DeployedHost, observation: &Observation, findings: &mut Vec<Finding>) {
     for placed in &host.placed {
-        let verb = if placed.spec.transport == Transport::Tcp { "listens on" } else { "is bound to" };
+        let verb = if placed.spec.transport == Transport::Tcp {
+            "listens on"
+        } else {
+            "is bound to"
+        };
         for listener in listeners_on(observation, placed.spec.transport, placed.ports) {
             let (severity, why) = match (placed.spec.allocation, reach(listener, host.address)) {
                 (Allocation::Pool, _) => (Severity::Info, "the pool has one port fewer".to_string()),
@@ -496,13 +567,19 @@ fn ports_in_use(host: &DeployedHost, observation: &Observation, findings: &mut V
 
 /// not-listening: after install, a fixed port has no listener others can reach.
 fn not_listening(host: &DeployedHost, observation: &Observation, findings: &mut Vec<Finding>) {
-    for placed in host.placed.iter().filter(|p| p.spec.allocation == Allocation::Fixed) {
-        let listeners: Vec<&Listener> = listeners_on(observation, placed.spec.transport, placed.ports).collect();
+    for placed in host
+        .placed
+        .iter()
+        .filter(|p| p.spec.allocation == Allocation::Fixed)
+    {
+        let listeners: Vec<&Listener> =
+            listeners_on(observation, placed.spec.transport, placed.ports).collect();
         let missing: BTreeSet<u16> = (placed.ports.first..=placed.ports.last)
             .filter(|&port| {
                 !listeners.iter().any(|l| {
                     l.port == port
-                        && (placed.spec.exposure == Exposure::Loopback || reach(l, host.address) == Reach::Host)
+                        && (placed.spec.exposure == Exposure::Loopback
+                            || reach(l, host.address) == Reach::Host)
                 })
             })
             .collect();
@@ -517,7 +594,11 @@ fn not_listening(host: &DeployedHost, observation: &Observation, findings: &mut 
         let message = if elsewhere.is_empty() {
             format!(
                 "nothing {} {} port {} of {} on {}",
-                if placed.spec.transport == Transport::Tcp { "listens on" } else { "is bound to" },
+                if placed.spec.transport == Transport::Tcp {
+                    "listens on"
+                } else {
+                    "is bound to"
+                },
                 placed.spec.transport.as_str(),
                 port_list(&missing),
                 placed.spec.id,
@@ -528,26 +609,48 @@ fn not_listening(host: &DeployedHost, observation: &Observation, findings: &mut 
                 "{} listens only on {}, which {} cannot reach at {}",
                 placed.spec.id,
                 elsewhere.join(", "),
-                if placed.spec.exposure == Exposure::Browser { "browsers" } else { "peers" },
+                if placed.spec.exposure == Exposure::Browser {
+                    "browsers"
+                } else {
+                    "peers"
+                },
                 host.address_text
             )
         };
-        findings.push(at(FindingCode::NotListening, Severity::Error, host, placed).say(
-            message,
-            format!(
-                "Start {} and make it listen on {} or the wildcard address.",
-                placed.spec.component, host.address_text
+        findings.push(
+            at(FindingCode::NotListening, Severity::Error, host, placed).say(
+                message,
+                format!(
+                    "Start {} and make it listen on {} or the wildcard address.",
+                    placed.spec.component, host.address_text
+                ),
             ),
-        ));
+        );
     }
 }
 
 /// loopback-exposed: a loopback-only port is reachable from other hosts.
-fn loopback_exposed(host: &DeployedHost, phase: Phase, observation: &Observation, findings: &mut Vec<Finding>) {
-    let firewall = observation.firewall.as_ref().filter(|f| f.backend != FirewallBackend::None);
-    for placed in host.placed.iter().filter(|p| p.spec.exposure == Exposure::Loopback) {
+fn loopback_exposed(
+    host: &DeployedHost,
+    phase: Phase,
+    observation: &Observation,
+    findings: &mut Vec<Finding>,
+) {
+    let firewall = observation
+        .firewall
+        .as_ref()
+        .filter(|f| f.backend != FirewallBackend::None);
+    for placed in host
+        .placed
+        .iter()
+        .filter(|p| p.spec.exposure == Exposure::Loopback)
+    {
         if let Some(firewall) = firewall {
-            for open in firewall.open.iter().filter(|o| o.transport == placed.spec.transport) {
+            for open in firewall
+                .open
+                .iter()
+                .filter(|o| o.transport == placed.spec.transport)
+            {
                 let Some(overlap) = open.ports.intersection(placed.ports) else {
                     continue;
                 };
@@ -563,19 +666,27 @@ fn loopback_exposed(host: &DeployedHost, phase: Phase, observation: &Observation
                 if outside.is_empty() {
                     continue;
                 }
-                findings.push(at(FindingCode::LoopbackExposed, Severity::Error, host, placed).say(
-                    format!(
-                        "{} is local only, but the firewall admits {} port {overlap} from {}",
-                        placed.spec.id,
-                        placed.spec.transport.as_str(),
-                        outside.join(", ")
+                findings.push(
+                    at(FindingCode::LoopbackExposed, Severity::Error, host, placed).say(
+                        format!(
+                            "{} is local only, but the firewall admits {} port {overlap} from {}",
+                            placed.spec.id,
+                            placed.spec.transport.as_str(),
+                            outside.join(", ")
+                        ),
+                        format!(
+                            "Remove the firewall rule that opens {overlap}/{}.",
+                            placed.spec.transport.as_str()
+                        ),
                     ),
-                    format!("Remove the firewall rule that opens {overlap}/{}.", placed.spec.transport.as_str()),
-                ));
+                );
             }
         } else if phase == Phase::Postinstall {
             for listener in listeners_on(observation, placed.spec.transport, placed.ports) {
-                let local = listener.address.parse::<IpAddr>().is_ok_and(|a| a.is_loopback());
+                let local = listener
+                    .address
+                    .parse::<IpAddr>()
+                    .is_ok_and(|a| a.is_loopback());
                 if !local {
                     findings.push(at(FindingCode::LoopbackExposed, Severity::Warning, host, placed).say(
                         format!(

@@ -31,13 +31,20 @@ fn rules_admit_exactly_the_hosts_running_an_accessor() {
         json!([{ "name": "application", "cidrs": ["198.18.64.0/24"] }]),
     );
     // OBServer SQL: OBProxy, OCP-Server and the application network.
-    assert_eq!(sources(&r, "obs1", "observer.sql"), ["198.18.0.5/32", "198.18.0.20/32", "198.18.64.0/24"]);
+    assert_eq!(
+        sources(&r, "obs1", "observer.sql"),
+        ["198.18.0.5/32", "198.18.0.20/32", "198.18.64.0/24"]
+    );
     // OBServer RPC: the other OBServers only, never the host itself.
     assert_eq!(sources(&r, "obs1", "observer.rpc"), ["198.18.0.13/32"]);
     assert_eq!(sources(&r, "obs2", "observer.rpc"), ["198.18.0.11/32"]);
     // OCP-Agent: OCP-Server only.
     assert_eq!(sources(&r, "obs2", "ocp-agent.rpc"), ["198.18.0.5/32"]);
-    let rule = r.rules.iter().find(|rule| rule.spec == "ocp-agent.rpc").unwrap();
+    let rule = r
+        .rules
+        .iter()
+        .find(|rule| rule.spec == "ocp-agent.rpc")
+        .unwrap();
     assert_eq!(rule.tag, "portplan:ocp-agent.rpc");
 }
 
@@ -55,9 +62,15 @@ fn adjacent_addresses_merge_but_never_widen() {
         json!([]),
     );
     // .12-.15 is exactly a /30; .17 stays alone (a /27 would add .0-.11, .16 and .18-.31).
-    assert_eq!(sources(&r, "ocp1", "ocp-server.http"), ["198.18.0.12/30", "198.18.0.17/32"]);
+    assert_eq!(
+        sources(&r, "ocp1", "ocp-server.http"),
+        ["198.18.0.12/30", "198.18.0.17/32"]
+    );
     // Without obs1 itself: .13 alone (unaligned), .14-.15 a /31.
-    assert_eq!(sources(&r, "obs1", "observer.rpc"), ["198.18.0.13/32", "198.18.0.14/31", "198.18.0.17/32"]);
+    assert_eq!(
+        sources(&r, "obs1", "observer.rpc"),
+        ["198.18.0.13/32", "198.18.0.14/31", "198.18.0.17/32"]
+    );
 }
 
 #[test]
@@ -71,20 +84,32 @@ fn ipv4_comes_before_ipv6_and_client_cidrs_are_kept() {
             { "name": "application", "cidrs": ["2001:db8:1::/48", "198.18.64.7"] }
         ]),
     );
-    assert_eq!(sources(&r, "obs1", "observer.sql"), ["198.18.64.7/32", "2001:db8::1/128", "2001:db8:1::/48"]);
+    assert_eq!(
+        sources(&r, "obs1", "observer.sql"),
+        ["198.18.64.7/32", "2001:db8::1/128", "2001:db8:1::/48"]
+    );
 }
 
 #[test]
 fn loopback_specs_get_no_rule_and_nothing_is_open_to_everyone_by_default() {
-    for path in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/plans")).unwrap() {
+    for path in
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/plans")).unwrap()
+    {
         let text = std::fs::read_to_string(path.unwrap().path()).unwrap();
-        let Ok(r) = portplan_core::parse_plan(&text).and_then(|p| portplan_core::validate_plan(&p)) else {
+        let Ok(r) = portplan_core::parse_plan(&text).and_then(|p| portplan_core::validate_plan(&p))
+        else {
             continue;
         };
         for rule in &r.rules {
-            assert!(!rule.spec.starts_with("backup-agent."), "loopback spec opened: {rule:?}");
+            assert!(
+                !rule.spec.starts_with("backup-agent."),
+                "loopback spec opened: {rule:?}"
+            );
             assert!(!rule.sources.is_empty());
-            assert!(rule.sources.iter().all(|s| !s.ends_with("/0")), "open to everyone: {rule:?}");
+            assert!(
+                rule.sources.iter().all(|s| !s.ends_with("/0")),
+                "open to everyone: {rule:?}"
+            );
         }
     }
 }
@@ -110,6 +135,18 @@ fn rules_are_in_plan_host_order_then_port_order() {
         ]),
         json!([{ "name": "application", "cidrs": ["198.18.64.0/24"] }]),
     );
-    let order: Vec<(&str, u16)> = r.rules.iter().map(|rule| (rule.host.as_str(), rule.ports.first)).collect();
-    assert_eq!(order, [("z-first", 2881), ("z-first", 2883), ("z-first", 2884), ("a-second", 8080)]);
+    let order: Vec<(&str, u16)> = r
+        .rules
+        .iter()
+        .map(|rule| (rule.host.as_str(), rule.ports.first))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("z-first", 2881),
+            ("z-first", 2883),
+            ("z-first", 2884),
+            ("a-second", 8080)
+        ]
+    );
 }

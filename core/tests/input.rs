@@ -30,7 +30,10 @@ fn wrong_types_name_path_and_value() {
     let mut plan = ocp_ce(json!({}));
     plan["hosts"][0]["components"] = json!("metadb");
     let (path, value, message) = problem(plan);
-    assert_eq!((path.as_str(), value.as_str()), ("hosts[0].components", "\"metadb\""));
+    assert_eq!(
+        (path.as_str(), value.as_str()),
+        ("hosts[0].components", "\"metadb\"")
+    );
     assert!(message.contains("invalid type"), "{message}");
 }
 
@@ -40,10 +43,15 @@ fn ports_out_of_range_or_reversed_are_rejected() {
         (json!(0), "port 0 is outside 1-65535"),
         (json!(70000), "port 70000 is outside 1-65535"),
         (json!(-1), "port -1 is outside 1-65535"),
-        (json!({ "first": 9000, "last": 8000 }), "first port 9000 is above last port 8000"),
+        (
+            json!({ "first": 9000, "last": 8000 }),
+            "first port 9000 is above last port 8000",
+        ),
         (json!("8080"), "invalid type: string \"8080\""),
     ] {
-        let (path, value, message) = problem(ocp_ce(json!({ "overrides": [{ "spec": "ocp-server.http", "ports": ports }] })));
+        let (path, value, message) = problem(ocp_ce(
+            json!({ "overrides": [{ "spec": "ocp-server.http", "ports": ports }] }),
+        ));
         assert_eq!(path, "overrides[0].ports", "{ports}");
         assert_eq!(value, ports.to_string());
         assert!(message.contains(expected), "{message}");
@@ -52,20 +60,37 @@ fn ports_out_of_range_or_reversed_are_rejected() {
 
 #[test]
 fn unknown_names_are_rejected_with_the_known_ones() {
-    let (path, value, message) = problem(json!({ "name": "t", "profiles": ["ocp-ee"], "hosts": [] }));
+    let (path, value, message) =
+        problem(json!({ "name": "t", "profiles": ["ocp-ee"], "hosts": [] }));
     assert_eq!((path.as_str(), value.as_str()), ("profiles[0]", "ocp-ee"));
-    assert!(message.contains("known profiles: finedatalink-single"), "{message}");
+    assert!(
+        message.contains("known profiles: finedatalink-single"),
+        "{message}"
+    );
 
     let mut plan = ocp_ce(json!({}));
     plan["hosts"][0]["components"] = json!(["metadb", "observer"]);
     let (path, value, _) = problem(plan);
-    assert_eq!((path.as_str(), value.as_str()), ("hosts[0].components[1]", "observer"));
+    assert_eq!(
+        (path.as_str(), value.as_str()),
+        ("hosts[0].components[1]", "observer")
+    );
 
-    let (path, value, _) = problem(ocp_ce(json!({ "overrides": [{ "spec": "ocp-server.https", "ports": 1 }] })));
-    assert_eq!((path.as_str(), value.as_str()), ("overrides[0].spec", "ocp-server.https"));
+    let (path, value, _) = problem(ocp_ce(
+        json!({ "overrides": [{ "spec": "ocp-server.https", "ports": 1 }] }),
+    ));
+    assert_eq!(
+        (path.as_str(), value.as_str()),
+        ("overrides[0].spec", "ocp-server.https")
+    );
 
-    let (path, value, _) = problem(ocp_ce(json!({ "networks": [{ "name": "admins", "cidrs": ["198.18.0.0/24"] }] })));
-    assert_eq!((path.as_str(), value.as_str()), ("networks[0].name", "admins"));
+    let (path, value, _) = problem(ocp_ce(
+        json!({ "networks": [{ "name": "admins", "cidrs": ["198.18.0.0/24"] }] }),
+    ));
+    assert_eq!(
+        (path.as_str(), value.as_str()),
+        ("networks[0].name", "admins")
+    );
 
     let (path, value, _) = problem(ocp_ce(json!({ "enable": ["metadb.sql"] })));
     assert_eq!((path.as_str(), value.as_str()), ("enable[0]", "metadb.sql"));
@@ -73,9 +98,17 @@ fn unknown_names_are_rejected_with_the_known_ones() {
 
 #[test]
 fn unknown_host_in_check_host_is_rejected() {
-    let e = portplan_core::check_host(&plan(ocp_ce(json!({}))), "h9", Phase::Preinstall, &Observation::default())
-        .unwrap_err();
-    assert_eq!((e.problems[0].path.as_str(), e.problems[0].value.as_str()), ("host", "h9"));
+    let e = portplan_core::check_host(
+        &plan(ocp_ce(json!({}))),
+        "h9",
+        Phase::Preinstall,
+        &Observation::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.problems[0].path.as_str(), e.problems[0].value.as_str()),
+        ("host", "h9")
+    );
 }
 
 #[test]
@@ -83,16 +116,27 @@ fn bad_addresses_and_cidrs_are_rejected() {
     let mut plan = ocp_ce(json!({}));
     plan["hosts"][0]["address"] = json!("198.18.0.256");
     let (path, value, _) = problem(plan);
-    assert_eq!((path.as_str(), value.as_str()), ("hosts[0].address", "198.18.0.256"));
+    assert_eq!(
+        (path.as_str(), value.as_str()),
+        ("hosts[0].address", "198.18.0.256")
+    );
 
-    let (path, value, _) = problem(ocp_ce(json!({ "networks": [{ "name": "ocp-console", "cidrs": ["198.18.0.0/33"] }] })));
-    assert_eq!((path.as_str(), value.as_str()), ("networks[0].cidrs[0]", "198.18.0.0/33"));
+    let (path, value, _) = problem(ocp_ce(
+        json!({ "networks": [{ "name": "ocp-console", "cidrs": ["198.18.0.0/33"] }] }),
+    ));
+    assert_eq!(
+        (path.as_str(), value.as_str()),
+        ("networks[0].cidrs[0]", "198.18.0.0/33")
+    );
 
     let e = portplan_core::check_host(
         &plan_of(ocp_ce(json!({}))),
         "h1",
         Phase::Preinstall,
-        &serde_json::from_value(json!({ "listeners": [{ "transport": "tcp", "address": "nope", "port": 1 }] })).unwrap(),
+        &serde_json::from_value(
+            json!({ "listeners": [{ "transport": "tcp", "address": "nope", "port": 1 }] }),
+        )
+        .unwrap(),
     )
     .unwrap_err();
     assert_eq!(e.problems[0].path, "observation.listeners[0].address");
@@ -112,8 +156,15 @@ fn duplicate_host_names_and_addresses_are_rejected() {
             { "name": "h3", "address": "198.18.0.1", "components": ["ocp-server"] }
         ]
     }));
-    let paths: Vec<_> = e.problems.iter().map(|p| (p.path.as_str(), p.value.as_str())).collect();
-    assert_eq!(paths, [("hosts[1].name", "h1"), ("hosts[2].address", "198.18.0.1")]);
+    let paths: Vec<_> = e
+        .problems
+        .iter()
+        .map(|p| (p.path.as_str(), p.value.as_str()))
+        .collect();
+    assert_eq!(
+        paths,
+        [("hosts[1].name", "h1"), ("hosts[2].address", "198.18.0.1")]
+    );
     assert!(e.problems[0].message.contains("hosts[0] has it already"));
 }
 

@@ -22,7 +22,12 @@ fn fixed_ports_of_two_components_on_one_host_conflict() {
     }));
     let f = one(&r, Code::PortConflict, Severity::Error);
     assert_eq!(f.host.as_deref(), Some("h1"));
-    assert!(f.message.contains("finedatalink.http and ocp-server.http both claim tcp port 8080"), "{}", f.message);
+    assert!(
+        f.message
+            .contains("finedatalink.http and ocp-server.http both claim tcp port 8080"),
+        "{}",
+        f.message
+    );
 }
 
 #[test]
@@ -45,12 +50,26 @@ fn fixed_port_inside_another_components_pool_warns_with_remaining_count() {
     }));
     let conflicts = with_code(&r, Code::PortConflict);
     assert_eq!(conflicts.len(), 2, "{conflicts:#?}");
-    let fixed = conflicts.iter().find(|f| f.spec.as_deref() == Some("ocp-agent.rpc")).unwrap();
+    let fixed = conflicts
+        .iter()
+        .find(|f| f.spec.as_deref() == Some("ocp-agent.rpc"))
+        .unwrap();
     assert_eq!(fixed.severity, Severity::Warning);
-    assert!(fixed.message.contains("1000 of 1001 pool ports remain"), "{}", fixed.message);
-    let pools = conflicts.iter().find(|f| f.message.starts_with("pools")).unwrap();
+    assert!(
+        fixed.message.contains("1000 of 1001 pool ports remain"),
+        "{}",
+        fixed.message
+    );
+    let pools = conflicts
+        .iter()
+        .find(|f| f.message.starts_with("pools"))
+        .unwrap();
     assert_eq!(pools.severity, Severity::Warning);
-    assert!(pools.message.contains("share 1001 tcp ports"), "{}", pools.message);
+    assert!(
+        pools.message.contains("share 1001 tcp ports"),
+        "{}",
+        pools.message
+    );
 }
 
 #[test]
@@ -91,12 +110,20 @@ fn non_root_gateway_on_80_is_privileged() {
     let r = report(fdl_single(json!({ "deploy-user": "non-root" })));
     let f = one(&r, Code::PrivilegedPort, Severity::Error);
     assert_eq!(f.spec.as_deref(), Some("fanruan-gateway.http"));
-    assert!(f.message.contains("below ip_unprivileged_port_start 1024 (kernel default)"), "{}", f.message);
+    assert!(
+        f.message
+            .contains("below ip_unprivileged_port_start 1024 (kernel default)"),
+        "{}",
+        f.message
+    );
 }
 
 #[test]
 fn root_may_bind_low_ports() {
-    none(&report(fdl_single(json!({ "deploy-user": "root" }))), Code::PrivilegedPort);
+    none(
+        &report(fdl_single(json!({ "deploy-user": "root" }))),
+        Code::PrivilegedPort,
+    );
     none(&report(fdl_single(json!({}))), Code::PrivilegedPort);
 }
 
@@ -110,9 +137,19 @@ fn host_deploy_user_overrides_the_plans() {
 #[test]
 fn observed_unprivileged_port_start_is_used() {
     let plan = fdl_single(json!({ "deploy-user": "non-root" }));
-    let lowered = check(plan.clone(), "h1", Phase::Preinstall, json!({ "ip-unprivileged-port-start": 80 }));
+    let lowered = check(
+        plan.clone(),
+        "h1",
+        Phase::Preinstall,
+        json!({ "ip-unprivileged-port-start": 80 }),
+    );
     none(&lowered, Code::PrivilegedPort);
-    let raised = check(plan, "h1", Phase::Preinstall, json!({ "ip-unprivileged-port-start": 4000 }));
+    let raised = check(
+        plan,
+        "h1",
+        Phase::Preinstall,
+        json!({ "ip-unprivileged-port-start": 4000 }),
+    );
     let found = with_code(&raised, Code::PrivilegedPort);
     let specs: Vec<_> = found.iter().filter_map(|f| f.spec.as_deref()).collect();
     assert_eq!(specs, ["fanruan-gateway.http", "mysql.mysql"], "{found:#?}");
@@ -125,10 +162,11 @@ fn observed_unprivileged_port_start_is_used() {
 fn the_bad_port_list_is_the_vendor_list_plus_four() {
     // The list in the FineDataLink document (seed 000), verbatim.
     let vendor = [
-        1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103,
-        104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 465, 512, 513, 514,
-        515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720,
-        1723, 2049, 3659, 4045, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6697, 10080,
+        1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101,
+        102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389,
+        465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989,
+        990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 5060, 5061, 6000, 6566, 6665, 6666,
+        6667, 6668, 6669, 6697, 10080,
     ];
     let mut expected: Vec<u16> = vendor.into_iter().chain([0, 427, 4190, 6679]).collect();
     expected.sort_unstable();
@@ -137,24 +175,42 @@ fn the_bad_port_list_is_the_vendor_list_plus_four() {
 
 #[test]
 fn browser_port_on_a_bad_port_is_an_error() {
-    let r = report(fdl_single(json!({ "overrides": [{ "spec": "fanruan-gateway.http", "ports": 6000 }] })));
+    let r = report(fdl_single(
+        json!({ "overrides": [{ "spec": "fanruan-gateway.http", "ports": 6000 }] }),
+    ));
     let f = one(&r, Code::BrowserBlockedPort, Severity::Error);
-    assert!(f.message.contains("browsers block port 6000"), "{}", f.message);
-    assert!(!f.message.contains("vendor"), "6000 is on the vendor's list: {}", f.message);
+    assert!(
+        f.message.contains("browsers block port 6000"),
+        "{}",
+        f.message
+    );
+    assert!(
+        !f.message.contains("vendor"),
+        "6000 is on the vendor's list: {}",
+        f.message
+    );
 }
 
 #[test]
 fn bad_ports_the_vendor_list_misses_are_called_out() {
-    let r = report(fdl_single(json!({ "overrides": [{ "spec": "fanruan-gateway.http", "ports": 4190 }] })));
+    let r = report(fdl_single(
+        json!({ "overrides": [{ "spec": "fanruan-gateway.http", "ports": 4190 }] }),
+    ));
     let f = one(&r, Code::BrowserBlockedPort, Severity::Error);
-    assert!(f.message.contains("the vendor document's list misses 4190"), "{}", f.message);
+    assert!(
+        f.message.contains("the vendor document's list misses 4190"),
+        "{}",
+        f.message
+    );
 }
 
 #[test]
 fn non_browser_ports_and_allowed_ports_are_not_blocked() {
     none(&report(fdl_single(json!({}))), Code::BrowserBlockedPort);
     // 6000 on a peers port (MySQL) is not reached by browsers.
-    let r = report(fdl_single(json!({ "overrides": [{ "spec": "mysql.mysql", "ports": 6000 }] })));
+    let r = report(fdl_single(
+        json!({ "overrides": [{ "spec": "mysql.mysql", "ports": 6000 }] }),
+    ));
     none(&r, Code::BrowserBlockedPort);
 }
 
@@ -162,9 +218,15 @@ fn non_browser_ports_and_allowed_ports_are_not_blocked() {
 
 #[test]
 fn fixed_port_in_default_ephemeral_range_collides() {
-    let r = report(ocp_ce(json!({ "overrides": [{ "spec": "ocp-server.http", "ports": 40080 }] })));
+    let r = report(ocp_ce(
+        json!({ "overrides": [{ "spec": "ocp-server.http", "ports": 40080 }] }),
+    ));
     let f = one(&r, Code::EphemeralCollision, Severity::Warning);
-    assert!(f.message.contains("32768-60999 (kernel default)"), "{}", f.message);
+    assert!(
+        f.message.contains("32768-60999 (kernel default)"),
+        "{}",
+        f.message
+    );
     assert_eq!(f.fix, "sysctl -w net.ipv4.ip_local_reserved_ports=40080");
 }
 
@@ -179,7 +241,11 @@ fn the_fix_merges_with_what_is_already_reserved() {
     );
     let found = with_code(&r, Code::EphemeralCollision);
     let specs: Vec<_> = found.iter().filter_map(|f| f.spec.as_deref()).collect();
-    assert_eq!(specs, ["metadb.sql", "ocp-server.http"], "2882 is reserved: {found:#?}");
+    assert_eq!(
+        specs,
+        ["metadb.sql", "ocp-server.http"],
+        "2882 is reserved: {found:#?}"
+    );
     assert!(found.iter().all(|f| f.fix == "sysctl -w net.ipv4.ip_local_reserved_ports=2881-2882,5000-5002,8080"));
 }
 
@@ -199,15 +265,27 @@ fn ports_outside_the_range_or_reserved_do_not_collide() {
 
 #[test]
 fn overriding_an_unmodifiable_port_is_an_error() {
-    let r = report(ocp_ce(json!({ "overrides": [{ "spec": "metadb.sql", "ports": 3881 }] })));
+    let r = report(ocp_ce(
+        json!({ "overrides": [{ "spec": "metadb.sql", "ports": 3881 }] }),
+    ));
     let f = one(&r, Code::FixedPortOverride, Severity::Error);
     assert!(f.message.contains("cannot be changed"), "{}", f.message);
 }
 
 #[test]
 fn overriding_a_configurable_port_or_to_the_default_is_fine() {
-    none(&report(ocp_ce(json!({ "overrides": [{ "spec": "ocp-server.http", "ports": 8090 }] }))), Code::FixedPortOverride);
-    none(&report(ocp_ce(json!({ "overrides": [{ "spec": "metadb.sql", "ports": 2881 }] }))), Code::FixedPortOverride);
+    none(
+        &report(ocp_ce(
+            json!({ "overrides": [{ "spec": "ocp-server.http", "ports": 8090 }] }),
+        )),
+        Code::FixedPortOverride,
+    );
+    none(
+        &report(ocp_ce(
+            json!({ "overrides": [{ "spec": "metadb.sql", "ports": 2881 }] }),
+        )),
+        Code::FixedPortOverride,
+    );
 }
 
 // ---- inconsistent-port ----
@@ -226,10 +304,19 @@ fn cluster(app2_overrides: serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn ops_agent_port_must_match_on_every_server() {
-    let r = report(cluster(json!([{ "spec": "ops-agent.http", "ports": 9071 }])));
+    let r = report(cluster(
+        json!([{ "spec": "ops-agent.http", "ports": 9071 }]),
+    ));
     let f = one(&r, Code::InconsistentPort, Severity::Error);
-    assert!(f.message.contains("9070 on app1, comp1; 9071 on app2"), "{}", f.message);
-    assert_eq!(f.fix, "Override ops-agent.http to 9070 on every host that runs ops-agent.");
+    assert!(
+        f.message.contains("9070 on app1, comp1; 9071 on app2"),
+        "{}",
+        f.message
+    );
+    assert_eq!(
+        f.fix,
+        "Override ops-agent.http to 9070 on every host that runs ops-agent."
+    );
 }
 
 #[test]
@@ -308,7 +395,12 @@ fn a_dual_stack_listener_holds_an_ipv4_hosts_port() {
         json!({ "listeners": [{ "transport": "tcp", "address": "::", "port": 8080, "pid": 31337, "command": "nginx" }] }),
     );
     let f = one(&r, Code::PortInUse, Severity::Error);
-    assert!(f.message.contains("pid 31337 (nginx) listens on tcp [::]:8080"), "{}", f.message);
+    assert!(
+        f.message
+            .contains("pid 31337 (nginx) listens on tcp [::]:8080"),
+        "{}",
+        f.message
+    );
 }
 
 #[test]
@@ -373,8 +465,18 @@ fn missing_and_loopback_only_listeners_are_not_listening() {
     );
     let found = with_code(&r, Code::NotListening);
     assert_eq!(found.len(), 2, "{found:#?}");
-    assert!(found[0].message.contains("listens only on 127.0.0.1:2881"), "{}", found[0].message);
-    assert!(found[1].message.contains("nothing listens on tcp port 2882"), "{}", found[1].message);
+    assert!(
+        found[0].message.contains("listens only on 127.0.0.1:2881"),
+        "{}",
+        found[0].message
+    );
+    assert!(
+        found[1]
+            .message
+            .contains("nothing listens on tcp port 2882"),
+        "{}",
+        found[1].message
+    );
 }
 
 #[test]
@@ -445,13 +547,24 @@ fn a_port_meant_for_an_undefined_network_is_reported() {
 
 #[test]
 fn summary_counts_findings_and_errors_come_first() {
-    let r = report(fdl_single(json!({ "deploy-user": "non-root", "overrides": [{ "spec": "kafka.broker", "ports": 50000 }] })));
+    let r = report(fdl_single(
+        json!({ "deploy-user": "non-root", "overrides": [{ "spec": "kafka.broker", "ports": 50000 }] }),
+    ));
     let severities: Vec<Severity> = r.findings.iter().map(|f| f.severity).collect();
     let mut sorted = severities.clone();
     sorted.sort();
     assert_eq!(severities, sorted);
-    assert_eq!(r.summary.errors as usize, severities.iter().filter(|s| **s == Severity::Error).count());
-    assert_eq!(r.summary.warnings as usize, severities.iter().filter(|s| **s == Severity::Warning).count());
+    assert_eq!(
+        r.summary.errors as usize,
+        severities.iter().filter(|s| **s == Severity::Error).count()
+    );
+    assert_eq!(
+        r.summary.warnings as usize,
+        severities
+            .iter()
+            .filter(|s| **s == Severity::Warning)
+            .count()
+    );
     assert!(r.summary.errors >= 1 && r.summary.warnings >= 1);
 }
 
@@ -461,5 +574,9 @@ fn check_host_keeps_only_that_host() {
     assert_eq!(r.hosts.len(), 1);
     assert_eq!(r.hosts[0].host, "obs1");
     assert!(r.rules.iter().all(|rule| rule.host == "obs1"));
-    assert!(r.findings.iter().all(|f| f.host.as_deref().is_none_or(|h| h == "obs1")));
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.host.as_deref().is_none_or(|h| h == "obs1"))
+    );
 }

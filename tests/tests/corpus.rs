@@ -15,14 +15,21 @@ fn every_plan_gives_its_golden_report() {
     for (name, plan, expected) in cases {
         let plan_text = std::fs::read_to_string(&plan).expect("plan is readable");
         let actual = reference_output(&plan_text);
-        assert_eq!(actual, reference_output(&plan_text), "{name}: not deterministic");
+        assert_eq!(
+            actual,
+            reference_output(&plan_text),
+            "{name}: not deterministic"
+        );
         if bless {
             std::fs::write(&expected, &actual).expect("report is writable");
         } else if std::fs::read_to_string(&expected).ok().as_deref() != Some(actual.as_str()) {
             failed.push(name);
         }
     }
-    assert!(failed.is_empty(), "reports differ from the corpus (PORTPLAN_BLESS=1 to rewrite): {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "reports differ from the corpus (PORTPLAN_BLESS=1 to rewrite): {failed:?}"
+    );
 }
 
 #[test]
@@ -30,7 +37,10 @@ fn every_example_plan_is_in_the_corpus() {
     let examples = corpus_dir().join("../../examples/plans");
     for entry in std::fs::read_dir(examples).expect("examples/plans is readable") {
         let path = entry.expect("example entry").path();
-        let name = path.file_stem().and_then(|s| s.to_str()).expect("utf-8 name");
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 name");
         let copy = corpus_dir().join(format!("example-{name}.plan.json"));
         assert_eq!(
             std::fs::read_to_string(&path).ok(),

@@ -39,8 +39,14 @@ impl Wit {
     fn check(&self, ty: &Type, value: &Value, at: &str) {
         match ty {
             Type::Bool => assert!(value.is_boolean(), "{at}: expected bool, got {value}"),
-            Type::U16 => assert!(value.as_u64().is_some_and(|n| n <= u16::MAX.into()), "{at}: expected u16, got {value}"),
-            Type::U32 => assert!(value.as_u64().is_some_and(|n| n <= u32::MAX.into()), "{at}: expected u32, got {value}"),
+            Type::U16 => assert!(
+                value.as_u64().is_some_and(|n| n <= u16::MAX.into()),
+                "{at}: expected u16, got {value}"
+            ),
+            Type::U32 => assert!(
+                value.as_u64().is_some_and(|n| n <= u32::MAX.into()),
+                "{at}: expected u32, got {value}"
+            ),
             Type::String => assert!(value.is_string(), "{at}: expected string, got {value}"),
             Type::Id(id) => self.check_def(*id, value, at),
             other => panic!("{at}: the contract uses no {other:?}"),
@@ -52,17 +58,29 @@ impl Wit {
         match &def.kind {
             TypeDefKind::Type(alias) => self.check(alias, value, at),
             TypeDefKind::Record(record) => {
-                let object = value.as_object().unwrap_or_else(|| panic!("{at}: expected record, got {value}"));
+                let object = value
+                    .as_object()
+                    .unwrap_or_else(|| panic!("{at}: expected record, got {value}"));
                 let wit: Vec<&str> = record.fields.iter().map(|f| f.name.as_str()).collect();
                 let json: Vec<&str> = object.keys().map(String::as_str).collect();
                 assert_eq!(json, wit, "{at}: fields of {:?}", def.name);
                 for field in &record.fields {
-                    self.check(&field.ty, &object[&field.name], &format!("{at}.{}", field.name));
+                    self.check(
+                        &field.ty,
+                        &object[&field.name],
+                        &format!("{at}.{}", field.name),
+                    );
                 }
             }
             TypeDefKind::Enum(e) => {
-                let case = value.as_str().unwrap_or_else(|| panic!("{at}: expected enum, got {value}"));
-                assert!(e.cases.iter().any(|c| c.name == case), "{at}: {case} is not a case of {:?}", def.name);
+                let case = value
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{at}: expected enum, got {value}"));
+                assert!(
+                    e.cases.iter().any(|c| c.name == case),
+                    "{at}: {case} is not a case of {:?}",
+                    def.name
+                );
             }
             TypeDefKind::Variant(v) => {
                 let (case, payload) = match value {
@@ -73,7 +91,11 @@ impl Wit {
                     }
                     other => panic!("{at}: expected variant, got {other}"),
                 };
-                let wit = v.cases.iter().find(|c| c.name == case).unwrap_or_else(|| panic!("{at}: {case} is not a case of {:?}", def.name));
+                let wit = v
+                    .cases
+                    .iter()
+                    .find(|c| c.name == case)
+                    .unwrap_or_else(|| panic!("{at}: {case} is not a case of {:?}", def.name));
                 match (&wit.ty, payload) {
                     (None, None) => {}
                     (Some(ty), Some(payload)) => self.check(ty, payload, &format!("{at}.{case}")),
@@ -86,7 +108,9 @@ impl Wit {
                 }
             }
             TypeDefKind::List(inner) => {
-                let items = value.as_array().unwrap_or_else(|| panic!("{at}: expected list, got {value}"));
+                let items = value
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{at}: expected list, got {value}"));
                 for (i, item) in items.iter().enumerate() {
                     self.check(inner, item, &format!("{at}[{i}]"));
                 }
@@ -152,16 +176,35 @@ fn every_enum_case_is_the_wits() {
     use portplan_core::model::*;
     let wit = Wit::load();
     for code in [
-        FindingCode::PortConflict, FindingCode::PortInUse, FindingCode::NotListening, FindingCode::PrivilegedPort,
-        FindingCode::BrowserBlockedPort, FindingCode::EphemeralCollision, FindingCode::FixedPortOverride,
-        FindingCode::InconsistentPort, FindingCode::LoopbackExposed, FindingCode::InvalidPlan, FindingCode::NoAllowedSources,
+        FindingCode::PortConflict,
+        FindingCode::PortInUse,
+        FindingCode::NotListening,
+        FindingCode::PrivilegedPort,
+        FindingCode::BrowserBlockedPort,
+        FindingCode::EphemeralCollision,
+        FindingCode::FixedPortOverride,
+        FindingCode::InconsistentPort,
+        FindingCode::LoopbackExposed,
+        FindingCode::InvalidPlan,
+        FindingCode::NoAllowedSources,
     ] {
         wit.check_named("finding-code", &code);
     }
-    for backend in [FirewallBackend::Firewalld, FirewallBackend::Ufw, FirewallBackend::Nftables, FirewallBackend::Iptables, FirewallBackend::None] {
+    for backend in [
+        FirewallBackend::Firewalld,
+        FirewallBackend::Ufw,
+        FirewallBackend::Nftables,
+        FirewallBackend::Iptables,
+        FirewallBackend::None,
+    ] {
         wit.check_named("firewall-backend", &backend);
     }
-    for format in [ReportFormat::Json, ReportFormat::Table, ReportFormat::Markdown, ReportFormat::Csv] {
+    for format in [
+        ReportFormat::Json,
+        ReportFormat::Table,
+        ReportFormat::Markdown,
+        ReportFormat::Csv,
+    ] {
         wit.check_named("report-format", &format);
     }
     for severity in [Severity::Error, Severity::Warning, Severity::Info] {
@@ -174,14 +217,31 @@ fn every_enum_case_is_the_wits() {
         TypeDefKind::Enum(e) => e.cases.len(),
         _ => panic!("{name} is not an enum"),
     };
-    assert_eq!((cases("finding-code"), cases("firewall-backend"), cases("report-format"), cases("severity")), (11, 5, 4, 3));
+    assert_eq!(
+        (
+            cases("finding-code"),
+            cases("firewall-backend"),
+            cases("report-format"),
+            cases("severity")
+        ),
+        (11, 5, 4, 3)
+    );
 }
 
 #[test]
 fn the_world_exports_exactly_cores_functions() {
     let wit = Wit::load();
-    let (_, world) = wit.resolve.worlds.iter().find(|(_, w)| w.name == "portplan").expect("world portplan");
-    let mut exports: Vec<String> = world.exports.keys().map(|k| wit.resolve.name_world_key(k)).collect();
+    let (_, world) = wit
+        .resolve
+        .worlds
+        .iter()
+        .find(|(_, w)| w.name == "portplan")
+        .expect("world portplan");
+    let mut exports: Vec<String> = world
+        .exports
+        .keys()
+        .map(|k| wit.resolve.name_world_key(k))
+        .collect();
     exports.sort();
     // One for one with portplan_core's root functions (snake case there); naming
     // them here makes this list fail to compile when one is renamed or removed.
@@ -193,6 +253,13 @@ fn the_world_exports_exactly_cores_functions() {
         portplan_core::render_report,
         portplan_core::validate_plan,
     );
-    let names = ["catalog", "check-host", "get-profile", "parse-plan", "render-report", "validate-plan"];
+    let names = [
+        "catalog",
+        "check-host",
+        "get-profile",
+        "parse-plan",
+        "render-report",
+        "validate-plan",
+    ];
     assert_eq!(exports, names);
 }

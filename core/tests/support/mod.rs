@@ -2,11 +2,14 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use portplan_core::model::{Finding, FindingCode, Observation, Phase, Plan, PlanError, Report, Severity};
+use portplan_core::model::{
+    Finding, FindingCode, Observation, Phase, Plan, PlanError, Report, Severity,
+};
 use serde_json::{Value, json};
 
 pub fn plan(value: Value) -> Plan {
-    portplan_core::parse_plan(&value.to_string()).unwrap_or_else(|e| panic!("test plan rejected: {e}"))
+    portplan_core::parse_plan(&value.to_string())
+        .unwrap_or_else(|e| panic!("test plan rejected: {e}"))
 }
 
 pub fn report(value: Value) -> Report {

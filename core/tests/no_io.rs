@@ -1,0 +1,71 @@
+//! core does no IO: its sources name none of std's IO, process, environment,
+//! thread or time modules, and none of the compile-time environment macros.
+//! (The test script also builds core for wasm32-unknown-unknown.)
+
+const MODULES: [&str; 7] = ["fs", "net", "process", "env", "time", "io", "thread"];
+const NAMES: [&str; 4] = ["SystemTime", "Instant", "env!", "option_env!"];
+
+/// The identifier-like words of `text`, with `::` and `!` kept inside them.
+fn words(text: &str) -> Vec<&str> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':' || c == '!'))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+fn violations(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for word in words(text) {
+        let path: Vec<&str> = word.split("::").collect();
+        if path.len() > 1 && path[0] == "std" && MODULES.contains(&path[1]) {
+            found.push(word.to_string());
+        }
+        if path.iter().any(|segment| NAMES.contains(segment)) {
+            found.push(word.to_string());
+        }
+    }
+    // `use std::{fs, io::Read}`: the modules inside a group import from std.
+    for group in text.split("std::{").skip(1) {
+        let inside = group.split('}').next().unwrap_or_default();
+        for item in inside.split(',') {
+            let first = item.trim().split("::").next().unwrap_or_default();
+            if MODULES.contains(&first) {
+                found.push(format!("std::{{{first}}}"));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_check_catches_io() {
+    assert_eq!(violations("use std::fs::read;"), ["std::fs::read"]);
+    assert_eq!(
+        violations("use std::{collections::BTreeMap, env};"),
+        ["std::{env}"]
+    );
+    assert_eq!(violations("let t = Instant::now();"), ["Instant::now"]);
+    assert!(
+        violations(
+            "use core::net::IpAddr; let nets = 1; use std::collections::{BTreeMap, BTreeSet};"
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn core_sources_use_no_io() {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(src).expect("core/src is readable") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("source is readable");
+        assert_eq!(
+            violations(&text),
+            Vec::<String>::new(),
+            "{}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 6, "only {checked} source files found");
+}
