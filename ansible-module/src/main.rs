@@ -110,7 +110,10 @@ fn validate(path: &PathBuf, format: Format) -> ExitCode {
         Ok(report) => report,
         Err(error) => {
             if matches!(format, Format::Json) {
-                print!("{}", render::json(&error));
+                print!(
+                    "{}",
+                    portplan_core::render_plan_error(&error, ReportFormat::Json)
+                );
             }
             return rejected(&error);
         }

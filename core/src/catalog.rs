@@ -1,21 +1,22 @@
 //! The built-in catalog: one reviewed JSON file per profile under `core/catalog/`,
-//! compiled into the binary so the core reads no files.
+//! compiled into the binary (minified by build.rs) so the core reads no files.
 
 use crate::model::{PlanError, Profile};
 
+/// The minified copy build.rs wrote of `core/catalog/$name`.
+macro_rules! catalog_file {
+    ($name:literal) => {
+        ($name, include_str!(concat!(env!("OUT_DIR"), "/", $name)))
+    };
+}
+
 /// `(file name, contents)` of every built-in profile, in catalog order.
 const SOURCES: [(&str, &str); 5] = [
-    (
-        "finedatalink-single.json",
-        include_str!("../catalog/finedatalink-single.json"),
-    ),
-    (
-        "finedatalink-cluster.json",
-        include_str!("../catalog/finedatalink-cluster.json"),
-    ),
-    ("fineops.json", include_str!("../catalog/fineops.json")),
-    ("ocp.json", include_str!("../catalog/ocp.json")),
-    ("ocp-ce.json", include_str!("../catalog/ocp-ce.json")),
+    catalog_file!("finedatalink-single.json"),
+    catalog_file!("finedatalink-cluster.json"),
+    catalog_file!("fineops.json"),
+    catalog_file!("ocp.json"),
+    catalog_file!("ocp-ce.json"),
 ];
 
 /// Every built-in profile, in catalog order.
@@ -26,7 +27,8 @@ pub fn profiles() -> Vec<Profile> {
     SOURCES
         .iter()
         .map(|(file, text)| {
-            serde_json::from_str(text)
+            // The same strict parser as for plans: one deserializer in the binary.
+            crate::parse_json(text)
                 .unwrap_or_else(|e| panic!("built-in catalog file {file} is invalid: {e}"))
         })
         .collect()

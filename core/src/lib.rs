@@ -23,7 +23,7 @@ use model::{
     Summary,
 };
 
-pub use plan::parse_plan;
+pub use plan::{parse_json, parse_plan};
 
 /// Every built-in profile (WIT `catalog`).
 pub fn catalog() -> Vec<Profile> {
@@ -120,6 +120,15 @@ pub fn check_host(
 /// Render a report (WIT `render-report`).
 pub fn render_report(report: &Report, format: ReportFormat) -> String {
     render::report(report, format)
+}
+
+/// Render a rejection (WIT `render-plan-error`): JSON, or for every text
+/// format one `path: message (value: ...)` line per problem.
+pub fn render_plan_error(error: &PlanError, format: ReportFormat) -> String {
+    match format {
+        ReportFormat::Json => render::json(error),
+        ReportFormat::Table | ReportFormat::Markdown | ReportFormat::Csv => format!("{error}\n"),
+    }
 }
 
 fn summarize(findings: &[model::Finding]) -> Summary {

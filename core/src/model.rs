@@ -389,7 +389,7 @@ pub struct PortOverride {
 /// A machine of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Host {
+pub struct PlanHost {
     /// Unique name (the Ansible inventory name).
     pub name: String,
     /// Unique IPv4 or IPv6 address others reach it at.
@@ -428,7 +428,7 @@ pub struct Plan {
     #[serde(default)]
     pub deploy_user: Option<DeployUser>,
     /// The machines.
-    pub hosts: Vec<Host>,
+    pub hosts: Vec<PlanHost>,
     /// Client networks outside the plan.
     #[serde(default)]
     pub networks: Vec<ClientNetwork>,

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use core::net::IpAddr;
 use ipnet::IpNet;
+use serde::de::DeserializeOwned;
 
 use crate::catalog;
 use crate::model::{
@@ -22,8 +23,14 @@ const VALUE_EXCERPT: usize = 80;
 /// Parse a plan from JSON text. On failure, the problem names the JSON path,
 /// the value found there and what is wrong with it.
 pub fn parse_plan(text: &str) -> Result<Plan, PlanError> {
+    parse_json(text)
+}
+
+/// Parse any contract type from JSON text, strictly, with the path and value
+/// of the first problem: the one way every artifact reads its input.
+pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, PlanError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let plan: Plan = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -38,7 +45,7 @@ pub fn parse_plan(text: &str) -> Result<Plan, PlanError> {
     })?;
     de.end()
         .map_err(|e| PlanError::single(".", "", format!("not valid JSON: {e}")))?;
-    Ok(plan)
+    Ok(value)
 }
 
 /// serde_json appends " at line L column C"; the path already says where.

@@ -250,6 +250,7 @@ fn the_world_exports_exactly_cores_functions() {
         portplan_core::check_host,
         portplan_core::get_profile,
         portplan_core::parse_plan,
+        portplan_core::render_plan_error,
         portplan_core::render_report,
         portplan_core::validate_plan,
     );
@@ -258,6 +259,7 @@ fn the_world_exports_exactly_cores_functions() {
         "check-host",
         "get-profile",
         "parse-plan",
+        "render-plan-error",
         "render-report",
         "validate-plan",
     ];

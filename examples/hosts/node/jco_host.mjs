@@ -1,0 +1,38 @@
+// Run the portplan WebAssembly component in Node through `jco transpile`.
+//
+//   npx jco transpile dist/wasm/portplan-component.wasm --no-wasi-shim -o target/jco
+//   node jco_host.mjs target/jco PLAN.json         print the plan's report JSON (or rejection)
+//   node jco_host.mjs target/jco --corpus DIR      check DIR/*.plan.json against *.report.json
+//
+// The component imports nothing, so the transpiled module needs no shim. jco
+// maps WIT names to camelCase; a rejected plan is thrown as a ComponentError
+// whose payload is the plan-error record.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { checkCorpus } from './corpus.mjs';
+
+function validate(portplan, planText) {
+  try {
+    const report = portplan.validatePlan(portplan.parsePlan(planText));
+    return portplan.renderReport(report, 'json');
+  } catch (error) {
+    if (error.payload === undefined) throw error;
+    return portplan.renderPlanError(error.payload, 'json');
+  }
+}
+
+async function main([dir, ...rest]) {
+  if (!dir || !(rest.length === 1 || (rest.length === 2 && rest[0] === '--corpus'))) {
+    console.error('usage: jco_host.mjs TRANSPILED_DIR (PLAN.json | --corpus DIR)');
+    return 2;
+  }
+  const portplan = await import(pathToFileURL(join(resolve(dir), 'portplan-component.js')).href);
+  if (rest[0] !== '--corpus') {
+    process.stdout.write(validate(portplan, readFileSync(rest[0], 'utf8')));
+    return 0;
+  }
+  return (await checkCorpus((text) => validate(portplan, text), rest[1], 'node-jco')) ? 0 : 1;
+}
+
+process.exitCode = await main(process.argv.slice(2));

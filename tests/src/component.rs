@@ -1,0 +1,66 @@
+//! A wasmtime host for the WebAssembly component, bound to the same WIT with
+//! `component::bindgen!` and instantiated with an empty linker: the component
+//! gets nothing from its host, no WASI and no functions.
+
+use std::path::Path;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store};
+
+#[allow(missing_docs)]
+mod bindings {
+    wasmtime::component::bindgen!({ path: "../wit", world: "portplan" });
+}
+
+pub use bindings::Portplan;
+pub use bindings::portplan::ports::types;
+
+/// A loaded component, ready to call.
+pub struct ComponentHost {
+    store: Store<()>,
+    portplan: Portplan,
+    /// The compiled component, for listing its imports and exports.
+    pub component: Component,
+    /// The engine it was compiled with.
+    pub engine: Engine,
+}
+
+impl ComponentHost {
+    /// Compiles and instantiates the component at `path`.
+    pub fn load(path: &Path) -> wasmtime::Result<Self> {
+        let engine = Engine::default();
+        let component = Component::from_file(&engine, path)?;
+        let linker = Linker::new(&engine);
+        let mut store = Store::new(&engine, ());
+        let portplan = Portplan::instantiate(&mut store, &component, &linker)?;
+        Ok(ComponentHost {
+            store,
+            portplan,
+            component,
+            engine,
+        })
+    }
+
+    /// Plan text in, the report (or rejection) as the component renders it in `format`.
+    pub fn validate(
+        &mut self,
+        plan_text: &str,
+        format: types::ReportFormat,
+    ) -> wasmtime::Result<String> {
+        let p = &self.portplan;
+        let store = &mut self.store;
+        let rejected = match p.call_parse_plan(&mut *store, plan_text)? {
+            Ok(plan) => match p.call_validate_plan(&mut *store, &plan)? {
+                Ok(report) => return p.call_render_report(&mut *store, &report, format),
+                Err(error) => error,
+            },
+            Err(error) => error,
+        };
+        p.call_render_plan_error(store, &rejected, format)
+    }
+
+    /// The bindings, for calling any export.
+    pub fn exports(&mut self) -> (&Portplan, &mut Store<()>) {
+        (&self.portplan, &mut self.store)
+    }
+}

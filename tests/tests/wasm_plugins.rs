@@ -1,0 +1,302 @@
+//! The WebAssembly plugin set: both plugins reproduce the golden corpus, their
+//! exports are exactly the WIT world's functions, the component imports
+//! nothing a host must provide, and both validate their typed input as
+//! strictly as the native core.
+//!
+//! Needs `cargo run -p portplan-wasm-build` first (scripts/test runs it).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use portplan_tests::component::{ComponentHost, types};
+use portplan_tests::extism_plugin::ExtismHost;
+use portplan_tests::{built_plugin, corpus_mismatches, repo_root};
+use wasmtime::component::types::ComponentItem;
+
+/// The functions the WIT world exports, read from `wit/portplan.wit`.
+fn wit_functions() -> BTreeSet<String> {
+    let mut resolve = wit_parser::Resolve::default();
+    let path = repo_root().join("wit/portplan.wit");
+    let text = std::fs::read_to_string(&path).expect("wit is readable");
+    resolve.push_str(&path, &text).expect("wit parses");
+    let (_, world) = resolve
+        .worlds
+        .iter()
+        .find(|(_, w)| w.name == "portplan")
+        .expect("world portplan");
+    world
+        .exports
+        .iter()
+        .filter(|(_, item)| matches!(item, wit_parser::WorldItem::Function(_)))
+        .map(|(key, _)| resolve.name_world_key(key))
+        .collect()
+}
+
+fn component() -> ComponentHost {
+    ComponentHost::load(&built_plugin("portplan-component.wasm"))
+        .expect("component instantiates with an empty linker")
+}
+
+fn extism() -> ExtismHost {
+    ExtismHost::load(&built_plugin("portplan-extism.wasm")).expect("plugin loads without WASI")
+}
+
+#[test]
+fn the_component_in_wasmtime_reproduces_the_corpus() {
+    let mut host = component();
+    let mismatches = corpus_mismatches(|plan| {
+        host.validate(plan, types::ReportFormat::Json)
+            .map_err(|e| e.to_string())
+    });
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+#[test]
+fn the_extism_plugin_in_the_rust_sdk_reproduces_the_corpus() {
+    let mut host = extism();
+    let mismatches = corpus_mismatches(|plan| host.validate(plan));
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+#[test]
+fn the_component_exports_exactly_the_wit_functions() {
+    let host = component();
+    let ty = host.component.component_type();
+    let exports: BTreeSet<String> = ty
+        .exports(&host.engine)
+        .filter(|(_, item)| matches!(item, ComponentItem::ComponentFunc(_)))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    assert_eq!(exports, wit_functions());
+}
+
+#[test]
+fn the_component_imports_only_the_wits_types() {
+    let host = component();
+    let ty = host.component.component_type();
+    let imports: Vec<(String, Vec<String>)> = ty
+        .imports(&host.engine)
+        .map(|(name, item)| {
+            let ComponentItem::ComponentInstance(instance) = item else {
+                panic!("import {name} is not an instance: {item:?}");
+            };
+            // Everything the instance provides: types are fine, a function would be a real import.
+            let functions = instance
+                .exports(&host.engine)
+                .filter(|(_, export)| !matches!(export, ComponentItem::Type(_)))
+                .map(|(export, _)| export.to_string())
+                .collect();
+            (name.to_string(), functions)
+        })
+        .collect();
+    assert_eq!(
+        imports,
+        [("portplan:ports/types@0.1.0".to_string(), vec![])]
+    );
+    assert!(imports.iter().all(|(name, _)| !name.starts_with("wasi:")));
+}
+
+#[test]
+fn the_extism_plugin_exports_exactly_the_wit_functions() {
+    let bytes = std::fs::read(built_plugin("portplan-extism.wasm")).expect("plugin is readable");
+    let mut exports = BTreeSet::new();
+    let mut imports = BTreeSet::new();
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        match payload.expect("plugin parses") {
+            wasmparser::Payload::ExportSection(section) => {
+                for export in section {
+                    let export = export.expect("export parses");
+                    if export.kind == wasmparser::ExternalKind::Func {
+                        exports.insert(export.name.to_string());
+                    }
+                }
+            }
+            wasmparser::Payload::ImportSection(section) => {
+                for import in section.into_imports() {
+                    imports.insert(import.expect("import parses").module.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(exports, wit_functions());
+    // The Extism kernel only: no WASI, no host functions of ours.
+    assert_eq!(imports, BTreeSet::from(["extism:host/env".to_string()]));
+    let host = extism();
+    assert!(wit_functions().iter().all(|f| host.has(f)));
+}
+
+/// A plan whose override has a port-range no JSON input could carry.
+fn plan_with_port_zero(host: &mut ComponentHost) -> types::Plan {
+    let text = std::fs::read_to_string(repo_root().join("examples/plans/ocp-ce-single.json"))
+        .expect("plan");
+    let (portplan, store) = host.exports();
+    let mut plan = portplan
+        .call_parse_plan(store, &text)
+        .expect("call")
+        .expect("parses");
+    plan.overrides.push(types::PortOverride {
+        spec: "ocp-server.http".into(),
+        ports: types::PortRange { first: 0, last: 0 },
+    });
+    plan
+}
+
+#[test]
+fn the_component_rejects_typed_input_the_parser_would() {
+    let mut host = component();
+    let plan = plan_with_port_zero(&mut host);
+    let (portplan, store) = host.exports();
+    let error = portplan
+        .call_validate_plan(store, &plan)
+        .expect("call")
+        .expect_err("port 0 is rejected");
+    assert_eq!(error.problems.len(), 1);
+    assert_eq!(error.problems[0].path, "overrides[0].ports");
+    assert_eq!(error.problems[0].message, "port 0 is outside 1-65535");
+}
+
+#[test]
+fn the_extism_plugin_names_the_path_of_bad_input() {
+    let mut host = extism();
+    let error = host
+        .call("validate-plan", r#"{"plan": {"name": "x", "profiles": ["ocp"], "hosts": [{"name": "h", "address": 5, "components": []}]}}"#)
+        .expect_err("rejected");
+    let error: serde_json::Value =
+        serde_json::from_str(&error).expect("the error is plan-error JSON");
+    assert_eq!(error["problems"][0]["path"], "plan.hosts[0].address");
+    assert_eq!(error["problems"][0]["value"], "5");
+    let error = host
+        .call("get-profile", r#"{"name": "ocp", "extra": 1}"#)
+        .expect_err("rejected");
+    assert!(error.contains("unknown field `extra`"), "{error}");
+}
+
+#[test]
+fn check_host_gives_the_same_report_in_every_artifact() {
+    let plan =
+        std::fs::read_to_string(repo_root().join("examples/plans/ocp-cluster.json")).expect("plan");
+    let observation = r#"{"listeners": [{"transport": "tcp", "address": "::", "port": 2881, "pid": 7, "command": "mysqld"}],
+        "ip-local-port-range": {"first": 1024, "last": 65000}}"#;
+    let native = portplan_core::check_host(
+        &portplan_core::parse_plan(&plan).expect("plan"),
+        "obs1",
+        portplan_core::model::Phase::Preinstall,
+        &portplan_core::parse_json(observation).expect("observation"),
+    )
+    .expect("checks");
+    let native = portplan_core::render_report(&native, portplan_core::model::ReportFormat::Json);
+    assert!(native.contains("pid 7 (mysqld)"));
+
+    let mut plugin = extism();
+    let plan_json = plugin
+        .call(
+            "parse-plan",
+            &serde_json::json!({ "text": plan }).to_string(),
+        )
+        .expect("parses");
+    let report = plugin
+        .call("check-host", &format!(r#"{{"plan":{plan_json},"host":"obs1","phase":"preinstall","observation":{observation}}}"#))
+        .expect("checks");
+    let rendered = plugin
+        .call(
+            "render-report",
+            &format!(r#"{{"report":{report},"format":"json"}}"#),
+        )
+        .expect("renders");
+    assert_eq!(
+        serde_json::from_str::<String>(&rendered).expect("a JSON string"),
+        native
+    );
+
+    let mut host = component();
+    let (portplan, store) = host.exports();
+    let plan = portplan
+        .call_parse_plan(&mut *store, &plan)
+        .expect("call")
+        .expect("parses");
+    let observation = types::Observation {
+        listeners: vec![types::Listener {
+            transport: types::Transport::Tcp,
+            address: "::".into(),
+            port: 2881,
+            v6only: false,
+            pid: Some(7),
+            command: Some("mysqld".into()),
+        }],
+        ip_local_port_range: Some(types::PortRange {
+            first: 1024,
+            last: 65000,
+        }),
+        ip_local_reserved_ports: vec![],
+        ip_unprivileged_port_start: None,
+        effective_uid: None,
+        firewall: None,
+    };
+    let report = portplan
+        .call_check_host(
+            &mut *store,
+            &plan,
+            "obs1",
+            types::Phase::Preinstall,
+            &observation,
+        )
+        .expect("call")
+        .expect("checks");
+    let rendered = portplan
+        .call_render_report(store, &report, types::ReportFormat::Json)
+        .expect("call");
+    assert_eq!(rendered, native);
+}
+
+#[test]
+fn the_sdk_hosts_reproduce_the_corpus() {
+    let root = repo_root();
+    let corpus = root.join("tests/corpus");
+    let python = root.join(".venv/bin/python");
+    let node_modules = root.join("node_modules/.bin");
+    assert!(
+        python.is_file() && node_modules.is_dir(),
+        "run scripts/setup first: it makes .venv and node_modules"
+    );
+    let jco_out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jco");
+    run(std::process::Command::new(node_modules.join("jco"))
+        .args(["transpile", "--no-wasi-shim", "-q", "-o"])
+        .arg(&jco_out)
+        .arg(built_plugin("portplan-component.wasm")));
+    let extism_plugin = built_plugin("portplan-extism.wasm");
+    for (label, mut command) in [
+        ("python-extism", std::process::Command::new(&python)),
+        ("node-extism", std::process::Command::new("node")),
+        ("node-jco", std::process::Command::new("node")),
+    ] {
+        match label {
+            "python-extism" => command
+                .arg(root.join("examples/hosts/python/portplan_host.py"))
+                .arg(&extism_plugin),
+            "node-extism" => command
+                .arg("--disable-warning=ExperimentalWarning")
+                .arg(root.join("examples/hosts/node/extism_host.mjs"))
+                .arg(&extism_plugin),
+            _ => command
+                .arg(root.join("examples/hosts/node/jco_host.mjs"))
+                .arg(&jco_out),
+        };
+        let stdout = run(command.arg("--corpus").arg(&corpus));
+        let cases = portplan_tests::corpus_cases().len();
+        assert_eq!(stdout.trim(), format!("{label}: {cases} passed, 0 failed"));
+    }
+}
+
+fn run(command: &mut std::process::Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?} does not start: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}

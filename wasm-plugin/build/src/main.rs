@@ -1,0 +1,130 @@
+//! `cargo run -p portplan-wasm-build`: builds both plugins for
+//! wasm32-unknown-unknown with the `wasm` profile, turns the component crate's
+//! module into a WebAssembly component (wit-component, the library behind
+//! `wasm-tools component new`), and writes
+//!
+//! - `dist/wasm/portplan-component.wasm` (the WIT world, no imports but types)
+//! - `dist/wasm/portplan-extism.wasm` (the Extism plugin)
+//!
+//! When binaryen's `wasm-opt` is installed (`node_modules/.bin/wasm-opt`, from
+//! the repo's package.json), both modules are shrunk with `-Oz` first; the
+//! output says whether they were.
+//!
+//! This is the one place those files come from: tests, examples and the page
+//! use them there.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const TARGET: &str = "wasm32-unknown-unknown";
+const PROFILE: &str = "wasm";
+
+/// What rustc's wasm32-unknown-unknown emits; wasm-opt must accept all of it.
+const WASM_FEATURES: [&str; 6] = [
+    "--enable-bulk-memory",
+    "--enable-multivalue",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-reference-types",
+    "--enable-sign-ext",
+];
+
+fn main() -> ExitCode {
+    match build() {
+        Ok(written) => {
+            for (path, size) in written {
+                println!("{:>8} bytes  {}", size, path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("portplan-wasm-build: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build() -> Result<Vec<(PathBuf, usize)>, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = root
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", root.display()))?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--locked",
+            "--target",
+            TARGET,
+            "--profile",
+            PROFILE,
+        ])
+        .args(["-p", "portplan-component", "-p", "portplan-extism"])
+        .status()
+        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build for {TARGET} failed ({status})"));
+    }
+    let target_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let built = target_dir.join(TARGET).join(PROFILE);
+    let wasm_opt = root.join("node_modules/.bin/wasm-opt");
+    let wasm_opt = wasm_opt.is_file().then_some(wasm_opt);
+    let read = |name: &str| match &wasm_opt {
+        Some(wasm_opt) => optimize(wasm_opt, &built.join(name)),
+        None => {
+            let path = built.join(name);
+            std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+        }
+    };
+    println!(
+        "{}",
+        if wasm_opt.is_some() {
+            "wasm-opt -Oz: yes"
+        } else {
+            "wasm-opt -Oz: no (npm ci installs it)"
+        }
+    );
+
+    let module = read("portplan_component.wasm")?;
+    let component = wit_component::ComponentEncoder::default()
+        .module(&module)
+        .and_then(|encoder| encoder.validate(true).encode())
+        .map_err(|e| format!("cannot make the component: {e:#}"))?;
+    let plugin = read("portplan_extism.wasm")?;
+
+    let dist = root.join("dist/wasm");
+    std::fs::create_dir_all(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
+    let mut written = Vec::new();
+    for (name, bytes) in [
+        ("portplan-component.wasm", component),
+        ("portplan-extism.wasm", plugin),
+    ] {
+        let path = dist.join(name);
+        std::fs::write(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        written.push((path, bytes.len()));
+    }
+    Ok(written)
+}
+
+/// `wasm-opt -Oz` of `module`, keeping its custom sections (the component
+/// type information wit-component needs).
+fn optimize(wasm_opt: &Path, module: &Path) -> Result<Vec<u8>, String> {
+    let out = module.with_extension("opt.wasm");
+    let status = Command::new(wasm_opt)
+        .arg("-Oz")
+        .args(WASM_FEATURES)
+        .arg(module)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", wasm_opt.display()))?;
+    if !status.success() {
+        return Err(format!(
+            "wasm-opt failed on {} ({status})",
+            module.display()
+        ));
+    }
+    std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))
+}

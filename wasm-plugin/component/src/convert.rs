@@ -1,0 +1,211 @@
+//! Conversions between wit-bindgen's types and core's.
+//!
+//! Outbound (core to WIT) is `Lower`, field by field. Inbound (WIT to core) is
+//! `ToJson`: the WIT value written as the contract's JSON, which core then
+//! parses strictly. Both are generated from one list of fields per type, so a
+//! field missing here fails to compile, and `tests/wit_contract.rs` keeps
+//! core's names equal to the WIT's.
+
+use portplan_core::model;
+use serde_json::{Map, Value};
+
+use crate::wit;
+
+/// Core value to WIT value.
+pub trait Lower<T> {
+    fn lower(self) -> T;
+}
+
+/// WIT value to the contract's JSON.
+pub trait ToJson {
+    fn to_json(&self) -> Value;
+}
+
+macro_rules! identity {
+    ($($t:ty),*) => {$(
+        impl Lower<$t> for $t {
+            fn lower(self) -> $t {
+                self
+            }
+        }
+        impl ToJson for $t {
+            fn to_json(&self) -> Value {
+                Value::from(self.clone())
+            }
+        }
+    )*};
+}
+identity!(String, bool, u16, u32);
+
+impl<A: Lower<B>, B> Lower<Vec<B>> for Vec<A> {
+    fn lower(self) -> Vec<B> {
+        self.into_iter().map(Lower::lower).collect()
+    }
+}
+
+impl<A: Lower<B>, B> Lower<Option<B>> for Option<A> {
+    fn lower(self) -> Option<B> {
+        self.map(Lower::lower)
+    }
+}
+
+impl<A: Lower<B>, B, E: Lower<F>, F> Lower<Result<B, F>> for Result<A, E> {
+    fn lower(self) -> Result<B, F> {
+        self.map(Lower::lower).map_err(Lower::lower)
+    }
+}
+
+impl<T: ToJson> ToJson for Vec<T> {
+    fn to_json(&self) -> Value {
+        Value::Array(self.iter().map(ToJson::to_json).collect())
+    }
+}
+
+impl<T: ToJson> ToJson for Option<T> {
+    fn to_json(&self) -> Value {
+        self.as_ref().map_or(Value::Null, ToJson::to_json)
+    }
+}
+
+/// `NonRoot` and `non_root` to the WIT's `non-root`.
+fn kebab(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(if c == '_' { '-' } else { c });
+        }
+    }
+    out
+}
+
+macro_rules! records {
+    ($($name:ident { $($field:ident),* $(,)? })*) => {$(
+        impl Lower<wit::$name> for model::$name {
+            fn lower(self) -> wit::$name {
+                wit::$name { $($field: self.$field.lower()),* }
+            }
+        }
+        impl ToJson for wit::$name {
+            fn to_json(&self) -> Value {
+                let mut object = Map::new();
+                $(object.insert(kebab(stringify!($field)), self.$field.to_json());)*
+                Value::Object(object)
+            }
+        }
+    )*};
+}
+
+macro_rules! enums {
+    ($($name:ident { $($case:ident),* $(,)? })*) => {$(
+        impl Lower<wit::$name> for model::$name {
+            fn lower(self) -> wit::$name {
+                match self { $(model::$name::$case => wit::$name::$case),* }
+            }
+        }
+        impl ToJson for wit::$name {
+            fn to_json(&self) -> Value {
+                match self { $(wit::$name::$case => Value::from(kebab(stringify!($case)))),* }
+            }
+        }
+    )*};
+}
+
+records! {
+    PortRange { first, last }
+    Component { name, title, description, required }
+    NetworkRole { name, description }
+    PortSpec {
+        id, component, ports, transport, protocol, allocation, exposure, accessed_by, modifiable,
+        same_on_all_hosts, optional, purpose, source,
+    }
+    Profile { name, title, description, source, components, networks, specs }
+    ClientNetwork { name, cidrs, description }
+    PortOverride { spec, ports }
+    PlanHost { name, address, components, deploy_user, overrides }
+    Listener { transport, address, port, v6only, pid, command }
+    OpenPort { transport, ports, sources, tag }
+    ObservedFirewall { backend, open }
+    Observation {
+        listeners, ip_local_port_range, ip_local_reserved_ports, ip_unprivileged_port_start,
+        effective_uid, firewall,
+    }
+    HostObservation { host, phase, observation }
+    Plan { name, profiles, deploy_user, hosts, networks, overrides, enable, custom_profiles, observations }
+    Finding { code, severity, host, component, spec, ports, message, fix }
+    PortEntry { spec, component, ports, transport, protocol, allocation, exposure, sources, purpose, overridden }
+    HostPorts { host, address, ports }
+    FirewallRule { host, spec, tag, transport, ports, sources, purpose }
+    Summary { errors, warnings, infos }
+    Report { plan, summary, findings, hosts, rules }
+    Problem { path, value, message }
+    PlanError { problems }
+}
+
+enums! {
+    Transport { Tcp, Udp }
+    Allocation { Fixed, Pool }
+    Exposure { Loopback, Peers, Browser }
+    Severity { Error, Warning, Info }
+    DeployUser { Root, NonRoot }
+    Phase { Preinstall, Postinstall }
+    FirewallBackend { Firewalld, Ufw, Nftables, Iptables, None }
+    FindingCode {
+        PortConflict, PortInUse, NotListening, PrivilegedPort, BrowserBlockedPort, EphemeralCollision,
+        FixedPortOverride, InconsistentPort, LoopbackExposed, InvalidPlan, NoAllowedSources,
+    }
+    ReportFormat { Json, Table, Markdown, Csv }
+}
+
+/// A variant with a payload is `{"case": payload}`; one without is `"case"`.
+fn case(name: &str, payload: Option<&String>) -> Value {
+    match payload {
+        None => Value::from(name),
+        Some(payload) => Value::Object(Map::from_iter([(
+            name.to_string(),
+            Value::from(payload.clone()),
+        )])),
+    }
+}
+
+impl Lower<wit::Accessor> for model::Accessor {
+    fn lower(self) -> wit::Accessor {
+        match self {
+            model::Accessor::Component(c) => wit::Accessor::Component(c),
+            model::Accessor::Network(n) => wit::Accessor::Network(n),
+            model::Accessor::Profile(p) => wit::Accessor::Profile(p),
+        }
+    }
+}
+
+impl ToJson for wit::Accessor {
+    fn to_json(&self) -> Value {
+        match self {
+            wit::Accessor::Component(c) => case("component", Some(c)),
+            wit::Accessor::Network(n) => case("network", Some(n)),
+            wit::Accessor::Profile(p) => case("profile", Some(p)),
+        }
+    }
+}
+
+impl Lower<wit::Modifiable> for model::Modifiable {
+    fn lower(self) -> wit::Modifiable {
+        match self {
+            model::Modifiable::NotSupported => wit::Modifiable::NotSupported,
+            model::Modifiable::Configurable(how) => wit::Modifiable::Configurable(how),
+        }
+    }
+}
+
+impl ToJson for wit::Modifiable {
+    fn to_json(&self) -> Value {
+        match self {
+            wit::Modifiable::NotSupported => case("not-supported", None),
+            wit::Modifiable::Configurable(how) => case("configurable", Some(how)),
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! portplan as a WebAssembly component: the WIT world `portplan`, exported by a
+//! wit-bindgen guest over portplan-core.
+//!
+//! What it is: type conversions between the generated WIT types and core's,
+//! and nothing else; every answer is core's. What it is not: it imports
+//! nothing (no WASI), so a host gives it nothing and it can do no IO.
+//!
+//! Built only for wasm32 (`wasm-plugin/build` makes the component); on other
+//! targets the crate is empty.
+
+#![cfg(target_family = "wasm")]
+
+#[allow(unsafe_code, missing_docs, clippy::too_many_arguments)]
+mod bindings {
+    wit_bindgen::generate!({ path: "../../wit", world: "portplan" });
+}
+
+mod convert;
+
+use bindings::portplan::ports::types as wit;
+use convert::{Lower, ToJson};
+use portplan_core::model;
+
+struct Portplan;
+
+/// Inbound records skip serde, so they go through JSON and core's strict
+/// parser: a `port-range` of 0 or a reversed one is rejected with its path,
+/// exactly as the other artifacts reject it.
+fn lift<T: serde::de::DeserializeOwned>(value: &impl ToJson) -> Result<T, model::PlanError> {
+    portplan_core::parse_json(&value.to_json().to_string())
+}
+
+impl bindings::Guest for Portplan {
+    fn catalog() -> Vec<wit::Profile> {
+        portplan_core::catalog().lower()
+    }
+
+    fn get_profile(name: String) -> Result<wit::Profile, wit::PlanError> {
+        portplan_core::get_profile(&name).lower()
+    }
+
+    fn parse_plan(text: String) -> Result<wit::Plan, wit::PlanError> {
+        portplan_core::parse_plan(&text).lower()
+    }
+
+    fn validate_plan(plan: wit::Plan) -> Result<wit::Report, wit::PlanError> {
+        lift(&plan)
+            .and_then(|plan| portplan_core::validate_plan(&plan))
+            .lower()
+    }
+
+    fn check_host(
+        plan: wit::Plan,
+        host: String,
+        phase: wit::Phase,
+        observation: wit::Observation,
+    ) -> Result<wit::Report, wit::PlanError> {
+        let plan: Result<model::Plan, _> = lift(&plan);
+        let observation: Result<model::Observation, _> = lift(&observation);
+        let phase: Result<model::Phase, _> = lift(&phase);
+        plan.and_then(|plan| portplan_core::check_host(&plan, &host, phase?, &observation?))
+            .lower()
+    }
+
+    fn render_report(report: wit::Report, format: wit::ReportFormat) -> String {
+        let format = lift(&format).unwrap_or(model::ReportFormat::Json);
+        match lift::<model::Report>(&report) {
+            Ok(report) => portplan_core::render_report(&report, format),
+            Err(error) => portplan_core::render_plan_error(&error, format),
+        }
+    }
+
+    fn render_plan_error(error: wit::PlanError, format: wit::ReportFormat) -> String {
+        let format = lift(&format).unwrap_or(model::ReportFormat::Json);
+        let error = lift(&error).unwrap_or_else(|e| e);
+        portplan_core::render_plan_error(&error, format)
+    }
+}
+
+bindings::export!(Portplan with_types_in bindings);

@@ -1,0 +1,122 @@
+//! portplan as an Extism plugin: every function of the WIT world, exported
+//! under the WIT's own name (`validate-plan`, ...).
+//!
+//! Input is a JSON object of the function's WIT parameters by name
+//! (`{"plan": {...}, "host": "h1", "phase": "preinstall", "observation": {...}}`);
+//! output is the JSON of the WIT result's ok value. A rejected input is an
+//! Extism error whose message is the plan-error as JSON, rendered exactly as
+//! `render-plan-error` renders it. Input is parsed by core's strict parser, so
+//! an error names the JSON path (`plan.hosts[0].address`) and the value.
+//!
+//! What it is not: it uses no host function, no WASI, no config and no vars.
+//! Built only for wasm32; on other targets the crate is empty.
+
+#![cfg(target_family = "wasm")]
+
+use portplan_core::model::{Observation, Phase, Plan, PlanError, Report, ReportFormat};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Runs one export: parse the input, call core, set the output or the error.
+fn run<I: DeserializeOwned, O: Serialize>(call: impl FnOnce(I) -> Result<O, PlanError>) -> i32 {
+    let input = extism_pdk::input_bytes();
+    let text = String::from_utf8_lossy(&input);
+    // A function without parameters takes no input at all.
+    let text = if text.trim().is_empty() { "{}" } else { &text };
+    match portplan_core::parse_json(text).and_then(call) {
+        Ok(output) => match serde_json::to_vec(&output) {
+            Ok(bytes) => match extism_pdk::output(bytes) {
+                Ok(()) => 0,
+                Err(e) => fail(&e.to_string()),
+            },
+            Err(e) => fail(&e.to_string()),
+        },
+        Err(error) => fail(&portplan_core::render_plan_error(
+            &error,
+            ReportFormat::Json,
+        )),
+    }
+}
+
+/// Sets the Extism error message and returns the failure code.
+fn fail(message: &str) -> i32 {
+    // Without memory for the message the host still sees the failure code.
+    if let Ok(memory) = extism_pdk::Memory::from_bytes(message) {
+        // SAFETY: `error_set` takes the offset of a block this plugin just
+        // allocated in Extism memory and still owns, as `plugin_fn` does.
+        #[allow(unsafe_code)]
+        unsafe {
+            extism_pdk::extism::error_set(memory.offset())
+        }
+    }
+    1
+}
+
+/// Exports `$name` (a WIT function name) taking `$input` (a struct of its
+/// WIT parameters, kebab-case) and returning `$body`'s result.
+macro_rules! export {
+    ($name:literal, $rust:ident, $input:ident: $ty:ty => $body:expr) => {
+        #[doc = concat!("The WIT function `", $name, "`.")]
+        #[allow(unsafe_code)]
+        #[unsafe(export_name = $name)]
+        pub extern "C" fn $rust() -> i32 {
+            run(|$input: $ty| $body)
+        }
+    };
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoInput {}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct GetProfile {
+    name: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct ParsePlan {
+    text: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct ValidatePlan {
+    plan: Plan,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct CheckHost {
+    plan: Plan,
+    host: String,
+    phase: Phase,
+    observation: Observation,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RenderReport {
+    report: Report,
+    format: ReportFormat,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RenderPlanError {
+    error: PlanError,
+    format: ReportFormat,
+}
+
+export!("catalog", catalog, _input: NoInput => Ok(portplan_core::catalog()));
+export!("get-profile", get_profile, input: GetProfile => portplan_core::get_profile(&input.name));
+export!("parse-plan", parse_plan, input: ParsePlan => portplan_core::parse_plan(&input.text));
+export!("validate-plan", validate_plan, input: ValidatePlan => portplan_core::validate_plan(&input.plan));
+export!("check-host", check_host, input: CheckHost =>
+    portplan_core::check_host(&input.plan, &input.host, input.phase, &input.observation));
+export!("render-report", render_report, input: RenderReport =>
+    Ok(portplan_core::render_report(&input.report, input.format)));
+export!("render-plan-error", render_plan_error, input: RenderPlanError =>
+    Ok(portplan_core::render_plan_error(&input.error, input.format)));
