@@ -50,6 +50,10 @@ fn columns(rows: &[Vec<String>], indent: &str) -> String {
     out
 }
 
+fn header(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
 fn severity(s: Severity) -> &'static str {
     match s {
         Severity::Error => "ERROR",
@@ -88,18 +92,14 @@ fn plural(n: u32, word: &str) -> String {
 }
 
 fn host_table(host: &HostPorts) -> String {
-    let mut rows = vec![
-        [
-            "PORT",
-            "PROTO",
-            "SPEC",
-            "EXPOSURE",
-            "ALLOWED SOURCES",
-            "PURPOSE",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+    let mut rows = vec![header(&[
+        "PORT",
+        "PROTO",
+        "SPEC",
+        "EXPOSURE",
+        "ALLOWED SOURCES",
+        "PURPOSE",
+    ])];
     for entry in &host.ports {
         let mut port = entry.ports.to_string();
         if entry.allocation == Allocation::Pool {
@@ -254,20 +254,16 @@ pub fn profile(profile: &Profile) -> String {
         let _ = writeln!(out, "  source: {}", profile.source);
     }
     out.push('\n');
-    let mut rows = vec![
-        [
-            "SPEC",
-            "PORTS",
-            "PROTO",
-            "ALLOC",
-            "EXPOSURE",
-            "ACCESSED BY",
-            "MODIFIABLE",
-            "PURPOSE",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+    let mut rows = vec![header(&[
+        "SPEC",
+        "PORTS",
+        "PROTO",
+        "ALLOC",
+        "EXPOSURE",
+        "ACCESSED BY",
+        "MODIFIABLE",
+        "PURPOSE",
+    ])];
     for spec in &profile.specs {
         let mut id = spec.id.clone();
         if spec.optional {
@@ -305,11 +301,7 @@ pub fn profile(profile: &Profile) -> String {
 
 /// Every profile as a short list, then each profile's table.
 pub fn catalog(profiles: &[Profile]) -> String {
-    let mut rows = vec![
-        ["PROFILE", "COMPONENTS", "SPECS", "TITLE"]
-            .map(String::from)
-            .to_vec(),
-    ];
+    let mut rows = vec![header(&["PROFILE", "COMPONENTS", "SPECS", "TITLE"])];
     for p in profiles {
         rows.push(vec![
             p.name.clone(),
