@@ -2,7 +2,8 @@
 //!
 //! What it is: the built-in catalog of vendor port tables, the plan model (the
 //! Rust side of `wit/portplan.wit`, one type per WIT type), the validation
-//! rules, desired firewall rules, and renderings of the report. The functions
+//! rules, desired firewall rules, the firewall backends' state parsing, diff
+//! and exact commands, and renderings of the report. The functions
 //! at the crate root are the WIT world's exports, one for one.
 //!
 //! What it is not: it never reads a file, a socket, a clock, the environment
@@ -11,6 +12,7 @@
 //! the WebAssembly plugins, the page) gather them and act on the answer. That
 //! is what lets every artifact give byte-identical reports for the same input.
 
+pub mod backends;
 pub mod catalog;
 pub mod firewall;
 pub mod model;
@@ -19,8 +21,8 @@ pub mod render;
 pub mod rules;
 
 use model::{
-    HostObservation, Observation, Phase, Plan, PlanError, Profile, Report, ReportFormat, Severity,
-    Summary,
+    FirewallBackend, FirewallChange, FirewallRule, FirewallState, HostObservation, Observation,
+    Phase, Plan, PlanError, Profile, Report, ReportFormat, Severity, Summary,
 };
 
 pub use plan::{parse_json, parse_plan};
@@ -129,6 +131,24 @@ pub fn render_plan_error(error: &PlanError, format: ReportFormat) -> String {
         ReportFormat::Json => render::json(error),
         ReportFormat::Table | ReportFormat::Markdown | ReportFormat::Csv => format!("{error}\n"),
     }
+}
+
+/// Read a firewall backend's state from its own output (WIT `read-firewall`).
+pub fn read_firewall(
+    backend: FirewallBackend,
+    ipv4: &str,
+    ipv6: &str,
+) -> Result<FirewallState, PlanError> {
+    backends::read_firewall(backend, ipv4, ipv6)
+}
+
+/// The change that takes `state` to exactly `rules` (WIT `plan-firewall`).
+pub fn plan_firewall(
+    rules: &[FirewallRule],
+    state: &FirewallState,
+    remove_all: bool,
+) -> Result<FirewallChange, PlanError> {
+    backends::plan_firewall(rules, state, remove_all)
 }
 
 fn summarize(findings: &[model::Finding]) -> Summary {

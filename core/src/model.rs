@@ -680,3 +680,102 @@ impl fmt::Display for PlanError {
 }
 
 impl std::error::Error for PlanError {}
+
+/// Address family of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpFamily {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+/// One source admitted to one port of one spec: the unit portplan adds and removes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TaggedRule {
+    /// `portplan:<spec-id>`, in the backend's comment field.
+    pub tag: String,
+    /// IPv4 or IPv6.
+    pub family: IpFamily,
+    /// tcp or udp.
+    pub transport: Transport,
+    /// The ports admitted.
+    pub ports: PortRange,
+    /// The admitted source as a CIDR.
+    pub source: String,
+}
+
+/// A chain that filters input, where portplan's rules go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct InputChain {
+    /// nftables: `inet`, `ip` or `ip6`; iptables: `ip` (iptables) or `ip6` (ip6tables).
+    pub family: String,
+    /// The table (`filter` for iptables).
+    pub table: String,
+    /// The chain (`INPUT` for iptables).
+    pub name: String,
+    /// Whether it drops what it does not accept (policy or a final drop/reject).
+    pub drops: bool,
+    /// Where new rules go: the nftables handle, or the 1-based iptables rule
+    /// number, of the first catch-all drop/reject; none appends.
+    pub insert_before: Option<u64>,
+}
+
+/// A rule carrying portplan's tag, as found in the backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FoundRule {
+    /// Index of its chain in `firewall-state.chains`.
+    pub chain: u32,
+    /// What it admits (one entry per source).
+    pub rule: TaggedRule,
+    /// nftables rule handle, or iptables 1-based rule number.
+    pub handle: Option<u64>,
+    /// nftables named set holding its sources.
+    pub set: Option<String>,
+    /// iptables: the rule as saved, after `-A CHAIN` (what `-D CHAIN` takes).
+    pub spec: Vec<String>,
+}
+
+/// A backend's current state, as far as portplan is concerned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FirewallState {
+    /// The backend it was read from.
+    pub backend: FirewallBackend,
+    /// Chains that filter input.
+    pub chains: Vec<InputChain>,
+    /// portplan's own rules.
+    pub found: Vec<FoundRule>,
+    /// Every port an accept rule admits (portplan's or not), for the rules.
+    pub open: Vec<OpenPort>,
+}
+
+/// One command to run, as an argv (never through a shell).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Command {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Standard input, if the command reads one (`nft -f -`).
+    pub stdin: Option<String>,
+}
+
+/// What it takes to bring a backend from its state to the desired rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FirewallChange {
+    /// The backend the commands are for.
+    pub backend: FirewallBackend,
+    /// Rules to add.
+    pub add: Vec<TaggedRule>,
+    /// Rules to remove (only ever portplan's).
+    pub remove: Vec<TaggedRule>,
+    /// The commands, in order; empty when nothing changes.
+    pub commands: Vec<Command>,
+    /// What the operator should know (e.g. nothing filters input).
+    pub notes: Vec<String>,
+}

@@ -300,3 +300,82 @@ fn run(command: &mut std::process::Command) -> String {
     );
     String::from_utf8(output.stdout).expect("utf-8 output")
 }
+
+#[test]
+fn firewall_planning_gives_the_native_answer_in_both_plugins() {
+    use portplan_core::model::FirewallBackend;
+    let nft = std::fs::read_to_string(repo_root().join("core/tests/captured/nft-debian-drop.json"))
+        .expect("capture");
+    let plan = portplan_core::parse_plan(
+        &std::fs::read_to_string(repo_root().join("examples/plans/ocp-cluster.json"))
+            .expect("plan"),
+    )
+    .expect("plan");
+    let rules: Vec<_> = portplan_core::validate_plan(&plan)
+        .expect("validates")
+        .rules
+        .into_iter()
+        .filter(|r| r.host == "obs1")
+        .collect();
+    let state = portplan_core::read_firewall(FirewallBackend::Nftables, &nft, "").expect("reads");
+    let native = portplan_core::plan_firewall(&rules, &state, false).expect("plans");
+    assert!(!native.commands.is_empty());
+
+    let mut plugin = extism();
+    let state_json = plugin
+        .call(
+            "read-firewall",
+            &serde_json::json!({ "backend": "nftables", "ipv4": nft, "ipv6": "" }).to_string(),
+        )
+        .expect("reads");
+    assert_eq!(state_json, serde_json::to_string(&state).expect("json"));
+    let rules_json = serde_json::to_string(&rules).expect("json");
+    let change = plugin
+        .call(
+            "plan-firewall",
+            &format!(r#"{{"rules":{rules_json},"state":{state_json},"remove-all":false}}"#),
+        )
+        .expect("plans");
+    assert_eq!(change, serde_json::to_string(&native).expect("json"));
+
+    let mut host = component();
+    let (portplan, store) = host.exports();
+    let state = portplan
+        .call_read_firewall(&mut *store, types::FirewallBackend::Nftables, &nft, "")
+        .expect("call")
+        .expect("reads");
+    let plan = portplan
+        .call_parse_plan(
+            &mut *store,
+            &std::fs::read_to_string(repo_root().join("examples/plans/ocp-cluster.json"))
+                .expect("plan"),
+        )
+        .expect("call")
+        .expect("parses");
+    let report = portplan
+        .call_validate_plan(&mut *store, &plan)
+        .expect("call")
+        .expect("validates");
+    let rules: Vec<_> = report
+        .rules
+        .into_iter()
+        .filter(|r| r.host == "obs1")
+        .collect();
+    let change = portplan
+        .call_plan_firewall(store, &rules, &state, false)
+        .expect("call")
+        .expect("plans");
+    let commands: Vec<(Vec<String>, Option<String>)> = change
+        .commands
+        .into_iter()
+        .map(|c| (c.argv, c.stdin))
+        .collect();
+    let expected: Vec<(Vec<String>, Option<String>)> = native
+        .commands
+        .into_iter()
+        .map(|c| (c.argv, c.stdin))
+        .collect();
+    assert_eq!(commands, expected);
+    assert_eq!(change.add.len(), native.add.len());
+    assert_eq!(change.remove.len(), native.remove.len());
+}

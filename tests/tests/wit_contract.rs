@@ -47,6 +47,7 @@ impl Wit {
                 value.as_u64().is_some_and(|n| n <= u32::MAX.into()),
                 "{at}: expected u32, got {value}"
             ),
+            Type::U64 => assert!(value.as_u64().is_some(), "{at}: expected u64, got {value}"),
             Type::String => assert!(value.is_string(), "{at}: expected string, got {value}"),
             Type::Id(id) => self.check_def(*id, value, at),
             other => panic!("{at}: the contract uses no {other:?}"),
@@ -169,6 +170,22 @@ fn every_record_core_writes_is_the_wits() {
     }
     let error = portplan_core::parse_plan("{}").expect_err("rejected");
     wit.check_named("plan-error", &error);
+
+    let nft = include_str!("../../core/tests/captured/nft-debian-drop.json");
+    let state =
+        portplan_core::read_firewall(portplan_core::model::FirewallBackend::Nftables, nft, "")
+            .expect("reads");
+    assert!(!state.found.is_empty() && state.found.iter().any(|f| f.set.is_some()));
+    wit.check_named("firewall-state", &state);
+    let change = portplan_core::plan_firewall(&report.rules, &state, false).expect("plans");
+    assert!(!change.commands.is_empty() && !change.remove.is_empty());
+    wit.check_named("firewall-change", &change);
+    let ipt = include_str!("../../core/tests/captured/iptables-save-v4.txt");
+    let state =
+        portplan_core::read_firewall(portplan_core::model::FirewallBackend::Iptables, ipt, "")
+            .expect("reads");
+    assert!(state.found.iter().all(|f| !f.spec.is_empty()));
+    wit.check_named("firewall-state", &state);
 }
 
 #[test]
@@ -211,6 +228,8 @@ fn every_enum_case_is_the_wits() {
         wit.check_named("severity", &severity);
     }
     wit.check_named("phase", &Phase::Preinstall);
+    wit.check_named("ip-family", &IpFamily::Ipv4);
+    wit.check_named("ip-family", &IpFamily::Ipv6);
     wit.check_named("modifiable", &Modifiable::NotSupported);
     // Every WIT enum has exactly as many cases as core's (the lists above are complete).
     let cases = |name: &str| match &wit.resolve.types[wit.named(name)].kind {
@@ -250,6 +269,8 @@ fn the_world_exports_exactly_cores_functions() {
         portplan_core::check_host,
         portplan_core::get_profile,
         portplan_core::parse_plan,
+        portplan_core::plan_firewall,
+        portplan_core::read_firewall,
         portplan_core::render_plan_error,
         portplan_core::render_report,
         portplan_core::validate_plan,
@@ -259,6 +280,8 @@ fn the_world_exports_exactly_cores_functions() {
         "check-host",
         "get-profile",
         "parse-plan",
+        "plan-firewall",
+        "read-firewall",
         "render-plan-error",
         "render-report",
         "validate-plan",

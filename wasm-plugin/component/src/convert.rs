@@ -35,7 +35,7 @@ macro_rules! identity {
         }
     )*};
 }
-identity!(String, bool, u16, u32);
+identity!(String, bool, u16, u32, u64);
 
 impl<A: Lower<B>, B> Lower<Vec<B>> for Vec<A> {
     fn lower(self) -> Vec<B> {
@@ -144,6 +144,12 @@ records! {
     Report { plan, summary, findings, hosts, rules }
     Problem { path, value, message }
     PlanError { problems }
+    TaggedRule { tag, family, transport, ports, source }
+    InputChain { family, table, name, drops, insert_before }
+    FoundRule { chain, rule, handle, set, spec }
+    FirewallState { backend, chains, found, open }
+    Command { argv, stdin }
+    FirewallChange { backend, add, remove, commands, notes }
 }
 
 enums! {
@@ -159,6 +165,7 @@ enums! {
         FixedPortOverride, InconsistentPort, LoopbackExposed, InvalidPlan, NoAllowedSources,
     }
     ReportFormat { Json, Table, Markdown, Csv }
+    IpFamily { Ipv4, Ipv6 }
 }
 
 /// A variant with a payload is `{"case": payload}`; one without is `"case"`.

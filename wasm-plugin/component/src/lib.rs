@@ -70,6 +70,28 @@ impl bindings::Guest for Portplan {
         }
     }
 
+    fn read_firewall(
+        backend: wit::FirewallBackend,
+        ipv4: String,
+        ipv6: String,
+    ) -> Result<wit::FirewallState, wit::PlanError> {
+        lift(&backend)
+            .and_then(|backend| portplan_core::read_firewall(backend, &ipv4, &ipv6))
+            .lower()
+    }
+
+    fn plan_firewall(
+        rules: Vec<wit::FirewallRule>,
+        state: wit::FirewallState,
+        remove_all: bool,
+    ) -> Result<wit::FirewallChange, wit::PlanError> {
+        let rules: Result<Vec<model::FirewallRule>, _> = lift(&rules);
+        let state: Result<model::FirewallState, _> = lift(&state);
+        rules
+            .and_then(|rules| portplan_core::plan_firewall(&rules, &state?, remove_all))
+            .lower()
+    }
+
     fn render_plan_error(error: wit::PlanError, format: wit::ReportFormat) -> String {
         let format = lift(&format).unwrap_or(model::ReportFormat::Json);
         let error = lift(&error).unwrap_or_else(|e| e);

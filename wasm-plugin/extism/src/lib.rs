@@ -13,7 +13,10 @@
 
 #![cfg(target_family = "wasm")]
 
-use portplan_core::model::{Observation, Phase, Plan, PlanError, Report, ReportFormat};
+use portplan_core::model::{
+    FirewallBackend, FirewallRule, FirewallState, Observation, Phase, Plan, PlanError, Report,
+    ReportFormat,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -110,6 +113,22 @@ struct RenderPlanError {
     format: ReportFormat,
 }
 
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct ReadFirewall {
+    backend: FirewallBackend,
+    ipv4: String,
+    ipv6: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct PlanFirewall {
+    rules: Vec<FirewallRule>,
+    state: FirewallState,
+    remove_all: bool,
+}
+
 export!("catalog", catalog, _input: NoInput => Ok(portplan_core::catalog()));
 export!("get-profile", get_profile, input: GetProfile => portplan_core::get_profile(&input.name));
 export!("parse-plan", parse_plan, input: ParsePlan => portplan_core::parse_plan(&input.text));
@@ -120,3 +139,7 @@ export!("render-report", render_report, input: RenderReport =>
     Ok(portplan_core::render_report(&input.report, input.format)));
 export!("render-plan-error", render_plan_error, input: RenderPlanError =>
     Ok(portplan_core::render_plan_error(&input.error, input.format)));
+export!("read-firewall", read_firewall, input: ReadFirewall =>
+    portplan_core::read_firewall(input.backend, &input.ipv4, &input.ipv6));
+export!("plan-firewall", plan_firewall, input: PlanFirewall =>
+    portplan_core::plan_firewall(&input.rules, &input.state, input.remove_all));

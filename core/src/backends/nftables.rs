@@ -1,0 +1,459 @@
+//! nftables: state from `nft -j list ruleset`; changes as one `nft -f -`
+//! transaction, so they apply entirely or not at all.
+//!
+//! portplan's rules are grouped by (chain, tag, family, transport, ports): one
+//! rule per group, its sources inline or, past [`SET_THRESHOLD`], in a named
+//! set. A group whose sources differ from the desired ones is replaced whole.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use core::net::IpAddr;
+use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
+use serde_json::Value;
+
+use super::{TAG_PREFIX, normalize_source};
+use crate::model::{
+    Command, FirewallBackend, FirewallState, FoundRule, InputChain, IpFamily, OpenPort, PlanError,
+    PortRange, TaggedRule, Transport,
+};
+
+/// More sources than this go into a named set.
+const SET_THRESHOLD: usize = 3;
+
+fn malformed(what: &str) -> PlanError {
+    PlanError::single(
+        "ipv4",
+        "",
+        format!("not `nft -j list ruleset` output: {what}"),
+    )
+}
+
+/// A set reference, address or prefix as nft's JSON writes it.
+fn addresses(
+    right: &Value,
+    sets: &BTreeMap<(String, String, String), Vec<String>>,
+    at: (&str, &str),
+) -> (Vec<String>, Option<String>) {
+    match right {
+        Value::String(text) => match text.strip_prefix('@') {
+            Some(name) => {
+                let key = (at.0.to_string(), at.1.to_string(), name.to_string());
+                (
+                    sets.get(&key).cloned().unwrap_or_default(),
+                    Some(name.to_string()),
+                )
+            }
+            None => (normalize_source(text).into_iter().collect(), None),
+        },
+        Value::Object(object) => {
+            match (object.get("prefix"), object.get("set"), object.get("range")) {
+                (Some(prefix), _, _) => {
+                    let addr = prefix
+                        .get("addr")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let len = prefix
+                        .get("len")
+                        .and_then(Value::as_u64)
+                        .unwrap_or_default();
+                    (
+                        normalize_source(&format!("{addr}/{len}"))
+                            .into_iter()
+                            .collect(),
+                        None,
+                    )
+                }
+                (None, Some(Value::Array(items)), _) => (
+                    items
+                        .iter()
+                        .flat_map(|item| addresses(item, sets, at).0)
+                        .collect(),
+                    None,
+                ),
+                // nft merges adjacent interval elements into `first-last` ranges.
+                (None, None, Some(Value::Array(pair))) if pair.len() == 2 => {
+                    (range_cover(pair[0].as_str(), pair[1].as_str()), None)
+                }
+                _ => (Vec::new(), None),
+            }
+        }
+        _ => (Vec::new(), None),
+    }
+}
+
+/// The CIDRs that cover exactly the addresses `first..=last`.
+fn range_cover(first: Option<&str>, last: Option<&str>) -> Vec<String> {
+    let parse = |text: Option<&str>| text.and_then(|t| t.parse::<IpAddr>().ok());
+    match (parse(first), parse(last)) {
+        (Some(IpAddr::V4(first)), Some(IpAddr::V4(last))) => Ipv4Subnets::new(first, last, 0)
+            .map(|n| IpNet::V4(n).to_string())
+            .collect(),
+        (Some(IpAddr::V6(first)), Some(IpAddr::V6(last))) => Ipv6Subnets::new(first, last, 0)
+            .map(|n| IpNet::V6(n).to_string())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The same addresses in the fewest CIDRs, as the desired rules write them.
+fn canonical(sources: Vec<String>) -> Vec<String> {
+    let nets: Vec<IpNet> = sources.iter().filter_map(|s| s.parse().ok()).collect();
+    IpNet::aggregate(&nets)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn port_ranges(right: &Value) -> Vec<PortRange> {
+    let range = |first: &Value, last: &Value| {
+        let (first, last) = (first.as_u64()?, last.as_u64()?);
+        (0 < first && first <= last && last <= 65535).then_some(PortRange {
+            first: first as u16,
+            last: last as u16,
+        })
+    };
+    match right {
+        Value::Number(_) => range(right, right).into_iter().collect(),
+        Value::Object(object) => match (object.get("range"), object.get("set")) {
+            (Some(Value::Array(pair)), _) if pair.len() == 2 => {
+                range(&pair[0], &pair[1]).into_iter().collect()
+            }
+            (None, Some(Value::Array(items))) => items.iter().flat_map(port_ranges).collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// What one rule matches and does, as far as portplan reads rules.
+#[derive(Default)]
+struct Rule {
+    sources: Option<(IpFamily, Vec<String>, Option<String>)>,
+    ports: Option<(Transport, Vec<PortRange>)>,
+    verdict: Option<String>,
+    /// Statements other than counters, logging and the verdict.
+    conditional: bool,
+}
+
+fn read_rule(
+    expr: &[Value],
+    sets: &BTreeMap<(String, String, String), Vec<String>>,
+    at: (&str, &str),
+) -> Rule {
+    let mut rule = Rule::default();
+    for statement in expr {
+        let Some((kind, body)) = statement.as_object().and_then(|o| o.iter().next()) else {
+            continue;
+        };
+        match kind.as_str() {
+            "match" => {
+                let payload = body.pointer("/left/payload");
+                let protocol = payload
+                    .and_then(|p| p.get("protocol"))
+                    .and_then(Value::as_str);
+                let field = payload.and_then(|p| p.get("field")).and_then(Value::as_str);
+                let right = body.get("right").unwrap_or(&Value::Null);
+                let equal = body
+                    .get("op")
+                    .and_then(Value::as_str)
+                    .is_some_and(|op| op == "==" || op == "in");
+                match (protocol, field) {
+                    (Some("ip"), Some("saddr")) if equal => {
+                        let (sources, set) = addresses(right, sets, at);
+                        rule.sources = Some((IpFamily::Ipv4, canonical(sources), set));
+                    }
+                    (Some("ip6"), Some("saddr")) if equal => {
+                        let (sources, set) = addresses(right, sets, at);
+                        rule.sources = Some((IpFamily::Ipv6, canonical(sources), set));
+                    }
+                    (Some("tcp"), Some("dport")) if equal => {
+                        rule.ports = Some((Transport::Tcp, port_ranges(right)))
+                    }
+                    (Some("udp"), Some("dport")) if equal => {
+                        rule.ports = Some((Transport::Udp, port_ranges(right)))
+                    }
+                    _ => rule.conditional = true,
+                }
+            }
+            "accept" | "drop" | "reject" => rule.verdict = Some(kind.clone()),
+            "counter" | "log" => {}
+            _ => rule.conditional = true,
+        }
+    }
+    rule
+}
+
+pub(super) fn read(json: &str) -> Result<FirewallState, PlanError> {
+    let root: Value = serde_json::from_str(json).map_err(|e| malformed(&e.to_string()))?;
+    let items = root
+        .get("nftables")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("no `nftables` array"))?;
+    let text = |v: &Value, key: &str| {
+        v.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+
+    let mut sets = BTreeMap::new();
+    for set in items.iter().filter_map(|i| i.get("set")) {
+        let elements = set
+            .get("elem")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let at = (text(set, "family"), text(set, "table"));
+        let sources = elements
+            .iter()
+            .flat_map(|e| addresses(e, &BTreeMap::new(), (&at.0, &at.1)).0)
+            .collect();
+        sets.insert((at.0, at.1, text(set, "name")), sources);
+    }
+
+    let mut state = FirewallState {
+        backend: FirewallBackend::Nftables,
+        chains: Vec::new(),
+        found: Vec::new(),
+        open: Vec::new(),
+    };
+    for chain in items.iter().filter_map(|i| i.get("chain")) {
+        if text(chain, "hook") == "input"
+            && text(chain, "type") == "filter"
+            && matches!(text(chain, "family").as_str(), "inet" | "ip" | "ip6")
+        {
+            state.chains.push(InputChain {
+                family: text(chain, "family"),
+                table: text(chain, "table"),
+                name: text(chain, "name"),
+                drops: text(chain, "policy") == "drop",
+                insert_before: None,
+            });
+        }
+    }
+
+    for item in items.iter().filter_map(|i| i.get("rule")) {
+        let (family, table, chain_name) = (
+            text(item, "family"),
+            text(item, "table"),
+            text(item, "chain"),
+        );
+        let Some(index) = state
+            .chains
+            .iter()
+            .position(|c| c.family == family && c.table == table && c.name == chain_name)
+        else {
+            continue;
+        };
+        let handle = item.get("handle").and_then(Value::as_u64);
+        let expr = item
+            .get("expr")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let rule = read_rule(&expr, &sets, (&family, &table));
+        let verdict = rule.verdict.as_deref();
+        if matches!(verdict, Some("drop" | "reject"))
+            && !rule.conditional
+            && rule.sources.is_none()
+            && rule.ports.is_none()
+        {
+            let chain = &mut state.chains[index];
+            chain.drops = true;
+            if chain.insert_before.is_none() {
+                chain.insert_before = handle;
+            }
+        }
+        let Some((transport, ranges)) = rule.ports.clone() else {
+            continue;
+        };
+        let comment = item
+            .get("comment")
+            .and_then(Value::as_str)
+            .filter(|c| c.starts_with(TAG_PREFIX));
+        let (rule_family, sources, set) = match &rule.sources {
+            Some((rule_family, sources, set)) => (*rule_family, sources.clone(), set.clone()),
+            // No source match: from anywhere, in the chain's family.
+            None => {
+                let any = if family == "ip6" { "::/0" } else { "0.0.0.0/0" };
+                let rule_family = if family == "ip6" {
+                    IpFamily::Ipv6
+                } else {
+                    IpFamily::Ipv4
+                };
+                (rule_family, vec![any.to_string()], None)
+            }
+        };
+        if verdict == Some("accept") && !rule.conditional {
+            for ports in &ranges {
+                state.open.push(OpenPort {
+                    transport,
+                    ports: *ports,
+                    sources: if rule.sources.is_some() {
+                        sources.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    tag: comment.map(str::to_string),
+                });
+            }
+        }
+        if let Some(tag) = comment {
+            for ports in &ranges {
+                for source in &sources {
+                    state.found.push(FoundRule {
+                        chain: index as u32,
+                        rule: TaggedRule {
+                            tag: tag.to_string(),
+                            family: rule_family,
+                            transport,
+                            ports: *ports,
+                            source: source.clone(),
+                        },
+                        handle,
+                        set: set.clone(),
+                        spec: Vec::new(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(state)
+}
+
+type GroupKey = (u32, String, IpFamily, Transport, PortRange);
+
+/// One of portplan's rules as found: its sources, the handles of the rules
+/// holding them and the named sets they live in.
+#[derive(Default)]
+struct Found {
+    sources: BTreeSet<String>,
+    handles: BTreeSet<u64>,
+    sets: BTreeSet<String>,
+}
+
+fn group_of(chain: u32, rule: &TaggedRule) -> GroupKey {
+    (
+        chain,
+        rule.tag.clone(),
+        rule.family,
+        rule.transport,
+        rule.ports,
+    )
+}
+
+/// `portplan_ocp_server_http_v4`: a set name nft accepts, from a sanitised tag.
+fn set_name(tag: &str, family: IpFamily) -> String {
+    let spec: String = tag
+        .trim_start_matches(TAG_PREFIX)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!(
+        "portplan_{spec}_{}",
+        if family == IpFamily::Ipv4 { "v4" } else { "v6" }
+    )
+}
+
+/// One `nft -f -` script: delete every changed group's rules and sets, then
+/// add the desired groups, each before the chain's catch-all drop/reject.
+pub(super) fn commands(
+    state: &FirewallState,
+    desired: &BTreeSet<(u32, TaggedRule)>,
+) -> Vec<Command> {
+    let mut current: BTreeMap<GroupKey, Found> = BTreeMap::new();
+    for found in &state.found {
+        let entry = current
+            .entry(group_of(found.chain, &found.rule))
+            .or_default();
+        entry.sources.insert(found.rule.source.clone());
+        entry.handles.extend(found.handle);
+        entry.sets.extend(found.set.clone());
+    }
+    let mut wanted: BTreeMap<GroupKey, BTreeSet<String>> = BTreeMap::new();
+    for (chain, rule) in desired {
+        wanted
+            .entry(group_of(*chain, rule))
+            .or_default()
+            .insert(rule.source.clone());
+    }
+    let keys: BTreeSet<&GroupKey> = current.keys().chain(wanted.keys()).collect();
+    let changed: Vec<&GroupKey> = keys
+        .into_iter()
+        .filter(|k| current.get(*k).map(|c| &c.sources) != wanted.get(*k))
+        .collect();
+
+    // By handle, then sets once their rules are gone.
+    let mut deletes = BTreeSet::new();
+    let mut set_deletes = BTreeSet::new();
+    let mut adds = Vec::new();
+    for key in changed {
+        let chain = &state.chains[key.0 as usize];
+        let at = format!("{} {}", chain.family, chain.table);
+        if let Some(Found { handles, sets, .. }) = current.get(key) {
+            deletes.extend(
+                handles
+                    .iter()
+                    .map(|h| (*h, format!("delete rule {at} {} handle {h}", chain.name))),
+            );
+            set_deletes.extend(sets.iter().map(|s| format!("delete set {at} {s}")));
+        }
+        let Some(sources) = wanted.get(key) else {
+            continue;
+        };
+        let (_, tag, family, transport, ports) = key;
+        let selector = if *family == IpFamily::Ipv4 {
+            "ip saddr"
+        } else {
+            "ip6 saddr"
+        };
+        let bare = |s: &String| {
+            s.strip_suffix(if *family == IpFamily::Ipv4 {
+                "/32"
+            } else {
+                "/128"
+            })
+            .unwrap_or(s)
+            .to_string()
+        };
+        let listed: Vec<String> = sources.iter().map(bare).collect();
+        let matched = if listed.len() > SET_THRESHOLD {
+            let name = set_name(tag, *family);
+            let kind = if *family == IpFamily::Ipv4 {
+                "ipv4_addr"
+            } else {
+                "ipv6_addr"
+            };
+            adds.push(format!(
+                "add set {at} {name} {{ type {kind}; flags interval; comment \"{tag}\"; elements = {{ {} }} }}",
+                listed.join(", ")
+            ));
+            format!("{selector} @{name}")
+        } else if listed.len() == 1 {
+            format!("{selector} {}", listed[0])
+        } else {
+            format!("{selector} {{ {} }}", listed.join(", "))
+        };
+        let ports = if ports.is_single() {
+            ports.first.to_string()
+        } else {
+            format!("{}-{}", ports.first, ports.last)
+        };
+        let place = match chain.insert_before {
+            Some(handle) => format!("insert rule {at} {} position {handle}", chain.name),
+            None => format!("add rule {at} {}", chain.name),
+        };
+        adds.push(format!(
+            "{place} {matched} {} dport {ports} accept comment \"{tag}\"",
+            transport.as_str()
+        ));
+    }
+    let mut script: Vec<String> = deletes.into_iter().map(|(_, line)| line).collect();
+    script.extend(set_deletes);
+    script.extend(adds);
+    script.push(String::new());
+    vec![Command {
+        argv: vec!["nft".into(), "-f".into(), "-".into()],
+        stdin: Some(script.join("\n")),
+    }]
+}

@@ -1,0 +1,273 @@
+//! Firewall backends on captured real output (nftables 1.0.6, iptables 1.8.9):
+//! reading, the diff, and the exact commands. Foreign rules are never touched.
+
+#![allow(clippy::unwrap_used)]
+
+use portplan_core::model::{
+    FirewallBackend, FirewallRule, FirewallState, IpFamily, PortRange, Transport,
+};
+use portplan_core::{plan_firewall, read_firewall};
+
+const NFT: &str = include_str!("captured/nft-debian-drop.json");
+const IPT4: &str = include_str!("captured/iptables-save-v4.txt");
+const IPT6: &str = include_str!("captured/iptables-save-v6.txt");
+
+fn rule(spec: &str, ports: PortRange, sources: &[&str]) -> FirewallRule {
+    FirewallRule {
+        host: "obs1".into(),
+        spec: spec.into(),
+        tag: format!("portplan:{spec}"),
+        transport: Transport::Tcp,
+        ports,
+        sources: sources.iter().map(|s| s.to_string()).collect(),
+        purpose: String::new(),
+    }
+}
+
+fn p(first: u16, last: u16) -> PortRange {
+    PortRange { first, last }
+}
+
+/// The rules the captured rulesets already hold, as desired rules.
+fn as_captured() -> Vec<FirewallRule> {
+    vec![
+        rule("observer.sql", p(2881, 2881), &["198.18.2.10/32"]),
+        rule(
+            "observer.rpc",
+            p(2882, 2882),
+            &["198.18.2.12/31", "198.18.2.20/32"],
+        ),
+        rule("ocp-agent.metrics", p(62881, 63881), &["2001:db8::/64"]),
+    ]
+}
+
+fn nft() -> FirewallState {
+    read_firewall(FirewallBackend::Nftables, NFT, "").unwrap()
+}
+
+#[test]
+fn nftables_state_is_read_from_nft_json() {
+    let state = nft();
+    assert_eq!(
+        state.chains.len(),
+        1,
+        "only the input hook chain filters input: {:?}",
+        state.chains
+    );
+    let chain = &state.chains[0];
+    assert_eq!(
+        (
+            chain.family.as_str(),
+            chain.table.as_str(),
+            chain.name.as_str()
+        ),
+        ("inet", "filter", "input")
+    );
+    assert!(chain.drops);
+    assert_eq!(
+        chain.insert_before,
+        Some(10),
+        "the catch-all reject's handle"
+    );
+    let found: Vec<(&str, &str, Option<u64>, Option<&str>)> = state
+        .found
+        .iter()
+        .map(|f| {
+            (
+                f.rule.tag.as_str(),
+                f.rule.source.as_str(),
+                f.handle,
+                f.set.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("portplan:observer.sql", "198.18.2.10/32", Some(7), None),
+            (
+                "portplan:observer.rpc",
+                "198.18.2.12/31",
+                Some(8),
+                Some("portplan_observer_rpc_v4")
+            ),
+            (
+                "portplan:observer.rpc",
+                "198.18.2.20/32",
+                Some(8),
+                Some("portplan_observer_rpc_v4")
+            ),
+            ("portplan:ocp-agent.metrics", "2001:db8::/64", Some(9), None),
+        ]
+    );
+    assert_eq!(state.found[3].rule.family, IpFamily::Ipv6);
+    assert_eq!(state.found[3].rule.ports, p(62881, 63881));
+    // ssh is open to everyone; portplan's rules are open to their sources.
+    let ssh = state.open.iter().find(|o| o.ports == p(22, 22)).unwrap();
+    assert!(ssh.sources.is_empty() && ssh.tag.is_none());
+}
+
+#[test]
+fn iptables_state_is_read_from_iptables_save() {
+    let state = read_firewall(FirewallBackend::Iptables, IPT4, IPT6).unwrap();
+    let chains: Vec<(&str, bool, Option<u64>)> = state
+        .chains
+        .iter()
+        .map(|c| (c.family.as_str(), c.drops, c.insert_before))
+        .collect();
+    assert_eq!(chains, [("ip", true, Some(6)), ("ip6", false, None)]);
+    let found: Vec<(u32, &str, &str, Option<u64>)> = state
+        .found
+        .iter()
+        .map(|f| {
+            (
+                f.chain,
+                f.rule.tag.as_str(),
+                f.rule.source.as_str(),
+                f.handle,
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (0, "portplan:observer.sql", "198.18.2.10/32", Some(4)),
+            (0, "portplan:ocp-agent.metrics", "198.18.2.10/32", Some(5)),
+            (1, "portplan:ocp-agent.metrics", "2001:db8::/64", Some(1)),
+        ]
+    );
+    assert_eq!(
+        state.found[0].spec.join(" "),
+        "-s 198.18.2.10/32 -p tcp -m tcp --dport 2881 -m comment --comment portplan:observer.sql -j ACCEPT"
+    );
+}
+
+#[test]
+fn an_unchanged_host_needs_no_command() {
+    let change = plan_firewall(&as_captured(), &nft(), false).unwrap();
+    assert!(
+        change.add.is_empty() && change.remove.is_empty(),
+        "{change:#?}"
+    );
+    assert!(change.commands.is_empty());
+}
+
+#[test]
+fn nftables_changes_are_one_transaction_touching_only_tagged_rules() {
+    let mut desired = as_captured();
+    desired[0].sources = vec!["198.18.2.10/32".into(), "198.18.2.11/32".into()];
+    desired.remove(1);
+    desired.push(rule(
+        "ocp-server.http",
+        p(8080, 8080),
+        &[
+            "198.18.2.11/32",
+            "198.18.2.12/32",
+            "198.18.2.13/32",
+            "198.18.60.0/24",
+        ],
+    ));
+    let change = plan_firewall(&desired, &nft(), false).unwrap();
+    assert_eq!(change.commands.len(), 1);
+    assert_eq!(change.commands[0].argv, ["nft", "-f", "-"]);
+    assert_eq!(
+        change.commands[0].stdin.as_deref().unwrap(),
+        "delete rule inet filter input handle 7\n\
+         delete rule inet filter input handle 8\n\
+         delete set inet filter portplan_observer_rpc_v4\n\
+         insert rule inet filter input position 10 ip saddr { 198.18.2.10, 198.18.2.11 } tcp dport 2881 accept comment \"portplan:observer.sql\"\n\
+         add set inet filter portplan_ocp_server_http_v4 { type ipv4_addr; flags interval; comment \"portplan:ocp-server.http\"; elements = { 198.18.2.11, 198.18.2.12, 198.18.2.13, 198.18.60.0/24 } }\n\
+         insert rule inet filter input position 10 ip saddr @portplan_ocp_server_http_v4 tcp dport 8080 accept comment \"portplan:ocp-server.http\"\n"
+    );
+    assert_eq!(
+        change.remove.len(),
+        2,
+        "the two rpc sources: {:#?}",
+        change.remove
+    );
+    assert_eq!(change.add.len(), 5);
+}
+
+#[test]
+fn iptables_inserts_before_the_reject_and_deletes_by_saved_spec() {
+    let state = read_firewall(FirewallBackend::Iptables, IPT4, IPT6).unwrap();
+    let desired = vec![
+        rule("observer.sql", p(2881, 2881), &["198.18.2.10/32"]),
+        rule(
+            "ocp-server.http",
+            p(8080, 8080),
+            &["198.18.2.11/32", "2001:db8::5/128"],
+        ),
+    ];
+    let change = plan_firewall(&desired, &state, false).unwrap();
+    let commands: Vec<String> = change.commands.iter().map(|c| c.argv.join(" ")).collect();
+    assert_eq!(
+        commands,
+        [
+            "iptables -w -D INPUT -s 198.18.2.10/32 -p tcp -m multiport --dports 62881:63881 -m comment --comment portplan:ocp-agent.metrics -j ACCEPT",
+            "ip6tables -w -D INPUT -s 2001:db8::/64 -p tcp -m tcp --dport 62881:63881 -m comment --comment portplan:ocp-agent.metrics -j ACCEPT",
+            // Rule 5 went, so the reject moved from 6 to 5.
+            "iptables -w -I INPUT 5 -s 198.18.2.11/32 -p tcp -m tcp --dport 8080 -m comment --comment portplan:ocp-server.http -j ACCEPT",
+        ]
+    );
+    // ip6tables' INPUT accepts everything: no IPv6 rule, and a note saying why.
+    assert_eq!(change.notes.len(), 1);
+    assert!(change.notes[0].contains("IPv6"), "{:?}", change.notes);
+}
+
+#[test]
+fn remove_all_removes_exactly_portplans_rules() {
+    let change = plan_firewall(&as_captured(), &nft(), true).unwrap();
+    let script = change.commands[0].stdin.clone().unwrap();
+    assert_eq!(
+        script,
+        "delete rule inet filter input handle 7\ndelete rule inet filter input handle 8\n\
+         delete rule inet filter input handle 9\ndelete set inet filter portplan_observer_rpc_v4\n"
+    );
+    assert!(change.add.is_empty());
+    assert_eq!(change.remove.len(), 4);
+}
+
+#[test]
+fn tags_from_the_plan_cannot_inject_syntax() {
+    let mut desired = as_captured();
+    desired[0].tag = "portplan:x\" drop; flush ruleset; #".repeat(4);
+    let change = plan_firewall(&desired, &nft(), false).unwrap();
+    let script = change.commands[0].stdin.clone().unwrap();
+    let tag = &change.add[0].tag;
+    assert!(
+        tag.len() <= 64 && !tag.contains('"') && !tag.contains(';') && !tag.contains(' '),
+        "{tag}"
+    );
+    assert!(!script.contains("flush ruleset;"), "{script}");
+}
+
+#[test]
+fn a_host_without_filtering_gets_a_note_not_rules() {
+    let open = r#"{"nftables": [{"table": {"family": "inet", "name": "t", "handle": 1}},
+        {"chain": {"family": "inet", "table": "t", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}]}"#;
+    let state = read_firewall(FirewallBackend::Nftables, open, "").unwrap();
+    let change = plan_firewall(&as_captured(), &state, false).unwrap();
+    assert!(change.commands.is_empty() && change.add.is_empty());
+    assert_eq!(change.notes.len(), 2, "{:?}", change.notes);
+}
+
+#[test]
+fn bad_backend_output_is_rejected() {
+    let e = read_firewall(FirewallBackend::Nftables, "table inet filter {", "").unwrap_err();
+    assert!(
+        e.problems[0]
+            .message
+            .starts_with("not `nft -j list ruleset` output"),
+        "{e}"
+    );
+    let e = read_firewall(
+        FirewallBackend::Iptables,
+        "*filter\n:INPUT DROP [0:0]\n-A INPUT -m comment --comment \"x -j ACCEPT\n",
+        "",
+    )
+    .unwrap_err();
+    assert_eq!(e.problems[0].path, "ipv4:3");
+    let e = read_firewall(FirewallBackend::Firewalld, "", "").unwrap_err();
+    assert!(e.problems[0].message.contains("not supported yet"), "{e}");
+}
