@@ -8,7 +8,7 @@
 
 use ipnet::IpNet;
 
-use crate::model::{Accessor, Exposure, FirewallRule};
+use crate::model::{Accessor, Exposure};
 use crate::plan::{DeployedHost, Deployment, Placed};
 
 /// The tag portplan writes into a rule's comment, and the only rules it ever changes.
@@ -58,26 +58,4 @@ fn peers<'d>(
     host: &'d DeployedHost,
 ) -> impl Iterator<Item = &'d DeployedHost> {
     deployment.hosts.iter().filter(move |h| h.name != host.name)
-}
-
-/// The desired rules of every host, in plan order, each host's by port.
-pub(crate) fn desired_rules(deployment: &Deployment) -> Vec<FirewallRule> {
-    deployment
-        .hosts
-        .iter()
-        .flat_map(|host| {
-            host.placed.iter().filter_map(move |placed| {
-                let sources = sources(deployment, host, placed);
-                (!sources.is_empty()).then(|| FirewallRule {
-                    host: host.name.clone(),
-                    spec: placed.spec.id.clone(),
-                    tag: tag(&placed.spec.id),
-                    transport: placed.spec.transport,
-                    ports: placed.ports,
-                    sources: sources.iter().map(ToString::to_string).collect(),
-                    purpose: placed.spec.purpose.clone(),
-                })
-            })
-        })
-        .collect()
 }

@@ -41,8 +41,7 @@ pub fn get_profile(name: &str) -> Result<Profile, PlanError> {
 pub fn validate_plan(plan: &Plan) -> Result<Report, PlanError> {
     let deployment = plan::resolve(plan)?;
     let findings = rules::check(&deployment);
-    let rules = firewall::desired_rules(&deployment);
-    let hosts = deployment
+    let hosts: Vec<model::HostPorts> = deployment
         .hosts
         .iter()
         .map(|host| model::HostPorts {
@@ -67,6 +66,24 @@ pub fn validate_plan(plan: &Plan) -> Result<Report, PlanError> {
                     overridden: placed.overridden,
                 })
                 .collect(),
+        })
+        .collect();
+    // A desired rule is a port table row that admits someone: derived, not recomputed.
+    let rules = hosts
+        .iter()
+        .flat_map(|host| {
+            host.ports
+                .iter()
+                .filter(|entry| !entry.sources.is_empty())
+                .map(|entry| FirewallRule {
+                    host: host.host.clone(),
+                    spec: entry.spec.clone(),
+                    tag: firewall::tag(&entry.spec),
+                    transport: entry.transport,
+                    ports: entry.ports,
+                    sources: entry.sources.clone(),
+                    purpose: entry.purpose.clone(),
+                })
         })
         .collect();
     Ok(Report {
