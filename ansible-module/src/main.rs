@@ -1,9 +1,16 @@
-//! `portplan`: print the catalog and validate plans from the command line.
+//! `portplan`: print the catalog and validate plans from the command line, and
+//! serve as the Ansible module.
 //!
 //! A thin shell over portplan-core: it reads the plan file, calls the core and
 //! prints what the core renders. Exit status: 0 when the report has no error
 //! finding, 1 when it has, 2 when the input is rejected (bad plan, unreadable
 //! file, bad arguments).
+//!
+//! Run with one argument that is not a subcommand or flag, as Ansible runs a
+//! binary module (`portplan /path/to/args`), it speaks the module protocol
+//! instead (see [`module`]).
+
+mod module;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -72,6 +79,16 @@ const EXIT_FINDINGS: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let [_, only] = args.as_slice() {
+        let path = PathBuf::from(only);
+        let is_cli_word = only.to_str().is_some_and(|word| {
+            word.starts_with('-') || matches!(word, "catalog" | "validate" | "help")
+        });
+        if !is_cli_word {
+            return module::main(&path);
+        }
+    }
     match Cli::parse().command {
         Command::Catalog { profile, format } => catalog(profile.as_deref(), format),
         Command::Validate { plan, format } => validate(&plan, format),

@@ -12,7 +12,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// An inclusive range of ports; a single port has `first == last`.
 ///
-/// Input accepts a bare number (`8080`) as well as `{"first": .., "last": ..}`;
+/// Input accepts a bare number (`8080`), the same as text (`"8080"`,
+/// `"8000-8010"`), or `{"first": .., "last": ..}`;
 /// output is always the record. Port 0 and `first > last` are rejected here,
 /// so every `PortRange` in the program is valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -98,6 +99,23 @@ impl<'de> Deserialize<'de> for PortRange {
 
             fn visit_i64<E: de::Error>(self, port: i64) -> Result<PortRange, E> {
                 Err(E::custom(format!("port {port} is outside 1-65535")))
+            }
+
+            /// Templating tools (Ansible's Jinja, YAML quoting) hand numbers
+            /// over as text: `"8080"` and `"8000-8010"` mean what they say.
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<PortRange, E> {
+                let number = |part: &str| {
+                    part.trim().parse::<u64>().map_err(|_| {
+                        E::custom(format!(
+                            "{text:?} is not a port number or a range like \"8000-8010\""
+                        ))
+                    })
+                };
+                let (first, last) = match text.split_once('-') {
+                    Some((first, last)) => (number(first)?, number(last)?),
+                    None => (number(text)?, number(text)?),
+                };
+                PortRange::checked(first, last).map_err(E::custom)
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PortRange, A::Error> {

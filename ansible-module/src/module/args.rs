@@ -1,0 +1,390 @@
+//! The module's options, validated here because Ansible validates nothing for
+//! a binary module: unknown options are named, text converts where a number or
+//! a boolean is expected (Jinja templating hands everything over as text), and
+//! a wrong type is an error that names the option and the value.
+
+use portplan_core::model::{Phase, Plan, PlanError, Problem, Severity};
+use serde_json::{Map, Value};
+
+/// What the task asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Open the planned ports to exactly the hosts that need them.
+    Present,
+    /// Remove every rule portplan added.
+    Absent,
+    /// Check only; change nothing.
+    Checked,
+}
+
+/// Which firewall to drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirewallChoice {
+    /// Detect the active one.
+    Auto,
+    /// nftables, through `nft`.
+    Nftables,
+    /// iptables and ip6tables.
+    Iptables,
+    /// Check ports only.
+    None,
+}
+
+/// The validated options of one task.
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub plan: Plan,
+    pub host: String,
+    pub phase: Phase,
+    pub state: State,
+    pub firewall: FirewallChoice,
+    pub fail_on: Severity,
+    pub persist: bool,
+    pub check_mode: bool,
+    pub diff: bool,
+    pub no_log: bool,
+    /// The task's own options as given (no `_ansible_*` keys).
+    pub given: Map<String, Value>,
+}
+
+const OPTIONS: &[&str] = &[
+    "plan", "host", "phase", "state", "firewall", "fail_on", "persist",
+];
+
+/// Ansible's internal options the module honours; every other `_ansible_*`
+/// key is Ansible's business and ignored.
+const CHECK_MODE: &str = "_ansible_check_mode";
+const DIFF: &str = "_ansible_diff";
+const NO_LOG: &str = "_ansible_no_log";
+
+/// Parse the args file's text. Every problem is reported, not just the first.
+pub fn parse(text: &str) -> Result<Params, PlanError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| PlanError::single("args", "", format!("the args file is not JSON: {e}")))?;
+    let Value::Object(mut args) = value else {
+        return Err(PlanError::single(
+            "args",
+            short(&value),
+            "the args file must hold a JSON object",
+        ));
+    };
+    // Ansible 2.x's wrapped form, should a caller use it.
+    if let Some(Value::Object(inner)) = args.remove("ANSIBLE_MODULE_ARGS") {
+        args = inner;
+    }
+    let mut problems = Vec::new();
+    let unknown: Vec<&str> = args
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !k.starts_with("_ansible_") && !OPTIONS.contains(k))
+        .collect();
+    if !unknown.is_empty() {
+        let mut supported = OPTIONS.to_vec();
+        supported.sort_unstable();
+        problems.push(Problem {
+            path: unknown.join(", "),
+            value: String::new(),
+            message: format!(
+                "unsupported parameter{}; supported: {}",
+                if unknown.len() == 1 { "" } else { "s" },
+                supported.join(", ")
+            ),
+        });
+        if unknown.contains(&"plan_file") {
+            problems.push(Problem {
+                path: "plan_file".into(),
+                value: String::new(),
+                message: "is read on the controller by the portplan.ports.portplan action \
+                          plugin; call the module by that name, or pass `plan`"
+                    .into(),
+            });
+        }
+    }
+
+    let host = text_option(&args, "host", &mut problems);
+    let phase = choice(
+        &args,
+        "phase",
+        &[
+            ("preinstall", Phase::Preinstall),
+            ("postinstall", Phase::Postinstall),
+        ],
+        Phase::Preinstall,
+        &mut problems,
+    );
+    let state = choice(
+        &args,
+        "state",
+        &[
+            ("present", State::Present),
+            ("absent", State::Absent),
+            ("checked", State::Checked),
+        ],
+        State::Present,
+        &mut problems,
+    );
+    let firewall = choice(
+        &args,
+        "firewall",
+        &[
+            ("auto", FirewallChoice::Auto),
+            ("nftables", FirewallChoice::Nftables),
+            ("iptables", FirewallChoice::Iptables),
+            ("none", FirewallChoice::None),
+        ],
+        FirewallChoice::Auto,
+        &mut problems,
+    );
+    let fail_on = choice(
+        &args,
+        "fail_on",
+        &[("error", Severity::Error), ("warning", Severity::Warning)],
+        Severity::Error,
+        &mut problems,
+    );
+    let persist = boolean(&args, "persist", true, &mut problems);
+    let check_mode = boolean(&args, CHECK_MODE, false, &mut problems);
+    let diff = boolean(&args, DIFF, false, &mut problems);
+    let no_log = boolean(&args, NO_LOG, false, &mut problems);
+    let plan = plan_option(&args, &mut problems);
+
+    if host.is_none() && !problems.iter().any(|p| p.path == "host") {
+        problems.push(Problem {
+            path: "host".into(),
+            value: String::new(),
+            message: "is required: the name of this target in the plan's hosts \
+                      (the action plugin fills it from inventory_hostname)"
+                .into(),
+        });
+    }
+    match (plan, host) {
+        (Some(plan), Some(host)) if problems.is_empty() => Ok(Params {
+            plan,
+            host,
+            phase,
+            state,
+            firewall,
+            fail_on,
+            persist,
+            check_mode,
+            diff,
+            no_log,
+            given: args
+                .into_iter()
+                .filter(|(key, _)| !key.starts_with("_ansible_"))
+                .collect(),
+        }),
+        _ => Err(PlanError { problems }),
+    }
+}
+
+fn plan_option(args: &Map<String, Value>, problems: &mut Vec<Problem>) -> Option<Plan> {
+    let text = match args.get("plan") {
+        None | Some(Value::Null) => {
+            problems.push(Problem {
+                path: "plan".into(),
+                value: String::new(),
+                message: "is required: the plan inline, or `plan_file` through the action plugin"
+                    .into(),
+            });
+            return None;
+        }
+        // A plan passed through a template arrives as its JSON text.
+        Some(Value::String(text)) => text.clone(),
+        Some(value @ Value::Object(_)) => value.to_string(),
+        Some(other) => {
+            problems.push(Problem {
+                path: "plan".into(),
+                value: short(other),
+                message: "must be a mapping (the plan) or its JSON text".into(),
+            });
+            return None;
+        }
+    };
+    // Resolving the plan (addresses, components, overrides) up front keeps
+    // every plan problem under the `plan.` path, before any fact is read.
+    let checked = portplan_core::parse_plan(&text)
+        .and_then(|plan| portplan_core::validate_plan(&plan).map(|_| plan));
+    match checked {
+        Ok(plan) => Some(plan),
+        Err(error) => {
+            problems.extend(error.problems.into_iter().map(|p| Problem {
+                path: if p.path.is_empty() {
+                    "plan".into()
+                } else {
+                    format!("plan.{}", p.path)
+                },
+                ..p
+            }));
+            None
+        }
+    }
+}
+
+/// A string option; numbers and booleans convert to their text as Ansible's
+/// own `type: str` does.
+fn text_option(
+    args: &Map<String, Value>,
+    name: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<String> {
+    match args.get(name)? {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        other => {
+            problems.push(Problem {
+                path: name.into(),
+                value: short(other),
+                message: "must be a string".into(),
+            });
+            None
+        }
+    }
+}
+
+fn choice<T: Copy>(
+    args: &Map<String, Value>,
+    name: &str,
+    choices: &[(&str, T)],
+    default: T,
+    problems: &mut Vec<Problem>,
+) -> T {
+    let Some(text) = text_option(args, name, problems) else {
+        return default;
+    };
+    match choices.iter().find(|(key, _)| *key == text) {
+        Some((_, value)) => *value,
+        None => {
+            let names: Vec<&str> = choices.iter().map(|(key, _)| *key).collect();
+            problems.push(Problem {
+                path: name.into(),
+                value: text,
+                message: format!("must be one of: {}", names.join(", ")),
+            });
+            default
+        }
+    }
+}
+
+/// A boolean the way Ansible's `type: bool` reads one.
+fn boolean(
+    args: &Map<String, Value>,
+    name: &str,
+    default: bool,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    let parsed = match args.get(name) {
+        None | Some(Value::Null) => return default,
+        Some(Value::Bool(flag)) => Some(*flag),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        Some(Value::String(text)) => match text.to_ascii_lowercase().as_str() {
+            "yes" | "on" | "1" | "true" | "t" | "y" => Some(true),
+            "no" | "off" | "0" | "false" | "f" | "n" => Some(false),
+            _ => None,
+        },
+        Some(_) => None,
+    };
+    parsed.unwrap_or_else(|| {
+        problems.push(Problem {
+            path: name.into(),
+            value: args.get(name).map(short).unwrap_or_default(),
+            message: "must be a boolean (true/false, yes/no, on/off, 1/0)".into(),
+        });
+        default
+    })
+}
+
+/// A value as an error message quotes it: bounded, so a whole plan pasted in
+/// the wrong place does not flood the message.
+fn short(value: &Value) -> String {
+    const MAX: usize = 80;
+    let text = match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    if text.chars().count() > MAX {
+        format!("{}...", text.chars().take(MAX).collect::<String>())
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = r#"{"name":"p","profiles":["ocp"],"hosts":[{"name":"a","address":"198.18.0.1","components":["ocp-server"]}]}"#;
+
+    fn args(extra: &str) -> String {
+        format!(r#"{{"plan":{PLAN},"host":"a"{extra},"_ansible_version":"2.19.0"}}"#)
+    }
+
+    #[test]
+    fn defaults_and_internal_options() {
+        let params = parse(&args(
+            r#","_ansible_check_mode":true,"_ansible_diff":"yes""#,
+        ))
+        .expect("valid");
+        assert_eq!(params.state, State::Present);
+        assert_eq!(params.phase, Phase::Preinstall);
+        assert_eq!(params.firewall, FirewallChoice::Auto);
+        assert_eq!(params.fail_on, Severity::Error);
+        assert!(params.persist && params.check_mode && params.diff && !params.no_log);
+    }
+
+    #[test]
+    fn text_converts_where_a_boolean_or_port_is_expected() {
+        let with_override = PLAN.replace(
+            r#""components":["ocp-server"]"#,
+            r#""components":["ocp-server"],"overrides":[{"spec":"ocp-server.http","ports":"8081"}]"#,
+        );
+        let text = format!(r#"{{"plan":{with_override},"host":"a","persist":"no"}}"#);
+        let params = parse(&text).expect("valid");
+        assert!(!params.persist);
+        assert_eq!(params.plan.hosts[0].overrides[0].ports.first, 8081);
+    }
+
+    #[test]
+    fn every_problem_names_its_option_and_value() {
+        let error = parse(&args(
+            r#","state":"opened","persist":"maybe","colour":"red""#,
+        ))
+        .expect_err("invalid");
+        let paths: Vec<(&str, &str)> = error
+            .problems
+            .iter()
+            .map(|p| (p.path.as_str(), p.value.as_str()))
+            .collect();
+        assert_eq!(
+            paths,
+            [("colour", ""), ("state", "opened"), ("persist", "maybe")]
+        );
+        assert!(error.problems[0].message.contains("supported: fail_on"));
+    }
+
+    #[test]
+    fn plan_problems_carry_the_plan_prefix() {
+        let text = r#"{"plan":{"name":"p","profiles":["ocp"],"hosts":[{"name":"a","address":"not-ip","components":[]}]},"host":"a"}"#;
+        let error = parse(text).expect_err("invalid");
+        assert_eq!(error.problems[0].path, "plan.hosts[0].address");
+        assert_eq!(error.problems[0].value, "not-ip");
+    }
+
+    #[test]
+    fn plan_file_points_at_the_action_plugin() {
+        let error = parse(r#"{"plan_file":"x.json","host":"a"}"#).expect_err("invalid");
+        assert!(
+            error
+                .problems
+                .iter()
+                .any(|p| p.message.contains("action plugin"))
+        );
+        assert!(error.problems.iter().any(|p| p.path == "plan"));
+    }
+}

@@ -1,0 +1,172 @@
+"""Test hosts for the Ansible tests: network namespaces on one bridge.
+
+Every host is a network namespace with an address from 198.18.0.0/15 on a
+veth pair into a bridge namespace, plus a private mount namespace that lays
+an overlay over /etc (so the rules portplan persists, and any config a
+firewall writes, never reach the machine) and binds an empty directory over
+/run/dbus. A long-lived `sleep` holds both namespaces; commands and Ansible
+tasks enter them with nsenter. Nothing here touches the machine's own
+firewall, and no traffic leaves the namespaces.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+PREFIX = 15  # 198.18.0.0/15: every test address is on one link
+
+
+def sh(*argv, stdin=None, check=True):
+    """Run a command; its stdout as text."""
+    done = subprocess.run(argv, input=stdin, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
+
+
+class Lan:
+    """A bridge in its own namespace that test hosts plug into."""
+
+    def __init__(self, label):
+        self.tag = f"{label}{os.getpid() % 100000}"
+        self.netns = f"pp-{self.tag}-sw"
+        self.root = tempfile.mkdtemp(prefix=f"portplan-{label}-")
+        self.hosts = []
+        sh("ip", "netns", "add", self.netns)
+        self.exec("ip", "link", "add", "br0", "type", "bridge")
+        self.exec("ip", "link", "set", "br0", "up")
+
+    def exec(self, *argv, **kw):
+        return sh("ip", "netns", "exec", self.netns, *argv, **kw)
+
+    def host(self, name, address, chroot=None, binds=()):
+        host = Host(self, name, address, chroot, binds)
+        self.hosts.append(host)
+        return host
+
+    def close(self):
+        for host in reversed(self.hosts):
+            host.close()
+        sh("ip", "netns", "delete", self.netns, check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Host:
+    """One test host: network and mount namespaces, held by a sleeper."""
+
+    def __init__(self, lan, name, address, chroot=None, binds=()):
+        self.name, self.address, self.chroot = name, address, chroot
+        self.netns = f"pp-{lan.tag}-{len(lan.hosts)}"
+        self.dir = os.path.join(lan.root, name)
+        self.upper = os.path.join(self.dir, "etc-upper")
+        work = os.path.join(self.dir, "etc-work")
+        dbus = os.path.join(self.dir, "run-dbus")
+        for d in (self.upper, work, dbus):
+            os.makedirs(d)
+        sh("ip", "netns", "add", self.netns)
+        port = f"p{len(lan.hosts)}"
+        sh("ip", "link", "add", "eth0", "netns", self.netns, "type", "veth",
+           "peer", "name", port, "netns", lan.netns)
+        lan.exec("ip", "link", "set", port, "master", "br0", "up")
+        for argv in (["ip", "link", "set", "lo", "up"],
+                     ["ip", "addr", "add", f"{address}/{PREFIX}", "dev", "eth0"],
+                     ["ip", "link", "set", "eth0", "up"]):
+            sh("ip", "netns", "exec", self.netns, *argv)
+        mounts = [
+            f"mount -t overlay overlay -o lowerdir=/etc,upperdir={self.upper},workdir={work} /etc",
+            f"mount --bind {dbus} /run/dbus" if os.path.isdir("/run/dbus") else "true",
+        ]
+        if chroot:
+            mounts.append(f"mount -t proc proc {chroot}/proc")
+        mounts.extend(f"mount --bind {source} {target}" for source, target in binds)
+        script = " && ".join(mounts) + " && echo ready && exec sleep infinity"
+        self.holder = subprocess.Popen(
+            ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--propagation",
+             "private", "sh", "-c", script],
+            stdout=subprocess.PIPE, text=True)
+        if self.holder.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"test host {name} did not start")
+        self.shell = os.path.join(self.dir, "shell")
+        root = f"chroot {chroot} " if chroot else ""
+        with open(self.shell, "w") as f:
+            f.write(f'#!/bin/sh\nexec nsenter -t {self.holder.pid} -m -n -- {root}/bin/sh "$@"\n')
+        os.chmod(self.shell, 0o755)
+
+    def enter(self):
+        """The argv prefix that runs a command inside this host."""
+        return ["nsenter", "-t", str(self.holder.pid), "-m", "-n", "--"]
+
+    def run(self, *argv, stdin=None, check=True):
+        return sh(*self.enter(), *argv, stdin=stdin, check=check)
+
+    def spawn(self, *argv):
+        """A background process inside the host, e.g. a listener."""
+        return subprocess.Popen([*self.enter(), *argv], stdout=subprocess.PIPE, text=True)
+
+    def close(self):
+        self.holder.kill()
+        self.holder.wait()
+        sh("ip", "netns", "delete", self.netns, check=False)
+
+
+LISTEN = r"""
+import socket, sys, time
+socks = []
+for spec in sys.argv[1:]:
+    address, port = spec.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((address, int(port)))
+    s.listen(16)
+    socks.append(s)
+print("listening", flush=True)
+time.sleep(3600)
+"""
+
+CONNECT = r"""
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()
+    print("open")
+except OSError as e:
+    print("closed", e)
+"""
+
+
+class Listener:
+    """TCP listeners inside a host, as `address:port` specs; a context manager."""
+
+    def __init__(self, host, *specs):
+        self.process = host.spawn("python3", "-c", LISTEN, *specs)
+        if self.process.stdout.readline().strip() != "listening":
+            raise RuntimeError(f"listener {specs} did not start in {host.name}")
+
+    @property
+    def pid(self):
+        # nsenter execs python3 in place: the child's pid is the listener's.
+        return self.process.pid
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait()
+
+
+def reachable(client, server, port, timeout=2.0):
+    """Whether `client` can open a TCP connection to `server`'s port."""
+    out = client.run("python3", "-c", CONNECT, server.address, str(port), str(timeout))
+    return out.startswith("open")
+
+
+def wait_until(predicate, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()

@@ -1,0 +1,267 @@
+"""The collection under real ansible-playbook, on real nftables and iptables.
+
+Test hosts are network namespaces (see hosts.py). obs1 runs nftables and obs2
+iptables, each with foreign rules set up first; ocp1 (198.18.2.10) is a host
+the plan admits and `stranger` (198.18.99.9) one it does not. The example
+playbooks in examples/playbooks run unchanged against them.
+
+Run as root after scripts/build-collection: `.venv/bin/python -m unittest
+discover -s tests/ansible -v` (scripts/test does both).
+"""
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from hosts import Lan, Listener, reachable, sh
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLAYBOOKS = os.path.join(REPO, "examples", "playbooks")
+VENV_BIN = os.path.join(REPO, ".venv", "bin")
+
+NFT_FOREIGN = """table inet filter {
+\tchain input {
+\t\ttype filter hook input priority filter; policy drop;
+\t\tct state established,related accept
+\t\tiif "lo" accept
+\t\ttcp dport 22 accept comment "ssh, not portplan's"
+\t}
+}
+table ip foreign {
+\tchain keep {
+\t\ttcp dport 9999 drop
+\t}
+}
+"""
+
+IPTABLES_FOREIGN = [
+    ["-P", "INPUT", "DROP"],
+    ["-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
+    ["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
+    ["-A", "INPUT", "-p", "tcp", "--dport", "22", "-m", "comment", "--comment", "ssh", "-j", "ACCEPT"],
+    ["-A", "INPUT", "-j", "REJECT"],
+]
+
+# Fails every iptables call that names port 2882, so a run fails half-way.
+FAILING_IPTABLES = """#!/bin/sh
+case "$*" in *2882*) echo "injected failure for the rollback test" >&2; exit 1;; esac
+exec /usr/sbin/xtables-nft-multi iptables "$@"
+"""
+
+
+def ruleset(host, backend):
+    """The host's ruleset as text, with iptables' packet counters and dated
+    comment lines taken out (traffic changes them, not portplan)."""
+    if backend == "nftables":
+        return host.run("nft", "list", "ruleset")
+    text = host.run("iptables-save") + host.run("ip6tables-save")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    return re.sub(r"\[\d+:\d+\]", "[0:0]", text)
+
+
+def is_subsequence(lines, within):
+    it = iter(within)
+    return all(any(line == other for other in it) for line in lines)
+
+
+class Playbooks(unittest.TestCase):
+    """One ordered scenario: methods run in name order and share the hosts."""
+
+    @classmethod
+    def setUpClass(cls):
+        tarballs = sorted(glob.glob(os.path.join(REPO, "dist", "collection", "portplan-ports-*.tar.gz")))
+        if not tarballs:
+            raise RuntimeError("no collection tarball in dist/collection: run scripts/build-collection")
+        cls.work = tempfile.mkdtemp(prefix="portplan-ansible-")
+        collections = os.path.join(cls.work, "collections")
+        sh(os.path.join(VENV_BIN, "ansible-galaxy"), "collection", "install", "--force",
+           "-p", collections, tarballs[-1])
+        cls.lan = Lan("ans")
+        cls.obs1 = cls.lan.host("obs1", "198.18.2.11")
+        cls.obs2 = cls.lan.host("obs2", "198.18.2.12")
+        cls.ocp1 = cls.lan.host("ocp1", "198.18.2.10")
+        cls.stranger = cls.lan.host("stranger", "198.18.99.9")
+        cls.obs1.run("nft", "-f", "-", stdin=NFT_FOREIGN)
+        for tool in ("iptables", "ip6tables"):
+            for rule in IPTABLES_FOREIGN:
+                cls.obs2.run(tool, "-w", *rule)
+        # Where each distribution keeps its rules: Debian's nftables package
+        # ships /etc/nftables.conf; iptables-persistent's directory is made here.
+        cls.obs2.run("mkdir", "-p", "/etc/iptables")
+        cls.targets = {cls.obs1: "nftables", cls.obs2: "iptables"}
+        cls.original = {host: ruleset(host, backend) for host, backend in cls.targets.items()}
+        cls.env = dict(
+            os.environ,
+            ANSIBLE_HOME=os.path.join(cls.work, "home"),
+            ANSIBLE_COLLECTIONS_PATH=collections,
+            ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
+            ANSIBLE_CALLBACK_TREE_DIR=os.path.join(cls.work, "tree"),
+            ANSIBLE_LOCAL_TEMP=os.path.join(cls.work, "local-tmp"),
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_RETRY_FILES_ENABLED="0",
+            PATH=VENV_BIN + os.pathsep + os.environ["PATH"],
+        )
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lan.close()
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def inventory(self, hosts):
+        lines = ["[ocp]"]
+        for host, backend in hosts.items():
+            extra = f" ansible_remote_tmp={host.remote_tmp}" if host.chroot else ""
+            lines.append(
+                f"{host.name} ansible_connection=local ansible_shell_executable={host.shell} "
+                f"portplan_firewall={backend}{extra}")
+        path = os.path.join(self.work, "inventory.ini")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def play(self, playbook, *extra, hosts=None, expect_rc=0):
+        """Run a playbook; its output and each host's last task result."""
+        shutil.rmtree(self.env["ANSIBLE_CALLBACK_TREE_DIR"], ignore_errors=True)
+        inventory = self.inventory(hosts or self.targets)
+        done = subprocess.run(
+            ["ansible-playbook", "-i", inventory, os.path.join(PLAYBOOKS, playbook), *extra],
+            env=self.env, capture_output=True, text=True)
+        output = done.stdout + done.stderr
+        self.assertEqual(done.returncode, expect_rc, output)
+        results = {}
+        for host in hosts or self.targets:
+            path = os.path.join(self.env["ANSIBLE_CALLBACK_TREE_DIR"], host.name)
+            with open(path) as f:
+                results[host] = json.load(f)
+        return output, results
+
+    def assert_original(self):
+        for host, backend in self.targets.items():
+            self.assertEqual(ruleset(host, backend), self.original[host], f"{host.name} ({backend})")
+
+    def test_10_check_diff_changes_nothing_and_shows_the_diff(self):
+        output, results = self.play("ocp-preinstall.yml", "--check", "--diff")
+        for host, backend in self.targets.items():
+            self.assertTrue(results[host]["changed"], results[host])
+            self.assertEqual(results[host]["firewall"]["backend"], backend)
+            self.assertTrue(results[host]["actions"], results[host])
+        self.assertIn("+portplan:observer.sql ipv4 tcp dport 2881 saddr 198.18.2.10/32", output)
+        self.assert_original()
+
+    def test_20_first_run_opens_and_persists(self):
+        output, results = self.play("ocp-preinstall.yml")
+        for host, backend in self.targets.items():
+            result = results[host]
+            self.assertTrue(result["changed"], result)
+            self.assertFalse(result.get("failed"), result)
+            now = ruleset(host, backend)
+            self.assertIn("portplan:observer.sql", now)
+            self.assertTrue(is_subsequence(self.original[host].splitlines(), now.splitlines()),
+                            f"foreign rules of {host.name} changed:\n{now}")
+            self.assertTrue(result["persisted"], result)
+            for path in result["persisted"]:
+                with open(os.path.join(host.upper, os.path.relpath(path, "/etc"))) as f:
+                    self.assertIn("portplan:observer.sql", f.read())
+        # The overlay kept every write off the machine's own /etc.
+        if os.path.exists("/etc/nftables.conf"):
+            with open("/etc/nftables.conf") as f:
+                self.assertNotIn("portplan", f.read())
+        self.assertFalse(os.path.exists("/etc/iptables/rules.v4"))
+
+    def test_30_opened_port_reachable_from_allowed_host_only(self):
+        for host in self.targets:
+            with Listener(host, "0.0.0.0:2881"):
+                self.assertTrue(reachable(self.ocp1, host, 2881), f"ocp1 -> {host.name}:2881")
+                self.assertFalse(reachable(self.stranger, host, 2881), f"stranger -> {host.name}:2881")
+            # A planned port no client of ocp1's kind may reach stays closed to it.
+            with Listener(host, "0.0.0.0:2882"):
+                self.assertFalse(reachable(self.ocp1, host, 2882), f"ocp1 -> {host.name}:2882")
+
+    def test_40_second_run_changes_nothing(self):
+        _, results = self.play("ocp-preinstall.yml")
+        for host in self.targets:
+            self.assertFalse(results[host]["changed"], results[host])
+            self.assertEqual(results[host]["actions"], [])
+
+    def test_50_port_in_use_fails_naming_pid_and_command(self):
+        before = {host: ruleset(host, backend) for host, backend in self.targets.items()}
+        with Listener(self.obs1, "0.0.0.0:2881") as stray:
+            output, results = self.play("ocp-preinstall.yml", expect_rc=2)
+        result = results[self.obs1]
+        self.assertTrue(result["failed"], result)
+        self.assertIn("port-in-use", result["msg"])
+        self.assertIn(f"pid {stray.pid} (python3)", result["msg"])
+        for host, backend in self.targets.items():
+            self.assertEqual(ruleset(host, backend), before[host])
+
+    def test_60_postinstall_passes_when_components_listen(self):
+        fixed = [entry for entry in self.port_table(self.obs1)
+                 if entry["allocation"] == "fixed" and entry["ports"]["first"] == entry["ports"]["last"]]
+        specs = [("127.0.0.1" if e["exposure"] == "loopback" else "0.0.0.0") + f":{e['ports']['first']}"
+                 for e in fixed if e["transport"] == "tcp"]
+        self.assertTrue(specs)
+        with Listener(self.obs1, *specs):
+            _, results = self.play("postinstall.yml", hosts={self.obs1: "nftables"})
+        result = results[self.obs1]
+        self.assertFalse(result.get("failed"), result)
+        self.assertFalse(result["changed"])
+        self.assertEqual([f for f in result["findings"] if f["severity"] == "error"], [])
+
+    def port_table(self, host):
+        out = sh(os.path.join(REPO, "target", "x86_64-unknown-linux-musl", "release", "portplan"),
+                 "validate", "--format", "json", os.path.join(REPO, "examples", "plans", "ocp-cluster.json"))
+        return next(h["ports"] for h in json.loads(out)["hosts"] if h["host"] == host.name)
+
+    def test_70_absent_restores_the_original_ruleset(self):
+        _, results = self.play("remove.yml")
+        for host in self.targets:
+            self.assertTrue(results[host]["changed"], results[host])
+        self.assert_original()
+        _, results = self.play("remove.yml")
+        for host in self.targets:
+            self.assertFalse(results[host]["changed"], results[host])
+        self.assert_original()
+
+    def test_80_failed_command_rolls_back(self):
+        wrapper = os.path.join(self.obs2.dir, "iptables")
+        with open(wrapper, "w") as f:
+            f.write(FAILING_IPTABLES)
+        os.chmod(wrapper, 0o755)
+        self.obs2.run("mount", "--bind", wrapper, "/usr/sbin/iptables")
+        try:
+            _, results = self.play("ocp-preinstall.yml", hosts={self.obs2: "iptables"}, expect_rc=2)
+        finally:
+            self.obs2.run("umount", "/usr/sbin/iptables")
+        result = results[self.obs2]
+        self.assertTrue(result["failed"], result)
+        self.assertIn("injected failure", result["msg"])
+        self.assertIn("rolled back", result["msg"])
+        self.assertEqual(ruleset(self.obs2, "iptables"), self.original[self.obs2])
+
+    def test_90_target_without_python(self):
+        """A busybox chroot: no Python, no libc; only /bin/sh and the static binary."""
+        root = os.path.join(self.work, "busybox-root")
+        remote_tmp = os.path.join(self.work, "chroot-tmp")
+        for d in ("bin", "proc", "tmp", remote_tmp.lstrip("/")):
+            os.makedirs(os.path.join(root, d), exist_ok=True)
+        os.makedirs(remote_tmp, exist_ok=True)
+        shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
+        sh("chroot", root, "/bin/busybox", "--install", "-s", "/bin")
+        self.assertFalse(glob.glob(os.path.join(root, "**", "python*"), recursive=True))
+        host = self.lan.host("obs3", "198.18.2.13", chroot=root,
+                             binds=[(remote_tmp, os.path.join(root, remote_tmp.lstrip("/")))])
+        host.remote_tmp = remote_tmp
+        _, results = self.play("ocp-preinstall.yml", hosts={host: "none"})
+        result = results[host]
+        self.assertFalse(result.get("failed"), result)
+        self.assertEqual(result["firewall"]["backend"], "none")
+        self.assertEqual([h["spec"] for h in result["ports"]][:2], ["observer.sql", "observer.rpc"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
