@@ -109,6 +109,7 @@ class Host:
     def close(self):
         self.holder.kill()
         self.holder.wait()
+        self.holder.stdout.close()
         sh("ip", "netns", "delete", self.netns, check=False)
 
 
@@ -155,6 +156,7 @@ class Listener:
     def __exit__(self, *exc):
         self.process.send_signal(signal.SIGTERM)
         self.process.wait()
+        self.process.stdout.close()
 
 
 def reachable(client, server, port, timeout=2.0):

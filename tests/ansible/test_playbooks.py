@@ -20,7 +20,8 @@ import unittest
 
 from hosts import Lan, Listener, reachable, sh
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
 PLAYBOOKS = os.path.join(REPO, "examples", "playbooks")
 VENV_BIN = os.path.join(REPO, ".venv", "bin")
 
@@ -47,10 +48,11 @@ IPTABLES_FOREIGN = [
     ["-A", "INPUT", "-j", "REJECT"],
 ]
 
-# Fails every iptables call that names port 2882, so a run fails half-way.
+# Fails every iptables call that names port 2882, so a run fails half-way;
+# every other call goes to the real iptables (REAL is filled in).
 FAILING_IPTABLES = """#!/bin/sh
 case "$*" in *2882*) echo "injected failure for the rollback test" >&2; exit 1;; esac
-exec /usr/sbin/xtables-nft-multi iptables "$@"
+exec REAL iptables "$@"
 """
 
 
@@ -99,8 +101,9 @@ class Playbooks(unittest.TestCase):
             os.environ,
             ANSIBLE_HOME=os.path.join(cls.work, "home"),
             ANSIBLE_COLLECTIONS_PATH=collections,
-            ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
-            ANSIBLE_CALLBACK_TREE_DIR=os.path.join(cls.work, "tree"),
+            ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
+            ANSIBLE_CALLBACKS_ENABLED="portplan_results",
+            PORTPLAN_RESULTS_DIR=os.path.join(cls.work, "results"),
             ANSIBLE_LOCAL_TEMP=os.path.join(cls.work, "local-tmp"),
             ANSIBLE_NOCOLOR="1",
             ANSIBLE_RETRY_FILES_ENABLED="0",
@@ -126,7 +129,7 @@ class Playbooks(unittest.TestCase):
 
     def play(self, playbook, *extra, hosts=None, expect_rc=0):
         """Run a playbook; its output and each host's last task result."""
-        shutil.rmtree(self.env["ANSIBLE_CALLBACK_TREE_DIR"], ignore_errors=True)
+        shutil.rmtree(self.env["PORTPLAN_RESULTS_DIR"], ignore_errors=True)
         inventory = self.inventory(hosts or self.targets)
         done = subprocess.run(
             ["ansible-playbook", "-i", inventory, os.path.join(PLAYBOOKS, playbook), *extra],
@@ -135,7 +138,7 @@ class Playbooks(unittest.TestCase):
         self.assertEqual(done.returncode, expect_rc, output)
         results = {}
         for host in hosts or self.targets:
-            path = os.path.join(self.env["ANSIBLE_CALLBACK_TREE_DIR"], host.name)
+            path = os.path.join(self.env["PORTPLAN_RESULTS_DIR"], host.name)
             with open(path) as f:
                 results[host] = json.load(f)
         return output, results
@@ -158,15 +161,17 @@ class Playbooks(unittest.TestCase):
         for host, backend in self.targets.items():
             result = results[host]
             self.assertTrue(result["changed"], result)
-            self.assertFalse(result.get("failed"), result)
+            self.assertEqual(result["_outcome"], "ok", result)
             now = ruleset(host, backend)
             self.assertIn("portplan:observer.sql", now)
             self.assertTrue(is_subsequence(self.original[host].splitlines(), now.splitlines()),
                             f"foreign rules of {host.name} changed:\n{now}")
             self.assertTrue(result["persisted"], result)
+            saved = ""
             for path in result["persisted"]:
                 with open(os.path.join(host.upper, os.path.relpath(path, "/etc"))) as f:
-                    self.assertIn("portplan:observer.sql", f.read())
+                    saved += f.read()
+            self.assertIn("portplan:observer.sql", saved)
         # The overlay kept every write off the machine's own /etc.
         if os.path.exists("/etc/nftables.conf"):
             with open("/etc/nftables.conf") as f:
@@ -193,7 +198,7 @@ class Playbooks(unittest.TestCase):
         with Listener(self.obs1, "0.0.0.0:2881") as stray:
             output, results = self.play("ocp-preinstall.yml", expect_rc=2)
         result = results[self.obs1]
-        self.assertTrue(result["failed"], result)
+        self.assertEqual(result["_outcome"], "failed", result)
         self.assertIn("port-in-use", result["msg"])
         self.assertIn(f"pid {stray.pid} (python3)", result["msg"])
         for host, backend in self.targets.items():
@@ -208,7 +213,7 @@ class Playbooks(unittest.TestCase):
         with Listener(self.obs1, *specs):
             _, results = self.play("postinstall.yml", hosts={self.obs1: "nftables"})
         result = results[self.obs1]
-        self.assertFalse(result.get("failed"), result)
+        self.assertEqual(result["_outcome"], "ok", result)
         self.assertFalse(result["changed"])
         self.assertEqual([f for f in result["findings"] if f["severity"] == "error"], [])
 
@@ -228,17 +233,22 @@ class Playbooks(unittest.TestCase):
         self.assert_original()
 
     def test_80_failed_command_rolls_back(self):
+        # /usr/sbin/iptables is a symlink through /etc/alternatives to a
+        # multi-call binary (a bind mount would land on the binary itself).
+        # The host's /etc is an overlay, so the alternative is switched there.
+        alternative = "/etc/alternatives/iptables"
+        real = self.obs2.run("readlink", "-f", alternative).strip()
         wrapper = os.path.join(self.obs2.dir, "iptables")
         with open(wrapper, "w") as f:
-            f.write(FAILING_IPTABLES)
+            f.write(FAILING_IPTABLES.replace("REAL", real))
         os.chmod(wrapper, 0o755)
-        self.obs2.run("mount", "--bind", wrapper, "/usr/sbin/iptables")
+        self.obs2.run("ln", "-sfn", wrapper, alternative)
         try:
             _, results = self.play("ocp-preinstall.yml", hosts={self.obs2: "iptables"}, expect_rc=2)
         finally:
-            self.obs2.run("umount", "/usr/sbin/iptables")
+            self.obs2.run("ln", "-sfn", real, alternative)
         result = results[self.obs2]
-        self.assertTrue(result["failed"], result)
+        self.assertEqual(result["_outcome"], "failed", result)
         self.assertIn("injected failure", result["msg"])
         self.assertIn("rolled back", result["msg"])
         self.assertEqual(ruleset(self.obs2, "iptables"), self.original[self.obs2])
@@ -258,7 +268,7 @@ class Playbooks(unittest.TestCase):
         host.remote_tmp = remote_tmp
         _, results = self.play("ocp-preinstall.yml", hosts={host: "none"})
         result = results[host]
-        self.assertFalse(result.get("failed"), result)
+        self.assertEqual(result["_outcome"], "ok", result)
         self.assertEqual(result["firewall"]["backend"], "none")
         self.assertEqual([h["spec"] for h in result["ports"]][:2], ["observer.sql", "observer.rpc"])
 

@@ -161,6 +161,13 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
         reason: choice.reason,
     });
     let mut observation = facts.observation;
+    if observation.effective_uid != Some(0) {
+        result.warnings.push(
+            "not running as root: the owners of listening sockets are unknown and the \
+             firewall cannot be changed (use become: true)"
+                .into(),
+        );
+    }
     let current = if backend == FirewallBackend::None {
         None
     } else {

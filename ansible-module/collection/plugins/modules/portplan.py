@@ -1,0 +1,475 @@
+# -*- coding: utf-8 -*-
+# Copyright: portplan contributors
+# SPDX-License-Identifier: Apache-2.0
+#
+# Documentation only. The portplan.ports.portplan action plugin runs the
+# static binary module built for the target's architecture
+# (portplan_linux_x86_64 or portplan_linux_aarch64 in this directory).
+
+DOCUMENTATION = r"""
+---
+module: portplan
+short_description: Check and open the ports of a portplan deployment plan on a Linux host
+version_added: 0.1.0
+description:
+  - Checks this host's part of a L(portplan,https://example.invalid/portplan) deployment plan against what the host
+    really has, and makes the host's firewall admit each planned port from exactly the hosts and client networks that
+    need it, and from nobody else.
+  - Before install (O(phase=preinstall)) every planned port must be free and legal for the deploying user; after
+    install (O(phase=postinstall)) every planned fixed port must be listening at the host's address.
+  - The checks are portplan's rules, the same as C(portplan validate) gives for the whole plan, run with what was
+    observed on this host. That is the listening TCP and bound UDP sockets with their owning processes (read from
+    C(/proc)), the C(net.ipv4.ip_local_port_range), C(ip_local_reserved_ports) and C(ip_unprivileged_port_start)
+    sysctls, the effective uid, and the active firewall's rules.
+  - Each finding has a severity (C(error), C(warning) or C(info)), a message and a one-line fix. The task fails when a
+    finding is at least as severe as O(fail_on); the findings are in the result either way.
+  - The module is a static binary; the target needs no Python. The action plugin runs uname on the target to choose
+    the binary for its architecture, copies it to the target with the options, and runs it.
+  - Every firewall rule portplan adds carries the comment C(portplan:<spec-id>). portplan changes and removes only
+    rules with such a comment and leaves every other rule alone.
+author:
+  - portplan developers (!UNKNOWN)
+options:
+  plan:
+    description:
+      - The deployment plan inline, as a mapping. It is the same JSON document that C(portplan validate) reads (see
+        C(examples/plans/) in the portplan repository), with its keys in kebab-case, for example C(deploy-user).
+      - Its keys are C(name) and C(profiles) (required), C(deploy-user) (V(root) or V(non-root)), C(hosts) (required;
+        each with C(name), C(address), C(components) and optionally C(deploy-user) and C(overrides)), C(networks)
+        (client networks with C(name), C(cidrs) and C(description)), C(overrides) (C(spec) and C(ports)), C(enable)
+        (optional spec ids to turn on), C(custom-profiles) and C(observations).
+      - The plan is parsed strictly. Unknown keys and bad values make the task fail with a message naming the JSON path
+        and the value, for example C(hosts[1].address).
+      - The plan's JSON text as a string is accepted too.
+      - Exactly one of O(plan) and O(plan_file) is required.
+    type: dict
+  plan_file:
+    description:
+      - Path of a file holding the plan, as JSON or YAML.
+      - Read on the controller by the action plugin, never on the target. A relative path is searched for the way
+        M(ansible.builtin.copy) searches for its O(ansible.builtin.copy#module:src), in the C(files/) directory of the
+        role and of the playbook, and next to them. A vault-encrypted file is decrypted.
+      - The file must hold a mapping; it is passed to the module as O(plan).
+      - Exactly one of O(plan) and O(plan_file) is required.
+    type: path
+  host:
+    description:
+      - The name of this target among the plan's C(hosts).
+      - Defaults to the target's C(inventory_hostname), filled in by the action plugin.
+      - The task fails when the plan has no host of that name.
+    type: str
+  phase:
+    description:
+      - When the host is checked.
+      - V(preinstall) is before the software is installed. Every planned port must be free on the host, and legal
+        for the deploying user.
+      - V(postinstall) is after it is installed. Every planned fixed port must be listening at the host's address.
+    type: str
+    choices: [preinstall, postinstall]
+    default: preinstall
+  state:
+    description:
+      - What to do to the host's firewall.
+      - V(present) checks the host and makes the firewall admit each planned port from exactly the hosts and networks
+        that need it. portplan's rules that are no longer planned, or whose sources changed, are replaced or removed.
+      - V(absent) removes every rule portplan added (rules tagged C(portplan:<spec-id>) in their comment), and nothing
+        else.
+      - V(checked) only checks. Nothing is changed; the result's RV(rules) and RV(actions) show what V(present)
+        would do.
+    type: str
+    choices: [present, absent, checked]
+    default: present
+  firewall:
+    description:
+      - Which firewall to read and change.
+      - V(auto) detects the active firewall (nftables or iptables). If firewalld or ufw is running, the task fails and says
+        so. Support for those two comes later; until then manage the ports with
+        M(ansible.posix.firewalld) or M(community.general.ufw), or use V(none).
+      - V(nftables) uses C(nft), V(iptables) uses C(iptables) and C(ip6tables).
+      - V(none) checks the ports only. The firewall is neither read nor changed.
+    type: str
+    choices: [auto, nftables, iptables, none]
+    default: auto
+  fail_on:
+    description:
+      - The least severe finding that fails the task.
+      - With V(error), only error findings fail the task. With V(warning), warnings fail it too.
+      - Info findings never fail the task.
+    type: str
+    choices: [error, warning]
+    default: error
+  persist:
+    description:
+      - After changing the running ruleset, save it where the distribution loads it from at boot, so that the
+        change survives a reboot.
+      - For nftables, the file is C(/etc/nftables.conf). For iptables, it is C(/etc/iptables/rules.v4) and
+        C(/etc/iptables/rules.v6) (Debian, Ubuntu), or C(/etc/sysconfig/iptables) and C(/etc/sysconfig/ip6tables)
+        (RHEL and related).
+      - The result's RV(persisted) lists the files written. Nothing is written when no rule changed, nor in check mode.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+    details: The action plugin reads O(plan_file), fills in O(host) and chooses the binary for the target's architecture.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: In check mode nothing is changed; RV(actions) lists the commands that would run.
+  diff_mode:
+    support: full
+    details: The diff has the host's portplan-relevant firewall ruleset as text, before and after.
+  platform:
+    platforms: linux
+    support: full
+    details: Binaries for x86_64 and aarch64 (arm64) Linux.
+notes:
+  - The targets need no Python. The module is a static binary; its builds for x86_64 and aarch64 Linux ship in the
+    collection.
+  - Run it as root (with C(become)) so that it can see which processes own the
+    sockets and can change the firewall. Without root, the owners are unknown and changing the firewall fails.
+  - Rules are only added to input chains that already filter traffic. If no input chain drops a family's traffic,
+    the ports are already open to everyone; portplan says so instead of adding rules that would restrict nothing.
+seealso:
+  - name: portplan
+    description: The portplan command line (C(portplan validate), C(portplan catalog)) and the plan format.
+    link: https://example.invalid/portplan
+"""
+
+EXAMPLES = r"""
+- name: Before installing OCP, check the ports and open them in the firewall
+  hosts: ocp
+  become: true
+  tasks:
+    - name: Check that the planned ports are free and open them to exactly who needs them
+      portplan.ports.portplan:
+        plan_file: ocp-cluster.json
+        phase: preinstall
+
+- name: FineDataLink cluster with FineOps, plan given inline
+  hosts: fdl
+  become: true
+  tasks:
+    - name: Open the FineDataLink ports; fail on warnings too
+      portplan.ports.portplan:
+        fail_on: warning
+        plan:
+          name: fdl-cluster
+          profiles: [finedatalink-cluster, fineops]
+          deploy-user: non-root
+          hosts:
+            - {name: app1, address: 198.18.1.11, components: [finedatalink, ops-agent]}
+            - {name: app2, address: 198.18.1.12, components: [finedatalink, ops-agent]}
+            - name: comp1
+              address: 198.18.1.21
+              components: [fanruan-gateway, elasticsearch, mysql, redis, minio, kafka, nacos, nacos-mysql, ops-agent]
+              overrides:
+                - {spec: fanruan-gateway.http, ports: 8443}
+            - {name: fineops1, address: 198.18.1.100, components: [fineops-nginx, skywalking-oap, fineops-registry]}
+          networks:
+            - {name: admin, cidrs: [198.18.100.0/24], description: O&M personnel}
+
+- name: After installing, verify that every planned port listens; change nothing
+  hosts: ocp
+  become: true
+  tasks:
+    - name: Verify the installation
+      portplan.ports.portplan:
+        plan_file: ocp-cluster.json
+        phase: postinstall
+        state: checked
+      register: ports
+
+    - name: Show the findings
+      ansible.builtin.debug:
+        msg: "{{ item.severity }}: {{ item.message }} Fix: {{ item.fix }}"
+      loop: "{{ ports.findings }}"
+
+- name: Remove every firewall rule portplan added, and nothing else
+  hosts: ocp
+  become: true
+  tasks:
+    - name: Remove portplan's rules
+      portplan.ports.portplan:
+        plan_file: ocp-cluster.json
+        state: absent
+
+- name: Show what would change, without changing it
+  hosts: ocp
+  become: true
+  tasks:
+    - name: Dry run with a diff of the firewall rules
+      portplan.ports.portplan:
+        plan_file: ocp-cluster.json
+        firewall: nftables
+        persist: false
+      check_mode: true
+      diff: true
+      register: dry_run
+
+    - name: The commands that would run
+      ansible.builtin.debug:
+        var: dry_run.actions
+"""
+
+RETURN = r"""
+changed:
+  description: Whether a firewall rule was added or removed (or, in check mode, would be).
+  returned: always
+  type: bool
+  sample: true
+msg:
+  description: One line on the outcome, for example how many findings of each severity and how many rules changed.
+  returned: always
+  type: str
+  sample: "host ocp1: 0 error(s), 0 warning(s), 0 info(s); firewall not changed (state: checked)"
+findings:
+  description:
+    - What portplan found on this host and in the plan as a whole, errors first.
+    - Findings about other hosts of the plan are left out.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    code:
+      description: Stable code of the rule that fired, for example C(port-in-use) or C(privileged-port).
+      type: str
+      sample: port-in-use
+    severity:
+      description: V(error), V(warning) or V(info).
+      type: str
+      sample: error
+    host:
+      description: The plan host the finding is about, or null.
+      type: str
+      sample: ocp1
+    component:
+      description: The component the finding is about, or null.
+      type: str
+      sample: ocp-server
+    spec:
+      description: The spec id the finding is about, or null.
+      type: str
+      sample: ocp-server.http
+    ports:
+      description: The ports concerned, or null.
+      type: dict
+      contains:
+        first:
+          description: First port of the range.
+          type: int
+          sample: 8080
+        last:
+          description: Last port of the range (equal to RV(findings[].ports.first) for a single port).
+          type: int
+          sample: 8080
+    message:
+      description: What is wrong.
+      type: str
+      sample: "port 8080/tcp is already in use on ocp1 (java, pid 4242)"
+    fix:
+      description: One line that fixes it.
+      type: str
+      sample: "stop the process or override ocp-server.http to a free port"
+ports:
+  description: This host's port table, by port.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    spec:
+      description: Spec id.
+      type: str
+      sample: ocp-server.http
+    component:
+      description: Component that listens.
+      type: str
+      sample: ocp-server
+    ports:
+      description: The effective ports (after overrides), as C(first) and C(last).
+      type: dict
+      sample: {first: 8080, last: 8080}
+    transport:
+      description: V(tcp) or V(udp).
+      type: str
+      sample: tcp
+    protocol:
+      description: Application protocol.
+      type: str
+      sample: http
+    allocation:
+      description: V(fixed) (listens on exactly these ports) or V(pool) (picks a free port of the range at run time).
+      type: str
+      sample: fixed
+    exposure:
+      description: V(loopback) (never opened), V(peers) (opened to the spec's accessors) or V(browser) (people reach it
+        with a web browser).
+      type: str
+      sample: browser
+    sources:
+      description: The addresses and CIDRs the desired firewall rule admits (empty when no rule is wanted).
+      type: list
+      elements: str
+      sample: [198.18.60.0/24]
+    purpose:
+      description: What the port is for.
+      type: str
+      sample: OCP web console and API
+    overridden:
+      description: Whether an override moved it from the vendor default.
+      type: bool
+      sample: false
+rules:
+  description:
+    - The firewall rules this host should hold, by port. Each admits one spec's ports from exactly its sources.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    host:
+      description: Plan host whose firewall holds the rule.
+      type: str
+      sample: ocp1
+    spec:
+      description: The spec it opens.
+      type: str
+      sample: ocp-server.http
+    tag:
+      description: C(portplan:<spec-id>), written into the rule's comment.
+      type: str
+      sample: portplan:ocp-server.http
+    transport:
+      description: V(tcp) or V(udp).
+      type: str
+      sample: tcp
+    ports:
+      description: The ports opened, as C(first) and C(last).
+      type: dict
+      sample: {first: 8080, last: 8080}
+    sources:
+      description: Exactly the sources admitted, as aggregated CIDRs.
+      type: list
+      elements: str
+      sample: [198.18.60.0/24]
+    purpose:
+      description: What it is for.
+      type: str
+      sample: OCP web console and API
+actions:
+  description:
+    - The commands run to change the firewall and persist it, in order. In check mode, the commands that would run.
+    - Empty when nothing needs to change.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    argv:
+      description: The command and its arguments.
+      type: list
+      elements: str
+      sample: [nft, -f, "-"]
+    stdin:
+      description: What is written to the command's standard input, or null.
+      type: str
+      sample: "add rule inet filter input ip saddr 198.18.60.0/24 tcp dport 8080 accept comment \"portplan:ocp-server.http\""
+firewall:
+  description: The firewall that was used.
+  returned: when the options are valid
+  type: dict
+  contains:
+    backend:
+      description: V(nftables), V(iptables), V(firewalld), V(ufw) or V(none).
+      type: str
+      sample: nftables
+    reason:
+      description: Why this backend, for example that it was detected or asked for.
+      type: str
+      sample: no firewall filters input; nftables is installed
+facts:
+  description: What was observed on the host, as the checks saw it.
+  returned: when the options are valid
+  type: dict
+  contains:
+    listeners:
+      description: Listening TCP sockets and bound UDP sockets.
+      type: list
+      elements: dict
+      contains:
+        transport:
+          description: V(tcp) or V(udp).
+          type: str
+          sample: tcp
+        address:
+          description: Local address, for example C(0.0.0.0), C(::) or C(127.0.0.1).
+          type: str
+          sample: 0.0.0.0
+        port:
+          description: Local port.
+          type: int
+          sample: 22
+        pid:
+          description: Owning process id, or null when unknown (not run as root).
+          type: int
+          sample: 812
+        command:
+          description: Owning process's command name, or null when unknown.
+          type: str
+          sample: sshd
+        v6only:
+          description: For an IPv6 socket, whether it refuses IPv4 connections.
+          type: bool
+          sample: false
+    ip_local_port_range:
+      description: C(net.ipv4.ip_local_port_range) as C(first) and C(last), or null when it could not be read.
+      type: dict
+      sample: {first: 32768, last: 60999}
+    ip_local_reserved_ports:
+      description: C(net.ipv4.ip_local_reserved_ports), as ranges with C(first) and C(last).
+      type: list
+      elements: dict
+      sample: []
+    ip_unprivileged_port_start:
+      description: C(net.ipv4.ip_unprivileged_port_start), or null when it could not be read.
+      type: int
+      sample: 1024
+    effective_uid:
+      description: The effective uid the module ran as.
+      type: int
+      sample: 0
+    firewall:
+      description:
+        - The firewall that was read, or null with O(firewall=none).
+        - C(backend) names it; C(open) lists the ports it admits, each with C(transport), C(ports) (C(first) and
+          C(last)), C(sources) (empty for anywhere) and C(tag) (C(portplan:<spec-id>) for portplan's own rules, null for others).
+      type: dict
+      sample: {backend: nftables, open: []}
+persisted:
+  description: The files the ruleset was saved to (see O(persist)). Empty when nothing was saved.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/nftables.conf]
+warnings:
+  description: Warnings for the user, for example that process owners are unknown without root.
+  returned: when there are any
+  type: list
+  elements: str
+  sample: ["not running as root: the owners of listening sockets are unknown and the firewall cannot be changed (use become: true)"]
+diff:
+  description: The host's portplan-relevant firewall ruleset as text, before and after.
+  returned: in diff mode
+  type: dict
+  contains:
+    before:
+      description: The ruleset before.
+      type: str
+    after:
+      description: The ruleset after (in check mode, as it would be).
+      type: str
+"""
