@@ -9,6 +9,7 @@ tasks enter them with nsenter. Nothing here touches the machine's own
 firewall, and no traffic leaves the namespaces.
 """
 
+import glob
 import os
 import shutil
 import signal
@@ -17,6 +18,10 @@ import tempfile
 import time
 
 PREFIX = 15  # 198.18.0.0/15: every test address is on one link
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+PLAYBOOKS = os.path.join(REPO, "examples", "playbooks")
+VENV_BIN = os.path.join(REPO, ".venv", "bin")
 
 
 def sh(*argv, stdin=None, check=True):
@@ -172,3 +177,27 @@ def wait_until(predicate, seconds=5.0):
             return True
         time.sleep(0.1)
     return predicate()
+
+
+def controller_env(work):
+    """Install the collection tarball from scripts/build-collection into
+    `work` and return the environment that runs ansible-playbook with it,
+    keeping all of Ansible's own files inside `work`."""
+    tarballs = sorted(glob.glob(os.path.join(REPO, "dist", "collection", "portplan-ports-*.tar.gz")))
+    if not tarballs:
+        raise RuntimeError("no collection tarball in dist/collection: run scripts/build-collection")
+    collections = os.path.join(work, "collections")
+    sh(os.path.join(VENV_BIN, "ansible-galaxy"), "collection", "install", "--force",
+       "-p", collections, tarballs[-1])
+    return dict(
+        os.environ,
+        ANSIBLE_HOME=os.path.join(work, "home"),
+        ANSIBLE_COLLECTIONS_PATH=collections,
+        ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
+        ANSIBLE_CALLBACKS_ENABLED="portplan_results",
+        PORTPLAN_RESULTS_DIR=os.path.join(work, "results"),
+        ANSIBLE_LOCAL_TEMP=os.path.join(work, "local-tmp"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+        PATH=VENV_BIN + os.pathsep + os.environ["PATH"],
+    )

@@ -18,12 +18,7 @@ import subprocess
 import tempfile
 import unittest
 
-from hosts import Lan, Listener, reachable, sh
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-PLAYBOOKS = os.path.join(REPO, "examples", "playbooks")
-VENV_BIN = os.path.join(REPO, ".venv", "bin")
+from hosts import PLAYBOOKS, REPO, Lan, Listener, controller_env, reachable, sh
 
 NFT_FOREIGN = """table inet filter {
 \tchain input {
@@ -76,13 +71,8 @@ class Playbooks(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        tarballs = sorted(glob.glob(os.path.join(REPO, "dist", "collection", "portplan-ports-*.tar.gz")))
-        if not tarballs:
-            raise RuntimeError("no collection tarball in dist/collection: run scripts/build-collection")
         cls.work = tempfile.mkdtemp(prefix="portplan-ansible-")
-        collections = os.path.join(cls.work, "collections")
-        sh(os.path.join(VENV_BIN, "ansible-galaxy"), "collection", "install", "--force",
-           "-p", collections, tarballs[-1])
+        cls.env = controller_env(cls.work)
         cls.lan = Lan("ans")
         cls.obs1 = cls.lan.host("obs1", "198.18.2.11")
         cls.obs2 = cls.lan.host("obs2", "198.18.2.12")
@@ -97,18 +87,6 @@ class Playbooks(unittest.TestCase):
         cls.obs2.run("mkdir", "-p", "/etc/iptables")
         cls.targets = {cls.obs1: "nftables", cls.obs2: "iptables"}
         cls.original = {host: ruleset(host, backend) for host, backend in cls.targets.items()}
-        cls.env = dict(
-            os.environ,
-            ANSIBLE_HOME=os.path.join(cls.work, "home"),
-            ANSIBLE_COLLECTIONS_PATH=collections,
-            ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
-            ANSIBLE_CALLBACKS_ENABLED="portplan_results",
-            PORTPLAN_RESULTS_DIR=os.path.join(cls.work, "results"),
-            ANSIBLE_LOCAL_TEMP=os.path.join(cls.work, "local-tmp"),
-            ANSIBLE_NOCOLOR="1",
-            ANSIBLE_RETRY_FILES_ENABLED="0",
-            PATH=VENV_BIN + os.pathsep + os.environ["PATH"],
-        )
 
     @classmethod
     def tearDownClass(cls):
