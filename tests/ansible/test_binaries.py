@@ -67,6 +67,15 @@ class Binaries(unittest.TestCase):
         self.assertFalse(result["failed"])
         self.assertEqual(result["ports"][0]["spec"], "observer.sql")
 
+    def test_no_log_leaves_the_options_out(self):
+        with open(os.path.join(REPO, "examples", "plans", "ocp-cluster.json")) as f:
+            plan = json.load(f)
+        args = {"plan": plan, "host": "obs1", "state": "checked", "firewall": "none"}
+        shown = json.loads(self.run_both(dict(args, _ansible_no_log=False))["x86_64"][1])
+        hidden = json.loads(self.run_both(dict(args, _ansible_no_log=True))["x86_64"][1])
+        self.assertEqual(shown["invocation"]["module_args"]["host"], "obs1")
+        self.assertNotIn("invocation", hidden)
+
     def test_same_failure_on_both_architectures(self):
         out = self.run_both({"plan": {"name": "p"}, "host": "obs1", "colour": "red"})
         self.assertEqual(out["x86_64"], out["aarch64"])

@@ -231,6 +231,18 @@ class Playbooks(unittest.TestCase):
         self.assertIn("rolled back", result["msg"])
         self.assertEqual(ruleset(self.obs2, "iptables"), self.original[self.obs2])
 
+    def test_85_auto_detects_ufw_and_fails_clearly(self):
+        self.obs1.run("mkdir", "-p", "/etc/ufw")
+        self.obs1.run("sh", "-c", "echo ENABLED=yes > /etc/ufw/ufw.conf")
+        try:
+            _, results = self.play("ocp-preinstall.yml", hosts={self.obs1: "auto"}, expect_rc=2)
+        finally:
+            self.obs1.run("rm", "-r", "/etc/ufw")
+        result = results[self.obs1]
+        self.assertEqual(result["_outcome"], "failed", result)
+        self.assertIn("ufw is enabled", result["msg"])
+        self.assert_original()
+
     def test_90_target_without_python(self):
         """A busybox chroot: no Python, no libc; only /bin/sh and the static binary."""
         root = os.path.join(self.work, "busybox-root")
