@@ -156,6 +156,19 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
         Err(reason) => return Err(reason),
     };
     let backend = choice.backend;
+    let managed_by = match (facts.firewalld_pid, facts.ufw_enabled) {
+        (Some(_), _) => Some("firewalld"),
+        (None, true) => Some("ufw"),
+        (None, false) => None,
+    };
+    if let (Some(manager), FirewallBackend::Nftables | FirewallBackend::Iptables) =
+        (managed_by, backend)
+    {
+        result.warnings.push(format!(
+            "{manager} is active on this host: rules portplan adds directly may be removed when \
+             {manager} reloads"
+        ));
+    }
     result.firewall = Some(FirewallUsed {
         backend,
         reason: choice.reason,
