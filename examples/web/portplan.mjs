@@ -1,0 +1,94 @@
+// The portplan Extism plugin in the browser: each WIT function as an async
+// JavaScript function. Input is a JSON object of the function's parameters,
+// output the JSON of its result; a rejection throws a PlanError carrying the
+// plan-error JSON exactly as the plugin wrote it.
+import createPlugin from './vendor/extism.mjs';
+
+const PLUGIN_ERROR = 'Plugin-originated error: ';
+
+export class PlanError extends Error {
+  constructor(text) {
+    super(text);
+    this.text = text; // the plan-error JSON, byte for byte
+    this.problems = JSON.parse(text).problems;
+  }
+}
+
+// Backends read-firewall accepts; firewalld and ufw are rejected by core for now.
+export const BACKENDS = ['nftables', 'iptables'];
+
+// What an empty host with a default-drop input chain prints, per backend.
+const EMPTY_NFT = JSON.stringify({
+  nftables: [
+    { metainfo: { version: '1.0.6', release_name: 'Lester Gooch #5', json_schema_version: 1 } },
+    { table: { family: 'inet', name: 'filter', handle: 1 } },
+    {
+      chain: {
+        family: 'inet', table: 'filter', name: 'input', handle: 1,
+        type: 'filter', hook: 'input', prio: 0, policy: 'drop',
+      },
+    },
+  ],
+});
+const EMPTY_IPTABLES = '*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n';
+const EMPTY_OUTPUT = {
+  nftables: { ipv4: EMPTY_NFT, ipv6: '' },
+  iptables: { ipv4: EMPTY_IPTABLES, ipv6: EMPTY_IPTABLES },
+};
+
+export async function loadPortplan(wasmUrl) {
+  const url = new URL(wasmUrl, document.baseURI).href;
+  const plugin = await createPlugin({ wasm: [{ url }] }, { useWasi: false });
+
+  // Calls run one at a time: a plugin instance is not re-entrant.
+  let queue = Promise.resolve();
+  function raw(name, input) {
+    const run = queue.then(async () => {
+      try {
+        const out = await plugin.call(name, input);
+        return out === null ? '' : out.text();
+      } catch (error) {
+        const message = String(error?.message ?? error);
+        if (message.startsWith(PLUGIN_ERROR)) throw new PlanError(message.slice(PLUGIN_ERROR.length));
+        throw error;
+      }
+    });
+    queue = run.catch(() => {});
+    return run;
+  }
+  const call = async (name, params) => JSON.parse(await raw(name, JSON.stringify(params)));
+
+  const states = new Map();
+  async function emptyState(backend) {
+    if (!states.has(backend)) states.set(backend, await call('read-firewall', { backend, ...EMPTY_OUTPUT[backend] }));
+    return states.get(backend);
+  }
+
+  return {
+    catalog: () => call('catalog', {}),
+    getProfile: (name) => call('get-profile', { name }),
+    // The plan as text in, the plan record (as JSON text, key order kept) out.
+    parsePlan: (text) => raw('parse-plan', JSON.stringify({ text })),
+    validatePlan: async (planJson) => {
+      const text = await raw('validate-plan', `{"plan":${planJson}}`);
+      return { text, report: JSON.parse(text) };
+    },
+    // The report as the plugin wrote it, so nothing is re-serialised on the way.
+    renderReport: (reportJson, format) => raw('render-report', `{"report":${reportJson},"format":"${format}"}`).then(JSON.parse),
+    // What `backend` would run on an empty, default-drop host to hold `rules`.
+    planFirewall: async (rules, backend) =>
+      call('plan-firewall', { rules, state: await emptyState(backend), 'remove-all': false }),
+    // The golden-corpus pipeline of every host: the report JSON, or the rejection JSON.
+    async reportJson(planText) {
+      try {
+        const plan = await raw('parse-plan', JSON.stringify({ text: planText }));
+        const { text } = await this.validatePlan(plan);
+        return await this.renderReport(text, 'json');
+      } catch (error) {
+        if (error instanceof PlanError) return error.text;
+        throw error;
+      }
+    },
+    close: () => plugin.close(),
+  };
+}

@@ -1,0 +1,242 @@
+// The browser page under Debian's chromium (playwright-core, no downloaded browser):
+//
+//   node tests/web/page.test.mjs
+//
+// Stages the page (scripts/build-web), serves dist/web on 127.0.0.1, then:
+// the golden corpus through the page's plugin equals the native reports byte
+// for byte; a profile starts a plan; an edited port makes a conflict appear
+// and disappear; a rejection points at its place in the plan; the firewall
+// commands render for both backends; the CSV and Markdown sheets download with
+// the right rows; screenshots at 1280x800 and 390x844 go to
+// target/web-screenshots/ (and docs/page.png with --update-docs).
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, resolve } from 'node:path';
+import assert from 'node:assert/strict';
+
+const root = resolve(import.meta.dirname, '../..');
+const web = join(root, 'dist/web');
+const shots = join(root, 'target/web-screenshots');
+const corpus = join(root, 'tests/corpus');
+const TYPES = {
+  '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/javascript', '.css': 'text/css',
+  '.json': 'application/json', '.wasm': 'application/wasm',
+};
+
+function serve(dir) {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    const file = normalize(join(dir, path.endsWith('/') ? `${path}index.html` : path));
+    try {
+      if (!file.startsWith(dir)) throw new Error('outside');
+      const body = readFileSync(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+let failures = 0;
+async function check(name, body) {
+  try {
+    await body();
+    console.log(`ok   ${name}`);
+  } catch (error) {
+    failures += 1;
+    console.log(`FAIL ${name}\n     ${String(error.stack ?? error).split('\n').slice(0, 6).join('\n     ')}`);
+  }
+}
+
+const idle = (page) => page.waitForFunction(() => document.body.dataset.state === 'idle');
+
+/** Type into the editor like a person: put the caret after `anchor`, then type. */
+async function typeAfter(page, anchor, text) {
+  const at = await page.$eval('#editor', (e, a) => e.value.indexOf(a) + a.length, anchor);
+  assert.ok(at >= anchor.length, `editor has ${anchor}`);
+  await page.$eval('#editor', (e, i) => { e.focus(); e.setSelectionRange(i, i); }, at);
+  await page.keyboard.type(text);
+}
+
+async function replaceIn(page, from, to) {
+  const at = await page.$eval('#editor', (e, f) => e.value.indexOf(f), from);
+  assert.ok(at >= 0, `editor has ${from}`);
+  await page.$eval('#editor', (e, [i, n]) => { e.focus(); e.setSelectionRange(i, i + n); }, [at, from.length]);
+  await page.keyboard.type(to);
+}
+
+async function main() {
+  execFileSync(join(root, 'scripts/build-web'), { stdio: 'inherit' });
+  mkdirSync(shots, { recursive: true });
+  const server = await serve(web);
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  const profileDir = mkdtempSync(join(tmpdir(), 'portplan-chromium-'));
+  const downloads = mkdtempSync(join(tmpdir(), 'portplan-downloads-'));
+  const context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 800 },
+    acceptDownloads: true,
+    downloadsPath: downloads,
+  });
+  // No network but the page's own server.
+  await context.route('**/*', (route) =>
+    route.request().url().startsWith(url) ? route.continue() : route.abort());
+  const page = context.pages()[0] ?? (await context.newPage());
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+
+  try {
+    await page.goto(url);
+    await idle(page);
+
+    await check('the page loads the plugin, lists every catalog profile and shows the first example', async () => {
+      const options = await page.$$eval('#profile option', (os) => os.map((o) => o.value));
+      assert.deepEqual(options, ['finedatalink-single', 'finedatalink-cluster', 'fineops', 'ocp', 'ocp-ce']);
+      assert.match(await page.textContent('#status'), /^Ready/);
+      assert.equal(await page.$$eval('#ports table', (t) => t.length), 5);
+      await page.screenshot({ path: join(shots, 'page-1280x800.png') });
+      if (process.argv.includes('--update-docs')) copyFileSync(join(shots, 'page-1280x800.png'), join(root, 'docs/page.png'));
+    });
+
+    await check('the golden corpus through the page equals the native reports byte for byte', async () => {
+      const names = readdirSync(corpus).filter((n) => n.endsWith('.plan.json')).sort();
+      assert.ok(names.length > 0);
+      const differ = [];
+      for (const name of names) {
+        const plan = readFileSync(join(corpus, name), 'utf8');
+        const expected = readFileSync(join(corpus, name.replace('.plan.json', '.report.json')), 'utf8');
+        const got = await page.evaluate((text) => window.portplanPage.reportJson(text), plan);
+        if (got !== expected) differ.push(name);
+      }
+      console.log(`     browser-extism: ${names.length - differ.length} passed, ${differ.length} failed`);
+      assert.deepEqual(differ, []);
+    });
+
+    await check('a profile starts a plan; an edited port makes a conflict that disappears when fixed', async () => {
+      await page.selectOption('#profile', 'finedatalink-single');
+      await page.click('#use-profile');
+      await idle(page);
+      assert.match(await page.inputValue('#editor'), /"profiles": \[\s*"finedatalink-single"/);
+      assert.equal(await page.$$('.finding[data-code="port-conflict"]').then((l) => l.length), 0);
+      // gpfdist onto the FineDataLink HTTP port, typed into the overrides.
+      await typeAfter(page, '"overrides": [', '{ "spec": "finedatalink.gpfdist", "ports": 8068 }');
+      await page.waitForSelector('.finding.error[data-code="port-conflict"]');
+      const text = await page.textContent('.finding[data-code="port-conflict"]');
+      assert.match(text, /finedatalink\.gpfdist/);
+      assert.match(text, /Fix:/);
+      assert.match(await page.textContent('#findings'), /Host finedatalink/);
+      await idle(page);
+      await page.screenshot({ path: join(shots, 'conflict-1280x800.png'), fullPage: false });
+      await replaceIn(page, '"ports": 8068', '"ports": 15501');
+      await page.waitForSelector('.finding[data-code="port-conflict"]', { state: 'detached' });
+      await idle(page);
+      assert.match(await page.textContent('#summary'), /0 errors/);
+      assert.match(await page.textContent('#ports'), /15501/);
+    });
+
+    await check('a rejected plan names the problem and selects its place in the plan', async () => {
+      await replaceIn(page, '"address": "198.18.0.12"', '"address": "198.18.0.300"');
+      await page.waitForSelector('#problems li');
+      await idle(page);
+      assert.match(await page.textContent('#problems'), /hosts\[1\]\.address: not an IPv4 or IPv6 address \(value: 198\.18\.0\.300\)/);
+      assert.ok(await page.$('#results.stale'));
+      await page.focus('#problems button');
+      await page.keyboard.press('Enter');
+      const selected = await page.$eval('#editor', (e) => e.value.slice(e.selectionStart, e.selectionEnd));
+      assert.equal(selected, '"address": "198.18.0.300"');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'editor');
+      await page.screenshot({ path: join(shots, 'rejected-1280x800.png') });
+      await replaceIn(page, '198.18.0.300', '198.18.0.12');
+      await page.waitForSelector('#problems li', { state: 'detached' });
+      await idle(page);
+      assert.equal(await page.$('#results.stale'), null);
+    });
+
+    await check('the access matrix pictures who may reach which host', async () => {
+      await page.selectOption('#example', 'ocp-cluster');
+      await page.click('#use-example');
+      await idle(page);
+      const heads = await page.$$eval('#matrix .col-head', (t) => t.map((x) => x.textContent));
+      assert.deepEqual(heads, ['ocp1', 'obs1', 'obs2', 'obs3', 'proxy1']);
+      const rows = await page.$$eval('#matrix .row-label', (t) => t.map((x) => x.firstChild.nodeValue));
+      assert.ok(rows.includes('ocp1') && rows.includes('ocp-console') && rows.includes('application'), rows.join());
+      assert.match(await page.$eval('#matrix desc', (d) => d.textContent), /ocp1 may reach obs1 on .*2881/);
+    });
+
+    await check('firewall commands render per backend for each host', async () => {
+      assert.match(await page.textContent('#firewall [data-host="obs1"] pre'), /^nft -f - <<'EOF'\n(.*\n)*add rule inet filter input ip saddr \{[^}]*198\.18\.2\.10,[^}]*\} tcp dport 2881 accept/);
+      await page.check('input[value="iptables"]');
+      await idle(page);
+      await page.waitForFunction(() => document.querySelector('#firewall [data-host="obs1"] pre')?.textContent.startsWith('iptables'));
+      assert.match(await page.textContent('#firewall [data-host="obs1"] pre'), /iptables -w -A INPUT -s 198\.18\.2\.10\/32 -p tcp -m tcp --dport 2881/);
+      await page.check('input[value="nftables"]');
+      await idle(page);
+    });
+
+    await check('the network team\'s sheet downloads as CSV and Markdown with the report\'s rows', async () => {
+      const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+      assert.equal(csv.suggestedFilename(), 'ocp-prod-ports.csv');
+      const rows = readFileSync(await csv.path(), 'utf8').trimEnd().split('\n');
+      assert.equal(rows[0], 'host,address,port,transport,allowed sources,purpose');
+      const expected = JSON.parse(readFileSync(join(corpus, 'example-ocp-cluster.report.json'), 'utf8'));
+      const openRows = expected.hosts.flatMap((h) => h.ports.filter((p) => p.sources.length).map((p) => [h, p]));
+      assert.ok(rows.length - 1 >= openRows.length && openRows.length > 0, `${rows.length - 1} rows`);
+      assert.ok(rows.some((r) => r.startsWith('obs1,198.18.2.11,2881,tcp,')), 'obs1 2881 row');
+      for (const [h, p] of openRows) {
+        const port = p.ports.first === p.ports.last ? `${p.ports.first}` : `${p.ports.first}-${p.ports.last}`;
+        assert.ok(rows.some((r) => r.startsWith(`${h.host},${h.address},${port},${p.transport},`)), `row for ${h.host} ${port}`);
+      }
+      const [md] = await Promise.all([page.waitForEvent('download'), page.click('#download-md')]);
+      assert.equal(md.suggestedFilename(), 'ocp-prod-ports.md');
+      const table = readFileSync(await md.path(), 'utf8');
+      assert.match(table, /\| obs1 \| 198\.18\.2\.11 \| 2881 \| tcp \|/);
+    });
+
+    await check('keyboard: a skip link, and every control reachable with Tab', async () => {
+      await page.goto(url);
+      await idle(page);
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
+      const seen = new Set();
+      for (let i = 0; i < 40; i += 1) {
+        await page.keyboard.press('Tab');
+        seen.add(await page.evaluate(() => document.activeElement.id || document.activeElement.value || document.activeElement.tagName));
+      }
+      for (const id of ['profile', 'use-profile', 'example', 'use-example', 'upload', 'editor', 'matrix']) {
+        assert.ok(seen.has(id), `Tab reaches #${id}`);
+      }
+    });
+
+    await check('narrow screen: no page-wide horizontal scroll', async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await idle(page);
+      await page.evaluate(() => window.scrollTo(0, 0));
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(wide <= 390, `page is ${wide}px wide`);
+      await page.screenshot({ path: join(shots, 'page-390x844.png') });
+      await page.setViewportSize({ width: 1280, height: 800 });
+    });
+
+    await check('no errors in the page console', async () => {
+      assert.deepEqual(errors, []);
+    });
+  } finally {
+    await context.close();
+    server.close();
+    rmSync(profileDir, { recursive: true, force: true });
+    rmSync(downloads, { recursive: true, force: true });
+  }
+  console.log(failures ? `web page: ${failures} failed` : 'web page: all passed');
+  return failures ? 1 : 0;
+}
+
+process.exitCode = await main();
