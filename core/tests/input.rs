@@ -48,7 +48,10 @@ fn ports_out_of_range_or_reversed_are_rejected() {
             "first port 9000 is above last port 8000",
         ),
         (json!("80a"), "\"80a\" is not a port number"),
-        (json!("9000-8000"), "first port 9000 is above last port 8000"),
+        (
+            json!("9000-8000"),
+            "first port 9000 is above last port 8000",
+        ),
     ] {
         let (path, value, message) = problem(ocp_ce(
             json!({ "overrides": [{ "spec": "ocp-server.http", "ports": ports }] }),
