@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from hosts import REPO, VENV_BIN, Lan, controller_env, sh
+from hosts import REPO, VENV_BIN, Lan, controller_env, plan_report
 
 ORIGINAL = """*filter
 :INPUT DROP [0:0]
@@ -60,10 +60,8 @@ LOOP_PLAY = """- hosts: bench
 
 def loop_items():
     """The same rules portplan opens on obs1, one item per source."""
-    out = sh(os.path.join(REPO, "target", "x86_64-unknown-linux-musl", "release", "portplan"),
-             "validate", "--format", "json", PLAN)
     items = []
-    for rule in json.loads(out)["rules"]:
+    for rule in plan_report(PLAN)["rules"]:
         if rule["host"] != "obs1":
             continue
         first, last = rule["ports"]["first"], rule["ports"]["last"]

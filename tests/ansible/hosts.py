@@ -10,6 +10,7 @@ firewall, and no traffic leaves the namespaces.
 """
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -22,6 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PLAYBOOKS = os.path.join(REPO, "examples", "playbooks")
 VENV_BIN = os.path.join(REPO, ".venv", "bin")
+# The x86_64 module binary scripts/build-collection builds (also the CLI).
+PORTPLAN = os.path.join(REPO, "target", "x86_64-unknown-linux-musl", "release", "portplan")
 
 
 def sh(*argv, stdin=None, check=True):
@@ -177,6 +180,11 @@ def wait_until(predicate, seconds=5.0):
             return True
         time.sleep(0.1)
     return predicate()
+
+
+def plan_report(plan_path):
+    """The plan's report as `portplan validate --format json` gives it."""
+    return json.loads(sh(PORTPLAN, "validate", "--format", "json", plan_path))
 
 
 def controller_env(work):

@@ -12,11 +12,10 @@ import subprocess
 import tempfile
 import unittest
 
-from hosts import sh
+from hosts import PORTPLAN, REPO, sh
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARIES = {
-    "x86_64": [os.path.join(REPO, "target", "x86_64-unknown-linux-musl", "release", "portplan")],
+    "x86_64": [PORTPLAN],
     "aarch64": ["qemu-aarch64-static",
                 os.path.join(REPO, "target", "aarch64-unknown-linux-musl", "release", "portplan")],
 }

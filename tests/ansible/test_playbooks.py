@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import unittest
 
-from hosts import PLAYBOOKS, REPO, Lan, Listener, controller_env, reachable, sh
+from hosts import PLAYBOOKS, REPO, Lan, Listener, controller_env, plan_report, reachable, sh
 
 NFT_FOREIGN = """table inet filter {
 \tchain input {
@@ -196,9 +196,8 @@ class Playbooks(unittest.TestCase):
         self.assertEqual([f for f in result["findings"] if f["severity"] == "error"], [])
 
     def port_table(self, host):
-        out = sh(os.path.join(REPO, "target", "x86_64-unknown-linux-musl", "release", "portplan"),
-                 "validate", "--format", "json", os.path.join(REPO, "examples", "plans", "ocp-cluster.json"))
-        return next(h["ports"] for h in json.loads(out)["hosts"] if h["host"] == host.name)
+        report = plan_report(os.path.join(REPO, "examples", "plans", "ocp-cluster.json"))
+        return next(h["ports"] for h in report["hosts"] if h["host"] == host.name)
 
     def test_70_absent_restores_the_original_ruleset(self):
         _, results = self.play("remove.yml")
