@@ -17,6 +17,23 @@ pub enum State {
     Checked,
 }
 
+/// The `state` option's spellings.
+const STATES: &[(&str, State)] = &[
+    ("present", State::Present),
+    ("absent", State::Absent),
+    ("checked", State::Checked),
+];
+
+impl State {
+    /// The option's spelling of this state.
+    pub fn name(self) -> &'static str {
+        STATES
+            .iter()
+            .find(|(_, state)| *state == self)
+            .map_or("", |(name, _)| name)
+    }
+}
+
 /// Which firewall to drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FirewallChoice {
@@ -112,17 +129,7 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
         Phase::Preinstall,
         &mut problems,
     );
-    let state = choice(
-        &args,
-        "state",
-        &[
-            ("present", State::Present),
-            ("absent", State::Absent),
-            ("checked", State::Checked),
-        ],
-        State::Present,
-        &mut problems,
-    );
+    let state = choice(&args, "state", STATES, State::Present, &mut problems);
     let firewall = choice(
         &args,
         "firewall",

@@ -228,11 +228,7 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
             "{} finding(s) on host {} fail the task (fail_on: {}); nothing was changed. {}",
             failing.len(),
             params.host,
-            if params.fail_on == Severity::Warning {
-                "warning"
-            } else {
-                "error"
-            },
+            json_text(params.fail_on),
             listed.join(" | ")
         ));
     }
@@ -244,7 +240,7 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
     let Some((snapshot, state)) = current.filter(|_| params.state != State::Checked) else {
         result.msg = format!(
             "{summary}; firewall not changed (state: {})",
-            state_name(params.state)
+            params.state.name()
         );
         return Ok(());
     };
@@ -342,14 +338,6 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
 
 fn fails(severity: Severity, fail_on: Severity) -> bool {
     severity == Severity::Error || (fail_on == Severity::Warning && severity == Severity::Warning)
-}
-
-fn state_name(state: State) -> &'static str {
-    match state {
-        State::Present => "present",
-        State::Absent => "absent",
-        State::Checked => "checked",
-    }
 }
 
 fn tagged(state: &FirewallState) -> BTreeSet<TaggedRule> {
