@@ -21,8 +21,8 @@ pub mod render;
 pub mod rules;
 
 use model::{
-    FirewallBackend, FirewallChange, FirewallRule, FirewallState, HostObservation, Observation,
-    Phase, Plan, PlanError, Profile, Report, ReportFormat, Severity, Summary,
+    FirewallBackend, FirewallChange, FirewallOutput, FirewallRule, FirewallState, HostObservation,
+    Observation, Phase, Plan, PlanError, Profile, Report, ReportFormat, Severity, Summary,
 };
 
 pub use plan::{parse_json, parse_plan};
@@ -153,10 +153,9 @@ pub fn render_plan_error(error: &PlanError, format: ReportFormat) -> String {
 /// Read a firewall backend's state from its own output (WIT `read-firewall`).
 pub fn read_firewall(
     backend: FirewallBackend,
-    ipv4: &str,
-    ipv6: &str,
+    output: &FirewallOutput,
 ) -> Result<FirewallState, PlanError> {
-    backends::read_firewall(backend, ipv4, ipv6)
+    backends::read_firewall(backend, output)
 }
 
 /// The change that takes `state` to exactly `rules` (WIT `plan-firewall`).

@@ -725,6 +725,36 @@ pub struct TaggedRule {
     pub source: String,
 }
 
+/// What a backend's own tools printed: the input `read-firewall` parses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FirewallOutput {
+    /// nftables: `nft -j list ruleset`. iptables: `iptables-save`. firewalld:
+    /// `firewall-cmd --list-all-zones`, then `firewall-cmd --info-ipset=NAME`
+    /// for each of portplan's ipsets. ufw: `ufw status verbose`.
+    pub main: String,
+    /// iptables: `ip6tables-save`. firewalld: the same as `main` with
+    /// `--permanent`. ufw: `ufw show added`. nftables: unused.
+    #[serde(default)]
+    pub extra: String,
+    /// firewalld: the zone that serves the interface carrying the host's
+    /// address (`firewall-cmd --get-zone-of-interface=DEV`, else
+    /// `--get-default-zone`); it gets the rules.
+    #[serde(default)]
+    pub zone: Option<String>,
+}
+
+impl FirewallOutput {
+    /// The outputs of a backend that needs no zone (all but firewalld).
+    pub fn new(main: impl Into<String>, extra: impl Into<String>) -> Self {
+        FirewallOutput {
+            main: main.into(),
+            extra: extra.into(),
+            zone: None,
+        }
+    }
+}
+
 /// A chain that filters input, where portplan's rules go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use portplan_core::model::{
-    FirewallBackend, FirewallRule, FirewallState, IpFamily, PortRange, Transport,
+    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, IpFamily, PortRange, Transport,
 };
 use portplan_core::{plan_firewall, read_firewall};
 
@@ -42,7 +42,7 @@ fn as_captured() -> Vec<FirewallRule> {
 }
 
 fn nft() -> FirewallState {
-    read_firewall(FirewallBackend::Nftables, NFT, "").unwrap()
+    read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(NFT, "")).unwrap()
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn nftables_state_is_read_from_nft_json() {
 
 #[test]
 fn iptables_state_is_read_from_iptables_save() {
-    let state = read_firewall(FirewallBackend::Iptables, IPT4, IPT6).unwrap();
+    let state = read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(IPT4, IPT6)).unwrap();
     let chains: Vec<(&str, bool, Option<u64>)> = state
         .chains
         .iter()
@@ -190,7 +190,7 @@ fn nftables_changes_are_one_transaction_touching_only_tagged_rules() {
 
 #[test]
 fn iptables_inserts_before_the_reject_and_deletes_by_saved_spec() {
-    let state = read_firewall(FirewallBackend::Iptables, IPT4, IPT6).unwrap();
+    let state = read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(IPT4, IPT6)).unwrap();
     let desired = vec![
         rule("observer.sql", p(2881, 2881), &["198.18.2.10/32"]),
         rule(
@@ -246,7 +246,7 @@ fn tags_from_the_plan_cannot_inject_syntax() {
 fn a_host_without_filtering_gets_a_note_not_rules() {
     let open = r#"{"nftables": [{"table": {"family": "inet", "name": "t", "handle": 1}},
         {"chain": {"family": "inet", "table": "t", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}]}"#;
-    let state = read_firewall(FirewallBackend::Nftables, open, "").unwrap();
+    let state = read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(open, "")).unwrap();
     let change = plan_firewall(&as_captured(), &state, false).unwrap();
     assert!(change.commands.is_empty() && change.add.is_empty());
     assert_eq!(change.notes.len(), 2, "{:?}", change.notes);
@@ -254,7 +254,11 @@ fn a_host_without_filtering_gets_a_note_not_rules() {
 
 #[test]
 fn bad_backend_output_is_rejected() {
-    let e = read_firewall(FirewallBackend::Nftables, "table inet filter {", "").unwrap_err();
+    let e = read_firewall(
+        FirewallBackend::Nftables,
+        &FirewallOutput::new("table inet filter {", ""),
+    )
+    .unwrap_err();
     assert!(
         e.problems[0]
             .message
@@ -263,11 +267,19 @@ fn bad_backend_output_is_rejected() {
     );
     let e = read_firewall(
         FirewallBackend::Iptables,
-        "*filter\n:INPUT DROP [0:0]\n-A INPUT -m comment --comment \"x -j ACCEPT\n",
-        "",
+        &FirewallOutput::new(
+            "*filter\n:INPUT DROP [0:0]\n-A INPUT -m comment --comment \"x -j ACCEPT\n",
+            "",
+        ),
     )
     .unwrap_err();
-    assert_eq!(e.problems[0].path, "ipv4:3");
-    let e = read_firewall(FirewallBackend::Firewalld, "", "").unwrap_err();
-    assert!(e.problems[0].message.contains("not supported yet"), "{e}");
+    assert_eq!(e.problems[0].path, "main:3");
+    let e = read_firewall(FirewallBackend::Firewalld, &FirewallOutput::new("", "")).unwrap_err();
+    assert!(e.problems[0].message.contains("no zones"), "{e}");
+    let e = read_firewall(
+        FirewallBackend::Ufw,
+        &FirewallOutput::new("Firewall loaded", ""),
+    )
+    .unwrap_err();
+    assert!(e.problems[0].message.contains("Status:"), "{e}");
 }

@@ -6,7 +6,9 @@
 
 use std::process::Command;
 
-use portplan_core::model::{FirewallBackend, FirewallRule, FirewallState, PortRange, Transport};
+use portplan_core::model::{
+    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, PortRange, Transport,
+};
 
 /// A network namespace that is deleted again when dropped.
 struct Netns(String);
@@ -116,8 +118,7 @@ fn nftables_round_trip_on_the_real_nft() {
     let read = || {
         portplan_core::read_firewall(
             FirewallBackend::Nftables,
-            &ns.exec(&["nft", "-j", "list", "ruleset"], None),
-            "",
+            &FirewallOutput::new(ns.exec(&["nft", "-j", "list", "ruleset"], None), ""),
         )
         .expect("reads")
     };
@@ -189,7 +190,8 @@ fn iptables_round_trip_on_the_real_iptables() {
     };
     let read = || {
         let (v4, v6) = save();
-        portplan_core::read_firewall(FirewallBackend::Iptables, &v4, &v6).expect("reads")
+        portplan_core::read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(&v4, &v6))
+            .expect("reads")
     };
     let original = save();
 

@@ -317,7 +317,11 @@ fn firewall_planning_gives_the_native_answer_in_both_plugins() {
         .into_iter()
         .filter(|r| r.host == "obs1")
         .collect();
-    let state = portplan_core::read_firewall(FirewallBackend::Nftables, &nft, "").expect("reads");
+    let state = portplan_core::read_firewall(
+        FirewallBackend::Nftables,
+        &portplan_core::model::FirewallOutput::new(&nft, ""),
+    )
+    .expect("reads");
     let native = portplan_core::plan_firewall(&rules, &state, false).expect("plans");
     assert!(!native.commands.is_empty());
 
@@ -325,7 +329,8 @@ fn firewall_planning_gives_the_native_answer_in_both_plugins() {
     let state_json = plugin
         .call(
             "read-firewall",
-            &serde_json::json!({ "backend": "nftables", "ipv4": nft, "ipv6": "" }).to_string(),
+            &serde_json::json!({ "backend": "nftables", "output": { "main": nft, "extra": "" } })
+                .to_string(),
         )
         .expect("reads");
     assert_eq!(state_json, serde_json::to_string(&state).expect("json"));
@@ -341,7 +346,15 @@ fn firewall_planning_gives_the_native_answer_in_both_plugins() {
     let mut host = component();
     let (portplan, store) = host.exports();
     let state = portplan
-        .call_read_firewall(&mut *store, types::FirewallBackend::Nftables, &nft, "")
+        .call_read_firewall(
+            &mut *store,
+            types::FirewallBackend::Nftables,
+            &types::FirewallOutput {
+                main: nft.clone(),
+                extra: String::new(),
+                zone: None,
+            },
+        )
         .expect("call")
         .expect("reads");
     let plan = portplan

@@ -172,18 +172,22 @@ fn every_record_core_writes_is_the_wits() {
     wit.check_named("plan-error", &error);
 
     let nft = include_str!("../../core/tests/captured/nft-debian-drop.json");
-    let state =
-        portplan_core::read_firewall(portplan_core::model::FirewallBackend::Nftables, nft, "")
-            .expect("reads");
+    let state = portplan_core::read_firewall(
+        portplan_core::model::FirewallBackend::Nftables,
+        &portplan_core::model::FirewallOutput::new(nft, ""),
+    )
+    .expect("reads");
     assert!(!state.found.is_empty() && state.found.iter().any(|f| f.set.is_some()));
     wit.check_named("firewall-state", &state);
     let change = portplan_core::plan_firewall(&report.rules, &state, false).expect("plans");
     assert!(!change.commands.is_empty() && !change.remove.is_empty());
     wit.check_named("firewall-change", &change);
     let ipt = include_str!("../../core/tests/captured/iptables-save-v4.txt");
-    let state =
-        portplan_core::read_firewall(portplan_core::model::FirewallBackend::Iptables, ipt, "")
-            .expect("reads");
+    let state = portplan_core::read_firewall(
+        portplan_core::model::FirewallBackend::Iptables,
+        &portplan_core::model::FirewallOutput::new(ipt, ""),
+    )
+    .expect("reads");
     assert!(state.found.iter().all(|f| !f.spec.is_empty()));
     wit.check_named("firewall-state", &state);
 }

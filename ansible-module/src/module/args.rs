@@ -39,6 +39,10 @@ impl State {
 pub enum FirewallChoice {
     /// Detect the active one.
     Auto,
+    /// firewalld, through `firewall-cmd`.
+    Firewalld,
+    /// ufw.
+    Ufw,
     /// nftables, through `nft`.
     Nftables,
     /// iptables and ip6tables.
@@ -57,6 +61,8 @@ pub struct Params {
     pub firewall: FirewallChoice,
     pub fail_on: Severity,
     pub persist: bool,
+    /// Enable an inactive ufw once its rules are in place.
+    pub ufw_enable: bool,
     pub check_mode: bool,
     pub diff: bool,
     pub no_log: bool,
@@ -65,7 +71,14 @@ pub struct Params {
 }
 
 const OPTIONS: &[&str] = &[
-    "plan", "host", "phase", "state", "firewall", "fail_on", "persist",
+    "plan",
+    "host",
+    "phase",
+    "state",
+    "firewall",
+    "fail_on",
+    "persist",
+    "ufw_enable",
 ];
 
 /// Ansible's internal options the module honours; every other `_ansible_*`
@@ -135,6 +148,8 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
         "firewall",
         &[
             ("auto", FirewallChoice::Auto),
+            ("firewalld", FirewallChoice::Firewalld),
+            ("ufw", FirewallChoice::Ufw),
             ("nftables", FirewallChoice::Nftables),
             ("iptables", FirewallChoice::Iptables),
             ("none", FirewallChoice::None),
@@ -150,6 +165,7 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
         &mut problems,
     );
     let persist = boolean(&args, "persist", true, &mut problems);
+    let ufw_enable = boolean(&args, "ufw_enable", false, &mut problems);
     let check_mode = boolean(&args, CHECK_MODE, false, &mut problems);
     let diff = boolean(&args, DIFF, false, &mut problems);
     let no_log = boolean(&args, NO_LOG, false, &mut problems);
@@ -173,6 +189,7 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
             firewall,
             fail_on,
             persist,
+            ufw_enable,
             check_mode,
             diff,
             no_log,

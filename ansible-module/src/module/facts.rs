@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use portplan_core::model::{Listener, Observation, PortRange, Transport};
@@ -150,6 +150,46 @@ fn parse_ipv6(hex: &str) -> Option<Ipv6Addr> {
     Some(Ipv6Addr::from(bytes))
 }
 
+/// The interface that carries `address`: for IPv6 the one holding it
+/// (`/proc/net/if_inet6`), for IPv4 the one of the most specific route that
+/// reaches it (`/proc/net/route`, where the local subnet's route names the
+/// interface holding the address). firewalld picks the zone by it.
+pub fn device_of(proc_root: &Path, address: IpAddr) -> Option<String> {
+    match address {
+        IpAddr::V4(address) => device_of_route(
+            &fs::read_to_string(proc_root.join("net/route")).ok()?,
+            address,
+        ),
+        IpAddr::V6(address) => device_of_inet6(
+            &fs::read_to_string(proc_root.join("net/if_inet6")).ok()?,
+            address,
+        ),
+    }
+}
+
+fn device_of_route(table: &str, address: Ipv4Addr) -> Option<String> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (device, destination, mask) = (fields.first()?, fields.get(1)?, fields.get(7)?);
+            let destination = u32::from(parse_ipv4(destination)?);
+            let mask = u32::from(parse_ipv4(mask)?);
+            (u32::from(address) & mask == destination).then(|| (mask.count_ones(), *device))
+        })
+        .max_by_key(|(prefix, _)| *prefix)
+        .map(|(_, device)| device.to_string())
+}
+
+fn device_of_inet6(table: &str, address: Ipv6Addr) -> Option<String> {
+    table.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let held = u128::from_str_radix(fields.first()?, 16).ok()?;
+        (Ipv6Addr::from(held) == address).then(|| fields.last().map(ToString::to_string))?
+    })
+}
+
 /// `32768\t60999`.
 fn parse_port_range(text: &str) -> Option<PortRange> {
     let mut parts = text.split_whitespace().map(|p| p.parse::<u16>().ok());
@@ -258,6 +298,31 @@ fn socket_owners(proc_root: &Path, processes: &[Process]) -> BTreeMap<u64, (u32,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_by_route_and_by_ipv6_address() {
+        let route = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+            eth0\t00000000\t010012C6\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+            eth1\t000012C6\t00000000\t0001\t0\t0\t0\t0000FEFF\t0\t0\t0\n";
+        assert_eq!(
+            device_of_route(route, "198.18.2.11".parse().expect("address")).as_deref(),
+            Some("eth1")
+        );
+        assert_eq!(
+            device_of_route(route, "192.0.2.1".parse().expect("address")).as_deref(),
+            Some("eth0")
+        );
+        let inet6 = "20010db8000000000000000000000011 03 40 00 80     eth1\n\
+            00000000000000000000000000000001 01 80 10 80       lo\n";
+        assert_eq!(
+            device_of_inet6(inet6, "2001:db8::11".parse().expect("address")).as_deref(),
+            Some("eth1")
+        );
+        assert_eq!(
+            device_of_inet6(inet6, "2001:db8::12".parse().expect("address")),
+            None
+        );
+    }
 
     #[test]
     fn tcp_listeners_only_and_addresses_decoded() {

@@ -4,11 +4,12 @@
 //! Every command runs as an argv, never through a shell. What to run is
 //! decided in core (`plan_firewall`); this file only executes and reports.
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
 
-use portplan_core::model::{Command, FirewallBackend, FirewallState};
+use portplan_core::model::{Command, FirewallBackend, FirewallOutput, FirewallState};
 
 use super::args::FirewallChoice;
 use super::facts::Facts;
@@ -37,12 +38,15 @@ pub struct Choice {
     pub reason: String,
 }
 
-/// Decide which backend to drive. `auto` follows what is actually active.
-pub fn choose(choice: FirewallChoice, facts: &Facts) -> Result<Choice, String> {
+/// Decide which backend to drive. `auto` follows what is actually active:
+/// firewalld when its daemon answers, then ufw when enabled (or when
+/// `ufw_enable` asks for it), then a native nftables or iptables ruleset.
+pub fn choose(choice: FirewallChoice, facts: &Facts, ufw_enable: bool) -> Result<Choice, String> {
     let pick = |backend, reason: &str| Choice {
         backend,
         reason: reason.to_string(),
     };
+    let ufw_installed = find_program("ufw").is_some();
     match choice {
         FirewallChoice::None => return Ok(pick(FirewallBackend::None, "firewall: none")),
         FirewallChoice::Nftables => {
@@ -51,57 +55,122 @@ pub fn choose(choice: FirewallChoice, facts: &Facts) -> Result<Choice, String> {
         FirewallChoice::Iptables => {
             return Ok(pick(FirewallBackend::Iptables, "firewall: iptables"));
         }
+        FirewallChoice::Firewalld => {
+            let state = firewalld_state()
+                .map_err(|e| format!("firewall: firewalld, but firewalld does not answer: {e}"))?;
+            return Ok(pick(
+                FirewallBackend::Firewalld,
+                &format!("firewall: firewalld (firewall-cmd --state: {state})"),
+            ));
+        }
+        FirewallChoice::Ufw if ufw_installed => {
+            return Ok(pick(FirewallBackend::Ufw, "firewall: ufw"));
+        }
+        FirewallChoice::Ufw => return Err("firewall: ufw, but ufw is not installed".into()),
         FirewallChoice::Auto => {}
     }
     if let Some(pid) = facts.firewalld_pid {
-        return Err(format!(
-            "firewalld is running in this network namespace (pid {pid}) and manages the \
-             firewall; portplan does not drive firewalld yet, and changing nftables or \
-             iptables under it would be undone at its next reload. Use firewall: none to \
-             check ports only"
+        let state = firewalld_state().map_err(|e| {
+            format!(
+                "firewalld runs in this network namespace (pid {pid}) but does not answer: {e}; \
+                 changing nftables under it would be undone at its next reload. Fix firewalld, \
+                 or use firewall: none to check ports only"
+            )
+        })?;
+        return Ok(pick(
+            FirewallBackend::Firewalld,
+            &format!("firewalld (pid {pid}) answers: firewall-cmd --state says {state}"),
         ));
     }
-    if facts.ufw_enabled {
-        return Err(
-            "ufw is enabled (/etc/ufw/ufw.conf: ENABLED=yes) and manages the firewall; \
-             portplan does not drive ufw yet, and rules added beside it would be lost when \
-             it reloads. Use firewall: none to check ports only"
-                .to_string(),
-        );
+    if ufw_installed && facts.ufw_enabled {
+        return Ok(pick(
+            FirewallBackend::Ufw,
+            "ufw is enabled (/etc/ufw/ufw.conf: ENABLED=yes)",
+        ));
     }
+    if ufw_installed && ufw_enable {
+        return Ok(pick(
+            FirewallBackend::Ufw,
+            "ufw is installed but not enabled, and ufw_enable: true asks to enable it",
+        ));
+    }
+    let beside_ufw = |reason: String| {
+        if ufw_installed {
+            format!("{reason}; ufw is installed but not enabled (ufw_enable: true would use it)")
+        } else {
+            reason
+        }
+    };
     let nft = find_program("nft");
     if nft.is_some() {
         let ruleset = run_read(&["nft", "-j", "list", "ruleset"])?;
         if let Some(table) = native_nft_input_table(&ruleset) {
             return Ok(Choice {
                 backend: FirewallBackend::Nftables,
-                reason: format!("nftables table {table} filters input"),
+                reason: beside_ufw(format!("nftables table {table} filters input")),
             });
         }
     }
     if find_program("iptables-save").is_some() {
         let saved = run_read(&["iptables-save"])?;
         if iptables_filters_input(&saved) {
-            return Ok(pick(
-                FirewallBackend::Iptables,
-                "iptables' filter table INPUT chain has rules or a non-ACCEPT policy",
-            ));
+            return Ok(Choice {
+                backend: FirewallBackend::Iptables,
+                reason: beside_ufw(
+                    "iptables' filter table INPUT chain has rules or a non-ACCEPT policy".into(),
+                ),
+            });
         }
     }
-    match (nft, find_program("iptables")) {
-        (Some(_), _) => Ok(pick(
+    let (backend, reason) = match (nft, find_program("iptables")) {
+        (Some(_), _) => (
             FirewallBackend::Nftables,
             "no firewall filters input; nftables is installed",
-        )),
-        (None, Some(_)) => Ok(pick(
+        ),
+        (None, Some(_)) => (
             FirewallBackend::Iptables,
             "no firewall filters input; iptables is installed",
-        )),
-        (None, None) => Ok(pick(
+        ),
+        (None, None) => (
             FirewallBackend::None,
             "neither nft nor iptables is installed: nothing filters input",
-        )),
+        ),
+    };
+    Ok(Choice {
+        backend,
+        reason: beside_ufw(reason.into()),
+    })
+}
+
+/// The zone firewalld filters the host's traffic in, and why: the zone bound
+/// to the interface that carries the host's address, else the default zone.
+pub fn firewalld_zone(device: Option<&str>) -> Result<(String, String), String> {
+    if let Some(device) = device {
+        // Exit status 2 and `no zone` when the interface is bound to none.
+        if let Ok(zone) = run_read(&["firewall-cmd", &format!("--get-zone-of-interface={device}")])
+        {
+            let zone = zone.trim().to_string();
+            let why = format!("zone {zone} is bound to {device}, which carries the host's address");
+            return Ok((zone, why));
+        }
     }
+    let zone = run_read(&["firewall-cmd", "--get-default-zone"])?
+        .trim()
+        .to_string();
+    let why = match device {
+        Some(device) => format!(
+            "{device} carries the host's address and is bound to no zone, so the default zone {zone} serves it"
+        ),
+        None => format!(
+            "no interface here carries the host's address, so the default zone {zone} is used"
+        ),
+    };
+    Ok((zone, why))
+}
+
+/// `firewall-cmd --state`: `running` when the daemon answers on D-Bus.
+fn firewalld_state() -> Result<String, String> {
+    Ok(run_read(&["firewall-cmd", "--state"])?.trim().to_string())
 }
 
 /// The first nftables table of portplan's own kind (not iptables-nft's
@@ -141,35 +210,56 @@ fn iptables_filters_input(saved: &str) -> bool {
     false
 }
 
-/// The backend's own outputs that `read_firewall` parses, and that a rollback
-/// restores.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub ipv4: String,
-    pub ipv6: String,
-}
-
-/// Read a backend's current state text.
-pub fn snapshot(backend: FirewallBackend) -> Result<Snapshot, String> {
+/// Read what `read_firewall` parses from the backend's own tools; `zone` is
+/// the firewalld zone that serves the host.
+pub fn snapshot(backend: FirewallBackend, zone: Option<&str>) -> Result<FirewallOutput, String> {
     match backend {
-        FirewallBackend::Nftables => Ok(Snapshot {
-            ipv4: run_read(&["nft", "-j", "list", "ruleset"])?,
-            ipv6: String::new(),
-        }),
-        FirewallBackend::Iptables => Ok(Snapshot {
-            ipv4: run_read(&["iptables-save"])?,
+        FirewallBackend::Nftables => Ok(FirewallOutput::new(
+            run_read(&["nft", "-j", "list", "ruleset"])?,
+            "",
+        )),
+        FirewallBackend::Iptables => Ok(FirewallOutput::new(
+            run_read(&["iptables-save"])?,
             // A host with IPv6 disabled has no ip6tables state to read.
-            ipv6: if find_program("ip6tables-save").is_some() {
+            if find_program("ip6tables-save").is_some() {
                 run_read(&["ip6tables-save"])?
             } else {
                 String::new()
             },
+        )),
+        FirewallBackend::Firewalld => Ok(FirewallOutput {
+            main: firewalld_dump(&[])?,
+            extra: firewalld_dump(&["--permanent"])?,
+            zone: zone.map(str::to_string),
         }),
-        _ => Ok(Snapshot {
-            ipv4: String::new(),
-            ipv6: String::new(),
-        }),
+        FirewallBackend::Ufw => Ok(FirewallOutput::new(
+            run_read(&["ufw", "status", "verbose"])?,
+            run_read(&["ufw", "show", "added"])?,
+        )),
+        FirewallBackend::None => Ok(FirewallOutput::default()),
     }
+}
+
+/// Every zone, then portplan's ipsets, of the runtime or (with
+/// `--permanent`) the permanent configuration.
+fn firewalld_dump(side: &[&str]) -> Result<String, String> {
+    let with = |args: &[&str]| -> Vec<String> {
+        std::iter::once("firewall-cmd")
+            .chain(side.iter().copied())
+            .chain(args.iter().copied())
+            .map(str::to_string)
+            .collect()
+    };
+    let read = |argv: Vec<String>| run(&Command { argv, stdin: None });
+    let mut text = read(with(&["--list-all-zones"]))?;
+    for name in read(with(&["--get-ipsets"]))?
+        .split_whitespace()
+        .filter(|name| name.starts_with(portplan_core::backends::FIREWALLD_IPSET_PREFIX))
+    {
+        text.push('\n');
+        text.push_str(&read(with(&[&format!("--info-ipset={name}")]))?);
+    }
+    Ok(text)
 }
 
 /// What happened when the commands ran.
@@ -210,34 +300,41 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &RestorePoi
     }
 }
 
-/// The state a rollback returns to: the backend's own save format.
+/// The state a rollback returns to: the backend's own save format where it
+/// has one (nftables, iptables), else portplan's own rules as they were.
 pub struct RestorePoint {
     backend: FirewallBackend,
     /// nft's text ruleset, or iptables-save's output.
     ipv4: String,
     ipv6: String,
+    /// firewalld and ufw: the state before, and the zone it was read for.
+    before: FirewallState,
+    zone: Option<String>,
 }
 
 /// Take a restore point before changing anything.
 pub fn restore_point(
     backend: FirewallBackend,
-    snapshot: &Snapshot,
+    output: &FirewallOutput,
+    state: &FirewallState,
 ) -> Result<RestorePoint, String> {
-    Ok(match backend {
-        FirewallBackend::Nftables => RestorePoint {
-            backend,
-            ipv4: run_read(&["nft", "list", "ruleset"])?,
-            ipv6: String::new(),
-        },
-        _ => RestorePoint {
-            backend,
-            ipv4: snapshot.ipv4.clone(),
-            ipv6: snapshot.ipv6.clone(),
-        },
+    let (ipv4, ipv6) = match backend {
+        FirewallBackend::Nftables => (run_read(&["nft", "list", "ruleset"])?, String::new()),
+        FirewallBackend::Iptables => (output.main.clone(), output.extra.clone()),
+        _ => (String::new(), String::new()),
+    };
+    Ok(RestorePoint {
+        backend,
+        ipv4,
+        ipv6,
+        before: state.clone(),
+        zone: output.zone.clone(),
     })
 }
 
-/// Put the whole ruleset back as it was, atomically per tool.
+/// Put the firewall back as it was: the whole ruleset, atomically per tool,
+/// where the backend can save one; else portplan's rules as they were, by
+/// undoing portplan's changes and nobody else's.
 pub fn restore(point: &RestorePoint) -> Result<(), String> {
     let commands = match point.backend {
         FirewallBackend::Nftables => vec![Command {
@@ -257,7 +354,11 @@ pub fn restore(point: &RestorePoint) -> Result<(), String> {
             }
             commands
         }
-        _ => Vec::new(),
+        FirewallBackend::Firewalld | FirewallBackend::Ufw => {
+            let (_, now) = read_state(point.backend, point.zone.as_deref())?;
+            portplan_core::backends::plan_restore(&point.before, &now)
+        }
+        FirewallBackend::None => Vec::new(),
     };
     commands
         .iter()
@@ -265,8 +366,13 @@ pub fn restore(point: &RestorePoint) -> Result<(), String> {
 }
 
 /// Save the running ruleset where the distribution loads it at boot; the
-/// paths written, or `None` when this host keeps no such file.
-pub fn persist(backend: FirewallBackend, etc: &Path) -> Result<Option<Vec<PathBuf>>, String> {
+/// paths written, or `None` when this host keeps no such file. firewalld and
+/// ufw save their own configuration: their files are reported, not written.
+pub fn persist(
+    backend: FirewallBackend,
+    etc: &Path,
+    state: &FirewallState,
+) -> Result<Option<Vec<PathBuf>>, String> {
     match backend {
         FirewallBackend::Nftables => {
             let Some(path) = ["nftables.conf", "sysconfig/nftables.conf"]
@@ -303,7 +409,30 @@ pub fn persist(backend: FirewallBackend, etc: &Path) -> Result<Option<Vec<PathBu
             }
             Ok(Some(written))
         }
-        _ => Ok(Some(Vec::new())),
+        // firewall-cmd --permanent and ufw write these themselves.
+        FirewallBackend::Firewalld => {
+            let mut files: Vec<PathBuf> = state
+                .chains
+                .iter()
+                .filter(|c| c.table == "permanent" && c.drops)
+                .map(|c| etc.join(format!("firewalld/zones/{}.xml", c.name)))
+                .collect();
+            let sets: BTreeSet<&String> =
+                state.found.iter().filter_map(|f| f.set.as_ref()).collect();
+            files.extend(
+                sets.iter()
+                    .map(|s| etc.join(format!("firewalld/ipsets/{s}.xml"))),
+            );
+            Ok(Some(files.into_iter().filter(|f| f.is_file()).collect()))
+        }
+        FirewallBackend::Ufw => Ok(Some(
+            ["ufw/user.rules", "ufw/user6.rules"]
+                .iter()
+                .map(|p| etc.join(p))
+                .filter(|p| p.is_file())
+                .collect(),
+        )),
+        FirewallBackend::None => Ok(Some(Vec::new())),
     }
 }
 
@@ -365,13 +494,25 @@ pub fn run(command: &Command) -> Result<String, String> {
     }
 }
 
-/// Read the state back after changing it: the firewall must now hold exactly
-/// the desired rules, or the run is not idempotent and must say so.
-pub fn read_state(backend: FirewallBackend) -> Result<(Snapshot, FirewallState), String> {
-    let snapshot = snapshot(backend)?;
-    let state = portplan_core::read_firewall(backend, &snapshot.ipv4, &snapshot.ipv6)
+/// Read the backend's state: before changing it, and back after, when it
+/// must hold exactly the desired rules or the run is not idempotent.
+pub fn read_state(
+    backend: FirewallBackend,
+    zone: Option<&str>,
+) -> Result<(FirewallOutput, FirewallState), String> {
+    let output = snapshot(backend, zone)?;
+    let state = portplan_core::read_firewall(backend, &output)
         .map_err(|e| format!("cannot read the {backend:?} state: {e}"))?;
-    Ok((snapshot, state))
+    Ok((output, state))
+}
+
+/// The command that turns an inactive ufw on (`--force`: without a
+/// terminal ufw would otherwise wait for a confirmation).
+pub fn ufw_enable_command() -> Command {
+    Command {
+        argv: ["ufw", "--force", "enable"].map(String::from).to_vec(),
+        stdin: None,
+    }
 }
 
 #[cfg(test)]

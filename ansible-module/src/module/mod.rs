@@ -143,7 +143,7 @@ fn run(args_path: &Path) -> ModuleResult {
 
 fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
     let facts = facts::gather(Path::new("/proc"), Path::new("/etc"))?;
-    let choice = match firewall::choose(params.firewall, &facts) {
+    let choice = match firewall::choose(params.firewall, &facts, params.ufw_enable) {
         Ok(choice) => choice,
         // Checking ports needs no firewall: report why it is not read.
         Err(reason) if params.state == State::Checked => {
@@ -181,10 +181,38 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
                 .into(),
         );
     }
+    let zone = if backend == FirewallBackend::Firewalld {
+        let device = params
+            .plan
+            .hosts
+            .iter()
+            .find(|h| h.name == params.host)
+            .and_then(|h| h.address.parse().ok())
+            .and_then(|address| facts::device_of(Path::new("/proc"), address));
+        let (zone, why) = firewall::firewalld_zone(device.as_deref())?;
+        if let Some(used) = result.firewall.as_mut() {
+            used.reason = format!("{}; {why}", used.reason);
+        }
+        Some(zone)
+    } else {
+        None
+    };
+    if backend == FirewallBackend::Firewalld && !params.persist {
+        result.warnings.push(
+            "persist: false has no effect on firewalld: portplan changes its runtime and \
+             permanent configuration alike, so the two never disagree"
+                .into(),
+        );
+    }
+    if backend == FirewallBackend::Ufw && !params.persist {
+        result
+            .warnings
+            .push("persist: false has no effect on ufw, which saves every rule itself".into());
+    }
     let current = if backend == FirewallBackend::None {
         None
     } else {
-        let (snapshot, state) = firewall::read_state(backend)?;
+        let (snapshot, state) = firewall::read_state(backend, zone.as_deref())?;
         observation.firewall = Some(ObservedFirewall {
             backend,
             open: state.open.clone(),
@@ -244,6 +272,17 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
         );
         return Ok(());
     };
+    // An inactive ufw takes rules but applies none until it is enabled.
+    let enable_ufw = backend == FirewallBackend::Ufw
+        && portplan_core::backends::ufw_is_active(&snapshot.main) == Some(false);
+    if enable_ufw && !params.ufw_enable {
+        result.warnings.push(
+            "ufw is inactive: nothing is filtered, and portplan's rules take effect only once \
+             ufw is enabled (ufw_enable: true enables it after the rules are in place)"
+                .into(),
+        );
+    }
+    let enable_ufw = enable_ufw && params.ufw_enable && params.state == State::Present;
     let remove_all = params.state == State::Absent;
     let change = portplan_core::plan_firewall(&report.rules, &state, remove_all).map_err(|e| {
         format!(
@@ -264,24 +303,28 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
         change.add.len(),
         change.remove.len()
     );
-    if change.commands.is_empty() {
+    let mut commands = change.commands.clone();
+    if enable_ufw {
+        commands.push(firewall::ufw_enable_command());
+    }
+    if commands.is_empty() {
         result.msg = format!(
             "{summary}; {} already holds the desired rules",
             name(backend)
         );
     } else if params.check_mode {
         result.changed = true;
-        result.actions = change.commands.clone();
+        result.actions = commands;
         result.msg = format!("{summary}; check mode: {counts}");
     } else {
-        let point = firewall::restore_point(backend, &snapshot)?;
-        let applied = firewall::apply(backend, &change.commands, &point);
-        result.actions = change.commands[..applied.ran].to_vec();
+        let point = firewall::restore_point(backend, &snapshot, &state)?;
+        let applied = firewall::apply(backend, &commands, &point);
+        result.actions = commands[..applied.ran].to_vec();
         if let Some(failure) = applied.failure {
             return Err(failure);
         }
         result.changed = true;
-        let (_, now) = firewall::read_state(backend)?;
+        let (_, now) = firewall::read_state(backend, zone.as_deref())?;
         let left = portplan_core::plan_firewall(&report.rules, &now, remove_all)
             .map_err(|e| e.to_string())?;
         if !left.commands.is_empty() {
@@ -297,7 +340,7 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
         }
         after = tagged(&now);
         if params.persist {
-            match firewall::persist(backend, Path::new("/etc")) {
+            match firewall::persist(backend, Path::new("/etc"), &now) {
                 Ok(Some(paths)) => {
                     result.persisted = paths.iter().map(|p| p.display().to_string()).collect();
                 }
@@ -318,7 +361,11 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
                 }
             }
         }
-        result.msg = format!("{summary}; {}: {counts} done", name(backend));
+        result.msg = format!(
+            "{summary}; {}: {counts} done{}",
+            name(backend),
+            if enable_ufw { "; ufw enabled" } else { "" }
+        );
     }
     if params.diff {
         let header = format!(

@@ -72,8 +72,8 @@ pub(super) fn read(ipv4: &str, ipv6: &str) -> Result<FirewallState, PlanError> {
         open: Vec::new(),
     };
     for (input, text, family) in [
-        ("ipv4", ipv4, IpFamily::Ipv4),
-        ("ipv6", ipv6, IpFamily::Ipv6),
+        ("main", ipv4, IpFamily::Ipv4),
+        ("extra", ipv6, IpFamily::Ipv6),
     ] {
         read_family(&mut state, input, text, family)?;
     }

@@ -5,18 +5,27 @@
 //! rule is read only to know where input is filtered and what is open. The
 //! shells run the commands; nothing here runs anything.
 
+mod firewalld;
 mod iptables;
 mod nftables;
+mod ufw;
+
+pub use firewalld::IPSET_PREFIX as FIREWALLD_IPSET_PREFIX;
+pub use ufw::is_active as ufw_is_active;
 
 use std::collections::BTreeSet;
 
 use crate::model::{
-    FirewallBackend, FirewallChange, FirewallRule, FirewallState, IpFamily, PlanError, TaggedRule,
+    Command, FirewallBackend, FirewallChange, FirewallOutput, FirewallRule, FirewallState,
+    InputChain, IpFamily, PlanError, TaggedRule,
 };
 use crate::plan::parse_net;
 
 /// Longest tag written into a backend's comment (nftables allows 128 bytes).
 const MAX_TAG: usize = 64;
+
+/// More sources than this go into a named set (nftables) or ipset (firewalld).
+const SET_THRESHOLD: usize = 3;
 
 /// The prefix that marks a rule as portplan's.
 pub const TAG_PREFIX: &str = "portplan:";
@@ -24,16 +33,19 @@ pub const TAG_PREFIX: &str = "portplan:";
 /// Read a backend's state (WIT `read-firewall`).
 pub fn read_firewall(
     backend: FirewallBackend,
-    ipv4: &str,
-    ipv6: &str,
+    output: &FirewallOutput,
 ) -> Result<FirewallState, PlanError> {
     match backend {
-        FirewallBackend::Nftables => nftables::read(ipv4),
-        FirewallBackend::Iptables => iptables::read(ipv4, ipv6),
-        other => Err(PlanError::single(
+        FirewallBackend::Nftables => nftables::read(&output.main),
+        FirewallBackend::Iptables => iptables::read(&output.main, &output.extra),
+        FirewallBackend::Firewalld => {
+            firewalld::read(&output.main, &output.extra, output.zone.as_deref())
+        }
+        FirewallBackend::Ufw => ufw::read(&output.main, &output.extra),
+        FirewallBackend::None => Err(PlanError::single(
             "backend",
-            format!("{other:?}").to_lowercase(),
-            "portplan reads nftables and iptables state; firewalld and ufw are not supported yet",
+            "none",
+            "there is no firewall state to read for backend none",
         )),
     }
 }
@@ -83,18 +95,14 @@ pub fn plan_firewall(
     };
     let commands = if add.is_empty() && remove.is_empty() {
         Vec::new()
+    } else if state.backend == FirewallBackend::None {
+        return Err(PlanError::single(
+            "state.backend",
+            "none",
+            "backend none has no rules to change",
+        ));
     } else {
-        match state.backend {
-            FirewallBackend::Nftables => nftables::commands(state, &desired),
-            FirewallBackend::Iptables => iptables::commands(state, &add, &remove),
-            other => {
-                return Err(PlanError::single(
-                    "state.backend",
-                    format!("{other:?}").to_lowercase(),
-                    "portplan renders nftables and iptables commands; firewalld and ufw are not supported yet",
-                ));
-            }
-        }
+        render(state, &desired, &add, &remove)
     };
     Ok(FirewallChange {
         backend: state.backend,
@@ -112,6 +120,53 @@ pub fn plan_firewall(
             })
             .collect(),
     })
+}
+
+/// The commands that take `now` back to exactly the portplan rules `before`
+/// held: a rollback for the backends without a whole-ruleset restore
+/// (firewalld, ufw), which undoes portplan's changes and nobody else's.
+pub fn plan_restore(before: &FirewallState, now: &FirewallState) -> Vec<Command> {
+    let same = |a: &InputChain, b: &InputChain| {
+        a.family == b.family && a.table == b.table && a.name == b.name
+    };
+    let desired: BTreeSet<(u32, TaggedRule)> = before
+        .found
+        .iter()
+        .filter_map(|f| {
+            let chain = &before.chains[f.chain as usize];
+            let index = now.chains.iter().position(|c| same(c, chain))?;
+            Some((index as u32, f.rule.clone()))
+        })
+        .collect();
+    let current: BTreeSet<(u32, TaggedRule)> = now
+        .found
+        .iter()
+        .map(|f| (f.chain, f.rule.clone()))
+        .collect();
+    let add: Vec<_> = desired.difference(&current).cloned().collect();
+    let remove: Vec<_> = current.difference(&desired).cloned().collect();
+    if add.is_empty() && remove.is_empty() || now.backend == FirewallBackend::None {
+        return Vec::new();
+    }
+    render(now, &desired, &add, &remove)
+}
+
+/// The backend's commands for a change: the set-based backends (nftables,
+/// firewalld) rewrite changed groups from the whole desired set, the
+/// rule-based ones (iptables, ufw) delete and add single rules.
+fn render(
+    state: &FirewallState,
+    desired: &BTreeSet<(u32, TaggedRule)>,
+    add: &[(u32, TaggedRule)],
+    remove: &[(u32, TaggedRule)],
+) -> Vec<Command> {
+    match state.backend {
+        FirewallBackend::Nftables => nftables::commands(state, desired),
+        FirewallBackend::Iptables => iptables::commands(state, add, remove),
+        FirewallBackend::Firewalld => firewalld::commands(state, desired),
+        FirewallBackend::Ufw => ufw::commands(state, add, remove),
+        FirewallBackend::None => Vec::new(),
+    }
 }
 
 /// One tagged rule per source of each desired rule.

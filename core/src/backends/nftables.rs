@@ -11,18 +11,15 @@ use core::net::IpAddr;
 use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 use serde_json::Value;
 
-use super::{TAG_PREFIX, normalize_source};
+use super::{SET_THRESHOLD, TAG_PREFIX, normalize_source};
 use crate::model::{
     Command, FirewallBackend, FirewallState, FoundRule, InputChain, IpFamily, OpenPort, PlanError,
     PortRange, TaggedRule, Transport,
 };
 
-/// More sources than this go into a named set.
-const SET_THRESHOLD: usize = 3;
-
 fn malformed(what: &str) -> PlanError {
     PlanError::single(
-        "ipv4",
+        "main",
         "",
         format!("not `nft -j list ruleset` output: {what}"),
     )

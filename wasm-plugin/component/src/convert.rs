@@ -144,6 +144,7 @@ records! {
     Report { plan, summary, findings, hosts, rules }
     Problem { path, value, message }
     PlanError { problems }
+    FirewallOutput { main, extra, zone }
     TaggedRule { tag, family, transport, ports, source }
     InputChain { family, table, name, drops, insert_before }
     FoundRule { chain, rule, handle, set, spec }

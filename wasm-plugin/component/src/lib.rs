@@ -72,11 +72,11 @@ impl bindings::Guest for Portplan {
 
     fn read_firewall(
         backend: wit::FirewallBackend,
-        ipv4: String,
-        ipv6: String,
+        output: wit::FirewallOutput,
     ) -> Result<wit::FirewallState, wit::PlanError> {
+        let output: Result<model::FirewallOutput, _> = lift(&output);
         lift(&backend)
-            .and_then(|backend| portplan_core::read_firewall(backend, &ipv4, &ipv6))
+            .and_then(|backend| portplan_core::read_firewall(backend, &output?))
             .lower()
     }
 

@@ -14,8 +14,8 @@
 #![cfg(target_family = "wasm")]
 
 use portplan_core::model::{
-    FirewallBackend, FirewallRule, FirewallState, Observation, Phase, Plan, PlanError, Report,
-    ReportFormat,
+    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, Observation, Phase, Plan,
+    PlanError, Report, ReportFormat,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -117,8 +117,7 @@ struct RenderPlanError {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct ReadFirewall {
     backend: FirewallBackend,
-    ipv4: String,
-    ipv6: String,
+    output: FirewallOutput,
 }
 
 #[derive(serde::Deserialize)]
@@ -140,6 +139,6 @@ export!("render-report", render_report, input: RenderReport =>
 export!("render-plan-error", render_plan_error, input: RenderPlanError =>
     Ok(portplan_core::render_plan_error(&input.error, input.format)));
 export!("read-firewall", read_firewall, input: ReadFirewall =>
-    portplan_core::read_firewall(input.backend, &input.ipv4, &input.ipv6));
+    portplan_core::read_firewall(input.backend, &input.output));
 export!("plan-firewall", plan_firewall, input: PlanFirewall =>
     portplan_core::plan_firewall(&input.rules, &input.state, input.remove_all));

@@ -1,0 +1,692 @@
+//! firewalld: state from `firewall-cmd --list-all-zones` (runtime) and the
+//! same with `--permanent`, each followed by `firewall-cmd --info-ipset=NAME`
+//! for portplan's ipsets. Rules are rich rules in the zone that serves the
+//! host's interface, written to the runtime and to the permanent
+//! configuration alike, so no reload is ever needed.
+//!
+//! A rich rule has no comment field, so portplan's tag rides in a rate-limited
+//! log element (`log prefix="portplan:<spec>" level="info" limit value="1/d"`):
+//! firewalld keeps a log prefix verbatim through its normalisation, and the
+//! limit bounds the log to one line a day per rule. Only rich rules with that
+//! prefix are ever removed; zone ports, services and other rich rules are
+//! read, never touched. portplan never uses `--add-port`, so firewalld never
+//! merges its ranges with anyone else's.
+//!
+//! Each side (runtime, permanent) is a chain of the state: chain `2k` is the
+//! runtime and `2k + 1` the permanent configuration of zone `k`. Only the
+//! zone serving the host filters for it; a zone that merely holds old
+//! portplan rules is listed as not dropping, so rules leave it and none
+//! arrive.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{SET_THRESHOLD, TAG_PREFIX, normalize_source};
+use crate::model::{
+    Command, FirewallBackend, FirewallState, FoundRule, InputChain, IpFamily, OpenPort, PlanError,
+    PortRange, TaggedRule, Transport,
+};
+
+/// What portplan's ipset names start with; only these are read or deleted.
+pub const IPSET_PREFIX: &str = "portplan";
+
+/// firewalld (and the kernel) refuse longer ipset names.
+const IPSET_NAME_MAX: usize = 31;
+
+/// One block of `--list-all-zones` or `--info-ipset` output.
+#[derive(Debug, Default)]
+struct Block {
+    name: String,
+    default: bool,
+    fields: BTreeMap<String, String>,
+    rich_rules: Vec<String>,
+}
+
+/// Blocks start with an unindented name (`public (default, active)`), then
+/// indented `key: value` lines; rich rules follow `rich rules:`, one per line.
+fn blocks(text: &str) -> Vec<Block> {
+    let mut out: Vec<Block> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !line.starts_with(char::is_whitespace) {
+            let (name, marks) = line.split_once(' ').unwrap_or((line, ""));
+            out.push(Block {
+                name: name.to_string(),
+                default: marks
+                    .trim_matches(|c| c == '(' || c == ')')
+                    .split(',')
+                    .any(|m| m.trim() == "default"),
+                ..Block::default()
+            });
+            continue;
+        }
+        let Some(block) = out.last_mut() else {
+            continue;
+        };
+        let line = line.trim();
+        if line.starts_with("rule ") {
+            block.rich_rules.push(line.to_string());
+        } else if let Some((key, value)) = line.split_once(':') {
+            block
+                .fields
+                .insert(key.trim().to_string(), value.trim().to_string());
+        }
+    }
+    out
+}
+
+impl Block {
+    fn words(&self, key: &str) -> impl Iterator<Item = &str> {
+        self.fields
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or_default()
+            .split_whitespace()
+    }
+
+    fn is_ipset(&self) -> bool {
+        self.fields.contains_key("entries") && !self.fields.contains_key("target")
+    }
+
+    /// Whether the zone turns away what it does not accept: every target but
+    /// ACCEPT (`default`, `%%REJECT%%`, `REJECT`, `DROP`) does.
+    fn drops(&self) -> bool {
+        self.fields.get("target").map(String::as_str) != Some("ACCEPT")
+    }
+}
+
+/// A rich rule's elements, each with its attributes, in order:
+/// `rule family="ipv4" source address="..."` gives
+/// `[("rule", [family]), ("source", [address])]`.
+type Elements = Vec<(String, Vec<(String, String)>)>;
+
+/// Split a rich rule into elements. firewalld prints attribute values in
+/// double quotes; single quotes and bare values are accepted as its parser does.
+fn elements(text: &str) -> Option<Elements> {
+    let mut out: Elements = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let end = rest
+            .find(|c: char| c == '=' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let word = &rest[..end];
+        rest = &rest[end..];
+        if let Some(after) = rest.strip_prefix('=') {
+            let (value, tail) = match after.chars().next() {
+                Some(quote @ ('"' | '\'')) => {
+                    let body = &after[1..];
+                    let close = body.find(quote)?;
+                    (&body[..close], &body[close + 1..])
+                }
+                _ => {
+                    let stop = after.find(char::is_whitespace).unwrap_or(after.len());
+                    (&after[..stop], &after[stop..])
+                }
+            };
+            out.last_mut()?
+                .1
+                .push((word.to_string(), value.to_string()));
+            rest = tail;
+        } else {
+            out.push((word.to_string(), Vec::new()));
+        }
+        rest = rest.trim_start();
+    }
+    Some(out)
+}
+
+/// The parts of a rich rule portplan reads.
+#[derive(Debug, Default)]
+struct RichRule {
+    family: Option<IpFamily>,
+    address: Option<String>,
+    ipset: Option<String>,
+    port: Option<(Transport, PortRange)>,
+    tag: Option<String>,
+    accept: bool,
+    /// Anything that narrows or redirects it (destination, `not`, priority,
+    /// services, marks): it admits less than its port and source say.
+    other: bool,
+}
+
+fn rich_rule(text: &str) -> Option<RichRule> {
+    let mut rule = RichRule::default();
+    for (element, attributes) in elements(text)? {
+        let get = |key: &str| {
+            attributes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        match element.as_str() {
+            "rule" => {
+                rule.family = match get("family") {
+                    Some("ipv4") => Some(IpFamily::Ipv4),
+                    Some("ipv6") => Some(IpFamily::Ipv6),
+                    _ => None,
+                };
+                rule.other |= get("priority").is_some_and(|p| p != "0");
+            }
+            "source" => {
+                rule.address = get("address").map(str::to_string);
+                rule.ipset = get("ipset").map(str::to_string);
+                rule.other |= get("mac").is_some();
+            }
+            "port" => {
+                let transport = match get("protocol") {
+                    Some("tcp") => Transport::Tcp,
+                    Some("udp") => Transport::Udp,
+                    _ => return None,
+                };
+                rule.port = Some((transport, port_range(get("port")?)?));
+            }
+            "log" => {
+                rule.tag = get("prefix")
+                    .filter(|p| p.starts_with(TAG_PREFIX))
+                    .map(str::to_string);
+            }
+            "limit" | "audit" | "nflog" => {}
+            "accept" => rule.accept = true,
+            _ => rule.other = true,
+        }
+    }
+    Some(rule)
+}
+
+fn port_range(text: &str) -> Option<PortRange> {
+    let (first, last) = text.split_once('-').unwrap_or((text, text));
+    let (first, last) = (first.parse::<u16>().ok()?, last.parse::<u16>().ok()?);
+    (first > 0 && first <= last).then_some(PortRange { first, last })
+}
+
+fn malformed(input: &str, value: &str, message: impl Into<String>) -> PlanError {
+    PlanError::single(input, value, message)
+}
+
+/// One side's blocks: zones by name, portplan's ipsets by name.
+struct Side {
+    zones: Vec<Block>,
+    ipsets: BTreeMap<String, Block>,
+}
+
+fn side(text: &str) -> Side {
+    let (ipsets, zones): (Vec<Block>, Vec<Block>) =
+        blocks(text).into_iter().partition(Block::is_ipset);
+    Side {
+        zones,
+        ipsets: ipsets
+            .into_iter()
+            .filter(|b| b.name.starts_with(IPSET_PREFIX))
+            .map(|b| (b.name.clone(), b))
+            .collect(),
+    }
+}
+
+pub(super) fn read(
+    runtime: &str,
+    permanent: &str,
+    zone: Option<&str>,
+) -> Result<FirewallState, PlanError> {
+    let sides = [("main", side(runtime)), ("extra", side(permanent))];
+    let runtime = &sides[0].1;
+    if runtime.zones.is_empty() {
+        return Err(malformed(
+            "main",
+            "",
+            "not `firewall-cmd --list-all-zones` output: no zones",
+        ));
+    }
+    // firewalld marks the default zone only while it is active, so the shell
+    // asks firewalld which zone serves the host.
+    let serving = match zone {
+        Some(name) => runtime
+            .zones
+            .iter()
+            .find(|z| z.name == name)
+            .ok_or_else(|| {
+                malformed(
+                    "zone",
+                    name,
+                    "no such zone in `firewall-cmd --list-all-zones`",
+                )
+            })?,
+        None => runtime.zones.iter().find(|z| z.default).ok_or_else(|| {
+            malformed(
+                "zone",
+                "",
+                "is required for firewalld: the zone serving the host's interface",
+            )
+        })?,
+    };
+
+    let mut state = FirewallState {
+        backend: FirewallBackend::Firewalld,
+        chains: Vec::new(),
+        found: Vec::new(),
+        open: Vec::new(),
+    };
+    // The serving zone first, then any zone holding portplan's rules.
+    let mut zones = vec![serving.name.clone()];
+    for (_, side) in &sides {
+        for zone in &side.zones {
+            let tagged = zone
+                .rich_rules
+                .iter()
+                .any(|r| rich_rule(r).is_some_and(|r| r.tag.is_some()));
+            if tagged && !zones.contains(&zone.name) {
+                zones.push(zone.name.clone());
+            }
+        }
+    }
+    for zone_name in &zones {
+        for (table, (input, side)) in ["runtime", "permanent"].into_iter().zip(&sides) {
+            let chain = state.chains.len() as u32;
+            let zone = side.zones.iter().find(|z| &z.name == zone_name);
+            let serves = zone_name == &serving.name;
+            if serves && zone.is_none() {
+                return Err(malformed(
+                    input,
+                    zone_name,
+                    format!("the zone serving the host is missing from the {table} configuration"),
+                ));
+            }
+            state.chains.push(InputChain {
+                family: "inet".into(),
+                table: table.into(),
+                name: zone_name.clone(),
+                drops: serves && zone.is_some_and(Block::drops),
+                insert_before: None,
+            });
+            let Some(zone) = zone else { continue };
+            read_zone(
+                &mut state,
+                chain,
+                zone,
+                side,
+                input,
+                serves && table == "runtime",
+            )?;
+        }
+    }
+    Ok(state)
+}
+
+/// portplan's rich rules of one zone on one side into `found`; when the zone
+/// is what filters the host now, everything it opens into `open`.
+fn read_zone(
+    state: &mut FirewallState,
+    chain: u32,
+    zone: &Block,
+    side: &Side,
+    input: &str,
+    live: bool,
+) -> Result<(), PlanError> {
+    if live {
+        for entry in zone.words("ports") {
+            let (ports, protocol) = entry.split_once('/').unwrap_or((entry, ""));
+            let transport = match protocol {
+                "tcp" => Transport::Tcp,
+                "udp" => Transport::Udp,
+                _ => continue,
+            };
+            if let Some(ports) = port_range(ports) {
+                state.open.push(OpenPort {
+                    transport,
+                    ports,
+                    sources: Vec::new(),
+                    tag: None,
+                });
+            }
+        }
+    }
+    for text in &zone.rich_rules {
+        let Some(rule) = rich_rule(text) else {
+            if text.contains(TAG_PREFIX) {
+                return Err(malformed(
+                    input,
+                    text,
+                    "a portplan rich rule that does not parse",
+                ));
+            }
+            continue;
+        };
+        let Some((transport, ports)) = rule.port else {
+            continue;
+        };
+        let sources: Vec<String> = match (&rule.address, &rule.ipset) {
+            (Some(address), _) => vec![normalize_source(address).ok_or_else(|| {
+                malformed(input, address, "not an IP address or CIDR in a rich rule")
+            })?],
+            (None, Some(ipset)) => match side.ipsets.get(ipset) {
+                Some(block) => block
+                    .words("entries")
+                    .filter_map(normalize_source)
+                    .collect(),
+                // A foreign ipset: its members are not known here.
+                None => continue,
+            },
+            (None, None) => Vec::new(),
+        };
+        if live && rule.accept && !rule.other {
+            state.open.push(OpenPort {
+                transport,
+                ports,
+                sources: sources.clone(),
+                tag: rule.tag.clone(),
+            });
+        }
+        let (Some(tag), Some(family), true, false) =
+            (&rule.tag, rule.family, rule.accept, rule.other)
+        else {
+            continue;
+        };
+        for source in sources {
+            state.found.push(FoundRule {
+                chain,
+                rule: TaggedRule {
+                    tag: tag.clone(),
+                    family,
+                    transport,
+                    ports,
+                    source,
+                },
+                handle: None,
+                set: rule.ipset.clone(),
+                spec: vec![text.clone()],
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `portplan-observer_sql-v4`, or, when that is too long for an ipset name,
+/// its head and a hash of the whole so two specs never share one.
+pub(super) fn ipset_name(tag: &str, family: IpFamily) -> String {
+    let spec: String = tag
+        .trim_start_matches(TAG_PREFIX)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let suffix = if family == IpFamily::Ipv4 { "v4" } else { "v6" };
+    let name = format!("{IPSET_PREFIX}-{spec}-{suffix}");
+    if name.len() <= IPSET_NAME_MAX {
+        return name;
+    }
+    let hash = format!("{:08x}", fnv1a(tag.as_bytes()) as u32);
+    let room = IPSET_NAME_MAX - IPSET_PREFIX.len() - hash.len() - suffix.len() - 3;
+    format!("{IPSET_PREFIX}-{}{hash}-{suffix}", &spec[..room])
+}
+
+/// FNV-1a: a fixed, platform-independent hash for ipset names, so every
+/// artifact names the same ipset alike (std's hasher is randomly seeded).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A rich rule as firewalld prints it back, so a listed rule and a rendered
+/// one compare equal.
+fn render_rule(
+    tag: &str,
+    family: IpFamily,
+    source: &Source,
+    transport: Transport,
+    ports: PortRange,
+) -> String {
+    let source = match source {
+        Source::Address(address) => format!("address=\"{}\"", bare(address)),
+        Source::Ipset(name) => format!("ipset=\"{name}\""),
+    };
+    let ports = if ports.is_single() {
+        ports.first.to_string()
+    } else {
+        format!("{}-{}", ports.first, ports.last)
+    };
+    format!(
+        "rule family=\"{}\" source {source} port port=\"{ports}\" protocol=\"{}\" \
+         log prefix=\"{tag}\" level=\"info\" limit value=\"1/d\" accept",
+        if family == IpFamily::Ipv4 {
+            "ipv4"
+        } else {
+            "ipv6"
+        },
+        transport.as_str()
+    )
+}
+
+/// A host route as a bare address, the way firewalld lists it.
+fn bare(cidr: &str) -> &str {
+    cidr.strip_suffix("/32")
+        .or_else(|| cidr.strip_suffix("/128"))
+        .unwrap_or(cidr)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    Address(String),
+    Ipset(String),
+}
+
+type GroupKey = (u32, String, IpFamily, Transport, PortRange);
+
+/// The commands for one side of one zone, gathered so each kind runs as one
+/// `firewall-cmd` call where firewalld allows it.
+#[derive(Default)]
+struct Batch {
+    remove_rules: Vec<String>,
+    add_rules: Vec<String>,
+}
+
+/// Every changed group's rich rules are rewritten; ipsets are created in the
+/// permanent configuration and filled on both sides. A side without the
+/// ipset (firewalld only creates ipsets permanently, and only a reload brings
+/// them to the runtime) gets one rule per source instead, which the next
+/// reload replaces with the permanent configuration's ipset rule.
+pub(super) fn commands(
+    state: &FirewallState,
+    desired: &BTreeSet<(u32, TaggedRule)>,
+) -> Vec<Command> {
+    let group = |chain: u32, r: &TaggedRule| -> GroupKey {
+        (chain, r.tag.clone(), r.family, r.transport, r.ports)
+    };
+    let mut current: BTreeMap<GroupKey, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    // Sources per ipset, per side, as found.
+    let mut ipsets: [BTreeMap<String, BTreeSet<String>>; 2] = Default::default();
+    for found in &state.found {
+        let (sources, texts) = current.entry(group(found.chain, &found.rule)).or_default();
+        sources.insert(found.rule.source.clone());
+        texts.extend(found.spec.iter().cloned());
+        if let Some(set) = &found.set {
+            ipsets[(found.chain % 2) as usize]
+                .entry(set.clone())
+                .or_default()
+                .insert(found.rule.source.clone());
+        }
+    }
+    let mut wanted: BTreeMap<GroupKey, BTreeSet<String>> = BTreeMap::new();
+    for (chain, rule) in desired {
+        wanted
+            .entry(group(*chain, rule))
+            .or_default()
+            .insert(rule.source.clone());
+    }
+
+    let mut batches: BTreeMap<u32, Batch> = BTreeMap::new();
+    let mut new_ipsets: BTreeSet<(String, IpFamily)> = BTreeSet::new();
+    let mut entries: BTreeMap<(usize, String), (BTreeSet<String>, BTreeSet<String>)> =
+        BTreeMap::new();
+    let mut kept_ipsets: BTreeSet<String> = BTreeSet::new();
+    let keys: BTreeSet<&GroupKey> = current.keys().chain(wanted.keys()).collect();
+    for key in keys {
+        let (chain, tag, family, transport, ports) = key;
+        let permanent = chain % 2 == 1;
+        let side = usize::from(permanent);
+        let empty = (BTreeSet::new(), BTreeSet::new());
+        let (have_sources, have_texts) = current.get(key).unwrap_or(&empty);
+        let want_sources = wanted.get(key).cloned().unwrap_or_default();
+        let name = ipset_name(tag, *family);
+        let use_ipset =
+            want_sources.len() > SET_THRESHOLD && (permanent || ipsets[side].contains_key(&name));
+        if use_ipset {
+            kept_ipsets.insert(name.clone());
+        }
+        if *have_sources == want_sources {
+            continue;
+        }
+        let want_texts: BTreeSet<String> = if use_ipset {
+            let have = ipsets[side].get(&name).cloned().unwrap_or_default();
+            if permanent && !ipsets[side].contains_key(&name) {
+                new_ipsets.insert((name.clone(), *family));
+            }
+            entries.insert(
+                (side, name.clone()),
+                (
+                    want_sources.difference(&have).cloned().collect(),
+                    have.difference(&want_sources).cloned().collect(),
+                ),
+            );
+            [render_rule(
+                tag,
+                *family,
+                &Source::Ipset(name),
+                *transport,
+                *ports,
+            )]
+            .into()
+        } else {
+            want_sources
+                .iter()
+                .map(|s| {
+                    render_rule(
+                        tag,
+                        *family,
+                        &Source::Address(s.clone()),
+                        *transport,
+                        *ports,
+                    )
+                })
+                .collect()
+        };
+        // firewalld tells `198.18.2.10` from `198.18.2.10/32`; portplan does not.
+        let have_canonical: Vec<(String, &String)> =
+            have_texts.iter().map(|t| (canonical(t), t)).collect();
+        let batch = batches.entry(*chain).or_default();
+        for (canon, text) in &have_canonical {
+            if !want_texts.contains(canon) {
+                batch.remove_rules.push((*text).clone());
+            }
+        }
+        for text in &want_texts {
+            if !have_canonical.iter().any(|(canon, _)| canon == text) {
+                batch.add_rules.push(text.clone());
+            }
+        }
+    }
+
+    let zone_args = |chain: u32| -> Vec<String> {
+        let mut argv = vec!["firewall-cmd".to_string()];
+        if chain % 2 == 1 {
+            argv.push("--permanent".into());
+        }
+        argv.push(format!("--zone={}", state.chains[chain as usize].name));
+        argv
+    };
+    let mut commands = Vec::new();
+    for (chain, batch) in &batches {
+        if !batch.remove_rules.is_empty() {
+            let mut argv = zone_args(*chain);
+            argv.extend(
+                batch
+                    .remove_rules
+                    .iter()
+                    .map(|r| format!("--remove-rich-rule={r}")),
+            );
+            commands.push(Command { argv, stdin: None });
+        }
+    }
+    // Permanent ipsets no desired rule uses any more, once no rule names them.
+    let stale: Vec<&String> = ipsets[1]
+        .keys()
+        .filter(|name| !kept_ipsets.contains(*name))
+        .collect();
+    if !batches.is_empty() {
+        for name in stale {
+            commands.push(firewall_cmd([
+                "--permanent".into(),
+                format!("--delete-ipset={name}"),
+            ]));
+        }
+    }
+    for (name, family) in &new_ipsets {
+        let family = if *family == IpFamily::Ipv4 {
+            "inet"
+        } else {
+            "inet6"
+        };
+        commands.push(firewall_cmd([
+            "--permanent".into(),
+            format!("--new-ipset={name}"),
+            "--type=hash:net".into(),
+            format!("--option=family={family}"),
+        ]));
+    }
+    for ((side, name), (add, remove)) in &entries {
+        let mut argv = vec!["firewall-cmd".to_string()];
+        if *side == 1 {
+            argv.push("--permanent".into());
+        }
+        argv.push(format!("--ipset={name}"));
+        for (flag, sources) in [("--remove-entry", remove), ("--add-entry", add)] {
+            for source in sources {
+                let mut one = argv.clone();
+                one.push(format!("{flag}={}", bare(source)));
+                commands.push(Command {
+                    argv: one,
+                    stdin: None,
+                });
+            }
+        }
+    }
+    for (chain, batch) in &batches {
+        if !batch.add_rules.is_empty() {
+            let mut argv = zone_args(*chain);
+            argv.extend(
+                batch
+                    .add_rules
+                    .iter()
+                    .map(|r| format!("--add-rich-rule={r}")),
+            );
+            commands.push(Command { argv, stdin: None });
+        }
+    }
+    commands
+}
+
+fn firewall_cmd<const N: usize>(args: [String; N]) -> Command {
+    let mut argv = vec!["firewall-cmd".to_string()];
+    argv.extend(args);
+    Command { argv, stdin: None }
+}
+
+/// A listed portplan rule in the form [`render_rule`] writes, so the same
+/// rule written two ways is recognised as one.
+fn canonical(text: &str) -> String {
+    let Some(rule) = rich_rule(text) else {
+        return text.to_string();
+    };
+    let (Some(tag), Some(family), Some((transport, ports))) = (&rule.tag, rule.family, rule.port)
+    else {
+        return text.to_string();
+    };
+    let source = match (&rule.address, &rule.ipset) {
+        (Some(address), _) => match normalize_source(address) {
+            Some(address) => Source::Address(address),
+            None => return text.to_string(),
+        },
+        (None, Some(ipset)) => Source::Ipset(ipset.clone()),
+        (None, None) => return text.to_string(),
+    };
+    render_rule(tag, family, &source, transport, ports)
+}

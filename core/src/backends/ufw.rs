@@ -1,0 +1,234 @@
+//! ufw: state from `ufw status verbose` (active or not, the default incoming
+//! policy) and `ufw show added` (every user rule as the command that adds
+//! it, which ufw prints whether it is active or not). portplan's rules are
+//! `ufw allow from SOURCE to any port PORTS proto T comment 'portplan:<spec>'`
+//! and are removed with `ufw delete` and the same words.
+//!
+//! An inactive ufw still takes rules and applies them once enabled, so it
+//! counts as filtering (enabling it without the rules would cut the services
+//! off); the shell reports that it is inactive.
+
+use super::{TAG_PREFIX, normalize_source};
+use crate::model::{
+    Command, FirewallBackend, FirewallState, FoundRule, InputChain, IpFamily, OpenPort, PlanError,
+    PortRange, TaggedRule, Transport,
+};
+
+/// Whether `ufw status` says it is active (`None`: not its output).
+pub fn is_active(status: &str) -> Option<bool> {
+    match status.lines().next()?.trim() {
+        "Status: active" => Some(true),
+        "Status: inactive" => Some(false),
+        _ => None,
+    }
+}
+
+/// The parts of one `ufw ...` rule portplan cares about.
+#[derive(Default)]
+struct Rule {
+    action: String,
+    from: Option<String>,
+    to_any: bool,
+    port: Option<String>,
+    proto: Option<String>,
+    comment: Option<String>,
+    /// Interfaces, directions, app profiles, logging, `to` addresses:
+    /// the rule admits less than its port and source say.
+    other: bool,
+}
+
+/// Read the words after `ufw` as ufw's own grammar has them: the short form
+/// `allow 22/tcp`, or the long form with `from`, `to`, `port`, `proto`.
+fn parse(words: &[String]) -> Rule {
+    let mut rule = Rule {
+        action: words.first().cloned().unwrap_or_default(),
+        to_any: true,
+        ..Rule::default()
+    };
+    let mut i = 1;
+    while i < words.len() {
+        let value = words.get(i + 1).cloned();
+        match words[i].as_str() {
+            "in" => {
+                i += 1;
+                continue;
+            }
+            "from" => rule.from = value,
+            "to" => rule.to_any = value.as_deref() == Some("any"),
+            "port" => rule.port = value,
+            "proto" => rule.proto = value,
+            "comment" => rule.comment = value,
+            short if i == 1 && words.len() <= 4 && !short.starts_with(char::is_alphabetic) => {
+                // `allow 8000:8010/tcp` (a bare port without /proto means both).
+                let (port, proto) = short.split_once('/').unwrap_or((short, ""));
+                rule.port = Some(port.to_string());
+                rule.proto = (!proto.is_empty()).then(|| proto.to_string());
+                i += 1;
+                continue;
+            }
+            _ => {
+                rule.other = true;
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    rule.other |= !rule.to_any;
+    rule
+}
+
+fn ports(text: &str) -> Option<PortRange> {
+    let (first, last) = text.split_once(':').unwrap_or((text, text));
+    let (first, last) = (first.parse::<u16>().ok()?, last.parse::<u16>().ok()?);
+    (first > 0 && first <= last).then_some(PortRange { first, last })
+}
+
+pub(super) fn read(status: &str, added: &str) -> Result<FirewallState, PlanError> {
+    let active = is_active(status).ok_or_else(|| {
+        PlanError::single(
+            "main",
+            status.lines().next().unwrap_or_default(),
+            "not `ufw status verbose` output: no `Status:` line",
+        )
+    })?;
+    let allows_incoming = status
+        .lines()
+        .filter_map(|l| l.strip_prefix("Default: "))
+        .any(|l| l.split(',').any(|p| p.trim() == "allow (incoming)"));
+    let mut state = FirewallState {
+        backend: FirewallBackend::Ufw,
+        chains: vec![InputChain {
+            family: "inet".into(),
+            table: "ufw".into(),
+            name: "user-input".into(),
+            drops: !(active && allows_incoming),
+            insert_before: None,
+        }],
+        found: Vec::new(),
+        open: Vec::new(),
+    };
+    for (line_no, line) in added.lines().enumerate() {
+        let Some(command) = line.trim().strip_prefix("ufw ") else {
+            continue;
+        };
+        let words = shlex::split(command).ok_or_else(|| {
+            PlanError::single(
+                format!("extra:{}", line_no + 1),
+                line,
+                "unbalanced quotes in a ufw rule",
+            )
+        })?;
+        let rule = parse(&words);
+        let (Some(range), transports) = (
+            rule.port.as_deref().and_then(ports),
+            match rule.proto.as_deref() {
+                Some("tcp") => vec![Transport::Tcp],
+                Some("udp") => vec![Transport::Udp],
+                None => vec![Transport::Tcp, Transport::Udp],
+                Some(_) => Vec::new(),
+            },
+        ) else {
+            continue;
+        };
+        let source = match rule.from.as_deref() {
+            None | Some("any") => None,
+            Some(from) => Some(normalize_source(from).ok_or_else(|| {
+                PlanError::single(
+                    format!("extra:{}", line_no + 1),
+                    from,
+                    "not an IP address or CIDR in a ufw rule",
+                )
+            })?),
+        };
+        let tag = rule.comment.clone().filter(|c| c.starts_with(TAG_PREFIX));
+        let allows = rule.action == "allow" && !rule.other;
+        for transport in transports {
+            if active && allows {
+                state.open.push(OpenPort {
+                    transport,
+                    ports: range,
+                    sources: source.iter().cloned().collect(),
+                    tag: tag.clone(),
+                });
+            }
+            let (Some(tag), Some(source), true) = (&tag, &source, allows) else {
+                continue;
+            };
+            state.found.push(FoundRule {
+                chain: 0,
+                rule: TaggedRule {
+                    tag: tag.clone(),
+                    family: if source.contains(':') {
+                        IpFamily::Ipv6
+                    } else {
+                        IpFamily::Ipv4
+                    },
+                    transport,
+                    ports: range,
+                    source: source.clone(),
+                },
+                handle: None,
+                set: None,
+                spec: words.clone(),
+            });
+        }
+    }
+    Ok(state)
+}
+
+/// `ufw delete` with each removed rule's own words, then one `ufw allow` per
+/// added source; ufw appends, after every existing user rule.
+pub(super) fn commands(
+    state: &FirewallState,
+    add: &[(u32, TaggedRule)],
+    remove: &[(u32, TaggedRule)],
+) -> Vec<Command> {
+    let mut commands: Vec<Command> = Vec::new();
+    for found in state
+        .found
+        .iter()
+        .filter(|f| remove.iter().any(|(c, r)| *c == f.chain && *r == f.rule))
+    {
+        let mut argv = vec!["ufw".to_string(), "delete".to_string()];
+        argv.extend(found.spec.iter().cloned());
+        if !commands.iter().any(|c| c.argv == argv) {
+            commands.push(Command { argv, stdin: None });
+        }
+    }
+    for (_, rule) in add {
+        let ports = if rule.ports.is_single() {
+            rule.ports.first.to_string()
+        } else {
+            format!("{}:{}", rule.ports.first, rule.ports.last)
+        };
+        let source = rule
+            .source
+            .strip_suffix(if rule.family == IpFamily::Ipv4 {
+                "/32"
+            } else {
+                "/128"
+            })
+            .unwrap_or(&rule.source);
+        commands.push(Command {
+            argv: [
+                "ufw",
+                "allow",
+                "from",
+                source,
+                "to",
+                "any",
+                "port",
+                &ports,
+                "proto",
+                rule.transport.as_str(),
+                "comment",
+                &rule.tag,
+            ]
+            .map(String::from)
+            .to_vec(),
+            stdin: None,
+        });
+    }
+    commands
+}

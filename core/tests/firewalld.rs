@@ -1,0 +1,331 @@
+//! firewalld on captured real output (firewalld 1.3.3): portplan's tagged
+//! rich rules found on both sides, the zone that serves the host, and the
+//! exact `firewall-cmd` calls. Zone ports, services and foreign rich rules
+//! are never touched.
+
+#![allow(clippy::unwrap_used)]
+
+use portplan_core::model::{
+    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, IpFamily, PortRange, Transport,
+};
+use portplan_core::{backends::plan_restore, plan_firewall, read_firewall};
+
+const RUNTIME: &str = include_str!("captured/firewalld-1.3-list-all-zones.txt");
+const PERMANENT: &str = include_str!("captured/firewalld-1.3-permanent-list-all-zones.txt");
+
+fn output(runtime: &str, permanent: &str, zone: &str) -> FirewallOutput {
+    FirewallOutput {
+        main: runtime.into(),
+        extra: permanent.into(),
+        zone: Some(zone.into()),
+    }
+}
+
+fn read(runtime: &str, permanent: &str, zone: &str) -> FirewallState {
+    read_firewall(
+        FirewallBackend::Firewalld,
+        &output(runtime, permanent, zone),
+    )
+    .unwrap()
+}
+
+fn rule(spec: &str, first: u16, last: u16, sources: &[&str]) -> FirewallRule {
+    FirewallRule {
+        host: "obs1".into(),
+        spec: spec.into(),
+        tag: format!("portplan:{spec}"),
+        transport: Transport::Tcp,
+        ports: PortRange { first, last },
+        sources: sources.iter().map(|s| s.to_string()).collect(),
+        purpose: String::new(),
+    }
+}
+
+fn argvs(state: &FirewallState, rules: &[FirewallRule], remove_all: bool) -> Vec<String> {
+    plan_firewall(rules, state, remove_all)
+        .unwrap()
+        .commands
+        .iter()
+        .map(|c| c.argv.join(" "))
+        .collect()
+}
+
+#[test]
+fn tagged_rich_rules_are_found_on_both_sides_of_the_serving_zone() {
+    let state = read(RUNTIME, PERMANENT, "public");
+    let chains: Vec<(&str, &str, bool)> = state
+        .chains
+        .iter()
+        .map(|c| (c.table.as_str(), c.name.as_str(), c.drops))
+        .collect();
+    assert_eq!(
+        chains,
+        [("runtime", "public", true), ("permanent", "public", true)]
+    );
+    // `198.18.2.10` and `198.18.2.10/32` are two rules to firewalld, one to portplan.
+    let runtime: Vec<String> = state
+        .found
+        .iter()
+        .filter(|f| f.chain == 0)
+        .map(|f| format!("{} {}", f.rule.tag, f.rule.source))
+        .collect();
+    assert_eq!(
+        runtime,
+        [
+            "portplan:x 2001:db8::1/128",
+            "portplan:any 0.0.0.0/0",
+            "portplan:observer.sql 198.18.2.10/32",
+            "portplan:observer.sql 198.18.2.10/32",
+        ]
+    );
+    assert_eq!(state.found.iter().filter(|f| f.chain == 1).count(), 4);
+    assert!(
+        state
+            .found
+            .iter()
+            .all(|f| f.spec.len() == 1 && f.set.is_none())
+    );
+    // The zone's own ports and the foreign rich rule count as open, untagged.
+    let open: Vec<String> = state
+        .open
+        .iter()
+        .filter(|o| o.tag.is_none())
+        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
+        .collect();
+    assert_eq!(
+        open,
+        [
+            "Tcp 8080 []",
+            "Tcp 8000-8010 []",
+            "Tcp 9090 [\"198.18.3.0/24\"]"
+        ]
+    );
+}
+
+#[test]
+fn the_zone_is_required_and_must_exist() {
+    let e = read_firewall(
+        FirewallBackend::Firewalld,
+        &FirewallOutput::new(RUNTIME, PERMANENT),
+    )
+    .unwrap_err();
+    assert_eq!(e.problems[0].path, "zone");
+    let e = read_firewall(
+        FirewallBackend::Firewalld,
+        &output(RUNTIME, PERMANENT, "nosuch"),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.problems[0].path.as_str(), e.problems[0].value.as_str()),
+        ("zone", "nosuch")
+    );
+    // A zone that accepts everything needs no rules: portplan adds none and says so.
+    let state = read(RUNTIME, PERMANENT, "trusted");
+    assert!(
+        state
+            .chains
+            .iter()
+            .filter(|c| c.name == "trusted")
+            .all(|c| !c.drops)
+    );
+    let change = plan_firewall(
+        &[rule("observer.sql", 2881, 2881, &["198.18.2.10/32"])],
+        &state,
+        false,
+    )
+    .unwrap();
+    assert!(change.add.is_empty() && !change.notes.is_empty());
+    // ...and portplan's rules in the zone that no longer serves the host leave it.
+    assert!(
+        change
+            .commands
+            .iter()
+            .all(|c| c.argv.iter().any(|a| a == "--zone=public"))
+    );
+    assert!(
+        change
+            .commands
+            .iter()
+            .all(|c| c.argv.iter().all(|a| !a.starts_with("--add")))
+    );
+}
+
+#[test]
+fn changed_groups_are_rewritten_on_both_sides_and_nothing_else() {
+    let state = read(RUNTIME, PERMANENT, "public");
+    let desired = [
+        rule(
+            "observer.sql",
+            2881,
+            2881,
+            &["198.18.2.10/32", "198.18.2.11/32"],
+        ),
+        rule("any", 2882, 2882, &["0.0.0.0/0"]),
+    ];
+    let commands = argvs(&state, &desired, false);
+    let tail = "port port=\"2881\" protocol=\"tcp\" log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/d\" accept";
+    let x = "--remove-rich-rule=rule family=\"ipv6\" source address=\"2001:db8::1\" port port=\"8000-8010\" protocol=\"udp\" log prefix=\"portplan:x\" level=\"info\" limit value=\"1/h\" accept";
+    assert_eq!(
+        commands,
+        [
+            format!("firewall-cmd --zone=public {x}"),
+            format!("firewall-cmd --permanent --zone=public {x}"),
+            format!(
+                "firewall-cmd --zone=public --add-rich-rule=rule family=\"ipv4\" source address=\"198.18.2.11\" {tail}"
+            ),
+            format!(
+                "firewall-cmd --permanent --zone=public --add-rich-rule=rule family=\"ipv4\" source address=\"198.18.2.11\" {tail}"
+            ),
+        ]
+    );
+    // Nothing touches ports, services or the foreign 9090 rule.
+    assert!(
+        commands
+            .iter()
+            .all(|c| !c.contains("9090") && !c.contains("-port") && !c.contains("service"))
+    );
+    // The same again: nothing to do, no reload ever.
+    let removed = argvs(&state, &[], true);
+    assert_eq!(removed.len(), 2, "{removed:?}");
+    assert!(
+        removed
+            .iter()
+            .all(|c| c.matches("--remove-rich-rule=").count() == 4 && !c.contains("9090"))
+    );
+    assert!(
+        removed
+            .iter()
+            .chain(&commands)
+            .all(|c| !c.contains("--reload"))
+    );
+}
+
+#[test]
+fn many_sources_go_into_a_permanent_ipset_and_runtime_rules_until_a_reload() {
+    let empty_zone = "public\n  target: default\n  interfaces: \n  ports: \n  rich rules: \n";
+    let state = read(empty_zone, empty_zone, "public");
+    let sources = [
+        "198.18.2.10/32",
+        "198.18.2.12/32",
+        "198.18.2.14/32",
+        "198.18.2.16/32",
+    ];
+    let commands = argvs(&state, &[rule("observer.sql", 2881, 2881, &sources)], false);
+    let name = "portplan-observer_sql-v4";
+    assert_eq!(
+        commands[0],
+        format!("firewall-cmd --permanent --new-ipset={name} --type=hash:net --option=family=inet")
+    );
+    assert_eq!(
+        commands[1],
+        format!("firewall-cmd --permanent --ipset={name} --add-entry=198.18.2.10")
+    );
+    assert_eq!(commands.len(), 7, "{commands:#?}");
+    assert_eq!(commands[5].matches("--add-rich-rule=").count(), 4);
+    assert!(!commands[5].contains("--permanent") && !commands[5].contains("ipset="));
+    assert!(commands[6].starts_with("firewall-cmd --permanent --zone=public --add-rich-rule=rule family=\"ipv4\" source ipset=\"portplan-observer_sql-v4\" port"));
+
+    // As firewalld lists it afterwards: the ipset is read back through the rule.
+    let rule_text = commands[6].split_once("--add-rich-rule=").unwrap().1;
+    let per_source: String = commands[5]
+        .split(" --add-rich-rule=")
+        .skip(1)
+        .map(|r| format!("\t{r}\n"))
+        .collect();
+    let runtime = format!("{empty_zone}{per_source}");
+    let permanent = format!(
+        "{empty_zone}\t{rule_text}\n\n{name}\n  type: hash:net\n  options: family=inet\n  entries: 198.18.2.10 198.18.2.12 198.18.2.14 198.18.2.16\n"
+    );
+    let after = read(&runtime, &permanent, "public");
+    assert!(
+        after
+            .found
+            .iter()
+            .filter(|f| f.chain == 1)
+            .all(|f| f.set.as_deref() == Some(name))
+    );
+    assert_eq!(after.found.len(), 8);
+    assert!(argvs(&after, &[rule("observer.sql", 2881, 2881, &sources)], false).is_empty());
+
+    // A fifth source: one more ipset entry permanently, one more rule at runtime.
+    let five = [&sources[..], &["198.18.2.18/32"]].concat();
+    let more = argvs(&after, &[rule("observer.sql", 2881, 2881, &five)], false);
+    assert_eq!(more.len(), 2, "{more:#?}");
+    assert_eq!(
+        more[0],
+        format!("firewall-cmd --permanent --ipset={name} --add-entry=198.18.2.18")
+    );
+    assert!(
+        more[1].starts_with("firewall-cmd --zone=public --add-rich-rule=")
+            && more[1].contains("198.18.2.18")
+    );
+    // Three sources are no longer many: one rule per source again, and the
+    // ipset goes once no rule names it.
+    let fewer = argvs(
+        &after,
+        &[rule("observer.sql", 2881, 2881, &sources[..3])],
+        false,
+    );
+    let unrule = fewer
+        .iter()
+        .position(|c| c.contains("--permanent --zone=public --remove-rich-rule"))
+        .unwrap();
+    let delete = fewer
+        .iter()
+        .position(|c| c.ends_with(&format!("--delete-ipset={name}")))
+        .unwrap();
+    assert!(unrule < delete, "{fewer:#?}");
+    assert_eq!(
+        fewer
+            .last()
+            .unwrap()
+            .matches("--add-rich-rule=rule family=\"ipv4\" source address=")
+            .count(),
+        3
+    );
+    let gone = argvs(&after, &[], true);
+    assert!(
+        gone.iter()
+            .any(|c| c.ends_with(&format!("--delete-ipset={name}")))
+    );
+
+    // A rollback from `after` to the empty state undoes exactly that.
+    let restore: Vec<String> = plan_restore(&state, &after)
+        .iter()
+        .map(|c| c.argv.join(" "))
+        .collect();
+    assert_eq!(restore, gone);
+}
+
+#[test]
+fn long_spec_ids_get_a_hashed_ipset_name_within_31_characters() {
+    let empty_zone = "public\n  target: default\n  rich rules: \n";
+    let state = read(empty_zone, empty_zone, "public");
+    let sources = [
+        "2001:db8::1/128",
+        "2001:db8::3/128",
+        "2001:db8::5/128",
+        "2001:db8::7/128",
+    ];
+    let long = rule(
+        "fineops.project-internal.very-long-name",
+        8000,
+        8010,
+        &sources,
+    );
+    let commands = argvs(&state, &[long], false);
+    let name = commands[0]
+        .split("--new-ipset=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert!(
+        name.len() <= 31 && name.starts_with("portplan-fineops") && name.ends_with("-v6"),
+        "{name}"
+    );
+    assert!(commands[0].ends_with("--option=family=inet6"));
+    assert!(commands.iter().any(|c| c.contains("rule family=\"ipv6\"")));
+    let _ = IpFamily::Ipv6;
+}
