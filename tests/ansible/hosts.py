@@ -50,8 +50,8 @@ class Lan:
     def exec(self, *argv, **kw):
         return sh("ip", "netns", "exec", self.netns, *argv, **kw)
 
-    def host(self, name, address, chroot=None, binds=()):
-        host = Host(self, name, address, chroot, binds)
+    def host(self, name, address, chroot=None, binds=(), daemons=False):
+        host = Host(self, name, address, chroot, binds, daemons)
         self.hosts.append(host)
         return host
 
@@ -65,7 +65,7 @@ class Lan:
 class Host:
     """One test host: network and mount namespaces, held by a sleeper."""
 
-    def __init__(self, lan, name, address, chroot=None, binds=()):
+    def __init__(self, lan, name, address, chroot=None, binds=(), daemons=False):
         self.name, self.address, self.chroot = name, address, chroot
         self.netns = f"pp-{lan.tag}-{len(lan.hosts)}"
         self.dir = os.path.join(lan.root, name)
@@ -85,8 +85,19 @@ class Host:
             sh("ip", "netns", "exec", self.netns, *argv)
         mounts = [
             f"mount -t overlay overlay -o lowerdir=/etc,upperdir={self.upper},workdir={work} /etc",
-            f"mount --bind {dbus} /run/dbus" if os.path.isdir("/run/dbus") else "true",
         ]
+        if daemons:
+            # firewalld, dbus-daemon and ufw also write under /run and /var.
+            for tree in ("run", "var"):
+                upper, scratch = (os.path.join(self.dir, f"{tree}-{d}") for d in ("upper", "work"))
+                os.makedirs(upper)
+                os.makedirs(scratch)
+                mounts.append(f"mount -t overlay overlay -o lowerdir=/{tree},upperdir={upper},"
+                              f"workdir={scratch} /{tree}")
+            mounts.append("mkdir -p /run/dbus")
+        # Never the machine's system bus: the host's own, or none at all.
+        mounts.append(f"mount --bind {dbus} /run/dbus" if daemons or os.path.isdir("/run/dbus")
+                      else "true")
         if chroot:
             mounts.append(f"mount -t proc proc {chroot}/proc")
         mounts.extend(f"mount --bind {source} {target}" for source, target in binds)
@@ -114,7 +125,40 @@ class Host:
         """A background process inside the host, e.g. a listener."""
         return subprocess.Popen([*self.enter(), *argv], stdout=subprocess.PIPE, text=True)
 
+    def start_firewalld(self):
+        """This host's own system bus (once) and firewalld; returns when
+        `firewall-cmd --state` answers `running`."""
+        if not getattr(self, "dbus", None):
+            self.dbus = subprocess.Popen([*self.enter(), "dbus-daemon", "--system", "--nofork"],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # /run/dbus inside is bound from this host's run-dbus directory.
+            socket_path = os.path.join(self.dir, "run-dbus", "system_bus_socket")
+            if not wait_until(lambda: os.path.exists(socket_path), 10):
+                raise RuntimeError(f"dbus-daemon did not start in {self.name}")
+        self.firewalld = subprocess.Popen(
+            [*self.enter(), "firewalld", "--nofork", "--nopid"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_until(lambda: self.run("firewall-cmd", "--state", check=False).strip()
+                          == "running", 60):
+            raise RuntimeError(f"firewalld did not start in {self.name}")
+
+    def stop_firewalld(self):
+        """Stop firewalld as its service does (SIGTERM: it removes its rules)."""
+        self.firewalld.send_signal(signal.SIGTERM)
+        self.firewalld.wait(timeout=60)
+
     def close(self):
+        # Everything started inside: firewalld, dbus-daemon and what dbus activated.
+        pids = sh("ip", "netns", "pids", self.netns, check=False).split()
+        for pid in pids:
+            if int(pid) != self.holder.pid:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for process in (getattr(self, "firewalld", None), getattr(self, "dbus", None)):
+            if process:
+                process.wait()
         self.holder.kill()
         self.holder.wait()
         self.holder.stdout.close()

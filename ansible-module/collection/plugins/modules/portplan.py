@@ -82,13 +82,26 @@ options:
   firewall:
     description:
       - Which firewall to read and change.
-      - V(auto) detects the active firewall (nftables or iptables). If firewalld or ufw is running, the task fails and says
-        so. Support for those two comes later; until then manage the ports with
-        M(ansible.posix.firewalld) or M(community.general.ufw), or use V(none).
+      - V(auto) uses firewalld when its daemon runs in the host's network namespace and answers C(firewall-cmd --state);
+        else ufw when it is enabled (C(ENABLED=yes) in C(/etc/ufw/ufw.conf)), or installed and O(ufw_enable=true);
+        else nftables when a native nftables table filters input, else iptables when its INPUT chain filters, else
+        whichever of the two is installed. The result's RV(firewall) says which was used and why.
+      - V(firewalld) adds rich rules to the zone that serves the interface carrying the host's address (the default
+        zone when that interface is bound to none), in the runtime and the permanent configuration alike, so no
+        reload is needed and a restart keeps them. Each is
+        C(rule family="ipv4" source address="..." port port="..." protocol="tcp" log prefix="portplan:<spec-id>"
+        level="info" limit value="1/d" accept). The rate-limited log prefix is portplan's tag, since rich rules have
+        no comment; it logs at most one line a day per rule. More than three sources go into an ipset
+        C(portplan-<spec-id>-v4) (or C(-v6)), created in the permanent configuration; until firewalld next reloads,
+        the runtime gets one rule per source instead. portplan never uses C(--add-port), so firewalld never merges
+        its ranges with anyone else's, and zone ports, services and other rich rules are left alone.
+      - V(ufw) adds C(ufw allow from SOURCE to any port PORTS proto tcp comment 'portplan:<spec-id>') per source and
+        removes its own rules with C(ufw delete). An inactive ufw is reported in RV(warnings), never enabled unless
+        O(ufw_enable=true).
       - V(nftables) uses C(nft), V(iptables) uses C(iptables) and C(ip6tables).
       - V(none) checks the ports only. The firewall is neither read nor changed.
     type: str
-    choices: [auto, nftables, iptables, none]
+    choices: [auto, firewalld, ufw, nftables, iptables, none]
     default: auto
   fail_on:
     description:
@@ -105,9 +118,21 @@ options:
       - For nftables, the file is C(/etc/nftables.conf). For iptables, it is C(/etc/iptables/rules.v4) and
         C(/etc/iptables/rules.v6) (Debian, Ubuntu), or C(/etc/sysconfig/iptables) and C(/etc/sysconfig/ip6tables)
         (RHEL and related).
+      - firewalld and ufw save their rules themselves (the permanent configuration, C(/etc/ufw/user.rules)); for them
+        RV(persisted) lists those files and V(false) has no effect (a warning says so).
       - The result's RV(persisted) lists the files written. Nothing is written when no rule changed, nor in check mode.
     type: bool
     default: true
+  ufw_enable:
+    description:
+      - Enable an inactive ufw (C(ufw --force enable)) once portplan's rules are in place, so enabling it never cuts
+        the planned ports off. Only with O(state=present).
+      - Enabling applies ufw's default policy to every port; make sure rules for everything else the host serves
+        (SSH above all) exist first.
+      - Without it an inactive ufw still receives portplan's rules, which take effect once ufw is enabled, and
+        RV(warnings) says that ufw is inactive.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -199,6 +224,30 @@ EXAMPLES = r"""
       portplan.ports.portplan:
         plan_file: ocp-cluster.json
         state: absent
+
+- name: RHEL-family hosts with firewalld (Rocky, CentOS, Kylin)
+  hosts: ocp
+  become: true
+  tasks:
+    - name: Rich rules in the zone serving each host's interface, runtime and permanent, no reload
+      portplan.ports.portplan:
+        plan_file: ocp-cluster.json
+        firewall: firewalld  # what auto picks when firewalld answers; explicit fails if it does not
+      register: opened
+
+    - name: Which zone got the rules, and why
+      ansible.builtin.debug:
+        var: opened.firewall.reason
+
+- name: Ubuntu hosts with ufw that is not enabled yet
+  hosts: fdl
+  become: true
+  tasks:
+    - name: Add portplan's rules first, then enable ufw, so the planned ports are never cut off
+      portplan.ports.portplan:
+        plan_file: finedatalink-cluster.json
+        firewall: ufw
+        ufw_enable: true
 
 - name: Show what would change, without changing it
   hosts: ocp
