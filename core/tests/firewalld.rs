@@ -163,7 +163,7 @@ fn changed_groups_are_rewritten_on_both_sides_and_nothing_else() {
         rule("any", 2882, 2882, &["0.0.0.0/0"]),
     ];
     let commands = argvs(&state, &desired, false);
-    let tail = "port port=\"2881\" protocol=\"tcp\" log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/d\" accept";
+    let tail = "port port=\"2881\" protocol=\"tcp\" log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/h\" accept";
     let x = "--remove-rich-rule=rule family=\"ipv6\" source address=\"2001:db8::1\" port port=\"8000-8010\" protocol=\"udp\" log prefix=\"portplan:x\" level=\"info\" limit value=\"1/h\" accept";
     assert_eq!(
         commands,

@@ -5,9 +5,9 @@
 //! configuration alike, so no reload is ever needed.
 //!
 //! A rich rule has no comment field, so portplan's tag rides in a rate-limited
-//! log element (`log prefix="portplan:<spec>" level="info" limit value="1/d"`):
+//! log element (`log prefix="portplan:<spec>" level="info" limit value="1/h"`):
 //! firewalld keeps a log prefix verbatim through its normalisation, and the
-//! limit bounds the log to one line a day per rule. Only rich rules with that
+//! limit bounds the log to one line an hour per rule (firewalld refuses slower limits). Only rich rules with that
 //! prefix are ever removed; zone ports, services and other rich rules are
 //! read, never touched. portplan never uses `--add-port`, so firewalld never
 //! merges its ranges with anyone else's.
@@ -446,7 +446,7 @@ fn render_rule(
     };
     format!(
         "rule family=\"{}\" source {source} port port=\"{ports}\" protocol=\"{}\" \
-         log prefix=\"{tag}\" level=\"info\" limit value=\"1/d\" accept",
+         log prefix=\"{tag}\" level=\"info\" limit value=\"1/h\" accept",
         if family == IpFamily::Ipv4 {
             "ipv4"
         } else {

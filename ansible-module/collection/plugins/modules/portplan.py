@@ -90,8 +90,8 @@ options:
         zone when that interface is bound to none), in the runtime and the permanent configuration alike, so no
         reload is needed and a restart keeps them. Each is
         C(rule family="ipv4" source address="..." port port="..." protocol="tcp" log prefix="portplan:<spec-id>"
-        level="info" limit value="1/d" accept). The rate-limited log prefix is portplan's tag, since rich rules have
-        no comment; it logs at most one line a day per rule. More than three sources go into an ipset
+        level="info" limit value="1/h" accept). The rate-limited log prefix is portplan's tag, since rich rules have
+        no comment; it logs at most one line an hour per rule. More than three sources go into an ipset
         C(portplan-<spec-id>-v4) (or C(-v6)), created in the permanent configuration; until firewalld next reloads,
         the runtime gets one rule per source instead. portplan never uses C(--add-port), so firewalld never merges
         its ranges with anyone else's, and zone ports, services and other rich rules are left alone.
