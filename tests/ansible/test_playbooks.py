@@ -10,15 +10,14 @@ discover -s tests/ansible -v` (scripts/test does both).
 """
 
 import glob
-import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import unittest
 
-from hosts import PLAYBOOKS, REPO, Lan, Listener, controller_env, plan_report, reachable, sh
+from hosts import REPO, Lan, Listener, controller_env, plan_report, reachable, sh
+from runner import PlaybookCase
 
 NFT_FOREIGN = """table inet filter {
 \tchain input {
@@ -66,7 +65,7 @@ def is_subsequence(lines, within):
     return all(any(line == other for other in it) for line in lines)
 
 
-class Playbooks(unittest.TestCase):
+class Playbooks(PlaybookCase):
     """One ordered scenario: methods run in name order and share the hosts."""
 
     @classmethod
@@ -92,34 +91,6 @@ class Playbooks(unittest.TestCase):
     def tearDownClass(cls):
         cls.lan.close()
         shutil.rmtree(cls.work, ignore_errors=True)
-
-    def inventory(self, hosts):
-        lines = ["[ocp]"]
-        for host, backend in hosts.items():
-            extra = f" ansible_remote_tmp={host.remote_tmp}" if host.chroot else ""
-            lines.append(
-                f"{host.name} ansible_connection=local ansible_shell_executable={host.shell} "
-                f"portplan_firewall={backend}{extra}")
-        path = os.path.join(self.work, "inventory.ini")
-        with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        return path
-
-    def play(self, playbook, *extra, hosts=None, expect_rc=0):
-        """Run a playbook; its output and each host's last task result."""
-        shutil.rmtree(self.env["PORTPLAN_RESULTS_DIR"], ignore_errors=True)
-        inventory = self.inventory(hosts or self.targets)
-        done = subprocess.run(
-            ["ansible-playbook", "-i", inventory, os.path.join(PLAYBOOKS, playbook), *extra],
-            env=self.env, capture_output=True, text=True)
-        output = done.stdout + done.stderr
-        self.assertEqual(done.returncode, expect_rc, output)
-        results = {}
-        for host in hosts or self.targets:
-            path = os.path.join(self.env["PORTPLAN_RESULTS_DIR"], host.name)
-            with open(path) as f:
-                results[host] = json.load(f)
-        return output, results
 
     def assert_original(self):
         for host, backend in self.targets.items():
@@ -229,18 +200,6 @@ class Playbooks(unittest.TestCase):
         self.assertIn("injected failure", result["msg"])
         self.assertIn("rolled back", result["msg"])
         self.assertEqual(ruleset(self.obs2, "iptables"), self.original[self.obs2])
-
-    def test_85_auto_detects_ufw_and_fails_clearly(self):
-        self.obs1.run("mkdir", "-p", "/etc/ufw")
-        self.obs1.run("sh", "-c", "echo ENABLED=yes > /etc/ufw/ufw.conf")
-        try:
-            _, results = self.play("ocp-preinstall.yml", hosts={self.obs1: "auto"}, expect_rc=2)
-        finally:
-            self.obs1.run("rm", "-r", "/etc/ufw")
-        result = results[self.obs1]
-        self.assertEqual(result["_outcome"], "failed", result)
-        self.assertIn("ufw is enabled", result["msg"])
-        self.assert_original()
 
     def test_90_target_without_python(self):
         """A busybox chroot: no Python, no libc; only /bin/sh and the static binary."""

@@ -1,0 +1,210 @@
+"""The collection under real ansible-playbook, on real firewalld and ufw.
+
+obs1 runs firewalld (with its own `dbus-daemon --system`) and obs2 ufw, each
+in a test host whose /etc, /run and /var are private overlays (hosts.py), so
+no firewalld or ufw configuration reaches the machine. Both hold foreign
+ports, services and rules first. obs1 uses `firewall: auto`, which must pick
+firewalld; obs2's ufw starts inactive, is driven with `firewall: ufw` and is
+enabled only when the play asks (`ufw_enable`), after which `auto` picks it.
+
+Run as root after scripts/build-collection (scripts/test does both).
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import unittest
+
+from hosts import REPO, Lan, Listener, controller_env, reachable
+from runner import PlaybookCase
+
+FOREIGN_RICH_RULE = ('rule family="ipv4" source address="198.18.3.0/24" '
+                     'port port="9090" protocol="tcp" accept')
+FIREWALLD_FOREIGN = ["--add-port=8080/tcp", "--add-port=8000-8010/tcp", "--add-service=http",
+                     f"--add-rich-rule={FOREIGN_RICH_RULE}"]
+UFW_FOREIGN = [["allow", "22/tcp"],
+               ["allow", "from", "198.18.0.0/16", "to", "any", "port", "9999", "proto", "tcp"]]
+TAG = "portplan:observer.sql"
+
+
+def firewall_state(host):
+    """Everything the host's firewall holds, as its own tools list it:
+    firewalld's runtime and permanent zones and ipsets; ufw's user rules."""
+    if host.name == "obs1":
+        return "".join(host.run("firewall-cmd", *side, what)
+                       for side in ([], ["--permanent"])
+                       for what in ("--list-all-zones", "--get-ipsets"))
+    return host.run("ufw", "show", "added")
+
+
+class FirewalldAndUfw(PlaybookCase):
+    """One ordered scenario: methods run in name order and share the hosts."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="portplan-fw-")
+        cls.env = controller_env(cls.work)
+        cls.lan = Lan("fw")
+        cls.firewalld = cls.lan.host("obs1", "198.18.2.11", daemons=True)
+        cls.ufw = cls.lan.host("obs2", "198.18.2.12", daemons=True)
+        cls.ocp1 = cls.lan.host("ocp1", "198.18.2.10")
+        cls.stranger = cls.lan.host("stranger", "198.18.99.9")
+        cls.firewalld.start_firewalld()
+        for side in ([], ["--permanent"]):
+            for change in FIREWALLD_FOREIGN:
+                cls.firewalld.run("firewall-cmd", *side, change)
+        # ufw's own sysctl file would only touch the namespace's net.* keys;
+        # an empty setting keeps it from touching any.
+        cls.ufw.run("sed", "-i", "s/^IPT_SYSCTL=.*/IPT_SYSCTL=/", "/etc/default/ufw")
+        for rule in UFW_FOREIGN:
+            cls.ufw.run("ufw", *rule)
+        cls.targets = {cls.firewalld: "auto", cls.ufw: "ufw"}
+        cls.original = {host: firewall_state(host) for host in cls.targets}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lan.close()
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def assert_foreign_untouched(self):
+        zones = self.firewalld.run("firewall-cmd", "--list-all") + self.firewalld.run(
+            "firewall-cmd", "--permanent", "--list-all")
+        for foreign in ("8080/tcp 8000-8010/tcp", "http", FOREIGN_RICH_RULE):
+            self.assertEqual(zones.count(foreign), 2, f"{foreign} in runtime and permanent:\n{zones}")
+        added = self.ufw.run("ufw", "show", "added")
+        for rule in UFW_FOREIGN:
+            self.assertIn("ufw " + " ".join(rule), added)
+
+    def test_10_check_diff_changes_nothing_and_shows_the_diff(self):
+        output, results = self.play("ocp-preinstall.yml", "--check", "--diff")
+        firewalld, ufw = results[self.firewalld], results[self.ufw]
+        self.assertEqual(firewalld["firewall"]["backend"], "firewalld", firewalld)
+        self.assertIn("answers", firewalld["firewall"]["reason"])
+        self.assertIn("default zone public", firewalld["firewall"]["reason"])
+        self.assertEqual(ufw["firewall"]["backend"], "ufw", ufw)
+        for result in (firewalld, ufw):
+            self.assertTrue(result["changed"] and result["actions"], result)
+        self.assertIn(f"+{TAG} ipv4 tcp dport 2881 saddr 198.18.2.10/32", output)
+        for host in self.targets:
+            self.assertEqual(firewall_state(host), self.original[host], host.name)
+
+    def test_20_first_run_opens_and_an_inactive_ufw_is_only_reported(self):
+        _, results = self.play("ocp-preinstall.yml")
+        for host in self.targets:
+            self.assertTrue(results[host]["changed"], results[host])
+            self.assertEqual(results[host]["_outcome"], "ok", results[host])
+        # firewalld: the runtime and the permanent configuration alike, no reload.
+        for side in ([], ["--permanent"]):
+            rules = self.firewalld.run("firewall-cmd", *side, "--zone=public", "--list-rich-rules")
+            self.assertIn(f'source address="198.18.2.10" port port="2881" protocol="tcp" '
+                          f'log prefix="{TAG}"', rules)
+        actions = [" ".join(a["argv"]) for a in results[self.firewalld]["actions"]]
+        self.assertFalse([a for a in actions if "--reload" in a or "-port" in a], actions)
+        self.assertEqual(results[self.firewalld]["persisted"], ["/etc/firewalld/zones/public.xml"])
+        with open(os.path.join(self.firewalld.upper, "firewalld", "zones", "public.xml")) as f:
+            self.assertIn(TAG, f.read())
+        # ufw: the rules are in place, ufw stays off, and the result says so.
+        ufw = results[self.ufw]
+        self.assertIn(f"comment '{TAG}'", self.ufw.run("ufw", "show", "added"))
+        self.assertTrue(self.ufw.run("ufw", "status").startswith("Status: inactive"))
+        self.assertTrue([w for w in ufw["warnings"] if "ufw is inactive" in w], ufw)
+        self.assertEqual(ufw["persisted"], ["/etc/ufw/user.rules", "/etc/ufw/user6.rules"])
+        self.assert_foreign_untouched()
+        # Nothing reached the machine's own configuration.
+        for path in ("/etc/firewalld/zones/public.xml", "/etc/ufw/user.rules"):
+            if os.path.exists(path):
+                with open(path) as f:
+                    self.assertNotIn("portplan", f.read())
+
+    def test_25_ufw_is_enabled_on_request_after_its_rules(self):
+        _, results = self.play("ocp-preinstall.yml", "-e", "portplan_ufw_enable=true")
+        ufw = results[self.ufw]
+        self.assertTrue(ufw["changed"], ufw)
+        self.assertEqual([a["argv"] for a in ufw["actions"]], [["ufw", "--force", "enable"]])
+        self.assertTrue(self.ufw.run("ufw", "status").startswith("Status: active"))
+        self.assertFalse(results[self.firewalld]["changed"], results[self.firewalld])
+
+    def assert_reachable_from_allowed_host_only(self):
+        for host in self.targets:
+            with Listener(host, "0.0.0.0:2881"):
+                self.assertTrue(reachable(self.ocp1, host, 2881), f"ocp1 -> {host.name}:2881")
+                self.assertFalse(reachable(self.stranger, host, 2881),
+                                 f"stranger -> {host.name}:2881")
+            # A planned port no client of ocp1's kind may reach stays closed to it.
+            with Listener(host, "0.0.0.0:2882"):
+                self.assertFalse(reachable(self.ocp1, host, 2882), f"ocp1 -> {host.name}:2882")
+
+    def test_30_opened_port_reachable_from_allowed_host_only(self):
+        self.assert_reachable_from_allowed_host_only()
+
+    def test_40_second_run_changes_nothing(self):
+        # Now that ufw is enabled, `auto` finds it.
+        hosts = {self.firewalld: "auto", self.ufw: "auto"}
+        _, results = self.play("ocp-preinstall.yml", hosts=hosts)
+        for host in self.targets:
+            self.assertFalse(results[host]["changed"], results[host])
+            self.assertEqual(results[host]["actions"], [])
+        self.assertEqual(results[self.ufw]["firewall"]["backend"], "ufw")
+        self.assertIn("ENABLED=yes", results[self.ufw]["firewall"]["reason"])
+
+    def test_50_firewalld_restart_keeps_the_rules(self):
+        self.firewalld.stop_firewalld()
+        self.firewalld.start_firewalld()
+        self.assert_reachable_from_allowed_host_only()
+        _, results = self.play("ocp-preinstall.yml", hosts={self.firewalld: "firewalld"})
+        self.assertFalse(results[self.firewalld]["changed"], results[self.firewalld])
+
+    def test_60_many_sources_use_an_ipset_that_a_restart_brings_to_the_runtime(self):
+        with open(os.path.join(REPO, "examples", "plans", "ocp-cluster.json")) as f:
+            plan = json.load(f)
+        application = next(n for n in plan["networks"] if n["name"] == "application")
+        application["cidrs"] = ["198.18.50.0/24", "198.18.52.0/24", "198.18.54.0/24"]
+        plan_file = os.path.join(self.work, "many-sources.json")
+        with open(plan_file, "w") as f:
+            json.dump(plan, f)
+        hosts = {self.firewalld: "firewalld"}
+        many = ("-e", f"portplan_plan_file={plan_file}")
+        _, results = self.play("ocp-preinstall.yml", *many, hosts=hosts)
+        self.assertTrue(results[self.firewalld]["changed"], results[self.firewalld])
+        ipset = "portplan-observer_sql-v4"
+        self.assertEqual(self.firewalld.run("firewall-cmd", "--permanent", "--get-ipsets").split(),
+                         [ipset])
+        entries = self.firewalld.run("firewall-cmd", "--permanent", f"--info-ipset={ipset}")
+        self.assertIn("entries: 198.18.2.10 198.18.2.20 198.18.50.0/24", entries)
+        # Until a reload the runtime has no such ipset, and one rule per source.
+        self.assertEqual(self.firewalld.run("firewall-cmd", "--get-ipsets").split(), [])
+        self.assertEqual(self.firewalld.run("firewall-cmd", "--list-rich-rules").count(TAG), 5)
+        _, results = self.play("ocp-preinstall.yml", *many, hosts=hosts)
+        self.assertFalse(results[self.firewalld]["changed"], results[self.firewalld])
+        self.firewalld.stop_firewalld()
+        self.firewalld.start_firewalld()
+        runtime = self.firewalld.run("firewall-cmd", "--list-rich-rules")
+        self.assertIn(f'source ipset="{ipset}"', runtime)
+        self.assert_reachable_from_allowed_host_only()
+        _, results = self.play("ocp-preinstall.yml", *many, hosts=hosts)
+        self.assertFalse(results[self.firewalld]["changed"], results[self.firewalld])
+        # Back to the example plan: one rule per source, and the ipset is gone.
+        _, results = self.play("ocp-preinstall.yml", hosts=hosts)
+        self.assertTrue(results[self.firewalld]["changed"], results[self.firewalld])
+        self.assertEqual(self.firewalld.run("firewall-cmd", "--permanent", "--get-ipsets").split(),
+                         [])
+        self.assert_foreign_untouched()
+
+    def test_70_absent_restores_the_original_rules(self):
+        _, results = self.play("remove.yml")
+        for host in self.targets:
+            self.assertTrue(results[host]["changed"], results[host])
+        # The runtime ipset of test 60 stays until firewalld reloads (firewalld
+        # deletes ipsets only permanently); a restart shows the original.
+        self.firewalld.stop_firewalld()
+        self.firewalld.start_firewalld()
+        for host in self.targets:
+            self.assertEqual(firewall_state(host), self.original[host], host.name)
+        _, results = self.play("remove.yml")
+        for host in self.targets:
+            self.assertFalse(results[host]["changed"], results[host])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
