@@ -14,8 +14,8 @@ export class PlanError extends Error {
   }
 }
 
-// Backends read-firewall accepts; firewalld and ufw are rejected by core for now.
-export const BACKENDS = ['nftables', 'iptables'];
+// The backends whose commands the page shows.
+export const BACKENDS = ['nftables', 'iptables', 'firewalld', 'ufw'];
 
 // What an empty host with a default-drop input chain prints, per backend.
 const EMPTY_NFT = JSON.stringify({
@@ -31,9 +31,14 @@ const EMPTY_NFT = JSON.stringify({
   ],
 });
 const EMPTY_IPTABLES = '*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n';
+// firewalld's default zone as `firewall-cmd --list-all-zones` lists it, with nothing opened.
+const EMPTY_FIREWALLD = 'public\n  target: default\n  interfaces: \n  sources: \n  services: \n  ports: \n  rich rules: \n';
+const ACTIVE_UFW = 'Status: active\nLogging: on (low)\nDefault: deny (incoming), allow (outgoing), disabled (routed)\nNew profiles: skip\n';
 const EMPTY_OUTPUT = {
-  nftables: { ipv4: EMPTY_NFT, ipv6: '' },
-  iptables: { ipv4: EMPTY_IPTABLES, ipv6: EMPTY_IPTABLES },
+  nftables: { main: EMPTY_NFT, extra: '' },
+  iptables: { main: EMPTY_IPTABLES, extra: EMPTY_IPTABLES },
+  firewalld: { main: EMPTY_FIREWALLD, extra: EMPTY_FIREWALLD, zone: 'public' },
+  ufw: { main: ACTIVE_UFW, extra: "Added user rules (see 'ufw status' for running firewall):\n(None)\n" },
 };
 
 export async function loadPortplan(wasmUrl) {
@@ -60,7 +65,7 @@ export async function loadPortplan(wasmUrl) {
 
   const states = new Map();
   async function emptyState(backend) {
-    if (!states.has(backend)) states.set(backend, await call('read-firewall', { backend, ...EMPTY_OUTPUT[backend] }));
+    if (!states.has(backend)) states.set(backend, await call('read-firewall', { backend, output: EMPTY_OUTPUT[backend] }));
     return states.get(backend);
   }
 

@@ -178,6 +178,15 @@ async function main() {
       await idle(page);
       await page.waitForFunction(() => document.querySelector('#firewall [data-host="obs1"] pre')?.textContent.startsWith('iptables'));
       assert.match(await page.textContent('#firewall [data-host="obs1"] pre'), /iptables -w -A INPUT -s 198\.18\.2\.10\/32 -p tcp -m tcp --dport 2881/);
+      await page.check('input[value="firewalld"]');
+      await idle(page);
+      await page.waitForFunction(() => document.querySelector('#firewall [data-host="obs1"] pre')?.textContent.startsWith('firewall-cmd'));
+      assert.match(await page.textContent('#firewall [data-host="obs1"] pre'), /^firewall-cmd --zone=public .*'--add-rich-rule=rule family="ipv4" source address="198\.18\.2\.10" port port="2881" protocol="tcp" log prefix="portplan:observer\.sql" level="info" limit value="1\/h" accept'/m);
+      assert.match(await page.textContent('#firewall [data-host="obs1"] pre'), /^firewall-cmd --permanent --zone=public /m);
+      await page.check('input[value="ufw"]');
+      await idle(page);
+      await page.waitForFunction(() => document.querySelector('#firewall [data-host="obs1"] pre')?.textContent.startsWith('ufw'));
+      assert.match(await page.textContent('#firewall [data-host="obs1"] pre'), /^ufw allow from 198\.18\.2\.10 to any port 2881 proto tcp comment portplan:observer\.sql$/m);
       await page.check('input[value="nftables"]');
       await idle(page);
     });
