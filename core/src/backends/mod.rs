@@ -84,6 +84,9 @@ pub fn plan_firewall(
         .map(|f| (f.chain, f.rule.clone()))
         .collect();
     let add: Vec<(u32, TaggedRule)> = desired.difference(&current).cloned().collect();
+    if state.backend == FirewallBackend::Ufw {
+        ufw::collisions(state, &add)?;
+    }
     let remove: Vec<(u32, TaggedRule)> = current.difference(&desired).cloned().collect();
     let unique = |pairs: &[(u32, TaggedRule)]| -> Vec<TaggedRule> {
         pairs

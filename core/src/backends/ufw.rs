@@ -7,11 +7,15 @@
 //! An inactive ufw still takes rules and applies them once enabled, so it
 //! counts as filtering (enabling it without the rules would cut the services
 //! off); the shell reports that it is inactive.
+//!
+//! ufw keeps one rule per source, port and protocol: adding portplan's allow
+//! where a foreign rule has that tuple would rewrite the foreign rule
+//! ("Rule updated"). Such a collision is refused before anything runs.
 
 use super::{TAG_PREFIX, normalize_source};
 use crate::model::{
     Command, FirewallBackend, FirewallState, FoundRule, InputChain, IpFamily, OpenPort, PlanError,
-    PortRange, TaggedRule, Transport,
+    PortRange, Problem, TaggedRule, Transport,
 };
 
 /// Whether `ufw status` says it is active (`None`: not its output).
@@ -144,7 +148,8 @@ pub(super) fn read(status: &str, added: &str) -> Result<FirewallState, PlanError
         let tag = rule.comment.clone().filter(|c| c.starts_with(TAG_PREFIX));
         let allows = rule.action == "allow" && !rule.other;
         for transport in transports {
-            if active && allows {
+            // What ufw admits once active: an inactive ufw keeps its rules.
+            if allows {
                 state.open.push(OpenPort {
                     transport,
                     ports: range,
@@ -175,6 +180,45 @@ pub(super) fn read(status: &str, added: &str) -> Result<FirewallState, PlanError
         }
     }
     Ok(state)
+}
+
+/// Refuse to add a rule whose tuple a foreign allow rule already holds: ufw
+/// would take that rule over rather than add portplan's beside it.
+pub(super) fn collisions(
+    state: &FirewallState,
+    add: &[(u32, TaggedRule)],
+) -> Result<(), PlanError> {
+    let problems: Vec<Problem> = add
+        .iter()
+        .filter_map(|(_, rule)| {
+            let foreign = state.open.iter().find(|o| {
+                o.tag.is_none()
+                    && o.transport == rule.transport
+                    && o.ports == rule.ports
+                    && o.sources == [rule.source.clone()]
+            })?;
+            Some(Problem {
+                path: "state.open".into(),
+                value: format!(
+                    "allow from {} port {} proto {}",
+                    rule.source,
+                    foreign.ports,
+                    rule.transport.as_str()
+                ),
+                message: format!(
+                    "ufw already holds this rule without portplan's tag ({}); ufw keeps one rule per \
+                     source, port and protocol, so adding portplan's would take the foreign rule over. \
+                     Delete it (portplan then adds its own), or leave the port to it",
+                    rule.tag
+                ),
+            })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanError { problems })
+    }
 }
 
 /// `ufw delete` with each removed rule's own words, then one `ufw allow` per

@@ -1,0 +1,135 @@
+//! ufw on captured real output (ufw 0.36.2): portplan's commented rules
+//! found, the exact `ufw` calls, and foreign rules never touched or taken
+//! over.
+
+#![allow(clippy::unwrap_used)]
+
+use portplan_core::model::{
+    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, PortRange, Transport,
+};
+use portplan_core::{plan_firewall, read_firewall};
+
+const STATUS: &str = include_str!("captured/ufw-0.36-status-verbose.txt");
+const ADDED: &str = include_str!("captured/ufw-0.36-show-added.txt");
+
+fn read(status: &str, added: &str) -> FirewallState {
+    read_firewall(FirewallBackend::Ufw, &FirewallOutput::new(status, added)).unwrap()
+}
+
+fn rule(spec: &str, transport: Transport, first: u16, last: u16, sources: &[&str]) -> FirewallRule {
+    FirewallRule {
+        host: "obs2".into(),
+        spec: spec.into(),
+        tag: format!("portplan:{spec}"),
+        transport,
+        ports: PortRange { first, last },
+        sources: sources.iter().map(|s| s.to_string()).collect(),
+        purpose: String::new(),
+    }
+}
+
+fn argvs(state: &FirewallState, rules: &[FirewallRule], remove_all: bool) -> Vec<String> {
+    plan_firewall(rules, state, remove_all)
+        .unwrap()
+        .commands
+        .iter()
+        .map(|c| c.argv.join(" "))
+        .collect()
+}
+
+#[test]
+fn commented_rules_are_portplans_and_the_rest_is_read_only() {
+    let state = read(STATUS, ADDED);
+    assert!(state.chains[0].drops);
+    let found: Vec<String> = state
+        .found
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {:?} {} {}",
+                f.rule.tag, f.rule.transport, f.rule.ports, f.rule.source
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "portplan:observer.sql Tcp 2881 198.18.2.10/32",
+            "portplan:x Udp 8000-8010 2001:db8::1/128",
+        ]
+    );
+    // `allow 22/tcp` is open from anywhere; `allow from 198.18.0.0/16` names no port.
+    assert!(
+        state
+            .open
+            .iter()
+            .any(|o| o.tag.is_none() && o.ports.first == 22 && o.sources.is_empty())
+    );
+    assert_eq!(state.open.len(), 3);
+}
+
+#[test]
+fn adds_and_deletes_with_the_comment_so_only_portplans_rule_matches() {
+    let state = read(STATUS, ADDED);
+    let desired = [rule(
+        "observer.sql",
+        Transport::Tcp,
+        2881,
+        2881,
+        &["198.18.2.10/32", "198.18.2.20/32"],
+    )];
+    assert_eq!(
+        argvs(&state, &desired, false),
+        [
+            "ufw delete allow from 2001:db8::1 to any port 8000:8010 proto udp comment portplan:x",
+            "ufw allow from 198.18.2.20 to any port 2881 proto tcp comment portplan:observer.sql",
+        ]
+    );
+    let all = argvs(&state, &[], true);
+    assert_eq!(all.len(), 2);
+    assert!(
+        all.iter()
+            .all(|c| c.starts_with("ufw delete allow from") && c.contains("comment portplan:"))
+    );
+    // The same rules again: nothing to run, so ufw never reports a change.
+    let same = [
+        rule(
+            "observer.sql",
+            Transport::Tcp,
+            2881,
+            2881,
+            &["198.18.2.10/32"],
+        ),
+        rule("x", Transport::Udp, 8000, 8010, &["2001:db8::1/128"]),
+    ];
+    assert!(argvs(&state, &same, false).is_empty());
+}
+
+#[test]
+fn an_inactive_ufw_still_takes_rules_and_a_foreign_tuple_is_never_taken_over() {
+    let state = read("Status: inactive\n", ADDED);
+    assert!(
+        state.chains[0].drops,
+        "rules must be in place before ufw is enabled"
+    );
+    let foreign = "Added user rules (see 'ufw status' for running firewall):\nufw allow from 198.18.2.10 to any port 2881 proto tcp\n";
+    let state = read(STATUS, foreign);
+    let e = plan_firewall(
+        &[rule(
+            "observer.sql",
+            Transport::Tcp,
+            2881,
+            2881,
+            &["198.18.2.10/32"],
+        )],
+        &state,
+        false,
+    )
+    .unwrap_err();
+    assert!(
+        e.problems[0].message.contains("take the foreign rule over"),
+        "{e}"
+    );
+    let allow_all = STATUS.replace("deny (incoming)", "allow (incoming)");
+    assert!(!read(&allow_all, ADDED).chains[0].drops);
+}
