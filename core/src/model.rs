@@ -759,11 +759,13 @@ impl FirewallOutput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct InputChain {
-    /// nftables: `inet`, `ip` or `ip6`; iptables: `ip` (iptables) or `ip6` (ip6tables).
+    /// nftables: `inet`, `ip` or `ip6`; iptables: `ip` (iptables) or `ip6`
+    /// (ip6tables); firewalld and ufw: `inet`.
     pub family: String,
-    /// The table (`filter` for iptables).
+    /// The table (`filter` for iptables, `runtime` or `permanent` for
+    /// firewalld, `ufw` for ufw).
     pub table: String,
-    /// The chain (`INPUT` for iptables).
+    /// The chain (`INPUT` for iptables, the zone for firewalld).
     pub name: String,
     /// Whether it drops what it does not accept (policy or a final drop/reject).
     pub drops: bool,
@@ -782,9 +784,10 @@ pub struct FoundRule {
     pub rule: TaggedRule,
     /// nftables rule handle, or iptables 1-based rule number.
     pub handle: Option<u64>,
-    /// nftables named set holding its sources.
+    /// nftables named set, or firewalld ipset, holding its sources.
     pub set: Option<String>,
-    /// iptables: the rule as saved, after `-A CHAIN` (what `-D CHAIN` takes).
+    /// iptables: the rule as saved, after `-A CHAIN` (what `-D CHAIN` takes);
+    /// firewalld: the rich rule as listed; ufw: the rule's words after `ufw`.
     pub spec: Vec<String>,
 }
 
