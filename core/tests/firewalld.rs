@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use portplan_core::model::{
-    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, IpFamily, PortRange, Transport,
+    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, PortRange, Transport,
 };
 use portplan_core::{backends::plan_restore, plan_firewall, read_firewall};
 
@@ -327,5 +327,4 @@ fn long_spec_ids_get_a_hashed_ipset_name_within_31_characters() {
     );
     assert!(commands[0].ends_with("--option=family=inet6"));
     assert!(commands.iter().any(|c| c.contains("rule family=\"ipv6\"")));
-    let _ = IpFamily::Ipv6;
 }

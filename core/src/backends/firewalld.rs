@@ -200,10 +200,6 @@ fn port_range(text: &str) -> Option<PortRange> {
     (first > 0 && first <= last).then_some(PortRange { first, last })
 }
 
-fn malformed(input: &str, value: &str, message: impl Into<String>) -> PlanError {
-    PlanError::single(input, value, message)
-}
-
 /// One side's blocks: zones by name, portplan's ipsets by name.
 struct Side {
     zones: Vec<Block>,
@@ -231,7 +227,7 @@ pub(super) fn read(
     let sides = [("main", side(runtime)), ("extra", side(permanent))];
     let runtime = &sides[0].1;
     if runtime.zones.is_empty() {
-        return Err(malformed(
+        return Err(PlanError::single(
             "main",
             "",
             "not `firewall-cmd --list-all-zones` output: no zones",
@@ -245,14 +241,14 @@ pub(super) fn read(
             .iter()
             .find(|z| z.name == name)
             .ok_or_else(|| {
-                malformed(
+                PlanError::single(
                     "zone",
                     name,
                     "no such zone in `firewall-cmd --list-all-zones`",
                 )
             })?,
         None => runtime.zones.iter().find(|z| z.default).ok_or_else(|| {
-            malformed(
+            PlanError::single(
                 "zone",
                 "",
                 "is required for firewalld: the zone serving the host's interface",
@@ -285,8 +281,8 @@ pub(super) fn read(
             let zone = side.zones.iter().find(|z| &z.name == zone_name);
             let serves = zone_name == &serving.name;
             if serves && zone.is_none() {
-                return Err(malformed(
-                    input,
+                return Err(PlanError::single(
+                    *input,
                     zone_name,
                     format!("the zone serving the host is missing from the {table} configuration"),
                 ));
@@ -343,7 +339,7 @@ fn read_zone(
     for text in &zone.rich_rules {
         let Some(rule) = rich_rule(text) else {
             if text.contains(TAG_PREFIX) {
-                return Err(malformed(
+                return Err(PlanError::single(
                     input,
                     text,
                     "a portplan rich rule that does not parse",
@@ -356,7 +352,7 @@ fn read_zone(
         };
         let sources: Vec<String> = match (&rule.address, &rule.ipset) {
             (Some(address), _) => vec![normalize_source(address).ok_or_else(|| {
-                malformed(input, address, "not an IP address or CIDR in a rich rule")
+                PlanError::single(input, address, "not an IP address or CIDR in a rich rule")
             })?],
             (None, Some(ipset)) => match side.ipsets.get(ipset) {
                 Some(block) => block
