@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{SET_THRESHOLD, TAG_PREFIX, normalize_source};
+use super::{SET_THRESHOLD, TAG_PREFIX, bare, normalize_source, parse_ports};
 use crate::model::{
     Command, FirewallBackend, FirewallState, FoundRule, InputChain, IpFamily, OpenPort, PlanError,
     PortRange, TaggedRule, Transport,
@@ -179,7 +179,7 @@ fn rich_rule(text: &str) -> Option<RichRule> {
                     Some("udp") => Transport::Udp,
                     _ => return None,
                 };
-                rule.port = Some((transport, port_range(get("port")?)?));
+                rule.port = Some((transport, parse_ports(get("port")?, '-')?));
             }
             "log" => {
                 rule.tag = get("prefix")
@@ -192,12 +192,6 @@ fn rich_rule(text: &str) -> Option<RichRule> {
         }
     }
     Some(rule)
-}
-
-fn port_range(text: &str) -> Option<PortRange> {
-    let (first, last) = text.split_once('-').unwrap_or((text, text));
-    let (first, last) = (first.parse::<u16>().ok()?, last.parse::<u16>().ok()?);
-    (first > 0 && first <= last).then_some(PortRange { first, last })
 }
 
 /// One side's blocks: zones by name, portplan's ipsets by name.
@@ -326,7 +320,7 @@ fn read_zone(
                 "udp" => Transport::Udp,
                 _ => continue,
             };
-            if let Some(ports) = port_range(ports) {
+            if let Some(ports) = parse_ports(ports, '-') {
                 state.open.push(OpenPort {
                     transport,
                     ports,
@@ -435,11 +429,6 @@ fn render_rule(
         Source::Address(address) => format!("address=\"{}\"", bare(address)),
         Source::Ipset(name) => format!("ipset=\"{name}\""),
     };
-    let ports = if ports.is_single() {
-        ports.first.to_string()
-    } else {
-        format!("{}-{}", ports.first, ports.last)
-    };
     format!(
         "rule family=\"{}\" source {source} port port=\"{ports}\" protocol=\"{}\" \
          log prefix=\"{tag}\" level=\"info\" limit value=\"1/h\" accept",
@@ -450,13 +439,6 @@ fn render_rule(
         },
         transport.as_str()
     )
-}
-
-/// A host route as a bare address, the way firewalld lists it.
-fn bare(cidr: &str) -> &str {
-    cidr.strip_suffix("/32")
-        .or_else(|| cidr.strip_suffix("/128"))
-        .unwrap_or(cidr)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -581,38 +563,26 @@ pub(super) fn commands(
         }
     }
 
-    let zone_args = |chain: u32| -> Vec<String> {
-        let mut argv = vec!["firewall-cmd".to_string()];
-        if chain % 2 == 1 {
-            argv.push("--permanent".into());
-        }
-        argv.push(format!("--zone={}", state.chains[chain as usize].name));
-        argv
+    // One call per side and zone for all its rules of one kind.
+    let rules_call = |chain: u32, flag: &str, rules: &[String]| {
+        let zone = format!("--zone={}", state.chains[chain as usize].name);
+        let rules = rules.iter().map(|r| format!("{flag}={r}"));
+        firewall_cmd(chain % 2 == 1, std::iter::once(zone).chain(rules))
     };
     let mut commands = Vec::new();
     for (chain, batch) in &batches {
         if !batch.remove_rules.is_empty() {
-            let mut argv = zone_args(*chain);
-            argv.extend(
-                batch
-                    .remove_rules
-                    .iter()
-                    .map(|r| format!("--remove-rich-rule={r}")),
-            );
-            commands.push(Command { argv, stdin: None });
+            commands.push(rules_call(
+                *chain,
+                "--remove-rich-rule",
+                &batch.remove_rules,
+            ));
         }
     }
     // Permanent ipsets no desired rule uses any more, once no rule names them.
-    let stale: Vec<&String> = ipsets[1]
-        .keys()
-        .filter(|name| !kept_ipsets.contains(*name))
-        .collect();
     if !batches.is_empty() {
-        for name in stale {
-            commands.push(firewall_cmd([
-                "--permanent".into(),
-                format!("--delete-ipset={name}"),
-            ]));
+        for name in ipsets[1].keys().filter(|name| !kept_ipsets.contains(*name)) {
+            commands.push(firewall_cmd(true, [format!("--delete-ipset={name}")]));
         }
     }
     for (name, family) in &new_ipsets {
@@ -621,47 +591,42 @@ pub(super) fn commands(
         } else {
             "inet6"
         };
-        commands.push(firewall_cmd([
-            "--permanent".into(),
-            format!("--new-ipset={name}"),
-            "--type=hash:net".into(),
-            format!("--option=family={family}"),
-        ]));
+        commands.push(firewall_cmd(
+            true,
+            [
+                format!("--new-ipset={name}"),
+                "--type=hash:net".into(),
+                format!("--option=family={family}"),
+            ],
+        ));
     }
     for ((side, name), (add, remove)) in &entries {
-        let mut argv = vec!["firewall-cmd".to_string()];
-        if *side == 1 {
-            argv.push("--permanent".into());
-        }
-        argv.push(format!("--ipset={name}"));
         for (flag, sources) in [("--remove-entry", remove), ("--add-entry", add)] {
             for source in sources {
-                let mut one = argv.clone();
-                one.push(format!("{flag}={}", bare(source)));
-                commands.push(Command {
-                    argv: one,
-                    stdin: None,
-                });
+                commands.push(firewall_cmd(
+                    *side == 1,
+                    [
+                        format!("--ipset={name}"),
+                        format!("{flag}={}", bare(source)),
+                    ],
+                ));
             }
         }
     }
     for (chain, batch) in &batches {
         if !batch.add_rules.is_empty() {
-            let mut argv = zone_args(*chain);
-            argv.extend(
-                batch
-                    .add_rules
-                    .iter()
-                    .map(|r| format!("--add-rich-rule={r}")),
-            );
-            commands.push(Command { argv, stdin: None });
+            commands.push(rules_call(*chain, "--add-rich-rule", &batch.add_rules));
         }
     }
     commands
 }
 
-fn firewall_cmd<const N: usize>(args: [String; N]) -> Command {
+/// `firewall-cmd`, on the permanent configuration when asked, with `args`.
+fn firewall_cmd(permanent: bool, args: impl IntoIterator<Item = String>) -> Command {
     let mut argv = vec!["firewall-cmd".to_string()];
+    if permanent {
+        argv.push("--permanent".into());
+    }
     argv.extend(args);
     Command { argv, stdin: None }
 }

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use super::{TAG_PREFIX, normalize_source};
+use super::{TAG_PREFIX, colon_ports, normalize_source, parse_ports};
 use crate::model::{
     Command, FirewallBackend, FirewallState, FoundRule, InputChain, IpFamily, OpenPort, PlanError,
-    PortRange, TaggedRule, Transport,
+    TaggedRule, Transport,
 };
 
 /// The parts of one saved rule portplan cares about.
@@ -48,12 +48,6 @@ fn parse_rule(tokens: &[String]) -> Saved {
         i += 2;
     }
     saved
-}
-
-fn ports(text: &str) -> Option<PortRange> {
-    let (first, last) = text.split_once(':').unwrap_or((text, text));
-    let (first, last) = (first.parse::<u16>().ok()?, last.parse::<u16>().ok()?);
-    (first > 0 && first <= last).then_some(PortRange { first, last })
 }
 
 fn transport(protocol: Option<&str>) -> Option<Transport> {
@@ -132,7 +126,7 @@ fn read_family(
             }
             let (Some(transport), Some(ports)) = (
                 transport(saved.protocol.as_deref()),
-                saved.dport.as_deref().and_then(ports),
+                saved.dport.as_deref().and_then(|p| parse_ports(p, ':')),
             ) else {
                 continue;
             };
@@ -242,11 +236,7 @@ pub(super) fn commands(
                 None => argv.extend(["-A".into(), chain.name.clone()]),
             }
             let transport = rule.transport.as_str().to_string();
-            let ports = if rule.ports.is_single() {
-                rule.ports.first.to_string()
-            } else {
-                format!("{}:{}", rule.ports.first, rule.ports.last)
-            };
+            let ports = colon_ports(rule.ports);
             argv.extend([
                 "-s".into(),
                 rule.source.clone(),

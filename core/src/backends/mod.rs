@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 
 use crate::model::{
     Command, FirewallBackend, FirewallChange, FirewallOutput, FirewallRule, FirewallState,
-    InputChain, IpFamily, PlanError, TaggedRule,
+    InputChain, IpFamily, PlanError, PortRange, TaggedRule,
 };
 use crate::plan::parse_net;
 
@@ -213,6 +213,31 @@ pub fn sanitize_tag(tag: &str) -> String {
         })
         .take(MAX_TAG)
         .collect()
+}
+
+/// A port range as a backend prints it, `8080` or `8000` SEPARATOR `8010`
+/// (`:` for iptables and ufw, `-` for nftables and firewalld).
+fn parse_ports(text: &str, separator: char) -> Option<PortRange> {
+    let (first, last) = text.split_once(separator).unwrap_or((text, text));
+    let (first, last) = (first.parse::<u16>().ok()?, last.parse::<u16>().ok()?);
+    (first > 0 && first <= last).then_some(PortRange { first, last })
+}
+
+/// A port range the way iptables and ufw write it (`8000:8010`); nftables and
+/// firewalld take `PortRange`'s own `8000-8010`.
+fn colon_ports(ports: PortRange) -> String {
+    if ports.is_single() {
+        ports.first.to_string()
+    } else {
+        format!("{}:{}", ports.first, ports.last)
+    }
+}
+
+/// A single host's CIDR (`/32`, `/128`) as the bare address the tools take.
+fn bare(cidr: &str) -> &str {
+    cidr.strip_suffix("/32")
+        .or_else(|| cidr.strip_suffix("/128"))
+        .unwrap_or(cidr)
 }
 
 /// A source as the backends print it: a CIDR with its prefix, `/32` included.

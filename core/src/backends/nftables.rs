@@ -11,7 +11,7 @@ use core::net::IpAddr;
 use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 use serde_json::Value;
 
-use super::{SET_THRESHOLD, TAG_PREFIX, normalize_source};
+use super::{SET_THRESHOLD, TAG_PREFIX, bare, normalize_source};
 use crate::model::{
     Command, FirewallBackend, FirewallState, FoundRule, InputChain, IpFamily, OpenPort, PlanError,
     PortRange, TaggedRule, Transport,
@@ -404,16 +404,7 @@ pub(super) fn commands(
         } else {
             "ip6 saddr"
         };
-        let bare = |s: &String| {
-            s.strip_suffix(if *family == IpFamily::Ipv4 {
-                "/32"
-            } else {
-                "/128"
-            })
-            .unwrap_or(s)
-            .to_string()
-        };
-        let listed: Vec<String> = sources.iter().map(bare).collect();
+        let listed: Vec<&str> = sources.iter().map(|s| bare(s)).collect();
         let matched = if listed.len() > SET_THRESHOLD {
             let name = set_name(tag, *family);
             let kind = if *family == IpFamily::Ipv4 {
@@ -430,11 +421,6 @@ pub(super) fn commands(
             format!("{selector} {}", listed[0])
         } else {
             format!("{selector} {{ {} }}", listed.join(", "))
-        };
-        let ports = if ports.is_single() {
-            ports.first.to_string()
-        } else {
-            format!("{}-{}", ports.first, ports.last)
         };
         let place = match chain.insert_before {
             Some(handle) => format!("insert rule {at} {} position {handle}", chain.name),

@@ -12,10 +12,10 @@
 //! where a foreign rule has that tuple would rewrite the foreign rule
 //! ("Rule updated"). Such a collision is refused before anything runs.
 
-use super::{TAG_PREFIX, normalize_source};
+use super::{TAG_PREFIX, bare, colon_ports, normalize_source, parse_ports};
 use crate::model::{
     Command, FirewallBackend, FirewallState, FoundRule, InputChain, IpFamily, OpenPort, PlanError,
-    PortRange, Problem, TaggedRule, Transport,
+    Problem, TaggedRule, Transport,
 };
 
 /// Whether `ufw status` says it is active (`None`: not its output).
@@ -82,12 +82,6 @@ fn parse(words: &[String]) -> Rule {
     rule
 }
 
-fn ports(text: &str) -> Option<PortRange> {
-    let (first, last) = text.split_once(':').unwrap_or((text, text));
-    let (first, last) = (first.parse::<u16>().ok()?, last.parse::<u16>().ok()?);
-    (first > 0 && first <= last).then_some(PortRange { first, last })
-}
-
 pub(super) fn read(status: &str, added: &str) -> Result<FirewallState, PlanError> {
     let active = is_active(status).ok_or_else(|| {
         PlanError::single(
@@ -125,7 +119,7 @@ pub(super) fn read(status: &str, added: &str) -> Result<FirewallState, PlanError
         })?;
         let rule = parse(&words);
         let (Some(range), transports) = (
-            rule.port.as_deref().and_then(ports),
+            rule.port.as_deref().and_then(|p| parse_ports(p, ':')),
             match rule.proto.as_deref() {
                 Some("tcp") => vec![Transport::Tcp],
                 Some("udp") => vec![Transport::Udp],
@@ -241,19 +235,8 @@ pub(super) fn commands(
         }
     }
     for (_, rule) in add {
-        let ports = if rule.ports.is_single() {
-            rule.ports.first.to_string()
-        } else {
-            format!("{}:{}", rule.ports.first, rule.ports.last)
-        };
-        let source = rule
-            .source
-            .strip_suffix(if rule.family == IpFamily::Ipv4 {
-                "/32"
-            } else {
-                "/128"
-            })
-            .unwrap_or(&rule.source);
+        let ports = colon_ports(rule.ports);
+        let source = bare(&rule.source);
         commands.push(Command {
             argv: [
                 "ufw",
