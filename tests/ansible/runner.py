@@ -7,12 +7,23 @@ import shutil
 import subprocess
 import unittest
 
-from hosts import PLAYBOOKS
+from hosts import PLAYBOOKS, Listener, reachable
 
 
 class PlaybookCase(unittest.TestCase):
-    """A scenario class sets `work`, `env` (from hosts.controller_env) and
-    `targets` (host -> the `portplan_firewall` it runs with)."""
+    """A scenario class sets `work`, `env` (from hosts.controller_env),
+    `targets` (host -> the `portplan_firewall` it runs with), and `ocp1` (a
+    host the example plan admits to 2881) and `stranger` (one it does not)."""
+
+    def assert_reachable_from_allowed_host_only(self):
+        for host in self.targets:
+            with Listener(host, "0.0.0.0:2881"):
+                self.assertTrue(reachable(self.ocp1, host, 2881), f"ocp1 -> {host.name}:2881")
+                self.assertFalse(reachable(self.stranger, host, 2881),
+                                 f"stranger -> {host.name}:2881")
+            # A planned port no client of ocp1's kind may reach stays closed to it.
+            with Listener(host, "0.0.0.0:2882"):
+                self.assertFalse(reachable(self.ocp1, host, 2882), f"ocp1 -> {host.name}:2882")
 
     def inventory(self, hosts):
         lines = ["[ocp]"]

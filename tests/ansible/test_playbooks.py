@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import unittest
 
-from hosts import REPO, Lan, Listener, controller_env, plan_report, reachable, sh
+from hosts import REPO, Lan, Listener, controller_env, plan_report, sh
 from runner import PlaybookCase
 
 NFT_FOREIGN = """table inet filter {
@@ -128,13 +128,7 @@ class Playbooks(PlaybookCase):
         self.assertFalse(os.path.exists("/etc/iptables/rules.v4"))
 
     def test_30_opened_port_reachable_from_allowed_host_only(self):
-        for host in self.targets:
-            with Listener(host, "0.0.0.0:2881"):
-                self.assertTrue(reachable(self.ocp1, host, 2881), f"ocp1 -> {host.name}:2881")
-                self.assertFalse(reachable(self.stranger, host, 2881), f"stranger -> {host.name}:2881")
-            # A planned port no client of ocp1's kind may reach stays closed to it.
-            with Listener(host, "0.0.0.0:2882"):
-                self.assertFalse(reachable(self.ocp1, host, 2882), f"ocp1 -> {host.name}:2882")
+        self.assert_reachable_from_allowed_host_only()
 
     def test_40_second_run_changes_nothing(self):
         _, results = self.play("ocp-preinstall.yml")

@@ -197,17 +197,18 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
     } else {
         None
     };
-    if backend == FirewallBackend::Firewalld && !params.persist {
-        result.warnings.push(
-            "persist: false has no effect on firewalld: portplan changes its runtime and \
-             permanent configuration alike, so the two never disagree"
-                .into(),
-        );
-    }
-    if backend == FirewallBackend::Ufw && !params.persist {
+    let saves_itself = match backend {
+        FirewallBackend::Firewalld => Some(
+            "firewalld: portplan changes its runtime and permanent configuration alike, \
+             so the two never disagree",
+        ),
+        FirewallBackend::Ufw => Some("ufw, which saves every rule itself"),
+        _ => None,
+    };
+    if let (Some(why), false) = (saves_itself, params.persist) {
         result
             .warnings
-            .push("persist: false has no effect on ufw, which saves every rule itself".into());
+            .push(format!("persist: false has no effect on {why}"));
     }
     let current = if backend == FirewallBackend::None {
         None
@@ -273,16 +274,16 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
         return Ok(());
     };
     // An inactive ufw takes rules but applies none until it is enabled.
-    let enable_ufw = backend == FirewallBackend::Ufw
+    let ufw_inactive = backend == FirewallBackend::Ufw
         && portplan_core::backends::ufw_is_active(&snapshot.main) == Some(false);
-    if enable_ufw && !params.ufw_enable {
+    if ufw_inactive && !params.ufw_enable {
         result.warnings.push(
             "ufw is inactive: nothing is filtered, and portplan's rules take effect only once \
              ufw is enabled (ufw_enable: true enables it after the rules are in place)"
                 .into(),
         );
     }
-    let enable_ufw = enable_ufw && params.ufw_enable && params.state == State::Present;
+    let enable_ufw = ufw_inactive && params.ufw_enable && params.state == State::Present;
     let remove_all = params.state == State::Absent;
     let change = portplan_core::plan_firewall(&report.rules, &state, remove_all).map_err(|e| {
         format!(
