@@ -10,6 +10,8 @@
 //! binary module (`portplan /path/to/args`), it speaks the module protocol
 //! instead (see [`module`]).
 
+#![forbid(unsafe_code)]
+
 mod module;
 
 use std::io::Read as _;
@@ -17,8 +19,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use portplan_core::model::{PlanError, ReportFormat};
-use portplan_core::render;
+use portplan_core::shell;
+use portplan_core::{PlanError, ReportFormat};
 
 #[derive(Parser)]
 #[command(
@@ -104,10 +106,10 @@ fn catalog(name: Option<&str>, format: CatalogFormat) -> ExitCode {
         },
     };
     let text = match (format, name) {
-        (CatalogFormat::Json, None) => render::json(&profiles),
-        (CatalogFormat::Json, Some(_)) => render::json(&profiles[0]),
-        (CatalogFormat::Table, None) => render::catalog(&profiles),
-        (CatalogFormat::Table, Some(_)) => render::profile(&profiles[0]),
+        (CatalogFormat::Json, None) => shell::render_json(&profiles),
+        (CatalogFormat::Json, Some(_)) => shell::render_json(&profiles[0]),
+        (CatalogFormat::Table, None) => shell::render_catalog(&profiles),
+        (CatalogFormat::Table, Some(_)) => shell::render_profile(&profiles[0]),
     };
     print!("{text}");
     ExitCode::SUCCESS

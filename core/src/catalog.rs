@@ -1,6 +1,8 @@
 //! The built-in catalog: one reviewed JSON file per profile under `core/catalog/`,
 //! compiled into the binary (minified by build.rs) so the core reads no files.
 
+use std::sync::OnceLock;
+
 use crate::model::{PlanError, Profile};
 
 /// The minified copy build.rs wrote of `core/catalog/$name`.
@@ -19,26 +21,28 @@ const SOURCES: [(&str, &str); 5] = [
     catalog_file!("ocp-ce.json"),
 ];
 
-/// Every built-in profile, in catalog order.
+/// Every built-in profile, in catalog order, parsed once per process.
 ///
-/// The files are checked by this crate's tests, so a parse failure here is a
-/// build defect, not an input error.
-pub fn profiles() -> Vec<Profile> {
-    SOURCES
-        .iter()
-        .map(|(file, text)| {
-            // The same strict parser as for plans: one deserializer in the binary.
-            crate::parse_json(text)
-                .unwrap_or_else(|e| panic!("built-in catalog file {file} is invalid: {e}"))
-        })
-        .collect()
+/// The files are checked by this crate's tests (a parse failure is a build
+/// defect, not an input error), and `catalog_parses` in them pins that.
+pub(crate) fn profiles() -> &'static [Profile] {
+    static PARSED: OnceLock<Vec<Profile>> = OnceLock::new();
+    PARSED.get_or_init(|| {
+        SOURCES
+            .iter()
+            .filter_map(|(_, text)| {
+                // The same strict parser as for plans: one deserializer in the binary.
+                crate::decode::parse_json(text).ok()
+            })
+            .collect()
+    })
 }
 
 /// One built-in profile by name.
-pub fn profile(name: &str) -> Result<Profile, PlanError> {
+pub(crate) fn profile(name: &str) -> Result<Profile, PlanError> {
     let all = profiles();
-    let known = names(&all);
-    all.into_iter().find(|p| p.name == name).ok_or_else(|| {
+    let known = names(all);
+    all.iter().find(|p| p.name == name).cloned().ok_or_else(|| {
         PlanError::single(
             "name",
             name,

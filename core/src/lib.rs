@@ -3,33 +3,66 @@
 //! What it is: the built-in catalog of vendor port tables, the plan model (the
 //! Rust side of `wit/portplan.wit`, one type per WIT type), the validation
 //! rules, desired firewall rules, the firewall backends' state parsing, diff
-//! and exact commands, and renderings of the report. The functions
-//! at the crate root are the WIT world's exports, one for one.
+//! and exact commands, and renderings of the report. The functions at the
+//! crate root are the WIT world's exports, one for one; [`shell`] holds the
+//! few things a shell needs beyond them.
 //!
 //! What it is not: it never reads a file, a socket, a clock, the environment
 //! or a random number, and runs no command. Facts about a host come in as an
-//! [`model::Observation`]; shells (the `portplan` binary and Ansible module,
-//! the WebAssembly plugins, the page) gather them and act on the answer. That
-//! is what lets every artifact give byte-identical reports for the same input.
+//! [`Observation`]; shells (the `portplan` binary and Ansible module, the
+//! WebAssembly plugins, the page) gather them and act on the answer. That is
+//! what lets every artifact give byte-identical reports for the same input.
+//!
+//! No exported function panics on any input: records that refer to each
+//! other (a found rule's chain) are checked at the boundary and rejected as a
+//! [`PlanError`] naming the path, and the property tests feed every export
+//! arbitrary records and arbitrary JSON.
 
-pub mod backends;
-pub mod catalog;
-pub mod firewall;
-pub mod model;
-mod plan;
-pub mod render;
-pub mod rules;
+#![forbid(unsafe_code)]
 
-use model::{
-    FirewallBackend, FirewallChange, FirewallOutput, FirewallRule, FirewallState, HostObservation,
-    Observation, Phase, Plan, PlanError, Profile, Report, ReportFormat, Severity, Summary,
+mod backends;
+mod catalog;
+mod decode;
+mod deployment;
+mod model;
+mod render;
+mod report;
+mod resolve;
+mod rules;
+mod sources;
+mod state;
+
+pub use model::{
+    Accessor, Allocation, ClientNetwork, Component, DeployUser, Exposure, Finding, FindingCode,
+    FirewallBackend, FirewallRule, HostObservation, HostPorts, Listener, Modifiable, NetworkRole,
+    Observation, ObservedFirewall, OpenPort, Phase, Plan, PlanError, PlanHost, PortEntry,
+    PortOverride, PortRange, PortSpec, Problem, Profile, Report, ReportFormat, Severity, Summary,
+    Transport,
+};
+pub use state::{
+    ChainId, Command, FirewallChange, FirewallOutput, FirewallState, FirewalldRule, FirewalldSide,
+    FirewalldState, FirewalldZone, IpFamily, IptablesChain, IptablesRule, IptablesState, NftChain,
+    NftFamily, NftRule, NftState, TaggedRule, UfwRule, UfwState,
 };
 
-pub use plan::{parse_json, parse_plan};
+/// What a shell (the `portplan` binary, the plugins) needs beyond the WIT
+/// functions: the strict JSON reader every artifact parses input with, the
+/// names portplan marks its own rules and ipsets with, the Linux defaults the
+/// rules assume, and the CLI's catalog renderings.
+pub mod shell {
+    pub use crate::backends::{FIREWALLD_IPSET_PREFIX, TAG_PREFIX};
+    pub use crate::decode::parse_json;
+    pub use crate::render::{
+        catalog as render_catalog, json as render_json, profile as render_profile,
+    };
+    pub use crate::rules::{
+        BROWSER_BAD_PORTS, DEFAULT_LOCAL_PORT_RANGE, DEFAULT_UNPRIVILEGED_PORT_START,
+    };
+}
 
 /// Every built-in profile (WIT `catalog`).
 pub fn catalog() -> Vec<Profile> {
-    catalog::profiles()
+    catalog::profiles().to_vec()
 }
 
 /// One built-in profile (WIT `get-profile`).
@@ -37,62 +70,15 @@ pub fn get_profile(name: &str) -> Result<Profile, PlanError> {
     catalog::profile(name)
 }
 
+/// Parse a plan from JSON text (WIT `parse-plan`). On failure, the problem
+/// names the JSON path, the value found there and what is wrong with it.
+pub fn parse_plan(text: &str) -> Result<Plan, PlanError> {
+    decode::parse_json(text)
+}
+
 /// Run every rule over a plan and its pasted observations (WIT `validate-plan`).
 pub fn validate_plan(plan: &Plan) -> Result<Report, PlanError> {
-    let deployment = plan::resolve(plan)?;
-    let findings = rules::check(&deployment);
-    let hosts: Vec<model::HostPorts> = deployment
-        .hosts
-        .iter()
-        .map(|host| model::HostPorts {
-            host: host.name.clone(),
-            address: host.address_text.clone(),
-            ports: host
-                .placed
-                .iter()
-                .map(|placed| model::PortEntry {
-                    spec: placed.spec.id.clone(),
-                    component: placed.spec.component.clone(),
-                    ports: placed.ports,
-                    transport: placed.spec.transport,
-                    protocol: placed.spec.protocol.clone(),
-                    allocation: placed.spec.allocation,
-                    exposure: placed.spec.exposure,
-                    sources: firewall::sources(&deployment, host, placed)
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect(),
-                    purpose: placed.spec.purpose.clone(),
-                    overridden: placed.overridden,
-                })
-                .collect(),
-        })
-        .collect();
-    // A desired rule is a port table row that admits someone: derived, not recomputed.
-    let rules = hosts
-        .iter()
-        .flat_map(|host| {
-            host.ports
-                .iter()
-                .filter(|entry| !entry.sources.is_empty())
-                .map(|entry| FirewallRule {
-                    host: host.host.clone(),
-                    spec: entry.spec.clone(),
-                    tag: firewall::tag(&entry.spec),
-                    transport: entry.transport,
-                    ports: entry.ports,
-                    sources: entry.sources.clone(),
-                    purpose: entry.purpose.clone(),
-                })
-        })
-        .collect();
-    Ok(Report {
-        plan: deployment.name,
-        summary: summarize(&findings),
-        findings,
-        hosts,
-        rules,
-    })
+    report::validate_plan(plan)
 }
 
 /// Check one host of a plan against what was observed on it (WIT `check-host`).
@@ -105,35 +91,7 @@ pub fn check_host(
     phase: Phase,
     observation: &Observation,
 ) -> Result<Report, PlanError> {
-    if !plan.hosts.iter().any(|h| h.name == host) {
-        let known = plan
-            .hosts
-            .iter()
-            .map(|h| h.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(PlanError::single(
-            "host",
-            host,
-            format!("not a host of the plan; hosts: {known}"),
-        ));
-    }
-    plan::check_observation_error(observation)?;
-    let mut plan = plan.clone();
-    plan.observations.retain(|o| o.host != host);
-    plan.observations.push(HostObservation {
-        host: host.to_string(),
-        phase,
-        observation: observation.clone(),
-    });
-    let mut report = validate_plan(&plan)?;
-    report
-        .findings
-        .retain(|f| f.host.as_deref().is_none_or(|h| h == host));
-    report.hosts.retain(|h| h.host == host);
-    report.rules.retain(|r| r.host == host);
-    report.summary = summarize(&report.findings);
-    Ok(report)
+    report::check_host(plan, host, phase, observation)
 }
 
 /// Render a report (WIT `render-report`).
@@ -158,6 +116,12 @@ pub fn read_firewall(
     backends::read_firewall(backend, output)
 }
 
+/// A host with nothing open behind a default-drop firewall of `backend`
+/// (WIT `empty-firewall`), e.g. to show the commands for a new host.
+pub fn empty_firewall(backend: FirewallBackend) -> Result<FirewallState, PlanError> {
+    backends::empty_firewall(backend)
+}
+
 /// The change that takes `state` to exactly `rules` (WIT `plan-firewall`).
 pub fn plan_firewall(
     rules: &[FirewallRule],
@@ -167,11 +131,11 @@ pub fn plan_firewall(
     backends::plan_firewall(rules, state, remove_all)
 }
 
-fn summarize(findings: &[model::Finding]) -> Summary {
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count() as u32;
-    Summary {
-        errors: count(Severity::Error),
-        warnings: count(Severity::Warning),
-        infos: count(Severity::Info),
-    }
+/// The commands that take `now` back to exactly the portplan rules `before`
+/// held, touching no other rule (WIT `plan-restore`): the rollback of a run.
+pub fn plan_restore(
+    before: &FirewallState,
+    now: &FirewallState,
+) -> Result<Vec<Command>, PlanError> {
+    backends::plan_restore(before, now)
 }

@@ -161,6 +161,37 @@ impl Transport {
     }
 }
 
+/// The WIT's (and JSON's) kebab-case spelling of unit enums, in one place
+/// each: `as_str` on every enum that text is built from.
+macro_rules! spelled {
+    ($($name:ident { $($case:ident => $text:literal),* $(,)? })*) => {$(
+        impl $name {
+            /// The WIT's (and JSON's) spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$case => $text),* }
+            }
+        }
+    )*};
+}
+
+spelled! {
+    Exposure { Loopback => "loopback", Peers => "peers", Browser => "browser" }
+    Severity { Error => "error", Warning => "warning", Info => "info" }
+    FirewallBackend {
+        Firewalld => "firewalld", Ufw => "ufw", Nftables => "nftables", Iptables => "iptables",
+        None => "none",
+    }
+    FindingCode {
+        PortConflict => "port-conflict", PortInUse => "port-in-use",
+        NotListening => "not-listening", PrivilegedPort => "privileged-port",
+        BrowserBlockedPort => "browser-blocked-port", EphemeralCollision => "ephemeral-collision",
+        FixedPortOverride => "fixed-port-override", InconsistentPort => "inconsistent-port",
+        LoopbackExposed => "loopback-exposed", InvalidPlan => "invalid-plan",
+        NoAllowedSources => "no-allowed-sources",
+    }
+    Phase { Preinstall => "preinstall", Postinstall => "postinstall" }
+}
+
 /// Whether a spec names a port or a pool the service picks from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -578,6 +609,10 @@ pub struct PortEntry {
     pub exposure: Exposure,
     /// Addresses admitted by the desired firewall rule (empty: none).
     pub sources: Vec<String>,
+    /// The plan hosts behind `sources`, by name, in plan order.
+    pub source_hosts: Vec<String>,
+    /// The client networks behind `sources`, by name.
+    pub source_networks: Vec<String>,
     /// What it is for.
     pub purpose: String,
     /// Whether an override moved it from the vendor default.
@@ -698,135 +733,3 @@ impl fmt::Display for PlanError {
 }
 
 impl std::error::Error for PlanError {}
-
-/// Address family of a rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum IpFamily {
-    /// IPv4.
-    Ipv4,
-    /// IPv6.
-    Ipv6,
-}
-
-/// One source admitted to one port of one spec: the unit portplan adds and removes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct TaggedRule {
-    /// `portplan:<spec-id>`, in the backend's comment field.
-    pub tag: String,
-    /// IPv4 or IPv6.
-    pub family: IpFamily,
-    /// tcp or udp.
-    pub transport: Transport,
-    /// The ports admitted.
-    pub ports: PortRange,
-    /// The admitted source as a CIDR.
-    pub source: String,
-}
-
-/// What a backend's own tools printed: the input `read-firewall` parses.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct FirewallOutput {
-    /// nftables: `nft -j list ruleset`. iptables: `iptables-save`. firewalld:
-    /// `firewall-cmd --list-all-zones`, then `firewall-cmd --info-ipset=NAME`
-    /// for each of portplan's ipsets. ufw: `ufw status verbose`.
-    pub main: String,
-    /// iptables: `ip6tables-save`. firewalld: the same as `main` with
-    /// `--permanent`. ufw: `ufw show added`. nftables: unused.
-    #[serde(default)]
-    pub extra: String,
-    /// firewalld: the zone that serves the interface carrying the host's
-    /// address (`firewall-cmd --get-zone-of-interface=DEV`, else
-    /// `--get-default-zone`); it gets the rules.
-    #[serde(default)]
-    pub zone: Option<String>,
-}
-
-impl FirewallOutput {
-    /// The outputs of a backend that needs no zone (all but firewalld).
-    pub fn new(main: impl Into<String>, extra: impl Into<String>) -> Self {
-        FirewallOutput {
-            main: main.into(),
-            extra: extra.into(),
-            zone: None,
-        }
-    }
-}
-
-/// A chain that filters input, where portplan's rules go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct InputChain {
-    /// nftables: `inet`, `ip` or `ip6`; iptables: `ip` (iptables) or `ip6`
-    /// (ip6tables); firewalld and ufw: `inet`.
-    pub family: String,
-    /// The table (`filter` for iptables, `runtime` or `permanent` for
-    /// firewalld, `ufw` for ufw).
-    pub table: String,
-    /// The chain (`INPUT` for iptables, the zone for firewalld).
-    pub name: String,
-    /// Whether it drops what it does not accept (policy or a final drop/reject).
-    pub drops: bool,
-    /// Where new rules go: the nftables handle, or the 1-based iptables rule
-    /// number, of the first catch-all drop/reject; none appends.
-    pub insert_before: Option<u64>,
-}
-
-/// A rule carrying portplan's tag, as found in the backend.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct FoundRule {
-    /// Index of its chain in `firewall-state.chains`.
-    pub chain: u32,
-    /// What it admits (one entry per source).
-    pub rule: TaggedRule,
-    /// nftables rule handle, or iptables 1-based rule number.
-    pub handle: Option<u64>,
-    /// nftables named set, or firewalld ipset, holding its sources.
-    pub set: Option<String>,
-    /// iptables: the rule as saved, after `-A CHAIN` (what `-D CHAIN` takes);
-    /// firewalld: the rich rule as listed; ufw: the rule's words after `ufw`.
-    pub spec: Vec<String>,
-}
-
-/// A backend's current state, as far as portplan is concerned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct FirewallState {
-    /// The backend it was read from.
-    pub backend: FirewallBackend,
-    /// Chains that filter input.
-    pub chains: Vec<InputChain>,
-    /// portplan's own rules.
-    pub found: Vec<FoundRule>,
-    /// Every port an accept rule admits (portplan's or not), for the rules.
-    pub open: Vec<OpenPort>,
-}
-
-/// One command to run, as an argv (never through a shell).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Command {
-    /// Program and arguments.
-    pub argv: Vec<String>,
-    /// Standard input, if the command reads one (`nft -f -`).
-    pub stdin: Option<String>,
-}
-
-/// What it takes to bring a backend from its state to the desired rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct FirewallChange {
-    /// The backend the commands are for.
-    pub backend: FirewallBackend,
-    /// Rules to add.
-    pub add: Vec<TaggedRule>,
-    /// Rules to remove (only ever portplan's).
-    pub remove: Vec<TaggedRule>,
-    /// The commands, in order; empty when nothing changes.
-    pub commands: Vec<Command>,
-    /// What the operator should know (e.g. nothing filters input).
-    pub notes: Vec<String>,
-}

@@ -54,20 +54,9 @@ fn header(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| n.to_string()).collect()
 }
 
-fn severity(s: Severity) -> &'static str {
-    match s {
-        Severity::Error => "ERROR",
-        Severity::Warning => "WARNING",
-        Severity::Info => "INFO",
-    }
-}
-
-fn exposure(e: Exposure) -> &'static str {
-    match e {
-        Exposure::Loopback => "loopback",
-        Exposure::Peers => "peers",
-        Exposure::Browser => "browser",
-    }
+/// Tables shout the severity: `ERROR`, `WARNING`, `INFO`.
+fn severity(s: Severity) -> String {
+    s.as_str().to_ascii_uppercase()
 }
 
 /// Tables show the first sentence; JSON and the sheets keep the whole text.
@@ -117,7 +106,7 @@ fn host_table(host: &HostPorts) -> String {
             port,
             entry.transport.as_str().to_string(),
             entry.spec.clone(),
-            exposure(entry.exposure).to_string(),
+            Exposure::as_str(entry.exposure).to_string(),
             sources,
             first_sentence(&entry.purpose).to_string(),
         ]);
@@ -160,12 +149,7 @@ pub fn table(report: &Report) -> String {
                 (None, Some(p)) => format!("*:{p}"),
                 (None, None) => "plan".to_string(),
             };
-            rows.push(vec![
-                severity(f.severity).to_string(),
-                code,
-                place,
-                f.message.clone(),
-            ]);
+            rows.push(vec![severity(f.severity), code, place, f.message.clone()]);
             rows.push(vec![
                 String::new(),
                 String::new(),
@@ -278,7 +262,7 @@ pub fn profile(profile: &Profile) -> String {
                 Allocation::Pool => "pool",
             }
             .to_string(),
-            exposure(spec.exposure).to_string(),
+            Exposure::as_str(spec.exposure).to_string(),
             if spec.accessed_by.is_empty() {
                 "-".to_string()
             } else {

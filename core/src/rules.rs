@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use core::net::IpAddr;
 
-use crate::firewall;
+use crate::deployment::{DeployedHost, Deployment, Placed};
 use crate::model::{
     Accessor, Allocation, DeployUser, Exposure, Finding, FindingCode, FirewallBackend, Listener,
     Modifiable, Observation, Phase, PortRange, Severity, Transport,
 };
-use crate::plan::{DeployedHost, Deployment, Placed, parse_net};
+use crate::resolve::parse_net;
+use crate::sources;
 
 /// Linux's default `net.ipv4.ip_unprivileged_port_start`.
 pub const DEFAULT_UNPRIVILEGED_PORT_START: u32 = 1024;
@@ -447,7 +448,7 @@ fn no_allowed_sources(deployment: &Deployment, host: &DeployedHost, findings: &m
                 _ => None,
             })
             .collect();
-        if undefined.is_empty() || !firewall::sources(deployment, host, placed).is_empty() {
+        if undefined.is_empty() || !sources::reach(deployment, host, placed).nets.is_empty() {
             continue;
         }
         let quoted = undefined

@@ -3,10 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use portplan_core::model::{
-    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, IpFamily, PortRange, Transport,
+mod support;
+
+use portplan_core::{
+    ChainId, FirewallBackend, FirewallOutput, FirewallRule, FirewallState, IpFamily, NftFamily,
+    PortRange, Transport,
 };
 use portplan_core::{plan_firewall, read_firewall};
+use support::{ipt, nft as nft_state};
 
 const NFT: &str = include_str!("captured/nft-debian-drop.json");
 const IPT4: &str = include_str!("captured/iptables-save-v4.txt");
@@ -48,6 +52,7 @@ fn nft() -> FirewallState {
 #[test]
 fn nftables_state_is_read_from_nft_json() {
     let state = nft();
+    let state = nft_state(&state);
     assert_eq!(
         state.chains.len(),
         1,
@@ -56,12 +61,8 @@ fn nftables_state_is_read_from_nft_json() {
     );
     let chain = &state.chains[0];
     assert_eq!(
-        (
-            chain.family.as_str(),
-            chain.table.as_str(),
-            chain.name.as_str()
-        ),
-        ("inet", "filter", "input")
+        (chain.family, chain.table.as_str(), chain.name.as_str()),
+        (NftFamily::Inet, "filter", "input")
     );
     assert!(chain.drops);
     assert_eq!(
@@ -69,11 +70,12 @@ fn nftables_state_is_read_from_nft_json() {
         Some(10),
         "the catch-all reject's handle"
     );
-    let found: Vec<(&str, &str, Option<u64>, Option<&str>)> = state
+    let found: Vec<(ChainId, &str, &str, u64, Option<&str>)> = state
         .found
         .iter()
         .map(|f| {
             (
+                f.chain,
                 f.rule.tag.as_str(),
                 f.rule.source.as_str(),
                 f.handle,
@@ -84,20 +86,34 @@ fn nftables_state_is_read_from_nft_json() {
     assert_eq!(
         found,
         [
-            ("portplan:observer.sql", "198.18.2.10/32", Some(7), None),
             (
+                ChainId(0),
+                "portplan:observer.sql",
+                "198.18.2.10/32",
+                7,
+                None
+            ),
+            (
+                ChainId(0),
                 "portplan:observer.rpc",
                 "198.18.2.12/31",
-                Some(8),
+                8,
                 Some("portplan_observer_rpc_v4")
             ),
             (
+                ChainId(0),
                 "portplan:observer.rpc",
                 "198.18.2.20/32",
-                Some(8),
+                8,
                 Some("portplan_observer_rpc_v4")
             ),
-            ("portplan:ocp-agent.metrics", "2001:db8::/64", Some(9), None),
+            (
+                ChainId(0),
+                "portplan:ocp-agent.metrics",
+                "2001:db8::/64",
+                9,
+                None
+            ),
         ]
     );
     assert_eq!(state.found[3].rule.family, IpFamily::Ipv6);
@@ -109,14 +125,21 @@ fn nftables_state_is_read_from_nft_json() {
 
 #[test]
 fn iptables_state_is_read_from_iptables_save() {
-    let state = read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(IPT4, IPT6)).unwrap();
-    let chains: Vec<(&str, bool, Option<u64>)> = state
+    let read = read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(IPT4, IPT6)).unwrap();
+    let state = ipt(&read);
+    let chains: Vec<(IpFamily, bool, Option<u32>)> = state
         .chains
         .iter()
-        .map(|c| (c.family.as_str(), c.drops, c.insert_before))
+        .map(|c| (c.family, c.drops, c.insert_before))
         .collect();
-    assert_eq!(chains, [("ip", true, Some(6)), ("ip6", false, None)]);
-    let found: Vec<(u32, &str, &str, Option<u64>)> = state
+    assert_eq!(
+        chains,
+        [
+            (IpFamily::Ipv4, true, Some(6)),
+            (IpFamily::Ipv6, false, None)
+        ]
+    );
+    let found: Vec<(ChainId, &str, &str, u32)> = state
         .found
         .iter()
         .map(|f| {
@@ -124,20 +147,25 @@ fn iptables_state_is_read_from_iptables_save() {
                 f.chain,
                 f.rule.tag.as_str(),
                 f.rule.source.as_str(),
-                f.handle,
+                f.number,
             )
         })
         .collect();
     assert_eq!(
         found,
         [
-            (0, "portplan:observer.sql", "198.18.2.10/32", Some(4)),
-            (0, "portplan:ocp-agent.metrics", "198.18.2.10/32", Some(5)),
-            (1, "portplan:ocp-agent.metrics", "2001:db8::/64", Some(1)),
+            (ChainId(0), "portplan:observer.sql", "198.18.2.10/32", 4),
+            (
+                ChainId(0),
+                "portplan:ocp-agent.metrics",
+                "198.18.2.10/32",
+                5
+            ),
+            (ChainId(1), "portplan:ocp-agent.metrics", "2001:db8::/64", 1),
         ]
     );
     assert_eq!(
-        state.found[0].spec.join(" "),
+        state.found[0].saved.join(" "),
         "-s 198.18.2.10/32 -p tcp -m tcp --dport 2881 -m comment --comment portplan:observer.sql -j ACCEPT"
     );
 }

@@ -7,11 +7,11 @@ mod support;
 use serde_json::json;
 use support::*;
 
-fn ocp(hosts: serde_json::Value, networks: serde_json::Value) -> portplan_core::model::Report {
+fn ocp(hosts: serde_json::Value, networks: serde_json::Value) -> portplan_core::Report {
     report(json!({ "name": "t", "profiles": ["ocp"], "hosts": hosts, "networks": networks }))
 }
 
-fn sources<'r>(r: &'r portplan_core::model::Report, host: &str, spec: &str) -> Vec<&'r str> {
+fn sources<'r>(r: &'r portplan_core::Report, host: &str, spec: &str) -> Vec<&'r str> {
     r.rules
         .iter()
         .find(|rule| rule.host == host && rule.spec == spec)

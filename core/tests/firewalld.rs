@@ -5,10 +5,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use portplan_core::model::{
-    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, PortRange, Transport,
+mod support;
+
+use portplan_core::{
+    ChainId, FirewallBackend, FirewallOutput, FirewallRule, FirewallState, FirewalldSide,
+    PortRange, Transport,
 };
-use portplan_core::{backends::plan_restore, plan_firewall, read_firewall};
+use portplan_core::{plan_firewall, plan_restore, read_firewall};
+use support::firewalld;
 
 const RUNTIME: &str = include_str!("captured/firewalld-1.3-list-all-zones.txt");
 const PERMANENT: &str = include_str!("captured/firewalld-1.3-permanent-list-all-zones.txt");
@@ -52,21 +56,25 @@ fn argvs(state: &FirewallState, rules: &[FirewallRule], remove_all: bool) -> Vec
 
 #[test]
 fn tagged_rich_rules_are_found_on_both_sides_of_the_serving_zone() {
-    let state = read(RUNTIME, PERMANENT, "public");
-    let chains: Vec<(&str, &str, bool)> = state
-        .chains
+    let read = read(RUNTIME, PERMANENT, "public");
+    let state = firewalld(&read);
+    let zones: Vec<(FirewalldSide, &str, bool)> = state
+        .zones
         .iter()
-        .map(|c| (c.table.as_str(), c.name.as_str(), c.drops))
+        .map(|z| (z.side, z.name.as_str(), z.drops))
         .collect();
     assert_eq!(
-        chains,
-        [("runtime", "public", true), ("permanent", "public", true)]
+        zones,
+        [
+            (FirewalldSide::Runtime, "public", true),
+            (FirewalldSide::Permanent, "public", true)
+        ]
     );
     // `198.18.2.10` and `198.18.2.10/32` are two rules to firewalld, one to portplan.
     let runtime: Vec<String> = state
         .found
         .iter()
-        .filter(|f| f.chain == 0)
+        .filter(|f| f.zone == ChainId(0))
         .map(|f| format!("{} {}", f.rule.tag, f.rule.source))
         .collect();
     assert_eq!(
@@ -78,12 +86,17 @@ fn tagged_rich_rules_are_found_on_both_sides_of_the_serving_zone() {
             "portplan:observer.sql 198.18.2.10/32",
         ]
     );
-    assert_eq!(state.found.iter().filter(|f| f.chain == 1).count(), 4);
+    assert_eq!(
+        state.found.iter().filter(|f| f.zone == ChainId(1)).count(),
+        4
+    );
     assert!(
         state
             .found
             .iter()
-            .all(|f| f.spec.len() == 1 && f.set.is_none())
+            .all(|f| f.rich_rule.starts_with("rule ") && f.ipset.is_none()),
+        "{:#?}",
+        state.found
     );
     // The zone's own ports and the foreign rich rule count as open, untagged.
     let open: Vec<String> = state
@@ -122,11 +135,11 @@ fn the_zone_is_required_and_must_exist() {
     // A zone that accepts everything needs no rules: portplan adds none and says so.
     let state = read(RUNTIME, PERMANENT, "trusted");
     assert!(
-        state
-            .chains
+        firewalld(&state)
+            .zones
             .iter()
-            .filter(|c| c.name == "trusted")
-            .all(|c| !c.drops)
+            .filter(|z| z.name == "trusted")
+            .all(|z| !z.drops)
     );
     let change = plan_firewall(
         &[rule("observer.sql", 2881, 2881, &["198.18.2.10/32"])],
@@ -238,13 +251,13 @@ fn many_sources_go_into_a_permanent_ipset_and_runtime_rules_until_a_reload() {
     );
     let after = read(&runtime, &permanent, "public");
     assert!(
-        after
+        firewalld(&after)
             .found
             .iter()
-            .filter(|f| f.chain == 1)
-            .all(|f| f.set.as_deref() == Some(name))
+            .filter(|f| f.zone == ChainId(1))
+            .all(|f| f.ipset.as_deref() == Some(name))
     );
-    assert_eq!(after.found.len(), 8);
+    assert_eq!(firewalld(&after).found.len(), 8);
     assert!(argvs(&after, &[rule("observer.sql", 2881, 2881, &sources)], false).is_empty());
 
     // A fifth source: one more ipset entry permanently, one more rule at runtime.
@@ -291,6 +304,7 @@ fn many_sources_go_into_a_permanent_ipset_and_runtime_rules_until_a_reload() {
 
     // A rollback from `after` to the empty state undoes exactly that.
     let restore: Vec<String> = plan_restore(&state, &after)
+        .unwrap()
         .iter()
         .map(|c| c.argv.join(" "))
         .collect();

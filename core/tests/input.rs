@@ -4,7 +4,7 @@
 
 mod support;
 
-use portplan_core::model::{Observation, Phase};
+use portplan_core::{Observation, Phase};
 use serde_json::json;
 use support::*;
 
@@ -146,7 +146,7 @@ fn bad_addresses_and_cidrs_are_rejected() {
     assert_eq!(e.problems[0].path, "observation.listeners[0].address");
 }
 
-fn plan_of(value: serde_json::Value) -> portplan_core::model::Plan {
+fn plan_of(value: serde_json::Value) -> portplan_core::Plan {
     plan(value)
 }
 

@@ -5,7 +5,7 @@
 
 use std::net::Ipv4Addr;
 
-use portplan_core::model::{ReportFormat, Severity};
+use portplan_core::{ReportFormat, Severity};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -4,8 +4,8 @@
 
 mod support;
 
-use portplan_core::model::{FindingCode as Code, Phase, Severity};
-use portplan_core::rules::BROWSER_BAD_PORTS;
+use portplan_core::shell::BROWSER_BAD_PORTS;
+use portplan_core::{FindingCode as Code, Phase, Severity};
 use serde_json::json;
 use support::*;
 

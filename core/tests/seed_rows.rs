@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use portplan_core::catalog::profiles;
-use portplan_core::model::{Accessor, Modifiable, PortRange, PortSpec, Profile, Transport};
+use portplan_core::catalog as profiles;
+use portplan_core::{Accessor, Modifiable, PortRange, PortSpec, Profile, Transport};
 
 /// Whether the seed says the port can be changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,10 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use portplan_core::model::{
+mod support;
+
+use portplan_core::{
     FirewallBackend, FirewallOutput, FirewallRule, FirewallState, PortRange, Transport,
 };
 use portplan_core::{plan_firewall, read_firewall};
+use support::ufw;
 
 const STATUS: &str = include_str!("captured/ufw-0.36-status-verbose.txt");
 const ADDED: &str = include_str!("captured/ufw-0.36-show-added.txt");
@@ -39,8 +42,9 @@ fn argvs(state: &FirewallState, rules: &[FirewallRule], remove_all: bool) -> Vec
 
 #[test]
 fn commented_rules_are_portplans_and_the_rest_is_read_only() {
-    let state = read(STATUS, ADDED);
-    assert!(state.chains[0].drops);
+    let read = read(STATUS, ADDED);
+    let state = ufw(&read);
+    assert!(state.active && state.drops);
     let found: Vec<String> = state
         .found
         .iter()
@@ -108,8 +112,9 @@ fn adds_and_deletes_with_the_comment_so_only_portplans_rule_matches() {
 #[test]
 fn an_inactive_ufw_still_takes_rules_and_a_foreign_tuple_is_never_taken_over() {
     let state = read("Status: inactive\n", ADDED);
+    assert!(!ufw(&state).active);
     assert!(
-        state.chains[0].drops,
+        ufw(&state).drops,
         "rules must be in place before ufw is enabled"
     );
     let foreign = "Added user rules (see 'ufw status' for running firewall):\nufw allow from 198.18.2.10 to any port 2881 proto tcp\n";
@@ -131,5 +136,5 @@ fn an_inactive_ufw_still_takes_rules_and_a_foreign_tuple_is_never_taken_over() {
         "{e}"
     );
     let allow_all = STATUS.replace("deny (incoming)", "allow (incoming)");
-    assert!(!read(&allow_all, ADDED).chains[0].drops);
+    assert!(!ufw(&read(&allow_all, ADDED)).drops);
 }

@@ -1,80 +1,54 @@
 // The access matrix as an SVG picture: one row per source (a host of the plan,
-// a client network, or a CIDR that is neither; the report's sources are merged
-// CIDRs, so each is matched back to the hosts and networks it covers), one column per host, and in each cell the
-// ports that source may reach on that host, shaded by how many there are.
+// a client network, or a CIDR that is neither), one column per host, and in
+// each cell the ports that source may reach on that host, shaded by how many
+// there are. Who a source is comes from the report itself: each port-table row
+// names the plan hosts (`source-hosts`) and client networks (`source-networks`)
+// behind its merged CIDR `sources`.
 
 const SVG = 'http://www.w3.org/2000/svg';
 
 const range = (r) => (r.first === r.last ? `${r.first}` : `${r.first}-${r.last}`);
 
-/** An address or CIDR as { v6, bits, net: BigInt } (null if not one). */
-function cidr(text) {
-  const [addr, len] = text.split('/');
-  let value = 0n;
-  let width;
-  if (addr.includes(':')) {
-    width = 128;
-    const [head, tail = ''] = addr.split('::');
-    const hs = head ? head.split(':') : [];
-    const ts = addr.includes('::') && tail ? tail.split(':') : [];
-    const groups = addr.includes('::') ? [...hs, ...Array(8 - hs.length - ts.length).fill('0'), ...ts] : hs;
-    if (groups.length !== 8) return null;
-    for (const g of groups) value = (value << 16n) | BigInt(parseInt(g || '0', 16));
-  } else {
-    width = 32;
-    const parts = addr.split('.').map(Number);
-    if (parts.length !== 4 || parts.some((n) => !(n >= 0 && n <= 255))) return null;
-    for (const n of parts) value = (value << 8n) | BigInt(n);
-  }
-  const bits = len === undefined ? width : Number(len);
-  const shift = BigInt(width - bits);
-  return { v6: width === 128, bits, net: (value >> shift) << shift, width };
+/** Who a port-table row admits: its hosts and networks by name; a row that
+ * admits sources but names neither (core never writes one) keeps its CIDRs,
+ * so nothing admitted goes unseen. */
+function whoReaches(entry) {
+  const who = [
+    ...(entry['source-hosts'] ?? []).map((label) => ({ kind: 'host', label })),
+    ...(entry['source-networks'] ?? []).map((label) => ({ kind: 'network', label })),
+  ];
+  return who.length ? who : entry.sources.map((label) => ({ kind: 'cidr', label }));
 }
 
-function contains(outer, inner) {
-  if (!outer || !inner || outer.v6 !== inner.v6 || inner.bits < outer.bits) return false;
-  const shift = BigInt(outer.width - outer.bits);
-  return (inner.net >> shift) === (outer.net >> shift);
-}
-
-/** Who a rule's source stands for: the plan's hosts inside it, the client
- * networks overlapping it; a source that is neither keeps its CIDR. */
-function sourceResolver(plan) {
-  const hosts = (plan.hosts ?? []).map((h) => ({ label: h.name, kind: 'host', at: cidr(h.address) }));
-  const networks = (plan.networks ?? []).map((n) => ({ label: n.name, kind: 'network', at: n.cidrs.map(cidr) }));
-  return (source) => {
-    if (source === 'anywhere') return [{ label: 'anywhere', kind: 'cidr' }];
-    const s = cidr(source);
-    const found = [
-      ...hosts.filter((h) => contains(s, h.at)),
-      ...networks.filter((n) => n.at.some((c) => contains(s, c) || contains(c, s))),
-    ];
-    return found.length ? found : [{ label: source, kind: 'cidr' }];
-  };
-}
-
-/** { sources: [{ key, label, kind }], hosts: [name], cells: Map("src\thost" -> [{ports, spec}]) } */
+/** { sources: [{ key, label, kind, detail }], hosts: [name], cells: Map("key\thost" -> [{ports, first, spec}]) } */
 export function accessMatrix(plan, report) {
-  const resolve = sourceResolver(plan);
+  const planHosts = (plan.hosts ?? []).map((h) => h.name);
+  const address = new Map((plan.hosts ?? []).map((h) => [h.name, h.address]));
+  const networks = new Map((plan.networks ?? []).map((n) => [n.name, n.cidrs]));
+  const detail = {
+    host: (label) => `host at ${address.get(label) ?? '?'}`,
+    network: (label) => `client network ${(networks.get(label) ?? []).join(', ')}`,
+    cidr: () => 'neither a host nor a client network of the plan',
+  };
   const sources = new Map();
   const cells = new Map();
-  for (const rule of report.rules) {
-    for (const src of rule.sources.length ? rule.sources : ['anywhere']) {
-      for (const { label, kind } of resolve(src)) {
-        if (!sources.has(label)) sources.set(label, { key: label, label, kind, cidrs: new Set() });
-        sources.get(label).cidrs.add(src);
-        const key = `${label}\t${rule.host}`;
-        if (!cells.has(key)) cells.set(key, []);
-        const ports = range(rule.ports) + (rule.transport === 'udp' ? '/udp' : '');
-        cells.get(key).push({ ports, first: rule.ports.first, spec: rule.spec });
+  for (const host of report.hosts) {
+    for (const entry of host.ports) {
+      if (!entry.sources.length) continue; // admits no one: no firewall rule
+      const ports = range(entry.ports) + (entry.transport === 'udp' ? '/udp' : '');
+      for (const { kind, label } of whoReaches(entry)) {
+        const key = `${kind}:${label}`;
+        if (!sources.has(key)) sources.set(key, { key, label, kind, detail: detail[kind](label) });
+        const cell = `${key}\t${host.host}`;
+        if (!cells.has(cell)) cells.set(cell, []);
+        cells.get(cell).push({ ports, first: entry.ports.first, spec: entry.spec });
       }
     }
   }
   const order = { host: 0, network: 1, cidr: 2 };
-  const planOrder = (plan.hosts ?? []).map((h) => h.name);
   const sorted = [...sources.values()].sort((a, b) =>
     order[a.kind] - order[b.kind] ||
-    (a.kind === 'host' ? planOrder.indexOf(a.label) - planOrder.indexOf(b.label) : a.label.localeCompare(b.label)));
+    (a.kind === 'host' ? planHosts.indexOf(a.label) - planHosts.indexOf(b.label) : a.label.localeCompare(b.label)));
   return { sources: sorted, hosts: report.hosts.map((h) => h.host), cells };
 }
 
@@ -133,7 +107,7 @@ export function renderMatrix({ sources, hosts, cells }) {
     const g = el('g', { class: `row ${row.source.kind}` });
     g.append(el('rect', { x: 0, y, width: labelW, height: row.height, class: 'row-head' }));
     const label = el('text', { x: 8, y: y + 21, class: 'row-label' }, row.source.label);
-    label.append(el('title', {}, `${row.source.kind}, admitted as ${[...row.source.cidrs].join(', ')}`));
+    label.append(el('title', {}, row.source.detail));
     g.append(label);
     row.lines.forEach(({ list, lines }, c) => {
       const x = labelW + c * colW;

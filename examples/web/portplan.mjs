@@ -17,30 +17,6 @@ export class PlanError extends Error {
 // The backends whose commands the page shows.
 export const BACKENDS = ['nftables', 'iptables', 'firewalld', 'ufw'];
 
-// What an empty host with a default-drop input chain prints, per backend.
-const EMPTY_NFT = JSON.stringify({
-  nftables: [
-    { metainfo: { version: '1.0.6', release_name: 'Lester Gooch #5', json_schema_version: 1 } },
-    { table: { family: 'inet', name: 'filter', handle: 1 } },
-    {
-      chain: {
-        family: 'inet', table: 'filter', name: 'input', handle: 1,
-        type: 'filter', hook: 'input', prio: 0, policy: 'drop',
-      },
-    },
-  ],
-});
-const EMPTY_IPTABLES = '*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n';
-// firewalld's default zone as `firewall-cmd --list-all-zones` lists it, with nothing opened.
-const EMPTY_FIREWALLD = 'public\n  target: default\n  interfaces: \n  sources: \n  services: \n  ports: \n  rich rules: \n';
-const ACTIVE_UFW = 'Status: active\nLogging: on (low)\nDefault: deny (incoming), allow (outgoing), disabled (routed)\nNew profiles: skip\n';
-const EMPTY_OUTPUT = {
-  nftables: { main: EMPTY_NFT, extra: '' },
-  iptables: { main: EMPTY_IPTABLES, extra: EMPTY_IPTABLES },
-  firewalld: { main: EMPTY_FIREWALLD, extra: EMPTY_FIREWALLD, zone: 'public' },
-  ufw: { main: ACTIVE_UFW, extra: "Added user rules (see 'ufw status' for running firewall):\n(None)\n" },
-};
-
 export async function loadPortplan(wasmUrl) {
   const url = new URL(wasmUrl, document.baseURI).href;
   const plugin = await createPlugin({ wasm: [{ url }] }, { useWasi: false });
@@ -63,9 +39,15 @@ export async function loadPortplan(wasmUrl) {
   }
   const call = async (name, params) => JSON.parse(await raw(name, JSON.stringify(params)));
 
+  // A host with nothing open behind a default-drop firewall, as core builds it;
+  // asked once per backend (the promise is kept, so concurrent asks share it).
   const states = new Map();
-  async function emptyState(backend) {
-    if (!states.has(backend)) states.set(backend, await call('read-firewall', { backend, output: EMPTY_OUTPUT[backend] }));
+  function emptyState(backend) {
+    if (!states.has(backend)) {
+      const state = call('empty-firewall', { backend });
+      state.catch(() => states.delete(backend)); // a failure is not remembered
+      states.set(backend, state);
+    }
     return states.get(backend);
   }
 

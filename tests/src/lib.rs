@@ -52,7 +52,7 @@ pub fn corpus_cases() -> Vec<(String, PathBuf, PathBuf)> {
 
 /// The reference output of a corpus plan: the report JSON, or the plan-error JSON.
 pub fn reference_output(plan_text: &str) -> String {
-    use portplan_core::model::ReportFormat::Json;
+    use portplan_core::ReportFormat::Json;
     match portplan_core::parse_plan(plan_text).and_then(|plan| portplan_core::validate_plan(&plan))
     {
         Ok(report) => portplan_core::render_report(&report, Json),

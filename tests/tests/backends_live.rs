@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use portplan_core::model::{
+use portplan_core::{
     FirewallBackend, FirewallOutput, FirewallRule, FirewallState, PortRange, Transport,
 };
 
@@ -146,7 +146,7 @@ fn nftables_round_trip_on_the_real_nft() {
     );
 
     let state = read();
-    assert_eq!(state.found.len(), 8, "{:#?}", state.found);
+    assert_eq!(state.tagged().len(), 8, "{:#?}", state.tagged());
     assert_eq!(
         apply(&ns, &state, &desired(), false),
         0,

@@ -181,11 +181,11 @@ fn check_host_gives_the_same_report_in_every_artifact() {
     let native = portplan_core::check_host(
         &portplan_core::parse_plan(&plan).expect("plan"),
         "obs1",
-        portplan_core::model::Phase::Preinstall,
-        &portplan_core::parse_json(observation).expect("observation"),
+        portplan_core::Phase::Preinstall,
+        &portplan_core::shell::parse_json(observation).expect("observation"),
     )
     .expect("checks");
-    let native = portplan_core::render_report(&native, portplan_core::model::ReportFormat::Json);
+    let native = portplan_core::render_report(&native, portplan_core::ReportFormat::Json);
     assert!(native.contains("pid 7 (mysqld)"));
 
     let mut plugin = extism();
@@ -303,7 +303,7 @@ fn run(command: &mut std::process::Command) -> String {
 
 #[test]
 fn firewall_planning_gives_the_native_answer_in_both_plugins() {
-    use portplan_core::model::FirewallBackend;
+    use portplan_core::FirewallBackend;
     let nft = std::fs::read_to_string(repo_root().join("core/tests/captured/nft-debian-drop.json"))
         .expect("capture");
     let plan = portplan_core::parse_plan(
@@ -319,7 +319,7 @@ fn firewall_planning_gives_the_native_answer_in_both_plugins() {
         .collect();
     let state = portplan_core::read_firewall(
         FirewallBackend::Nftables,
-        &portplan_core::model::FirewallOutput::new(&nft, ""),
+        &portplan_core::FirewallOutput::new(&nft, ""),
     )
     .expect("reads");
     let native = portplan_core::plan_firewall(&rules, &state, false).expect("plans");
@@ -391,4 +391,70 @@ fn firewall_planning_gives_the_native_answer_in_both_plugins() {
     assert_eq!(commands, expected);
     assert_eq!(change.add.len(), native.add.len());
     assert_eq!(change.remove.len(), native.remove.len());
+}
+
+#[test]
+fn a_dangling_chain_id_is_an_error_naming_its_path_in_both_plugins() {
+    use portplan_core::{ChainId, FirewallBackend, FirewallState};
+    let nft = std::fs::read_to_string(repo_root().join("core/tests/captured/nft-debian-drop.json"))
+        .expect("capture");
+    let mut state = portplan_core::read_firewall(
+        FirewallBackend::Nftables,
+        &portplan_core::FirewallOutput::new(&nft, ""),
+    )
+    .expect("reads");
+    let FirewallState::Nftables(inner) = &mut state else {
+        panic!("nftables")
+    };
+    inner.found[0].chain = ChainId(9);
+    let native = portplan_core::plan_firewall(&[], &state, true).expect_err("rejected");
+    assert_eq!(native.problems[0].path, "state.nftables.found[0].chain");
+    assert_eq!(native.problems[0].value, "9");
+
+    let state_json = serde_json::to_string(&state).expect("json");
+    let error = extism()
+        .call(
+            "plan-firewall",
+            &format!(r#"{{"rules":[],"state":{state_json},"remove-all":true}}"#),
+        )
+        .expect_err("rejected");
+    let error: portplan_core::PlanError = serde_json::from_str(&error).expect("plan-error JSON");
+    assert_eq!(error, native);
+    let error = extism()
+        .call(
+            "plan-restore",
+            &format!(r#"{{"before":{state_json},"now":{state_json}}}"#),
+        )
+        .expect_err("rejected");
+    assert!(error.contains("before.nftables.found[0].chain"), "{error}");
+
+    let mut host = component();
+    let (portplan, store) = host.exports();
+    let typed = portplan
+        .call_read_firewall(
+            &mut *store,
+            types::FirewallBackend::Nftables,
+            &types::FirewallOutput {
+                main: nft,
+                extra: String::new(),
+                zone: None,
+            },
+        )
+        .expect("call")
+        .expect("reads");
+    let types::FirewallState::Nftables(mut inner) = typed else {
+        panic!("nftables")
+    };
+    inner.found[0].chain = 9;
+    let typed = types::FirewallState::Nftables(inner);
+    let error = portplan
+        .call_plan_firewall(&mut *store, &[], &typed, true)
+        .expect("no trap")
+        .expect_err("rejected");
+    assert_eq!(error.problems[0].path, "state.nftables.found[0].chain");
+    let error = portplan
+        .call_plan_restore(store, &typed, &typed)
+        .expect("no trap")
+        .expect_err("rejected");
+    assert_eq!(error.problems[0].path, "before.nftables.found[0].chain");
 }

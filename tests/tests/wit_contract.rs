@@ -127,7 +127,7 @@ impl Wit {
 }
 
 /// A plan with every optional part present, round-tripped through core.
-fn full_plan() -> portplan_core::model::Plan {
+fn full_plan() -> portplan_core::Plan {
     let text = json!({
         "name": "full", "profiles": ["ocp", "site"], "deploy-user": "non-root",
         "hosts": [
@@ -171,30 +171,86 @@ fn every_record_core_writes_is_the_wits() {
     let error = portplan_core::parse_plan("{}").expect_err("rejected");
     wit.check_named("plan-error", &error);
 
-    let nft = include_str!("../../core/tests/captured/nft-debian-drop.json");
-    let state = portplan_core::read_firewall(
-        portplan_core::model::FirewallBackend::Nftables,
-        &portplan_core::model::FirewallOutput::new(nft, ""),
+    let captured = |name: &str| {
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../core/tests/captured")
+                .join(name),
+        )
+        .expect("captured output is readable")
+    };
+    let nft = portplan_core::read_firewall(
+        portplan_core::FirewallBackend::Nftables,
+        &portplan_core::FirewallOutput::new(captured("nft-debian-drop.json"), ""),
     )
     .expect("reads");
-    assert!(!state.found.is_empty() && state.found.iter().any(|f| f.set.is_some()));
-    wit.check_named("firewall-state", &state);
-    let change = portplan_core::plan_firewall(&report.rules, &state, false).expect("plans");
+    let portplan_core::FirewallState::Nftables(inner) = &nft else {
+        panic!("not nftables")
+    };
+    assert!(!inner.found.is_empty() && inner.found.iter().any(|f| f.set.is_some()));
+    wit.check_named("firewall-state", &nft);
+    let change = portplan_core::plan_firewall(&report.rules, &nft, false).expect("plans");
     assert!(!change.commands.is_empty() && !change.remove.is_empty());
     wit.check_named("firewall-change", &change);
-    let ipt = include_str!("../../core/tests/captured/iptables-save-v4.txt");
-    let state = portplan_core::read_firewall(
-        portplan_core::model::FirewallBackend::Iptables,
-        &portplan_core::model::FirewallOutput::new(ipt, ""),
-    )
-    .expect("reads");
-    assert!(state.found.iter().all(|f| !f.spec.is_empty()));
-    wit.check_named("firewall-state", &state);
+    let restore = portplan_core::plan_restore(&nft, &nft).expect("restores");
+    wit.check(
+        &wit_list_of("command", &wit),
+        &serde_json::to_value(&restore).expect("json"),
+        "commands",
+    );
+
+    let others = [
+        (
+            portplan_core::FirewallBackend::Iptables,
+            portplan_core::FirewallOutput::new(
+                captured("iptables-save-v4.txt"),
+                captured("iptables-save-v6.txt"),
+            ),
+        ),
+        (
+            portplan_core::FirewallBackend::Firewalld,
+            portplan_core::FirewallOutput {
+                main: captured("firewalld-1.3-list-all-zones.txt"),
+                extra: captured("firewalld-1.3-permanent-list-all-zones.txt"),
+                zone: Some("public".into()),
+            },
+        ),
+        (
+            portplan_core::FirewallBackend::Ufw,
+            portplan_core::FirewallOutput::new(
+                captured("ufw-0.36-status-verbose.txt"),
+                captured("ufw-0.36-show-added.txt"),
+            ),
+        ),
+    ];
+    for (backend, output) in others {
+        let state = portplan_core::read_firewall(backend, &output).expect("reads");
+        assert!(
+            !state.tagged().is_empty(),
+            "{backend:?}: captured output holds portplan rules"
+        );
+        wit.check_named("firewall-state", &state);
+        let empty = portplan_core::empty_firewall(backend).expect("an empty state");
+        wit.check_named("firewall-state", &empty);
+    }
+}
+
+/// `list<NAME>` as a WIT type, for checking a bare list result.
+fn wit_list_of(name: &str, wit: &Wit) -> Type {
+    let item = wit.named(name);
+    let list = wit
+        .resolve
+        .types
+        .iter()
+        .find(|(_, t)| matches!(t.kind, TypeDefKind::List(Type::Id(inner)) if inner == item))
+        .map(|(id, _)| id)
+        .unwrap_or_else(|| panic!("WIT has no list<{name}>"));
+    Type::Id(list)
 }
 
 #[test]
 fn every_enum_case_is_the_wits() {
-    use portplan_core::model::*;
+    use portplan_core::*;
     let wit = Wit::load();
     for code in [
         FindingCode::PortConflict,
@@ -271,24 +327,30 @@ fn the_world_exports_exactly_cores_functions() {
     let _ = (
         portplan_core::catalog,
         portplan_core::check_host,
+        portplan_core::empty_firewall,
         portplan_core::get_profile,
         portplan_core::parse_plan,
         portplan_core::plan_firewall,
+        portplan_core::plan_restore,
         portplan_core::read_firewall,
         portplan_core::render_plan_error,
         portplan_core::render_report,
         portplan_core::validate_plan,
     );
-    let names = [
-        "catalog",
-        "check-host",
-        "get-profile",
-        "parse-plan",
-        "plan-firewall",
-        "read-firewall",
-        "render-plan-error",
-        "render-report",
-        "validate-plan",
-    ];
-    assert_eq!(exports, names);
+    // And no other root function: every `pub fn` of core's lib.rs is an export.
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/src/lib.rs"))
+            .expect("core's lib.rs is readable");
+    let mut roots: Vec<String> = lib
+        .lines()
+        .filter_map(|line| line.strip_prefix("pub fn "))
+        .filter_map(|rest| rest.split(['(', '<']).next())
+        .map(|name| name.replace('_', "-"))
+        .collect();
+    roots.sort();
+    assert_eq!(
+        exports, roots,
+        "core's root functions are the world's exports"
+    );
+    assert_eq!(exports.len(), 11);
 }

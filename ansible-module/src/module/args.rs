@@ -3,19 +3,10 @@
 //! a boolean is expected (Jinja templating hands everything over as text), and
 //! a wrong type is an error that names the option and the value.
 
-use portplan_core::model::{Phase, Plan, PlanError, Problem, Severity};
+use portplan_core::{Phase, Plan, PlanError, Problem, Severity};
 use serde_json::{Map, Value};
 
-/// What the task asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Open the planned ports to exactly the hosts that need them.
-    Present,
-    /// Remove every rule portplan added.
-    Absent,
-    /// Check only; change nothing.
-    Checked,
-}
+pub use portplan_run::{FirewallChoice, Task as State};
 
 /// The `state` option's spellings.
 const STATES: &[(&str, State)] = &[
@@ -24,31 +15,31 @@ const STATES: &[(&str, State)] = &[
     ("checked", State::Checked),
 ];
 
-impl State {
-    /// The option's spelling of this state.
-    pub fn name(self) -> &'static str {
-        STATES
-            .iter()
-            .find(|(_, state)| *state == self)
-            .map_or("", |(name, _)| name)
-    }
-}
+/// The `phase` option's spellings.
+const PHASES: &[(&str, Phase)] = &[
+    ("preinstall", Phase::Preinstall),
+    ("postinstall", Phase::Postinstall),
+];
 
-/// Which firewall to drive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FirewallChoice {
-    /// Detect the active one.
-    Auto,
-    /// firewalld, through `firewall-cmd`.
-    Firewalld,
-    /// ufw.
-    Ufw,
-    /// nftables, through `nft`.
-    Nftables,
-    /// iptables and ip6tables.
-    Iptables,
-    /// Check ports only.
-    None,
+/// The `firewall` option's spellings.
+const FIREWALLS: &[(&str, FirewallChoice)] = &[
+    ("auto", FirewallChoice::Auto),
+    ("firewalld", FirewallChoice::Firewalld),
+    ("ufw", FirewallChoice::Ufw),
+    ("nftables", FirewallChoice::Nftables),
+    ("iptables", FirewallChoice::Iptables),
+    ("none", FirewallChoice::None),
+];
+
+/// The `fail_on` option's spellings.
+const FAIL_ON: &[(&str, Severity)] = &[("error", Severity::Error), ("warning", Severity::Warning)];
+
+/// The option's spelling of a state.
+pub fn state_name(state: State) -> &'static str {
+    STATES
+        .iter()
+        .find(|(_, s)| *s == state)
+        .map_or("", |(name, _)| name)
 }
 
 /// The validated options of one task.
@@ -103,67 +94,19 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
         args = inner;
     }
     let mut problems = Vec::new();
-    let unknown: Vec<&str> = args
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !k.starts_with("_ansible_") && !OPTIONS.contains(k))
-        .collect();
-    if !unknown.is_empty() {
-        let mut supported = OPTIONS.to_vec();
-        supported.sort_unstable();
-        problems.push(Problem {
-            path: unknown.join(", "),
-            value: String::new(),
-            message: format!(
-                "unsupported parameter{}; supported: {}",
-                if unknown.len() == 1 { "" } else { "s" },
-                supported.join(", ")
-            ),
-        });
-        if unknown.contains(&"plan_file") {
-            problems.push(Problem {
-                path: "plan_file".into(),
-                value: String::new(),
-                message: "is read on the controller by the portplan.ports.portplan action \
-                          plugin; call the module by that name, or pass `plan`"
-                    .into(),
-            });
-        }
-    }
+    unknown_options(&args, &mut problems);
 
     let host = text_option(&args, "host", &mut problems);
-    let phase = choice(
-        &args,
-        "phase",
-        &[
-            ("preinstall", Phase::Preinstall),
-            ("postinstall", Phase::Postinstall),
-        ],
-        Phase::Preinstall,
-        &mut problems,
-    );
+    let phase = choice(&args, "phase", PHASES, Phase::Preinstall, &mut problems);
     let state = choice(&args, "state", STATES, State::Present, &mut problems);
     let firewall = choice(
         &args,
         "firewall",
-        &[
-            ("auto", FirewallChoice::Auto),
-            ("firewalld", FirewallChoice::Firewalld),
-            ("ufw", FirewallChoice::Ufw),
-            ("nftables", FirewallChoice::Nftables),
-            ("iptables", FirewallChoice::Iptables),
-            ("none", FirewallChoice::None),
-        ],
+        FIREWALLS,
         FirewallChoice::Auto,
         &mut problems,
     );
-    let fail_on = choice(
-        &args,
-        "fail_on",
-        &[("error", Severity::Error), ("warning", Severity::Warning)],
-        Severity::Error,
-        &mut problems,
-    );
+    let fail_on = choice(&args, "fail_on", FAIL_ON, Severity::Error, &mut problems);
     let persist = boolean(&args, "persist", true, &mut problems);
     let ufw_enable = boolean(&args, "ufw_enable", false, &mut problems);
     let check_mode = boolean(&args, CHECK_MODE, false, &mut problems);
@@ -199,6 +142,37 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
                 .collect(),
         }),
         _ => Err(PlanError { problems }),
+    }
+}
+
+/// Names every option that is neither the module's nor Ansible's own.
+fn unknown_options(args: &Map<String, Value>, problems: &mut Vec<Problem>) {
+    let unknown: Vec<&str> = args
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !k.starts_with("_ansible_") && !OPTIONS.contains(k))
+        .collect();
+    if !unknown.is_empty() {
+        let mut supported = OPTIONS.to_vec();
+        supported.sort_unstable();
+        problems.push(Problem {
+            path: unknown.join(", "),
+            value: String::new(),
+            message: format!(
+                "unsupported parameter{}; supported: {}",
+                if unknown.len() == 1 { "" } else { "s" },
+                supported.join(", ")
+            ),
+        });
+        if unknown.contains(&"plan_file") {
+            problems.push(Problem {
+                path: "plan_file".into(),
+                value: String::new(),
+                message: "is read on the controller by the portplan.ports.portplan action \
+                          plugin; call the module by that name, or pass `plan`"
+                    .into(),
+            });
+        }
     }
 }
 

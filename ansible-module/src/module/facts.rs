@@ -11,7 +11,7 @@ use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
-use portplan_core::model::{Listener, Observation, PortRange, Transport};
+use portplan_core::{Listener, Observation, PortRange, Transport};
 
 /// What `/proc` says about the host, before the firewall is read.
 #[derive(Debug, Default)]
@@ -130,11 +130,12 @@ fn parse_sockets(text: &str, transport: Transport, v6: bool) -> Vec<Socket> {
         .collect()
 }
 
-/// The kernel prints the address as the in-memory `u32`, in the machine's
-/// byte order; both architectures portplan ships for are little-endian.
+/// The kernel prints the address (network byte order in memory) as one `u32`
+/// read in the machine's byte order, so the native bytes of that word are the
+/// address's octets on any architecture.
 fn parse_ipv4(hex: &str) -> Option<Ipv4Addr> {
     let word = u32::from_str_radix(hex, 16).ok()?;
-    Some(Ipv4Addr::from(word.to_le_bytes()))
+    Some(Ipv4Addr::from(word.to_ne_bytes()))
 }
 
 /// Four such `u32` words.
@@ -145,7 +146,7 @@ fn parse_ipv6(hex: &str) -> Option<Ipv6Addr> {
     let mut bytes = [0u8; 16];
     for (i, chunk) in bytes.chunks_mut(4).enumerate() {
         let word = u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).ok()?;
-        chunk.copy_from_slice(&word.to_le_bytes());
+        chunk.copy_from_slice(&word.to_ne_bytes());
     }
     Some(Ipv6Addr::from(bytes))
 }

@@ -7,21 +7,24 @@
 //! changes anything, and a failing finding stops the run there.
 
 mod args;
+mod execute;
 mod facts;
-mod firewall;
+mod gather;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
 
-use portplan_core::model::{
-    Command, Finding, FirewallBackend, FirewallRule, FirewallState, IpFamily, Observation,
-    ObservedFirewall, PlanError, PortEntry, Problem, Severity, TaggedRule,
+use portplan_core::{
+    Command, Finding, FirewallBackend, FirewallRule, FirewallState, Observation, ObservedFirewall,
+    PlanError, PortEntry, Problem, Report, TaggedRule,
 };
+use portplan_run::{RunError, Steps};
 use serde::Serialize;
 use serde_json::Value;
 
 use args::{Params, State};
+use gather::Gathered;
 
 /// One module result. Core's types serialize in the WIT's kebab-case; the
 /// result's keys are turned to snake_case as Ansible users expect.
@@ -133,102 +136,114 @@ fn run(args_path: &Path) -> ModuleResult {
     };
     match run_task(&params, &mut result) {
         Ok(()) => result,
-        Err(msg) => ModuleResult {
+        Err(error) => ModuleResult {
             failed: true,
-            msg,
+            msg: error.to_string(),
             ..result
         },
     }
 }
 
-fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
-    let facts = facts::gather(Path::new("/proc"), Path::new("/etc"))?;
-    let choice = match firewall::choose(params.firewall, &facts, params.ufw_enable) {
-        Ok(choice) => choice,
-        // Checking ports needs no firewall: report why it is not read.
-        Err(reason) if params.state == State::Checked => {
-            result.warnings.push(reason.clone());
-            firewall::Choice {
-                backend: FirewallBackend::None,
-                reason,
+/// A run: gather, decide, execute, verify. Every decision is a pure step of
+/// `portplan_run` or core; the IO is in `gather` and `execute`.
+fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), RunError> {
+    let gathered = gather::gather(params)?;
+    let backend = gathered.choice.backend;
+    let observation = observe(params, &gathered, result);
+    let report = portplan_core::check_host(&params.plan, &params.host, params.phase, &observation)
+        .map_err(RunError::Plan)?;
+    record_report(result, &report);
+    let (warnings, go_on) = portplan_run::verdict(&report, &params.host, params.fail_on);
+    result.warnings.extend(warnings);
+    go_on?;
+
+    let summary = format!(
+        "host {}: {} error(s), {} warning(s), {} info(s)",
+        params.host, report.summary.errors, report.summary.warnings, report.summary.infos
+    );
+    let Some((output, state)) = gathered
+        .firewall
+        .as_ref()
+        .filter(|_| params.state != State::Checked)
+    else {
+        result.msg = format!(
+            "{summary}; firewall not changed (state: {})",
+            args::state_name(params.state)
+        );
+        return Ok(());
+    };
+    let steps = portplan_run::steps(&report.rules, state, params.state, params.ufw_enable)?;
+    result.warnings.extend(steps.warnings.iter().cloned());
+    let counts = format!(
+        "{} rule(s) to add, {} to remove",
+        steps.change.add.len(),
+        steps.change.remove.len()
+    );
+    let after = if steps.commands.is_empty() {
+        result.msg = format!(
+            "{summary}; {} already holds the desired rules",
+            backend.as_str()
+        );
+        steps.expected.clone()
+    } else if params.check_mode {
+        result.changed = true;
+        result.actions = steps.commands.clone();
+        result.msg = format!("{summary}; check mode: {counts}");
+        steps.expected.clone()
+    } else {
+        let after = change(
+            params,
+            &gathered,
+            (output, state),
+            &report.rules,
+            &steps,
+            result,
+        )?;
+        result.msg = format!(
+            "{summary}; {}: {counts} done{}",
+            backend.as_str(),
+            if steps.enable_ufw {
+                "; ufw enabled"
+            } else {
+                ""
             }
-        }
-        Err(reason) => return Err(reason),
+        );
+        after
     };
-    let backend = choice.backend;
-    let managed_by = match (facts.firewalld_pid, facts.ufw_enabled) {
-        (Some(_), _) => Some("firewalld"),
-        (None, true) => Some("ufw"),
-        (None, false) => None,
-    };
-    if let (Some(manager), FirewallBackend::Nftables | FirewallBackend::Iptables) =
-        (managed_by, backend)
-    {
-        result.warnings.push(format!(
-            "{manager} is active on this host: rules portplan adds directly may be removed when \
-             {manager} reloads"
-        ));
+    if params.diff {
+        result.diff = Some(diff(backend, &params.host, &steps.before, &after));
     }
+    Ok(())
+}
+
+/// What was gathered, into the result (backend, warnings, facts) and into
+/// the observation core checks the host against.
+fn observe(params: &Params, gathered: &Gathered, result: &mut ModuleResult) -> Observation {
+    let backend = gathered.choice.backend;
+    result.warnings.extend(gathered.warning.clone());
+    result.warnings.extend(portplan_run::host_warnings(
+        &gathered.detected,
+        backend,
+        gathered.facts.observation.effective_uid,
+        params.persist,
+    ));
     result.firewall = Some(FirewallUsed {
         backend,
-        reason: choice.reason,
+        reason: gathered.choice.reason.clone(),
     });
-    let mut observation = facts.observation;
-    if observation.effective_uid != Some(0) {
-        result.warnings.push(
-            "not running as root: the owners of listening sockets are unknown and the \
-             firewall cannot be changed (use become: true)"
-                .into(),
-        );
-    }
-    let zone = if backend == FirewallBackend::Firewalld {
-        let device = params
-            .plan
-            .hosts
-            .iter()
-            .find(|h| h.name == params.host)
-            .and_then(|h| h.address.parse().ok())
-            .and_then(|address| facts::device_of(Path::new("/proc"), address));
-        let (zone, why) = firewall::firewalld_zone(device.as_deref())?;
-        if let Some(used) = result.firewall.as_mut() {
-            used.reason = format!("{}; {why}", used.reason);
-        }
-        Some(zone)
-    } else {
-        None
-    };
-    let saves_itself = match backend {
-        FirewallBackend::Firewalld => Some(
-            "firewalld: portplan changes its runtime and permanent configuration alike, \
-             so the two never disagree",
-        ),
-        FirewallBackend::Ufw => Some("ufw, which saves every rule itself"),
-        _ => None,
-    };
-    if let (Some(why), false) = (saves_itself, params.persist) {
-        result
-            .warnings
-            .push(format!("persist: false has no effect on {why}"));
-    }
-    let current = if backend == FirewallBackend::None {
-        None
-    } else {
-        let (snapshot, state) = firewall::read_state(backend, zone.as_deref())?;
-        observation.firewall = Some(ObservedFirewall {
+    let mut observation = gathered.facts.observation.clone();
+    observation.firewall = gathered
+        .firewall
+        .as_ref()
+        .map(|(_, state)| ObservedFirewall {
             backend,
-            open: state.open.clone(),
+            open: state.open().to_vec(),
         });
-        Some((snapshot, state))
-    };
     result.facts = Some(observation.clone());
+    observation
+}
 
-    let report = portplan_core::check_host(&params.plan, &params.host, params.phase, &observation)
-        .map_err(|e| {
-            format!(
-                "the plan does not fit this host: {}",
-                e.to_string().trim_end()
-            )
-        })?;
+fn record_report(result: &mut ModuleResult, report: &Report) {
     result.ports = report
         .hosts
         .first()
@@ -236,199 +251,86 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), String> {
         .unwrap_or_default();
     result.rules = report.rules.clone();
     result.findings = report.findings.clone();
-    let failing: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| fails(f.severity, params.fail_on))
-        .collect();
-    result.warnings.extend(
-        report
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Warning && !fails(f.severity, params.fail_on))
-            .map(|f| format!("{}: {}", code_text(f), f.message)),
-    );
-    if !failing.is_empty() {
-        let listed: Vec<String> = failing
-            .iter()
-            .map(|f| format!("{}: {} Fix: {}", code_text(f), f.message, f.fix))
-            .collect();
-        return Err(format!(
-            "{} finding(s) on host {} fail the task (fail_on: {}); nothing was changed. {}",
-            failing.len(),
-            params.host,
-            json_text(params.fail_on),
-            listed.join(" | ")
-        ));
-    }
+}
 
-    let summary = format!(
-        "host {}: {} error(s), {} warning(s), {} info(s)",
-        params.host, report.summary.errors, report.summary.warnings, report.summary.infos
-    );
-    let Some((snapshot, state)) = current.filter(|_| params.state != State::Checked) else {
-        result.msg = format!(
-            "{summary}; firewall not changed (state: {})",
-            params.state.name()
-        );
-        return Ok(());
+/// Execute the steps, read back and verify, then persist; any failure after
+/// the first command rolls the running firewall back. The rules now held.
+fn change(
+    params: &Params,
+    gathered: &Gathered,
+    (output, state): (&portplan_core::FirewallOutput, &FirewallState),
+    rules: &[FirewallRule],
+    steps: &Steps,
+    result: &mut ModuleResult,
+) -> Result<BTreeSet<TaggedRule>, RunError> {
+    let backend = gathered.choice.backend;
+    let point = execute::restore_point(backend, output, state)?;
+    let applied = execute::apply(backend, &steps.commands, &point);
+    result.actions = steps.commands[..applied.ran].to_vec();
+    if let Some(failure) = applied.failure {
+        return Err(RunError::Host(failure));
+    }
+    result.changed = true;
+    let rolled_back = |cause: RunError| {
+        let rollback = match execute::restore(&point) {
+            Ok(()) => "rolled back".to_string(),
+            Err(e) => format!("ROLLBACK FAILED: {e}"),
+        };
+        RunError::RolledBack {
+            cause: Box::new(cause),
+            rollback,
+        }
     };
-    // An inactive ufw takes rules but applies none until it is enabled.
-    let ufw_inactive = backend == FirewallBackend::Ufw
-        && portplan_core::backends::ufw_is_active(&snapshot.main) == Some(false);
-    if ufw_inactive && !params.ufw_enable {
-        result.warnings.push(
-            "ufw is inactive: nothing is filtered, and portplan's rules take effect only once \
-             ufw is enabled (ufw_enable: true enables it after the rules are in place)"
-                .into(),
-        );
+    let now = gather::read_state(backend, gathered.zone.as_deref()).and_then(|(_, now)| {
+        portplan_run::verify(rules, &now, params.state, &steps.expected).map(|after| (now, after))
+    });
+    let (now, after) = now.map_err(rolled_back)?;
+    if params.persist {
+        persist(backend, &now, result).map_err(|error| {
+            let rollback = match execute::restore(&point) {
+                Ok(()) => "the running firewall was rolled back".to_string(),
+                Err(e) => format!("ROLLBACK FAILED: {e}"),
+            };
+            RunError::Host(format!("cannot persist the rules: {error}; {rollback}"))
+        })?;
     }
-    let enable_ufw = ufw_inactive && params.ufw_enable && params.state == State::Present;
-    let remove_all = params.state == State::Absent;
-    let change = portplan_core::plan_firewall(&report.rules, &state, remove_all).map_err(|e| {
-        format!(
-            "cannot plan the firewall change: {}",
-            e.to_string().trim_end()
-        )
-    })?;
-    result.warnings.extend(change.notes.iter().cloned());
-    let before = tagged(&state);
-    let predicted: BTreeSet<TaggedRule> = before
-        .difference(&change.remove.iter().cloned().collect())
-        .cloned()
-        .chain(change.add.iter().cloned())
-        .collect();
-    let mut after = predicted;
-    let counts = format!(
-        "{} rule(s) to add, {} to remove",
-        change.add.len(),
-        change.remove.len()
-    );
-    let mut commands = change.commands.clone();
-    if enable_ufw {
-        commands.push(firewall::ufw_enable_command());
-    }
-    if commands.is_empty() {
-        result.msg = format!(
-            "{summary}; {} already holds the desired rules",
-            name(backend)
-        );
-    } else if params.check_mode {
-        result.changed = true;
-        result.actions = commands;
-        result.msg = format!("{summary}; check mode: {counts}");
-    } else {
-        let point = firewall::restore_point(backend, &snapshot, &state)?;
-        let applied = firewall::apply(backend, &commands, &point);
-        result.actions = commands[..applied.ran].to_vec();
-        if let Some(failure) = applied.failure {
-            return Err(failure);
+    Ok(after)
+}
+
+fn persist(
+    backend: FirewallBackend,
+    now: &FirewallState,
+    result: &mut ModuleResult,
+) -> Result<(), String> {
+    match execute::persist(backend, Path::new("/etc"), now)? {
+        Some(paths) => {
+            result.persisted = paths.iter().map(|p| p.display().to_string()).collect();
         }
-        result.changed = true;
-        let (_, now) = firewall::read_state(backend, zone.as_deref())?;
-        let left = portplan_core::plan_firewall(&report.rules, &now, remove_all)
-            .map_err(|e| e.to_string())?;
-        if !left.commands.is_empty() {
-            let rollback = firewall::restore(&point)
-                .err()
-                .unwrap_or_else(|| "rolled back".into());
-            return Err(format!(
-                "the firewall does not hold the desired rules after applying them \
-                 ({} still to add, {} to remove); {rollback}",
-                left.add.len(),
-                left.remove.len()
-            ));
-        }
-        after = tagged(&now);
-        if params.persist {
-            match firewall::persist(backend, Path::new("/etc"), &now) {
-                Ok(Some(paths)) => {
-                    result.persisted = paths.iter().map(|p| p.display().to_string()).collect();
-                }
-                Ok(None) => result.warnings.push(format!(
-                    "the {} rules are not persisted: this host has no {} to load at boot",
-                    name(backend),
-                    match backend {
-                        FirewallBackend::Nftables => "/etc/nftables.conf or /etc/sysconfig/nftables.conf",
-                        _ => "/etc/iptables/ (iptables-persistent) or /etc/sysconfig/iptables (iptables-services)",
-                    }
-                )),
-                Err(error) => {
-                    let rollback = match firewall::restore(&point) {
-                        Ok(()) => "the running firewall was rolled back".to_string(),
-                        Err(e) => format!("ROLLBACK FAILED: {e}"),
-                    };
-                    return Err(format!("cannot persist the rules: {error}; {rollback}"));
-                }
+        None => result.warnings.push(format!(
+            "the {} rules are not persisted: this host has no {} to load at boot",
+            backend.as_str(),
+            match backend {
+                FirewallBackend::Nftables => "/etc/nftables.conf or /etc/sysconfig/nftables.conf",
+                _ => "/etc/iptables/ (iptables-persistent) or /etc/sysconfig/iptables (iptables-services)",
             }
-        }
-        result.msg = format!(
-            "{summary}; {}: {counts} done{}",
-            name(backend),
-            if enable_ufw { "; ufw enabled" } else { "" }
-        );
-    }
-    if params.diff {
-        let header = format!(
-            "{} rules tagged portplan: on {}",
-            name(backend),
-            params.host
-        );
-        result.diff = Some(Diff {
-            before_header: header.clone(),
-            after_header: header,
-            before: describe(&before),
-            after: describe(&after),
-        });
+        )),
     }
     Ok(())
 }
 
-fn fails(severity: Severity, fail_on: Severity) -> bool {
-    severity == Severity::Error || (fail_on == Severity::Warning && severity == Severity::Warning)
-}
-
-fn tagged(state: &FirewallState) -> BTreeSet<TaggedRule> {
-    state.found.iter().map(|f| f.rule.clone()).collect()
-}
-
-/// The diff's text: one line per portplan rule, sorted.
-fn describe(rules: &BTreeSet<TaggedRule>) -> String {
-    rules
-        .iter()
-        .map(|r| {
-            let family = if r.family == IpFamily::Ipv4 {
-                "ipv4"
-            } else {
-                "ipv6"
-            };
-            format!(
-                "{} {family} {} dport {} saddr {}\n",
-                r.tag,
-                json_text(r.transport),
-                r.ports,
-                r.source
-            )
-        })
-        .collect()
-}
-
-/// A backend's name as the JSON spells it, e.g. `nftables`.
-fn name(backend: FirewallBackend) -> String {
-    json_text(backend)
-}
-
-/// A finding's code as the JSON spells it, e.g. `port-in-use`.
-fn code_text(finding: &Finding) -> String {
-    json_text(finding.code)
-}
-
-/// A unit enum's JSON spelling.
-fn json_text(value: impl Serialize) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+fn diff(
+    backend: FirewallBackend,
+    host: &str,
+    before: &BTreeSet<TaggedRule>,
+    after: &BTreeSet<TaggedRule>,
+) -> Diff {
+    let header = format!("{} rules tagged portplan: on {host}", backend.as_str());
+    Diff {
+        before_header: header.clone(),
+        after_header: header,
+        before: portplan_run::describe(before),
+        after: portplan_run::describe(after),
+    }
 }
 
 /// Ansible results use snake_case keys; core's JSON uses the WIT's kebab-case.

@@ -12,18 +12,18 @@
 //! read, never touched. portplan never uses `--add-port`, so firewalld never
 //! merges its ranges with anyone else's.
 //!
-//! Each side (runtime, permanent) is a chain of the state: chain `2k` is the
-//! runtime and `2k + 1` the permanent configuration of zone `k`. Only the
-//! zone serving the host filters for it; a zone that merely holds old
-//! portplan rules is listed as not dropping, so rules leave it and none
-//! arrive.
+//! Each side (runtime, permanent) of a zone is a [`FirewalldZone`] of the
+//! state. Only the zone serving the host filters for it; a zone that merely
+//! holds old portplan rules is listed as not dropping, so rules leave it and
+//! none arrive.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{SET_THRESHOLD, TAG_PREFIX, bare, normalize_source, parse_ports};
-use crate::model::{
-    Command, FirewallBackend, FirewallState, FoundRule, InputChain, IpFamily, OpenPort, PlanError,
-    PortRange, TaggedRule, Transport,
+use super::{Placed, SET_THRESHOLD, TAG_PREFIX, bare, normalize_source, parse_ports};
+use crate::model::{OpenPort, PlanError, PortRange, Transport};
+use crate::state::{
+    ChainId, Command, FirewalldRule, FirewalldSide, FirewalldState, FirewalldZone, IpFamily,
+    TaggedRule,
 };
 
 /// What portplan's ipset names start with; only these are read or deleted.
@@ -217,7 +217,7 @@ pub(super) fn read(
     runtime: &str,
     permanent: &str,
     zone: Option<&str>,
-) -> Result<FirewallState, PlanError> {
+) -> Result<FirewalldState, PlanError> {
     let sides = [("main", side(runtime)), ("extra", side(permanent))];
     let runtime = &sides[0].1;
     if runtime.zones.is_empty() {
@@ -250,12 +250,7 @@ pub(super) fn read(
         })?,
     };
 
-    let mut state = FirewallState {
-        backend: FirewallBackend::Firewalld,
-        chains: Vec::new(),
-        found: Vec::new(),
-        open: Vec::new(),
-    };
+    let mut state = FirewalldState::default();
     // The serving zone first, then any zone holding portplan's rules.
     let mut zones = vec![serving.name.clone()];
     for (_, side) in &sides {
@@ -270,8 +265,12 @@ pub(super) fn read(
         }
     }
     for zone_name in &zones {
-        for (table, (input, side)) in ["runtime", "permanent"].into_iter().zip(&sides) {
-            let chain = state.chains.len() as u32;
+        for (which, (input, side)) in [FirewalldSide::Runtime, FirewalldSide::Permanent]
+            .into_iter()
+            .zip(&sides)
+        {
+            let table = which.as_str();
+            let chain = ChainId::at(state.zones.len());
             let zone = side.zones.iter().find(|z| &z.name == zone_name);
             let serves = zone_name == &serving.name;
             if serves && zone.is_none() {
@@ -281,12 +280,10 @@ pub(super) fn read(
                     format!("the zone serving the host is missing from the {table} configuration"),
                 ));
             }
-            state.chains.push(InputChain {
-                family: "inet".into(),
-                table: table.into(),
+            state.zones.push(FirewalldZone {
                 name: zone_name.clone(),
+                side: which,
                 drops: serves && zone.is_some_and(Block::drops),
-                insert_before: None,
             });
             let Some(zone) = zone else { continue };
             read_zone(
@@ -295,7 +292,7 @@ pub(super) fn read(
                 zone,
                 side,
                 input,
-                serves && table == "runtime",
+                serves && which == FirewalldSide::Runtime,
             )?;
         }
     }
@@ -305,8 +302,8 @@ pub(super) fn read(
 /// portplan's rich rules of one zone on one side into `found`; when the zone
 /// is what filters the host now, everything it opens into `open`.
 fn read_zone(
-    state: &mut FirewallState,
-    chain: u32,
+    state: &mut FirewalldState,
+    chain: ChainId,
     zone: &Block,
     side: &Side,
     input: &str,
@@ -372,8 +369,8 @@ fn read_zone(
             continue;
         };
         for source in sources {
-            state.found.push(FoundRule {
-                chain,
+            state.found.push(FirewalldRule {
+                zone: chain,
                 rule: TaggedRule {
                     tag: tag.clone(),
                     family,
@@ -381,9 +378,8 @@ fn read_zone(
                     ports,
                     source,
                 },
-                handle: None,
-                set: rule.ipset.clone(),
-                spec: vec![text.clone()],
+                rich_rule: text.clone(),
+                ipset: rule.ipset.clone(),
             });
         }
     }
@@ -398,7 +394,7 @@ pub(super) fn ipset_name(tag: &str, family: IpFamily) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
-    let suffix = if family == IpFamily::Ipv4 { "v4" } else { "v6" };
+    let suffix = family_suffix(family);
     let name = format!("{IPSET_PREFIX}-{spec}-{suffix}");
     if name.len() <= IPSET_NAME_MAX {
         return name;
@@ -432,11 +428,7 @@ fn render_rule(
     format!(
         "rule family=\"{}\" source {source} port port=\"{ports}\" protocol=\"{}\" \
          log prefix=\"{tag}\" level=\"info\" limit value=\"1/h\" accept",
-        if family == IpFamily::Ipv4 {
-            "ipv4"
-        } else {
-            "ipv6"
-        },
+        family.as_str(),
         transport.as_str()
     )
 }
@@ -447,7 +439,7 @@ enum Source {
     Ipset(String),
 }
 
-type GroupKey = (u32, String, IpFamily, Transport, PortRange);
+type GroupKey = (ChainId, String, IpFamily, Transport, PortRange);
 
 /// The commands for one side of one zone, gathered so each kind runs as one
 /// `firewall-cmd` call where firewalld allows it.
@@ -457,32 +449,62 @@ struct Batch {
     add_rules: Vec<String>,
 }
 
-/// Every changed group's rich rules are rewritten; ipsets are created in the
-/// permanent configuration and filled on both sides. A side without the
-/// ipset (firewalld only creates ipsets permanently, and only a reload brings
-/// them to the runtime) gets one rule per source instead, which the next
-/// reload replaces with the permanent configuration's ipset rule.
-pub(super) fn commands(
-    state: &FirewallState,
-    desired: &BTreeSet<(u32, TaggedRule)>,
-) -> Vec<Command> {
-    let group = |chain: u32, r: &TaggedRule| -> GroupKey {
-        (chain, r.tag.clone(), r.family, r.transport, r.ports)
-    };
-    let mut current: BTreeMap<GroupKey, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
-    // Sources per ipset, per side, as found.
-    let mut ipsets: [BTreeMap<String, BTreeSet<String>>; 2] = Default::default();
+/// Sources per ipset, as found, for each side (`0` runtime, `1` permanent).
+type IpsetsBySide = [BTreeMap<String, BTreeSet<String>>; 2];
+
+/// Everything a change does, gathered per kind before it is written out.
+#[derive(Default)]
+struct Change {
+    batches: BTreeMap<ChainId, Batch>,
+    new_ipsets: BTreeSet<(String, IpFamily)>,
+    /// Entries to add and to remove, per (side, ipset).
+    entries: BTreeMap<(usize, String), (BTreeSet<String>, BTreeSet<String>)>,
+    kept_ipsets: BTreeSet<String>,
+}
+
+/// What the state holds, grouped: per group its sources and listed rich
+/// rules; per side its ipsets' sources.
+struct Current {
+    groups: BTreeMap<GroupKey, (BTreeSet<String>, BTreeSet<String>)>,
+    ipsets: IpsetsBySide,
+}
+
+fn side_of(state: &FirewalldState, chain: ChainId) -> FirewalldSide {
+    // Checked at the boundary: every id names a zone side.
+    state
+        .zones
+        .get(chain.index())
+        .map_or(FirewalldSide::Runtime, |z| z.side)
+}
+
+fn group(chain: ChainId, r: &TaggedRule) -> GroupKey {
+    (chain, r.tag.clone(), r.family, r.transport, r.ports)
+}
+
+fn current(state: &FirewalldState) -> Current {
+    let mut groups: BTreeMap<GroupKey, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    let mut ipsets: IpsetsBySide = Default::default();
     for found in &state.found {
-        let (sources, texts) = current.entry(group(found.chain, &found.rule)).or_default();
+        let (sources, texts) = groups.entry(group(found.zone, &found.rule)).or_default();
         sources.insert(found.rule.source.clone());
-        texts.extend(found.spec.iter().cloned());
-        if let Some(set) = &found.set {
-            ipsets[(found.chain % 2) as usize]
+        texts.insert(found.rich_rule.clone());
+        if let Some(set) = &found.ipset {
+            ipsets[usize::from(side_of(state, found.zone) == FirewalldSide::Permanent)]
                 .entry(set.clone())
                 .or_default()
                 .insert(found.rule.source.clone());
         }
     }
+    Current { groups, ipsets }
+}
+
+/// Every changed group's rich rules are rewritten; ipsets are created in the
+/// permanent configuration and filled on both sides. A side without the
+/// ipset (firewalld only creates ipsets permanently, and only a reload brings
+/// them to the runtime) gets one rule per source instead, which the next
+/// reload replaces with the permanent configuration's ipset rule.
+pub(super) fn commands(state: &FirewalldState, desired: &BTreeSet<Placed>) -> Vec<Command> {
+    let current = current(state);
     let mut wanted: BTreeMap<GroupKey, BTreeSet<String>> = BTreeMap::new();
     for (chain, rule) in desired {
         wanted
@@ -490,87 +512,92 @@ pub(super) fn commands(
             .or_default()
             .insert(rule.source.clone());
     }
-
-    let mut batches: BTreeMap<u32, Batch> = BTreeMap::new();
-    let mut new_ipsets: BTreeSet<(String, IpFamily)> = BTreeSet::new();
-    let mut entries: BTreeMap<(usize, String), (BTreeSet<String>, BTreeSet<String>)> =
-        BTreeMap::new();
-    let mut kept_ipsets: BTreeSet<String> = BTreeSet::new();
-    let keys: BTreeSet<&GroupKey> = current.keys().chain(wanted.keys()).collect();
+    let mut change = Change::default();
+    let keys: BTreeSet<&GroupKey> = current.groups.keys().chain(wanted.keys()).collect();
     for key in keys {
-        let (chain, tag, family, transport, ports) = key;
-        let permanent = chain % 2 == 1;
-        let side = usize::from(permanent);
-        let empty = (BTreeSet::new(), BTreeSet::new());
-        let (have_sources, have_texts) = current.get(key).unwrap_or(&empty);
-        let want_sources = wanted.get(key).cloned().unwrap_or_default();
-        let name = ipset_name(tag, *family);
-        let use_ipset =
-            want_sources.len() > SET_THRESHOLD && (permanent || ipsets[side].contains_key(&name));
-        if use_ipset {
-            kept_ipsets.insert(name.clone());
+        let want = wanted.get(key).cloned().unwrap_or_default();
+        plan_group(state, &current, key, want, &mut change);
+    }
+    write_out(state, &current, &change)
+}
+
+/// The change of one group: nothing when its sources are as wanted, else
+/// its rich rules (and ipset entries) replaced.
+fn plan_group(
+    state: &FirewalldState,
+    current: &Current,
+    key: &GroupKey,
+    want_sources: BTreeSet<String>,
+    change: &mut Change,
+) {
+    let (chain, tag, family, transport, ports) = key;
+    let permanent = side_of(state, *chain) == FirewalldSide::Permanent;
+    let side = usize::from(permanent);
+    let empty = (BTreeSet::new(), BTreeSet::new());
+    let (have_sources, have_texts) = current.groups.get(key).unwrap_or(&empty);
+    let name = ipset_name(tag, *family);
+    let ipsets = &current.ipsets[side];
+    let use_ipset = want_sources.len() > SET_THRESHOLD && (permanent || ipsets.contains_key(&name));
+    if use_ipset {
+        change.kept_ipsets.insert(name.clone());
+    }
+    if *have_sources == want_sources {
+        return;
+    }
+    let rule = |source: Source| render_rule(tag, *family, &source, *transport, *ports);
+    let want_texts: BTreeSet<String> = if use_ipset {
+        let have = ipsets.get(&name).cloned().unwrap_or_default();
+        if permanent && !ipsets.contains_key(&name) {
+            change.new_ipsets.insert((name.clone(), *family));
         }
-        if *have_sources == want_sources {
-            continue;
-        }
-        let want_texts: BTreeSet<String> = if use_ipset {
-            let have = ipsets[side].get(&name).cloned().unwrap_or_default();
-            if permanent && !ipsets[side].contains_key(&name) {
-                new_ipsets.insert((name.clone(), *family));
-            }
-            entries.insert(
-                (side, name.clone()),
-                (
-                    want_sources.difference(&have).cloned().collect(),
-                    have.difference(&want_sources).cloned().collect(),
-                ),
-            );
-            [render_rule(
-                tag,
-                *family,
-                &Source::Ipset(name),
-                *transport,
-                *ports,
-            )]
-            .into()
-        } else {
-            want_sources
-                .iter()
-                .map(|s| {
-                    render_rule(
-                        tag,
-                        *family,
-                        &Source::Address(s.clone()),
-                        *transport,
-                        *ports,
-                    )
-                })
-                .collect()
-        };
-        // firewalld tells `198.18.2.10` from `198.18.2.10/32`; portplan does not.
-        let have_canonical: Vec<(String, &String)> =
-            have_texts.iter().map(|t| (canonical(t), t)).collect();
-        let batch = batches.entry(*chain).or_default();
-        for (canon, text) in &have_canonical {
-            if !want_texts.contains(canon) {
-                batch.remove_rules.push((*text).clone());
-            }
-        }
-        for text in &want_texts {
-            if !have_canonical.iter().any(|(canon, _)| canon == text) {
-                batch.add_rules.push(text.clone());
-            }
+        change.entries.insert(
+            (side, name.clone()),
+            (
+                want_sources.difference(&have).cloned().collect(),
+                have.difference(&want_sources).cloned().collect(),
+            ),
+        );
+        [rule(Source::Ipset(name))].into()
+    } else {
+        want_sources
+            .iter()
+            .map(|s| rule(Source::Address(s.clone())))
+            .collect()
+    };
+    // firewalld tells `198.18.2.10` from `198.18.2.10/32`; portplan does not.
+    let have_canonical: Vec<(String, &String)> =
+        have_texts.iter().map(|t| (canonical(t), t)).collect();
+    let batch = change.batches.entry(*chain).or_default();
+    for (canon, text) in &have_canonical {
+        if !want_texts.contains(canon) {
+            batch.remove_rules.push((*text).clone());
         }
     }
+    for text in &want_texts {
+        if !have_canonical.iter().any(|(canon, _)| canon == text) {
+            batch.add_rules.push(text.clone());
+        }
+    }
+}
 
+/// The calls, in an order firewalld accepts: rich rules out, unused ipsets
+/// deleted, new ipsets created and filled, rich rules in.
+fn write_out(state: &FirewalldState, current: &Current, change: &Change) -> Vec<Command> {
     // One call per side and zone for all its rules of one kind.
-    let rules_call = |chain: u32, flag: &str, rules: &[String]| {
-        let zone = format!("--zone={}", state.chains[chain as usize].name);
+    let rules_call = |chain: ChainId, flag: &str, rules: &[String]| {
+        let name = state
+            .zones
+            .get(chain.index())
+            .map_or("", |z| z.name.as_str());
+        let zone = format!("--zone={name}");
         let rules = rules.iter().map(|r| format!("{flag}={r}"));
-        firewall_cmd(chain % 2 == 1, std::iter::once(zone).chain(rules))
+        firewall_cmd(
+            side_of(state, chain) == FirewalldSide::Permanent,
+            std::iter::once(zone).chain(rules),
+        )
     };
     let mut commands = Vec::new();
-    for (chain, batch) in &batches {
+    for (chain, batch) in &change.batches {
         if !batch.remove_rules.is_empty() {
             commands.push(rules_call(
                 *chain,
@@ -580,12 +607,15 @@ pub(super) fn commands(
         }
     }
     // Permanent ipsets no desired rule uses any more, once no rule names them.
-    if !batches.is_empty() {
-        for name in ipsets[1].keys().filter(|name| !kept_ipsets.contains(*name)) {
+    if !change.batches.is_empty() {
+        for name in current.ipsets[1]
+            .keys()
+            .filter(|name| !change.kept_ipsets.contains(*name))
+        {
             commands.push(firewall_cmd(true, [format!("--delete-ipset={name}")]));
         }
     }
-    for (name, family) in &new_ipsets {
+    for (name, family) in &change.new_ipsets {
         let family = if *family == IpFamily::Ipv4 {
             "inet"
         } else {
@@ -600,7 +630,7 @@ pub(super) fn commands(
             ],
         ));
     }
-    for ((side, name), (add, remove)) in &entries {
+    for ((side, name), (add, remove)) in &change.entries {
         for (flag, sources) in [("--remove-entry", remove), ("--add-entry", add)] {
             for source in sources {
                 commands.push(firewall_cmd(
@@ -613,7 +643,7 @@ pub(super) fn commands(
             }
         }
     }
-    for (chain, batch) in &batches {
+    for (chain, batch) in &change.batches {
         if !batch.add_rules.is_empty() {
             commands.push(rules_call(*chain, "--add-rich-rule", &batch.add_rules));
         }
@@ -650,4 +680,12 @@ fn canonical(text: &str) -> String {
         (None, None) => return text.to_string(),
     };
     render_rule(tag, family, &source, transport, ports)
+}
+
+/// `v4` or `v6`, closing a set or ipset name.
+pub(super) fn family_suffix(family: IpFamily) -> &'static str {
+    match family {
+        IpFamily::Ipv4 => "v4",
+        IpFamily::Ipv6 => "v6",
+    }
 }

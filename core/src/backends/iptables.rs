@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use super::{TAG_PREFIX, colon_ports, normalize_source, parse_ports};
-use crate::model::{
-    Command, FirewallBackend, FirewallState, FoundRule, InputChain, IpFamily, OpenPort, PlanError,
-    TaggedRule, Transport,
+use super::{Placed, TAG_PREFIX, colon_ports, normalize_source, parse_ports};
+use crate::model::{OpenPort, PlanError, Transport};
+use crate::state::{
+    ChainId, Command, IpFamily, IptablesChain, IptablesRule, IptablesState, TaggedRule,
 };
 
 /// The parts of one saved rule portplan cares about.
@@ -58,13 +58,8 @@ fn transport(protocol: Option<&str>) -> Option<Transport> {
     }
 }
 
-pub(super) fn read(ipv4: &str, ipv6: &str) -> Result<FirewallState, PlanError> {
-    let mut state = FirewallState {
-        backend: FirewallBackend::Iptables,
-        chains: Vec::new(),
-        found: Vec::new(),
-        open: Vec::new(),
-    };
+pub(super) fn read(ipv4: &str, ipv6: &str) -> Result<IptablesState, PlanError> {
+    let mut state = IptablesState::default();
     for (input, text, family) in [
         ("main", ipv4, IpFamily::Ipv4),
         ("extra", ipv6, IpFamily::Ipv6),
@@ -75,29 +70,22 @@ pub(super) fn read(ipv4: &str, ipv6: &str) -> Result<FirewallState, PlanError> {
 }
 
 fn read_family(
-    state: &mut FirewallState,
+    state: &mut IptablesState,
     input: &str,
     text: &str,
     family: IpFamily,
 ) -> Result<(), PlanError> {
     let mut table = String::new();
-    let mut chain: Option<InputChain> = None;
-    let chain_index = state.chains.len() as u32;
-    let mut number = 0u64;
+    let mut chain: Option<IptablesChain> = None;
+    let chain_id = ChainId::at(state.chains.len());
+    let mut number = 0u32;
     for (line_no, line) in text.lines().enumerate() {
         let line = line.trim();
         if let Some(name) = line.strip_prefix('*') {
             table = name.to_string();
         } else if table == "filter" && line.starts_with(":INPUT ") {
-            chain = Some(InputChain {
-                family: if family == IpFamily::Ipv4 {
-                    "ip"
-                } else {
-                    "ip6"
-                }
-                .to_string(),
-                table: "filter".to_string(),
-                name: "INPUT".to_string(),
+            chain = Some(IptablesChain {
+                family,
                 drops: line.split_whitespace().nth(1) == Some("DROP"),
                 insert_before: None,
             });
@@ -105,82 +93,82 @@ fn read_family(
             let Some(chain) = chain.as_mut() else {
                 continue;
             };
-            number += 1;
-            let tokens = shlex::split(line).ok_or_else(|| {
-                PlanError::single(
-                    format!("{input}:{}", line_no + 1),
-                    line,
-                    "unbalanced quotes in a saved rule",
-                )
-            })?;
-            let spec = tokens[2..].to_vec();
-            let saved = parse_rule(&spec);
-            let catch_all = !saved.other
-                && saved.source.is_none()
-                && saved.protocol.is_none()
-                && saved.dport.is_none()
-                && matches!(saved.target.as_deref(), Some("DROP" | "REJECT"));
-            if catch_all {
-                chain.drops = true;
-                chain.insert_before.get_or_insert(number);
-            }
-            let (Some(transport), Some(ports)) = (
-                transport(saved.protocol.as_deref()),
-                saved.dport.as_deref().and_then(|p| parse_ports(p, ':')),
-            ) else {
-                continue;
-            };
-            let source = match &saved.source {
-                Some(source) => normalize_source(source).ok_or_else(|| {
-                    PlanError::single(
-                        format!("{input}:{}", line_no + 1),
-                        source,
-                        "not an IP address or CIDR",
-                    )
-                })?,
-                None => if family == IpFamily::Ipv4 {
-                    "0.0.0.0/0"
-                } else {
-                    "::/0"
-                }
-                .to_string(),
-            };
-            let tag = saved.comment.filter(|c| c.starts_with(TAG_PREFIX));
-            if saved.target.as_deref() == Some("ACCEPT") && !saved.other {
-                state.open.push(OpenPort {
-                    transport,
-                    ports,
-                    sources: saved
-                        .source
-                        .as_ref()
-                        .map(|_| vec![source.clone()])
-                        .unwrap_or_default(),
-                    tag: tag.clone(),
-                });
-            }
-            if let Some(tag) = tag {
-                state.found.push(FoundRule {
-                    chain: chain_index,
-                    rule: TaggedRule {
-                        tag,
-                        family,
-                        transport,
-                        ports,
-                        source,
-                    },
-                    handle: Some(number),
-                    set: None,
-                    spec,
-                });
-            }
+            number = number.saturating_add(1);
+            let at = format!("{input}:{}", line_no + 1);
+            read_rule(state, chain, (chain_id, number), &at, line, family)?;
         }
     }
     state.chains.extend(chain);
     Ok(())
 }
 
-fn program(family: &str) -> &'static str {
-    if family == "ip6" {
+/// One `-A INPUT` rule: a catch-all DROP/REJECT marks where rules go; an
+/// ACCEPT opens ports; a tagged one is portplan's. `at` is its input line.
+fn read_rule(
+    state: &mut IptablesState,
+    chain: &mut IptablesChain,
+    (chain_id, number): (ChainId, u32),
+    at: &str,
+    line: &str,
+    family: IpFamily,
+) -> Result<(), PlanError> {
+    let tokens = shlex::split(line)
+        .ok_or_else(|| PlanError::single(at, line, "unbalanced quotes in a saved rule"))?;
+    // `-A INPUT` was matched above: the saved rule is what follows it.
+    let spec = tokens.get(2..).unwrap_or_default().to_vec();
+    let saved = parse_rule(&spec);
+    let catch_all = !saved.other
+        && saved.source.is_none()
+        && saved.protocol.is_none()
+        && saved.dport.is_none()
+        && matches!(saved.target.as_deref(), Some("DROP" | "REJECT"));
+    if catch_all {
+        chain.drops = true;
+        chain.insert_before.get_or_insert(number);
+    }
+    let (Some(transport), Some(ports)) = (
+        transport(saved.protocol.as_deref()),
+        saved.dport.as_deref().and_then(|p| parse_ports(p, ':')),
+    ) else {
+        return Ok(());
+    };
+    let source = match &saved.source {
+        Some(source) => normalize_source(source)
+            .ok_or_else(|| PlanError::single(at, source, "not an IP address or CIDR"))?,
+        None => family.any().to_string(),
+    };
+    let tag = saved.comment.filter(|c| c.starts_with(TAG_PREFIX));
+    if saved.target.as_deref() == Some("ACCEPT") && !saved.other {
+        state.open.push(OpenPort {
+            transport,
+            ports,
+            sources: saved
+                .source
+                .as_ref()
+                .map(|_| vec![source.clone()])
+                .unwrap_or_default(),
+            tag: tag.clone(),
+        });
+    }
+    if let Some(tag) = tag {
+        state.found.push(IptablesRule {
+            chain: chain_id,
+            rule: TaggedRule {
+                tag,
+                family,
+                transport,
+                ports,
+                source,
+            },
+            number,
+            saved: spec,
+        });
+    }
+    Ok(())
+}
+
+fn program(family: IpFamily) -> &'static str {
+    if family == IpFamily::Ipv6 {
         "ip6tables"
     } else {
         "iptables"
@@ -189,51 +177,52 @@ fn program(family: &str) -> &'static str {
 
 /// `-D` for each removed rule, then `-I` at the catch-all's (shifted)
 /// position, or `-A` when the chain has none.
-pub(super) fn commands(
-    state: &FirewallState,
-    add: &[(u32, TaggedRule)],
-    remove: &[(u32, TaggedRule)],
-) -> Vec<Command> {
+pub(super) fn commands(state: &IptablesState, add: &[Placed], remove: &[Placed]) -> Vec<Command> {
     let mut commands = Vec::new();
-    let removed: BTreeSet<(u32, &TaggedRule)> = remove.iter().map(|(c, r)| (*c, r)).collect();
+    let removed: BTreeSet<(ChainId, &TaggedRule)> = remove.iter().map(|(c, r)| (*c, r)).collect();
     let mut deleted = Vec::new();
     for found in state
         .found
         .iter()
         .filter(|f| removed.contains(&(f.chain, &f.rule)))
     {
-        let chain = &state.chains[found.chain as usize];
+        // Checked at the boundary: every rule's chain exists.
+        let Some(chain) = state.chains.get(found.chain.index()) else {
+            continue;
+        };
         let mut argv = vec![
-            program(&chain.family).to_string(),
+            program(chain.family).to_string(),
             "-w".into(),
             "-D".into(),
-            chain.name.clone(),
+            "INPUT".into(),
         ];
-        argv.extend(found.spec.iter().cloned());
+        argv.extend(found.saved.iter().cloned());
         commands.push(Command { argv, stdin: None });
         deleted.push(found);
     }
     for (index, chain) in state.chains.iter().enumerate() {
+        let id = ChainId::at(index);
         let adds: Vec<&TaggedRule> = add
             .iter()
-            .filter(|(c, _)| *c as usize == index)
+            .filter(|(c, _)| *c == id)
             .map(|(_, r)| r)
             .collect();
         // Deleting rules above the catch-all moves it up.
         let mut position = chain.insert_before.map(|before| {
             let above = deleted
                 .iter()
-                .filter(|f| f.chain as usize == index && f.handle.is_some_and(|h| h < before));
-            before - above.count() as u64
+                .filter(|f| f.chain == id && f.number < before)
+                .count();
+            before.saturating_sub(u32::try_from(above).unwrap_or(u32::MAX))
         });
         for rule in adds {
-            let mut argv = vec![program(&chain.family).to_string(), "-w".into()];
+            let mut argv = vec![program(chain.family).to_string(), "-w".into()];
             match &mut position {
                 Some(position) => {
-                    argv.extend(["-I".into(), chain.name.clone(), position.to_string()]);
-                    *position += 1;
+                    argv.extend(["-I".into(), "INPUT".into(), position.to_string()]);
+                    *position = position.saturating_add(1);
                 }
-                None => argv.extend(["-A".into(), chain.name.clone()]),
+                None => argv.extend(["-A".into(), "INPUT".into()]),
             }
             let transport = rule.transport.as_str().to_string();
             let ports = colon_ports(rule.ports);

@@ -4,6 +4,10 @@
 //! Only rules carrying portplan's tag are ever changed or removed; every other
 //! rule is read only to know where input is filtered and what is open. The
 //! shells run the commands; nothing here runs anything.
+//!
+//! The diff is shared: every backend's state is seen as a list of slots
+//! (chains, zone sides, ufw's one list) that drop or not and take one family
+//! or both, and a set of `(slot, tagged rule)` pairs. Only rendering differs.
 
 mod firewalld;
 mod iptables;
@@ -11,15 +15,16 @@ mod nftables;
 mod ufw;
 
 pub use firewalld::IPSET_PREFIX as FIREWALLD_IPSET_PREFIX;
-pub use ufw::is_active as ufw_is_active;
 
 use std::collections::BTreeSet;
 
-use crate::model::{
-    Command, FirewallBackend, FirewallChange, FirewallOutput, FirewallRule, FirewallState,
-    InputChain, IpFamily, PlanError, PortRange, TaggedRule,
+use crate::model::{FirewallBackend, FirewallRule, PlanError, PortRange};
+use crate::resolve::parse_net;
+use crate::state::{
+    ChainId, Command, FirewallChange, FirewallOutput, FirewallState, FirewalldSide, FirewalldState,
+    FirewalldZone, IpFamily, IptablesChain, IptablesState, NftChain, NftFamily, NftState,
+    TaggedRule, UfwState,
 };
-use crate::plan::parse_net;
 
 /// Longest tag written into a backend's comment (nftables allows 128 bytes).
 const MAX_TAG: usize = 64;
@@ -27,131 +32,251 @@ const MAX_TAG: usize = 64;
 /// More sources than this go into a named set (nftables) or ipset (firewalld).
 const SET_THRESHOLD: usize = 3;
 
-/// The prefix that marks a rule as portplan's.
+/// The prefix that marks a rule as portplan's: the one place it is spelled.
 pub const TAG_PREFIX: &str = "portplan:";
 
+/// A rule of the diff: the slot that holds it and what it admits.
+type Placed = (ChainId, TaggedRule);
+
 /// Read a backend's state (WIT `read-firewall`).
-pub fn read_firewall(
+pub(crate) fn read_firewall(
     backend: FirewallBackend,
     output: &FirewallOutput,
 ) -> Result<FirewallState, PlanError> {
     match backend {
-        FirewallBackend::Nftables => nftables::read(&output.main),
-        FirewallBackend::Iptables => iptables::read(&output.main, &output.extra),
+        FirewallBackend::Nftables => nftables::read(&output.main).map(FirewallState::Nftables),
+        FirewallBackend::Iptables => {
+            iptables::read(&output.main, &output.extra).map(FirewallState::Iptables)
+        }
         FirewallBackend::Firewalld => {
             firewalld::read(&output.main, &output.extra, output.zone.as_deref())
+                .map(FirewallState::Firewalld)
         }
-        FirewallBackend::Ufw => ufw::read(&output.main, &output.extra),
-        FirewallBackend::None => Err(PlanError::single(
-            "backend",
-            "none",
-            "there is no firewall state to read for backend none",
-        )),
+        FirewallBackend::Ufw => ufw::read(&output.main, &output.extra).map(FirewallState::Ufw),
+        FirewallBackend::None => Err(no_state()),
+    }
+}
+
+fn no_state() -> PlanError {
+    PlanError::single(
+        "backend",
+        "none",
+        "there is no firewall state for backend none",
+    )
+}
+
+/// A host with nothing open behind a default-drop firewall (WIT
+/// `empty-firewall`): nftables an `inet filter` input chain, iptables
+/// `INPUT DROP` for both families, firewalld the `public` zone on both sides,
+/// ufw active and denying incoming.
+pub(crate) fn empty_firewall(backend: FirewallBackend) -> Result<FirewallState, PlanError> {
+    Ok(match backend {
+        FirewallBackend::Nftables => FirewallState::Nftables(NftState {
+            chains: vec![NftChain {
+                family: NftFamily::Inet,
+                table: "filter".into(),
+                name: "input".into(),
+                drops: true,
+                insert_before: None,
+            }],
+            ..NftState::default()
+        }),
+        FirewallBackend::Iptables => FirewallState::Iptables(IptablesState {
+            chains: [IpFamily::Ipv4, IpFamily::Ipv6]
+                .map(|family| IptablesChain {
+                    family,
+                    drops: true,
+                    insert_before: None,
+                })
+                .to_vec(),
+            ..IptablesState::default()
+        }),
+        FirewallBackend::Firewalld => FirewallState::Firewalld(FirewalldState {
+            zones: [FirewalldSide::Runtime, FirewalldSide::Permanent]
+                .map(|side| FirewalldZone {
+                    name: "public".into(),
+                    side,
+                    drops: true,
+                })
+                .to_vec(),
+            ..FirewalldState::default()
+        }),
+        FirewallBackend::Ufw => FirewallState::Ufw(UfwState {
+            active: true,
+            drops: true,
+            ..UfwState::default()
+        }),
+        FirewallBackend::None => return Err(no_state()),
+    })
+}
+
+/// A slot of a state: whether it drops input, and which families it sees.
+struct Slot {
+    drops: bool,
+    takes: [bool; 2],
+}
+
+fn takes_both() -> [bool; 2] {
+    [true, true]
+}
+
+fn takes(f: impl Fn(IpFamily) -> bool) -> [bool; 2] {
+    [f(IpFamily::Ipv4), f(IpFamily::Ipv6)]
+}
+
+fn slots(state: &FirewallState) -> Vec<Slot> {
+    match state {
+        FirewallState::Nftables(s) => s
+            .chains
+            .iter()
+            .map(|c| Slot {
+                drops: c.drops,
+                takes: takes(|f| c.family.takes(f)),
+            })
+            .collect(),
+        FirewallState::Iptables(s) => s
+            .chains
+            .iter()
+            .map(|c| Slot {
+                drops: c.drops,
+                takes: takes(|f| c.family == f),
+            })
+            .collect(),
+        FirewallState::Firewalld(s) => s
+            .zones
+            .iter()
+            .map(|z| Slot {
+                drops: z.drops,
+                takes: takes_both(),
+            })
+            .collect(),
+        FirewallState::Ufw(s) => vec![Slot {
+            drops: s.drops,
+            takes: takes_both(),
+        }],
+    }
+}
+
+/// What names a slot across two reads of one host, for the restore plan.
+fn slot_key(state: &FirewallState, id: ChainId) -> Option<String> {
+    match state {
+        FirewallState::Nftables(s) => s
+            .chains
+            .get(id.index())
+            .map(|c| format!("{} {} {}", c.family.as_str(), c.table, c.name)),
+        FirewallState::Iptables(s) => s.chains.get(id.index()).map(|c| c.family.as_str().into()),
+        FirewallState::Firewalld(s) => s
+            .zones
+            .get(id.index())
+            .map(|z| format!("{} {}", z.side.as_str(), z.name)),
+        FirewallState::Ufw(_) => (id.0 == 0).then(String::new),
     }
 }
 
 /// The change from `state` to exactly `rules` (WIT `plan-firewall`).
 ///
-/// A desired rule goes into every chain that drops input of its family: an
+/// A desired rule goes into every slot that drops input of its family: an
 /// accept in one chain does not get a packet past a drop in another.
-pub fn plan_firewall(
+pub(crate) fn plan_firewall(
     rules: &[FirewallRule],
     state: &FirewallState,
     remove_all: bool,
 ) -> Result<FirewallChange, PlanError> {
+    state.check("state")?;
     let wanted = if remove_all {
         BTreeSet::new()
     } else {
         expand(rules)?
     };
-    let mut desired: BTreeSet<(u32, TaggedRule)> = BTreeSet::new();
+    let slots = slots(state);
+    let mut desired: BTreeSet<Placed> = BTreeSet::new();
     let mut unfiltered = BTreeSet::new();
     for rule in wanted {
-        let chains: Vec<u32> = (0..state.chains.len() as u32)
-            .filter(|&c| {
-                state.chains[c as usize].drops
-                    && chain_takes(&state.chains[c as usize].family, rule.family)
-            })
+        let family = usize::from(rule.family == IpFamily::Ipv6);
+        let ids: Vec<ChainId> = (0..slots.len())
+            .filter(|&i| slots[i].drops && slots[i].takes[family])
+            .map(ChainId::at)
             .collect();
-        if chains.is_empty() {
+        if ids.is_empty() {
             unfiltered.insert(rule.family);
         }
-        desired.extend(chains.into_iter().map(|c| (c, rule.clone())));
+        desired.extend(ids.into_iter().map(|id| (id, rule.clone())));
     }
-    let current: BTreeSet<(u32, TaggedRule)> = state
-        .found
-        .iter()
-        .map(|f| (f.chain, f.rule.clone()))
-        .collect();
-    let add: Vec<(u32, TaggedRule)> = desired.difference(&current).cloned().collect();
-    if state.backend == FirewallBackend::Ufw {
-        ufw::collisions(state, &add)?;
+    let current = current(state);
+    let add: Vec<Placed> = desired.difference(&current).cloned().collect();
+    if let FirewallState::Ufw(ufw) = state {
+        ufw::collisions(ufw, &add)?;
     }
-    let remove: Vec<(u32, TaggedRule)> = current.difference(&desired).cloned().collect();
-    let unique = |pairs: &[(u32, TaggedRule)]| -> Vec<TaggedRule> {
-        pairs
-            .iter()
-            .map(|(_, r)| r.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    };
-    let commands = if add.is_empty() && remove.is_empty() {
-        Vec::new()
-    } else if state.backend == FirewallBackend::None {
-        return Err(PlanError::single(
-            "state.backend",
-            "none",
-            "backend none has no rules to change",
-        ));
-    } else {
-        render(state, &desired, &add, &remove)
-    };
+    let remove: Vec<Placed> = current.difference(&desired).cloned().collect();
     Ok(FirewallChange {
-        backend: state.backend,
+        backend: state.backend(),
         add: unique(&add),
         remove: unique(&remove),
-        commands,
-        notes: unfiltered
-            .into_iter()
-            .map(|family| {
-                let family = if family == IpFamily::Ipv4 { "IPv4" } else { "IPv6" };
-                format!(
-                    "no input chain drops {family} traffic, so its ports are open to everyone already; \
-                     portplan adds no {family} rules until a default-drop firewall is in place"
-                )
-            })
-            .collect(),
+        commands: render(state, &desired, &add, &remove),
+        notes: unfiltered.into_iter().map(unfiltered_note).collect(),
     })
 }
 
+fn unfiltered_note(family: IpFamily) -> String {
+    let family = family.title();
+    format!(
+        "no input chain drops {family} traffic, so its ports are open to everyone already; \
+         portplan adds no {family} rules until a default-drop firewall is in place"
+    )
+}
+
+fn current(state: &FirewallState) -> BTreeSet<Placed> {
+    state
+        .tagged()
+        .into_iter()
+        .map(|(id, rule)| (id, rule.clone()))
+        .collect()
+}
+
+fn unique(pairs: &[Placed]) -> Vec<TaggedRule> {
+    pairs
+        .iter()
+        .map(|(_, r)| r.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 /// The commands that take `now` back to exactly the portplan rules `before`
-/// held: a rollback for the backends without a whole-ruleset restore
-/// (firewalld, ufw), which undoes portplan's changes and nobody else's.
-pub fn plan_restore(before: &FirewallState, now: &FirewallState) -> Vec<Command> {
-    let same = |a: &InputChain, b: &InputChain| {
-        a.family == b.family && a.table == b.table && a.name == b.name
-    };
-    let desired: BTreeSet<(u32, TaggedRule)> = before
-        .found
-        .iter()
-        .filter_map(|f| {
-            let chain = &before.chains[f.chain as usize];
-            let index = now.chains.iter().position(|c| same(c, chain))?;
-            Some((index as u32, f.rule.clone()))
-        })
-        .collect();
-    let current: BTreeSet<(u32, TaggedRule)> = now
-        .found
-        .iter()
-        .map(|f| (f.chain, f.rule.clone()))
-        .collect();
-    let add: Vec<_> = desired.difference(&current).cloned().collect();
-    let remove: Vec<_> = current.difference(&desired).cloned().collect();
-    if add.is_empty() && remove.is_empty() || now.backend == FirewallBackend::None {
-        return Vec::new();
+/// held (WIT `plan-restore`): a rollback that undoes portplan's changes and
+/// nobody else's. Slots are matched by name (chain, zone side), not by index.
+pub(crate) fn plan_restore(
+    before: &FirewallState,
+    now: &FirewallState,
+) -> Result<Vec<Command>, PlanError> {
+    before.check("before")?;
+    now.check("now")?;
+    if before.backend() != now.backend() {
+        return Err(PlanError::single(
+            "now",
+            now.backend().as_str(),
+            format!(
+                "is not the backend of `before` ({})",
+                before.backend().as_str()
+            ),
+        ));
     }
-    render(now, &desired, &add, &remove)
+    let count = slots(now).len();
+    let index_in_now = |id: ChainId| {
+        let key = slot_key(before, id)?;
+        (0..count)
+            .map(ChainId::at)
+            .find(|&candidate| slot_key(now, candidate).as_ref() == Some(&key))
+    };
+    let desired: BTreeSet<Placed> = before
+        .tagged()
+        .into_iter()
+        .filter_map(|(id, rule)| Some((index_in_now(id)?, rule.clone())))
+        .collect();
+    let current = current(now);
+    let add: Vec<Placed> = desired.difference(&current).cloned().collect();
+    let remove: Vec<Placed> = current.difference(&desired).cloned().collect();
+    Ok(render(now, &desired, &add, &remove))
 }
 
 /// The backend's commands for a change: the set-based backends (nftables,
@@ -159,16 +284,18 @@ pub fn plan_restore(before: &FirewallState, now: &FirewallState) -> Vec<Command>
 /// rule-based ones (iptables, ufw) delete and add single rules.
 fn render(
     state: &FirewallState,
-    desired: &BTreeSet<(u32, TaggedRule)>,
-    add: &[(u32, TaggedRule)],
-    remove: &[(u32, TaggedRule)],
+    desired: &BTreeSet<Placed>,
+    add: &[Placed],
+    remove: &[Placed],
 ) -> Vec<Command> {
-    match state.backend {
-        FirewallBackend::Nftables => nftables::commands(state, desired),
-        FirewallBackend::Iptables => iptables::commands(state, add, remove),
-        FirewallBackend::Firewalld => firewalld::commands(state, desired),
-        FirewallBackend::Ufw => ufw::commands(state, add, remove),
-        FirewallBackend::None => Vec::new(),
+    if add.is_empty() && remove.is_empty() {
+        return Vec::new();
+    }
+    match state {
+        FirewallState::Nftables(s) => nftables::commands(s, desired),
+        FirewallState::Iptables(s) => iptables::commands(s, add, remove),
+        FirewallState::Firewalld(s) => firewalld::commands(s, desired),
+        FirewallState::Ufw(s) => ufw::commands(s, add, remove),
     }
 }
 
@@ -176,6 +303,7 @@ fn render(
 fn expand(rules: &[FirewallRule]) -> Result<BTreeSet<TaggedRule>, PlanError> {
     let mut out = BTreeSet::new();
     for (i, rule) in rules.iter().enumerate() {
+        check_rule(i, rule)?;
         for (j, source) in rule.sources.iter().enumerate() {
             let net = parse_net(source).ok_or_else(|| {
                 PlanError::single(
@@ -186,11 +314,7 @@ fn expand(rules: &[FirewallRule]) -> Result<BTreeSet<TaggedRule>, PlanError> {
             })?;
             out.insert(TaggedRule {
                 tag: sanitize_tag(&rule.tag),
-                family: if net.addr().is_ipv4() {
-                    IpFamily::Ipv4
-                } else {
-                    IpFamily::Ipv6
-                },
+                family: IpFamily::of(&net),
                 transport: rule.transport,
                 ports: rule.ports,
                 source: net.to_string(),
@@ -200,9 +324,31 @@ fn expand(rules: &[FirewallRule]) -> Result<BTreeSet<TaggedRule>, PlanError> {
     Ok(out)
 }
 
+/// A typed record skips the JSON parser's checks: a rule must carry
+/// portplan's tag (else it would never be read back as portplan's) and a
+/// valid range (else the commands would name port 0 or `10-5`).
+fn check_rule(i: usize, rule: &FirewallRule) -> Result<(), PlanError> {
+    if !rule.tag.starts_with(TAG_PREFIX) {
+        return Err(PlanError::single(
+            format!("rules[{i}].tag"),
+            &rule.tag,
+            format!("a desired rule's tag starts with `{TAG_PREFIX}`"),
+        ));
+    }
+    let ports = rule.ports;
+    if ports.first == 0 || ports.first > ports.last {
+        return Err(PlanError::single(
+            format!("rules[{i}].ports"),
+            format!("{}-{}", ports.first, ports.last),
+            "not a port range within 1-65535 with first <= last",
+        ));
+    }
+    Ok(())
+}
+
 /// Plan text reaches the backend's comment field: keep it to a safe alphabet
 /// and a bounded length, so no quoting or comment syntax can be injected.
-pub fn sanitize_tag(tag: &str) -> String {
+fn sanitize_tag(tag: &str) -> String {
     tag.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':') {
@@ -243,12 +389,4 @@ fn bare(cidr: &str) -> &str {
 /// A source as the backends print it: a CIDR with its prefix, `/32` included.
 fn normalize_source(text: &str) -> Option<String> {
     parse_net(text).map(|net| net.to_string())
-}
-
-/// Whether a found rule belongs to a chain that can hold rules of `family`.
-fn chain_takes(chain_family: &str, family: IpFamily) -> bool {
-    matches!(
-        (chain_family, family),
-        ("inet", _) | ("ip", IpFamily::Ipv4) | ("ip6", IpFamily::Ipv6)
-    )
 }

@@ -11,10 +11,10 @@ use core::net::IpAddr;
 use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 use serde_json::Value;
 
-use super::{SET_THRESHOLD, TAG_PREFIX, bare, normalize_source};
-use crate::model::{
-    Command, FirewallBackend, FirewallState, FoundRule, InputChain, IpFamily, OpenPort, PlanError,
-    PortRange, TaggedRule, Transport,
+use super::{Placed, SET_THRESHOLD, TAG_PREFIX, bare, normalize_source};
+use crate::model::{OpenPort, PlanError, PortRange, Transport};
+use crate::state::{
+    ChainId, Command, IpFamily, NftChain, NftFamily, NftRule, NftState, TaggedRule,
 };
 
 fn malformed(what: &str) -> PlanError {
@@ -26,11 +26,7 @@ fn malformed(what: &str) -> PlanError {
 }
 
 /// A set reference, address or prefix as nft's JSON writes it.
-fn addresses(
-    right: &Value,
-    sets: &BTreeMap<(String, String, String), Vec<String>>,
-    at: (&str, &str),
-) -> (Vec<String>, Option<String>) {
+fn addresses(right: &Value, sets: &Sets, at: (&str, &str)) -> (Vec<String>, Option<String>) {
     match right {
         Value::String(text) => match text.strip_prefix('@') {
             Some(name) => {
@@ -132,11 +128,7 @@ struct Rule {
     conditional: bool,
 }
 
-fn read_rule(
-    expr: &[Value],
-    sets: &BTreeMap<(String, String, String), Vec<String>>,
-    at: (&str, &str),
-) -> Rule {
+fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
     let mut rule = Rule::default();
     for statement in expr {
         let Some((kind, body)) = statement.as_object().and_then(|o| o.iter().next()) else {
@@ -180,19 +172,54 @@ fn read_rule(
     rule
 }
 
-pub(super) fn read(json: &str) -> Result<FirewallState, PlanError> {
+fn nft_family(text: &str) -> Option<NftFamily> {
+    match text {
+        "inet" => Some(NftFamily::Inet),
+        "ip" => Some(NftFamily::Ip),
+        "ip6" => Some(NftFamily::Ip6),
+        _ => None,
+    }
+}
+
+/// Sets by (family, table, name): the addresses they hold.
+type Sets = BTreeMap<(String, String, String), Vec<String>>;
+
+fn text(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
     let root: Value = serde_json::from_str(json).map_err(|e| malformed(&e.to_string()))?;
     let items = root
         .get("nftables")
         .and_then(Value::as_array)
         .ok_or_else(|| malformed("no `nftables` array"))?;
-    let text = |v: &Value, key: &str| {
-        v.get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let sets = read_sets(items);
+    let mut state = NftState::default();
+    for chain in items.iter().filter_map(|i| i.get("chain")) {
+        if text(chain, "hook") != "input" || text(chain, "type") != "filter" {
+            continue;
+        }
+        if let Some(family) = nft_family(&text(chain, "family")) {
+            state.chains.push(NftChain {
+                family,
+                table: text(chain, "table"),
+                name: text(chain, "name"),
+                drops: text(chain, "policy") == "drop",
+                insert_before: None,
+            });
+        }
+    }
+    for item in items.iter().filter_map(|i| i.get("rule")) {
+        read_item(&mut state, item, &sets)?;
+    }
+    Ok(state)
+}
 
+fn read_sets(items: &[Value]) -> Sets {
     let mut sets = BTreeMap::new();
     for set in items.iter().filter_map(|i| i.get("set")) {
         let elements = set
@@ -207,118 +234,98 @@ pub(super) fn read(json: &str) -> Result<FirewallState, PlanError> {
             .collect();
         sets.insert((at.0, at.1, text(set, "name")), sources);
     }
-
-    let mut state = FirewallState {
-        backend: FirewallBackend::Nftables,
-        chains: Vec::new(),
-        found: Vec::new(),
-        open: Vec::new(),
-    };
-    for chain in items.iter().filter_map(|i| i.get("chain")) {
-        if text(chain, "hook") == "input"
-            && text(chain, "type") == "filter"
-            && matches!(text(chain, "family").as_str(), "inet" | "ip" | "ip6")
-        {
-            state.chains.push(InputChain {
-                family: text(chain, "family"),
-                table: text(chain, "table"),
-                name: text(chain, "name"),
-                drops: text(chain, "policy") == "drop",
-                insert_before: None,
-            });
-        }
-    }
-
-    for item in items.iter().filter_map(|i| i.get("rule")) {
-        let (family, table, chain_name) = (
-            text(item, "family"),
-            text(item, "table"),
-            text(item, "chain"),
-        );
-        let Some(index) = state
-            .chains
-            .iter()
-            .position(|c| c.family == family && c.table == table && c.name == chain_name)
-        else {
-            continue;
-        };
-        let handle = item.get("handle").and_then(Value::as_u64);
-        let expr = item
-            .get("expr")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let rule = read_rule(&expr, &sets, (&family, &table));
-        let verdict = rule.verdict.as_deref();
-        if matches!(verdict, Some("drop" | "reject"))
-            && !rule.conditional
-            && rule.sources.is_none()
-            && rule.ports.is_none()
-        {
-            let chain = &mut state.chains[index];
-            chain.drops = true;
-            if chain.insert_before.is_none() {
-                chain.insert_before = handle;
-            }
-        }
-        let Some((transport, ranges)) = rule.ports.clone() else {
-            continue;
-        };
-        let comment = item
-            .get("comment")
-            .and_then(Value::as_str)
-            .filter(|c| c.starts_with(TAG_PREFIX));
-        let (rule_family, sources, set) = match &rule.sources {
-            Some((rule_family, sources, set)) => (*rule_family, sources.clone(), set.clone()),
-            // No source match: from anywhere, in the chain's family.
-            None => {
-                let any = if family == "ip6" { "::/0" } else { "0.0.0.0/0" };
-                let rule_family = if family == "ip6" {
-                    IpFamily::Ipv6
-                } else {
-                    IpFamily::Ipv4
-                };
-                (rule_family, vec![any.to_string()], None)
-            }
-        };
-        if verdict == Some("accept") && !rule.conditional {
-            for ports in &ranges {
-                state.open.push(OpenPort {
-                    transport,
-                    ports: *ports,
-                    sources: if rule.sources.is_some() {
-                        sources.clone()
-                    } else {
-                        Vec::new()
-                    },
-                    tag: comment.map(str::to_string),
-                });
-            }
-        }
-        if let Some(tag) = comment {
-            for ports in &ranges {
-                for source in &sources {
-                    state.found.push(FoundRule {
-                        chain: index as u32,
-                        rule: TaggedRule {
-                            tag: tag.to_string(),
-                            family: rule_family,
-                            transport,
-                            ports: *ports,
-                            source: source.clone(),
-                        },
-                        handle,
-                        set: set.clone(),
-                        spec: Vec::new(),
-                    });
-                }
-            }
-        }
-    }
-    Ok(state)
+    sets
 }
 
-type GroupKey = (u32, String, IpFamily, Transport, PortRange);
+/// One rule of an input chain: a catch-all drop marks where rules go; an
+/// accept opens ports; a tagged one is portplan's.
+fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), PlanError> {
+    let (family, table, chain_name) = (
+        text(item, "family"),
+        text(item, "table"),
+        text(item, "chain"),
+    );
+    let Some(index) = state
+        .chains
+        .iter()
+        .position(|c| c.family.as_str() == family && c.table == table && c.name == chain_name)
+    else {
+        return Ok(());
+    };
+    let handle = item.get("handle").and_then(Value::as_u64);
+    let expr = item
+        .get("expr")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let rule = read_rule(&expr, sets, (&family, &table));
+    let verdict = rule.verdict.as_deref();
+    if matches!(verdict, Some("drop" | "reject"))
+        && !rule.conditional
+        && rule.sources.is_none()
+        && rule.ports.is_none()
+        && let Some(chain) = state.chains.get_mut(index)
+    {
+        chain.drops = true;
+        if chain.insert_before.is_none() {
+            chain.insert_before = handle;
+        }
+    }
+    let Some((transport, ranges)) = rule.ports.clone() else {
+        return Ok(());
+    };
+    let comment = item
+        .get("comment")
+        .and_then(Value::as_str)
+        .filter(|c| c.starts_with(TAG_PREFIX));
+    let (rule_family, sources, set) = match &rule.sources {
+        Some((rule_family, sources, set)) => (*rule_family, sources.clone(), set.clone()),
+        // No source match: from anywhere, in the chain's family.
+        None => {
+            let rule_family = if family == "ip6" {
+                IpFamily::Ipv6
+            } else {
+                IpFamily::Ipv4
+            };
+            (rule_family, vec![rule_family.any().to_string()], None)
+        }
+    };
+    if verdict == Some("accept") && !rule.conditional {
+        let open_sources = if rule.sources.is_some() {
+            sources.clone()
+        } else {
+            Vec::new()
+        };
+        state.open.extend(ranges.iter().map(|ports| OpenPort {
+            transport,
+            ports: *ports,
+            sources: open_sources.clone(),
+            tag: comment.map(str::to_string),
+        }));
+    }
+    let Some(tag) = comment else {
+        return Ok(());
+    };
+    let handle =
+        handle.ok_or_else(|| malformed(&format!("the portplan rule {tag} has no handle")))?;
+    for ports in &ranges {
+        state.found.extend(sources.iter().map(|source| NftRule {
+            chain: ChainId::at(index),
+            rule: TaggedRule {
+                tag: tag.to_string(),
+                family: rule_family,
+                transport,
+                ports: *ports,
+                source: source.clone(),
+            },
+            handle,
+            set: set.clone(),
+        }));
+    }
+    Ok(())
+}
+
+type GroupKey = (ChainId, String, IpFamily, Transport, PortRange);
 
 /// One of portplan's rules as found: its sources, the handles of the rules
 /// holding them and the named sets they live in.
@@ -329,7 +336,7 @@ struct Found {
     sets: BTreeSet<String>,
 }
 
-fn group_of(chain: u32, rule: &TaggedRule) -> GroupKey {
+fn group_of(chain: ChainId, rule: &TaggedRule) -> GroupKey {
     (
         chain,
         rule.tag.clone(),
@@ -348,23 +355,60 @@ fn set_name(tag: &str, family: IpFamily) -> String {
         .collect();
     format!(
         "portplan_{spec}_{}",
-        if family == IpFamily::Ipv4 { "v4" } else { "v6" }
+        super::firewalld::family_suffix(family)
     )
+}
+
+/// The lines that add one group: its set when it has many sources, then
+/// its rule, before the chain's catch-all drop/reject.
+fn add_group(chain: &NftChain, key: &GroupKey, sources: &BTreeSet<String>) -> Vec<String> {
+    let (_, tag, family, transport, ports) = key;
+    let at = format!("{} {}", chain.family.as_str(), chain.table);
+    let selector = if *family == IpFamily::Ipv4 {
+        "ip saddr"
+    } else {
+        "ip6 saddr"
+    };
+    let mut lines = Vec::new();
+    let listed: Vec<&str> = sources.iter().map(|s| bare(s)).collect();
+    let matched = match listed.as_slice() {
+        [one] => format!("{selector} {one}"),
+        _ if listed.len() > SET_THRESHOLD => {
+            let name = set_name(tag, *family);
+            let kind = if *family == IpFamily::Ipv4 {
+                "ipv4_addr"
+            } else {
+                "ipv6_addr"
+            };
+            lines.push(format!(
+                "add set {at} {name} {{ type {kind}; flags interval; comment \"{tag}\"; elements = {{ {} }} }}",
+                listed.join(", ")
+            ));
+            format!("{selector} @{name}")
+        }
+        _ => format!("{selector} {{ {} }}", listed.join(", ")),
+    };
+    let place = match chain.insert_before {
+        Some(handle) => format!("insert rule {at} {} position {handle}", chain.name),
+        None => format!("add rule {at} {}", chain.name),
+    };
+    lines.push(format!(
+        "{place} {matched} {} dport {ports} accept comment \"{tag}\"",
+        transport.as_str()
+    ));
+    lines
 }
 
 /// One `nft -f -` script: delete every changed group's rules and sets, then
 /// add the desired groups, each before the chain's catch-all drop/reject.
-pub(super) fn commands(
-    state: &FirewallState,
-    desired: &BTreeSet<(u32, TaggedRule)>,
-) -> Vec<Command> {
+pub(super) fn commands(state: &NftState, desired: &BTreeSet<Placed>) -> Vec<Command> {
     let mut current: BTreeMap<GroupKey, Found> = BTreeMap::new();
     for found in &state.found {
         let entry = current
             .entry(group_of(found.chain, &found.rule))
             .or_default();
         entry.sources.insert(found.rule.source.clone());
-        entry.handles.extend(found.handle);
+        entry.handles.insert(found.handle);
         entry.sets.extend(found.set.clone());
     }
     let mut wanted: BTreeMap<GroupKey, BTreeSet<String>> = BTreeMap::new();
@@ -385,8 +429,11 @@ pub(super) fn commands(
     let mut set_deletes = BTreeSet::new();
     let mut adds = Vec::new();
     for key in changed {
-        let chain = &state.chains[key.0 as usize];
-        let at = format!("{} {}", chain.family, chain.table);
+        // Checked at the boundary: every slot id names a chain.
+        let Some(chain) = state.chains.get(key.0.index()) else {
+            continue;
+        };
+        let at = format!("{} {}", chain.family.as_str(), chain.table);
         if let Some(Found { handles, sets, .. }) = current.get(key) {
             deletes.extend(
                 handles
@@ -395,41 +442,9 @@ pub(super) fn commands(
             );
             set_deletes.extend(sets.iter().map(|s| format!("delete set {at} {s}")));
         }
-        let Some(sources) = wanted.get(key) else {
-            continue;
-        };
-        let (_, tag, family, transport, ports) = key;
-        let selector = if *family == IpFamily::Ipv4 {
-            "ip saddr"
-        } else {
-            "ip6 saddr"
-        };
-        let listed: Vec<&str> = sources.iter().map(|s| bare(s)).collect();
-        let matched = if listed.len() > SET_THRESHOLD {
-            let name = set_name(tag, *family);
-            let kind = if *family == IpFamily::Ipv4 {
-                "ipv4_addr"
-            } else {
-                "ipv6_addr"
-            };
-            adds.push(format!(
-                "add set {at} {name} {{ type {kind}; flags interval; comment \"{tag}\"; elements = {{ {} }} }}",
-                listed.join(", ")
-            ));
-            format!("{selector} @{name}")
-        } else if listed.len() == 1 {
-            format!("{selector} {}", listed[0])
-        } else {
-            format!("{selector} {{ {} }}", listed.join(", "))
-        };
-        let place = match chain.insert_before {
-            Some(handle) => format!("insert rule {at} {} position {handle}", chain.name),
-            None => format!("add rule {at} {}", chain.name),
-        };
-        adds.push(format!(
-            "{place} {matched} {} dport {ports} accept comment \"{tag}\"",
-            transport.as_str()
-        ));
+        if let Some(sources) = wanted.get(key) {
+            adds.extend(add_group(chain, key, sources));
+        }
     }
     let mut script: Vec<String> = deletes.into_iter().map(|(_, line)| line).collect();
     script.extend(set_deletes);

@@ -12,14 +12,12 @@
 //! where a foreign rule has that tuple would rewrite the foreign rule
 //! ("Rule updated"). Such a collision is refused before anything runs.
 
-use super::{TAG_PREFIX, bare, colon_ports, normalize_source, parse_ports};
-use crate::model::{
-    Command, FirewallBackend, FirewallState, FoundRule, InputChain, IpFamily, OpenPort, PlanError,
-    Problem, TaggedRule, Transport,
-};
+use super::{Placed, TAG_PREFIX, bare, colon_ports, normalize_source, parse_ports};
+use crate::model::{OpenPort, PlanError, Problem, Transport};
+use crate::state::{Command, IpFamily, TaggedRule, UfwRule, UfwState};
 
 /// Whether `ufw status` says it is active (`None`: not its output).
-pub fn is_active(status: &str) -> Option<bool> {
+fn is_active(status: &str) -> Option<bool> {
     match status.lines().next()?.trim() {
         "Status: active" => Some(true),
         "Status: inactive" => Some(false),
@@ -82,7 +80,7 @@ fn parse(words: &[String]) -> Rule {
     rule
 }
 
-pub(super) fn read(status: &str, added: &str) -> Result<FirewallState, PlanError> {
+pub(super) fn read(status: &str, added: &str) -> Result<UfwState, PlanError> {
     let active = is_active(status).ok_or_else(|| {
         PlanError::single(
             "main",
@@ -94,17 +92,10 @@ pub(super) fn read(status: &str, added: &str) -> Result<FirewallState, PlanError
         .lines()
         .filter_map(|l| l.strip_prefix("Default: "))
         .any(|l| l.split(',').any(|p| p.trim() == "allow (incoming)"));
-    let mut state = FirewallState {
-        backend: FirewallBackend::Ufw,
-        chains: vec![InputChain {
-            family: "inet".into(),
-            table: "ufw".into(),
-            name: "user-input".into(),
-            drops: !(active && allows_incoming),
-            insert_before: None,
-        }],
-        found: Vec::new(),
-        open: Vec::new(),
+    let mut state = UfwState {
+        active,
+        drops: !(active && allows_incoming),
+        ..UfwState::default()
     };
     for (line_no, line) in added.lines().enumerate() {
         let Some(command) = line.trim().strip_prefix("ufw ") else {
@@ -154,8 +145,7 @@ pub(super) fn read(status: &str, added: &str) -> Result<FirewallState, PlanError
             let (Some(tag), Some(source), true) = (&tag, &source, allows) else {
                 continue;
             };
-            state.found.push(FoundRule {
-                chain: 0,
+            state.found.push(UfwRule {
                 rule: TaggedRule {
                     tag: tag.clone(),
                     family: if source.contains(':') {
@@ -167,9 +157,7 @@ pub(super) fn read(status: &str, added: &str) -> Result<FirewallState, PlanError
                     ports: range,
                     source: source.clone(),
                 },
-                handle: None,
-                set: None,
-                spec: words.clone(),
+                words: words.clone(),
             });
         }
     }
@@ -178,10 +166,7 @@ pub(super) fn read(status: &str, added: &str) -> Result<FirewallState, PlanError
 
 /// Refuse to add a rule whose tuple a foreign allow rule already holds: ufw
 /// would take that rule over rather than add portplan's beside it.
-pub(super) fn collisions(
-    state: &FirewallState,
-    add: &[(u32, TaggedRule)],
-) -> Result<(), PlanError> {
+pub(super) fn collisions(state: &UfwState, add: &[Placed]) -> Result<(), PlanError> {
     let problems: Vec<Problem> = add
         .iter()
         .filter_map(|(_, rule)| {
@@ -217,19 +202,15 @@ pub(super) fn collisions(
 
 /// `ufw delete` with each removed rule's own words, then one `ufw allow` per
 /// added source; ufw appends, after every existing user rule.
-pub(super) fn commands(
-    state: &FirewallState,
-    add: &[(u32, TaggedRule)],
-    remove: &[(u32, TaggedRule)],
-) -> Vec<Command> {
+pub(super) fn commands(state: &UfwState, add: &[Placed], remove: &[Placed]) -> Vec<Command> {
     let mut commands: Vec<Command> = Vec::new();
     for found in state
         .found
         .iter()
-        .filter(|f| remove.iter().any(|(c, r)| *c == f.chain && *r == f.rule))
+        .filter(|f| remove.iter().any(|(_, r)| *r == f.rule))
     {
         let mut argv = vec!["ufw".to_string(), "delete".to_string()];
-        argv.extend(found.spec.iter().cloned());
+        argv.extend(found.words.iter().cloned());
         if !commands.iter().any(|c| c.argv == argv) {
             commands.push(Command { argv, stdin: None });
         }

@@ -2,8 +2,9 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use portplan_core::model::{
-    Finding, FindingCode, Observation, Phase, Plan, PlanError, Report, Severity,
+use portplan_core::{
+    Finding, FindingCode, FirewallState, FirewalldState, IptablesState, NftState, Observation,
+    Phase, Plan, PlanError, Report, Severity, UfwState,
 };
 use serde_json::{Value, json};
 
@@ -73,5 +74,37 @@ pub fn fdl_single(extra: Value) -> Value {
 pub fn merge(base: &mut Value, extra: Value) {
     if let (Value::Object(base), Value::Object(extra)) = (base, extra) {
         base.extend(extra);
+    }
+}
+
+/// The nftables state inside `state`; any other backend fails the test.
+pub fn nft(state: &FirewallState) -> &NftState {
+    match state {
+        FirewallState::Nftables(s) => s,
+        other => panic!("expected an nftables state, got {:?}", other.backend()),
+    }
+}
+
+/// The iptables state inside `state`; any other backend fails the test.
+pub fn ipt(state: &FirewallState) -> &IptablesState {
+    match state {
+        FirewallState::Iptables(s) => s,
+        other => panic!("expected an iptables state, got {:?}", other.backend()),
+    }
+}
+
+/// The firewalld state inside `state`; any other backend fails the test.
+pub fn firewalld(state: &FirewallState) -> &FirewalldState {
+    match state {
+        FirewallState::Firewalld(s) => s,
+        other => panic!("expected a firewalld state, got {:?}", other.backend()),
+    }
+}
+
+/// The ufw state inside `state`; any other backend fails the test.
+pub fn ufw(state: &FirewallState) -> &UfwState {
+    match state {
+        FirewallState::Ufw(s) => s,
+        other => panic!("expected a ufw state, got {:?}", other.backend()),
     }
 }

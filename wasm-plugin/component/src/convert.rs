@@ -6,7 +6,7 @@
 //! field missing here fails to compile, and `tests/wit_contract.rs` keeps
 //! core's names equal to the WIT's.
 
-use portplan_core::model;
+use portplan_core as model;
 use serde_json::{Map, Value};
 
 use crate::wit;
@@ -137,7 +137,10 @@ records! {
     HostObservation { host, phase, observation }
     Plan { name, profiles, deploy_user, hosts, networks, overrides, enable, custom_profiles, observations }
     Finding { code, severity, host, component, spec, ports, message, fix }
-    PortEntry { spec, component, ports, transport, protocol, allocation, exposure, sources, purpose, overridden }
+    PortEntry {
+        spec, component, ports, transport, protocol, allocation, exposure, sources, source_hosts,
+        source_networks, purpose, overridden,
+    }
     HostPorts { host, address, ports }
     FirewallRule { host, spec, tag, transport, ports, sources, purpose }
     Summary { errors, warnings, infos }
@@ -146,9 +149,17 @@ records! {
     PlanError { problems }
     FirewallOutput { main, extra, zone }
     TaggedRule { tag, family, transport, ports, source }
-    InputChain { family, table, name, drops, insert_before }
-    FoundRule { chain, rule, handle, set, spec }
-    FirewallState { backend, chains, found, open }
+    NftChain { family, table, name, drops, insert_before }
+    NftRule { chain, rule, handle, set }
+    NftState { chains, found, open }
+    IptablesChain { family, drops, insert_before }
+    IptablesRule { chain, rule, number, saved }
+    IptablesState { chains, found, open }
+    FirewalldZone { name, side, drops }
+    FirewalldRule { zone, rule, rich_rule, ipset }
+    FirewalldState { zones, found, open }
+    UfwRule { rule, words }
+    UfwState { active, drops, found, open }
     Command { argv, stdin }
     FirewallChange { backend, add, remove, commands, notes }
 }
@@ -167,16 +178,48 @@ enums! {
     }
     ReportFormat { Json, Table, Markdown, Csv }
     IpFamily { Ipv4, Ipv6 }
+    NftFamily { Inet, Ip, Ip6 }
+    FirewalldSide { Runtime, Permanent }
+}
+
+/// The WIT's `chain-id` is a bare `u32`; core's is a checked newtype.
+impl Lower<u32> for model::ChainId {
+    fn lower(self) -> u32 {
+        self.0
+    }
 }
 
 /// A variant with a payload is `{"case": payload}`; one without is `"case"`.
+fn record_case(name: &str, payload: Value) -> Value {
+    Value::Object(Map::from_iter([(name.to_string(), payload)]))
+}
+
+impl Lower<wit::FirewallState> for model::FirewallState {
+    fn lower(self) -> wit::FirewallState {
+        match self {
+            model::FirewallState::Nftables(s) => wit::FirewallState::Nftables(s.lower()),
+            model::FirewallState::Iptables(s) => wit::FirewallState::Iptables(s.lower()),
+            model::FirewallState::Firewalld(s) => wit::FirewallState::Firewalld(s.lower()),
+            model::FirewallState::Ufw(s) => wit::FirewallState::Ufw(s.lower()),
+        }
+    }
+}
+
+impl ToJson for wit::FirewallState {
+    fn to_json(&self) -> Value {
+        match self {
+            wit::FirewallState::Nftables(s) => record_case("nftables", s.to_json()),
+            wit::FirewallState::Iptables(s) => record_case("iptables", s.to_json()),
+            wit::FirewallState::Firewalld(s) => record_case("firewalld", s.to_json()),
+            wit::FirewallState::Ufw(s) => record_case("ufw", s.to_json()),
+        }
+    }
+}
+
 fn case(name: &str, payload: Option<&String>) -> Value {
     match payload {
         None => Value::from(name),
-        Some(payload) => Value::Object(Map::from_iter([(
-            name.to_string(),
-            Value::from(payload.clone()),
-        )])),
+        Some(payload) => record_case(name, Value::from(payload.clone())),
     }
 }
 

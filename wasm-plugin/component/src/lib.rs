@@ -19,7 +19,7 @@ mod convert;
 
 use bindings::portplan::ports::types as wit;
 use convert::{Lower, ToJson};
-use portplan_core::model;
+use portplan_core as model;
 
 struct Portplan;
 
@@ -27,7 +27,25 @@ struct Portplan;
 /// parser: a `port-range` of 0 or a reversed one is rejected with its path,
 /// exactly as the other artifacts reject it.
 fn lift<T: serde::de::DeserializeOwned>(value: &impl ToJson) -> Result<T, model::PlanError> {
-    portplan_core::parse_json(&value.to_json().to_string())
+    portplan_core::shell::parse_json(&value.to_json().to_string())
+}
+
+/// [`lift`] for a named parameter: problem paths start with its name
+/// (`before.nftables.found[0].rule.ports`), as in the Extism plugin's input.
+fn lift_at<T: serde::de::DeserializeOwned>(
+    at: &str,
+    value: &impl ToJson,
+) -> Result<T, model::PlanError> {
+    lift(value).map_err(|mut error| {
+        for problem in &mut error.problems {
+            problem.path = if problem.path == "." {
+                at.to_string()
+            } else {
+                format!("{at}.{}", problem.path)
+            };
+        }
+        error
+    })
 }
 
 impl bindings::Guest for Portplan {
@@ -92,6 +110,23 @@ impl bindings::Guest for Portplan {
             .lower()
     }
 
+    fn empty_firewall(backend: wit::FirewallBackend) -> Result<wit::FirewallState, wit::PlanError> {
+        lift(&backend)
+            .and_then(portplan_core::empty_firewall)
+            .lower()
+    }
+
+    fn plan_restore(
+        before: wit::FirewallState,
+        now: wit::FirewallState,
+    ) -> Result<Vec<wit::Command>, wit::PlanError> {
+        let before: Result<model::FirewallState, _> = lift_at("before", &before);
+        let now: Result<model::FirewallState, _> = lift_at("now", &now);
+        before
+            .and_then(|before| portplan_core::plan_restore(&before, &now?))
+            .lower()
+    }
+
     fn render_plan_error(error: wit::PlanError, format: wit::ReportFormat) -> String {
         let format = lift(&format).unwrap_or(model::ReportFormat::Json);
         let error = lift(&error).unwrap_or_else(|e| e);
@@ -99,4 +134,10 @@ impl bindings::Guest for Portplan {
     }
 }
 
-bindings::export!(Portplan with_types_in bindings);
+/// wit-bindgen's export glue is `unsafe` (`export_name` functions); it is the
+/// one place this crate allows it.
+#[allow(unsafe_code)]
+mod exports {
+    use super::Portplan;
+    crate::bindings::export!(Portplan with_types_in crate::bindings);
+}

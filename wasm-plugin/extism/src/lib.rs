@@ -13,7 +13,7 @@
 
 #![cfg(target_family = "wasm")]
 
-use portplan_core::model::{
+use portplan_core::{
     FirewallBackend, FirewallOutput, FirewallRule, FirewallState, Observation, Phase, Plan,
     PlanError, Report, ReportFormat,
 };
@@ -26,7 +26,7 @@ fn run<I: DeserializeOwned, O: Serialize>(call: impl FnOnce(I) -> Result<O, Plan
     let text = String::from_utf8_lossy(&input);
     // A function without parameters takes no input at all.
     let text = if text.trim().is_empty() { "{}" } else { &text };
-    match portplan_core::parse_json(text).and_then(call) {
+    match portplan_core::shell::parse_json(text).and_then(call) {
         Ok(output) => match serde_json::to_vec(&output) {
             Ok(bytes) => match extism_pdk::output(bytes) {
                 Ok(()) => 0,
@@ -128,6 +128,19 @@ struct PlanFirewall {
     remove_all: bool,
 }
 
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct EmptyFirewall {
+    backend: FirewallBackend,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct PlanRestore {
+    before: FirewallState,
+    now: FirewallState,
+}
+
 export!("catalog", catalog, _input: NoInput => Ok(portplan_core::catalog()));
 export!("get-profile", get_profile, input: GetProfile => portplan_core::get_profile(&input.name));
 export!("parse-plan", parse_plan, input: ParsePlan => portplan_core::parse_plan(&input.text));
@@ -142,3 +155,7 @@ export!("read-firewall", read_firewall, input: ReadFirewall =>
     portplan_core::read_firewall(input.backend, &input.output));
 export!("plan-firewall", plan_firewall, input: PlanFirewall =>
     portplan_core::plan_firewall(&input.rules, &input.state, input.remove_all));
+export!("empty-firewall", empty_firewall, input: EmptyFirewall =>
+    portplan_core::empty_firewall(input.backend));
+export!("plan-restore", plan_restore, input: PlanRestore =>
+    portplan_core::plan_restore(&input.before, &input.now));

@@ -1,5 +1,5 @@
-//! Reading a plan: JSON text to [`Plan`], then [`Plan`] to a checked
-//! [`Deployment`] in which every name resolves and every address parses.
+//! Resolution: [`Plan`] to a checked [`Deployment`] in which every name
+//! resolves and every address parses.
 //!
 //! Everything that makes a plan meaningless is a [`PlanError`] here, with the
 //! path and value of each problem; everything that makes it merely wrong is a
@@ -9,127 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use core::net::IpAddr;
 use ipnet::IpNet;
-use serde::de::DeserializeOwned;
 
 use crate::catalog;
+use crate::deployment::{DeployedHost, Deployment, Placed};
 use crate::model::{
-    DeployUser, HostObservation, Observation, Plan, PlanError, PortOverride, PortRange, PortSpec,
-    Problem, Profile,
+    DeployUser, Observation, Plan, PlanError, PlanHost, PortOverride, PortSpec, Problem, Profile,
 };
-
-/// Longest excerpt of an offending value quoted in a problem.
-const VALUE_EXCERPT: usize = 80;
-
-/// Parse a plan from JSON text. On failure, the problem names the JSON path,
-/// the value found there and what is wrong with it.
-pub fn parse_plan(text: &str) -> Result<Plan, PlanError> {
-    parse_json(text)
-}
-
-/// Parse any contract type from JSON text, strictly, with the path and value
-/// of the first problem: the one way every artifact reads its input.
-pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, PlanError> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return PlanError::single(".", "", format!("not valid JSON: {inner}"));
-        }
-        // The text is valid JSON, so the value at the path can be quoted.
-        let value = serde_json::from_str::<serde_json::Value>(text)
-            .ok()
-            .and_then(|root| value_at(&root, &path).map(excerpt))
-            .unwrap_or_default();
-        PlanError::single(path, value, strip_position(&inner.to_string()))
-    })?;
-    de.end()
-        .map_err(|e| PlanError::single(".", "", format!("not valid JSON: {e}")))?;
-    Ok(value)
-}
-
-/// serde_json appends " at line L column C"; the path already says where.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_string(),
-        None => message.to_string(),
-    }
-}
-
-/// The value at a serde_path_to_error path such as `hosts[0].address`.
-fn value_at<'v>(root: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
-    if path == "." {
-        return Some(root);
-    }
-    let mut node = root;
-    for segment in path.split('.') {
-        let (key, indices) = match segment.find('[') {
-            Some(i) => (&segment[..i], &segment[i..]),
-            None => (segment, ""),
-        };
-        if !key.is_empty() {
-            node = node.get(key)?;
-        }
-        for index in indices.split(['[', ']']).filter(|s| !s.is_empty()) {
-            node = node.get(index.parse::<usize>().ok()?)?;
-        }
-    }
-    Some(node)
-}
-
-fn excerpt(value: &serde_json::Value) -> String {
-    let text = value.to_string();
-    if text.chars().count() <= VALUE_EXCERPT {
-        return text;
-    }
-    let mut cut: String = text.chars().take(VALUE_EXCERPT).collect();
-    cut.push_str("...");
-    cut
-}
-
-/// A spec placed on a host with its effective ports.
-#[derive(Debug, Clone)]
-pub(crate) struct Placed {
-    pub spec: PortSpec,
-    pub ports: PortRange,
-    pub overridden: bool,
-}
-
-/// A plan host, resolved.
-#[derive(Debug, Clone)]
-pub(crate) struct DeployedHost {
-    pub name: String,
-    pub address: IpAddr,
-    pub address_text: String,
-    pub components: Vec<String>,
-    pub deploy_user: DeployUser,
-    /// Specs of its components, by port then transport then id.
-    pub placed: Vec<Placed>,
-    pub observation: Option<HostObservation>,
-}
-
-/// A plan whose every reference resolves: the input of the rules.
-#[derive(Debug, Clone)]
-pub(crate) struct Deployment {
-    pub name: String,
-    pub profiles: Vec<Profile>,
-    pub hosts: Vec<DeployedHost>,
-    /// Client networks by name, aggregated.
-    pub networks: BTreeMap<String, Vec<IpNet>>,
-}
-
-impl Deployment {
-    /// The profile that defines `component`.
-    pub fn profile_of(&self, component: &str) -> Option<&Profile> {
-        self.profiles
-            .iter()
-            .find(|p| p.components.iter().any(|c| c.name == component))
-    }
-
-    pub fn host_index(&self, name: &str) -> Option<usize> {
-        self.hosts.iter().position(|h| h.name == name)
-    }
-}
 
 /// Collects problems in input order while resolving.
 #[derive(Default)]
@@ -158,20 +43,9 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
     let mut problems = Problems::default();
     let builtin = catalog::profiles();
 
-    check_custom_profiles(plan, &builtin, &mut problems);
-    let profiles = used_profiles(plan, &builtin, &mut problems);
-    let specs: BTreeMap<&str, &PortSpec> = profiles
-        .iter()
-        .flat_map(|p| &p.specs)
-        .map(|s| (s.id.as_str(), s))
-        .collect();
-    let components: BTreeSet<&str> = profiles
-        .iter()
-        .flat_map(|p| &p.components)
-        .map(|c| c.name.as_str())
-        .collect();
-    let enabled = check_enable(plan, &specs, &mut problems);
-    check_overrides(&plan.overrides, "overrides", &specs, None, &mut problems);
+    check_custom_profiles(plan, builtin, &mut problems);
+    let profiles = used_profiles(plan, builtin, &mut problems);
+    let known = Known::new(plan, &profiles, &mut problems);
     let networks = resolve_networks(plan, &profiles, &mut problems);
 
     if plan.hosts.is_empty() {
@@ -181,102 +55,18 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
             "a plan needs at least one host".into(),
         );
     }
-    let mut names = BTreeMap::new();
-    let mut addresses = BTreeMap::new();
+    let mut taken = Taken::default();
     let mut hosts = Vec::new();
     for (i, host) in plan.hosts.iter().enumerate() {
-        let at = format!("hosts[{i}]");
-        if host.name.trim().is_empty() {
-            problems.push(
-                format!("{at}.name"),
-                &host.name,
-                "a host needs a name".into(),
-            );
-        } else if let Some(first) = names.insert(host.name.as_str(), i) {
-            problems.push(
-                format!("{at}.name"),
-                &host.name,
-                format!("duplicate host name; hosts[{first}] has it already"),
-            );
-        }
-        let address = match host.address.parse::<IpAddr>() {
-            Ok(address) => {
-                if let Some(first) = addresses.insert(address, i) {
-                    problems.push(
-                        format!("{at}.address"),
-                        &host.address,
-                        format!("duplicate host address; hosts[{first}] has it already"),
-                    );
-                }
-                Some(address)
-            }
-            Err(_) => {
-                problems.push(
-                    format!("{at}.address"),
-                    &host.address,
-                    "not an IPv4 or IPv6 address".into(),
-                );
-                None
-            }
-        };
-        if host.components.is_empty() {
-            problems.push(
-                format!("{at}.components"),
-                "[]",
-                "a host needs at least one component".into(),
-            );
-        }
-        let mut seen = BTreeSet::new();
-        for (j, component) in host.components.iter().enumerate() {
-            if !components.contains(component.as_str()) {
-                problems.push(
-                    format!("{at}.components[{j}]"),
-                    component,
-                    format!(
-                        "unknown component for profiles {}; known: {}",
-                        plan.profiles.join(", "),
-                        components.iter().copied().collect::<Vec<_>>().join(", ")
-                    ),
-                );
-            } else if !seen.insert(component.as_str()) {
-                problems.push(
-                    format!("{at}.components[{j}]"),
-                    component,
-                    "listed twice on this host".into(),
-                );
-            }
-        }
-        check_overrides(
-            &host.overrides,
-            &format!("{at}.overrides"),
-            &specs,
-            Some(&host.components),
+        hosts.extend(resolve_host(
+            plan,
+            i,
+            host,
+            &known,
+            &mut taken,
             &mut problems,
-        );
-
-        if let Some(address) = address {
-            let placed = place(
-                host.components.iter(),
-                &profiles,
-                &enabled,
-                &plan.overrides,
-                &host.overrides,
-            );
-            hosts.push(DeployedHost {
-                name: host.name.clone(),
-                address,
-                address_text: address.to_string(),
-                components: host.components.clone(),
-                deploy_user: host
-                    .deploy_user
-                    .or(plan.deploy_user)
-                    .unwrap_or(DeployUser::Root),
-                placed,
-                observation: None,
-            });
-        }
+        ));
     }
-
     attach_observations(plan, &mut hosts, &mut problems);
 
     if problems.0.is_empty() {
@@ -290,6 +80,166 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
         Err(PlanError {
             problems: problems.0,
         })
+    }
+}
+
+/// What every host of a plan is resolved against.
+struct Known<'p> {
+    profiles: &'p [Profile],
+    specs: BTreeMap<&'p str, &'p PortSpec>,
+    components: BTreeSet<&'p str>,
+    enabled: BTreeSet<String>,
+}
+
+impl<'p> Known<'p> {
+    /// The used profiles' specs and components; the plan's enabled optional
+    /// specs and plan-wide overrides checked against them.
+    fn new(plan: &Plan, profiles: &'p [Profile], problems: &mut Problems) -> Self {
+        let specs: BTreeMap<&str, &PortSpec> = profiles
+            .iter()
+            .flat_map(|p| &p.specs)
+            .map(|s| (s.id.as_str(), s))
+            .collect();
+        let components = profiles
+            .iter()
+            .flat_map(|p| &p.components)
+            .map(|c| c.name.as_str())
+            .collect();
+        let enabled = check_enable(plan, &specs, problems);
+        check_overrides(&plan.overrides, "overrides", &specs, None, problems);
+        Known {
+            profiles,
+            specs,
+            components,
+            enabled,
+        }
+    }
+}
+
+/// Host names and addresses seen so far, by the index of the first holder.
+#[derive(Default)]
+struct Taken<'p> {
+    names: BTreeMap<&'p str, usize>,
+    addresses: BTreeMap<IpAddr, usize>,
+}
+
+/// One plan host: its name, address, components and overrides checked; the
+/// resolved host when its address parses (other problems are collected).
+fn resolve_host<'p>(
+    plan: &Plan,
+    i: usize,
+    host: &'p PlanHost,
+    known: &Known,
+    taken: &mut Taken<'p>,
+    problems: &mut Problems,
+) -> Option<DeployedHost> {
+    let at = format!("hosts[{i}]");
+    if host.name.trim().is_empty() {
+        problems.push(
+            format!("{at}.name"),
+            &host.name,
+            "a host needs a name".into(),
+        );
+    } else if let Some(first) = taken.names.insert(host.name.as_str(), i) {
+        problems.push(
+            format!("{at}.name"),
+            &host.name,
+            format!("duplicate host name; hosts[{first}] has it already"),
+        );
+    }
+    let address = host_address(i, &at, host, taken, problems);
+    check_host_components(plan, &at, host, known, problems);
+    check_overrides(
+        &host.overrides,
+        &format!("{at}.overrides"),
+        &known.specs,
+        Some(&host.components),
+        problems,
+    );
+    let address = address?;
+    Some(DeployedHost {
+        name: host.name.clone(),
+        address,
+        address_text: address.to_string(),
+        components: host.components.clone(),
+        deploy_user: host
+            .deploy_user
+            .or(plan.deploy_user)
+            .unwrap_or(DeployUser::Root),
+        placed: place(
+            host.components.iter(),
+            known.profiles,
+            &known.enabled,
+            &plan.overrides,
+            &host.overrides,
+        ),
+        observation: None,
+    })
+}
+
+fn host_address(
+    i: usize,
+    at: &str,
+    host: &PlanHost,
+    taken: &mut Taken,
+    problems: &mut Problems,
+) -> Option<IpAddr> {
+    let Ok(address) = host.address.parse::<IpAddr>() else {
+        problems.push(
+            format!("{at}.address"),
+            &host.address,
+            "not an IPv4 or IPv6 address".into(),
+        );
+        return None;
+    };
+    if let Some(first) = taken.addresses.insert(address, i) {
+        problems.push(
+            format!("{at}.address"),
+            &host.address,
+            format!("duplicate host address; hosts[{first}] has it already"),
+        );
+    }
+    Some(address)
+}
+
+fn check_host_components(
+    plan: &Plan,
+    at: &str,
+    host: &PlanHost,
+    known: &Known,
+    problems: &mut Problems,
+) {
+    if host.components.is_empty() {
+        problems.push(
+            format!("{at}.components"),
+            "[]",
+            "a host needs at least one component".into(),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (j, component) in host.components.iter().enumerate() {
+        if !known.components.contains(component.as_str()) {
+            problems.push(
+                format!("{at}.components[{j}]"),
+                component,
+                format!(
+                    "unknown component for profiles {}; known: {}",
+                    plan.profiles.join(", "),
+                    known
+                        .components
+                        .iter()
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        } else if !seen.insert(component.as_str()) {
+            problems.push(
+                format!("{at}.components[{j}]"),
+                component,
+                "listed twice on this host".into(),
+            );
+        }
     }
 }
 

@@ -1,0 +1,210 @@
+//! Gathering: every read of a run, done once. Host facts from `/proc`, what
+//! the firewall tools say for the backend choice, and the chosen backend's
+//! output, reusing what detection already read (`auto` never reads the same
+//! ruleset twice). The choice itself is `portplan_run::choose`, pure.
+
+use std::path::Path;
+
+use portplan_core::{FirewallBackend, FirewallOutput, FirewallState, PlanHost};
+use portplan_run::{Choice, Detected, FirewallChoice, RunError};
+
+use super::args::Params;
+use super::execute::{find_program, run_argv};
+use super::facts::{self, Facts};
+
+/// What a run read on the host before deciding anything.
+pub struct Gathered {
+    /// `/proc` facts; its observation gets the firewall's open ports.
+    pub facts: Facts,
+    /// What detection read.
+    pub detected: Detected,
+    /// The backend, and why.
+    pub choice: Choice,
+    /// Why the firewall is not used, when `checked` goes on without it.
+    pub warning: Option<String>,
+    /// firewalld: the zone serving the host.
+    pub zone: Option<String>,
+    /// The backend's output and the state core read from it (none: `none`).
+    pub firewall: Option<(FirewallOutput, FirewallState)>,
+}
+
+/// Read everything a run needs, in order: facts, detection, then the chosen
+/// backend's state.
+pub fn gather(params: &Params) -> Result<Gathered, RunError> {
+    let facts = facts::gather(Path::new("/proc"), Path::new("/etc"))?;
+    let detected = detect(params.firewall, &facts);
+    let (mut choice, warning) =
+        portplan_run::choose(params.firewall, &detected, params.ufw_enable, params.state)?;
+    let zone = if choice.backend == FirewallBackend::Firewalld {
+        let host = params.plan.hosts.iter().find(|h| h.name == params.host);
+        let (zone, why) = firewalld_zone(host)?;
+        choice.reason = format!("{}; {why}", choice.reason);
+        Some(zone)
+    } else {
+        None
+    };
+    let firewall = match choice.backend {
+        FirewallBackend::None => None,
+        backend => {
+            let output = output(backend, zone.as_deref(), &detected)?;
+            let state = read(backend, &output)?;
+            Some((output, state))
+        }
+    };
+    Ok(Gathered {
+        facts,
+        detected,
+        choice,
+        warning,
+        zone,
+        firewall,
+    })
+}
+
+/// What the choice needs: for `auto` everything, else only the asked tool.
+fn detect(choice: FirewallChoice, facts: &Facts) -> Detected {
+    let auto = choice == FirewallChoice::Auto;
+    let read_if = |wanted: bool, program: &str, argv: &[&str]| {
+        (wanted && find_program(program).is_some()).then(|| run_argv(argv))
+    };
+    let ask_firewalld =
+        choice == FirewallChoice::Firewalld || (auto && facts.firewalld_pid.is_some());
+    Detected {
+        firewalld_pid: facts.firewalld_pid,
+        firewalld_state: read_if(ask_firewalld, "firewall-cmd", &["firewall-cmd", "--state"])
+            .map(|answer| answer.map(|state| state.trim().to_string())),
+        ufw_installed: find_program("ufw").is_some(),
+        ufw_enabled: facts.ufw_enabled,
+        nft: read_if(
+            auto || choice == FirewallChoice::Nftables,
+            "nft",
+            &["nft", "-j", "list", "ruleset"],
+        ),
+        iptables_save: read_if(
+            auto || choice == FirewallChoice::Iptables,
+            "iptables-save",
+            &["iptables-save"],
+        ),
+        iptables_installed: find_program("iptables").is_some(),
+    }
+}
+
+/// The zone firewalld filters the host's traffic in, and why: the zone bound
+/// to the interface that carries the host's address, else the default zone.
+fn firewalld_zone(host: Option<&PlanHost>) -> Result<(String, String), RunError> {
+    let device = host
+        .and_then(|h| h.address.parse().ok())
+        .and_then(|address| facts::device_of(Path::new("/proc"), address));
+    if let Some(device) = &device {
+        // Exit status 2 and `no zone` when the interface is bound to none.
+        let asked = format!("--get-zone-of-interface={device}");
+        if let Ok(zone) = run_argv(&["firewall-cmd", &asked]) {
+            let zone = zone.trim().to_string();
+            let why = format!("zone {zone} is bound to {device}, which carries the host's address");
+            return Ok((zone, why));
+        }
+    }
+    let zone = run_argv(&["firewall-cmd", "--get-default-zone"])?
+        .trim()
+        .to_string();
+    let why = match device {
+        Some(device) => format!(
+            "{device} carries the host's address and is bound to no zone, so the default zone {zone} serves it"
+        ),
+        None => format!(
+            "no interface here carries the host's address, so the default zone {zone} is used"
+        ),
+    };
+    Ok((zone, why))
+}
+
+/// The backend's output as `read-firewall` parses it; nftables and iptables
+/// reuse what detection read.
+fn output(
+    backend: FirewallBackend,
+    zone: Option<&str>,
+    detected: &Detected,
+) -> Result<FirewallOutput, RunError> {
+    let reuse = |read: &Option<Result<String, String>>, argv: &[&str]| match read {
+        Some(result) => result.clone().map_err(RunError::Host),
+        None => run_argv(argv).map_err(RunError::Host),
+    };
+    Ok(match backend {
+        FirewallBackend::Nftables => {
+            FirewallOutput::new(reuse(&detected.nft, &["nft", "-j", "list", "ruleset"])?, "")
+        }
+        FirewallBackend::Iptables => FirewallOutput::new(
+            reuse(&detected.iptables_save, &["iptables-save"])?,
+            ip6tables_save()?,
+        ),
+        _ => snapshot(backend, zone)?,
+    })
+}
+
+/// A fresh read of the backend's output, e.g. to read back after a change.
+pub fn snapshot(backend: FirewallBackend, zone: Option<&str>) -> Result<FirewallOutput, String> {
+    match backend {
+        FirewallBackend::Nftables => Ok(FirewallOutput::new(
+            run_argv(&["nft", "-j", "list", "ruleset"])?,
+            "",
+        )),
+        FirewallBackend::Iptables => Ok(FirewallOutput::new(
+            run_argv(&["iptables-save"])?,
+            ip6tables_save()?,
+        )),
+        FirewallBackend::Firewalld => Ok(FirewallOutput {
+            main: firewalld_dump(&[])?,
+            extra: firewalld_dump(&["--permanent"])?,
+            zone: zone.map(str::to_string),
+        }),
+        FirewallBackend::Ufw => Ok(FirewallOutput::new(
+            run_argv(&["ufw", "status", "verbose"])?,
+            run_argv(&["ufw", "show", "added"])?,
+        )),
+        FirewallBackend::None => Ok(FirewallOutput::default()),
+    }
+}
+
+/// A host with IPv6 disabled has no ip6tables state to read.
+fn ip6tables_save() -> Result<String, String> {
+    if find_program("ip6tables-save").is_some() {
+        run_argv(&["ip6tables-save"])
+    } else {
+        Ok(String::new())
+    }
+}
+
+/// Every zone, then portplan's ipsets, of the runtime or (with
+/// `--permanent`) the permanent configuration.
+fn firewalld_dump(side: &[&str]) -> Result<String, String> {
+    let ask = |arg: &str| {
+        let mut argv = vec!["firewall-cmd"];
+        argv.extend(side);
+        argv.push(arg);
+        run_argv(&argv)
+    };
+    let mut text = ask("--list-all-zones")?;
+    for name in ask("--get-ipsets")?
+        .split_whitespace()
+        .filter(|name| name.starts_with(portplan_core::shell::FIREWALLD_IPSET_PREFIX))
+    {
+        text.push('\n');
+        text.push_str(&ask(&format!("--info-ipset={name}"))?);
+    }
+    Ok(text)
+}
+
+fn read(backend: FirewallBackend, output: &FirewallOutput) -> Result<FirewallState, RunError> {
+    portplan_core::read_firewall(backend, output)
+        .map_err(|e| RunError::Host(format!("cannot read the {} state: {e}", backend.as_str())))
+}
+
+/// Read the backend's state again: after a change, to verify it.
+pub fn read_state(
+    backend: FirewallBackend,
+    zone: Option<&str>,
+) -> Result<(FirewallOutput, FirewallState), RunError> {
+    let output = snapshot(backend, zone)?;
+    let state = read(backend, &output)?;
+    Ok((output, state))
+}

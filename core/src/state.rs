@@ -1,0 +1,454 @@
+//! The firewall side of the model: what a backend printed, the typed state
+//! read from it, and the change that takes it to the desired rules. One Rust
+//! type per WIT type, like `model.rs`.
+//!
+//! Each backend's state is its own record, because the backends differ in
+//! what a rule is (an nft handle, an iptables rule number and saved spec, a
+//! firewalld rich rule on one side of a zone, ufw's words). Rules point at
+//! their chain or zone by a [`ChainId`]; [`FirewallState::check`] rejects a
+//! dangling one at the boundary, naming its path, so nothing past it indexes
+//! out of bounds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{OpenPort, PlanError, PortRange, Transport};
+
+/// Address family of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpFamily {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+impl IpFamily {
+    /// The WIT's (and JSON's) spelling: `ipv4`, `ipv6`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpFamily::Ipv4 => "ipv4",
+            IpFamily::Ipv6 => "ipv6",
+        }
+    }
+
+    /// The family an address or CIDR text belongs to.
+    pub fn of(net: &ipnet::IpNet) -> Self {
+        match net {
+            ipnet::IpNet::V4(_) => IpFamily::Ipv4,
+            ipnet::IpNet::V6(_) => IpFamily::Ipv6,
+        }
+    }
+
+    /// `IPv4` or `IPv6`, for prose.
+    pub fn title(self) -> &'static str {
+        match self {
+            IpFamily::Ipv4 => "IPv4",
+            IpFamily::Ipv6 => "IPv6",
+        }
+    }
+
+    /// The source that means "from anywhere" in this family.
+    pub fn any(self) -> &'static str {
+        match self {
+            IpFamily::Ipv4 => "0.0.0.0/0",
+            IpFamily::Ipv6 => "::/0",
+        }
+    }
+}
+
+/// One source admitted to one port of one spec: the unit portplan adds and removes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TaggedRule {
+    /// `portplan:<spec-id>`, in the backend's comment field.
+    pub tag: String,
+    /// IPv4 or IPv6.
+    pub family: IpFamily,
+    /// tcp or udp.
+    pub transport: Transport,
+    /// The ports admitted.
+    pub ports: PortRange,
+    /// The admitted source as a CIDR.
+    pub source: String,
+}
+
+/// What a backend's own tools printed: the input `read-firewall` parses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FirewallOutput {
+    /// nftables: `nft -j list ruleset`. iptables: `iptables-save`. firewalld:
+    /// `firewall-cmd --list-all-zones`, then `firewall-cmd --info-ipset=NAME`
+    /// for each of portplan's ipsets. ufw: `ufw status verbose`.
+    pub main: String,
+    /// iptables: `ip6tables-save`. firewalld: the same as `main` with
+    /// `--permanent`. ufw: `ufw show added`. nftables: unused.
+    #[serde(default)]
+    pub extra: String,
+    /// firewalld: the zone that serves the interface carrying the host's
+    /// address (`firewall-cmd --get-zone-of-interface=DEV`, else
+    /// `--get-default-zone`); it gets the rules.
+    #[serde(default)]
+    pub zone: Option<String>,
+}
+
+impl FirewallOutput {
+    /// The outputs of a backend that needs no zone (all but firewalld).
+    pub fn new(main: impl Into<String>, extra: impl Into<String>) -> Self {
+        FirewallOutput {
+            main: main.into(),
+            extra: extra.into(),
+            zone: None,
+        }
+    }
+}
+
+/// Index of a chain (nftables, iptables) or of one side of a zone
+/// (firewalld) in its state's list. Checked by [`FirewallState::check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ChainId(pub u32);
+
+impl ChainId {
+    /// The id of the `index`-th chain of a list.
+    pub(crate) fn at(index: usize) -> Self {
+        // States hold a handful of chains; the count never nears u32::MAX.
+        ChainId(u32::try_from(index).unwrap_or(u32::MAX))
+    }
+
+    /// The list index it names.
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The nftables families whose chains can filter input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NftFamily {
+    /// Both IPv4 and IPv6.
+    Inet,
+    /// IPv4 only.
+    Ip,
+    /// IPv6 only.
+    Ip6,
+}
+
+impl NftFamily {
+    /// nft's own spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NftFamily::Inet => "inet",
+            NftFamily::Ip => "ip",
+            NftFamily::Ip6 => "ip6",
+        }
+    }
+
+    /// Whether a chain of this family sees traffic of `family`.
+    pub fn takes(self, family: IpFamily) -> bool {
+        matches!(
+            (self, family),
+            (NftFamily::Inet, _)
+                | (NftFamily::Ip, IpFamily::Ipv4)
+                | (NftFamily::Ip6, IpFamily::Ipv6)
+        )
+    }
+}
+
+/// An nftables base chain on the input hook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct NftChain {
+    /// Its table's family.
+    pub family: NftFamily,
+    /// Its table.
+    pub table: String,
+    /// The chain.
+    pub name: String,
+    /// Whether it drops what it does not accept (policy or a final drop/reject).
+    pub drops: bool,
+    /// The handle of the first catch-all drop/reject; new rules go before it.
+    pub insert_before: Option<u64>,
+}
+
+/// One of portplan's nftables rules, one entry per source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct NftRule {
+    /// Its chain in `chains`.
+    pub chain: ChainId,
+    /// What it admits.
+    pub rule: TaggedRule,
+    /// The rule's handle.
+    pub handle: u64,
+    /// The named set holding its sources, if any.
+    pub set: Option<String>,
+}
+
+/// nftables, as `nft -j list ruleset` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct NftState {
+    /// Base chains on the input hook.
+    #[serde(default)]
+    pub chains: Vec<NftChain>,
+    /// portplan's rules.
+    #[serde(default)]
+    pub found: Vec<NftRule>,
+    /// Every port an accept rule admits (portplan's or not).
+    #[serde(default)]
+    pub open: Vec<OpenPort>,
+}
+
+/// The filter table's INPUT chain of iptables (IPv4) or ip6tables (IPv6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct IptablesChain {
+    /// `ipv4`: iptables; `ipv6`: ip6tables.
+    pub family: IpFamily,
+    /// Whether it drops what it does not accept (policy or a final DROP/REJECT).
+    pub drops: bool,
+    /// The 1-based rule number of the first catch-all DROP/REJECT.
+    pub insert_before: Option<u32>,
+}
+
+/// One of portplan's iptables rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct IptablesRule {
+    /// Its chain in `chains`.
+    pub chain: ChainId,
+    /// What it admits.
+    pub rule: TaggedRule,
+    /// Its 1-based rule number in the chain.
+    pub number: u32,
+    /// The rule as saved after `-A INPUT`: what `-D INPUT` takes.
+    pub saved: Vec<String>,
+}
+
+/// iptables and ip6tables, as `iptables-save` and `ip6tables-save` show them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct IptablesState {
+    /// The INPUT chains read (at most one per family).
+    #[serde(default)]
+    pub chains: Vec<IptablesChain>,
+    /// portplan's rules.
+    #[serde(default)]
+    pub found: Vec<IptablesRule>,
+    /// Every port an accept rule admits (portplan's or not).
+    #[serde(default)]
+    pub open: Vec<OpenPort>,
+}
+
+/// firewalld's two configurations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FirewalldSide {
+    /// What filters now.
+    Runtime,
+    /// What firewalld loads at start and reload.
+    Permanent,
+}
+
+impl FirewalldSide {
+    /// The WIT's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FirewalldSide::Runtime => "runtime",
+            FirewalldSide::Permanent => "permanent",
+        }
+    }
+}
+
+/// One side of one firewalld zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FirewalldZone {
+    /// The zone.
+    pub name: String,
+    /// Runtime or permanent.
+    pub side: FirewalldSide,
+    /// Whether this zone serves the host and drops what it does not accept:
+    /// portplan's rules go here. A zone that only holds old portplan rules
+    /// does not, so rules leave it and none arrive.
+    pub drops: bool,
+}
+
+/// One of portplan's firewalld rich rules, one entry per source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FirewalldRule {
+    /// Its zone side in `zones`.
+    pub zone: ChainId,
+    /// What it admits.
+    pub rule: TaggedRule,
+    /// The rich rule as firewalld lists it.
+    pub rich_rule: String,
+    /// The ipset holding its sources, if any.
+    pub ipset: Option<String>,
+}
+
+/// firewalld, as `firewall-cmd --list-all-zones` shows both sides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FirewalldState {
+    /// The serving zone's two sides, then every other zone side holding portplan's rules.
+    #[serde(default)]
+    pub zones: Vec<FirewalldZone>,
+    /// portplan's rules.
+    #[serde(default)]
+    pub found: Vec<FirewalldRule>,
+    /// Every port the serving zone's runtime admits (portplan's or not).
+    #[serde(default)]
+    pub open: Vec<OpenPort>,
+}
+
+/// One of portplan's ufw rules, one entry per transport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct UfwRule {
+    /// What it admits.
+    pub rule: TaggedRule,
+    /// Its words after `ufw`, as `ufw show added` prints them (what `ufw delete` takes).
+    pub words: Vec<String>,
+}
+
+/// ufw, as `ufw status verbose` and `ufw show added` show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct UfwState {
+    /// Whether ufw is enabled. An inactive ufw still takes rules.
+    pub active: bool,
+    /// Whether incoming traffic not allowed is turned away (an inactive ufw
+    /// counts: enabling it without the rules would cut the services off).
+    pub drops: bool,
+    /// portplan's rules.
+    #[serde(default)]
+    pub found: Vec<UfwRule>,
+    /// Every port an allow rule admits once ufw is active (portplan's or not).
+    #[serde(default)]
+    pub open: Vec<OpenPort>,
+}
+
+/// A backend's current state, as far as portplan is concerned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum FirewallState {
+    /// nftables.
+    Nftables(NftState),
+    /// iptables and ip6tables.
+    Iptables(IptablesState),
+    /// firewalld.
+    Firewalld(FirewalldState),
+    /// ufw.
+    Ufw(UfwState),
+}
+
+impl FirewallState {
+    /// The backend it was read from.
+    pub fn backend(&self) -> crate::model::FirewallBackend {
+        use crate::model::FirewallBackend as B;
+        match self {
+            FirewallState::Nftables(_) => B::Nftables,
+            FirewallState::Iptables(_) => B::Iptables,
+            FirewallState::Firewalld(_) => B::Firewalld,
+            FirewallState::Ufw(_) => B::Ufw,
+        }
+    }
+
+    /// Every port an accept rule admits, portplan's or not.
+    pub fn open(&self) -> &[OpenPort] {
+        match self {
+            FirewallState::Nftables(s) => &s.open,
+            FirewallState::Iptables(s) => &s.open,
+            FirewallState::Firewalld(s) => &s.open,
+            FirewallState::Ufw(s) => &s.open,
+        }
+    }
+
+    /// portplan's rules, each with the chain or zone side holding it
+    /// (ufw has one).
+    pub fn tagged(&self) -> Vec<(ChainId, &TaggedRule)> {
+        match self {
+            FirewallState::Nftables(s) => s.found.iter().map(|f| (f.chain, &f.rule)).collect(),
+            FirewallState::Iptables(s) => s.found.iter().map(|f| (f.chain, &f.rule)).collect(),
+            FirewallState::Firewalld(s) => s.found.iter().map(|f| (f.zone, &f.rule)).collect(),
+            FirewallState::Ufw(s) => s.found.iter().map(|f| (ChainId(0), &f.rule)).collect(),
+        }
+    }
+
+    /// Reject a rule that points at a chain or zone side the state does not
+    /// hold, naming its path in the input (`state.nftables.found[3].chain`).
+    pub fn check(&self, at: &str) -> Result<(), PlanError> {
+        let (case, field, count, ids): (&str, &str, usize, Vec<ChainId>) = match self {
+            FirewallState::Nftables(s) => (
+                "nftables",
+                "chain",
+                s.chains.len(),
+                s.found.iter().map(|f| f.chain).collect(),
+            ),
+            FirewallState::Iptables(s) => (
+                "iptables",
+                "chain",
+                s.chains.len(),
+                s.found.iter().map(|f| f.chain).collect(),
+            ),
+            FirewallState::Firewalld(s) => (
+                "firewalld",
+                "zone",
+                s.zones.len(),
+                s.found.iter().map(|f| f.zone).collect(),
+            ),
+            FirewallState::Ufw(_) => return Ok(()),
+        };
+        let problems: Vec<crate::model::Problem> = ids
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| id.index() >= count)
+            .map(|(i, id)| crate::model::Problem {
+                path: format!("{at}.{case}.found[{i}].{field}"),
+                value: id.0.to_string(),
+                message: format!(
+                    "no such {}: the state holds {count}",
+                    if field == "zone" {
+                        "zone side"
+                    } else {
+                        "chain"
+                    }
+                ),
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(PlanError { problems })
+        }
+    }
+}
+
+/// One command to run, as an argv (never through a shell).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Command {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Standard input, if the command reads one (`nft -f -`).
+    pub stdin: Option<String>,
+}
+
+/// What it takes to bring a backend from its state to the desired rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FirewallChange {
+    /// The backend the commands are for.
+    pub backend: crate::model::FirewallBackend,
+    /// Rules to add.
+    pub add: Vec<TaggedRule>,
+    /// Rules to remove (only ever portplan's).
+    pub remove: Vec<TaggedRule>,
+    /// The commands, in order; empty when nothing changes.
+    pub commands: Vec<Command>,
+    /// What the operator should know (e.g. nothing filters input).
+    pub notes: Vec<String>,
+}

@@ -1,0 +1,314 @@
+//! The run's decisions without a host: backend choice for each combination
+//! of detected firewalls, the verdict against `fail_on`, the steps and the
+//! rules they must leave, and verification of a read-back state.
+
+#![allow(clippy::unwrap_used)]
+
+use portplan_core::{
+    FindingCode, FirewallBackend, FirewallOutput, FirewallRule, FirewallState, PortRange, Severity,
+    Transport,
+};
+use portplan_run::{
+    Detected, FirewallChoice, RunError, Task, choose, host_warnings, steps, verdict, verify,
+};
+
+const NFT_DROP: &str = include_str!("../../core/tests/captured/nft-debian-drop.json");
+const NFT_EMPTY: &str = r#"{"nftables":[{"metainfo":{"version":"1.0.6"}}]}"#;
+/// iptables-nft's own table only: `ip filter INPUT`.
+const NFT_IPTABLES_ONLY: &str = r#"{"nftables":[{"table":{"family":"ip","name":"filter","handle":1}},
+ {"chain":{"family":"ip","table":"filter","name":"INPUT","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}}]}"#;
+const IPT_DROP: &str =
+    "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+const IPT_OPEN: &str =
+    "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+
+fn backend(choice: FirewallChoice, detected: &Detected) -> Result<FirewallBackend, RunError> {
+    choose(choice, detected, false, Task::Present).map(|(c, _)| c.backend)
+}
+
+fn with_tools() -> Detected {
+    Detected {
+        nft: Some(Ok(NFT_EMPTY.into())),
+        iptables_save: Some(Ok(IPT_OPEN.into())),
+        iptables_installed: true,
+        ..Detected::default()
+    }
+}
+
+#[test]
+fn auto_prefers_an_answering_firewalld_then_an_enabled_ufw() {
+    let mut detected = with_tools();
+    detected.firewalld_pid = Some(42);
+    detected.firewalld_state = Some(Ok("running".into()));
+    detected.ufw_installed = true;
+    detected.ufw_enabled = true;
+    assert_eq!(
+        backend(FirewallChoice::Auto, &detected).unwrap(),
+        FirewallBackend::Firewalld
+    );
+    detected.firewalld_pid = None;
+    assert_eq!(
+        backend(FirewallChoice::Auto, &detected).unwrap(),
+        FirewallBackend::Ufw
+    );
+}
+
+#[test]
+fn auto_fails_when_firewalld_runs_but_does_not_answer() {
+    let mut detected = with_tools();
+    detected.firewalld_pid = Some(42);
+    detected.firewalld_state = Some(Err("dbus is gone".into()));
+    let error = backend(FirewallChoice::Auto, &detected).unwrap_err();
+    assert!(error.to_string().contains("pid 42"), "{error}");
+    assert!(error.to_string().contains("dbus is gone"), "{error}");
+    // Checking ports needs no firewall: a warning and backend none.
+    let (chosen, warning) = choose(FirewallChoice::Auto, &detected, false, Task::Checked).unwrap();
+    assert_eq!(chosen.backend, FirewallBackend::None);
+    assert!(warning.unwrap().contains("does not answer"));
+}
+
+#[test]
+fn auto_uses_an_installed_ufw_only_when_asked_to_enable_it() {
+    let mut detected = with_tools();
+    detected.ufw_installed = true;
+    assert_eq!(
+        backend(FirewallChoice::Auto, &detected).unwrap(),
+        FirewallBackend::Nftables
+    );
+    let (chosen, _) = choose(FirewallChoice::Auto, &detected, true, Task::Present).unwrap();
+    assert_eq!(chosen.backend, FirewallBackend::Ufw);
+    assert!(chosen.reason.contains("ufw_enable"), "{}", chosen.reason);
+}
+
+#[test]
+fn auto_follows_the_tool_whose_table_filters_input() {
+    let mut detected = with_tools();
+    detected.nft = Some(Ok(NFT_DROP.into()));
+    let (chosen, _) = choose(FirewallChoice::Auto, &detected, false, Task::Present).unwrap();
+    assert_eq!(chosen.backend, FirewallBackend::Nftables);
+    assert_eq!(chosen.reason, "nftables table inet filter filters input");
+
+    // iptables-nft's `ip filter INPUT` is not a native nftables table.
+    detected.nft = Some(Ok(NFT_IPTABLES_ONLY.into()));
+    detected.iptables_save = Some(Ok(IPT_DROP.into()));
+    assert_eq!(
+        backend(FirewallChoice::Auto, &detected).unwrap(),
+        FirewallBackend::Iptables
+    );
+}
+
+#[test]
+fn auto_with_nothing_filtering_picks_the_installed_tool_or_none() {
+    let detected = with_tools();
+    assert_eq!(
+        backend(FirewallChoice::Auto, &detected).unwrap(),
+        FirewallBackend::Nftables
+    );
+    let iptables_only = Detected {
+        nft: None,
+        ..with_tools()
+    };
+    assert_eq!(
+        backend(FirewallChoice::Auto, &iptables_only).unwrap(),
+        FirewallBackend::Iptables
+    );
+    assert_eq!(
+        backend(FirewallChoice::Auto, &Detected::default()).unwrap(),
+        FirewallBackend::None
+    );
+}
+
+#[test]
+fn explicit_choices_need_their_tool() {
+    let none = Detected::default();
+    assert!(backend(FirewallChoice::Ufw, &none).is_err());
+    assert!(backend(FirewallChoice::Firewalld, &none).is_err());
+    assert_eq!(
+        backend(FirewallChoice::Nftables, &none).unwrap(),
+        FirewallBackend::Nftables
+    );
+    assert_eq!(
+        backend(FirewallChoice::Iptables, &none).unwrap(),
+        FirewallBackend::Iptables
+    );
+    assert_eq!(
+        backend(FirewallChoice::None, &none).unwrap(),
+        FirewallBackend::None
+    );
+}
+
+#[test]
+fn host_warnings_name_the_other_manager_root_and_persist() {
+    let detected = Detected {
+        ufw_enabled: true,
+        ..Detected::default()
+    };
+    let warnings = host_warnings(&detected, FirewallBackend::Nftables, Some(0), true);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("ufw is active"));
+    let warnings = host_warnings(
+        &Detected::default(),
+        FirewallBackend::Ufw,
+        Some(1000),
+        false,
+    );
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].starts_with("not running as root"));
+    assert!(warnings[1].starts_with("persist: false has no effect on ufw"));
+}
+
+fn plan_report(observation: serde_json::Value) -> portplan_core::Report {
+    let plan = portplan_core::parse_plan(
+        &serde_json::json!({
+            "name": "t", "profiles": ["ocp"],
+            "hosts": [
+                {"name": "ocp1", "address": "198.18.2.10", "components": ["ocp-server"]},
+                {"name": "obs1", "address": "198.18.2.11", "components": ["observer", "ocp-agent"]}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let observation = serde_json::from_value(observation).unwrap();
+    portplan_core::check_host(
+        &plan,
+        "obs1",
+        portplan_core::Phase::Preinstall,
+        &observation,
+    )
+    .unwrap()
+}
+
+#[test]
+fn verdict_follows_fail_on() {
+    // 2881 held by someone else before install: an error finding.
+    let held = plan_report(serde_json::json!({"listeners": [
+        {"transport": "tcp", "address": "0.0.0.0", "port": 2881, "v6only": false, "pid": 7, "command": "nc"}
+    ]}));
+    let (_, go_on) = verdict(&held, "obs1", Severity::Error);
+    let Err(RunError::Findings { failing, .. }) = go_on else {
+        panic!("an error finding must fail");
+    };
+    assert!(failing.iter().any(|f| f.code == FindingCode::PortInUse));
+
+    // The kernel-default ephemeral range holds the agent's pool: warnings only.
+    let warned = plan_report(serde_json::json!({"ip-local-port-range": "32768-65000"}));
+    assert!(
+        warned.summary.errors == 0 && warned.summary.warnings > 0,
+        "{:?}",
+        warned.summary
+    );
+    let (warnings, go_on) = verdict(&warned, "obs1", Severity::Error);
+    assert!(go_on.is_ok());
+    assert_eq!(warnings.len() as u32, warned.summary.warnings);
+    let (warnings, go_on) = verdict(&warned, "obs1", Severity::Warning);
+    assert!(warnings.is_empty());
+    let error = go_on.unwrap_err().to_string();
+    assert!(
+        error.contains("fail the task (fail_on: warning); nothing was changed"),
+        "{error}"
+    );
+}
+
+fn rule(spec: &str, port: u16, sources: &[&str]) -> FirewallRule {
+    FirewallRule {
+        host: "obs1".into(),
+        spec: spec.into(),
+        tag: format!("portplan:{spec}"),
+        transport: Transport::Tcp,
+        ports: PortRange::single(port),
+        sources: sources.iter().map(|s| s.to_string()).collect(),
+        purpose: String::new(),
+    }
+}
+
+fn nft(json: &str) -> FirewallState {
+    portplan_core::read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(json, "")).unwrap()
+}
+
+#[test]
+fn steps_expect_before_less_removed_plus_added() {
+    let state = nft(NFT_DROP);
+    let before = portplan_run::tagged(&state);
+    assert!(
+        !before.is_empty(),
+        "the captured ruleset holds portplan rules"
+    );
+    let rules = vec![rule(
+        "observer.sql",
+        2881,
+        &["198.18.2.10/32", "198.18.2.30/32"],
+    )];
+    let planned = steps(&rules, &state, Task::Present, false).unwrap();
+    assert!(!planned.commands.is_empty());
+    let expected: Vec<String> = planned.expected.iter().map(|r| r.source.clone()).collect();
+    assert_eq!(expected, ["198.18.2.10/32", "198.18.2.30/32"]);
+    assert_eq!(planned.before, before);
+
+    let absent = steps(&rules, &state, Task::Absent, false).unwrap();
+    assert!(absent.expected.is_empty());
+    assert_eq!(absent.change.remove.len(), before.len());
+}
+
+#[test]
+fn an_inactive_ufw_is_enabled_last_only_when_asked() {
+    let state = portplan_core::read_firewall(
+        FirewallBackend::Ufw,
+        &FirewallOutput::new("Status: inactive\n", ""),
+    )
+    .unwrap();
+    let rules = vec![rule("observer.sql", 2881, &["198.18.2.10/32"])];
+    let quiet = steps(&rules, &state, Task::Present, false).unwrap();
+    assert!(!quiet.enable_ufw);
+    assert!(quiet.warnings[0].starts_with("ufw is inactive"));
+    let enable = steps(&rules, &state, Task::Present, true).unwrap();
+    assert!(enable.enable_ufw);
+    assert_eq!(
+        enable.commands.last().unwrap().argv,
+        ["ufw", "--force", "enable"]
+    );
+    assert!(
+        !steps(&rules, &state, Task::Absent, true)
+            .unwrap()
+            .enable_ufw
+    );
+}
+
+#[test]
+fn verify_accepts_exactly_the_expected_rules_and_names_the_rest() {
+    let state = nft(NFT_DROP);
+    let rules = vec![rule(
+        "observer.sql",
+        2881,
+        &["198.18.2.10/32", "198.18.2.30/32"],
+    )];
+    let planned = steps(&rules, &state, Task::Present, false).unwrap();
+    // The read-back still shows the old state: the change did not happen.
+    let error = verify(&rules, &state, Task::Present, &planned.expected).unwrap_err();
+    let RunError::NotAsPlanned {
+        to_add, unexpected, ..
+    } = &error
+    else {
+        panic!("{error}");
+    };
+    assert_eq!(*to_add, 1);
+    assert!(
+        unexpected
+            .iter()
+            .any(|u| u
+                .starts_with("-portplan:observer.sql ipv4 tcp dport 2881 saddr 198.18.2.30/32")),
+        "{unexpected:?}"
+    );
+
+    // A state holding exactly the rules passes.
+    let empty = portplan_core::empty_firewall(FirewallBackend::Nftables).unwrap();
+    let only = vec![rule("observer.sql", 2881, &["198.18.2.10/32"])];
+    let planned = steps(&only, &empty, Task::Present, false).unwrap();
+    assert!(verify(&only, &empty, Task::Present, &planned.expected).is_err());
+    let none = steps(&only, &empty, Task::Absent, false).unwrap();
+    assert!(
+        verify(&only, &empty, Task::Absent, &none.expected)
+            .unwrap()
+            .is_empty()
+    );
+}
