@@ -41,8 +41,8 @@ pub use model::{
 };
 pub use state::{
     ChainId, Command, FirewallChange, FirewallOutput, FirewallState, FirewalldRule, FirewalldSide,
-    FirewalldState, FirewalldZone, IpFamily, IptablesChain, IptablesRule, IptablesState, NftChain,
-    NftFamily, NftRule, NftState, TaggedRule, UfwRule, UfwState,
+    FirewalldState, FirewalldZone, ForeignRule, IpFamily, IptablesChain, IptablesRule,
+    IptablesState, NftChain, NftFamily, NftRule, NftState, TaggedRule, UfwRule, UfwState,
 };
 
 /// What a shell (the `portplan` binary, the plugins) needs beyond the WIT

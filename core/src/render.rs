@@ -1,8 +1,14 @@
 //! Text renderings of reports and profiles. Pure string building, so every
 //! artifact renders byte for byte alike.
+//!
+//! Plan text is hostile until shown otherwise: every text rendering writes
+//! control and bidi characters as `\u{hex}` escapes ([`escape`]), and the
+//! request sheets neutralise cells a spreadsheet would evaluate
+//! ([`sheet_cell`]). JSON is left to JSON's own escaping.
 
 use std::fmt::Write as _;
 
+use crate::decode::{escape, is_hidden};
 use crate::model::{
     Accessor, Allocation, Exposure, HostPorts, Modifiable, Profile, Report, ReportFormat, Severity,
 };
@@ -26,16 +32,22 @@ pub fn json<T: serde::Serialize>(value: &T) -> String {
 }
 
 /// Columns padded to their widest cell; the last column is not padded.
+/// Every cell is [`escape`]d first, so no cell can hide, reorder or break
+/// the lines around it.
 ///
 /// Hand-written: a table crate would bring box drawing and terminal width
 /// detection we do not want, and the whole job is this loop.
 fn columns(rows: &[Vec<String>], indent: &str) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| escape(cell)).collect())
+        .collect();
     let width = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..width)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
-    for row in rows {
+    for row in &rows {
         let mut line = indent.to_string();
         for (c, cell) in row.iter().enumerate() {
             if c + 1 == width {
@@ -119,13 +131,18 @@ pub fn table(report: &Report) -> String {
     let s = report.summary;
     let mut out = format!(
         "plan {}: {}, {}, {}\n",
-        report.plan,
+        escape(&report.plan),
         plural(s.errors, "error"),
         plural(s.warnings, "warning"),
         plural(s.infos, "info")
     );
     for host in &report.hosts {
-        let _ = write!(out, "\nhost {} ({})\n", host.host, host.address);
+        let _ = write!(
+            out,
+            "\nhost {} ({})\n",
+            escape(&host.host),
+            escape(&host.address)
+        );
         out.push_str(&host_table(host));
     }
     if report
@@ -195,26 +212,45 @@ const SHEET_HEADER: [&str; 6] = [
     "purpose",
 ];
 
+/// A request sheet's cell, for a spreadsheet to show and never evaluate.
+///
+/// Following OWASP's CSV injection guidance, a cell that starts with `=`,
+/// `+`, `-`, `@` (or their fullwidth forms) or a control character (tab, CR,
+/// NUL, ...) or bidi control gets a leading `'`, which spreadsheets read as
+/// "this is text"; then control and bidi characters are [`escape`]d. No cell
+/// portplan writes itself starts so: only hostile plan text is changed.
+fn sheet_cell(cell: &str) -> String {
+    let evaluated = cell.chars().next().is_some_and(|c| {
+        matches!(
+            c,
+            '=' | '+' | '-' | '@' | '\u{ff1d}' | '\u{ff0b}' | '\u{ff0d}' | '\u{ff20}'
+        ) || is_hidden(c)
+    });
+    let cell = escape(cell);
+    if evaluated { format!("'{cell}") } else { cell }
+}
+
 /// The request sheet as a Markdown table.
 pub fn markdown_sheet(report: &Report) -> String {
-    let escape = |cell: &str| cell.replace('|', "\\|").replace('\n', " ");
-    let mut out = format!("# Firewall request: {}\n\n", escape(&report.plan));
+    let pipes = |cell: String| cell.replace('|', "\\|");
+    let mut out = format!("# Firewall request: {}\n\n", pipes(escape(&report.plan)));
     let _ = writeln!(out, "| {} |", SHEET_HEADER.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(SHEET_HEADER.len()));
     for row in sheet_rows(report) {
-        let cells: Vec<String> = row.iter().map(|c| escape(c)).collect();
+        let cells: Vec<String> = row.iter().map(|c| pipes(sheet_cell(c))).collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out
 }
 
-/// The request sheet as CSV (RFC 4180 quoting by the `csv` crate).
+/// The request sheet as CSV (RFC 4180 quoting by the `csv` crate), every
+/// cell a [`sheet_cell`].
 pub fn csv_sheet(report: &Report) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     // Writing into a Vec cannot fail, so errors here are impossible.
     let _ = writer.write_record(SHEET_HEADER);
     for row in sheet_rows(report) {
-        let _ = writer.write_record(&row);
+        let _ = writer.write_record(row.iter().map(|c| sheet_cell(c)));
     }
     let bytes = writer.into_inner().unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()
@@ -230,12 +266,12 @@ fn accessor(a: &Accessor) -> String {
 
 /// A profile as a readable table: components, then the port specs.
 pub fn profile(profile: &Profile) -> String {
-    let mut out = format!("{} - {}\n", profile.name, profile.title);
+    let mut out = format!("{} - {}\n", escape(&profile.name), escape(&profile.title));
     if !profile.description.is_empty() {
-        let _ = writeln!(out, "  {}", profile.description);
+        let _ = writeln!(out, "  {}", escape(&profile.description));
     }
     if !profile.source.is_empty() {
-        let _ = writeln!(out, "  source: {}", profile.source);
+        let _ = writeln!(out, "  source: {}", escape(&profile.source));
     }
     out.push('\n');
     let mut rows = vec![header(&[

@@ -8,12 +8,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use core::net::IpAddr;
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 
 use crate::catalog;
+use crate::decode::{VALUE_LIMIT, quote};
 use crate::deployment::{DeployedHost, Deployment, Placed};
 use crate::model::{
-    DeployUser, Observation, Plan, PlanError, PlanHost, PortOverride, PortSpec, Problem, Profile,
+    Accessor, DeployUser, Observation, Plan, PlanError, PlanHost, PortOverride, PortSpec, Problem,
+    Profile,
 };
 
 /// Collects problems in input order while resolving.
@@ -21,21 +23,75 @@ use crate::model::{
 struct Problems(Vec<Problem>);
 
 impl Problems {
+    /// A problem with `value` as it is quoted: escaped and capped ([`quote`]).
+    /// A message that names plan values quotes each with [`quote`] or [`list`].
     fn push(&mut self, path: String, value: &str, message: String) {
         self.0.push(Problem {
             path,
-            value: value.to_string(),
+            value: quote(value),
             message,
         });
     }
 }
 
-/// Parse an address or CIDR; a bare address is a single-address network.
+/// Most characters of a list of names in a message; the rest is counted.
+const LIST_LIMIT: usize = 2 * VALUE_LIMIT;
+
+/// Names as a message lists them: each [`quote`]d, joined with `, `, and
+/// when that would pass [`LIST_LIMIT`], the first ones and `... (N more)`.
+fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<String> = names.into_iter().map(quote).collect();
+    let mut out = String::new();
+    for (i, name) in names.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        if out.chars().count() + sep.len() + name.chars().count() > LIST_LIMIT {
+            out.push_str(&format!("{sep}... ({} more)", names.len() - i));
+            break;
+        }
+        out.push_str(sep);
+        out.push_str(name);
+    }
+    out
+}
+
+/// Parse an address or CIDR as a firewall prints it; a bare address is a
+/// single-address network. An IPv4-mapped IPv6 source stays IPv6 here: in an
+/// `ip6tables` or `ip6` rule it is one, and matches no IPv4 packet. Addresses
+/// from a plan or an observation go through [`plan_net`] instead.
 pub(crate) fn parse_net(text: &str) -> Option<IpNet> {
     text.parse::<IpNet>()
         .ok()
         .map(|net| net.trunc())
         .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// An address written in a plan or an observation: an IPv4-mapped IPv6
+/// address (`::ffff:198.18.1.11`) is the IPv4 address it maps, so it is a
+/// duplicate of `198.18.1.11` and never an IPv6 source.
+pub(crate) fn plan_address(text: &str) -> Option<IpAddr> {
+    text.parse::<IpAddr>().ok().map(ipv4_mapped)
+}
+
+/// An address or CIDR written in a plan or an observation, like [`parse_net`]
+/// but IPv4-mapped IPv6 ones are IPv4: `::ffff:198.18.1.0/120` is
+/// `198.18.1.0/24`. A prefix shorter than /96 covers more than the mapped
+/// range and stays IPv6.
+pub(crate) fn plan_net(text: &str) -> Option<IpNet> {
+    parse_net(text).map(|net| match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => v6
+            .network()
+            .to_ipv4_mapped()
+            .and_then(|v4| Ipv4Net::new(v4, v6.prefix_len() - 96).ok())
+            .map_or(net, IpNet::V4),
+        other => other,
+    })
+}
+
+fn ipv4_mapped(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        v4 => v4,
+    }
 }
 
 /// Resolve a plan against the catalog. Every problem is reported, not just the first.
@@ -184,7 +240,7 @@ fn host_address(
     taken: &mut Taken,
     problems: &mut Problems,
 ) -> Option<IpAddr> {
-    let Ok(address) = host.address.parse::<IpAddr>() else {
+    let Some(address) = plan_address(&host.address) else {
         problems.push(
             format!("{at}.address"),
             &host.address,
@@ -224,13 +280,8 @@ fn check_host_components(
                 component,
                 format!(
                     "unknown component for profiles {}; known: {}",
-                    plan.profiles.join(", "),
-                    known
-                        .components
-                        .iter()
-                        .copied()
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    list(plan.profiles.iter().map(String::as_str)),
+                    list(known.components.iter().copied())
                 ),
             );
         } else if !seen.insert(component.as_str()) {
@@ -243,7 +294,28 @@ fn check_host_components(
     }
 }
 
+/// Every profile and component name a custom profile's accessor may name:
+/// the catalog's and the plan's own, whether the plan deploys them or not.
+struct Names<'p> {
+    profiles: BTreeSet<&'p str>,
+    components: BTreeSet<&'p str>,
+}
+
+impl<'p> Names<'p> {
+    fn new(plan: &'p Plan, builtin: &'p [Profile]) -> Self {
+        let all = || builtin.iter().chain(&plan.custom_profiles);
+        Names {
+            profiles: all().map(|p| p.name.as_str()).collect(),
+            components: all()
+                .flat_map(|p| &p.components)
+                .map(|c| c.name.as_str())
+                .collect(),
+        }
+    }
+}
+
 fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Problems) {
+    let known = Names::new(plan, builtin);
     let mut names = BTreeSet::new();
     for (i, profile) in plan.custom_profiles.iter().enumerate() {
         let at = format!("custom-profiles[{i}]");
@@ -276,7 +348,7 @@ fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Proble
                 problems.push(
                     format!("{at}.id"),
                     &spec.id,
-                    format!("a spec id is `{}.<name>`", spec.component),
+                    format!("a spec id is `{}.<name>`", quote(&spec.component)),
                 );
             }
             if !ids.insert(spec.id.as_str()) {
@@ -291,14 +363,33 @@ fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Proble
                 );
             }
             for (k, accessor) in spec.accessed_by.iter().enumerate() {
-                if let crate::model::Accessor::Network(name) = accessor
-                    && !networks.contains(name.as_str())
-                {
-                    problems.push(
-                        format!("{at}.accessed-by[{k}]"),
-                        name,
-                        "network not declared in this profile's networks".into(),
-                    );
+                let path = format!("{at}.accessed-by[{k}]");
+                match accessor {
+                    Accessor::Network(name) if !networks.contains(name.as_str()) => {
+                        problems.push(
+                            path,
+                            name,
+                            "network not declared in this profile's networks".into(),
+                        );
+                    }
+                    Accessor::Component(name) if !known.components.contains(name.as_str()) => {
+                        problems.push(
+                            path,
+                            name,
+                            "unknown component: no built-in or custom profile defines it".into(),
+                        );
+                    }
+                    Accessor::Profile(name) if !known.profiles.contains(name.as_str()) => {
+                        problems.push(
+                            path,
+                            name,
+                            format!(
+                                "unknown profile; known profiles: {}",
+                                list(known.profiles.iter().copied())
+                            ),
+                        );
+                    }
+                    _ => {}
                 }
             }
         }
@@ -343,7 +434,8 @@ fn used_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Problems) -> V
                             name,
                             format!(
                                 "defines component {} as profile {} does; a plan can use only one of them",
-                                component.name, other.name
+                                quote(&component.name),
+                                quote(&other.name)
                             ),
                         );
                         break;
@@ -405,7 +497,10 @@ fn check_overrides(
                     problems.push(
                         path,
                         &o.spec,
-                        format!("this host does not run component {}", spec.component),
+                        format!(
+                            "this host does not run component {}",
+                            quote(&spec.component)
+                        ),
                     );
                 } else if !seen.insert(o.spec.as_str()) {
                     problems.push(path, &o.spec, "overridden twice".into());
@@ -420,7 +515,8 @@ fn check_overrides(
                         &o.ports.to_string(),
                         format!(
                             "spec {} is {shape} ({}); the override must be too",
-                            spec.id, spec.ports
+                            quote(&spec.id),
+                            spec.ports
                         ),
                     );
                 }
@@ -443,7 +539,7 @@ fn resolve_networks(
     for (i, network) in plan.networks.iter().enumerate() {
         let at = format!("networks[{i}]");
         if !roles.contains(network.name.as_str()) {
-            let known = roles.iter().copied().collect::<Vec<_>>().join(", ");
+            let known = list(roles.iter().copied());
             problems.push(
                 format!("{at}.name"),
                 &network.name,
@@ -461,7 +557,7 @@ fn resolve_networks(
         }
         let mut nets = Vec::new();
         for (j, cidr) in network.cidrs.iter().enumerate() {
-            match parse_net(cidr) {
+            match plan_net(cidr) {
                 Some(net) => nets.push(net),
                 None => problems.push(
                     format!("{at}.cidrs[{j}]"),
@@ -560,18 +656,25 @@ pub(crate) fn check_observation_error(observation: &Observation) -> Result<(), P
 
 fn check_observation(observation: &Observation, at: &str, problems: &mut Problems) {
     for (i, listener) in observation.listeners.iter().enumerate() {
-        if listener.address.parse::<IpAddr>().is_err() {
+        if plan_address(&listener.address).is_none() {
             problems.push(
                 format!("{at}.listeners[{i}].address"),
                 &listener.address,
                 "not an IPv4 or IPv6 address".into(),
             );
         }
+        if listener.port == 0 {
+            problems.push(
+                format!("{at}.listeners[{i}].port"),
+                "0",
+                "port 0 is outside 1-65535: no socket listens on it".into(),
+            );
+        }
     }
     if let Some(firewall) = &observation.firewall {
         for (i, open) in firewall.open.iter().enumerate() {
             for (j, source) in open.sources.iter().enumerate() {
-                if parse_net(source).is_none() {
+                if plan_net(source).is_none() {
                     problems.push(
                         format!("{at}.firewall.open[{i}].sources[{j}]"),
                         source,

@@ -10,7 +10,7 @@ use crate::model::{
     Accessor, Allocation, DeployUser, Exposure, Finding, FindingCode, FirewallBackend, Listener,
     Modifiable, Observation, Phase, PortRange, Severity, Transport,
 };
-use crate::resolve::parse_net;
+use crate::resolve::{plan_address, plan_net};
 use crate::sources;
 
 /// Linux's default `net.ipv4.ip_unprivileged_port_start`.
@@ -490,12 +490,9 @@ enum Reach {
 
 /// A `::` listener covers IPv4 unless it is v6only.
 fn reach(listener: &Listener, host: IpAddr) -> Reach {
-    let Ok(local) = listener.address.parse::<IpAddr>() else {
+    // `::ffff:198.18.1.11` is the IPv4 address it maps.
+    let Some(local) = plan_address(&listener.address) else {
         return Reach::OtherFamily;
-    };
-    let local = match local {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(local, IpAddr::V4),
-        v4 => v4,
     };
     match (local, host) {
         (IpAddr::V6(v6), IpAddr::V4(_)) if v6.is_unspecified() && !listener.v6only => Reach::Host,
@@ -660,7 +657,7 @@ fn loopback_exposed(
                 } else {
                     open.sources
                         .iter()
-                        .filter(|s| parse_net(s).is_none_or(|net| !net.network().is_loopback()))
+                        .filter(|s| plan_net(s).is_none_or(|net| !net.network().is_loopback()))
                         .map(String::as_str)
                         .collect()
                 };
@@ -684,10 +681,7 @@ fn loopback_exposed(
             }
         } else if phase == Phase::Postinstall {
             for listener in listeners_on(observation, placed.spec.transport, placed.ports) {
-                let local = listener
-                    .address
-                    .parse::<IpAddr>()
-                    .is_ok_and(|a| a.is_loopback());
+                let local = plan_address(&listener.address).is_some_and(|a| a.is_loopback());
                 if !local {
                     findings.push(at(FindingCode::LoopbackExposed, Severity::Warning, host, placed).say(
                         format!(

@@ -73,6 +73,38 @@ pub struct TaggedRule {
     pub source: String,
 }
 
+/// A rule portplan did not write that names a source and ports, whatever it
+/// does (accept, drop, reject, ufw's deny or limit). portplan never changes
+/// or removes one, and refuses to add its own rule on the same source, ports
+/// and transport: some tools would merge the two (ufw "updates" the foreign
+/// rule), and on every tool the operator's rule would be shadowed or shadow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ForeignRule {
+    /// What it does, as the tool says it (`accept`, `DROP`, `deny`, ...).
+    pub action: String,
+    /// IPv4 or IPv6.
+    pub family: IpFamily,
+    /// tcp or udp.
+    pub transport: Transport,
+    /// The ports it matches.
+    pub ports: PortRange,
+    /// The source it matches as a CIDR (`0.0.0.0/0`: any).
+    pub source: String,
+    /// The rule as the tool prints it, to name it.
+    pub text: String,
+}
+
+impl ForeignRule {
+    /// Whether adding `rule` would land on this rule's source, ports and transport.
+    pub fn collides(&self, rule: &TaggedRule) -> bool {
+        self.family == rule.family
+            && self.transport == rule.transport
+            && self.ports == rule.ports
+            && self.source == rule.source
+    }
+}
+
 /// What a backend's own tools printed: the input `read-firewall` parses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -169,6 +201,11 @@ pub struct NftChain {
     pub drops: bool,
     /// The handle of the first catch-all drop/reject; new rules go before it.
     pub insert_before: Option<u64>,
+    /// The tool that owns the chain when it is not nft's to write, e.g.
+    /// `iptables-nft` for its `ip filter INPUT`: portplan never writes
+    /// there (a boot's `iptables-nft-save | iptables-nft-restore` drops the
+    /// sets of native rules, opening their ports to everyone).
+    pub managed_by: Option<String>,
 }
 
 /// One of portplan's nftables rules, one entry per source.
@@ -181,8 +218,13 @@ pub struct NftRule {
     pub rule: TaggedRule,
     /// The rule's handle.
     pub handle: u64,
-    /// The named set holding its sources, if any.
+    /// The named set holding its sources, when portplan created it (named
+    /// `portplan_*`, with a `portplan:` comment); a foreign set is never deleted.
     pub set: Option<String>,
+    /// Whether it is exactly what portplan writes: accept, no other match
+    /// (no negation), its own source, before the catch-all drop. A tagged rule
+    /// edited by hand is not, and is replaced.
+    pub intact: bool,
 }
 
 /// nftables, as `nft -j list ruleset` shows it.
@@ -198,6 +240,9 @@ pub struct NftState {
     /// Every port an accept rule admits (portplan's or not).
     #[serde(default)]
     pub open: Vec<OpenPort>,
+    /// Rules portplan did not write that name a source and ports.
+    #[serde(default)]
+    pub foreign: Vec<ForeignRule>,
 }
 
 /// The filter table's INPUT chain of iptables (IPv4) or ip6tables (IPv6).
@@ -224,6 +269,9 @@ pub struct IptablesRule {
     pub number: u32,
     /// The rule as saved after `-A INPUT`: what `-D INPUT` takes.
     pub saved: Vec<String>,
+    /// Whether it is exactly what portplan writes (ACCEPT, no negation or
+    /// other match, before the catch-all); else it is replaced.
+    pub intact: bool,
 }
 
 /// iptables and ip6tables, as `iptables-save` and `ip6tables-save` show them.
@@ -239,6 +287,9 @@ pub struct IptablesState {
     /// Every port an accept rule admits (portplan's or not).
     #[serde(default)]
     pub open: Vec<OpenPort>,
+    /// Rules portplan did not write that name a source and ports.
+    #[serde(default)]
+    pub foreign: Vec<ForeignRule>,
 }
 
 /// firewalld's two configurations.
@@ -287,6 +338,9 @@ pub struct FirewalldRule {
     pub rich_rule: String,
     /// The ipset holding its sources, if any.
     pub ipset: Option<String>,
+    /// Whether it is exactly what portplan writes (accept, nothing else);
+    /// else it is replaced.
+    pub intact: bool,
 }
 
 /// firewalld, as `firewall-cmd --list-all-zones` shows both sides.
@@ -302,6 +356,9 @@ pub struct FirewalldState {
     /// Every port the serving zone's runtime admits (portplan's or not).
     #[serde(default)]
     pub open: Vec<OpenPort>,
+    /// Rules portplan did not write that name a source and ports.
+    #[serde(default)]
+    pub foreign: Vec<ForeignRule>,
 }
 
 /// One of portplan's ufw rules, one entry per transport.
@@ -312,6 +369,9 @@ pub struct UfwRule {
     pub rule: TaggedRule,
     /// Its words after `ufw`, as `ufw show added` prints them (what `ufw delete` takes).
     pub words: Vec<String>,
+    /// Whether it is exactly what portplan writes (allow from its source,
+    /// nothing else); else it is replaced.
+    pub intact: bool,
 }
 
 /// ufw, as `ufw status verbose` and `ufw show added` show it.
@@ -329,6 +389,9 @@ pub struct UfwState {
     /// Every port an allow rule admits once ufw is active (portplan's or not).
     #[serde(default)]
     pub open: Vec<OpenPort>,
+    /// Rules portplan did not write that name a source and ports.
+    #[serde(default)]
+    pub foreign: Vec<ForeignRule>,
 }
 
 /// A backend's current state, as far as portplan is concerned.
@@ -367,14 +430,48 @@ impl FirewallState {
         }
     }
 
-    /// portplan's rules, each with the chain or zone side holding it
-    /// (ufw has one).
-    pub fn tagged(&self) -> Vec<(ChainId, &TaggedRule)> {
+    /// Rules portplan did not write that name a source and ports.
+    pub fn foreign(&self) -> &[ForeignRule] {
         match self {
-            FirewallState::Nftables(s) => s.found.iter().map(|f| (f.chain, &f.rule)).collect(),
-            FirewallState::Iptables(s) => s.found.iter().map(|f| (f.chain, &f.rule)).collect(),
-            FirewallState::Firewalld(s) => s.found.iter().map(|f| (f.zone, &f.rule)).collect(),
-            FirewallState::Ufw(s) => s.found.iter().map(|f| (ChainId(0), &f.rule)).collect(),
+            FirewallState::Nftables(s) => &s.foreign,
+            FirewallState::Iptables(s) => &s.foreign,
+            FirewallState::Firewalld(s) => &s.foreign,
+            FirewallState::Ufw(s) => &s.foreign,
+        }
+    }
+
+    /// portplan's rules, each with the chain or zone side holding it
+    /// (ufw has one), hand-edited ones included.
+    pub fn tagged(&self) -> Vec<(ChainId, &TaggedRule)> {
+        self.found_rules()
+            .into_iter()
+            .map(|(id, rule, _)| (id, rule))
+            .collect()
+    }
+
+    /// portplan's rules with their slot and whether they are intact.
+    pub(crate) fn found_rules(&self) -> Vec<(ChainId, &TaggedRule, bool)> {
+        match self {
+            FirewallState::Nftables(s) => s
+                .found
+                .iter()
+                .map(|f| (f.chain, &f.rule, f.intact))
+                .collect(),
+            FirewallState::Iptables(s) => s
+                .found
+                .iter()
+                .map(|f| (f.chain, &f.rule, f.intact))
+                .collect(),
+            FirewallState::Firewalld(s) => s
+                .found
+                .iter()
+                .map(|f| (f.zone, &f.rule, f.intact))
+                .collect(),
+            FirewallState::Ufw(s) => s
+                .found
+                .iter()
+                .map(|f| (ChainId(0), &f.rule, f.intact))
+                .collect(),
         }
     }
 

@@ -224,7 +224,7 @@ fn many_sources_go_into_a_permanent_ipset_and_runtime_rules_until_a_reload() {
         "198.18.2.16/32",
     ];
     let commands = argvs(&state, &[rule("observer.sql", 2881, 2881, &sources)], false);
-    let name = "portplan-observer_sql-v4";
+    let name = "portplan-observer_s-feefba95-v4";
     assert_eq!(
         commands[0],
         format!("firewall-cmd --permanent --new-ipset={name} --type=hash:net --option=family=inet")
@@ -236,7 +236,7 @@ fn many_sources_go_into_a_permanent_ipset_and_runtime_rules_until_a_reload() {
     assert_eq!(commands.len(), 7, "{commands:#?}");
     assert_eq!(commands[5].matches("--add-rich-rule=").count(), 4);
     assert!(!commands[5].contains("--permanent") && !commands[5].contains("ipset="));
-    assert!(commands[6].starts_with("firewall-cmd --permanent --zone=public --add-rich-rule=rule family=\"ipv4\" source ipset=\"portplan-observer_sql-v4\" port"));
+    assert!(commands[6].starts_with("firewall-cmd --permanent --zone=public --add-rich-rule=rule family=\"ipv4\" source ipset=\"portplan-observer_s-feefba95-v4\" port"));
 
     // As firewalld lists it afterwards: the ipset is read back through the rule.
     let rule_text = commands[6].split_once("--add-rich-rule=").unwrap().1;

@@ -1,13 +1,25 @@
 //! Properties over generated input: no input makes the core panic, and
 //! reports keep their invariants on any plan.
+//!
+//! Every function of the WIT world is fed arbitrary well-typed records (with
+//! [`Ranges::Any`] also the port ranges only a typed record can hold: port 0,
+//! `first > last`) and arbitrary JSON: it answers with a result or an error
+//! that says what is wrong and where, never a panic. The plugins get the same
+//! records in `tests/tests/plugin_properties.rs`.
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::net::Ipv4Addr;
 
-use portplan_core::{ReportFormat, Severity};
+use portplan_core::{
+    Command, FirewallBackend, FirewallChange, FirewallOutput, FirewallRule, FirewallState,
+    HostObservation, Observation, Plan, PlanError, Profile, Report, ReportFormat, Severity,
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use support::arb::{self, Ranges};
 
 /// Any JSON value, nested a few levels, with keys the plan uses so that the
 /// generator reaches past the first unknown-field error.
@@ -166,4 +178,499 @@ proptest! {
         prop_assert_eq!(report.summary.errors, errors);
         prop_assert!(report.findings.windows(2).all(|w| w[0].severity <= w[1].severity));
     }
+}
+
+// Every WIT function, on arbitrary well-typed records and arbitrary JSON.
+
+const FORMATS: [ReportFormat; 4] = [
+    ReportFormat::Json,
+    ReportFormat::Table,
+    ReportFormat::Markdown,
+    ReportFormat::Csv,
+];
+
+/// A rejection says what is wrong and where.
+fn explained(error: &PlanError) -> Result<(), TestCaseError> {
+    prop_assert!(!error.problems.is_empty(), "an error without problems");
+    prop_assert!(
+        error
+            .problems
+            .iter()
+            .all(|p| !p.path.is_empty() && !p.message.is_empty()),
+        "a problem without a path or message: {:?}",
+        error
+    );
+    Ok(())
+}
+
+/// The answer, once any error has been checked to explain itself.
+fn answer<T>(result: Result<T, PlanError>) -> Result<Option<T>, TestCaseError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) => explained(&error).map(|()| None),
+    }
+}
+
+/// A report's own invariants, and every rendering of it.
+fn report_holds(report: &Report) -> Result<(), TestCaseError> {
+    let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count() as u32;
+    prop_assert_eq!(report.summary.errors, count(Severity::Error));
+    prop_assert_eq!(report.summary.warnings, count(Severity::Warning));
+    prop_assert_eq!(report.summary.infos, count(Severity::Info));
+    for format in FORMATS {
+        portplan_core::render_report(report, format);
+    }
+    Ok(())
+}
+
+/// Whether every port range in `value`'s JSON is one JSON decoding accepts.
+fn ranges_valid(value: &impl serde::Serialize) -> bool {
+    fn walk(v: &Value) -> bool {
+        match v {
+            Value::Object(o) => {
+                if let (Some(Value::Number(f)), Some(Value::Number(l))) =
+                    (o.get("first"), o.get("last"))
+                {
+                    let (f, l) = (f.as_u64().unwrap_or(0), l.as_u64().unwrap_or(0));
+                    if f == 0 || f > l {
+                        return false;
+                    }
+                }
+                o.values().all(walk)
+            }
+            Value::Array(a) => a.iter().all(walk),
+            _ => true,
+        }
+    }
+    walk(&serde_json::to_value(value).unwrap())
+}
+
+/// Reads `text` as every contract type a WIT function takes, and hands
+/// whatever reads to that function.
+fn read_every_type(text: &str) -> Result<(), TestCaseError> {
+    use portplan_core::shell::parse_json;
+    if let Some(plan) = answer(portplan_core::parse_plan(text))? {
+        prop_assert_eq!(parse_json::<Plan>(text), Ok(plan.clone()));
+        if let Some(report) = answer(portplan_core::validate_plan(&plan))? {
+            report_holds(&report)?;
+        }
+        if let Some(host) = plan.hosts.first() {
+            let checked = portplan_core::check_host(
+                &plan,
+                &host.name,
+                portplan_core::Phase::Postinstall,
+                &Observation::default(),
+            );
+            if let Some(report) = answer(checked)? {
+                report_holds(&report)?;
+            }
+        }
+    }
+    if let Some(observation) = answer(parse_json::<Observation>(text))? {
+        let plan = portplan_core::parse_plan(arb::PLAN_TEXTS[10]).unwrap();
+        for host in &plan.hosts {
+            for phase in [
+                portplan_core::Phase::Preinstall,
+                portplan_core::Phase::Postinstall,
+            ] {
+                answer(portplan_core::check_host(
+                    &plan,
+                    &host.name,
+                    phase,
+                    &observation,
+                ))?;
+            }
+        }
+    }
+    answer(parse_json::<HostObservation>(text))?;
+    if let Some(report) = answer(parse_json::<Report>(text))? {
+        for format in FORMATS {
+            portplan_core::render_report(&report, format);
+        }
+    }
+    if let Some(error) = answer(parse_json::<PlanError>(text))? {
+        for format in FORMATS {
+            portplan_core::render_plan_error(&error, format);
+        }
+    }
+    if let Some(output) = answer(parse_json::<FirewallOutput>(text))? {
+        for backend in arb::BACKENDS {
+            answer(portplan_core::read_firewall(backend, &output))?;
+        }
+    }
+    if let Some(state) = answer(parse_json::<FirewallState>(text))? {
+        for remove_all in [false, true] {
+            answer(portplan_core::plan_firewall(&[], &state, remove_all))?;
+        }
+        answer(portplan_core::plan_restore(&state, &state))?;
+    }
+    if let Some(rules) = answer(parse_json::<Vec<FirewallRule>>(text))? {
+        for backend in &arb::BACKENDS[..4] {
+            let empty = portplan_core::empty_firewall(*backend).unwrap();
+            answer(portplan_core::plan_firewall(&rules, &empty, false))?;
+        }
+    }
+    if let Some(profile) = answer(parse_json::<Profile>(text))? {
+        let mut plan = portplan_core::parse_plan(arb::PLAN_TEXTS[10]).unwrap();
+        plan.profiles.push(profile.name.clone());
+        plan.custom_profiles.push(profile);
+        answer(portplan_core::validate_plan(&plan))?;
+    }
+    answer(parse_json::<FirewallBackend>(text))?;
+    answer(parse_json::<ReportFormat>(text))?;
+    answer(parse_json::<portplan_core::Phase>(text))?;
+    answer(parse_json::<FirewallChange>(text))?;
+    answer(parse_json::<Vec<Command>>(text))?;
+    Ok(())
+}
+
+#[test]
+fn the_catalog_reads_back() {
+    let catalog = portplan_core::catalog();
+    assert!(!catalog.is_empty());
+    for profile in &catalog {
+        let text = serde_json::to_string(profile).unwrap();
+        assert_eq!(
+            portplan_core::shell::parse_json::<Profile>(&text).as_ref(),
+            Ok(profile)
+        );
+        assert_eq!(
+            portplan_core::get_profile(&profile.name).as_ref(),
+            Ok(profile)
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 20000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    // catalog, get-profile
+
+    #[test]
+    fn get_profile_takes_any_name(name in arb::profile_name()) {
+        let catalog = portplan_core::catalog();
+        match portplan_core::get_profile(&name) {
+            Ok(profile) => {
+                prop_assert_eq!(&profile.name, &name);
+                prop_assert!(catalog.contains(&profile));
+            }
+            Err(error) => {
+                explained(&error)?;
+                prop_assert!(catalog.iter().all(|p| p.name != name));
+            }
+        }
+    }
+
+    // parse-plan (and shell::parse_json for every type a function takes)
+
+    #[test]
+    fn every_reader_takes_any_json_text(text in arb::json_text()) {
+        read_every_type(&text)?;
+    }
+
+    #[test]
+    fn every_reader_takes_edited_records(value in arb::record_json()) {
+        read_every_type(&value.to_string())?;
+    }
+
+    // validate-plan
+
+    #[test]
+    fn validate_plan_takes_any_decodable_plan(plan in arb::plan(Ranges::Valid)) {
+        if let Some(report) = answer(portplan_core::validate_plan(&plan))? {
+            report_holds(&report)?;
+        }
+    }
+
+    #[test]
+    fn validate_plan_takes_any_typed_plan(plan in arb::plan(Ranges::Any)) {
+        if let Some(report) = answer(portplan_core::validate_plan(&plan))? {
+            report_holds(&report)?;
+        }
+    }
+
+    // check-host
+
+    #[test]
+    fn check_host_takes_any_decodable_input(
+        (plan, host) in arb::plan_and_host(Ranges::Valid),
+        phase in arb::phase(),
+        observation in arb::observation(Ranges::Valid),
+    ) {
+        if let Some(report) = answer(portplan_core::check_host(&plan, &host, phase, &observation))? {
+            report_holds(&report)?;
+            prop_assert!(report.hosts.iter().all(|h| h.host == host));
+        }
+    }
+
+    #[test]
+    fn check_host_takes_any_typed_input(
+        (plan, host) in arb::plan_and_host(Ranges::Any),
+        phase in arb::phase(),
+        observation in arb::observation(Ranges::Any),
+    ) {
+        if let Some(report) = answer(portplan_core::check_host(&plan, &host, phase, &observation))? {
+            report_holds(&report)?;
+        }
+    }
+
+    // render-report
+
+    #[test]
+    fn render_report_takes_any_report(report in arb::report(Ranges::Any), format in arb::report_format()) {
+        portplan_core::render_report(&report, format);
+    }
+
+    #[test]
+    fn rendered_json_reports_read_back(report in arb::report(Ranges::Valid)) {
+        let text = portplan_core::render_report(&report, ReportFormat::Json);
+        prop_assert_eq!(portplan_core::shell::parse_json::<Report>(&text), Ok(report));
+    }
+
+    // render-plan-error
+
+    #[test]
+    fn render_plan_error_takes_any_error(error in arb::plan_error(), format in arb::report_format()) {
+        let text = portplan_core::render_plan_error(&error, format);
+        if format == ReportFormat::Json {
+            prop_assert_eq!(portplan_core::shell::parse_json::<PlanError>(&text), Ok(error));
+        }
+    }
+
+    // read-firewall
+
+    #[test]
+    fn read_firewall_takes_any_output((backend, output) in arb::firewall_input()) {
+        if let Some(state) = answer(portplan_core::read_firewall(backend, &output))? {
+            prop_assert_eq!(state.backend(), backend);
+            // What core reads never dangles.
+            prop_assert_eq!(state.check("state"), Ok(()));
+            for remove_all in [false, true] {
+                answer(portplan_core::plan_firewall(&[], &state, remove_all))?;
+            }
+            answer(portplan_core::plan_restore(&state, &state))?;
+        }
+    }
+
+    // empty-firewall
+
+    #[test]
+    fn empty_firewall_takes_any_backend(backend in arb::backend(), rules in arb::firewall_rules(Ranges::Valid)) {
+        match portplan_core::empty_firewall(backend) {
+            Ok(state) => {
+                prop_assert_eq!(state.backend(), backend);
+                prop_assert!(state.tagged().is_empty() && state.open().is_empty());
+                let change = portplan_core::plan_firewall(&[], &state, false);
+                prop_assert!(change.is_ok_and(|c| c.commands.is_empty()));
+                answer(portplan_core::plan_firewall(&rules, &state, false))?;
+            }
+            Err(error) => {
+                explained(&error)?;
+                prop_assert_eq!(backend, FirewallBackend::None);
+            }
+        }
+    }
+
+    // plan-firewall
+
+    #[test]
+    fn plan_firewall_takes_any_decodable_input(
+        rules in arb::firewall_rules(Ranges::Valid),
+        state in arb::firewall_state(Ranges::Valid),
+        remove_all in any::<bool>(),
+    ) {
+        if let Some(change) = answer(portplan_core::plan_firewall(&rules, &state, remove_all))? {
+            prop_assert_eq!(change.backend, state.backend());
+            prop_assert_eq!(state.check("state"), Ok(()));
+        }
+    }
+
+    #[test]
+    fn plan_firewall_takes_any_typed_input(
+        rules in arb::firewall_rules(Ranges::Any),
+        state in arb::firewall_state(Ranges::Any),
+        remove_all in any::<bool>(),
+    ) {
+        if let Some(change) = answer(portplan_core::plan_firewall(&rules, &state, remove_all))? {
+            prop_assert_eq!(change.backend, state.backend());
+            prop_assert!(ranges_valid(&rules) || remove_all, "a rule with a bad range was planned");
+        }
+    }
+
+    // plan-restore
+
+    #[test]
+    fn plan_restore_takes_any_decodable_pair((before, now) in arb::state_pair(Ranges::Valid)) {
+        answer(portplan_core::plan_restore(&before, &now))?;
+    }
+
+    #[test]
+    fn plan_restore_takes_any_typed_pair((before, now) in arb::state_pair(Ranges::Any)) {
+        answer(portplan_core::plan_restore(&before, &now))?;
+    }
+}
+
+#[test]
+fn zz_coverage_stats() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let mut sample = |s: BoxedStrategy<_>| -> Vec<_> {
+        (0..400)
+            .map(|_| s.new_tree(&mut runner).unwrap().current())
+            .collect::<Vec<_>>()
+    };
+    for ranges in [Ranges::Valid, Ranges::Any] {
+        let plans: Vec<Plan> = sample(arb::plan(ranges));
+        let ok: Vec<Report> = plans
+            .iter()
+            .filter_map(|p| portplan_core::validate_plan(p).ok())
+            .collect();
+        let findings: usize = ok.iter().map(|r| r.findings.len()).sum();
+        let rules: usize = ok.iter().map(|r| r.rules.len()).sum();
+        eprintln!(
+            "{ranges:?}: validate ok {}/{} findings {findings} rules {rules}",
+            ok.len(),
+            plans.len()
+        );
+        let mut hist = std::collections::BTreeMap::new();
+        for p in &plans {
+            if let Err(e) = portplan_core::validate_plan(p) {
+                for pr in e.problems.iter().take(1) {
+                    let k: String = pr.path.split(['[', '.']).next().unwrap().to_string();
+                    *hist
+                        .entry(format!(
+                            "{k}: {}",
+                            pr.message.chars().take(40).collect::<String>()
+                        ))
+                        .or_insert(0) += 1;
+                }
+            }
+        }
+        let mut v: Vec<_> = hist.into_iter().collect();
+        v.sort_by_key(|x| std::cmp::Reverse(x.1));
+        eprintln!("{:?}", &v[..v.len().min(12)]);
+    }
+    let inputs: Vec<(FirewallBackend, FirewallOutput)> = {
+        let s = arb::firewall_input();
+        (0..400)
+            .map(|_| s.new_tree(&mut runner).unwrap().current())
+            .collect()
+    };
+    let mut by = std::collections::BTreeMap::new();
+    for (b, o) in &inputs {
+        let e = by.entry(format!("{b:?}")).or_insert((0, 0));
+        e.1 += 1;
+        if portplan_core::read_firewall(*b, o).is_ok() {
+            e.0 += 1;
+        }
+    }
+    eprintln!("read_firewall ok/total {by:?}");
+    let states: Vec<FirewallState> = {
+        let s = arb::firewall_state(Ranges::Any);
+        (0..400)
+            .map(|_| s.new_tree(&mut runner).unwrap().current())
+            .collect()
+    };
+    let rules: Vec<Vec<FirewallRule>> = {
+        let s = arb::firewall_rules(Ranges::Any);
+        (0..400)
+            .map(|_| s.new_tree(&mut runner).unwrap().current())
+            .collect()
+    };
+    let (mut ok, mut cmds) = (0, 0);
+    for (s, r) in states.iter().zip(&rules) {
+        if let Ok(c) = portplan_core::plan_firewall(r, s, false) {
+            ok += 1;
+            if !c.commands.is_empty() {
+                cmds += 1;
+            }
+        }
+    }
+    eprintln!("plan_firewall ok {ok} with commands {cmds} / 400");
+    let pairs: Vec<(FirewallState, FirewallState)> = {
+        let s = arb::state_pair(Ranges::Any);
+        (0..400)
+            .map(|_| s.new_tree(&mut runner).unwrap().current())
+            .collect()
+    };
+    let ok = pairs
+        .iter()
+        .filter(|(a, b)| portplan_core::plan_restore(a, b).is_ok())
+        .count();
+    eprintln!("plan_restore ok {ok} / 400");
+    let mut hist = std::collections::BTreeMap::new();
+    for (a, b) in &pairs {
+        if let Err(e) = portplan_core::plan_restore(a, b) {
+            *hist
+                .entry(format!(
+                    "{}: {}",
+                    e.problems[0].path.split('[').next().unwrap(),
+                    e.problems[0].message.chars().take(50).collect::<String>()
+                ))
+                .or_insert(0) += 1;
+        }
+    }
+    let mut v: Vec<_> = hist.into_iter().collect();
+    v.sort_by_key(|x| std::cmp::Reverse(x.1));
+    eprintln!("restore errors {:?}", &v[..v.len().min(10)]);
+    let mut hist = std::collections::BTreeMap::new();
+    for (b, o) in &inputs {
+        if let Err(e) = portplan_core::read_firewall(*b, o) {
+            *hist
+                .entry(format!(
+                    "{b:?} {}: {}",
+                    e.problems[0].path,
+                    e.problems[0].message.chars().take(50).collect::<String>()
+                ))
+                .or_insert(0) += 1;
+        }
+    }
+    let mut v: Vec<_> = hist.into_iter().collect();
+    v.sort_by_key(|x| std::cmp::Reverse(x.1));
+    eprintln!("read errors {:?}", &v[..v.len().min(12)]);
+    let texts: Vec<String> = {
+        let s = arb::json_text();
+        (0..400)
+            .map(|_| s.new_tree(&mut runner).unwrap().current())
+            .collect()
+    };
+    eprintln!(
+        "parse_plan ok {} / 400",
+        texts
+            .iter()
+            .filter(|t| portplan_core::parse_plan(t).is_ok())
+            .count()
+    );
+    let recs: Vec<Value> = {
+        let s = arb::record_json();
+        (0..400)
+            .map(|_| s.new_tree(&mut runner).unwrap().current())
+            .collect()
+    };
+    use portplan_core::shell::parse_json;
+    eprintln!(
+        "records: plan {} obs {} report {} err {} out {} state {} rules {}",
+        recs.iter()
+            .filter(|v| parse_json::<Plan>(&v.to_string()).is_ok())
+            .count(),
+        recs.iter()
+            .filter(|v| parse_json::<Observation>(&v.to_string()).is_ok())
+            .count(),
+        recs.iter()
+            .filter(|v| parse_json::<Report>(&v.to_string()).is_ok())
+            .count(),
+        recs.iter()
+            .filter(|v| parse_json::<PlanError>(&v.to_string()).is_ok())
+            .count(),
+        recs.iter()
+            .filter(|v| parse_json::<FirewallOutput>(&v.to_string()).is_ok())
+            .count(),
+        recs.iter()
+            .filter(|v| parse_json::<FirewallState>(&v.to_string()).is_ok())
+            .count(),
+        recs.iter()
+            .filter(|v| parse_json::<Vec<FirewallRule>>(&v.to_string()).is_ok())
+            .count()
+    );
 }

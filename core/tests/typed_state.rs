@@ -67,6 +67,7 @@ fn input_chain() -> NftChain {
         name: "input".into(),
         drops: true,
         insert_before: None,
+        managed_by: None,
     }
 }
 
@@ -78,8 +79,10 @@ fn nft_with(chain: ChainId) -> FirewallState {
             rule: tagged("198.18.2.10/32"),
             handle: 4,
             set: None,
+            intact: true,
         }],
         open: Vec::new(),
+        foreign: Vec::new(),
     })
 }
 
@@ -98,8 +101,10 @@ fn iptables_with(chain: ChainId) -> FirewallState {
                 .split(' ')
                 .map(String::from)
                 .collect(),
+                intact: true,
         }],
         open: Vec::new(),
+        foreign: Vec::new(),
     })
 }
 
@@ -115,8 +120,10 @@ fn firewalld_with(zone: ChainId) -> FirewallState {
             rule: tagged("198.18.2.10/32"),
             rich_rule: "rule family=\"ipv4\" source address=\"198.18.2.10\" port port=\"2881\" protocol=\"tcp\" log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/h\" accept".into(),
             ipset: None,
+            intact: true,
         }],
         open: Vec::new(),
+        foreign: Vec::new(),
     })
 }
 
@@ -332,8 +339,10 @@ fn ufw_states_have_no_ids_to_dangle() {
                     .split(' ')
                     .map(String::from)
                     .collect(),
+            intact: true,
         }],
         open: Vec::new(),
+        foreign: Vec::new(),
     });
     assert_eq!(state.tagged(), [(ChainId(0), &tagged("198.18.2.10/32"))]);
     let change = plan_firewall(&[], &state, true).unwrap();
@@ -526,6 +535,7 @@ fn any_state(valid: bool) -> impl Strategy<Value = FirewallState> {
                     name,
                     drops,
                     insert_before,
+                    managed_by: None,
                 }),
             0..3,
         ),
@@ -541,6 +551,7 @@ fn any_state(valid: bool) -> impl Strategy<Value = FirewallState> {
                     rule,
                     handle,
                     set,
+                    intact: true,
                 }),
             0..5,
         ),
@@ -551,6 +562,7 @@ fn any_state(valid: bool) -> impl Strategy<Value = FirewallState> {
                 chains,
                 found,
                 open,
+                foreign: Vec::new(),
             })
         });
     let iptables = (
@@ -574,6 +586,7 @@ fn any_state(valid: bool) -> impl Strategy<Value = FirewallState> {
                     rule,
                     number,
                     saved,
+                    intact: true,
                 },
             ),
             0..5,
@@ -585,6 +598,7 @@ fn any_state(valid: bool) -> impl Strategy<Value = FirewallState> {
                 chains,
                 found,
                 open,
+                foreign: Vec::new(),
             })
         });
     let firewalld = (
@@ -614,19 +628,29 @@ fn any_state(valid: bool) -> impl Strategy<Value = FirewallState> {
                     rule,
                     rich_rule,
                     ipset,
+                    intact: true,
                 }),
             0..5,
         ),
         any_open(valid),
     )
         .prop_map(|(zones, found, open)| {
-            FirewallState::Firewalld(FirewalldState { zones, found, open })
+            FirewallState::Firewalld(FirewalldState {
+                zones,
+                found,
+                open,
+                foreign: Vec::new(),
+            })
         });
     let ufw = (
         prop::bool::ANY,
         prop::bool::ANY,
         prop::collection::vec(
-            (tagged.clone(), words).prop_map(|(rule, words)| UfwRule { rule, words }),
+            (tagged.clone(), words).prop_map(|(rule, words)| UfwRule {
+                rule,
+                words,
+                intact: true,
+            }),
             0..5,
         ),
         any_open(valid),
@@ -637,6 +661,7 @@ fn any_state(valid: bool) -> impl Strategy<Value = FirewallState> {
                 drops,
                 found,
                 open,
+                foreign: Vec::new(),
             })
         });
     prop_oneof![nft, iptables, firewalld, ufw]

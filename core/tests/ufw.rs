@@ -117,24 +117,40 @@ fn an_inactive_ufw_still_takes_rules_and_a_foreign_tuple_is_never_taken_over() {
         ufw(&state).drops,
         "rules must be in place before ufw is enabled"
     );
-    let foreign = "Added user rules (see 'ufw status' for running firewall):\nufw allow from 198.18.2.10 to any port 2881 proto tcp\n";
-    let state = read(STATUS, foreign);
-    let e = plan_firewall(
-        &[rule(
-            "observer.sql",
-            Transport::Tcp,
-            2881,
-            2881,
-            &["198.18.2.10/32"],
-        )],
-        &state,
-        false,
-    )
-    .unwrap_err();
-    assert!(
-        e.problems[0].message.contains("take the foreign rule over"),
-        "{e}"
-    );
+    // ufw keeps one rule per tuple: adding portplan's allow would "update" a
+    // foreign rule of any action into portplan's (a deny would become an allow).
+    for action in ["allow", "deny", "reject", "limit"] {
+        let foreign = format!(
+            "Added user rules (see 'ufw status' for running firewall):\n\
+             ufw {action} from 198.18.2.10 to any port 2881 proto tcp comment 'blocked host'\n"
+        );
+        let state = read(STATUS, &foreign);
+        let e = plan_firewall(
+            &[rule(
+                "observer.sql",
+                Transport::Tcp,
+                2881,
+                2881,
+                &["198.18.2.10/32"],
+            )],
+            &state,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.problems[0].path, "state.ufw.foreign[0]", "{e}");
+        assert!(
+            e.problems[0]
+                .value
+                .contains(&format!("ufw {action} from 198.18.2.10")),
+            "{e}"
+        );
+        assert!(
+            e.problems[0]
+                .message
+                .contains(&format!("did not write ({action})")),
+            "{e}"
+        );
+    }
     let allow_all = STATUS.replace("deny (incoming)", "allow (incoming)");
     assert!(!ufw(&read(&allow_all, ADDED)).drops);
 }

@@ -185,8 +185,9 @@ fn firewalld_silent(pid: u32, error: &str) -> RunError {
     ))
 }
 
-/// The first nftables table of portplan's own kind (not iptables-nft's
-/// compatibility tables) with a chain on the input hook, as `family name`.
+/// The first native nftables table (not iptables-nft's compatibility
+/// tables) with an input chain that drops, as `family name`: the tool that
+/// owns the dropping chain is the one to drive.
 fn native_nft_input_table(json: &str) -> Option<String> {
     let state = portplan_core::read_firewall(
         FirewallBackend::Nftables,
@@ -199,12 +200,8 @@ fn native_nft_input_table(json: &str) -> Option<String> {
     state
         .chains
         .iter()
-        // iptables-nft keeps its rules in ip/ip6 `filter` with upper-case chains.
-        .find(|c| {
-            !(c.family != portplan_core::NftFamily::Inet
-                && c.table == "filter"
-                && c.name == "INPUT")
-        })
+        // iptables-nft's own chains (`ip filter INPUT`) belong to iptables.
+        .find(|c| c.managed_by.is_none() && c.drops)
         .map(|c| format!("{} {}", c.family.as_str(), c.table))
 }
 

@@ -16,10 +16,12 @@
 
 mod choice;
 mod error;
+mod persist;
 mod steps;
 mod verdict;
 
 pub use choice::{Choice, Detected, FirewallChoice, choose, host_warnings};
 pub use error::RunError;
+pub use persist::{nft_conf, nft_conf_replaceable, normalized as normalized_saved};
 pub use steps::{Steps, Task, describe, steps, tagged, verify};
 pub use verdict::verdict;

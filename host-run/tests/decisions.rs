@@ -312,3 +312,22 @@ fn verify_accepts_exactly_the_expected_rules_and_names_the_rest() {
             .is_empty()
     );
 }
+
+#[test]
+fn auto_drives_the_tool_that_owns_the_dropping_chain() {
+    // A native table that accepts beside iptables-nft's dropping INPUT (Docker hosts).
+    let native_accept = r#"{"nftables":[{"table":{"family":"inet","name":"filter","handle":2}},
+ {"chain":{"family":"inet","table":"filter","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"accept"}},
+ {"table":{"family":"ip","name":"filter","handle":1}},
+ {"chain":{"family":"ip","table":"filter","name":"INPUT","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}}]}"#;
+    let detected = Detected {
+        nft: Some(Ok(native_accept.into())),
+        iptables_save: Some(Ok(IPT_DROP.into())),
+        iptables_installed: true,
+        ..Detected::default()
+    };
+    assert_eq!(
+        backend(FirewallChoice::Auto, &detected).unwrap(),
+        FirewallBackend::Iptables
+    );
+}

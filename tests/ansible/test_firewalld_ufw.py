@@ -157,7 +157,7 @@ class FirewalldAndUfw(PlaybookCase):
         many = ("-e", f"portplan_plan_file={plan_file}")
         _, results = self.play("ocp-preinstall.yml", *many, hosts=hosts)
         self.assertTrue(results[self.firewalld]["changed"], results[self.firewalld])
-        ipset = "portplan-observer_sql-v4"
+        ipset = "portplan-observer_s-feefba95-v4"
         self.assertEqual(self.firewalld.run("firewall-cmd", "--permanent", "--get-ipsets").split(),
                          [ipset])
         entries = self.firewalld.run("firewall-cmd", "--permanent", f"--info-ipset={ipset}")

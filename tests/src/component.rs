@@ -64,3 +64,20 @@ impl ComponentHost {
         (&self.portplan, &mut self.store)
     }
 }
+
+impl ComponentHost {
+    /// A fresh instance of the same compiled component in a new store: cheap,
+    /// unlike [`ComponentHost::load`]. An instance that trapped may not be
+    /// entered again; a fresh one can.
+    pub fn reinstantiate(&self) -> wasmtime::Result<Self> {
+        let linker = Linker::new(&self.engine);
+        let mut store = Store::new(&self.engine, ());
+        let portplan = Portplan::instantiate(&mut store, &self.component, &linker)?;
+        Ok(ComponentHost {
+            store,
+            portplan,
+            component: self.component.clone(),
+            engine: self.engine.clone(),
+        })
+    }
+}

@@ -54,3 +54,22 @@ impl ExtismHost {
         }
     }
 }
+
+impl ExtismHost {
+    /// Compiles the plugin at `path` once, as [`ExtismHost::load`] does:
+    /// loading is slow, [`ExtismHost::instantiate`] from the result is not.
+    pub fn compile(path: &Path) -> Result<extism::CompiledPlugin, extism::Error> {
+        let manifest = Manifest::new([Wasm::data(std::fs::read(path)?)]);
+        extism::PluginBuilder::new(manifest)
+            .with_wasi(false)
+            .compile()
+    }
+
+    /// A fresh instance of a compiled plugin (a plugin that trapped may be
+    /// left in any state; a fresh one is not).
+    pub fn instantiate(compiled: &extism::CompiledPlugin) -> Result<Self, extism::Error> {
+        Ok(ExtismHost {
+            plugin: Plugin::new_from_compiled(compiled)?,
+        })
+    }
+}

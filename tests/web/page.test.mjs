@@ -5,10 +5,13 @@
 // Stages the page (scripts/build-web), serves dist/web on 127.0.0.1, then:
 // the golden corpus through the page's plugin equals the native reports byte
 // for byte; a profile starts a plan; an edited port makes a conflict appear
-// and disappear; a rejection points at its place in the plan; the firewall
-// commands render for both backends; the CSV and Markdown sheets download with
-// the right rows; screenshots at 1280x800 and 390x844 go to
-// target/web-screenshots/ (and docs/page.png with --update-docs).
+// and disappear; a rejection points at its place in the plan; the access
+// matrix names the hosts and networks behind each port's sources (the
+// report's source-hosts and source-networks, even inside a merged CIDR); the
+// firewall commands, planned against core's empty-firewall states, render for
+// every backend; the CSV and Markdown sheets download with the right rows;
+// screenshots at 1280x800 and 390x844 go to target/web-screenshots/ (and
+// docs/page.png with --update-docs).
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -172,8 +175,43 @@ async function main() {
       assert.match(await page.$eval('#matrix desc', (d) => d.textContent), /ocp1 may reach obs1 on .*2881/);
     });
 
+    await check('the matrix names hosts that a merged CIDR hides (the report\'s source-hosts)', async () => {
+      // obs1's observer.rpc admits obs2 (198.18.2.12) and obs3 (198.18.2.13) as one /31:
+      // neither address is written anywhere in the report's sources.
+      const rpc = await page.$$eval('#ports table', (tables) => tables
+        .filter((t) => t.closest('section').querySelector('h3').firstChild.nodeValue.trim() === 'obs1')
+        .flatMap((t) => [...t.querySelectorAll('tbody tr')])
+        .filter((r) => r.cells[2].textContent === 'observer.rpc')
+        .map((r) => [r.cells[0].textContent, r.cells[5].textContent]));
+      assert.deepEqual(rpc, [['2882', '198.18.2.12/31']]);
+      const desc = await page.$eval('#matrix desc', (d) => d.textContent).then((t) => t.split('; '));
+      for (const who of ['obs2', 'obs3']) {
+        assert.ok(desc.some((d) => d.startsWith(`${who} may reach obs1 on `) && /\b2882\b/.test(d)), `${who} -> obs1 2882 in: ${desc.join('; ')}`);
+      }
+      const rows = await page.$$eval('#matrix .row.host .row-label', (t) => t.map((x) => x.firstChild.nodeValue));
+      assert.deepEqual(rows, ['ocp1', 'obs1', 'obs2', 'obs3', 'proxy1']);
+      assert.equal(await page.$eval('#matrix .row.host .row-label title', (t) => t.textContent), 'host at 198.18.2.10');
+    });
+
     await check('firewall commands render per backend for each host', async () => {
       assert.match(await page.textContent('#firewall [data-host="obs1"] pre'), /^nft -f - <<'EOF'\n(.*\n)*add rule inet filter input ip saddr \{[^}]*198\.18\.2\.10,[^}]*\} tcp dport 2881 accept/);
+      // Planned against core's empty nftables state (empty-firewall: an `inet filter`
+      // input chain that drops), so the rules go into that chain and nothing is created.
+      const staged = readFileSync(join(web, 'portplan.mjs'), 'utf8');
+      assert.match(staged, /call\('empty-firewall', \{ backend \}\)/);
+      assert.doesNotMatch(staged, /read-firewall/);
+      const nft = await page.textContent('#firewall [data-host="obs1"] pre');
+      assert.equal(nft, [
+        "nft -f - <<'EOF'",
+        'add rule inet filter input ip saddr 198.18.2.12/31 tcp dport 2882 accept comment "portplan:observer.rpc"',
+        'add rule inet filter input ip saddr { 198.18.2.10, 198.18.2.20, 198.18.50.0/24 } tcp dport 2881 accept comment "portplan:observer.sql"',
+        'add rule inet filter input ip saddr 198.18.2.10 tcp dport 62881-63881 accept comment "portplan:ocp-agent.metrics"',
+        'add rule inet filter input ip saddr 198.18.2.10 tcp dport 62888 accept comment "portplan:ocp-agent.rpc"',
+        'EOF',
+      ].join('\n'));
+      assert.equal(await page.textContent('#firewall [data-host="obs1"] h3 .addr'), '198.18.2.11 · nftables');
+      const hosts = await page.$$eval('#firewall .host-firewall pre', (ps) => ps.map((p) => p.closest('section').dataset.host));
+      assert.deepEqual(hosts, ['ocp1', 'obs1', 'obs2', 'obs3', 'proxy1']);
       await page.check('input[value="iptables"]');
       await idle(page);
       await page.waitForFunction(() => document.querySelector('#firewall [data-host="obs1"] pre')?.textContent.startsWith('iptables'));
@@ -208,6 +246,19 @@ async function main() {
       assert.equal(md.suggestedFilename(), 'ocp-prod-ports.md');
       const table = readFileSync(await md.path(), 'utf8');
       assert.match(table, /\| obs1 \| 198\.18\.2\.11 \| 2881 \| tcp \|/);
+    });
+
+    await check('the matrix shows who a rule names, not every plan host inside its CIDRs', async () => {
+      // dns1 admits the `clients` network (198.18.0.0/15, which holds both hosts'
+      // addresses and the ocp-console network) and the ocp host, merged into that
+      // one CIDR: only the named ones are sources, and dns1 never reaches itself.
+      await page.fill('#editor', readFileSync(join(corpus, 'custom-profile.plan.json'), 'utf8'));
+      await page.waitForFunction(() => document.querySelector('#matrix .col-head')?.textContent === 'ocp');
+      await idle(page);
+      const rows = await page.$$eval('#matrix .row-label', (t) => t.map((x) => `${x.parentNode.classList[1]}:${x.firstChild.nodeValue}`));
+      assert.deepEqual(rows, ['host:ocp', 'network:clients', 'network:ocp-console']);
+      const desc = await page.$eval('#matrix desc', (d) => d.textContent);
+      assert.equal(desc, 'ocp may reach dns1 on 53/udp; clients may reach dns1 on 53/udp; ocp-console may reach ocp on 8080');
     });
 
     await check('keyboard: a skip link, and every control reachable with Tab', async () => {

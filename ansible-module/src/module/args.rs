@@ -2,6 +2,10 @@
 //! a binary module: unknown options are named, text converts where a number or
 //! a boolean is expected (Jinja templating hands everything over as text), and
 //! a wrong type is an error that names the option and the value.
+//!
+//! A value an error quotes is echoed the way portplan-core quotes plan values:
+//! control and bidi characters written as `\u{hex}` escapes, and at most
+//! [`VALUE_LIMIT`] characters, then `...`.
 
 use portplan_core::{Phase, Plan, PlanError, Problem, Severity};
 use serde_json::{Map, Value};
@@ -57,6 +61,10 @@ pub struct Params {
     pub check_mode: bool,
     pub diff: bool,
     pub no_log: bool,
+    /// Keep a copy of every file persisting replaces (`backup`).
+    pub backup: bool,
+    /// How long to wait for another run's host lock (`lock_timeout`, seconds).
+    pub lock_timeout: std::time::Duration,
     /// The task's own options as given (no `_ansible_*` keys).
     pub given: Map<String, Value>,
 }
@@ -70,6 +78,8 @@ const OPTIONS: &[&str] = &[
     "fail_on",
     "persist",
     "ufw_enable",
+    "lock_timeout",
+    "backup",
 ];
 
 /// Ansible's internal options the module honours; every other `_ansible_*`
@@ -90,8 +100,16 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
         ));
     };
     // Ansible 2.x's wrapped form, should a caller use it.
-    if let Some(Value::Object(inner)) = args.remove("ANSIBLE_MODULE_ARGS") {
-        args = inner;
+    match args.remove("ANSIBLE_MODULE_ARGS") {
+        None => {}
+        Some(Value::Object(inner)) => args = inner,
+        Some(other) => {
+            return Err(PlanError::single(
+                "ANSIBLE_MODULE_ARGS",
+                short(&other),
+                "must be a JSON object holding the module's options (Ansible's wrapped form)",
+            ));
+        }
     }
     let mut problems = Vec::new();
     unknown_options(&args, &mut problems);
@@ -109,6 +127,8 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
     let fail_on = choice(&args, "fail_on", FAIL_ON, Severity::Error, &mut problems);
     let persist = boolean(&args, "persist", true, &mut problems);
     let ufw_enable = boolean(&args, "ufw_enable", false, &mut problems);
+    let lock_timeout = seconds(&args, "lock_timeout", 60, &mut problems);
+    let backup = boolean(&args, "backup", false, &mut problems);
     let check_mode = boolean(&args, CHECK_MODE, false, &mut problems);
     let diff = boolean(&args, DIFF, false, &mut problems);
     let no_log = boolean(&args, NO_LOG, false, &mut problems);
@@ -133,6 +153,8 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
             fail_on,
             persist,
             ufw_enable,
+            lock_timeout,
+            backup,
             check_mode,
             diff,
             no_log,
@@ -156,7 +178,7 @@ fn unknown_options(args: &Map<String, Value>, problems: &mut Vec<Problem>) {
         let mut supported = OPTIONS.to_vec();
         supported.sort_unstable();
         problems.push(Problem {
-            path: unknown.join(", "),
+            path: quote(&unknown.join(", ")),
             value: String::new(),
             message: format!(
                 "unsupported parameter{}; supported: {}",
@@ -206,11 +228,11 @@ fn plan_option(args: &Map<String, Value>, problems: &mut Vec<Problem>) -> Option
     match checked {
         Ok(plan) => Some(plan),
         Err(error) => {
+            // Core's path of the whole input is `.`: that is `plan` itself.
             problems.extend(error.problems.into_iter().map(|p| Problem {
-                path: if p.path.is_empty() {
-                    "plan".into()
-                } else {
-                    format!("plan.{}", p.path)
+                path: match p.path.as_str() {
+                    "" | "." => "plan".into(),
+                    path => format!("plan.{path}"),
                 },
                 ..p
             }));
@@ -258,10 +280,37 @@ fn choice<T: Copy>(
             let names: Vec<&str> = choices.iter().map(|(key, _)| *key).collect();
             problems.push(Problem {
                 path: name.into(),
-                value: text,
+                value: quote(&text),
                 message: format!("must be one of: {}", names.join(", ")),
             });
             default
+        }
+    }
+}
+
+/// Whole seconds the way Ansible's `type: int` reads them (a number, or its
+/// text), at most a day.
+fn seconds(
+    args: &Map<String, Value>,
+    name: &str,
+    default: u64,
+    problems: &mut Vec<Problem>,
+) -> std::time::Duration {
+    let parsed = match args.get(name) {
+        None | Some(Value::Null) => Some(default),
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(text)) => text.trim().parse().ok(),
+        Some(_) => None,
+    };
+    match parsed.filter(|s| *s <= 86_400) {
+        Some(seconds) => std::time::Duration::from_secs(seconds),
+        None => {
+            problems.push(Problem {
+                path: name.into(),
+                value: args.get(name).map(short).unwrap_or_default(),
+                message: "must be a whole number of seconds from 0 to 86400".into(),
+            });
+            std::time::Duration::from_secs(default)
         }
     }
 }
@@ -298,19 +347,53 @@ fn boolean(
     })
 }
 
-/// A value as an error message quotes it: bounded, so a whole plan pasted in
-/// the wrong place does not flood the message.
+/// Most characters of a value an error quotes, as in portplan-core.
+const VALUE_LIMIT: usize = 200;
+
+/// A value as an error message quotes it: a string as its text, anything
+/// else as its JSON, then [`quote`]d.
 fn short(value: &Value) -> String {
-    const MAX: usize = 80;
-    let text = match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    };
-    if text.chars().count() > MAX {
-        format!("{}...", text.chars().take(MAX).collect::<String>())
-    } else {
-        text
+    match value {
+        Value::String(text) => quote(text),
+        other => quote(&other.to_string()),
     }
+}
+
+/// Text as an error quotes it: bounded, so a whole plan pasted in the wrong
+/// place does not flood the message, and with every control character (C0,
+/// DEL, C1) and bidi control (U+061C, U+200E/F, U+202A-U+202E,
+/// U+2066-U+2069, U+2028/9) written `\u{hex}` (`\u{0}`, `\u{1b}`,
+/// `\u{202e}`), so none reaches a terminal or a log raw. An escape is never
+/// cut in half. The same rule as portplan-core's problems.
+fn quote(text: &str) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for c in text.chars() {
+        let hidden = c.is_control()
+            || matches!(
+                c,
+                '\u{061c}'
+                    | '\u{200e}'
+                    | '\u{200f}'
+                    | '\u{202a}'..='\u{202e}'
+                    | '\u{2066}'..='\u{2069}'
+                    | '\u{2028}'
+                    | '\u{2029}'
+            );
+        let unit = if hidden {
+            format!("\\u{{{:x}}}", u32::from(c))
+        } else {
+            c.to_string()
+        };
+        let width = unit.chars().count();
+        if count + width > VALUE_LIMIT {
+            out.push_str("...");
+            break;
+        }
+        out.push_str(&unit);
+        count += width;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -372,6 +455,89 @@ mod tests {
         let error = parse(text).expect_err("invalid");
         assert_eq!(error.problems[0].path, "plan.hosts[0].address");
         assert_eq!(error.problems[0].value, "not-ip");
+    }
+
+    #[test]
+    fn a_wrapped_form_that_is_not_an_object_is_an_error() {
+        let wrapped = format!(r#"{{"ANSIBLE_MODULE_ARGS":{}}}"#, args(""));
+        let params = parse(&wrapped).expect("the wrapped form is read");
+        assert_eq!(params.host, "a");
+        for (inner, value) in [("[1,2]", "[1,2]"), ("\"plan\"", "plan"), ("null", "null")] {
+            let error = parse(&format!(r#"{{"ANSIBLE_MODULE_ARGS":{inner},"host":"a"}}"#))
+                .expect_err("not an object");
+            assert_eq!(error.problems.len(), 1, "{error}");
+            assert_eq!(error.problems[0].path, "ANSIBLE_MODULE_ARGS");
+            assert_eq!(error.problems[0].value, value);
+            assert!(error.to_string().contains("ANSIBLE_MODULE_ARGS"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_plan_that_is_not_a_plan_is_at_path_plan() {
+        for plan in [r#""{not json""#, r#""[]""#, r#""42""#] {
+            let error = parse(&format!(r#"{{"plan":{plan},"host":"a"}}"#)).expect_err("invalid");
+            let paths: Vec<&str> = error.problems.iter().map(|p| p.path.as_str()).collect();
+            assert_eq!(paths, ["plan"], "{plan}: {error}");
+            assert!(!error.to_string().contains("plan.."), "{error}");
+        }
+    }
+
+    #[test]
+    fn echoed_values_are_capped_and_escaped() {
+        let hostile = format!("x\u{0}\u{1b}[31m\u{202e}{}", "y".repeat(10_000));
+        let json = |text: &str| serde_json::to_string(text).expect("json");
+        let text = format!(
+            r#"{{"plan":{PLAN},"host":"a","state":{s},"persist":{s},{s}:1}}"#,
+            s = json(&hostile)
+        );
+        let error = parse(&text).expect_err("invalid");
+        assert_eq!(error.problems.len(), 3, "{error}");
+        for problem in &error.problems {
+            for field in [&problem.path, &problem.value] {
+                assert!(field.chars().count() <= VALUE_LIMIT + 3, "{field}");
+                assert!(!field.contains(['\u{0}', '\u{1b}', '\u{202e}']), "{field}");
+            }
+        }
+        assert!(
+            error.problems[1]
+                .value
+                .starts_with("x\\u{0}\\u{1b}[31m\\u{202e}yyy")
+        );
+        assert!(error.problems[1].value.ends_with("y..."));
+        assert!(
+            error.to_string().len() < 2000,
+            "{}",
+            error.to_string().len()
+        );
+    }
+
+    #[test]
+    fn plan_values_echoed_from_core_are_capped_and_escaped() {
+        let name = format!("h\u{0}\u{202e}{}", "n".repeat(10_000));
+        let plan = serde_json::json!({
+            "name": "p",
+            "profiles": ["ocp"],
+            "hosts": [
+                {"name": name, "address": "198.18.0.1", "components": ["ocp-server"]},
+                {"name": name, "address": "::ffff:198.18.0.1", "components": [name]},
+            ],
+        });
+        let text = serde_json::json!({"plan": plan, "host": name}).to_string();
+        let error = parse(&text).expect_err("invalid");
+        let paths: Vec<&str> = error.problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "plan.hosts[1].name",
+                "plan.hosts[1].address",
+                "plan.hosts[1].components[0]"
+            ],
+            "{error}"
+        );
+        let message = error.to_string();
+        assert!(message.len() < 2000, "{}", message.len());
+        assert!(!message.contains(['\u{0}', '\u{202e}']));
+        assert!(message.contains("h\\u{0}\\u{202e}nnn"));
     }
 
     #[test]

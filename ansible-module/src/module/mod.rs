@@ -10,6 +10,8 @@ mod args;
 mod execute;
 mod facts;
 mod gather;
+mod lock;
+mod persist;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -42,6 +44,13 @@ struct ModuleResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     facts: Option<Observation>,
     persisted: Vec<String>,
+    /// The copy of the (first) file persisting replaced, as Ansible's
+    /// `backup: true` reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup_file: Option<String>,
+    /// Every such copy (iptables writes two files).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    backup_files: Vec<String>,
     warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     diff: Option<Diff>,
@@ -134,6 +143,21 @@ fn run(args_path: &Path) -> ModuleResult {
         invocation: (!params.no_log).then(|| serde_json::json!({"module_args": &params.given})),
         ..ModuleResult::default()
     };
+    let holder = format!(
+        "pid {}, portplan for host {}",
+        std::process::id(),
+        short_text(&params.host)
+    );
+    // Held until this function returns: the whole run is one critical section.
+    let _lock = match lock::acquire(&lock::lock_path(), params.lock_timeout, &holder) {
+        Ok(lock) => lock,
+        Err(msg) => {
+            return ModuleResult {
+                msg,
+                ..failure(String::new())
+            };
+        }
+    };
     match run_task(&params, &mut result) {
         Ok(()) => result,
         Err(error) => ModuleResult {
@@ -142,6 +166,14 @@ fn run(args_path: &Path) -> ModuleResult {
             ..result
         },
     }
+}
+
+/// At most 40 characters of a plan value, for the lock holder's note.
+fn short_text(text: &str) -> String {
+    text.chars()
+        .take(40)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// A run: gather, decide, execute, verify. Every decision is a pure step of
@@ -172,6 +204,9 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), RunError> 
         );
         return Ok(());
     };
+    if params.persist {
+        persist::preflight(backend, Path::new("/etc")).map_err(RunError::Host)?;
+    }
     let steps = portplan_run::steps(&report.rules, state, params.state, params.ufw_enable)?;
     result.warnings.extend(steps.warnings.iter().cloned());
     let counts = format!(
@@ -264,47 +299,64 @@ fn change(
     result: &mut ModuleResult,
 ) -> Result<BTreeSet<TaggedRule>, RunError> {
     let backend = gathered.choice.backend;
-    let point = execute::restore_point(backend, output, state)?;
+    let point = execute::restore_point(backend, output, state);
     let applied = execute::apply(backend, &steps.commands, &point);
     result.actions = steps.commands[..applied.ran].to_vec();
     if let Some(failure) = applied.failure {
+        result.changed = applied.changed;
         return Err(RunError::Host(failure));
     }
+    // Changed until a rollback proves otherwise.
     result.changed = true;
-    let rolled_back = |cause: RunError| {
-        let rollback = match execute::restore(&point) {
-            Ok(()) => "rolled back".to_string(),
-            Err(e) => format!("ROLLBACK FAILED: {e}"),
-        };
-        RunError::RolledBack {
-            cause: Box::new(cause),
-            rollback,
-        }
-    };
     let now = gather::read_state(backend, gathered.zone.as_deref()).and_then(|(_, now)| {
         portplan_run::verify(rules, &now, params.state, &steps.expected).map(|after| (now, after))
     });
-    let (now, after) = now.map_err(rolled_back)?;
-    if params.persist {
-        persist(backend, &now, result).map_err(|error| {
-            let rollback = match execute::restore(&point) {
-                Ok(()) => "the running firewall was rolled back".to_string(),
-                Err(e) => format!("ROLLBACK FAILED: {e}"),
-            };
-            RunError::Host(format!("cannot persist the rules: {error}; {rollback}"))
-        })?;
+    let (now, after) = now.map_err(|cause| roll_back(&point, cause, result))?;
+    if params.persist
+        && let Err(error) = persist(backend, &now, params.backup, result)
+    {
+        let cause = RunError::Host(format!("cannot persist the rules: {error}"));
+        return Err(roll_back(&point, cause, result));
     }
     Ok(after)
 }
 
+/// Undo the run's changes after `cause`; a run rolled back whole did not
+/// change anything.
+fn roll_back(
+    point: &execute::RestorePoint,
+    cause: RunError,
+    result: &mut ModuleResult,
+) -> RunError {
+    let rollback = match execute::restore(point) {
+        Ok(()) => {
+            result.changed = false;
+            "rolled back".to_string()
+        }
+        Err(e) => format!("ROLLBACK FAILED, the firewall may be partly changed: {e}"),
+    };
+    RunError::RolledBack {
+        cause: Box::new(cause),
+        rollback,
+    }
+}
+
+/// Save the running firewall for the next boot; whether a file was written.
 fn persist(
     backend: FirewallBackend,
     now: &FirewallState,
+    backup: bool,
     result: &mut ModuleResult,
-) -> Result<(), String> {
-    match execute::persist(backend, Path::new("/etc"), now)? {
-        Some(paths) => {
-            result.persisted = paths.iter().map(|p| p.display().to_string()).collect();
+) -> Result<bool, String> {
+    let shown = |paths: &[std::path::PathBuf]| -> Vec<String> {
+        paths.iter().map(|p| p.display().to_string()).collect()
+    };
+    match persist::persist(backend, Path::new("/etc"), now, backup)? {
+        Some(saved) => {
+            result.persisted = shown(&saved.files);
+            result.backup_files = shown(&saved.backups);
+            result.backup_file = result.backup_files.first().cloned();
+            return Ok(saved.wrote);
         }
         None => result.warnings.push(format!(
             "the {} rules are not persisted: this host has no {} to load at boot",
@@ -315,7 +367,7 @@ fn persist(
             }
         )),
     }
-    Ok(())
+    Ok(false)
 }
 
 fn diff(

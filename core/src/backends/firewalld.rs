@@ -21,9 +21,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Placed, SET_THRESHOLD, TAG_PREFIX, bare, normalize_source, parse_ports};
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
+use crate::resolve::parse_net;
 use crate::state::{
-    ChainId, Command, FirewalldRule, FirewalldSide, FirewalldState, FirewalldZone, IpFamily,
-    TaggedRule,
+    ChainId, Command, FirewalldRule, FirewalldSide, FirewalldState, FirewalldZone, ForeignRule,
+    IpFamily, TaggedRule,
 };
 
 /// What portplan's ipset names start with; only these are read or deleted.
@@ -145,6 +146,8 @@ struct RichRule {
     port: Option<(Transport, PortRange)>,
     tag: Option<String>,
     accept: bool,
+    /// `accept`, `drop` or `reject`.
+    action: Option<String>,
     /// Anything that narrows or redirects it (destination, `not`, priority,
     /// services, marks): it admits less than its port and source say.
     other: bool,
@@ -187,7 +190,14 @@ fn rich_rule(text: &str) -> Option<RichRule> {
                     .map(str::to_string);
             }
             "limit" | "audit" | "nflog" => {}
-            "accept" => rule.accept = true,
+            "accept" => {
+                rule.accept = true;
+                rule.action = Some(element.clone());
+            }
+            "drop" | "reject" => {
+                rule.action = Some(element.clone());
+                rule.other = true;
+            }
             _ => rule.other = true,
         }
     }
@@ -350,7 +360,9 @@ fn read_zone(
                     .words("entries")
                     .filter_map(normalize_source)
                     .collect(),
-                // A foreign ipset: its members are not known here.
+                // A foreign ipset: its members are not known here. A portplan
+                // rule naming one was edited by hand (below: not intact).
+                None if rule.tag.is_some() => Vec::new(),
                 None => continue,
             },
             (None, None) => Vec::new(),
@@ -363,12 +375,38 @@ fn read_zone(
                 tag: rule.tag.clone(),
             });
         }
-        let (Some(tag), Some(family), true, false) =
-            (&rule.tag, rule.family, rule.accept, rule.other)
-        else {
+        if let (true, None, Some(action)) = (live, &rule.tag, &rule.action) {
+            state.foreign.extend(sources.iter().filter_map(|source| {
+                Some(ForeignRule {
+                    action: action.clone(),
+                    family: rule
+                        .family
+                        .or_else(|| parse_net(source).map(|n| IpFamily::of(&n)))?,
+                    transport,
+                    ports,
+                    source: source.clone(),
+                    text: text.clone(),
+                })
+            }));
+        }
+        let Some(tag) = &rule.tag else {
             continue;
         };
+        // portplan writes an accept with a family and a source, nothing else;
+        // a tagged rule edited by hand is replaced.
+        let intact = rule.accept && !rule.other && rule.family.is_some() && !sources.is_empty();
+        let sources = if sources.is_empty() {
+            vec![rule.family.unwrap_or(IpFamily::Ipv4).any().to_string()]
+        } else {
+            sources
+        };
         for source in sources {
+            let Some(family) = rule
+                .family
+                .or_else(|| parse_net(&source).map(|n| IpFamily::of(&n)))
+            else {
+                continue;
+            };
             state.found.push(FirewalldRule {
                 zone: chain,
                 rule: TaggedRule {
@@ -379,15 +417,20 @@ fn read_zone(
                     source,
                 },
                 rich_rule: text.clone(),
-                ipset: rule.ipset.clone(),
+                // Only portplan's own ipsets are ever deleted.
+                ipset: rule
+                    .ipset
+                    .clone()
+                    .filter(|name| side.ipsets.contains_key(name)),
+                intact,
             });
         }
     }
     Ok(())
 }
 
-/// `portplan-observer_sql-v4`, or, when that is too long for an ipset name,
-/// its head and a hash of the whole so two specs never share one.
+/// `portplan-observer_s-1a2b3c4d-v4`: the spec's head and a hash of the
+/// whole tag, within firewalld's 31 characters, so two specs never share one.
 pub(super) fn ipset_name(tag: &str, family: IpFamily) -> String {
     let spec: String = tag
         .trim_start_matches(TAG_PREFIX)
@@ -395,21 +438,12 @@ pub(super) fn ipset_name(tag: &str, family: IpFamily) -> String {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     let suffix = family_suffix(family);
-    let name = format!("{IPSET_PREFIX}-{spec}-{suffix}");
-    if name.len() <= IPSET_NAME_MAX {
-        return name;
-    }
-    let hash = format!("{:08x}", fnv1a(tag.as_bytes()) as u32);
+    // The hash of the whole tag keeps two specs apart whose sanitised names
+    // agree (`app.a-b`, `app.a.b`) or share their head.
+    let hash = super::name_hash(tag);
     let room = IPSET_NAME_MAX - IPSET_PREFIX.len() - hash.len() - suffix.len() - 3;
-    format!("{IPSET_PREFIX}-{}{hash}-{suffix}", &spec[..room])
-}
-
-/// FNV-1a: a fixed, platform-independent hash for ipset names, so every
-/// artifact names the same ipset alike (std's hasher is randomly seeded).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    let head: String = spec.chars().take(room).collect();
+    format!("{IPSET_PREFIX}-{head}-{hash}-{suffix}")
 }
 
 /// A rich rule as firewalld prints it back, so a listed rule and a rendered
@@ -466,6 +500,8 @@ struct Change {
 /// rules; per side its ipsets' sources.
 struct Current {
     groups: BTreeMap<GroupKey, (BTreeSet<String>, BTreeSet<String>)>,
+    /// Groups with a rule edited by hand: rewritten whatever their sources.
+    broken: BTreeSet<GroupKey>,
     ipsets: IpsetsBySide,
 }
 
@@ -484,9 +520,15 @@ fn group(chain: ChainId, r: &TaggedRule) -> GroupKey {
 fn current(state: &FirewalldState) -> Current {
     let mut groups: BTreeMap<GroupKey, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     let mut ipsets: IpsetsBySide = Default::default();
+    let mut broken = BTreeSet::new();
     for found in &state.found {
-        let (sources, texts) = groups.entry(group(found.zone, &found.rule)).or_default();
-        sources.insert(found.rule.source.clone());
+        let key = group(found.zone, &found.rule);
+        let (sources, texts) = groups.entry(key.clone()).or_default();
+        if found.intact {
+            sources.insert(found.rule.source.clone());
+        } else {
+            broken.insert(key);
+        }
         texts.insert(found.rich_rule.clone());
         if let Some(set) = &found.ipset {
             ipsets[usize::from(side_of(state, found.zone) == FirewalldSide::Permanent)]
@@ -495,7 +537,11 @@ fn current(state: &FirewalldState) -> Current {
                 .insert(found.rule.source.clone());
         }
     }
-    Current { groups, ipsets }
+    Current {
+        groups,
+        broken,
+        ipsets,
+    }
 }
 
 /// Every changed group's rich rules are rewritten; ipsets are created in the
@@ -541,7 +587,7 @@ fn plan_group(
     if use_ipset {
         change.kept_ipsets.insert(name.clone());
     }
-    if *have_sources == want_sources {
+    if *have_sources == want_sources && !current.broken.contains(key) {
         return;
     }
     let rule = |source: Source| render_rule(tag, *family, &source, *transport, *ports);
@@ -667,6 +713,11 @@ fn canonical(text: &str) -> String {
     let Some(rule) = rich_rule(text) else {
         return text.to_string();
     };
+    // Only a rule of portplan's own shape has a canonical form; one edited
+    // by hand (drop, a priority, ...) stays itself and is replaced.
+    if !rule.accept || rule.other {
+        return text.to_string();
+    }
     let (Some(tag), Some(family), Some((transport, ports))) = (&rule.tag, rule.family, rule.port)
     else {
         return text.to_string();

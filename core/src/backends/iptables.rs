@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use super::{Placed, TAG_PREFIX, colon_ports, normalize_source, parse_ports};
 use crate::model::{OpenPort, PlanError, Transport};
 use crate::state::{
-    ChainId, Command, IpFamily, IptablesChain, IptablesRule, IptablesState, TaggedRule,
+    ChainId, Command, ForeignRule, IpFamily, IptablesChain, IptablesRule, IptablesState, TaggedRule,
 };
 
 /// The parts of one saved rule portplan cares about.
@@ -122,6 +122,7 @@ fn read_rule(
         && saved.protocol.is_none()
         && saved.dport.is_none()
         && matches!(saved.target.as_deref(), Some("DROP" | "REJECT"));
+    let after_catch_all = chain.insert_before.is_some();
     if catch_all {
         chain.drops = true;
         chain.insert_before.get_or_insert(number);
@@ -138,6 +139,16 @@ fn read_rule(
         None => family.any().to_string(),
     };
     let tag = saved.comment.filter(|c| c.starts_with(TAG_PREFIX));
+    if let (None, Some(target)) = (&tag, &saved.target) {
+        state.foreign.push(ForeignRule {
+            action: target.clone(),
+            family,
+            transport,
+            ports,
+            source: source.clone(),
+            text: line.to_string(),
+        });
+    }
     if saved.target.as_deref() == Some("ACCEPT") && !saved.other {
         state.open.push(OpenPort {
             transport,
@@ -151,6 +162,11 @@ fn read_rule(
         });
     }
     if let Some(tag) = tag {
+        // Rules come in chain order: one after the catch-all never matches.
+        let intact = saved.target.as_deref() == Some("ACCEPT")
+            && !saved.other
+            && saved.source.is_some()
+            && !after_catch_all;
         state.found.push(IptablesRule {
             chain: chain_id,
             rule: TaggedRule {
@@ -162,6 +178,7 @@ fn read_rule(
             },
             number,
             saved: spec,
+            intact,
         });
     }
     Ok(())
@@ -177,14 +194,18 @@ fn program(family: IpFamily) -> &'static str {
 
 /// `-D` for each removed rule, then `-I` at the catch-all's (shifted)
 /// position, or `-A` when the chain has none.
-pub(super) fn commands(state: &IptablesState, add: &[Placed], remove: &[Placed]) -> Vec<Command> {
+pub(super) fn commands(
+    state: &IptablesState,
+    desired: &BTreeSet<Placed>,
+    add: &[Placed],
+) -> Vec<Command> {
     let mut commands = Vec::new();
-    let removed: BTreeSet<(ChainId, &TaggedRule)> = remove.iter().map(|(c, r)| (*c, r)).collect();
     let mut deleted = Vec::new();
+    // Hand-edited rules, and intact ones no longer desired, by their saved spec.
     for found in state
         .found
         .iter()
-        .filter(|f| removed.contains(&(f.chain, &f.rule)))
+        .filter(|f| !f.intact || !desired.contains(&(f.chain, f.rule.clone())))
     {
         // Checked at the boundary: every rule's chain exists.
         let Some(chain) = state.chains.get(found.chain.index()) else {

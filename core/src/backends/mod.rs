@@ -78,6 +78,7 @@ pub(crate) fn empty_firewall(backend: FirewallBackend) -> Result<FirewallState, 
                 name: "input".into(),
                 drops: true,
                 insert_before: None,
+                managed_by: None,
             }],
             ..NftState::default()
         }),
@@ -110,10 +111,12 @@ pub(crate) fn empty_firewall(backend: FirewallBackend) -> Result<FirewallState, 
     })
 }
 
-/// A slot of a state: whether it drops input, and which families it sees.
+/// A slot of a state: whether it drops input, which families it sees, and
+/// the tool that owns it when portplan must not write there.
 struct Slot {
     drops: bool,
     takes: [bool; 2],
+    owner: Option<String>,
 }
 
 fn takes_both() -> [bool; 2] {
@@ -126,20 +129,25 @@ fn takes(f: impl Fn(IpFamily) -> bool) -> [bool; 2] {
 
 fn slots(state: &FirewallState) -> Vec<Slot> {
     match state {
-        FirewallState::Nftables(s) => s
-            .chains
-            .iter()
-            .map(|c| Slot {
-                drops: c.drops,
-                takes: takes(|f| c.family.takes(f)),
-            })
-            .collect(),
+        FirewallState::Nftables(s) => {
+            s.chains
+                .iter()
+                .map(|c| Slot {
+                    drops: c.drops,
+                    takes: takes(|f| c.family.takes(f)),
+                    owner: c.managed_by.as_ref().map(|tool| {
+                        format!("{tool}'s {} {} {}", c.family.as_str(), c.table, c.name)
+                    }),
+                })
+                .collect()
+        }
         FirewallState::Iptables(s) => s
             .chains
             .iter()
             .map(|c| Slot {
                 drops: c.drops,
                 takes: takes(|f| c.family == f),
+                owner: None,
             })
             .collect(),
         FirewallState::Firewalld(s) => s
@@ -148,11 +156,13 @@ fn slots(state: &FirewallState) -> Vec<Slot> {
             .map(|z| Slot {
                 drops: z.drops,
                 takes: takes_both(),
+                owner: None,
             })
             .collect(),
         FirewallState::Ufw(s) => vec![Slot {
             drops: s.drops,
             takes: takes_both(),
+            owner: None,
         }],
     }
 }
@@ -189,12 +199,13 @@ pub(crate) fn plan_firewall(
         expand(rules)?
     };
     let slots = slots(state);
+    owned_elsewhere(state, &slots, &wanted)?;
     let mut desired: BTreeSet<Placed> = BTreeSet::new();
     let mut unfiltered = BTreeSet::new();
     for rule in wanted {
         let family = usize::from(rule.family == IpFamily::Ipv6);
         let ids: Vec<ChainId> = (0..slots.len())
-            .filter(|&i| slots[i].drops && slots[i].takes[family])
+            .filter(|&i| slots[i].drops && slots[i].takes[family] && slots[i].owner.is_none())
             .map(ChainId::at)
             .collect();
         if ids.is_empty() {
@@ -204,10 +215,8 @@ pub(crate) fn plan_firewall(
     }
     let current = current(state);
     let add: Vec<Placed> = desired.difference(&current).cloned().collect();
-    if let FirewallState::Ufw(ufw) = state {
-        ufw::collisions(ufw, &add)?;
-    }
-    let remove: Vec<Placed> = current.difference(&desired).cloned().collect();
+    collisions(state, &add)?;
+    let remove = leaving(state, &desired);
     Ok(FirewallChange {
         backend: state.backend(),
         add: unique(&add),
@@ -215,6 +224,81 @@ pub(crate) fn plan_firewall(
         commands: render(state, &desired, &add, &remove),
         notes: unfiltered.into_iter().map(unfiltered_note).collect(),
     })
+}
+
+/// One owner per netfilter table: when a chain another tool owns drops a
+/// family portplan must open, portplan's rules cannot work from here (an
+/// accept in its own table does not get a packet past that drop) and must
+/// not be written into that chain (iptables-nft's save/restore round trip
+/// loses their sets). The operator picks the owning tool instead.
+fn owned_elsewhere(
+    state: &FirewallState,
+    slots: &[Slot],
+    wanted: &BTreeSet<TaggedRule>,
+) -> Result<(), PlanError> {
+    let families: BTreeSet<IpFamily> = wanted.iter().map(|r| r.family).collect();
+    let blocking: Vec<&str> = slots
+        .iter()
+        .filter(|slot| {
+            slot.drops
+                && families
+                    .iter()
+                    .any(|f| slot.takes[usize::from(*f == IpFamily::Ipv6)])
+        })
+        .filter_map(|slot| slot.owner.as_deref())
+        .collect();
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    Err(PlanError::single(
+        format!("state.{}", state.backend().as_str()),
+        blocking.join(", "),
+        format!(
+            "input is dropped by {}, a chain another tool owns; portplan writes no native nftables \
+             rule into another tool's table (a boot's save/restore round trip would lose its \
+             sources and open the port to everyone), and a rule in its own table would not get \
+             a packet past that drop. Use firewall: iptables (the tool that owns the chain)",
+            blocking.join(" and ")
+        ),
+    ))
+}
+
+/// Refuse to add a rule where a foreign rule holds the same source, ports
+/// and transport, whatever its action: ufw would take the foreign rule over
+/// (a deny becomes portplan's allow), and on every backend one of the two
+/// would shadow the other. portplan never changes someone else's rule.
+fn collisions(state: &FirewallState, add: &[Placed]) -> Result<(), PlanError> {
+    let backend = state.backend().as_str();
+    let mut problems = Vec::new();
+    for (_, rule) in add {
+        let Some((i, foreign)) = state
+            .foreign()
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.collides(rule))
+        else {
+            continue;
+        };
+        problems.push(crate::model::Problem {
+            path: format!("state.{backend}.foreign[{i}]"),
+            value: foreign.text.clone(),
+            message: format!(
+                "a rule portplan did not write ({}) already matches source {} on {} {} that \
+                 {} would admit; portplan never changes or removes another's rule. Remove or \
+                 change that rule by hand, or take the port out of the plan",
+                foreign.action,
+                rule.source,
+                rule.transport.as_str(),
+                rule.ports,
+                rule.tag
+            ),
+        });
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanError { problems })
+    }
 }
 
 fn unfiltered_note(family: IpFamily) -> String {
@@ -225,11 +309,25 @@ fn unfiltered_note(family: IpFamily) -> String {
     )
 }
 
+/// portplan's intact rules: what counts as already in place.
 fn current(state: &FirewallState) -> BTreeSet<Placed> {
     state
-        .tagged()
+        .found_rules()
         .into_iter()
-        .map(|(id, rule)| (id, rule.clone()))
+        .filter(|(_, _, intact)| *intact)
+        .map(|(id, rule, _)| (id, rule.clone()))
+        .collect()
+}
+
+/// portplan's rules that go: every hand-edited one (a tagged rule counts
+/// only if its action, negation, source, ports and position are what
+/// portplan writes), and every intact one that is not desired.
+fn leaving(state: &FirewallState, desired: &BTreeSet<Placed>) -> Vec<Placed> {
+    state
+        .found_rules()
+        .into_iter()
+        .filter(|(id, rule, intact)| !intact || !desired.contains(&(*id, (*rule).clone())))
+        .map(|(id, rule, _)| (id, rule.clone()))
         .collect()
 }
 
@@ -268,14 +366,15 @@ pub(crate) fn plan_restore(
             .map(ChainId::at)
             .find(|&candidate| slot_key(now, candidate).as_ref() == Some(&key))
     };
-    let desired: BTreeSet<Placed> = before
-        .tagged()
+    // Hand-edited rules cannot be written back as they were; portplan's
+    // intact rules can, and are what a run may have changed.
+    let desired: BTreeSet<Placed> = current(before)
         .into_iter()
-        .filter_map(|(id, rule)| Some((index_in_now(id)?, rule.clone())))
+        .filter_map(|(id, rule)| Some((index_in_now(id)?, rule)))
         .collect();
     let current = current(now);
     let add: Vec<Placed> = desired.difference(&current).cloned().collect();
-    let remove: Vec<Placed> = current.difference(&desired).cloned().collect();
+    let remove = leaving(now, &desired);
     Ok(render(now, &desired, &add, &remove))
 }
 
@@ -293,9 +392,9 @@ fn render(
     }
     match state {
         FirewallState::Nftables(s) => nftables::commands(s, desired),
-        FirewallState::Iptables(s) => iptables::commands(s, add, remove),
+        FirewallState::Iptables(s) => iptables::commands(s, desired, add),
         FirewallState::Firewalld(s) => firewalld::commands(s, desired),
-        FirewallState::Ufw(s) => ufw::commands(s, add, remove),
+        FirewallState::Ufw(s) => ufw::commands(s, desired, add),
     }
 }
 
@@ -348,8 +447,11 @@ fn check_rule(i: usize, rule: &FirewallRule) -> Result<(), PlanError> {
 
 /// Plan text reaches the backend's comment field: keep it to a safe alphabet
 /// and a bounded length, so no quoting or comment syntax can be injected.
+/// A tag that had to change (an unsafe character, or too long) ends in a
+/// hash of the original, so two specs never share a tag.
 fn sanitize_tag(tag: &str) -> String {
-    tag.chars()
+    let clean: String = tag
+        .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':') {
                 c
@@ -357,8 +459,23 @@ fn sanitize_tag(tag: &str) -> String {
                 '_'
             }
         })
-        .take(MAX_TAG)
-        .collect()
+        .collect();
+    if clean == tag && clean.len() <= MAX_TAG {
+        return clean;
+    }
+    let hash = name_hash(tag);
+    let head: String = clean.chars().take(MAX_TAG - hash.len() - 1).collect();
+    format!("{head}-{hash}")
+}
+
+/// Eight hex digits of FNV-1a over `text`: fixed and platform-independent,
+/// so every artifact names the same set or ipset alike (std's hasher is
+/// randomly seeded). Written here: the whole function is one fold.
+fn name_hash(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{:08x}", hash as u32)
 }
 
 /// A port range as a backend prints it, `8080` or `8000` SEPARATOR `8010`

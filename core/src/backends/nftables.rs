@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::{Placed, SET_THRESHOLD, TAG_PREFIX, bare, normalize_source};
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use crate::state::{
-    ChainId, Command, IpFamily, NftChain, NftFamily, NftRule, NftState, TaggedRule,
+    ChainId, Command, ForeignRule, IpFamily, NftChain, NftFamily, NftRule, NftState, TaggedRule,
 };
 
 fn malformed(what: &str) -> PlanError {
@@ -32,7 +32,9 @@ fn addresses(right: &Value, sets: &Sets, at: (&str, &str)) -> (Vec<String>, Opti
             Some(name) => {
                 let key = (at.0.to_string(), at.1.to_string(), name.to_string());
                 (
-                    sets.get(&key).cloned().unwrap_or_default(),
+                    sets.get(&key)
+                        .map(|(sources, _)| sources.clone())
+                        .unwrap_or_default(),
                     Some(name.to_string()),
                 )
             }
@@ -128,6 +130,13 @@ struct Rule {
     conditional: bool,
 }
 
+/// Whether a rule's sources come from a named set.
+fn set_referenced(rule: &Rule) -> bool {
+    rule.sources
+        .as_ref()
+        .is_some_and(|(_, _, set)| set.is_some())
+}
+
 fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
     let mut rule = Rule::default();
     for statement in expr {
@@ -181,8 +190,17 @@ fn nft_family(text: &str) -> Option<NftFamily> {
     }
 }
 
-/// Sets by (family, table, name): the addresses they hold.
-type Sets = BTreeMap<(String, String, String), Vec<String>>;
+/// Whether a chain is iptables-nft's: it keeps the iptables layout, tables
+/// `filter` of family `ip`/`ip6` with upper-case built-in chains. A native
+/// ruleset spells its chains in lower case (`inet filter input`), the
+/// convention of nft's own examples and of every distribution's default.
+fn iptables_nft(family: NftFamily, table: &str, chain: &str) -> bool {
+    family != NftFamily::Inet && table == "filter" && chain == "INPUT"
+}
+
+/// Sets by (family, table, name): the addresses they hold, and whether
+/// portplan created the set (named `portplan_*`, with a `portplan:` comment).
+type Sets = BTreeMap<(String, String, String), (Vec<String>, bool)>;
 
 fn text(v: &Value, key: &str) -> String {
     v.get(key)
@@ -204,10 +222,12 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
             continue;
         }
         if let Some(family) = nft_family(&text(chain, "family")) {
+            let (table, name) = (text(chain, "table"), text(chain, "name"));
             state.chains.push(NftChain {
                 family,
-                table: text(chain, "table"),
-                name: text(chain, "name"),
+                managed_by: iptables_nft(family, &table, &name).then(|| "iptables-nft".into()),
+                table,
+                name,
                 drops: text(chain, "policy") == "drop",
                 insert_before: None,
             });
@@ -232,7 +252,9 @@ fn read_sets(items: &[Value]) -> Sets {
             .iter()
             .flat_map(|e| addresses(e, &BTreeMap::new(), (&at.0, &at.1)).0)
             .collect();
-        sets.insert((at.0, at.1, text(set, "name")), sources);
+        let name = text(set, "name");
+        let owned = name.starts_with(SET_PREFIX) && text(set, "comment").starts_with(TAG_PREFIX);
+        sets.insert((at.0, at.1, name), (sources, owned));
     }
     sets
 }
@@ -260,6 +282,11 @@ fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), Plan
         .unwrap_or_default();
     let rule = read_rule(&expr, sets, (&family, &table));
     let verdict = rule.verdict.as_deref();
+    // Rules come in chain order: one after the catch-all never matches.
+    let after_catch_all = state
+        .chains
+        .get(index)
+        .is_some_and(|c| c.insert_before.is_some());
     if matches!(verdict, Some("drop" | "reject"))
         && !rule.conditional
         && rule.sources.is_none()
@@ -304,10 +331,37 @@ fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), Plan
         }));
     }
     let Some(tag) = comment else {
+        if let Some(action @ ("accept" | "drop" | "reject")) = verdict {
+            for ports in &ranges {
+                state.foreign.extend(sources.iter().map(|source| ForeignRule {
+                    action: action.to_string(),
+                    family: rule_family,
+                    transport,
+                    ports: *ports,
+                    source: source.clone(),
+                    text: format!(
+                        "{family} {table} {chain_name} handle {}: {} saddr {source} {} dport {ports} {action}",
+                        handle.unwrap_or_default(),
+                        rule_family.as_str(),
+                        transport.as_str()
+                    ),
+                }));
+            }
+        }
         return Ok(());
     };
     let handle =
         handle.ok_or_else(|| malformed(&format!("the portplan rule {tag} has no handle")))?;
+    // Only a set portplan created is portplan's to delete.
+    let owned_set = set.filter(|name| {
+        sets.get(&(family.clone(), table.clone(), name.clone()))
+            .is_some_and(|(_, owned)| *owned)
+    });
+    let intact = verdict == Some("accept")
+        && !rule.conditional
+        && rule.sources.is_some()
+        && !after_catch_all
+        && owned_set.is_some() == set_referenced(&rule);
     for ports in &ranges {
         state.found.extend(sources.iter().map(|source| NftRule {
             chain: ChainId::at(index),
@@ -319,7 +373,8 @@ fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), Plan
                 source: source.clone(),
             },
             handle,
-            set: set.clone(),
+            set: owned_set.clone(),
+            intact,
         }));
     }
     Ok(())
@@ -334,6 +389,8 @@ struct Found {
     sources: BTreeSet<String>,
     handles: BTreeSet<u64>,
     sets: BTreeSet<String>,
+    /// A member was edited by hand: the group is rewritten.
+    broken: bool,
 }
 
 fn group_of(chain: ChainId, rule: &TaggedRule) -> GroupKey {
@@ -346,15 +403,21 @@ fn group_of(chain: ChainId, rule: &TaggedRule) -> GroupKey {
     )
 }
 
-/// `portplan_ocp_server_http_v4`: a set name nft accepts, from a sanitised tag.
+/// What portplan's set names start with.
+const SET_PREFIX: &str = "portplan_";
+
+/// `portplan_ocp_server_http_1a2b3c4d_v4`: a set name nft accepts, unique per tag.
 fn set_name(tag: &str, family: IpFamily) -> String {
     let spec: String = tag
         .trim_start_matches(TAG_PREFIX)
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
+    // The hash of the whole tag keeps two specs apart whose sanitised names
+    // agree (`app.a-b` and `app.a.b`).
     format!(
-        "portplan_{spec}_{}",
+        "{SET_PREFIX}{spec}_{}_{}",
+        super::name_hash(tag),
         super::firewalld::family_suffix(family)
     )
 }
@@ -407,7 +470,11 @@ pub(super) fn commands(state: &NftState, desired: &BTreeSet<Placed>) -> Vec<Comm
         let entry = current
             .entry(group_of(found.chain, &found.rule))
             .or_default();
-        entry.sources.insert(found.rule.source.clone());
+        if found.intact {
+            entry.sources.insert(found.rule.source.clone());
+        } else {
+            entry.broken = true;
+        }
         entry.handles.insert(found.handle);
         entry.sets.extend(found.set.clone());
     }
@@ -421,7 +488,10 @@ pub(super) fn commands(state: &NftState, desired: &BTreeSet<Placed>) -> Vec<Comm
     let keys: BTreeSet<&GroupKey> = current.keys().chain(wanted.keys()).collect();
     let changed: Vec<&GroupKey> = keys
         .into_iter()
-        .filter(|k| current.get(*k).map(|c| &c.sources) != wanted.get(*k))
+        .filter(|k| {
+            let found = current.get(*k);
+            found.is_some_and(|c| c.broken) || found.map(|c| &c.sources) != wanted.get(*k)
+        })
         .collect();
 
     // By handle, then sets once their rules are gone.

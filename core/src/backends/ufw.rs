@@ -9,12 +9,16 @@
 //! off); the shell reports that it is inactive.
 //!
 //! ufw keeps one rule per source, port and protocol: adding portplan's allow
-//! where a foreign rule has that tuple would rewrite the foreign rule
-//! ("Rule updated"). Such a collision is refused before anything runs.
+//! where a foreign rule of any action (allow, deny, reject, limit) has that
+//! tuple would rewrite the foreign rule ("Rule updated"), turning a deny into
+//! an allow. Such a collision is refused before anything runs (in
+//! `backends/mod.rs`, for every backend).
 
 use super::{Placed, TAG_PREFIX, bare, colon_ports, normalize_source, parse_ports};
-use crate::model::{OpenPort, PlanError, Problem, Transport};
-use crate::state::{Command, IpFamily, TaggedRule, UfwRule, UfwState};
+use crate::model::{OpenPort, PlanError, PortRange, Transport};
+use std::collections::BTreeSet;
+
+use crate::state::{ChainId, Command, ForeignRule, IpFamily, TaggedRule, UfwRule, UfwState};
 
 /// Whether `ufw status` says it is active (`None`: not its output).
 fn is_active(status: &str) -> Option<bool> {
@@ -132,6 +136,15 @@ pub(super) fn read(status: &str, added: &str) -> Result<UfwState, PlanError> {
         };
         let tag = rule.comment.clone().filter(|c| c.starts_with(TAG_PREFIX));
         let allows = rule.action == "allow" && !rule.other;
+        if tag.is_none() {
+            state.foreign.extend(foreign(
+                &rule,
+                &transports,
+                range,
+                source.as_deref(),
+                line.trim(),
+            ));
+        }
         for transport in transports {
             // What ufw admits once active: an inactive ufw keeps its rules.
             if allows {
@@ -142,72 +155,81 @@ pub(super) fn read(status: &str, added: &str) -> Result<UfwState, PlanError> {
                     tag: tag.clone(),
                 });
             }
-            let (Some(tag), Some(source), true) = (&tag, &source, allows) else {
+            let Some(tag) = &tag else {
                 continue;
             };
+            // portplan writes `allow from SOURCE`; anything else was edited by hand.
+            let source = source
+                .clone()
+                .unwrap_or_else(|| IpFamily::Ipv4.any().to_string());
             state.found.push(UfwRule {
                 rule: TaggedRule {
                     tag: tag.clone(),
-                    family: if source.contains(':') {
-                        IpFamily::Ipv6
-                    } else {
-                        IpFamily::Ipv4
-                    },
+                    family: family_of(&source),
                     transport,
                     ports: range,
-                    source: source.clone(),
+                    source,
                 },
                 words: words.clone(),
+                intact: allows && rule.from.as_deref().is_some_and(|f| f != "any"),
             });
         }
     }
     Ok(state)
 }
 
-/// Refuse to add a rule whose tuple a foreign allow rule already holds: ufw
-/// would take that rule over rather than add portplan's beside it.
-pub(super) fn collisions(state: &UfwState, add: &[Placed]) -> Result<(), PlanError> {
-    let problems: Vec<Problem> = add
+/// A rule without portplan's tag as foreign rules, one per transport and
+/// family it covers (`from any` covers both families): ufw keeps one rule per
+/// source, port and protocol, whatever its action.
+fn foreign(
+    rule: &Rule,
+    transports: &[Transport],
+    ports: PortRange,
+    source: Option<&str>,
+    text: &str,
+) -> Vec<ForeignRule> {
+    let sources: Vec<(IpFamily, String)> = match source {
+        Some(source) => vec![(family_of(source), source.to_string())],
+        None => [IpFamily::Ipv4, IpFamily::Ipv6]
+            .map(|family| (family, family.any().to_string()))
+            .to_vec(),
+    };
+    transports
         .iter()
-        .filter_map(|(_, rule)| {
-            let foreign = state.open.iter().find(|o| {
-                o.tag.is_none()
-                    && o.transport == rule.transport
-                    && o.ports == rule.ports
-                    && o.sources == [rule.source.clone()]
-            })?;
-            Some(Problem {
-                path: "state.open".into(),
-                value: format!(
-                    "allow from {} port {} proto {}",
-                    rule.source,
-                    foreign.ports,
-                    rule.transport.as_str()
-                ),
-                message: format!(
-                    "ufw already holds this rule without portplan's tag ({}); ufw keeps one rule per \
-                     source, port and protocol, so adding portplan's would take the foreign rule over. \
-                     Delete it (portplan then adds its own), or leave the port to it",
-                    rule.tag
-                ),
+        .flat_map(|transport| {
+            sources.iter().map(|(family, source)| ForeignRule {
+                action: rule.action.clone(),
+                family: *family,
+                transport: *transport,
+                ports,
+                source: source.clone(),
+                text: text.to_string(),
             })
         })
-        .collect();
-    if problems.is_empty() {
-        Ok(())
+        .collect()
+}
+
+fn family_of(source: &str) -> IpFamily {
+    if source.contains(':') {
+        IpFamily::Ipv6
     } else {
-        Err(PlanError { problems })
+        IpFamily::Ipv4
     }
 }
 
 /// `ufw delete` with each removed rule's own words, then one `ufw allow` per
 /// added source; ufw appends, after every existing user rule.
-pub(super) fn commands(state: &UfwState, add: &[Placed], remove: &[Placed]) -> Vec<Command> {
+pub(super) fn commands(
+    state: &UfwState,
+    desired: &BTreeSet<Placed>,
+    add: &[Placed],
+) -> Vec<Command> {
     let mut commands: Vec<Command> = Vec::new();
+    // Hand-edited rules, and intact ones no longer desired, by their own words.
     for found in state
         .found
         .iter()
-        .filter(|f| remove.iter().any(|(_, r)| *r == f.rule))
+        .filter(|f| !f.intact || !desired.contains(&(ChainId(0), f.rule.clone())))
     {
         let mut argv = vec!["ufw".to_string(), "delete".to_string()];
         argv.extend(found.words.iter().cloned());

@@ -149,17 +149,18 @@ records! {
     PlanError { problems }
     FirewallOutput { main, extra, zone }
     TaggedRule { tag, family, transport, ports, source }
-    NftChain { family, table, name, drops, insert_before }
-    NftRule { chain, rule, handle, set }
-    NftState { chains, found, open }
+    NftChain { family, table, name, drops, insert_before, managed_by }
+    NftRule { chain, rule, handle, set, intact }
+    NftState { chains, found, open, foreign }
     IptablesChain { family, drops, insert_before }
-    IptablesRule { chain, rule, number, saved }
-    IptablesState { chains, found, open }
+    IptablesRule { chain, rule, number, saved, intact }
+    IptablesState { chains, found, open, foreign }
     FirewalldZone { name, side, drops }
-    FirewalldRule { zone, rule, rich_rule, ipset }
-    FirewalldState { zones, found, open }
-    UfwRule { rule, words }
-    UfwState { active, drops, found, open }
+    FirewalldRule { zone, rule, rich_rule, ipset, intact }
+    FirewalldState { zones, found, open, foreign }
+    UfwRule { rule, words, intact }
+    ForeignRule { action, family, transport, ports, source, text }
+    UfwState { active, drops, found, open, foreign }
     Command { argv, stdin }
     FirewallChange { backend, add, remove, commands, notes }
 }

@@ -26,7 +26,19 @@ description:
   - The module is a static binary; the target needs no Python. The action plugin runs uname on the target to choose
     the binary for its architecture, copies it to the target with the options, and runs it.
   - Every firewall rule portplan adds carries the comment C(portplan:<spec-id>). portplan changes and removes only
-    rules with such a comment and leaves every other rule alone.
+    rules with such a comment and leaves every other rule alone. Before adding a rule it refuses, naming it, any rule
+    it did not write on the same source, port and protocol, whatever that rule does (an accept, a drop, ufw's deny or
+    limit): ufw would otherwise turn a foreign deny into portplan's allow. It deletes only the nft sets and firewalld
+    ipsets it created.
+  - A portplan rule counts as in place only when it is exactly what portplan writes (accept, its own source and
+    ports, no negation or other match, before the catch-all drop); a hand-edited one is replaced.
+  - One owner per netfilter table. portplan never writes native nftables rules into iptables-nft's tables (a boot's
+    C(iptables-nft-save | iptables-nft-restore) would drop their sources and open the port to everyone); with
+    O(firewall=auto) it drives the tool that owns the chain that drops, and an explicit O(firewall=nftables) on such
+    a host fails with the reason.
+  - One run at a time per host (see O(lock_timeout)). A run that fails after its first change, reading the result
+    back included, undoes exactly portplan's changes (core's restore plan), leaving rules others added meanwhile,
+    and reports C(changed=false) when the rollback succeeded.
 author:
   - portplan developers (!UNKNOWN)
 options:
@@ -120,9 +132,26 @@ options:
         (RHEL and related).
       - firewalld and ufw save their rules themselves (the permanent configuration, C(/etc/ufw/user.rules)); for them
         RV(persisted) lists those files and V(false) has no effect (a warning says so).
-      - The result's RV(persisted) lists the files written. Nothing is written when no rule changed, nor in check mode.
+      - A hand-written C(/etc/nftables.conf) (one with comments, C(define)s or C(include)s) is never overwritten: the
+        task fails before changing anything and says so; use V(false) and keep the rules in your conf yourself. A
+        distribution's stock conf (tables only) or one portplan wrote is replaced by the stateless running ruleset
+        (C(nft -s list ruleset)), which loads at boot to exactly the running ruleset.
+      - Files keep their mode and owner; a symlinked file is written at its target, so the link stays. Each file is
+        written to a temporary file beside it and renamed over it; when the second file of a pair (C(rules.v6))
+        cannot be written, the first is put back and the running firewall is rolled back, so the saved and running
+        configurations never disagree.
+      - The result's RV(persisted) lists the files that hold the rules for the next boot. A file is written only
+        when it differs from the running ruleset (ignoring dates and counters), so an unchanged host writes nothing,
+        and a host whose saved files fell behind (an interrupted run) catches up on the next run. Nothing is written
+        in check mode.
     type: bool
     default: true
+  backup:
+    description:
+      - Before persisting replaces a file, keep a copy beside it named C(FILE.PID.YYYY-MM-DD@HH:MM:SS~) (UTC), as
+        Ansible's own modules do; RV(backup_file) names it.
+    type: bool
+    default: false
   ufw_enable:
     description:
       - Enable an inactive ufw (C(ufw --force enable)) once portplan's rules are in place, so enabling it never cuts
@@ -133,6 +162,14 @@ options:
         RV(warnings) says that ufw is inactive.
     type: bool
     default: false
+  lock_timeout:
+    description:
+      - Seconds to wait for another portplan run on the same host to finish. Every run holds an exclusive lock
+        (C(flock) on C(/run/lock/portplan.lock)) from its first read of the firewall to its last write, so two runs
+        at once never interleave; the second waits, like C(iptables -w), and fails after this long naming the
+        holder, having changed nothing. The kernel releases the lock when a run ends, even when it is killed.
+    type: int
+    default: 60
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -499,11 +536,21 @@ facts:
       type: dict
       sample: {backend: nftables, open: []}
 persisted:
-  description: The files the ruleset was saved to (see O(persist)). Empty when nothing was saved.
+  description: The files that hold the rules for the next boot (see O(persist)). Empty when nothing is saved.
   returned: always
   type: list
   elements: str
   sample: [/etc/nftables.conf]
+backup_file:
+  description: The copy of the first file persisting replaced, with O(backup=true).
+  returned: when a file was replaced with O(backup=true)
+  type: str
+  sample: /etc/iptables/rules.v4.4242.2026-11-30@04:05:06~
+backup_files:
+  description: Every copy persisting made, with O(backup=true) (iptables replaces two files).
+  returned: when a file was replaced with O(backup=true)
+  type: list
+  elements: str
 warnings:
   description: Warnings for the user, for example that process owners are unknown without root.
   returned: when there are any

@@ -1,0 +1,252 @@
+//! Idempotence on meaning: a tagged rule counts only if it is exactly what
+//! portplan writes (accept, no negation or other match, its own source,
+//! before the catch-all, its own set); a hand-edited one is replaced. Names
+//! never merge two specs, and a set portplan did not create is never deleted.
+
+#![allow(clippy::unwrap_used)]
+
+use portplan_core::{
+    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, PortRange, Transport,
+    plan_firewall, read_firewall,
+};
+
+fn rule(spec: &str, sources: &[&str]) -> FirewallRule {
+    FirewallRule {
+        host: "obs1".into(),
+        spec: spec.into(),
+        tag: format!("portplan:{spec}"),
+        transport: Transport::Tcp,
+        ports: PortRange::single(2881),
+        sources: sources.iter().map(|s| s.to_string()).collect(),
+        purpose: String::new(),
+    }
+}
+
+fn desired() -> Vec<FirewallRule> {
+    vec![rule("observer.sql", &["198.18.2.10/32"])]
+}
+
+const TABLE: &str = r#"{"table":{"family":"inet","name":"filter","handle":1}},
+ {"chain":{"family":"inet","table":"filter","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"accept"}}"#;
+const REJECT: &str = r#"{"rule":{"family":"inet","table":"filter","chain":"input","handle":9,"expr":[{"reject":null}]}}"#;
+
+fn nft_rule(handle: u64, op: &str, right: &str, verdict: &str) -> String {
+    format!(
+        r#"{{"rule":{{"family":"inet","table":"filter","chain":"input","handle":{handle},"comment":"portplan:observer.sql","expr":[
+   {{"match":{{"op":"{op}","left":{{"payload":{{"protocol":"ip","field":"saddr"}}}},"right":{right}}}}},
+   {{"match":{{"op":"==","left":{{"payload":{{"protocol":"tcp","field":"dport"}}}},"right":2881}}}},
+   {{"{verdict}":null}}]}}}}"#
+    )
+}
+
+fn nft(items: &[&str]) -> FirewallState {
+    let json = format!(r#"{{"nftables":[{}]}}"#, items.join(","));
+    read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(json, "")).unwrap()
+}
+
+fn script(state: &FirewallState, remove_all: bool) -> String {
+    let change = plan_firewall(&desired(), state, remove_all).unwrap();
+    change
+        .commands
+        .iter()
+        .map(|c| c.stdin.clone().unwrap_or_else(|| c.argv.join(" ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn an_intact_nft_rule_holds() {
+    let state = nft(&[
+        TABLE,
+        &nft_rule(4, "==", r#""198.18.2.10""#, "accept"),
+        REJECT,
+    ]);
+    assert_eq!(script(&state, false), "");
+}
+
+#[test]
+fn nft_rules_edited_by_hand_are_replaced() {
+    let cases = [
+        (
+            "changed to drop",
+            vec![
+                TABLE.to_string(),
+                nft_rule(4, "==", r#""198.18.2.10""#, "drop"),
+                REJECT.to_string(),
+            ],
+        ),
+        (
+            "negated",
+            vec![
+                TABLE.to_string(),
+                nft_rule(4, "!=", r#""198.18.2.10""#, "accept"),
+                REJECT.to_string(),
+            ],
+        ),
+        (
+            "moved after the catch-all",
+            vec![
+                TABLE.to_string(),
+                REJECT.to_string(),
+                nft_rule(4, "==", r#""198.18.2.10""#, "accept"),
+            ],
+        ),
+    ];
+    for (what, items) in cases {
+        let items: Vec<&str> = items.iter().map(String::as_str).collect();
+        let text = script(&nft(&items), false);
+        assert!(
+            text.contains("delete rule inet filter input handle 4"),
+            "{what}: {text}"
+        );
+        assert!(
+            text.contains("ip saddr 198.18.2.10 tcp dport 2881 accept"),
+            "{what}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_set_portplan_did_not_create_is_never_deleted() {
+    let trusted = r#"{"set":{"family":"inet","name":"trusted","table":"filter","type":"ipv4_addr","handle":3,"flags":["interval"],"elem":["198.18.2.10"]}}"#;
+    let state = nft(&[
+        TABLE,
+        trusted,
+        &nft_rule(4, "==", r#""@trusted""#, "accept"),
+        REJECT,
+    ]);
+    let absent = script(&state, true);
+    assert!(
+        absent.contains("delete rule inet filter input handle 4"),
+        "{absent}"
+    );
+    assert!(!absent.contains("delete set"), "{absent}");
+    // Present replaces the rule with one of portplan's own.
+    let present = script(&state, false);
+    assert!(!present.contains("delete set"), "{present}");
+    assert!(
+        present.contains("ip saddr 198.18.2.10 tcp dport 2881 accept"),
+        "{present}"
+    );
+}
+
+#[test]
+fn iptables_rules_edited_by_hand_are_replaced() {
+    let tagged = "-p tcp -m tcp --dport 2881 -m comment --comment portplan:observer.sql";
+    let cases = [
+        (
+            "intact",
+            format!("-A INPUT -s 198.18.2.10/32 {tagged} -j ACCEPT\n-A INPUT -j REJECT\n"),
+            false,
+        ),
+        (
+            "negated",
+            format!("-A INPUT ! -s 198.18.2.10/32 {tagged} -j ACCEPT\n-A INPUT -j REJECT\n"),
+            true,
+        ),
+        (
+            "changed to DROP",
+            format!("-A INPUT -s 198.18.2.10/32 {tagged} -j DROP\n-A INPUT -j REJECT\n"),
+            true,
+        ),
+        (
+            "after the catch-all",
+            format!("-A INPUT -j REJECT\n-A INPUT -s 198.18.2.10/32 {tagged} -j ACCEPT\n"),
+            true,
+        ),
+    ];
+    for (what, rules, replaced) in cases {
+        let saved = format!("*filter\n:INPUT ACCEPT [0:0]\n{rules}COMMIT\n");
+        let state =
+            read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(saved, "")).unwrap();
+        let text = script(&state, false);
+        assert_eq!(text.contains("-D INPUT"), replaced, "{what}: {text}");
+        assert_eq!(text.contains("-I INPUT"), replaced, "{what}: {text}");
+    }
+}
+
+#[test]
+fn ufw_and_firewalld_rules_edited_by_hand_are_replaced() {
+    let added =
+        "ufw deny from 198.18.2.10 to any port 2881 proto tcp comment 'portplan:observer.sql'\n";
+    let state = read_firewall(
+        FirewallBackend::Ufw,
+        &FirewallOutput::new(
+            "Status: active\nDefault: deny (incoming), allow (outgoing)\n",
+            added,
+        ),
+    )
+    .unwrap();
+    let text = script(&state, false);
+    assert!(text.contains("ufw delete deny from 198.18.2.10"), "{text}");
+    assert!(
+        text.contains("ufw allow from 198.18.2.10 to any port 2881 proto tcp"),
+        "{text}"
+    );
+
+    let zone = "public (default, active)\n  target: default\n  rich rules: \n\
+        \trule family=\"ipv4\" source address=\"198.18.2.10\" port port=\"2881\" protocol=\"tcp\" log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/h\" drop\n";
+    let state = read_firewall(
+        FirewallBackend::Firewalld,
+        &FirewallOutput {
+            main: zone.into(),
+            extra: zone.into(),
+            zone: Some("public".into()),
+        },
+    )
+    .unwrap();
+    let text = script(&state, false);
+    assert!(text.contains("--remove-rich-rule="), "{text} {state:?}");
+    assert!(text.contains("limit value=\"1/h\" accept"), "{text}");
+}
+
+#[test]
+fn colliding_spec_ids_get_their_own_sets_and_tags() {
+    let many = [
+        "198.18.2.10/32",
+        "198.18.2.20/32",
+        "198.18.2.30/32",
+        "198.18.2.40/32",
+    ];
+    let rules = [rule("app.a-b", &many), rule("app.a.b", &many)];
+    let empty = portplan_core::empty_firewall(FirewallBackend::Nftables).unwrap();
+    let text = plan_firewall(&rules, &empty, false).unwrap().commands[0]
+        .stdin
+        .clone()
+        .unwrap();
+    let sets: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("add set inet filter "))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(sets.len(), 2, "{text}");
+    assert_ne!(sets[0], sets[1], "{text}");
+
+    let firewalld = portplan_core::empty_firewall(FirewallBackend::Firewalld).unwrap();
+    let ipsets: Vec<String> = plan_firewall(&rules, &firewalld, false)
+        .unwrap()
+        .commands
+        .iter()
+        .filter_map(|c| {
+            c.argv
+                .iter()
+                .find_map(|a| a.strip_prefix("--new-ipset="))
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(ipsets.len(), 2, "{ipsets:?}");
+    assert_ne!(ipsets[0], ipsets[1]);
+    assert!(ipsets.iter().all(|n| n.len() <= 31), "{ipsets:?}");
+
+    // Two spec ids that share their first 55 characters keep distinct tags.
+    let head = "x".repeat(55);
+    let long = [
+        rule(&format!("{head}-one"), &many[..1]),
+        rule(&format!("{head}-two"), &many[..1]),
+    ];
+    let change = plan_firewall(&long, &empty, false).unwrap();
+    let tags: std::collections::BTreeSet<&str> =
+        change.add.iter().map(|r| r.tag.as_str()).collect();
+    assert_eq!(tags.len(), 2, "{tags:?}");
+    assert!(tags.iter().all(|t| t.len() <= 64), "{tags:?}");
+}
