@@ -20,7 +20,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use portplan_core::shell;
-use portplan_core::{PlanError, ReportFormat};
+use portplan_core::{Phase, PlanError, ReportFormat};
+use portplan_run::{FirewallChoice, Task};
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +50,76 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Check this host against the plan: ports, users, and whether the
+    /// firewall is as planned (drift). Changes nothing. Exit 0 pass, 1 error
+    /// findings or drift, 2 bad input.
+    Check {
+        #[command(flatten)]
+        host: HostOptions,
+        /// Before install (ports must be free) or after (they must listen).
+        #[arg(long, value_enum, default_value_t = PhaseArg::Preinstall)]
+        phase: PhaseArg,
+    },
+    /// Open this host's planned ports to exactly the hosts that need them
+    /// (the Ansible module's `state: present`).
+    Open {
+        #[command(flatten)]
+        host: HostOptions,
+        #[command(flatten)]
+        change: ChangeOptions,
+    },
+    /// Remove every rule portplan added on this host (`state: absent`).
+    Close {
+        #[command(flatten)]
+        host: HostOptions,
+        #[command(flatten)]
+        change: ChangeOptions,
+    },
+}
+
+#[derive(clap::Args)]
+struct HostOptions {
+    /// Plan file (JSON).
+    plan: PathBuf,
+    /// The plan host this machine is; found by its addresses when omitted.
+    #[arg(long)]
+    host: Option<String>,
+    #[arg(long, value_enum, default_value_t = FirewallArg::Auto)]
+    firewall: FirewallArg,
+    #[arg(long, value_enum, default_value_t = CatalogFormat::Table)]
+    format: CatalogFormat,
+    /// Fail on warning findings too.
+    #[arg(long)]
+    strict: bool,
+}
+
+#[derive(clap::Args)]
+struct ChangeOptions {
+    /// Print the exact commands and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Save the firewall where the distribution loads it at boot.
+    #[arg(long)]
+    persist: bool,
+    /// With --persist: keep a copy of every file it replaces.
+    #[arg(long)]
+    backup: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PhaseArg {
+    Preinstall,
+    Postinstall,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FirewallArg {
+    Auto,
+    Firewalld,
+    Ufw,
+    Nftables,
+    Iptables,
+    None,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -82,19 +153,62 @@ const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Ansible runs a binary module with one argument, its args file; anything
+    // else is a command line (clap answers a typo with usage and exit 2).
     if let [_, only] = args.as_slice() {
         let path = PathBuf::from(only);
-        let is_cli_word = only.to_str().is_some_and(|word| {
-            word.starts_with('-') || matches!(word, "catalog" | "validate" | "help")
-        });
-        if !is_cli_word {
+        if module::is_module_args(&path) {
             return module::main(&path);
         }
     }
     match Cli::parse().command {
         Command::Catalog { profile, format } => catalog(profile.as_deref(), format),
         Command::Validate { plan, format } => validate(&plan, format),
+        Command::Check { host, phase } => host_command(Task::Checked, host, phase, None),
+        Command::Open { host, change } => {
+            host_command(Task::Present, host, PhaseArg::Preinstall, Some(change))
+        }
+        Command::Close { host, change } => {
+            host_command(Task::Absent, host, PhaseArg::Preinstall, Some(change))
+        }
     }
+}
+
+fn host_command(
+    task: Task,
+    host: HostOptions,
+    phase: PhaseArg,
+    change: Option<ChangeOptions>,
+) -> ExitCode {
+    let change = change.unwrap_or(ChangeOptions {
+        dry_run: false,
+        persist: false,
+        backup: false,
+    });
+    module::cli::run(
+        task,
+        &module::cli::HostArgs {
+            plan: host.plan,
+            host: host.host,
+            phase: match phase {
+                PhaseArg::Preinstall => Phase::Preinstall,
+                PhaseArg::Postinstall => Phase::Postinstall,
+            },
+            firewall: match host.firewall {
+                FirewallArg::Auto => FirewallChoice::Auto,
+                FirewallArg::Firewalld => FirewallChoice::Firewalld,
+                FirewallArg::Ufw => FirewallChoice::Ufw,
+                FirewallArg::Nftables => FirewallChoice::Nftables,
+                FirewallArg::Iptables => FirewallChoice::Iptables,
+                FirewallArg::None => FirewallChoice::None,
+            },
+            json: matches!(host.format, CatalogFormat::Json),
+            dry_run: change.dry_run,
+            persist: change.persist,
+            backup: change.backup,
+            strict: host.strict,
+        },
+    )
 }
 
 fn catalog(name: Option<&str>, format: CatalogFormat) -> ExitCode {

@@ -187,7 +187,7 @@ spelled! {
         BrowserBlockedPort => "browser-blocked-port", EphemeralCollision => "ephemeral-collision",
         FixedPortOverride => "fixed-port-override", InconsistentPort => "inconsistent-port",
         LoopbackExposed => "loopback-exposed", InvalidPlan => "invalid-plan",
-        NoAllowedSources => "no-allowed-sources",
+        NoAllowedSources => "no-allowed-sources", FirewallDrift => "firewall-drift",
     }
     Phase { Preinstall => "preinstall", Postinstall => "postinstall" }
 }
@@ -288,6 +288,9 @@ pub enum FindingCode {
     InvalidPlan,
     /// A network-facing port that nobody in the plan is allowed to reach.
     NoAllowedSources,
+    /// The host's firewall is not as planned: a portplan rule is missing,
+    /// extra or altered (found by the audit of `state: checked`).
+    FirewallDrift,
 }
 
 /// Output format of `render-report`.

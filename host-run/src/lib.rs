@@ -15,12 +15,14 @@
 #![forbid(unsafe_code)]
 
 mod choice;
+mod drift;
 mod error;
 mod persist;
 mod steps;
 mod verdict;
 
 pub use choice::{Choice, Detected, FirewallChoice, choose, host_warnings};
+pub use drift::drift;
 pub use error::RunError;
 pub use persist::{nft_conf, nft_conf_replaceable, normalized as normalized_saved};
 pub use steps::{Steps, Task, describe, steps, tagged, verify};

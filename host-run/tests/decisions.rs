@@ -331,3 +331,50 @@ fn auto_drives_the_tool_that_owns_the_dropping_chain() {
         FirewallBackend::Iptables
     );
 }
+
+#[test]
+fn the_audit_names_missing_extra_and_altered_rules() {
+    let edited = r#"{"nftables":[{"table":{"family":"inet","name":"filter","handle":1}},
+ {"chain":{"family":"inet","table":"filter","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}},
+ {"rule":{"family":"inet","table":"filter","chain":"input","handle":4,"comment":"portplan:observer.sql","expr":[
+   {"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"198.18.2.10"}},
+   {"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":2881}},{"drop":null}]}},
+ {"rule":{"family":"inet","table":"filter","chain":"input","handle":5,"comment":"portplan:old.spec","expr":[
+   {"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"198.18.2.99"}},
+   {"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":9999}},{"accept":null}]}}]}"#;
+    let state = nft(edited);
+    let rules = vec![
+        rule("observer.sql", 2881, &["198.18.2.10/32"]),
+        rule("observer.rpc", 2882, &["198.18.2.12/32"]),
+    ];
+    let findings = portplan_run::drift(&rules, &state, "obs1").unwrap();
+    let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(findings.len(), 3, "{messages:#?}");
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.code == FindingCode::FirewallDrift && f.severity == Severity::Error)
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m
+                .contains("portplan:observer.sql admitting 198.18.2.10/32 to 2881/tcp is altered")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m
+                .contains("portplan:observer.rpc admitting 198.18.2.12/32 to 2882/tcp is missing")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.iter().any(|m| m
+            .contains("portplan:old.spec admitting 198.18.2.99/32 to 9999/tcp is not in the plan")),
+        "{messages:#?}"
+    );
+    // A firewall as planned has no drift.
+    let empty = portplan_core::empty_firewall(FirewallBackend::Nftables).unwrap();
+    assert!(portplan_run::drift(&[], &empty, "obs1").unwrap().is_empty());
+}

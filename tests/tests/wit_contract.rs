@@ -264,6 +264,7 @@ fn every_enum_case_is_the_wits() {
         FindingCode::LoopbackExposed,
         FindingCode::InvalidPlan,
         FindingCode::NoAllowedSources,
+        FindingCode::FirewallDrift,
     ] {
         wit.check_named("finding-code", &code);
     }
@@ -303,7 +304,7 @@ fn every_enum_case_is_the_wits() {
             cases("report-format"),
             cases("severity")
         ),
-        (11, 5, 4, 3)
+        (12, 5, 4, 3)
     );
 }
 

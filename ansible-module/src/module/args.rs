@@ -446,7 +446,11 @@ mod tests {
             paths,
             [("colour", ""), ("state", "opened"), ("persist", "maybe")]
         );
-        assert!(error.problems[0].message.contains("supported: fail_on"));
+        assert!(
+            error.problems[0]
+                .message
+                .contains("supported: backup, fail_on")
+        );
     }
 
     #[test]

@@ -40,10 +40,6 @@ pub struct Facts {
     /// What could not be learned and was assumed instead, one sentence each,
     /// for the caller to show as warnings. Today: IPv6 wildcard sockets whose
     /// v6only flag the kernel did not tell (taken as not v6only).
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "to be shown as warnings by the module (mod.rs)")
-    )]
     pub notes: Vec<String>,
 }
 
@@ -865,5 +861,56 @@ mod tests {
             b"/usr/bin/python3\0/usr/sbin/firewalld\0--nofork\0"
         ));
         assert!(!is_firewalld(b"vim\0/etc/firewalld/zones/public.xml\0"));
+    }
+}
+
+/// The addresses of this machine (its network namespace): IPv4 from the
+/// `/32 host LOCAL` entries of `/proc/net/fib_trie`, IPv6 from
+/// `/proc/net/if_inet6`. The CLI finds the plan host it runs on by them.
+pub fn local_addresses(proc_root: &Path) -> BTreeSet<IpAddr> {
+    let mut out = BTreeSet::new();
+    if let Ok(text) = fs::read_to_string(proc_root.join("net/fib_trie")) {
+        out.extend(parse_fib_trie_local(&text));
+    }
+    if let Ok(text) = fs::read_to_string(proc_root.join("net/if_inet6")) {
+        out.extend(
+            text.lines()
+                .filter_map(|line| line.split_whitespace().next())
+                // Unlike /proc/net/tcp6, if_inet6 prints the address in network order.
+                .filter_map(|hex| u128::from_str_radix(hex, 16).ok())
+                .map(|bits| IpAddr::V6(Ipv6Addr::from(bits))),
+        );
+    }
+    out
+}
+
+/// `|-- 198.18.2.11` followed by `/32 host LOCAL`: an address of this host.
+fn parse_fib_trie_local(text: &str) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    let mut last: Option<Ipv4Addr> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(address) = line.strip_prefix("|-- ") {
+            last = address.parse().ok();
+        } else if line.starts_with("/32 host LOCAL")
+            && let Some(address) = last
+        {
+            out.push(IpAddr::V4(address));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod local_tests {
+    use super::*;
+
+    #[test]
+    fn local_ipv4_addresses_come_from_the_fib_trie() {
+        let trie = "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 0.0.0.0\n        /0 universe UNICAST\n           |-- 198.18.2.11\n              /32 host LOCAL\n        |-- 198.18.2.255\n           /32 link BROADCAST\n";
+        assert_eq!(
+            parse_fib_trie_local(trie),
+            [IpAddr::V4(Ipv4Addr::new(198, 18, 2, 11))]
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! changes anything, and a failing finding stops the run there.
 
 mod args;
+pub mod cli;
 mod execute;
 mod facts;
 mod gather;
@@ -97,16 +98,37 @@ pub fn main(args_path: &Path) -> std::process::ExitCode {
             "portplan internal error (please report it): {detail}"
         ))
     });
-    let mut value = serde_json::to_value(&result).unwrap_or_else(
-        |e| serde_json::json!({"failed": true, "msg": format!("cannot encode the result: {e}")}),
-    );
-    snake_case_keys(&mut value);
-    println!("{value}");
+    println!("{}", result_json(&result));
     if result.failed {
         std::process::ExitCode::FAILURE
     } else {
         std::process::ExitCode::SUCCESS
     }
+}
+
+/// The result as Ansible reads it: JSON with snake_case keys.
+fn result_json(result: &ModuleResult) -> Value {
+    let mut value = serde_json::to_value(result).unwrap_or_else(
+        |e| serde_json::json!({"failed": true, "msg": format!("cannot encode the result: {e}")}),
+    );
+    snake_case_keys(&mut value);
+    value
+}
+
+/// Whether `path` is what Ansible hands a binary module: an existing file
+/// holding a JSON object with Ansible's keys (`_ansible_*`, the wrapped
+/// `ANSIBLE_MODULE_ARGS`, or the module's own `plan` and `host`). Anything
+/// else given to `portplan` is a command line, so a typo gets a usage error,
+/// never module JSON.
+pub fn is_module_args(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let Ok(Value::Object(args)) = serde_json::from_str::<Value>(&text) else {
+        return false;
+    };
+    args.keys().any(|k| k.starts_with("_ansible_") || k == "ANSIBLE_MODULE_ARGS")
+        || (args.contains_key("plan") && args.contains_key("host"))
 }
 
 fn failure(msg: String) -> ModuleResult {
@@ -139,6 +161,12 @@ fn run(args_path: &Path) -> ModuleResult {
         Ok(params) => params,
         Err(error) => return rejected(error),
     };
+    run_params(&params)
+}
+
+/// One run on this host with validated options, under the host lock: the
+/// module's and the CLI's host commands alike.
+fn run_params(params: &Params) -> ModuleResult {
     let mut result = ModuleResult {
         invocation: (!params.no_log).then(|| serde_json::json!({"module_args": &params.given})),
         ..ModuleResult::default()
@@ -158,7 +186,7 @@ fn run(args_path: &Path) -> ModuleResult {
             };
         }
     };
-    match run_task(&params, &mut result) {
+    match run_task(params, &mut result) {
         Ok(()) => result,
         Err(error) => ModuleResult {
             failed: true,
@@ -182,8 +210,14 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), RunError> 
     let gathered = gather::gather(params)?;
     let backend = gathered.choice.backend;
     let observation = observe(params, &gathered, result);
-    let report = portplan_core::check_host(&params.plan, &params.host, params.phase, &observation)
-        .map_err(RunError::Plan)?;
+    let mut report =
+        portplan_core::check_host(&params.plan, &params.host, params.phase, &observation)
+            .map_err(RunError::Plan)?;
+    if params.state == State::Checked
+        && let Some((_, state)) = &gathered.firewall
+    {
+        audit(params, state, &mut report, result)?;
+    }
     record_report(result, &report);
     let (warnings, go_on) = portplan_run::verdict(&report, &params.host, params.fail_on);
     result.warnings.extend(warnings);
@@ -256,6 +290,7 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), RunError> 
 fn observe(params: &Params, gathered: &Gathered, result: &mut ModuleResult) -> Observation {
     let backend = gathered.choice.backend;
     result.warnings.extend(gathered.warning.clone());
+    result.warnings.extend(gathered.facts.notes.iter().cloned());
     result.warnings.extend(portplan_run::host_warnings(
         &gathered.detected,
         backend,
@@ -276,6 +311,29 @@ fn observe(params: &Params, gathered: &Gathered, result: &mut ModuleResult) -> O
         });
     result.facts = Some(observation.clone());
     observation
+}
+
+/// `state: checked` is an audit: what `present` would change is drift, an
+/// error finding per missing, extra or altered rule, and diff mode shows it.
+fn audit(
+    params: &Params,
+    state: &FirewallState,
+    report: &mut Report,
+    result: &mut ModuleResult,
+) -> Result<(), RunError> {
+    let drift = portplan_run::drift(&report.rules, state, &params.host)?;
+    report.summary.errors += drift.len() as u32;
+    report.findings.extend(drift);
+    if params.diff {
+        let present = portplan_run::steps(&report.rules, state, State::Present, false)?;
+        result.diff = Some(diff(
+            state.backend(),
+            &params.host,
+            &present.before,
+            &present.expected,
+        ));
+    }
+    Ok(())
 }
 
 fn record_report(result: &mut ModuleResult, report: &Report) {

@@ -176,6 +176,7 @@ enums! {
     FindingCode {
         PortConflict, PortInUse, NotListening, PrivilegedPort, BrowserBlockedPort, EphemeralCollision,
         FixedPortOverride, InconsistentPort, LoopbackExposed, InvalidPlan, NoAllowedSources,
+        FirewallDrift,
     }
     ReportFormat { Json, Table, Markdown, Csv }
     IpFamily { Ipv4, Ipv6 }

@@ -86,8 +86,10 @@ options:
         that need it. portplan's rules that are no longer planned, or whose sources changed, are replaced or removed.
       - V(absent) removes every rule portplan added (rules tagged C(portplan:<spec-id>) in their comment), and nothing
         else.
-      - V(checked) only checks. Nothing is changed; the result's RV(rules) and RV(actions) show what V(present)
-        would do.
+      - V(checked) is an audit and changes nothing. Besides the port checks it compares the firewall with the plan:
+        every portplan rule that is missing, not planned, or edited by hand is a C(firewall-drift) error finding
+        naming the rule, so the task fails per O(fail_on) over a drifted firewall. Diff mode shows the firewall's
+        portplan rules now and as V(present) would leave them.
     type: str
     choices: [present, absent, checked]
     default: present

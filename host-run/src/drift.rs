@@ -1,0 +1,70 @@
+//! The audit: what `state: present` would change, as findings. An audit that
+//! said green over a broken firewall would be worse than none, so every
+//! missing, extra or altered portplan rule is a `firewall-drift` error.
+
+use std::collections::BTreeSet;
+
+use portplan_core::{
+    Finding, FindingCode, FirewallRule, FirewallState, Severity, TaggedRule, shell::TAG_PREFIX,
+};
+
+use crate::RunError;
+
+/// One finding per portplan rule the firewall lacks, holds in excess, or
+/// holds altered (edited by hand: present would replace it).
+pub fn drift(
+    rules: &[FirewallRule],
+    state: &FirewallState,
+    host: &str,
+) -> Result<Vec<Finding>, RunError> {
+    let change = portplan_core::plan_firewall(rules, state, false).map_err(RunError::Change)?;
+    let added: BTreeSet<&TaggedRule> = change.add.iter().collect();
+    let removed: BTreeSet<&TaggedRule> = change.remove.iter().collect();
+    let backend = state.backend().as_str();
+    let mut findings = Vec::new();
+    for rule in &change.add {
+        let (what, fix) = if removed.contains(rule) {
+            ("is altered (edited by hand)", "state: present replaces it")
+        } else {
+            ("is missing", "state: present adds it")
+        };
+        findings.push(finding(
+            host,
+            rule,
+            format!("{backend}: {} {what}", describe(rule)),
+            fix,
+        ));
+    }
+    for rule in change.remove.iter().filter(|r| !added.contains(r)) {
+        findings.push(finding(
+            host,
+            rule,
+            format!("{backend}: {} is not in the plan", describe(rule)),
+            "state: present removes it (or state: absent removes every portplan rule)",
+        ));
+    }
+    Ok(findings)
+}
+
+fn describe(rule: &TaggedRule) -> String {
+    format!(
+        "the rule {} admitting {} to {}/{}",
+        rule.tag,
+        rule.source,
+        rule.ports,
+        rule.transport.as_str()
+    )
+}
+
+fn finding(host: &str, rule: &TaggedRule, message: String, fix: &str) -> Finding {
+    Finding {
+        code: FindingCode::FirewallDrift,
+        severity: Severity::Error,
+        host: Some(host.to_string()),
+        component: None,
+        spec: Some(rule.tag.trim_start_matches(TAG_PREFIX).to_string()),
+        ports: Some(rule.ports),
+        message,
+        fix: fix.to_string(),
+    }
+}
