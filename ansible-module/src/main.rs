@@ -59,6 +59,10 @@ enum Command {
         /// Before install (ports must be free) or after (they must listen).
         #[arg(long, value_enum, default_value_t = PhaseArg::Preinstall)]
         phase: PhaseArg,
+        /// After install: retry for up to SECONDS until every planned port
+        /// listens (the services may still be starting).
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        wait: u64,
     },
     /// Open this host's planned ports to exactly the hosts that need them
     /// (the Ansible module's `state: present`).
@@ -164,12 +168,14 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Catalog { profile, format } => catalog(profile.as_deref(), format),
         Command::Validate { plan, format } => validate(&plan, format),
-        Command::Check { host, phase } => host_command(Task::Checked, host, phase, None),
+        Command::Check { host, phase, wait } => {
+            host_command(Task::Checked, host, phase, wait, None)
+        }
         Command::Open { host, change } => {
-            host_command(Task::Present, host, PhaseArg::Preinstall, Some(change))
+            host_command(Task::Present, host, PhaseArg::Preinstall, 0, Some(change))
         }
         Command::Close { host, change } => {
-            host_command(Task::Absent, host, PhaseArg::Preinstall, Some(change))
+            host_command(Task::Absent, host, PhaseArg::Preinstall, 0, Some(change))
         }
     }
 }
@@ -178,6 +184,7 @@ fn host_command(
     task: Task,
     host: HostOptions,
     phase: PhaseArg,
+    wait: u64,
     change: Option<ChangeOptions>,
 ) -> ExitCode {
     let change = change.unwrap_or(ChangeOptions {
@@ -207,6 +214,7 @@ fn host_command(
             persist: change.persist,
             backup: change.backup,
             strict: host.strict,
+            wait,
         },
     )
 }

@@ -308,11 +308,11 @@ class Target:
         if self.backend == "iptables":
             return without_counters(host.run("iptables-save") + host.run("ip6tables-save"))
         if self.backend == "firewalld":
-            text = ""
-            for side in ([], ["--permanent"]):
-                text += host.run("firewall-cmd", *side, "--list-all-zones")
-                for ipset in host.run("firewall-cmd", *side, "--get-ipsets").split():
-                    text += host.run("firewall-cmd", *side, f"--info-ipset={ipset}")
+            # The runtime; the permanent configuration is what saved() reads
+            # (firewall-cmd --permanent writes its files at once).
+            text = host.run("firewall-cmd", "--list-all-zones")
+            for ipset in host.run("firewall-cmd", "--get-ipsets").split():
+                text += host.run("firewall-cmd", f"--info-ipset={ipset}")
             return text
         return host.run("ufw", "status", "verbose") + host.run("ufw", "show", "added")
 
@@ -357,3 +357,261 @@ def as_planned(test, target, plan, label):
     test.assertEqual(code, 0, f"{label}: the second run after it: {brief(again)}")
     test.assertFalse(again["changed"], f"{label}: the second run after it: {brief(again)}")
     return result
+
+
+def parallel(jobs):
+    """Run `jobs` (name -> function) in threads, one per test host; the
+    exceptions they raised, by name."""
+    errors = {}
+
+    def run(name, job):
+        try:
+            job()
+        except Exception as e:  # noqa: BLE001 - reported by the caller
+            errors[name] = f"{type(e).__name__}: {e}"
+
+    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+# --------------------------------------------------------------------------
+# Fault matrix
+
+
+def changing(backend, line):
+    """Whether a logged invocation changes the firewall."""
+    words = line.split()[1:]
+    if backend == "nftables":
+        return words[:3] == ["nft", "-f", "-"]
+    if backend == "iptables":
+        return any(w in ("-I", "-D", "-A") for w in words)
+    if backend == "firewalld":
+        return any(w.startswith(("--add-", "--remove-", "--new-", "--delete-")) for w in words)
+    return len(words) > 1 and words[1] not in ("status", "show")
+
+
+class Matrix:
+    """The fault matrix of one backend on one test host. Every faulted run
+    must leave the running firewall and the saved configuration exactly as
+    they were (foreign rules included), report changed=false and say what
+    failed; a run the fault did not stop must leave the plan in place. After
+    a SIGKILL the next normal run must converge."""
+
+    def __init__(self, target, plan):
+        self.target, self.plan = target, plan
+        self.failures = []
+        self.cases = []
+        self.reference = {}
+
+    def fail(self, case, what):
+        self.failures.append(f"[{self.target.backend} {case}] {what}")
+
+    def bring(self, start, persist=True):
+        """Bring the host to `empty` (no portplan rule) or `planned`."""
+        code, result = self.target.run(self.plan, "absent" if start == "empty" else "present",
+                                       persist=persist)
+        if code != 0:
+            raise AssertionError(f"{self.target.backend}: bringing the host to {start}: "
+                                 f"{brief(result)}")
+
+    def at(self, start, current):
+        """The host's snapshot, brought to `start` first when it is not there."""
+        if current != self.reference[start]:
+            self.bring(start)
+            current = self.target.snapshot()
+        return current
+
+    def count(self, state, start, label, **extra):
+        """The counting run of one step: its invocations, in order."""
+        counter = self.target.counter()
+        code, result = self.target.run(self.plan, state, counter=counter, **extra)
+        if code != 0:
+            self.fail(f"{label} counting run", brief(result))
+        return self.target.invocations(counter), result
+
+    def step(self, state, start, end, label, **extra):
+        """Fail each invocation of one step in turn; the step's invocations."""
+        self.at(start, self.target.snapshot())
+        invocations, _ = self.count(state, start, label, **extra)
+        current = self.target.snapshot()
+        for k in range(1, len(invocations) + 1):
+            current = self.at(start, current)
+            counter = self.target.counter()
+            code, result = self.target.run(self.plan, state, fault=f"fail {k}", counter=counter,
+                                           **extra)
+            after = self.target.snapshot()
+            case = f"{label}, fail invocation {k} of {len(invocations)}: {invocations[k - 1]}"
+            self.cases.append(case)
+            self.check(case, code, result, current, after, end)
+            current = after
+        return invocations
+
+    def check(self, case, code, result, before, after, end):
+        if result is None:
+            self.fail(case, f"no result (exit {code})")
+            return
+        if not result["failed"]:
+            # A fault the module worked around (e.g. firewalld's zone lookup
+            # falling back to the default zone): the plan must then hold.
+            if after != self.reference[end]:
+                self.fail(case, f"the run succeeded but left the host other than {end}: "
+                                f"{brief(result)}\n{diff(self.reference[end], after)}")
+            return
+        if after != before:
+            self.fail(case, f"the failed run changed the host: {brief(result)}\n"
+                            f"{diff(before, after)}")
+        if result["changed"]:
+            self.fail(case, f"a failed run that left the host as it was reports changed=true: "
+                            f"{brief(result)}")
+        if "injected failure" not in result["msg"]:
+            self.fail(case, f"the message does not quote the failure: {brief(result)}")
+        leftovers = self.target.leftovers()
+        if leftovers:
+            self.fail(case, f"temporary files left behind: {leftovers}")
+
+    def kill(self, state, start, end, positions, label):
+        """SIGKILL the module at the given (mode, k) positions; the next
+        normal run must converge and the one after change nothing."""
+        for mode, k, line in positions:
+            case = f"{label}, SIGKILL {mode.replace('kill-', '')} invocation {k}: {line}"
+            self.cases.append(case)
+            self.at(start, self.target.snapshot())
+            counter = self.target.counter()
+            code, result = self.target.run(self.plan, state, fault=f"{mode} {k}", counter=counter)
+            if code != -9 or result is not None:
+                self.fail(case, f"the module was not killed (exit {code}): {brief(result)}")
+            code, result = self.target.run(self.plan, state)
+            if code != 0:
+                self.fail(case, f"the next run failed: {brief(result)}")
+                continue
+            after = self.target.snapshot()
+            if after != self.reference[end]:
+                self.fail(case, f"the next run did not converge (running and saved as planned): "
+                                f"{brief(result)}\n{diff(self.reference[end], after)}")
+            code, again = self.target.run(self.plan, state)
+            if code != 0 or again["changed"]:
+                self.fail(case, f"the run after the next one changed something: {brief(again)}")
+
+    def kill_positions(self, invocations, persist):
+        """Where to SIGKILL: after the first and after the last changing
+        invocation, before the read-back, and (persisting backends) after
+        the last read, just before the file is written."""
+        backend = self.target.backend
+        changes = [i for i, line in enumerate(invocations, 1) if changing(backend, line)]
+        if not changes:
+            return []
+        positions = [("kill-after", changes[0])]
+        if changes[-1] != changes[0]:
+            positions.append(("kill-after", changes[-1]))
+        if changes[-1] < len(invocations):
+            positions.append(("kill-before", changes[-1] + 1))
+        if persist and len(invocations) > changes[-1] + 1:
+            positions.append(("kill-after", len(invocations)))
+        return [(mode, k, invocations[k - 1]) for mode, k in positions]
+
+    def run_all(self):
+        target = self.target
+        persists = target.backend in ("nftables", "iptables")
+        self.bring("planned")
+        self.reference["planned"] = target.snapshot()
+        self.bring("empty")
+        self.reference["empty"] = target.snapshot()
+        present = self.step("present", "empty", "planned", "present from empty")
+        absent = self.step("absent", "planned", "empty", "absent after present")
+        if persists:
+            self.persist_step()
+        self.kill("present", "empty", "planned", self.kill_positions(present, persists),
+                  "present from empty")
+        self.kill("absent", "planned", "empty", self.kill_positions(absent, persists)[:1],
+                  "absent after present")
+
+    def persist_step(self):
+        """The persist step: a run whose only work is bringing a stale saved
+        configuration up to date (the running firewall was changed with
+        persist: false, or a run was interrupted before it saved), with each
+        invocation failed in turn; then each saved file made unwritable."""
+        target = self.target
+        label = "persist step"
+        self.at("empty", target.snapshot())
+        self.bring("planned", persist=False)
+        stale = target.snapshot()
+        invocations, result = self.count("present", "planned", label)
+        caught_up = target.snapshot()
+        if caught_up != self.reference["planned"] or not result.get("changed") or \
+                "the saved configuration was brought up to date" not in result.get("msg", ""):
+            self.fail(label, "a run with no rule to change did not bring the stale saved "
+                             f"configuration up to date: {brief(result)}\n"
+                             f"{diff(self.reference['planned'], caught_up)}")
+        current = caught_up
+        for k in range(1, len(invocations) + 1):
+            if current != stale:
+                self.bring("empty")
+                self.bring("planned", persist=False)
+                current = target.snapshot()
+            counter = target.counter()
+            code, result = target.run(self.plan, "present", fault=f"fail {k}", counter=counter)
+            after = target.snapshot()
+            case = f"{label}, fail invocation {k} of {len(invocations)}: {invocations[k - 1]}"
+            self.cases.append(case)
+            self.check(case, code, result, current, after, "planned")
+            current = after
+        # A saved file that cannot be replaced: a file bind-mounted over it
+        # makes the rename onto it fail (EBUSY), after the files before it
+        # were written.
+        for path in target.saved_paths():
+            for state, start, end in (("present", "empty", "planned"),
+                                      ("absent", "planned", "empty")):
+                case = f"persist step, {path} cannot be replaced, {state} after {start}"
+                self.cases.append(case)
+                before = self.at(start, target.snapshot())
+                if before["saved"].get(path) is None:
+                    self.fail(case, f"{path} does not exist")
+                    continue
+                copy = os.path.join(target.fault_dir, "pinned-" + os.path.basename(path))
+                target.host.run("cp", "-a", path, copy)
+                target.host.run("mount", "--bind", copy, path)
+                try:
+                    code, result = target.run(self.plan, state)
+                finally:
+                    target.host.run("umount", path)
+                after = target.snapshot()
+                if result is None or not result["failed"]:
+                    self.fail(case, f"the run did not fail: {brief(result)}")
+                    continue
+                if after != before:
+                    self.fail(case, f"the failed run changed the host: {brief(result)}\n"
+                                    f"{diff(before, after)}")
+                if result["changed"] or "cannot persist" not in result["msg"]:
+                    self.fail(case, f"expected changed=false and `cannot persist`: {brief(result)}")
+                leftovers = target.leftovers()
+                if leftovers:
+                    self.fail(case, f"temporary files left behind: {leftovers}")
+
+
+def diff(before, after):
+    """What differs between two snapshots, line by line, for a message."""
+    import difflib
+    out = []
+    for key in ("running",):
+        if before[key] != after[key]:
+            out.extend(difflib.unified_diff(before[key].splitlines(), after[key].splitlines(),
+                                            "expected running", "found running", lineterm="", n=1))
+    for path in sorted(set(before["saved"]) | set(after["saved"])):
+        a, b = before["saved"].get(path), after["saved"].get(path)
+        if a != b:
+            out.extend(difflib.unified_diff((a or "<missing>").splitlines(),
+                                            (b or "<missing>").splitlines(),
+                                            f"expected {path}", f"found {path}", lineterm="", n=1))
+    return "\n".join(out[:80])
+
+
+def matrix_plan(name, address):
+    """Three rules on two ports: several commands per run on every backend."""
+    return custom_plan({name: address},
+                       [("a", 7001, ["clients"]), ("b", 7002, ["admins"])],
+                       {"clients": ["198.18.2.10/32", "198.18.2.20/32"],
+                        "admins": ["198.18.60.0/24"]})

@@ -63,6 +63,8 @@ pub struct Params {
     pub no_log: bool,
     /// Keep a copy of every file persisting replaces (`backup`).
     pub backup: bool,
+    /// Postinstall: how long to wait for planned ports to listen (`wait_timeout`).
+    pub wait: std::time::Duration,
     /// How long to wait for another run's host lock (`lock_timeout`, seconds).
     pub lock_timeout: std::time::Duration,
     /// The task's own options as given (no `_ansible_*` keys).
@@ -79,6 +81,7 @@ const OPTIONS: &[&str] = &[
     "persist",
     "ufw_enable",
     "lock_timeout",
+    "wait_timeout",
     "backup",
 ];
 
@@ -129,6 +132,7 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
     let ufw_enable = boolean(&args, "ufw_enable", false, &mut problems);
     let lock_timeout = seconds(&args, "lock_timeout", 60, &mut problems);
     let backup = boolean(&args, "backup", false, &mut problems);
+    let wait = seconds(&args, "wait_timeout", 0, &mut problems);
     let check_mode = boolean(&args, CHECK_MODE, false, &mut problems);
     let diff = boolean(&args, DIFF, false, &mut problems);
     let no_log = boolean(&args, NO_LOG, false, &mut problems);
@@ -155,6 +159,7 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
             ufw_enable,
             lock_timeout,
             backup,
+            wait,
             check_mode,
             diff,
             no_log,

@@ -32,6 +32,8 @@ pub struct HostArgs {
     pub backup: bool,
     /// Fail on warnings too.
     pub strict: bool,
+    /// Postinstall: seconds to wait for the planned ports to listen.
+    pub wait: u64,
 }
 
 const EXIT_FAILED: u8 = 1;
@@ -87,6 +89,7 @@ fn params(task: Task, args: &HostArgs) -> Result<Params, String> {
         no_log: true,
         backup: args.backup,
         lock_timeout: std::time::Duration::from_secs(60),
+        wait: std::time::Duration::from_secs(args.wait),
         given: Map::new(),
     })
 }
@@ -147,7 +150,10 @@ fn table(result: &ModuleResult, params: &Params) -> String {
         out.push_str(&format!("warning: {warning}\n"));
     }
     if !result.persisted.is_empty() {
-        out.push_str(&format!("saved for boot: {}\n", result.persisted.join(", ")));
+        out.push_str(&format!(
+            "saved for boot: {}\n",
+            result.persisted.join(", ")
+        ));
     }
     out.push_str(&format!(
         "{}: {}\n",

@@ -19,8 +19,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use portplan_core::{
-    Command, Finding, FirewallBackend, FirewallRule, FirewallState, Observation, ObservedFirewall,
-    PlanError, PortEntry, Problem, Report, TaggedRule,
+    Command, Finding, FindingCode, FirewallBackend, FirewallRule, FirewallState, Observation,
+    ObservedFirewall, Phase, PlanError, PortEntry, Problem, Report, TaggedRule,
 };
 use portplan_run::{RunError, Steps};
 use serde::Serialize;
@@ -127,7 +127,8 @@ pub fn is_module_args(path: &Path) -> bool {
     let Ok(Value::Object(args)) = serde_json::from_str::<Value>(&text) else {
         return false;
     };
-    args.keys().any(|k| k.starts_with("_ansible_") || k == "ANSIBLE_MODULE_ARGS")
+    args.keys()
+        .any(|k| k.starts_with("_ansible_") || k == "ANSIBLE_MODULE_ARGS")
         || (args.contains_key("plan") && args.contains_key("host"))
 }
 
@@ -213,6 +214,9 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), RunError> 
     let mut report =
         portplan_core::check_host(&params.plan, &params.host, params.phase, &observation)
             .map_err(RunError::Plan)?;
+    if params.phase == Phase::Postinstall && !params.wait.is_zero() {
+        report = wait_for_listeners(params, observation, report, result)?;
+    }
     if params.state == State::Checked
         && let Some((_, state)) = &gathered.firewall
     {
@@ -311,6 +315,54 @@ fn observe(params: &Params, gathered: &Gathered, result: &mut ModuleResult) -> O
         });
     result.facts = Some(observation.clone());
     observation
+}
+
+/// After install the services may still be starting: re-read the sockets
+/// until no planned port is `not-listening` or `wait` is over, and say which
+/// ports were late and by how long.
+fn wait_for_listeners(
+    params: &Params,
+    mut observation: Observation,
+    mut report: Report,
+    result: &mut ModuleResult,
+) -> Result<Report, RunError> {
+    let start = std::time::Instant::now();
+    let silent = |report: &Report| -> BTreeSet<String> {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.code == FindingCode::NotListening)
+            .map(|f| {
+                let ports = f.ports.map(|p| p.to_string()).unwrap_or_default();
+                format!("{ports} ({})", f.spec.clone().unwrap_or_default())
+            })
+            .collect()
+    };
+    let mut waiting = silent(&report);
+    while !waiting.is_empty() && start.elapsed() < params.wait {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        observation.listeners = facts::gather(Path::new("/proc"), Path::new("/etc"))?
+            .observation
+            .listeners;
+        report = portplan_core::check_host(&params.plan, &params.host, params.phase, &observation)
+            .map_err(RunError::Plan)?;
+        let now = silent(&report);
+        for port in waiting.difference(&now) {
+            result.warnings.push(format!(
+                "{port} was late: listening after {:.1} s",
+                start.elapsed().as_secs_f64()
+            ));
+        }
+        waiting = now;
+    }
+    for port in &waiting {
+        result.warnings.push(format!(
+            "{port} is still not listening after waiting {} s (wait_timeout)",
+            params.wait.as_secs()
+        ));
+    }
+    result.facts = Some(observation);
+    Ok(report)
 }
 
 /// `state: checked` is an audit: what `present` would change is drift, an

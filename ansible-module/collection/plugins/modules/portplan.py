@@ -164,6 +164,14 @@ options:
         RV(warnings) says that ufw is inactive.
     type: bool
     default: false
+  wait_timeout:
+    description:
+      - With O(phase=postinstall), seconds to wait for every planned port to listen, re-reading the host's sockets
+        until none is C(not-listening) or the time is up, as C(ansible.builtin.wait_for) users expect: OCP-Server and
+        OBServer take minutes to start. RV(warnings) names each port that was late and after how long, and each that
+        never came up. V(0) checks once.
+    type: int
+    default: 0
   lock_timeout:
     description:
       - Seconds to wait for another portplan run on the same host to finish. Every run holds an exclusive lock
