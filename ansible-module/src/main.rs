@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod module;
+mod plan_input;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -45,7 +46,7 @@ enum Command {
     },
     /// Validate a plan: port tables, findings and desired firewall rules.
     Validate {
-        /// Plan file (JSON); `-` reads standard input.
+        /// Plan file (JSON or YAML); `-` reads standard input.
         plan: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -83,7 +84,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct HostOptions {
-    /// Plan file (JSON).
+    /// Plan file (JSON or YAML).
     plan: PathBuf,
     /// The plan host this machine is; found by its addresses when omitted.
     #[arg(long)]
@@ -245,9 +246,10 @@ fn validate(path: &PathBuf, format: Format) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let report = match portplan_core::parse_plan(&text)
-        .and_then(|plan| portplan_core::validate_plan(&plan))
-    {
+    let label = path.display().to_string();
+    let report = match plan_input::read_plan_text(&label, &text).and_then(|plan| {
+        portplan_core::validate_plan(&plan).map_err(|e| plan_input::with_lines(&label, &text, e))
+    }) {
         Ok(report) => report,
         Err(error) => {
             if matches!(format, Format::Json) {

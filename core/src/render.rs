@@ -2,13 +2,16 @@
 //! artifact renders byte for byte alike.
 //!
 //! Plan text is hostile until shown otherwise: every text rendering writes
-//! control and bidi characters as `\u{hex}` escapes ([`escape`]), and the
-//! request sheets neutralise cells a spreadsheet would evaluate
-//! ([`sheet_cell`]). JSON is left to JSON's own escaping.
+//! control and bidi characters as `\u{hex}` escapes ([`escape`]), names in
+//! the readable tables (host, spec, profile, accessor) are also capped
+//! ([`quote`]) so one long name cannot pad every row, and the request sheets
+//! neutralise cells a spreadsheet would evaluate ([`sheet_cell`]); the sheets
+//! are data for the network team and keep every character. JSON is left to
+//! JSON's own escaping.
 
 use std::fmt::Write as _;
 
-use crate::decode::{escape, is_hidden};
+use crate::decode::{escape, is_hidden, quote};
 use crate::model::{
     Accessor, Allocation, Exposure, HostPorts, Modifiable, Profile, Report, ReportFormat, Severity,
 };
@@ -117,7 +120,7 @@ fn host_table(host: &HostPorts) -> String {
         rows.push(vec![
             port,
             entry.transport.as_str().to_string(),
-            entry.spec.clone(),
+            quote(&entry.spec),
             Exposure::as_str(entry.exposure).to_string(),
             sources,
             first_sentence(&entry.purpose).to_string(),
@@ -131,7 +134,7 @@ pub fn table(report: &Report) -> String {
     let s = report.summary;
     let mut out = format!(
         "plan {}: {}, {}, {}\n",
-        escape(&report.plan),
+        quote(&report.plan),
         plural(s.errors, "error"),
         plural(s.warnings, "warning"),
         plural(s.infos, "info")
@@ -140,8 +143,8 @@ pub fn table(report: &Report) -> String {
         let _ = write!(
             out,
             "\nhost {} ({})\n",
-            escape(&host.host),
-            escape(&host.address)
+            quote(&host.host),
+            quote(&host.address)
         );
         out.push_str(&host_table(host));
     }
@@ -161,8 +164,8 @@ pub fn table(report: &Report) -> String {
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default();
             let place = match (&f.host, f.ports) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                (Some(h), None) => h.clone(),
+                (Some(h), Some(p)) => format!("{}:{p}", quote(h)),
+                (Some(h), None) => quote(h),
                 (None, Some(p)) => format!("*:{p}"),
                 (None, None) => "plan".to_string(),
             };
@@ -258,15 +261,15 @@ pub fn csv_sheet(report: &Report) -> String {
 
 fn accessor(a: &Accessor) -> String {
     match a {
-        Accessor::Component(c) => c.clone(),
-        Accessor::Network(n) => format!("net:{n}"),
-        Accessor::Profile(p) => format!("all of {p}"),
+        Accessor::Component(c) => quote(c),
+        Accessor::Network(n) => format!("net:{}", quote(n)),
+        Accessor::Profile(p) => format!("all of {}", quote(p)),
     }
 }
 
 /// A profile as a readable table: components, then the port specs.
 pub fn profile(profile: &Profile) -> String {
-    let mut out = format!("{} - {}\n", escape(&profile.name), escape(&profile.title));
+    let mut out = format!("{} - {}\n", quote(&profile.name), quote(&profile.title));
     if !profile.description.is_empty() {
         let _ = writeln!(out, "  {}", escape(&profile.description));
     }
@@ -285,7 +288,7 @@ pub fn profile(profile: &Profile) -> String {
         "PURPOSE",
     ])];
     for spec in &profile.specs {
-        let mut id = spec.id.clone();
+        let mut id = quote(&spec.id);
         if spec.optional {
             id.push_str(" (optional)");
         }
@@ -324,7 +327,7 @@ pub fn catalog(profiles: &[Profile]) -> String {
     let mut rows = vec![header(&["PROFILE", "COMPONENTS", "SPECS", "TITLE"])];
     for p in profiles {
         rows.push(vec![
-            p.name.clone(),
+            quote(&p.name),
             p.components.len().to_string(),
             p.specs.len().to_string(),
             p.title.clone(),

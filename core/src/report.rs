@@ -1,6 +1,7 @@
 //! Report assembly: a resolved deployment and its findings into the
 //! [`Report`] the WIT's `validate-plan` and `check-host` return.
 
+use crate::decode::quote;
 use crate::deployment::{DeployedHost, Deployment, Placed};
 use crate::model::{
     Finding, FirewallRule, HostObservation, HostPorts, Observation, Phase, Plan, PlanError,
@@ -86,16 +87,18 @@ pub(crate) fn check_host(
     observation: &Observation,
 ) -> Result<Report, PlanError> {
     if !plan.hosts.iter().any(|h| h.name == host) {
-        let known = plan
-            .hosts
-            .iter()
-            .map(|h| h.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        // Plan text, so quoted: escaped and capped like every echoed value.
+        let known: Vec<String> = plan.hosts.iter().take(20).map(|h| quote(&h.name)).collect();
+        let more = plan.hosts.len().saturating_sub(known.len());
+        let more = if more > 0 {
+            format!(" ... ({more} more)")
+        } else {
+            String::new()
+        };
         return Err(PlanError::single(
             "host",
-            host,
-            format!("not a host of the plan; hosts: {known}"),
+            quote(host),
+            format!("not a host of the plan; hosts: {}{more}", known.join(", ")),
         ));
     }
     resolve::check_observation_error(observation)?;

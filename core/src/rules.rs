@@ -1,10 +1,16 @@
 //! The rules: each looks at a resolved [`Deployment`] and says what is wrong,
 //! as [`Finding`]s with a stable code, a severity and a one-line fix.
+//!
+//! Every name from the plan or an observation (hosts, specs, components,
+//! profiles, networks, listener addresses and commands) enters a message or a
+//! fix through [`quote`]: escaped and capped, so a hostile 10 KB host name
+//! gives a message of a few hundred characters, not a copy per mention.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use core::net::IpAddr;
 
+use crate::decode::quote;
 use crate::deployment::{DeployedHost, Deployment, Placed};
 use crate::model::{
     Accessor, Allocation, DeployUser, Exposure, Finding, FindingCode, FirewallBackend, Listener,
@@ -133,9 +139,14 @@ fn required_components(deployment: &Deployment, findings: &mut Vec<Finding>) {
                     ports: None,
                     message: format!(
                         "profile {} requires component {} ({}) but no host runs it",
-                        profile.name, component.name, component.title
+                        quote(&profile.name),
+                        quote(&component.name),
+                        quote(&component.title)
                     ),
-                    fix: format!("Add \"{}\" to the components of a host.", component.name),
+                    fix: format!(
+                        "Add \"{}\" to the components of a host.",
+                        quote(&component.name)
+                    ),
                 });
             }
         }
@@ -172,7 +183,10 @@ fn inconsistent_ports(deployment: &Deployment, findings: &mut Vec<Finding>) {
             .unwrap_or(placed.spec.ports);
         let spread = ports
             .iter()
-            .map(|(range, hosts)| format!("{range} on {}", hosts.join(", ")))
+            .map(|(range, hosts)| {
+                let hosts: Vec<String> = hosts.iter().map(|h| quote(h)).collect();
+                format!("{range} on {}", hosts.join(", "))
+            })
             .collect::<Vec<_>>()
             .join("; ");
         findings.push(Finding {
@@ -182,10 +196,14 @@ fn inconsistent_ports(deployment: &Deployment, findings: &mut Vec<Finding>) {
             component: Some(placed.spec.component.clone()),
             spec: Some(spec_id.to_string()),
             ports: Some(majority),
-            message: format!("{spec_id} must use the same port on every server, but uses {spread}"),
+            message: format!(
+                "{} must use the same port on every server, but uses {spread}",
+                quote(spec_id)
+            ),
             fix: format!(
-                "Override {spec_id} to {majority} on every host that runs {}.",
-                placed.spec.component
+                "Override {} to {majority} on every host that runs {}.",
+                quote(spec_id),
+                quote(&placed.spec.component)
             ),
         });
     }
@@ -207,18 +225,18 @@ fn port_conflicts(host: &DeployedHost, findings: &mut Vec<Finding>) {
                     at(FindingCode::PortConflict, Severity::Error, host, a).say(
                         format!(
                             "{} and {} both claim {transport} port {overlap} on {}",
-                            a.spec.id, b.spec.id, host.name
+                            quote(&a.spec.id), quote(&b.spec.id), quote(&host.name)
                         ),
-                        format!("Override {} or {} to a free port, or move one component to another host.", a.spec.id, b.spec.id),
+                        format!("Override {} or {} to a free port, or move one component to another host.", quote(&a.spec.id), quote(&b.spec.id)),
                     ),
                 ),
                 (Allocation::Pool, Allocation::Pool) => findings.push(
                     at(FindingCode::PortConflict, Severity::Warning, host, a).say(
                         format!(
                             "pools {} ({}) and {} ({}) share {} {transport} ports ({overlap}) on {}; the services compete for them at run time",
-                            a.spec.id, a.ports, b.spec.id, b.ports, overlap.count(), host.name
+                            quote(&a.spec.id), a.ports, quote(&b.spec.id), b.ports, overlap.count(), quote(&host.name)
                         ),
-                        format!("Run {} and {} on different hosts if their pools run short.", a.spec.component, b.spec.component),
+                        format!("Run {} and {} on different hosts if their pools run short.", quote(&a.spec.component), quote(&b.spec.component)),
                     ),
                 ),
                 (Allocation::Fixed, Allocation::Pool) => fixed_in_pool(host, a, b, findings),
@@ -249,15 +267,21 @@ fn fixed_in_pool(host: &DeployedHost, fixed: &Placed, pool: &Placed, findings: &
     findings.push(at(FindingCode::PortConflict, Severity::Warning, host, fixed).say(
         format!(
             "{} port {} lies inside the pool {} ({}) of {} on {}; {remaining} of {} pool ports remain",
-            fixed.spec.id,
+            quote(&fixed.spec.id),
             fixed.ports,
-            pool.spec.id,
+            quote(&pool.spec.id),
             pool.ports,
-            pool.spec.component,
-            host.name,
+            quote(&pool.spec.component),
+            quote(&host.name),
             pool.ports.count()
         ),
-        format!("Start {} before {} or override {} outside {}.", fixed.spec.component, pool.spec.component, fixed.spec.id, pool.ports),
+        format!(
+            "Start {} before {} or override {} outside {}.",
+            quote(&fixed.spec.component),
+            quote(&pool.spec.component),
+            quote(&fixed.spec.id),
+            pool.ports
+        ),
     ));
 }
 
@@ -289,11 +313,11 @@ fn privileged_ports(
         findings.push(at(FindingCode::PrivilegedPort, Severity::Error, host, placed).say(
             format!(
                 "{} uses port {}, below ip_unprivileged_port_start {start} ({source}), and {} deploys as a non-root user",
-                placed.spec.id, placed.ports, host.name
+                quote(&placed.spec.id), placed.ports, quote(&host.name)
             ),
             format!(
                 "Override {} to a port of {start} or above, or deploy as root.",
-                placed.spec.id
+                quote(&placed.spec.id)
             ),
         ));
     }
@@ -337,9 +361,9 @@ fn browser_blocked(host: &DeployedHost, findings: &mut Vec<Finding>) {
         findings.push(at(FindingCode::BrowserBlockedPort, severity, host, placed).say(
             format!(
                 "{} is reached with a web browser, but browsers block port {ports} (WHATWG Fetch bad ports){note}",
-                placed.spec.id
+                quote(&placed.spec.id)
             ),
-            format!("Override {} to a port browsers allow, such as 8080.", placed.spec.id),
+            format!("Override {} to a port browsers allow, such as 8080.", quote(&placed.spec.id)),
         ));
     }
 }
@@ -390,7 +414,7 @@ fn ephemeral_collisions(
         findings.push(at(FindingCode::EphemeralCollision, Severity::Warning, host, placed).say(
             format!(
                 "{} port {} lies inside ip_local_port_range {} ({range_note}) and is not reserved; an outgoing connection can take it first",
-                placed.spec.id,
+                quote(&placed.spec.id),
                 port_list(&ports.into_iter().collect()),
                 range
             ),
@@ -422,9 +446,9 @@ fn fixed_overrides(host: &DeployedHost, findings: &mut Vec<Finding>) {
             findings.push(at(FindingCode::FixedPortOverride, Severity::Error, host, placed).say(
                 format!(
                     "{} is overridden to {}, but the vendor says its port ({}) cannot be changed",
-                    placed.spec.id, placed.ports, placed.spec.ports
+                    quote(&placed.spec.id), placed.ports, placed.spec.ports
                 ),
-                format!("Remove the override of {}; free port {} instead.", placed.spec.id, placed.spec.ports),
+                format!("Remove the override of {}; free port {} instead.", quote(&placed.spec.id), placed.spec.ports),
             ));
         }
     }
@@ -453,26 +477,27 @@ fn no_allowed_sources(deployment: &Deployment, host: &DeployedHost, findings: &m
         }
         let quoted = undefined
             .iter()
-            .map(|n| format!("\"{n}\""))
+            .map(|n| format!("\"{}\"", quote(n)))
             .collect::<Vec<_>>();
         findings.push(at(FindingCode::NoAllowedSources, Severity::Info, host, placed).say(
             format!(
                 "nothing in the plan may reach {} on {}, so it gets no firewall rule; it is meant for network {}",
-                placed.spec.id,
-                host.name,
+                quote(&placed.spec.id),
+                quote(&host.name),
                 quoted.join(" and ")
             ),
-            format!("Add network {} with its CIDRs to the plan's networks if they need {}.", quoted.join(" and "), placed.spec.id),
+            format!("Add network {} with its CIDRs to the plan's networks if they need {}.", quoted.join(" and "), quote(&placed.spec.id)),
         ));
     }
 }
 
 /// `address:port`, with IPv6 addresses in brackets.
 fn socket(listener: &Listener) -> String {
-    if listener.address.contains(':') {
-        format!("[{}]:{}", listener.address, listener.port)
+    let address = quote(&listener.address);
+    if address.contains(':') {
+        format!("[{address}]:{}", listener.port)
     } else {
-        format!("{}:{}", listener.address, listener.port)
+        format!("{address}:{}", listener.port)
     }
 }
 
@@ -519,7 +544,7 @@ fn listeners_on(
 }
 
 fn owner(listener: &Listener) -> String {
-    match (listener.pid, &listener.command) {
+    match (listener.pid, listener.command.as_deref().map(quote)) {
         (Some(pid), Some(command)) => format!("pid {pid} ({command})"),
         (Some(pid), None) => format!("pid {pid}"),
         (None, Some(command)) => format!("process {command}"),
@@ -550,13 +575,13 @@ fn ports_in_use(host: &DeployedHost, observation: &Observation, findings: &mut V
                     owner(listener),
                     placed.spec.transport.as_str(),
                     socket(listener),
-                    host.name,
-                    placed.spec.id
+                    quote(&host.name),
+                    quote(&placed.spec.id)
                 ),
                 format!(
                     "Stop {} or override {} to a free port.",
                     owner(listener),
-                    placed.spec.id
+                    quote(&placed.spec.id)
                 ),
             ));
         }
@@ -599,13 +624,13 @@ fn not_listening(host: &DeployedHost, observation: &Observation, findings: &mut 
                 },
                 placed.spec.transport.as_str(),
                 port_list(&missing),
-                placed.spec.id,
-                host.name
+                quote(&placed.spec.id),
+                quote(&host.name)
             )
         } else {
             format!(
                 "{} listens only on {}, which {} cannot reach at {}",
-                placed.spec.id,
+                quote(&placed.spec.id),
                 elsewhere.join(", "),
                 if placed.spec.exposure == Exposure::Browser {
                     "browsers"
@@ -620,7 +645,8 @@ fn not_listening(host: &DeployedHost, observation: &Observation, findings: &mut 
                 message,
                 format!(
                     "Start {} and make it listen on {} or the wildcard address.",
-                    placed.spec.component, host.address_text
+                    quote(&placed.spec.component),
+                    host.address_text
                 ),
             ),
         );
@@ -652,13 +678,13 @@ fn loopback_exposed(
                 let Some(overlap) = open.ports.intersection(placed.ports) else {
                     continue;
                 };
-                let outside: Vec<&str> = if open.sources.is_empty() {
-                    vec!["anywhere"]
+                let outside: Vec<String> = if open.sources.is_empty() {
+                    vec!["anywhere".to_string()]
                 } else {
                     open.sources
                         .iter()
                         .filter(|s| plan_net(s).is_none_or(|net| !net.network().is_loopback()))
-                        .map(String::as_str)
+                        .map(|s| quote(s))
                         .collect()
                 };
                 if outside.is_empty() {
@@ -668,7 +694,7 @@ fn loopback_exposed(
                     at(FindingCode::LoopbackExposed, Severity::Error, host, placed).say(
                         format!(
                             "{} is local only, but the firewall admits {} port {overlap} from {}",
-                            placed.spec.id,
+                            quote(&placed.spec.id),
                             placed.spec.transport.as_str(),
                             outside.join(", ")
                         ),
@@ -686,10 +712,10 @@ fn loopback_exposed(
                     findings.push(at(FindingCode::LoopbackExposed, Severity::Warning, host, placed).say(
                         format!(
                             "{} is local only, but listens on {} and no firewall was observed to keep it closed",
-                            placed.spec.id,
+                            quote(&placed.spec.id),
                             socket(listener)
                         ),
-                        format!("Bind {} to 127.0.0.1 or enable a firewall.", placed.spec.component),
+                        format!("Bind {} to 127.0.0.1 or enable a firewall.", quote(&placed.spec.component)),
                     ));
                 }
             }

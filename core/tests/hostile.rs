@@ -130,6 +130,68 @@ fn a_10kb_host_name_is_quoted_capped_and_escaped() {
 }
 
 #[test]
+fn findings_quote_plan_names_capped_and_escaped() {
+    let name = hostile_name();
+    let mut value = app_plan();
+    value["deploy-user"] = json!("non-root");
+    value["hosts"] = json!([
+        {"name": name, "address": "198.18.1.11", "components": ["web", "db"]},
+        {"name": "d1", "address": "198.18.1.12", "components": ["db"]}
+    ]);
+    value["overrides"] = json!([
+        {"spec": "web.http", "ports": 80},
+        {"spec": "db.sql", "ports": 80}
+    ]);
+    value["observations"] = json!([{
+        "host": name, "phase": "postinstall",
+        "observation": {"listeners": [
+            {"transport": "tcp", "address": "0.0.0.0", "port": 9000, "pid": 7, "command": name}
+        ]}
+    }]);
+    let report = report(&value);
+    let on_host = report
+        .findings
+        .iter()
+        .filter(|f| f.host.as_deref() == Some(name.as_str()))
+        .count();
+    assert!(on_host >= 6, "{:#?}", report.findings);
+    for f in &report.findings {
+        for text in [&f.message, &f.fix] {
+            assert!(
+                text.chars().count() < 1000,
+                "{} chars: {}",
+                text.len(),
+                &text[..300]
+            );
+            assert!(!text.contains(HIDDEN), "{text}");
+        }
+    }
+    let conflict = report
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::PortConflict)
+        .expect("a port conflict");
+    assert!(
+        conflict
+            .message
+            .contains(" on h\\u{0}\\u{1b}[2J\\u{202e}nnn")
+    );
+    let exposed = report
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::LoopbackExposed)
+        .expect("loopback exposed");
+    assert!(
+        exposed.message.contains("listens on 0.0.0.0:9000"),
+        "{}",
+        exposed.message
+    );
+    let table = render_report(&report, ReportFormat::Table);
+    assert!(!table.contains(HIDDEN));
+    assert!(table.len() < 20_000, "{} bytes", table.len());
+}
+
+#[test]
 fn lists_of_plan_names_in_a_message_are_bounded() {
     let mut value = app_plan();
     let components: Vec<Value> = (0..200)

@@ -32,7 +32,7 @@ use support::arb::{self, Ranges};
 use wasmtime::Store;
 
 /// Cases per property: every case is a call into a plugin.
-const CASES: u32 = 64;
+const CASES: u32 = 1000;
 
 /// Runs `test` on `CASES` values of `strategy`, shrinking a failure to a
 /// minimal input.
@@ -146,7 +146,7 @@ impl<V: Debug + Clone + 'static> Export<V> {
                 .prop_map(|value| value.to_string()),
         ];
         check(text, |text| {
-            call_extism(&host, self.function, &text)?;
+            let _answer = call_extism(&host, self.function, &text)?;
             Ok(())
         });
     }
@@ -736,6 +736,7 @@ enums! {
     FindingCode {
         PortConflict, PortInUse, NotListening, PrivilegedPort, BrowserBlockedPort, EphemeralCollision,
         FixedPortOverride, InconsistentPort, LoopbackExposed, InvalidPlan, NoAllowedSources,
+        FirewallDrift,
     }
     ReportFormat { Json, Table, Markdown, Csv }
     IpFamily { Ipv4, Ipv6 }

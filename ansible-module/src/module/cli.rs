@@ -65,8 +65,10 @@ pub fn run(task: Task, args: &HostArgs) -> ExitCode {
 fn params(task: Task, args: &HostArgs) -> Result<Params, String> {
     let text = std::fs::read_to_string(&args.plan)
         .map_err(|e| format!("cannot read {}: {e}", args.plan.display()))?;
-    let plan = portplan_core::parse_plan(&text).map_err(|e| e.to_string())?;
-    portplan_core::validate_plan(&plan).map_err(|e| e.to_string())?;
+    let label = args.plan.display().to_string();
+    let plan = crate::plan_input::read_plan_text(&label, &text).map_err(|e| e.to_string())?;
+    portplan_core::validate_plan(&plan)
+        .map_err(|e| crate::plan_input::with_lines(&label, &text, e).to_string())?;
     let host = match &args.host {
         Some(host) => host.clone(),
         None => this_host(&plan)?,

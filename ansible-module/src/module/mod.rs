@@ -197,12 +197,24 @@ fn run_params(params: &Params) -> ModuleResult {
     }
 }
 
-/// At most 40 characters of a plan value, for the lock holder's note.
+/// Characters that would hide or reorder text in a terminal or log.
+fn hidden(c: char) -> bool {
+    (c.is_control() || c.is_whitespace() && c != ' ')
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A plan value in a message: at most 40 characters, hidden ones as `?`
+/// (the host name recurs in every message; core caps its own quotes).
 fn short_text(text: &str) -> String {
-    text.chars()
+    let mut shown: String = text
+        .chars()
         .take(40)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+        .map(|c| if hidden(c) { '?' } else { c })
+        .collect();
+    if text.chars().count() > 40 {
+        shown.push_str("...");
+    }
+    shown
 }
 
 /// A run: gather, decide, execute, verify. Every decision is a pure step of
@@ -223,13 +235,14 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), RunError> 
         audit(params, state, &mut report, result)?;
     }
     record_report(result, &report);
-    let (warnings, go_on) = portplan_run::verdict(&report, &params.host, params.fail_on);
+    let shown = short_text(&params.host);
+    let (warnings, go_on) = portplan_run::verdict(&report, &shown, params.fail_on);
     result.warnings.extend(warnings);
     go_on?;
 
     let summary = format!(
-        "host {}: {} error(s), {} warning(s), {} info(s)",
-        params.host, report.summary.errors, report.summary.warnings, report.summary.infos
+        "host {shown}: {} error(s), {} warning(s), {} info(s)",
+        report.summary.errors, report.summary.warnings, report.summary.infos
     );
     let Some((output, state)) = gathered
         .firewall

@@ -320,22 +320,7 @@ fn read_zone(
     live: bool,
 ) -> Result<(), PlanError> {
     if live {
-        for entry in zone.words("ports") {
-            let (ports, protocol) = entry.split_once('/').unwrap_or((entry, ""));
-            let transport = match protocol {
-                "tcp" => Transport::Tcp,
-                "udp" => Transport::Udp,
-                _ => continue,
-            };
-            if let Some(ports) = parse_ports(ports, '-') {
-                state.open.push(OpenPort {
-                    transport,
-                    ports,
-                    sources: Vec::new(),
-                    tag: None,
-                });
-            }
-        }
+        state.open.extend(zone_ports(zone));
     }
     for text in &zone.rich_rules {
         let Some(rule) = rich_rule(text) else {
@@ -367,6 +352,12 @@ fn read_zone(
             },
             (None, None) => Vec::new(),
         };
+        let listed = Listed {
+            text,
+            rule: &rule,
+            transport,
+            ports,
+        };
         if live && rule.accept && !rule.other {
             state.open.push(OpenPort {
                 transport,
@@ -375,58 +366,107 @@ fn read_zone(
                 tag: rule.tag.clone(),
             });
         }
-        if let (true, None, Some(action)) = (live, &rule.tag, &rule.action) {
-            state.foreign.extend(sources.iter().filter_map(|source| {
+        if live && rule.tag.is_none() {
+            state.foreign.extend(listed.foreign(&sources));
+        }
+        state.found.extend(listed.found(chain, side, sources));
+    }
+    Ok(())
+}
+
+/// A zone's `ports:` (open to everyone).
+fn zone_ports(zone: &Block) -> Vec<OpenPort> {
+    zone.words("ports")
+        .filter_map(|entry| {
+            let (ports, protocol) = entry.split_once('/').unwrap_or((entry, ""));
+            let transport = match protocol {
+                "tcp" => Transport::Tcp,
+                "udp" => Transport::Udp,
+                _ => return None,
+            };
+            Some(OpenPort {
+                transport,
+                ports: parse_ports(ports, '-')?,
+                sources: Vec::new(),
+                tag: None,
+            })
+        })
+        .collect()
+}
+
+/// A listed rich rule with a port, as read.
+struct Listed<'a> {
+    text: &'a str,
+    rule: &'a RichRule,
+    transport: Transport,
+    ports: PortRange,
+}
+
+impl Listed<'_> {
+    /// The family a rule with `source` is for: its own, else the source's.
+    fn family(&self, source: &str) -> Option<IpFamily> {
+        self.rule
+            .family
+            .or_else(|| parse_net(source).map(|n| IpFamily::of(&n)))
+    }
+
+    /// A rule without portplan's tag that accepts, drops or rejects.
+    fn foreign(&self, sources: &[String]) -> Vec<ForeignRule> {
+        let Some(action) = &self.rule.action else {
+            return Vec::new();
+        };
+        sources
+            .iter()
+            .filter_map(|source| {
                 Some(ForeignRule {
                     action: action.clone(),
-                    family: rule
-                        .family
-                        .or_else(|| parse_net(source).map(|n| IpFamily::of(&n)))?,
-                    transport,
-                    ports,
+                    family: self.family(source)?,
+                    transport: self.transport,
+                    ports: self.ports,
                     source: source.clone(),
-                    text: text.clone(),
+                    text: self.text.to_string(),
                 })
-            }));
-        }
-        let Some(tag) = &rule.tag else {
-            continue;
+            })
+            .collect()
+    }
+
+    /// portplan's rule, one entry per source. portplan writes an accept with
+    /// a family and a source, nothing else; a tagged rule edited by hand is
+    /// not intact and is replaced.
+    fn found(&self, zone: ChainId, side: &Side, sources: Vec<String>) -> Vec<FirewalldRule> {
+        let Some(tag) = &self.rule.tag else {
+            return Vec::new();
         };
-        // portplan writes an accept with a family and a source, nothing else;
-        // a tagged rule edited by hand is replaced.
+        let rule = self.rule;
         let intact = rule.accept && !rule.other && rule.family.is_some() && !sources.is_empty();
         let sources = if sources.is_empty() {
             vec![rule.family.unwrap_or(IpFamily::Ipv4).any().to_string()]
         } else {
             sources
         };
-        for source in sources {
-            let Some(family) = rule
-                .family
-                .or_else(|| parse_net(&source).map(|n| IpFamily::of(&n)))
-            else {
-                continue;
-            };
-            state.found.push(FirewalldRule {
-                zone: chain,
-                rule: TaggedRule {
-                    tag: tag.clone(),
-                    family,
-                    transport,
-                    ports,
-                    source,
-                },
-                rich_rule: text.clone(),
-                // Only portplan's own ipsets are ever deleted.
-                ipset: rule
-                    .ipset
-                    .clone()
-                    .filter(|name| side.ipsets.contains_key(name)),
-                intact,
-            });
-        }
+        sources
+            .into_iter()
+            .filter_map(|source| {
+                Some(FirewalldRule {
+                    zone,
+                    rule: TaggedRule {
+                        tag: tag.clone(),
+                        family: self.family(&source)?,
+                        transport: self.transport,
+                        ports: self.ports,
+                        source,
+                    },
+                    rich_rule: self.text.to_string(),
+                    // Only portplan's own ipsets are ever deleted.
+                    ipset: rule
+                        .ipset
+                        .clone()
+                        .filter(|name| side.ipsets.contains_key(name)),
+                    intact,
+                })
+            })
+            .collect()
     }
-    Ok(())
 }
 
 /// `portplan-observer_s-1a2b3c4d-v4`: the spec's head and a hash of the

@@ -259,6 +259,62 @@ fn read_sets(items: &[Value]) -> Sets {
     sets
 }
 
+/// A rule that matches sources and ports, as read: one entry per port range
+/// and source, portplan's or foreign.
+struct Seen<'a> {
+    /// `family table chain`, to name a foreign rule.
+    at: String,
+    chain: ChainId,
+    family: IpFamily,
+    transport: Transport,
+    ranges: &'a [PortRange],
+    sources: &'a [String],
+}
+
+impl Seen<'_> {
+    fn each(&self) -> impl Iterator<Item = (PortRange, &String)> {
+        self.ranges
+            .iter()
+            .flat_map(|ports| self.sources.iter().map(move |source| (*ports, source)))
+    }
+
+    fn foreign(&self, action: &str, handle: u64) -> Vec<ForeignRule> {
+        self.each()
+            .map(|(ports, source)| ForeignRule {
+                action: action.to_string(),
+                family: self.family,
+                transport: self.transport,
+                ports,
+                source: source.clone(),
+                text: format!(
+                    "{} handle {handle}: {} saddr {source} {} dport {ports} {action}",
+                    self.at,
+                    self.family.as_str(),
+                    self.transport.as_str()
+                ),
+            })
+            .collect()
+    }
+
+    fn found(&self, tag: &str, handle: u64, set: Option<&str>, intact: bool) -> Vec<NftRule> {
+        self.each()
+            .map(|(ports, source)| NftRule {
+                chain: self.chain,
+                rule: TaggedRule {
+                    tag: tag.to_string(),
+                    family: self.family,
+                    transport: self.transport,
+                    ports,
+                    source: source.clone(),
+                },
+                handle,
+                set: set.map(str::to_string),
+                intact,
+            })
+            .collect()
+    }
+}
+
 /// One rule of an input chain: a catch-all drop marks where rules go; an
 /// accept opens ports; a tagged one is portplan's.
 fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), PlanError> {
@@ -330,23 +386,19 @@ fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), Plan
             tag: comment.map(str::to_string),
         }));
     }
+    let seen = Seen {
+        at: format!("{family} {table} {chain_name}"),
+        chain: ChainId::at(index),
+        family: rule_family,
+        transport,
+        ranges: &ranges,
+        sources: &sources,
+    };
     let Some(tag) = comment else {
         if let Some(action @ ("accept" | "drop" | "reject")) = verdict {
-            for ports in &ranges {
-                state.foreign.extend(sources.iter().map(|source| ForeignRule {
-                    action: action.to_string(),
-                    family: rule_family,
-                    transport,
-                    ports: *ports,
-                    source: source.clone(),
-                    text: format!(
-                        "{family} {table} {chain_name} handle {}: {} saddr {source} {} dport {ports} {action}",
-                        handle.unwrap_or_default(),
-                        rule_family.as_str(),
-                        transport.as_str()
-                    ),
-                }));
-            }
+            state
+                .foreign
+                .extend(seen.foreign(action, handle.unwrap_or_default()));
         }
         return Ok(());
     };
@@ -362,21 +414,9 @@ fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), Plan
         && rule.sources.is_some()
         && !after_catch_all
         && owned_set.is_some() == set_referenced(&rule);
-    for ports in &ranges {
-        state.found.extend(sources.iter().map(|source| NftRule {
-            chain: ChainId::at(index),
-            rule: TaggedRule {
-                tag: tag.to_string(),
-                family: rule_family,
-                transport,
-                ports: *ports,
-                source: source.clone(),
-            },
-            handle,
-            set: owned_set.clone(),
-            intact,
-        }));
-    }
+    state
+        .found
+        .extend(seen.found(tag, handle, owned_set.as_deref(), intact));
     Ok(())
 }
 

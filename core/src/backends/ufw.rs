@@ -102,80 +102,78 @@ pub(super) fn read(status: &str, added: &str) -> Result<UfwState, PlanError> {
         ..UfwState::default()
     };
     for (line_no, line) in added.lines().enumerate() {
-        let Some(command) = line.trim().strip_prefix("ufw ") else {
-            continue;
-        };
-        let words = shlex::split(command).ok_or_else(|| {
-            PlanError::single(
-                format!("extra:{}", line_no + 1),
-                line,
-                "unbalanced quotes in a ufw rule",
-            )
-        })?;
-        let rule = parse(&words);
-        let (Some(range), transports) = (
-            rule.port.as_deref().and_then(|p| parse_ports(p, ':')),
-            match rule.proto.as_deref() {
-                Some("tcp") => vec![Transport::Tcp],
-                Some("udp") => vec![Transport::Udp],
-                None => vec![Transport::Tcp, Transport::Udp],
-                Some(_) => Vec::new(),
-            },
-        ) else {
-            continue;
-        };
-        let source = match rule.from.as_deref() {
-            None | Some("any") => None,
-            Some(from) => Some(normalize_source(from).ok_or_else(|| {
-                PlanError::single(
-                    format!("extra:{}", line_no + 1),
-                    from,
-                    "not an IP address or CIDR in a ufw rule",
-                )
-            })?),
-        };
-        let tag = rule.comment.clone().filter(|c| c.starts_with(TAG_PREFIX));
-        let allows = rule.action == "allow" && !rule.other;
-        if tag.is_none() {
-            state.foreign.extend(foreign(
-                &rule,
-                &transports,
-                range,
-                source.as_deref(),
-                line.trim(),
-            ));
-        }
-        for transport in transports {
-            // What ufw admits once active: an inactive ufw keeps its rules.
-            if allows {
-                state.open.push(OpenPort {
-                    transport,
-                    ports: range,
-                    sources: source.iter().cloned().collect(),
-                    tag: tag.clone(),
-                });
-            }
-            let Some(tag) = &tag else {
-                continue;
-            };
-            // portplan writes `allow from SOURCE`; anything else was edited by hand.
-            let source = source
-                .clone()
-                .unwrap_or_else(|| IpFamily::Ipv4.any().to_string());
-            state.found.push(UfwRule {
-                rule: TaggedRule {
-                    tag: tag.clone(),
-                    family: family_of(&source),
-                    transport,
-                    ports: range,
-                    source,
-                },
-                words: words.clone(),
-                intact: allows && rule.from.as_deref().is_some_and(|f| f != "any"),
-            });
-        }
+        read_line(&mut state, &format!("extra:{}", line_no + 1), line)?;
     }
     Ok(state)
+}
+
+/// One line of `ufw show added`: portplan's rule, a foreign rule, or what
+/// an allow opens.
+fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError> {
+    let Some(command) = line.trim().strip_prefix("ufw ") else {
+        return Ok(());
+    };
+    let words = shlex::split(command)
+        .ok_or_else(|| PlanError::single(at, line, "unbalanced quotes in a ufw rule"))?;
+    let rule = parse(&words);
+    let (Some(range), transports) = (
+        rule.port.as_deref().and_then(|p| parse_ports(p, ':')),
+        match rule.proto.as_deref() {
+            Some("tcp") => vec![Transport::Tcp],
+            Some("udp") => vec![Transport::Udp],
+            None => vec![Transport::Tcp, Transport::Udp],
+            Some(_) => Vec::new(),
+        },
+    ) else {
+        return Ok(());
+    };
+    let source = match rule.from.as_deref() {
+        None | Some("any") => None,
+        Some(from) => Some(normalize_source(from).ok_or_else(|| {
+            PlanError::single(at, from, "not an IP address or CIDR in a ufw rule")
+        })?),
+    };
+    let tag = rule.comment.clone().filter(|c| c.starts_with(TAG_PREFIX));
+    let allows = rule.action == "allow" && !rule.other;
+    if tag.is_none() {
+        state.foreign.extend(foreign(
+            &rule,
+            &transports,
+            range,
+            source.as_deref(),
+            line.trim(),
+        ));
+    }
+    for transport in transports {
+        // What ufw admits once active: an inactive ufw keeps its rules.
+        if allows {
+            state.open.push(OpenPort {
+                transport,
+                ports: range,
+                sources: source.iter().cloned().collect(),
+                tag: tag.clone(),
+            });
+        }
+        let Some(tag) = &tag else {
+            return Ok(());
+        };
+        // portplan writes `allow from SOURCE`; anything else was edited by hand.
+        let source = source
+            .clone()
+            .unwrap_or_else(|| IpFamily::Ipv4.any().to_string());
+        state.found.push(UfwRule {
+            rule: TaggedRule {
+                tag: tag.clone(),
+                family: family_of(&source),
+                transport,
+                ports: range,
+                source,
+            },
+            words: words.clone(),
+            intact: allows && rule.from.as_deref().is_some_and(|f| f != "any"),
+        });
+    }
+    Ok(())
 }
 
 /// A rule without portplan's tag as foreign rules, one per transport and

@@ -532,6 +532,7 @@ pub mod arb {
             FindingCode::LoopbackExposed,
             FindingCode::InvalidPlan,
             FindingCode::NoAllowedSources,
+            FindingCode::FirewallDrift,
         ])
         .boxed()
     }

@@ -1,0 +1,641 @@
+//! Plan files as JSON or YAML.
+//!
+//! **Which one.** A `.yaml` or `.yml` file is YAML and a `.json` file JSON;
+//! anything else (standard input, other names) is JSON when its first
+//! non-blank character opens an object or an array, or it is blank, and YAML
+//! otherwise. The name decides first so that a `.json` file with a typo keeps
+//! serde_json's exact message (a YAML parser would report the same typo
+//! differently: YAML's flow style is nearly a superset of JSON), and a YAML
+//! file written in flow style (`{name: x, ...}`) is still read as YAML.
+//!
+//! **YAML reads as its JSON twin.** The YAML is turned into a
+//! `serde_json::Value` (keys in file order: the workspace's serde_json keeps
+//! order) and that value's JSON goes through core's strict parser, so every
+//! problem, path and quoted value is exactly what the JSON twin gives, and a
+//! plan that parses gives the same [`Plan`], hence byte-identical reports.
+//! Each problem's path is then mapped back to the YAML line of that node (of
+//! its key for a mapping entry, of its closest ancestor for a missing field)
+//! and the message ends in `(line N)`: `hosts[1].address: not an IPv4 or
+//! IPv6 address (line 7) (value: x)`.
+//!
+//! **The crate: saphyr-parser.** A pure-Rust YAML 1.2 parser (it passes the
+//! YAML test suite) whose events carry a span with line and column; it has no
+//! `unsafe` and two small dependencies. It is the actively developed branch of
+//! the yaml-rust family: yaml-rust is unmaintained and yaml-rust2's README
+//! says it gets basic maintenance only, with new work going to saphyr;
+//! serde_yaml is archived (deprecated) and wraps the C libyaml through
+//! unsafe-libyaml, which implements YAML 1.1 (`yes` is a bool there). Reading
+//! events rather than a loaded document lets this module decide what the
+//! loaders leave open: duplicate keys are an error naming both lines, nesting
+//! is bounded, aliases are expanded with a bound, custom tags are refused.
+//!
+//! **Semantics.** YAML 1.2's core schema: `null`, `~` and empty are null;
+//! only `true`/`false` (any of three casings) are booleans, so `yes`, `on`,
+//! `no` are strings; decimal, `0o` octal and `0x` hex integers; decimals and
+//! exponents are floats; `.inf` and `.nan` have no JSON form and are refused.
+//! Quoted and block scalars are strings. Tags: `!!str`, `!!int`, `!!float`,
+//! `!!bool`, `!!null`, `!!seq`, `!!map` and the non-specific `!`; any other
+//! (`!vault`, `!foo`) is refused. Merge keys (`<<`) are YAML 1.1 and refused.
+//! One document per file.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use portplan_core::{Plan, PlanError};
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
+use serde_json::{Map, Number, Value};
+
+/// Most levels of nested mappings and sequences in a YAML plan (a plan needs
+/// six or so); deeper input is refused before it is built.
+pub const MAX_DEPTH: usize = 64;
+
+/// Most values a YAML plan may hold once its aliases are expanded: a bound
+/// on "billion laughs" documents whose aliases of aliases grow exponentially.
+pub const MAX_NODES: usize = 1_000_000;
+
+/// Most characters of a YAML value a problem quotes, as core quotes values.
+const VALUE_LIMIT: usize = 200;
+
+/// The plan in `text`, JSON or YAML (see the module docs for which);
+/// `path_label` is the file's name as given (`-` for standard input). A YAML
+/// plan's problems carry the line of their path.
+pub fn read_plan_text(path_label: &str, text: &str) -> Result<Plan, PlanError> {
+    if !is_yaml(path_label, text) {
+        return portplan_core::parse_plan(text);
+    }
+    let doc = Doc::load(text)?;
+    portplan_core::shell::parse_json(&doc.value.to_string()).map_err(|e| doc.annotate(e))
+}
+
+/// `error` (e.g. from `validate_plan` over a plan [`read_plan_text`] read)
+/// with each problem's YAML line ([`locate`]) added, when `text` is YAML; as
+/// it is for JSON. The text is parsed once, however many problems there are.
+pub fn with_lines(path_label: &str, text: &str, error: PlanError) -> PlanError {
+    if !is_yaml(path_label, text) {
+        return error;
+    }
+    match Doc::load(text) {
+        Ok(doc) => doc.annotate(error),
+        Err(_) => error,
+    }
+}
+
+/// The line (1-based) of the node at a problem path such as
+/// `hosts[1].address` in YAML text: of the key for a mapping entry, of the
+/// item for a sequence item, and of the closest ancestor written in the text
+/// for a path it lacks (a missing field). `None` for the whole plan (`.`) or
+/// text that is not valid YAML. For one path; [`with_lines`] does a whole
+/// error with one parse.
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the CLI annotates whole errors with with_lines")
+)]
+pub fn locate(yaml_text: &str, path: &str) -> Option<usize> {
+    Doc::load(yaml_text).ok()?.line(path)
+}
+
+/// Whether a plan file is YAML: by its name, else by its first character.
+fn is_yaml(path_label: &str, text: &str) -> bool {
+    let extension = Path::new(path_label)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("yaml" | "yml") => true,
+        Some("json") => false,
+        _ => !matches!(text.trim_start().chars().next(), None | Some('{' | '[')),
+    }
+}
+
+/// A YAML plan as JSON, with the line of every path written in it.
+struct Doc {
+    value: Value,
+    lines: HashMap<String, usize>,
+}
+
+impl Doc {
+    fn load(text: &str) -> Result<Doc, PlanError> {
+        let mut loader = Loader::default();
+        for event in Parser::new_from_str(text) {
+            let (event, span) = event.map_err(|e| syntax(&e))?;
+            loader.event(event, span.start.line())?;
+        }
+        match loader.root {
+            Some(value) => Ok(Doc {
+                value,
+                lines: loader.lines,
+            }),
+            None => Err(PlanError::single(
+                ".",
+                "",
+                "not valid YAML: the file holds no document",
+            )),
+        }
+    }
+
+    fn line(&self, path: &str) -> Option<usize> {
+        let mut path = path;
+        loop {
+            if path.is_empty() || path == "." {
+                return None;
+            }
+            if let Some(line) = self.lines.get(path) {
+                return Some(*line);
+            }
+            path = &path[..path.rfind(['.', '['])?];
+        }
+    }
+
+    fn annotate(&self, mut error: PlanError) -> PlanError {
+        for problem in &mut error.problems {
+            if let Some(line) = self.line(&problem.path) {
+                let _ = write!(problem.message, " (line {line})");
+            }
+        }
+        error
+    }
+}
+
+/// A YAML syntax error, where serde_json would say it: `at line L column C`.
+fn syntax(error: &ScanError) -> PlanError {
+    let mark = error.marker();
+    PlanError::single(
+        ".",
+        "",
+        format!(
+            "not valid YAML: {} at line {} column {}",
+            error.info(),
+            mark.line(),
+            mark.col() + 1
+        ),
+    )
+}
+
+/// A problem at `path` (`""` is the whole plan) on `line`.
+fn problem(path: &str, value: &str, message: &str, line: usize) -> PlanError {
+    PlanError::single(
+        if path.is_empty() { "." } else { path },
+        quote(value),
+        format!("{message} (line {line})"),
+    )
+}
+
+/// A value as a problem quotes it: control and bidirectional characters
+/// escaped, capped at [`VALUE_LIMIT`] characters (as core's `quote`).
+fn quote(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == VALUE_LIMIT {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control()
+            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+        {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// An open mapping or sequence.
+struct Frame {
+    path: String,
+    line: usize,
+    anchor: usize,
+    node: Node,
+}
+
+enum Node {
+    Seq(Vec<Value>),
+    Map {
+        map: Map<String, Value>,
+        /// Each key's line, for duplicates.
+        keys: HashMap<String, usize>,
+        /// The key whose value comes next; `None` while a key is expected.
+        key: Option<String>,
+    },
+}
+
+/// Builds the JSON value from the parser's events, without recursion.
+#[derive(Default)]
+struct Loader {
+    stack: Vec<Frame>,
+    root: Option<Value>,
+    lines: HashMap<String, usize>,
+    /// Anchored values by anchor id, with their depth and size.
+    anchors: HashMap<usize, (Value, usize, usize)>,
+    nodes: usize,
+    documents: usize,
+}
+
+impl Loader {
+    /// Whether the next scalar is a mapping key.
+    fn expects_key(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame {
+                node: Node::Map { key: None, .. },
+                ..
+            })
+        )
+    }
+
+    /// The path of the next value.
+    fn next_path(&self) -> String {
+        match self.stack.last() {
+            None => String::new(),
+            Some(frame) => match &frame.node {
+                Node::Seq(items) => format!("{}[{}]", frame.path, items.len()),
+                Node::Map { key: Some(key), .. } => join(&frame.path, key),
+                Node::Map { key: None, .. } => frame.path.clone(),
+            },
+        }
+    }
+
+    fn count(&mut self, nodes: usize, path: &str, line: usize) -> Result<(), PlanError> {
+        self.nodes += nodes;
+        if self.nodes > MAX_NODES {
+            return Err(problem(
+                path,
+                "",
+                &format!(
+                    "the plan holds more than {MAX_NODES} values once its aliases are expanded"
+                ),
+                line,
+            ));
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, event: Event<'_>, line: usize) -> Result<(), PlanError> {
+        match event {
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+            Event::DocumentStart(_) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(problem(
+                        "",
+                        "",
+                        "a plan file holds one YAML document; another one starts here",
+                        line,
+                    ));
+                }
+            }
+            Event::Alias(id) => {
+                let path = self.next_path();
+                if self.expects_key() {
+                    return Err(problem(&path, "", "an alias cannot be a key", line));
+                }
+                let Some((value, depth, nodes)) = self.anchors.get(&id).cloned() else {
+                    return Err(problem(&path, "", "an alias of an unknown anchor", line));
+                };
+                if self.stack.len() + depth > MAX_DEPTH {
+                    return Err(depth_problem(&path, line));
+                }
+                self.count(nodes, &path, line)?;
+                self.value(value, line);
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                if self.expects_key() {
+                    return self.key(text.into_owned(), style, anchor, line);
+                }
+                let path = self.next_path();
+                let value = scalar(&text, style, tag.as_deref())
+                    .map_err(|message| problem(&path, &text, &message, line))?;
+                self.count(1, &path, line)?;
+                if anchor > 0 {
+                    self.anchors.insert(anchor, (value.clone(), 0, 1));
+                }
+                self.value(value, line);
+            }
+            Event::SequenceStart(anchor, tag) => {
+                self.open(Node::Seq(Vec::new()), anchor, tag.as_deref(), line)?;
+            }
+            Event::MappingStart(anchor, tag) => {
+                let node = Node::Map {
+                    map: Map::new(),
+                    keys: HashMap::new(),
+                    key: None,
+                };
+                self.open(node, anchor, tag.as_deref(), line)?;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(frame) = self.stack.pop() {
+                    let value = match frame.node {
+                        Node::Seq(items) => Value::Array(items),
+                        Node::Map { map, .. } => Value::Object(map),
+                    };
+                    if frame.anchor > 0 {
+                        let size = (depth(&value), size(&value));
+                        self.anchors
+                            .insert(frame.anchor, (value.clone(), size.0, size.1));
+                    }
+                    self.value(value, frame.line);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A mapping or sequence starts.
+    fn open(
+        &mut self,
+        node: Node,
+        anchor: usize,
+        tag: Option<&Tag>,
+        line: usize,
+    ) -> Result<(), PlanError> {
+        let path = self.next_path();
+        if self.expects_key() {
+            return Err(problem(
+                &path,
+                "",
+                "a key must be a scalar (a string)",
+                line,
+            ));
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(depth_problem(&path, line));
+        }
+        let kind = match node {
+            Node::Seq(_) => "seq",
+            Node::Map { .. } => "map",
+        };
+        if let Some(tag) = tag
+            && !(is_non_specific(tag) || tag.is_yaml_core_schema() && tag.suffix == kind)
+        {
+            return Err(problem(&path, "", &unsupported(tag), line));
+        }
+        self.count(1, &path, line)?;
+        self.stack.push(Frame {
+            path,
+            line,
+            anchor,
+            node,
+        });
+        Ok(())
+    }
+
+    /// A mapping key: a string, written once per mapping.
+    fn key(
+        &mut self,
+        key: String,
+        style: ScalarStyle,
+        anchor: usize,
+        line: usize,
+    ) -> Result<(), PlanError> {
+        let Some(Frame {
+            path,
+            node: Node::Map {
+                keys, key: next, ..
+            },
+            ..
+        }) = self.stack.last_mut()
+        else {
+            return Ok(());
+        };
+        let at = join(path, &key);
+        if style == ScalarStyle::Plain && key == "<<" {
+            return Err(problem(
+                &at,
+                "",
+                "merge keys (<<) are YAML 1.1, not 1.2; write the entries out",
+                line,
+            ));
+        }
+        if let Some(first) = keys.get(&key) {
+            return Err(problem(
+                &at,
+                &key,
+                &format!("duplicate key; line {first} has it already"),
+                line,
+            ));
+        }
+        keys.insert(key.clone(), line);
+        if anchor > 0 {
+            self.anchors
+                .insert(anchor, (Value::String(key.clone()), 0, 1));
+        }
+        self.lines.insert(at, line);
+        *next = Some(key);
+        Ok(())
+    }
+
+    /// A finished value: the root, the next item or the pending key's value.
+    fn value(&mut self, value: Value, line: usize) {
+        match self.stack.last_mut() {
+            None => self.root = Some(value),
+            Some(frame) => match &mut frame.node {
+                Node::Seq(items) => {
+                    self.lines
+                        .insert(format!("{}[{}]", frame.path, items.len()), line);
+                    items.push(value);
+                }
+                Node::Map { map, key, .. } => {
+                    if let Some(key) = key.take() {
+                        map.insert(key, value);
+                    }
+                }
+            },
+        }
+    }
+}
+
+fn depth_problem(path: &str, line: usize) -> PlanError {
+    problem(
+        path,
+        "",
+        &format!("nested more than {MAX_DEPTH} levels deep"),
+        line,
+    )
+}
+
+/// How many levels of mappings and sequences `value` nests (0 for a scalar).
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// How many values `value` holds, itself included.
+fn size(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(size).sum::<usize>(),
+        Value::Object(map) => 1 + map.values().map(size).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// The tag `!`: "not resolved by the schema", a string for a scalar.
+fn is_non_specific(tag: &Tag) -> bool {
+    tag.handle == "!" && tag.suffix.is_empty()
+}
+
+fn unsupported(tag: &Tag) -> String {
+    let shown = if tag.is_yaml_core_schema() {
+        format!("!!{}", tag.suffix)
+    } else {
+        tag.to_string()
+    };
+    format!(
+        "tag `{shown}` is not supported here; a plan uses YAML 1.2's core schema \
+         (`!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!seq`, `!!map`)"
+    )
+}
+
+/// A scalar as YAML 1.2's core schema resolves it; quoted and block scalars
+/// and the `!` tag are strings.
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+    let string = || Value::String(text.to_string());
+    let Some(tag) = tag else {
+        return if style == ScalarStyle::Plain {
+            plain(text)
+        } else {
+            Ok(string())
+        };
+    };
+    if is_non_specific(tag) {
+        return Ok(string());
+    }
+    if !tag.is_yaml_core_schema() {
+        return Err(unsupported(tag));
+    }
+    let not = |what: &str| format!("not {what} (tag `!!{}`)", tag.suffix);
+    match tag.suffix.as_str() {
+        "str" => Ok(string()),
+        "null" if is_null(text) => Ok(Value::Null),
+        "null" => Err(not("a null")),
+        "bool" => boolean(text)
+            .map(Value::Bool)
+            .ok_or_else(|| not("a boolean")),
+        "int" => integer(text).ok_or_else(|| not("an integer"))?,
+        "float" => match float(text).or_else(|| integer(text)) {
+            Some(Ok(Value::Number(n))) => n
+                .as_f64()
+                .and_then(Number::from_f64)
+                .map(Value::Number)
+                .ok_or_else(|| not("a number")),
+            Some(Err(message)) => Err(message),
+            _ => Err(not("a number")),
+        },
+        _ => Err(unsupported(tag)),
+    }
+}
+
+/// A plain scalar: null, boolean, integer, float or string.
+fn plain(text: &str) -> Result<Value, String> {
+    if is_null(text) {
+        return Ok(Value::Null);
+    }
+    if let Some(b) = boolean(text) {
+        return Ok(Value::Bool(b));
+    }
+    if let Some(number) = integer(text).or_else(|| float(text)) {
+        return number;
+    }
+    Ok(Value::String(text.to_string()))
+}
+
+fn is_null(text: &str) -> bool {
+    matches!(text, "" | "~" | "null" | "Null" | "NULL")
+}
+
+fn boolean(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+fn all_digits(text: &str, radix: u32) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_digit(radix))
+}
+
+/// `[-+]?[0-9]+`, `0o[0-7]+` or `0x[0-9a-fA-F]+`, as serde_json would hold
+/// the same decimal: u64, else i64, else f64 (and `-0` is `-0.0`).
+fn integer(text: &str) -> Option<Result<Value, String>> {
+    let too_big = || Err(format!("{text} is too large for a number"));
+    for (prefix, radix) in [("0o", 8), ("0x", 16)] {
+        if let Some(digits) = text.strip_prefix(prefix) {
+            if !all_digits(digits, radix) {
+                return None;
+            }
+            return Some(
+                u64::from_str_radix(digits, radix).map_or_else(|_| too_big(), |n| Ok(n.into())),
+            );
+        }
+    }
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if !all_digits(digits, 10) {
+        return None;
+    }
+    let exact = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| match (negative, n) {
+            (false, n) => Some(Value::from(n)),
+            (true, 0) => Number::from_f64(-0.0).map(Value::Number),
+            (true, n) => 0i64.checked_sub_unsigned(n).map(Value::from),
+        });
+    Some(match exact {
+        Some(value) => Ok(value),
+        None => finite(text),
+    })
+}
+
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, or `.inf` and
+/// `.nan` in their three casings, which JSON cannot hold.
+fn float(text: &str) -> Option<Result<Value, String>> {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if matches!(unsigned, ".inf" | ".Inf" | ".INF") || matches!(text, ".nan" | ".NaN" | ".NAN") {
+        return Some(Err(format!(
+            "{text} has no JSON form; quote it for a string"
+        )));
+    }
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], Some(&unsigned[at + 1..])),
+        None => (unsigned, None),
+    };
+    let (whole, fraction) = match mantissa.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (mantissa, None),
+    };
+    let mantissa_ok = match fraction {
+        None => all_digits(whole, 10),
+        Some(fraction) => {
+            (whole.is_empty() && all_digits(fraction, 10))
+                || (all_digits(whole, 10) && (fraction.is_empty() || all_digits(fraction, 10)))
+        }
+    };
+    let exponent_ok =
+        exponent.is_none_or(|e| all_digits(e.strip_prefix(['-', '+']).unwrap_or(e), 10));
+    (mantissa_ok && exponent_ok).then(|| finite(text))
+}
+
+/// A decimal number as an f64, as serde_json reads one that no integer holds.
+fn finite(text: &str) -> Result<Value, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map(Value::Number)
+        .ok_or_else(|| format!("{text} is out of range for a number"))
+}
