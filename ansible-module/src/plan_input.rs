@@ -190,15 +190,28 @@ fn quote(text: &str) -> String {
             out.push_str("...");
             break;
         }
-        if c.is_control()
-            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
-        {
+        if is_hidden(c) {
             let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
         } else {
             out.push(c);
         }
     }
     out
+}
+
+/// Core's hidden characters: control, bidirectional and line separators.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -298,14 +311,18 @@ impl Loader {
                 if self.expects_key() {
                     return Err(problem(&path, "", "an alias cannot be a key", line));
                 }
-                let Some((value, depth, nodes)) = self.anchors.get(&id).cloned() else {
+                let Some(&(_, depth, nodes)) = self.anchors.get(&id) else {
                     return Err(problem(&path, "", "an alias of an unknown anchor", line));
                 };
                 if self.stack.len() + depth > MAX_DEPTH {
                     return Err(depth_problem(&path, line));
                 }
+                // Counted before it is copied: the bound holds the memory too.
                 self.count(nodes, &path, line)?;
-                self.value(value, line);
+                if let Some((value, _, _)) = self.anchors.get(&id) {
+                    let value = value.clone();
+                    self.value(value, line);
+                }
             }
             Event::Scalar(text, style, anchor, tag) => {
                 if self.expects_key() {
@@ -638,4 +655,206 @@ fn finite(text: &str) -> Result<Value, String> {
         .and_then(Number::from_f64)
         .map(Value::Number)
         .ok_or_else(|| format!("{text} is out of range for a number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> Result<Value, PlanError> {
+        Doc::load(text).map(|doc| doc.value)
+    }
+
+    fn first(error: PlanError) -> String {
+        error.to_string()
+    }
+
+    #[test]
+    fn numbers_read_as_serde_json_reads_the_same_text() {
+        for text in [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "70000",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "123456789012345678901234567890",
+            "1.5",
+            "-1.5",
+            "1.0",
+            "0.1",
+            "1e3",
+            "1E-3",
+            "2.5e+2",
+        ] {
+            let json: Value = serde_json::from_str(text).expect("JSON number");
+            let ours = plain(text).expect("YAML number");
+            assert_eq!(ours, json, "{text}");
+            assert_eq!(ours.to_string(), json.to_string(), "{text}");
+        }
+    }
+
+    #[test]
+    fn scalars_follow_yaml_1_2_core_schema() {
+        let doc = yaml(
+            "a: yes\nb: no\nc: on\nd: True\ne: ~\nf:\ng: 0o17\nh: 0x1F\ni: +5\nj: 1_000\n\
+             k: 'true'\nl: \"8080\"\nm: 2001-12-14\nn: .5\no: 12:30\np: !!str 8080\nq: !!int \"53\"\n\
+             r: ! 12\ns: |\n  two\n  lines\n",
+        )
+        .expect("valid YAML");
+        let expected = serde_json::json!({
+            "a": "yes", "b": "no", "c": "on", "d": true, "e": null, "f": null, "g": 15, "h": 31,
+            "i": 5, "j": "1_000", "k": "true", "l": "8080", "m": "2001-12-14", "n": 0.5,
+            "o": "12:30", "p": "8080", "q": 53, "r": "12", "s": "two\nlines\n"
+        });
+        assert_eq!(doc, expected);
+        assert_eq!(
+            doc.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()),
+            expected.as_object().map(|m| m.keys().cloned().collect()),
+            "key order is the file's"
+        );
+        for (text, message) in [
+            ("a: .inf", "a: .inf has no JSON form"),
+            ("a: -.Inf", "a: -.Inf has no JSON form"),
+            ("a: .NaN", "a: .NaN has no JSON form"),
+            ("a: !!int x", "a: not an integer (tag `!!int`) (line 1)"),
+            ("a: !!bool yes", "a: not a boolean (tag `!!bool`) (line 1)"),
+            ("a: !vault x", "a: tag `!vault` is not supported here"),
+            ("a: !!set {}", "a: tag `!!set` is not supported here"),
+        ] {
+            let got = first(yaml(text).expect_err(text));
+            assert!(got.starts_with(message), "{text}: {got}");
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_name_both_lines() {
+        let text = "name: x\nhosts:\n  - name: a\n    address: 1.2.3.4\n    name: b\n";
+        assert_eq!(
+            first(yaml(text).expect_err("duplicate")),
+            "hosts[0].name: duplicate key; line 3 has it already (line 5) (value: name)"
+        );
+        // The same key in two mappings is no duplicate.
+        assert!(yaml("a: {x: 1}\nb: {x: 2}\n").is_ok());
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let nested = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+        assert!(yaml(&nested(MAX_DEPTH)).is_ok());
+        let got = first(yaml(&nested(MAX_DEPTH + 1)).expect_err("too deep"));
+        assert!(
+            got.ends_with(": nested more than 64 levels deep (line 1)"),
+            "{got}"
+        );
+        // Through an alias too.
+        let text = format!("a: &a {}\nb: [*a]\n", nested(MAX_DEPTH - 1));
+        let got = first(yaml(&text).expect_err("too deep through an alias"));
+        assert!(got.starts_with("b[0]: nested more than 64"), "{got}");
+    }
+
+    #[test]
+    fn aliases_expand_within_a_bound() {
+        let doc = yaml("a: &cidrs [198.18.0.0/24, 198.18.1.0/24]\nb: *cidrs\nc: &n x\nd: *n\n")
+            .expect("aliases");
+        assert_eq!(doc["b"], doc["a"]);
+        assert_eq!(doc["d"], "x");
+        let mut laughs = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            laughs.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let got = first(yaml(&laughs).expect_err("billion laughs"));
+        assert!(got.contains("more than 1000000 values"), "{got}");
+        let got = first(yaml("a: {<<: {x: 1}}\n").expect_err("merge key"));
+        assert!(got.starts_with("a.<<: merge keys (<<) are YAML 1.1"), "{got}");
+    }
+
+    #[test]
+    fn syntax_errors_and_documents_name_their_line() {
+        let got = first(yaml("name: x\nhosts: [\n  - a\n").expect_err("syntax"));
+        assert!(got.starts_with(".: not valid YAML: "), "{got}");
+        assert!(got.ends_with(" at line 3 column 3"), "{got}");
+        let got = first(yaml("a: 1\n---\nb: 2\n").expect_err("two documents"));
+        assert_eq!(
+            got,
+            ".: a plan file holds one YAML document; another one starts here (line 2)"
+        );
+        let got = first(yaml("# nothing\n").expect_err("empty"));
+        assert_eq!(got, ".: not valid YAML: the file holds no document");
+        let got = first(yaml("a: 1\n? [x]\n: 2\n").expect_err("complex key"));
+        assert_eq!(got, "a: a key must be a scalar (a string) (line 2)");
+    }
+
+    #[test]
+    fn locate_maps_problem_paths_to_lines() {
+        let text = "# plan\nname: p\nhosts:\n  - name: a\n    address: x\n  -\n    name: b\n    \
+                    components: [one,\n      two]\n";
+        assert_eq!(locate(text, "name"), Some(2));
+        assert_eq!(locate(text, "hosts"), Some(3));
+        assert_eq!(locate(text, "hosts[0]"), Some(4));
+        assert_eq!(locate(text, "hosts[0].address"), Some(5));
+        assert_eq!(locate(text, "hosts[1].name"), Some(7));
+        assert_eq!(locate(text, "hosts[1].components[1]"), Some(9));
+        // A missing field: the closest ancestor written in the text.
+        assert_eq!(locate(text, "hosts[0].components"), Some(4));
+        assert_eq!(locate(text, "networks"), None);
+        assert_eq!(locate(text, "."), None);
+        assert_eq!(locate("a: [", "a"), None);
+    }
+
+    #[test]
+    fn the_format_is_chosen_by_name_then_by_first_character() {
+        assert!(is_yaml("plan.yaml", "{\"name\": 1}"));
+        assert!(is_yaml("PLAN.YML", ""));
+        assert!(!is_yaml("plan.json", "name: x"));
+        assert!(!is_yaml("-", "  \n{\"name\": 1}"));
+        assert!(!is_yaml("-", "[]"));
+        assert!(!is_yaml("-", ""));
+        assert!(is_yaml("-", "# a plan\nname: x"));
+        assert!(is_yaml("plan.txt", "name: x"));
+    }
+
+    #[test]
+    fn json_is_read_exactly_as_core_reads_it() {
+        for text in [
+            "{\"name\": \"x\",}",
+            "{\"name\": 1}",
+            "{\"name\": \"x\", \"profiles\": [\"ocp\"], \"hosts\": [], \"port\": 1}",
+            "",
+        ] {
+            assert_eq!(
+                read_plan_text("-", text).map_err(first),
+                portplan_core::parse_plan(text).map_err(first),
+                "{text}"
+            );
+            let error = portplan_core::parse_plan(text).expect_err("rejected");
+            assert_eq!(with_lines("plan.json", text, error.clone()), error);
+        }
+    }
+
+    #[test]
+    fn yaml_problems_are_the_json_twins_with_lines() {
+        let yaml_text = "name: x\nprofiles: [ocp]\nhosts:\n  - name: a\n    address: 198.18.0.1\n    \
+                         components: [ocp-server]\n    port: 8080\n";
+        let json_text = "{\"name\": \"x\", \"profiles\": [\"ocp\"], \"hosts\": [{\"name\": \"a\", \
+                         \"address\": \"198.18.0.1\", \"components\": [\"ocp-server\"], \"port\": 8080}]}";
+        let from_yaml = read_plan_text("plan.yaml", yaml_text).expect_err("unknown field");
+        let mut from_json = portplan_core::parse_plan(json_text).expect_err("unknown field");
+        from_json.problems[0].message.push_str(" (line 7)");
+        assert_eq!(from_yaml, from_json);
+        // `yes` is a string, so a boolean field refuses it.
+        let text = "name: x\nprofiles: [d]\ncustom-profiles:\n  - name: d\n    title: D\n    \
+                    components:\n      - {name: c, title: C, required: yes}\n";
+        let got = first(read_plan_text("p.yml", text).expect_err("yes is no bool"));
+        assert!(
+            got.starts_with("custom-profiles[0].components[0].required: invalid type: string"),
+            "{got}"
+        );
+        assert!(got.contains("expected a boolean (line 7)"), "{got}");
+        assert!(read_plan_text("p.yml", &text.replace("yes", "true")).is_ok());
+    }
 }

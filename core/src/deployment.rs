@@ -14,6 +14,8 @@ pub(crate) struct Placed {
     pub spec: PortSpec,
     pub ports: PortRange,
     pub overridden: bool,
+    /// The plan names its ports (an override, even one equal to the default).
+    pub stated: bool,
 }
 
 /// A plan host, resolved.

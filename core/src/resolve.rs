@@ -602,6 +602,7 @@ fn place<'a>(
             Placed {
                 ports: chosen.unwrap_or(spec.ports),
                 overridden: chosen.is_some_and(|p| p != spec.ports),
+                stated: chosen.is_some(),
                 spec: spec.clone(),
             }
         })

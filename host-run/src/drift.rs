@@ -1,11 +1,15 @@
 //! The audit: what `state: present` would change, as findings. An audit that
 //! said green over a broken firewall would be worse than none, so every
-//! missing, extra or altered portplan rule is a `firewall-drift` error.
+//! missing, extra or altered portplan rule is a `firewall-drift` error once
+//! the firewall is meant to be open: after install, or as soon as it holds
+//! any portplan rule. Before install, on a firewall portplan has not opened
+//! yet, the same findings are `info`: they say what `present` will do.
 
 use std::collections::BTreeSet;
 
 use portplan_core::{
-    Finding, FindingCode, FirewallRule, FirewallState, Severity, TaggedRule, shell::TAG_PREFIX,
+    Finding, FindingCode, FirewallRule, FirewallState, Phase, Severity, TaggedRule,
+    shell::TAG_PREFIX,
 };
 
 use crate::RunError;
@@ -16,8 +20,14 @@ pub fn drift(
     rules: &[FirewallRule],
     state: &FirewallState,
     host: &str,
+    phase: Phase,
 ) -> Result<Vec<Finding>, RunError> {
     let change = portplan_core::plan_firewall(rules, state, false).map_err(RunError::Change)?;
+    let severity = if phase == Phase::Postinstall || !state.tagged().is_empty() {
+        Severity::Error
+    } else {
+        Severity::Info
+    };
     let added: BTreeSet<&TaggedRule> = change.add.iter().collect();
     let removed: BTreeSet<&TaggedRule> = change.remove.iter().collect();
     let backend = state.backend().as_str();
@@ -25,12 +35,15 @@ pub fn drift(
     for rule in &change.add {
         let (what, fix) = if removed.contains(rule) {
             ("is altered (edited by hand)", "state: present replaces it")
+        } else if severity == Severity::Info {
+            ("is not open yet", "state: present (portplan open) adds it")
         } else {
             ("is missing", "state: present adds it")
         };
         findings.push(finding(
             host,
             rule,
+            severity,
             format!("{backend}: {} {what}", describe(rule)),
             fix,
         ));
@@ -39,6 +52,7 @@ pub fn drift(
         findings.push(finding(
             host,
             rule,
+            severity,
             format!("{backend}: {} is not in the plan", describe(rule)),
             "state: present removes it (or state: absent removes every portplan rule)",
         ));
@@ -56,10 +70,16 @@ fn describe(rule: &TaggedRule) -> String {
     )
 }
 
-fn finding(host: &str, rule: &TaggedRule, message: String, fix: &str) -> Finding {
+fn finding(
+    host: &str,
+    rule: &TaggedRule,
+    severity: Severity,
+    message: String,
+    fix: &str,
+) -> Finding {
     Finding {
         code: FindingCode::FirewallDrift,
-        severity: Severity::Error,
+        severity,
         host: Some(host.to_string()),
         component: None,
         spec: Some(rule.tag.trim_start_matches(TAG_PREFIX).to_string()),

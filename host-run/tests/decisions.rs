@@ -347,7 +347,8 @@ fn the_audit_names_missing_extra_and_altered_rules() {
         rule("observer.sql", 2881, &["198.18.2.10/32"]),
         rule("observer.rpc", 2882, &["198.18.2.12/32"]),
     ];
-    let findings = portplan_run::drift(&rules, &state, "obs1").unwrap();
+    let findings =
+        portplan_run::drift(&rules, &state, "obs1", portplan_core::Phase::Preinstall).unwrap();
     let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
     assert_eq!(findings.len(), 3, "{messages:#?}");
     assert!(
@@ -376,5 +377,21 @@ fn the_audit_names_missing_extra_and_altered_rules() {
     );
     // A firewall as planned has no drift.
     let empty = portplan_core::empty_firewall(FirewallBackend::Nftables).unwrap();
-    assert!(portplan_run::drift(&[], &empty, "obs1").unwrap().is_empty());
+    assert!(
+        portplan_run::drift(&[], &empty, "obs1", portplan_core::Phase::Postinstall)
+            .unwrap()
+            .is_empty()
+    );
+    // Before install, a firewall portplan never opened is not drift yet.
+    let fresh =
+        portplan_run::drift(&rules, &empty, "obs1", portplan_core::Phase::Preinstall).unwrap();
+    assert_eq!(fresh.len(), 2);
+    assert!(
+        fresh
+            .iter()
+            .all(|f| f.severity == Severity::Info && f.message.ends_with("is not open yet"))
+    );
+    let after_install =
+        portplan_run::drift(&rules, &empty, "obs1", portplan_core::Phase::Postinstall).unwrap();
+    assert!(after_install.iter().all(|f| f.severity == Severity::Error));
 }

@@ -364,16 +364,19 @@ def as_planned(test, target, plan, label):
     return result
 
 
-def parallel(jobs):
+def parallel(jobs, seconds=None):
     """Run `jobs` (name -> function) in threads, one per test host; the
-    exceptions they raised, by name."""
+    exceptions they raised, by name. `seconds` gets each job's duration."""
     errors = {}
 
     def run(name, job):
+        started = time.monotonic()
         try:
             job()
         except Exception as e:  # noqa: BLE001 - reported by the caller
             errors[name] = f"{type(e).__name__}: {e}"
+        if seconds is not None:
+            seconds[name] = time.monotonic() - started
 
     threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
     for thread in threads:
@@ -1167,9 +1170,10 @@ class Concurrency(unittest.TestCase):
     def test_two_runs_at_once(self):
         rounds = {backend: Rounds(target, self.ROUNDS[backend])
                   for backend, target in self.targets.items()}
-        errors = parallel({backend: r.run_all for backend, r in rounds.items()})
-        print("\nconcurrency: " + ", ".join(f"{b} {r.done} rounds" for b, r in rounds.items()),
-              flush=True)
+        seconds = {}
+        errors = parallel({backend: r.run_all for backend, r in rounds.items()}, seconds)
+        print("\nconcurrency: " + ", ".join(f"{b} {r.done} rounds ({seconds[b]:.0f} s)"
+                                            for b, r in rounds.items()), flush=True)
         failures = [f for r in rounds.values() for f in r.failures]
         failures += [f"[{backend}] {error}" for backend, error in errors.items()]
         self.assertEqual(failures, [], "\n\n".join(failures))
@@ -1224,10 +1228,12 @@ class FaultMatrix(unittest.TestCase):
     def test_fault_matrix(self):
         matrices = {backend: Matrix(target, matrix_plan(target.name, target.address))
                     for backend, target in self.targets.items()}
-        errors = parallel({backend: m.run_all for backend, m in matrices.items()})
+        seconds = {}
+        errors = parallel({backend: m.run_all for backend, m in matrices.items()}, seconds)
         cases = sum(len(m.cases) for m in matrices.values())
         print(f"\nfault matrix: {cases} cases ("
-              + ", ".join(f"{b} {len(m.cases)}" for b, m in matrices.items()) + ")", flush=True)
+              + ", ".join(f"{b} {len(m.cases)} in {seconds[b]:.0f} s"
+                          for b, m in matrices.items()) + ")", flush=True)
         failures = [f for m in matrices.values() for f in m.failures]
         failures += [f"[{backend}] {error}" for backend, error in errors.items()]
         self.assertEqual(failures, [], f"{len(failures)} failing case(s):\n\n"

@@ -111,7 +111,12 @@ fn result_json(result: &ModuleResult) -> Value {
     let mut value = serde_json::to_value(result).unwrap_or_else(
         |e| serde_json::json!({"failed": true, "msg": format!("cannot encode the result: {e}")}),
     );
+    // The options as given stay as given (the plan's own keys are kebab-case).
+    let invocation = value.as_object_mut().and_then(|v| v.remove("invocation"));
     snake_case_keys(&mut value);
+    if let (Some(object), Some(invocation)) = (value.as_object_mut(), invocation) {
+        object.insert("invocation".into(), invocation);
+    }
     value
 }
 
@@ -312,7 +317,8 @@ fn observe(params: &Params, gathered: &Gathered, result: &mut ModuleResult) -> O
         &gathered.detected,
         backend,
         gathered.facts.observation.effective_uid,
-        params.persist,
+        // A check saves nothing, so `persist` means nothing to it.
+        params.persist || params.state == State::Checked,
     ));
     result.firewall = Some(FirewallUsed {
         backend,
@@ -386,17 +392,30 @@ fn audit(
     report: &mut Report,
     result: &mut ModuleResult,
 ) -> Result<(), RunError> {
-    let drift = portplan_run::drift(&report.rules, state, &params.host)?;
-    report.summary.errors += drift.len() as u32;
+    let drift = portplan_run::drift(&report.rules, state, &params.host, params.phase)?;
+    for finding in &drift {
+        match finding.severity {
+            portplan_core::Severity::Error => report.summary.errors += 1,
+            portplan_core::Severity::Warning => report.summary.warnings += 1,
+            portplan_core::Severity::Info => report.summary.infos += 1,
+        }
+    }
     report.findings.extend(drift);
     if params.diff {
-        let present = portplan_run::steps(&report.rules, state, State::Present, false)?;
-        result.diff = Some(diff(
-            state.backend(),
-            &params.host,
-            &present.before,
-            &present.expected,
-        ));
+        // Per chain or zone side: firewalld's runtime and permanent differ.
+        let (now, after) =
+            portplan_core::shell::placements(&report.rules, state).map_err(RunError::Change)?;
+        let header = format!(
+            "{} rules tagged portplan: on {}",
+            state.backend().as_str(),
+            short_text(&params.host)
+        );
+        result.diff = Some(Diff {
+            before_header: header.clone(),
+            after_header: header,
+            before: now.iter().map(|line| format!("{line}\n")).collect(),
+            after: after.iter().map(|line| format!("{line}\n")).collect(),
+        });
     }
     Ok(())
 }

@@ -340,6 +340,56 @@ fn unique(pairs: &[Placed]) -> Vec<TaggedRule> {
         .collect()
 }
 
+/// portplan's rules as they are in `state` and as `plan-firewall` would leave
+/// them, one line per chain or zone side and rule (`runtime public
+/// portplan:observer.sql ipv4 tcp dport 2881 saddr 198.18.2.10/32`), sorted:
+/// the audit's diff, where firewalld's two sides can differ.
+pub fn placements(
+    rules: &[FirewallRule],
+    state: &FirewallState,
+) -> Result<(Vec<String>, Vec<String>), PlanError> {
+    state.check("state")?;
+    let wanted = expand(rules)?;
+    let slots = slots(state);
+    let line = |id: ChainId, rule: &TaggedRule| {
+        format!(
+            "{} {} {} {} dport {} saddr {}",
+            slot_key(state, id).unwrap_or_default(),
+            rule.tag,
+            rule.family.as_str(),
+            rule.transport.as_str(),
+            rule.ports,
+            rule.source
+        )
+        .trim_start()
+        .to_string()
+    };
+    let mut now: Vec<String> = state
+        .found_rules()
+        .into_iter()
+        .map(|(id, rule, intact)| {
+            let shown = line(id, rule);
+            if intact {
+                shown
+            } else {
+                format!("{shown} (edited by hand)")
+            }
+        })
+        .collect();
+    let mut after: Vec<String> = Vec::new();
+    for rule in &wanted {
+        let family = usize::from(rule.family == IpFamily::Ipv6);
+        after.extend(
+            (0..slots.len())
+                .filter(|&i| slots[i].drops && slots[i].takes[family] && slots[i].owner.is_none())
+                .map(|i| line(ChainId::at(i), rule)),
+        );
+    }
+    now.sort();
+    after.sort();
+    Ok((now, after))
+}
+
 /// The commands that take `now` back to exactly the portplan rules `before`
 /// held (WIT `plan-restore`): a rollback that undoes portplan's changes and
 /// nobody else's. Slots are matched by name (chain, zone side), not by index.

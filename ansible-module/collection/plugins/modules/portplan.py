@@ -88,7 +88,9 @@ options:
         else.
       - V(checked) is an audit and changes nothing. Besides the port checks it compares the firewall with the plan:
         every portplan rule that is missing, not planned, or edited by hand is a C(firewall-drift) error finding
-        naming the rule, so the task fails per O(fail_on) over a drifted firewall. Diff mode shows the firewall's
+        naming the rule, so the task fails per O(fail_on) over a drifted firewall. Before install
+        (O(phase=preinstall)) on a firewall portplan has not opened yet, the same findings are C(info) (what
+        V(present) will add), so a preinstall check before the first open passes. Diff mode shows the firewall's
         portplan rules now and as V(present) would leave them.
     type: str
     choices: [present, absent, checked]
