@@ -96,7 +96,7 @@ pub(crate) fn is_hidden(c: char) -> bool {
 /// `text` with every [`is_hidden`] character written Rust style as
 /// `\u{hex}` (NUL is `\u{0}`, ESC `\u{1b}`, U+202E `\u{202e}`); everything
 /// else, backslashes included, as is. Applying it twice changes nothing.
-pub(crate) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         push_escaped(&mut out, c);
@@ -114,7 +114,7 @@ fn push_escaped(out: &mut String, c: char) {
 
 /// A plan value as a problem quotes it: [`escape`]d, and at most
 /// [`VALUE_LIMIT`] characters, then `...` when it was longer.
-pub(crate) fn quote(text: &str) -> String {
+pub fn quote(text: &str) -> String {
     let mut out = Capped::new(VALUE_LIMIT);
     for c in text.chars() {
         if !out.char(c) {

@@ -5,7 +5,7 @@
 //!
 //! A value an error quotes is echoed the way portplan-core quotes plan values:
 //! control and bidi characters written as `\u{hex}` escapes, and at most
-//! [`VALUE_LIMIT`] characters, then `...`.
+//! 200 characters, then `...`.
 
 use portplan_core::{Phase, Plan, PlanError, Problem, Severity};
 use serde_json::{Map, Value};
@@ -352,9 +352,6 @@ fn boolean(
     })
 }
 
-/// Most characters of a value an error quotes, as in portplan-core.
-const VALUE_LIMIT: usize = 200;
-
 /// A value as an error message quotes it: a string as its text, anything
 /// else as its JSON, then [`quote`]d.
 fn short(value: &Value) -> String {
@@ -364,41 +361,9 @@ fn short(value: &Value) -> String {
     }
 }
 
-/// Text as an error quotes it: bounded, so a whole plan pasted in the wrong
-/// place does not flood the message, and with every control character (C0,
-/// DEL, C1) and bidi control (U+061C, U+200E/F, U+202A-U+202E,
-/// U+2066-U+2069, U+2028/9) written `\u{hex}` (`\u{0}`, `\u{1b}`,
-/// `\u{202e}`), so none reaches a terminal or a log raw. An escape is never
-/// cut in half. The same rule as portplan-core's problems.
+/// A value as an error quotes it: portplan-core's rule (escaped, capped).
 fn quote(text: &str) -> String {
-    let mut out = String::new();
-    let mut count = 0;
-    for c in text.chars() {
-        let hidden = c.is_control()
-            || matches!(
-                c,
-                '\u{061c}'
-                    | '\u{200e}'
-                    | '\u{200f}'
-                    | '\u{202a}'..='\u{202e}'
-                    | '\u{2066}'..='\u{2069}'
-                    | '\u{2028}'
-                    | '\u{2029}'
-            );
-        let unit = if hidden {
-            format!("\\u{{{:x}}}", u32::from(c))
-        } else {
-            c.to_string()
-        };
-        let width = unit.chars().count();
-        if count + width > VALUE_LIMIT {
-            out.push_str("...");
-            break;
-        }
-        out.push_str(&unit);
-        count += width;
-    }
-    out
+    portplan_core::shell::quote(text)
 }
 
 #[cfg(test)]
@@ -503,7 +468,7 @@ mod tests {
         assert_eq!(error.problems.len(), 3, "{error}");
         for problem in &error.problems {
             for field in [&problem.path, &problem.value] {
-                assert!(field.chars().count() <= VALUE_LIMIT + 3, "{field}");
+                assert!(field.chars().count() <= 200 + 3, "{field}");
                 assert!(!field.contains(['\u{0}', '\u{1b}', '\u{202e}']), "{field}");
             }
         }
