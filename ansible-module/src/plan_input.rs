@@ -355,9 +355,9 @@ impl Loader {
                         Node::Map { map, .. } => Value::Object(map),
                     };
                     if frame.anchor > 0 {
-                        let size = (depth(&value), size(&value));
+                        let (levels, values) = (depth(&value), size(&value));
                         self.anchors
-                            .insert(frame.anchor, (value.clone(), size.0, size.1));
+                            .insert(frame.anchor, (value.clone(), levels, values));
                     }
                     self.value(value, frame.line);
                 }
@@ -497,9 +497,10 @@ fn size(value: &Value) -> usize {
     }
 }
 
-/// The tag `!`: "not resolved by the schema", a string for a scalar.
+/// The tag `!`: "not resolved by the schema", a string for a scalar (the
+/// parser gives it as an empty handle and the suffix `!`).
 fn is_non_specific(tag: &Tag) -> bool {
-    tag.handle == "!" && tag.suffix.is_empty()
+    tag.handle.is_empty() && tag.suffix == "!"
 }
 
 fn unsupported(tag: &Tag) -> String {
@@ -712,7 +713,8 @@ mod tests {
         });
         assert_eq!(doc, expected);
         assert_eq!(
-            doc.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()),
+            doc.as_object()
+                .map(|m| m.keys().cloned().collect::<Vec<_>>()),
             expected.as_object().map(|m| m.keys().cloned().collect()),
             "key order is the file's"
         );
@@ -770,7 +772,10 @@ mod tests {
         let got = first(yaml(&laughs).expect_err("billion laughs"));
         assert!(got.contains("more than 1000000 values"), "{got}");
         let got = first(yaml("a: {<<: {x: 1}}\n").expect_err("merge key"));
-        assert!(got.starts_with("a.<<: merge keys (<<) are YAML 1.1"), "{got}");
+        assert!(
+            got.starts_with("a.<<: merge keys (<<) are YAML 1.1"),
+            "{got}"
+        );
     }
 
     #[test]
@@ -786,7 +791,7 @@ mod tests {
         let got = first(yaml("# nothing\n").expect_err("empty"));
         assert_eq!(got, ".: not valid YAML: the file holds no document");
         let got = first(yaml("a: 1\n? [x]\n: 2\n").expect_err("complex key"));
-        assert_eq!(got, "a: a key must be a scalar (a string) (line 2)");
+        assert_eq!(got, ".: a key must be a scalar (a string) (line 2)");
     }
 
     #[test]
@@ -848,7 +853,8 @@ mod tests {
         assert_eq!(from_yaml, from_json);
         // `yes` is a string, so a boolean field refuses it.
         let text = "name: x\nprofiles: [d]\ncustom-profiles:\n  - name: d\n    title: D\n    \
-                    components:\n      - {name: c, title: C, required: yes}\n";
+                    components:\n      - {name: c, title: C, required: yes}\n    specs: []\n\
+                    hosts: []\n";
         let got = first(read_plan_text("p.yml", text).expect_err("yes is no bool"));
         assert!(
             got.starts_with("custom-profiles[0].components[0].required: invalid type: string"),

@@ -131,11 +131,11 @@ fn catalog_prints_every_profile_and_rejects_unknown_ones() {
     }
     let ocp = stdout(&portplan(&["catalog", "ocp"]));
     assert!(
-        ocp.contains("ocp-agent.metrics     62881-63881  tcp/http  pool"),
+        ocp.contains("ocp-agent.metrics           62881-63881  tcp/http  pool"),
         "{ocp}"
     );
     assert!(
-        ocp.contains("backup-agent.backup   2911         tcp       fixed  loopback"),
+        ocp.contains("backup-agent.backup         2911         tcp       fixed  loopback"),
         "{ocp}"
     );
     let json: serde_json::Value =

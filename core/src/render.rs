@@ -276,6 +276,19 @@ pub fn profile(profile: &Profile) -> String {
     if !profile.source.is_empty() {
         let _ = writeln!(out, "  source: {}", escape(&profile.source));
     }
+    // Client networks are a fixed list per profile: a plan names them in
+    // "networks", and a name the profiles do not list is rejected.
+    if !profile.networks.is_empty() {
+        out.push_str("  client networks (plan \"networks\" names):\n");
+        for network in &profile.networks {
+            let _ = writeln!(
+                out,
+                "    {} - {}",
+                quote(&network.name),
+                escape(&network.description)
+            );
+        }
+    }
     out.push('\n');
     let mut rows = vec![header(&[
         "SPEC",

@@ -123,6 +123,7 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
             &mut problems,
         ));
     }
+    interchangeable_component_servers(plan, &known, &mut hosts);
     attach_observations(plan, &mut hosts, &mut problems);
 
     if problems.0.is_empty() {
@@ -611,6 +612,75 @@ fn place<'a>(
         (a.ports, a.spec.transport, &a.spec.id).cmp(&(b.ports, b.spec.transport, &b.spec.id))
     });
     placed
+}
+
+/// Seed 000 cluster note 2: "If you have prepared multiple component
+/// servers, ensure the port configuration of all component servers is
+/// consistent and meets the requirements since the components are randomly
+/// assigned during installation." With two or more component servers (hosts
+/// of `finedatalink-cluster` that run a component-server component and not
+/// FineDataLink itself), each is given every component any of them runs: its
+/// ports are placed, checked and opened on every component server.
+fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [DeployedHost]) {
+    let Some(cluster) = known
+        .profiles
+        .iter()
+        .find(|p| p.name == "finedatalink-cluster")
+    else {
+        return;
+    };
+    let on_main_servers = ["finedatalink", "ops-agent"];
+    let server_components: Vec<&str> = cluster
+        .components
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|c| !on_main_servers.contains(c))
+        .collect();
+    let is_component_server = |h: &DeployedHost| {
+        !h.components.iter().any(|c| c == "finedatalink")
+            && h.components
+                .iter()
+                .any(|c| server_components.contains(&c.as_str()))
+    };
+    let servers: Vec<usize> = (0..hosts.len())
+        .filter(|&i| is_component_server(&hosts[i]))
+        .collect();
+    if servers.len() < 2 {
+        return;
+    }
+    let union: Vec<&str> = server_components
+        .iter()
+        .copied()
+        .filter(|c| {
+            servers
+                .iter()
+                .any(|&i| hosts[i].components.iter().any(|h| h == c))
+        })
+        .collect();
+    for i in servers {
+        let host = &mut hosts[i];
+        let missing: Vec<String> = union
+            .iter()
+            .filter(|c| !host.components.iter().any(|h| h == *c))
+            .map(|c| (*c).to_string())
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        host.components.extend(missing);
+        let host_overrides = plan
+            .hosts
+            .iter()
+            .find(|h| h.name == host.name)
+            .map_or(&[][..], |h| h.overrides.as_slice());
+        host.placed = place(
+            host.components.iter(),
+            known.profiles,
+            &known.enabled,
+            &plan.overrides,
+            host_overrides,
+        );
+    }
 }
 
 fn attach_observations(plan: &Plan, hosts: &mut [DeployedHost], problems: &mut Problems) {

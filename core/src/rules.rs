@@ -46,6 +46,7 @@ pub(crate) fn check(deployment: &Deployment) -> Vec<Finding> {
     let mut findings = Vec::new();
     required_components(deployment, &mut findings);
     inconsistent_ports(deployment, &mut findings);
+    agents_on_managed_hosts(deployment, &mut findings);
     for host in &deployment.hosts {
         port_conflicts(host, &mut findings);
         let observation = host.observation.as_ref();
@@ -54,6 +55,7 @@ pub(crate) fn check(deployment: &Deployment) -> Vec<Finding> {
         browser_blocked(host, &mut findings);
         ephemeral_collisions(host, observed, &mut findings);
         fixed_overrides(host, &mut findings);
+        unstated_ports(host, &mut findings);
         no_allowed_sources(deployment, host, &mut findings);
         if let Some(observed) = observation {
             match observed.phase {
@@ -153,11 +155,59 @@ fn required_components(deployment: &Deployment, findings: &mut Vec<Finding>) {
     }
 }
 
+/// The OCP units OCP manages on a host, which OCP-Agent must accompany.
+const OCP_MANAGED: [&str; 2] = ["observer", "obproxy"];
+
+/// invalid-plan: seed 001 deploys OCP-Agent "on the hosts that are managed by
+/// OCP", so a host with OBServer or OBProxy needs it (and its 62888 and
+/// metrics pool planned).
+fn agents_on_managed_hosts(deployment: &Deployment, findings: &mut Vec<Finding>) {
+    let from_ocp = |c: &str| deployment.profile_of(c).is_some_and(|p| p.name == "ocp");
+    if !from_ocp("ocp-agent") {
+        return;
+    }
+    for host in &deployment.hosts {
+        if host.components.iter().any(|c| c == "ocp-agent") {
+            continue;
+        }
+        let managed: Vec<String> = host
+            .components
+            .iter()
+            .filter(|c| OCP_MANAGED.contains(&c.as_str()) && from_ocp(c))
+            .map(|c| quote(c))
+            .collect();
+        if managed.is_empty() {
+            continue;
+        }
+        findings.push(Finding {
+            code: FindingCode::InvalidPlan,
+            severity: Severity::Error,
+            host: Some(host.name.clone()),
+            component: Some("ocp-agent".to_string()),
+            spec: None,
+            ports: None,
+            message: format!(
+                "{} runs {}, which OCP manages, but no ocp-agent: OCP-Agent is deployed on every host OCP manages, so its ports (62888 and the 62881-63881 metrics pool) are not planned there",
+                quote(&host.name),
+                managed.join(" and ")
+            ),
+            fix: format!(
+                "Add \"ocp-agent\" to the components of {}.",
+                quote(&host.name)
+            ),
+        });
+    }
+}
+
 /// inconsistent-port: a spec that must be the same on every server differs.
 fn inconsistent_ports(deployment: &Deployment, findings: &mut Vec<Finding>) {
     let mut by_spec: BTreeMap<&str, BTreeMap<PortRange, Vec<&str>>> = BTreeMap::new();
     for host in &deployment.hosts {
-        for placed in host.placed.iter().filter(|p| p.spec.same_on_all_hosts) {
+        for placed in host
+            .placed
+            .iter()
+            .filter(|p| p.spec.same_on_all_hosts && !dual_node_gateway(deployment, host, p))
+        {
             by_spec
                 .entry(&placed.spec.id)
                 .or_default()
@@ -209,6 +259,17 @@ fn inconsistent_ports(deployment: &Deployment, findings: &mut Vec<Finding>) {
     }
 }
 
+/// Seed 000 cluster note 4: the FanRuan internal gateway on a main
+/// application server (a host running FineDataLink) is the port reserved for
+/// a dual-node gateway; note 2's "consistent" covers component servers only.
+fn dual_node_gateway(deployment: &Deployment, host: &DeployedHost, placed: &Placed) -> bool {
+    placed.spec.component == "fanruan-gateway"
+        && deployment
+            .profile_of("fanruan-gateway")
+            .is_some_and(|p| p.name == "finedatalink-cluster")
+        && host.components.iter().any(|c| c == "finedatalink")
+}
+
 /// port-conflict: two specs on one host claim overlapping ports.
 fn port_conflicts(host: &DeployedHost, findings: &mut Vec<Finding>) {
     for (i, a) in host.placed.iter().enumerate() {
@@ -252,13 +313,13 @@ fn fixed_in_pool(host: &DeployedHost, fixed: &Placed, pool: &Placed, findings: &
     if fixed.spec.component == pool.spec.component {
         return;
     }
+    // Every fixed port of the host inside the pool is one the pool cannot
+    // hand out, the pool owner's own included (62888 in 62881-63881).
     let taken: BTreeSet<u16> = host
         .placed
         .iter()
         .filter(|p| {
-            p.spec.allocation == Allocation::Fixed
-                && p.spec.transport == pool.spec.transport
-                && p.spec.component != pool.spec.component
+            p.spec.allocation == Allocation::Fixed && p.spec.transport == pool.spec.transport
         })
         .flat_map(|p| p.ports.intersection(pool.ports))
         .flat_map(|r| r.first..=r.last)
@@ -454,8 +515,48 @@ fn fixed_overrides(host: &DeployedHost, findings: &mut Vec<Finding>) {
     }
 }
 
-/// no-allowed-sources: a network-facing port is reached by a client network the
-/// plan does not define, and by no other host of the plan. (A port whose
+/// Specs whose port the seeds do not name: the catalog holds a documented
+/// default, and the plan is expected to state the real port with an override.
+const PORT_FROM_PLAN: &[(&str, &str)] = &[(
+    "fineops-nginx.http",
+    "the FineDataLink port document names no port for FineOps Nginx; FineOps' nginx default is 80 as root and 8090 as a non-root user (finekey.yaml)",
+)];
+
+/// invalid-plan (warning): the plan leaves a port the seeds do not name at
+/// the catalog's assumed default.
+fn unstated_ports(host: &DeployedHost, findings: &mut Vec<Finding>) {
+    for placed in host.placed.iter().filter(|p| !p.stated) {
+        let Some((_, why)) = PORT_FROM_PLAN.iter().find(|(id, _)| *id == placed.spec.id) else {
+            continue;
+        };
+        findings.push(
+            at(FindingCode::InvalidPlan, Severity::Warning, host, placed).say(
+                format!(
+                    "the plan does not say which port {} uses on {}, so portplan assumes {}: {why}",
+                    quote(&placed.spec.id),
+                    quote(&host.name),
+                    placed.ports
+                ),
+                format!(
+                    "Override {} to the port {} really listens on, even if it is {}.",
+                    quote(&placed.spec.id),
+                    quote(&placed.spec.component),
+                    placed.ports
+                ),
+            ),
+        );
+    }
+}
+
+/// Client networks whose absence from a plan is a decision, not an
+/// omission: the seeds keep those ports inside the project unless the plan
+/// opts in (ARCHITECTURE.md, "Readings of the seeds").
+const OPT_IN_NETWORKS: [&str; 2] = ["minio-clients", "ocp-slb"];
+
+/// no-allowed-sources: a port meant for client networks that the plan does
+/// not define. It fires when nothing in the plan reaches the port (it gets no
+/// rule), and for a browser-facing port even when plan hosts reach it: the
+/// people with the browsers are a network the plan forgot. (A port whose
 /// accessors are all absent from the plan is simply closed, as the table shows.)
 fn no_allowed_sources(deployment: &Deployment, host: &DeployedHost, findings: &mut Vec<Finding>) {
     for placed in host
@@ -463,31 +564,55 @@ fn no_allowed_sources(deployment: &Deployment, host: &DeployedHost, findings: &m
         .iter()
         .filter(|p| p.spec.exposure != Exposure::Loopback)
     {
-        let undefined: Vec<&str> = placed
+        let named: Vec<&str> = placed
             .spec
             .accessed_by
             .iter()
             .filter_map(|a| match a {
-                Accessor::Network(n) if !deployment.networks.contains_key(n) => Some(n.as_str()),
+                Accessor::Network(n) if !OPT_IN_NETWORKS.contains(&n.as_str()) => Some(n.as_str()),
                 _ => None,
             })
             .collect();
-        if undefined.is_empty() || !sources::reach(deployment, host, placed).nets.is_empty() {
+        let undefined: Vec<&str> = named
+            .iter()
+            .copied()
+            .filter(|n| !deployment.networks.contains_key(*n))
+            .collect();
+        if undefined.is_empty() {
             continue;
         }
+        let reach = sources::reach(deployment, host, placed);
         let quoted = undefined
             .iter()
             .map(|n| format!("\"{}\"", quote(n)))
             .collect::<Vec<_>>();
-        findings.push(at(FindingCode::NoAllowedSources, Severity::Info, host, placed).say(
+        let message = if reach.nets.is_empty() {
             format!(
                 "nothing in the plan may reach {} on {}, so it gets no firewall rule; it is meant for network {}",
                 quote(&placed.spec.id),
                 quote(&host.name),
                 quoted.join(" and ")
+            )
+        } else if placed.spec.exposure == Exposure::Browser && reach.networks.is_empty() {
+            format!(
+                "{} on {} is opened in a browser, but no client network of the plan reaches it, only plan hosts; it is meant for network {}",
+                quote(&placed.spec.id),
+                quote(&host.name),
+                quoted.join(" and ")
+            )
+        } else {
+            continue;
+        };
+        findings.push(
+            at(FindingCode::NoAllowedSources, Severity::Info, host, placed).say(
+                message,
+                format!(
+                    "Add network {} with its CIDRs to the plan's networks if they need {}.",
+                    quoted.join(" and "),
+                    quote(&placed.spec.id)
+                ),
             ),
-            format!("Add network {} with its CIDRs to the plan's networks if they need {}.", quoted.join(" and "), quote(&placed.spec.id)),
-        ));
+        );
     }
 }
 
@@ -563,9 +688,11 @@ fn ports_in_use(host: &DeployedHost, observation: &Observation, findings: &mut V
         for listener in listeners_on(observation, placed.spec.transport, placed.ports) {
             let (severity, why) = match (placed.spec.allocation, reach(listener, host.address)) {
                 (Allocation::Pool, _) => (Severity::Info, "the pool has one port fewer".to_string()),
+                // Seeds 000 and 002: any holder of a planned port must go
+                // before install, whichever address family it holds.
                 (Allocation::Fixed, Reach::OtherFamily) => (
-                    Severity::Warning,
-                    "in the other address family only; a dual-stack bind by the component would fail".to_string(),
+                    Severity::Error,
+                    "in the other address family only, but a dual-stack bind by the component would fail".to_string(),
                 ),
                 (Allocation::Fixed, _) => (Severity::Error, "the component cannot bind it".to_string()),
             };

@@ -72,6 +72,27 @@ fn fixed_port_inside_another_components_pool_warns_with_remaining_count() {
     );
 }
 
+/// Issue 14 item 4: OCP-Agent's own 62888 lies in its 62881-63881 pool, so a
+/// second fixed port there leaves 999, not 1000.
+#[test]
+fn every_fixed_port_of_the_host_counts_against_a_pool() {
+    let r = report(json!({
+        "name": "t", "profiles": ["ocp"],
+        "hosts": [
+            { "name": "h1", "address": "198.18.0.1", "components": ["ocp-server"] },
+            { "name": "h2", "address": "198.18.0.2", "components": ["observer", "ocp-agent", "backup-agent"],
+              "overrides": [{ "spec": "backup-agent.backup", "ports": 63000 }] }
+        ]
+    }));
+    let f = one(&r, Code::PortConflict, Severity::Warning);
+    assert_eq!(f.spec.as_deref(), Some("backup-agent.backup"));
+    assert!(
+        f.message.contains("999 of 1001 pool ports remain"),
+        "{}",
+        f.message
+    );
+}
+
 #[test]
 fn a_components_own_fixed_port_inside_its_own_pool_is_by_design() {
     let r = report(json!({
@@ -403,15 +424,35 @@ fn a_dual_stack_listener_holds_an_ipv4_hosts_port() {
     );
 }
 
+/// Seed 000: "ensure the port ... is not in use"; seed 002: "Make sure that
+/// the ports are not occupied by other programs": any holder is an error.
 #[test]
-fn a_v6only_listener_only_warns_on_an_ipv4_host() {
+fn a_v6only_listener_on_an_ipv4_host_is_an_error_before_install() {
     let r = check(
         ocp_ce(json!({})),
         "h1",
         Phase::Preinstall,
         json!({ "listeners": [{ "transport": "tcp", "address": "::", "port": 8080, "v6only": true }] }),
     );
-    one(&r, Code::PortInUse, Severity::Warning);
+    let f = one(&r, Code::PortInUse, Severity::Error);
+    assert!(
+        f.message.contains("in the other address family only"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn an_ipv4_only_listener_on_an_ipv6_host_is_an_error_before_install() {
+    let mut plan = ocp_ce(json!({}));
+    plan["hosts"][0]["address"] = json!("2001:db8::1");
+    let r = check(
+        plan,
+        "h1",
+        Phase::Preinstall,
+        json!({ "listeners": [{ "transport": "tcp", "address": "0.0.0.0", "port": 8080 }] }),
+    );
+    one(&r, Code::PortInUse, Severity::Error);
 }
 
 #[test]
@@ -531,16 +572,12 @@ fn a_port_meant_for_an_undefined_network_is_reported() {
     let r = report(plan);
     let found = with_code(&r, Code::NoAllowedSources);
     let specs: Vec<_> = found.iter().filter_map(|f| f.spec.as_deref()).collect();
-    assert_eq!(specs, ["metadb.sql", "ocp-server.http"], "{found:#?}");
+    // metadb.sql is OCP's MetaDB: OCP-Server reaches it, no client network.
+    assert_eq!(specs, ["ocp-server.http"], "{found:#?}");
     assert!(found.iter().all(|f| f.severity == Severity::Info));
-    assert!(found[1].fix.contains("\"ocp-console\""), "{}", found[1].fix);
+    assert!(found[0].fix.contains("\"ocp-console\""), "{}", found[0].fix);
 
-    let mut plan = ocp_ce(json!({}));
-    plan["networks"] = json!([
-        { "name": "ocp-console", "cidrs": ["198.18.200.0/24"] },
-        { "name": "application", "cidrs": ["198.18.201.0/24"] }
-    ]);
-    none(&report(plan), Code::NoAllowedSources);
+    none(&report(ocp_ce(json!({}))), Code::NoAllowedSources);
 }
 
 // ---- report shape ----
@@ -579,4 +616,294 @@ fn check_host_keeps_only_that_host() {
             .iter()
             .all(|f| f.host.as_deref().is_none_or(|h| h == "obs1"))
     );
+}
+
+// ---- readings of the seeds (ARCHITECTURE.md; issue 14) ----
+
+fn rule_sources(r: &portplan_core::Report, host: &str, spec: &str) -> Vec<String> {
+    r.rules
+        .iter()
+        .find(|rule| rule.host == host && rule.spec == spec)
+        .map(|rule| rule.sources.clone())
+        .unwrap_or_default()
+}
+
+/// 000's extranet table opens only "Nginx of O&M projects" to "O&M personnel
+/// (unlimited IP address)": MinIO stays inside the project unless the plan
+/// defines network `minio-clients`.
+#[test]
+fn minio_is_project_internal_unless_the_plan_opts_in() {
+    let mut plan = cluster(json!([]));
+    plan["networks"] = json!([{ "name": "admin", "cidrs": ["0.0.0.0/0"] }]);
+    let r = report(plan.clone());
+    assert_eq!(
+        rule_sources(&r, "comp1", "fanruan-gateway.http"),
+        ["0.0.0.0/0"]
+    );
+    for spec in ["minio.api", "minio.console"] {
+        assert_eq!(
+            rule_sources(&r, "comp1", spec),
+            ["198.18.0.1/32", "198.18.0.2/32"],
+            "{spec}"
+        );
+    }
+    plan["networks"] = json!([
+        { "name": "admin", "cidrs": ["0.0.0.0/0"] },
+        { "name": "minio-clients", "cidrs": ["198.18.77.0/24"] }
+    ]);
+    let r = report(plan);
+    assert_eq!(
+        rule_sources(&r, "comp1", "minio.api"),
+        ["198.18.0.1/32", "198.18.0.2/32", "198.18.77.0/24"]
+    );
+}
+
+/// 002's OceanBase database holds OCP's MetaDB and MonitorDB: applications do
+/// not reach it, so OCP-CE knows no `application` network.
+#[test]
+fn ocp_ce_metadb_is_reached_by_ocp_server_and_the_other_metadb_nodes() {
+    let r = report(json!({
+        "name": "t", "profiles": ["ocp-ce"],
+        "hosts": [
+            { "name": "ocp", "address": "198.18.0.1", "components": ["ocp-server"] },
+            { "name": "db1", "address": "198.18.0.11", "components": ["metadb"] },
+            { "name": "db2", "address": "198.18.0.12", "components": ["metadb"] }
+        ],
+        "networks": [{ "name": "ocp-console", "cidrs": ["198.18.200.0/24"] }]
+    }));
+    assert_eq!(rule_sources(&r, "db1", "metadb.sql"), ["198.18.0.1/32"]);
+    assert_eq!(rule_sources(&r, "db1", "metadb.rpc"), ["198.18.0.12/32"]);
+    let mut plan = ocp_ce(json!({}));
+    plan["networks"] = json!([{ "name": "application", "cidrs": ["198.18.201.0/24"] }]);
+    let e = rejected(plan);
+    assert_eq!(e.problems[0].path, "networks[0].name", "{e:#?}");
+}
+
+/// 000, FineOps and O&M Project, read literally: "Basic O&M | FineOps Nginx |
+/// <- Access | Each application node of the project: 8068" and "... FineOps
+/// Nginx | <- Access | OPS Agent on every server of this project": every
+/// project server reaches FineOps Nginx, whose port the seed does not name.
+#[test]
+fn every_project_server_reaches_fineops_nginx_and_the_plan_names_its_port() {
+    let plan = |overrides: serde_json::Value| {
+        json!({
+            "name": "t", "profiles": ["finedatalink-single", "fineops"],
+            "hosts": [
+                { "name": "fdl1", "address": "198.18.0.10",
+                  "components": ["finedatalink", "fanruan-gateway", "mysql", "elasticsearch", "kafka", "ops-agent"] },
+                { "name": "fineops1", "address": "198.18.0.100",
+                  "components": ["fineops-nginx", "skywalking-oap", "fineops-registry"], "overrides": overrides }
+            ],
+            "networks": [{ "name": "fineops-users", "cidrs": ["198.18.100.0/24"] }]
+        })
+    };
+    let r = report(plan(json!([])));
+    assert_eq!(
+        rule_sources(&r, "fineops1", "fineops-nginx.http"),
+        ["198.18.0.10/32", "198.18.100.0/24"]
+    );
+    let f = one(&r, Code::InvalidPlan, Severity::Warning);
+    assert_eq!(f.spec.as_deref(), Some("fineops-nginx.http"));
+    assert!(f.message.contains("assumes 80"), "{}", f.message);
+    // Stating the port, even the default, answers it.
+    none(
+        &report(plan(json!([{ "spec": "fineops-nginx.http", "ports": 80 }]))),
+        Code::InvalidPlan,
+    );
+    // Browser-facing: 000's Chrome list is about "accessing FineOps".
+    let r = report(plan(
+        json!([{ "spec": "fineops-nginx.http", "ports": 6000 }]),
+    ));
+    let f = one(&r, Code::BrowserBlockedPort, Severity::Error);
+    assert_eq!(f.spec.as_deref(), Some("fineops-nginx.http"));
+}
+
+/// 001: OCP-Agent is "Agents deployed on the hosts that are managed by OCP".
+#[test]
+fn a_host_with_observer_or_obproxy_needs_an_ocp_agent() {
+    let r = report(json!({
+        "name": "t", "profiles": ["ocp"],
+        "hosts": [
+            { "name": "ocp1", "address": "198.18.0.1", "components": ["ocp-server"] },
+            { "name": "obs1", "address": "198.18.0.11", "components": ["observer", "ocp-agent"] },
+            { "name": "obs2", "address": "198.18.0.12", "components": ["observer"] },
+            { "name": "px1", "address": "198.18.0.20", "components": ["obproxy", "ocp-agent"] }
+        ]
+    }));
+    let f = one(&r, Code::InvalidPlan, Severity::Error);
+    assert_eq!(f.host.as_deref(), Some("obs2"));
+    assert_eq!(f.component.as_deref(), Some("ocp-agent"));
+    assert!(f.fix.contains("\"ocp-agent\""), "{}", f.fix);
+}
+
+/// 001: "The OCP Docker contains OCP-Server and OBProxy ... the OBProxy
+/// listening port in the OCP Docker does not need to be opened to other
+/// hosts": an external OBProxy on the OCP-Server host conflicts with it, and
+/// the port gets no firewall rule.
+#[test]
+fn the_ocp_docker_obproxy_holds_2883_and_2884_on_the_ocp_server_host() {
+    let r = report(json!({
+        "name": "t", "profiles": ["ocp"],
+        "hosts": [
+            { "name": "ocp1", "address": "198.18.0.1", "components": ["ocp-server", "obproxy", "ocp-agent"] },
+            { "name": "obs1", "address": "198.18.0.11", "components": ["observer", "ocp-agent"] }
+        ]
+    }));
+    let conflicts: Vec<_> = with_code(&r, Code::PortConflict)
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    assert_eq!(conflicts.len(), 2, "{conflicts:#?}");
+    assert!(
+        conflicts[0]
+            .message
+            .contains("obproxy.sql and ocp-server.obproxy-sql both claim tcp port 2883"),
+        "{}",
+        conflicts[0].message
+    );
+    assert!(
+        !r.rules
+            .iter()
+            .any(|rule| rule.spec.starts_with("ocp-server.obproxy")),
+        "{:#?}",
+        r.rules
+    );
+    let r = report(json!({
+        "name": "t", "profiles": ["ocp"],
+        "hosts": [
+            { "name": "ocp1", "address": "198.18.0.1", "components": ["ocp-server"] },
+            { "name": "obs1", "address": "198.18.0.11", "components": ["observer", "obproxy", "ocp-agent"] }
+        ]
+    }));
+    none(&r, Code::PortConflict);
+}
+
+/// Issue 14, "Also": a forgotten client network name is no longer silent
+/// when plan hosts reach the port: a browser-facing port with no plan
+/// network reaching it is reported.
+#[test]
+fn a_browser_port_reached_only_by_plan_hosts_is_reported() {
+    let plan = |networks: serde_json::Value| {
+        json!({
+            "name": "t", "profiles": ["ocp"],
+            "hosts": [
+                { "name": "ocp1", "address": "198.18.0.1", "components": ["ocp-server"] },
+                { "name": "obs1", "address": "198.18.0.11", "components": ["observer", "ocp-agent"] }
+            ],
+            "networks": networks
+        })
+    };
+    let r = report(plan(
+        json!([{ "name": "application", "cidrs": ["198.18.50.0/24"] }]),
+    ));
+    let f = one(&r, Code::NoAllowedSources, Severity::Info);
+    assert_eq!(f.spec.as_deref(), Some("ocp-server.http"));
+    assert!(f.message.contains("only plan hosts"), "{}", f.message);
+    assert!(f.fix.contains("\"ocp-console\""), "{}", f.fix);
+    none(
+        &report(plan(json!([
+            { "name": "application", "cidrs": ["198.18.50.0/24"] },
+            { "name": "ocp-console", "cidrs": ["198.18.60.0/24"] }
+        ]))),
+        Code::NoAllowedSources,
+    );
+    // MinIO's network is opt-in: leaving it out is no omission.
+    let r = report(cluster(json!([])));
+    assert!(
+        with_code(&r, Code::NoAllowedSources).iter().all(|f| !f
+            .spec
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("minio")),
+        "{r:#?}"
+    );
+}
+
+/// 000 cluster note 4: "If you need to deploy a dual-node internal gateway,
+/// ensure you have reserved a port for the FanRuan internal gateway on the
+/// main application server." The reserved port need not equal the component
+/// server's, but it is checked like any port. Notes 2 and 3 make only the
+/// component servers' ports and the OPS Agent's match; FineDataLink's own
+/// main-server ports may differ.
+#[test]
+fn the_dual_node_gateway_reservation_is_checked_but_need_not_match() {
+    let mut plan = cluster(json!([
+        { "spec": "fanruan-gateway.http", "ports": 6000 },
+        { "spec": "finedatalink.http", "ports": 8081 }
+    ]));
+    plan["hosts"][1]["components"] = json!(["finedatalink", "ops-agent", "fanruan-gateway"]);
+    let r = report(plan);
+    none(&r, Code::InconsistentPort);
+    let f = one(&r, Code::BrowserBlockedPort, Severity::Error);
+    assert_eq!(f.host.as_deref(), Some("app2"));
+    // Two component servers still must agree (note 2).
+    let mut plan = cluster(json!([]));
+    plan["hosts"][1]["components"] = json!(["finedatalink", "ops-agent"]);
+    plan["hosts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "comp2", "address": "198.18.0.4", "components": ["fanruan-gateway", "ops-agent"],
+                      "overrides": [{ "spec": "fanruan-gateway.http", "ports": 8443 }] }));
+    let r = report(plan);
+    let f = one(&r, Code::InconsistentPort, Severity::Error);
+    assert_eq!(f.spec.as_deref(), Some("fanruan-gateway.http"));
+}
+
+/// 001: "In general, other components access OCP-Server through SLB or DNS
+/// address." A plan names the SLB as network `ocp-slb`; 8080 admits it
+/// besides each accessor, and leaving it out is no omission.
+#[test]
+fn the_slb_in_front_of_ocp_server_is_admitted_when_the_plan_names_it() {
+    let plan = |networks: serde_json::Value| {
+        json!({
+            "name": "t", "profiles": ["ocp"],
+            "hosts": [
+                { "name": "ocp1", "address": "198.18.0.1", "components": ["ocp-server"] },
+                { "name": "obs1", "address": "198.18.0.11", "components": ["observer", "ocp-agent"] }
+            ],
+            "networks": networks
+        })
+    };
+    let r = report(plan(json!([
+        { "name": "ocp-console", "cidrs": ["198.18.60.0/24"] },
+        { "name": "ocp-slb", "cidrs": ["198.18.70.5"] }
+    ])));
+    assert_eq!(
+        rule_sources(&r, "ocp1", "ocp-server.http"),
+        ["198.18.0.11/32", "198.18.60.0/24", "198.18.70.5/32"]
+    );
+    none(&r, Code::NoAllowedSources);
+}
+
+/// 000 cluster note 2: "If you have prepared multiple component servers,
+/// ensure the port configuration of all component servers is consistent and
+/// meets the requirements since the components are randomly assigned during
+/// installation": every component-server port is checked, and opened, on
+/// every component server.
+#[test]
+fn every_component_server_carries_every_component_servers_ports() {
+    let mut plan = cluster(json!([]));
+    plan["deploy-user"] = json!("non-root");
+    plan["hosts"].as_array_mut().unwrap().push(
+        json!({ "name": "comp2", "address": "198.18.0.4", "components": ["redis", "ops-agent"],
+                      "overrides": [{ "spec": "redis.redis", "ports": 6380 }] }),
+    );
+    let r = report(plan);
+    let comp2 = r.hosts.iter().find(|h| h.host == "comp2").unwrap();
+    // MinIO runs on comp1 only in the plan, but may land on comp2.
+    assert!(comp2.ports.iter().any(|p| p.spec == "minio.api"));
+    // The gateway's 80 is checked for the non-root user on comp2 too.
+    let privileged: Vec<_> = with_code(&r, Code::PrivilegedPort)
+        .iter()
+        .filter_map(|f| f.host.clone())
+        .collect();
+    assert_eq!(privileged, ["comp1", "comp2"]);
+    // comp2's Redis port differs from comp1's.
+    let f = one(&r, Code::InconsistentPort, Severity::Error);
+    assert_eq!(f.spec.as_deref(), Some("redis.redis"));
+    assert!(!rule_sources(&r, "comp2", "minio.api").is_empty());
+    // With one component server nothing is added.
+    let r = report(cluster(json!([])));
+    let app1 = r.hosts.iter().find(|h| h.host == "app1").unwrap();
+    assert!(!app1.ports.iter().any(|p| p.spec == "minio.api"));
 }

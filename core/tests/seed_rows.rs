@@ -76,6 +76,11 @@ const ROWS: &[Row] = &[
     // 001, OCP listening port list.
     ("001: OCP-Server 8080 HTTP", "ocp", "ocp-server", 8080, 8080, TCP, Yes),
     ("001: OCP-Server 62881 to 63881 TCP", "ocp", "ocp-server", 62881, 63881, TCP, No),
+    // 001, "OCP Docker": "The OCP Docker contains OCP-Server and OBProxy ...
+    // the OBProxy listening port in the OCP Docker does not need to be opened
+    // to other hosts": the OCP-Server host holds OBProxy's ports, locally.
+    ("001 OCP Docker: OBProxy 2883 in the OCP Docker", "ocp", "ocp-server", 2883, 2883, TCP, No),
+    ("001 OCP Docker: OBProxy 2884 in the OCP Docker", "ocp", "ocp-server", 2884, 2884, TCP, No),
     ("001: OBServer 2881 TCP", "ocp", "observer", 2881, 2881, TCP, No),
     ("001: OBServer 2882 TCP", "ocp", "observer", 2882, 2882, TCP, No),
     ("001: OBProxy 2883 TCP", "ocp", "obproxy", 2883, 2883, TCP, No),
@@ -108,7 +113,7 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
     (
         "ocp",
         "ocp-server.http",
-        &["component:observer", "component:obproxy", "network:ocp-console", "component:backup-agent"],
+        &["component:observer", "component:obproxy", "network:ocp-console", "component:backup-agent", "network:ocp-slb"],
     ),
     ("ocp", "ocp-server.monitor", &["component:ocp-server"]),
     ("ocp", "observer.sql", &["component:obproxy", "component:ocp-server", "network:application"]),
@@ -117,12 +122,15 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
     ("ocp", "obproxy.metrics", &["component:ocp-server"]),
     ("ocp", "ocp-agent.rpc", &["component:ocp-server"]),
     ("ocp", "ocp-agent.metrics", &["component:ocp-server"]),
+    ("ocp", "ocp-server.obproxy-sql", &[]),
+    ("ocp", "ocp-server.obproxy-metrics", &[]),
     ("ocp", "backup-agent.backup", &[]),
     ("ocp", "backup-agent.restore", &[]),
     // 002 has no accessor column; it follows 001.
     ("ocp-ce", "metadb.sql", &["component:ocp-server"]),
     ("ocp-ce", "metadb.rpc", &["component:metadb"]),
-    ("ocp-ce", "ocp-server.http", &["network:ocp-console"]),
+    // 001/002: "other components access OCP-Server through SLB or DNS address".
+    ("ocp-ce", "ocp-server.http", &["network:ocp-console", "network:ocp-slb"]),
     // 000, "Networking".
     ("finedatalink-single", "fanruan-gateway.http", &["network:admin", "network:business-database"]),
     ("finedatalink-cluster", "fanruan-gateway.http", &["network:admin", "network:business-database"]),
@@ -337,5 +345,55 @@ fn readings_fix_the_whole_accessor_list() {
         let actual: BTreeSet<String> = spec.accessed_by.iter().map(key).collect();
         let expected: BTreeSet<String> = expected.iter().map(|a| (*a).to_owned()).collect();
         assert_eq!(actual, expected, "{profile_name} {id}, seed {seed}");
+    }
+}
+
+/// 001, "OCP Docker": the OBProxy in the OCP Docker is reached through
+/// localhost only, so its ports are loopback specs of the OCP-Server host.
+#[test]
+fn the_ocp_docker_holds_obproxy_locally() {
+    let all = profiles();
+    for id in ["ocp-server.obproxy-sql", "ocp-server.obproxy-metrics"] {
+        let spec = profile(&all, "ocp")
+            .specs
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("ocp has no spec {id}"));
+        assert_eq!(spec.exposure, portplan_core::Exposure::Loopback, "{id}");
+    }
+}
+
+/// Issue 14, "Also": `portplan catalog PROFILE` lists the client network
+/// names a plan may define for the profile.
+#[test]
+fn the_catalog_lists_each_profiles_client_networks() {
+    for p in profiles() {
+        let text = portplan_core::shell::render_profile(&p);
+        for n in &p.networks {
+            assert!(
+                text.contains(&format!("    {} - ", n.name)),
+                "{}: network {} is not listed:\n{text}",
+                p.name,
+                n.name
+            );
+        }
+    }
+}
+
+/// 000 cluster notes 2 ("ensure the port configuration of all component
+/// servers is consistent") and 3 ("Ensure the port number of the OPS Agent
+/// component on all servers is the same"): exactly the component servers'
+/// specs and the OPS Agent's must match; FineDataLink's main-server ports
+/// are not named by either note.
+#[test]
+fn only_component_server_and_ops_agent_ports_must_match() {
+    let all = profiles();
+    for s in &profile(&all, "finedatalink-cluster").specs {
+        assert_eq!(
+            s.same_on_all_hosts,
+            s.component != "finedatalink",
+            "finedatalink-cluster {}",
+            s.id
+        );
     }
 }

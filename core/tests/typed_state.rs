@@ -365,13 +365,15 @@ fn port_rows_name_the_hosts_and_networks_behind_their_sources() {
             .unwrap_or_else(|| panic!("no {spec} on {host}"))
             .clone()
     };
-    // The console: every OBServer and OBProxy host (plan order), and the DBAs.
+    // The console: every OBServer and OBProxy host (plan order), the DBAs
+    // and the SLB in front of OCP-Server.
     let http = row("ocp1", "ocp-server.http");
     assert_eq!(http.source_hosts, ["obs1", "obs2", "obs3", "proxy1"]);
-    assert_eq!(http.source_networks, ["ocp-console"]);
+    assert_eq!(http.source_networks, ["ocp-console", "ocp-slb"]);
     assert_eq!(
         http.sources,
         [
+            "198.18.2.5/32",
             "198.18.2.11/32",
             "198.18.2.12/31",
             "198.18.2.20/32",

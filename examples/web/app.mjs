@@ -3,6 +3,7 @@
 // portplan plugin (portplan.mjs); this file only turns them into HTML.
 import { loadPortplan, PlanError } from './portplan.mjs';
 import { locate } from './locate.mjs';
+import { isYaml, readYaml, withLines, YamlError } from './yaml.mjs';
 import { accessMatrix, renderMatrix } from './matrix.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -178,8 +179,10 @@ async function update() {
   const gen = ++generation;
   setState('busy');
   const text = editor.value;
+  // A YAML plan goes to the plugin as the JSON text of the same value.
+  const yaml = isYaml(text);
   try {
-    const planJson = await api.parsePlan(text);
+    const planJson = await api.parsePlan(yaml ? readYaml(text).json : text);
     const { text: reportText, report } = await api.validatePlan(planJson);
     if (gen !== generation) return;
     current = { plan: JSON.parse(planJson), reportText, report };
@@ -188,10 +191,12 @@ async function update() {
     await render(current, gen);
   } catch (error) {
     if (gen !== generation) return;
-    if (!(error instanceof PlanError)) {
+    if (error instanceof YamlError) {
+      showProblems(error.problems);
+    } else if (!(error instanceof PlanError)) {
       showProblems([{ path: '.', value: '', message: `internal error: ${error.message ?? error}` }]);
     } else {
-      showProblems(error.problems);
+      showProblems(yaml ? withLines(text, error.problems) : error.problems);
     }
     if (current) {
       $('results').classList.add('stale');
@@ -212,6 +217,11 @@ function setPlan(text) {
   editor.value = text;
   editor.scrollTop = 0;
   return update();
+}
+
+/** An example's file: `ocp-cluster` is plans/ocp-cluster.json; a YAML twin keeps its extension. */
+function examplePath(name) {
+  return /\.ya?ml$/.test(name) ? `plans/${name}` : `plans/${name}.json`;
 }
 
 async function download(format, extension, type) {
@@ -251,7 +261,7 @@ async function main() {
   });
   $('use-example').addEventListener('click', async () => {
     setState('busy');
-    await setPlan(await (await fetch(`plans/${$('example').value}.json`)).text());
+    await setPlan(await (await fetch(examplePath($('example').value))).text());
   });
   $('upload').addEventListener('change', async (event) => {
     const file = event.target.files[0];
@@ -270,13 +280,17 @@ async function main() {
   $('download-csv').addEventListener('click', () => download('csv', 'csv', 'text/csv'));
   $('download-md').addEventListener('click', () => download('markdown', 'md', 'text/markdown'));
 
-  // For the tests: the corpus pipeline of this very plugin instance.
-  window.portplanPage = { reportJson: (text) => api.reportJson(text) };
+  // For the tests: the corpus pipeline of this very plugin instance, and the
+  // report JSON (as the plugin wrote it) of the plan in the editor.
+  window.portplanPage = {
+    reportJson: (text) => api.reportJson(text),
+    currentReport: () => current?.reportText ?? null,
+  };
 
   const first = examples.includes('ocp-cluster') ? 'ocp-cluster' : null;
   if (first) {
     $('example').value = first;
-    await setPlan(await (await fetch(`plans/${first}.json`)).text());
+    await setPlan(await (await fetch(examplePath(first))).text());
   } else {
     const profile = await api.getProfile(profiles[0].name);
     await setPlan(`${JSON.stringify(starterPlan(profile), null, 2)}\n`);

@@ -1,10 +1,21 @@
-// Where a plan problem is in the JSON text: `hosts[1].address` -> a character
-// range of the editor. A small scanner records the span of every value (and of
-// its key) under the path syntax portplan's errors use; a JSON syntax error
-// ("... at line 3 column 7") maps to that character.
+// Where a plan problem is in the editor's text: `hosts[1].address` -> a
+// character range of the editor. For JSON a small scanner records the span of
+// every value (and of its key) under the path syntax portplan's errors use; for
+// YAML the reader in yaml.mjs records the same spans from its parse. A syntax
+// error ("... at line 3 column 7", JSON's or YAML's) maps to that character,
+// and a YAML problem no path points at to the line it names ("(line 4)").
+import { isYaml, readYaml, YamlError } from './yaml.mjs';
 
 /** Every path of `text` -> { start, end } (start at the key for object members). */
 export function spans(text) {
+  if (isYaml(text)) {
+    try {
+      return readYaml(text).spans;
+    } catch (error) {
+      // Keep what was mapped before the problem.
+      return error instanceof YamlError ? error.spans : new Map();
+    }
+  }
   const found = new Map();
   let i = 0;
   const ws = () => { while (i < text.length && ' \t\r\n'.includes(text[i])) i += 1; };
@@ -85,8 +96,15 @@ export function locate(text, path, message = '') {
   // A path the text lacks (a missing field) points at its closest parent.
   for (;;) {
     if (known.has(p)) return known.get(p);
-    if (p === '') return null;
+    if (p === '') break;
     const cut = Math.max(p.lastIndexOf('.'), p.lastIndexOf('['));
     p = cut > 0 ? p.slice(0, cut) : '';
   }
+  // A YAML problem of the whole plan that names its line: that line.
+  const named = /\(line (\d+)\)$/.exec(message);
+  if (!named) return null;
+  const lines = text.split('\n');
+  const line = Math.min(Number(named[1]), lines.length);
+  const start = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0);
+  return { start, end: start + lines[line - 1].length };
 }

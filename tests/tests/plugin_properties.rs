@@ -102,6 +102,9 @@ fn written<T: Serialize>(answer: Result<T, PlanError>) -> Result<String, PlanErr
     answer.map(|value| serde_json::to_string(&value).unwrap())
 }
 
+/// Said when a plugin answers otherwise than core: the likeliest cause.
+const STALE: &str = "(is dist/wasm built from this source? `cargo run -p portplan-wasm-build`)";
+
 /// The plugin's answer and core's are the same answer, or both rejections.
 fn agree(
     function: &str,
@@ -109,9 +112,14 @@ fn agree(
     native: Result<String, PlanError>,
 ) -> Result<(), TestCaseError> {
     match (&plugin, &native) {
-        (Ok(p), Ok(n)) => prop_assert_eq!(p, n, "{} answers otherwise than core", function),
+        (Ok(p), Ok(n)) => {
+            prop_assert_eq!(p, n, "{} answers otherwise than core {}", function, STALE)
+        }
         (Err(_), Err(_)) => {}
-        _ => prop_assert!(false, "{function}: plugin {plugin:?}, core {native:?}"),
+        _ => prop_assert!(
+            false,
+            "{function}: plugin {plugin:?}, core {native:?} {STALE}"
+        ),
     }
     Ok(())
 }
@@ -441,8 +449,9 @@ fn same<W: Debug, T: ToWit<W> + Debug>(
         (Ok(c), Ok(n)) => prop_assert_eq!(
             format!("{c:?}"),
             format!("{:?}", n.to_wit()),
-            "{} answers otherwise than core",
-            function
+            "{} answers otherwise than core {}",
+            function,
+            STALE
         ),
         (Err(e), Err(_)) => prop_assert!(!e.problems.is_empty(), "{function}: an empty error"),
         _ => prop_assert!(
@@ -534,7 +543,7 @@ fn component_render_report_answers_as_core() {
                 Ok(report) => model::render_report(&report, format),
                 Err(error) => model::render_plan_error(&error, format),
             };
-            prop_assert_eq!(text, native);
+            prop_assert_eq!(text, native, "{}", STALE);
             Ok(())
         },
     );
@@ -551,7 +560,7 @@ fn component_render_plan_error_answers_as_core() {
                 p.call_render_plan_error(s, &typed, format.to_wit())
             })?;
             let native = model::render_plan_error(&reread(&error).unwrap_or_else(|e| e), format);
-            prop_assert_eq!(text, native);
+            prop_assert_eq!(text, native, "{}", STALE);
             Ok(())
         },
     );

@@ -9,7 +9,9 @@
 // matrix names the hosts and networks behind each port's sources (the
 // report's source-hosts and source-networks, even inside a merged CIDR); the
 // firewall commands, planned against core's empty-firewall states, render for
-// every backend; the CSV and Markdown sheets download with the right rows;
+// every backend; the CSV and Markdown sheets download with the right rows; a
+// YAML plan typed in gives its JSON twin's report, and a YAML problem names
+// and selects its line;
 // screenshots at 1280x800 and 390x844 go to target/web-screenshots/ (and
 // docs/page.png with --update-docs).
 import { chromium } from 'playwright-core';
@@ -246,6 +248,78 @@ async function main() {
       assert.equal(md.suggestedFilename(), 'ocp-prod-ports.md');
       const table = readFileSync(await md.path(), 'utf8');
       assert.match(table, /\| obs1 \| 198\.18\.2\.11 \| 2881 \| tcp \|/);
+    });
+
+    await check('a YAML plan typed into the editor gives its JSON twin\'s report and results', async () => {
+      const results = () => page.$eval('#results', (r) => ['#summary', '#findings', '#matrix', '#ports', '#firewall']
+        .map((id) => r.querySelector(id).innerHTML));
+      await page.fill('#editor', readFileSync(join(root, 'examples/plans/finedatalink-single.json'), 'utf8'));
+      await idle(page);
+      const fromJson = await page.evaluate(() => window.portplanPage.currentReport());
+      assert.match(fromJson, /^\{"plan":"fdl-single"/);
+      const jsonResults = await results();
+      // Typed as a person would: keystroke by keystroke, newlines and all.
+      await page.fill('#editor', '');
+      await page.focus('#editor');
+      await page.keyboard.type(readFileSync(join(root, 'examples/plans-yaml/finedatalink-single.yaml'), 'utf8'));
+      await idle(page);
+      assert.equal(await page.$('#problems li'), null);
+      assert.equal(await page.evaluate(() => window.portplanPage.currentReport()), fromJson);
+      assert.deepEqual(await results(), jsonResults);
+      // The YAML twin among the examples (an anchor and aliases) too.
+      await page.selectOption('#example', 'ocp-cluster');
+      await page.click('#use-example');
+      await idle(page);
+      const cluster = await page.evaluate(() => window.portplanPage.currentReport());
+      await page.selectOption('#example', 'ocp-cluster.yaml');
+      await page.click('#use-example');
+      await idle(page);
+      assert.match(await page.inputValue('#editor'), /^# The YAML twin/);
+      assert.equal(await page.evaluate(() => window.portplanPage.currentReport()), cluster);
+    });
+
+    await check('a YAML problem names its line and selects it; YAML 1.2 keeps yes a string', async () => {
+      await page.fill('#editor', readFileSync(join(root, 'examples/plans-yaml/finedatalink-single.yaml'), 'utf8'));
+      await idle(page);
+      const selectedLine = () => page.$eval('#editor', (e) => ({
+        text: e.value.slice(e.selectionStart, e.selectionEnd),
+        line: e.value.slice(0, e.selectionStart).split('\n').length,
+      }));
+      // A bad value (a resolution problem of the plugin): path, line, value.
+      await replaceIn(page, '198.18.0.100', '198.18.0.300');
+      await page.waitForSelector('#problems li');
+      await idle(page);
+      assert.equal(await page.textContent('#problems li'),
+        'hosts[1].address: not an IPv4 or IPv6 address (line 18) (value: 198.18.0.300)');
+      await page.click('#problems button');
+      assert.deepEqual(await selectedLine(), { text: 'address: 198.18.0.300', line: 18 });
+      await page.screenshot({ path: join(shots, 'yaml-rejected-1280x800.png') });
+      await replaceIn(page, '198.18.0.300', '198.18.0.100');
+      await page.waitForSelector('#problems li', { state: 'detached' });
+      // A syntax error: line and column, and the caret goes there.
+      await replaceIn(page, 'skywalking-oap, fineops-registry]', 'skywalking-oap, fineops-registry');
+      await page.waitForSelector('#problems li');
+      await idle(page);
+      const syntax = await page.textContent('#problems li');
+      assert.match(syntax, /^the plan: not valid YAML: .* at line (\d+) column (\d+)$/);
+      const [, line] = /at line (\d+)/.exec(syntax);
+      await page.click('#problems button');
+      assert.equal((await selectedLine()).line, Number(line));
+      await replaceIn(page, 'skywalking-oap, fineops-registry', 'skywalking-oap, fineops-registry]');
+      await page.waitForSelector('#problems li', { state: 'detached' });
+      // A duplicate key names both lines.
+      await typeAfter(page, 'name: fdl-single', '\nname: again');
+      await page.waitForSelector('#problems li');
+      await idle(page);
+      assert.match(await page.textContent('#problems li'), /^the plan: not valid YAML: Map keys must be unique at line 3 column 1$/);
+      await replaceIn(page, '\nname: again', '');
+      await page.keyboard.press('Backspace'); // typing nothing leaves the selection
+      await page.waitForSelector('#problems li', { state: 'detached' });
+      // `yes` is a string: the plan is called yes.
+      await replaceIn(page, 'name: fdl-single', 'name: yes');
+      await page.waitForFunction(() => document.querySelector('#summary strong')?.textContent === 'yes');
+      await idle(page);
+      assert.equal(await page.$('#problems li'), null);
     });
 
     await check('the matrix shows who a rule names, not every plan host inside its CIDRs', async () => {

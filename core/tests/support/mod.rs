@@ -437,12 +437,14 @@ pub mod arb {
         "",
     ];
 
-    /// A rule's tag: portplan's, a foreign one, an empty or an overlong one.
+    /// A rule's tag: portplan's, a foreign one, an empty or an overlong one
+    /// (ASCII, or multi-byte characters across any cut).
     pub fn tag() -> BoxedStrategy<String> {
         prop_oneof![
             4 => select(TAGS).prop_map(String::from),
             1 => spec_id().prop_map(|s| format!("portplan:{s}")),
             1 => (1usize..200).prop_map(|n| format!("portplan:{}", "y".repeat(n))),
+            1 => (1usize..60).prop_map(|n| format!("portplan:{}", "é🙂".repeat(n))),
             1 => text(),
         ]
         .boxed()
