@@ -616,6 +616,9 @@ class Matrix:
                 if result is None or not result["failed"]:
                     self.fail(case, f"the run did not fail: {brief(result)}")
                     continue
+                if path.endswith("rules.v6") and "put back" not in result["msg"]:
+                    self.fail(case, f"the message does not say rules.v4 was put back: "
+                                    f"{brief(result)}")
                 if after != before:
                     self.fail(case, f"the failed run changed the host: {brief(result)}\n"
                                     f"{diff(before, after)}")
@@ -1181,19 +1184,33 @@ class Rounds:
         for thread in threads:
             thread.join()
         runs = []
-        for label, (code, result, finished) in zip(pair, outcomes):
+        for label, (code, result, finished), (process, _) in zip(pair, outcomes, started):
             if code != 0 or result is None or result["failed"]:
                 self.fail(round_, f"plans {pair}: plan {label}'s run failed: {brief(result)}")
                 return
-            runs.append((finished, label, result))
-        runs.sort(key=lambda run: run[0])
-        (_, first_plan, first), (_, second_plan, second) = runs
+            runs.append((finished, label, result, process.pid))
+        # Which run went second: the last to take the host lock, as the lock
+        # file names it (`pid N, ...`; nsenter execs the module, so N is the
+        # pid started here). Exit times, taken by threads here, only
+        # confirm it: scheduling may blur them by some milliseconds.
+        with open(target.lock_file) as f:
+            holder = re.search(r"pid (\d+)", f.read())
+        pids = [run[3] for run in runs]
+        if not holder or int(holder.group(1)) not in pids:
+            self.fail(round_, f"plans {pair}: the lock file names no run of this round "
+                              f"({holder and holder.group(0)}, runs {pids})")
+            return
+        runs.sort(key=lambda run: run[3] == int(holder.group(1)))
+        (first_end, first_plan, first, _), (second_end, second_plan, second, _) = runs
+        if first_end - second_end > 0.5:
+            self.fail(round_, f"plans {pair}: the run that took the lock last ended "
+                              f"{first_end - second_end:.2f} s before the other one")
         final = target.portplan_lines()
         if final not in (self.expected["A"][1], self.expected["B"][1]):
             self.fail(round_, f"plans {pair}: the portplan rules are neither plan A's nor plan "
                               f"B's:\n" + "\n".join(final))
         elif final != self.expected[second_plan][1]:
-            self.fail(round_, f"plans {pair}: plan {second_plan}'s run finished last and "
+            self.fail(round_, f"plans {pair}: plan {second_plan}'s run went last and "
                               f"reports success, but plan {first_plan}'s rules are in place")
         for label, result in ((first_plan, first), (second_plan, second)):
             if result["diff"]["after"] != self.expected[label][0]:
@@ -1226,6 +1243,15 @@ class Rounds:
                                ("/etc/iptables/rules.v6", "ip6tables-save")):
                 if saved[path] != without_counters(target.host.run(tool)):
                     self.fail(round_, f"{path} is not what {tool} shows:\n{saved[path]}")
+        elif target.backend == "firewalld":
+            # portplan writes the runtime and the permanent configuration alike.
+            sides = [sorted(rule for rule in target.host.run(
+                         "firewall-cmd", *side, "--zone=public", "--list-rich-rules").splitlines()
+                         if "portplan:" in rule)
+                     for side in ([], ["--permanent"])]
+            if sides[0] != sides[1]:
+                self.fail(round_, "the runtime and the permanent configuration disagree:\n"
+                                  + "\n".join(sides[0]) + "\n--\n" + "\n".join(sides[1]))
         leftovers = target.leftovers()
         if leftovers:
             self.fail(round_, f"temporary files left behind: {leftovers}")

@@ -32,7 +32,7 @@ use support::arb::{self, Ranges};
 use wasmtime::Store;
 
 /// Cases per property: every case is a call into a plugin.
-const CASES: u32 = 1000;
+const CASES: u32 = 64;
 
 /// Runs `test` on `CASES` values of `strategy`, shrinking a failure to a
 /// minimal input.
