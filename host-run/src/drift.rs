@@ -1,15 +1,15 @@
 //! The audit: what `state: present` would change, as findings. An audit that
 //! said green over a broken firewall would be worse than none, so every
-//! missing, extra or altered portplan rule is a `firewall-drift` error once
-//! the firewall is meant to be open: after install, or as soon as it holds
-//! any portplan rule. Before install, on a firewall portplan has not opened
-//! yet, the same findings are `info`: they say what `present` will do.
+//! missing, extra or altered portplan rule is a `firewall-drift` error when
+//! the firewall is meant to be as planned (`strict`: after install, or
+//! `portplan check`). Before install the firewall is yet to be opened (or
+//! re-opened for a changed plan), so the same findings are `info`: they say
+//! what `present` will do.
 
 use std::collections::BTreeSet;
 
 use portplan_core::{
-    Finding, FindingCode, FirewallRule, FirewallState, Phase, Severity, TaggedRule,
-    shell::TAG_PREFIX,
+    Finding, FindingCode, FirewallRule, FirewallState, Severity, TaggedRule, shell::TAG_PREFIX,
 };
 
 use crate::RunError;
@@ -20,10 +20,10 @@ pub fn drift(
     rules: &[FirewallRule],
     state: &FirewallState,
     host: &str,
-    phase: Phase,
+    strict: bool,
 ) -> Result<Vec<Finding>, RunError> {
     let change = portplan_core::plan_firewall(rules, state, false).map_err(RunError::Change)?;
-    let severity = if phase == Phase::Postinstall || !state.tagged().is_empty() {
+    let severity = if strict {
         Severity::Error
     } else {
         Severity::Info
@@ -36,7 +36,10 @@ pub fn drift(
         let (what, fix) = if removed.contains(rule) {
             ("is altered (edited by hand)", "state: present replaces it")
         } else if severity == Severity::Info {
-            ("is not open yet", "state: present (portplan open) adds it")
+            (
+                "is not in the firewall yet",
+                "state: present (portplan open) adds it",
+            )
         } else {
             ("is missing", "state: present adds it")
         };

@@ -19,6 +19,7 @@ mod drift;
 mod error;
 mod persist;
 mod steps;
+mod undo;
 mod verdict;
 
 pub use choice::{Choice, Detected, FirewallChoice, choose, host_warnings};
@@ -26,4 +27,5 @@ pub use drift::drift;
 pub use error::RunError;
 pub use persist::{nft_conf, nft_conf_replaceable, normalized as normalized_saved};
 pub use steps::{Steps, Task, describe, steps, tagged, verify};
+pub use undo::undo;
 pub use verdict::verdict;

@@ -347,8 +347,7 @@ fn the_audit_names_missing_extra_and_altered_rules() {
         rule("observer.sql", 2881, &["198.18.2.10/32"]),
         rule("observer.rpc", 2882, &["198.18.2.12/32"]),
     ];
-    let findings =
-        portplan_run::drift(&rules, &state, "obs1", portplan_core::Phase::Preinstall).unwrap();
+    let findings = portplan_run::drift(&rules, &state, "obs1", true).unwrap();
     let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
     assert_eq!(findings.len(), 3, "{messages:#?}");
     assert!(
@@ -378,20 +377,78 @@ fn the_audit_names_missing_extra_and_altered_rules() {
     // A firewall as planned has no drift.
     let empty = portplan_core::empty_firewall(FirewallBackend::Nftables).unwrap();
     assert!(
-        portplan_run::drift(&[], &empty, "obs1", portplan_core::Phase::Postinstall)
+        portplan_run::drift(&[], &empty, "obs1", true)
             .unwrap()
             .is_empty()
     );
-    // Before install, a firewall portplan never opened is not drift yet.
-    let fresh =
-        portplan_run::drift(&rules, &empty, "obs1", portplan_core::Phase::Preinstall).unwrap();
+    // Before install the firewall is yet to be opened: what present will do.
+    let fresh = portplan_run::drift(&rules, &empty, "obs1", false).unwrap();
     assert_eq!(fresh.len(), 2);
     assert!(
         fresh
             .iter()
-            .all(|f| f.severity == Severity::Info && f.message.ends_with("is not open yet"))
+            .all(|f| f.severity == Severity::Info
+                && f.message.ends_with("is not in the firewall yet"))
     );
-    let after_install =
-        portplan_run::drift(&rules, &empty, "obs1", portplan_core::Phase::Postinstall).unwrap();
+    let after_install = portplan_run::drift(&rules, &empty, "obs1", true).unwrap();
     assert!(after_install.iter().all(|f| f.severity == Severity::Error));
+}
+
+#[test]
+fn iptables_and_ufw_changes_have_exact_inverses() {
+    let tagged = |source: &str, port: u16, spec: &str| {
+        format!(
+            "-A INPUT -s {source} -p tcp -m tcp --dport {port} -m comment --comment portplan:{spec} -j ACCEPT\n"
+        )
+    };
+    let saved = format!(
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 198.18.3.0/24 -p tcp -m tcp --dport 9090 -j ACCEPT\n{}{}{}-A INPUT -j REJECT\nCOMMIT\n",
+        tagged("198.18.2.10/32", 7001, "app.a"),
+        tagged("198.18.2.20/32", 7001, "app.a"),
+        tagged("198.18.60.0/24", 7002, "app.b"),
+    );
+    let state =
+        portplan_core::read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(saved, ""))
+            .unwrap();
+    let planned = steps(&[], &state, Task::Absent, false).unwrap();
+    let undo = portplan_run::undo(&state, "", &planned.commands).unwrap();
+    let shown: Vec<String> = undo.iter().map(|c| c.argv[..5].join(" ")).collect();
+    // Each deleted rule goes back at its old number, counted after the
+    // deletes before it (undone in reverse: 4, then 3, then 2).
+    assert_eq!(
+        shown,
+        [
+            "iptables -w -I INPUT 2",
+            "iptables -w -I INPUT 2",
+            "iptables -w -I INPUT 2"
+        ]
+    );
+
+    let added = "ufw allow 22/tcp\nufw allow from 198.18.2.10 to any port 7001 proto tcp comment 'portplan:app.a'\nufw deny from 198.18.9.9\n";
+    let state = portplan_core::read_firewall(
+        FirewallBackend::Ufw,
+        &FirewallOutput::new("Status: active\nDefault: deny (incoming)\n", added),
+    )
+    .unwrap();
+    let planned = steps(&[], &state, Task::Absent, false).unwrap();
+    let undo = portplan_run::undo(&state, added, &planned.commands).unwrap();
+    assert_eq!(
+        undo[0].argv,
+        [
+            "ufw",
+            "insert",
+            "2",
+            "allow",
+            "from",
+            "198.18.2.10",
+            "to",
+            "any",
+            "port",
+            "7001",
+            "proto",
+            "tcp",
+            "comment",
+            "portplan:app.a"
+        ]
+    );
 }

@@ -55,7 +55,7 @@ AUDIT_PLAYBOOK = """- name: Audit the firewall against the plan
     - name: The firewall admits exactly the planned sources
       portplan.ports.portplan:
         plan_file: "{{ portplan_plan_file }}"
-        phase: preinstall
+        phase: postinstall
         state: checked
         firewall: "{{ portplan_firewall }}"
 """

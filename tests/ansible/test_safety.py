@@ -15,8 +15,10 @@ the host only (bind-mounted over /usr/sbin/nft, /usr/bin/firewall-cmd and
 as test_playbooks.py's test_80 does). The wrapper is transparent except for
 module runs started with PORTPLAN_FAULT_COUNTER in their environment: then it
 counts every invocation of the tool and, as PORTPLAN_FAULT says, fails the
-k-th one (`fail k`) or SIGKILLs the module once the k-th has run
-(`kill-after k`).
+k-th one (`fail k`), SIGKILLs the module once the k-th has run
+(`kill-after k`), or fails the k-th after running PORTPLAN_FAULT_MEANWHILE,
+someone else's change to the firewall made while the module runs
+(`meanwhile k`).
 
 Addresses are 198.18.0.0/15 only: ocp1 (198.18.2.10) is a host the plans
 admit, `stranger` (198.18.99.9) one they do not.
@@ -31,7 +33,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
@@ -46,19 +47,20 @@ TAG_SQL = "portplan:observer.sql"
 # Running the module
 
 
-def run_module(host, args, fault=None, counter=None, timeout=300):
+def run_module(host, args, fault=None, counter=None, timeout=300, meanwhile=None):
     """Run the module binary inside `host` on `args`; (exit code, result or
-    None when it printed nothing, e.g. SIGKILLed). `fault` and `counter`
-    drive the host's tool wrappers."""
+    None when it printed nothing, e.g. SIGKILLed). `fault`, `counter` and
+    `meanwhile` drive the host's tool wrappers."""
     path = os.path.join(host.dir, f"args-{uuid.uuid4().hex}.json")
     with open(path, "w") as f:
         json.dump(dict({"_ansible_check_mode": False}, **args), f)
     env = dict(os.environ)
-    env.pop("PORTPLAN_FAULT", None)
-    env.pop("PORTPLAN_FAULT_COUNTER", None)
+    for key in ("PORTPLAN_FAULT", "PORTPLAN_FAULT_COUNTER", "PORTPLAN_FAULT_MEANWHILE"):
+        env.pop(key, None)
     if counter:
         env["PORTPLAN_FAULT_COUNTER"] = counter
         env["PORTPLAN_FAULT"] = fault or "count"
+        env["PORTPLAN_FAULT_MEANWHILE"] = meanwhile or "true"
     try:
         done = subprocess.run([*host.enter(), PORTPLAN, path], env=env, capture_output=True,
                               text=True, timeout=timeout)
@@ -157,7 +159,8 @@ IPTABLES_FOREIGN = [
     ["-P", "INPUT", "DROP"],
     ["-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
     ["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
-    ["-A", "INPUT", "-p", "tcp", "--dport", "22", "-m", "comment", "--comment", "ssh", "-j", "ACCEPT"],
+    ["-A", "INPUT", "-p", "tcp", "--dport", "22", "-m", "comment", "--comment", "ssh",
+     "-j", "ACCEPT"],
     ["-A", "INPUT", "-s", "198.18.3.0/24", "-p", "tcp", "--dport", "9090", "-j", "ACCEPT"],
     ["-A", "INPUT", "-j", "REJECT"],
 ]
@@ -179,6 +182,10 @@ if [ -n "$PORTPLAN_FAULT_COUNTER" ]; then
     case "$PORTPLAN_FAULT" in
         "fail $n") echo "injected failure of NAME (invocation $n)" >&2; exit 1;;
         "kill-after $n") REAL "$@"; status=$?; kill -9 "$PPID"; exit $status;;
+        "meanwhile $n")
+            env -u PORTPLAN_FAULT_COUNTER sh -c "$PORTPLAN_FAULT_MEANWHILE"
+            echo "injected failure of NAME (invocation $n), after someone else's change" >&2
+            exit 1;;
     esac
 fi
 exec REAL "$@"
@@ -298,8 +305,9 @@ class Target:
         args.update(extra)
         return args
 
-    def run(self, plan, state="present", fault=None, counter=None, **extra):
-        return run_module(self.host, self.args(plan, state, **extra), fault, counter)
+    def run(self, plan, state="present", fault=None, counter=None, meanwhile=None, **extra):
+        return run_module(self.host, self.args(plan, state, **extra), fault, counter,
+                          meanwhile=meanwhile)
 
     # -- what the host holds
 
@@ -754,7 +762,8 @@ class Regressions(unittest.TestCase):
                     "comment", "blocked host"]
             host.run("ufw", *rule)
             before = host.run("ufw", "show", "added")
-            shown = f"ufw {action} from 198.18.2.10 to any port 2881 proto tcp comment 'blocked host'"
+            shown = (f"ufw {action} from 198.18.2.10 to any port 2881 proto tcp "
+                     "comment 'blocked host'")
             self.assertIn(shown, before)
             code, result = target.run(plan)
             self.assert_failed(code, result, f"a rule portplan did not write ({action})",
@@ -809,6 +818,40 @@ class Regressions(unittest.TestCase):
             with self.subTest(backend=backend):
                 self.rollback_in_place(backend)
 
+    def test_rollback_keeps_changes_made_meanwhile(self):
+        """Item 4: a failing run's rollback undoes its own changes only. A
+        rule someone adds while the run reads back (then the read-back
+        fails) survives it; portplan's rules are gone again."""
+        meanwhile = {
+            "nftables": "nft add rule inet filter input tcp dport 9093 accept comment meanwhile",
+            "iptables": "iptables -w -I INPUT 1 -p tcp --dport 9093 -m comment "
+                        "--comment meanwhile -j ACCEPT",
+        }
+        for backend, command in meanwhile.items():
+            with self.subTest(backend=backend):
+                address = next(self.addresses)
+                name = f"mw-{address.rsplit('.', 1)[1]}"
+                target = Target(self.lan, name, address, backend)
+                plan = matrix_plan(name, address)
+                before = target.running()
+                counter = target.counter()
+                code, result = target.run(plan, counter=counter)
+                self.assert_ok(code, result, changed=True, label=backend)
+                invocations = target.invocations(counter)
+                last_change = max(i for i, line in enumerate(invocations, 1)
+                                  if changing(backend, line))
+                code, result = target.run(plan, "absent")
+                self.assert_ok(code, result, changed=True, label=f"{backend}, absent")
+                self.assertEqual(target.running(), before)
+                code, result = target.run(plan, fault=f"meanwhile {last_change + 1}",
+                                          counter=target.counter(), meanwhile=command)
+                self.assert_failed(code, result, "injected failure", "rolled back",
+                                   label=f"{backend}, read-back failed")
+                after = target.running()
+                self.assertIn("meanwhile", after, f"{backend}: someone else's rule is gone")
+                self.assertEqual([line for line in after.splitlines() if "meanwhile" not in line],
+                                 before.splitlines(), backend)
+
     def rollback_in_place(self, backend):
         address = next(self.addresses)
         name = f"rb-{address.rsplit('.', 1)[1]}"
@@ -854,9 +897,11 @@ class Regressions(unittest.TestCase):
         host.run("iptables-nft", "-P", "INPUT", "DROP")
         host.run("mkdir", "-p", "/etc/iptables")
         before = host.run("nft", "list", "ruleset")
+        conf = files(host, "/etc/nftables.conf")
         code, result = target.run(plan, firewall="nftables")
         self.assert_failed(code, result, "another tool owns", label="firewall: nftables")
         self.assertEqual(host.run("nft", "list", "ruleset"), before)
+        self.assertEqual(files(host, "/etc/nftables.conf"), conf)
         code, result = target.run(plan, firewall="auto")
         self.assert_ok(code, result, changed=True, label="auto")
         self.assertEqual(result["firewall"]["backend"], "iptables", result["firewall"])
@@ -1035,7 +1080,8 @@ class Regressions(unittest.TestCase):
         replaced; `trusted` itself stays."""
         target, plan = self.target("nftables")
         host = target.host
-        host.run("nft", "add set inet filter trusted { type ipv4_addr; elements = { 198.18.99.9 } }")
+        host.run("nft", "add set inet filter trusted "
+                        "{ type ipv4_addr; elements = { 198.18.99.9 } }")
         tagged = f'ip saddr @trusted tcp dport 2881 accept comment "{TAG_SQL}"'
         trusted_rule = f"add rule inet filter input {tagged}"
         host.run("sh", "-c", f"nft '{trusted_rule}'")
@@ -1097,7 +1143,8 @@ class Regressions(unittest.TestCase):
         spec = ["-s", "198.18.2.10/32", "-p", "tcp", "-m", "tcp", "--dport", "2881",
                 "-m", "comment", "--comment", TAG_SQL]
         edits = {
-            "drop": [["-D", "INPUT", *spec, "-j", "ACCEPT"], ["-I", "INPUT", "1", *spec, "-j", "DROP"]],
+            "drop": [["-D", "INPUT", *spec, "-j", "ACCEPT"],
+                     ["-I", "INPUT", "1", *spec, "-j", "DROP"]],
             "negated": [["-D", "INPUT", *spec, "-j", "ACCEPT"],
                         ["-I", "INPUT", "1", "!", *spec, "-j", "ACCEPT"]],
             "after the catch-all": [["-D", "INPUT", *spec, "-j", "ACCEPT"],

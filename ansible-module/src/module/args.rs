@@ -63,6 +63,8 @@ pub struct Params {
     pub no_log: bool,
     /// Keep a copy of every file persisting replaces (`backup`).
     pub backup: bool,
+    /// Drift is an error in any phase (`portplan check`), not only after install.
+    pub strict_audit: bool,
     /// Postinstall: how long to wait for planned ports to listen (`wait_timeout`).
     pub wait: std::time::Duration,
     /// How long to wait for another run's host lock (`lock_timeout`, seconds).
@@ -160,6 +162,7 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
             lock_timeout,
             backup,
             wait,
+            strict_audit: false,
             check_mode,
             diff,
             no_log,

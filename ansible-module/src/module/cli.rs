@@ -92,6 +92,8 @@ fn params(task: Task, args: &HostArgs) -> Result<Params, String> {
         backup: args.backup,
         lock_timeout: std::time::Duration::from_secs(60),
         wait: std::time::Duration::from_secs(args.wait),
+        // `portplan check` is the audit: a firewall not as planned fails it.
+        strict_audit: true,
         given: Map::new(),
     })
 }

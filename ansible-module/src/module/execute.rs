@@ -44,6 +44,7 @@ pub struct Applied {
 /// [`restore_state`]) so the run leaves the firewall as it found it.
 pub fn apply(backend: FirewallBackend, commands: &[Command], before: &RestorePoint) -> Applied {
     for (index, command) in commands.iter().enumerate() {
+        before.applied.set(index);
         if let Err(error) = run(command) {
             let (rollback, changed) = if index == 0 && backend == FirewallBackend::Nftables {
                 // One `nft -f` transaction: a failed one applied nothing.
@@ -74,6 +75,7 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &RestorePoi
             };
         }
     }
+    before.applied.set(commands.len());
     Applied {
         ran: commands.len(),
         changed: true,
@@ -87,6 +89,11 @@ pub struct RestorePoint {
     before: FirewallState,
     /// firewalld: the zone the state was read for.
     zone: Option<String>,
+    /// The inverse of each command of the run, where every one has one
+    /// (iptables, ufw): a rollback runs those of the applied ones, in reverse.
+    undo: Option<Vec<Command>>,
+    /// How many commands were applied.
+    applied: std::cell::Cell<usize>,
 }
 
 /// Take a restore point before changing anything.
@@ -94,21 +101,39 @@ pub fn restore_point(
     backend: FirewallBackend,
     output: &FirewallOutput,
     state: &FirewallState,
+    commands: &[Command],
 ) -> RestorePoint {
+    // ufw's inverse inserts at a rule's place in `ufw show added`.
+    let listed = if backend == FirewallBackend::Ufw {
+        output.extra.as_str()
+    } else {
+        ""
+    };
     RestorePoint {
         backend,
         before: state.clone(),
         zone: output.zone.clone(),
+        undo: portplan_run::undo(state, listed, commands),
+        applied: std::cell::Cell::new(0),
     }
 }
 
-/// Put portplan's rules back as they were, and nothing else: core's
-/// `plan-restore` from the state now to the state before undoes exactly
-/// what this run changed of portplan's rules, so every other rule, including
-/// one someone added meanwhile, stays as it is.
+/// Put the firewall back as it was. Where every command has an inverse, run
+/// those of the applied commands in reverse: exactly what this run did is
+/// undone, each rule back at its place. Otherwise core's `plan-restore`
+/// from the state now to the state before puts portplan's rules back as
+/// they were. Either way every other rule, including one someone added
+/// meanwhile, stays as it is.
 pub fn restore(point: &RestorePoint) -> Result<(), String> {
     if point.backend == FirewallBackend::None {
         return Ok(());
+    }
+    if let Some(undo) = &point.undo {
+        let applied = point.applied.get().min(undo.len());
+        return undo[..applied]
+            .iter()
+            .rev()
+            .try_for_each(|command| run(command).map(drop));
     }
     let (_, now) = read_state(point.backend, point.zone.as_deref()).map_err(|e| e.to_string())?;
     let commands = portplan_core::plan_restore(&point.before, &now).map_err(|e| e.to_string())?;

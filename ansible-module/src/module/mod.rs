@@ -275,6 +275,15 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), RunError> 
             "{summary}; {} already holds the desired rules",
             backend.as_str()
         );
+        // A run interrupted after its change but before its save (or one
+        // with persist: false) left the boot configuration behind: it
+        // catches up here.
+        if params.persist && !params.check_mode && persist(backend, state, params.backup, result)? {
+            result.changed = true;
+            result
+                .msg
+                .push_str("; the saved configuration was brought up to date");
+        }
         steps.expected.clone()
     } else if params.check_mode {
         result.changed = true;
@@ -392,7 +401,9 @@ fn audit(
     report: &mut Report,
     result: &mut ModuleResult,
 ) -> Result<(), RunError> {
-    let drift = portplan_run::drift(&report.rules, state, &params.host, params.phase)?;
+    // After install the firewall must be as planned; before, present is yet to run.
+    let strict = params.strict_audit || params.phase == Phase::Postinstall;
+    let drift = portplan_run::drift(&report.rules, state, &params.host, strict)?;
     for finding in &drift {
         match finding.severity {
             portplan_core::Severity::Error => report.summary.errors += 1,
@@ -441,7 +452,7 @@ fn change(
     result: &mut ModuleResult,
 ) -> Result<BTreeSet<TaggedRule>, RunError> {
     let backend = gathered.choice.backend;
-    let point = execute::restore_point(backend, output, state);
+    let point = execute::restore_point(backend, output, state, &steps.commands);
     let applied = execute::apply(backend, &steps.commands, &point);
     result.actions = steps.commands[..applied.ran].to_vec();
     if let Some(failure) = applied.failure {

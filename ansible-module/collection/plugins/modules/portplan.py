@@ -37,8 +37,10 @@ description:
     O(firewall=auto) it drives the tool that owns the chain that drops, and an explicit O(firewall=nftables) on such
     a host fails with the reason.
   - One run at a time per host (see O(lock_timeout)). A run that fails after its first change, reading the result
-    back included, undoes exactly portplan's changes (core's restore plan), leaving rules others added meanwhile,
-    and reports C(changed=false) when the rollback succeeded.
+    back included, undoes exactly what it did: on iptables and ufw each applied command's inverse, in reverse (a
+    deleted rule goes back at its old place); on nftables (one transaction) and firewalld core's restore plan, which
+    puts portplan's rules back and touches no other rule. Rules others added meanwhile stay. It reports
+    C(changed=false) when the rollback succeeded.
 author:
   - portplan developers (!UNKNOWN)
 options:
@@ -88,9 +90,10 @@ options:
         else.
       - V(checked) is an audit and changes nothing. Besides the port checks it compares the firewall with the plan:
         every portplan rule that is missing, not planned, or edited by hand is a C(firewall-drift) error finding
-        naming the rule, so the task fails per O(fail_on) over a drifted firewall. Before install
-        (O(phase=preinstall)) on a firewall portplan has not opened yet, the same findings are C(info) (what
-        V(present) will add), so a preinstall check before the first open passes. Diff mode shows the firewall's
+        naming the rule, so the task fails per O(fail_on) over a drifted firewall after install
+        (O(phase=postinstall)). Before install the firewall is yet to be opened (or re-opened for a changed plan), so
+        the same findings are C(info): what V(present) will do. C(portplan check) treats drift as an error in
+        either phase. Diff mode shows the firewall's
         portplan rules now and as V(present) would leave them.
     type: str
     choices: [present, absent, checked]
