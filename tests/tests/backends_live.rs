@@ -129,7 +129,11 @@ fn nftables_round_trip_on_the_real_nft() {
         "one nft -f transaction"
     );
     let applied = ns.exec(&["nft", "list", "ruleset"], None);
-    assert!(applied.contains("ip saddr @portplan_observer_rpc_v4 tcp dport 2882 accept comment \"portplan:observer.rpc\""), "{applied}");
+    // The set's name carries a hash of the tag (unique per spec).
+    assert!(
+        applied.contains("ip saddr @portplan_observer_rpc_05a344f6_v4 tcp dport 2882 accept comment \"portplan:observer.rpc\""),
+        "{applied}"
+    );
     assert!(
         applied.contains("ip6 saddr 2001:db8::7 tcp dport 2882 accept"),
         "{applied}"
