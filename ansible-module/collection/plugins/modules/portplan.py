@@ -28,7 +28,7 @@ description:
   - Every firewall rule portplan adds carries the comment C(portplan:<spec-id>). portplan changes and removes only
     rules with such a comment and leaves every other rule alone. Before adding a rule it refuses, naming it, any rule
     it did not write on the same source, port and protocol, whatever that rule does (an accept, a drop, ufw's deny or
-    limit): ufw would otherwise turn a foreign deny into portplan's allow. It deletes only the nft sets and firewalld
+    limit), since ufw would otherwise turn a foreign deny into portplan's allow. It deletes only the nft sets and firewalld
     ipsets it created.
   - A portplan rule counts as in place only when it is exactly what portplan writes (accept, its own source and
     ports, no negation or other match, before the catch-all drop); a hand-edited one is replaced.
@@ -37,7 +37,7 @@ description:
     O(firewall=auto) it drives the tool that owns the chain that drops, and an explicit O(firewall=nftables) on such
     a host fails with the reason.
   - One run at a time per host (see O(lock_timeout)). A run that fails after its first change, reading the result
-    back included, undoes exactly what it did: on iptables and ufw each applied command's inverse, in reverse (a
+    back included, undoes exactly what it did. On iptables and ufw each applied command's inverse, in reverse (a
     deleted rule goes back at its old place); on nftables (one transaction) and firewalld core's restore plan, which
     puts portplan's rules back and touches no other rule. Rules others added meanwhile stay. It reports
     C(changed=false) when the rollback succeeded.
@@ -88,11 +88,11 @@ options:
         that need it. portplan's rules that are no longer planned, or whose sources changed, are replaced or removed.
       - V(absent) removes every rule portplan added (rules tagged C(portplan:<spec-id>) in their comment), and nothing
         else.
-      - V(checked) is an audit and changes nothing. Besides the port checks it compares the firewall with the plan:
+      - V(checked) is an audit and changes nothing. Besides the port checks it compares the firewall with the plan;
         every portplan rule that is missing, not planned, or edited by hand is a C(firewall-drift) error finding
         naming the rule, so the task fails per O(fail_on) over a drifted firewall after install
         (O(phase=postinstall)). Before install the firewall is yet to be opened (or re-opened for a changed plan), so
-        the same findings are C(info): what V(present) will do. C(portplan check) treats drift as an error in
+        the same findings are C(info), saying what V(present) will do. C(portplan check) treats drift as an error in
         either phase. Diff mode shows the firewall's
         portplan rules now and as V(present) would leave them.
     type: str
@@ -139,7 +139,7 @@ options:
         (RHEL and related).
       - firewalld and ufw save their rules themselves (the permanent configuration, C(/etc/ufw/user.rules)); for them
         RV(persisted) lists those files and V(false) has no effect (a warning says so).
-      - A hand-written C(/etc/nftables.conf) (one with comments, C(define)s or C(include)s) is never overwritten: the
+      - A hand-written C(/etc/nftables.conf) (one with comments, C(define)s or C(include)s) is never overwritten; the
         task fails before changing anything and says so; use V(false) and keep the rules in your conf yourself. A
         distribution's stock conf (tables only) or one portplan wrote is replaced by the stateless running ruleset
         (C(nft -s list ruleset)), which loads at boot to exactly the running ruleset.
@@ -172,7 +172,7 @@ options:
   wait_timeout:
     description:
       - With O(phase=postinstall), seconds to wait for every planned port to listen, re-reading the host's sockets
-        until none is C(not-listening) or the time is up, as C(ansible.builtin.wait_for) users expect: OCP-Server and
+        until none is C(not-listening) or the time is up, as C(ansible.builtin.wait_for) users expect, since OCP-Server and
         OBServer take minutes to start. RV(warnings) names each port that was late and after how long, and each that
         never came up. V(0) checks once.
     type: int
