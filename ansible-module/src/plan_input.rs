@@ -54,9 +54,6 @@ pub const MAX_DEPTH: usize = 64;
 /// on "billion laughs" documents whose aliases of aliases grow exponentially.
 pub const MAX_NODES: usize = 1_000_000;
 
-/// Most characters of a YAML value a problem quotes, as core quotes values.
-const VALUE_LIMIT: usize = 200;
-
 /// The plan in `text`, JSON or YAML (see the module docs for which);
 /// `path_label` is the file's name as given (`-` for standard input). A YAML
 /// plan's problems carry the line of their path.
@@ -176,42 +173,9 @@ fn syntax(error: &ScanError) -> PlanError {
 fn problem(path: &str, value: &str, message: &str, line: usize) -> PlanError {
     PlanError::single(
         if path.is_empty() { "." } else { path },
-        quote(value),
+        portplan_core::shell::quote(value),
         format!("{message} (line {line})"),
     )
-}
-
-/// A value as a problem quotes it: control and bidirectional characters
-/// escaped, capped at [`VALUE_LIMIT`] characters (as core's `quote`).
-fn quote(text: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == VALUE_LIMIT {
-            out.push_str("...");
-            break;
-        }
-        if is_hidden(c) {
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Core's hidden characters: control, bidirectional and line separators.
-fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061c}'
-                | '\u{200e}'
-                | '\u{200f}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{2028}'
-                | '\u{2029}'
-        )
 }
 
 fn join(path: &str, key: &str) -> String {
