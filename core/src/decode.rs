@@ -79,7 +79,7 @@ fn value_at<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
 /// controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) and the
 /// line and paragraph separators U+2028, U+2029. They could hide or reorder
 /// what a terminal, a log or a spreadsheet shows.
-pub(crate) fn is_hidden(c: char) -> bool {
+pub fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

@@ -51,7 +51,7 @@ pub use state::{
 /// rules assume, and the CLI's catalog renderings.
 pub mod shell {
     pub use crate::backends::{FIREWALLD_IPSET_PREFIX, TAG_PREFIX, placements};
-    pub use crate::decode::{escape, parse_json, quote};
+    pub use crate::decode::{escape, is_hidden, parse_json, quote};
     pub use crate::render::{
         catalog as render_catalog, json as render_json, profile as render_profile,
     };

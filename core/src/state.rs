@@ -105,6 +105,22 @@ impl ForeignRule {
     }
 }
 
+/// `portplan:observer.sql ipv4 tcp dport 2881 saddr 198.18.2.10/32`: the
+/// one way a tagged rule is written in diffs and messages.
+impl std::fmt::Display for TaggedRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} dport {} saddr {}",
+            self.tag,
+            self.family.as_str(),
+            self.transport.as_str(),
+            self.ports,
+            self.source
+        )
+    }
+}
+
 /// What a backend's own tools printed: the input `read-firewall` parses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]

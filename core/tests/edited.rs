@@ -5,25 +5,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
+use support::{nft_items, rule_2881};
+
 use portplan_core::{
-    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, PortRange, Transport,
-    plan_firewall, read_firewall,
+    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, plan_firewall, read_firewall,
 };
 
-fn rule(spec: &str, sources: &[&str]) -> FirewallRule {
-    FirewallRule {
-        host: "obs1".into(),
-        spec: spec.into(),
-        tag: format!("portplan:{spec}"),
-        transport: Transport::Tcp,
-        ports: PortRange::single(2881),
-        sources: sources.iter().map(|s| s.to_string()).collect(),
-        purpose: String::new(),
-    }
-}
-
 fn desired() -> Vec<FirewallRule> {
-    vec![rule("observer.sql", &["198.18.2.10/32"])]
+    vec![rule_2881("observer.sql", &["198.18.2.10/32"])]
 }
 
 const TABLE: &str = r#"{"table":{"family":"inet","name":"filter","handle":1}},
@@ -39,11 +30,6 @@ fn nft_rule(handle: u64, op: &str, right: &str, verdict: &str) -> String {
     )
 }
 
-fn nft(items: &[&str]) -> FirewallState {
-    let json = format!(r#"{{"nftables":[{}]}}"#, items.join(","));
-    read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(json, "")).unwrap()
-}
-
 fn script(state: &FirewallState, remove_all: bool) -> String {
     let change = plan_firewall(&desired(), state, remove_all).unwrap();
     change
@@ -56,7 +42,7 @@ fn script(state: &FirewallState, remove_all: bool) -> String {
 
 #[test]
 fn an_intact_nft_rule_holds() {
-    let state = nft(&[
+    let state = nft_items(&[
         TABLE,
         &nft_rule(4, "==", r#""198.18.2.10""#, "accept"),
         REJECT,
@@ -94,7 +80,7 @@ fn nft_rules_edited_by_hand_are_replaced() {
     ];
     for (what, items) in cases {
         let items: Vec<&str> = items.iter().map(String::as_str).collect();
-        let text = script(&nft(&items), false);
+        let text = script(&nft_items(&items), false);
         assert!(
             text.contains("delete rule inet filter input handle 4"),
             "{what}: {text}"
@@ -109,7 +95,7 @@ fn nft_rules_edited_by_hand_are_replaced() {
 #[test]
 fn a_set_portplan_did_not_create_is_never_deleted() {
     let trusted = r#"{"set":{"family":"inet","name":"trusted","table":"filter","type":"ipv4_addr","handle":3,"flags":["interval"],"elem":["198.18.2.10"]}}"#;
-    let state = nft(&[
+    let state = nft_items(&[
         TABLE,
         trusted,
         &nft_rule(4, "==", r#""@trusted""#, "accept"),
@@ -208,7 +194,7 @@ fn colliding_spec_ids_get_their_own_sets_and_tags() {
         "198.18.2.30/32",
         "198.18.2.40/32",
     ];
-    let rules = [rule("app.a-b", &many), rule("app.a.b", &many)];
+    let rules = [rule_2881("app.a-b", &many), rule_2881("app.a.b", &many)];
     let empty = portplan_core::empty_firewall(FirewallBackend::Nftables).unwrap();
     let text = plan_firewall(&rules, &empty, false).unwrap().commands[0]
         .stdin
@@ -241,8 +227,8 @@ fn colliding_spec_ids_get_their_own_sets_and_tags() {
     // Two spec ids that share their first 55 characters keep distinct tags.
     let head = "x".repeat(55);
     let long = [
-        rule(&format!("{head}-one"), &many[..1]),
-        rule(&format!("{head}-two"), &many[..1]),
+        rule_2881(&format!("{head}-one"), &many[..1]),
+        rule_2881(&format!("{head}-two"), &many[..1]),
     ];
     let change = plan_firewall(&long, &empty, false).unwrap();
     let tags: std::collections::BTreeSet<&str> =

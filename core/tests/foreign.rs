@@ -4,25 +4,19 @@
 
 #![allow(clippy::unwrap_used)]
 
-use portplan_core::{
-    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, PortRange, Transport,
-    plan_firewall, read_firewall,
-};
+mod support;
 
-fn rule(sources: &[&str]) -> FirewallRule {
-    FirewallRule {
-        host: "obs1".into(),
-        spec: "observer.sql".into(),
-        tag: "portplan:observer.sql".into(),
-        transport: Transport::Tcp,
-        ports: PortRange::single(2881),
-        sources: sources.iter().map(|s| s.to_string()).collect(),
-        purpose: String::new(),
-    }
-}
+use support::rule_2881;
+
+use portplan_core::{FirewallBackend, FirewallOutput, FirewallState, plan_firewall, read_firewall};
 
 fn refused(state: &FirewallState, backend: &str, action: &str) {
-    let e = plan_firewall(&[rule(&["198.18.2.10/32"])], state, false).unwrap_err();
+    let e = plan_firewall(
+        &[rule_2881("observer.sql", &["198.18.2.10/32"])],
+        state,
+        false,
+    )
+    .unwrap_err();
     assert!(
         e.problems[0]
             .path
@@ -36,7 +30,12 @@ fn refused(state: &FirewallState, backend: &str, action: &str) {
         "{e}"
     );
     // Another source on the same port is not the same tuple.
-    let change = plan_firewall(&[rule(&["198.18.2.11/32"])], state, false).unwrap();
+    let change = plan_firewall(
+        &[rule_2881("observer.sql", &["198.18.2.11/32"])],
+        state,
+        false,
+    )
+    .unwrap();
     assert!(!change.commands.is_empty());
     // Removing portplan's rules never touches the foreign one.
     let change = plan_firewall(&[], state, true).unwrap();

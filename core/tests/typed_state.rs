@@ -17,7 +17,7 @@ use portplan_core::{
     validate_plan,
 };
 use proptest::prelude::*;
-use support::nft;
+use support::{nft, rule_2881};
 
 const BACKENDS: [FirewallBackend; 4] = [
     FirewallBackend::Nftables,
@@ -37,18 +37,6 @@ fn tagged(source: &str) -> TaggedRule {
         transport: Transport::Tcp,
         ports: PortRange::single(2881),
         source: source.into(),
-    }
-}
-
-fn rule(sources: &[&str]) -> FirewallRule {
-    FirewallRule {
-        host: "obs1".into(),
-        spec: "observer.sql".into(),
-        tag: "portplan:observer.sql".into(),
-        transport: Transport::Tcp,
-        ports: PortRange::single(2881),
-        sources: sources.iter().map(|s| s.to_string()).collect(),
-        purpose: String::new(),
     }
 }
 
@@ -136,7 +124,12 @@ fn a_rule_on_a_chain_the_state_lacks_is_rejected_with_its_path() {
     ];
     for (state, path) in cases {
         for remove_all in [false, true] {
-            let e = plan_firewall(&[rule(&["198.18.2.10/32"])], &state, remove_all).unwrap_err();
+            let e = plan_firewall(
+                &[rule_2881("observer.sql", &["198.18.2.10/32"])],
+                &state,
+                remove_all,
+            )
+            .unwrap_err();
             assert_eq!(problems(&e), [(path, "7")], "{e}");
         }
     }
@@ -240,7 +233,12 @@ fn an_empty_firewall_of_each_backend_takes_rules() {
         assert_eq!(state.backend(), backend);
         assert!(state.tagged().is_empty() && state.open().is_empty());
         state.check("state").unwrap();
-        let change = plan_firewall(&[rule(&["198.18.2.10/32"])], &state, false).unwrap();
+        let change = plan_firewall(
+            &[rule_2881("observer.sql", &["198.18.2.10/32"])],
+            &state,
+            false,
+        )
+        .unwrap();
         assert_eq!(change.backend, backend);
         assert_eq!(change.add, [tagged("198.18.2.10/32")], "{backend:?}");
         assert!(
@@ -258,7 +256,12 @@ fn an_empty_firewall_of_each_backend_takes_rules() {
             "{change:#?}"
         );
         // Nothing to remove from an empty firewall.
-        let none = plan_firewall(&[rule(&["198.18.2.10/32"])], &state, true).unwrap();
+        let none = plan_firewall(
+            &[rule_2881("observer.sql", &["198.18.2.10/32"])],
+            &state,
+            true,
+        )
+        .unwrap();
         assert!(none.commands.is_empty() && none.add.is_empty() && none.remove.is_empty());
     }
 }
@@ -266,9 +269,13 @@ fn an_empty_firewall_of_each_backend_takes_rules() {
 #[test]
 fn an_empty_firewalls_exact_commands() {
     let commands = |backend, sources: &[&str]| {
-        plan_firewall(&[rule(sources)], &empty_firewall(backend).unwrap(), false)
-            .unwrap()
-            .commands
+        plan_firewall(
+            &[rule_2881("observer.sql", sources)],
+            &empty_firewall(backend).unwrap(),
+            false,
+        )
+        .unwrap()
+        .commands
     };
     let script = commands(FirewallBackend::Nftables, &["198.18.2.10/32"]);
     assert_eq!(script.len(), 1);

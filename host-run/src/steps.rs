@@ -112,7 +112,7 @@ pub fn verify(
         .symmetric_difference(expected)
         .map(|rule| {
             let side = if found.contains(rule) { "+" } else { "-" };
-            format!("{side}{}", describe_one(rule))
+            format!("{side}{rule}")
         })
         .collect();
     if left.commands.is_empty() && unexpected.is_empty() {
@@ -126,21 +126,7 @@ pub fn verify(
     }
 }
 
-fn describe_one(rule: &TaggedRule) -> String {
-    format!(
-        "{} {} {} dport {} saddr {}",
-        rule.tag,
-        rule.family.as_str(),
-        rule.transport.as_str(),
-        rule.ports,
-        rule.source
-    )
-}
-
 /// The diff's text: one line per portplan rule, sorted.
 pub fn describe(rules: &BTreeSet<TaggedRule>) -> String {
-    rules
-        .iter()
-        .map(|rule| format!("{}\n", describe_one(rule)))
-        .collect()
+    rules.iter().map(|rule| format!("{rule}\n")).collect()
 }

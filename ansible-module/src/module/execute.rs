@@ -41,10 +41,9 @@ pub struct Applied {
 }
 
 /// Run `commands` in order; on the first failure restore `before` (taken with
-/// [`restore_state`]) so the run leaves the firewall as it found it.
+/// [`restore_point`]) so the run leaves the firewall as it found it.
 pub fn apply(backend: FirewallBackend, commands: &[Command], before: &RestorePoint) -> Applied {
     for (index, command) in commands.iter().enumerate() {
-        before.applied.set(index);
         if let Err(error) = run(command) {
             let (rollback, changed) = if index == 0 && backend == FirewallBackend::Nftables {
                 // One `nft -f` transaction: a failed one applied nothing.
@@ -53,7 +52,7 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &RestorePoi
                     false,
                 )
             } else {
-                match restore(before) {
+                match restore(before, index) {
                     Ok(()) => (
                         format!("rolled back the {index} command(s) applied before it"),
                         false,
@@ -75,7 +74,6 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &RestorePoi
             };
         }
     }
-    before.applied.set(commands.len());
     Applied {
         ran: commands.len(),
         changed: true,
@@ -92,8 +90,6 @@ pub struct RestorePoint {
     /// The inverse of each command of the run, where every one has one
     /// (iptables, ufw): a rollback runs those of the applied ones, in reverse.
     undo: Option<Vec<Command>>,
-    /// How many commands were applied.
-    applied: std::cell::Cell<usize>,
 }
 
 /// Take a restore point before changing anything.
@@ -114,7 +110,6 @@ pub fn restore_point(
         before: state.clone(),
         zone: output.zone.clone(),
         undo: portplan_run::undo(state, listed, commands),
-        applied: std::cell::Cell::new(0),
     }
 }
 
@@ -124,12 +119,13 @@ pub fn restore_point(
 /// from the state now to the state before puts portplan's rules back as
 /// they were. Either way every other rule, including one someone added
 /// meanwhile, stays as it is.
-pub fn restore(point: &RestorePoint) -> Result<(), String> {
+/// `applied` is how many of the run's commands ran.
+pub fn restore(point: &RestorePoint, applied: usize) -> Result<(), String> {
     if point.backend == FirewallBackend::None {
         return Ok(());
     }
     if let Some(undo) = &point.undo {
-        let applied = point.applied.get().min(undo.len());
+        let applied = applied.min(undo.len());
         return undo[..applied]
             .iter()
             .rev()

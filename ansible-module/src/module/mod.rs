@@ -202,19 +202,19 @@ fn run_params(params: &Params) -> ModuleResult {
     }
 }
 
-/// Characters that would hide or reorder text in a terminal or log.
-fn hidden(c: char) -> bool {
-    (c.is_control() || c.is_whitespace() && c != ' ')
-        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
 /// A plan value in a message: at most 40 characters, hidden ones as `?`
 /// (the host name recurs in every message; core caps its own quotes).
 fn short_text(text: &str) -> String {
     let mut shown: String = text
         .chars()
         .take(40)
-        .map(|c| if hidden(c) { '?' } else { c })
+        .map(|c| {
+            if portplan_core::shell::is_hidden(c) {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect();
     if text.chars().count() > 40 {
         shown.push_str("...");
@@ -311,7 +311,11 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), RunError> 
         after
     };
     if params.diff {
-        result.diff = Some(diff(backend, &params.host, &steps.before, &after));
+        let (before, after) = (
+            portplan_run::describe(&steps.before),
+            portplan_run::describe(&after),
+        );
+        result.diff = Some(diff(backend, &params.host, before, after));
     }
     Ok(())
 }
@@ -416,17 +420,13 @@ fn audit(
         // Per chain or zone side: firewalld's runtime and permanent differ.
         let (now, after) =
             portplan_core::shell::placements(&report.rules, state).map_err(RunError::Change)?;
-        let header = format!(
-            "{} rules tagged portplan: on {}",
-            state.backend().as_str(),
-            short_text(&params.host)
-        );
-        result.diff = Some(Diff {
-            before_header: header.clone(),
-            after_header: header,
-            before: now.iter().map(|line| format!("{line}\n")).collect(),
-            after: after.iter().map(|line| format!("{line}\n")).collect(),
-        });
+        let lines = |lines: Vec<String>| lines.iter().map(|line| format!("{line}\n")).collect();
+        result.diff = Some(diff(
+            state.backend(),
+            &params.host,
+            lines(now),
+            lines(after),
+        ));
     }
     Ok(())
 }
@@ -464,12 +464,14 @@ fn change(
     let now = gather::read_state(backend, gathered.zone.as_deref()).and_then(|(_, now)| {
         portplan_run::verify(rules, &now, params.state, &steps.expected).map(|after| (now, after))
     });
-    let (now, after) = now.map_err(|cause| roll_back(&point, cause, result))?;
+    // From here on every command ran.
+    let ran = steps.commands.len();
+    let (now, after) = now.map_err(|cause| roll_back(&point, ran, cause, result))?;
     if params.persist
         && let Err(error) = persist(backend, &now, params.backup, result)
     {
         let cause = RunError::Host(format!("cannot persist the rules: {error}"));
-        return Err(roll_back(&point, cause, result));
+        return Err(roll_back(&point, ran, cause, result));
     }
     Ok(after)
 }
@@ -478,10 +480,11 @@ fn change(
 /// change anything.
 fn roll_back(
     point: &execute::RestorePoint,
+    ran: usize,
     cause: RunError,
     result: &mut ModuleResult,
 ) -> RunError {
-    let rollback = match execute::restore(point) {
+    let rollback = match execute::restore(point, ran) {
         Ok(()) => {
             result.changed = false;
             "rolled back".to_string()
@@ -523,18 +526,18 @@ fn persist(
     Ok(false)
 }
 
-fn diff(
-    backend: FirewallBackend,
-    host: &str,
-    before: &BTreeSet<TaggedRule>,
-    after: &BTreeSet<TaggedRule>,
-) -> Diff {
-    let header = format!("{} rules tagged portplan: on {host}", backend.as_str());
+/// Diff mode's view: portplan's rules before and after, under one header.
+fn diff(backend: FirewallBackend, host: &str, before: String, after: String) -> Diff {
+    let header = format!(
+        "{} rules tagged portplan: on {}",
+        backend.as_str(),
+        short_text(host)
+    );
     Diff {
         before_header: header.clone(),
         after_header: header,
-        before: portplan_run::describe(before),
-        after: portplan_run::describe(after),
+        before,
+        after,
     }
 }
 

@@ -200,7 +200,25 @@ pub(crate) fn plan_firewall(
     };
     let slots = slots(state);
     owned_elsewhere(state, &slots, &wanted)?;
-    let mut desired: BTreeSet<Placed> = BTreeSet::new();
+    let (desired, unfiltered) = place(&slots, &wanted);
+    let current = current(state);
+    let add: Vec<Placed> = desired.difference(&current).cloned().collect();
+    collisions(state, &add)?;
+    let remove = leaving(state, &desired);
+    Ok(FirewallChange {
+        backend: state.backend(),
+        add: unique(&add),
+        remove: unique(&remove),
+        commands: render(state, &desired, &add, &remove),
+        notes: unfiltered.into_iter().map(unfiltered_note).collect(),
+    })
+}
+
+/// Where each wanted rule goes: into every slot that drops its family and is
+/// portplan's to write (an accept in one chain does not get a packet past a
+/// drop in another); and the families no such slot filters.
+fn place(slots: &[Slot], wanted: &BTreeSet<TaggedRule>) -> (BTreeSet<Placed>, BTreeSet<IpFamily>) {
+    let mut desired = BTreeSet::new();
     let mut unfiltered = BTreeSet::new();
     for rule in wanted {
         let family = usize::from(rule.family == IpFamily::Ipv6);
@@ -213,17 +231,7 @@ pub(crate) fn plan_firewall(
         }
         desired.extend(ids.into_iter().map(|id| (id, rule.clone())));
     }
-    let current = current(state);
-    let add: Vec<Placed> = desired.difference(&current).cloned().collect();
-    collisions(state, &add)?;
-    let remove = leaving(state, &desired);
-    Ok(FirewallChange {
-        backend: state.backend(),
-        add: unique(&add),
-        remove: unique(&remove),
-        commands: render(state, &desired, &add, &remove),
-        notes: unfiltered.into_iter().map(unfiltered_note).collect(),
-    })
+    (desired, unfiltered)
 }
 
 /// One owner per netfilter table: when a chain another tool owns drops a
@@ -352,17 +360,9 @@ pub fn placements(
     let wanted = expand(rules)?;
     let slots = slots(state);
     let line = |id: ChainId, rule: &TaggedRule| {
-        format!(
-            "{} {} {} {} dport {} saddr {}",
-            slot_key(state, id).unwrap_or_default(),
-            rule.tag,
-            rule.family.as_str(),
-            rule.transport.as_str(),
-            rule.ports,
-            rule.source
-        )
-        .trim_start()
-        .to_string()
+        format!("{} {rule}", slot_key(state, id).unwrap_or_default())
+            .trim_start()
+            .to_string()
     };
     let mut now: Vec<String> = state
         .found_rules()
@@ -376,15 +376,8 @@ pub fn placements(
             }
         })
         .collect();
-    let mut after: Vec<String> = Vec::new();
-    for rule in &wanted {
-        let family = usize::from(rule.family == IpFamily::Ipv6);
-        after.extend(
-            (0..slots.len())
-                .filter(|&i| slots[i].drops && slots[i].takes[family] && slots[i].owner.is_none())
-                .map(|i| line(ChainId::at(i), rule)),
-        );
-    }
+    let (desired, _) = place(&slots, &wanted);
+    let mut after: Vec<String> = desired.iter().map(|(id, rule)| line(*id, rule)).collect();
     now.sort();
     after.sort();
     Ok((now, after))

@@ -3,8 +3,9 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use portplan_core::{
-    Finding, FindingCode, FirewallState, FirewalldState, IptablesState, NftState, Observation,
-    Phase, Plan, PlanError, Report, Severity, UfwState,
+    Finding, FindingCode, FirewallBackend, FirewallOutput, FirewallRule, FirewallState,
+    FirewalldState, IptablesState, NftState, Observation, Phase, Plan, PlanError, PortRange,
+    Report, Severity, Transport, UfwState,
 };
 use serde_json::{Value, json};
 
@@ -78,6 +79,25 @@ pub fn merge(base: &mut Value, extra: Value) {
 }
 
 /// The nftables state inside `state`; any other backend fails the test.
+/// obs1's desired rule for `spec` on 2881/tcp, admitting `sources`.
+pub fn rule_2881(spec: &str, sources: &[&str]) -> FirewallRule {
+    FirewallRule {
+        host: "obs1".into(),
+        spec: spec.into(),
+        tag: format!("portplan:{spec}"),
+        transport: Transport::Tcp,
+        ports: PortRange::single(2881),
+        sources: sources.iter().map(|s| s.to_string()).collect(),
+        purpose: String::new(),
+    }
+}
+
+/// The nftables state of a ruleset given as `nft -j` items.
+pub fn nft_items(items: &[&str]) -> FirewallState {
+    let json = format!(r#"{{"nftables":[{}]}}"#, items.join(","));
+    portplan_core::read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(json, "")).unwrap()
+}
+
 pub fn nft(state: &FirewallState) -> &NftState {
     match state {
         FirewallState::Nftables(s) => s,
