@@ -1,7 +1,7 @@
 //! The deployment model: a plan in which every name resolved and every
 //! address parsed, the input of the rules and of the port tables.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use core::net::IpAddr;
 use ipnet::IpNet;
@@ -39,6 +39,8 @@ pub(crate) struct Deployment {
     pub hosts: Vec<DeployedHost>,
     /// Client networks by name, aggregated.
     pub networks: BTreeMap<String, Vec<IpNet>>,
+    /// The networks every client goes through (`exclusive` in the plan).
+    pub exclusive: BTreeSet<String>,
 }
 
 impl Deployment {

@@ -426,6 +426,11 @@ pub struct ClientNetwork {
     /// Who they are.
     #[serde(default)]
     pub description: String,
+    /// Every client goes through these addresses (a load balancer in front
+    /// of a service): a port that admits this network admits it instead of,
+    /// not besides, its other accessors.
+    #[serde(default)]
+    pub exclusive: bool,
 }
 
 /// A port moved away from the vendor's default.

@@ -39,6 +39,7 @@ pub(crate) fn validate_plan(plan: &Plan) -> Result<Report, PlanError> {
 /// One row of a host's port table, with who reaches it.
 fn port_entry(deployment: &Deployment, host: &DeployedHost, placed: &Placed) -> PortEntry {
     let reach = sources::reach(deployment, host, placed);
+    let purpose = purpose(placed, &reach);
     PortEntry {
         spec: placed.spec.id.clone(),
         component: placed.spec.component.clone(),
@@ -50,9 +51,24 @@ fn port_entry(deployment: &Deployment, host: &DeployedHost, placed: &Placed) -> 
         sources: reach.nets.iter().map(ToString::to_string).collect(),
         source_hosts: reach.hosts,
         source_networks: reach.networks,
-        purpose: placed.spec.purpose.clone(),
+        purpose,
         overridden: placed.overridden,
     }
+}
+
+/// The spec's purpose; when an exclusive network fronts the port, the sheet
+/// also says whom it stands in for, so the network team sees why the
+/// accessors are missing.
+fn purpose(placed: &Placed, reach: &sources::Reach) -> String {
+    if reach.fronted.is_empty() {
+        return placed.spec.purpose.clone();
+    }
+    format!(
+        "{} Admitted only through network {}, instead of {}.",
+        placed.spec.purpose,
+        reach.networks.join(", "),
+        reach.fronted.join(", ")
+    )
 }
 
 /// A desired rule is a port table row that admits someone: derived, not recomputed.

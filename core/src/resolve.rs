@@ -132,6 +132,12 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
             profiles,
             hosts,
             networks,
+            exclusive: plan
+                .networks
+                .iter()
+                .filter(|n| n.exclusive)
+                .map(|n| n.name.clone())
+                .collect(),
         })
     } else {
         Err(PlanError {

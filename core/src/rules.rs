@@ -553,11 +553,30 @@ fn unstated_ports(host: &DeployedHost, findings: &mut Vec<Finding>) {
 /// opts in (ARCHITECTURE.md, "Readings of the seeds").
 const OPT_IN_NETWORKS: [&str; 2] = ["minio-clients", "ocp-slb"];
 
+/// Networks that stand for a profile's hosts when that profile is not in the
+/// plan (the catalog's descriptions: `fineops` is "The FineOps servers ...
+/// when FineOps itself is not in the plan", `project` the FineDataLink
+/// project nodes "that are not in this plan"). With the profile in the plan,
+/// leaving the network out is no omission.
+const STAND_IN_NETWORKS: [(&str, &str); 3] = [
+    ("fineops", "fineops"),
+    ("project", "finedatalink-single"),
+    ("project", "finedatalink-cluster"),
+];
+
+/// `network` is a stand-in whose profile the plan lists.
+fn stood_in(deployment: &Deployment, network: &str) -> bool {
+    STAND_IN_NETWORKS
+        .iter()
+        .any(|(n, profile)| *n == network && deployment.profiles.iter().any(|p| p.name == *profile))
+}
+
 /// no-allowed-sources: a port meant for client networks that the plan does
 /// not define. It fires when nothing in the plan reaches the port (it gets no
-/// rule), and for a browser-facing port even when plan hosts reach it: the
-/// people with the browsers are a network the plan forgot. (A port whose
-/// accessors are all absent from the plan is simply closed, as the table shows.)
+/// rule), and for a browser- or client-facing port even when plan hosts reach
+/// it: the people with the browsers, or the applications, are a network the
+/// plan forgot. (A port whose accessors are all absent from the plan is
+/// simply closed, as the table shows.)
 fn no_allowed_sources(deployment: &Deployment, host: &DeployedHost, findings: &mut Vec<Finding>) {
     for placed in host
         .placed
@@ -576,7 +595,7 @@ fn no_allowed_sources(deployment: &Deployment, host: &DeployedHost, findings: &m
         let undefined: Vec<&str> = named
             .iter()
             .copied()
-            .filter(|n| !deployment.networks.contains_key(*n))
+            .filter(|n| !deployment.networks.contains_key(*n) && !stood_in(deployment, n))
             .collect();
         if undefined.is_empty() {
             continue;
@@ -593,9 +612,14 @@ fn no_allowed_sources(deployment: &Deployment, host: &DeployedHost, findings: &m
                 quote(&host.name),
                 quoted.join(" and ")
             )
-        } else if placed.spec.exposure == Exposure::Browser && reach.networks.is_empty() {
+        } else if reach.networks.is_empty() {
+            let who = if placed.spec.exposure == Exposure::Browser {
+                "is opened in a browser"
+            } else {
+                "serves clients outside the plan"
+            };
             format!(
-                "{} on {} is opened in a browser, but no client network of the plan reaches it, only plan hosts; it is meant for network {}",
+                "{} on {} {who}, but no client network of the plan reaches it, only plan hosts; it is meant for network {}",
                 quote(&placed.spec.id),
                 quote(&host.name),
                 quoted.join(" and ")

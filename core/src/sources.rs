@@ -26,6 +26,9 @@ pub(crate) struct Reach {
     pub hosts: Vec<String>,
     /// Client networks, by name.
     pub networks: Vec<String>,
+    /// Accessors an exclusive network stands in for (`host NAME`,
+    /// `network NAME`): they reach the port through it, not directly.
+    pub fronted: Vec<String>,
     /// The fewest CIDRs that cover exactly the same addresses (adjacent ones
     /// merge, nothing widens), IPv4 before IPv6, each by address.
     pub nets: Vec<IpNet>,
@@ -54,6 +57,7 @@ pub(crate) fn reach(deployment: &Deployment, host: &DeployedHost, placed: &Place
             }
         }
     }
+    let fronted = front(deployment, &mut hosts, &mut networks);
     let mut nets: Vec<IpNet> = hosts
         .iter()
         .map(|&i| IpNet::from(deployment.hosts[i].address))
@@ -67,8 +71,36 @@ pub(crate) fn reach(deployment: &Deployment, host: &DeployedHost, placed: &Place
             .map(|i| deployment.hosts[i].name.clone())
             .collect(),
         networks: networks.into_iter().map(str::to_string).collect(),
+        fronted,
         nets: IpNet::aggregate(&nets),
     }
+}
+
+/// Seed 001: "In general, other components access OCP-Server through SLB or
+/// DNS address." When a port admits an exclusive network (the plan says every
+/// client goes through it), it admits that network alone; the accessors it
+/// stands in for are returned so the report can say so.
+fn front(
+    deployment: &Deployment,
+    hosts: &mut BTreeSet<usize>,
+    networks: &mut BTreeSet<&str>,
+) -> Vec<String> {
+    if !networks.iter().any(|n| deployment.exclusive.contains(*n)) {
+        return Vec::new();
+    }
+    let mut fronted: Vec<String> = hosts
+        .iter()
+        .map(|&i| format!("host {}", deployment.hosts[i].name))
+        .collect();
+    fronted.extend(
+        networks
+            .iter()
+            .filter(|n| !deployment.exclusive.contains(**n))
+            .map(|n| format!("network {n}")),
+    );
+    hosts.clear();
+    networks.retain(|n| deployment.exclusive.contains(*n));
+    fronted
 }
 
 /// The plan order of every other host that `accepts`.

@@ -872,7 +872,73 @@ fn the_slb_in_front_of_ocp_server_is_admitted_when_the_plan_names_it() {
         rule_sources(&r, "ocp1", "ocp-server.http"),
         ["198.18.0.11/32", "198.18.60.0/24", "198.18.70.5/32"]
     );
-    none(&r, Code::NoAllowedSources);
+    let on = |r: &portplan_core::Report, code| {
+        with_code(r, code)
+            .iter()
+            .filter(|f| f.host.as_deref() == Some("ocp1"))
+            .count()
+    };
+    assert_eq!(on(&r, Code::NoAllowedSources), 0);
+
+    // "instead of": every client goes through the SLB, so 8080 admits it alone
+    // and the sheet's purpose names whom it stands in for.
+    let r = report(plan(json!([
+        { "name": "ocp-console", "cidrs": ["198.18.60.0/24"] },
+        { "name": "ocp-slb", "cidrs": ["198.18.70.5"], "exclusive": true }
+    ])));
+    assert_eq!(
+        rule_sources(&r, "ocp1", "ocp-server.http"),
+        ["198.18.70.5/32"]
+    );
+    let rule = r
+        .rules
+        .iter()
+        .find(|x| x.spec == "ocp-server.http")
+        .unwrap();
+    assert!(
+        rule.purpose.ends_with(
+            "Admitted only through network ocp-slb, instead of host obs1, network ocp-console."
+        ),
+        "{}",
+        rule.purpose
+    );
+    assert_eq!(on(&r, Code::NoAllowedSources), 0);
+}
+
+/// The "Also" of the vendor-table audit: a client-facing port (OBServer's SQL
+/// port, which applications reach: seed 001 "OBServer ... 2881 ... Access
+/// source: applications") with no client network of the plan reaching it is
+/// worth an info finding even when plan hosts reach it.
+#[test]
+fn a_client_facing_port_without_its_client_network_is_reported() {
+    let plan = |networks: serde_json::Value| {
+        json!({
+            "name": "t", "profiles": ["ocp"],
+            "hosts": [
+                { "name": "ocp1", "address": "198.18.0.1", "components": ["ocp-server"] },
+                { "name": "obs1", "address": "198.18.0.11", "components": ["observer", "ocp-agent"] }
+            ],
+            "networks": networks
+        })
+    };
+    let r = report(plan(
+        json!([{ "name": "ocp-console", "cidrs": ["198.18.60.0/24"] }]),
+    ));
+    let sql: Vec<_> = with_code(&r, Code::NoAllowedSources)
+        .into_iter()
+        .filter(|f| f.spec.as_deref() == Some("observer.sql"))
+        .collect();
+    assert_eq!(sql.len(), 1, "{sql:?}");
+    assert!(sql[0].message.contains("serves clients outside the plan"));
+    let r = report(plan(json!([
+        { "name": "ocp-console", "cidrs": ["198.18.60.0/24"] },
+        { "name": "application", "cidrs": ["198.18.61.0/24"] }
+    ])));
+    assert!(
+        !with_code(&r, Code::NoAllowedSources)
+            .iter()
+            .any(|f| f.spec.as_deref() == Some("observer.sql"))
+    );
 }
 
 /// 000 cluster note 2: "If you have prepared multiple component servers,

@@ -693,7 +693,7 @@ records! {
         same_on_all_hosts, optional, purpose, source,
     }
     Profile { name, title, description, source, components, networks, specs }
-    ClientNetwork { name, cidrs, description }
+    ClientNetwork { name, cidrs, description, exclusive }
     PortOverride { spec, ports }
     PlanHost { name, address, components, deploy_user, overrides }
     Listener { transport, address, port, v6only, pid, command }

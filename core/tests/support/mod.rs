@@ -683,11 +683,12 @@ pub mod arb {
     }
 
     pub fn client_network() -> BoxedStrategy<ClientNetwork> {
-        (network_name(), vec(address(), 0..4), text())
-            .prop_map(|(name, cidrs, description)| ClientNetwork {
+        (network_name(), vec(address(), 0..4), text(), any::<bool>())
+            .prop_map(|(name, cidrs, description, exclusive)| ClientNetwork {
                 name,
                 cidrs,
                 description,
+                exclusive,
             })
             .boxed()
     }
@@ -1075,6 +1076,7 @@ pub mod arb {
                         name,
                         cidrs,
                         description: String::new(),
+                        exclusive: false,
                     }
                 });
                 let optional = offer.optional.len();
@@ -1217,6 +1219,7 @@ pub mod arb {
                     name,
                     cidrs,
                     description: String::new(),
+                    exclusive: false,
                 }
             )),
             1 => of(deploy_user()).prop_map(Change::DeployUser),
