@@ -1,10 +1,14 @@
 // The page: a plan editor whose findings, port tables, access matrix, firewall
 // commands and request sheet follow every edit. All answers come from the
-// portplan plugin (portplan.mjs); this file only turns them into HTML.
+// portplan plugin (portplan.mjs); this file only turns them into HTML. The
+// plan also lives in the page's address and this browser's storage
+// (share.mjs), so a reload or a shared link brings it back.
 import { loadPortplan, PlanError } from './portplan.mjs';
 import { locate } from './locate.mjs';
 import { isYaml, readYaml, withLines, YamlError } from './yaml.mjs';
 import { accessMatrix, renderMatrix } from './matrix.mjs';
+import { starterPlan } from './starter.mjs';
+import { decodePlan, fragmentValue, shareUrl, ShareError, storedPlan, storePlan } from './share.mjs';
 
 const $ = (id) => document.getElementById(id);
 const editor = $('editor');
@@ -28,29 +32,54 @@ function commandText({ argv, stdin }) {
   return stdin == null ? line : `${line} <<'EOF'\n${stdin.replace(/\n$/, '')}\nEOF`;
 }
 
-/** A first plan for a profile: one host per component, a CIDR per client network. */
-export function starterPlan(profile) {
-  return {
-    name: `${profile.name}-plan`,
-    profiles: [profile.name],
-    'deploy-user': 'root',
-    hosts: profile.components.map((c, i) => ({
-      name: c.name,
-      address: `198.18.0.${11 + i}`,
-      components: [c.name],
-    })),
-    networks: profile.networks.map((n, i) => ({
-      name: n.name,
-      cidrs: [`198.18.${100 + i}.0/24`],
-      description: n.description,
-    })),
-    overrides: [],
-  };
+/**
+ * Put `text` on the clipboard. The asynchronous Clipboard API exists only in
+ * a secure context (https, localhost); a page served to colleagues from
+ * `http://<address>:8000` is not one, so the older copy command of a
+ * selection is the fallback there.
+ */
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const back = document.activeElement;
+    const area = h('textarea', { readonly: '', 'aria-hidden': 'true', class: 'offscreen' });
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    let ok = false;
+    try {
+      ok = document.execCommand('copy');
+    } catch {
+      ok = false;
+    }
+    area.remove();
+    back?.focus();
+    return ok;
+  }
+}
+
+/** A button that copies what `text()` gives and says so next to itself. */
+function copyButton(label, text, attrs = {}) {
+  const note = h('span', { class: 'copy-note', role: 'status' });
+  const button = h('button', {
+    type: 'button', class: 'copy', ...attrs,
+    onclick: async () => {
+      const ok = await copyText(await text());
+      note.textContent = ok ? 'Copied' : 'Copy failed: select the text and copy it by hand';
+      button.dataset.copied = ok ? 'yes' : 'no';
+      clearTimeout(button.timer);
+      button.timer = setTimeout(() => { note.textContent = ''; }, 4000);
+    },
+  }, label);
+  return [button, note];
 }
 
 let api;
 let current = null; // { plan, reportText, report } of the last valid plan
 let generation = 0;
+let profileNames = new Set(); // the catalog's profiles
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -118,7 +147,30 @@ function renderFindings(report) {
           h('p', { class: 'fix' }, h('strong', {}, 'Fix: '), f.fix)))))));
 }
 
-function renderPorts(report) {
+/**
+ * Who a port admits, by name: the plan hosts (`source-hosts`) and client
+ * networks (`source-networks`) the report names for the row, each with its
+ * address or CIDRs on hover (and after the name when printed, where nothing
+ * hovers). A merged CIDR such as 198.18.2.12/31 says nothing about which
+ * hosts are meant; the names do. A row that admits sources but names none
+ * (core never writes one) keeps its CIDRs, so nothing admitted goes unseen.
+ */
+function sourcesCell(entry, plan, report) {
+  const hostAddress = new Map([
+    ...(plan.hosts ?? []).map((x) => [x.name, x.address]),
+    ...report.hosts.map((x) => [x.host, x.address]), // as core normalised it
+  ]);
+  const networkCidrs = new Map((plan.networks ?? []).map((n) => [n.name, n.cidrs.join(', ')]));
+  const named = [
+    ...(entry['source-hosts'] ?? []).map((n) => h('span', { class: 'src host', title: hostAddress.get(n) }, n)),
+    ...(entry['source-networks'] ?? []).map((n) => h('span', { class: 'src network', title: networkCidrs.get(n) }, n)),
+  ];
+  if (!entry.sources.length) return entry.exposure === 'loopback' ? 'none (loopback)' : 'none';
+  const list = named.length ? named : entry.sources.map((c) => h('span', { class: 'src cidr' }, c));
+  return list.flatMap((node, i) => (i ? [', ', node] : [node]));
+}
+
+function renderPorts(report, plan) {
   $('ports').replaceChildren(...report.hosts.map((host) =>
     h('section', { class: 'host-ports' },
       h('h3', {}, `${host.host} `, h('span', { class: 'addr' }, host.address)),
@@ -133,7 +185,7 @@ function renderPorts(report) {
               h('td', {}, h('code', {}, p.spec)),
               h('td', {}, p.allocation),
               h('td', {}, p.exposure),
-              h('td', {}, p.sources.length ? p.sources.join(', ') : (p.exposure === 'loopback' ? 'none (loopback)' : 'none')),
+              h('td', { class: 'sources' }, sourcesCell(p, plan, report)),
               h('td', { class: 'purpose' }, p.purpose)))))))));
 }
 
@@ -152,8 +204,11 @@ async function renderFirewall(report, gen) {
     } else {
       try {
         const change = await api.planFirewall(rules, backend);
+        const text = change.commands.map(commandText).join('\n');
         body = [
-          h('pre', { class: 'commands', tabindex: '0' }, h('code', {}, change.commands.map(commandText).join('\n'))),
+          h('div', { class: 'copy-row' },
+            copyButton('Copy commands', () => text, { 'aria-label': `Copy the ${backend} commands for ${host.host}` })),
+          h('pre', { class: 'commands' }, h('code', {}, text)),
           change.notes.length ? h('ul', { class: 'notes' }, change.notes.map((n) => h('li', {}, n))) : null,
         ];
       } catch (error) {
@@ -167,12 +222,64 @@ async function renderFirewall(report, gen) {
   $('firewall').replaceChildren(...sections);
 }
 
+/** A plan with error findings is no request for the network team yet: say so
+ * on the page, on paper (the mark prints) and before a download. */
+function renderMark(report) {
+  const n = report.summary.errors;
+  const mark = $('errors-mark');
+  mark.hidden = n === 0;
+  mark.textContent = n === 0 ? '' :
+    `Draft: this plan has ${n} error${n === 1 ? '' : 's'} (see Findings). Do not open these ports until portplan reports none.`;
+  $('results').dataset.errors = String(n);
+}
+
 function render(result, gen) {
   renderSummary(result.report, false);
+  renderMark(result.report);
   renderFindings(result.report);
   $('matrix').replaceChildren(renderMatrix(accessMatrix(result.plan, result.report)));
-  renderPorts(result.report);
+  renderPorts(result.report, result.plan);
   return renderFirewall(result.report, gen);
+}
+
+/**
+ * The profile dropdown shows the plan's profile: the one catalog profile it
+ * deploys, or an entry that names the plan's profiles when it deploys several
+ * or its own (a "Start" from that entry would not say which to start from,
+ * so Start waits for a choice). Only when the plan's profiles change, so a
+ * profile picked by hand stays while the plan is edited.
+ */
+let followedProfiles = null;
+function followProfiles(plan) {
+  const names = plan.profiles ?? [];
+  const key = JSON.stringify(names);
+  if (key === followedProfiles) return;
+  followedProfiles = key;
+  const select = $('profile');
+  select.querySelector('option.plan-profiles')?.remove();
+  if (names.length === 1 && profileNames.has(names[0])) {
+    select.value = names[0];
+  } else {
+    const custom = new Set((plan['custom-profiles'] ?? []).map((p) => p.name));
+    const label = names.map((n) => (custom.has(n) || !profileNames.has(n) ? `${n} (custom)` : n)).join(' + ');
+    select.prepend(h('option', { value: '', class: 'plan-profiles' }, `This plan: ${label || 'no profile'}`));
+    select.value = '';
+  }
+  syncStart();
+}
+
+function syncStart() {
+  $('use-profile').disabled = $('profile').value === '';
+}
+
+// The address and the storage follow the editor. Encoding is asynchronous,
+// so an older edit never overwrites a newer one's address.
+let persisted = 0;
+async function persist(text) {
+  const n = ++persisted;
+  storePlan(text);
+  const href = text.trim() ? await shareUrl(location, text) : location.href.replace(/#.*$/, '');
+  if (n === persisted && href !== location.href) history.replaceState(null, '', href);
 }
 
 async function update() {
@@ -182,10 +289,12 @@ async function update() {
   // A YAML plan goes to the plugin as the JSON text of the same value.
   const yaml = isYaml(text);
   try {
+    await persist(text);
     const planJson = await api.parsePlan(yaml ? readYaml(text).json : text);
     const { text: reportText, report } = await api.validatePlan(planJson);
     if (gen !== generation) return;
     current = { plan: JSON.parse(planJson), reportText, report };
+    followProfiles(current.plan);
     showProblems([]);
     $('results').classList.remove('stale');
     await render(current, gen);
@@ -226,8 +335,26 @@ function examplePath(name) {
 
 async function download(format, extension, type) {
   if (!current) return;
-  const text = await api.renderReport(current.reportText, format);
-  const a = h('a', { href: URL.createObjectURL(new Blob([text], { type })), download: `${current.report.plan}-ports.${extension}` });
+  const { report, reportText } = current;
+  const errors = report.summary.errors;
+  const stale = $('results').classList.contains('stale');
+  // Asked before anything else happens: a sheet with errors is a draft, and
+  // one of an older plan is not what the editor shows.
+  if (errors || stale) {
+    const why = [
+      errors ? `The plan "${report.plan}" has ${errors} error${errors === 1 ? '' : 's'}: the sheet would ask the network team to open the ports of a plan that does not work yet.` : null,
+      stale ? 'The plan in the editor cannot be checked; the sheet is of the last plan that could.' : null,
+    ].filter(Boolean).join('\n');
+    if (!window.confirm(`${why}\n\nDownload it anyway${errors ? ', marked as a draft' : ''}?`)) return;
+  }
+  let text = await api.renderReport(reportText, format);
+  // The file carries the mark too: in its name (CSV has no place for a note
+  // its readers keep), and for Markdown also as its first line.
+  const mark = errors ? `-DRAFT-${errors}-error${errors === 1 ? '' : 's'}` : '';
+  if (errors && format === 'markdown') {
+    text = `> **Draft: this plan has ${errors} error${errors === 1 ? '' : 's'}.** Do not open these ports until portplan reports none.\n\n${text}`;
+  }
+  const a = h('a', { href: URL.createObjectURL(new Blob([text], { type })), download: `${report.plan}-ports${mark}.${extension}` });
   document.body.append(a);
   a.click();
   a.remove();
@@ -243,6 +370,7 @@ async function main() {
     return;
   }
   const profiles = await api.catalog();
+  profileNames = new Set(profiles.map((p) => p.name));
   $('profile').replaceChildren(...profiles.map((p) => h('option', { value: p.name }, `${p.name}: ${p.title}`)));
   let examples = [];
   try {
@@ -254,7 +382,9 @@ async function main() {
   $('use-example').disabled = examples.length === 0;
   $('status').textContent = `Ready: ${profiles.length} built-in profiles, checked by the portplan plugin in this page.`;
 
+  $('profile').addEventListener('change', syncStart);
   $('use-profile').addEventListener('click', async () => {
+    if (!$('profile').value) return;
     setState('busy');
     const profile = await api.getProfile($('profile').value);
     await setPlan(`${JSON.stringify(starterPlan(profile), null, 2)}\n`);
@@ -279,14 +409,32 @@ async function main() {
   }
   $('download-csv').addEventListener('click', () => download('csv', 'csv', 'text/csv'));
   $('download-md').addEventListener('click', () => download('markdown', 'md', 'text/markdown'));
+  // The link is made from the editor's text at the click, not from the last
+  // update, so a click right after typing shares what was typed.
+  const [share, shareNote] = copyButton('Copy a link to this plan', async () => {
+    await persist(editor.value);
+    return shareUrl(location, editor.value);
+  }, { id: 'share' });
+  $('share-row').prepend(share, shareNote);
+  // A link pasted into this page's address bar changes only the fragment.
+  window.addEventListener('hashchange', () => loadShared().catch(() => {}));
 
   // For the tests: the corpus pipeline of this very plugin instance, and the
   // report JSON (as the plugin wrote it) of the plan in the editor.
   window.portplanPage = {
     reportJson: (text) => api.reportJson(text),
     currentReport: () => current?.reportText ?? null,
+    profile: (name) => api.getProfile(name),
   };
 
+  // A shared link first, then what this browser kept, then an example.
+  if (await loadShared()) return;
+  const kept = storedPlan();
+  if (kept !== null && kept.trim()) {
+    $('status').textContent += ' The plan is the one this browser kept.';
+    await setPlan(kept);
+    return;
+  }
   const first = examples.includes('ocp-cluster') ? 'ocp-cluster' : null;
   if (first) {
     $('example').value = first;
@@ -294,6 +442,24 @@ async function main() {
   } else {
     const profile = await api.getProfile(profiles[0].name);
     await setPlan(`${JSON.stringify(starterPlan(profile), null, 2)}\n`);
+  }
+}
+
+/** Load the plan of the address's fragment; false when it has none or it cannot be read. */
+async function loadShared() {
+  const value = fragmentValue(location.hash);
+  if (value === null) return false;
+  try {
+    const text = await decodePlan(value);
+    if (text !== editor.value) {
+      $('status').textContent = 'Ready: the plan is the one in the link.';
+      await setPlan(text);
+    }
+    return true;
+  } catch (error) {
+    if (!(error instanceof ShareError)) throw error;
+    $('status').textContent = `The plan in this link cannot be read: ${error.message}. The page starts without it.`;
+    return false;
   }
 }
 

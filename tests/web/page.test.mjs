@@ -10,17 +10,26 @@
 // report's source-hosts and source-networks, even inside a merged CIDR); the
 // firewall commands, planned against core's empty-firewall states, render for
 // every backend; the CSV and Markdown sheets download with the right rows; a
-// YAML plan typed in gives its JSON twin's report, and a YAML problem names
-// and selects its line;
-// screenshots at 1280x800 and 390x844 go to target/web-screenshots/ (and
-// docs/page.png with --update-docs).
+// YAML plan typed, pasted or uploaded gives its JSON twin's report, and a YAML
+// problem names and selects its line; a profile starts one host per role; the
+// profile dropdown follows the plan; the plan survives a reload (storage) and
+// travels in a link (the address's fragment, deflate-raw + base64url); copy
+// buttons copy the exact commands, which wrap instead of being cut off; the
+// sheet is marked, on screen, on paper and in its downloads, when the plan has
+// errors; sources show by name with their address on hover; the print
+// stylesheet hides the controls and gives tables the page's width;
+// screenshots at 1280x800, 390x844 and of the printed sheet go to
+// target/web-screenshots/ (and docs/page.png, docs/page-print.png with
+// --update-docs).
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import assert from 'node:assert/strict';
+import { roles, starterPlan } from '../../examples/web/starter.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 const web = join(root, 'dist/web');
@@ -94,10 +103,23 @@ async function main() {
   // No network but the page's own server.
   await context.route('**/*', (route) =>
     route.request().url().startsWith(url) ? route.continue() : route.abort());
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url.replace(/\/$/, '') });
   const page = context.pages()[0] ?? (await context.newPage());
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  // Every confirm the page asks is recorded and answered by `answer` (dismissed
+  // unless a check says otherwise), so a check can also prove none was asked.
+  const dialogs = [];
+  let answer = 'dismiss';
+  page.on('dialog', (d) => { dialogs.push(d.message()); return answer === 'accept' ? d.accept() : d.dismiss(); });
+  const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
+  const loadExample = async (name) => {
+    await page.selectOption('#example', name);
+    await page.click('#use-example');
+    await idle(page);
+  };
+  const hostsOf = async () => JSON.parse(await page.inputValue('#editor')).hosts.map((x) => `${x.name}: ${x.components.join(' ')}`);
 
   try {
     await page.goto(url);
@@ -138,7 +160,7 @@ async function main() {
       const text = await page.textContent('.finding[data-code="port-conflict"]');
       assert.match(text, /finedatalink\.gpfdist/);
       assert.match(text, /Fix:/);
-      assert.match(await page.textContent('#findings'), /Host finedatalink/);
+      assert.match(await page.textContent('#findings'), /Host fdl1/);
       await idle(page);
       await page.screenshot({ path: join(shots, 'conflict-1280x800.png'), fullPage: false });
       await replaceIn(page, '"ports": 8068', '"ports": 15501');
@@ -149,10 +171,10 @@ async function main() {
     });
 
     await check('a rejected plan names the problem and selects its place in the plan', async () => {
-      await replaceIn(page, '"address": "198.18.0.12"', '"address": "198.18.0.300"');
+      await replaceIn(page, '"address": "198.18.0.11"', '"address": "198.18.0.300"');
       await page.waitForSelector('#problems li');
       await idle(page);
-      assert.match(await page.textContent('#problems'), /hosts\[1\]\.address: not an IPv4 or IPv6 address \(value: 198\.18\.0\.300\)/);
+      assert.match(await page.textContent('#problems'), /hosts\[0\]\.address: not an IPv4 or IPv6 address \(value: 198\.18\.0\.300\)/);
       assert.ok(await page.$('#results.stale'));
       await page.focus('#problems button');
       await page.keyboard.press('Enter');
@@ -160,7 +182,7 @@ async function main() {
       assert.equal(selected, '"address": "198.18.0.300"');
       assert.equal(await page.evaluate(() => document.activeElement.id), 'editor');
       await page.screenshot({ path: join(shots, 'rejected-1280x800.png') });
-      await replaceIn(page, '198.18.0.300', '198.18.0.12');
+      await replaceIn(page, '198.18.0.300', '198.18.0.11');
       await page.waitForSelector('#problems li', { state: 'detached' });
       await idle(page);
       assert.equal(await page.$('#results.stale'), null);
@@ -184,8 +206,21 @@ async function main() {
         .filter((t) => t.closest('section').querySelector('h3').firstChild.nodeValue.trim() === 'obs1')
         .flatMap((t) => [...t.querySelectorAll('tbody tr')])
         .filter((r) => r.cells[2].textContent === 'observer.rpc')
-        .map((r) => [r.cells[0].textContent, r.cells[5].textContent]));
-      assert.deepEqual(rpc, [['2882', '198.18.2.12/31']]);
+        .map((r) => [r.cells[0].textContent, r.cells[5].textContent,
+          [...r.cells[5].querySelectorAll('.src')].map((s) => s.title).join(' ')]));
+      // By name, each with its address on hover: the /31 of the rule names no one.
+      assert.deepEqual(rpc, [['2882', 'obs2, obs3', '198.18.2.12 198.18.2.13']]);
+      const sources = await page.$$eval('#ports .host-ports', (ss) => [...ss
+        .find((s) => s.querySelector('h3').firstChild.nodeValue.trim() === 'obs1')
+        .querySelectorAll('tbody tr')]
+        .filter((r) => r.cells[2].textContent === 'observer.sql')
+        .map((r) => [...r.cells[5].querySelectorAll('.src')].map((s) => `${s.className}:${s.textContent}=${s.title}`)));
+      assert.deepEqual(sources, [[
+        'src host:ocp1=198.18.2.10', 'src host:proxy1=198.18.2.20', 'src network:application=198.18.50.0/24',
+      ]]);
+      // A network of several CIDRs shows them all on hover.
+      assert.deepEqual(await page.$$eval('#ports .src.network', (ss) => [...new Set(ss
+        .filter((s) => s.textContent === 'ocp-console').map((s) => s.title))]), ['198.18.60.0/25, 198.18.60.128/25']);
       const desc = await page.$eval('#matrix desc', (d) => d.textContent).then((t) => t.split('; '));
       for (const who of ['obs2', 'obs3']) {
         assert.ok(desc.some((d) => d.startsWith(`${who} may reach obs1 on `) && /\b2882\b/.test(d)), `${who} -> obs1 2882 in: ${desc.join('; ')}`);
@@ -232,6 +267,8 @@ async function main() {
     });
 
     await check('the network team\'s sheet downloads as CSV and Markdown with the report\'s rows', async () => {
+      dialogs.length = 0;
+      assert.equal(await page.isHidden('#errors-mark'), true, 'a plan without errors is not marked');
       const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
       assert.equal(csv.suggestedFilename(), 'ocp-prod-ports.csv');
       const rows = readFileSync(await csv.path(), 'utf8').trimEnd().split('\n');
@@ -248,6 +285,8 @@ async function main() {
       assert.equal(md.suggestedFilename(), 'ocp-prod-ports.md');
       const table = readFileSync(await md.path(), 'utf8');
       assert.match(table, /\| obs1 \| 198\.18\.2\.11 \| 2881 \| tcp \|/);
+      assert.doesNotMatch(table, /Draft/);
+      assert.deepEqual(dialogs, [], 'no confirm for a plan without errors');
     });
 
     await check('a YAML plan typed into the editor gives its JSON twin\'s report and results', async () => {
@@ -335,7 +374,300 @@ async function main() {
       assert.equal(desc, 'ocp may reach dns1 on 53/udp; clients may reach dns1 on 53/udp; ocp-console may reach ocp on 8080');
     });
 
+    await check('Start from a profile: one host per role, named as operators name them, for every profile', async () => {
+      const expected = {
+        'finedatalink-single': ['fdl1: finedatalink fanruan-gateway mysql elasticsearch kafka ops-agent'],
+        'finedatalink-cluster': [
+          'app1: finedatalink ops-agent', 'app2: finedatalink ops-agent',
+          'comp1: fanruan-gateway elasticsearch mysql redis minio kafka nacos nacos-mysql ops-agent'],
+        fineops: ['fineops1: fineops-nginx skywalking-oap fineops-registry'],
+        ocp: ['ocp1: ocp-server', 'obs1: observer ocp-agent backup-agent', 'obs2: observer ocp-agent backup-agent',
+          'obs3: observer ocp-agent backup-agent', 'proxy1: obproxy ocp-agent'],
+        'ocp-ce': ['ocp1: ocp-server', 'metadb1: metadb', 'metadb2: metadb', 'metadb3: metadb'],
+      };
+      for (const [profile, hosts] of Object.entries(expected)) {
+        await page.selectOption('#profile', profile);
+        await page.click('#use-profile');
+        await idle(page);
+        assert.deepEqual(await hostsOf(), hosts, profile);
+        // Every component of the catalog placed, none invented; a starter checks without errors.
+        const catalog = await page.evaluate((n) => window.portplanPage.profile(n), profile);
+        const placed = new Set(hosts.flatMap((x) => x.split(': ')[1].split(' ')));
+        assert.deepEqual([...placed].sort(), catalog.components.map((c) => c.name).sort(), profile);
+        assert.equal(await page.textContent('#summary .badge.error'), '0 errors', profile);
+        assert.equal(await page.$eval('#profile', (e) => e.value), profile, `${profile} stays selected`);
+      }
+    });
+
+    await check('starter roles follow the catalog: every component placed, none invented', async () => {
+      const ocp = await page.evaluate(() => window.portplanPage.profile('ocp'));
+      const hosts = (p) => starterPlan(p).hosts.map((x) => `${x.name}: ${x.components.join(' ')}`);
+      // A component the roles do not name gets a host of its own; one the catalog lacks is not invented.
+      const grown = structuredClone(ocp);
+      grown.components.push({ name: 'ocp-exporter', title: 'Exporter', description: '', required: true });
+      grown.components = grown.components.filter((c) => c.name !== 'backup-agent');
+      assert.deepEqual(hosts(grown), [
+        'ocp1: ocp-server', 'obs1: observer ocp-agent', 'obs2: observer ocp-agent', 'obs3: observer ocp-agent',
+        'proxy1: obproxy ocp-agent', 'ocp-exporter1: ocp-exporter']);
+      // A role left with no component of the catalog is no host.
+      grown.components = grown.components.filter((c) => c.name !== 'obproxy');
+      assert.ok(!hosts(grown).some((x) => x.startsWith('proxy')), hosts(grown).join());
+      // A profile with no written roles (a custom one): one host per component, none lost.
+      const custom = { name: 'dns', components: [{ name: 'unbound' }, { name: 'kea' }], networks: [{ name: 'clients', description: 'x' }], specs: [] };
+      assert.deepEqual(roles(custom), [{ prefix: 'unbound', components: ['unbound'], count: 1 }, { prefix: 'kea', components: ['kea'], count: 1 }]);
+      assert.deepEqual(starterPlan(custom).networks.map((n) => `${n.name} ${n.cidrs}`), ['clients 198.18.100.0/24']);
+    });
+
+    await check('the profile dropdown follows the loaded plan', async () => {
+      const shown = () => page.$eval('#profile', (e) => ({ value: e.value, text: e.selectedOptions[0].textContent, start: !document.getElementById('use-profile').disabled }));
+      await loadExample('ocp-cluster');
+      assert.deepEqual(await shown(), { value: 'ocp', text: 'ocp: OceanBase Cloud Platform (OCP)', start: true });
+      await loadExample('finedatalink-cluster');
+      assert.deepEqual(await shown(), { value: '', text: 'This plan: finedatalink-cluster + fineops', start: false });
+      await page.fill('#editor', readFileSync(join(corpus, 'custom-profile.plan.json'), 'utf8'));
+      await page.waitForFunction(() => document.getElementById('profile').selectedOptions[0].textContent.includes('dns'));
+      await idle(page);
+      assert.deepEqual(await shown(), { value: '', text: 'This plan: ocp-ce + dns (custom)', start: false });
+      assert.equal(await page.$$eval('#profile option.plan-profiles', (o) => o.length), 1, 'one neutral entry, replaced');
+      // A profile picked by hand stays while the plan is edited without changing its profiles.
+      await page.selectOption('#profile', 'fineops');
+      assert.equal((await shown()).start, true);
+      await replaceIn(page, '"name": "custom"', '"name": "custom2"');
+      await page.waitForFunction(() => document.querySelector('#summary strong')?.textContent === 'custom2');
+      await idle(page);
+      assert.equal((await shown()).value, 'fineops');
+      await loadExample('ocp-ce-single');
+      assert.deepEqual(await shown(), { value: 'ocp-ce', text: 'ocp-ce: OceanBase Cloud Platform (OCP) Community Edition', start: true });
+      assert.equal(await page.$$eval('#profile option', (o) => o.length), 5, 'the neutral entry is gone');
+    });
+
+    await check('the plan travels in a share link (compressed fragment) and comes back byte for byte', async () => {
+      // The YAML twin, comments and aliases kept, then edited by typing.
+      await loadExample('ocp-cluster.yaml');
+      await replaceIn(page, 'name: ocp-prod', 'name: ocp-shared');
+      await page.waitForFunction(() => document.querySelector('#summary strong')?.textContent === 'ocp-shared');
+      await idle(page);
+      const text = await page.inputValue('#editor');
+      const report = await page.evaluate(() => window.portplanPage.currentReport());
+      // The address follows the editor.
+      const hash = new URL(page.url()).hash;
+      assert.match(hash, /^#plan=[A-Za-z0-9_-]+$/);
+      await page.click('#share');
+      await page.waitForSelector('#share-row .copy-note:text("Copied")');
+      const link = await clipboard();
+      assert.equal(link, page.url());
+      // deflate-raw + base64url, readable by any inflate, and shorter than the plan.
+      const value = new URL(link).hash.slice('#plan='.length);
+      assert.equal(inflateRawSync(Buffer.from(value, 'base64url')).toString('utf8'), text);
+      // (base64url alone would make it a third longer than the plan)
+      assert.ok(value.length < text.length * 0.75, `${value.length} characters for a ${text.length}-character plan`);
+      // Opened where nothing was kept: the link alone brings the plan back.
+      await page.evaluate(() => localStorage.clear());
+      await page.goto('about:blank');
+      await page.goto(link);
+      await idle(page);
+      assert.equal(await page.inputValue('#editor'), text);
+      assert.equal(await page.evaluate(() => window.portplanPage.currentReport()), report);
+      assert.match(await page.textContent('#status'), /the plan is the one in the link/);
+      // A link pasted into the address bar of the open page (only the fragment changes).
+      const other = readFileSync(join(root, 'examples/plans/finedatalink-single.json'), 'utf8');
+      await page.evaluate((h) => { location.hash = h; }, `plan=${deflateRawSync(Buffer.from(other)).toString('base64url')}`);
+      await page.waitForFunction(() => document.querySelector('#summary strong')?.textContent === 'fdl-single');
+      await idle(page);
+      assert.equal(await page.inputValue('#editor'), other);
+    });
+
+    await check('a reload brings back the plan this browser kept; a link wins over it', async () => {
+      await loadExample('ocp-ce-single');
+      await replaceIn(page, '"name": "ocp-ce-lab"', '"name": "kept-plan"');
+      await page.waitForFunction(() => document.querySelector('#summary strong')?.textContent === 'kept-plan');
+      await idle(page);
+      const kept = await page.inputValue('#editor');
+      const link = page.url();
+      await page.goto(url); // no fragment
+      await idle(page);
+      assert.equal(await page.inputValue('#editor'), kept);
+      assert.match(await page.textContent('#status'), /the one this browser kept/);
+      await page.reload();
+      await idle(page);
+      assert.equal(await page.inputValue('#editor'), kept);
+      // A link to another plan beats what was kept.
+      const other = readFileSync(join(root, 'examples/plans/gateway-on-6000.json'), 'utf8');
+      await page.goto(`${url}#plan=${deflateRawSync(Buffer.from(other)).toString('base64url')}`);
+      await idle(page);
+      assert.equal(await page.inputValue('#editor'), other);
+      await page.goto(link);
+      await idle(page);
+      assert.equal(await page.inputValue('#editor'), kept);
+    });
+
+    await check('a damaged or oversized link is refused with a message and the page still works', async () => {
+      const good = await page.inputValue('#editor');
+      for (const [fragment, why] of [
+        ['plan=not*base64', /not base64url text/],
+        [`plan=${deflateRawSync(Buffer.from(good)).toString('base64url').slice(0, 40)}`, /damaged/],
+        // 5 MiB of spaces deflate to a few kilobytes: a link must not make the page swallow them.
+        [`plan=${deflateRawSync(Buffer.alloc(5 * 1024 * 1024, 32)).toString('base64url')}`, /larger than 4 MiB/],
+        [`plan=${deflateRawSync(Buffer.from([0xff, 0xfe, 0x00])).toString('base64url')}`, /not UTF-8/],
+      ]) {
+        await page.goto('about:blank');
+        await page.goto(`${url}#${fragment}`);
+        await idle(page);
+        assert.match(await page.textContent('#status'), why);
+        assert.match(await page.textContent('#status'), /^The plan in this link cannot be read/);
+        assert.equal(await page.inputValue('#editor'), good, 'the kept plan instead');
+        assert.match(await page.textContent('#summary'), /errors?/);
+      }
+    });
+
+    await check('copy buttons copy a host\'s exact commands; long commands wrap instead of being cut off', async () => {
+      await loadExample('ocp-cluster');
+      await page.check('input[value="firewalld"]');
+      await page.waitForFunction(() => document.querySelector('#firewall [data-host="obs1"] pre')?.textContent.startsWith('firewall-cmd'));
+      await idle(page);
+      const shown = await page.textContent('#firewall [data-host="obs1"] pre');
+      await page.click('#firewall [data-host="obs1"] button.copy');
+      await page.waitForSelector('#firewall [data-host="obs1"] .copy-note:text("Copied")');
+      const copied = await clipboard();
+      assert.equal(copied, shown);
+      assert.match(copied, /^firewall-cmd --permanent --zone=public .*'--add-rich-rule=rule family="ipv4" source address="198\.18\.2\.10" port port="2881" protocol="tcp" log prefix="portplan:observer\.sql" level="info" limit value="1\/h" accept'/m);
+      assert.equal(await page.getAttribute('#firewall [data-host="obs1"] button.copy', 'aria-label'), 'Copy the firewalld commands for obs1');
+      // No command runs past its box, at the desktop width and on a phone; and
+      // the lines are longer than the box, so it is the wrap that keeps them in.
+      for (const width of [1280, 390]) {
+        await page.setViewportSize({ width, height: 844 });
+        const boxes = await page.$$eval('#firewall pre', (ps) => ps.map((p) => {
+          const longest = Math.max(...p.textContent.split('\n').map((l) => l.length));
+          const ch = parseFloat(getComputedStyle(p).fontSize) * 0.6; // a monospace character, at least
+          return { over: p.scrollWidth - p.clientWidth, wraps: longest * ch > p.clientWidth, lines: p.textContent.split('\n').length,
+            height: p.getBoundingClientRect().height, lineHeight: parseFloat(getComputedStyle(p).lineHeight) || 15 };
+        }));
+        assert.ok(boxes.length === 5, `${boxes.length} command boxes`);
+        for (const b of boxes) assert.ok(b.over <= 0, `a command runs ${b.over}px past its box at ${width}px`);
+        assert.ok(boxes.every((b) => b.wraps), `firewalld lines are longer than the box at ${width}px`);
+        assert.ok(boxes.every((b) => b.height > b.lines * b.lineHeight * 1.5), `wrapped lines take more rows at ${width}px`);
+      }
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.check('input[value="nftables"]');
+      await idle(page);
+    });
+
+    await check('copy works where the Clipboard API does not (a page served over plain http to colleagues)', async () => {
+      await page.evaluate(() => navigator.clipboard.writeText('before'));
+      const fresh = await context.newPage();
+      try {
+        await fresh.addInitScript(() => Object.defineProperty(Navigator.prototype, 'clipboard', { get: () => undefined }));
+        await fresh.goto(url);
+        await idle(fresh);
+        assert.equal(await fresh.evaluate(() => navigator.clipboard), undefined);
+        await fresh.click('#firewall [data-host="obs1"] button.copy');
+        await fresh.waitForSelector('#firewall [data-host="obs1"] .copy-note:text("Copied")');
+        assert.equal(await clipboard(), await fresh.textContent('#firewall [data-host="obs1"] pre'));
+      } finally {
+        await fresh.close();
+      }
+    });
+
+    await check('a plan with errors marks its sheet on screen, on paper and in its downloads', async () => {
+      await loadExample('conflict-ocp-and-fdl-on-8080');
+      const n = Number(/^(\d+) errors?$/.exec(await page.textContent('#summary .badge.error'))[1]);
+      assert.ok(n > 0);
+      const errs = `${n} error${n === 1 ? '' : 's'}`;
+      assert.equal(await page.isVisible('#errors-mark'), true);
+      assert.equal(await page.textContent('#errors-mark'), `Draft: this plan has ${errs} (see Findings). Do not open these ports until portplan reports none.`);
+      // The download asks first; a "no" downloads nothing.
+      dialogs.length = 0;
+      const downloads = [];
+      const onDownload = (d) => downloads.push(d);
+      page.on('download', onDownload);
+      try {
+        answer = 'dismiss';
+        await page.click('#download-csv');
+        assert.equal(dialogs.length, 1);
+        assert.match(dialogs[0], new RegExp(`has ${errs}:`));
+        answer = 'accept';
+        const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+        const [md] = await Promise.all([page.waitForEvent('download'), page.click('#download-md')]);
+        assert.equal(dialogs.length, 3);
+        assert.equal(downloads.length, 2, 'the refused download never came');
+        const plan = JSON.parse(await page.inputValue('#editor')).name;
+        assert.equal(csv.suggestedFilename(), `${plan}-ports-DRAFT-${errs.replace(' ', '-')}.csv`);
+        assert.match(readFileSync(await csv.path(), 'utf8'), /^host,address,port,transport,allowed sources,purpose\n/);
+        assert.equal(md.suggestedFilename(), `${plan}-ports-DRAFT-${errs.replace(' ', '-')}.md`);
+        assert.ok(readFileSync(await md.path(), 'utf8').startsWith(`> **Draft: this plan has ${errs}.** Do not open`));
+      } finally {
+        answer = 'dismiss';
+        page.off('download', onDownload);
+      }
+      // On paper the mark stays.
+      await page.emulateMedia({ media: 'print' });
+      assert.equal(await page.isVisible('#errors-mark'), true);
+      await page.screenshot({ path: join(shots, 'errors-print-1280x800.png') });
+      await page.emulateMedia({ media: 'screen' });
+      // Fixed, the mark goes.
+      await loadExample('ocp-cluster');
+      assert.equal(await page.isHidden('#errors-mark'), true);
+    });
+
+    await check('print: no controls, tables the width of the page, sources with their addresses', async () => {
+      await loadExample('ocp-cluster');
+      await page.setViewportSize({ width: 794, height: 1123 }); // A4 at 96 dpi
+      await page.emulateMedia({ media: 'print' });
+      try {
+        const style = (sel, prop, pseudo = null) => page.$$eval(sel, (es, [p, ps]) => es.map((e) => getComputedStyle(e, ps)[p]), [prop, pseudo]);
+        assert.deepEqual([...new Set(await style('button', 'display'))], ['none']);
+        assert.deepEqual(await style('#input', 'display'), ['none']);
+        assert.deepEqual(await style('fieldset.backends', 'display'), ['none']);
+        const widths = await page.evaluate(() => ({
+          page: document.documentElement.clientWidth,
+          results: document.getElementById('results').getBoundingClientRect().width,
+          tables: [...document.querySelectorAll('#ports table')].map((t) => t.getBoundingClientRect().width),
+          wide: document.documentElement.scrollWidth,
+        }));
+        assert.ok(widths.results >= widths.page - 2, `results ${widths.results}px of ${widths.page}px`);
+        assert.equal(widths.tables.length, 5);
+        for (const w of widths.tables) assert.ok(Math.abs(w - widths.results) <= 1, `a table is ${w}px of ${widths.results}px`);
+        assert.ok(widths.wide <= widths.page, `printed page is ${widths.wide}px wide`);
+        const after = await style('#ports .host-ports:nth-child(2) .src', 'content', '::after');
+        assert.ok(after.includes('" (198.18.2.12)"') && after.includes('" (198.18.50.0/24)"'), after.join());
+        await page.screenshot({ path: join(shots, 'print-794x1123.png') });
+        if (process.argv.includes('--update-docs')) copyFileSync(join(shots, 'print-794x1123.png'), join(root, 'docs/page-print.png'));
+      } finally {
+        await page.emulateMedia({ media: 'screen' });
+        await page.setViewportSize({ width: 1280, height: 800 });
+      }
+      // The print rules are for print only.
+      assert.equal(await page.$eval('#input', (e) => getComputedStyle(e).display), 'flex');
+      assert.equal(await page.$eval('#ports .src[title]', (e) => getComputedStyle(e, '::after').content), 'none');
+    });
+
+    await check('a YAML plan pasted or uploaded gives its JSON twin\'s report', async () => {
+      await page.fill('#editor', readFileSync(join(root, 'examples/plans/finedatalink-single.json'), 'utf8'));
+      await idle(page);
+      const twin = await page.evaluate(() => window.portplanPage.currentReport());
+      const yamlFile = join(root, 'examples/plans-yaml/finedatalink-single.yaml');
+      await page.fill('#editor', '{}');
+      await idle(page);
+      await page.evaluate((t) => navigator.clipboard.writeText(t), readFileSync(yamlFile, 'utf8'));
+      await page.focus('#editor');
+      await page.keyboard.press('ControlOrMeta+A');
+      await page.keyboard.press('ControlOrMeta+V');
+      await idle(page);
+      assert.equal(await page.inputValue('#editor'), readFileSync(yamlFile, 'utf8'));
+      assert.equal(await page.$('#problems li'), null);
+      assert.equal(await page.evaluate(() => window.portplanPage.currentReport()), twin);
+      await page.fill('#editor', '{}');
+      await idle(page);
+      await page.setInputFiles('#upload', yamlFile);
+      await page.waitForFunction(() => document.getElementById('editor').value.startsWith('#'));
+      await idle(page);
+      assert.equal(await page.evaluate(() => window.portplanPage.currentReport()), twin);
+      assert.match(new URL(page.url()).hash, /^#plan=/, 'an uploaded plan is kept in the address too');
+    });
+
     await check('keyboard: a skip link, and every control reachable with Tab', async () => {
+      // The first example (one profile: Start is enabled), not a kept plan.
+      await page.evaluate(() => localStorage.clear());
       await page.goto(url);
       await idle(page);
       await page.keyboard.press('Tab');
@@ -345,7 +677,7 @@ async function main() {
         await page.keyboard.press('Tab');
         seen.add(await page.evaluate(() => document.activeElement.id || document.activeElement.value || document.activeElement.tagName));
       }
-      for (const id of ['profile', 'use-profile', 'example', 'use-example', 'upload', 'editor', 'matrix']) {
+      for (const id of ['profile', 'use-profile', 'example', 'use-example', 'upload', 'editor', 'share', 'matrix']) {
         assert.ok(seen.has(id), `Tab reaches #${id}`);
       }
     });
