@@ -60,14 +60,15 @@ async function copyText(text) {
   }
 }
 
-/** A button that copies what `text()` gives and says so next to itself. */
-function copyButton(label, text, attrs = {}) {
+/** A button that copies what `text()` gives and says so next to itself
+ * (`by hand`: where to copy from when no way of copying works). */
+function copyButton(label, text, attrs = {}, byHand = 'select the text and copy it by hand') {
   const note = h('span', { class: 'copy-note', role: 'status' });
   const button = h('button', {
     type: 'button', class: 'copy', ...attrs,
     onclick: async () => {
       const ok = await copyText(await text());
-      note.textContent = ok ? 'Copied' : 'Copy failed: select the text and copy it by hand';
+      note.textContent = ok ? 'Copied' : `Copy failed: ${byHand}`;
       button.dataset.copied = ok ? 'yes' : 'no';
       clearTimeout(button.timer);
       button.timer = setTimeout(() => { note.textContent = ''; }, 4000);
@@ -176,15 +177,17 @@ function renderPorts(report, plan) {
       h('h3', {}, `${host.host} `, h('span', { class: 'addr' }, host.address)),
       h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': `Ports of ${host.host}` },
         h('table', {},
+          // Allocation and exposure are the planner's columns; the printed
+          // sheet leaves them out (the network team's columns are the CSV's).
           h('thead', {}, h('tr', {}, ['Port', 'Transport', 'Spec', 'Allocation', 'Exposure', 'Allowed sources', 'Purpose']
-            .map((t) => h('th', { scope: 'col' }, t)))),
+            .map((t) => h('th', { scope: 'col', class: t === 'Allocation' || t === 'Exposure' ? 'planner' : null }, t)))),
           h('tbody', {}, host.ports.map((p) =>
             h('tr', {},
               h('td', { class: 'num' }, range(p.ports), p.overridden ? h('span', { class: 'tag', title: 'overridden by the plan' }, ' *') : null),
               h('td', {}, p.transport),
               h('td', {}, h('code', {}, p.spec)),
-              h('td', {}, p.allocation),
-              h('td', {}, p.exposure),
+              h('td', { class: 'planner' }, p.allocation),
+              h('td', { class: 'planner' }, p.exposure),
               h('td', { class: 'sources' }, sourcesCell(p, plan, report)),
               h('td', { class: 'purpose' }, p.purpose)))))))));
 }
@@ -414,7 +417,7 @@ async function main() {
   const [share, shareNote] = copyButton('Copy a link to this plan', async () => {
     await persist(editor.value);
     return shareUrl(location, editor.value);
-  }, { id: 'share' });
+  }, { id: 'share' }, 'copy the page\'s address, which holds the plan');
   $('share-row').prepend(share, shareNote);
   // A link pasted into this page's address bar changes only the fragment.
   window.addEventListener('hashchange', () => loadShared().catch(() => {}));

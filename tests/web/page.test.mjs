@@ -602,6 +602,7 @@ async function main() {
       // On paper the mark stays.
       await page.emulateMedia({ media: 'print' });
       assert.equal(await page.isVisible('#errors-mark'), true);
+      await page.evaluate(() => window.scrollTo(0, 0));
       await page.screenshot({ path: join(shots, 'errors-print-1280x800.png') });
       await page.emulateMedia({ media: 'screen' });
       // Fixed, the mark goes.
@@ -630,6 +631,11 @@ async function main() {
         assert.ok(widths.wide <= widths.page, `printed page is ${widths.wide}px wide`);
         const after = await style('#ports .host-ports:nth-child(2) .src', 'content', '::after');
         assert.ok(after.includes('" (198.18.2.12)"') && after.includes('" (198.18.50.0/24)"'), after.join());
+        // The planner's columns are not the network team's.
+        assert.deepEqual([...new Set(await style('#ports .planner', 'display'))], ['none']);
+        assert.deepEqual(await page.$eval('#ports thead tr', (tr) => [...tr.cells].filter((c) => getComputedStyle(c).display !== 'none').map((c) => c.textContent)),
+          ['Port', 'Transport', 'Spec', 'Allowed sources', 'Purpose']);
+        await page.evaluate(() => window.scrollTo(0, 0));
         await page.screenshot({ path: join(shots, 'print-794x1123.png') });
         if (process.argv.includes('--update-docs')) copyFileSync(join(shots, 'print-794x1123.png'), join(root, 'docs/page-print.png'));
       } finally {
