@@ -67,8 +67,15 @@ function copyButton(label, text, attrs = {}, byHand = 'select the text and copy 
   const button = h('button', {
     type: 'button', class: 'copy', ...attrs,
     onclick: async () => {
-      const ok = await copyText(await text());
-      note.textContent = ok ? 'Copied' : `Copy failed: ${byHand}`;
+      let ok;
+      let why = byHand;
+      try {
+        ok = await copyText(await text());
+      } catch (error) {
+        ok = false;
+        why = error.message ?? String(error);
+      }
+      note.textContent = ok ? 'Copied' : `Copy failed: ${why}`;
       button.dataset.copied = ok ? 'yes' : 'no';
       clearTimeout(button.timer);
       button.timer = setTimeout(() => { note.textContent = ''; }, 4000);
@@ -276,12 +283,20 @@ function syncStart() {
 }
 
 // The address and the storage follow the editor. Encoding is asynchronous,
-// so an older edit never overwrites a newer one's address.
+// so an older edit never overwrites a newer one's address. A browser without
+// CompressionStream (older than 2023) still checks plans: its address then
+// carries no plan rather than an older one.
 let persisted = 0;
 async function persist(text) {
   const n = ++persisted;
   storePlan(text);
-  const href = text.trim() ? await shareUrl(location, text) : location.href.replace(/#.*$/, '');
+  const bare = location.href.replace(/#.*$/, '');
+  let href = bare;
+  try {
+    if (text.trim()) href = await shareUrl(location, text);
+  } catch {
+    href = bare;
+  }
   if (n === persisted && href !== location.href) history.replaceState(null, '', href);
 }
 

@@ -501,6 +501,29 @@ async function main() {
       assert.equal(await page.inputValue('#editor'), kept);
     });
 
+    await check('an emptied editor leaves no plan in the address; a browser without CompressionStream still checks', async () => {
+      await page.fill('#editor', '');
+      await idle(page);
+      assert.equal(new URL(page.url()).hash, '');
+      await page.reload();
+      await idle(page);
+      assert.match(await page.textContent('#summary strong'), /^ocp-prod$/, 'nothing kept: the first example');
+      const old = await context.newPage();
+      try {
+        await old.addInitScript(() => { delete globalThis.CompressionStream; });
+        await old.goto(url);
+        await idle(old);
+        assert.equal(await old.evaluate(() => typeof CompressionStream), 'undefined');
+        assert.equal(await old.textContent('#summary strong'), 'ocp-prod');
+        assert.equal(await old.$('#problems li'), null);
+        assert.equal(new URL(old.url()).hash, '');
+        await old.click('#share');
+        await old.waitForSelector('#share-row .copy-note:text("Copy failed")');
+      } finally {
+        await old.close();
+      }
+    });
+
     await check('a damaged or oversized link is refused with a message and the page still works', async () => {
       const good = await page.inputValue('#editor');
       for (const [fragment, why] of [
@@ -599,6 +622,17 @@ async function main() {
         answer = 'dismiss';
         page.off('download', onDownload);
       }
+      // A plan the editor holds but cannot check: the sheet is an older plan's, and the download says so.
+      await loadExample('ocp-cluster');
+      await replaceIn(page, '"address": "198.18.2.11"', '"address": "198.18.2.311"');
+      await page.waitForSelector('#results.stale');
+      await idle(page);
+      dialogs.length = 0;
+      answer = 'dismiss';
+      await page.click('#download-csv');
+      assert.equal(dialogs.length, 1);
+      assert.match(dialogs[0], /^The plan in the editor cannot be checked; the sheet is of the last plan that could\.\n\nDownload it anyway\?$/);
+      await loadExample('conflict-ocp-and-fdl-on-8080');
       // On paper the mark stays.
       await page.emulateMedia({ media: 'print' });
       assert.equal(await page.isVisible('#errors-mark'), true);
