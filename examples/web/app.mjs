@@ -67,6 +67,7 @@ function copyButton(label, text, attrs = {}, byHand = 'select the text and copy 
   const button = h('button', {
     type: 'button', class: 'copy', ...attrs,
     onclick: async () => {
+      note.textContent = '';
       let ok;
       let why = byHand;
       try {
@@ -75,10 +76,9 @@ function copyButton(label, text, attrs = {}, byHand = 'select the text and copy 
         ok = false;
         why = error.message ?? String(error);
       }
+      // Stays until the next click (or the next render): a note that
+      // vanishes on a timer is missed by whoever looked away.
       note.textContent = ok ? 'Copied' : `Copy failed: ${why}`;
-      button.dataset.copied = ok ? 'yes' : 'no';
-      clearTimeout(button.timer);
-      button.timer = setTimeout(() => { note.textContent = ''; }, 4000);
     },
   }, label);
   return [button, note];

@@ -35,6 +35,9 @@ function fromBase64url(text) {
 
 /** The editor's text as the fragment's value. */
 export async function encodePlan(text) {
+  if (typeof CompressionStream === 'undefined') {
+    throw new ShareError('this browser cannot write the plan into a link (it has no CompressionStream)');
+  }
   const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('deflate-raw'));
   return toBase64url(new Uint8Array(await new Response(stream).arrayBuffer()));
 }

@@ -519,6 +519,8 @@ async function main() {
         assert.equal(new URL(old.url()).hash, '');
         await old.click('#share');
         await old.waitForSelector('#share-row .copy-note:text("Copy failed")');
+        assert.equal(await old.textContent('#share-row .copy-note'),
+          'Copy failed: this browser cannot write the plan into a link (it has no CompressionStream)');
       } finally {
         await old.close();
       }
