@@ -88,6 +88,13 @@ let api;
 let current = null; // { plan, reportText, report } of the last valid plan
 let generation = 0;
 let profileNames = new Set(); // the catalog's profiles
+let ready = ''; // the status line once the plugin is loaded
+
+/** A plan the user picked replaces the one a message was about: back to "Ready". */
+function picked(text) {
+  $('status').textContent = ready;
+  return setPlan(text);
+}
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -398,22 +405,23 @@ async function main() {
   }
   $('example').replaceChildren(...examples.map((n) => h('option', { value: n }, n)));
   $('use-example').disabled = examples.length === 0;
-  $('status').textContent = `Ready: ${profiles.length} built-in profiles, checked by the portplan plugin in this page.`;
+  ready = `Ready: ${profiles.length} built-in profiles, checked by the portplan plugin in this page.`;
+  $('status').textContent = ready;
 
   $('profile').addEventListener('change', syncStart);
   $('use-profile').addEventListener('click', async () => {
     if (!$('profile').value) return;
     setState('busy');
     const profile = await api.getProfile($('profile').value);
-    await setPlan(`${JSON.stringify(starterPlan(profile), null, 2)}\n`);
+    await picked(`${JSON.stringify(starterPlan(profile), null, 2)}\n`);
   });
   $('use-example').addEventListener('click', async () => {
     setState('busy');
-    await setPlan(await (await fetch(examplePath($('example').value))).text());
+    await picked(await (await fetch(examplePath($('example').value))).text());
   });
   $('upload').addEventListener('change', async (event) => {
     const file = event.target.files[0];
-    if (file) await setPlan(await file.text());
+    if (file) await picked(await file.text());
   });
   editor.addEventListener('input', scheduleUpdate);
   for (const radio of document.querySelectorAll('input[name="backend"]')) {
@@ -449,12 +457,13 @@ async function main() {
   if (await loadShared()) return;
   const kept = storedPlan();
   if (kept !== null && kept.trim()) {
-    $('status').textContent += ' The plan is the one this browser kept.';
+    $('status').textContent += ' Showing the plan this browser kept.';
     await setPlan(kept);
     return;
   }
   const first = examples.includes('ocp-cluster') ? 'ocp-cluster' : null;
   if (first) {
+    if ($('status').textContent !== ready) $('status').textContent += ' Showing an example.';
     $('example').value = first;
     await setPlan(await (await fetch(examplePath(first))).text());
   } else {
@@ -470,13 +479,13 @@ async function loadShared() {
   try {
     const text = await decodePlan(value);
     if (text !== editor.value) {
-      $('status').textContent = 'Ready: the plan is the one in the link.';
+      $('status').textContent = 'Ready: showing the plan from the link.';
       await setPlan(text);
     }
     return true;
   } catch (error) {
     if (!(error instanceof ShareError)) throw error;
-    $('status').textContent = `The plan in this link cannot be read: ${error.message}. The page starts without it.`;
+    $('status').textContent = `The plan in this link cannot be read: ${error.message}.`;
     return false;
   }
 }

@@ -468,7 +468,7 @@ async function main() {
       await idle(page);
       assert.equal(await page.inputValue('#editor'), text);
       assert.equal(await page.evaluate(() => window.portplanPage.currentReport()), report);
-      assert.match(await page.textContent('#status'), /the plan is the one in the link/);
+      assert.equal(await page.textContent('#status'), 'Ready: showing the plan from the link.');
       // A link pasted into the address bar of the open page (only the fragment changes).
       const other = readFileSync(join(root, 'examples/plans/finedatalink-single.json'), 'utf8');
       await page.evaluate((h) => { location.hash = h; }, `plan=${deflateRawSync(Buffer.from(other)).toString('base64url')}`);
@@ -487,7 +487,7 @@ async function main() {
       await page.goto(url); // no fragment
       await idle(page);
       assert.equal(await page.inputValue('#editor'), kept);
-      assert.match(await page.textContent('#status'), /the one this browser kept/);
+      assert.match(await page.textContent('#status'), /^Ready: .* Showing the plan this browser kept\.$/);
       await page.reload();
       await idle(page);
       assert.equal(await page.inputValue('#editor'), kept);
@@ -539,10 +539,13 @@ async function main() {
         await page.goto(`${url}#${fragment}`);
         await idle(page);
         assert.match(await page.textContent('#status'), why);
-        assert.match(await page.textContent('#status'), /^The plan in this link cannot be read/);
+        assert.match(await page.textContent('#status'), /^The plan in this link cannot be read: .*\. Showing the plan this browser kept\.$/);
         assert.equal(await page.inputValue('#editor'), good, 'the kept plan instead');
         assert.match(await page.textContent('#summary'), /errors?/);
       }
+      // Picking another plan ends the message about the link.
+      await loadExample('ocp-cluster');
+      assert.match(await page.textContent('#status'), /^Ready: \d+ built-in profiles/);
     });
 
     await check('copy buttons copy a host\'s exact commands; long commands wrap instead of being cut off', async () => {
@@ -600,6 +603,8 @@ async function main() {
       const errs = `${n} error${n === 1 ? '' : 's'}`;
       assert.equal(await page.isVisible('#errors-mark'), true);
       assert.equal(await page.textContent('#errors-mark'), `Draft: this plan has ${errs} (see Findings). Do not open these ports until portplan reports none.`);
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: join(shots, 'errors-1280x800.png') });
       // The download asks first; a "no" downloads nothing.
       dialogs.length = 0;
       const downloads = [];
