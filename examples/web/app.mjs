@@ -185,6 +185,12 @@ function sourcesCell(entry, plan, report) {
   return list.flatMap((node, i) => (i ? [', ', node] : [node]));
 }
 
+/** A spec id that may wrap after its dots and dashes (`ocp-server.` `obproxy-` `sql`)
+ * rather than anywhere, when a column is narrow (a phone, paper). */
+function breakable(id) {
+  return id.split(/(?<=[.-])/).flatMap((part, i) => (i ? [h('wbr'), part] : [part]));
+}
+
 function renderPorts(report, plan) {
   $('ports').replaceChildren(...report.hosts.map((host) =>
     h('section', { class: 'host-ports' },
@@ -199,7 +205,7 @@ function renderPorts(report, plan) {
             h('tr', {},
               h('td', { class: 'num' }, range(p.ports), p.overridden ? h('span', { class: 'tag', title: 'overridden by the plan' }, ' *') : null),
               h('td', {}, p.transport),
-              h('td', {}, h('code', {}, p.spec)),
+              h('td', {}, h('code', {}, breakable(p.spec))),
               h('td', { class: 'planner' }, p.allocation),
               h('td', { class: 'planner' }, p.exposure),
               h('td', { class: 'sources' }, sourcesCell(p, plan, report)),
