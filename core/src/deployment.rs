@@ -1,5 +1,11 @@
 //! The deployment model: a plan in which every name resolved and every
 //! address parsed, the input of the rules and of the port tables.
+//!
+//! A deployment also carries the indexes the rules and the port tables look
+//! names up in (host by name, component to profile, who runs a component or
+//! a profile), built once when it is resolved: every rule then answers "which
+//! hosts run X" from a sorted list instead of rescanning every host, which
+//! made validation quadratic in the hosts (issue 16).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,6 +37,19 @@ pub(crate) struct DeployedHost {
     pub observation: Option<HostObservation>,
 }
 
+/// A host of a [`Deployment`] by its plan position. Ordering ids is ordering
+/// hosts in plan order, which is the order every report lists them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct HostId(u32);
+
+impl HostId {
+    /// The position in [`Deployment::hosts`]. A `u32` holds every plan the
+    /// input limits admit, and ids are only made by [`Deployment::ids`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// A plan whose every reference resolves: the input of the rules.
 #[derive(Debug, Clone)]
 pub(crate) struct Deployment {
@@ -41,17 +60,97 @@ pub(crate) struct Deployment {
     pub networks: BTreeMap<String, Vec<IpNet>>,
     /// The networks every client goes through (`exclusive` in the plan).
     pub exclusive: BTreeSet<String>,
+    index: Index,
+}
+
+/// Name lookups, built once per deployment.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    by_name: BTreeMap<String, HostId>,
+    /// Component name to the position of the first profile defining it.
+    profile_of: BTreeMap<String, usize>,
+    /// Component name to the hosts running it, in plan order.
+    runs: BTreeMap<String, Vec<HostId>>,
+    /// Profile name to the hosts running any of its components, in plan order.
+    members: BTreeMap<String, Vec<HostId>>,
 }
 
 impl Deployment {
-    /// The profile that defines `component`.
-    pub fn profile_of(&self, component: &str) -> Option<&Profile> {
-        self.profiles
-            .iter()
-            .find(|p| p.components.iter().any(|c| c.name == component))
+    pub fn new(
+        name: String,
+        profiles: Vec<Profile>,
+        hosts: Vec<DeployedHost>,
+        networks: BTreeMap<String, Vec<IpNet>>,
+        exclusive: BTreeSet<String>,
+    ) -> Self {
+        let mut deployment = Deployment {
+            name,
+            profiles,
+            hosts,
+            networks,
+            exclusive,
+            index: Index::default(),
+        };
+        deployment.index = Index::new(&deployment);
+        deployment
     }
 
-    pub fn host_index(&self, name: &str) -> Option<usize> {
-        self.hosts.iter().position(|h| h.name == name)
+    /// Every host's id, in plan order.
+    pub fn ids(&self) -> impl Iterator<Item = HostId> + use<> {
+        (0..self.hosts.len()).map(|i| HostId(u32::try_from(i).unwrap_or(u32::MAX)))
+    }
+
+    /// The host of `id`; ids come from this deployment, so it exists.
+    pub fn host(&self, id: HostId) -> &DeployedHost {
+        &self.hosts[id.index()]
+    }
+
+    /// The profile that defines `component`.
+    pub fn profile_of(&self, component: &str) -> Option<&Profile> {
+        self.index
+            .profile_of
+            .get(component)
+            .and_then(|&i| self.profiles.get(i))
+    }
+
+    pub fn host_id(&self, name: &str) -> Option<HostId> {
+        self.index.by_name.get(name).copied()
+    }
+
+    /// The hosts that run `component`, in plan order.
+    pub fn running(&self, component: &str) -> &[HostId] {
+        self.index.runs.get(component).map_or(&[], Vec::as_slice)
+    }
+
+    /// The hosts that run any component of `profile`, in plan order.
+    pub fn members(&self, profile: &str) -> &[HostId] {
+        self.index.members.get(profile).map_or(&[], Vec::as_slice)
+    }
+}
+
+impl Index {
+    fn new(deployment: &Deployment) -> Self {
+        let mut index = Index::default();
+        for (i, profile) in deployment.profiles.iter().enumerate() {
+            for component in &profile.components {
+                // The first definer wins, as a search in profile order would.
+                index.profile_of.entry(component.name.clone()).or_insert(i);
+            }
+        }
+        for (id, host) in deployment.ids().zip(&deployment.hosts) {
+            index.by_name.entry(host.name.clone()).or_insert(id);
+            let mut profiles = BTreeSet::new();
+            for component in &host.components {
+                index.runs.entry(component.clone()).or_default().push(id);
+                if let Some(&p) = index.profile_of.get(component) {
+                    profiles.insert(p);
+                }
+            }
+            for p in profiles {
+                let name = deployment.profiles[p].name.clone();
+                index.members.entry(name).or_default().push(id);
+            }
+        }
+        index
     }
 }

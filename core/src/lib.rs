@@ -24,6 +24,7 @@ mod backends;
 mod catalog;
 mod decode;
 mod deployment;
+mod limits;
 mod model;
 mod render;
 mod report;
@@ -52,9 +53,15 @@ pub use state::{
 pub mod shell {
     pub use crate::backends::{FIREWALLD_IPSET_PREFIX, TAG_PREFIX, placements};
     pub use crate::decode::{escape, is_hidden, parse_json, quote};
+    pub use crate::limits::{
+        DEPTH as LIMIT_DEPTH, HOSTS as LIMIT_HOSTS, LISTENERS as LIMIT_LISTENERS,
+        PLAN_BYTES as LIMIT_PLAN_BYTES, REPORT_SOURCES as LIMIT_REPORT_SOURCES, ROWS as LIMIT_ROWS,
+        SPECS as LIMIT_SPECS,
+    };
     pub use crate::render::{
         catalog as render_catalog, json as render_json, profile as render_profile,
     };
+    pub use crate::report::check_plan;
     pub use crate::rules::{
         BROWSER_BAD_PORTS, DEFAULT_LOCAL_PORT_RANGE, DEFAULT_UNPRIVILEGED_PORT_START,
     };
@@ -72,8 +79,14 @@ pub fn get_profile(name: &str) -> Result<Profile, PlanError> {
 
 /// Parse a plan from JSON text (WIT `parse-plan`). On failure, the problem
 /// names the JSON path, the value found there and what is wrong with it.
+/// A plan past portplan's input limits (bytes, nesting depth, hosts, custom
+/// specs, observed listeners) is refused before it is read any further, with
+/// the limit and the plan's count.
 pub fn parse_plan(text: &str) -> Result<Plan, PlanError> {
-    decode::parse_json(text)
+    limits::check_text(text)?;
+    let plan = decode::parse_json(text)?;
+    limits::check_plan(&plan)?;
+    Ok(plan)
 }
 
 /// Run every rule over a plan and its pasted observations (WIT `validate-plan`).

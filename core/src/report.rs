@@ -2,33 +2,66 @@
 //! [`Report`] the WIT's `validate-plan` and `check-host` return.
 
 use crate::decode::quote;
-use crate::deployment::{DeployedHost, Deployment, Placed};
+use crate::deployment::{Deployment, HostId, Placed};
 use crate::model::{
     Finding, FirewallRule, HostObservation, HostPorts, Observation, Phase, Plan, PlanError,
     PortEntry, Report, Severity, Summary,
 };
-use crate::{resolve, rules, sources};
+use crate::sources::{self, Sources};
+use crate::{limits, resolve, rules};
 
 /// Run every rule over a plan and its pasted observations.
 pub(crate) fn validate_plan(plan: &Plan) -> Result<Report, PlanError> {
-    let deployment = resolve::resolve(plan)?;
-    let findings = rules::check(&deployment);
-    let hosts: Vec<HostPorts> = deployment
-        .hosts
+    let deployment = checked(plan)?;
+    let ids: Vec<HostId> = deployment.ids().collect();
+    report(&deployment, &ids)
+}
+
+/// A plan within the input limits, resolved: what `validate-plan` and
+/// `check-host` start from, and all a shell needs to know that a plan is
+/// valid ([`check_plan`]).
+fn checked(plan: &Plan) -> Result<Deployment, PlanError> {
+    limits::check_plan(plan)?;
+    resolve::resolve(plan)
+}
+
+/// Whether `plan` would be accepted by `validate-plan`, without running the
+/// rules or building the report: the Ansible module's up-front check, so a
+/// run resolves the plan without validating every host's port table twice.
+pub fn check_plan(plan: &Plan) -> Result<(), PlanError> {
+    checked(plan).map(|_| ())
+}
+
+/// The report on the hosts `ids` of `deployment`, with the plan-wide findings.
+fn report(deployment: &Deployment, ids: &[HostId]) -> Result<Report, PlanError> {
+    let placed = |&id: &HostId| deployment.host(id).placed.iter().map(move |p| (id, p));
+    let sources = Sources::new(deployment, ids.iter().flat_map(placed).map(|(_, p)| p));
+    // The report's size is known before it is built: refuse, do not exhaust memory.
+    limits::check_report(
+        ids.iter()
+            .flat_map(placed)
+            .map(|(id, p)| sources.count(id, p))
+            .sum(),
+    )?;
+    let findings = rules::check(deployment, &sources, ids);
+    let hosts: Vec<HostPorts> = ids
         .iter()
-        .map(|host| HostPorts {
-            host: host.name.clone(),
-            address: host.address_text.clone(),
-            ports: host
-                .placed
-                .iter()
-                .map(|placed| port_entry(&deployment, host, placed))
-                .collect(),
+        .map(|&id| {
+            let host = deployment.host(id);
+            HostPorts {
+                host: host.name.clone(),
+                address: host.address_text.clone(),
+                ports: host
+                    .placed
+                    .iter()
+                    .map(|placed| port_entry(&sources, id, placed))
+                    .collect(),
+            }
         })
         .collect();
     let rules = desired_rules(&hosts);
     Ok(Report {
-        plan: deployment.name,
+        plan: deployment.name.clone(),
         summary: summarize(&findings),
         findings,
         hosts,
@@ -37,8 +70,8 @@ pub(crate) fn validate_plan(plan: &Plan) -> Result<Report, PlanError> {
 }
 
 /// One row of a host's port table, with who reaches it.
-fn port_entry(deployment: &Deployment, host: &DeployedHost, placed: &Placed) -> PortEntry {
-    let reach = sources::reach(deployment, host, placed);
+fn port_entry(sources: &Sources, id: HostId, placed: &Placed) -> PortEntry {
+    let reach = sources.reach(id, placed);
     let purpose = purpose(placed, &reach);
     PortEntry {
         spec: placed.spec.id.clone(),
@@ -125,12 +158,14 @@ pub(crate) fn check_host(
         phase,
         observation: observation.clone(),
     });
-    let mut report = validate_plan(&plan)?;
+    let deployment = checked(&plan)?;
+    // Only this host's rows and rules are built, so a run on one host costs
+    // the resolution of the plan, not every host's port table.
+    let ids: Vec<HostId> = deployment.host_id(host).into_iter().collect();
+    let mut report = report(&deployment, &ids)?;
     report
         .findings
         .retain(|f| f.host.as_deref().is_none_or(|h| h == host));
-    report.hosts.retain(|h| h.host == host);
-    report.rules.retain(|r| r.host == host);
     report.summary = summarize(&report.findings);
     Ok(report)
 }

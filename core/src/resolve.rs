@@ -10,13 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use core::net::IpAddr;
 use ipnet::{IpNet, Ipv4Net};
 
-use crate::catalog;
 use crate::decode::{VALUE_LIMIT, quote};
 use crate::deployment::{DeployedHost, Deployment, Placed};
 use crate::model::{
-    Accessor, DeployUser, Observation, Plan, PlanError, PlanHost, PortOverride, PortSpec, Problem,
-    Profile,
+    Accessor, DeployUser, Observation, Plan, PlanError, PlanHost, PortOverride, PortRange,
+    PortSpec, Problem, Profile,
 };
+use crate::{catalog, limits};
 
 /// Collects problems in input order while resolving.
 #[derive(Default)]
@@ -113,6 +113,7 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
     }
     let mut taken = Taken::default();
     let mut hosts = Vec::new();
+    let mut rows = 0;
     for (i, host) in plan.hosts.iter().enumerate() {
         hosts.extend(resolve_host(
             plan,
@@ -122,23 +123,28 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
             &mut taken,
             &mut problems,
         ));
+        // Checked while placing, so an oversized plan stops here.
+        rows += hosts.last().map_or(0, |h: &DeployedHost| h.placed.len());
+        limits::check_rows(rows)?;
     }
     interchangeable_component_servers(plan, &known, &mut hosts);
+    limits::check_rows(hosts.iter().map(|h| h.placed.len()).sum())?;
     attach_observations(plan, &mut hosts, &mut problems);
 
     if problems.0.is_empty() {
-        Ok(Deployment {
-            name: plan.name.clone(),
+        let exclusive = plan
+            .networks
+            .iter()
+            .filter(|n| n.exclusive)
+            .map(|n| n.name.clone())
+            .collect();
+        Ok(Deployment::new(
+            plan.name.clone(),
             profiles,
             hosts,
             networks,
-            exclusive: plan
-                .networks
-                .iter()
-                .filter(|n| n.exclusive)
-                .map(|n| n.name.clone())
-                .collect(),
-        })
+            exclusive,
+        ))
     } else {
         Err(PlanError {
             problems: problems.0,
@@ -150,6 +156,9 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
 struct Known<'p> {
     profiles: &'p [Profile],
     specs: BTreeMap<&'p str, &'p PortSpec>,
+    /// Component name to its specs, in profile order: placing a host looks
+    /// up its components instead of scanning every spec.
+    by_component: BTreeMap<&'p str, Vec<&'p PortSpec>>,
     components: BTreeSet<&'p str>,
     enabled: BTreeSet<String>,
 }
@@ -168,11 +177,16 @@ impl<'p> Known<'p> {
             .flat_map(|p| &p.components)
             .map(|c| c.name.as_str())
             .collect();
+        let mut by_component: BTreeMap<&str, Vec<&PortSpec>> = BTreeMap::new();
+        for spec in profiles.iter().flat_map(|p| &p.specs) {
+            by_component.entry(&spec.component).or_default().push(spec);
+        }
         let enabled = check_enable(plan, &specs, problems);
         check_overrides(&plan.overrides, "overrides", &specs, None, problems);
         Known {
             profiles,
             specs,
+            by_component,
             components,
             enabled,
         }
@@ -231,8 +245,7 @@ fn resolve_host<'p>(
             .unwrap_or(DeployUser::Root),
         placed: place(
             host.components.iter(),
-            known.profiles,
-            &known.enabled,
+            known,
             &plan.overrides,
             &host.overrides,
         ),
@@ -590,27 +603,29 @@ fn resolve_networks(
 /// The specs of `components`, with overrides applied (host wins over plan).
 fn place<'a>(
     components: impl Iterator<Item = &'a String>,
-    profiles: &[Profile],
-    enabled: &BTreeSet<String>,
+    known: &Known,
     plan_overrides: &[PortOverride],
     host_overrides: &[PortOverride],
 ) -> Vec<Placed> {
     let components: BTreeSet<&String> = components.collect();
-    let mut placed: Vec<Placed> = profiles
+    // The first override of a spec counts (a second one is a problem), the
+    // host's before the plan's.
+    let mut overrides: BTreeMap<&str, PortRange> = BTreeMap::new();
+    for o in host_overrides.iter().chain(plan_overrides) {
+        overrides.entry(o.spec.as_str()).or_insert(o.ports);
+    }
+    let mut placed: Vec<Placed> = components
         .iter()
-        .flat_map(|p| &p.specs)
-        .filter(|s| components.contains(&s.component) && (!s.optional || enabled.contains(&s.id)))
+        .filter_map(|c| known.by_component.get(c.as_str()))
+        .flatten()
+        .filter(|s| !s.optional || known.enabled.contains(&s.id))
         .map(|spec| {
-            let chosen = host_overrides
-                .iter()
-                .chain(plan_overrides)
-                .find(|o| o.spec == spec.id)
-                .map(|o| o.ports);
+            let chosen = overrides.get(spec.id.as_str()).copied();
             Placed {
                 ports: chosen.unwrap_or(spec.ports),
                 overridden: chosen.is_some_and(|p| p != spec.ports),
                 stated: chosen.is_some(),
-                spec: spec.clone(),
+                spec: (*spec).clone(),
             }
         })
         .collect();
@@ -628,6 +643,8 @@ fn place<'a>(
 /// FineDataLink itself), each is given every component any of them runs: its
 /// ports are placed, checked and opened on every component server.
 fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [DeployedHost]) {
+    let plan_hosts: BTreeMap<&str, &PlanHost> =
+        plan.hosts.iter().map(|h| (h.name.as_str(), h)).collect();
     let Some(cluster) = known
         .profiles
         .iter()
@@ -674,15 +691,12 @@ fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [De
             continue;
         }
         host.components.extend(missing);
-        let host_overrides = plan
-            .hosts
-            .iter()
-            .find(|h| h.name == host.name)
+        let host_overrides = plan_hosts
+            .get(host.name.as_str())
             .map_or(&[][..], |h| h.overrides.as_slice());
         host.placed = place(
             host.components.iter(),
-            known.profiles,
-            &known.enabled,
+            known,
             &plan.overrides,
             host_overrides,
         );
@@ -691,9 +705,14 @@ fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [De
 
 fn attach_observations(plan: &Plan, hosts: &mut [DeployedHost], problems: &mut Problems) {
     let mut seen = BTreeSet::new();
+    // The first host of a name, as a search in plan order would find it.
+    let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, host) in hosts.iter().enumerate() {
+        by_name.entry(host.name.clone()).or_insert(i);
+    }
     for (i, observed) in plan.observations.iter().enumerate() {
         let at = format!("observations[{i}]");
-        let Some(host) = hosts.iter_mut().find(|h| h.name == observed.host) else {
+        let Some(host) = by_name.get(&observed.host).and_then(|&i| hosts.get_mut(i)) else {
             problems.push(
                 format!("{at}.host"),
                 &observed.host,

@@ -11,13 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use core::net::IpAddr;
 
 use crate::decode::quote;
-use crate::deployment::{DeployedHost, Deployment, Placed};
+use crate::deployment::{DeployedHost, Deployment, HostId, Placed};
 use crate::model::{
     Accessor, Allocation, DeployUser, Exposure, Finding, FindingCode, FirewallBackend, Listener,
     Modifiable, Observation, Phase, PortRange, Severity, Transport,
 };
 use crate::resolve::{plan_address, plan_net};
-use crate::sources;
+use crate::sources::Sources;
 
 /// Linux's default `net.ipv4.ip_unprivileged_port_start`.
 pub const DEFAULT_UNPRIVILEGED_PORT_START: u32 = 1024;
@@ -41,13 +41,16 @@ pub const BROWSER_BAD_PORTS: &[u16] = &[
 /// Bad ports the FineDataLink vendor document's list leaves out.
 const MISSING_FROM_VENDOR_LIST: [u16; 4] = [0, 427, 4190, 6679];
 
-/// Every finding of the deployment, in report order.
-pub(crate) fn check(deployment: &Deployment) -> Vec<Finding> {
+/// The plan-wide findings of the deployment and those of the hosts `ids`
+/// (every host for `validate-plan`, one for `check-host`), in report order.
+/// `sources` covers the specs of those hosts.
+pub(crate) fn check(deployment: &Deployment, sources: &Sources, ids: &[HostId]) -> Vec<Finding> {
     let mut findings = Vec::new();
     required_components(deployment, &mut findings);
     inconsistent_ports(deployment, &mut findings);
-    agents_on_managed_hosts(deployment, &mut findings);
-    for host in &deployment.hosts {
+    for &id in ids {
+        let host = deployment.host(id);
+        agents_on_managed_hosts(deployment, host, &mut findings);
         port_conflicts(host, &mut findings);
         let observation = host.observation.as_ref();
         let observed = observation.map(|o| &o.observation);
@@ -56,7 +59,7 @@ pub(crate) fn check(deployment: &Deployment) -> Vec<Finding> {
         ephemeral_collisions(host, observed, &mut findings);
         fixed_overrides(host, &mut findings);
         unstated_ports(host, &mut findings);
-        no_allowed_sources(deployment, host, &mut findings);
+        no_allowed_sources(deployment, sources, id, &mut findings);
         if let Some(observed) = observation {
             match observed.phase {
                 Phase::Preinstall => ports_in_use(host, &observed.observation, &mut findings),
@@ -71,11 +74,12 @@ pub(crate) fn check(deployment: &Deployment) -> Vec<Finding> {
 
 fn sort(deployment: &Deployment, findings: &mut [Finding]) {
     findings.sort_by_cached_key(|f| {
+        // Plan-wide findings first, then by plan host order.
         let host = f
             .host
             .as_deref()
-            .and_then(|h| deployment.host_index(h))
-            .map_or(0, |i| i + 1);
+            .and_then(|h| deployment.host_id(h))
+            .map(|id| id.index() + 1);
         (
             f.severity,
             host,
@@ -127,11 +131,7 @@ fn at<'a>(
 fn required_components(deployment: &Deployment, findings: &mut Vec<Finding>) {
     for profile in &deployment.profiles {
         for component in profile.components.iter().filter(|c| c.required) {
-            if !deployment
-                .hosts
-                .iter()
-                .any(|h| h.components.contains(&component.name))
-            {
+            if deployment.running(&component.name).is_empty() {
                 findings.push(Finding {
                     code: FindingCode::InvalidPlan,
                     severity: Severity::Error,
@@ -161,47 +161,48 @@ const OCP_MANAGED: [&str; 2] = ["observer", "obproxy"];
 /// invalid-plan: seed 001 deploys OCP-Agent "on the hosts that are managed by
 /// OCP", so a host with OBServer or OBProxy needs it (and its 62888 and
 /// metrics pool planned).
-fn agents_on_managed_hosts(deployment: &Deployment, findings: &mut Vec<Finding>) {
+fn agents_on_managed_hosts(
+    deployment: &Deployment,
+    host: &DeployedHost,
+    findings: &mut Vec<Finding>,
+) {
     let from_ocp = |c: &str| deployment.profile_of(c).is_some_and(|p| p.name == "ocp");
-    if !from_ocp("ocp-agent") {
+    if !from_ocp("ocp-agent") || host.components.iter().any(|c| c == "ocp-agent") {
         return;
     }
-    for host in &deployment.hosts {
-        if host.components.iter().any(|c| c == "ocp-agent") {
-            continue;
-        }
-        let managed: Vec<String> = host
-            .components
-            .iter()
-            .filter(|c| OCP_MANAGED.contains(&c.as_str()) && from_ocp(c))
-            .map(|c| quote(c))
-            .collect();
-        if managed.is_empty() {
-            continue;
-        }
-        findings.push(Finding {
-            code: FindingCode::InvalidPlan,
-            severity: Severity::Error,
-            host: Some(host.name.clone()),
-            component: Some("ocp-agent".to_string()),
-            spec: None,
-            ports: None,
-            message: format!(
-                "{} runs {}, which OCP manages, but no ocp-agent: OCP-Agent is deployed on every host OCP manages, so its ports (62888 and the 62881-63881 metrics pool) are not planned there",
-                quote(&host.name),
-                managed.join(" and ")
-            ),
-            fix: format!(
-                "Add \"ocp-agent\" to the components of {}.",
-                quote(&host.name)
-            ),
-        });
+    let managed: Vec<String> = host
+        .components
+        .iter()
+        .filter(|c| OCP_MANAGED.contains(&c.as_str()) && from_ocp(c))
+        .map(|c| quote(c))
+        .collect();
+    if managed.is_empty() {
+        return;
     }
+    findings.push(Finding {
+        code: FindingCode::InvalidPlan,
+        severity: Severity::Error,
+        host: Some(host.name.clone()),
+        component: Some("ocp-agent".to_string()),
+        spec: None,
+        ports: None,
+        message: format!(
+            "{} runs {}, which OCP manages, but no ocp-agent: OCP-Agent is deployed on every host OCP manages, so its ports (62888 and the 62881-63881 metrics pool) are not planned there",
+            quote(&host.name),
+            managed.join(" and ")
+        ),
+        fix: format!(
+            "Add \"ocp-agent\" to the components of {}.",
+            quote(&host.name)
+        ),
+    });
 }
 
 /// inconsistent-port: a spec that must be the same on every server differs.
 fn inconsistent_ports(deployment: &Deployment, findings: &mut Vec<Finding>) {
-    let mut by_spec: BTreeMap<&str, BTreeMap<PortRange, Vec<&str>>> = BTreeMap::new();
+    // Per spec: its first placement in plan order, and the hosts per port.
+    type Spread<'d> = (&'d Placed, BTreeMap<PortRange, Vec<&'d str>>);
+    let mut by_spec: BTreeMap<&str, Spread> = BTreeMap::new();
     for host in &deployment.hosts {
         for placed in host
             .placed
@@ -210,21 +211,14 @@ fn inconsistent_ports(deployment: &Deployment, findings: &mut Vec<Finding>) {
         {
             by_spec
                 .entry(&placed.spec.id)
-                .or_default()
+                .or_insert_with(|| (placed, BTreeMap::new()))
+                .1
                 .entry(placed.ports)
                 .or_default()
                 .push(&host.name);
         }
     }
-    for (spec_id, ports) in by_spec.into_iter().filter(|(_, ports)| ports.len() > 1) {
-        let Some((_, placed)) = deployment
-            .hosts
-            .iter()
-            .flat_map(|h| h.placed.iter().map(move |p| (h, p)))
-            .find(|(_, p)| p.spec.id == spec_id)
-        else {
-            continue;
-        };
+    for (spec_id, (placed, ports)) in by_spec.into_iter().filter(|(_, (_, p))| p.len() > 1) {
         // The port most hosts use is the one to align on; ties go to the vendor default.
         let majority = ports
             .iter()
@@ -270,80 +264,235 @@ fn dual_node_gateway(deployment: &Deployment, host: &DeployedHost, placed: &Plac
         && host.components.iter().any(|c| c == "finedatalink")
 }
 
-/// port-conflict: two specs on one host claim overlapping ports.
+/// port-conflict: specs on one host claim overlapping ports. One finding per
+/// port range that the same specs share (a pair's is their overlap), naming
+/// them all: N specs on one port give one finding, not N² pairs (issue 16).
 fn port_conflicts(host: &DeployedHost, findings: &mut Vec<Finding>) {
-    for (i, a) in host.placed.iter().enumerate() {
-        for b in &host.placed[i + 1..] {
-            if a.spec.transport != b.spec.transport {
-                continue;
-            }
-            let Some(overlap) = a.ports.intersection(b.ports) else {
-                continue;
-            };
-            let transport = a.spec.transport.as_str();
-            match (a.spec.allocation, b.spec.allocation) {
-                (Allocation::Fixed, Allocation::Fixed) => findings.push(
-                    at(FindingCode::PortConflict, Severity::Error, host, a).say(
-                        format!(
-                            "{} and {} both claim {transport} port {overlap} on {}",
-                            quote(&a.spec.id), quote(&b.spec.id), quote(&host.name)
-                        ),
-                        format!("Override {} or {} to a free port, or move one component to another host.", quote(&a.spec.id), quote(&b.spec.id)),
-                    ),
-                ),
-                (Allocation::Pool, Allocation::Pool) => findings.push(
-                    at(FindingCode::PortConflict, Severity::Warning, host, a).say(
-                        format!(
-                            "pools {} ({}) and {} ({}) share {} {transport} ports ({overlap}) on {}; the services compete for them at run time",
-                            quote(&a.spec.id), a.ports, quote(&b.spec.id), b.ports, overlap.count(), quote(&host.name)
-                        ),
-                        format!("Run {} and {} on different hosts if their pools run short.", quote(&a.spec.component), quote(&b.spec.component)),
-                    ),
-                ),
-                (Allocation::Fixed, Allocation::Pool) => fixed_in_pool(host, a, b, findings),
-                (Allocation::Pool, Allocation::Fixed) => fixed_in_pool(host, b, a, findings),
-            }
+    for transport in [Transport::Tcp, Transport::Udp] {
+        let of = |allocation| -> Vec<&Placed> {
+            host.placed
+                .iter()
+                .filter(|p| p.spec.transport == transport && p.spec.allocation == allocation)
+                .collect()
+        };
+        let (fixed, pools) = (of(Allocation::Fixed), of(Allocation::Pool));
+        for (overlap, specs) in shared(&fixed) {
+            findings.push(fixed_conflict(host, transport, overlap, &specs));
+        }
+        for (overlap, specs) in shared(&pools) {
+            findings.push(pool_conflict(host, transport, overlap, &specs));
+        }
+        for pool in &pools {
+            fixed_in_pool(host, &fixed, pool, findings);
         }
     }
 }
 
-fn fixed_in_pool(host: &DeployedHost, fixed: &Placed, pool: &Placed, findings: &mut Vec<Finding>) {
+/// The maximal port ranges that two or more of `specs` (one host's, of one
+/// transport and allocation, in placement order) all hold, each with those
+/// specs in placement order: a sweep over the ranges' ends.
+fn shared<'p>(specs: &[&'p Placed]) -> Vec<(PortRange, Vec<&'p Placed>)> {
+    // At each boundary, the specs that start (true) or end (false) there.
+    let mut edges: BTreeMap<u32, Vec<(usize, bool)>> = BTreeMap::new();
+    for (i, placed) in specs.iter().enumerate() {
+        edges
+            .entry(placed.ports.first.into())
+            .or_default()
+            .push((i, true));
+        let end = u32::from(placed.ports.last) + 1;
+        edges.entry(end).or_default().push((i, false));
+    }
+    let mut active: BTreeSet<usize> = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut points = edges.iter().peekable();
+    while let Some((&at, changes)) = points.next() {
+        for &(i, starts) in changes {
+            if starts {
+                active.insert(i);
+            } else {
+                active.remove(&i);
+            }
+        }
+        let Some(&(&next, _)) = points.peek().filter(|_| active.len() > 1) else {
+            continue;
+        };
+        // `at` starts a spec and `next - 1` ends one, so both are ports.
+        let range = PortRange {
+            first: u16::try_from(at).unwrap_or(u16::MAX),
+            last: u16::try_from(next - 1).unwrap_or(u16::MAX),
+        };
+        out.push((range, active.iter().map(|&i| specs[i]).collect()));
+    }
+    out
+}
+
+/// How many names a grouped finding spells out before counting the rest.
+const NAMED: usize = 8;
+
+/// `a, b and c`, or `a, b, ... and 1998 more`: each name [`quote`]d.
+fn names<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let total = names.len();
+    let mut shown: Vec<String> = names.take(NAMED).map(quote).collect();
+    if total > NAMED {
+        return format!("{}, ... and {} more", shown.join(", "), total - NAMED);
+    }
+    let last = shown.pop().unwrap_or_default();
+    if shown.is_empty() {
+        last
+    } else {
+        format!("{} and {last}", shown.join(", "))
+    }
+}
+
+fn ids<'a>(specs: &'a [&Placed]) -> impl ExactSizeIterator<Item = &'a str> {
+    specs.iter().map(|p| p.spec.id.as_str())
+}
+
+/// Fixed ports claimed twice: an error, at the first claimant.
+fn fixed_conflict(
+    host: &DeployedHost,
+    transport: Transport,
+    overlap: PortRange,
+    specs: &[&Placed],
+) -> Finding {
+    let t = transport.as_str();
+    let on = quote(&host.name);
+    let (message, fix) = match specs {
+        [a, b] => (
+            format!(
+                "{} and {} both claim {t} port {overlap} on {on}",
+                quote(&a.spec.id),
+                quote(&b.spec.id)
+            ),
+            format!(
+                "Override {} or {} to a free port, or move one component to another host.",
+                quote(&a.spec.id),
+                quote(&b.spec.id)
+            ),
+        ),
+        _ => (
+            format!(
+                "{} specs claim {t} port {overlap} on {on}: {}",
+                specs.len(),
+                names(ids(specs))
+            ),
+            format!(
+                "Override all but one of the {} specs to free ports, or move components to other hosts.",
+                specs.len()
+            ),
+        ),
+    };
+    at(FindingCode::PortConflict, Severity::Error, host, specs[0]).say(message, fix)
+}
+
+/// Pools sharing ports: a warning, at the first pool.
+fn pool_conflict(
+    host: &DeployedHost,
+    transport: Transport,
+    overlap: PortRange,
+    specs: &[&Placed],
+) -> Finding {
+    let t = transport.as_str();
+    let on = quote(&host.name);
+    let (message, fix) = match specs {
+        [a, b] => (
+            format!(
+                "pools {} ({}) and {} ({}) share {} {t} ports ({overlap}) on {on}; the services compete for them at run time",
+                quote(&a.spec.id),
+                a.ports,
+                quote(&b.spec.id),
+                b.ports,
+                overlap.count()
+            ),
+            format!(
+                "Run {} and {} on different hosts if their pools run short.",
+                quote(&a.spec.component),
+                quote(&b.spec.component)
+            ),
+        ),
+        _ => (
+            format!(
+                "{} pools share {} {t} ports ({overlap}) on {on}: {}; the services compete for them at run time",
+                specs.len(),
+                overlap.count(),
+                names(ids(specs))
+            ),
+            format!(
+                "Run {} on different hosts if their pools run short.",
+                names(specs.iter().map(|p| p.spec.component.as_str()))
+            ),
+        ),
+    };
+    at(FindingCode::PortConflict, Severity::Warning, host, specs[0]).say(message, fix)
+}
+
+/// A fixed port of another component inside `pool`: a warning at the fixed
+/// spec; specs with the same ports in the same pool share one finding.
+fn fixed_in_pool(
+    host: &DeployedHost,
+    fixed: &[&Placed],
+    pool: &Placed,
+    findings: &mut Vec<Finding>,
+) {
+    let inside: Vec<&Placed> = fixed
+        .iter()
+        .copied()
+        .filter(|f| f.ports.intersection(pool.ports).is_some())
+        .collect();
     // A component's own fixed port inside its own pool is the vendor's design
     // (OCP-Agent's 62888 in 62881-63881): the service skips it.
-    if fixed.spec.component == pool.spec.component {
+    let mut by_ports: BTreeMap<PortRange, Vec<&Placed>> = BTreeMap::new();
+    for f in inside
+        .iter()
+        .filter(|f| f.spec.component != pool.spec.component)
+    {
+        by_ports.entry(f.ports).or_default().push(f);
+    }
+    if by_ports.is_empty() {
         return;
     }
     // Every fixed port of the host inside the pool is one the pool cannot
     // hand out, the pool owner's own included (62888 in 62881-63881).
-    let taken: BTreeSet<u16> = host
-        .placed
+    let taken: BTreeSet<u16> = inside
         .iter()
-        .filter(|p| {
-            p.spec.allocation == Allocation::Fixed && p.spec.transport == pool.spec.transport
-        })
         .flat_map(|p| p.ports.intersection(pool.ports))
         .flat_map(|r| r.first..=r.last)
         .collect();
     let remaining = pool.ports.count() - taken.len() as u32;
-    findings.push(at(FindingCode::PortConflict, Severity::Warning, host, fixed).say(
-        format!(
-            "{} port {} lies inside the pool {} ({}) of {} on {}; {remaining} of {} pool ports remain",
-            quote(&fixed.spec.id),
-            fixed.ports,
-            quote(&pool.spec.id),
-            pool.ports,
-            quote(&pool.spec.component),
-            quote(&host.name),
-            pool.ports.count()
-        ),
-        format!(
-            "Start {} before {} or override {} outside {}.",
-            quote(&fixed.spec.component),
-            quote(&pool.spec.component),
-            quote(&fixed.spec.id),
-            pool.ports
-        ),
-    ));
+    for (ports, specs) in by_ports {
+        let first = specs[0];
+        let (what, start, moved) = match specs.as_slice() {
+            [only] => (
+                format!("{} port {ports}", quote(&only.spec.id)),
+                quote(&only.spec.component),
+                quote(&only.spec.id),
+            ),
+            _ => (
+                format!(
+                    "{} specs at port {ports} ({})",
+                    specs.len(),
+                    names(ids(&specs))
+                ),
+                names(specs.iter().map(|p| p.spec.component.as_str())),
+                format!("the {} specs", specs.len()),
+            ),
+        };
+        findings.push(at(FindingCode::PortConflict, Severity::Warning, host, first).say(
+            format!(
+                "{what} lies inside the pool {} ({}) of {} on {}; {remaining} of {} pool ports remain",
+                quote(&pool.spec.id),
+                pool.ports,
+                quote(&pool.spec.component),
+                quote(&host.name),
+                pool.ports.count()
+            ),
+            format!(
+                "Start {start} before {} or override {moved} outside {}.",
+                quote(&pool.spec.component),
+                pool.ports
+            ),
+        ));
+    }
 }
 
 /// privileged-port: a non-root deployment cannot bind below `ip_unprivileged_port_start`.
@@ -577,7 +726,13 @@ fn stood_in(deployment: &Deployment, network: &str) -> bool {
 /// it: the people with the browsers, or the applications, are a network the
 /// plan forgot. (A port whose accessors are all absent from the plan is
 /// simply closed, as the table shows.)
-fn no_allowed_sources(deployment: &Deployment, host: &DeployedHost, findings: &mut Vec<Finding>) {
+fn no_allowed_sources(
+    deployment: &Deployment,
+    sources: &Sources,
+    id: HostId,
+    findings: &mut Vec<Finding>,
+) {
+    let host = deployment.host(id);
     for placed in host
         .placed
         .iter()
@@ -600,7 +755,7 @@ fn no_allowed_sources(deployment: &Deployment, host: &DeployedHost, findings: &m
         if undefined.is_empty() {
             continue;
         }
-        let reach = sources::reach(deployment, host, placed);
+        let reach = sources.reach(id, placed);
         let quoted = undefined
             .iter()
             .map(|n| format!("\"{}\"", quote(n)))

@@ -5,13 +5,22 @@
 //! itself is left out (its own traffic never crosses its input filter from
 //! outside), loopback specs get no rule, and nothing is ever admitted from
 //! everywhere unless a client network says `0.0.0.0/0` itself.
+//!
+//! Near-linear by construction (issue 16): who an accessor list admits is
+//! worked out once per distinct list ([`Group`]: its hosts, networks and
+//! aggregated CIDRs), and each host's rule is that group's CIDRs with the
+//! host's own address cut out of the one CIDR holding it. Aggregating once
+//! and cutting out one address gives exactly what aggregating every peer but
+//! the host would (the CIDRs are the canonical decomposition of the address
+//! set; `tests/properties.rs` checks it against the per-host aggregation).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use ipnet::IpNet;
+use core::net::IpAddr;
+use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 
 use crate::backends::TAG_PREFIX;
-use crate::deployment::{DeployedHost, Deployment, Placed};
+use crate::deployment::{DeployedHost, Deployment, HostId, Placed};
 use crate::model::{Accessor, Exposure};
 
 /// The tag portplan writes into a rule's comment, and the only rules it ever changes.
@@ -21,6 +30,7 @@ pub(crate) fn tag(spec_id: &str) -> String {
 
 /// Who reaches one port of one host: the plan hosts and client networks by
 /// name, and the addresses they stand for as the firewall rule admits them.
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Reach {
     /// Plan hosts, in plan order.
     pub hosts: Vec<String>,
@@ -34,85 +44,259 @@ pub(crate) struct Reach {
     pub nets: Vec<IpNet>,
 }
 
-/// Who reaches `placed` on `host`.
+/// Who reaches `placed` on `host`. For one port; a port table goes through
+/// [`Sources`], which shares the work between the hosts.
 pub(crate) fn reach(deployment: &Deployment, host: &DeployedHost, placed: &Placed) -> Reach {
-    let mut hosts: BTreeSet<usize> = BTreeSet::new();
-    let mut networks: BTreeSet<&str> = BTreeSet::new();
-    if placed.spec.exposure != Exposure::Loopback {
-        for accessor in &placed.spec.accessed_by {
+    let sources = Sources::new(deployment, [placed]);
+    match deployment.host_id(&host.name) {
+        Some(id) => sources.reach(id, placed),
+        None => Reach::default(),
+    }
+}
+
+/// Who every accessor list of a deployment admits, worked out once.
+pub(crate) struct Sources<'d> {
+    deployment: &'d Deployment,
+    groups: BTreeMap<&'d [Accessor], Group<'d>>,
+}
+
+/// What one accessor list admits, before the host itself is left out.
+struct Group<'d> {
+    /// Every plan host running an accessor, in plan order.
+    hosts: Vec<HostId>,
+    /// The client networks the plan defines, by name.
+    networks: BTreeSet<&'d str>,
+    /// One of them is exclusive: it alone is admitted.
+    exclusive: bool,
+    /// The admitted CIDRs, aggregated, every accessor host included.
+    nets: Vec<IpNet>,
+    /// The networks' own CIDRs, aggregated: an address they cover stays
+    /// admitted when its host is left out.
+    network_nets: Vec<IpNet>,
+}
+
+impl<'d> Sources<'d> {
+    /// The groups of every spec in `placed` (one host's, or the whole plan's).
+    pub fn new(deployment: &'d Deployment, placed: impl IntoIterator<Item = &'d Placed>) -> Self {
+        let mut groups = BTreeMap::new();
+        for p in placed {
+            if p.spec.exposure != Exposure::Loopback {
+                let accessors = p.spec.accessed_by.as_slice();
+                groups
+                    .entry(accessors)
+                    .or_insert_with(|| Group::new(deployment, accessors));
+            }
+        }
+        Sources { deployment, groups }
+    }
+
+    fn group(&self, placed: &Placed) -> Option<&Group<'d>> {
+        if placed.spec.exposure == Exposure::Loopback {
+            return None;
+        }
+        self.groups.get(placed.spec.accessed_by.as_slice())
+    }
+
+    /// Who reaches `placed` on host `id`.
+    pub fn reach(&self, id: HostId, placed: &Placed) -> Reach {
+        let Some(group) = self.group(placed) else {
+            return Reach::default();
+        };
+        let deployment = self.deployment;
+        let peers = group.hosts.iter().filter(move |&&h| h != id);
+        let name = move |h: &HostId| deployment.host(*h).name.clone();
+        if group.exclusive {
+            // Seed 001: "In general, other components access OCP-Server
+            // through SLB or DNS address." An exclusive network is admitted
+            // alone; whom it stands in for is returned for the report.
+            let (exclusive, others): (Vec<&str>, Vec<&str>) = group
+                .networks
+                .iter()
+                .partition(|n| deployment.exclusive.contains(**n));
+            let mut fronted: Vec<String> = peers.map(|h| format!("host {}", name(h))).collect();
+            fronted.extend(others.iter().map(|n| format!("network {n}")));
+            return Reach {
+                hosts: Vec::new(),
+                networks: exclusive.into_iter().map(str::to_string).collect(),
+                fronted,
+                nets: group.nets.clone(),
+            };
+        }
+        let (before, cut, after) = self.parts(group, id);
+        Reach {
+            hosts: peers.map(name).collect(),
+            networks: group.networks.iter().map(|n| (*n).to_string()).collect(),
+            fronted: Vec::new(),
+            nets: [before, &cut, after].concat(),
+        }
+    }
+
+    /// How many CIDRs the rule of `placed` on host `id` admits, without
+    /// building them (the report's size is checked before it is built).
+    pub fn count(&self, id: HostId, placed: &Placed) -> usize {
+        match self.group(placed) {
+            None => 0,
+            Some(group) if group.exclusive => group.nets.len(),
+            Some(group) => {
+                let (before, cut, after) = self.parts(group, id);
+                before.len() + cut.len() + after.len()
+            }
+        }
+    }
+
+    /// The group's CIDRs with host `id`'s address left out: those before the
+    /// CIDR holding it, that CIDR less the address, and those after. The
+    /// address stays when the host is no accessor or a network covers it.
+    fn parts<'g>(&self, group: &'g Group, id: HostId) -> (&'g [IpNet], Vec<IpNet>, &'g [IpNet]) {
+        let address = self.deployment.host(id).address;
+        let accessor = group.hosts.binary_search(&id).is_ok();
+        match holder(&group.nets, address) {
+            Some(i) if accessor && holder(&group.network_nets, address).is_none() => (
+                &group.nets[..i],
+                without(group.nets[i], address),
+                &group.nets[i + 1..],
+            ),
+            _ => (&group.nets, Vec::new(), &[]),
+        }
+    }
+}
+
+impl<'d> Group<'d> {
+    fn new(deployment: &'d Deployment, accessors: &[Accessor]) -> Self {
+        let mut hosts: Vec<HostId> = Vec::new();
+        let mut networks = BTreeSet::new();
+        for accessor in accessors {
             match accessor {
-                Accessor::Component(component) => hosts.extend(peers(deployment, host, |h| {
-                    h.components.contains(component)
-                })),
-                Accessor::Profile(profile) => hosts.extend(peers(deployment, host, |h| {
-                    h.components
-                        .iter()
-                        .any(|c| deployment.profile_of(c).is_some_and(|p| &p.name == profile))
-                })),
-                Accessor::Network(network) => {
-                    if deployment.networks.contains_key(network) {
-                        networks.insert(network);
+                Accessor::Component(c) => hosts.extend_from_slice(deployment.running(c)),
+                Accessor::Profile(p) => hosts.extend_from_slice(deployment.members(p)),
+                Accessor::Network(n) => {
+                    if let Some((name, _)) = deployment.networks.get_key_value(n) {
+                        networks.insert(name.as_str());
                     }
                 }
             }
         }
-    }
-    let fronted = front(deployment, &mut hosts, &mut networks);
-    let mut nets: Vec<IpNet> = hosts
-        .iter()
-        .map(|&i| IpNet::from(deployment.hosts[i].address))
-        .collect();
-    for network in &networks {
-        nets.extend(deployment.networks.get(*network).into_iter().flatten());
-    }
-    Reach {
-        hosts: hosts
-            .into_iter()
-            .map(|i| deployment.hosts[i].name.clone())
-            .collect(),
-        networks: networks.into_iter().map(str::to_string).collect(),
-        fronted,
-        nets: IpNet::aggregate(&nets),
-    }
-}
-
-/// Seed 001: "In general, other components access OCP-Server through SLB or
-/// DNS address." When a port admits an exclusive network (the plan says every
-/// client goes through it), it admits that network alone; the accessors it
-/// stands in for are returned so the report can say so.
-fn front(
-    deployment: &Deployment,
-    hosts: &mut BTreeSet<usize>,
-    networks: &mut BTreeSet<&str>,
-) -> Vec<String> {
-    if !networks.iter().any(|n| deployment.exclusive.contains(*n)) {
-        return Vec::new();
-    }
-    let mut fronted: Vec<String> = hosts
-        .iter()
-        .map(|&i| format!("host {}", deployment.hosts[i].name))
-        .collect();
-    fronted.extend(
-        networks
+        hosts.sort_unstable();
+        hosts.dedup();
+        let exclusive = networks.iter().any(|n| deployment.exclusive.contains(*n));
+        let admitted = networks
             .iter()
-            .filter(|n| !deployment.exclusive.contains(**n))
-            .map(|n| format!("network {n}")),
-    );
-    hosts.clear();
-    networks.retain(|n| deployment.exclusive.contains(*n));
-    fronted
+            .filter(|n| !exclusive || deployment.exclusive.contains(**n));
+        let network_nets: Vec<IpNet> = admitted
+            .flat_map(|n| deployment.networks.get(*n).into_iter().flatten().copied())
+            .collect();
+        let network_nets = IpNet::aggregate(&network_nets);
+        let nets = if exclusive {
+            network_nets.clone()
+        } else {
+            let mut all: Vec<IpNet> = hosts
+                .iter()
+                .map(|&h| IpNet::from(deployment.host(h).address))
+                .collect();
+            all.extend(&network_nets);
+            IpNet::aggregate(&all)
+        };
+        Group {
+            hosts,
+            networks,
+            exclusive,
+            nets,
+            network_nets,
+        }
+    }
 }
 
-/// The plan order of every other host that `accepts`.
-fn peers<'d>(
-    deployment: &'d Deployment,
-    host: &'d DeployedHost,
-    accepts: impl Fn(&DeployedHost) -> bool + 'd,
-) -> impl Iterator<Item = usize> + 'd {
-    deployment
-        .hosts
-        .iter()
-        .enumerate()
-        .filter(move |(_, h)| h.name != host.name && accepts(h))
-        .map(|(i, _)| i)
+/// Where an address sorts among aggregated CIDRs: IPv4 before IPv6, then by
+/// address, the order `IpNet::aggregate` returns them in.
+fn order(address: IpAddr) -> (bool, u128) {
+    match address {
+        IpAddr::V4(v4) => (false, u128::from(u32::from(v4))),
+        IpAddr::V6(v6) => (true, u128::from(v6)),
+    }
+}
+
+/// The position of the CIDR holding `address` among aggregated (sorted,
+/// disjoint) CIDRs, by binary search.
+fn holder(nets: &[IpNet], address: IpAddr) -> Option<usize> {
+    let after = nets.partition_point(|n| order(n.network()) <= order(address));
+    let i = after.checked_sub(1)?;
+    nets[i].contains(&address).then_some(i)
+}
+
+/// `net` less `address` (which it holds), as the fewest CIDRs in address
+/// order: the aligned blocks of the ranges below and above the address, as
+/// `IpNet::aggregate` would decompose them.
+fn without(net: IpNet, address: IpAddr) -> Vec<IpNet> {
+    match (net, address) {
+        (IpNet::V4(net), IpAddr::V4(a)) => {
+            let (low, high, a) = (
+                u32::from(net.network()),
+                u32::from(net.broadcast()),
+                u32::from(a),
+            );
+            let mut pieces: Vec<IpNet> = Vec::new();
+            if a > low {
+                pieces.extend(Ipv4Subnets::new(low.into(), (a - 1).into(), 0).map(IpNet::V4));
+            }
+            if a < high {
+                pieces.extend(Ipv4Subnets::new((a + 1).into(), high.into(), 0).map(IpNet::V4));
+            }
+            pieces
+        }
+        (IpNet::V6(net), IpAddr::V6(a)) => {
+            let (low, high, a) = (
+                u128::from(net.network()),
+                u128::from(net.broadcast()),
+                u128::from(a),
+            );
+            let mut pieces: Vec<IpNet> = Vec::new();
+            if a > low {
+                pieces.extend(Ipv6Subnets::new(low.into(), (a - 1).into(), 0).map(IpNet::V6));
+            }
+            if a < high {
+                pieces.extend(Ipv6Subnets::new((a + 1).into(), high.into(), 0).map(IpNet::V6));
+            }
+            pieces
+        }
+        // `holder` found `net` holding `address`, so the families match.
+        (other, _) => vec![other],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(texts: &[&str]) -> Vec<IpNet> {
+        texts.iter().filter_map(|t| t.parse().ok()).collect()
+    }
+
+    #[test]
+    fn cutting_an_address_out_equals_aggregating_without_it() {
+        let all = nets(&["10.0.0.0/29", "10.0.0.8/32", "fd00::/126"]);
+        let v4 = (0..8).map(|i| IpAddr::from([10, 0, 0, i]));
+        let v6 = (0..4).map(|i: u16| IpAddr::from([0xfd00, 0, 0, 0, 0, 0, 0, i]));
+        for (net, block) in [
+            ("10.0.0.0/29", v4.collect::<Vec<_>>()),
+            ("fd00::/126", v6.collect()),
+        ] {
+            let net: IpNet = net.parse().expect("net");
+            for &address in &block {
+                let rest: Vec<IpNet> = block
+                    .iter()
+                    .filter(|a| **a != address)
+                    .map(|a| IpNet::from(*a))
+                    .collect();
+                assert_eq!(
+                    without(net, address),
+                    IpNet::aggregate(&rest),
+                    "{net} less {address}"
+                );
+            }
+        }
+        assert_eq!(holder(&all, "10.0.0.8".parse().expect("a")), Some(1));
+        assert_eq!(holder(&all, "10.0.0.9".parse().expect("a")), None);
+        assert_eq!(holder(&all, "fd00::3".parse().expect("a")), Some(2));
+        assert_eq!(holder(&all, "fd00::4".parse().expect("a")), None);
+    }
 }
