@@ -230,9 +230,10 @@ fn plan_option(args: &Map<String, Value>, problems: &mut Vec<Problem>) -> Option
         }
     };
     // Resolving the plan (addresses, components, overrides) up front keeps
-    // every plan problem under the `plan.` path, before any fact is read.
+    // every plan problem under the `plan.` path, before any fact is read;
+    // the rules run once, in check_host.
     let checked = portplan_core::parse_plan(&text)
-        .and_then(|plan| portplan_core::validate_plan(&plan).map(|_| plan));
+        .and_then(|plan| portplan_core::shell::check_plan(&plan).map(|_| plan));
     match checked {
         Ok(plan) => Some(plan),
         Err(error) => {

@@ -67,7 +67,8 @@ fn params(task: Task, args: &HostArgs) -> Result<Params, String> {
         .map_err(|e| format!("cannot read {}: {e}", args.plan.display()))?;
     let label = args.plan.display().to_string();
     let plan = crate::plan_input::read_plan_text(&label, &text).map_err(|e| e.to_string())?;
-    portplan_core::validate_plan(&plan)
+    // Resolved here for the plan's own problems; the rules run in check_host.
+    portplan_core::shell::check_plan(&plan)
         .map_err(|e| crate::plan_input::with_lines(&label, &text, e).to_string())?;
     let host = match &args.host {
         Some(host) => host.clone(),
