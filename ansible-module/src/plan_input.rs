@@ -65,6 +65,13 @@ pub fn read_plan_text(path_label: &str, text: &str) -> Result<Plan, PlanError> {
     portplan_core::shell::parse_json(&doc.value.to_string()).map_err(|e| doc.annotate(e))
 }
 
+/// A YAML plan as its JSON twin's value, for a caller that adds to it before
+/// core parses it (the module adds the hosts the action plugin built from the
+/// inventory); [`with_lines`] then gives its problems their lines.
+pub fn yaml_value(text: &str) -> Result<Value, PlanError> {
+    Doc::load(text).map(|doc| doc.value)
+}
+
 /// `error` (e.g. from `validate_plan` over a plan [`read_plan_text`] read)
 /// with each problem's YAML line ([`locate`]) added, when `text` is YAML; as
 /// it is for JSON. The text is parsed once, however many problems there are.

@@ -22,7 +22,10 @@ PREFIX = 15  # 198.18.0.0/15: every test address is on one link
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PLAYBOOKS = os.path.join(REPO, "examples", "playbooks")
-VENV_BIN = os.path.join(REPO, ".venv", "bin")
+# The controller: .venv's ansible-core (2.19), or with PORTPLAN_ANSIBLE=2.16
+# (2.17, 2.18) the venv scripts/setup makes for that version.
+ANSIBLE_VERSION = os.environ.get("PORTPLAN_ANSIBLE", "")
+VENV_BIN = os.path.join(REPO, f".venv-ansible-{ANSIBLE_VERSION}" if ANSIBLE_VERSION else ".venv", "bin")
 # The x86_64 module binary scripts/build-collection builds (also the CLI).
 PORTPLAN = os.path.join(REPO, "target", "x86_64-unknown-linux-musl", "release", "portplan")
 
@@ -50,8 +53,9 @@ class Lan:
     def exec(self, *argv, **kw):
         return sh("ip", "netns", "exec", self.netns, *argv, **kw)
 
-    def host(self, name, address, chroot=None, binds=(), daemons=False):
-        host = Host(self, name, address, chroot, binds, daemons)
+    def host(self, name, address, chroot=None, binds=(), daemons=False, prefix=PREFIX,
+             gateway=None):
+        host = Host(self, name, address, chroot, binds, daemons, prefix, gateway)
         self.hosts.append(host)
         return host
 
@@ -65,7 +69,8 @@ class Lan:
 class Host:
     """One test host: network and mount namespaces, held by a sleeper."""
 
-    def __init__(self, lan, name, address, chroot=None, binds=(), daemons=False):
+    def __init__(self, lan, name, address, chroot=None, binds=(), daemons=False, prefix=PREFIX,
+                 gateway=None):
         self.name, self.address, self.chroot = name, address, chroot
         self.netns = f"pp-{lan.tag}-{len(lan.hosts)}"
         self.dir = os.path.join(lan.root, name)
@@ -79,9 +84,13 @@ class Host:
         sh("ip", "link", "add", "eth0", "netns", self.netns, "type", "veth",
            "peer", "name", port, "netns", lan.netns)
         lan.exec("ip", "link", "set", port, "master", "br0", "up")
-        for argv in (["ip", "link", "set", "lo", "up"],
-                     ["ip", "addr", "add", f"{address}/{PREFIX}", "dev", "eth0"],
-                     ["ip", "link", "set", "eth0", "up"]):
+        setup = [["ip", "link", "set", "lo", "up"],
+                 ["ip", "addr", "add", f"{address}/{prefix}", "dev", "eth0"],
+                 ["ip", "link", "set", "eth0", "up"]]
+        if gateway:
+            # A subnet behind a router (test_reach.py's topology).
+            setup.append(["ip", "route", "add", "default", "via", gateway])
+        for argv in setup:
             sh("ip", "netns", "exec", self.netns, *argv)
         mounts = [
             f"mount -t overlay overlay -o lowerdir=/etc,upperdir={self.upper},workdir={work} /etc",

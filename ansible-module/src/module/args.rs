@@ -75,6 +75,8 @@ pub struct Params {
 
 const OPTIONS: &[&str] = &[
     "plan",
+    "plan_yaml",
+    "plan_hosts",
     "host",
     "phase",
     "state",
@@ -151,7 +153,6 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
     }
     match (plan, host) {
         (Some(plan), Some(host)) if problems.is_empty() => Ok(Params {
-            plan,
             host,
             phase,
             state,
@@ -169,7 +170,16 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
             given: args
                 .into_iter()
                 .filter(|(key, _)| !key.starts_with("_ansible_"))
+                .map(|(key, value)| {
+                    let value = if PLAN_OPTIONS.contains(&key.as_str()) {
+                        not_echoed(&key, &value, &plan)
+                    } else {
+                        value
+                    };
+                    (key, value)
+                })
                 .collect(),
+            plan,
         }),
         _ => Err(PlanError { problems }),
     }
@@ -206,9 +216,38 @@ fn unknown_options(args: &Map<String, Value>, problems: &mut Vec<Problem>) {
     }
 }
 
+/// The options that carry the plan, which the result's `invocation` does not
+/// echo (see [`not_echoed`]).
+const PLAN_OPTIONS: &[&str] = &["plan", "plan_yaml", "plan_hosts"];
+
+/// What `invocation` shows for a plan option instead of its value: every
+/// host's result would otherwise carry the whole plan (482 KB per host with
+/// a 5,000-host plan), and the plan is the task's input, not its outcome.
+/// The name, host count and size still tell which plan ran.
+fn not_echoed(key: &str, value: &Value, plan: &Plan) -> Value {
+    let bytes = match value {
+        Value::String(text) => text.len(),
+        other => other.to_string().len(),
+    };
+    Value::String(if key == "plan_hosts" {
+        let hosts = value.as_array().map_or(0, Vec::len);
+        format!("(not echoed: {hosts} hosts, {bytes} bytes)")
+    } else {
+        format!(
+            "(not echoed: plan {}, {} hosts, {bytes} bytes)",
+            quote(&plan.name),
+            plan.hosts.len()
+        )
+    })
+}
+
+/// The plan from `plan` (a mapping, or its JSON text) or `plan_yaml` (YAML
+/// 1.2 text, read as `portplan validate` reads a `.yaml` file), with the
+/// hosts of `plan_hosts` when given, parsed and validated up front.
 fn plan_option(args: &Map<String, Value>, problems: &mut Vec<Problem>) -> Option<Plan> {
-    let text = match args.get("plan") {
-        None | Some(Value::Null) => {
+    let present = |name: &str| args.get(name).is_some_and(|v| !v.is_null());
+    let (source, yaml) = match (present("plan"), present("plan_yaml")) {
+        (false, false) => {
             problems.push(Problem {
                 path: "plan".into(),
                 value: String::new(),
@@ -217,23 +256,65 @@ fn plan_option(args: &Map<String, Value>, problems: &mut Vec<Problem>) -> Option
             });
             return None;
         }
-        // A plan passed through a template arrives as its JSON text.
-        Some(Value::String(text)) => text.clone(),
-        Some(value @ Value::Object(_)) => value.to_string(),
-        Some(other) => {
+        (true, true) => {
             problems.push(Problem {
-                path: "plan".into(),
+                path: "plan_yaml".into(),
+                value: String::new(),
+                message: "and `plan` are mutually exclusive: give the plan once".into(),
+            });
+            return None;
+        }
+        (true, false) => (&args["plan"], false),
+        (false, true) => (&args["plan_yaml"], true),
+    };
+    let text = match source {
+        // A plan passed through a template arrives as its JSON text.
+        Value::String(text) => text.clone(),
+        value @ Value::Object(_) if !yaml => value.to_string(),
+        other => {
+            let (path, message) = if yaml {
+                ("plan_yaml", "must be a string: the text of a YAML plan")
+            } else {
+                ("plan", "must be a mapping (the plan) or its JSON text")
+            };
+            problems.push(Problem {
+                path: path.into(),
                 value: short(other),
-                message: "must be a mapping (the plan) or its JSON text".into(),
+                message: message.into(),
             });
             return None;
         }
     };
-    // Resolving the plan (addresses, components, overrides) up front keeps
-    // every plan problem under the `plan.` path, before any fact is read;
-    // the rules run once, in check_host.
-    let checked = portplan_core::parse_plan(&text)
-        .and_then(|plan| portplan_core::shell::check_plan(&plan).map(|_| plan));
+    let hosts = match args.get("plan_hosts") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(hosts)) => Some(hosts),
+        Some(other) => {
+            problems.push(Problem {
+                path: "plan_hosts".into(),
+                value: short(other),
+                message: "must be a list of plan hosts (name, address, components)".into(),
+            });
+            return None;
+        }
+    };
+    // A YAML plan's problems get their line in the YAML text.
+    let lines = |error: PlanError| {
+        if yaml {
+            crate::plan_input::with_lines("plan.yaml", &text, error)
+        } else {
+            error
+        }
+    };
+    let checked = plan_value(&text, yaml, hosts)
+        .map_err(lines)
+        .and_then(|json| portplan_core::parse_plan(&json).map_err(lines))
+        // Resolving the plan (addresses, components, overrides) up front keeps
+        // every plan problem under the `plan.` path, before any fact is read.
+        .and_then(|plan| {
+            portplan_core::shell::check_plan(&plan)
+                .map(|_| plan)
+                .map_err(lines)
+        });
     match checked {
         Ok(plan) => Some(plan),
         Err(error) => {
@@ -248,6 +329,35 @@ fn plan_option(args: &Map<String, Value>, problems: &mut Vec<Problem>) -> Option
             None
         }
     }
+}
+
+/// The plan's JSON text for core's strict parser: `text` itself for a JSON
+/// plan without `hosts` to add (so serde_json's own messages and duplicate
+/// key checks apply to exactly what was given), else the document as a
+/// value with `hosts` set.
+fn plan_value(text: &str, yaml: bool, hosts: Option<&Vec<Value>>) -> Result<String, PlanError> {
+    let mut value = match (yaml, hosts) {
+        (false, None) => return Ok(text.to_string()),
+        (true, _) => crate::plan_input::yaml_value(text)?,
+        (false, Some(_)) => match serde_json::from_str::<Value>(text) {
+            Ok(value) => value,
+            // Core names the syntax error as it does for any plan.
+            Err(_) => return portplan_core::parse_plan(text).map(|_| text.to_string()),
+        },
+    };
+    if let (Some(hosts), Value::Object(plan)) = (hosts, &mut value) {
+        if let Some(listed) = plan.get("hosts") {
+            return Err(PlanError::single(
+                "hosts",
+                short(listed),
+                "the plan lists hosts, and `plan_hosts` (the action plugin's \
+                 hosts_from_inventory) gives them too: remove `hosts` from the plan \
+                 or turn hosts_from_inventory off",
+            ));
+        }
+        plan.insert("hosts".into(), Value::Array(hosts.clone()));
+    }
+    Ok(value.to_string())
 }
 
 /// A string option; numbers and booleans convert to their text as Ansible's
@@ -516,6 +626,138 @@ mod tests {
         assert!(message.len() < 2000, "{}", message.len());
         assert!(!message.contains(['\u{0}', '\u{202e}']));
         assert!(message.contains("h\\u{0}\\u{202e}nnn"));
+    }
+
+    const PLAN_YAML: &str = "name: p\nprofiles: [ocp]\nhosts:\n  - name: a\n    address: 198.18.0.1\n    components: [ocp-server]\n";
+
+    #[test]
+    fn a_yaml_plan_reads_as_its_json_twin() {
+        let yaml = serde_json::json!({"plan_yaml": PLAN_YAML, "host": "a"}).to_string();
+        let from_yaml = parse(&yaml).expect("valid");
+        let from_json = parse(&args("")).expect("valid");
+        assert_eq!(
+            serde_json::to_string(&from_yaml.plan).expect("json"),
+            serde_json::to_string(&from_json.plan).expect("json")
+        );
+    }
+
+    #[test]
+    fn a_yaml_plan_is_yaml_1_2_with_lines_in_its_problems() {
+        // YAML 1.1 (PyYAML) would read `yes` as true and `0777` as 511.
+        let text = PLAN_YAML.replace("name: p\n", "name: yes\n").replace(
+            "components: [ocp-server]",
+            "components: [ocp-server]\n    overrides: [{spec: ocp-server.http, ports: 0x10000}]",
+        );
+        let error = parse(&serde_json::json!({"plan_yaml": text, "host": "a"}).to_string())
+            .expect_err("port 65536");
+        assert_eq!(error.problems.len(), 1, "{error}");
+        assert_eq!(error.problems[0].path, "plan.hosts[0].overrides[0].ports");
+        assert!(error.problems[0].message.ends_with("(line 7)"), "{error}");
+        let ok = text.replace("0x10000", "0x1f90");
+        let params =
+            parse(&serde_json::json!({"plan_yaml": ok, "host": "a"}).to_string()).expect("valid");
+        assert_eq!(params.plan.name, "yes");
+        assert_eq!(params.plan.hosts[0].overrides[0].ports.first, 8080);
+        // A flow-style YAML plan is YAML here, whatever its first character.
+        let flow = "{name: p, profiles: [ocp], hosts: [{name: a, address: 198.18.0.1, components: [ocp-server]}]}";
+        parse(&serde_json::json!({"plan_yaml": flow, "host": "a"}).to_string()).expect("valid");
+    }
+
+    #[test]
+    fn plan_and_plan_yaml_are_exclusive_and_plan_yaml_is_text() {
+        let both = serde_json::json!({"plan": PLAN, "plan_yaml": PLAN_YAML, "host": "a"});
+        let error = parse(&both.to_string()).expect_err("both");
+        assert_eq!(error.problems[0].path, "plan_yaml");
+        let mapping = serde_json::json!({"plan_yaml": {"name": "p"}, "host": "a"});
+        let error = parse(&mapping.to_string()).expect_err("not text");
+        assert_eq!(
+            (
+                error.problems[0].path.as_str(),
+                error.problems[0].value.as_str()
+            ),
+            ("plan_yaml", r#"{"name":"p"}"#)
+        );
+    }
+
+    const INVENTORY_HOSTS: &str =
+        r#"[{"name":"a","address":"198.18.0.1","components":["ocp-server"]}]"#;
+
+    #[test]
+    fn plan_hosts_fill_a_plan_without_hosts() {
+        let without: Value = serde_json::from_str(PLAN).expect("json");
+        let mut without = without.as_object().expect("object").clone();
+        without.remove("hosts");
+        let hosts: Value = serde_json::from_str(INVENTORY_HOSTS).expect("json");
+        let expected = parse(&args("")).expect("valid");
+        let yaml_without = "name: p\nprofiles: [ocp]\n";
+        for given in [
+            serde_json::json!({"plan": without, "plan_hosts": hosts, "host": "a"}),
+            serde_json::json!({"plan": Value::Object(without.clone()).to_string(), "plan_hosts": hosts, "host": "a"}),
+            serde_json::json!({"plan_yaml": yaml_without, "plan_hosts": hosts, "host": "a"}),
+        ] {
+            let params = parse(&given.to_string()).expect("valid");
+            assert_eq!(
+                serde_json::to_string(&params.plan).expect("json"),
+                serde_json::to_string(&expected.plan).expect("json"),
+                "{given}"
+            );
+        }
+    }
+
+    #[test]
+    fn plan_hosts_never_add_to_hosts_the_plan_lists() {
+        let hosts: Value = serde_json::from_str(INVENTORY_HOSTS).expect("json");
+        for given in [
+            serde_json::json!({"plan": serde_json::from_str::<Value>(PLAN).expect("json"), "plan_hosts": hosts, "host": "a"}),
+            serde_json::json!({"plan_yaml": PLAN_YAML, "plan_hosts": hosts, "host": "a"}),
+            serde_json::json!({"plan_yaml": "name: p\nprofiles: [ocp]\nhosts: []\n", "plan_hosts": hosts, "host": "a"}),
+        ] {
+            let error = parse(&given.to_string()).expect_err("hosts twice");
+            assert_eq!(error.problems.len(), 1, "{error}");
+            assert_eq!(error.problems[0].path, "plan.hosts", "{error}");
+            assert!(
+                error.problems[0].message.contains("hosts_from_inventory"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn plan_hosts_problems_name_the_host_without_a_yaml_line() {
+        let hosts = serde_json::json!([{"name": "a", "address": "db1.example", "components": ["ocp-server"]}]);
+        let given = serde_json::json!({"plan_yaml": "name: p\nprofiles: [ocp]\n", "plan_hosts": hosts, "host": "a"});
+        let error = parse(&given.to_string()).expect_err("not an address");
+        assert_eq!(error.problems[0].path, "plan.hosts[0].address");
+        assert_eq!(error.problems[0].value, "db1.example");
+        // The hosts came from the inventory, not from a line of the YAML.
+        assert!(!error.problems[0].message.contains("(line"), "{error}");
+        let given = serde_json::json!({"plan_yaml": "name: p\nprofiles: [ocp]\n", "plan_hosts": {"a": 1}, "host": "a"});
+        let error = parse(&given.to_string()).expect_err("not a list");
+        assert_eq!(error.problems[0].path, "plan_hosts");
+    }
+
+    #[test]
+    fn invocation_names_the_plan_without_echoing_it() {
+        let hosts: Value = serde_json::from_str(INVENTORY_HOSTS).expect("json");
+        let given = serde_json::json!({"plan_yaml": "name: p\nprofiles: [ocp]\n", "plan_hosts": hosts, "host": "a", "state": "checked"});
+        let params = parse(&given.to_string()).expect("valid");
+        assert_eq!(
+            params.given["plan_yaml"],
+            "(not echoed: plan p, 1 hosts, 24 bytes)"
+        );
+        assert_eq!(
+            params.given["plan_hosts"],
+            "(not echoed: 1 hosts, 70 bytes)"
+        );
+        assert_eq!(params.given["state"], "checked");
+        let params = parse(&args("")).expect("valid");
+        assert!(
+            params.given["plan"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("(not echoed: plan p, 1 hosts,")),
+            "{:?}",
+            params.given
+        );
     }
 
     #[test]

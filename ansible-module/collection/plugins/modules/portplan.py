@@ -12,8 +12,7 @@ module: portplan
 short_description: Check and open the ports of a portplan deployment plan on a Linux host
 version_added: 0.1.0
 description:
-  - Checks this host's part of a L(portplan,https://example.invalid/portplan) deployment plan against what the host
-    really has, and makes the host's firewall admit each planned port from exactly the hosts and client networks that
+  - Checks this host's part of a portplan deployment plan against what the host really has, and makes the host's firewall admit each planned port from exactly the hosts and client networks that
     need it, and from nobody else.
   - Before install (O(phase=preinstall)) every planned port must be free and legal for the deploying user; after
     install (O(phase=postinstall)) every planned fixed port must be listening at the host's address.
@@ -56,16 +55,66 @@ options:
         and the value, for example C(hosts[1].address).
       - The plan's JSON text as a string is accepted too.
       - Exactly one of O(plan) and O(plan_file) is required.
+      - With O(hosts_from_inventory=true) the plan must have no C(hosts); the inventory gives them.
     type: dict
   plan_file:
     description:
-      - Path of a file holding the plan, as JSON or YAML.
+      - Path of a file holding the plan, as JSON or YAML, the same file C(portplan validate) reads.
       - Read on the controller by the action plugin, never on the target. A relative path is searched for the way
         M(ansible.builtin.copy) searches for its O(ansible.builtin.copy#module:src), in the C(files/) directory of the
         role and of the playbook, and next to them. A vault-encrypted file is decrypted.
-      - The file must hold a mapping; it is passed to the module as O(plan).
+      - The action plugin does not parse the file. Its text goes to the module, which reads it exactly as
+        C(portplan validate) reads the file, so the task and the command line can never disagree on a plan.
+        A C(.yaml) or C(.yml) file is YAML 1.2, a C(.json) file JSON, and any other file JSON when it starts with
+        C({) or C([), else YAML. In YAML 1.2 an unquoted C(yes) is the string V(yes) and C(010) is ten, unlike
+        YAML 1.1 (PyYAML). Duplicate keys, merge keys and custom tags are refused, and each problem names its path,
+        its value and its line.
       - Exactly one of O(plan) and O(plan_file) is required.
     type: path
+  plan_yaml:
+    description:
+      - The plan as YAML 1.2 text. The action plugin passes a YAML O(plan_file) this way; a task has no reason to.
+      - Mutually exclusive with O(plan).
+    type: str
+  plan_hosts:
+    description:
+      - The plan's hosts as a list, each with C(name), C(address), C(components) and optionally C(overrides) and
+        C(deploy-user). The action plugin fills it from the inventory with O(hosts_from_inventory=true); a task
+        has no reason to give it.
+      - The plan must then have no C(hosts) of its own. A plan that has them fails the task, naming C(plan.hosts).
+    type: list
+    elements: dict
+  hosts_from_inventory:
+    description:
+      - Build the plan's hosts from the inventory, so that the plan (O(plan) or O(plan_file)) holds only profiles,
+        networks, overrides and the other plan-wide keys, and has no C(hosts).
+      - B(Which hosts.) Every host of group C(all), or of O(hosts_group) when given, that has at least one component.
+        Never only the play's hosts. A C(--limit) run or a host that failed earlier in the play would otherwise
+        shrink the plan, and with it the sources every firewall rule admits. Hosts without a component (a bastion,
+        the controller) are left out. The plan lists the hosts in inventory order.
+      - B(Components.) A host in group C(portplan_<component>) runs that component. Ansible group names cannot hold
+        C(-), so C(_) in the group name stands for C(-). Group C(portplan_ocp_server) means component C(ocp-server).
+        A host var (or group var) C(portplan_components), a list of component names, adds more, and is the way to
+        name a component whose name holds C(_).
+      - B(Name and address.) The plan host's name is the C(inventory_hostname). Its address is the host var
+        C(portplan_address), else C(ansible_host), else the inventory name when that is an IP address. It must be an
+        IPv4 or IPv6 address, never a DNS name. Addresses are not resolved, since the firewall rules admit
+        addresses and every host must build the same plan. Set C(portplan_address) where C(ansible_host) is a name.
+      - B(Per host.) C(portplan_overrides) (a list of C(spec) and C(ports) mappings) becomes the host's
+        C(overrides), and C(portplan_deploy_user) (V(root) or V(non-root)) its C(deploy-user).
+      - A bad value fails the task before anything changes, naming the host, the variable and the value. A problem
+        found in a host that came from the inventory (an unknown component, say) names the inventory host and
+        the variable it came from.
+      - The target must be one of the hosts built. The plan every host builds is the same, since all of them read
+        the same inventory.
+    type: bool
+    default: false
+  hosts_group:
+    description:
+      - With O(hosts_from_inventory=true), take the plan's hosts from this inventory group instead of C(all), for an
+        inventory that holds more than one deployment.
+      - Only its hosts with a component are plan hosts, as with C(all).
+    type: str
   host:
     description:
       - The name of this target among the plan's C(hosts).
@@ -213,21 +262,58 @@ notes:
     sockets and can change the firewall. Without root, the owners are unknown and changing the firewall fails.
   - Rules are only added to input chains that already filter traffic. If no input chain drops a family's traffic,
     the ports are already open to everyone; portplan says so instead of adding rules that would restrict nothing.
-seealso:
-  - name: portplan
-    description: The portplan command line (C(portplan validate), C(portplan catalog)) and the plan format.
-    link: https://example.invalid/portplan
 """
 
 EXAMPLES = r"""
-- name: Before installing OCP, check the ports and open them in the firewall
+# Check every host first, then open: any_errors_fatal stops the play when one
+# host fails the check, before a single firewall changes (examples/playbooks
+# in the portplan repository do the same).
+- name: Before installing OCP, check the ports on every host, then open them
   hosts: ocp
   become: true
+  gather_facts: false
+  any_errors_fatal: true
   tasks:
-    - name: Check that the planned ports are free and open them to exactly who needs them
+    - name: Planned ports are free and legal for the deploy user on every host (changes nothing)
       portplan.ports.portplan:
         plan_file: ocp-cluster.json
         phase: preinstall
+        state: checked
+
+    - name: Planned ports are open to exactly the hosts that need them
+      portplan.ports.portplan:
+        plan_file: ocp-cluster.json
+        phase: preinstall
+        state: present
+
+# The hosts come from the inventory: groups portplan_<component> (an
+# underscore for each hyphen), or a portplan_components var, and ansible_host.
+#   [portplan_ocp_server]
+#   ocp1 ansible_host=198.18.2.10
+#   [portplan_observer]
+#   obs1 ansible_host=198.18.2.11
+#   [ocp:children]
+#   portplan_ocp_server
+#   portplan_observer
+# The plan file then holds no hosts, only name, profiles, networks, overrides.
+- name: OCP with the plan's hosts taken from the inventory
+  hosts: ocp
+  become: true
+  gather_facts: false
+  any_errors_fatal: true
+  tasks:
+    - name: Check every host
+      portplan.ports.portplan:
+        plan_file: ocp-without-hosts.yml
+        hosts_from_inventory: true
+        hosts_group: ocp
+        state: checked
+
+    - name: Open the planned ports
+      portplan.ports.portplan:
+        plan_file: ocp-without-hosts.yml
+        hosts_from_inventory: true
+        hosts_group: ocp
 
 - name: FineDataLink cluster with FineOps, plan given inline
   hosts: fdl
