@@ -8,6 +8,7 @@
 //! made validation quadratic in the hosts (issue 16).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use core::net::IpAddr;
 use ipnet::IpNet;
@@ -17,7 +18,10 @@ use crate::model::{DeployUser, HostObservation, PortRange, PortSpec, Profile};
 /// A spec placed on a host with its effective ports.
 #[derive(Debug, Clone)]
 pub(crate) struct Placed {
-    pub spec: PortSpec,
+    /// Shared by every host the spec is placed on: a spec carries its
+    /// purpose and source texts, and copying them per host made resolving a
+    /// large plan cost more than validating one host of it.
+    pub spec: Rc<PortSpec>,
     pub ports: PortRange,
     pub overridden: bool,
     /// The plan names its ports (an override, even one equal to the default).
@@ -141,16 +145,26 @@ impl Index {
             index.by_name.entry(host.name.clone()).or_insert(id);
             let mut profiles = BTreeSet::new();
             for component in &host.components {
-                index.runs.entry(component.clone()).or_default().push(id);
+                push(&mut index.runs, component, id);
                 if let Some(&p) = index.profile_of.get(component) {
                     profiles.insert(p);
                 }
             }
             for p in profiles {
-                let name = deployment.profiles[p].name.clone();
-                index.members.entry(name).or_default().push(id);
+                push(&mut index.members, &deployment.profiles[p].name, id);
             }
         }
         index
+    }
+}
+
+/// `id` appended to the hosts of `name`; the name is copied only the first
+/// time, not once per host.
+fn push(map: &mut BTreeMap<String, Vec<HostId>>, name: &str, id: HostId) {
+    match map.get_mut(name) {
+        Some(ids) => ids.push(id),
+        None => {
+            map.insert(name.to_string(), vec![id]);
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! finding of the rules.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use core::net::IpAddr;
 use ipnet::{IpNet, Ipv4Net};
@@ -157,8 +158,9 @@ struct Known<'p> {
     profiles: &'p [Profile],
     specs: BTreeMap<&'p str, &'p PortSpec>,
     /// Component name to its specs, in profile order: placing a host looks
-    /// up its components instead of scanning every spec.
-    by_component: BTreeMap<&'p str, Vec<&'p PortSpec>>,
+    /// up its components instead of scanning every spec. Shared, not copied,
+    /// into every placement.
+    by_component: BTreeMap<&'p str, Vec<Rc<PortSpec>>>,
     components: BTreeSet<&'p str>,
     enabled: BTreeSet<String>,
 }
@@ -177,9 +179,12 @@ impl<'p> Known<'p> {
             .flat_map(|p| &p.components)
             .map(|c| c.name.as_str())
             .collect();
-        let mut by_component: BTreeMap<&str, Vec<&PortSpec>> = BTreeMap::new();
+        let mut by_component: BTreeMap<&str, Vec<Rc<PortSpec>>> = BTreeMap::new();
         for spec in profiles.iter().flat_map(|p| &p.specs) {
-            by_component.entry(&spec.component).or_default().push(spec);
+            by_component
+                .entry(&spec.component)
+                .or_default()
+                .push(Rc::new(spec.clone()));
         }
         let enabled = check_enable(plan, &specs, problems);
         check_overrides(&plan.overrides, "overrides", &specs, None, problems);
@@ -226,13 +231,15 @@ fn resolve_host<'p>(
     }
     let address = host_address(i, &at, host, taken, problems);
     check_host_components(plan, &at, host, known, problems);
-    check_overrides(
-        &host.overrides,
-        &format!("{at}.overrides"),
-        &known.specs,
-        Some(&host.components),
-        problems,
-    );
+    if !host.overrides.is_empty() {
+        check_overrides(
+            &host.overrides,
+            &format!("{at}.overrides"),
+            &known.specs,
+            Some(&host.components),
+            problems,
+        );
+    }
     let address = address?;
     Some(DeployedHost {
         name: host.name.clone(),
@@ -625,7 +632,7 @@ fn place<'a>(
                 ports: chosen.unwrap_or(spec.ports),
                 overridden: chosen.is_some_and(|p| p != spec.ports),
                 stated: chosen.is_some(),
-                spec: (*spec).clone(),
+                spec: Rc::clone(spec),
             }
         })
         .collect();
