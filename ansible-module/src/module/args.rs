@@ -244,7 +244,7 @@ fn not_echoed(key: &str, value: &Value, plan: &Plan) -> Value {
 /// The plan from `plan` (a mapping, or its JSON text) or `plan_yaml` (YAML
 /// 1.2 text, read as `portplan validate` reads a `.yaml` file), with the
 /// hosts of `plan_hosts` when given, parsed and validated up front.
-fn plan_option(args: &Map<String, Value>, problems: &mut Vec<Problem>) -> Option<Plan> {
+pub(crate) fn plan_option(args: &Map<String, Value>, problems: &mut Vec<Problem>) -> Option<Plan> {
     let present = |name: &str| args.get(name).is_some_and(|v| !v.is_null());
     let (source, yaml) = match (present("plan"), present("plan_yaml")) {
         (false, false) => {
@@ -747,7 +747,7 @@ mod tests {
         );
         assert_eq!(
             params.given["plan_hosts"],
-            "(not echoed: 1 hosts, 70 bytes)"
+            "(not echoed: 1 hosts, 65 bytes)"
         );
         assert_eq!(params.given["state"], "checked");
         let params = parse(&args("")).expect("valid");
