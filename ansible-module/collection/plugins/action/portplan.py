@@ -123,14 +123,14 @@ class ActionModule(ActionBase):
         inventory = None
         if from_inventory:
             inventory = inventory_hosts(task_vars, hosts_group)
-            args['plan_hosts'] = [host for _, host in inventory]
+            args['plan_hosts'] = [host for name, host in inventory]
             if args.get('host') is None:
                 me = task_vars.get('inventory_hostname')
-                if me not in (name for name, _ in inventory):
+                if me not in (name for name, host in inventory):
                     raise _TaskFailed(
                         'host %s is not among the plan hosts built from the inventory (%s): it has no '
                         'component (no %s<component> group, no portplan_components var)%s'
-                        % (me, ', '.join(name for name, _ in inventory) or 'none', COMPONENT_GROUP,
+                        % (me, ', '.join(name for name, host in inventory) or 'none', COMPONENT_GROUP,
                            '' if hosts_group is None else ' or is not in group %s' % hosts_group))
 
         if args.get('host') is None:
@@ -225,7 +225,7 @@ def inventory_hosts(task_vars, hosts_group=None):
                 raise _TaskFailed('host %s: portplan_components must be a list of component names, '
                                   'e.g. [observer, ocp-agent]; it is %s' % (name, _shown(listed)))
             components.extend(to_text(c) for c in listed)
-        for component, _ in from_groups.get(name, ()):
+        for component, group in from_groups.get(name, ()):
             if component not in components:
                 components.append(component)
         if not components:

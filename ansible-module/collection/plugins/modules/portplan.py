@@ -12,7 +12,8 @@ module: portplan
 short_description: Check and open the ports of a portplan deployment plan on a Linux host
 version_added: 0.1.0
 description:
-  - Checks this host's part of a portplan deployment plan against what the host really has, and makes the host's firewall admit each planned port from exactly the hosts and client networks that
+  - Checks this host's part of a portplan deployment plan against what the host really has, and makes the host's
+    firewall admit each planned port from exactly the hosts and client networks that
     need it, and from nobody else.
   - Before install (O(phase=preinstall)) every planned port must be free and legal for the deploying user; after
     install (O(phase=postinstall)) every planned fixed port must be listening at the host's address.
@@ -41,7 +42,7 @@ description:
     puts portplan's rules back and touches no other rule. Rules others added meanwhile stay. It reports
     C(changed=false) when the rollback succeeded.
 author:
-  - portplan developers (!UNKNOWN)
+  - portplan developers
 options:
   plan:
     description:
