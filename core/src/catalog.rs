@@ -1,40 +1,29 @@
 //! The built-in catalog: one reviewed JSON file per profile under `core/catalog/`,
-//! compiled into the binary (minified by build.rs) so the core reads no files.
+//! compiled into the binary so the core reads no files: build.rs packs them,
+//! minified and DEFLATE-compressed (a seventh of the JSON's size in every
+//! plugin), and they are inflated and parsed once per process.
 
 use std::sync::OnceLock;
 
 use crate::model::{PlanError, Profile};
 
-/// The minified copy build.rs wrote of `core/catalog/$name`.
-macro_rules! catalog_file {
-    ($name:literal) => {
-        ($name, include_str!(concat!(env!("OUT_DIR"), "/", $name)))
-    };
-}
-
-/// `(file name, contents)` of every built-in profile, in catalog order.
-const SOURCES: [(&str, &str); 5] = [
-    catalog_file!("finedatalink-single.json"),
-    catalog_file!("finedatalink-cluster.json"),
-    catalog_file!("fineops.json"),
-    catalog_file!("ocp.json"),
-    catalog_file!("ocp-ce.json"),
-];
+/// Every profile's JSON, as one array in catalog order, raw DEFLATE (build.rs).
+const PACKED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/catalog.deflate"));
 
 /// Every built-in profile, in catalog order, parsed once per process.
 ///
-/// The files are checked by this crate's tests (a parse failure is a build
-/// defect, not an input error), and `catalog_parses` in them pins that.
+/// The files are checked by this crate's tests (an inflate or parse failure
+/// is a build defect, not an input error: the catalog is then empty), and
+/// `catalog_parses` in them pins that.
 pub(crate) fn profiles() -> &'static [Profile] {
     static PARSED: OnceLock<Vec<Profile>> = OnceLock::new();
     PARSED.get_or_init(|| {
-        SOURCES
-            .iter()
-            .filter_map(|(_, text)| {
-                // The same strict parser as for plans: one deserializer in the binary.
-                crate::decode::parse_json(text).ok()
-            })
-            .collect()
+        miniz_oxide::inflate::decompress_to_vec(PACKED)
+            .ok()
+            .and_then(|json| String::from_utf8(json).ok())
+            // The same strict parser as for plans: one deserializer in the binary.
+            .and_then(|text| crate::decode::parse_json(&text).ok())
+            .unwrap_or_default()
     })
 }
 

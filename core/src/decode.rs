@@ -1,13 +1,39 @@
 //! Decoding: JSON text to any contract type, strictly, with the JSON path
-//! and the value of the first problem. The one way every artifact reads input.
+//! and the value of every problem. The one way every artifact reads input.
+//!
+//! How: the text is read once into a `serde_json::Value` (noting repeated
+//! keys, which a `Value` would otherwise drop), then the type's own
+//! `Deserialize` (serde's derive: the one statement of field names, defaults
+//! and enums) runs over [`Node`], a `Deserializer` of our own that walks the
+//! `Value` and knows the path of every node. One walker serves every type, so
+//! the WebAssembly plugins carry one copy of each type's decoding instead of
+//! serde_path_to_error's tracked copy of serde_json's (the largest item of
+//! the plugins, ~115 KB); no crate walks a `Value` with paths, which is why
+//! this is hand-written.
+//!
+//! Every problem, not the first: serde's derived visitors stop at the first
+//! error, so the walker runs again with each failed node left out (a list
+//! element dropped, a field treated as absent) until a pass finds nothing
+//! new. A parent that fails only because a left-out child was required
+//! (`missing field`) is not reported again; serde names only the first
+//! missing member of a record, so when that is a left-out one, a later
+//! missing member of the same record goes unnamed until the first is fixed.
+//! Unknown fields and repeated keys are all noted in the first pass.
+//! Problems come out in document order.
 //!
 //! Also the one way input is echoed back: [`quote`] escapes and caps every
 //! plan value a problem quotes, and [`escape`] makes text safe for a terminal.
 
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use std::cell::RefCell;
+use std::fmt;
 
-use crate::model::PlanError;
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess,
+    Unexpected, VariantAccess, Visitor,
+};
+use serde_json::{Map, Number, Value};
+
+use crate::model::{PlanError, Problem};
 
 /// Most characters of a plan value a problem quotes; longer ones are cut and
 /// end in `...`. An escape such as `\u{1b}` counts as its written length and
@@ -17,61 +43,742 @@ pub(crate) const VALUE_LIMIT: usize = 200;
 /// Most characters of a decoder's message (which may quote several values).
 const MESSAGE_LIMIT: usize = 4 * VALUE_LIMIT;
 
+/// Most problems one input is rejected with: past it, the last problem says
+/// that more were left out. It also bounds the walker's passes (each pass
+/// leaves out at least one more failed node), so hostile input with a
+/// problem in every element costs a bounded number of walks.
+pub(crate) const PROBLEM_LIMIT: usize = 100;
+
 /// Parse any contract type from JSON text, strictly, with the path and value
-/// of the first problem: the one way every artifact reads its input.
+/// of every problem: the one way every artifact reads its input.
 pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, PlanError> {
+    let journal = Journal::default();
+    let root = read(text, &journal)?;
+    decode(&root, journal)
+}
+
+/// Reads `text` into a `Value`; a repeated key keeps its first value and is
+/// noted in `journal` (a `Value` would silently keep the last).
+fn read(text: &str, journal: &Journal) -> Result<Value, PlanError> {
+    let invalid = |e: serde_json::Error| PlanError::single(".", "", format!("not valid JSON: {e}"));
     let mut de = serde_json::Deserializer::from_str(text);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return PlanError::single(".", "", format!("not valid JSON: {inner}"));
-        }
-        // The text is valid JSON, so the value at the path can be quoted.
-        let value = serde_json::from_str::<Value>(text)
-            .ok()
-            .and_then(|root| value_at(&root, &path).map(excerpt))
-            .unwrap_or_default();
-        // serde's messages quote the offending value or key (`unknown field
-        // `...``, `invalid type: string "..."`): capped like the value.
-        PlanError::single(
-            quote(&path),
+    let stack = RefCell::new(Vec::new());
+    let repeated = RefCell::new(Vec::new());
+    let root = Build {
+        stack: &stack,
+        repeated: &repeated,
+    }
+    .deserialize(&mut de)
+    .map_err(invalid)?;
+    de.end().map_err(invalid)?;
+    for (positions, key, value) in repeated.into_inner() {
+        let (path, _) = locate(&root, &positions[..positions.len().saturating_sub(1)]);
+        journal.note(
+            positions,
+            join(&path, &key),
             value,
-            message(&strip_position(&inner.to_string())),
-        )
-    })?;
-    de.end()
-        .map_err(|e| PlanError::single(".", "", format!("not valid JSON: {e}")))?;
-    Ok(value)
+            format!("duplicate field `{key}`"),
+        );
+    }
+    Ok(root)
 }
 
-/// serde_json appends " at line L column C"; the path already says where.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_string(),
-        None => message.to_string(),
+/// The walk: passes until one finds no new failed node, then the value or
+/// every problem noted.
+fn decode<T: DeserializeOwned>(root: &Value, journal: Journal) -> Result<T, PlanError> {
+    loop {
+        let left_out = journal.left_out.borrow().len();
+        let pass = T::deserialize(Node {
+            value: root,
+            at: &At::Root,
+            journal: &journal,
+        });
+        match pass {
+            Ok(value) if journal.problems.borrow().is_empty() => return Ok(value),
+            Ok(_) => break,
+            // Past the limit, or no progress: the root itself failed, or
+            // nothing more can be left out.
+            Err(_) if *journal.more.borrow() => break,
+            Err(_) if journal.left_out.borrow().len() == left_out => break,
+            Err(_) if journal.left_out.borrow().contains(&Vec::new()) => break,
+            Err(_) => {}
+        }
+    }
+    Err(journal.finish())
+}
+
+/// What the passes learn: the problems so far and the nodes to leave out.
+#[derive(Default)]
+struct Journal {
+    /// (positions, path, value, message): positions order problems as the
+    /// document does.
+    problems: RefCell<Vec<(Vec<usize>, Problem)>>,
+    /// Positions of failed nodes, left out of the next pass.
+    left_out: RefCell<Vec<Vec<usize>>>,
+    /// Whether problems were dropped past [`PROBLEM_LIMIT`].
+    more: RefCell<bool>,
+}
+
+impl Journal {
+    /// Notes a problem once (a later pass meets unknown fields again).
+    fn note(&self, positions: Vec<usize>, path: String, value: String, text: String) {
+        let text = message(&text);
+        let mut problems = self.problems.borrow_mut();
+        if problems
+            .iter()
+            .any(|(p, known)| *p == positions && known.message == text)
+        {
+            return;
+        }
+        if problems.len() >= PROBLEM_LIMIT {
+            *self.more.borrow_mut() = true;
+            return;
+        }
+        problems.push((
+            positions,
+            Problem {
+                path: quote(&path),
+                value,
+                message: text,
+            },
+        ));
+    }
+
+    fn leave_out(&self, at: &At<'_>) {
+        let positions = at.positions();
+        let mut left_out = self.left_out.borrow_mut();
+        if !left_out.contains(&positions) {
+            left_out.push(positions);
+        }
+    }
+
+    fn is_left_out(&self, at: &At<'_>) -> bool {
+        let left_out = self.left_out.borrow();
+        !left_out.is_empty() && left_out.contains(&at.positions())
+    }
+
+    fn finish(self) -> PlanError {
+        let mut problems = self.problems.into_inner();
+        // Stable: a node's own problem comes before its children's.
+        problems.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut problems: Vec<Problem> = problems.into_iter().map(|(_, p)| p).collect();
+        if self.more.into_inner() {
+            problems.push(Problem {
+                path: ".".into(),
+                value: String::new(),
+                message: format!("more problems not listed (the first {PROBLEM_LIMIT} are)"),
+            });
+        }
+        PlanError { problems }
     }
 }
 
-/// The value at a serde_path_to_error path such as `hosts[0].address`.
-fn value_at<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
-    if path == "." {
-        return Some(root);
+/// Where a node is: the root, a member of an object (key and its position),
+/// or an element of an array.
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str, usize),
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    /// The position of each step from the root: the order of the document.
+    fn positions(&self) -> Vec<usize> {
+        match self {
+            At::Root => Vec::new(),
+            At::Key(parent, _, i) | At::Index(parent, i) => {
+                let mut positions = parent.positions();
+                positions.push(*i);
+                positions
+            }
+        }
     }
+
+    /// The path as problems write it: `hosts[0].address`, `.` for the root.
+    fn text(&self) -> String {
+        match self {
+            At::Root => ".".into(),
+            At::Key(parent, key, _) => join(&parent.text(), key),
+            At::Index(parent, i) => {
+                let parent = parent.text();
+                let parent = if parent == "." { "" } else { &parent };
+                format!("{parent}[{i}]")
+            }
+        }
+    }
+}
+
+fn join(parent: &str, key: &str) -> String {
+    if parent == "." {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// The path text and the node at `positions` of `root`.
+fn locate<'v>(root: &'v Value, positions: &[usize]) -> (String, &'v Value) {
+    let mut path = ".".to_string();
     let mut node = root;
-    for segment in path.split('.') {
-        let (key, indices) = match segment.find('[') {
-            Some(i) => (&segment[..i], &segment[i..]),
-            None => (segment, ""),
-        };
-        if !key.is_empty() {
-            node = node.get(key)?;
-        }
-        for index in indices.split(['[', ']']).filter(|s| !s.is_empty()) {
-            node = node.get(index.parse::<usize>().ok()?)?;
+    for &i in positions {
+        match node {
+            Value::Object(map) => {
+                if let Some((key, child)) = map.iter().nth(i) {
+                    path = join(&path, key);
+                    node = child;
+                }
+            }
+            Value::Array(items) => {
+                if let Some(child) = items.get(i) {
+                    path = format!("{}[{i}]", if path == "." { "" } else { &path });
+                    node = child;
+                }
+            }
+            _ => {}
         }
     }
-    Some(node)
+    (path, node)
+}
+
+/// The walker's error. `Fresh` is serde's message, not yet given a path;
+/// the node it comes out of notes it and answers `Noted` to its parents.
+#[derive(Debug)]
+enum Error {
+    Fresh(String),
+    Noted,
+    /// A node left out where nothing can stand in for it (an enum's payload):
+    /// its parent is left out instead.
+    LeftOut,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Fresh(message) => f.write_str(message),
+            Error::Noted | Error::LeftOut => f.write_str("noted"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl de::Error for Error {
+    fn custom<T: fmt::Display>(message: T) -> Self {
+        Error::Fresh(message.to_string())
+    }
+}
+
+/// One node of the input being decoded.
+#[derive(Clone, Copy)]
+struct Node<'a> {
+    value: &'a Value,
+    at: &'a At<'a>,
+    journal: &'a Journal,
+}
+
+impl<'a> Node<'a> {
+    /// The end of a visit of this node (generic only in the value: the rest
+    /// is [`Node::failed`], one copy for every type).
+    fn done<T>(self, result: Result<T, Error>, left_out: &[&str]) -> Result<T, Error> {
+        result.map_err(|error| self.failed(error, left_out))
+    }
+
+    /// A fresh error is this node's problem (unless it is a `missing field`
+    /// for a member left out), and this node is left out of the next pass.
+    /// Kept out of line: it is the bulk of every node visit.
+    #[inline(never)]
+    fn failed(self, error: Error, left_out: &[&str]) -> Error {
+        match error {
+            Error::Noted => return Error::Noted,
+            Error::LeftOut => {}
+            Error::Fresh(text) => {
+                let consequence = left_out
+                    .iter()
+                    .any(|key| text == format!("missing field `{key}`"));
+                if !consequence {
+                    self.journal.note(
+                        self.at.positions(),
+                        self.at.text(),
+                        excerpt(self.value),
+                        text,
+                    );
+                }
+            }
+        }
+        self.journal.leave_out(self.at);
+        Error::Noted
+    }
+
+    /// serde's `invalid type` for this node against `expected`, worded as
+    /// serde_json words it.
+    fn invalid_type(self, expected: &dyn de::Expected) -> Error {
+        let unexpected = match self.value {
+            Value::Null => Unexpected::Unit,
+            Value::Bool(b) => Unexpected::Bool(*b),
+            Value::Number(n) => number_unexpected(n),
+            Value::String(s) => Unexpected::Str(s),
+            Value::Array(_) => Unexpected::Seq,
+            Value::Object(_) => Unexpected::Map,
+        };
+        de::Error::invalid_type(unexpected, expected)
+    }
+
+    fn members(
+        self,
+        map: &'a Map<String, Value>,
+        fields: Option<&'static [&'static str]>,
+    ) -> Members<'a> {
+        Members {
+            entries: map.iter().enumerate(),
+            at: self.at,
+            journal: self.journal,
+            fields,
+            pending: None,
+            left_out: Vec::new(),
+        }
+    }
+}
+
+fn number_unexpected(n: &Number) -> Unexpected<'_> {
+    if let Some(u) = n.as_u64() {
+        Unexpected::Unsigned(u)
+    } else if let Some(i) = n.as_i64() {
+        Unexpected::Signed(i)
+    } else {
+        Unexpected::Float(n.as_f64().unwrap_or_default())
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Node<'_> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Value::Null => self.done(visitor.visit_unit(), &[]),
+            Value::Bool(b) => self.done(visitor.visit_bool(*b), &[]),
+            Value::Number(n) => {
+                let result = if let Some(u) = n.as_u64() {
+                    visitor.visit_u64(u)
+                } else if let Some(i) = n.as_i64() {
+                    visitor.visit_i64(i)
+                } else {
+                    visitor.visit_f64(n.as_f64().unwrap_or_default())
+                };
+                self.done(result, &[])
+            }
+            Value::String(s) => self.done(visitor.visit_str(s), &[]),
+            Value::Array(items) => self.visit_items(items, visitor),
+            Value::Object(map) => {
+                let mut members = self.members(map, None);
+                let result = visitor.visit_map(&mut members);
+                let left_out = std::mem::take(&mut members.left_out);
+                self.done(result, &left_out)
+            }
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Value::Null => self.done(visitor.visit_none(), &[]),
+            _ => self.done(visitor.visit_some(self), &[]),
+        }
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Value::Null => self.done(visitor.visit_unit(), &[]),
+            _ => {
+                let error = self.invalid_type(&visitor);
+                self.done(Err(error), &[])
+            }
+        }
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.deserialize_unit(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.done(visitor.visit_newtype_struct(self), &[])
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Value::Array(items) => self.visit_items(items, visitor),
+            _ => {
+                let error = self.invalid_type(&visitor);
+                self.done(Err(error), &[])
+            }
+        }
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.value {
+            Value::Object(_) => self.deserialize_any(visitor),
+            _ => {
+                let error = self.invalid_type(&visitor);
+                self.done(Err(error), &[])
+            }
+        }
+    }
+
+    /// Every contract record is strict (`deny_unknown_fields`, an invariant
+    /// of the model): every unknown member is noted here, and the visitor
+    /// sees only the known ones, so one typo does not hide the next problem.
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        let Value::Object(map) = self.value else {
+            let error = self.invalid_type(&visitor);
+            return self.done(Err(error), &[]);
+        };
+        for (i, (key, value)) in map.iter().enumerate() {
+            if !fields.contains(&key.as_str()) {
+                let at = At::Key(self.at, key, i);
+                let Error::Fresh(text) = de::Error::unknown_field(key, fields) else {
+                    continue;
+                };
+                self.journal
+                    .note(at.positions(), at.text(), excerpt(value), text);
+            }
+        }
+        let mut members = self.members(map, Some(fields));
+        let result = visitor.visit_map(&mut members);
+        let left_out = std::mem::take(&mut members.left_out);
+        self.done(result, &left_out)
+    }
+
+    /// A unit variant is its name (`"tcp"`); one with a payload is an object
+    /// of one member (`{"component": "ocp-server"}`), as serde_json writes them.
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        let result = match self.value {
+            Value::String(name) => visitor.visit_enum(Variant {
+                name,
+                payload: None,
+                at: self.at,
+                journal: self.journal,
+            }),
+            Value::Object(map) if map.len() == 1 => match map.iter().next() {
+                Some((name, payload)) => visitor.visit_enum(Variant {
+                    name,
+                    payload: Some(payload),
+                    at: self.at,
+                    journal: self.journal,
+                }),
+                None => Err(de::Error::invalid_value(
+                    Unexpected::Map,
+                    &"map with a single key",
+                )),
+            },
+            Value::Object(_) => Err(de::Error::invalid_value(
+                Unexpected::Map,
+                &"map with a single key",
+            )),
+            _ => Err(self.invalid_type(&"string or map")),
+        };
+        self.done(result, &[])
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf identifier
+    }
+}
+
+impl Node<'_> {
+    fn visit_items<'de, V: Visitor<'de>>(
+        self,
+        items: &[Value],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        let result = visitor.visit_seq(Items {
+            items: items.iter().enumerate(),
+            at: self.at,
+            journal: self.journal,
+        });
+        self.done(result, &[])
+    }
+}
+
+/// An array's elements; a failed one is dropped in later passes.
+struct Items<'a> {
+    items: std::iter::Enumerate<std::slice::Iter<'a, Value>>,
+    at: &'a At<'a>,
+    journal: &'a Journal,
+}
+
+impl<'de> SeqAccess<'de> for Items<'_> {
+    type Error = Error;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Error> {
+        for (i, value) in self.items.by_ref() {
+            let at = At::Index(self.at, i);
+            if self.journal.is_left_out(&at) {
+                continue;
+            }
+            return seed
+                .deserialize(Node {
+                    value,
+                    at: &at,
+                    journal: self.journal,
+                })
+                .map(Some);
+        }
+        Ok(None)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.items.len())
+    }
+}
+
+/// An object's members: for a record only its known fields; a failed one is
+/// treated as absent in later passes (and named in `left_out`).
+struct Members<'a> {
+    entries: std::iter::Enumerate<serde_json::map::Iter<'a>>,
+    at: &'a At<'a>,
+    journal: &'a Journal,
+    fields: Option<&'static [&'static str]>,
+    pending: Option<(usize, &'a str, &'a Value)>,
+    left_out: Vec<&'a str>,
+}
+
+impl<'de> MapAccess<'de> for Members<'_> {
+    type Error = Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
+        for (i, (key, value)) in self.entries.by_ref() {
+            if self
+                .fields
+                .is_some_and(|fields| !fields.contains(&key.as_str()))
+            {
+                continue;
+            }
+            if self.journal.is_left_out(&At::Key(self.at, key, i)) {
+                self.left_out.push(key);
+                continue;
+            }
+            self.pending = Some((i, key, value));
+            return seed.deserialize(key.as_str().into_deserializer()).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, Error> {
+        let Some((i, key, value)) = self.pending.take() else {
+            return Err(de::Error::custom("a value without its key"));
+        };
+        seed.deserialize(Node {
+            value,
+            at: &At::Key(self.at, key, i),
+            journal: self.journal,
+        })
+    }
+}
+
+/// An enum's variant name and payload.
+struct Variant<'a> {
+    name: &'a str,
+    payload: Option<&'a Value>,
+    at: &'a At<'a>,
+    journal: &'a Journal,
+}
+
+impl<'de, 'a> EnumAccess<'de> for Variant<'a> {
+    type Error = Error;
+    type Variant = Self;
+
+    fn variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<(T::Value, Self), Error> {
+        let name = seed.deserialize(self.name.into_deserializer())?;
+        Ok((name, self))
+    }
+}
+
+impl Variant<'_> {
+    /// The payload as a node (path `parent.variant`), unless left out.
+    fn with_payload<T>(
+        self,
+        expected: &str,
+        visit: impl FnOnce(Node<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let Some(value) = self.payload else {
+            return Err(de::Error::invalid_type(Unexpected::UnitVariant, &expected));
+        };
+        let at = At::Key(self.at, self.name, 0);
+        if self.journal.is_left_out(&at) {
+            return Err(Error::LeftOut);
+        }
+        visit(Node {
+            value,
+            at: &at,
+            journal: self.journal,
+        })
+    }
+}
+
+impl<'de> VariantAccess<'de> for Variant<'_> {
+    type Error = Error;
+
+    fn unit_variant(self) -> Result<(), Error> {
+        match self.payload {
+            None | Some(Value::Null) => Ok(()),
+            Some(_) => Err(de::Error::invalid_type(Unexpected::Map, &"unit variant")),
+        }
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, Error> {
+        self.with_payload("newtype variant", |node| seed.deserialize(node))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
+        self.with_payload("tuple variant", |node| {
+            de::Deserializer::deserialize_seq(node, visitor)
+        })
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.with_payload("struct variant", |node| {
+            de::Deserializer::deserialize_struct(node, "", fields, visitor)
+        })
+    }
+}
+
+/// Builds a `Value` as serde_json's own `Deserialize` does, except that a
+/// repeated key keeps its first value and is noted with its positions.
+#[derive(Clone, Copy)]
+struct Build<'c> {
+    /// Positions of the node being built.
+    stack: &'c RefCell<Vec<usize>>,
+    /// (positions of the repeated member, key, the repeated value quoted).
+    repeated: &'c RefCell<Vec<(Vec<usize>, String, String)>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Build<'_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Build<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::from(i))
+    }
+
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        Ok(Value::from(u))
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(f).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_string()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            self.stack.borrow_mut().push(items.len());
+            let item = seq.next_element_seed(self);
+            self.stack.borrow_mut().pop();
+            match item? {
+                Some(item) => items.push(item),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let repeated = object.contains_key(&key);
+            let position = if repeated {
+                object.keys().position(|k| *k == key).unwrap_or_default()
+            } else {
+                object.len()
+            };
+            self.stack.borrow_mut().push(position);
+            let value = map.next_value_seed(self);
+            self.stack.borrow_mut().pop();
+            let value = value?;
+            if repeated {
+                let mut at = self.stack.borrow().clone();
+                at.push(position);
+                self.repeated.borrow_mut().push((at, key, excerpt(&value)));
+            } else {
+                object.insert(key, value);
+            }
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// Whether `c` is written as an escape wherever text is echoed: control
@@ -242,6 +949,195 @@ impl Capped {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Observation, Plan};
+    use crate::state::FirewallState;
+
+    /// (path, value, message) of every problem of `text` read as a plan.
+    fn problems(text: &str) -> Vec<(String, String, String)> {
+        match parse_json::<Plan>(text) {
+            Ok(plan) => panic!("accepted: {plan:?}"),
+            Err(e) => e
+                .problems
+                .into_iter()
+                .map(|p| (p.path, p.value, p.message))
+                .collect(),
+        }
+    }
+
+    fn paths(found: &[(String, String, String)]) -> Vec<&str> {
+        found.iter().map(|(path, _, _)| path.as_str()).collect()
+    }
+
+    const HOST: &str = r#"{"name":"h1","address":"198.18.0.1","components":["metadb"]}"#;
+
+    #[test]
+    fn every_type_error_is_reported_in_document_order() {
+        let text = format!(
+            r#"{{"name":"t","hostz":1,"profiles":["ocp-ce"],"deploy-user":"admin",
+            "hosts":[{{"name":"h1","address":5,"components":["metadb"]}},
+                     {{"name":"h2","address":"198.18.0.2","components":"metadb","port":1}}, {HOST}],
+            "overrides":[{{"spec":"a","ports":70000}},{{"spec":"b","ports":{{"first":9,"last":8}}}}]}}"#
+        );
+        let found = problems(&text);
+        assert_eq!(
+            paths(&found),
+            [
+                "hostz",
+                "deploy-user",
+                "hosts[0].address",
+                "hosts[1].components",
+                "hosts[1].port",
+                "overrides[0].ports",
+                "overrides[1].ports",
+            ]
+        );
+        let values: Vec<&str> = found.iter().map(|(_, v, _)| v.as_str()).collect();
+        assert_eq!(
+            values,
+            [
+                "1",
+                "\"admin\"",
+                "5",
+                "\"metadb\"",
+                "1",
+                "70000",
+                r#"{"first":9,"last":8}"#
+            ]
+        );
+        assert!(
+            found[0]
+                .2
+                .starts_with("unknown field `hostz`, expected one of `name`")
+        );
+        assert!(found[1].2.starts_with("unknown variant `admin`, expected"));
+        assert_eq!(found[2].2, "invalid type: integer `5`, expected a string");
+        assert_eq!(
+            found[3].2,
+            "invalid type: string \"metadb\", expected a sequence"
+        );
+        assert_eq!(found[5].2, "port 70000 is outside 1-65535");
+        assert_eq!(found[6].2, "first port 9 is above last port 8");
+    }
+
+    #[test]
+    fn a_failed_required_member_is_not_reported_again_as_missing() {
+        let text = r#"{"name":"t","profiles":["ocp-ce"],"hosts":[{"name":5,"address":"x","components":[]}]}"#;
+        assert_eq!(
+            problems(text),
+            [(
+                "hosts[0].name".to_string(),
+                "5".to_string(),
+                "invalid type: integer `5`, expected a string".to_string()
+            )]
+        );
+        // A member that is really missing is still reported, beside the type
+        // error (serde names the first missing member in declaration order:
+        // `profiles` comes before `hosts`).
+        let found = problems(r#"{"name":"t","hosts":7}"#);
+        assert_eq!(paths(&found), [".", "hosts"]);
+        assert_eq!(found[0].2, "missing field `profiles`");
+    }
+
+    #[test]
+    fn repeated_keys_are_rejected_with_their_path() {
+        let text = format!(
+            r#"{{"name":"t","profiles":["ocp-ce"],"hosts":[{HOST}],"name":"u","hosts":[]}}"#
+        );
+        let found = problems(&text);
+        assert_eq!(paths(&found), ["name", "hosts"]);
+        assert_eq!(found[0].1, "\"u\"");
+        assert_eq!(found[0].2, "duplicate field `name`");
+        let nested = format!(
+            r#"{{"name":"t","profiles":["ocp-ce"],"hosts":[{HOST},{{"name":"a","name":"b"}}]}}"#
+        );
+        let found = problems(&nested);
+        assert!(
+            found.contains(&(
+                "hosts[1].name".to_string(),
+                "\"b\"".to_string(),
+                "duplicate field `name`".to_string()
+            )),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn problems_inside_variants_name_the_variant() {
+        let state = r#"{"nftables":{"chains":[{"family":"inet","table":"filter","name":"input",
+            "drops":"yes","insert-before":null,"managed-by":null}],"found":[{"chain":0}]}}"#;
+        let error = parse_json::<FirewallState>(state).expect_err("rejected");
+        let found: Vec<&str> = error.problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(found, ["nftables.chains[0].drops", "nftables.found[0]"]);
+        assert_eq!(error.problems[1].message, "missing field `rule`");
+        let error = parse_json::<FirewallState>(r#"{"pf":{}}"#).expect_err("rejected");
+        assert_eq!(error.problems[0].path, ".");
+        assert!(
+            error.problems[0]
+                .message
+                .starts_with("unknown variant `pf`")
+        );
+        let error = parse_json::<FirewallState>(r#"{"ufw":{},"nftables":{}}"#).expect_err("two");
+        assert_eq!(
+            error.problems[0].message,
+            "invalid value: map, expected map with a single key"
+        );
+    }
+
+    #[test]
+    fn a_record_is_an_object_and_an_optional_null_is_none() {
+        let error = parse_json::<Observation>(r#"{"listeners":[["tcp","0.0.0.0",1]]}"#)
+            .expect_err("an array is no record");
+        assert_eq!(error.problems[0].path, "listeners[0]");
+        assert!(
+            error.problems[0]
+                .message
+                .starts_with("invalid type: sequence, expected struct Listener")
+        );
+        let observation =
+            parse_json::<Observation>(r#"{"ip-local-port-range":null,"firewall":null}"#)
+                .expect("null is none");
+        assert_eq!(observation, Observation::default());
+    }
+
+    #[test]
+    fn problems_stop_at_the_limit_and_say_so() {
+        let hosts = vec![r#"{"name":"h","address":1,"components":[]}"#; PROBLEM_LIMIT + 20];
+        let text = format!(
+            r#"{{"name":"t","profiles":[],"hosts":[{}]}}"#,
+            hosts.join(",")
+        );
+        let found = problems(&text);
+        assert_eq!(found.len(), PROBLEM_LIMIT + 1);
+        assert_eq!(found[0].0, "hosts[0].address");
+        assert_eq!(
+            found[PROBLEM_LIMIT - 1].0,
+            format!("hosts[{}].address", PROBLEM_LIMIT - 1)
+        );
+        assert_eq!(found[PROBLEM_LIMIT].0, ".");
+        assert!(
+            found[PROBLEM_LIMIT]
+                .2
+                .starts_with("more problems not listed")
+        );
+    }
+
+    #[test]
+    fn invalid_json_has_no_path() {
+        let error = parse_json::<Plan>("{\"name\": ").expect_err("cut short");
+        assert_eq!(error.problems.len(), 1);
+        assert_eq!(error.problems[0].path, ".");
+        assert!(
+            error.problems[0]
+                .message
+                .starts_with("not valid JSON: EOF while parsing")
+        );
+        let error = parse_json::<Plan>("{} {}").expect_err("trailing");
+        assert!(
+            error.problems[0]
+                .message
+                .starts_with("not valid JSON: trailing characters")
+        );
+    }
 
     #[test]
     fn quote_escapes_hidden_characters_and_caps() {

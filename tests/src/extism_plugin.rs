@@ -25,7 +25,8 @@ impl ExtismHost {
         self.plugin
             .call::<&str, &str>(function, input)
             .map(str::to_string)
-            .map_err(|e| e.to_string())
+            // With its causes: a trap's message is the cause of the call's error.
+            .map_err(|e| format!("{e:#}"))
     }
 
     /// Whether the plugin exports `function`.
@@ -34,8 +35,18 @@ impl ExtismHost {
     }
 
     /// Plan text in, the report JSON (or the rejection's JSON) out, through
-    /// parse-plan, validate-plan and render-report.
+    /// parse-plan, validate-plan and render-report; `Err` only for a crash.
     pub fn validate(&mut self, plan_text: &str) -> Result<String, String> {
+        self.answer(plan_text)
+            .map(|answer| answer.unwrap_or_else(|rejection| rejection))
+    }
+
+    /// [`ExtismHost::validate`], telling a rejection from a report:
+    /// `Ok(Ok(report))`, `Ok(Err(plan_error))` (the plan-error JSON, as
+    /// render-plan-error renders it), or `Err(message)` when the plugin
+    /// crashed (a trap, or an error that is not a plan-error), which is never
+    /// taken for a rejection.
+    pub fn answer(&mut self, plan_text: &str) -> Result<Result<String, String>, String> {
         let text = serde_json::to_string(plan_text).map_err(|e| e.to_string())?;
         let output = self
             .call("parse-plan", &format!(r#"{{"text":{text}}}"#))
@@ -48,11 +59,20 @@ impl ExtismHost {
             });
         match output {
             Ok(rendered) => serde_json::from_str(&rendered)
+                .map(Ok)
                 .map_err(|e| format!("render-report gave no JSON string: {e}")),
-            // A rejection's message is already rendered as render-plan-error renders it.
-            Err(rejection) => Ok(rejection),
+            Err(message) if is_rejection(&message) => Ok(Err(message)),
+            Err(crash) => Err(crash),
         }
     }
+}
+
+/// Whether an Extism error message is a rejection: the plugin sets the
+/// plan-error JSON (with at least one problem) as its message. A trap's
+/// message (`wasm trap: ...`, out of memory) or any other failure is not.
+pub fn is_rejection(message: &str) -> bool {
+    serde_json::from_str::<portplan_core::PlanError>(message)
+        .is_ok_and(|error| !error.problems.is_empty())
 }
 
 impl ExtismHost {

@@ -57,6 +57,22 @@ fn reread<T: Serialize + DeserializeOwned>(value: &T) -> Result<T, PlanError> {
     parse_json(&serde_json::to_string(value).unwrap())
 }
 
+/// Core's rejection of parameter `name` with the paths both plugins write: a
+/// plan's start at the plan (as `reread` gives them), any other parameter's
+/// with its WIT name (`observation.listeners[0].port`, `rules[0].ports`).
+fn at<T>(name: &str, answer: Result<T, PlanError>) -> Result<T, PlanError> {
+    answer.map_err(|mut error| {
+        for problem in &mut error.problems {
+            problem.path = match problem.path.as_str() {
+                "." => name.to_string(),
+                inside if inside.starts_with('[') => format!("{name}{inside}"),
+                inside => format!("{name}.{inside}"),
+            };
+        }
+        error
+    })
+}
+
 // The Extism plugin.
 
 fn extism() -> ExtismHost {
@@ -115,7 +131,15 @@ fn agree(
         (Ok(p), Ok(n)) => {
             prop_assert_eq!(p, n, "{} answers otherwise than core {}", function, STALE)
         }
-        (Err(_), Err(_)) => {}
+        // The first problem is core's, path included (the plugin may name
+        // more: it reads every parameter before core stops at the first).
+        (Err(p), Err(n)) => prop_assert_eq!(
+            p.problems.first(),
+            n.problems.first(),
+            "{} rejects otherwise than core {}",
+            function,
+            STALE
+        ),
         _ => prop_assert!(
             false,
             "{function}: plugin {plugin:?}, core {native:?} {STALE}"
@@ -209,10 +233,14 @@ fn check_host_export() -> Export<CheckHostArgs> {
             .boxed(),
         input: |((plan, host), phase, observation)| json!({ "plan": plan, "host": host, "phase": phase, "observation": observation }),
         native: |((plan, host), phase, observation)| {
-            written(
-                reread(plan)
-                    .and_then(|plan| model::check_host(&plan, host, *phase, &reread(observation)?)),
-            )
+            written(reread(plan).and_then(|plan| {
+                model::check_host(
+                    &plan,
+                    host,
+                    *phase,
+                    &at("observation", reread(observation))?,
+                )
+            }))
         },
     }
 }
@@ -223,7 +251,7 @@ fn render_report_export() -> Export<(model::Report, model::ReportFormat)> {
         args: (arb::report(Ranges::Any), arb::report_format()).boxed(),
         input: |(report, format)| json!({ "report": report, "format": format }),
         native: |(report, format)| {
-            written(reread(report).map(|r| model::render_report(&r, *format)))
+            written(at("report", reread(report)).map(|r| model::render_report(&r, *format)))
         },
     }
 }
@@ -234,7 +262,7 @@ fn render_plan_error_export() -> Export<(PlanError, model::ReportFormat)> {
         args: (arb::plan_error(), arb::report_format()).boxed(),
         input: |(error, format)| json!({ "error": error, "format": format }),
         native: |(error, format)| {
-            written(reread(error).map(|e| model::render_plan_error(&e, *format)))
+            written(at("error", reread(error)).map(|e| model::render_plan_error(&e, *format)))
         },
     }
 }
@@ -270,10 +298,9 @@ fn plan_firewall_export() -> Export<PlanFirewallArgs> {
             .boxed(),
         input: |(rules, state, remove_all)| json!({ "rules": rules, "state": state, "remove-all": remove_all }),
         native: |(rules, state, remove_all)| {
-            written(
-                reread(rules)
-                    .and_then(|rules| model::plan_firewall(&rules, &reread(state)?, *remove_all)),
-            )
+            written(at("rules", reread(rules)).and_then(|rules| {
+                model::plan_firewall(&rules, &at("state", reread(state))?, *remove_all)
+            }))
         },
     }
 }
@@ -284,7 +311,10 @@ fn plan_restore_export() -> Export<(model::FirewallState, model::FirewallState)>
         args: arb::state_pair(Ranges::Any),
         input: |(before, now)| json!({ "before": before, "now": now }),
         native: |(before, now)| {
-            written(reread(before).and_then(|before| model::plan_restore(&before, &reread(now)?)))
+            written(
+                at("before", reread(before))
+                    .and_then(|before| model::plan_restore(&before, &at("now", reread(now))?)),
+            )
         },
     }
 }
@@ -453,7 +483,24 @@ fn same<W: Debug, T: ToWit<W> + Debug>(
             function,
             STALE
         ),
-        (Err(e), Err(_)) => prop_assert!(!e.problems.is_empty(), "{function}: an empty error"),
+        // The first problem is core's, path included (the component may
+        // name more: it reads every parameter before core stops at the first).
+        (Err(e), Err(n)) => {
+            let first = |path: &str, value: &str, message: &str| {
+                (path.to_string(), value.to_string(), message.to_string())
+            };
+            prop_assert_eq!(
+                e.problems
+                    .first()
+                    .map(|p| first(&p.path, &p.value, &p.message)),
+                n.problems
+                    .first()
+                    .map(|p| first(&p.path, &p.value, &p.message)),
+                "{} rejects otherwise than core {}",
+                function,
+                STALE
+            )
+        }
         _ => prop_assert!(
             false,
             "{function}: component {component:?}, core {native:?}"
@@ -522,8 +569,14 @@ fn component_check_host_answers_as_core() {
         let answer = call_component(&host, "check-host", |p, s| {
             p.call_check_host(s, &typed, &name, phase.to_wit(), &typed_observation)
         })?;
-        let native = reread(&plan)
-            .and_then(|plan| model::check_host(&plan, &name, phase, &reread(&observation)?));
+        let native = reread(&plan).and_then(|plan| {
+            model::check_host(
+                &plan,
+                &name,
+                phase,
+                &at("observation", reread(&observation))?,
+            )
+        });
         same("check-host", answer, native)
     });
 }
@@ -539,7 +592,7 @@ fn component_render_report_answers_as_core() {
                 p.call_render_report(s, &typed, format.to_wit())
             })?;
             // A report no JSON input could carry renders as its rejection.
-            let native = match reread(&report) {
+            let native = match at("report", reread(&report)) {
                 Ok(report) => model::render_report(&report, format),
                 Err(error) => model::render_plan_error(&error, format),
             };
@@ -559,7 +612,10 @@ fn component_render_plan_error_answers_as_core() {
             let text = call_component(&host, "render-plan-error", |p, s| {
                 p.call_render_plan_error(s, &typed, format.to_wit())
             })?;
-            let native = model::render_plan_error(&reread(&error).unwrap_or_else(|e| e), format);
+            let native = model::render_plan_error(
+                &at("error", reread(&error)).unwrap_or_else(|e| e),
+                format,
+            );
             prop_assert_eq!(text, native, "{}", STALE);
             Ok(())
         },
@@ -606,8 +662,9 @@ fn component_plan_firewall_answers_as_core() {
         let answer = call_component(&host, "plan-firewall", |p, s| {
             p.call_plan_firewall(s, &typed_rules, &typed_state, remove_all)
         })?;
-        let native = reread(&rules)
-            .and_then(|rules| model::plan_firewall(&rules, &reread(&state)?, remove_all));
+        let native = at("rules", reread(&rules)).and_then(|rules| {
+            model::plan_firewall(&rules, &at("state", reread(&state))?, remove_all)
+        });
         same("plan-firewall", answer, native)
     });
 }
@@ -620,8 +677,8 @@ fn component_plan_restore_answers_as_core() {
         let answer = call_component(&host, "plan-restore", |p, s| {
             p.call_plan_restore(s, &typed_before, &typed_now)
         })?;
-        let native =
-            reread(&before).and_then(|before| model::plan_restore(&before, &reread(&now)?));
+        let native = at("before", reread(&before))
+            .and_then(|before| model::plan_restore(&before, &at("now", reread(&now))?));
         same("plan-restore", answer, native)
     });
 }

@@ -157,19 +157,265 @@ fn the_component_rejects_typed_input_the_parser_would() {
 }
 
 #[test]
-fn the_extism_plugin_names_the_path_of_bad_input() {
+fn the_extism_plugin_names_the_path_and_value_of_every_problem() {
     let mut host = extism();
+    let plan = r#"{"name": "x", "profiles": ["ocp"], "hosts": [{"name": "h", "address": 5, "components": "observer", "port": 1}]}"#;
     let error = host
-        .call("validate-plan", r#"{"plan": {"name": "x", "profiles": ["ocp"], "hosts": [{"name": "h", "address": 5, "components": []}]}}"#)
+        .call("validate-plan", &format!(r#"{{"plan": {plan}}}"#))
         .expect_err("rejected");
-    let error: serde_json::Value =
+    let error: portplan_core::PlanError =
         serde_json::from_str(&error).expect("the error is plan-error JSON");
-    assert_eq!(error["problems"][0]["path"], "plan.hosts[0].address");
-    assert_eq!(error["problems"][0]["value"], "5");
+    // Every problem, with the plan's own paths: those of the CLI, the corpus
+    // and core's semantic problems (`profiles[1]`), not `plan.hosts[0]...`.
+    let native = portplan_core::parse_plan(plan).expect_err("rejected natively");
+    assert_eq!(error, native);
+    let paths: Vec<(&str, &str)> = error
+        .problems
+        .iter()
+        .map(|p| (p.path.as_str(), p.value.as_str()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("hosts[0].address", "5"),
+            ("hosts[0].components", "\"observer\""),
+            ("hosts[0].port", "1")
+        ]
+    );
     let error = host
         .call("get-profile", r#"{"name": "ocp", "extra": 1}"#)
         .expect_err("rejected");
     assert!(error.contains("unknown field `extra`"), "{error}");
+}
+
+/// The plan's problems start at the plan, type errors and semantic problems
+/// alike; every other parameter's start with the parameter's WIT name.
+#[test]
+fn type_and_semantic_problems_share_one_path_convention_in_both_plugins() {
+    let ok_host =
+        r#"{"name": "h", "address": "198.18.0.1", "components": ["metadb", "ocp-server"]}"#;
+    let mut plugin = extism();
+    let rejected = |plugin: &mut ExtismHost, function: &str, input: String| {
+        let error = plugin.call(function, &input).expect_err("rejected");
+        let error: portplan_core::PlanError = serde_json::from_str(&error).expect("plan-error");
+        error
+            .problems
+            .into_iter()
+            .map(|p| p.path)
+            .collect::<Vec<_>>()
+    };
+    // A type error and a semantic problem of the plan.
+    let typed = rejected(
+        &mut plugin,
+        "validate-plan",
+        format!(
+            r#"{{"plan": {{"name": "t", "profiles": ["ocp-ce"], "hosts": [{ok_host}], "overrides": [{{"spec": "ocp-server.http", "ports": 0}}]}}}}"#
+        ),
+    );
+    let semantic = rejected(
+        &mut plugin,
+        "validate-plan",
+        format!(
+            r#"{{"plan": {{"name": "t", "profiles": ["ocp-ce", "nope"], "hosts": [{ok_host}]}}}}"#
+        ),
+    );
+    assert_eq!(typed, ["overrides[0].ports"]);
+    assert_eq!(semantic, ["profiles[1]"]);
+    // Another parameter: its name first, for a type error and a semantic one.
+    let plan = format!(r#"{{"name": "t", "profiles": ["ocp-ce"], "hosts": [{ok_host}]}}"#);
+    let typed = rejected(
+        &mut plugin,
+        "check-host",
+        format!(
+            r#"{{"plan": {plan}, "host": "h", "phase": "preinstall", "observation": {{"listeners": [{{"transport": "tcp", "address": "::", "port": "x"}}]}}}}"#
+        ),
+    );
+    let semantic = rejected(
+        &mut plugin,
+        "check-host",
+        format!(
+            r#"{{"plan": {plan}, "host": "h", "phase": "preinstall", "observation": {{"listeners": [{{"transport": "tcp", "address": "::", "port": 0}}]}}}}"#
+        ),
+    );
+    assert_eq!(typed, ["observation.listeners[0].port"]);
+    assert_eq!(semantic, ["observation.listeners[0].port"]);
+
+    // The component: a typed record can still hold what the parser rejects.
+    let mut host = component();
+    let (portplan, store) = host.exports();
+    let plan = portplan
+        .call_parse_plan(&mut *store, &plan)
+        .expect("call")
+        .expect("parses");
+    let observation = |listener_port: u16, range_first: u16| types::Observation {
+        listeners: vec![types::Listener {
+            transport: types::Transport::Tcp,
+            address: "::".into(),
+            port: listener_port,
+            v6only: false,
+            pid: None,
+            command: None,
+        }],
+        ip_local_port_range: Some(types::PortRange {
+            first: range_first,
+            last: 60999,
+        }),
+        ip_local_reserved_ports: vec![],
+        ip_unprivileged_port_start: None,
+        effective_uid: None,
+        firewall: None,
+    };
+    let paths = |error: types::PlanError| -> Vec<String> {
+        error.problems.into_iter().map(|p| p.path).collect()
+    };
+    let typed = portplan
+        .call_check_host(
+            &mut *store,
+            &plan,
+            "h",
+            types::Phase::Preinstall,
+            &observation(22, 0),
+        )
+        .expect("no trap")
+        .expect_err("rejected");
+    assert_eq!(paths(typed), ["observation.ip-local-port-range"]);
+    let semantic = portplan
+        .call_check_host(
+            &mut *store,
+            &plan,
+            "h",
+            types::Phase::Preinstall,
+            &observation(0, 1024),
+        )
+        .expect("no trap")
+        .expect_err("rejected");
+    assert_eq!(paths(semantic), ["observation.listeners[0].port"]);
+}
+
+/// A module whose `parse-plan` executes `unreachable`: the smallest crash.
+fn trapping_plugin() -> std::path::PathBuf {
+    #[rustfmt::skip]
+    let mut bytes = vec![
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+        0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f,       // type: () -> i32
+        0x03, 0x02, 0x01, 0x00,                         // one function of that type
+        0x07, 0x0e, 0x01, 0x0a,                         // one export, a 10-byte name:
+    ];
+    bytes.extend_from_slice(b"parse-plan");
+    #[rustfmt::skip]
+    bytes.extend_from_slice(&[
+        0x00, 0x00,                                     // function 0
+        0x0a, 0x05, 0x01, 0x03, 0x00, 0x00, 0x0b,       // body: unreachable, end
+    ]);
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trap.wasm");
+    std::fs::write(&path, bytes).expect("writes the trapping module");
+    path
+}
+
+/// An example host binary, built (or found up to date) by cargo first: the
+/// examples are part of what is tested here.
+fn example(name: &str) -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(std::process::Command::new(cargo)
+        .current_dir(repo_root())
+        .args(["build", "-q", "-p", "portplan-tests", "--example", name]));
+    let exe = std::env::current_exe().expect("test binary");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    dir.join("examples").join(name)
+}
+
+#[test]
+fn every_host_exits_non_zero_with_the_message_when_the_plugin_traps() {
+    let trap = trapping_plugin();
+    let plan = repo_root().join("examples/plans/ocp-cluster.json");
+    let root = repo_root();
+    for (label, mut command, says) in [
+        (
+            "rust-extism",
+            std::process::Command::new(example("extism-host")),
+            "unreachable",
+        ),
+        (
+            "python-extism",
+            std::process::Command::new(root.join(".venv/bin/python")),
+            "wasm backtrace",
+        ),
+        (
+            "node-extism",
+            std::process::Command::new("node"),
+            "unreachable",
+        ),
+    ] {
+        match label {
+            "python-extism" => command.arg(root.join("examples/hosts/python/portplan_host.py")),
+            "node-extism" => command
+                .arg("--disable-warning=ExperimentalWarning")
+                .arg(root.join("examples/hosts/node/extism_host.mjs")),
+            _ => &mut command,
+        };
+        let output = command.arg(&trap).arg(&plan).output().expect("host starts");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{label}: {stderr}");
+        assert!(output.stdout.is_empty(), "{label} printed an answer");
+        assert!(
+            stderr.contains("crashed: ") && stderr.contains(says),
+            "{label}: {stderr}"
+        );
+    }
+    // The library the Rust host is built on tells the two apart too.
+    let mut host = ExtismHost::load(&trap).expect("loads");
+    let crash = host.answer("{}").expect_err("a crash, not an answer");
+    assert!(crash.contains("unreachable"), "{crash}");
+}
+
+#[test]
+fn every_host_exits_2_with_the_plan_error_on_a_rejection() {
+    let plan = repo_root().join("tests/corpus/error-many-problems.plan.json");
+    let expected =
+        std::fs::read_to_string(repo_root().join("tests/corpus/error-many-problems.report.json"))
+            .expect("report");
+    let root = repo_root();
+    let extism_plugin = built_plugin("portplan-extism.wasm");
+    let component = built_plugin("portplan-component.wasm");
+    for (label, mut command) in [
+        (
+            "rust-extism",
+            std::process::Command::new(example("extism-host")),
+        ),
+        (
+            "rust-wasmtime",
+            std::process::Command::new(example("wasmtime-host")),
+        ),
+        (
+            "python-extism",
+            std::process::Command::new(root.join(".venv/bin/python")),
+        ),
+        ("node-extism", std::process::Command::new("node")),
+    ] {
+        match label {
+            "python-extism" => command
+                .arg(root.join("examples/hosts/python/portplan_host.py"))
+                .arg(&extism_plugin),
+            "node-extism" => command
+                .arg("--disable-warning=ExperimentalWarning")
+                .arg(root.join("examples/hosts/node/extism_host.mjs"))
+                .arg(&extism_plugin),
+            "rust-wasmtime" => command.arg(&component),
+            _ => command.arg(&extism_plugin),
+        };
+        let output = command.arg(&plan).output().expect("host starts");
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{label}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // One error shape in every host: the plan-error JSON, no SDK prefix.
+        assert_eq!(String::from_utf8_lossy(&output.stdout), expected, "{label}");
+    }
 }
 
 #[test]

@@ -3,8 +3,15 @@
 //   node extism_host.mjs PLUGIN.wasm PLAN.json       print the plan's report JSON (or rejection)
 //   node extism_host.mjs PLUGIN.wasm --corpus DIR    check DIR/*.plan.json against *.report.json
 //
-// No WASI, no host functions. A rejected plan is an Error whose message is
-// "Plugin-originated error: " followed by the plan-error JSON.
+// No WASI, no host functions. The Node SDK throws a rejected plan as an Error
+// whose message is "Plugin-originated error: " followed by the plan-error
+// JSON; this host strips that prefix, so it prints exactly the JSON every
+// other host prints. Only such a message holding plan-error JSON is a
+// rejection; a trap (e.g. "RuntimeError: unreachable") or any other error is
+// a crash.
+//
+// Exit status: 0 the report, 2 the plan was rejected (the plan-error JSON on
+// stdout, as the CLI's exit 2), 1 the plugin crashed (its message on stderr).
 import createPlugin from '@extism/extism';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -12,15 +19,30 @@ import { checkCorpus } from './corpus.mjs';
 
 const PLUGIN_ERROR = 'Plugin-originated error: ';
 
-async function validate(plugin, planText) {
+/** The plan-error JSON an SDK error carries, or null when it is no rejection. */
+export function rejection(error) {
+  const message = String(error?.message ?? error);
+  if (!message.startsWith(PLUGIN_ERROR)) return null;
+  const json = message.slice(PLUGIN_ERROR.length);
+  try {
+    const parsed = JSON.parse(json);
+    return Array.isArray(parsed?.problems) && parsed.problems.length > 0 ? json : null;
+  } catch {
+    return null;
+  }
+}
+
+/** { text, rejected } for a plan; throws when the plugin crashed. */
+async function answer(plugin, planText) {
   try {
     const plan = (await plugin.call('parse-plan', JSON.stringify({ text: planText }))).text();
     const report = (await plugin.call('validate-plan', `{"plan":${plan}}`)).text();
     const rendered = (await plugin.call('render-report', `{"report":${report},"format":"json"}`)).text();
-    return JSON.parse(rendered);
+    return { text: JSON.parse(rendered), rejected: false };
   } catch (error) {
-    if (!error.message.startsWith(PLUGIN_ERROR)) throw error;
-    return error.message.slice(PLUGIN_ERROR.length);
+    const json = rejection(error);
+    if (json === null) throw error;
+    return { text: json, rejected: true };
   }
 }
 
@@ -29,15 +51,21 @@ async function main([wasm, ...rest]) {
     console.error('usage: extism_host.mjs PLUGIN.wasm (PLAN.json | --corpus DIR)');
     return 2;
   }
-  const plugin = await createPlugin({ wasm: [{ path: resolve(wasm) }] }, { useWasi: false });
+  let plugin;
   try {
+    plugin = await createPlugin({ wasm: [{ path: resolve(wasm) }] }, { useWasi: false });
     if (rest[0] === '--corpus') {
-      return (await checkCorpus((text) => validate(plugin, text), rest[1], 'node-extism')) ? 0 : 1;
+      const validate = async (text) => (await answer(plugin, text)).text;
+      return (await checkCorpus(validate, rest[1], 'node-extism')) ? 0 : 1;
     }
-    process.stdout.write(await validate(plugin, readFileSync(rest[0], 'utf8')));
-    return 0;
+    const { text, rejected } = await answer(plugin, readFileSync(rest[0], 'utf8'));
+    process.stdout.write(text);
+    return rejected ? 2 : 0;
+  } catch (error) {
+    console.error(`extism_host.mjs: the plugin crashed: ${error?.message ?? error}`);
+    return 1;
   } finally {
-    await plugin.close();
+    await plugin?.close();
   }
 }
 

@@ -6,19 +6,24 @@
 //
 // The component imports nothing, so the transpiled module needs no shim. jco
 // maps WIT names to camelCase; a rejected plan is thrown as a ComponentError
-// whose payload is the plan-error record.
+// whose payload is the plan-error record; anything else thrown (a trap) is a
+// crash.
+//
+// Exit status: 0 the report, 2 the plan was rejected (the plan-error JSON on
+// stdout), 1 the component crashed (its message on stderr).
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkCorpus } from './corpus.mjs';
 
-function validate(portplan, planText) {
+/** { text, rejected } for a plan; throws when the component crashed. */
+function answer(portplan, planText) {
   try {
     const report = portplan.validatePlan(portplan.parsePlan(planText));
-    return portplan.renderReport(report, 'json');
+    return { text: portplan.renderReport(report, 'json'), rejected: false };
   } catch (error) {
-    if (error.payload === undefined) throw error;
-    return portplan.renderPlanError(error.payload, 'json');
+    if (error?.payload === undefined) throw error;
+    return { text: portplan.renderPlanError(error.payload, 'json'), rejected: true };
   }
 }
 
@@ -27,12 +32,18 @@ async function main([dir, ...rest]) {
     console.error('usage: jco_host.mjs TRANSPILED_DIR (PLAN.json | --corpus DIR)');
     return 2;
   }
-  const portplan = await import(pathToFileURL(join(resolve(dir), 'portplan-component.js')).href);
-  if (rest[0] !== '--corpus') {
-    process.stdout.write(validate(portplan, readFileSync(rest[0], 'utf8')));
-    return 0;
+  try {
+    const portplan = await import(pathToFileURL(join(resolve(dir), 'portplan-component.js')).href);
+    if (rest[0] !== '--corpus') {
+      const { text, rejected } = answer(portplan, readFileSync(rest[0], 'utf8'));
+      process.stdout.write(text);
+      return rejected ? 2 : 0;
+    }
+    return (await checkCorpus((text) => answer(portplan, text).text, rest[1], 'node-jco')) ? 0 : 1;
+  } catch (error) {
+    console.error(`jco_host.mjs: the component crashed: ${error?.message ?? error}`);
+    return 1;
   }
-  return (await checkCorpus((text) => validate(portplan, text), rest[1], 'node-jco')) ? 0 : 1;
 }
 
 process.exitCode = await main(process.argv.slice(2));

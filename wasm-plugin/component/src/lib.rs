@@ -25,23 +25,25 @@ struct Portplan;
 
 /// Inbound records skip serde, so they go through JSON and core's strict
 /// parser: a `port-range` of 0 or a reversed one is rejected with its path,
-/// exactly as the other artifacts reject it.
+/// exactly as the other artifacts reject it. A plan's paths start at the plan
+/// (`hosts[0].address`), as core's own problems about a plan do.
 fn lift<T: serde::de::DeserializeOwned>(value: &impl ToJson) -> Result<T, model::PlanError> {
     portplan_core::shell::parse_json(&value.to_json().to_string())
 }
 
-/// [`lift`] for a named parameter: problem paths start with its name
-/// (`before.nftables.found[0].rule.ports`), as in the Extism plugin's input.
+/// [`lift`] for any other parameter: problem paths start with its WIT name
+/// (`observation.listeners[0].port`, `before.nftables.found[0].rule.ports`,
+/// `rules[0].ports`), as in the Extism plugin's input and core's own problems.
 fn lift_at<T: serde::de::DeserializeOwned>(
     at: &str,
     value: &impl ToJson,
 ) -> Result<T, model::PlanError> {
     lift(value).map_err(|mut error| {
         for problem in &mut error.problems {
-            problem.path = if problem.path == "." {
-                at.to_string()
-            } else {
-                format!("{at}.{}", problem.path)
+            problem.path = match problem.path.as_str() {
+                "." => at.to_string(),
+                inside if inside.starts_with('[') => format!("{at}{inside}"),
+                inside => format!("{at}.{inside}"),
             };
         }
         error
@@ -74,15 +76,15 @@ impl bindings::Guest for Portplan {
         observation: wit::Observation,
     ) -> Result<wit::Report, wit::PlanError> {
         let plan: Result<model::Plan, _> = lift(&plan);
-        let observation: Result<model::Observation, _> = lift(&observation);
-        let phase: Result<model::Phase, _> = lift(&phase);
+        let observation: Result<model::Observation, _> = lift_at("observation", &observation);
+        let phase: Result<model::Phase, _> = lift_at("phase", &phase);
         plan.and_then(|plan| portplan_core::check_host(&plan, &host, phase?, &observation?))
             .lower()
     }
 
     fn render_report(report: wit::Report, format: wit::ReportFormat) -> String {
         let format = lift(&format).unwrap_or(model::ReportFormat::Json);
-        match lift::<model::Report>(&report) {
+        match lift_at::<model::Report>("report", &report) {
             Ok(report) => portplan_core::render_report(&report, format),
             Err(error) => portplan_core::render_plan_error(&error, format),
         }
@@ -92,8 +94,8 @@ impl bindings::Guest for Portplan {
         backend: wit::FirewallBackend,
         output: wit::FirewallOutput,
     ) -> Result<wit::FirewallState, wit::PlanError> {
-        let output: Result<model::FirewallOutput, _> = lift(&output);
-        lift(&backend)
+        let output: Result<model::FirewallOutput, _> = lift_at("output", &output);
+        lift_at("backend", &backend)
             .and_then(|backend| portplan_core::read_firewall(backend, &output?))
             .lower()
     }
@@ -103,15 +105,15 @@ impl bindings::Guest for Portplan {
         state: wit::FirewallState,
         remove_all: bool,
     ) -> Result<wit::FirewallChange, wit::PlanError> {
-        let rules: Result<Vec<model::FirewallRule>, _> = lift(&rules);
-        let state: Result<model::FirewallState, _> = lift(&state);
+        let rules: Result<Vec<model::FirewallRule>, _> = lift_at("rules", &rules);
+        let state: Result<model::FirewallState, _> = lift_at("state", &state);
         rules
             .and_then(|rules| portplan_core::plan_firewall(&rules, &state?, remove_all))
             .lower()
     }
 
     fn empty_firewall(backend: wit::FirewallBackend) -> Result<wit::FirewallState, wit::PlanError> {
-        lift(&backend)
+        lift_at("backend", &backend)
             .and_then(portplan_core::empty_firewall)
             .lower()
     }
@@ -129,7 +131,7 @@ impl bindings::Guest for Portplan {
 
     fn render_plan_error(error: wit::PlanError, format: wit::ReportFormat) -> String {
         let format = lift(&format).unwrap_or(model::ReportFormat::Json);
-        let error = lift(&error).unwrap_or_else(|e| e);
+        let error = lift_at("error", &error).unwrap_or_else(|e| e);
         portplan_core::render_plan_error(&error, format)
     }
 }

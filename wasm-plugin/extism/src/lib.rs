@@ -6,7 +6,12 @@
 //! output is the JSON of the WIT result's ok value. A rejected input is an
 //! Extism error whose message is the plan-error as JSON, rendered exactly as
 //! `render-plan-error` renders it. Input is parsed by core's strict parser, so
-//! an error names the JSON path (`plan.hosts[0].address`) and the value.
+//! an error names the JSON path and the value of every problem.
+//!
+//! Paths follow core's one convention: inside the plan they start at the
+//! plan (`hosts[0].address`, as in a plan file, the CLI and the corpus);
+//! every other parameter's start with its WIT name
+//! (`observation.listeners[0].port`, `state.nftables.found[0].chain`).
 //!
 //! What it is not: it uses no host function, no WASI, no config and no vars.
 //! Built only for wasm32; on other targets the crate is empty.
@@ -26,7 +31,10 @@ fn run<I: DeserializeOwned, O: Serialize>(call: impl FnOnce(I) -> Result<O, Plan
     let text = String::from_utf8_lossy(&input);
     // A function without parameters takes no input at all.
     let text = if text.trim().is_empty() { "{}" } else { &text };
-    match portplan_core::shell::parse_json(text).and_then(call) {
+    match portplan_core::shell::parse_json(text)
+        .map_err(plan_relative)
+        .and_then(call)
+    {
         Ok(output) => match serde_json::to_vec(&output) {
             Ok(bytes) => match extism_pdk::output(bytes) {
                 Ok(()) => 0,
@@ -39,6 +47,19 @@ fn run<I: DeserializeOwned, O: Serialize>(call: impl FnOnce(I) -> Result<O, Plan
             ReportFormat::Json,
         )),
     }
+}
+
+/// The input object's `plan` member is the plan itself: its problems' paths
+/// start at the plan, as the plan's semantic problems (core's) do.
+fn plan_relative(mut error: PlanError) -> PlanError {
+    for problem in &mut error.problems {
+        if problem.path == "plan" {
+            problem.path = ".".into();
+        } else if let Some(inside) = problem.path.strip_prefix("plan.") {
+            problem.path = inside.to_string();
+        }
+    }
+    error
 }
 
 /// Sets the Extism error message and returns the failure code.
