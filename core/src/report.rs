@@ -81,7 +81,7 @@ fn port_entry(sources: &Sources, id: HostId, placed: &Placed) -> PortEntry {
         protocol: placed.spec.protocol.clone(),
         allocation: placed.spec.allocation,
         exposure: placed.spec.exposure,
-        sources: reach.nets.iter().map(ToString::to_string).collect(),
+        sources: sources.texts(id, placed),
         source_hosts: reach.hosts,
         source_networks: reach.networks,
         purpose,

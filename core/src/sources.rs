@@ -74,6 +74,8 @@ struct Group<'d> {
     exclusive: bool,
     /// The admitted CIDRs, aggregated, every accessor host included.
     nets: Vec<IpNet>,
+    /// `nets` as the report writes them, formatted once for every host.
+    texts: Vec<String>,
     /// The networks' own CIDRs, aggregated: an address they cover stays
     /// admitted when its host is left out.
     network_nets: Vec<IpNet>,
@@ -126,12 +128,22 @@ impl<'d> Sources<'d> {
                 nets: group.nets.clone(),
             };
         }
-        let (before, cut, after) = self.parts(group, id);
         Reach {
             hosts: peers.map(name).collect(),
             networks: group.networks.iter().map(|n| (*n).to_string()).collect(),
             fronted: Vec::new(),
-            nets: [before, &cut, after].concat(),
+            nets: self.admitted(group, id, &group.nets, |piece| piece),
+        }
+    }
+
+    /// The CIDRs of `reach(id, placed).nets` as text, which a port table
+    /// row lists: the group's texts are copied, only the pieces cut around
+    /// the host's address are formatted.
+    pub fn texts(&self, id: HostId, placed: &Placed) -> Vec<String> {
+        match self.group(placed) {
+            None => Vec::new(),
+            Some(group) if group.exclusive => group.texts.clone(),
+            Some(group) => self.admitted(group, id, &group.texts, |piece| piece.to_string()),
         }
     }
 
@@ -141,27 +153,44 @@ impl<'d> Sources<'d> {
         match self.group(placed) {
             None => 0,
             Some(group) if group.exclusive => group.nets.len(),
-            Some(group) => {
-                let (before, cut, after) = self.parts(group, id);
-                before.len() + cut.len() + after.len()
-            }
+            Some(group) => match self.cut(group, id) {
+                Some((_, pieces)) => group.nets.len() - 1 + pieces.len(),
+                None => group.nets.len(),
+            },
         }
     }
 
-    /// The group's CIDRs with host `id`'s address left out: those before the
-    /// CIDR holding it, that CIDR less the address, and those after. The
-    /// address stays when the host is no accessor or a network covers it.
-    fn parts<'g>(&self, group: &'g Group, id: HostId) -> (&'g [IpNet], Vec<IpNet>, &'g [IpNet]) {
+    /// `all` (the group's CIDRs, or their texts) with host `id`'s address
+    /// cut out: the one CIDR holding it replaced by the pieces around it.
+    fn admitted<T: Clone>(
+        &self,
+        group: &Group,
+        id: HostId,
+        all: &[T],
+        piece: impl Fn(IpNet) -> T,
+    ) -> Vec<T> {
+        match self.cut(group, id) {
+            Some((i, pieces)) => {
+                let mut out = Vec::with_capacity(all.len() + pieces.len());
+                out.extend_from_slice(&all[..i]);
+                out.extend(pieces.into_iter().map(piece));
+                out.extend_from_slice(&all[i + 1..]);
+                out
+            }
+            None => all.to_vec(),
+        }
+    }
+
+    /// Where host `id`'s address is cut out of the group's CIDRs: the
+    /// position of the CIDR holding it and the pieces around the address.
+    /// None when the host is no accessor or a network covers its address,
+    /// which then stays admitted.
+    fn cut(&self, group: &Group, id: HostId) -> Option<(usize, Vec<IpNet>)> {
         let address = self.deployment.host(id).address;
         let accessor = group.hosts.binary_search(&id).is_ok();
-        match holder(&group.nets, address) {
-            Some(i) if accessor && holder(&group.network_nets, address).is_none() => (
-                &group.nets[..i],
-                without(group.nets[i], address),
-                &group.nets[i + 1..],
-            ),
-            _ => (&group.nets, Vec::new(), &[]),
-        }
+        let i = holder(&group.nets, address)?;
+        (accessor && holder(&group.network_nets, address).is_none())
+            .then(|| (i, without(group.nets[i], address)))
     }
 }
 
@@ -204,6 +233,7 @@ impl<'d> Group<'d> {
             hosts,
             networks,
             exclusive,
+            texts: nets.iter().map(ToString::to_string).collect(),
             nets,
             network_nets,
         }
