@@ -14,7 +14,7 @@ mod gather;
 mod lock;
 mod persist;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -24,6 +24,7 @@ use portplan_core::{
 };
 use portplan_run::{RunError, Steps};
 use serde::Serialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use args::{Params, State};
@@ -129,7 +130,9 @@ pub fn is_module_args(path: &Path) -> bool {
     let Ok(text) = std::fs::read_to_string(path) else {
         return false;
     };
-    let Ok(Value::Object(args)) = serde_json::from_str::<Value>(&text) else {
+    // Only the keys matter: the values (the plan, 0.5 MB with 5,000 hosts)
+    // are skipped, not built.
+    let Ok(args) = serde_json::from_str::<BTreeMap<String, IgnoredAny>>(&text) else {
         return false;
     };
     args.keys()
