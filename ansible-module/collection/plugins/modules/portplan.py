@@ -108,6 +108,9 @@ options:
         the variable it came from.
       - The target must be one of the hosts built. The plan every host builds is the same, since all of them read
         the same inventory.
+      - Each task reads every candidate's variables through Ansible's C(hostvars), about 0.45 ms per inventory host
+        (measured with 2,000 hosts on a 2-core machine, 0.9 s per task), so O(hosts_group) keeps a large inventory's
+        cost to the deployment's hosts.
     type: bool
     default: false
   hosts_group:
