@@ -1,0 +1,118 @@
+"""What is big in a plugin: code bytes per group of functions, read from the
+name section of an unstripped build. twiggy does this too but is not part of
+the toolchain here; the format is small enough to read directly.
+
+    CARGO_PROFILE_WASM_STRIP=false cargo build --target wasm32-unknown-unknown \\
+        --profile wasm -p portplan-extism --target-dir target/size
+    python3 wasm-plugin/bench/size.py target/size/wasm32-unknown-unknown/wasm/portplan_extism.wasm
+
+Prints the code and data section sizes, then the code bytes of each group
+(the first GROUPS pattern a function's mangled name contains; "other" for
+none), largest first, and with --top N the N largest functions. Sizes are
+before wasm-opt, which takes about a tenth off the code.
+"""
+
+import sys
+from collections import Counter
+
+# First match wins: portplan's own modules, the decoder, serde, std's generic
+# collections and sort, formatting, the rest of std.
+GROUPS = [
+    "portplan_core..decode", "portplan_core6decode", "Deserialize", "Serialize",
+    "serde_json", "portplan_core8backends", "portplan_core5rules",
+    "portplan_core7resolve", "portplan_core6report", "portplan_core7sources",
+    "portplan_core6render", "portplan_core5reach", "portplan_core", "ipnet", "csv",
+    "miniz_oxide", "sort", "btree", "hashbrown", "fmt", "alloc", "core", "extism",
+]
+
+
+def leb(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, i
+
+
+def read(path: str) -> tuple[list[int], dict[int, str], int, int]:
+    """(body sizes, names by function index, imported functions, data bytes)."""
+    data = open(path, "rb").read()
+    i, imported, bodies, names, data_size = 8, 0, [], {}, 0
+    while i < len(data):
+        section = data[i]
+        size, i = leb(data, i + 1)
+        end = i + size
+        if section == 2:  # imports: count the functions, they come first
+            count, j = leb(data, i)
+            for _ in range(count):
+                for _ in range(2):
+                    length, j = leb(data, j)
+                    j += length
+                kind = data[j]
+                j += 1
+                if kind == 0:
+                    _, j = leb(data, j)
+                    imported += 1
+                elif kind == 1:
+                    j += 1
+                    flags, j = leb(data, j)
+                    _, j = leb(data, j)
+                    if flags & 1:
+                        _, j = leb(data, j)
+                elif kind == 2:
+                    flags, j = leb(data, j)
+                    _, j = leb(data, j)
+                    if flags & 1:
+                        _, j = leb(data, j)
+                elif kind == 3:
+                    j += 2
+        elif section == 10:  # code
+            count, j = leb(data, i)
+            for _ in range(count):
+                length, j = leb(data, j)
+                bodies.append(length)
+                j += length
+        elif section == 11:
+            data_size = size
+        elif section == 0:  # custom: the name section's function names
+            length, j = leb(data, i)
+            if data[j:j + length] == b"name":
+                j += length
+                while j < end:
+                    sub, size_sub = data[j], None
+                    size_sub, j = leb(data, j + 1)
+                    if sub == 1:
+                        count, k = leb(data, j)
+                        for _ in range(count):
+                            index, k = leb(data, k)
+                            length, k = leb(data, k)
+                            names[index] = data[k:k + length].decode("utf-8", "replace")
+                            k += length
+                    j += size_sub
+        i = end
+    return bodies, names, imported, data_size
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    top = int(argv[argv.index("--top") + 1]) if "--top" in argv else 0
+    bodies, names, imported, data_size = read(argv[0])
+    functions = [(size, names.get(imported + k, "?")) for k, size in enumerate(bodies)]
+    print(f"code {sum(bodies)} bytes in {len(bodies)} functions, data {data_size} bytes")
+    groups = Counter()
+    for size, name in functions:
+        groups[next((g for g in GROUPS if g in name), "other")] += size
+    for group, size in groups.most_common():
+        print(f"{size:>8}  {group}")
+    for size, name in sorted(functions, reverse=True)[:top]:
+        print(f"{size:>8}  {name[:160]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
