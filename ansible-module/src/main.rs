@@ -14,6 +14,7 @@
 
 mod module;
 mod plan_input;
+mod reach;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -79,6 +80,65 @@ enum Command {
         host: HostOptions,
         #[command(flatten)]
         change: ChangeOptions,
+    },
+    /// Measure who can reach whom: answer, probe, and compare with the plan.
+    Reach {
+        #[command(subcommand)]
+        action: ReachCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReachCommand {
+    /// Answer on each of this host's planned ports that is free (a token
+    /// naming plan, host and port), skip held ones, print one JSON line when
+    /// ready, and exit after SECONDS or on SIGTERM. Never touches the firewall.
+    Serve {
+        /// Plan file (JSON or YAML).
+        plan: PathBuf,
+        /// The plan host this machine is.
+        #[arg(long)]
+        host: String,
+        /// How long to answer.
+        #[arg(long = "for", value_name = "SECONDS", default_value_t = 120)]
+        seconds: u64,
+    },
+    /// Try every connection this source must (allow) or must not (deny)
+    /// make, concurrently, and print the results as JSON.
+    Probe {
+        /// Plan file (JSON or YAML).
+        plan: PathBuf,
+        /// Probe as this plan host (bound to its plan address).
+        #[arg(long, conflicts_with_all = ["network", "outsider"], required_unless_present_any = ["network", "outsider"])]
+        host: Option<String>,
+        /// Probe as a machine of this client network of the plan.
+        #[arg(long, conflicts_with = "outsider")]
+        network: Option<String>,
+        /// Probe as a stranger that no rule admits.
+        #[arg(long)]
+        outsider: bool,
+        /// Before install (responders answer, tokens checked) or after (the
+        /// real services answer).
+        #[arg(long, value_enum, default_value_t = PhaseArg::Preinstall)]
+        phase: PhaseArg,
+        /// Give up on one attempt after MS milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        timeout: u64,
+        /// Print what would be tried (core's probe plan: targets, expected
+        /// allow or deny, the pool samples) and connect to nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The truth table: expected against measured, from the JSON that
+    /// `serve` and `probe` printed. Exit 0 as expected, 1 a mismatch, 2 bad input.
+    Report {
+        /// Plan file (JSON or YAML).
+        plan: PathBuf,
+        /// Files holding `serve` and `probe` output.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
 }
 
@@ -178,6 +238,53 @@ fn main() -> ExitCode {
         Command::Close { host, change } => {
             host_command(Task::Absent, host, PhaseArg::Preinstall, 0, Some(change))
         }
+        Command::Reach { action } => reach_command(action),
+    }
+}
+
+fn reach_command(action: ReachCommand) -> ExitCode {
+    match action {
+        ReachCommand::Serve {
+            plan,
+            host,
+            seconds,
+        } => reach::serve(&plan, &host, seconds),
+        ReachCommand::Probe {
+            plan,
+            host,
+            network,
+            outsider: _,
+            phase,
+            timeout,
+            dry_run,
+        } => {
+            let source = match (host, network) {
+                (Some(host), _) => portplan_core::ProbeSource::Host(host),
+                (None, Some(network)) => portplan_core::ProbeSource::Network(network),
+                (None, None) => portplan_core::ProbeSource::Outsider,
+            };
+            reach::probe(
+                &plan,
+                source,
+                phase.into(),
+                std::time::Duration::from_millis(timeout),
+                dry_run,
+            )
+        }
+        ReachCommand::Report {
+            plan,
+            results,
+            format,
+        } => reach::report(&plan, &results, format.into()),
+    }
+}
+
+impl From<PhaseArg> for Phase {
+    fn from(phase: PhaseArg) -> Self {
+        match phase {
+            PhaseArg::Preinstall => Phase::Preinstall,
+            PhaseArg::Postinstall => Phase::Postinstall,
+        }
     }
 }
 
@@ -198,10 +305,7 @@ fn host_command(
         &module::cli::HostArgs {
             plan: host.plan,
             host: host.host,
-            phase: match phase {
-                PhaseArg::Preinstall => Phase::Preinstall,
-                PhaseArg::Postinstall => Phase::Postinstall,
-            },
+            phase: phase.into(),
             firewall: match host.firewall {
                 FirewallArg::Auto => FirewallChoice::Auto,
                 FirewallArg::Firewalld => FirewallChoice::Firewalld,

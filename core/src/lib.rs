@@ -26,6 +26,7 @@ mod decode;
 mod deployment;
 mod limits;
 mod model;
+mod reach;
 mod render;
 mod report;
 mod resolve;
@@ -39,6 +40,10 @@ pub use model::{
     Observation, ObservedFirewall, OpenPort, Phase, Plan, PlanError, PlanHost, PortEntry,
     PortOverride, PortRange, PortSpec, Problem, Profile, Report, ReportFormat, Severity, Summary,
     Transport,
+};
+pub use reach::{
+    Expectation, ListenPort, ProbeOutcome, ProbePlan, ProbeResult, ProbeResults, ProbeSource,
+    ProbeTarget, ServeStatus, TruthRow, TruthSummary, TruthTable, Verdict,
 };
 pub use state::{
     ChainId, Command, FirewallChange, FirewallOutput, FirewallState, FirewalldRule, FirewalldSide,
@@ -151,4 +156,30 @@ pub fn plan_restore(
     now: &FirewallState,
 ) -> Result<Vec<Command>, PlanError> {
     backends::plan_restore(before, now)
+}
+
+/// What one source must do to measure the plan's access matrix (WIT
+/// `probe-plan`): the ports a host answers on before install, and every
+/// connection to try, expected allow (the rules admit the source) or deny
+/// (one plan host per port that they do not admit, every port for a client
+/// network or an outsider). Pools are sampled, and `sampling` says how.
+pub fn probe_plan(plan: &Plan, source: &ProbeSource, phase: Phase) -> Result<ProbePlan, PlanError> {
+    reach::plan_probes(plan, source, phase)
+}
+
+/// The truth table (WIT `reach-report`): every source's expected targets
+/// against its results, with an `unreachable` or `overexposed` finding for
+/// each mismatch. Results that are not the plan's targets are rejected.
+pub fn reach_report(
+    plan: &Plan,
+    served: &[ServeStatus],
+    probed: &[ProbeResults],
+) -> Result<TruthTable, PlanError> {
+    reach::report(plan, served, probed)
+}
+
+/// Render a truth table (WIT `render-truth-table`): JSON, a text matrix,
+/// Markdown, or every row as CSV.
+pub fn render_truth_table(table: &TruthTable, format: ReportFormat) -> String {
+    reach::render_truth_table(table, format)
 }

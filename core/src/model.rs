@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use crate::reach::{Expectation, ProbeOutcome, Verdict};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -188,8 +189,15 @@ spelled! {
         FixedPortOverride => "fixed-port-override", InconsistentPort => "inconsistent-port",
         LoopbackExposed => "loopback-exposed", InvalidPlan => "invalid-plan",
         NoAllowedSources => "no-allowed-sources", FirewallDrift => "firewall-drift",
+        Unreachable => "unreachable", Overexposed => "overexposed",
     }
     Phase { Preinstall => "preinstall", Postinstall => "postinstall" }
+    Expectation { Allow => "allow", Deny => "deny" }
+    ProbeOutcome {
+        Connected => "connected", WrongResponder => "wrong-responder", Timeout => "timeout",
+        Refused => "refused", Unreachable => "unreachable", Error => "error",
+    }
+    Verdict { AsExpected => "as-expected", Mismatch => "mismatch", Unknown => "unknown" }
 }
 
 /// Whether a spec names a port or a pool the service picks from.
@@ -291,6 +299,10 @@ pub enum FindingCode {
     /// The host's firewall is not as planned: a portplan rule is missing,
     /// extra or altered (found by the audit of `state: checked`).
     FirewallDrift,
+    /// The probe: a source the plan admits could not connect.
+    Unreachable,
+    /// The probe: a source the plan does not admit connected.
+    Overexposed,
 }
 
 /// Output format of `render-report`.

@@ -40,7 +40,7 @@ pub fn json<T: serde::Serialize>(value: &T) -> String {
 ///
 /// Hand-written: a table crate would bring box drawing and terminal width
 /// detection we do not want, and the whole job is this loop.
-fn columns(rows: &[Vec<String>], indent: &str) -> String {
+pub(crate) fn columns(rows: &[Vec<String>], indent: &str) -> String {
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|row| row.iter().map(|cell| escape(cell)).collect())
@@ -65,7 +65,7 @@ fn columns(rows: &[Vec<String>], indent: &str) -> String {
     out
 }
 
-fn header(names: &[&str]) -> Vec<String> {
+pub(crate) fn header(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| n.to_string()).collect()
 }
 
@@ -87,7 +87,7 @@ fn protocol(transport: &str, protocol: &str) -> String {
     }
 }
 
-fn plural(n: u32, word: &str) -> String {
+pub(crate) fn plural(n: u32, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {
@@ -222,7 +222,7 @@ const SHEET_HEADER: [&str; 6] = [
 /// NUL, ...) or bidi control gets a leading `'`, which spreadsheets read as
 /// "this is text"; then control and bidi characters are [`escape`]d. No cell
 /// portplan writes itself starts so: only hostile plan text is changed.
-fn sheet_cell(cell: &str) -> String {
+pub(crate) fn sheet_cell(cell: &str) -> String {
     let evaluated = cell.chars().next().is_some_and(|c| {
         matches!(
             c,

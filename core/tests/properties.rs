@@ -15,7 +15,8 @@ use std::net::Ipv4Addr;
 
 use portplan_core::{
     Command, FirewallBackend, FirewallChange, FirewallOutput, FirewallRule, FirewallState,
-    HostObservation, Observation, Plan, PlanError, Profile, Report, ReportFormat, Severity,
+    HostObservation, Observation, Plan, PlanError, ProbeSource, Profile, Report, ReportFormat,
+    Severity, TruthTable,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -507,5 +508,62 @@ proptest! {
     #[test]
     fn plan_restore_takes_any_typed_pair((before, now) in arb::state_pair(Ranges::Any)) {
         answer(portplan_core::plan_restore(&before, &now))?;
+    }
+    // probe-plan, reach-report, render-truth-table
+
+    #[test]
+    fn probe_plan_takes_any_typed_input(
+        (plan, host) in arb::plan_and_host(Ranges::Any),
+        source in arb::reach::probe_source(),
+        phase in arb::phase(),
+        as_host in any::<bool>(),
+    ) {
+        let source = if as_host { ProbeSource::Host(host) } else { source };
+        if let Some(probes) = answer(portplan_core::probe_plan(&plan, &source, phase))? {
+            prop_assert_eq!(&probes.source, &source);
+            // A host never probes itself, and listens only before install.
+            if let ProbeSource::Host(name) = &source {
+                prop_assert!(probes.targets.iter().all(|t| &t.destination != name));
+            } else {
+                prop_assert!(probes.listen.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn reach_report_takes_any_input((plan, served, probed) in arb::reach::reach_input(Ranges::Any)) {
+        if let Some(table) = answer(portplan_core::reach_report(&plan, &served, &probed))? {
+            let s = table.summary;
+            prop_assert_eq!(s.rows as usize, table.rows.len());
+            prop_assert_eq!(s.as_expected + s.mismatches + s.unknown, s.rows);
+            prop_assert_eq!(s.mismatches as usize, table.findings.len());
+            for format in [ReportFormat::Json, ReportFormat::Table, ReportFormat::Markdown, ReportFormat::Csv] {
+                portplan_core::render_truth_table(&table, format);
+            }
+        }
+    }
+
+    #[test]
+    fn fitting_results_give_a_table((plan, served, probed) in arb::reach::reach_input(Ranges::Valid)) {
+        // Results made from the plan's own probe plan are never rejected.
+        let fitted = served.len() == 1
+            && served[0].plan == plan.name
+            && probed.len() == 1
+            && probed[0].plan == plan.name;
+        if fitted {
+            let table = portplan_core::reach_report(&plan, &served, &probed);
+            prop_assert!(table.is_ok(), "{:?}", table);
+        }
+    }
+
+    #[test]
+    fn render_truth_table_takes_any_table(table in arb::reach::truth_table(Ranges::Any), format in arb::report_format()) {
+        let text = portplan_core::render_truth_table(&table, format);
+        if format == ReportFormat::Json {
+            let reread = portplan_core::shell::parse_json::<TruthTable>(&text);
+            if ranges_valid(&table) {
+                prop_assert_eq!(reread, Ok(table));
+            }
+        }
     }
 }

@@ -93,3 +93,39 @@ impl ExtismHost {
         })
     }
 }
+
+impl ExtismHost {
+    /// A reach case through the plugin: `probe-plan` for every source, then
+    /// `reach-report` and `render-truth-table` in every format.
+    pub fn reach(&mut self, input_text: &str) -> Result<(String, serde_json::Value), String> {
+        let input = crate::ReachInput::parse(input_text);
+        let mut probes = Vec::new();
+        for (source, phase) in input.sources() {
+            let call = format!(
+                r#"{{"plan":{},"source":{source},"phase":{phase}}}"#,
+                input.plan
+            );
+            let answer = self.call("probe-plan", &call).unwrap_or_else(|e| e);
+            probes.push(serde_json::from_str(&answer).map_err(|e| format!("{e}: {answer}"))?);
+        }
+        let report = format!(
+            r#"{{"plan":{},"served":{},"probed":{}}}"#,
+            input.plan, input.served, input.probed
+        );
+        let table = self.call("reach-report", &report);
+        let truth = crate::truth_sections(|format| match &table {
+            Ok(table) => {
+                let call = format!(r#"{{"table":{table},"format":"{format}"}}"#);
+                let rendered = self.call("render-truth-table", &call)?;
+                serde_json::from_str(&rendered).map_err(|e| e.to_string())
+            }
+            Err(rejection) if format == "json" => Ok(rejection.clone()),
+            Err(rejection) => {
+                let call = format!(r#"{{"error":{rejection},"format":"{format}"}}"#);
+                let rendered = self.call("render-plan-error", &call)?;
+                serde_json::from_str(&rendered).map_err(|e| e.to_string())
+            }
+        })?;
+        Ok((truth, serde_json::Value::Array(probes)))
+    }
+}

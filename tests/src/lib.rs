@@ -78,3 +78,136 @@ pub fn corpus_mismatches(mut output: impl FnMut(&str) -> Result<String, String>)
         })
         .collect()
 }
+
+/// The reach corpus: `tests/corpus/reach/NAME.input.json` (a plan, what the
+/// responders reported, what every source measured) with its expected
+/// `NAME.truth.txt` (the truth table in every format) and `NAME.probes.json`
+/// (every source's probe plan).
+pub fn reach_cases() -> Vec<(String, PathBuf)> {
+    let dir = corpus_dir().join("reach");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .expect("reach corpus directory is readable")
+        .filter_map(|entry| {
+            let path = entry.expect("reach corpus entry").path();
+            let name = path
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".input.json")?
+                .to_string();
+            Some((name, path))
+        })
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// The formats a truth table is rendered in, in the order of `*.truth.txt`.
+pub const TRUTH_FORMATS: [&str; 4] = ["json", "table", "markdown", "csv"];
+
+/// `*.truth.txt` from one rendering per format: each under a `==> FORMAT` line.
+pub fn truth_sections(
+    mut render: impl FnMut(&str) -> Result<String, String>,
+) -> Result<String, String> {
+    let mut out = String::new();
+    for format in TRUTH_FORMATS {
+        out.push_str(&format!("==> {format}\n"));
+        out.push_str(&render(format)?);
+    }
+    Ok(out)
+}
+
+/// A reach case's input, split: the plan's JSON text, the `served` and
+/// `probed` arrays, and each source with its phase.
+pub struct ReachInput {
+    /// The plan, as JSON text.
+    pub plan: String,
+    /// What the responders reported.
+    pub served: serde_json::Value,
+    /// What every source measured.
+    pub probed: serde_json::Value,
+}
+
+impl ReachInput {
+    /// Splits an `*.input.json`.
+    pub fn parse(text: &str) -> Self {
+        let value: serde_json::Value = serde_json::from_str(text).expect("reach input is JSON");
+        ReachInput {
+            plan: value["plan"].to_string(),
+            served: value["served"].clone(),
+            probed: value["probed"].clone(),
+        }
+    }
+
+    /// `(source, phase)` of every entry of `probed`, as JSON values.
+    pub fn sources(&self) -> Vec<(serde_json::Value, serde_json::Value)> {
+        self.probed
+            .as_array()
+            .expect("probed is an array")
+            .iter()
+            .map(|p| (p["source"].clone(), p["phase"].clone()))
+            .collect()
+    }
+}
+
+/// The native answer of a reach case: the truth table in every format, and
+/// the probe plan of every source (a JSON array).
+pub fn reach_reference(input_text: &str) -> (String, serde_json::Value) {
+    use portplan_core::shell::parse_json;
+    let input = ReachInput::parse(input_text);
+    let plan = portplan_core::parse_plan(&input.plan).expect("reach corpus plan parses");
+    let probes: Vec<serde_json::Value> = input
+        .sources()
+        .into_iter()
+        .map(|(source, phase)| {
+            let source: portplan_core::ProbeSource =
+                parse_json(&source.to_string()).expect("a probe source");
+            let phase: portplan_core::Phase = parse_json(&phase.to_string()).expect("a phase");
+            match portplan_core::probe_plan(&plan, &source, phase) {
+                Ok(p) => serde_json::to_value(&p).expect("plain data"),
+                Err(e) => serde_json::to_value(&e).expect("plain data"),
+            }
+        })
+        .collect();
+    let served: Vec<portplan_core::ServeStatus> =
+        parse_json(&input.served.to_string()).expect("served parses");
+    let probed: Vec<portplan_core::ProbeResults> =
+        parse_json(&input.probed.to_string()).expect("probed parses");
+    let truth = truth_sections(|format| {
+        let format: portplan_core::ReportFormat =
+            parse_json(&format!("\"{format}\"")).map_err(|e| e.to_string())?;
+        Ok(match portplan_core::reach_report(&plan, &served, &probed) {
+            Ok(table) => portplan_core::render_truth_table(&table, format),
+            Err(error) => portplan_core::render_plan_error(&error, format),
+        })
+    })
+    .expect("native rendering cannot fail");
+    (truth, serde_json::Value::Array(probes))
+}
+
+/// Runs `answer` over every reach case and returns the names whose truth
+/// table text or probe plans differ from the golden files.
+pub fn reach_mismatches(
+    mut answer: impl FnMut(&str) -> Result<(String, serde_json::Value), String>,
+) -> Vec<String> {
+    let cases = reach_cases();
+    assert!(cases.len() >= 3, "reach corpus is missing: {cases:?}");
+    cases
+        .into_iter()
+        .filter_map(|(name, input)| {
+            let text = std::fs::read_to_string(&input).expect("input is readable");
+            let truth = std::fs::read_to_string(input.with_file_name(format!("{name}.truth.txt")))
+                .expect("truth is readable");
+            let probes: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(input.with_file_name(format!("{name}.probes.json")))
+                    .expect("probes are readable"),
+            )
+            .expect("probes are JSON");
+            match answer(&text) {
+                Ok((t, p)) if t == truth && p == probes => None,
+                Ok((t, _)) if t != truth => Some(format!("{name}: truth table differs")),
+                Ok(_) => Some(format!("{name}: probe plans differ")),
+                Err(e) => Some(format!("{name}: {e}")),
+            }
+        })
+        .collect()
+}

@@ -51,3 +51,34 @@ fn every_example_plan_is_in_the_corpus() {
         );
     }
 }
+
+/// The reach corpus: every `reach/*.input.json` gives exactly its
+/// `*.truth.txt` and `*.probes.json` (same blessing as the plans).
+#[test]
+fn every_reach_case_gives_its_golden_truth_table() {
+    let bless = std::env::var_os("PORTPLAN_BLESS").is_some();
+    let cases = portplan_tests::reach_cases();
+    assert!(cases.len() >= 3, "reach corpus is missing: {cases:?}");
+    if bless {
+        for (name, input) in &cases {
+            let text = std::fs::read_to_string(input).expect("input is readable");
+            let (truth, probes) = portplan_tests::reach_reference(&text);
+            assert_eq!(
+                (truth.clone(), probes.clone()),
+                portplan_tests::reach_reference(&text),
+                "{name}: not deterministic"
+            );
+            std::fs::write(input.with_file_name(format!("{name}.truth.txt")), truth)
+                .expect("truth is writable");
+            let probes = serde_json::to_string_pretty(&probes).expect("plain data") + "\n";
+            std::fs::write(input.with_file_name(format!("{name}.probes.json")), probes)
+                .expect("probes are writable");
+        }
+    }
+    let mismatches =
+        portplan_tests::reach_mismatches(|text| Ok(portplan_tests::reach_reference(text)));
+    assert!(
+        mismatches.is_empty(),
+        "{mismatches:?} (PORTPLAN_BLESS=1 to rewrite)"
+    );
+}

@@ -319,6 +319,104 @@ fn plan_restore_export() -> Export<(model::FirewallState, model::FirewallState)>
     }
 }
 
+type ProbePlanArgs = (
+    (model::Plan, String),
+    model::ProbeSource,
+    model::Phase,
+    bool,
+);
+
+fn probe_plan_export() -> Export<ProbePlanArgs> {
+    Export {
+        function: "probe-plan",
+        args: (
+            arb::plan_and_host(Ranges::Any),
+            arb::reach::probe_source(),
+            arb::phase(),
+            any::<bool>(),
+        )
+            .boxed(),
+        input: |((plan, host), source, phase, as_host)| {
+            let source = if *as_host {
+                model::ProbeSource::Host(host.clone())
+            } else {
+                source.clone()
+            };
+            json!({ "plan": plan, "source": source, "phase": phase })
+        },
+        native: |((plan, host), source, phase, as_host)| {
+            let source = if *as_host {
+                model::ProbeSource::Host(host.clone())
+            } else {
+                source.clone()
+            };
+            written(reread(plan).and_then(|plan| model::probe_plan(&plan, &source, *phase)))
+        },
+    }
+}
+
+type ReachArgs = (
+    model::Plan,
+    Vec<model::ServeStatus>,
+    Vec<model::ProbeResults>,
+);
+
+fn reach_report_export() -> Export<ReachArgs> {
+    Export {
+        function: "reach-report",
+        args: arb::reach::reach_input(Ranges::Any),
+        input: |(plan, served, probed)| json!({ "plan": plan, "served": served, "probed": probed }),
+        native: |(plan, served, probed)| {
+            written(
+                reread(plan).and_then(|plan| {
+                    model::reach_report(&plan, &reread(served)?, &reread(probed)?)
+                }),
+            )
+        },
+    }
+}
+
+fn render_truth_table_export() -> Export<(model::TruthTable, model::ReportFormat)> {
+    Export {
+        function: "render-truth-table",
+        args: (arb::reach::truth_table(Ranges::Any), arb::report_format()).boxed(),
+        input: |(table, format)| json!({ "table": table, "format": format }),
+        native: |(table, format)| {
+            written(reread(table).map(|t| model::render_truth_table(&t, *format)))
+        },
+    }
+}
+
+#[test]
+fn extism_probe_plan_answers_as_core() {
+    probe_plan_export().answers_as_core();
+}
+
+#[test]
+fn extism_probe_plan_takes_any_json() {
+    probe_plan_export().takes_any_json();
+}
+
+#[test]
+fn extism_reach_report_answers_as_core() {
+    reach_report_export().answers_as_core();
+}
+
+#[test]
+fn extism_reach_report_takes_any_json() {
+    reach_report_export().takes_any_json();
+}
+
+#[test]
+fn extism_render_truth_table_answers_as_core() {
+    render_truth_table_export().answers_as_core();
+}
+
+#[test]
+fn extism_render_truth_table_takes_any_json() {
+    render_truth_table_export().takes_any_json();
+}
+
 #[test]
 fn extism_catalog_answers_as_core() {
     catalog_export().answers_as_core();
@@ -683,6 +781,68 @@ fn component_plan_restore_answers_as_core() {
     });
 }
 
+#[test]
+fn component_probe_plan_answers_as_core() {
+    let host = RefCell::new(component());
+    let args = (
+        arb::plan_and_host(Ranges::Any),
+        arb::reach::probe_source(),
+        arb::phase(),
+        any::<bool>(),
+    );
+    check(args, |((plan, name), source, phase, as_host)| {
+        let source = if as_host {
+            model::ProbeSource::Host(name)
+        } else {
+            source
+        };
+        let typed = plan.to_wit();
+        let answer = call_component(&host, "probe-plan", |p, s| {
+            p.call_probe_plan(s, &typed, &source.to_wit(), phase.to_wit())
+        })?;
+        let native = reread(&plan).and_then(|plan| model::probe_plan(&plan, &source, phase));
+        same("probe-plan", answer, native)
+    });
+}
+
+#[test]
+fn component_reach_report_answers_as_core() {
+    let host = RefCell::new(component());
+    check(
+        arb::reach::reach_input(Ranges::Any),
+        |(plan, served, probed)| {
+            let (typed, typed_served, typed_probed) =
+                (plan.to_wit(), served.to_wit(), probed.to_wit());
+            let answer = call_component(&host, "reach-report", |p, s| {
+                p.call_reach_report(s, &typed, &typed_served, &typed_probed)
+            })?;
+            let native = reread(&plan)
+                .and_then(|plan| model::reach_report(&plan, &reread(&served)?, &reread(&probed)?));
+            same("reach-report", answer, native)
+        },
+    );
+}
+
+#[test]
+fn component_render_truth_table_answers_as_core() {
+    let host = RefCell::new(component());
+    check(
+        (arb::reach::truth_table(Ranges::Any), arb::report_format()),
+        |(table, format)| {
+            let typed = table.to_wit();
+            let text = call_component(&host, "render-truth-table", |p, s| {
+                p.call_render_truth_table(s, &typed, format.to_wit())
+            })?;
+            let native = match reread(&table) {
+                Ok(table) => model::render_truth_table(&table, format),
+                Err(error) => model::render_plan_error(&error, format),
+            };
+            prop_assert_eq!(text, native, "{}", STALE);
+            Ok(())
+        },
+    );
+}
+
 // Core values as the component's typed WIT values, field by field (the
 // host-side twin of the component's own `Lower`): a field the WIT gains
 // fails to compile here until it is listed.
@@ -789,6 +949,25 @@ records! {
     UfwState { active, drops, found, open, foreign }
     Command { argv, stdin }
     FirewallChange { backend, add, remove, commands, notes }
+    ListenPort { spec, port, transport }
+    ProbeTarget { destination, address, spec, port, transport, expect, why }
+    ProbePlan { plan, source, phase, listen, targets, sampling }
+    ProbeResult { destination, spec, port, transport, outcome, detail, elapsed_ms }
+    ProbeResults { plan, source, phase, results }
+    ServeStatus { plan, host, listening, held }
+    TruthRow { source, destination, spec, port, transport, expect, outcome, verdict, detail }
+    TruthSummary { rows, as_expected, mismatches, unknown }
+    TruthTable { plan, phase, summary, rows, findings }
+}
+
+impl ToWit<wit::ProbeSource> for model::ProbeSource {
+    fn to_wit(&self) -> wit::ProbeSource {
+        match self {
+            model::ProbeSource::Host(h) => wit::ProbeSource::Host(h.clone()),
+            model::ProbeSource::Network(n) => wit::ProbeSource::Network(n.clone()),
+            model::ProbeSource::Outsider => wit::ProbeSource::Outsider,
+        }
+    }
 }
 
 enums! {
@@ -802,12 +981,15 @@ enums! {
     FindingCode {
         PortConflict, PortInUse, NotListening, PrivilegedPort, BrowserBlockedPort, EphemeralCollision,
         FixedPortOverride, InconsistentPort, LoopbackExposed, InvalidPlan, NoAllowedSources,
-        FirewallDrift,
+        FirewallDrift, Unreachable, Overexposed,
     }
     ReportFormat { Json, Table, Markdown, Csv }
     IpFamily { Ipv4, Ipv6 }
     NftFamily { Inet, Ip, Ip6 }
     FirewalldSide { Runtime, Permanent }
+    Expectation { Allow, Deny }
+    ProbeOutcome { Connected, WrongResponder, Timeout, Refused, Unreachable, Error }
+    Verdict { AsExpected, Mismatch, Unknown }
 }
 
 impl ToWit<wit::FirewallState> for model::FirewallState {

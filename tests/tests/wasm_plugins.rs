@@ -530,7 +530,11 @@ fn the_sdk_hosts_reproduce_the_corpus() {
         };
         let stdout = run(command.arg("--corpus").arg(&corpus));
         let cases = portplan_tests::corpus_cases().len();
-        assert_eq!(stdout.trim(), format!("{label}: {cases} passed, 0 failed"));
+        let reach = portplan_tests::reach_cases().len();
+        assert_eq!(
+            stdout.trim(),
+            format!("{label}: {cases} passed, 0 failed\n{label} reach: {reach} passed, 0 failed")
+        );
     }
 }
 
@@ -703,4 +707,14 @@ fn a_dangling_chain_id_is_an_error_naming_its_path_in_both_plugins() {
         .expect("no trap")
         .expect_err("rejected");
     assert_eq!(error.problems[0].path, "before.nftables.found[0].chain");
+}
+
+#[test]
+fn both_plugins_reproduce_the_reach_corpus() {
+    let mut host = component();
+    let mismatches = portplan_tests::reach_mismatches(|input| host.reach(input));
+    assert!(mismatches.is_empty(), "component: {mismatches:#?}");
+    let mut host = extism();
+    let mismatches = portplan_tests::reach_mismatches(|input| host.reach(input));
+    assert!(mismatches.is_empty(), "extism: {mismatches:#?}");
 }

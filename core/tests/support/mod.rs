@@ -2397,4 +2397,245 @@ pub mod arb {
         ]
         .boxed()
     }
+
+    /// The reachability probe's records.
+    pub mod reach {
+        use portplan_core::{
+            Expectation, ListenPort, Phase, Plan, ProbeOutcome, ProbeResult, ProbeResults,
+            ProbeSource, ServeStatus, TruthRow, TruthSummary, TruthTable, Verdict,
+        };
+        use proptest::collection::vec;
+        use proptest::option::of;
+        use proptest::prelude::*;
+
+        use super::{
+            Ranges, finding, host_name, network_name, phase, plan_and_host, port, spec_id, text,
+            transport,
+        };
+
+        pub fn probe_source() -> BoxedStrategy<ProbeSource> {
+            prop_oneof![
+                host_name().prop_map(ProbeSource::Host),
+                network_name().prop_map(ProbeSource::Network),
+                Just(ProbeSource::Outsider),
+            ]
+            .boxed()
+        }
+
+        pub fn expectation() -> BoxedStrategy<Expectation> {
+            prop_oneof![Just(Expectation::Allow), Just(Expectation::Deny)].boxed()
+        }
+
+        pub fn outcome() -> BoxedStrategy<ProbeOutcome> {
+            prop_oneof![
+                Just(ProbeOutcome::Connected),
+                Just(ProbeOutcome::WrongResponder),
+                Just(ProbeOutcome::Timeout),
+                Just(ProbeOutcome::Refused),
+                Just(ProbeOutcome::Unreachable),
+                Just(ProbeOutcome::Error),
+            ]
+            .boxed()
+        }
+
+        pub fn verdict() -> BoxedStrategy<Verdict> {
+            prop_oneof![
+                Just(Verdict::AsExpected),
+                Just(Verdict::Mismatch),
+                Just(Verdict::Unknown),
+            ]
+            .boxed()
+        }
+
+        pub fn listen_port() -> BoxedStrategy<ListenPort> {
+            (spec_id(), port(), transport())
+                .prop_map(|(spec, port, transport)| ListenPort {
+                    spec,
+                    port,
+                    transport,
+                })
+                .boxed()
+        }
+
+        pub fn serve_status() -> BoxedStrategy<ServeStatus> {
+            (
+                text(),
+                host_name(),
+                vec(listen_port(), 0..3),
+                vec(listen_port(), 0..3),
+            )
+                .prop_map(|(plan, host, listening, held)| ServeStatus {
+                    plan,
+                    host,
+                    listening,
+                    held,
+                })
+                .boxed()
+        }
+
+        pub fn probe_result() -> BoxedStrategy<ProbeResult> {
+            (
+                host_name(),
+                spec_id(),
+                port(),
+                transport(),
+                outcome(),
+                text(),
+                any::<u32>(),
+            )
+                .prop_map(
+                    |(destination, spec, port, transport, outcome, detail, elapsed_ms)| {
+                        ProbeResult {
+                            destination,
+                            spec,
+                            port,
+                            transport,
+                            outcome,
+                            detail,
+                            elapsed_ms,
+                        }
+                    },
+                )
+                .boxed()
+        }
+
+        pub fn probe_results() -> BoxedStrategy<ProbeResults> {
+            (text(), probe_source(), phase(), vec(probe_result(), 0..4))
+                .prop_map(|(plan, source, phase, results)| ProbeResults {
+                    plan,
+                    source,
+                    phase,
+                    results,
+                })
+                .boxed()
+        }
+
+        /// A plan with results that fit it, most of the time: the probe
+        /// plan of one of its hosts, each target with a random outcome, and
+        /// sometimes one target left out or one held port; else arbitrary
+        /// results (which must be rejected, never judged).
+        pub fn reach_input(
+            ranges: Ranges,
+        ) -> BoxedStrategy<(Plan, Vec<ServeStatus>, Vec<ProbeResults>)> {
+            (
+                plan_and_host(ranges),
+                vec(outcome(), 64),
+                any::<bool>(),
+                prop::bool::weighted(0.8),
+            )
+                .prop_flat_map(|((plan, host), outcomes, drop_one, fitting)| {
+                    let source = ProbeSource::Host(host.clone());
+                    let fitted = portplan_core::probe_plan(&plan, &source, Phase::Preinstall)
+                        .ok()
+                        .filter(|_| fitting)
+                        .map(|probes| {
+                            let mut results: Vec<ProbeResult> = probes
+                                .targets
+                                .iter()
+                                .zip(outcomes.iter().cycle())
+                                .map(|(t, o)| ProbeResult {
+                                    destination: t.destination.clone(),
+                                    spec: t.spec.clone(),
+                                    port: t.port,
+                                    transport: t.transport,
+                                    outcome: *o,
+                                    detail: String::new(),
+                                    elapsed_ms: 0,
+                                })
+                                .collect();
+                            if drop_one {
+                                results.pop();
+                            }
+                            let served = ServeStatus {
+                                plan: plan.name.clone(),
+                                host,
+                                listening: Vec::new(),
+                                held: probes.listen.into_iter().take(1).collect(),
+                            };
+                            let probed = ProbeResults {
+                                plan: plan.name.clone(),
+                                source,
+                                phase: Phase::Preinstall,
+                                results,
+                            };
+                            (vec![served], vec![probed])
+                        });
+                    let plan = Just(plan);
+                    match fitted {
+                        Some((served, probed)) => (plan, Just(served), Just(probed)).boxed(),
+                        None => {
+                            (plan, vec(serve_status(), 0..2), vec(probe_results(), 0..3)).boxed()
+                        }
+                    }
+                })
+                .boxed()
+        }
+
+        pub fn truth_row() -> BoxedStrategy<TruthRow> {
+            (
+                probe_source(),
+                host_name(),
+                spec_id(),
+                port(),
+                transport(),
+                expectation(),
+                of(outcome()),
+                verdict(),
+                text(),
+            )
+                .prop_map(
+                    |(
+                        source,
+                        destination,
+                        spec,
+                        port,
+                        transport,
+                        expect,
+                        outcome,
+                        verdict,
+                        detail,
+                    )| {
+                        TruthRow {
+                            source,
+                            destination,
+                            spec,
+                            port,
+                            transport,
+                            expect,
+                            outcome,
+                            verdict,
+                            detail,
+                        }
+                    },
+                )
+                .boxed()
+        }
+
+        pub fn truth_table(ranges: Ranges) -> BoxedStrategy<TruthTable> {
+            (
+                text(),
+                phase(),
+                any::<[u32; 4]>(),
+                vec(truth_row(), 0..5),
+                vec(finding(ranges), 0..3),
+            )
+                .prop_map(
+                    |(plan, phase, [rows, as_expected, mismatches, unknown], rows_, findings)| {
+                        TruthTable {
+                            plan,
+                            phase,
+                            summary: TruthSummary {
+                                rows,
+                                as_expected,
+                                mismatches,
+                                unknown,
+                            },
+                            rows: rows_,
+                            findings,
+                        }
+                    },
+                )
+                .boxed()
+        }
+    }
 }

@@ -15,7 +15,7 @@
 import createPlugin from '@extism/extism';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { checkCorpus } from './corpus.mjs';
+import { TRUTH_FORMATS, checkCorpus, checkReachCorpus } from './corpus.mjs';
 
 const PLUGIN_ERROR = 'Plugin-originated error: ';
 
@@ -46,6 +46,39 @@ async function answer(plugin, planText) {
   }
 }
 
+// The reach functions: a probe plan per source, the truth table in every format.
+async function reach(plugin, inputText) {
+  const input = JSON.parse(inputText);
+  const plan = JSON.stringify(input.plan);
+  const call = async (name, args) => {
+    try {
+      return { ok: (await plugin.call(name, args)).text() };
+    } catch (error) {
+      const json = rejection(error);
+      if (json === null) throw error;
+      return { error: json };
+    }
+  };
+  const probes = [];
+  for (const { source, phase } of input.probed) {
+    const answer = await call('probe-plan', `{"plan":${plan},"source":${JSON.stringify(source)},"phase":"${phase}"}`);
+    probes.push(JSON.parse(answer.ok ?? answer.error));
+  }
+  const table = await call(
+    'reach-report',
+    `{"plan":${plan},"served":${JSON.stringify(input.served)},"probed":${JSON.stringify(input.probed)}}`,
+  );
+  let truth = '';
+  for (const format of TRUTH_FORMATS) {
+    truth += `==> ${format}\n`;
+    const rendered = table.ok !== undefined
+      ? await call('render-truth-table', `{"table":${table.ok},"format":"${format}"}`)
+      : await call('render-plan-error', `{"error":${table.error},"format":"${format}"}`);
+    truth += JSON.parse(rendered.ok);
+  }
+  return { truth, probes };
+}
+
 async function main([wasm, ...rest]) {
   if (!wasm || !(rest.length === 1 || (rest.length === 2 && rest[0] === '--corpus'))) {
     console.error('usage: extism_host.mjs PLUGIN.wasm (PLAN.json | --corpus DIR)');
@@ -56,7 +89,9 @@ async function main([wasm, ...rest]) {
     plugin = await createPlugin({ wasm: [{ path: resolve(wasm) }] }, { useWasi: false });
     if (rest[0] === '--corpus') {
       const validate = async (text) => (await answer(plugin, text)).text;
-      return (await checkCorpus(validate, rest[1], 'node-extism')) ? 0 : 1;
+      const plans = await checkCorpus(validate, rest[1], 'node-extism');
+      const reached = await checkReachCorpus((text) => reach(plugin, text), rest[1], 'node-extism');
+      return plans && reached ? 0 : 1;
     }
     const { text, rejected } = await answer(plugin, readFileSync(rest[0], 'utf8'));
     process.stdout.write(text);

@@ -2,7 +2,9 @@
 
     portplan_host.py PLUGIN.wasm PLAN.json       print the plan's report JSON (or rejection)
     portplan_host.py PLUGIN.wasm --corpus DIR    check every DIR/*.plan.json against its
-                                                 *.report.json, byte for byte
+                                                 *.report.json, byte for byte, and every
+                                                 DIR/reach/*.input.json against its truth
+                                                 table and probe plans
 
 The plugin gets no WASI and no host functions. Each function takes a JSON
 object of its WIT parameters and returns JSON; a rejected plan is an
@@ -62,6 +64,53 @@ def check_corpus(plugin: extism.Plugin, corpus: Path) -> int:
     return 0 if failed == 0 and passed > 0 else 1
 
 
+TRUTH_FORMATS = ["json", "table", "markdown", "csv"]
+
+
+def call(plugin: extism.Plugin, name: str, args: dict) -> tuple[bool, str]:
+    """(True, output) or (False, the plan-error JSON of a rejection); raises
+    Crash when the plugin crashed."""
+    try:
+        return True, plugin.call(name, json.dumps(args)).decode()
+    except extism.Error as error:
+        message = str(error)
+        if is_rejection(message):
+            return False, message
+        raise Crash(message) from error
+
+
+def reach(plugin: extism.Plugin, input_text: str) -> tuple[str, list]:
+    """A probe plan per source, then the truth table in every format."""
+    case = json.loads(input_text)
+    probes = [json.loads(call(plugin, "probe-plan", {"plan": case["plan"], "source": p["source"],
+                                                     "phase": p["phase"]})[1])
+              for p in case["probed"]]
+    ok, table = call(plugin, "reach-report",
+                     {"plan": case["plan"], "served": case["served"], "probed": case["probed"]})
+    truth = ""
+    for fmt in TRUTH_FORMATS:
+        name, args = (("render-truth-table", {"table": json.loads(table), "format": fmt}) if ok
+                      else ("render-plan-error", {"error": json.loads(table), "format": fmt}))
+        truth += f"==> {fmt}\n" + json.loads(call(plugin, name, args)[1])
+    return truth, probes
+
+
+def check_reach_corpus(plugin: extism.Plugin, corpus: Path) -> int:
+    """Every reach/*.input.json against its *.truth.txt and *.probes.json."""
+    passed, failed = 0, 0
+    for case in sorted((corpus / "reach").glob("*.input.json")):
+        stem = case.name.replace(".input.json", "")
+        truth, probes = reach(plugin, case.read_text())
+        if (truth == case.with_name(f"{stem}.truth.txt").read_text()
+                and probes == json.loads(case.with_name(f"{stem}.probes.json").read_text())):
+            passed += 1
+        else:
+            failed += 1
+            print(f"DIFFERS reach/{case.name}", file=sys.stderr)
+    print(f"python-extism reach: {passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed > 0 else 1
+
+
 def main(argv: list[str]) -> int:
     if not (len(argv) == 2 or (len(argv) == 3 and argv[1] == "--corpus")):
         print(__doc__, file=sys.stderr)
@@ -69,7 +118,8 @@ def main(argv: list[str]) -> int:
     try:
         with extism.Plugin(str(Path(argv[0]).resolve()), wasi=False) as plugin:
             if len(argv) == 3:
-                return check_corpus(plugin, Path(argv[2]))
+                return max(check_corpus(plugin, Path(argv[2])),
+                           check_reach_corpus(plugin, Path(argv[2])))
             text, rejected = answer(plugin, Path(argv[1]).read_text())
             sys.stdout.write(text)
             return 2 if rejected else 0

@@ -163,6 +163,15 @@ records! {
     UfwState { active, drops, found, open, foreign }
     Command { argv, stdin }
     FirewallChange { backend, add, remove, commands, notes }
+    ListenPort { spec, port, transport }
+    ProbeTarget { destination, address, spec, port, transport, expect, why }
+    ProbePlan { plan, source, phase, listen, targets, sampling }
+    ProbeResult { destination, spec, port, transport, outcome, detail, elapsed_ms }
+    ProbeResults { plan, source, phase, results }
+    ServeStatus { plan, host, listening, held }
+    TruthRow { source, destination, spec, port, transport, expect, outcome, verdict, detail }
+    TruthSummary { rows, as_expected, mismatches, unknown }
+    TruthTable { plan, phase, summary, rows, findings }
 }
 
 enums! {
@@ -176,8 +185,11 @@ enums! {
     FindingCode {
         PortConflict, PortInUse, NotListening, PrivilegedPort, BrowserBlockedPort, EphemeralCollision,
         FixedPortOverride, InconsistentPort, LoopbackExposed, InvalidPlan, NoAllowedSources,
-        FirewallDrift,
+        FirewallDrift, Unreachable, Overexposed,
     }
+    Expectation { Allow, Deny }
+    ProbeOutcome { Connected, WrongResponder, Timeout, Refused, Unreachable, Error }
+    Verdict { AsExpected, Mismatch, Unknown }
     ReportFormat { Json, Table, Markdown, Csv }
     IpFamily { Ipv4, Ipv6 }
     NftFamily { Inet, Ip, Ip6 }
@@ -222,6 +234,26 @@ fn case(name: &str, payload: Option<&String>) -> Value {
     match payload {
         None => Value::from(name),
         Some(payload) => record_case(name, Value::from(payload.clone())),
+    }
+}
+
+impl Lower<wit::ProbeSource> for model::ProbeSource {
+    fn lower(self) -> wit::ProbeSource {
+        match self {
+            model::ProbeSource::Host(h) => wit::ProbeSource::Host(h),
+            model::ProbeSource::Network(n) => wit::ProbeSource::Network(n),
+            model::ProbeSource::Outsider => wit::ProbeSource::Outsider,
+        }
+    }
+}
+
+impl ToJson for wit::ProbeSource {
+    fn to_json(&self) -> Value {
+        match self {
+            wit::ProbeSource::Host(h) => case("host", Some(h)),
+            wit::ProbeSource::Network(n) => case("network", Some(n)),
+            wit::ProbeSource::Outsider => case("outsider", None),
+        }
     }
 }
 

@@ -129,6 +129,38 @@ impl bindings::Guest for Portplan {
             .lower()
     }
 
+    fn probe_plan(
+        plan: wit::Plan,
+        source: wit::ProbeSource,
+        phase: wit::Phase,
+    ) -> Result<wit::ProbePlan, wit::PlanError> {
+        let source: Result<model::ProbeSource, _> = lift_at("source", &source);
+        let phase: Result<model::Phase, _> = lift_at("phase", &phase);
+        lift(&plan)
+            .and_then(|plan| portplan_core::probe_plan(&plan, &source?, phase?))
+            .lower()
+    }
+
+    fn reach_report(
+        plan: wit::Plan,
+        served: Vec<wit::ServeStatus>,
+        probed: Vec<wit::ProbeResults>,
+    ) -> Result<wit::TruthTable, wit::PlanError> {
+        let served: Result<Vec<model::ServeStatus>, _> = lift_at("served", &served);
+        let probed: Result<Vec<model::ProbeResults>, _> = lift_at("probed", &probed);
+        lift(&plan)
+            .and_then(|plan| portplan_core::reach_report(&plan, &served?, &probed?))
+            .lower()
+    }
+
+    fn render_truth_table(table: wit::TruthTable, format: wit::ReportFormat) -> String {
+        let format = lift(&format).unwrap_or(model::ReportFormat::Json);
+        match lift_at::<model::TruthTable>("table", &table) {
+            Ok(table) => portplan_core::render_truth_table(&table, format),
+            Err(error) => portplan_core::render_plan_error(&error, format),
+        }
+    }
+
     fn render_plan_error(error: wit::PlanError, format: wit::ReportFormat) -> String {
         let format = lift(&format).unwrap_or(model::ReportFormat::Json);
         let error = lift_at("error", &error).unwrap_or_else(|e| e);

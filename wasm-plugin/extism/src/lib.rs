@@ -162,6 +162,29 @@ struct PlanRestore {
     now: FirewallState,
 }
 
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct ProbePlan {
+    plan: Plan,
+    source: portplan_core::ProbeSource,
+    phase: Phase,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct ReachReport {
+    plan: Plan,
+    served: Vec<portplan_core::ServeStatus>,
+    probed: Vec<portplan_core::ProbeResults>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RenderTruthTable {
+    table: portplan_core::TruthTable,
+    format: ReportFormat,
+}
+
 export!("catalog", catalog, _input: NoInput => Ok(portplan_core::catalog()));
 export!("get-profile", get_profile, input: GetProfile => portplan_core::get_profile(&input.name));
 export!("parse-plan", parse_plan, input: ParsePlan => portplan_core::parse_plan(&input.text));
@@ -180,3 +203,9 @@ export!("empty-firewall", empty_firewall, input: EmptyFirewall =>
     portplan_core::empty_firewall(input.backend));
 export!("plan-restore", plan_restore, input: PlanRestore =>
     portplan_core::plan_restore(&input.before, &input.now));
+export!("probe-plan", probe_plan, input: ProbePlan =>
+    portplan_core::probe_plan(&input.plan, &input.source, input.phase));
+export!("reach-report", reach_report, input: ReachReport =>
+    portplan_core::reach_report(&input.plan, &input.served, &input.probed));
+export!("render-truth-table", render_truth_table, input: RenderTruthTable =>
+    Ok(portplan_core::render_truth_table(&input.table, input.format)));

@@ -1,0 +1,186 @@
+//! The truth table as text, Markdown and CSV: a matrix of sources against
+//! destinations, then every row that is not as expected.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::decode::escape;
+use crate::model::ReportFormat;
+use crate::reach::model::{Expectation, TruthRow, TruthTable, Verdict};
+use crate::reach::truth::{meaning, source_name};
+use crate::render::{columns, header, json, plural, sheet_cell};
+
+/// Render a truth table in `format`.
+pub(crate) fn truth_table(table: &TruthTable, format: ReportFormat) -> String {
+    match format {
+        ReportFormat::Json => json(table),
+        ReportFormat::Table => text(table),
+        ReportFormat::Markdown => markdown(table),
+        ReportFormat::Csv => csv(table),
+    }
+}
+
+fn headline(table: &TruthTable) -> String {
+    let s = table.summary;
+    format!(
+        "reachability of {} ({}): {}, {} as expected, {}, {} unknown",
+        table.plan,
+        table.phase.as_str(),
+        plural(s.rows, "probe"),
+        s.as_expected,
+        plural(s.mismatches, "mismatch").replace("mismatchs", "mismatches"),
+        s.unknown
+    )
+}
+
+/// Sources down, destinations across; a cell is `ok`, or counts of
+/// mismatches (`2 bad`) and unknown rows (`1 ?`); `self` where a host meets
+/// itself, `none` where a source has nothing to try.
+fn matrix(table: &TruthTable) -> Vec<Vec<String>> {
+    let mut destinations: Vec<&str> = table.rows.iter().map(|r| r.destination.as_str()).collect();
+    destinations.sort_unstable();
+    destinations.dedup();
+    let mut cells: BTreeMap<(String, &str), (u32, u32, u32)> = BTreeMap::new();
+    let mut sources: Vec<String> = Vec::new();
+    for row in &table.rows {
+        let source = source_name(&row.source);
+        if sources.last() != Some(&source) {
+            sources.push(source.clone());
+        }
+        let cell = cells.entry((source, &row.destination)).or_default();
+        match row.verdict {
+            Verdict::AsExpected => cell.0 += 1,
+            Verdict::Mismatch => cell.1 += 1,
+            Verdict::Unknown => cell.2 += 1,
+        }
+    }
+    let mut rows = vec![
+        std::iter::once("source \\ destination")
+            .chain(destinations.iter().copied())
+            .map(str::to_string)
+            .collect::<Vec<_>>(),
+    ];
+    for source in sources {
+        let mut line = vec![source.clone()];
+        for d in &destinations {
+            line.push(match cells.get(&(source.clone(), d)) {
+                None if source == format!("host {d}") => "self".into(),
+                None => "none".into(),
+                Some((_, 0, 0)) => "ok".into(),
+                Some((_, bad, unknown)) => match (*bad, *unknown) {
+                    (0, u) => format!("{u} ?"),
+                    (b, 0) => format!("{b} bad"),
+                    (b, u) => format!("{b} bad {u} ?"),
+                },
+            });
+        }
+        rows.push(line);
+    }
+    rows
+}
+
+fn actual(row: &TruthRow) -> String {
+    row.outcome
+        .map_or("not probed".into(), |o| o.as_str().to_string())
+}
+
+fn listing(table: &TruthTable) -> Vec<Vec<String>> {
+    let mut rows = vec![header(&[
+        "SOURCE",
+        "DESTINATION",
+        "PORT",
+        "SPEC",
+        "EXPECT",
+        "ACTUAL",
+        "MEANING",
+    ])];
+    for row in table
+        .rows
+        .iter()
+        .filter(|r| r.verdict != Verdict::AsExpected)
+    {
+        let why = match (row.verdict, row.outcome) {
+            (Verdict::Mismatch, Some(o)) if row.expect == Expectation::Allow => meaning(o).into(),
+            (Verdict::Mismatch, _) => "connected, though the plan does not open it".into(),
+            _ => row.detail.clone(),
+        };
+        rows.push(vec![
+            source_name(&row.source),
+            row.destination.clone(),
+            format!("{}/{}", row.port, row.transport.as_str()),
+            row.spec.clone(),
+            row.expect.as_str().into(),
+            actual(row),
+            why,
+        ]);
+    }
+    rows
+}
+
+fn text(table: &TruthTable) -> String {
+    let mut out = format!("{}\n\n", escape(&headline(table)));
+    out.push_str(&columns(&matrix(table), "  "));
+    let listed = listing(table);
+    if listed.len() > 1 {
+        out.push('\n');
+        out.push_str(&columns(&listed, "  "));
+    }
+    out
+}
+
+fn markdown_rows(out: &mut String, rows: &[Vec<String>]) {
+    let pipes = |cell: &String| sheet_cell(cell).replace('|', "\\|");
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row.iter().map(pipes).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+        if i == 0 {
+            let _ = writeln!(out, "|{}", "---|".repeat(row.len()));
+        }
+    }
+}
+
+fn markdown(table: &TruthTable) -> String {
+    let mut out = format!("# {}\n\n", sheet_cell(&headline(table)).replace('|', "\\|"));
+    markdown_rows(&mut out, &matrix(table));
+    let listed = listing(table);
+    if listed.len() > 1 {
+        out.push('\n');
+        markdown_rows(&mut out, &listed);
+    }
+    out
+}
+
+/// Every row, for a spreadsheet.
+fn csv(table: &TruthTable) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Writing into a Vec cannot fail.
+    let _ = writer.write_record([
+        "source",
+        "destination",
+        "port",
+        "transport",
+        "spec",
+        "expect",
+        "actual",
+        "verdict",
+        "detail",
+    ]);
+    for row in &table.rows {
+        let _ = writer.write_record(
+            [
+                source_name(&row.source),
+                row.destination.clone(),
+                row.port.to_string(),
+                row.transport.as_str().into(),
+                row.spec.clone(),
+                row.expect.as_str().into(),
+                actual(row),
+                row.verdict.as_str().into(),
+                row.detail.clone(),
+            ]
+            .iter()
+            .map(|c| sheet_cell(c)),
+        );
+    }
+    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+}

@@ -1,0 +1,290 @@
+//! The truth table: every source's expected targets against what it measured.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::decode::quote;
+use crate::deployment::Deployment;
+use crate::model::{
+    Finding, FindingCode, Phase, PlanError, PortRange, Problem, Severity, Transport,
+};
+use crate::reach::expect::probe_plan;
+use crate::reach::model::{
+    Expectation, ProbeOutcome, ProbeResult, ProbeResults, ProbeSource, ProbeTarget, ServeStatus,
+    TruthRow, TruthSummary, TruthTable, Verdict,
+};
+
+/// A target's identity within one source's results.
+type Key = (String, String, u16, Transport);
+
+fn key(destination: &str, spec: &str, port: u16, transport: Transport) -> Key {
+    (destination.into(), spec.into(), port, transport)
+}
+
+/// Compare every source's results with its expected targets.
+pub(crate) fn truth_table(
+    deployment: &Deployment,
+    served: &[ServeStatus],
+    probed: &[ProbeResults],
+) -> Result<TruthTable, PlanError> {
+    let phase = check_inputs(deployment, served, probed)?;
+    let held: BTreeSet<(String, u16, Transport)> = served
+        .iter()
+        .flat_map(|s| s.held.iter().map(|p| (s.host.clone(), p.port, p.transport)))
+        .collect();
+    let mut order: Vec<usize> = (0..probed.len()).collect();
+    order.sort_by(|&a, &b| probed[a].source.cmp(&probed[b].source));
+    let mut rows = Vec::new();
+    for i in order {
+        let results = &probed[i];
+        let plan = probe_plan(deployment, &results.source, phase).map_err(|e| at(e, i))?;
+        let mut measured = index(results, i)?;
+        for target in &plan.targets {
+            let result = measured.remove(&key(
+                &target.destination,
+                &target.spec,
+                target.port,
+                target.transport,
+            ));
+            let is_held = phase == Phase::Preinstall
+                && held.contains(&(target.destination.clone(), target.port, target.transport));
+            rows.push(row(&results.source, target, result, is_held));
+        }
+        if let Some(((destination, spec, port, _), _)) = measured.into_iter().next() {
+            return Err(problem(
+                format!("probed[{i}].results"),
+                &format!("{destination} {spec} {port}"),
+                "not a target of this source in the plan",
+            ));
+        }
+    }
+    let findings = rows
+        .iter()
+        .filter(|r| r.verdict == Verdict::Mismatch)
+        .map(|r| finding(deployment, r))
+        .collect();
+    Ok(TruthTable {
+        plan: deployment.name.clone(),
+        phase,
+        summary: summarize(&rows),
+        rows,
+        findings,
+    })
+}
+
+/// Every input names this plan, one phase, and each source once.
+fn check_inputs(
+    deployment: &Deployment,
+    served: &[ServeStatus],
+    probed: &[ProbeResults],
+) -> Result<Phase, PlanError> {
+    for (i, s) in served.iter().enumerate() {
+        if s.plan != deployment.name {
+            return Err(problem(
+                format!("served[{i}].plan"),
+                &s.plan,
+                "not this plan's name",
+            ));
+        }
+        if !deployment.hosts.iter().any(|h| h.name == s.host) {
+            return Err(problem(
+                format!("served[{i}].host"),
+                &s.host,
+                "no host of that name in the plan",
+            ));
+        }
+    }
+    let phase = probed.first().map_or(Phase::Preinstall, |p| p.phase);
+    let mut seen = BTreeSet::new();
+    for (i, p) in probed.iter().enumerate() {
+        if p.plan != deployment.name {
+            return Err(problem(
+                format!("probed[{i}].plan"),
+                &p.plan,
+                "not this plan's name",
+            ));
+        }
+        if p.phase != phase {
+            return Err(problem(
+                format!("probed[{i}].phase"),
+                p.phase.as_str(),
+                "every result must come from the same phase",
+            ));
+        }
+        if !seen.insert(&p.source) {
+            return Err(problem(
+                format!("probed[{i}].source"),
+                &source_name(&p.source),
+                "this source's results are given twice",
+            ));
+        }
+    }
+    Ok(phase)
+}
+
+/// One source's results by target; a target measured twice is an error.
+fn index(results: &ProbeResults, i: usize) -> Result<BTreeMap<Key, &ProbeResult>, PlanError> {
+    let mut measured = BTreeMap::new();
+    for (j, r) in results.results.iter().enumerate() {
+        if measured
+            .insert(key(&r.destination, &r.spec, r.port, r.transport), r)
+            .is_some()
+        {
+            return Err(problem(
+                format!("probed[{i}].results[{j}]"),
+                &format!("{} {} {}", r.destination, r.spec, r.port),
+                "this target is measured twice",
+            ));
+        }
+    }
+    Ok(measured)
+}
+
+fn row(
+    source: &ProbeSource,
+    target: &ProbeTarget,
+    result: Option<&ProbeResult>,
+    held: bool,
+) -> TruthRow {
+    let (verdict, detail) = match result {
+        None => (Verdict::Unknown, "not probed".to_string()),
+        Some(r) => (judge(target.expect, r.outcome, held), r.detail.clone()),
+    };
+    let detail = if held && verdict == Verdict::Unknown {
+        "held by another process before install, so no responder answered; probe again after install".into()
+    } else {
+        detail
+    };
+    TruthRow {
+        source: source.clone(),
+        destination: target.destination.clone(),
+        spec: target.spec.clone(),
+        port: target.port,
+        transport: target.transport,
+        expect: target.expect,
+        outcome: result.map(|r| r.outcome),
+        verdict,
+        detail,
+    }
+}
+
+/// Expected against measured. A local error proves nothing either way; a
+/// port held before install answers with someone else's service, so a
+/// failed allow there is not the path's fault, but a connected deny is.
+fn judge(expect: Expectation, outcome: ProbeOutcome, held: bool) -> Verdict {
+    use ProbeOutcome as O;
+    match (expect, outcome) {
+        (_, O::Error) => Verdict::Unknown,
+        (Expectation::Allow, O::Connected) => Verdict::AsExpected,
+        (Expectation::Allow, _) if held => Verdict::Unknown,
+        (Expectation::Allow, _) => Verdict::Mismatch,
+        (Expectation::Deny, O::Connected | O::WrongResponder) => Verdict::Mismatch,
+        (Expectation::Deny, _) => Verdict::AsExpected,
+    }
+}
+
+fn summarize(rows: &[TruthRow]) -> TruthSummary {
+    let count = |v: Verdict| rows.iter().filter(|r| r.verdict == v).count() as u32;
+    TruthSummary {
+        rows: rows.len() as u32,
+        as_expected: count(Verdict::AsExpected),
+        mismatches: count(Verdict::Mismatch),
+        unknown: count(Verdict::Unknown),
+    }
+}
+
+/// What a failed connection means, by how it failed.
+pub(crate) fn meaning(outcome: ProbeOutcome) -> &'static str {
+    match outcome {
+        ProbeOutcome::Timeout => {
+            "timed out: dropped on the path (a network firewall, security group, ACL or routing) or by the destination's firewall"
+        }
+        ProbeOutcome::Refused => {
+            "refused: nothing answers on the port, or a REJECT on the path or on the destination"
+        }
+        ProbeOutcome::Unreachable => {
+            "ICMP host or network unreachable or administratively prohibited: routing, or a REJECT with an ICMP host error"
+        }
+        ProbeOutcome::WrongResponder => "a different service or host answered",
+        ProbeOutcome::Connected => "connected",
+        ProbeOutcome::Error => "the attempt failed on the source itself",
+    }
+}
+
+pub(crate) fn source_name(source: &ProbeSource) -> String {
+    match source {
+        ProbeSource::Host(name) => format!("host {name}"),
+        ProbeSource::Network(name) => format!("network {name}"),
+        ProbeSource::Outsider => "an outsider".into(),
+    }
+}
+
+fn finding(deployment: &Deployment, row: &TruthRow) -> Finding {
+    let component = deployment
+        .hosts
+        .iter()
+        .find(|h| h.name == row.destination)
+        .and_then(|h| h.placed.iter().find(|p| p.spec.id == row.spec))
+        .map(|p| p.spec.component.clone());
+    let target = format!(
+        "{} on {} ({}/{})",
+        quote(&row.spec),
+        quote(&row.destination),
+        row.port,
+        row.transport.as_str()
+    );
+    let who = quote(&source_name(&row.source));
+    let (code, message, fix) = match row.expect {
+        Expectation::Allow => (
+            FindingCode::Unreachable,
+            format!(
+                "{who} cannot reach {target}, which the plan opens to it: {}",
+                row.outcome.map_or("not probed", meaning)
+            ),
+            format!(
+                "Open {}/{} to {who} on every firewall between them, and on {}.",
+                row.port,
+                row.transport.as_str(),
+                quote(&row.destination)
+            ),
+        ),
+        Expectation::Deny => (
+            FindingCode::Overexposed,
+            format!("{who} reached {target}, which the plan does not open to it"),
+            format!(
+                "Find the broader rule on {} or on the path that admits {who}, and narrow it to the plan's sources.",
+                quote(&row.destination)
+            ),
+        ),
+    };
+    Finding {
+        code,
+        severity: Severity::Error,
+        host: Some(row.destination.clone()),
+        component,
+        spec: Some(row.spec.clone()),
+        ports: Some(PortRange {
+            first: row.port,
+            last: row.port,
+        }),
+        message,
+        fix,
+    }
+}
+
+fn problem(path: String, value: &str, message: &str) -> PlanError {
+    PlanError {
+        problems: vec![Problem {
+            path,
+            value: quote(value),
+            message: message.into(),
+        }],
+    }
+}
+
+/// A probe plan's error, moved under the results it came from.
+fn at(mut error: PlanError, i: usize) -> PlanError {
+    for p in &mut error.problems {
+        p.path = format!("probed[{i}].{}", p.path);
+    }
+    error
+}

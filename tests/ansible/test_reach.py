@@ -1,0 +1,297 @@
+"""Issue 15's acceptance: who can reach whom, measured with real traffic.
+
+Two subnets joined by a router namespace whose nftables forward chain plays
+the network firewall between them:
+
+    subnet A 198.18.0.0/24: obs1, obs2, proxy1, and `out` (an outsider)
+    subnet B 198.18.1.0/24: ocp1, and `cli` (the plan's `application` network)
+
+Every plan host's firewall is an nftables default-drop input chain opened by
+`portplan open`. Each round starts `portplan reach serve` on every plan host,
+probes from every plan host, from `cli` as the `application` network and from
+`out` as the outsider, stops the responders, and asks `portplan reach report`
+for the truth table. Then one thing at a time is broken — the router drops a
+port, a destination REJECTs one, a host is opened wider than the plan, a
+port is held before install — and the table must name exactly that.
+
+Run as root after scripts/build-collection (scripts/test does both).
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import unittest
+
+from hosts import PORTPLAN, Lan, Listener, sh
+from test_playbooks import NFT_FOREIGN
+
+BINARY = os.environ.get("PORTPLAN_BIN", PORTPLAN)
+
+PLAN = {
+    "name": "reach",
+    "profiles": ["ocp"],
+    "deploy-user": "root",
+    "hosts": [
+        {"name": "ocp1", "address": "198.18.1.1", "components": ["ocp-server"]},
+        {"name": "obs1", "address": "198.18.0.11", "components": ["observer", "ocp-agent"]},
+        {"name": "obs2", "address": "198.18.0.12", "components": ["observer", "ocp-agent"]},
+        {"name": "proxy1", "address": "198.18.0.20", "components": ["obproxy", "ocp-agent"]},
+    ],
+    "networks": [{"name": "application", "cidrs": ["198.18.1.50"]}],
+}
+
+# Only the default-drop input chain of the shared foreign ruleset: the
+# `ip foreign` table there drops 9999, which this plan does not use.
+DEFAULT_DROP = NFT_FOREIGN.split("table ip foreign")[0]
+
+ROUTER_RULES = """table inet net {
+\tchain forward {
+\t\ttype filter hook forward priority filter; policy accept;
+\t}
+}
+"""
+
+TIMEOUT_MS = 700
+
+
+class Router:
+    """A namespace with a leg in each subnet's bridge, forwarding between them."""
+
+    def __init__(self, tag, legs):
+        self.netns = f"pp-{tag}-rt"
+        sh("ip", "netns", "add", self.netns)
+        self.exec("ip", "link", "set", "lo", "up")
+        for i, (lan, address) in enumerate(legs):
+            sh("ip", "link", "add", f"r{i}", "netns", self.netns, "type", "veth",
+               "peer", "name", f"rt{i}", "netns", lan.netns)
+            lan.exec("ip", "link", "set", f"rt{i}", "master", "br0", "up")
+            self.exec("ip", "addr", "add", f"{address}/24", "dev", f"r{i}")
+            self.exec("ip", "link", "set", f"r{i}", "up")
+        self.exec("sysctl", "-qw", "net.ipv4.ip_forward=1")
+        self.exec("nft", "-f", "-", stdin=ROUTER_RULES)
+
+    def exec(self, *argv, **kw):
+        return sh("ip", "netns", "exec", self.netns, *argv, **kw)
+
+    def close(self):
+        sh("ip", "netns", "delete", self.netns, check=False)
+
+
+class Reachability(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="portplan-reach-")
+        cls.plan = os.path.join(cls.work, "plan.json")
+        with open(cls.plan, "w") as f:
+            json.dump(PLAN, f)
+        cls.a, cls.b = Lan("ra"), Lan("rb")
+        cls.router = Router(cls.a.tag, [(cls.a, "198.18.0.254"), (cls.b, "198.18.1.254")])
+        on_a = dict(prefix=24, gateway="198.18.0.254")
+        on_b = dict(prefix=24, gateway="198.18.1.254")
+        cls.hosts = {
+            "ocp1": cls.b.host("ocp1", "198.18.1.1", **on_b),
+            "obs1": cls.a.host("obs1", "198.18.0.11", **on_a),
+            "obs2": cls.a.host("obs2", "198.18.0.12", **on_a),
+            "proxy1": cls.a.host("proxy1", "198.18.0.20", **on_a),
+        }
+        cls.cli = cls.b.host("cli", "198.18.1.50", **on_b)
+        cls.out = cls.a.host("out", "198.18.0.99", **on_a)
+        for name, host in cls.hosts.items():
+            host.run("nft", "-f", "-", stdin=DEFAULT_DROP)
+            host.run(BINARY, "open", cls.plan, "--host", name, "--firewall", "nftables")
+
+    @classmethod
+    def tearDownClass(cls):
+        for lan in (cls.a, cls.b):
+            lan.close()
+        cls.router.close()
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    # -- one measuring round ------------------------------------------------
+
+    def serve_all(self):
+        """A responder on every plan host; each one's ready line."""
+        serving = {}
+        for name, host in self.hosts.items():
+            process = host.spawn(BINARY, "reach", "serve", self.plan, "--host", name,
+                                 "--for", "60")
+            line = process.stdout.readline()
+            self.assertTrue(line, f"{name}: serve printed nothing")
+            serving[name] = (process, json.loads(line))
+        return serving
+
+    def stop(self, serving):
+        for process, _ in serving.values():
+            process.send_signal(signal.SIGTERM)
+        for name, (process, _) in serving.items():
+            self.assertEqual(process.wait(timeout=10), 0, f"{name}: serve did not stop cleanly")
+            process.stdout.close()
+
+    def probe(self, host, *source, phase="preinstall"):
+        return host.run(BINARY, "reach", "probe", self.plan, *source, "--phase", phase,
+                        "--timeout", str(TIMEOUT_MS))
+
+    def measure(self, phase="preinstall"):
+        """One round; the report's exit status, truth table and text."""
+        serving = self.serve_all() if phase == "preinstall" else {}
+        files = []
+        try:
+            outputs = {name: self.probe(host, "--host", name, phase=phase)
+                       for name, host in self.hosts.items()}
+            outputs["cli"] = self.probe(self.cli, "--network", "application", phase=phase)
+            outputs["out"] = self.probe(self.out, "--outsider", phase=phase)
+        finally:
+            self.stop(serving)
+        for name, text in outputs.items():
+            files.append(self.write(f"probe-{name}.json", text))
+        for name, (_, status) in serving.items():
+            files.append(self.write(f"serve-{name}.json", json.dumps(status)))
+        table = subprocess.run([BINARY, "reach", "report", self.plan, *files, "--format", "json"],
+                               capture_output=True, text=True)
+        text = subprocess.run([BINARY, "reach", "report", self.plan, *files],
+                              capture_output=True, text=True)
+        self.assertEqual(table.returncode, text.returncode, text.stderr)
+        self.assertIn(table.returncode, (0, 1), table.stderr)
+        return table.returncode, json.loads(table.stdout), text.stdout, serving
+
+    def write(self, name, text):
+        path = os.path.join(self.work, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    @staticmethod
+    def mismatches(table):
+        return [r for r in table["rows"] if r["verdict"] == "mismatch"]
+
+    @staticmethod
+    def who(row):
+        source = row["source"]
+        return source if isinstance(source, str) else next(iter(source.values()))
+
+    # -- the scenarios --------------------------------------------------------
+
+    def test_all_as_planned_is_all_green(self):
+        before = {name: host.run("nft", "list", "ruleset") for name, host in self.hosts.items()}
+        rc, table, text, serving = self.measure()
+        self.assertEqual(rc, 0, text)
+        self.assertEqual(table["summary"]["mismatches"], 0, text)
+        self.assertEqual(table["summary"]["unknown"], 0, text)
+        self.assertGreater(table["summary"]["rows"], 50)
+        # Negative tests are part of the round: the outsider and one plan host per port.
+        denied = [r for r in table["rows"] if r["expect"] == "deny"]
+        self.assertTrue(any(r["source"] == "outsider" for r in denied))
+        self.assertTrue(any(isinstance(r["source"], dict) and "host" in r["source"]
+                            for r in denied))
+        # serve never touched a firewall, and left nothing behind.
+        for name, host in self.hosts.items():
+            self.assertEqual(host.run("nft", "list", "ruleset"), before[name], name)
+            self.assert_nothing_left(host, serving[name][1])
+
+    def assert_nothing_left(self, host, status):
+        pids = sh("ip", "netns", "pids", host.netns).split()
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except FileNotFoundError:
+                continue
+            self.assertNotIn(b"reach", argv, f"{host.name}: a responder survived: {argv}")
+        ports = {p["port"] for p in status["listening"]}
+        listening = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6"):
+            for line in host.run("cat", table).splitlines()[1:]:
+                fields = line.split()
+                # TCP: only listeners (state 0A); the responder's closed
+                # connections linger in TIME_WAIT without holding the port.
+                if "tcp" in table and fields[3] != "0A":
+                    continue
+                listening.add(int(fields[1].rsplit(":", 1)[1], 16))
+        self.assertFalse(ports & listening, f"{host.name}: still bound: {ports & listening}")
+
+    def test_a_router_drop_is_unreachable_for_exactly_the_sources_across_it(self):
+        # observer.sql (2881) is reached by ocp1 and the application network
+        # across the router, and by proxy1 on the observers' own subnet.
+        self.router.exec("nft", "add", "rule", "inet", "net", "forward", "tcp", "dport", "2881",
+                         "drop")
+        try:
+            rc, table, text, _ = self.measure()
+        finally:
+            self.router.exec("nft", "flush", "chain", "inet", "net", "forward")
+        self.assertEqual(rc, 1, text)
+        bad = self.mismatches(table)
+        self.assertTrue(bad, text)
+        self.assertEqual({r["port"] for r in bad}, {2881}, text)
+        self.assertEqual({self.who(r) for r in bad}, {"ocp1", "application"}, text)
+        self.assertEqual({r["outcome"] for r in bad}, {"timeout"}, text)
+        self.assertEqual({r["destination"] for r in bad}, {"obs1", "obs2"}, text)
+        through = [r for r in table["rows"] if r["port"] == 2881 and self.who(r) == "proxy1"]
+        self.assertTrue(through and all(r["verdict"] == "as-expected" for r in through), text)
+        self.assertTrue(all(f["code"] == "unreachable" and "timed out" in f["message"]
+                            for f in table["findings"]), text)
+
+    def test_a_reject_on_the_destination_is_refused(self):
+        obs2 = self.hosts["obs2"]
+        obs2.run("nft", "insert", "rule", "inet", "filter", "input", "tcp", "dport", "2882",
+                 "reject", "with", "tcp", "reset")
+        try:
+            rc, table, text, _ = self.measure()
+        finally:
+            handle = re.search(r'tcp dport 2882 reject with tcp reset # handle (\d+)',
+                               obs2.run("nft", "-a", "list", "chain", "inet", "filter", "input"))
+            obs2.run("nft", "delete", "rule", "inet", "filter", "input", "handle", handle[1])
+        self.assertEqual(rc, 1, text)
+        bad = self.mismatches(table)
+        self.assertTrue(bad, text)
+        self.assertEqual({(r["destination"], r["port"], r["outcome"]) for r in bad},
+                         {("obs2", 2882, "refused")}, text)
+        self.assertIn("obs1", {self.who(r) for r in bad}, text)
+
+    def test_a_host_opened_wider_than_the_plan_is_overexposed(self):
+        proxy1 = self.hosts["proxy1"]
+        # obproxy.sql (2883) opened to everyone by a hand-written rule.
+        proxy1.run("nft", "insert", "rule", "inet", "filter", "input", "tcp", "dport", "2883",
+                   "accept")
+        try:
+            rc, table, text, _ = self.measure()
+        finally:
+            handle = re.search(r'tcp dport 2883 accept # handle (\d+)',
+                               proxy1.run("nft", "-a", "list", "chain", "inet", "filter", "input"))
+            proxy1.run("nft", "delete", "rule", "inet", "filter", "input", "handle", handle[1])
+        self.assertEqual(rc, 1, text)
+        bad = self.mismatches(table)
+        self.assertEqual({(r["destination"], r["port"], r["expect"]) for r in bad},
+                         {("proxy1", 2883, "deny")}, text)
+        sources = {self.who(r) for r in bad}
+        self.assertIn("outsider", sources, text)
+        self.assertTrue(sources & {"obs1", "obs2"}, f"no plan host non-accessor: {text}")
+        self.assertTrue(all(f["code"] == "overexposed" for f in table["findings"]), text)
+
+    def test_a_held_port_is_reported_as_held_then_probed_after_install(self):
+        obs1 = self.hosts["obs1"]
+        with Listener(obs1, "198.18.0.11:2881"):
+            rc, table, text, serving = self.measure()
+            self.assertIn(2881, [p["port"] for p in serving["obs1"][1]["held"]])
+            rows = [r for r in table["rows"]
+                    if r["destination"] == "obs1" and r["port"] == 2881 and r["expect"] == "allow"]
+            self.assertTrue(rows, text)
+            for r in rows:
+                self.assertEqual(r["verdict"], "unknown", text)
+                self.assertIn("held by another process", r["detail"])
+            self.assertFalse([f for f in table["findings"] if f["spec"] == "observer.sql"
+                              and f["host"] == "obs1"], text)
+            self.assertEqual(rc, 0, text)
+            # After install the real service answers: no responders, no tokens.
+            after = json.loads(self.probe(self.hosts["ocp1"], "--host", "ocp1",
+                                          phase="postinstall"))
+            got = {(r["destination"], r["port"]): r["outcome"] for r in after["results"]}
+            self.assertEqual(got[("obs1", 2881)], "connected")
+            self.assertEqual(got[("obs2", 2881)], "refused")
+
+
+if __name__ == "__main__":
+    unittest.main()
