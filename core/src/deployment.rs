@@ -70,7 +70,9 @@ pub(crate) struct Deployment {
 /// Name lookups, built once per deployment.
 #[derive(Debug, Clone, Default)]
 struct Index {
-    by_name: BTreeMap<String, HostId>,
+    /// Every host, sorted by name (for a binary search, without copying
+    /// the names).
+    by_name: Vec<HostId>,
     /// Component name to the position of the first profile defining it.
     profile_of: BTreeMap<String, usize>,
     /// Component name to the hosts running it, in plan order.
@@ -118,7 +120,12 @@ impl Deployment {
     }
 
     pub fn host_id(&self, name: &str) -> Option<HostId> {
-        self.index.by_name.get(name).copied()
+        let by_name = &self.index.by_name;
+        let i = by_name.partition_point(|&id| self.host(id).name.as_str() < name);
+        by_name
+            .get(i)
+            .copied()
+            .filter(|&id| self.host(id).name == name)
     }
 
     /// The hosts that run `component`, in plan order.
@@ -141,8 +148,12 @@ impl Index {
                 index.profile_of.entry(component.name.clone()).or_insert(i);
             }
         }
+        index.by_name = deployment.ids().collect();
+        // Stable: of two hosts of one name (a plan resolve rejects), the first.
+        index
+            .by_name
+            .sort_by(|a, b| deployment.host(*a).name.cmp(&deployment.host(*b).name));
         for (id, host) in deployment.ids().zip(&deployment.hosts) {
-            index.by_name.entry(host.name.clone()).or_insert(id);
             let mut profiles = BTreeSet::new();
             for component in &host.components {
                 push(&mut index.runs, component, id);

@@ -711,15 +711,23 @@ fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [De
 }
 
 fn attach_observations(plan: &Plan, hosts: &mut [DeployedHost], problems: &mut Problems) {
-    let mut seen = BTreeSet::new();
-    // The first host of a name, as a search in plan order would find it.
-    let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, host) in hosts.iter().enumerate() {
-        by_name.entry(host.name.clone()).or_insert(i);
+    if plan.observations.is_empty() {
+        return;
     }
-    for (i, observed) in plan.observations.iter().enumerate() {
+    // The first host of a name, as a search in plan order would find it.
+    let mut by_name: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, host) in hosts.iter().enumerate() {
+        by_name.entry(host.name.as_str()).or_insert(i);
+    }
+    let found: Vec<Option<usize>> = plan
+        .observations
+        .iter()
+        .map(|o| by_name.get(o.host.as_str()).copied())
+        .collect();
+    let mut seen = BTreeSet::new();
+    for ((i, observed), found) in plan.observations.iter().enumerate().zip(found) {
         let at = format!("observations[{i}]");
-        let Some(host) = by_name.get(&observed.host).and_then(|&i| hosts.get_mut(i)) else {
+        let Some(host) = found.and_then(|i| hosts.get_mut(i)) else {
             problems.push(
                 format!("{at}.host"),
                 &observed.host,
