@@ -221,6 +221,14 @@ obs2 ansible_host=198.18.2.12
         self.must_fail(self.GOOD.replace("obs1 ansible_host=198.18.2.11\n", "") + "[other]\nobs1\n",
                   ["host obs1 is not among the plan hosts", "obs2"])
 
+    def test_plan_hosts_given_beside_hosts_from_inventory(self):
+        playbook = self.write("both.yml", ONE_TASK.format(
+            hosts="obs1", plan_file=HOSTLESS_PLAN, from_inventory="true", state="checked").replace(
+            "hosts_from_inventory: true", "hosts_from_inventory: true\n        plan_hosts: []"))
+        inventory = self.write("good.ini", self.GOOD)
+        _, results = self.play(playbook, [inventory, self.connection_inventory("reach")], expect_rc=2)
+        self.assertIn("plan_hosts and hosts_from_inventory are mutually exclusive", results["obs1"]["msg"])
+
     def test_hosts_group_that_does_not_exist(self):
         playbook = self.write("group.yml", ONE_TASK.format(
             hosts="obs1", plan_file=HOSTLESS_PLAN, from_inventory="true", state="checked").replace(

@@ -115,13 +115,16 @@ class ActionModule(ActionBase):
 
         plan_path = None
         if plan_file is not None:
-            plan_path, text, is_yaml = self._read_plan_file(plan_file)
-            args['plan_yaml' if is_yaml else 'plan'] = text
+            plan_path, text, yaml_text = self._read_plan_file(plan_file)
+            args['plan_yaml' if yaml_text else 'plan'] = text
         else:
             args['plan'] = plan
 
         inventory = None
         if from_inventory:
+            if args.get('plan_hosts') is not None:
+                raise _TaskFailed('plan_hosts and hosts_from_inventory are mutually exclusive: '
+                                  'the inventory gives the hosts')
             inventory = inventory_hosts(task_vars, hosts_group)
             args['plan_hosts'] = [host for name, host in inventory]
             if args.get('host') is None:
@@ -130,7 +133,7 @@ class ActionModule(ActionBase):
                     raise _TaskFailed(
                         'host %s is not among the plan hosts built from the inventory (%s): it has no '
                         'component (no %s<component> group, no portplan_components var)%s'
-                        % (me, ', '.join(name for name, host in inventory) or 'none', COMPONENT_GROUP,
+                        % (me, _names([name for name, host in inventory]), COMPONENT_GROUP,
                            '' if hosts_group is None else ' or is not in group %s' % hosts_group))
 
         if args.get('host') is None:
@@ -281,6 +284,14 @@ def _plain(value):
     if isinstance(value, str):
         return to_text(value)
     return value
+
+
+def _names(names):
+    """Host names as an error lists them: at most ten, then how many more."""
+    if not names:
+        return 'none'
+    more = ' and %d more' % (len(names) - 10) if len(names) > 10 else ''
+    return ', '.join(names[:10]) + more
 
 
 def _shown(value):
