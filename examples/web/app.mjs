@@ -2,11 +2,14 @@
 // commands and request sheet follow every edit. All answers come from the
 // portplan plugin (portplan.mjs); this file only turns them into HTML. The
 // plan also lives in the page's address and this browser's storage
-// (share.mjs), so a reload or a shared link brings it back.
+// (share.mjs), so a reload or a shared link brings it back. Measured results
+// (reach.mjs) are compared with the plan and shown in the access matrix until
+// the plan changes.
 import { loadPortplan, PlanError } from './portplan.mjs';
 import { locate } from './locate.mjs';
 import { isYaml, readYaml, withLines, YamlError } from './yaml.mjs';
 import { accessMatrix, renderMatrix } from './matrix.mjs';
+import { compareResults, headline, ResultsError, rowKind, sourceName } from './reach.mjs';
 import { starterPlan } from './starter.mjs';
 import { decodePlan, fragmentValue, shareUrl, ShareError, storedPlan, storePlan } from './share.mjs';
 
@@ -85,7 +88,11 @@ function copyButton(label, text, attrs = {}, byHand = 'select the text and copy 
 }
 
 let api;
-let current = null; // { plan, reportText, report } of the last valid plan
+let current = null; // { plan, planJson, reportText, report } of the last valid plan
+let reach = null; // { planJson, table, from } of the results compared with that plan
+let reachNote = ''; // why results were cleared, until the next load
+let loads = 0; // results being read or compared
+let pending = false; // an edit waits for its update
 let generation = 0;
 let profileNames = new Set(); // the catalog's profiles
 let ready = ''; // the status line once the plugin is loaded
@@ -256,13 +263,120 @@ function renderMark(report) {
   $('results').dataset.errors = String(n);
 }
 
+function renderAccess(result) {
+  const table = reach && reach.planJson === result.planJson ? reach.table : null;
+  $('matrix').replaceChildren(renderMatrix(accessMatrix(result.plan, result.report, table)));
+  renderReach();
+}
+
 function render(result, gen) {
   renderSummary(result.report, false);
   renderMark(result.report);
   renderFindings(result.report);
-  $('matrix').replaceChildren(renderMatrix(accessMatrix(result.plan, result.report)));
+  renderAccess(result);
   renderPorts(result.report, result.plan);
   return renderFirewall(result.report, gen);
+}
+
+/** The headline of the measured results above the matrix, their findings
+ * (and the probes that prove nothing) below it. */
+function renderReach() {
+  const summary = $('reach-summary');
+  const box = $('reach-findings');
+  if (!reach) {
+    summary.replaceChildren(...(reachNote ? [h('p', { class: 'hint reach-note' }, reachNote)] : []));
+    box.replaceChildren();
+    return;
+  }
+  const { table, from } = reach;
+  const s = table.summary;
+  summary.replaceChildren(
+    h('p', { class: `reach-headline ${s.mismatches ? 'bad' : s.unknown ? 'unknown' : 'good'}` }, headline(table)),
+    h('p', { class: 'hint' }, `Measured results from ${from.join(', ')}. In each cell: `,
+      h('span', { class: 'mark-key mismatch' }, '✗'), ' a mismatch and its kind (for a connection the plan opens, how it failed: timeout, refused, unreachable, wrong-responder; ',
+      h('code', {}, 'overexposed'), ' where one the plan does not open connected), ',
+      h('span', { class: 'mark-key unknown' }, '?'), ' a probe that proves nothing (held before install, not probed, or the source could not try), ',
+      h('span', { class: 'mark-key as-expected' }, '✓'), ' how many probes were as expected.'));
+  const unknown = table.rows.filter((r) => r.verdict === 'unknown');
+  box.replaceChildren(...[
+    h('h3', {}, `Measured findings (${table.findings.length})`),
+    table.findings.length
+      ? h('ul', { class: 'findings reach' }, table.findings.map((f) =>
+        h('li', { class: `finding ${f.severity}`, 'data-code': f.code },
+          h('p', { class: 'head' },
+            h('span', { class: `badge ${f.severity}` }, f.severity), ' ',
+            h('code', {}, f.code),
+            f.host ? h('span', { class: 'where' }, ` ${f.host}`) : null,
+            f.spec ? h('span', { class: 'where' }, ` ${f.spec}`) : null,
+            f.ports ? h('span', { class: 'where' }, ` port ${range(f.ports)}`) : null),
+          h('p', { class: 'message' }, f.message),
+          h('p', { class: 'fix' }, h('strong', {}, 'Fix: '), f.fix))))
+      : h('p', { class: 'ok' }, 'Every connection was measured as the plan expects it.'),
+    unknown.length ? h('h3', {}, `Not proven either way (${unknown.length})`) : null,
+    unknown.length ? h('ul', { class: 'reach-unknown' }, unknown.map((r) =>
+      h('li', { 'data-kind': rowKind(r) },
+        `${sourceName(r.source)} → ${r.destination} ${r.port}/${r.transport} `, h('code', {}, r.spec),
+        ` (expected ${r.expect}): ${rowKind(r)}: ${r.detail}`))) : null,
+  ].filter(Boolean));
+}
+
+function showReachProblems(problems) {
+  const box = $('reach-problems');
+  box.replaceChildren();
+  if (!problems.length) return;
+  box.append(
+    h('h3', {}, `The results cannot be compared (${problems.length} problem${problems.length > 1 ? 's' : ''})`),
+    h('ul', { class: 'problems' }, problems.map((p) =>
+      h('li', {}, h('code', {}, p.path), `: ${p.message}`,
+        p.value ? h('span', { class: 'value' }, ` (value: ${p.value})`) : null))),
+  );
+}
+
+/** Results belong to the plan they were compared with: another plan (or none
+ * that can be checked) clears them, and says so where they were. */
+function clearReach(why) {
+  if (!reach && !why) {
+    reachNote = '';
+    return;
+  }
+  reach = null;
+  reachNote = why;
+  $('results-files').value = '';
+}
+
+function settle(gen) {
+  if (gen === generation && loads === 0 && !pending) setState('idle');
+}
+
+/** Compare `sources` ([{ name, text }]) with the plan the page shows. */
+async function loadResults(sources) {
+  const gen = generation;
+  loads += 1;
+  setState('busy');
+  try {
+    if (!current || $('results').classList.contains('stale')) {
+      throw new ResultsError([{ path: sources.map((x) => x.name).join(', '), value: '', message: 'no plan to compare with: the plan in the editor cannot be checked' }]);
+    }
+    const base = current;
+    const table = await compareResults(api, base.planJson, base.plan, sources);
+    if (gen !== generation) return; // the plan changed meanwhile: these are not its results
+    reach = { planJson: base.planJson, table, from: sources.map((x) => x.name) };
+    reachNote = '';
+    showReachProblems([]);
+    renderAccess(base);
+  } catch (error) {
+    if (gen !== generation) return;
+    // A rejected load replaces what was shown: old results under a new
+    // error would look like the answer to the files just given.
+    reach = null;
+    reachNote = '';
+    showReachProblems(error instanceof ResultsError ? error.problems
+      : [{ path: sources.map((x) => x.name).join(', '), value: '', message: `internal error: ${error.message ?? error}` }]);
+    if (current) renderAccess(current);
+  } finally {
+    loads -= 1;
+    settle(gen);
+  }
 }
 
 /**
@@ -324,7 +438,8 @@ async function update() {
     const planJson = await api.parsePlan(yaml ? readYaml(text).json : text);
     const { text: reportText, report } = await api.validatePlan(planJson);
     if (gen !== generation) return;
-    current = { plan: JSON.parse(planJson), reportText, report };
+    current = { plan: JSON.parse(planJson), planJson, reportText, report };
+    if (reach && reach.planJson !== planJson) clearReach('The measured results were cleared: the plan changed after they were compared. Load them again to compare them with this plan.');
     followProfiles(current.plan);
     showProblems([]);
     $('results').classList.remove('stale');
@@ -341,16 +456,24 @@ async function update() {
     if (current) {
       $('results').classList.add('stale');
       renderSummary(current.report, true);
+      if (reach) {
+        clearReach('The measured results were cleared: the plan changed after they were compared, and cannot be checked now.');
+        renderAccess(current);
+      }
     }
   }
-  if (gen === generation) setState('idle');
+  settle(gen);
 }
 
 let timer;
 function scheduleUpdate() {
   setState('busy'); // so "idle" always means: the results match the editor
+  pending = true;
   clearTimeout(timer);
-  timer = setTimeout(update, 200);
+  timer = setTimeout(() => {
+    pending = false;
+    update();
+  }, 200);
 }
 
 function setPlan(text) {
@@ -439,6 +562,17 @@ async function main() {
       if (gen === generation) setState('idle');
     });
   }
+  $('results-files').addEventListener('change', async (event) => {
+    const files = [...event.target.files];
+    if (!files.length) return;
+    await loadResults(await Promise.all(files.map(async (f) => ({ name: f.name, text: await f.text() }))));
+  });
+  $('results-compare').addEventListener('click', () => loadResults([{ name: 'pasted text', text: $('results-text').value }]));
+  $('results-clear').addEventListener('click', () => {
+    clearReach('');
+    showReachProblems([]);
+    if (current) renderAccess(current);
+  });
   $('download-csv').addEventListener('click', () => download('csv', 'csv', 'text/csv'));
   $('download-md').addEventListener('click', () => download('markdown', 'md', 'text/markdown'));
   // The link is made from the editor's text at the click, not from the last

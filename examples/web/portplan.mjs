@@ -62,6 +62,13 @@ export async function loadPortplan(wasmUrl) {
     },
     // The report as the plugin wrote it, so nothing is re-serialised on the way.
     renderReport: (reportJson, format) => raw('render-report', `{"report":${reportJson},"format":"${format}"}`).then(JSON.parse),
+    // Measured reachability against the plan. The documents go in as the text
+    // they were read from, so the plugin's strict reader sees them as written
+    // (a repeated key included); the truth table comes back as its JSON text.
+    reachReport: (planJson, served, probed) =>
+      raw('reach-report', `{"plan":${planJson},"served":[${served.join(',')}],"probed":[${probed.join(',')}]}`),
+    // A rendering of a truth table (`json` reads one through the plugin's strict reader).
+    renderTruthTable: (tableJson, format) => raw('render-truth-table', `{"table":${tableJson},"format":"${format}"}`).then(JSON.parse),
     // What `backend` would run on an empty, default-drop host to hold `rules`.
     planFirewall: async (rules, backend) =>
       call('plan-firewall', { rules, state: await emptyState(backend), 'remove-all': false }),

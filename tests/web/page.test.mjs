@@ -17,14 +17,19 @@
 // buttons copy the exact commands, which wrap instead of being cut off; the
 // sheet is marked, on screen, on paper and in its downloads, when the plan has
 // errors; sources show by name with their address on hover; the print
-// stylesheet hides the controls and gives tables the page's width;
-// screenshots at 1280x800, 390x844 and of the printed sheet go to
-// target/web-screenshots/ (and docs/page.png, docs/page-print.png with
+// stylesheet hides the controls and gives tables the page's width; measured
+// reachability results (the reach corpus's serve and probe documents written
+// as files, pasted, or its truth table) mark exactly the cells the truth
+// table says differ, with the kind, count as its summary does, show held
+// ports as unknown, name the file and path of a bad document, and are
+// cleared when the plan changes; screenshots at 1280x800, 390x844, of the
+// printed sheet and of the measured matrix go to target/web-screenshots/
+// (and docs/page.png, docs/page-print.png, docs/page-reach.png with
 // --update-docs).
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
@@ -82,6 +87,34 @@ async function replaceIn(page, from, to) {
   assert.ok(at >= 0, `editor has ${from}`);
   await page.$eval('#editor', (e, [i, n]) => { e.focus(); e.setSelectionRange(i, i + n); }, [at, from.length]);
   await page.keyboard.type(to);
+}
+
+/** A reach corpus case: the plan, served and probed (input.json) and the
+ * truth table's JSON (the first section of truth.txt). */
+function reachCase(name) {
+  const input = JSON.parse(readFileSync(join(corpus, 'reach', `${name}.input.json`), 'utf8'));
+  const truthJson = readFileSync(join(corpus, 'reach', `${name}.truth.txt`), 'utf8').split('==> json\n')[1].split('\n==> ')[0];
+  return { input, truth: JSON.parse(truthJson), truthJson };
+}
+
+const sourceKey = (s) => (s === 'outsider' ? 'outsider:outsider' : s.host !== undefined ? `host:${s.host}` : `network:${s.network}`);
+
+/** Files as the hosts would hand them over: each probe's document as
+ * `portplan reach probe` prints it (pretty JSON), every host's serve line in
+ * one file (JSON lines, as `serve ... >> serve.jsonl` gathers them). */
+function writeResults(dir, input) {
+  mkdirSync(dir, { recursive: true });
+  const files = input.probed.map((p) => {
+    const file = join(dir, `probe-${sourceKey(p.source).replace(':', '-')}.json`);
+    writeFileSync(file, `${JSON.stringify(p, null, 2)}\n`);
+    return file;
+  });
+  if (input.served.length) {
+    const file = join(dir, 'serve.jsonl');
+    writeFileSync(file, input.served.map((x) => `${JSON.stringify(x)}\n`).join(''));
+    files.push(file);
+  }
+  return files;
 }
 
 async function main() {
@@ -493,10 +526,15 @@ async function main() {
       assert.equal(await page.inputValue('#editor'), kept);
       // A link to another plan beats what was kept.
       const other = readFileSync(join(root, 'examples/plans/gateway-on-6000.json'), 'utf8');
+      // Only the fragment changes, so the page is not reloaded: its hashchange
+      // handler loads the plan, after the state was already idle; wait for the text.
+      const holds = (text) => page.waitForFunction((t) => document.getElementById('editor').value === t, text, { timeout: 5000 }).catch(() => {});
       await page.goto(`${url}#plan=${deflateRawSync(Buffer.from(other)).toString('base64url')}`);
+      await holds(other);
       await idle(page);
       assert.equal(await page.inputValue('#editor'), other);
       await page.goto(link);
+      await holds(kept);
       await idle(page);
       assert.equal(await page.inputValue('#editor'), kept);
     });
@@ -686,6 +724,177 @@ async function main() {
       // The print rules are for print only.
       assert.equal(await page.$eval('#input', (e) => getComputedStyle(e).display), 'flex');
       assert.equal(await page.$eval('#ports .src[title]', (e) => getComputedStyle(e, '::after').content), 'none');
+    });
+
+    // Measured results. All three reach cases share one plan.
+    const reachDir = mkdtempSync(join(tmpdir(), 'portplan-reach-'));
+    const measuredCells = () => page.$$eval('#matrix rect.cell[data-verdict]', (cs) => cs.map((c) =>
+      `${c.dataset.source} -> ${c.dataset.destination}: ${c.dataset.verdict}${c.dataset.kinds ? ` ${c.dataset.kinds}` : ''}`));
+    const marked = (verdict) => measuredCells().then((l) => l.filter((c) => c.includes(`: ${verdict}`)).sort());
+    const marks = (verdict) => page.$$eval(`#matrix text.mark.${verdict}`, (t) => t.map((x) => x.textContent));
+    /** Load results files (after clearing what was shown) and wait for the answer. */
+    const loadResultFiles = async (files) => {
+      await page.click('#results-clear');
+      await page.setInputFiles('#results-files', files);
+      await page.waitForSelector('#reach-summary .reach-headline, #reach-problems li');
+      await idle(page);
+    };
+    const showPlan = async (plan) => {
+      await page.fill('#editor', `${JSON.stringify(plan, null, 2)}\n`);
+      await page.waitForFunction((n) => document.querySelector('#summary strong')?.textContent === n, plan.name);
+      await idle(page);
+    };
+    /** What the truth table says of each (source, destination): the worst verdict of its rows. */
+    const truthCells = (truth, verdict) => {
+      const cells = new Map();
+      for (const r of truth.rows) {
+        const k = `${sourceKey(r.source)} -> ${r.destination}`;
+        const worst = cells.get(k);
+        if (!worst || r.verdict === 'mismatch' || (r.verdict === 'unknown' && worst === 'as-expected')) cells.set(k, r.verdict);
+      }
+      return [...cells].filter(([, v]) => v === verdict).map(([k]) => k).sort();
+    };
+    const counts = async () => {
+      const text = await page.textContent('#reach-summary .reach-headline');
+      const m = /^reachability of (\S+) \((\w+)\): (\d+) probes?, (\d+) as expected, (\d+) mismatch(?:es)?, (\d+) unknown$/.exec(text);
+      assert.ok(m, text);
+      return { plan: m[1], phase: m[2], rows: Number(m[3]), 'as-expected': Number(m[4]), mismatches: Number(m[5]), unknown: Number(m[6]) };
+    };
+
+    await check('measured results: the router drops 2881, and exactly those cells are marked timeout', async () => {
+      const { input, truth } = reachCase('router-drops-2881');
+      await showPlan(input.plan);
+      assert.equal(await page.$('#matrix rect.cell[data-verdict]'), null, 'no marks before results');
+      await loadResultFiles(writeResults(join(reachDir, 'router'), input));
+      assert.equal(await page.$('#reach-problems li'), null);
+      // Exactly the cells the truth table has a mismatch in, and its kind.
+      assert.deepEqual(await marked('mismatch'), ['host:ocp1 -> obs1: mismatch timeout', 'network:application -> obs1: mismatch timeout']);
+      assert.deepEqual((await marked('mismatch')).map((c) => c.replace(/: .*$/, '')), truthCells(truth, 'mismatch'));
+      assert.deepEqual(await marks('mismatch'), ['✗ timeout 2881', '✗ timeout 2881']);
+      assert.deepEqual(await marked('unknown'), []);
+      // Every other probed cell as expected; sources that are not plan hosts have rows too.
+      assert.deepEqual((await marked('as-expected')).map((c) => c.replace(/: .*$/, '')), truthCells(truth, 'as-expected'));
+      const rows = await page.$$eval('#matrix .row-label', (t) => t.map((x) => `${x.parentNode.classList[1]}:${x.firstChild.nodeValue}`));
+      assert.deepEqual(rows, ['host:ocp1', 'host:obs1', 'host:proxy1', 'network:application', 'outsider:outsider']);
+      assert.deepEqual(await counts(), { plan: truth.plan, phase: truth.phase, ...truth.summary });
+      assert.deepEqual(await page.$$eval('#reach-findings li.finding', (l) => l.map((x) => `${x.dataset.code}: ${x.querySelector('.message').textContent}`)),
+        truth.findings.map((f) => `${f.code}: ${f.message}`));
+      assert.match(await page.$eval('#matrix desc', (d) => d.textContent), /measured from host ocp1 to obs1: mismatch timeout 2881, \d+ as expected/);
+      assert.doesNotMatch(await page.textContent('section[aria-labelledby="h-matrix"]'), /null|undefined|NaN/);
+      const section = page.locator('section[aria-labelledby="h-matrix"]');
+      await section.scrollIntoViewIfNeeded();
+      await section.screenshot({ path: join(shots, 'reach-1280.png') });
+      if (process.argv.includes('--update-docs')) copyFileSync(join(shots, 'reach-1280.png'), join(root, 'docs/page-reach.png'));
+    });
+
+    await check('measured results: a truth table JSON shows the same; another plan\'s is refused by name', async () => {
+      const { input, truthJson } = reachCase('router-drops-2881');
+      const fromProbes = await page.$eval('#matrix', (m) => m.innerHTML);
+      const file = join(reachDir, 'truth.json');
+      writeFileSync(file, `${truthJson}\n`);
+      await loadResultFiles([file]);
+      assert.equal(await page.$('#reach-problems li'), null);
+      assert.equal(await page.$eval('#matrix', (m) => m.innerHTML), fromProbes);
+      writeFileSync(file, `${truthJson.replace('"plan": "reach-corpus"', '"plan": "other-plan"')}\n`);
+      await loadResultFiles([file]);
+      assert.deepEqual(await page.$$eval('#reach-problems li', (l) => l.map((x) => x.textContent)),
+        [`truth.json[0].plan: not the plan in the editor (${input.plan.name}) (value: other-plan)`]);
+      assert.equal(await page.$('#matrix rect.cell[data-verdict]'), null);
+    });
+
+    await check('measured results: all as planned, pasted as one text, shows no marks', async () => {
+      const { input, truth } = reachCase('all-as-planned');
+      // What several hosts printed, one after another: pretty probe documents and a compact one.
+      const text = input.probed.map((p, i) => (i % 2 ? JSON.stringify(p) : JSON.stringify(p, null, 2))).join('\n');
+      await page.click('#results-clear');
+      await page.fill('#results-text', text);
+      await page.click('#results-compare');
+      await page.waitForSelector('#reach-summary .reach-headline');
+      await idle(page);
+      assert.equal(truth.summary.mismatches + truth.summary.unknown, 0);
+      assert.deepEqual(await counts(), { plan: truth.plan, phase: truth.phase, ...truth.summary });
+      assert.deepEqual(await marked('mismatch'), []);
+      assert.deepEqual(await marked('unknown'), []);
+      assert.deepEqual(await marks('mismatch'), []);
+      assert.deepEqual(await marks('unknown'), []);
+      assert.equal(await page.$('#matrix rect.outline'), null);
+      assert.equal((await marked('as-expected')).length, truthCells(truth, 'as-expected').length);
+      assert.equal(await page.textContent('#reach-findings .ok'), 'Every connection was measured as the plan expects it.');
+      await page.fill('#results-text', '');
+    });
+
+    await check('measured results: a port held before install is unknown (held), not a mismatch; overexposure is', async () => {
+      const { input, truth } = reachCase('held-and-overexposed');
+      await loadResultFiles(writeResults(join(reachDir, 'held'), input));
+      assert.equal(await page.$('#reach-problems li'), null);
+      assert.deepEqual(await marked('unknown'), [
+        'host:ocp1 -> obs1: unknown held', 'host:proxy1 -> obs1: unknown held', 'network:application -> obs1: unknown held']);
+      assert.deepEqual((await marked('unknown')).map((c) => c.replace(/: .*$/, '')), truthCells(truth, 'unknown'));
+      assert.deepEqual(await marks('unknown'), ['? held 2881', '? held 2881', '? held 2881']);
+      assert.deepEqual(await marked('mismatch'), [
+        'host:obs1 -> proxy1: mismatch overexposed', 'outsider:outsider -> obs1: mismatch overexposed', 'outsider:outsider -> proxy1: mismatch overexposed']);
+      assert.deepEqual((await marked('mismatch')).map((c) => c.replace(/: .*$/, '')), truthCells(truth, 'mismatch'));
+      assert.deepEqual(await counts(), { plan: truth.plan, phase: truth.phase, ...truth.summary });
+      assert.deepEqual(await page.$$eval('#reach-findings li.finding', (l) => l.map((x) => x.dataset.code)), ['overexposed', 'overexposed', 'overexposed']);
+      assert.deepEqual(await page.$$eval('#reach-findings .reach-unknown li', (l) => l.map((x) => x.dataset.kind)), ['held', 'held', 'held']);
+      await page.locator('#matrix').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(shots, 'reach-held-1280x800.png') });
+    });
+
+    await check('measured results: a bad document is refused naming its file and JSON path', async () => {
+      const { input } = reachCase('router-drops-2881');
+      const dir = join(reachDir, 'bad');
+      mkdirSync(dir, { recursive: true });
+      // Two probes in one file (JSON lines); the second's third result has a port that is no number.
+      const bad = structuredClone(input.probed.slice(0, 2));
+      bad[1].results[2].port = 'x';
+      writeFileSync(join(dir, 'probes.jsonl'), bad.map((p) => `${JSON.stringify(p)}\n`).join(''));
+      await loadResultFiles([join(dir, 'probes.jsonl')]);
+      assert.deepEqual(await page.$$eval('#reach-problems li', (l) => l.map((x) => x.textContent)),
+        ['probes.jsonl[1].results[2].port: invalid type: string "x", expected u16 (value: "x")']);
+      assert.equal(await page.$('#reach-summary .reach-headline'), null, 'nothing shown as measured');
+      assert.equal(await page.$('#matrix rect.cell[data-verdict]'), null);
+      // Another plan's results, a file that is not JSON and a probe plan: every file named.
+      const other = structuredClone(input.probed[0]);
+      other.plan = 'other-plan';
+      writeFileSync(join(dir, 'other.json'), JSON.stringify(other, null, 2));
+      await loadResultFiles([join(dir, 'other.json')]);
+      assert.deepEqual(await page.$$eval('#reach-problems li', (l) => l.map((x) => x.textContent)),
+        ['other.json[0].plan: not this plan\'s name (value: other-plan)']);
+      writeFileSync(join(dir, 'cut.json'), '{\n  "plan": "reach-corpus",\n  "source" "outsider"\n}\n');
+      writeFileSync(join(dir, 'dry-run.json'), JSON.stringify({ plan: 'reach-corpus', source: 'outsider', phase: 'preinstall', listen: [], targets: [], sampling: [] }));
+      await loadResultFiles([join(dir, 'cut.json'), join(dir, 'dry-run.json')]);
+      const problems = await page.$$eval('#reach-problems li', (l) => l.map((x) => x.textContent));
+      assert.equal(problems.length, 2, problems.join('\n'));
+      assert.match(problems[0], /^cut\.json\[0\]: not JSON: .* \(line 3, column 12\)$/);
+      assert.match(problems[1], /^dry-run\.json\[0\]: a probe plan \(what to try\), not what was measured/);
+      assert.match(await page.textContent('#reach-problems h3'), /^The results cannot be compared \(2 problems\)$/);
+    });
+
+    await check('measured results are cleared when the plan changes, and kept when only its text does', async () => {
+      const { input } = reachCase('router-drops-2881');
+      await loadResultFiles(writeResults(join(reachDir, 'router'), input));
+      assert.equal((await marked('mismatch')).length, 2);
+      assert.equal(await page.$('#reach-problems li'), null, 'a good load clears the last problems');
+      // The same plan, written differently: the same plan record, so the results stay.
+      await page.fill('#editor', `${JSON.stringify(input.plan)}\n`);
+      await idle(page);
+      assert.equal((await marked('mismatch')).length, 2);
+      // Another plan: no marks, and the page says why.
+      const moved = structuredClone(input.plan);
+      moved.name = 'reach-corpus-2';
+      await page.fill('#editor', `${JSON.stringify(moved, null, 2)}\n`);
+      await page.waitForSelector('#reach-summary .reach-note');
+      await idle(page);
+      assert.equal(await page.$('#matrix rect.cell[data-verdict]'), null);
+      assert.equal(await page.$('#reach-findings li'), null);
+      assert.match(await page.textContent('#reach-summary'), /^The measured results were cleared: the plan changed after they were compared\./);
+      assert.equal(await page.$eval('#results-files', (f) => f.files.length), 0);
+      // Compared again against this plan, they are another plan's.
+      await loadResultFiles(writeResults(join(reachDir, 'router'), input));
+      assert.deepEqual(await page.$$eval('#reach-problems li', (l) => l.map((x) => x.textContent)),
+        ['probe-host-ocp1.json[0].plan: not this plan\'s name (value: reach-corpus)']);
+      rmSync(reachDir, { recursive: true, force: true });
     });
 
     await check('a YAML plan pasted or uploaded gives its JSON twin\'s report', async () => {
