@@ -14,6 +14,7 @@
 //! the host would (the CIDRs are the canonical decomposition of the address
 //! set; `tests/properties.rs` checks it against the per-host aggregation).
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use core::net::IpAddr;
@@ -74,8 +75,9 @@ struct Group<'d> {
     exclusive: bool,
     /// The admitted CIDRs, aggregated, every accessor host included.
     nets: Vec<IpNet>,
-    /// `nets` as the report writes them, formatted once for every host.
-    texts: Vec<String>,
+    /// `nets` as the report writes them, formatted once for every host, when
+    /// a port table first asks (a probe asks for `nets` only).
+    texts: OnceCell<Vec<String>>,
     /// The networks' own CIDRs, aggregated: an address they cover stays
     /// admitted when its host is left out.
     network_nets: Vec<IpNet>,
@@ -142,8 +144,8 @@ impl<'d> Sources<'d> {
     pub fn texts(&self, id: HostId, placed: &Placed) -> Vec<String> {
         match self.group(placed) {
             None => Vec::new(),
-            Some(group) if group.exclusive => group.texts.clone(),
-            Some(group) => self.admitted(group, id, &group.texts, |piece| piece.to_string()),
+            Some(group) if group.exclusive => group.texts().clone(),
+            Some(group) => self.admitted(group, id, group.texts(), |piece| piece.to_string()),
         }
     }
 
@@ -195,6 +197,11 @@ impl<'d> Sources<'d> {
 }
 
 impl<'d> Group<'d> {
+    fn texts(&self) -> &Vec<String> {
+        self.texts
+            .get_or_init(|| self.nets.iter().map(ToString::to_string).collect())
+    }
+
     fn new(deployment: &'d Deployment, accessors: &[Accessor]) -> Self {
         let mut hosts: Vec<HostId> = Vec::new();
         let mut networks = BTreeSet::new();
@@ -233,7 +240,7 @@ impl<'d> Group<'d> {
             hosts,
             networks,
             exclusive,
-            texts: nets.iter().map(ToString::to_string).collect(),
+            texts: OnceCell::new(),
             nets,
             network_nets,
         }
