@@ -116,17 +116,11 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
     let mut hosts = Vec::new();
     let mut rows = 0;
     for (i, host) in plan.hosts.iter().enumerate() {
-        hosts.extend(resolve_host(
-            plan,
-            i,
-            host,
-            &known,
-            &mut taken,
-            &mut problems,
-        ));
+        let resolved = resolve_host(plan, i, host, &known, &mut taken, &mut problems);
         // Checked while placing, so an oversized plan stops here.
-        rows += hosts.last().map_or(0, |h: &DeployedHost| h.placed.len());
+        rows += resolved.as_ref().map_or(0, |h| h.placed.len());
         limits::check_rows(rows)?;
+        hosts.extend(resolved);
     }
     interchangeable_component_servers(plan, &known, &mut hosts);
     limits::check_rows(hosts.iter().map(|h| h.placed.len()).sum())?;

@@ -421,3 +421,49 @@ fn a_plan_at_the_host_limit_resolves() {
     // ocp-server is missing: a finding, not a rejection; resolution is what is timed by the bench.
     assert!(shell::check_plan(&plan).is_ok());
 }
+
+#[test]
+fn port_table_rows_past_the_limit_are_refused_while_placing() {
+    let specs: Vec<Value> = (0..shell::LIMIT_SPECS)
+        .map(|i| custom_spec(i, (i % 50) as u16, (i % 50) as u16, false))
+        .collect();
+    let mut plan = custom(specs);
+    let hosts = shell::LIMIT_ROWS / shell::LIMIT_SPECS + 1;
+    plan["hosts"] = (0..hosts)
+        .map(|i| json!({ "name": format!("h{i}"), "address": format!("10.0.{}.{}", i / 250, i % 250 + 1), "components": ["c"] }))
+        .collect();
+    let error = portplan_core::validate_plan(&parsed(&plan)).unwrap_err();
+    assert_eq!(error.problems.len(), 1, "{error}");
+    assert_eq!(error.problems[0].path, "hosts");
+    assert!(
+        error.problems[0]
+            .message
+            .ends_with("port table rows; the limit is 1000000 port table rows (portplan's input limits, BENCHMARKS.md)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_report_past_the_source_limit_is_refused_but_one_host_is_answered() {
+    // OBServer RPC is reached by every other OBServer: n(n-1) sources, none merging.
+    let plan = portplan_core::parse_plan(&ocp_hosts(4600)).unwrap();
+    let error = portplan_core::validate_plan(&plan).unwrap_err();
+    assert_eq!(error.problems[0].path, "hosts");
+    assert_eq!(error.problems[0].value, (4600 * 4599).to_string());
+    assert!(
+        error.problems[0].message.contains("admitted sources"),
+        "{error}"
+    );
+    let one =
+        portplan_core::check_host(&plan, "h7", Phase::Preinstall, &Observation::default()).unwrap();
+    let rpc = one.hosts[0]
+        .ports
+        .iter()
+        .find(|p| p.spec == "observer.rpc")
+        .unwrap();
+    assert_eq!(rpc.sources.len(), 4599);
+    assert!(
+        !rpc.sources.contains(&"10.0.0.15/32".to_string()),
+        "h7 itself"
+    );
+}
