@@ -293,5 +293,106 @@ class Reachability(unittest.TestCase):
             self.assertEqual(got[("obs2", 2881)], "refused")
 
 
+ZONES_PLAN = {
+    "name": "reach-zones",
+    "profiles": ["ocp"],
+    "deploy-user": "root",
+    "hosts": [
+        {"name": "ocp1", "address": "198.18.6.10", "components": ["ocp-server"]},
+        {"name": "obs1", "address": "198.18.6.11", "components": ["observer", "ocp-agent"]},
+        {"name": "obs2", "address": "198.18.6.12", "components": ["observer", "ocp-agent"]},
+    ],
+}
+
+
+class WhatHostRulesCannotSee(unittest.TestCase):
+    """A firewalld zone bound to a source, and an earlier ufw deny: portplan's
+    rules are in place, yet the traffic does not get through. The probe
+    shows it; `portplan open` then refuses (firewalld, naming the zone) or
+    warns (ufw, naming the rule)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="portplan-reach-zones-")
+        cls.plan = os.path.join(cls.work, "plan.json")
+        with open(cls.plan, "w") as f:
+            json.dump(ZONES_PLAN, f)
+        cls.lan = Lan("rz")
+        cls.ocp1 = cls.lan.host("ocp1", "198.18.6.10")
+        cls.firewalld = cls.lan.host("obs1", "198.18.6.11", daemons=True)
+        cls.ufw = cls.lan.host("obs2", "198.18.6.12", daemons=True)
+        cls.firewalld.start_firewalld()
+        cls.ufw.run("sed", "-i", "s/^IPT_SYSCTL=.*/IPT_SYSCTL=/", "/etc/default/ufw")
+        cls.ufw.run("ufw", "--force", "enable")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lan.close()
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def open(self, host, backend):
+        return subprocess.run([*host.enter(), BINARY, "open", self.plan, "--host", host.name,
+                               "--firewall", backend, "--format", "json"],
+                              capture_output=True, text=True)
+
+    def from_ocp1(self, destination):
+        """ocp1's planned connections to `destination`, with responders there:
+        each expected-allow target's outcome."""
+        serve = destination.spawn(BINARY, "reach", "serve", self.plan, "--host", destination.name,
+                                  "--for", "30")
+        try:
+            self.assertTrue(serve.stdout.readline(), "serve printed nothing")
+            probed = json.loads(self.ocp1.run(BINARY, "reach", "probe", self.plan, "--host",
+                                              "ocp1", "--timeout", str(TIMEOUT_MS)))
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            serve.wait()
+            serve.stdout.close()
+        plan = json.loads(self.ocp1.run(BINARY, "reach", "probe", self.plan, "--host", "ocp1",
+                                        "--dry-run"))
+        allowed = {(t["destination"], t["port"]) for t in plan["targets"] if t["expect"] == "allow"}
+        return {r["port"]: r["outcome"] for r in probed["results"]
+                if r["destination"] == destination.name
+                and (r["destination"], r["port"]) in allowed}
+
+    def test_a_source_bound_firewalld_zone_is_seen_and_refused(self):
+        opened = self.open(self.firewalld, "firewalld")
+        self.assertEqual(opened.returncode, 0, opened.stdout + opened.stderr)
+        before = self.from_ocp1(self.firewalld)
+        self.assertTrue(before)
+        self.assertEqual(set(before.values()), {"connected"}, before)
+        # Traffic from ocp1 now goes to zone internal, which opens none of it.
+        self.firewalld.run("firewall-cmd", "--zone=internal", "--add-source=198.18.6.10/32")
+        try:
+            after = self.from_ocp1(self.firewalld)
+            self.assertEqual(after.keys(), before.keys())
+            self.assertNotIn("connected", after.values(), after)
+            again = self.open(self.firewalld, "firewalld")
+            self.assertNotEqual(again.returncode, 0, again.stdout)
+            self.assertIn("firewalld zone internal is bound to source 198.18.6.10/32",
+                          again.stdout + again.stderr)
+        finally:
+            self.firewalld.run("firewall-cmd", "--zone=internal", "--remove-source=198.18.6.10/32")
+
+    def test_an_earlier_ufw_deny_is_seen_and_named(self):
+        opened = self.open(self.ufw, "ufw")
+        self.assertEqual(opened.returncode, 0, opened.stdout + opened.stderr)
+        before = self.from_ocp1(self.ufw)
+        self.assertTrue(before)
+        self.assertEqual(set(before.values()), {"connected"}, before)
+        self.ufw.run("ufw", "insert", "1", "deny", "from", "198.18.0.0/16")
+        try:
+            after = self.from_ocp1(self.ufw)
+            self.assertEqual(set(after.values()), {"timeout"}, after)
+            again = self.open(self.ufw, "ufw")
+            self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
+            warnings = json.loads(again.stdout)["warnings"]
+            self.assertTrue([w for w in warnings
+                             if "the ufw rule `ufw deny from 198.18.0.0/16` comes before" in w],
+                            warnings)
+        finally:
+            self.ufw.run("ufw", "delete", "deny", "from", "198.18.0.0/16")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -367,11 +367,13 @@ fn reach_report_export() -> Export<ReachArgs> {
         args: arb::reach::reach_input(Ranges::Any),
         input: |(plan, served, probed)| json!({ "plan": plan, "served": served, "probed": probed }),
         native: |(plan, served, probed)| {
-            written(
-                reread(plan).and_then(|plan| {
-                    model::reach_report(&plan, &reread(served)?, &reread(probed)?)
-                }),
-            )
+            written(reread(plan).and_then(|plan| {
+                model::reach_report(
+                    &plan,
+                    &at("served", reread(served))?,
+                    &at("probed", reread(probed))?,
+                )
+            }))
         },
     }
 }
@@ -382,7 +384,7 @@ fn render_truth_table_export() -> Export<(model::TruthTable, model::ReportFormat
         args: (arb::reach::truth_table(Ranges::Any), arb::report_format()).boxed(),
         input: |(table, format)| json!({ "table": table, "format": format }),
         native: |(table, format)| {
-            written(reread(table).map(|t| model::render_truth_table(&t, *format)))
+            written(at("table", reread(table)).map(|t| model::render_truth_table(&t, *format)))
         },
     }
 }
@@ -816,8 +818,13 @@ fn component_reach_report_answers_as_core() {
             let answer = call_component(&host, "reach-report", |p, s| {
                 p.call_reach_report(s, &typed, &typed_served, &typed_probed)
             })?;
-            let native = reread(&plan)
-                .and_then(|plan| model::reach_report(&plan, &reread(&served)?, &reread(&probed)?));
+            let native = reread(&plan).and_then(|plan| {
+                model::reach_report(
+                    &plan,
+                    &at("served", reread(&served))?,
+                    &at("probed", reread(&probed))?,
+                )
+            });
             same("reach-report", answer, native)
         },
     );
@@ -833,7 +840,7 @@ fn component_render_truth_table_answers_as_core() {
             let text = call_component(&host, "render-truth-table", |p, s| {
                 p.call_render_truth_table(s, &typed, format.to_wit())
             })?;
-            let native = match reread(&table) {
+            let native = match at("table", reread(&table)) {
                 Ok(table) => model::render_truth_table(&table, format),
                 Err(error) => model::render_plan_error(&error, format),
             };

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Placed, SET_THRESHOLD, TAG_PREFIX, bare, normalize_source, parse_ports};
+use super::{Placed, SET_THRESHOLD, TAG_PREFIX, bare, family_of, normalize_source, parse_ports};
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use crate::resolve::parse_net;
 use crate::state::{
@@ -306,7 +306,38 @@ pub(super) fn read(
             )?;
         }
     }
+    state.foreign.extend(source_zones(runtime, &serving.name));
     Ok(state)
+}
+
+/// Zones bound to sources (`sources: 198.18.1.0/24`), other than the one
+/// serving the host: firewalld gives them every packet from those sources
+/// before the interface's zone, so each binding is a foreign rule matching
+/// every port from its source (`backends::shadows` refuses a plan whose
+/// sources it covers). ipset and MAC sources are not addresses a plan names.
+fn source_zones(runtime: &Side, serving: &str) -> Vec<ForeignRule> {
+    let mut out = Vec::new();
+    for zone in runtime.zones.iter().filter(|z| z.name != serving) {
+        let Some(listed) = zone.fields.get("sources").filter(|s| !s.trim().is_empty()) else {
+            continue;
+        };
+        for source in listed.split_whitespace().filter_map(normalize_source) {
+            for transport in [Transport::Tcp, Transport::Udp] {
+                out.push(ForeignRule {
+                    action: format!("{}{}", super::SOURCE_ZONE, zone.name),
+                    family: family_of(&source),
+                    transport,
+                    ports: PortRange {
+                        first: 1,
+                        last: u16::MAX,
+                    },
+                    source: source.clone(),
+                    text: format!("zone {} (sources: {})", zone.name, listed.trim()),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// portplan's rich rules of one zone on one side into `found`; when the zone

@@ -22,8 +22,8 @@ use crate::model::{FirewallBackend, FirewallRule, PlanError, PortRange};
 use crate::resolve::parse_net;
 use crate::state::{
     ChainId, Command, FirewallChange, FirewallOutput, FirewallState, FirewalldSide, FirewalldState,
-    FirewalldZone, IpFamily, IptablesChain, IptablesState, NftChain, NftFamily, NftState,
-    TaggedRule, UfwState,
+    FirewalldZone, ForeignRule, IpFamily, IptablesChain, IptablesState, NftChain, NftFamily,
+    NftState, TaggedRule, UfwState,
 };
 
 /// Longest tag written into a backend's comment (nftables allows 128 bytes).
@@ -204,14 +204,101 @@ pub(crate) fn plan_firewall(
     let current = current(state);
     let add: Vec<Placed> = desired.difference(&current).cloned().collect();
     collisions(state, &add)?;
+    let shadowed = shadows(state, &wanted)?;
     let remove = leaving(state, &desired);
+    let mut notes: Vec<String> = unfiltered.into_iter().map(unfiltered_note).collect();
+    notes.extend(shadowed);
     Ok(FirewallChange {
         backend: state.backend(),
         add: unique(&add),
         remove: unique(&remove),
         commands: render(state, &desired, &add, &remove),
-        notes: unfiltered.into_iter().map(unfiltered_note).collect(),
+        notes,
     })
+}
+
+/// A firewalld zone bound to sources: firewalld hands it every packet from
+/// those sources before the interface's zone sees them (`read` lists each
+/// such binding as a foreign rule with this action prefix).
+pub(crate) const SOURCE_ZONE: &str = "zone ";
+
+/// Foreign rules that decide a wanted rule's traffic before portplan's rule
+/// is ever asked. A firewalld zone bound to a source that covers the rule's
+/// source is an error naming the zone: portplan's rule in the interface's
+/// zone would never match, and portplan does not write into a zone the
+/// operator set up for other traffic. A ufw deny or reject covering the
+/// source and ports is a note: ufw takes the first matching rule, and the
+/// rules portplan adds go after it (ufw appends), so that traffic stays
+/// denied. The probe (`portplan reach`) shows either on the wire.
+fn shadows(state: &FirewallState, wanted: &BTreeSet<TaggedRule>) -> Result<Vec<String>, PlanError> {
+    let mut notes = BTreeSet::new();
+    let mut problems = Vec::new();
+    for (i, foreign) in state.foreign().iter().enumerate() {
+        let covered: Vec<&TaggedRule> = wanted.iter().filter(|r| covers(foreign, r)).collect();
+        let Some(first) = covered.first() else {
+            continue;
+        };
+        if let Some(zone) = foreign.action.strip_prefix(SOURCE_ZONE) {
+            problems.push(crate::model::Problem {
+                path: format!("state.firewalld.foreign[{i}]"),
+                value: foreign.text.clone(),
+                message: format!(
+                    "firewalld zone {zone} is bound to source {}, so it, not the zone serving \
+                     the host's interface, handles traffic from {} ({} {} for {}{}); portplan's \
+                     rules would never match it. Open the port in zone {zone} yourself, or take \
+                     {} out of that zone's sources",
+                    foreign.source,
+                    first.source,
+                    first.transport.as_str(),
+                    first.ports,
+                    first.tag,
+                    more(covered.len()),
+                    first.source
+                ),
+            });
+        } else if matches!(foreign.action.as_str(), "deny" | "reject")
+            && state.backend() == FirewallBackend::Ufw
+        {
+            notes.insert(format!(
+                "the ufw rule `{}` comes before portplan's rules and {}s {} on {} {} ({}{}); ufw \
+                 takes the first rule that matches, so that traffic stays {}ed",
+                foreign.text,
+                foreign.action,
+                first.source,
+                first.transport.as_str(),
+                first.ports,
+                first.tag,
+                more(covered.len()),
+                foreign.action
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(notes.into_iter().collect())
+    } else {
+        Err(PlanError { problems })
+    }
+}
+
+fn more(n: usize) -> String {
+    match n {
+        1 => String::new(),
+        n => format!(", and {} more", n - 1),
+    }
+}
+
+/// Whether `foreign` matches every packet `rule` admits: same family and
+/// transport, its ports around the rule's, its source around the rule's.
+fn covers(foreign: &ForeignRule, rule: &TaggedRule) -> bool {
+    let within = |outer: &str, inner: &str| match (parse_net(outer), parse_net(inner)) {
+        (Some(outer), Some(inner)) => outer.contains(&inner),
+        _ => false,
+    };
+    foreign.family == rule.family
+        && foreign.transport == rule.transport
+        && foreign.ports.first <= rule.ports.first
+        && rule.ports.last <= foreign.ports.last
+        && within(&foreign.source, &rule.source)
 }
 
 /// Where each wanted rule goes: into every slot that drops its family and is
@@ -547,6 +634,15 @@ fn bare(cidr: &str) -> &str {
 }
 
 /// A source as the backends print it: a CIDR with its prefix, `/32` included.
+/// The family of a normalized source (IPv6 ones hold a `:`).
+fn family_of(source: &str) -> IpFamily {
+    if source.contains(':') {
+        IpFamily::Ipv6
+    } else {
+        IpFamily::Ipv4
+    }
+}
+
 fn normalize_source(text: &str) -> Option<String> {
     parse_net(text).map(|net| net.to_string())
 }

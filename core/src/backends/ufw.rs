@@ -14,7 +14,7 @@
 //! an allow. Such a collision is refused before anything runs (in
 //! `backends/mod.rs`, for every backend).
 
-use super::{Placed, TAG_PREFIX, bare, colon_ports, normalize_source, parse_ports};
+use super::{Placed, TAG_PREFIX, bare, colon_ports, family_of, normalize_source, parse_ports};
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use std::collections::BTreeSet;
 
@@ -116,8 +116,21 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
     let words = shlex::split(command)
         .ok_or_else(|| PlanError::single(at, line, "unbalanced quotes in a ufw rule"))?;
     let rule = parse(&words);
+    // `deny from 198.18.0.0/16`: no port is every port, a foreign rule that
+    // can shadow portplan's allows (never one portplan writes). A port-less
+    // allow stays out of `open`, as before: what it admits is no planned
+    // port's exposure to judge.
+    let every_port =
+        rule.port.is_none() && rule.from.is_some() && !rule.other && rule.action != "allow";
     let (Some(range), transports) = (
-        rule.port.as_deref().and_then(|p| parse_ports(p, ':')),
+        if every_port {
+            Some(PortRange {
+                first: 1,
+                last: u16::MAX,
+            })
+        } else {
+            rule.port.as_deref().and_then(|p| parse_ports(p, ':'))
+        },
         match rule.proto.as_deref() {
             Some("tcp") => vec![Transport::Tcp],
             Some("udp") => vec![Transport::Udp],
@@ -205,14 +218,6 @@ fn foreign(
             })
         })
         .collect()
-}
-
-fn family_of(source: &str) -> IpFamily {
-    if source.contains(':') {
-        IpFamily::Ipv6
-    } else {
-        IpFamily::Ipv4
-    }
 }
 
 /// `ufw delete` with each removed rule's own words, then one `ufw allow` per

@@ -179,10 +179,7 @@ fn probes_deny(
 /// thousand ports costs five attempts and still catches a rule that covers
 /// only part of it.
 fn sample(range: PortRange) -> Vec<u16> {
-    let (first, last) = (
-        u32::from(range.first),
-        u32::from(range.last.max(range.first)),
-    );
+    let (first, last) = bounds(range);
     let span = last - first;
     if span <= INSIDE_SAMPLES + 1 {
         return (first..=last)
@@ -199,24 +196,26 @@ fn sample(range: PortRange) -> Vec<u16> {
         .collect()
 }
 
+/// A range's ends as numbers, `last` never below `first`: a typed record
+/// can hold a reversed range, and a probe plan must still not panic on it.
+fn bounds(range: PortRange) -> (u32, u32) {
+    let first = u32::from(range.first);
+    (first, u32::from(range.last).max(first))
+}
+
 /// One sentence per sampled range, once per (host, spec).
 fn note_sampling(notes: &mut Vec<String>, host: &DeployedHost, placed: &Placed, ports: &[u16]) {
-    let range = placed.ports;
-    if range.first == range.last || ports.len() as u32 == u32::from(range.last - range.first) + 1 {
+    let (first, last) = bounds(placed.ports);
+    let count = last - first + 1;
+    if ports.len() as u32 == count {
         return;
     }
+    let probed: Vec<String> = ports.iter().map(u16::to_string).collect();
     let note = format!(
-        "{} on {}: {}-{} ({} ports) probed at {}",
+        "{} on {}: {first}-{last} ({count} ports) probed at {}",
         placed.spec.id,
         host.name,
-        range.first,
-        range.last,
-        u32::from(range.last - range.first) + 1,
-        ports
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
+        probed.join(", ")
     );
     if !notes.contains(&note) {
         notes.push(note);
