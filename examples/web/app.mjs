@@ -292,7 +292,7 @@ function renderReach() {
   const s = table.summary;
   summary.replaceChildren(
     h('p', { class: `reach-headline ${s.mismatches ? 'bad' : s.unknown ? 'unknown' : 'good'}` }, headline(table)),
-    h('p', { class: 'hint' }, `Measured results from ${from.join(', ')}. In each cell: `,
+    h('p', { class: 'hint reach-legend' }, `Measured results from ${from.join(', ')}. In each cell: `,
       h('span', { class: 'mark-key mismatch' }, '✗'), ' a mismatch and its kind (for a connection the plan opens, how it failed: timeout, refused, unreachable, wrong-responder; ',
       h('code', {}, 'overexposed'), ' where one the plan does not open connected), ',
       h('span', { class: 'mark-key unknown' }, '?'), ' a probe that proves nothing (held before install, not probed, or the source could not try), ',

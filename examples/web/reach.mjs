@@ -94,7 +94,7 @@ export function readResults(sources) {
       const object = value !== null && typeof value === 'object' && !Array.isArray(value);
       if (object && 'results' in value) probed.push(entry);
       else if (object && 'listening' in value) served.push(entry);
-      else if (object && 'rows' in value) tables.push({ ...entry, value });
+      else if (object && 'rows' in value) tables.push(entry);
       else {
         problems.push({
           path: at, value: '',

@@ -785,6 +785,18 @@ async function main() {
       await section.scrollIntoViewIfNeeded();
       await section.screenshot({ path: join(shots, 'reach-1280.png') });
       if (process.argv.includes('--update-docs')) copyFileSync(join(shots, 'reach-1280.png'), join(root, 'docs/page-reach.png'));
+      // On a phone the wider measured matrix scrolls in its box, not the page;
+      // on paper the marks keep their key and the loading controls go.
+      await page.setViewportSize({ width: 390, height: 844 });
+      try {
+        assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 390);
+        await page.emulateMedia({ media: 'print' });
+        assert.equal(await page.isVisible('#reach-summary .reach-legend'), true);
+        assert.equal(await page.isHidden('.reach-load'), true);
+      } finally {
+        await page.emulateMedia({ media: 'screen' });
+        await page.setViewportSize({ width: 1280, height: 800 });
+      }
     });
 
     await check('measured results: a truth table JSON shows the same; another plan\'s is refused by name', async () => {
