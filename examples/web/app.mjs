@@ -91,7 +91,11 @@ let api;
 let current = null; // { plan, planJson, reportText, report } of the last valid plan
 let reach = null; // { planJson, table, from } of the results compared with that plan
 let reachNote = ''; // why results were cleared, until the next load
-let loads = 0; // results being read or compared
+let reachFor = null; // the plan JSON the last load (results or problems) was compared with
+// "idle" means the page shows what the editor and the loaded results say:
+// no update running or waiting, no results being compared.
+let updating = 0; // updates running (a newer one may start before an older ends)
+let working = 0; // other work under way: results compared, commands re-rendered
 let pending = false; // an edit waits for its update
 let generation = 0;
 let profileNames = new Set(); // the catalog's profiles
@@ -332,26 +336,25 @@ function showReachProblems(problems) {
   );
 }
 
-/** Results belong to the plan they were compared with: another plan (or none
- * that can be checked) clears them, and says so where they were. */
+/** Results, and the problems of a load, belong to the plan they were
+ * compared with: another plan (or none that can be checked) clears them, and
+ * where there were results, says so (`why`) in their place. */
 function clearReach(why) {
-  if (!reach && !why) {
-    reachNote = '';
-    return;
-  }
+  reachNote = reach ? why : '';
   reach = null;
-  reachNote = why;
-  $('results-files').value = '';
+  reachFor = null;
+  showReachProblems([]);
+  $('results-files').value = ''; // so choosing the same files again compares them again
 }
 
-function settle(gen) {
-  if (gen === generation && loads === 0 && !pending) setState('idle');
+function settle() {
+  if (updating === 0 && working === 0 && !pending) setState('idle');
 }
 
 /** Compare `sources` ([{ name, text }]) with the plan the page shows. */
 async function loadResults(sources) {
   const gen = generation;
-  loads += 1;
+  working += 1;
   setState('busy');
   try {
     if (!current || $('results').classList.contains('stale')) {
@@ -361,6 +364,7 @@ async function loadResults(sources) {
     const table = await compareResults(api, base.planJson, base.plan, sources);
     if (gen !== generation) return; // the plan changed meanwhile: these are not its results
     reach = { planJson: base.planJson, table, from: sources.map((x) => x.name) };
+    reachFor = base.planJson;
     reachNote = '';
     showReachProblems([]);
     renderAccess(base);
@@ -369,13 +373,15 @@ async function loadResults(sources) {
     // A rejected load replaces what was shown: old results under a new
     // error would look like the answer to the files just given.
     reach = null;
+    // '' is no plan's JSON: a load refused for want of a plan is cleared by the next one.
+    reachFor = current && !$('results').classList.contains('stale') ? current.planJson : '';
     reachNote = '';
     showReachProblems(error instanceof ResultsError ? error.problems
       : [{ path: sources.map((x) => x.name).join(', '), value: '', message: `internal error: ${error.message ?? error}` }]);
     if (current) renderAccess(current);
   } finally {
-    loads -= 1;
-    settle(gen);
+    working -= 1;
+    settle();
   }
 }
 
@@ -428,6 +434,17 @@ async function persist(text) {
 }
 
 async function update() {
+  updating += 1;
+  try {
+    await check();
+  } finally {
+    updating -= 1;
+    settle();
+  }
+}
+
+/** Check the editor's plan and render it; an older check gives way to a newer one. */
+async function check() {
   const gen = ++generation;
   setState('busy');
   const text = editor.value;
@@ -439,7 +456,7 @@ async function update() {
     const { text: reportText, report } = await api.validatePlan(planJson);
     if (gen !== generation) return;
     current = { plan: JSON.parse(planJson), planJson, reportText, report };
-    if (reach && reach.planJson !== planJson) clearReach('The measured results were cleared: the plan changed after they were compared. Load them again to compare them with this plan.');
+    if (reachFor !== null && reachFor !== planJson) clearReach('The measured results were cleared: the plan changed after they were compared. Load them again to compare them with this plan.');
     followProfiles(current.plan);
     showProblems([]);
     $('results').classList.remove('stale');
@@ -456,13 +473,12 @@ async function update() {
     if (current) {
       $('results').classList.add('stale');
       renderSummary(current.report, true);
-      if (reach) {
+      if (reachFor !== null) {
         clearReach('The measured results were cleared: the plan changed after they were compared, and cannot be checked now.');
         renderAccess(current);
       }
     }
   }
-  settle(gen);
 }
 
 let timer;
@@ -557,9 +573,13 @@ async function main() {
     radio.addEventListener('change', async () => {
       if (!current) return;
       setState('busy');
-      const gen = generation;
-      await renderFirewall(current.report, gen);
-      if (gen === generation) setState('idle');
+      working += 1;
+      try {
+        await renderFirewall(current.report, generation);
+      } finally {
+        working -= 1;
+        settle();
+      }
     });
   }
   $('results-files').addEventListener('change', async (event) => {
@@ -570,7 +590,6 @@ async function main() {
   $('results-compare').addEventListener('click', () => loadResults([{ name: 'pasted text', text: $('results-text').value }]));
   $('results-clear').addEventListener('click', () => {
     clearReach('');
-    showReachProblems([]);
     if (current) renderAccess(current);
   });
   $('download-csv').addEventListener('click', () => download('csv', 'csv', 'text/csv'));

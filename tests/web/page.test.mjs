@@ -906,6 +906,16 @@ async function main() {
       await loadResultFiles(writeResults(join(reachDir, 'router'), input));
       assert.deepEqual(await page.$$eval('#reach-problems li', (l) => l.map((x) => x.textContent)),
         ['probe-host-ocp1.json[0].plan: not this plan\'s name (value: reach-corpus)']);
+      // Results given while an edit waits for its check: compared with the plan
+      // shown then, so the edit's plan (the results' own) must not inherit
+      // them; and the page settles (idle) whichever finishes first.
+      await page.fill('#editor', `${JSON.stringify(input.plan, null, 2)}\n`);
+      await page.setInputFiles('#results-files', writeResults(join(reachDir, 'router'), input));
+      await page.waitForFunction((n) => document.querySelector('#summary strong')?.textContent === n, input.plan.name);
+      await idle(page);
+      assert.equal(await page.$('#matrix rect.cell[data-verdict]'), null);
+      assert.equal(await page.$('#reach-summary .reach-headline'), null);
+      assert.equal(await page.$('#reach-problems li'), null, 'no problem of the other plan\'s comparison is left');
       rmSync(reachDir, { recursive: true, force: true });
     });
 
