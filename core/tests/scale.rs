@@ -467,3 +467,20 @@ fn a_report_past_the_source_limit_is_refused_but_one_host_is_answered() {
         "h7 itself"
     );
 }
+
+#[test]
+fn a_spec_over_every_port_meets_sixty_thousand_listeners() {
+    let mut plan = custom(vec![custom_spec(0, 0, 0, false)]);
+    plan["custom-profiles"][0]["specs"][0]["ports"] = json!("1-65535");
+    let listeners: Vec<Value> = (1..=60_000)
+        .map(|port| json!({ "transport": "tcp", "address": "0.0.0.0", "port": port }))
+        .collect();
+    plan["observations"] = json!([{ "host": "h0", "phase": "postinstall",
+        "observation": { "listeners": listeners } }]);
+    let report = support::report(plan);
+    let finding = support::one(&report, FindingCode::NotListening, Severity::Error);
+    assert_eq!(
+        finding.message,
+        "nothing listens on tcp port 60001-65535 of c.s0 on h0"
+    );
+}
