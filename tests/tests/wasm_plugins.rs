@@ -718,3 +718,64 @@ fn both_plugins_reproduce_the_reach_corpus() {
     let mismatches = portplan_tests::reach_mismatches(|input| host.reach(input));
     assert!(mismatches.is_empty(), "extism: {mismatches:#?}");
 }
+
+/// Bytes of text a report's source lists hand to the host, each string also
+/// costing its (pointer, length) pair: less than what wasmtime charges
+/// against the hostcall fuel for lowering the report.
+fn source_bytes(report: &types::Report) -> usize {
+    let strings = |list: &[String]| list.iter().map(|s| s.len() + 8).sum::<usize>();
+    let rows: usize = report
+        .hosts
+        .iter()
+        .flat_map(|host| &host.ports)
+        .map(|row| {
+            strings(&row.sources) + strings(&row.source_hosts) + strings(&row.source_networks)
+        })
+        .sum();
+    rows + report
+        .rules
+        .iter()
+        .map(|rule| strings(&rule.sources))
+        .sum::<usize>()
+}
+
+/// Issue 16: the report of a plan the input limits admit can be larger than
+/// wasmtime's default hostcall fuel (128 MiB), which failed such calls; the
+/// host's fuel lets it through whole. OBServers reach each other (RPC), and
+/// addresses in separate /24s never merge, so n hosts list ~n² sources.
+#[test]
+fn a_report_past_the_default_hostcall_fuel_comes_back_from_the_component() {
+    let mut hosts = vec![
+        serde_json::json!({ "name": "ocp1", "address": "198.18.0.10", "components": ["ocp-server"] }),
+    ];
+    for i in 0..2000 {
+        hosts.push(serde_json::json!({
+            "name": format!("obs{i}"),
+            "address": format!("10.{}.{}.1", i / 256, i % 256),
+            "components": ["observer", "ocp-agent"],
+        }));
+    }
+    let plan = serde_json::json!({
+        "name": "big", "profiles": ["ocp"], "hosts": hosts,
+        "networks": [{ "name": "application", "cidrs": ["198.18.50.0/24"] },
+                     { "name": "ocp-console", "cidrs": ["198.18.60.0/24"] }],
+    })
+    .to_string();
+    let mut host = component();
+    let (portplan, store) = host.exports();
+    assert!(store.hostcall_fuel() >= portplan_tests::component::HOSTCALL_FUEL);
+    let plan = portplan
+        .call_parse_plan(&mut *store, &plan)
+        .expect("no trap")
+        .expect("parses");
+    let report = portplan
+        .call_validate_plan(store, &plan)
+        .expect("no trap: the fuel admits the whole report")
+        .expect("validates");
+    assert_eq!(report.hosts.len(), 2001);
+    assert!(
+        source_bytes(&report) > 128 << 20,
+        "the report must pass the default fuel to test anything: {} bytes",
+        source_bytes(&report)
+    );
+}
