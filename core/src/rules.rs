@@ -590,10 +590,11 @@ fn ephemeral_collisions(
         Some(range) => (range, "observed"),
         None => (DEFAULT_LOCAL_PORT_RANGE, "kernel default"),
     };
-    let reserved: Vec<PortRange> = observed
-        .map(|o| o.ip_local_reserved_ports.clone())
-        .unwrap_or_default();
-    let is_reserved = |port: u16| reserved.iter().any(|r| r.contains(port));
+    let reserved = merged(observed.map_or(&[], |o| o.ip_local_reserved_ports.as_slice()));
+    let is_reserved = |port: u16| {
+        let i = reserved.partition_point(|r| r.last < port);
+        reserved.get(i).is_some_and(|r| r.contains(port))
+    };
     let colliding: Vec<(&Placed, Vec<u16>)> = host
         .placed
         .iter()
@@ -633,6 +634,21 @@ fn ephemeral_collisions(
             fix.clone(),
         ));
     }
+}
+
+/// `ranges` as disjoint ranges in port order: an observed reserved-ports
+/// list may repeat and overlap itself, and is then looked up per port.
+fn merged(ranges: &[PortRange]) -> Vec<PortRange> {
+    let mut sorted = ranges.to_vec();
+    sorted.sort();
+    let mut out: Vec<PortRange> = Vec::with_capacity(sorted.len());
+    for range in sorted {
+        match out.last_mut() {
+            Some(last) if range.first <= last.last => last.last = last.last.max(range.last),
+            _ => out.push(range),
+        }
+    }
+    out
 }
 
 /// `8080,62881-63881`: the kernel's list syntax for reserved ports.

@@ -484,3 +484,18 @@ fn a_spec_over_every_port_meets_sixty_thousand_listeners() {
         "nothing listens on tcp port 60001-65535 of c.s0 on h0"
     );
 }
+
+#[test]
+fn a_long_reserved_ports_list_is_merged_once() {
+    let mut plan = custom(vec![custom_spec(0, 36_000, 36_000, false)]);
+    let mut reserved = vec![json!("30000-40000"); 50_000];
+    reserved.push(json!(8080));
+    plan["observations"] = json!([{ "host": "h0", "phase": "preinstall",
+        "observation": { "ip-local-reserved-ports": reserved } }]);
+    let report = support::report(plan);
+    let finding = support::one(&report, FindingCode::EphemeralCollision, Severity::Warning);
+    assert_eq!(
+        finding.fix,
+        "sysctl -w net.ipv4.ip_local_reserved_ports=8080,30000-40000,45000"
+    );
+}
