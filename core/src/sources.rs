@@ -12,7 +12,7 @@
 //! host's own address cut out of the one CIDR holding it. Aggregating once
 //! and cutting out one address gives exactly what aggregating every peer but
 //! the host would (the CIDRs are the canonical decomposition of the address
-//! set; `tests/properties.rs` checks it against the per-host aggregation).
+//! set; `tests/scale.rs` checks it against the per-host aggregation).
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,12 +45,9 @@ pub(crate) struct Reach {
     pub nets: Vec<IpNet>,
 }
 
-/// Who reaches `placed` on `host`. For one port; a port table goes through
-/// [`Sources`], which shares the work between the hosts.
-#[allow(
-    dead_code,
-    reason = "the reachability probe (issue 15, core/src/reach) asks per port"
-)]
+/// Who reaches `placed` on `host`. For one port: it works out the port's
+/// accessor list for this call alone, so a loop over many hosts goes
+/// through [`Sources`], which shares that work between them.
 pub(crate) fn reach(deployment: &Deployment, host: &DeployedHost, placed: &Placed) -> Reach {
     let sources = Sources::new(deployment, [placed]);
     match deployment.host_id(&host.name) {
