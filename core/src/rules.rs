@@ -77,11 +77,7 @@ pub(crate) fn check(deployment: &Deployment, sources: &Sources, ids: &[HostId]) 
 fn sort(deployment: &Deployment, findings: &mut [Finding]) {
     findings.sort_by_cached_key(|f| {
         // Plan-wide findings first, then by plan host order.
-        let host = f
-            .host
-            .as_deref()
-            .and_then(|h| deployment.host_id(h))
-            .map(|id| id.index() + 1);
+        let host = f.host.as_deref().and_then(|h| deployment.host_id(h));
         (
             f.severity,
             host,
