@@ -18,14 +18,21 @@ mod choice;
 mod drift;
 mod error;
 mod persist;
+mod reserve;
 mod steps;
 mod undo;
 mod verdict;
+mod zone;
 
 pub use choice::{Choice, Detected, FirewallChoice, choose, host_warnings};
 pub use drift::drift;
 pub use error::RunError;
 pub use persist::{nft_conf, nft_conf_replaceable, normalized as normalized_saved};
+pub use reserve::{
+    DropIn, RESERVED_PORTS_KEY, Reservation, SYSCTL_DROPIN, dropin_is_ours, parse_ports,
+    planned_ports, port_list, reserve, unreserve,
+};
 pub use steps::{Steps, Task, describe, steps, tagged, verify};
 pub use undo::undo;
 pub use verdict::verdict;
+pub use zone::asked_zone;
