@@ -20,6 +20,15 @@ impl ExtismHost {
         })
     }
 
+    /// Loads the plugin at `path` with its memory capped at `pages` of 64 KiB:
+    /// to make the real plugin run out of memory, i.e. trap.
+    pub fn load_with_memory_max(path: &Path, pages: u32) -> Result<Self, extism::Error> {
+        let manifest = Manifest::new([Wasm::data(std::fs::read(path)?)]).with_memory_max(pages);
+        Ok(ExtismHost {
+            plugin: Plugin::new(&manifest, [], false)?,
+        })
+    }
+
     /// Calls `function` with `input`; a plugin error comes back as `Err(message)`.
     pub fn call(&mut self, function: &str, input: &str) -> Result<String, String> {
         self.plugin

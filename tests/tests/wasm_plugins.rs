@@ -371,6 +371,30 @@ fn every_host_exits_non_zero_with_the_message_when_the_plugin_traps() {
     assert!(crash.contains("unreachable"), "{crash}");
 }
 
+/// The real plugin out of memory mid-call (capped by its host): the call
+/// fails, and the host reports a crash, never the plan's rejection.
+#[test]
+fn the_real_plugin_out_of_memory_is_a_crash_not_a_rejection() {
+    // ~40 KB of plan whose report holds ~300² admitted sources (megabytes).
+    let plan = many_observers(300);
+    let plugin = built_plugin("portplan-extism.wasm");
+    // Room to start and to take the plan in (4 MiB), none for its report.
+    let mut host = ExtismHost::load_with_memory_max(&plugin, 64).expect("loads");
+    let crash = host.answer(&plan).expect_err("a crash, not an answer");
+    assert!(
+        !portplan_tests::extism_plugin::is_rejection(&crash),
+        "{crash}"
+    );
+    // Its own message: an allocation failed (Extism's allocator says "oom";
+    // Rust's, aborting, traps at an `unreachable`).
+    assert!(
+        crash.contains("oom") || crash.contains("unreachable"),
+        "{crash}"
+    );
+    // The same plugin with its memory answers the same plan.
+    assert!(extism().answer(&plan).expect("no crash").is_ok());
+}
+
 #[test]
 fn every_host_exits_2_with_the_plan_error_on_a_rejection() {
     let plan = repo_root().join("tests/corpus/error-many-problems.plan.json");
@@ -719,6 +743,27 @@ fn both_plugins_reproduce_the_reach_corpus() {
     assert!(mismatches.is_empty(), "extism: {mismatches:#?}");
 }
 
+/// An OCP plan of `n` OBServers (they reach each other: RPC) in separate /24s,
+/// so their addresses never merge and the report lists ~n² sources.
+fn many_observers(n: usize) -> String {
+    let mut hosts = vec![serde_json::json!(
+        { "name": "ocp1", "address": "198.18.0.10", "components": ["ocp-server"] }
+    )];
+    for i in 0..n {
+        hosts.push(serde_json::json!({
+            "name": format!("obs{i}"),
+            "address": format!("10.{}.{}.1", i / 256, i % 256),
+            "components": ["observer", "ocp-agent"],
+        }));
+    }
+    serde_json::json!({
+        "name": "big", "profiles": ["ocp"], "hosts": hosts,
+        "networks": [{ "name": "application", "cidrs": ["198.18.50.0/24"] },
+                     { "name": "ocp-console", "cidrs": ["198.18.60.0/24"] }],
+    })
+    .to_string()
+}
+
 /// Bytes of text a report's source lists hand to the host, each string also
 /// costing its (pointer, length) pair: less than what wasmtime charges
 /// against the hostcall fuel for lowering the report.
@@ -741,26 +786,10 @@ fn source_bytes(report: &types::Report) -> usize {
 
 /// Issue 16: the report of a plan the input limits admit can be larger than
 /// wasmtime's default hostcall fuel (128 MiB), which failed such calls; the
-/// host's fuel lets it through whole. OBServers reach each other (RPC), and
-/// addresses in separate /24s never merge, so n hosts list ~n² sources.
+/// host's fuel lets it through whole.
 #[test]
 fn a_report_past_the_default_hostcall_fuel_comes_back_from_the_component() {
-    let mut hosts = vec![
-        serde_json::json!({ "name": "ocp1", "address": "198.18.0.10", "components": ["ocp-server"] }),
-    ];
-    for i in 0..2000 {
-        hosts.push(serde_json::json!({
-            "name": format!("obs{i}"),
-            "address": format!("10.{}.{}.1", i / 256, i % 256),
-            "components": ["observer", "ocp-agent"],
-        }));
-    }
-    let plan = serde_json::json!({
-        "name": "big", "profiles": ["ocp"], "hosts": hosts,
-        "networks": [{ "name": "application", "cidrs": ["198.18.50.0/24"] },
-                     { "name": "ocp-console", "cidrs": ["198.18.60.0/24"] }],
-    })
-    .to_string();
+    let plan = many_observers(2000);
     let mut host = component();
     let (portplan, store) = host.exports();
     assert!(store.hostcall_fuel() >= portplan_tests::component::HOSTCALL_FUEL);
