@@ -21,7 +21,7 @@ impl ExtismHost {
     }
 
     /// Loads the plugin at `path` with its memory capped at `pages` of 64 KiB:
-    /// to make the real plugin run out of memory, i.e. trap.
+    /// to make the real plugin run out of memory in the middle of a call.
     pub fn load_with_memory_max(path: &Path, pages: u32) -> Result<Self, extism::Error> {
         let manifest = Manifest::new([Wasm::data(std::fs::read(path)?)]).with_memory_max(pages);
         Ok(ExtismHost {
