@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import unittest
 
-from hosts import PORTPLAN, Lan, Listener, sh
+from hosts import PLAYBOOKS, PORTPLAN, Lan, Listener, controller_env, sh
 from test_playbooks import NFT_FOREIGN
 
 BINARY = os.environ.get("PORTPLAN_BIN", PORTPLAN)
@@ -191,6 +191,54 @@ class Reachability(unittest.TestCase):
         for name, host in self.hosts.items():
             self.assertEqual(host.run("nft", "list", "ruleset"), before[name], name)
             self.assert_nothing_left(host, serving[name][1])
+
+    def test_the_playbook_measures_the_same_and_fails_on_a_drop(self):
+        """examples/playbooks/reach.yml under ansible-playbook: every host
+        serves and probes, `cli` probes as the application network and `out`
+        as the outsider; the report passes, then fails with the table when
+        the router drops 2881; the responders are gone afterwards."""
+        work = os.path.join(self.work, "ansible")
+        os.makedirs(work, exist_ok=True)
+        env = controller_env(work)
+        lines = ["[ocp]"]
+        for name, host in self.hosts.items():
+            lines.append(f"{name} ansible_connection=local ansible_shell_executable={host.shell}")
+        lines.append("[clients]")
+        for host in (self.cli, self.out):
+            lines.append(f"{host.name} ansible_connection=local "
+                         f"ansible_shell_executable={host.shell}")
+        inventory = os.path.join(work, "inventory.ini")
+        with open(inventory, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        play = ["ansible-playbook", "-i", inventory, os.path.join(PLAYBOOKS, "reach.yml"),
+                "-e", f"portplan_plan_file={self.plan}", "-e", "portplan_client_host=cli",
+                "-e", "portplan_outsider_host=out", "-e", "portplan_serve_seconds=60"]
+        done = subprocess.run(play, env=env, capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        for host in self.hosts.values():
+            self.assert_no_responder(host)
+        self.router.exec("nft", "add", "rule", "inet", "net", "forward", "tcp", "dport", "2881",
+                         "drop")
+        try:
+            done = subprocess.run(play, env=env, capture_output=True, text=True)
+        finally:
+            self.router.exec("nft", "flush", "chain", "inet", "net", "forward")
+        output = done.stdout + done.stderr
+        self.assertNotEqual(done.returncode, 0, output)
+        self.assertIn("4 mismatches", output)
+        self.assertIn("timed out: dropped on the path", output)
+        for host in self.hosts.values():
+            self.assert_no_responder(host)
+
+    def assert_no_responder(self, host):
+        for pid in sh("ip", "netns", "pids", host.netns).split():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except FileNotFoundError:
+                continue
+            self.assertFalse(b"reach" in argv and b"serve" in argv,
+                             f"{host.name}: a responder survived the play: {argv}")
 
     def assert_nothing_left(self, host, status):
         pids = sh("ip", "netns", "pids", host.netns).split()

@@ -1,4 +1,4 @@
-//! The `portplan.ports.reach` module: `reach: serve|probe|report` in the
+//! The `portplan.ports.reach` module: `reach: serve|probe|report|stop` in the
 //! args file Ansible wrote, one JSON result on stdout, as the main module.
 //!
 //! It never changes the host: `serve` starts a responder that exits by
@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use super::probe::{Refused, measure};
 
-const OPTIONS: [&str; 11] = [
+const OPTIONS: [&str; 12] = [
     "reach",
     "plan",
     "plan_yaml",
@@ -31,6 +31,7 @@ const OPTIONS: [&str; 11] = [
     "network",
     "outsider",
     "results",
+    "pid",
 ];
 
 /// The result of a reach call, or `None` when the args file is not one (no
@@ -71,11 +72,12 @@ fn run(action: &Value, args: &Map<String, Value>) -> Value {
         Some("serve") => serve(&plan, args),
         Some("probe") => probe(&plan, args),
         Some("report") => report(&plan, args),
+        Some("stop") => stop(args),
         _ => Err(PlanError {
             problems: vec![problem(
                 "reach",
                 &action.to_string(),
-                "must be serve, probe or report",
+                "must be serve, probe, report or stop",
             )],
         }),
     };
@@ -325,4 +327,90 @@ fn rename_keys(value: Value, from: char, to: char) -> Value {
         ),
         other => other,
     }
+}
+
+/// Stop the responder `serve` started (its `pid`), before its `seconds` run
+/// out: only a process whose command line is this binary's `reach serve`,
+/// so a stale pid never signals another process. Gone already is fine.
+fn stop(args: &Map<String, Value>) -> Result<Value, PlanError> {
+    let pid = match args.get("pid") {
+        None | Some(Value::Null) => {
+            return Err(PlanError {
+                problems: vec![problem(
+                    "pid",
+                    "",
+                    "is required for stop: the pid serve returned",
+                )],
+            });
+        }
+        Some(_) => number(args, "pid", 0, u64::from(u32::MAX))?,
+    };
+    let bad = |message: &str| PlanError {
+        problems: vec![problem("pid", &pid.to_string(), message)],
+    };
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return Err(bad("is not a process id"));
+    };
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid.as_raw_nonzero()));
+    let is_responder = cmdline.as_ref().is_ok_and(|argv| {
+        let words: Vec<&[u8]> = argv.split(|b| *b == 0).collect();
+        words
+            .windows(2)
+            .any(|w| w == [b"reach".as_slice(), b"serve".as_slice()])
+    });
+    if cmdline.is_err() {
+        return Ok(
+            json!({ "changed": false, "msg": format!("responder {} has already exited", pid.as_raw_nonzero()) }),
+        );
+    }
+    if !is_responder {
+        return Err(bad(
+            "is not a portplan responder (`portplan reach serve`); nothing was signalled",
+        ));
+    }
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+        .map_err(|e| bad(&format!("cannot signal it: {e}")))?;
+    // It stops within a tick of its loop; wait so the ports are free when
+    // the task returns.
+    if gone(pid) {
+        return Ok(
+            json!({ "changed": false, "msg": format!("responder {} stopped", pid.as_raw_nonzero()) }),
+        );
+    }
+    // A responder that does not heed SIGTERM (a blocked signal mask it
+    // inherited) is killed: it holds nothing the kernel does not release.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.as_raw_nonzero()))
+        .unwrap_or_default();
+    let masks: Vec<&str> = status
+        .lines()
+        .filter(|l| l.starts_with("SigBlk") || l.starts_with("SigIgn"))
+        .collect();
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    if !gone(pid) {
+        return Err(bad("the responder did not stop, not even on SIGKILL"));
+    }
+    Ok(json!({
+        "changed": false,
+        "msg": format!(
+            "responder {} stopped with SIGKILL after SIGTERM was not heeded ({})",
+            pid.as_raw_nonzero(),
+            masks.join(", ")
+        ),
+    }))
+}
+
+/// Whether `pid` exits within two seconds.
+fn gone(pid: rustix::process::Pid) -> bool {
+    let path = format!("/proc/{}/cmdline", pid.as_raw_nonzero());
+    for _ in 0..100 {
+        // A zombie's command line is empty: it is gone but for its reaping.
+        if std::fs::read(&path).map_or(true, |argv| argv.is_empty()) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
 }

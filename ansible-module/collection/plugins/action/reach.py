@@ -18,7 +18,7 @@ from ansible_collections.portplan.ports.plugins.action.portplan import (
     _TaskFailed,
 )
 
-STEPS = ('serve', 'probe', 'report')
+STEPS = ('serve', 'probe', 'report', 'stop')
 
 
 class ActionModule(PortplanAction):

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: reach
 short_description: Measure who can reach whom among the hosts of a portplan deployment plan
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Proves the plan's access matrix with real connections, instead of assuming that firewall rules on the hosts are
     enough. A network firewall, a cloud security group or ACL, a firewalld source zone, an earlier deny or a REJECT
@@ -22,16 +22,18 @@ description:
     a port it must not reach (expected deny), concurrently, and returns how each attempt ended.
   - O(step=report) takes every host's serve and probe results and returns the truth table, expected against actual.
     The task fails when anything differs, with the table as its message.
+  - O(step=stop) stops the responder O(step=serve) started (its O(pid)) before O(seconds) run out, so the ports are
+    free when the task returns. It signals only a process that is a portplan responder.
   - The module never changes the host; it reports C(changed=false).
 author:
-  - portplan contributors
+  - portplan developers
 options:
   step:
     description:
       - Which step to run.
     type: str
     required: true
-    choices: [serve, probe, report]
+    choices: [serve, probe, report, stop]
   plan:
     description:
       - The deployment plan inline, as for M(portplan.ports.portplan).
@@ -82,6 +84,10 @@ options:
       - With O(step=probe), probe as a stranger that no rule admits.
     type: bool
     default: false
+  pid:
+    description:
+      - With O(step=stop), the responder's process id, as O(step=serve) returned it.
+    type: int
   results:
     description:
       - With O(step=report), the registered results of the serve and probe tasks (or the records as
@@ -167,7 +173,7 @@ probed:
   type: dict
   contains:
     source:
-      description: Who probed, V({"host": NAME}), V({"network": NAME}) or V(outsider).
+      description: Who probed, as a mapping with key C(host) or C(network) and the name, or the string V(outsider).
       type: raw
     phase:
       description: V(preinstall) or V(postinstall).
