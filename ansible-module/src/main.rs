@@ -151,6 +151,10 @@ struct HostOptions {
     host: Option<String>,
     #[arg(long, value_enum, default_value_t = FirewallArg::Auto)]
     firewall: FirewallArg,
+    /// firewalld: put portplan's rules in this zone instead of the zone
+    /// serving the host's interface (an unknown zone is refused).
+    #[arg(long)]
+    zone: Option<String>,
     #[arg(long, value_enum, default_value_t = CatalogFormat::Table)]
     format: CatalogFormat,
     /// Fail on warning findings too.
@@ -169,6 +173,10 @@ struct ChangeOptions {
     /// With --persist: keep a copy of every file it replaces.
     #[arg(long)]
     backup: bool,
+    /// Reserve the planned fixed ports inside the ephemeral port range, at
+    /// runtime and in /etc/sysctl.d/99-portplan.conf (close removes the file).
+    #[arg(long)]
+    reserve_ports: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -299,6 +307,7 @@ fn host_command(
         dry_run: false,
         persist: false,
         backup: false,
+        reserve_ports: false,
     });
     module::cli::run(
         task,
@@ -320,6 +329,8 @@ fn host_command(
             backup: change.backup,
             strict: host.strict,
             wait,
+            zone: host.zone,
+            reserve_ports: change.reserve_ports,
         },
     )
 }

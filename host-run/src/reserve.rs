@@ -222,10 +222,13 @@ mod tests {
     #[test]
     fn lists_parse_and_print_in_the_kernel_syntax() {
         assert_eq!(
-            parse_ports("8080,9000-9002\n").unwrap(),
+            parse_ports("8080,9000-9002\n").expect("as the test sets it up"),
             ports(&[8080, 9000, 9001, 9002])
         );
-        assert_eq!(parse_ports("\n").unwrap(), ports(&[]));
+        assert_eq!(
+            parse_ports("\n").expect("as the test sets it up"),
+            ports(&[])
+        );
         assert_eq!(
             port_list(&ports(&[9002, 8080, 9000, 9001, 65535])),
             "8080,9000-9002,65535"
@@ -243,7 +246,7 @@ mod tests {
             collision("sysctl -w net.ipv4.ip_local_reserved_ports=2881-2882,40000"),
         ];
         assert_eq!(
-            planned_ports(&findings).unwrap(),
+            planned_ports(&findings).expect("as the test sets it up"),
             ports(&[2881, 2882, 40000])
         );
         let error = planned_ports(&[collision("echo no")]).expect_err("not core's fix");
@@ -253,7 +256,7 @@ mod tests {
     #[test]
     fn reserving_merges_with_the_running_value_and_a_second_run_changes_nothing() {
         let planned = ports(&[2881, 2882]);
-        let first = reserve(&planned, "8080,2883\n", None, PATH).unwrap();
+        let first = reserve(&planned, "8080,2883\n", None, PATH).expect("as the test sets it up");
         assert_eq!(first.runtime.as_deref(), Some("2881-2883,8080"));
         let DropIn::Write(text) = &first.dropin else {
             panic!("{first:?}")
@@ -262,7 +265,8 @@ mod tests {
             text.contains("net.ipv4.ip_local_reserved_ports = 2881-2883,8080\n"),
             "{text}"
         );
-        let second = reserve(&planned, "2881-2883,8080", Some(text), PATH).unwrap();
+        let second =
+            reserve(&planned, "2881-2883,8080", Some(text), PATH).expect("as the test sets it up");
         assert!(!second.changes(), "{second:?}");
     }
 
@@ -270,14 +274,14 @@ mod tests {
     fn the_drop_in_catches_up_when_only_the_runtime_holds_the_ports() {
         // A one-off `sysctl -w` reserved them: the next boot would not.
         let planned = ports(&[2881]);
-        let done = reserve(&planned, "2881", None, PATH).unwrap();
+        let done = reserve(&planned, "2881", None, PATH).expect("as the test sets it up");
         assert_eq!(done.runtime, None);
         assert_eq!(done.dropin, DropIn::Write(dropin_text(&planned)));
     }
 
     #[test]
     fn nothing_planned_and_no_drop_in_is_no_change() {
-        let done = reserve(&ports(&[]), "8080", None, PATH).unwrap();
+        let done = reserve(&ports(&[]), "8080", None, PATH).expect("as the test sets it up");
         assert!(!done.changes(), "{done:?}");
     }
 
@@ -299,9 +303,13 @@ mod tests {
     #[test]
     fn absent_removes_only_the_drop_in() {
         let ours = dropin_text(&ports(&[2881]));
-        let done = unreserve("2881", Some(&ours), PATH).unwrap();
+        let done = unreserve("2881", Some(&ours), PATH).expect("as the test sets it up");
         assert_eq!((done.runtime, done.dropin), (None, DropIn::Remove));
-        assert!(!unreserve("2881", None, PATH).unwrap().changes());
+        assert!(
+            !unreserve("2881", None, PATH)
+                .expect("as the test sets it up")
+                .changes()
+        );
     }
 
     #[test]

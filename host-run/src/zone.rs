@@ -45,7 +45,8 @@ mod tests {
 
     #[test]
     fn a_known_zone_is_used_and_the_reason_says_the_option_chose_it() {
-        let why = asked_zone("internal", FirewallBackend::Firewalld, "", Some(ZONES)).unwrap();
+        let why = asked_zone("internal", FirewallBackend::Firewalld, "", Some(ZONES))
+            .expect("as the test sets it up");
         assert_eq!(why, "zone internal was chosen by the zone option");
     }
 

@@ -63,6 +63,12 @@ pub struct Params {
     pub no_log: bool,
     /// Keep a copy of every file persisting replaces (`backup`).
     pub backup: bool,
+    /// firewalld: the zone that gets portplan's rules (`zone`), instead of
+    /// the zone serving the host's interface.
+    pub zone: Option<String>,
+    /// Reserve the planned fixed ports inside the ephemeral range, at runtime
+    /// and in a sysctl.d drop-in (`reserve_ports`).
+    pub reserve_ports: bool,
     /// Drift is an error in any phase (`portplan check`), not only after install.
     pub strict_audit: bool,
     /// Postinstall: how long to wait for planned ports to listen (`wait_timeout`).
@@ -87,6 +93,8 @@ const OPTIONS: &[&str] = &[
     "lock_timeout",
     "wait_timeout",
     "backup",
+    "zone",
+    "reserve_ports",
 ];
 
 /// Ansible's internal options the module honours; every other `_ansible_*`
@@ -137,6 +145,8 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
     let lock_timeout = seconds(&args, "lock_timeout", 60, &mut problems);
     let backup = boolean(&args, "backup", false, &mut problems);
     let wait = seconds(&args, "wait_timeout", 0, &mut problems);
+    let zone = zone_option(&args, &mut problems);
+    let reserve_ports = boolean(&args, "reserve_ports", false, &mut problems);
     let check_mode = boolean(&args, CHECK_MODE, false, &mut problems);
     let diff = boolean(&args, DIFF, false, &mut problems);
     let no_log = boolean(&args, NO_LOG, false, &mut problems);
@@ -163,6 +173,8 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
             lock_timeout,
             backup,
             wait,
+            zone,
+            reserve_ports,
             strict_audit: false,
             check_mode,
             diff,
@@ -407,6 +419,41 @@ fn choice<T: Copy>(
     }
 }
 
+/// The `zone` option: a firewalld zone name. Whether firewalld has such a
+/// zone is asked on the host; here only a name firewall-cmd could take as
+/// one argument (letters, digits, `_`, `-`, `.`, `+`, `/`: no space, no
+/// option-like leading `-`).
+pub(crate) fn zone_option(
+    args: &Map<String, Value>,
+    problems: &mut Vec<Problem>,
+) -> Option<String> {
+    let zone = text_option(args, "zone", problems)?;
+    match check_zone(&zone) {
+        Ok(()) => Some(zone),
+        Err(message) => {
+            problems.push(Problem {
+                path: "zone".into(),
+                value: quote(&zone),
+                message,
+            });
+            None
+        }
+    }
+}
+
+/// Whether `zone` can be a firewalld zone's name, else why not.
+pub(crate) fn check_zone(zone: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_-.+/".contains(c);
+    if zone.is_empty() || zone.starts_with('-') || !zone.chars().all(allowed) {
+        return Err(
+            "must be a firewalld zone name (letters, digits, _ - . + /, not starting with -), \
+                    e.g. public or internal"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// Whole seconds the way Ansible's `type: int` reads them (a number, or its
 /// text), at most a day.
 fn seconds(
@@ -535,6 +582,31 @@ mod tests {
                 .message
                 .contains("supported: backup, fail_on")
         );
+    }
+
+    #[test]
+    fn zone_and_reserve_ports_are_read_and_a_bad_one_is_named_with_its_value() {
+        let params = parse(&args(r#","zone":"internal","reserve_ports":"yes""#)).expect("valid");
+        assert_eq!(params.zone.as_deref(), Some("internal"));
+        assert!(params.reserve_ports);
+        let params = parse(&args("")).expect("valid");
+        assert_eq!((params.zone, params.reserve_ports), (None, false));
+        for (zone, shown) in [
+            (r#""my zone""#, "my zone"),
+            (r#""--permanent""#, "--permanent"),
+            (r#""""#, ""),
+        ] {
+            let error = parse(&args(&format!(r#","zone":{zone}"#))).expect_err(zone);
+            let problem = &error.problems[0];
+            assert_eq!(
+                (problem.path.as_str(), problem.value.as_str()),
+                ("zone", shown)
+            );
+            assert!(problem.message.contains("firewalld zone name"), "{error}");
+        }
+        let error = parse(&args(r#","reserve_ports":"perhaps""#)).expect_err("not a boolean");
+        assert_eq!(error.problems[0].path, "reserve_ports");
+        assert_eq!(error.problems[0].value, "perhaps");
     }
 
     #[test]

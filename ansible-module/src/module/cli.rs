@@ -34,6 +34,10 @@ pub struct HostArgs {
     pub strict: bool,
     /// Postinstall: seconds to wait for the planned ports to listen.
     pub wait: u64,
+    /// firewalld: the zone that gets portplan's rules.
+    pub zone: Option<String>,
+    /// Reserve the planned ports inside the ephemeral range, for good.
+    pub reserve_ports: bool,
 }
 
 const EXIT_FAILED: u8 = 1;
@@ -70,6 +74,10 @@ fn params(task: Task, args: &HostArgs) -> Result<Params, String> {
     // Resolved here for the plan's own problems; the rules run in check_host.
     portplan_core::shell::check_plan(&plan)
         .map_err(|e| crate::plan_input::with_lines(&label, &text, e).to_string())?;
+    if let Some(zone) = &args.zone {
+        super::args::check_zone(zone)
+            .map_err(|why| format!("--zone {}: {why}", portplan_core::shell::quote(zone)))?;
+    }
     let host = match &args.host {
         Some(host) => host.clone(),
         None => this_host(&plan)?,
@@ -93,6 +101,8 @@ fn params(task: Task, args: &HostArgs) -> Result<Params, String> {
         backup: args.backup,
         lock_timeout: std::time::Duration::from_secs(60),
         wait: std::time::Duration::from_secs(args.wait),
+        zone: args.zone.clone(),
+        reserve_ports: args.reserve_ports,
         // `portplan check` is the audit: a firewall not as planned fails it.
         strict_audit: true,
         given: Map::new(),

@@ -35,7 +35,17 @@ pub fn gather(params: &Params) -> Result<Gathered, RunError> {
     let detected = detect(params.firewall, &facts);
     let (mut choice, warning) =
         portplan_run::choose(params.firewall, &detected, params.ufw_enable, params.state)?;
-    let zone = if choice.backend == FirewallBackend::Firewalld {
+    let zone = if let Some(asked) = &params.zone {
+        // Asked only of firewalld: another backend is refused without it.
+        let zones = match choice.backend {
+            FirewallBackend::Firewalld => Some(run_argv(&["firewall-cmd", "--get-zones"])?),
+            _ => None,
+        };
+        let why =
+            portplan_run::asked_zone(asked, choice.backend, &choice.reason, zones.as_deref())?;
+        choice.reason = format!("{}; {why}", choice.reason);
+        Some(asked.clone())
+    } else if choice.backend == FirewallBackend::Firewalld {
         let host = params.plan.hosts.iter().find(|h| h.name == params.host);
         let (zone, why) = firewalld_zone(host)?;
         choice.reason = format!("{}; {why}", choice.reason);

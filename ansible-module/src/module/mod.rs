@@ -13,6 +13,7 @@ mod facts;
 mod gather;
 mod lock;
 mod persist;
+mod reserve;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -55,8 +56,13 @@ struct ModuleResult {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     backup_files: Vec<String>,
     warnings: Vec<String>,
+    /// What `reserve_ports` did.
     #[serde(skip_serializing_if = "Option::is_none")]
-    diff: Option<Diff>,
+    reserved_ports: Option<ReservedPorts>,
+    /// One view, or a list of them when `reserve_ports` changes too (as
+    /// Ansible takes several files' diffs).
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "one_or_list")]
+    diff: Vec<Diff>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     problems: Vec<Problem>,
     /// The options as given, as Ansible's own modules report them; left out
@@ -69,6 +75,23 @@ struct ModuleResult {
 struct FirewallUsed {
     backend: FirewallBackend,
     reason: String,
+}
+
+#[derive(Serialize)]
+struct ReservedPorts {
+    /// The sysctl.d drop-in.
+    file: String,
+    /// The running `net.ipv4.ip_local_reserved_ports` after the task.
+    runtime: String,
+    changed: bool,
+}
+
+/// A single diff as Ansible's usual dict; several as its list form.
+fn one_or_list<S: serde::Serializer>(diffs: &[Diff], serializer: S) -> Result<S::Ok, S::Error> {
+    match diffs {
+        [one] => one.serialize(serializer),
+        many => many.serialize(serializer),
+    }
 }
 
 #[derive(Serialize)]
@@ -239,10 +262,9 @@ fn short_text(text: &str) -> String {
 }
 
 /// A run: gather, decide, execute, verify. Every decision is a pure step of
-/// `portplan_run` or core; the IO is in `gather` and `execute`.
+/// `portplan_run` or core; the IO is in `gather`, `execute` and `reserve`.
 fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), RunError> {
     let gathered = gather::gather(params)?;
-    let backend = gathered.choice.backend;
     let observation = observe(params, &gathered, result);
     let mut report =
         portplan_core::check_host(&params.plan, &params.host, params.phase, &observation)
@@ -261,6 +283,86 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), RunError> 
     result.warnings.extend(warnings);
     go_on?;
 
+    let reserved = reserve_ports(params, &gathered, result)?;
+    let outcome = firewall_task(params, &gathered, &report, result);
+    if let Some(reserved) = reserved {
+        // The reservation stays whatever the firewall did: a rollback of the
+        // firewall does not undo it, so the task changed the host.
+        result.changed |= reserved.changed;
+        result.msg = format!("{}; {}", result.msg, reserved.note);
+        if params.diff {
+            result.diff.extend(
+                reserved
+                    .diffs
+                    .into_iter()
+                    .map(|(what, before, after)| Diff {
+                        before_header: what.clone(),
+                        after_header: what,
+                        before,
+                        after,
+                    }),
+            );
+        }
+        if let Some(copy) = reserved.backup {
+            let copy = copy.display().to_string();
+            result.backup_file.get_or_insert_with(|| copy.clone());
+            result.backup_files.push(copy);
+        }
+        result.reserved_ports = Some(ReservedPorts {
+            file: reserved.file.display().to_string(),
+            runtime: reserved.runtime,
+            changed: reserved.changed,
+        });
+    }
+    outcome
+}
+
+/// `reserve_ports`: before the firewall changes, so a drop-in portplan may
+/// not replace stops the task with nothing changed. `checked` changes
+/// nothing, so it only says the option had no effect.
+fn reserve_ports(
+    params: &Params,
+    gathered: &Gathered,
+    result: &mut ModuleResult,
+) -> Result<Option<reserve::Reserved>, RunError> {
+    if !params.reserve_ports {
+        return Ok(None);
+    }
+    if params.state == State::Checked {
+        result
+            .warnings
+            .push("reserve_ports does nothing with state: checked (it applies with present, and absent removes its drop-in)".into());
+        return Ok(None);
+    }
+    // Every planned fixed port in the ephemeral range, whether or not the
+    // running value reserves it already: core's finding against no
+    // reservation at all names them. A port reserved only by a one-off
+    // `sysctl -w` so still gets into the drop-in and survives a reboot.
+    let mut bare = gathered.facts.observation.clone();
+    bare.ip_local_reserved_ports.clear();
+    let all = portplan_core::check_host(&params.plan, &params.host, params.phase, &bare)
+        .map_err(RunError::Plan)?;
+    let planned = portplan_run::planned_ports(&all.findings).map_err(RunError::Host)?;
+    reserve::apply(
+        &planned,
+        params.state == State::Absent,
+        (Path::new("/etc"), Path::new("/proc")),
+        params.check_mode,
+        params.backup,
+    )
+    .map(Some)
+    .map_err(RunError::Host)
+}
+
+/// The firewall part of a run, after the verdict.
+fn firewall_task(
+    params: &Params,
+    gathered: &Gathered,
+    report: &Report,
+    result: &mut ModuleResult,
+) -> Result<(), RunError> {
+    let backend = gathered.choice.backend;
+    let shown = short_text(&params.host);
     let summary = format!(
         "host {shown}: {} error(s), {} warning(s), {} info(s)",
         report.summary.errors, report.summary.warnings, report.summary.infos
@@ -309,7 +411,7 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), RunError> 
     } else {
         let after = change(
             params,
-            &gathered,
+            gathered,
             (output, state),
             &report.rules,
             &steps,
@@ -331,7 +433,7 @@ fn run_task(params: &Params, result: &mut ModuleResult) -> Result<(), RunError> 
             portplan_run::describe(&steps.before),
             portplan_run::describe(&after),
         );
-        result.diff = Some(diff(backend, &params.host, before, after));
+        result.diff.push(diff(backend, &params.host, before, after));
     }
     Ok(())
 }
@@ -437,7 +539,7 @@ fn audit(
         let (now, after) =
             portplan_core::shell::placements(&report.rules, state).map_err(RunError::Change)?;
         let lines = |lines: Vec<String>| lines.iter().map(|line| format!("{line}\n")).collect();
-        result.diff = Some(diff(
+        result.diff.push(diff(
             state.backend(),
             &params.host,
             lines(now),

@@ -151,6 +151,36 @@ fn firewalld_files(etc: &Path, state: &FirewallState) -> Vec<PathBuf> {
 /// first, then renamed in order; a failed rename puts the ones before it
 /// back.
 fn write_all(files: &[(PathBuf, String)], backup: bool) -> Result<Saved, String> {
+    write_all_with(files, backup, None)
+}
+
+/// One file written as [`write_all`] writes files (temporary file, rename,
+/// backup), a new one with `mode` (sysctl.d files are world-readable,
+/// whatever the umask Ansible runs under).
+pub fn write_file(path: &Path, text: &str, backup: bool, mode: u32) -> Result<Saved, String> {
+    write_all_with(
+        &[(path.to_path_buf(), text.to_string())],
+        backup,
+        Some(mode),
+    )
+}
+
+/// Remove a file portplan owns, keeping a copy first when `backup` asks;
+/// the copy.
+pub fn remove_file(path: &Path, backup: bool) -> Result<Option<PathBuf>, String> {
+    let copy = match (backup, fs::read_to_string(path)) {
+        (true, Ok(old)) => Some(backup_copy(path, &old)?),
+        _ => None,
+    };
+    fs::remove_file(path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+    Ok(copy)
+}
+
+fn write_all_with(
+    files: &[(PathBuf, String)],
+    backup: bool,
+    new_mode: Option<u32>,
+) -> Result<Saved, String> {
     let mut saved = Saved {
         files: files.iter().map(|(path, _)| path.clone()).collect(),
         ..Saved::default()
@@ -167,7 +197,7 @@ fn write_all(files: &[(PathBuf, String)], backup: bool) -> Result<Saved, String>
         if backup && let Some(old) = &old {
             saved.backups.push(backup_copy(&target, old)?);
         }
-        staged.push((target.clone(), old, stage(&target, text)?));
+        staged.push((target.clone(), old, stage(&target, text, new_mode)?));
     }
     for (done, (target, _, temporary)) in staged.iter().enumerate() {
         if let Err(e) = fs::rename(temporary, target) {
@@ -187,7 +217,7 @@ fn put_back(done: &[(PathBuf, Option<String>, PathBuf)]) -> String {
     let mut failed = Vec::new();
     for (target, old, _) in done {
         let restored = match old {
-            Some(old) => stage(target, old).and_then(|t| {
+            Some(old) => stage(target, old, None).and_then(|t| {
                 fs::rename(&t, target).map_err(|e| format!("{}: {e}", target.display()))
             }),
             None => fs::remove_file(target).map_err(|e| format!("{}: {e}", target.display())),
@@ -217,8 +247,9 @@ fn through_symlink(path: &Path) -> PathBuf {
 }
 
 /// `text` in a new file beside `target`, named for this process so two runs
-/// never share one, with the target's mode and owner.
-fn stage(target: &Path, text: &str) -> Result<PathBuf, String> {
+/// never share one, with the target's mode and owner, or `new_mode` when
+/// there is no target yet.
+fn stage(target: &Path, text: &str, new_mode: Option<u32>) -> Result<PathBuf, String> {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -235,6 +266,9 @@ fn stage(target: &Path, text: &str) -> Result<PathBuf, String> {
     if let Ok(meta) = fs::metadata(target) {
         fs::set_permissions(&temporary, meta.permissions()).map_err(fail)?;
         std::os::unix::fs::chown(&temporary, Some(meta.uid()), Some(meta.gid())).map_err(fail)?;
+    } else if let Some(mode) = new_mode {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(&temporary, fs::Permissions::from_mode(mode)).map_err(fail)?;
     }
     Ok(temporary)
 }
@@ -251,7 +285,7 @@ fn backup_copy(target: &Path, old: &str) -> Result<PathBuf, String> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let path = target.with_file_name(format!("{name}.{}.{stamp}~", std::process::id()));
-    let temporary = stage(target, old)?;
+    let temporary = stage(target, old, None)?;
     fs::rename(&temporary, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
 }
