@@ -159,7 +159,7 @@ options:
         else nftables when a native nftables table filters input, else iptables when its INPUT chain filters, else
         whichever of the two is installed. The result's RV(firewall) says which was used and why.
       - V(firewalld) adds rich rules to the zone that serves the interface carrying the host's address (the default
-        zone when that interface is bound to none), in the runtime and the permanent configuration alike, so no
+        zone when that interface is bound to none; O(zone) picks another), in the runtime and the permanent configuration alike, so no
         reload is needed and a restart keeps them. Each is
         C(rule family="ipv4" source address="..." port port="..." protocol="tcp" log prefix="portplan:<spec-id>"
         level="info" limit value="1/h" accept). The rate-limited log prefix is portplan's tag, since rich rules have
@@ -175,6 +175,42 @@ options:
     type: str
     choices: [auto, firewalld, ufw, nftables, iptables, none]
     default: auto
+  zone:
+    description:
+      - With firewalld, the zone that gets portplan's rich rules, as C(ansible.posix.firewalld)'s O(zone) names it,
+        instead of the zone serving the interface that carries the host's address (or the default zone).
+      - A zone firewalld does not know (C(firewall-cmd --get-zones)) fails the task before anything changes, naming
+        the zone and listing the zones there are.
+      - Given with another backend (also when O(firewall=auto) picks nftables, iptables or ufw) it fails the task
+        before anything changes, naming the option and the backend.
+      - RV(firewall.reason) always says which zone was used and why, chosen by this option, bound to the interface,
+        or the default zone.
+      - With O(state=absent) portplan's rules are removed from whichever zones hold them, whatever this says.
+      - The rules go into a zone's filter only for traffic that zone receives; a zone bound to no interface or
+        source admits nothing.
+    type: str
+  reserve_ports:
+    description:
+      - Apply the fix of the C(ephemeral-collision) finding for good, so an outgoing connection can never take a
+        planned fixed port before its service binds it.
+      - With O(state=present) every planned fixed port of this host inside C(net.ipv4.ip_local_port_range) is added
+        to C(net.ipv4.ip_local_reserved_ports) in the running kernel (C(/proc/sys)) and in the drop-in
+        C(/etc/sysctl.d/99-portplan.conf), which systemd-sysctl loads at boot. Both hold the planned ports merged
+        with the whole running value, so no port that others reserved is dropped; the last file that sets the key
+        wins at boot, hence C(99-). Ports reserved only by a one-off C(sysctl -w) get into the drop-in too.
+      - Idempotent, and nothing is written in check mode; diff mode shows the running value and the drop-in before
+        and after. With O(backup=true) a replaced drop-in is copied first. The drop-in is written to a temporary
+        file and renamed over, mode 0644 when new. RV(reserved_ports) says what was done.
+      - With O(state=absent) the drop-in is removed (copied first with O(backup=true)). The running reservation is
+        left as it is, because the running list cannot tell portplan's ports from ports others reserved and a
+        reserved port only keeps outgoing connections off it; the next boot no longer reserves them.
+      - portplan only ever writes and removes its own drop-in. A file at that path that portplan did not write (its
+        first line is not portplan's header) fails the task before anything changes.
+      - It is applied before the firewall is changed; the verdict of O(fail_on) comes first, so with
+        O(fail_on=warning) an C(ephemeral-collision) warning fails the task before it can be fixed.
+      - With O(state=checked) it does nothing (a warning says so).
+    type: bool
+    default: false
   fail_on:
     description:
       - The least severe finding that fails the task.
@@ -210,6 +246,7 @@ options:
     description:
       - Before persisting replaces a file, keep a copy beside it named C(FILE.PID.YYYY-MM-DD@HH:MM:SS~) (UTC), as
         Ansible's own modules do; RV(backup_file) names it.
+      - The same for the sysctl.d drop-in of O(reserve_ports) when it is replaced or removed.
     type: bool
     default: false
   ufw_enable:
@@ -381,6 +418,18 @@ EXAMPLES = r"""
       ansible.builtin.debug:
         var: opened.firewall.reason
 
+- name: Rules in a chosen firewalld zone, and the planned ports kept out of the ephemeral range for good
+  hosts: ocp
+  become: true
+  tasks:
+    - name: The internal zone gets the rules; the reserved ports go to /etc/sysctl.d/99-portplan.conf too
+      portplan.ports.portplan:
+        plan_file: ocp-cluster.json
+        firewall: firewalld
+        zone: internal
+        reserve_ports: true
+        backup: true
+
 - name: Ubuntu hosts with ufw that is not enabled yet
   hosts: fdl
   become: true
@@ -411,7 +460,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed:
-  description: Whether a firewall rule was added or removed (or, in check mode, would be).
+  description: Whether a firewall rule was added or removed, or O(reserve_ports) changed the reservation (or, in check
+    mode, would).
   returned: always
   type: bool
   sample: true
@@ -579,9 +629,12 @@ firewall:
       type: str
       sample: nftables
     reason:
-      description: Why this backend, for example that it was detected or asked for.
+      description:
+        - Why this backend, for example that it was detected or asked for.
+        - With firewalld, also which zone got the rules and why, chosen by O(zone), bound to the interface that
+          carries the host's address, or the default zone.
       type: str
-      sample: no firewall filters input; nftables is installed
+      sample: "firewall: firewalld (firewall-cmd --state: running); zone internal was chosen by the zone option"
 facts:
   description: What was observed on the host, as the checks saw it.
   returned: when the options are valid
@@ -646,8 +699,25 @@ persisted:
   type: list
   elements: str
   sample: [/etc/nftables.conf]
+reserved_ports:
+  description: What O(reserve_ports) did (in check mode, would do).
+  returned: with O(reserve_ports=true) and O(state=present) or O(state=absent)
+  type: dict
+  contains:
+    file:
+      description: The drop-in.
+      type: str
+      sample: /etc/sysctl.d/99-portplan.conf
+    runtime:
+      description: C(net.ipv4.ip_local_reserved_ports) after the task, in the kernel's list syntax.
+      type: str
+      sample: 2881-2883,8080
+    changed:
+      description: Whether the running value or the drop-in changed.
+      type: bool
+      sample: true
 backup_file:
-  description: The copy of the first file persisting replaced, with O(backup=true).
+  description: The copy of the first file persisting (or O(reserve_ports)) replaced, with O(backup=true).
   returned: when a file was replaced with O(backup=true)
   type: str
   sample: /etc/iptables/rules.v4.4242.2026-11-30@04:05:06~
@@ -663,9 +733,12 @@ warnings:
   elements: str
   sample: ["not running as root: the owners of listening sockets are unknown and the firewall cannot be changed (use become: true)"]
 diff:
-  description: The host's portplan-relevant firewall ruleset as text, before and after.
+  description:
+    - The host's portplan-relevant firewall ruleset as text, before and after.
+    - When O(reserve_ports) changes something, a list instead (Ansible's form for several files), the firewall's view
+      first, then the running C(net.ipv4.ip_local_reserved_ports) and the drop-in.
   returned: in diff mode
-  type: dict
+  type: raw
   contains:
     before:
       description: The ruleset before.
