@@ -292,7 +292,12 @@ fn port_conflicts(host: &DeployedHost, findings: &mut Vec<Finding>) {
 fn shared<'p>(specs: &[&'p Placed]) -> Vec<(PortRange, Vec<&'p Placed>)> {
     // At each boundary, the specs that start (true) or end (false) there.
     let mut edges: BTreeMap<u32, Vec<(usize, bool)>> = BTreeMap::new();
-    for (i, placed) in specs.iter().enumerate() {
+    // A typed plan skips the parser, so a range may be reversed: it holds no port.
+    let valid = specs
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.ports.first <= p.ports.last);
+    for (i, placed) in valid {
         edges
             .entry(placed.ports.first.into())
             .or_default()
@@ -635,7 +640,12 @@ fn ephemeral_collisions(
 /// `ranges` as disjoint ranges in port order: an observed reserved-ports
 /// list may repeat and overlap itself, and is then looked up per port.
 fn merged(ranges: &[PortRange]) -> Vec<PortRange> {
-    let mut sorted = ranges.to_vec();
+    // A reversed range (a typed observation skips the parser) holds no port.
+    let mut sorted: Vec<PortRange> = ranges
+        .iter()
+        .copied()
+        .filter(|r| r.first <= r.last)
+        .collect();
     sorted.sort();
     let mut out: Vec<PortRange> = Vec::with_capacity(sorted.len());
     for range in sorted {
@@ -880,7 +890,11 @@ impl<'o> Listening<'o> {
         let end = self
             .sorted
             .partition_point(|e| key(e) <= (transport, ports.last));
-        let mut found: Vec<(usize, &Listener)> = self.sorted[start..end]
+        // A typed plan skips the parser, so `ports` may be reversed: no port.
+        let mut found: Vec<(usize, &Listener)> = self
+            .sorted
+            .get(start..end)
+            .unwrap_or_default()
             .iter()
             .map(|&(_, _, i, l)| (i, l))
             .collect();
