@@ -74,7 +74,8 @@ class ZoneAndReservePorts(PlaybookCase):
         cls.playbook = os.path.join(cls.work, "zone-reserve.yml")
         with open(cls.playbook, "w") as f:
             f.write(PLAYBOOK)
-        cls.machine_sysctl = open(SYSCTL).read()
+        with open(SYSCTL) as f:
+            cls.machine_sysctl = f.read()
         cls.machine_dropin = os.path.exists(DROPIN)
         cls.lan = Lan("zr")
         cls.obs1 = cls.lan.host("obs1", "198.18.2.11", daemons=True)
@@ -108,7 +109,8 @@ class ZoneAndReservePorts(PlaybookCase):
         return self.obs1.run("sh", "-c", f"cat {DROPIN} 2>/dev/null || true") or None
 
     def assert_machine_untouched(self):
-        self.assertEqual(open(SYSCTL).read(), self.machine_sysctl)
+        with open(SYSCTL) as f:
+            self.assertEqual(f.read(), self.machine_sysctl)
         self.assertEqual(os.path.exists(DROPIN), self.machine_dropin)
         if self.machine_dropin:
             with open(DROPIN) as f:
@@ -122,7 +124,7 @@ class ZoneAndReservePorts(PlaybookCase):
     def test_10_an_unknown_zone_fails_naming_it_and_the_zones(self):
         result = self.run_play("-e", "portplan_zone=intrenal", "-e", "portplan_reserve=true",
                                expect_rc=2)
-        self.assertTrue(result["failed"], result)
+        self.assertEqual(result["_outcome"], "failed", result)
         self.assertIn("zone: intrenal is not a firewalld zone", result["msg"])
         self.assertIn("internal, public", result["msg"])
         self.assertEqual(firewall_state(self.obs1), self.original)
@@ -149,7 +151,7 @@ class ZoneAndReservePorts(PlaybookCase):
     def test_15_zone_with_another_backend_fails_naming_option_and_backend(self):
         result = self.run_play("-e", "portplan_zone=internal", "-e", "portplan_firewall=nftables",
                                expect_rc=2)
-        self.assertTrue(result["failed"], result)
+        self.assertEqual(result["_outcome"], "failed", result)
         self.assertIn("zone: internal is a firewalld option", result["msg"])
         self.assertIn("the firewall backend is nftables", result["msg"])
         self.assertEqual(firewall_state(self.obs1), self.original)
@@ -238,7 +240,7 @@ class ZoneAndReservePorts(PlaybookCase):
         running = self.reserved()
         result = self.run_play("-e", "portplan_zone=internal", "-e", "portplan_reserve=true",
                                expect_rc=2)
-        self.assertTrue(result["failed"], result)
+        self.assertEqual(result["_outcome"], "failed", result)
         self.assertIn(f"{DROPIN} exists and was not written by portplan", result["msg"])
         self.assertEqual((self.dropin(), self.reserved()), (foreign, running))
         self.assertEqual(firewall_state(self.obs1), self.original)
