@@ -880,9 +880,9 @@ impl<'o> Listening<'o> {
         Listening { sorted }
     }
 
-    /// The listeners of `transport` on `ports`, in observation order (the
-    /// order a message lists them in).
-    fn on(&self, transport: Transport, ports: PortRange) -> Vec<&'o Listener> {
+    /// The listeners of `transport` on `ports` with their positions, in
+    /// observation order (the order a message lists them in).
+    fn on(&self, transport: Transport, ports: PortRange) -> Vec<(usize, &'o Listener)> {
         let key = |&(t, p, _, _): &(Transport, u16, usize, &Listener)| (t, p);
         let start = self
             .sorted
@@ -899,7 +899,7 @@ impl<'o> Listening<'o> {
             .map(|&(_, _, i, l)| (i, l))
             .collect();
         found.sort_by_key(|&(i, _)| i);
-        found.into_iter().map(|(_, l)| l).collect()
+        found
     }
 }
 
@@ -912,41 +912,62 @@ fn owner(listener: &Listener) -> String {
     }
 }
 
-/// port-in-use: before install, a planned port is already held.
+/// port-in-use: before install, a planned port is already held. One
+/// finding per holder and reason, naming every spec it blocks: a holder of a
+/// port N specs share is one finding, not N.
 fn ports_in_use(host: &DeployedHost, listening: &Listening, findings: &mut Vec<Finding>) {
+    type Holder<'a> = (&'a Listener, Vec<&'a Placed>);
+    let mut held: BTreeMap<(usize, Severity, &str), Holder> = BTreeMap::new();
     for placed in &host.placed {
-        let verb = if placed.spec.transport == Transport::Tcp {
-            "listens on"
-        } else {
-            "is bound to"
-        };
-        for listener in listening.on(placed.spec.transport, placed.ports) {
+        for (i, listener) in listening.on(placed.spec.transport, placed.ports) {
             let (severity, why) = match (placed.spec.allocation, reach(listener, host.address)) {
-                (Allocation::Pool, _) => (Severity::Info, "the pool has one port fewer".to_string()),
+                (Allocation::Pool, _) => (Severity::Info, "the pool has one port fewer"),
                 // Seeds 000 and 002: any holder of a planned port must go
                 // before install, whichever address family it holds.
                 (Allocation::Fixed, Reach::OtherFamily) => (
                     Severity::Error,
-                    "in the other address family only, but a dual-stack bind by the component would fail".to_string(),
+                    "in the other address family only, but a dual-stack bind by the component would fail",
                 ),
-                (Allocation::Fixed, _) => (Severity::Error, "the component cannot bind it".to_string()),
+                (Allocation::Fixed, _) => (Severity::Error, "the component cannot bind it"),
             };
-            findings.push(at(FindingCode::PortInUse, severity, host, placed).say(
-                format!(
-                    "{} {verb} {} {} on {}, needed by {}: {why}",
-                    owner(listener),
-                    placed.spec.transport.as_str(),
-                    socket(listener),
-                    quote(&host.name),
-                    quote(&placed.spec.id)
-                ),
+            held.entry((i, severity, why))
+                .or_insert_with(|| (listener, Vec::new()))
+                .1
+                .push(placed);
+        }
+    }
+    for ((_, severity, why), (listener, specs)) in held {
+        let verb = if listener.transport == Transport::Tcp {
+            "listens on"
+        } else {
+            "is bound to"
+        };
+        let (needed, fix) = match specs.as_slice() {
+            [only] => (
+                quote(&only.spec.id),
                 format!(
                     "Stop {} or override {} to a free port.",
                     owner(listener),
-                    quote(&placed.spec.id)
+                    quote(&only.spec.id)
                 ),
-            ));
-        }
+            ),
+            _ => (
+                format!("{} specs ({})", specs.len(), names(ids(&specs))),
+                format!(
+                    "Stop {} or override the {} specs to free ports.",
+                    owner(listener),
+                    specs.len()
+                ),
+            ),
+        };
+        let message = format!(
+            "{} {verb} {} {} on {}, needed by {needed}: {why}",
+            owner(listener),
+            listener.transport.as_str(),
+            socket(listener),
+            quote(&host.name),
+        );
+        findings.push(at(FindingCode::PortInUse, severity, host, specs[0]).say(message, fix));
     }
 }
 
@@ -957,7 +978,11 @@ fn not_listening(host: &DeployedHost, listening: &Listening, findings: &mut Vec<
         .iter()
         .filter(|p| p.spec.allocation == Allocation::Fixed)
     {
-        let listeners = listening.on(placed.spec.transport, placed.ports);
+        let listeners: Vec<&Listener> = listening
+            .on(placed.spec.transport, placed.ports)
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
         let answered: BTreeSet<u16> = listeners
             .iter()
             .filter(|l| {
@@ -1066,7 +1091,7 @@ fn loopback_exposed(
                 );
             }
         } else if phase == Phase::Postinstall {
-            for listener in listening.on(placed.spec.transport, placed.ports) {
+            for (_, listener) in listening.on(placed.spec.transport, placed.ports) {
                 let local = plan_address(&listener.address).is_some_and(|a| a.is_loopback());
                 if !local {
                     findings.push(at(FindingCode::LoopbackExposed, Severity::Warning, host, placed).say(

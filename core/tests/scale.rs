@@ -499,3 +499,21 @@ fn a_long_reserved_ports_list_is_merged_once() {
         "sysctl -w net.ipv4.ip_local_reserved_ports=8080,30000-40000,45000"
     );
 }
+
+#[test]
+fn one_holder_of_a_port_shared_by_specs_is_one_finding() {
+    let mut plan = custom((0..3).map(|i| custom_spec(i, 0, 0, false)).collect());
+    plan["observations"] = json!([{ "host": "h0", "phase": "preinstall", "observation": {
+        "listeners": [{ "transport": "tcp", "address": "0.0.0.0", "port": 9000, "pid": 7, "command": "nginx" }] } }]);
+    let report = support::report(plan);
+    let held = support::one(&report, FindingCode::PortInUse, Severity::Error);
+    assert_eq!(
+        held.message,
+        "pid 7 (nginx) listens on tcp 0.0.0.0:9000 on h0, needed by 3 specs (c.s0, c.s1 and c.s2): the component cannot bind it"
+    );
+    assert_eq!(
+        held.fix,
+        "Stop pid 7 (nginx) or override the 3 specs to free ports."
+    );
+    assert_eq!(held.spec.as_deref(), Some("c.s0"));
+}
