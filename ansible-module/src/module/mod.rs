@@ -338,14 +338,19 @@ fn reserve_ports(
     // running value reserves it already: core's finding against no
     // reservation at all names them. A port reserved only by a one-off
     // `sysctl -w` so still gets into the drop-in and survives a reboot.
-    let mut bare = gathered.facts.observation.clone();
-    bare.ip_local_reserved_ports.clear();
-    let all = portplan_core::check_host(&params.plan, &params.host, params.phase, &bare)
-        .map_err(RunError::Plan)?;
-    let planned = portplan_run::planned_ports(&all.findings).map_err(RunError::Host)?;
+    let remove = params.state == State::Absent;
+    let planned = if remove {
+        BTreeSet::new()
+    } else {
+        let mut bare = gathered.facts.observation.clone();
+        bare.ip_local_reserved_ports.clear();
+        let all = portplan_core::check_host(&params.plan, &params.host, params.phase, &bare)
+            .map_err(RunError::Plan)?;
+        portplan_run::planned_ports(&all.findings).map_err(RunError::Host)?
+    };
     reserve::apply(
         &planned,
-        params.state == State::Absent,
+        remove,
         (Path::new("/etc"), Path::new("/proc")),
         params.check_mode,
         params.backup,
