@@ -103,7 +103,9 @@ seealso:
 """
 
 EXAMPLES = r"""
-# examples/playbooks/reach.yml in the portplan repository, in short:
+# In short; examples/playbooks/reach.yml in the portplan repository also stops
+# the responders (step: stop) in an always block and keeps the report's
+# failure for the end of the play.
 - name: Measure the plan's access matrix before install
   hosts: ocp
   become: true
