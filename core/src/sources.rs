@@ -21,7 +21,7 @@ use core::net::IpAddr;
 use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 
 use crate::backends::TAG_PREFIX;
-use crate::deployment::{DeployedHost, Deployment, HostId, Placed};
+use crate::deployment::{Deployment, HostId, Placed};
 use crate::model::{Accessor, Exposure};
 
 /// The tag portplan writes into a rule's comment, and the only rules it ever changes.
@@ -43,17 +43,6 @@ pub(crate) struct Reach {
     /// The fewest CIDRs that cover exactly the same addresses (adjacent ones
     /// merge, nothing widens), IPv4 before IPv6, each by address.
     pub nets: Vec<IpNet>,
-}
-
-/// Who reaches `placed` on `host`. For one port: it works out the port's
-/// accessor list for this call alone, so a loop over many hosts goes
-/// through [`Sources`], which shares that work between them.
-pub(crate) fn reach(deployment: &Deployment, host: &DeployedHost, placed: &Placed) -> Reach {
-    let sources = Sources::new(deployment, [placed]);
-    match deployment.host_id(&host.name) {
-        Some(id) => sources.reach(id, placed),
-        None => Reach::default(),
-    }
 }
 
 /// Who every accessor list of a deployment admits, worked out once.

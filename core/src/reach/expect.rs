@@ -9,10 +9,10 @@
 use ipnet::IpNet;
 
 use crate::decode::quote;
-use crate::deployment::{DeployedHost, Deployment, Placed};
+use crate::deployment::{DeployedHost, Deployment, HostId, Placed};
 use crate::model::{Exposure, Phase, PlanError, PortRange, Problem};
 use crate::reach::model::{Expectation, ListenPort, ProbePlan, ProbeSource, ProbeTarget};
-use crate::sources::{self, Reach};
+use crate::sources::{Reach, Sources};
 
 /// How many ports inside a range are probed besides its first and last.
 const INSIDE_SAMPLES: u32 = 3;
@@ -26,14 +26,18 @@ pub(crate) fn probe_plan(
     let me = check_source(deployment, source)?;
     let mut targets = Vec::new();
     let mut sampling = Vec::new();
-    for destination in &deployment.hosts {
+    // Every accessor list's sources worked out once, not per port: a probe
+    // plan stays linear in the plan's ports.
+    let sources = Sources::new(deployment, deployment.hosts.iter().flat_map(|h| &h.placed));
+    for id in deployment.ids() {
+        let destination = deployment.host(id);
         if me.is_some_and(|m| m.name == destination.name) {
             continue;
         }
         for placed in network_facing(destination) {
-            let reach = sources::reach(deployment, destination, placed);
+            let reach = sources.reach(id, placed);
             let (expect, why) = expectation(deployment, source, me, destination, placed, &reach);
-            if expect == Expectation::Deny && !probes_deny(deployment, me, destination, &reach) {
+            if expect == Expectation::Deny && !probes_deny(deployment, me, id, &reach) {
                 continue;
             }
             let ports = sample(placed.ports);
@@ -157,14 +161,12 @@ fn same_family(net: &IpNet, host: &DeployedHost) -> bool {
 fn probes_deny(
     deployment: &Deployment,
     me: Option<&DeployedHost>,
-    destination: &DeployedHost,
+    destination: HostId,
     reach: &Reach,
 ) -> bool {
     let Some(me) = me else { return true };
     let hosts = &deployment.hosts;
-    let Some(start) = hosts.iter().position(|h| h.name == destination.name) else {
-        return false;
-    };
+    let start = destination.index();
     hosts
         .iter()
         .cycle()
