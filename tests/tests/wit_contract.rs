@@ -171,6 +171,32 @@ fn every_record_core_writes_is_the_wits() {
     let error = portplan_core::parse_plan("{}").expect_err("rejected");
     wit.check_named("plan-error", &error);
 
+    // The reach records, from the reach corpus (a plan, what responders
+    // reported, what every source measured).
+    let case = portplan_tests::ReachInput::parse(
+        &std::fs::read_to_string(
+            portplan_tests::corpus_dir().join("reach/held-and-overexposed.input.json"),
+        )
+        .expect("reach corpus is readable"),
+    );
+    let reach_plan = portplan_core::parse_plan(&case.plan).expect("reach plan parses");
+    let served: Vec<portplan_core::ServeStatus> =
+        serde_json::from_value(case.served.clone()).expect("served");
+    let probed: Vec<portplan_core::ProbeResults> =
+        serde_json::from_value(case.probed.clone()).expect("probed");
+    for p in &probed {
+        wit.check_named("probe-results", p);
+        let probes = portplan_core::probe_plan(&reach_plan, &p.source, p.phase).expect("probes");
+        assert!(!probes.targets.is_empty());
+        wit.check_named("probe-plan", &probes);
+    }
+    for s in &served {
+        wit.check_named("serve-status", s);
+    }
+    let table = portplan_core::reach_report(&reach_plan, &served, &probed).expect("a table");
+    assert!(!table.findings.is_empty() && table.rows.iter().any(|r| r.outcome.is_some()));
+    wit.check_named("truth-table", &table);
+
     let captured = |name: &str| {
         std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -265,6 +291,8 @@ fn every_enum_case_is_the_wits() {
         FindingCode::InvalidPlan,
         FindingCode::NoAllowedSources,
         FindingCode::FirewallDrift,
+        FindingCode::Unreachable,
+        FindingCode::Overexposed,
     ] {
         wit.check_named("finding-code", &code);
     }
@@ -292,6 +320,29 @@ fn every_enum_case_is_the_wits() {
     wit.check_named("ip-family", &IpFamily::Ipv4);
     wit.check_named("ip-family", &IpFamily::Ipv6);
     wit.check_named("modifiable", &Modifiable::NotSupported);
+    for expect in [Expectation::Allow, Expectation::Deny] {
+        wit.check_named("expectation", &expect);
+    }
+    for outcome in [
+        ProbeOutcome::Connected,
+        ProbeOutcome::WrongResponder,
+        ProbeOutcome::Timeout,
+        ProbeOutcome::Refused,
+        ProbeOutcome::Unreachable,
+        ProbeOutcome::Error,
+    ] {
+        wit.check_named("probe-outcome", &outcome);
+    }
+    for verdict in [Verdict::AsExpected, Verdict::Mismatch, Verdict::Unknown] {
+        wit.check_named("verdict", &verdict);
+    }
+    for source in [
+        ProbeSource::Host("h".into()),
+        ProbeSource::Network("n".into()),
+        ProbeSource::Outsider,
+    ] {
+        wit.check_named("probe-source", &source);
+    }
     // Every WIT enum has exactly as many cases as core's (the lists above are complete).
     let cases = |name: &str| match &wit.resolve.types[wit.named(name)].kind {
         TypeDefKind::Enum(e) => e.cases.len(),
@@ -302,9 +353,12 @@ fn every_enum_case_is_the_wits() {
             cases("finding-code"),
             cases("firewall-backend"),
             cases("report-format"),
-            cases("severity")
+            cases("severity"),
+            cases("expectation"),
+            cases("probe-outcome"),
+            cases("verdict"),
         ),
-        (12, 5, 4, 3)
+        (14, 5, 4, 3, 2, 6, 3)
     );
 }
 
@@ -333,9 +387,12 @@ fn the_world_exports_exactly_cores_functions() {
         portplan_core::parse_plan,
         portplan_core::plan_firewall,
         portplan_core::plan_restore,
+        portplan_core::probe_plan,
+        portplan_core::reach_report,
         portplan_core::read_firewall,
         portplan_core::render_plan_error,
         portplan_core::render_report,
+        portplan_core::render_truth_table,
         portplan_core::validate_plan,
     );
     // And no other root function: every `pub fn` of core's lib.rs is an export.
@@ -353,5 +410,5 @@ fn the_world_exports_exactly_cores_functions() {
         exports, roots,
         "core's root functions are the world's exports"
     );
-    assert_eq!(exports.len(), 11);
+    assert_eq!(exports.len(), 14);
 }
