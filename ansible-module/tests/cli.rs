@@ -162,3 +162,70 @@ fn validate_reads_standard_input() {
         .expect("report");
     assert_eq!(stdout(&output), expected);
 }
+
+/// The `portplan.ports.reach` module (an args file with `reach`): bad input
+/// is one JSON answer naming the option, and `stop` signals nothing but a
+/// portplan responder, whatever pid it is handed.
+#[test]
+fn the_reach_module_answers_json_and_stops_only_responders() {
+    let plan = std::fs::read_to_string(corpus_dir().join("example-ocp-cluster.plan.json"))
+        .expect("plan is readable");
+    let dir = std::env::temp_dir().join(format!("portplan-reach-args-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let run = |args: serde_json::Value| {
+        let path = dir.join("args");
+        std::fs::write(&path, args.to_string()).expect("args file");
+        let output = portplan(&[path.to_str().expect("utf-8 path")]);
+        let answer: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("not one JSON answer ({e}): {output:?}"));
+        (output.status.code(), answer)
+    };
+    let base = |extra: serde_json::Value| {
+        let mut args =
+            serde_json::json!({ "plan": plan, "host": "obs1", "_ansible_check_mode": false });
+        for (k, v) in extra.as_object().expect("object") {
+            args[k] = v.clone();
+        }
+        args
+    };
+
+    let (code, answer) = run(base(serde_json::json!({ "reach": "serve", "bogus": 1 })));
+    assert_eq!(code, Some(1));
+    assert_eq!(answer["failed"], true);
+    assert_eq!(answer["problems"][0]["path"], "bogus", "{answer}");
+
+    let (_, answer) = run(base(serde_json::json!({ "reach": "nope" })));
+    assert_eq!(answer["problems"][0]["path"], "reach", "{answer}");
+    assert!(
+        answer["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("serve, probe, report or stop")
+    );
+
+    let (_, answer) = run(base(
+        serde_json::json!({ "reach": "probe", "network": "application", "outsider": true }),
+    ));
+    assert_eq!(answer["problems"][0]["path"], "network", "{answer}");
+
+    // This test's own pid is no responder: refused, and this process lives on.
+    let (_, answer) = run(base(
+        serde_json::json!({ "reach": "stop", "pid": std::process::id() }),
+    ));
+    assert_eq!(answer["failed"], true, "{answer}");
+    assert!(
+        answer["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is not a portplan responder"),
+        "{answer}"
+    );
+    let (_, answer) = run(base(serde_json::json!({ "reach": "stop" })));
+    assert_eq!(answer["problems"][0]["path"], "pid", "{answer}");
+
+    let (_, answer) = run(base(
+        serde_json::json!({ "reach": "report", "results": [{ "x": 1 }] }),
+    ));
+    assert_eq!(answer["problems"][0]["path"], "results[0]", "{answer}");
+    std::fs::remove_dir_all(&dir).ok();
+}

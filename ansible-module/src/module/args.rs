@@ -197,25 +197,39 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
     }
 }
 
-/// Names every option that is neither the module's nor Ansible's own.
-fn unknown_options(args: &Map<String, Value>, problems: &mut Vec<Problem>) {
+/// The options in `args` that are neither in `options` nor Ansible's own,
+/// and the problem naming them with every supported one.
+pub(crate) fn unsupported<'a>(
+    args: &'a Map<String, Value>,
+    options: &[&str],
+) -> (Vec<&'a str>, Option<Problem>) {
     let unknown: Vec<&str> = args
         .keys()
         .map(String::as_str)
-        .filter(|k| !k.starts_with("_ansible_") && !OPTIONS.contains(k))
+        .filter(|k| !k.starts_with("_ansible_") && !options.contains(k))
         .collect();
-    if !unknown.is_empty() {
-        let mut supported = OPTIONS.to_vec();
-        supported.sort_unstable();
-        problems.push(Problem {
-            path: quote(&unknown.join(", ")),
-            value: String::new(),
-            message: format!(
-                "unsupported parameter{}; supported: {}",
-                if unknown.len() == 1 { "" } else { "s" },
-                supported.join(", ")
-            ),
-        });
+    if unknown.is_empty() {
+        return (unknown, None);
+    }
+    let mut supported = options.to_vec();
+    supported.sort_unstable();
+    let problem = Problem {
+        path: quote(&unknown.join(", ")),
+        value: String::new(),
+        message: format!(
+            "unsupported parameter{}; supported: {}",
+            if unknown.len() == 1 { "" } else { "s" },
+            supported.join(", ")
+        ),
+    };
+    (unknown, Some(problem))
+}
+
+/// Names every option that is neither the module's nor Ansible's own.
+fn unknown_options(args: &Map<String, Value>, problems: &mut Vec<Problem>) {
+    let (unknown, problem) = unsupported(args, OPTIONS);
+    if let Some(problem) = problem {
+        problems.push(problem);
         if unknown.contains(&"plan_file") {
             problems.push(Problem {
                 path: "plan_file".into(),

@@ -28,8 +28,8 @@ use serde::Serialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
-pub(crate) use args::plan_option;
 use args::{Params, State};
+pub(crate) use args::{plan_option, unsupported};
 use gather::Gathered;
 
 /// One module result. Core's types serialize in the WIT's kebab-case; the

@@ -51,19 +51,10 @@ pub fn answer(text: &str) -> Option<Value> {
 }
 
 fn run(action: &Value, args: &Map<String, Value>) -> Value {
-    let mut problems = Vec::new();
-    let unknown: Vec<&str> = args
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !k.starts_with("_ansible_") && !OPTIONS.contains(k))
+    let mut problems: Vec<Problem> = crate::module::unsupported(args, &OPTIONS)
+        .1
+        .into_iter()
         .collect();
-    if !unknown.is_empty() {
-        problems.push(problem(
-            &unknown.join(", "),
-            "",
-            &format!("unsupported parameter; supported: {}", OPTIONS.join(", ")),
-        ));
-    }
     let plan = crate::module::plan_option(args, &mut problems);
     let (Some(plan), true) = (plan, problems.is_empty()) else {
         return rejected(PlanError { problems });
