@@ -783,16 +783,7 @@ fn the_ocp_docker_obproxy_holds_2883_and_2884_on_the_ocp_server_host() {
 /// network reaching it is reported.
 #[test]
 fn a_browser_port_reached_only_by_plan_hosts_is_reported() {
-    let plan = |networks: serde_json::Value| {
-        json!({
-            "name": "t", "profiles": ["ocp"],
-            "hosts": [
-                { "name": "ocp1", "address": "198.18.0.1", "components": ["ocp-server"] },
-                { "name": "obs1", "address": "198.18.0.11", "components": ["observer", "ocp-agent"] }
-            ],
-            "networks": networks
-        })
-    };
+    let plan = ocp_pair;
     let r = report(plan(
         json!([{ "name": "application", "cidrs": ["198.18.50.0/24"] }]),
     ));
@@ -854,16 +845,7 @@ fn the_dual_node_gateway_reservation_is_checked_but_need_not_match() {
 /// besides each accessor, and leaving it out is no omission.
 #[test]
 fn the_slb_in_front_of_ocp_server_is_admitted_when_the_plan_names_it() {
-    let plan = |networks: serde_json::Value| {
-        json!({
-            "name": "t", "profiles": ["ocp"],
-            "hosts": [
-                { "name": "ocp1", "address": "198.18.0.1", "components": ["ocp-server"] },
-                { "name": "obs1", "address": "198.18.0.11", "components": ["observer", "ocp-agent"] }
-            ],
-            "networks": networks
-        })
-    };
+    let plan = ocp_pair;
     let r = report(plan(json!([
         { "name": "ocp-console", "cidrs": ["198.18.60.0/24"] },
         { "name": "ocp-slb", "cidrs": ["198.18.70.5"] }
@@ -911,16 +893,7 @@ fn the_slb_in_front_of_ocp_server_is_admitted_when_the_plan_names_it() {
 /// worth an info finding even when plan hosts reach it.
 #[test]
 fn a_client_facing_port_without_its_client_network_is_reported() {
-    let plan = |networks: serde_json::Value| {
-        json!({
-            "name": "t", "profiles": ["ocp"],
-            "hosts": [
-                { "name": "ocp1", "address": "198.18.0.1", "components": ["ocp-server"] },
-                { "name": "obs1", "address": "198.18.0.11", "components": ["observer", "ocp-agent"] }
-            ],
-            "networks": networks
-        })
-    };
+    let plan = ocp_pair;
     let r = report(plan(
         json!([{ "name": "ocp-console", "cidrs": ["198.18.60.0/24"] }]),
     ));
@@ -972,4 +945,16 @@ fn every_component_server_carries_every_component_servers_ports() {
     let r = report(cluster(json!([])));
     let app1 = r.hosts.iter().find(|h| h.host == "app1").unwrap();
     assert!(!app1.ports.iter().any(|p| p.spec == "minio.api"));
+}
+
+/// OCP-Server and one OBServer with its agent, and the given client networks.
+fn ocp_pair(networks: serde_json::Value) -> serde_json::Value {
+    json!({
+        "name": "t", "profiles": ["ocp"],
+        "hosts": [
+            { "name": "ocp1", "address": "198.18.0.1", "components": ["ocp-server"] },
+            { "name": "obs1", "address": "198.18.0.11", "components": ["observer", "ocp-agent"] }
+        ],
+        "networks": networks
+    })
 }
