@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use portplan_core::{PlanError, ProbeResults, Problem, ReportFormat, ServeStatus};
+use portplan_core::{PlanError, ProbeResults, ReportFormat, ServeStatus};
 use serde_json::Value;
 
 use super::{load_plan, rejected};
@@ -48,13 +48,15 @@ fn read_results(
     probed: &mut Vec<ProbeResults>,
 ) -> Result<(), PlanError> {
     let label = file.display().to_string();
-    let text = std::fs::read_to_string(file).map_err(|e| problem(&label, "", &e.to_string()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| PlanError::single(label.clone(), "", e.to_string()))?;
     for (n, document) in serde_json::Deserializer::from_str(&text)
         .into_iter::<Value>()
         .enumerate()
     {
         let at = format!("{label}[{n}]");
-        let document = document.map_err(|e| problem(&at, "", &format!("not JSON: {e}")))?;
+        let document =
+            document.map_err(|e| PlanError::single(at.clone(), "", format!("not JSON: {e}")))?;
         // Each document through core's strict reader, so its problems name
         // the field and value like every other input's.
         let strict = |e: PlanError| prefixed(e, &at);
@@ -63,24 +65,14 @@ fn read_results(
         } else if document.get("listening").is_some() {
             served.push(portplan_core::shell::parse_json(&document.to_string()).map_err(strict)?);
         } else {
-            return Err(problem(
-                &at,
+            return Err(PlanError::single(
+                at,
                 "",
                 "neither a probe's results (`results`) nor a responder's status (`listening`)",
             ));
         }
     }
     Ok(())
-}
-
-fn problem(path: &str, value: &str, message: &str) -> PlanError {
-    PlanError {
-        problems: vec![Problem {
-            path: path.into(),
-            value: value.into(),
-            message: message.into(),
-        }],
-    }
 }
 
 fn prefixed(mut error: PlanError, at: &str) -> PlanError {

@@ -633,7 +633,6 @@ fn bare(cidr: &str) -> &str {
         .unwrap_or(cidr)
 }
 
-/// A source as the backends print it: a CIDR with its prefix, `/32` included.
 /// The family of a normalized source (IPv6 ones hold a `:`).
 fn family_of(source: &str) -> IpFamily {
     if source.contains(':') {
@@ -643,6 +642,7 @@ fn family_of(source: &str) -> IpFamily {
     }
 }
 
+/// A source as the backends print it: a CIDR with its prefix, `/32` included.
 fn normalize_source(text: &str) -> Option<String> {
     parse_net(text).map(|net| net.to_string())
 }

@@ -17,18 +17,23 @@ use crate::sources::{Reach, Sources};
 /// How many ports inside a range are probed besides its first and last.
 const INSIDE_SAMPLES: u32 = 3;
 
-/// The probe plan of `source` in `deployment`.
+/// Every accessor list's sources in `deployment`, worked out once for all
+/// the probe plans drawn from it (not per port, nor per source).
+pub(crate) fn all_sources(deployment: &Deployment) -> Sources<'_> {
+    Sources::new(deployment, deployment.hosts.iter().flat_map(|h| &h.placed))
+}
+
+/// The probe plan of `source` in `deployment`, whose [`all_sources`] are
+/// `sources`.
 pub(crate) fn probe_plan(
     deployment: &Deployment,
+    sources: &Sources,
     source: &ProbeSource,
     phase: Phase,
 ) -> Result<ProbePlan, PlanError> {
     let me = check_source(deployment, source)?;
     let mut targets = Vec::new();
     let mut sampling = Vec::new();
-    // Every accessor list's sources worked out once, not per port: a probe
-    // plan stays linear in the plan's ports.
-    let sources = Sources::new(deployment, deployment.hosts.iter().flat_map(|h| &h.placed));
     for id in deployment.ids() {
         let destination = deployment.host(id);
         if me.is_some_and(|m| m.name == destination.name) {
@@ -80,10 +85,8 @@ fn check_source<'d>(
     };
     match source {
         ProbeSource::Host(name) => deployment
-            .hosts
-            .iter()
-            .find(|h| &h.name == name)
-            .map(Some)
+            .host_id(name)
+            .map(|id| Some(deployment.host(id)))
             .ok_or_else(|| problem("host", name)),
         ProbeSource::Network(name) if deployment.networks.contains_key(name) => Ok(None),
         ProbeSource::Network(name) => Err(problem("client network", name)),

@@ -17,7 +17,7 @@ pub use model::{
     ProbeTarget, ServeStatus, TruthRow, TruthSummary, TruthTable, Verdict,
 };
 
-pub(crate) use expect::probe_plan;
+pub(crate) use expect::{all_sources, probe_plan};
 pub(crate) use render::truth_table as render_truth_table;
 pub(crate) use truth::truth_table;
 
@@ -30,7 +30,8 @@ pub(crate) fn plan_probes(
     source: &ProbeSource,
     phase: Phase,
 ) -> Result<ProbePlan, PlanError> {
-    probe_plan(&resolve::resolve(plan)?, source, phase)
+    let deployment = resolve::resolve(plan)?;
+    probe_plan(&deployment, &all_sources(&deployment), source, phase)
 }
 
 /// The truth table of a plan's probes (WIT `reach-report`).

@@ -4,10 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::decode::quote;
 use crate::deployment::Deployment;
-use crate::model::{
-    Finding, FindingCode, Phase, PlanError, PortRange, Problem, Severity, Transport,
-};
-use crate::reach::expect::probe_plan;
+use crate::model::{Finding, FindingCode, Phase, PlanError, PortRange, Severity, Transport};
+use crate::reach::expect::{all_sources, probe_plan};
 use crate::reach::model::{
     Expectation, ProbeOutcome, ProbeResult, ProbeResults, ProbeSource, ProbeTarget, ServeStatus,
     TruthRow, TruthSummary, TruthTable, Verdict,
@@ -33,10 +31,12 @@ pub(crate) fn truth_table(
         .collect();
     let mut order: Vec<usize> = (0..probed.len()).collect();
     order.sort_by(|&a, &b| probed[a].source.cmp(&probed[b].source));
+    let sources = all_sources(deployment);
     let mut rows = Vec::new();
     for i in order {
         let results = &probed[i];
-        let plan = probe_plan(deployment, &results.source, phase).map_err(|e| at(e, i))?;
+        let plan =
+            probe_plan(deployment, &sources, &results.source, phase).map_err(|e| at(e, i))?;
         let mut measured = index(results, i)?;
         for target in &plan.targets {
             let result = measured.remove(&key(
@@ -220,10 +220,14 @@ pub(crate) fn source_name(source: &ProbeSource) -> String {
 
 fn finding(deployment: &Deployment, row: &TruthRow) -> Finding {
     let component = deployment
-        .hosts
-        .iter()
-        .find(|h| h.name == row.destination)
-        .and_then(|h| h.placed.iter().find(|p| p.spec.id == row.spec))
+        .host_id(&row.destination)
+        .and_then(|id| {
+            deployment
+                .host(id)
+                .placed
+                .iter()
+                .find(|p| p.spec.id == row.spec)
+        })
         .map(|p| p.spec.component.clone());
     let target = format!(
         "{} on {} ({}/{})",
@@ -271,14 +275,9 @@ fn finding(deployment: &Deployment, row: &TruthRow) -> Finding {
     }
 }
 
+/// A rejection of the results, its value quoted as every echoed value is.
 fn problem(path: String, value: &str, message: &str) -> PlanError {
-    PlanError {
-        problems: vec![Problem {
-            path,
-            value: quote(value),
-            message: message.into(),
-        }],
-    }
+    PlanError::single(path, quote(value), message)
 }
 
 /// A probe plan's error, moved under the results it came from.
