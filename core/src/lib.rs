@@ -56,7 +56,10 @@ pub use state::{
 /// names portplan marks its own rules and ipsets with, the Linux defaults the
 /// rules assume, and the CLI's catalog renderings.
 pub mod shell {
-    pub use crate::backends::{FIREWALLD_IPSET_PREFIX, TAG_PREFIX, placements};
+    pub use crate::backends::{
+        FIREWALLD_IPSET_PREFIX, FirewalldDbusDump, FirewalldDbusIpset, FirewalldDbusZone,
+        TAG_PREFIX, placements,
+    };
     pub use crate::decode::{escape, is_hidden, parse_json, quote};
     pub use crate::limits::{
         DEPTH as LIMIT_DEPTH, HOSTS as LIMIT_HOSTS, LISTENERS as LIMIT_LISTENERS,

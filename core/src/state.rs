@@ -127,10 +127,11 @@ impl std::fmt::Display for TaggedRule {
 pub struct FirewallOutput {
     /// nftables: `nft -j list ruleset`. iptables: `iptables-save`. firewalld:
     /// `firewall-cmd --list-all-zones`, then `firewall-cmd --info-ipset=NAME`
-    /// for each of portplan's ipsets. ufw: `ufw status verbose`.
+    /// for each of portplan's ipsets, or the same read over D-Bus as JSON
+    /// (`shell::FirewalldDbusDump`). ufw: `ufw status verbose`.
     pub main: String,
     /// iptables: `ip6tables-save`. firewalld: the same as `main` with
-    /// `--permanent`. ufw: `ufw show added`. nftables: unused.
+    /// `--permanent` (or its D-Bus dump). ufw: `ufw show added`. nftables: unused.
     #[serde(default)]
     pub extra: String,
     /// firewalld: the zone that serves the interface carrying the host's

@@ -1,6 +1,9 @@
 """The collection under real ansible-playbook, on real firewalld and ufw.
 
-obs1 runs firewalld (with its own `dbus-daemon --system`) and obs2 ufw, each
+obs1 runs firewalld (with its own `dbus-daemon --system`), which the module
+drives over D-Bus: every firewalld result must say so, and a wrapper in place
+of firewall-cmd logs who runs it, so a module run of firewall-cmd would show.
+obs2 runs ufw. Each
 in a test host whose /etc, /run and /var are private overlays (hosts.py), so
 no firewalld or ufw configuration reaches the machine. Both hold foreign
 ports, services and rules first. obs1 uses `firewall: auto`, which must pick
@@ -13,10 +16,11 @@ Run as root after scripts/build-collection (scripts/test does both).
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import unittest
 
-from hosts import REPO, Lan, controller_env
+from hosts import PORTPLAN, REPO, Lan, controller_env
 from runner import PlaybookCase
 
 FOREIGN_RICH_RULE = ('rule family="ipv4" source address="198.18.3.0/24" '
@@ -38,6 +42,17 @@ def firewall_state(host):
     return host.run("ufw", "show", "added")
 
 
+def run_binary(host, args, env):
+    """The module binary run directly in `host` on `args`, as Ansible runs a
+    binary module; its result."""
+    path = os.path.join(host.dir, "args.json")
+    with open(path, "w") as f:
+        json.dump(args, f)
+    done = subprocess.run([*host.enter(), PORTPLAN, path], capture_output=True, text=True,
+                          env=dict(os.environ, **env), timeout=120)
+    return json.loads(done.stdout)
+
+
 class FirewalldAndUfw(PlaybookCase):
     """One ordered scenario: methods run in name order and share the hosts."""
 
@@ -51,6 +66,7 @@ class FirewalldAndUfw(PlaybookCase):
         cls.ocp1 = cls.lan.host("ocp1", "198.18.2.10")
         cls.stranger = cls.lan.host("stranger", "198.18.99.9")
         cls.firewalld.start_firewalld()
+        cls.firewall_cmd_log = cls.log_firewall_cmd(cls.firewalld)
         for side in ([], ["--permanent"]):
             for change in FIREWALLD_FOREIGN:
                 cls.firewalld.run("firewall-cmd", *side, change)
@@ -67,6 +83,30 @@ class FirewalldAndUfw(PlaybookCase):
         cls.lan.close()
         shutil.rmtree(cls.work, ignore_errors=True)
 
+    @staticmethod
+    def log_firewall_cmd(host):
+        """Put a wrapper over firewall-cmd in `host` that logs the program
+        that ran it; the log's path."""
+        log = os.path.join(host.dir, "firewall-cmd.log")
+        real = os.path.join(host.dir, "real-firewall-cmd")
+        shutil.copy2("/usr/bin/firewall-cmd", real)
+        wrapper = os.path.join(host.dir, "wrap-firewall-cmd")
+        with open(wrapper, "w") as f:
+            f.write(f'#!/bin/sh\necho "$(readlink /proc/$PPID/exe) $*" >> {log}\n'
+                    f'exec {real} "$@"\n')
+        os.chmod(wrapper, 0o755)
+        host.run("mount", "--bind", wrapper, "/usr/bin/firewall-cmd")
+        return log
+
+    def assert_over_dbus(self, result):
+        """The module drove firewalld over D-Bus, and ran no firewall-cmd."""
+        self.assertIn("driven over D-Bus (firewalld 1.", result["firewall"]["reason"], result)
+        with open(self.firewall_cmd_log) as f:
+            # The test's own reads run from Python; a module run would show
+            # its binary, which Ansible puts in its remote tmp directory.
+            runs = [line for line in f if "python" not in line.split(" ", 1)[0]]
+        self.assertEqual(runs, [], "firewall-cmd run by something other than the test")
+
     def assert_foreign_untouched(self):
         zones = self.firewalld.run("firewall-cmd", "--list-all") + self.firewalld.run(
             "firewall-cmd", "--permanent", "--list-all")
@@ -82,6 +122,7 @@ class FirewalldAndUfw(PlaybookCase):
         self.assertEqual(firewalld["firewall"]["backend"], "firewalld", firewalld)
         self.assertIn("answers", firewalld["firewall"]["reason"])
         self.assertIn("default zone public", firewalld["firewall"]["reason"])
+        self.assert_over_dbus(firewalld)
         self.assertEqual(ufw["firewall"]["backend"], "ufw", ufw)
         for result in (firewalld, ufw):
             self.assertTrue(result["changed"] and result["actions"], result)
@@ -99,6 +140,7 @@ class FirewalldAndUfw(PlaybookCase):
             rules = self.firewalld.run("firewall-cmd", *side, "--zone=public", "--list-rich-rules")
             self.assertIn(f'source address="198.18.2.10" port port="2881" protocol="tcp" '
                           f'log prefix="{TAG}"', rules)
+        self.assert_over_dbus(results[self.firewalld])
         actions = [" ".join(a["argv"]) for a in results[self.firewalld]["actions"]]
         self.assertFalse([a for a in actions if "--reload" in a or "-port" in a], actions)
         self.assertEqual(results[self.firewalld]["persisted"], ["/etc/firewalld/zones/public.xml"])
@@ -138,12 +180,40 @@ class FirewalldAndUfw(PlaybookCase):
         self.assertEqual(results[self.ufw]["firewall"]["backend"], "ufw")
         self.assertIn("ENABLED=yes", results[self.ufw]["firewall"]["reason"])
 
+    def test_45_dbus_and_firewall_cmd_read_alike(self):
+        """The D-Bus read and firewall-cmd's text give core the same state:
+        a check of the planned host (rules in place, then one removed by
+        hand, then a foreign reject added) reports alike either way."""
+        plan = os.path.join(REPO, "examples", "plans", "ocp-cluster.json")
+        args = {"plan_file": plan, "host": "obs1", "state": "checked", "firewall": "firewalld",
+                "_ansible_diff": True, "_ansible_check_mode": False}
+        rule = ('rule family="ipv4" source address="198.18.2.10" port port="2881" '
+                f'protocol="tcp" log prefix="{TAG}" level="info" limit value="1/h" accept')
+        reject = ('rule family="ipv4" source address="198.18.2.20" port port="2882" '
+                  'protocol="tcp" reject')
+        steps = [("as planned", []),
+                 ("one rule removed by hand", [f"--remove-rich-rule={rule}"]),
+                 ("a foreign reject", [f"--add-rich-rule={reject}"])]
+        for label, change in steps:
+            if change:
+                self.firewalld.run("firewall-cmd", *change)
+            results = [run_binary(self.firewalld, args, env) for env in
+                       ({}, {"PORTPLAN_FIREWALLD": "firewall-cmd"})]
+            for result in results:
+                result["firewall"]["reason"] = result["firewall"]["reason"].split("; driven")[0]
+            self.assertEqual(results[0], results[1], label)
+            if label != "as planned":
+                self.assertTrue(results[0]["failed"] or results[0]["findings"], results[0])
+        self.firewalld.run("firewall-cmd", f"--remove-rich-rule={reject}")
+        self.firewalld.run("firewall-cmd", f"--add-rich-rule={rule}")
+
     def test_50_firewalld_restart_keeps_the_rules(self):
         self.firewalld.stop_firewalld()
         self.firewalld.start_firewalld()
         self.assert_reachable_from_allowed_host_only()
         _, results = self.play("ocp-preinstall.yml", hosts={self.firewalld: "firewalld"})
         self.assertFalse(results[self.firewalld]["changed"], results[self.firewalld])
+        self.assert_over_dbus(results[self.firewalld])
 
     def test_60_many_sources_use_an_ipset_that_a_restart_brings_to_the_runtime(self):
         with open(os.path.join(REPO, "examples", "plans", "ocp-cluster.json")) as f:
@@ -157,6 +227,7 @@ class FirewalldAndUfw(PlaybookCase):
         many = ("-e", f"portplan_plan_file={plan_file}")
         _, results = self.play("ocp-preinstall.yml", *many, hosts=hosts)
         self.assertTrue(results[self.firewalld]["changed"], results[self.firewalld])
+        self.assert_over_dbus(results[self.firewalld])
         ipset = "portplan-observer_s-feefba95-v4"
         self.assertEqual(self.firewalld.run("firewall-cmd", "--permanent", "--get-ipsets").split(),
                          [ipset])
@@ -185,6 +256,7 @@ class FirewalldAndUfw(PlaybookCase):
         _, results = self.play("remove.yml")
         for host in self.targets:
             self.assertTrue(results[host]["changed"], results[host])
+        self.assert_over_dbus(results[self.firewalld])
         # The runtime ipset of test 60 stays until firewalld reloads (firewalld
         # deletes ipsets only permanently); a restart shows the original.
         self.firewalld.stop_firewalld()

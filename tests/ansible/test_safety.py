@@ -18,7 +18,9 @@ counts every invocation of the tool and, as PORTPLAN_FAULT says, fails the
 k-th one (`fail k`), SIGKILLs the module once the k-th has run
 (`kill-after k`), or fails the k-th after running PORTPLAN_FAULT_MEANWHILE,
 someone else's change to the firewall made while the module runs
-(`meanwhile k`).
+(`meanwhile k`). The module drives firewalld over D-Bus, not through
+firewall-cmd: there a relay on the host's system bus (dbus_fault.py) counts
+and faults firewalld's method calls the same way, in the same counter.
 
 Addresses are 198.18.0.0/15 only: ocp1 (198.18.2.10) is a host the plans
 admit, `stranger` (198.18.99.9) one they do not.
@@ -46,12 +48,15 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
 import unittest
 import uuid
 
+from dbus_fault import CHANGING as DBUS_CHANGING
+from dbus_fault import FaultRelay
 from hosts import PORTPLAN, REPO, Lan, Listener, reachable
 
 EXAMPLE_PLAN = os.path.join(REPO, "examples", "plans", "ocp-cluster.json")
@@ -69,17 +74,30 @@ def run_module(host, args, fault=None, counter=None, timeout=300, meanwhile=None
     with open(path, "w") as f:
         json.dump(dict({"_ansible_check_mode": False}, **args), f)
     env = dict(os.environ)
-    for key in ("PORTPLAN_FAULT", "PORTPLAN_FAULT_COUNTER", "PORTPLAN_FAULT_MEANWHILE"):
+    for key in ("PORTPLAN_FAULT", "PORTPLAN_FAULT_COUNTER", "PORTPLAN_FAULT_MEANWHILE",
+                "DBUS_SYSTEM_BUS_ADDRESS"):
         env.pop(key, None)
+    relay = None
     if counter:
         env["PORTPLAN_FAULT_COUNTER"] = counter
         env["PORTPLAN_FAULT"] = fault or "count"
         env["PORTPLAN_FAULT_MEANWHILE"] = meanwhile or "true"
+        if getattr(host, "dbus", None):
+            # firewalld is driven over D-Bus: its faults come from a relay
+            # on the bus (dbus_fault.py), counted with the tools' invocations.
+            relay = FaultRelay(os.path.join(host.dir, f"bus-{uuid.uuid4().hex[:8]}"),
+                               os.path.join(host.dir, "run-dbus", "system_bus_socket"),
+                               counter, fault,
+                               lambda: host.run("sh", "-c", meanwhile or "true"),
+                               daemon_pid=host.firewalld.pid)
+            env["DBUS_SYSTEM_BUS_ADDRESS"] = relay.address
     try:
         done = subprocess.run([*host.enter(), PORTPLAN, path], env=env, capture_output=True,
                               text=True, timeout=timeout)
     finally:
         os.unlink(path)
+        if relay:
+            relay.close()
     out = done.stdout.strip()
     return done.returncode, (json.loads(out) if out else None)
 
@@ -411,6 +429,8 @@ def changing(backend, line):
         return words[:3] == ["nft", "-f", "-"]
     if backend == "iptables":
         return any(w in ("-I", "-D", "-A") for w in words)
+    if backend == "firewalld" and words[:1] == ["dbus"]:
+        return words[1].rsplit(".", 1)[-1] in DBUS_CHANGING
     if backend == "firewalld":
         return any(w.startswith(("--add-", "--remove-", "--new-", "--delete-")) for w in words)
     return len(words) > 1 and words[1] not in ("status", "show")
@@ -830,6 +850,10 @@ class Regressions(unittest.TestCase):
             "nftables": "nft add rule inet filter input tcp dport 9093 accept comment meanwhile",
             "iptables": "iptables -w -I INPUT 1 -p tcp --dport 9093 -m comment "
                         "--comment meanwhile -j ACCEPT",
+            # Over D-Bus: the relay fails the call and runs this first.
+            "firewalld": "firewall-cmd --add-rich-rule='rule family=\"ipv4\" source "
+                         "address=\"198.18.77.0/24\" port port=\"9093\" protocol=\"tcp\" "
+                         "log prefix=\"meanwhile\" level=\"info\" accept'",
         }
         for backend, command in meanwhile.items():
             with self.subTest(backend=backend):
@@ -855,6 +879,42 @@ class Regressions(unittest.TestCase):
                 self.assertIn("meanwhile", after, f"{backend}: someone else's rule is gone")
                 self.assertEqual([line for line in after.splitlines() if "meanwhile" not in line],
                                  before.splitlines(), backend)
+
+    def test_firewalld_stopped_mid_run(self):
+        """firewalld stops answering (SIGSTOP) at the first call that changes
+        it: the run does not hang, fails naming the unanswered call, and once
+        the daemon goes on the next run converges and the one after finds
+        nothing to do."""
+        address = next(self.addresses)
+        name = f"st-{address.rsplit('.', 1)[1]}"
+        target = Target(self.lan, name, address, "firewalld")
+        plan = matrix_plan(name, address)
+        counter = target.counter()
+        code, result = target.run(plan, counter=counter)
+        self.assert_ok(code, result, changed=True)
+        invocations = target.invocations(counter)
+        first_change = min(i for i, line in enumerate(invocations, 1)
+                           if changing("firewalld", line))
+        code, result = target.run(plan, "absent")
+        self.assert_ok(code, result, changed=True, label="absent")
+        started = time.monotonic()
+        try:
+            code, result = run_module(target.host, target.args(plan),
+                                      fault=f"stop {first_change}",
+                                      counter=target.counter(), timeout=200)
+        finally:
+            target.host.firewalld.send_signal(signal.SIGCONT)
+        took = time.monotonic() - started
+        self.assertEqual(code, 1, brief(result))
+        self.assertTrue(result["failed"], brief(result))
+        self.assertIn("addRichRule", result["msg"])
+        self.assertIn("ROLLBACK FAILED", result["msg"], "a rollback cannot reach the daemon")
+        self.assertLess(took, 120, "the run waited too long for a stopped daemon")
+        code, result = target.run(plan)
+        self.assert_ok(code, result, label="after the daemon went on")
+        code, result = target.run(plan)
+        self.assert_ok(code, result, changed=False, label="the run after")
+        open_to(self, self.ocp1, target.host, 7001, True, "stopped mid-run, then converged")
 
     def rollback_in_place(self, backend):
         address = next(self.addresses)

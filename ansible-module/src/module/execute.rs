@@ -2,7 +2,8 @@
 //! roll back on failure, and persist. What to run is decided in core and
 //! `portplan_run`; this file only executes and reports.
 //!
-//! Every command runs as an argv, never through a shell.
+//! Every command runs as an argv, never through a shell; firewalld's run
+//! over D-Bus where firewalld answers there (`firewalld.rs`).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -152,6 +153,11 @@ pub fn run(command: &Command) -> Result<String, String> {
     let Some((name, args)) = command.argv.split_first() else {
         return Err("empty command".into());
     };
+    if name == "firewall-cmd"
+        && let Some(done) = super::firewalld::bus().and_then(|bus| bus.run(command))
+    {
+        return done.map_err(|e| format!("`{}` (over D-Bus): {e}", command.argv.join(" ")));
+    }
     let program = find_program(name).ok_or_else(|| format!("{name} is not installed"))?;
     let shown = command.argv.join(" ");
     let mut child = Process::new(&program)

@@ -11,6 +11,7 @@ use portplan_run::{Choice, Detected, FirewallChoice, RunError};
 use super::args::Params;
 use super::execute::{find_program, run_argv};
 use super::facts::{self, Facts};
+use super::firewalld;
 
 /// What a run read on the host before deciding anything.
 pub struct Gathered {
@@ -38,7 +39,10 @@ pub fn gather(params: &Params) -> Result<Gathered, RunError> {
     let zone = if let Some(asked) = &params.zone {
         // Asked only of firewalld: another backend is refused without it.
         let zones = match choice.backend {
-            FirewallBackend::Firewalld => Some(run_argv(&["firewall-cmd", "--get-zones"])?),
+            FirewallBackend::Firewalld => Some(firewalld_ask(
+                |bus| bus.zones(),
+                &["firewall-cmd", "--get-zones"],
+            )?),
             _ => None,
         };
         let why =
@@ -53,6 +57,14 @@ pub fn gather(params: &Params) -> Result<Gathered, RunError> {
     } else {
         None
     };
+    if choice.backend == FirewallBackend::Firewalld
+        && let Some(bus) = firewalld::bus()
+    {
+        choice.reason = format!(
+            "{}; driven over D-Bus (firewalld {})",
+            choice.reason, bus.version
+        );
+    }
     let firewall = match choice.backend {
         FirewallBackend::None => None,
         backend => {
@@ -81,8 +93,11 @@ fn detect(choice: FirewallChoice, facts: &Facts) -> Detected {
         choice == FirewallChoice::Firewalld || (auto && facts.firewalld_pid.is_some());
     Detected {
         firewalld_pid: facts.firewalld_pid,
-        firewalld_state: read_if(ask_firewalld, "firewall-cmd", &["firewall-cmd", "--state"])
-            .map(|answer| answer.map(|state| state.trim().to_string())),
+        firewalld_state: match firewalld::bus().filter(|_| ask_firewalld) {
+            Some(bus) => Some(bus.state()),
+            None => read_if(ask_firewalld, "firewall-cmd", &["firewall-cmd", "--state"])
+                .map(|answer| answer.map(|state| state.trim().to_string())),
+        },
         ufw_installed: find_program("ufw").is_some(),
         ufw_enabled: facts.ufw_enabled,
         nft: read_if(
@@ -108,15 +123,24 @@ fn firewalld_zone(host: Option<&PlanHost>) -> Result<(String, String), RunError>
     if let Some(device) = &device {
         // Exit status 2 and `no zone` when the interface is bound to none.
         let asked = format!("--get-zone-of-interface={device}");
-        if let Ok(zone) = run_argv(&["firewall-cmd", &asked]) {
+        // firewall-cmd exits 2 for an interface bound to no zone, which
+        // cannot be told from a failure; over D-Bus the answer is empty.
+        let bound = match firewalld::bus() {
+            Some(bus) => bus.zone_of_interface(device)?,
+            None => run_argv(&["firewall-cmd", &asked]).ok(),
+        };
+        if let Some(zone) = bound {
             let zone = zone.trim().to_string();
             let why = format!("zone {zone} is bound to {device}, which carries the host's address");
             return Ok((zone, why));
         }
     }
-    let zone = run_argv(&["firewall-cmd", "--get-default-zone"])?
-        .trim()
-        .to_string();
+    let zone = firewalld_ask(
+        |bus| bus.default_zone(),
+        &["firewall-cmd", "--get-default-zone"],
+    )?
+    .trim()
+    .to_string();
     let why = match device {
         Some(device) => format!(
             "{device} carries the host's address and is bound to no zone, so the default zone {zone} serves it"
@@ -162,11 +186,17 @@ pub fn snapshot(backend: FirewallBackend, zone: Option<&str>) -> Result<Firewall
             run_argv(&["iptables-save"])?,
             ip6tables_save()?,
         )),
-        FirewallBackend::Firewalld => Ok(FirewallOutput {
-            main: firewalld_dump(&[])?,
-            extra: firewalld_dump(&["--permanent"])?,
-            zone: zone.map(str::to_string),
-        }),
+        FirewallBackend::Firewalld => {
+            let (main, extra) = match firewalld::bus() {
+                Some(bus) => (bus.dump(false)?, bus.dump(true)?),
+                None => (firewalld_dump(&[])?, firewalld_dump(&["--permanent"])?),
+            };
+            Ok(FirewallOutput {
+                main,
+                extra,
+                zone: zone.map(str::to_string),
+            })
+        }
         FirewallBackend::Ufw => Ok(FirewallOutput::new(
             run_argv(&["ufw", "status", "verbose"])?,
             run_argv(&["ufw", "show", "added"])?,
@@ -181,6 +211,17 @@ fn ip6tables_save() -> Result<String, String> {
         run_argv(&["ip6tables-save"])
     } else {
         Ok(String::new())
+    }
+}
+
+/// Ask firewalld over D-Bus when the run drives it so, else run `argv`.
+fn firewalld_ask(
+    over_dbus: impl FnOnce(&firewalld::Bus) -> Result<String, String>,
+    argv: &[&str],
+) -> Result<String, String> {
+    match firewalld::bus() {
+        Some(bus) => over_dbus(bus),
+        None => run_argv(argv),
     }
 }
 

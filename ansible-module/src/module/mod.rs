@@ -10,6 +10,7 @@ mod args;
 pub mod cli;
 mod execute;
 mod facts;
+mod firewalld;
 mod gather;
 mod lock;
 mod persist;

@@ -1,6 +1,7 @@
 //! firewalld: state from `firewall-cmd --list-all-zones` (runtime) and the
 //! same with `--permanent`, each followed by `firewall-cmd --info-ipset=NAME`
-//! for portplan's ipsets. Rules are rich rules in the zone that serves the
+//! for portplan's ipsets; or the same facts as the binary reads them over
+//! firewalld's D-Bus API, a [`DbusDump`] in JSON per side. Rules are rich rules in the zone that serves the
 //! host's interface, written to the runtime and to the permanent
 //! configuration alike, so no reload is ever needed.
 //!
@@ -18,6 +19,8 @@
 //! none arrive.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
 
 use super::{Placed, SET_THRESHOLD, TAG_PREFIX, bare, family_of, normalize_source, parse_ports};
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
@@ -204,23 +207,110 @@ fn rich_rule(text: &str) -> Option<RichRule> {
     Some(rule)
 }
 
+/// One side of firewalld's configuration as read over its D-Bus API
+/// (`getZoneSettings2` or `config.zone.getSettings2` per zone, the ipsets'
+/// settings): the facts `--list-all-zones` prints that portplan reads, with
+/// no text format in between. The binary writes it as JSON into
+/// `firewall-output.main` (runtime) and `.extra` (permanent).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DbusDump {
+    /// `getDefaultZone`.
+    pub default_zone: String,
+    /// Every zone of the side, in the order firewalld lists them.
+    pub zones: Vec<DbusZone>,
+    /// portplan's ipsets of the side (names starting with [`IPSET_PREFIX`]).
+    pub ipsets: Vec<DbusIpset>,
+}
+
+/// The parts of one zone's settings portplan reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DbusZone {
+    /// The zone's name.
+    pub name: String,
+    /// `target` (`default`, `ACCEPT`, `%%REJECT%%`, `DROP`).
+    pub target: String,
+    /// `sources`: addresses, CIDRs, MACs or `ipset:NAME` bound to the zone.
+    pub sources: Vec<String>,
+    /// `ports`, each as `PORT/PROTOCOL` (`8080/tcp`, `7000-7010/udp`).
+    pub ports: Vec<String>,
+    /// `rich_rules`, as the daemon normalised them.
+    pub rich_rules: Vec<String>,
+}
+
+/// The parts of one ipset's settings portplan reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DbusIpset {
+    /// The ipset's name.
+    pub name: String,
+    /// Its entries.
+    pub entries: Vec<String>,
+}
+
+impl DbusDump {
+    /// The blocks `--list-all-zones` and `--info-ipset` would have printed.
+    fn blocks(self) -> Vec<Block> {
+        let joined = |words: Vec<String>| words.join(" ");
+        let zones = self.zones.into_iter().map(|zone| Block {
+            default: zone.name == self.default_zone,
+            name: zone.name,
+            fields: [
+                ("target".to_string(), zone.target),
+                ("sources".to_string(), joined(zone.sources)),
+                ("ports".to_string(), joined(zone.ports)),
+            ]
+            .into(),
+            rich_rules: zone.rich_rules,
+        });
+        let ipsets = self.ipsets.into_iter().map(|ipset| Block {
+            name: ipset.name,
+            default: false,
+            fields: [("entries".to_string(), joined(ipset.entries))].into(),
+            rich_rules: Vec::new(),
+        });
+        zones.chain(ipsets).collect()
+    }
+}
+
+/// One side's blocks, from either form: a JSON object is a [`DbusDump`],
+/// anything else `firewall-cmd`'s text.
+fn side_blocks(text: &str, input: &str) -> Result<Vec<Block>, PlanError> {
+    if !text.trim_start().starts_with('{') {
+        return Ok(blocks(text));
+    }
+    serde_json::from_str::<DbusDump>(text)
+        .map(DbusDump::blocks)
+        .map_err(|e| {
+            PlanError::single(
+                input,
+                "",
+                format!(
+                    "not a firewalld D-Bus dump (portplan's JSON of zone and ipset settings): {e}"
+                ),
+            )
+        })
+}
+
 /// One side's blocks: zones by name, portplan's ipsets by name.
 struct Side {
     zones: Vec<Block>,
     ipsets: BTreeMap<String, Block>,
 }
 
-fn side(text: &str) -> Side {
-    let (ipsets, zones): (Vec<Block>, Vec<Block>) =
-        blocks(text).into_iter().partition(Block::is_ipset);
-    Side {
+fn side(text: &str, input: &str) -> Result<Side, PlanError> {
+    let (ipsets, zones): (Vec<Block>, Vec<Block>) = side_blocks(text, input)?
+        .into_iter()
+        .partition(Block::is_ipset);
+    Ok(Side {
         zones,
         ipsets: ipsets
             .into_iter()
             .filter(|b| b.name.starts_with(IPSET_PREFIX))
             .map(|b| (b.name.clone(), b))
             .collect(),
-    }
+    })
 }
 
 pub(super) fn read(
@@ -228,7 +318,10 @@ pub(super) fn read(
     permanent: &str,
     zone: Option<&str>,
 ) -> Result<FirewalldState, PlanError> {
-    let sides = [("main", side(runtime)), ("extra", side(permanent))];
+    let sides = [
+        ("main", side(runtime, "main")?),
+        ("extra", side(permanent, "extra")?),
+    ];
     let runtime = &sides[0].1;
     if runtime.zones.is_empty() {
         return Err(PlanError::single(

@@ -15,6 +15,9 @@ mod nftables;
 mod ufw;
 
 pub use firewalld::IPSET_PREFIX as FIREWALLD_IPSET_PREFIX;
+pub use firewalld::{
+    DbusDump as FirewalldDbusDump, DbusIpset as FirewalldDbusIpset, DbusZone as FirewalldDbusZone,
+};
 
 use std::collections::BTreeSet;
 

@@ -1,0 +1,608 @@
+//! firewalld over its D-Bus API: the binary's reads and writes of firewalld,
+//! without a `firewall-cmd` (a Python process and a D-Bus round trip, about
+//! 0.2 s) per step.
+//!
+//! Core still renders firewalld's change as `firewall-cmd` argvs: they are
+//! what an operator reads in a diff and could run by hand. [`Bus::run`]
+//! carries out each such argv as the D-Bus calls `firewall-cmd` itself makes
+//! for it, call for call, so the two paths change the same things in the
+//! same order; an argv it does not know (none today) still runs
+//! `firewall-cmd`. Reads come back as a [`FirewalldDbusDump`] per side,
+//! which core reads like `--list-all-zones`.
+//!
+//! The bus is the one `firewall-cmd` uses (`DBUS_SYSTEM_BUS_ADDRESS`, else
+//! `/run/dbus/system_bus_socket`). Where it cannot be reached, firewalld is
+//! not on it, or its API lacks the settings dictionaries (firewalld before
+//! 0.9, e.g. RHEL 7's 0.6), the module drives `firewall-cmd` as before, as
+//! it does when `PORTPLAN_FIREWALLD=firewall-cmd` is set; once a run has
+//! chosen, it keeps to its choice.
+//!
+//! Runtime rules go in and out one call each (`addRichRule`,
+//! `removeRichRule`), as `firewall-cmd` sends them, never as a whole list
+//! written back (`setZoneSettings2`), which would drop a rule someone added
+//! since it was read; each call costs about a millisecond. The permanent
+//! side of one zone changes in one `update2` of its rich rules read just
+//! before (see [`Bus::permanent_rich_rules`]): its file is then written
+//! once, all or nothing. The window between that read and the write is a
+//! millisecond or two, where `firewall-cmd --permanent` itself reads and
+//! writes back a whole ipset's entries.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use portplan_core::Command;
+use portplan_core::shell::{
+    FIREWALLD_IPSET_PREFIX, FirewalldDbusDump, FirewalldDbusIpset, FirewalldDbusZone,
+};
+use zbus::blocking::Connection;
+use zbus::zvariant::{OwnedObjectPath, OwnedValue};
+
+const NAME: &str = "org.fedoraproject.FirewallD1";
+const PATH: &str = "/org/fedoraproject/FirewallD1";
+const CONFIG_PATH: &str = "/org/fedoraproject/FirewallD1/config";
+const ZONE: &str = "org.fedoraproject.FirewallD1.zone";
+const IPSET: &str = "org.fedoraproject.FirewallD1.ipset";
+const CONFIG: &str = "org.fedoraproject.FirewallD1.config";
+const CONFIG_ZONE: &str = "org.fedoraproject.FirewallD1.config.zone";
+const CONFIG_IPSET: &str = "org.fedoraproject.FirewallD1.config.ipset";
+
+/// firewall-cmd's own timeout for a call is D-Bus's default (25 s); a
+/// stopped daemon makes a call fail after it instead of hanging the run.
+const CALL_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// An ipset's settings as firewalld passes them: version, short name,
+/// description, type, options, entries.
+type IpsetSettings = (
+    String,
+    String,
+    String,
+    String,
+    HashMap<String, String>,
+    Vec<String>,
+);
+
+/// A connection to firewalld's D-Bus API.
+pub struct Bus {
+    conn: Connection,
+    /// firewalld's version, for the choice's reason.
+    pub version: String,
+}
+
+/// Set to `firewall-cmd`, the run drives `firewall-cmd` even where D-Bus
+/// would do: the way back should a daemon's D-Bus API misbehave, and how the
+/// tests compare the two paths on one daemon.
+pub const TRANSPORT_ENV: &str = "PORTPLAN_FIREWALLD";
+
+/// The run's connection to firewalld, opened on first use; `None` when the
+/// run drives `firewall-cmd` instead (see the module docs).
+pub fn bus() -> Option<&'static Bus> {
+    static BUS: OnceLock<Option<Bus>> = OnceLock::new();
+    BUS.get_or_init(|| {
+        let cli = std::env::var(TRANSPORT_ENV).is_ok_and(|v| v == "firewall-cmd");
+        if cli { None } else { Bus::open() }
+    })
+    .as_ref()
+}
+
+impl Bus {
+    /// Connect, and check that firewalld answers with an API that has the
+    /// settings dictionaries (0.9 and later).
+    fn open() -> Option<Bus> {
+        let conn = zbus::blocking::connection::Builder::system()
+            .ok()?
+            .method_timeout(CALL_TIMEOUT)
+            .build()
+            .ok()?;
+        let mut bus = Bus {
+            conn,
+            version: String::new(),
+        };
+        bus.version = bus.property("version").ok()?;
+        has_settings_dicts(&bus.version).then_some(bus)
+    }
+
+    /// One method call; its reply's body, or the error as firewall-cmd would
+    /// show it (firewalld's exception text, e.g. `INVALID_ZONE: nope`).
+    fn call<B, R>(&self, path: &str, interface: &str, method: &str, body: &B) -> Result<R, String>
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType,
+        R: for<'d> serde::Deserialize<'d> + zbus::zvariant::Type,
+    {
+        let shown = || format!("firewalld D-Bus {interface}.{method}");
+        let reply = self
+            .conn
+            .call_method(Some(NAME), path, Some(interface), method, body)
+            .map_err(|e| match e {
+                zbus::Error::MethodError(name, detail, _) => format!(
+                    "{}: {}{}",
+                    shown(),
+                    detail.unwrap_or_default(),
+                    if name.as_str() == "org.fedoraproject.FirewallD1.Exception" {
+                        String::new()
+                    } else {
+                        format!(" ({name})")
+                    }
+                ),
+                other => format!("{}: {other}", shown()),
+            })?;
+        reply
+            .body()
+            .deserialize()
+            .map_err(|e| format!("{}: unexpected reply: {e}", shown()))
+    }
+
+    /// A property of firewalld's main object (`state`, `version`).
+    fn property(&self, name: &str) -> Result<String, String> {
+        let value: OwnedValue = self.call(
+            PATH,
+            "org.freedesktop.DBus.Properties",
+            "Get",
+            &(NAME, name),
+        )?;
+        String::try_from(value).map_err(|e| format!("firewalld D-Bus property {name}: {e}"))
+    }
+
+    /// What `firewall-cmd --state` prints: `running` or `not running`.
+    pub fn state(&self) -> Result<String, String> {
+        Ok(match self.property("state")?.as_str() {
+            "RUNNING" => "running".into(),
+            _ => "not running".into(),
+        })
+    }
+
+    /// `--get-default-zone`.
+    pub fn default_zone(&self) -> Result<String, String> {
+        self.call(PATH, NAME, "getDefaultZone", &())
+    }
+
+    /// `--get-zones`: the runtime's zones, space-separated as firewall-cmd
+    /// prints them.
+    pub fn zones(&self) -> Result<String, String> {
+        let zones: Vec<String> = self.call(PATH, ZONE, "getZones", &())?;
+        Ok(zones.join(" "))
+    }
+
+    /// `--get-zone-of-interface`: `None` when the interface is bound to no
+    /// zone (firewalld answers an empty name).
+    pub fn zone_of_interface(&self, device: &str) -> Result<Option<String>, String> {
+        let zone: String = self.call(PATH, ZONE, "getZoneOfInterface", &(device,))?;
+        Ok((!zone.is_empty()).then_some(zone))
+    }
+
+    /// Both sides' zones and portplan's ipsets, as core reads them: the
+    /// runtime into `main`, the permanent configuration into `extra`.
+    pub fn dump(&self, permanent: bool) -> Result<String, String> {
+        let dump = if permanent {
+            self.permanent_dump()?
+        } else {
+            self.runtime_dump()?
+        };
+        serde_json::to_string(&dump).map_err(|e| e.to_string())
+    }
+
+    fn runtime_dump(&self) -> Result<FirewalldDbusDump, String> {
+        let names: Vec<String> = self.call(PATH, ZONE, "getZones", &())?;
+        let zones = names
+            .into_iter()
+            .map(|name| {
+                let settings = self.call(PATH, ZONE, "getZoneSettings2", &(name.as_str(),))?;
+                zone_of(name, &settings)
+            })
+            .collect::<Result<_, String>>()?;
+        let sets: Vec<String> = self.call(PATH, IPSET, "getIPSets", &())?;
+        let ipsets = portplan_sets(sets)
+            .map(|name| {
+                let settings: IpsetSettings =
+                    self.call(PATH, IPSET, "getIPSetSettings", &(name.as_str(),))?;
+                Ok(ipset_of(name, settings))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(FirewalldDbusDump {
+            default_zone: self.default_zone()?,
+            zones,
+            ipsets,
+        })
+    }
+
+    fn permanent_dump(&self) -> Result<FirewalldDbusDump, String> {
+        let names: Vec<String> = self.call(CONFIG_PATH, CONFIG, "getZoneNames", &())?;
+        let zones = names
+            .into_iter()
+            .map(|name| {
+                let path = self.zone_path(&name)?;
+                let settings = self.call(&path, CONFIG_ZONE, "getSettings2", &())?;
+                zone_of(name, &settings)
+            })
+            .collect::<Result<_, String>>()?;
+        let sets: Vec<String> = self.call(CONFIG_PATH, CONFIG, "getIPSetNames", &())?;
+        let ipsets = portplan_sets(sets)
+            .map(|name| {
+                let path = self.ipset_path(&name)?;
+                let settings: IpsetSettings = self.call(&path, CONFIG_IPSET, "getSettings", &())?;
+                Ok(ipset_of(name, settings))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(FirewalldDbusDump {
+            // One default zone for both sides: firewalld.conf's, which the
+            // runtime reports (the permanent API has no getter of its own).
+            default_zone: self.default_zone()?,
+            zones,
+            ipsets,
+        })
+    }
+
+    fn zone_path(&self, zone: &str) -> Result<String, String> {
+        let path: OwnedObjectPath = self.call(CONFIG_PATH, CONFIG, "getZoneByName", &(zone,))?;
+        Ok(path.as_str().to_string())
+    }
+
+    fn ipset_path(&self, ipset: &str) -> Result<String, String> {
+        let path: OwnedObjectPath = self.call(CONFIG_PATH, CONFIG, "getIPSetByName", &(ipset,))?;
+        Ok(path.as_str().to_string())
+    }
+
+    /// Carry out one `firewall-cmd` argv of core's over D-Bus; `None` when
+    /// it is not one this knows, for the caller to run `firewall-cmd`.
+    pub fn run(&self, command: &Command) -> Option<Result<String, String>> {
+        let action = Action::parse(command)?;
+        Some(self.apply(&action).map(|()| "success\n".to_string()))
+    }
+
+    /// The calls `firewall-cmd` makes for the same options, in its order:
+    /// one per rich rule or entry.
+    fn apply(&self, action: &Action) -> Result<(), String> {
+        match action {
+            Action::RichRules {
+                permanent: false,
+                zone,
+                add,
+                rules,
+            } => rules.iter().try_for_each(|rule| {
+                let zone = zone.as_str();
+                if *add {
+                    self.call::<_, String>(PATH, ZONE, "addRichRule", &(zone, rule, 0i32))
+                } else {
+                    self.call::<_, String>(PATH, ZONE, "removeRichRule", &(zone, rule))
+                }
+                .map(drop)
+            }),
+            Action::RichRules {
+                permanent: true,
+                zone,
+                add,
+                rules,
+            } => self.permanent_rich_rules(zone, *add, rules),
+            Action::Entry {
+                permanent: false,
+                ipset,
+                add,
+                entry,
+            } => {
+                let method = if *add { "addEntry" } else { "removeEntry" };
+                self.call::<_, ()>(PATH, IPSET, method, &(ipset, entry))
+            }
+            Action::Entry {
+                permanent: true,
+                ipset,
+                add,
+                entry,
+            } => {
+                let path = self.ipset_path(ipset)?;
+                let method = if *add { "addEntry" } else { "removeEntry" };
+                self.call::<_, ()>(&path, CONFIG_IPSET, method, &(entry,))
+            }
+            Action::NewIpset {
+                name,
+                kind,
+                options,
+            } => {
+                let settings: IpsetSettings = (
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    kind.clone(),
+                    options.clone(),
+                    Vec::new(),
+                );
+                self.call::<_, OwnedObjectPath>(CONFIG_PATH, CONFIG, "addIPSet", &(name, settings))
+                    .map(drop)
+            }
+            Action::DeleteIpset { name } => {
+                let path = self.ipset_path(name)?;
+                self.call::<_, ()>(&path, CONFIG_IPSET, "remove", &())
+            }
+        }
+    }
+}
+
+impl Bus {
+    /// The permanent side of a zone's rich rules changed in one `update2`
+    /// of its `rules_str`, read just before: the zone's file is written
+    /// once, so a failure leaves it as it was, never half-changed (one call
+    /// per rule, as `firewall-cmd` makes them, would leave the rules it did
+    /// change moved to the end of the file after a rollback). Like
+    /// firewalld, a rule to remove must be there and one to add must not.
+    fn permanent_rich_rules(&self, zone: &str, add: bool, rules: &[String]) -> Result<(), String> {
+        let path = self.zone_path(zone)?;
+        let settings: HashMap<String, OwnedValue> =
+            self.call(&path, CONFIG_ZONE, "getSettings2", &())?;
+        let mut listed = match settings.get("rules_str") {
+            Some(value) => Vec::<String>::try_from(value.try_clone().map_err(|e| e.to_string())?)
+                .map_err(|e| format!("zone {zone}: rules_str: {e}"))?,
+            None => Vec::new(),
+        };
+        for rule in rules {
+            let at = listed.iter().position(|r| r == rule);
+            match (add, at) {
+                (true, None) => listed.push(rule.clone()),
+                (false, Some(at)) => {
+                    listed.remove(at);
+                }
+                (true, Some(_)) => return Err(format!("ALREADY_ENABLED: {rule} in {zone}")),
+                (false, None) => return Err(format!("NOT_ENABLED: {rule} in {zone}")),
+            }
+        }
+        let update: HashMap<&str, zbus::zvariant::Value> =
+            [("rules_str", zbus::zvariant::Value::from(listed))].into();
+        self.call::<_, ()>(&path, CONFIG_ZONE, "update2", &(update,))
+    }
+}
+
+/// Whether firewalld `version` has `getZoneSettings2` and
+/// `config.zone.getSettings2` (0.9.0 and later).
+fn has_settings_dicts(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= (0, 9)
+}
+
+/// Only portplan's ipsets are read, as `firewall-cmd --info-ipset` would be.
+fn portplan_sets(names: Vec<String>) -> impl Iterator<Item = String> {
+    names
+        .into_iter()
+        .filter(|name| name.starts_with(FIREWALLD_IPSET_PREFIX))
+}
+
+/// The keys of a zone's settings dictionary that core reads; a key firewalld
+/// leaves out is empty.
+fn zone_of(
+    name: String,
+    settings: &HashMap<String, OwnedValue>,
+) -> Result<FirewalldDbusZone, String> {
+    let field = |key: &str| settings.get(key).map(|v| v.try_clone());
+    let strings = |key: &str| -> Result<Vec<String>, String> {
+        match field(key) {
+            None => Ok(Vec::new()),
+            Some(value) => Vec::<String>::try_from(value.map_err(|e| e.to_string())?)
+                .map_err(|e| format!("zone {name}: {key}: {e}")),
+        }
+    };
+    let target = match field("target") {
+        None => "default".to_string(),
+        Some(value) => String::try_from(value.map_err(|e| e.to_string())?)
+            .map_err(|e| format!("zone {name}: target: {e}"))?,
+    };
+    let ports = match field("ports") {
+        None => Vec::new(),
+        Some(value) => Vec::<(String, String)>::try_from(value.map_err(|e| e.to_string())?)
+            .map_err(|e| format!("zone {name}: ports: {e}"))?
+            .into_iter()
+            .map(|(port, protocol)| format!("{port}/{protocol}"))
+            .collect(),
+    };
+    Ok(FirewalldDbusZone {
+        target,
+        sources: strings("sources")?,
+        ports,
+        rich_rules: strings("rules_str")?,
+        name,
+    })
+}
+
+fn ipset_of(name: String, settings: IpsetSettings) -> FirewalldDbusIpset {
+    FirewalldDbusIpset {
+        name,
+        entries: settings.5,
+    }
+}
+
+/// One `firewall-cmd` argv of the shapes core renders for firewalld.
+#[derive(Debug, PartialEq, Eq)]
+enum Action {
+    /// `[--permanent] --zone=Z --add-rich-rule=R ...` (or `--remove-`).
+    RichRules {
+        permanent: bool,
+        zone: String,
+        add: bool,
+        rules: Vec<String>,
+    },
+    /// `[--permanent] --ipset=N --add-entry=X` (or `--remove-entry`).
+    Entry {
+        permanent: bool,
+        ipset: String,
+        add: bool,
+        entry: String,
+    },
+    /// `--permanent --new-ipset=N --type=T [--option=K=V ...]`.
+    NewIpset {
+        name: String,
+        kind: String,
+        options: HashMap<String, String>,
+    },
+    /// `--permanent --delete-ipset=N`.
+    DeleteIpset { name: String },
+}
+
+impl Action {
+    fn parse(command: &Command) -> Option<Action> {
+        let (program, args) = command.argv.split_first()?;
+        if program != "firewall-cmd" || command.stdin.is_some() {
+            return None;
+        }
+        let permanent = args.first().is_some_and(|a| a == "--permanent");
+        let mut options: Vec<(&str, &str)> = Vec::new();
+        for arg in &args[usize::from(permanent)..] {
+            options.push(arg.strip_prefix("--")?.split_once('=')?);
+        }
+        let (&(first, value), rest) = options.split_first()?;
+        let value = value.to_string();
+        match first {
+            "zone" => {
+                let (flag, _) = rest.first()?;
+                let add = match *flag {
+                    "add-rich-rule" => true,
+                    "remove-rich-rule" => false,
+                    _ => return None,
+                };
+                let rules = rest
+                    .iter()
+                    .map(|(f, rule)| (f == flag).then(|| (*rule).to_string()))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(Action::RichRules {
+                    permanent,
+                    zone: value,
+                    add,
+                    rules,
+                })
+            }
+            "ipset" => {
+                let [(flag, entry)] = rest else { return None };
+                let add = match *flag {
+                    "add-entry" => true,
+                    "remove-entry" => false,
+                    _ => return None,
+                };
+                Some(Action::Entry {
+                    permanent,
+                    ipset: value,
+                    add,
+                    entry: (*entry).to_string(),
+                })
+            }
+            "new-ipset" if permanent => {
+                let (("type", kind), extra) = rest.split_first()? else {
+                    return None;
+                };
+                let options = extra
+                    .iter()
+                    .map(|(flag, option)| {
+                        let (key, value) = option.split_once('=')?;
+                        (*flag == "option").then(|| (key.to_string(), value.to_string()))
+                    })
+                    .collect::<Option<HashMap<_, _>>>()?;
+                Some(Action::NewIpset {
+                    name: value,
+                    kind: (*kind).to_string(),
+                    options,
+                })
+            }
+            "delete-ipset" if permanent && rest.is_empty() => {
+                Some(Action::DeleteIpset { name: value })
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(argv: &[&str]) -> Command {
+        Command {
+            argv: argv.iter().map(ToString::to_string).collect(),
+            stdin: None,
+        }
+    }
+
+    #[test]
+    fn core_argvs_are_understood() {
+        let rule = r#"rule family="ipv4" source address="198.18.2.10" port port="7001" protocol="tcp" log prefix="portplan:a" level="info" limit value="1/h" accept"#;
+        let add = format!("--add-rich-rule={rule}");
+        assert_eq!(
+            Action::parse(&command(&[
+                "firewall-cmd",
+                "--permanent",
+                "--zone=public",
+                &add,
+                &add
+            ])),
+            Some(Action::RichRules {
+                permanent: true,
+                zone: "public".into(),
+                add: true,
+                rules: vec![rule.into(), rule.into()],
+            })
+        );
+        assert_eq!(
+            Action::parse(&command(&[
+                "firewall-cmd",
+                "--permanent",
+                "--new-ipset=portplan-x-v4",
+                "--type=hash:net",
+                "--option=family=inet",
+            ])),
+            Some(Action::NewIpset {
+                name: "portplan-x-v4".into(),
+                kind: "hash:net".into(),
+                options: [("family".to_string(), "inet".to_string())].into(),
+            })
+        );
+        assert_eq!(
+            Action::parse(&command(&[
+                "firewall-cmd",
+                "--ipset=p",
+                "--remove-entry=10.0.0.1"
+            ])),
+            Some(Action::Entry {
+                permanent: false,
+                ipset: "p".into(),
+                add: false,
+                entry: "10.0.0.1".into(),
+            })
+        );
+        assert_eq!(
+            Action::parse(&command(&[
+                "firewall-cmd",
+                "--permanent",
+                "--delete-ipset=p"
+            ])),
+            Some(Action::DeleteIpset { name: "p".into() })
+        );
+    }
+
+    #[test]
+    fn anything_else_is_left_to_firewall_cmd() {
+        for argv in [
+            &["firewall-cmd", "--reload"][..],
+            &["firewall-cmd", "--zone=public", "--add-port=80/tcp"],
+            &[
+                "firewall-cmd",
+                "--zone=public",
+                "--add-rich-rule=a",
+                "--remove-rich-rule=b",
+            ],
+            &["firewall-cmd", "--new-ipset=p", "--type=hash:net"],
+            &[
+                "firewall-cmd",
+                "--ipset=p",
+                "--add-entry=1",
+                "--add-entry=2",
+            ],
+            &["nft", "-f", "-"],
+        ] {
+            assert_eq!(Action::parse(&command(argv)), None, "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn settings_dictionaries_came_with_0_9() {
+        assert!(has_settings_dicts("1.3.3"));
+        assert!(has_settings_dicts("0.9.3"));
+        assert!(!has_settings_dicts("0.8.2"));
+        assert!(!has_settings_dicts("0.6.3"));
+        assert!(!has_settings_dicts(""));
+    }
+}
