@@ -342,3 +342,66 @@ fn long_spec_ids_get_a_hashed_ipset_name_within_31_characters() {
     assert!(commands[0].ends_with("--option=family=inet6"));
     assert!(commands.iter().any(|c| c.contains("rule family=\"ipv6\"")));
 }
+
+/// The capture as the binary's D-Bus read would give it: each block's
+/// target, sources, ports and rich rules (split here by a parser of the
+/// test's own, independent of core's), under the given default zone.
+fn as_dbus_dump(text: &str, default_zone: &str) -> String {
+    let mut zones: Vec<serde_json::Value> = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        if !line.starts_with(char::is_whitespace) {
+            let name = line.split_whitespace().next().unwrap();
+            zones.push(
+                serde_json::json!({"name": name, "target": "", "sources": [],
+                                          "ports": [], "rich-rules": []}),
+            );
+            continue;
+        }
+        let zone = zones.last_mut().unwrap();
+        let line = line.trim();
+        let words = |v: &str| v.split_whitespace().map(String::from).collect::<Vec<_>>();
+        if line.starts_with("rule ") {
+            zone["rich-rules"].as_array_mut().unwrap().push(line.into());
+        } else if let Some(value) = line.strip_prefix("target:") {
+            zone["target"] = value.trim().into();
+        } else if let Some(value) = line.strip_prefix("sources:") {
+            zone["sources"] = words(value).into();
+        } else if let Some(value) = line.strip_prefix("ports:") {
+            zone["ports"] = words(value).into();
+        }
+    }
+    serde_json::json!({"default-zone": default_zone, "zones": zones, "ipsets": []}).to_string()
+}
+
+#[test]
+fn the_dbus_dump_reads_as_the_text_does() {
+    for zone in ["public", "internal"] {
+        let text = read(RUNTIME, PERMANENT, zone);
+        let dump = read(
+            &as_dbus_dump(RUNTIME, "public"),
+            &as_dbus_dump(PERMANENT, "public"),
+            zone,
+        );
+        assert_eq!(text, dump, "{zone}");
+        let rules = [rule("observer.sql", 2881, 2881, &["198.18.2.20/32"])];
+        assert_eq!(argvs(&text, &rules, false), argvs(&dump, &rules, false));
+    }
+}
+
+#[test]
+fn a_broken_dbus_dump_is_refused_naming_its_side() {
+    for (main, extra, side) in [
+        ("{\"zones\": []}", PERMANENT, "main"),
+        (RUNTIME, "{\"default-zone\": 1}", "extra"),
+    ] {
+        let error =
+            read_firewall(FirewallBackend::Firewalld, &output(main, extra, "public")).unwrap_err();
+        assert_eq!(error.problems[0].path, side, "{error:?}");
+        assert!(
+            error.problems[0]
+                .message
+                .contains("not a firewalld D-Bus dump"),
+            "{error:?}"
+        );
+    }
+}
