@@ -166,7 +166,10 @@ options:
         no comment; it logs at most one line an hour per rule. More than three sources go into an ipset
         C(portplan-<spec-id>-v4) (or C(-v6)), created in the permanent configuration; until firewalld next reloads,
         the runtime gets one rule per source instead. portplan never uses C(--add-port), so firewalld never merges
-        its ranges with anyone else's, and zone ports, services and other rich rules are left alone.
+        its ranges with anyone else's, and zone ports, services and other rich rules are left alone. The module talks to
+        firewalld over its D-Bus API (firewalld 0.9 and later; the target needs no C(firewall-cmd)), carrying out the
+        C(firewall-cmd) commands RV(actions) lists call for call; with older firewalld, or
+        C(PORTPLAN_FIREWALLD=firewall-cmd) in the task's environment, it runs C(firewall-cmd).
       - V(ufw) adds C(ufw allow from SOURCE to any port PORTS proto tcp comment 'portplan:<spec-id>') per source and
         removes its own rules with C(ufw delete). An inactive ufw is reported in RV(warnings), never enabled unless
         O(ufw_enable=true).
