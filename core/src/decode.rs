@@ -57,6 +57,82 @@ pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, PlanError> {
     decode(&root, journal)
 }
 
+/// Decode any contract type from a JSON value already read, e.g. a member
+/// of a larger document a shell parsed (the Ansible module's args file): the
+/// same walk, paths and problems as [`parse_json`] of the value's text,
+/// without writing that text and reading it again. Repeated keys are not
+/// noted: the value no longer holds them.
+pub fn parse_value<T: DeserializeOwned>(value: &Value) -> Result<T, PlanError> {
+    decode(value, Journal::default())
+}
+
+/// The length in bytes and the nesting depth of `value`'s compact JSON text
+/// (what `serde_json::to_string` writes), without writing it: the input
+/// limits of a plan that arrives as a value are the limits of that text.
+pub fn json_size(value: &Value) -> (usize, usize) {
+    /// Counts what `write!` would write.
+    struct Counter(usize);
+    impl fmt::Write for Counter {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    // serde_json's escapes: `\"`, `\\` and the short forms of backspace,
+    // tab, newline, form feed and return take two bytes; every other control
+    // character is `\u00XX` (six); everything else is itself.
+    fn string(text: &str) -> usize {
+        let escaped = |b: &u8| *b < 0x20 || *b == b'"' || *b == b'\\';
+        let extra: usize = if text.bytes().any(|b| escaped(&b)) {
+            text.bytes()
+                .filter(escaped)
+                .map(|b| match b {
+                    b'"' | b'\\' | 0x08 | 0x09 | 0x0a | 0x0c | 0x0d => 1,
+                    _ => 5,
+                })
+                .sum()
+        } else {
+            0
+        };
+        2 + text.len() + extra
+    }
+    fn commas(items: usize) -> usize {
+        items.saturating_sub(1)
+    }
+    match value {
+        Value::Null | Value::Bool(true) => (4, 0),
+        Value::Bool(false) => (5, 0),
+        Value::Number(n) if n.as_u64().is_some() => {
+            let digits = n.as_u64().and_then(u64::checked_ilog10).unwrap_or(0);
+            (digits as usize + 1, 0)
+        }
+        Value::Number(n) => {
+            let mut counter = Counter(0);
+            let _ = fmt::Write::write_fmt(&mut counter, format_args!("{n}"));
+            (counter.0, 0)
+        }
+        Value::String(text) => (string(text), 0),
+        Value::Array(items) => {
+            let (mut bytes, mut depth) = (2 + commas(items.len()), 0);
+            for item in items {
+                let (b, d) = json_size(item);
+                bytes += b;
+                depth = depth.max(d);
+            }
+            (bytes, depth + 1)
+        }
+        Value::Object(map) => {
+            let (mut bytes, mut depth) = (2 + commas(map.len()), 0);
+            for (key, item) in map {
+                let (b, d) = json_size(item);
+                bytes += string(key) + 1 + b;
+                depth = depth.max(d);
+            }
+            (bytes, depth + 1)
+        }
+    }
+}
+
 /// Reads `text` into a `Value`; a repeated key keeps its first value and is
 /// noted in `journal` (a `Value` would silently keep the last).
 fn read(text: &str, journal: &Journal) -> Result<Value, PlanError> {
@@ -1183,5 +1259,35 @@ mod tests {
         assert!(out.chars().count() < 300);
         let ticks = "`".repeat(10_000);
         assert!(message(&ticks).chars().count() <= MESSAGE_LIMIT + 3);
+    }
+
+    #[test]
+    fn json_size_is_the_length_and_depth_of_the_compact_text() {
+        let text = r#"{"a":[1,-2,3.5,1e300,18446744073709551615,0,10,99,100],"b":{"c":[[],{}],"d":null},"e":true,"f":false,"g":"q\"\\\n\t\r\b\f\u0001\u001f\u007f é ☃ \ud83d\ude00"}"#;
+        let value: Value = serde_json::from_str(text).expect("json");
+        assert_eq!(json_size(&value), (value.to_string().len(), 4));
+        for (text, depth) in [("1", 0), ("[]", 1), ("{}", 1), ("[[1]]", 2), (r#""x""#, 0)] {
+            let value: Value = serde_json::from_str(text).expect("json");
+            assert_eq!(
+                json_size(&value),
+                (value.to_string().len(), depth),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_value_decodes_as_its_text_does() {
+        let text = r#"{"name":"p","profiles":["ocp"],"hosts":[{"name":"a","address":"198.18.0.300","components":["ocp-server"],"colour":1},{"name":7}]}"#;
+        let value: Value = serde_json::from_str(text).expect("json");
+        let from_text = parse_json::<Plan>(text).expect_err("invalid");
+        let from_value = parse_value::<Plan>(&value).expect_err("invalid");
+        assert_eq!(from_text, from_value);
+        let good = r#"{"name":"p","profiles":["ocp"],"hosts":[{"name":"a","address":"198.18.0.3","components":["ocp-server"]}]}"#;
+        let value: Value = serde_json::from_str(good).expect("json");
+        assert_eq!(
+            parse_json::<Plan>(good).expect("valid"),
+            parse_value::<Plan>(&value).expect("valid")
+        );
     }
 }

@@ -60,7 +60,7 @@ pub mod shell {
         FIREWALLD_IPSET_PREFIX, FirewalldDbusDump, FirewalldDbusIpset, FirewalldDbusZone,
         TAG_PREFIX, placements,
     };
-    pub use crate::decode::{escape, is_hidden, parse_json, quote};
+    pub use crate::decode::{escape, is_hidden, json_size, parse_json, parse_value, quote};
     pub use crate::limits::{
         DEPTH as LIMIT_DEPTH, HOSTS as LIMIT_HOSTS, LISTENERS as LIMIT_LISTENERS,
         PLAN_BYTES as LIMIT_PLAN_BYTES, REPORT_SOURCES as LIMIT_REPORT_SOURCES, ROWS as LIMIT_ROWS,
@@ -69,7 +69,7 @@ pub mod shell {
     pub use crate::render::{
         catalog as render_catalog, json as render_json, profile as render_profile,
     };
-    pub use crate::report::check_plan;
+    pub use crate::report::{CheckedPlan, check_plan, parse_plan_value};
     pub use crate::rules::{
         BROWSER_BAD_PORTS, DEFAULT_LOCAL_PORT_RANGE, DEFAULT_UNPRIVILEGED_PORT_START,
     };

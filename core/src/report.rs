@@ -1,7 +1,11 @@
 //! Report assembly: a resolved deployment and its findings into the
 //! [`Report`] the WIT's `validate-plan` and `check-host` return.
 
-use crate::decode::quote;
+use std::cell::RefCell;
+
+use serde_json::Value;
+
+use crate::decode::{self, quote};
 use crate::deployment::{Deployment, HostId, Placed};
 use crate::model::{
     Finding, FirewallRule, HostObservation, HostPorts, Observation, Phase, Plan, PlanError,
@@ -26,10 +30,99 @@ fn checked(plan: &Plan) -> Result<Deployment, PlanError> {
 }
 
 /// Whether `plan` would be accepted by `validate-plan`, without running the
-/// rules or building the report: the Ansible module's up-front check, so a
-/// run resolves the plan without validating every host's port table twice.
-pub fn check_plan(plan: &Plan) -> Result<(), PlanError> {
-    checked(plan).map(|_| ())
+/// rules or building the report: the Ansible module's up-front check. The
+/// answer keeps the plan resolved, so the run's [`CheckedPlan::check_host`]
+/// calls do not resolve it again.
+pub fn check_plan(plan: &Plan) -> Result<CheckedPlan, PlanError> {
+    checked(plan).map(|deployment| CheckedPlan {
+        deployment: RefCell::new(deployment),
+    })
+}
+
+/// A plan from a JSON value a shell has already read (the Ansible module's
+/// args file holds the plan as a member): `parse-plan` of the value's text,
+/// with the same input limits, paths and problems, without writing the text
+/// and reading it again. Repeated keys cannot be noted (the value no longer
+/// holds them).
+pub fn parse_plan_value(value: &Value) -> Result<Plan, PlanError> {
+    let (bytes, depth) = decode::json_size(value);
+    if bytes > limits::PLAN_BYTES || depth > limits::DEPTH {
+        // Past a limit: the text's own check names it, exactly as for text.
+        limits::check_text(&value.to_string())?;
+    }
+    let plan = decode::parse_value(value)?;
+    limits::check_plan(&plan)?;
+    Ok(plan)
+}
+
+/// A plan within the input limits, resolved once ([`check_plan`]): each
+/// [`CheckedPlan::check_host`] replaces one host's observation in the
+/// resolved deployment instead of resolving the whole plan again, so a run
+/// on one host of a large plan resolves it once however often it checks the
+/// host (the module: the run, `reserve_ports`, each `wait_timeout` re-read).
+#[derive(Debug)]
+pub struct CheckedPlan {
+    /// Interior: a check sets the checked host's observation.
+    deployment: RefCell<Deployment>,
+}
+
+impl CheckedPlan {
+    /// `check-host` of the plan this was checked from: the same report, and
+    /// the same problems in the same order, as [`crate::check_host`].
+    pub fn check_host(
+        &self,
+        host: &str,
+        phase: Phase,
+        observation: &Observation,
+    ) -> Result<Report, PlanError> {
+        let mut deployment = self.deployment.borrow_mut();
+        let Some(id) = deployment.host_id(host) else {
+            let names = deployment.hosts.iter().map(|h| h.name.as_str());
+            return Err(not_a_host(host, names, deployment.hosts.len()));
+        };
+        resolve::check_observation_error(observation)?;
+        // The one limit an observation can pass: every host's listeners.
+        let others = |h: &&crate::deployment::DeployedHost| h.name != host;
+        let listeners: usize = deployment
+            .hosts
+            .iter()
+            .filter(others)
+            .filter_map(|h| h.observation.as_ref())
+            .map(|o| o.observation.listeners.len())
+            .sum();
+        let replaced = HostObservation {
+            host: host.to_string(),
+            phase,
+            observation: observation.clone(),
+        };
+        if listeners + observation.listeners.len() > limits::LISTENERS {
+            // The plan's own check names the limit and the count.
+            let mut observations: Vec<HostObservation> = deployment
+                .hosts
+                .iter()
+                .filter(others)
+                .filter_map(|h| h.observation.clone())
+                .collect();
+            observations.push(replaced.clone());
+            limits::check_plan(&Plan {
+                name: deployment.name.clone(),
+                profiles: Vec::new(),
+                deploy_user: None,
+                hosts: Vec::new(),
+                networks: Vec::new(),
+                overrides: Vec::new(),
+                enable: Vec::new(),
+                custom_profiles: Vec::new(),
+                observations,
+            })?;
+        }
+        // The plan's own observation of the host comes back afterwards, so
+        // every check starts from the plan as it was checked.
+        let planned = deployment.hosts[id.index()].observation.replace(replaced);
+        let report = host_report(&deployment, &[id], host);
+        deployment.hosts[id.index()].observation = planned;
+        report
+    }
 }
 
 /// The report on the hosts `ids` of `deployment`, with the plan-wide findings.
@@ -136,19 +229,8 @@ pub(crate) fn check_host(
     observation: &Observation,
 ) -> Result<Report, PlanError> {
     if !plan.hosts.iter().any(|h| h.name == host) {
-        // Plan text, so quoted: escaped and capped like every echoed value.
-        let known: Vec<String> = plan.hosts.iter().take(20).map(|h| quote(&h.name)).collect();
-        let more = plan.hosts.len().saturating_sub(known.len());
-        let more = if more > 0 {
-            format!(" ... ({more} more)")
-        } else {
-            String::new()
-        };
-        return Err(PlanError::single(
-            "host",
-            quote(host),
-            format!("not a host of the plan; hosts: {}{more}", known.join(", ")),
-        ));
+        let names = plan.hosts.iter().map(|h| h.name.as_str());
+        return Err(not_a_host(host, names, plan.hosts.len()));
     }
     resolve::check_observation_error(observation)?;
     let mut plan = plan.clone();
@@ -159,10 +241,34 @@ pub(crate) fn check_host(
         observation: observation.clone(),
     });
     let deployment = checked(&plan)?;
-    // Only this host's rows and rules are built, so a run on one host costs
-    // the resolution of the plan, not every host's port table.
     let ids: Vec<HostId> = deployment.host_id(host).into_iter().collect();
-    let mut report = report(&deployment, &ids)?;
+    host_report(&deployment, &ids, host)
+}
+
+/// The `host` error of a name that is not a plan host, listing the first
+/// 20 of the plan's `count` host names.
+fn not_a_host<'a>(host: &str, names: impl Iterator<Item = &'a str>, count: usize) -> PlanError {
+    // Plan text, so quoted: escaped and capped like every echoed value.
+    let known: Vec<String> = names.take(20).map(quote).collect();
+    let more = count.saturating_sub(known.len());
+    let more = if more > 0 {
+        format!(" ... ({more} more)")
+    } else {
+        String::new()
+    };
+    PlanError::single(
+        "host",
+        quote(host),
+        format!("not a host of the plan; hosts: {}{more}", known.join(", ")),
+    )
+}
+
+/// The report on one host of a resolved deployment: its rows and rules,
+/// its findings and the plan-wide ones. Only this host's rows and rules are
+/// built, so a run on one host costs the resolution of the plan, not every
+/// host's port table.
+fn host_report(deployment: &Deployment, ids: &[HostId], host: &str) -> Result<Report, PlanError> {
+    let mut report = report(deployment, ids)?;
     report
         .findings
         .retain(|f| f.host.as_deref().is_none_or(|h| h == host));
@@ -176,5 +282,86 @@ fn summarize(findings: &[Finding]) -> Summary {
         errors: count(Severity::Error),
         warnings: count(Severity::Warning),
         infos: count(Severity::Info),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Listener;
+
+    const PLANS: [&str; 4] = [
+        include_str!("../../examples/plans/ocp-cluster.json"),
+        include_str!("../../examples/plans/finedatalink-cluster.json"),
+        include_str!("../../examples/plans/observed-preinstall.json"),
+        include_str!("../../examples/plans/ephemeral-and-missing-component.json"),
+    ];
+
+    fn observation(port: u16) -> Observation {
+        Observation {
+            listeners: vec![Listener {
+                transport: crate::model::Transport::Tcp,
+                address: "0.0.0.0".into(),
+                port,
+                v6only: false,
+                pid: Some(1),
+                command: Some("x".into()),
+            }],
+            ..Observation::default()
+        }
+    }
+
+    /// One resolution, any number of checks: the reports and the problems
+    /// of `check-host` on the plan each time, in any order of hosts.
+    #[test]
+    fn a_checked_plan_answers_as_check_host() {
+        for text in PLANS {
+            let plan: Plan = crate::parse_plan(text).expect("valid");
+            let checked = check_plan(&plan).expect("valid");
+            for round in 0..2 {
+                for host in plan.hosts.iter().rev() {
+                    for phase in [Phase::Preinstall, Phase::Postinstall] {
+                        for seen in [Observation::default(), observation(2881 + round)] {
+                            assert_eq!(
+                                checked.check_host(&host.name, phase, &seen),
+                                check_host(&plan, &host.name, phase, &seen),
+                                "{} {}",
+                                plan.name,
+                                host.name
+                            );
+                        }
+                    }
+                }
+            }
+            let bad = Observation {
+                listeners: vec![Listener {
+                    address: "not-an-address".into(),
+                    ..observation(1).listeners[0].clone()
+                }],
+                ..Observation::default()
+            };
+            for (host, seen) in [
+                ("nobody", Observation::default()),
+                (&plan.hosts[0].name, bad),
+            ] {
+                let expected = check_host(&plan, host, Phase::Preinstall, &seen);
+                assert!(expected.is_err());
+                assert_eq!(checked.check_host(host, Phase::Preinstall, &seen), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn too_many_listeners_are_refused_as_check_host_refuses_them() {
+        let plan: Plan = crate::parse_plan(PLANS[0]).expect("valid");
+        let checked = check_plan(&plan).expect("valid");
+        let many = Observation {
+            listeners: vec![observation(1).listeners[0].clone(); limits::LISTENERS + 1],
+            ..Observation::default()
+        };
+        let host = &plan.hosts[0].name;
+        let expected = check_host(&plan, host, Phase::Preinstall, &many);
+        assert!(expected.is_err());
+        assert_eq!(checked.check_host(host, Phase::Preinstall, &many), expected);
     }
 }

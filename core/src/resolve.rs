@@ -209,7 +209,8 @@ fn resolve_host<'p>(
     taken: &mut Taken<'p>,
     problems: &mut Problems,
 ) -> Option<DeployedHost> {
-    let at = format!("hosts[{i}]");
+    // Written only into a problem's path: most hosts have none.
+    let at = HostAt(i);
     if host.name.trim().is_empty() {
         problems.push(
             format!("{at}.name"),
@@ -235,10 +236,16 @@ fn resolve_host<'p>(
         );
     }
     let address = address?;
+    // An IPv4 address as written is already as it displays (the parser
+    // takes no leading zeros): kept, not formatted again.
+    let address_text = match address {
+        IpAddr::V4(_) if !host.address.contains(':') => host.address.clone(),
+        _ => address.to_string(),
+    };
     Some(DeployedHost {
         name: host.name.clone(),
         address,
-        address_text: address.to_string(),
+        address_text,
         components: host.components.clone(),
         deploy_user: host
             .deploy_user
@@ -254,9 +261,18 @@ fn resolve_host<'p>(
     })
 }
 
+/// The path of `hosts[i]`, written only when a problem names it.
+struct HostAt(usize);
+
+impl std::fmt::Display for HostAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "hosts[{}]", self.0)
+    }
+}
+
 fn host_address(
     i: usize,
-    at: &str,
+    at: &HostAt,
     host: &PlanHost,
     taken: &mut Taken,
     problems: &mut Problems,
@@ -281,7 +297,7 @@ fn host_address(
 
 fn check_host_components(
     plan: &Plan,
-    at: &str,
+    at: &HostAt,
     host: &PlanHost,
     known: &Known,
     problems: &mut Problems,

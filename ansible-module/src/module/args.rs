@@ -7,6 +7,7 @@
 //! control and bidi characters written as `\u{hex}` escapes, and at most
 //! 200 characters, then `...`.
 
+use portplan_core::shell::CheckedPlan;
 use portplan_core::{Phase, Plan, PlanError, Problem, Severity};
 use serde_json::{Map, Value};
 
@@ -104,9 +105,22 @@ const DIFF: &str = "_ansible_diff";
 const NO_LOG: &str = "_ansible_no_log";
 
 /// Parse the args file's text. Every problem is reported, not just the first.
+#[cfg(test)]
 pub fn parse(text: &str) -> Result<Params, PlanError> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| PlanError::single("args", "", format!("the args file is not JSON: {e}")))?;
+    parse_value(read(text)?).map(|(params, _)| params)
+}
+
+/// The args file's text as JSON: read once, the plan included.
+pub fn read(text: &str) -> Result<Value, PlanError> {
+    serde_json::from_str(text)
+        .map_err(|e| PlanError::single("args", "", format!("the args file is not JSON: {e}")))
+}
+
+/// The options of the args file already read as JSON ([`read`]), every
+/// problem reported, not just the first; and the plan as checked up front,
+/// kept resolved for the run's `check_host` calls. The plan is decoded from
+/// that value, never written back to text.
+pub fn parse_value(value: Value) -> Result<(Params, CheckedPlan), PlanError> {
     let Value::Object(mut args) = value else {
         return Err(PlanError::single(
             "args",
@@ -150,7 +164,7 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
     let check_mode = boolean(&args, CHECK_MODE, false, &mut problems);
     let diff = boolean(&args, DIFF, false, &mut problems);
     let no_log = boolean(&args, NO_LOG, false, &mut problems);
-    let plan = plan_option(&args, &mut problems);
+    let plan = checked_plan_option(&args, &mut problems);
 
     if host.is_none() && !problems.iter().any(|p| p.path == "host") {
         problems.push(Problem {
@@ -162,37 +176,40 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
         });
     }
     match (plan, host) {
-        (Some(plan), Some(host)) if problems.is_empty() => Ok(Params {
-            host,
-            phase,
-            state,
-            firewall,
-            fail_on,
-            persist,
-            ufw_enable,
-            lock_timeout,
-            backup,
-            wait,
-            zone,
-            reserve_ports,
-            strict_audit: false,
-            check_mode,
-            diff,
-            no_log,
-            given: args
-                .into_iter()
-                .filter(|(key, _)| !key.starts_with("_ansible_"))
-                .map(|(key, value)| {
-                    let value = if PLAN_OPTIONS.contains(&key.as_str()) {
-                        not_echoed(&key, &value, &plan)
-                    } else {
-                        value
-                    };
-                    (key, value)
-                })
-                .collect(),
-            plan,
-        }),
+        (Some((plan, checked)), Some(host)) if problems.is_empty() => Ok((
+            Params {
+                host,
+                phase,
+                state,
+                firewall,
+                fail_on,
+                persist,
+                ufw_enable,
+                lock_timeout,
+                backup,
+                wait,
+                zone,
+                reserve_ports,
+                strict_audit: false,
+                check_mode,
+                diff,
+                no_log,
+                given: args
+                    .into_iter()
+                    .filter(|(key, _)| !key.starts_with("_ansible_"))
+                    .map(|(key, value)| {
+                        let value = if PLAN_OPTIONS.contains(&key.as_str()) {
+                            not_echoed(&key, &value, &plan)
+                        } else {
+                            value
+                        };
+                        (key, value)
+                    })
+                    .collect(),
+                plan,
+            },
+            checked,
+        )),
         _ => Err(PlanError { problems }),
     }
 }
@@ -253,7 +270,8 @@ const PLAN_OPTIONS: &[&str] = &["plan", "plan_yaml", "plan_hosts"];
 fn not_echoed(key: &str, value: &Value, plan: &Plan) -> Value {
     let bytes = match value {
         Value::String(text) => text.len(),
-        other => other.to_string().len(),
+        // Its JSON text's length, counted without writing it.
+        other => portplan_core::shell::json_size(other).0,
     };
     Value::String(if key == "plan_hosts" {
         let hosts = value.as_array().map_or(0, Vec::len);
@@ -271,6 +289,14 @@ fn not_echoed(key: &str, value: &Value, plan: &Plan) -> Value {
 /// 1.2 text, read as `portplan validate` reads a `.yaml` file), with the
 /// hosts of `plan_hosts` when given, parsed and validated up front.
 pub(crate) fn plan_option(args: &Map<String, Value>, problems: &mut Vec<Problem>) -> Option<Plan> {
+    checked_plan_option(args, problems).map(|(plan, _)| plan)
+}
+
+/// [`plan_option`], and the plan kept resolved for `check_host`.
+fn checked_plan_option(
+    args: &Map<String, Value>,
+    problems: &mut Vec<Problem>,
+) -> Option<(Plan, CheckedPlan)> {
     let present = |name: &str| args.get(name).is_some_and(|v| !v.is_null());
     let (source, yaml) = match (present("plan"), present("plan_yaml")) {
         (false, false) => {
@@ -293,10 +319,11 @@ pub(crate) fn plan_option(args: &Map<String, Value>, problems: &mut Vec<Problem>
         (true, false) => (&args["plan"], false),
         (false, true) => (&args["plan_yaml"], true),
     };
-    let text = match source {
+    let given = match source {
         // A plan passed through a template arrives as its JSON text.
-        Value::String(text) => text.clone(),
-        value @ Value::Object(_) if !yaml => value.to_string(),
+        Value::String(text) if yaml => Given::Yaml(text),
+        Value::String(text) => Given::Text(text),
+        value @ Value::Object(_) if !yaml => Given::Value(value),
         other => {
             let (path, message) = if yaml {
                 ("plan_yaml", "must be a string: the text of a YAML plan")
@@ -324,25 +351,21 @@ pub(crate) fn plan_option(args: &Map<String, Value>, problems: &mut Vec<Problem>
         }
     };
     // A YAML plan's problems get their line in the YAML text.
-    let lines = |error: PlanError| {
-        if yaml {
-            crate::plan_input::with_lines("plan.yaml", &text, error)
-        } else {
-            error
-        }
+    let lines = |error: PlanError| match given {
+        Given::Yaml(text) => crate::plan_input::with_lines("plan.yaml", text, error),
+        _ => error,
     };
-    let checked = plan_value(&text, yaml, hosts)
+    let checked = read_plan(&given, hosts)
         .map_err(lines)
-        .and_then(|json| portplan_core::parse_plan(&json).map_err(lines))
         // Resolving the plan (addresses, components, overrides) up front keeps
-        // every plan problem under the `plan.` path, before any fact is read.
-        .and_then(|plan| {
-            portplan_core::shell::check_plan(&plan)
-                .map(|_| plan)
-                .map_err(lines)
+        // every plan problem under the `plan.` path, before any fact is read;
+        // the run's checks of the host start from this resolution.
+        .and_then(|plan| match portplan_core::shell::check_plan(&plan) {
+            Ok(checked) => Ok((plan, checked)),
+            Err(error) => Err(lines(error)),
         });
     match checked {
-        Ok(plan) => Some(plan),
+        Ok(checked) => Some(checked),
         Err(error) => {
             // Core's path of the whole input is `.`: that is `plan` itself.
             problems.extend(error.problems.into_iter().map(|p| Problem {
@@ -357,20 +380,39 @@ pub(crate) fn plan_option(args: &Map<String, Value>, problems: &mut Vec<Problem>
     }
 }
 
-/// The plan's JSON text for core's strict parser: `text` itself for a JSON
-/// plan without `hosts` to add (so serde_json's own messages and duplicate
-/// key checks apply to exactly what was given), else the document as a
-/// value with `hosts` set.
-fn plan_value(text: &str, yaml: bool, hosts: Option<&Vec<Value>>) -> Result<String, PlanError> {
-    let mut value = match (yaml, hosts) {
-        (false, None) => return Ok(text.to_string()),
-        (true, _) => crate::plan_input::yaml_value(text)?,
-        (false, Some(_)) => match serde_json::from_str::<Value>(text) {
+/// How the plan was given.
+enum Given<'a> {
+    /// `plan` as a mapping: already read with the args file.
+    Value(&'a Value),
+    /// `plan` as JSON text (through a template).
+    Text(&'a str),
+    /// `plan_yaml`.
+    Yaml(&'a str),
+}
+
+/// The plan, read once by core's strict parser: JSON text as text (so
+/// serde_json's own messages and the duplicate key checks apply to exactly
+/// what was given), a mapping or a YAML plan from its value; with `hosts`
+/// set from `plan_hosts` when given.
+fn read_plan(given: &Given<'_>, hosts: Option<&Vec<Value>>) -> Result<Plan, PlanError> {
+    let value = match (given, hosts) {
+        (Given::Text(text), None) => return portplan_core::parse_plan(text),
+        (Given::Value(value), None) => return portplan_core::shell::parse_plan_value(value),
+        (Given::Text(text), Some(_)) => match serde_json::from_str::<Value>(text) {
             Ok(value) => value,
             // Core names the syntax error as it does for any plan.
-            Err(_) => return portplan_core::parse_plan(text).map(|_| text.to_string()),
+            Err(_) => return portplan_core::parse_plan(text),
         },
+        (Given::Yaml(text), _) => crate::plan_input::yaml_value(text)?,
+        // The plan without its hosts is copied, never the hosts themselves
+        // twice: they are added below.
+        (Given::Value(value), Some(_)) => (*value).clone(),
     };
+    with_hosts(value, hosts)
+}
+
+/// `plan` with the hosts of `plan_hosts` set, read by core's parser.
+fn with_hosts(mut value: Value, hosts: Option<&Vec<Value>>) -> Result<Plan, PlanError> {
     if let (Some(hosts), Value::Object(plan)) = (hosts, &mut value) {
         if let Some(listed) = plan.get("hosts") {
             return Err(PlanError::single(
@@ -383,7 +425,7 @@ fn plan_value(text: &str, yaml: bool, hosts: Option<&Vec<Value>>) -> Result<Stri
         }
         plan.insert("hosts".into(), Value::Array(hosts.clone()));
     }
-    Ok(value.to_string())
+    portplan_core::shell::parse_plan_value(&value)
 }
 
 /// A string option; numbers and booleans convert to their text as Ansible's

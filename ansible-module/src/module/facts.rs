@@ -59,7 +59,7 @@ pub fn gather(proc_root: &Path, etc_root: &Path) -> Result<Facts, String> {
         ("udp6", Transport::Udp, true),
     ] {
         let path = proc_root.join("net").join(file);
-        match fs::read_to_string(&path) {
+        match read_table(&path) {
             Ok(text) => sockets.extend(parse_sockets(&text, transport, v6)),
             // A kernel without IPv6 has no tcp6/udp6.
             Err(_) if v6 => {}
@@ -77,7 +77,12 @@ pub fn gather(proc_root: &Path, etc_root: &Path) -> Result<Facts, String> {
         .collect();
     let (v6only, notes) = resolve_v6only(&sockets, &answers);
     let processes = processes(proc_root);
-    let owners = socket_owners(proc_root, &processes);
+    let wanted: BTreeSet<u64> = sockets
+        .iter()
+        .map(|s| s.inode)
+        .filter(|&i| i != 0)
+        .collect();
+    let owners = socket_owners(proc_root, &processes, &wanted);
     let mut listeners: Vec<Listener> = sockets
         .into_iter()
         .map(|socket| {
@@ -114,7 +119,8 @@ pub fn gather(proc_root: &Path, etc_root: &Path) -> Result<Facts, String> {
     let own_netns = fs::read_link(proc_root.join("self/ns/net")).ok();
     let firewalld_pid = processes
         .iter()
-        .find(|p| p.is_firewalld && own_netns.is_some() && p.netns == own_netns)
+        .filter(|p| p.is_firewalld && own_netns.is_some())
+        .find(|p| fs::read_link(proc_root.join(p.pid.to_string()).join("ns/net")).ok() == own_netns)
         .map(|p| p.pid);
     let ufw_enabled = fs::read_to_string(etc_root.join("ufw/ufw.conf"))
         .map(|t| parse_ufw_enabled(&t))
@@ -448,10 +454,31 @@ fn parse_ufw_enabled(conf: &str) -> bool {
     })
 }
 
+/// A socket table's text (`/proc/net/tcp` and the like) in reads of 64 KiB.
+/// The kernel writes the table as it is read, and each read after the first
+/// walks its connection hash table again to find its place: with
+/// `read_to_string`'s small first reads that walk (milliseconds on a host
+/// with a large table) was most of gathering the facts.
+fn read_table(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut text = Vec::new();
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => text.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    String::from_utf8(text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// A running process as listed: its command and network namespace are read
+/// only when needed (an owner of a planned-port socket, a firewalld).
 struct Process {
     pid: u32,
-    command: String,
-    netns: Option<std::path::PathBuf>,
     is_firewalld: bool,
 }
 
@@ -463,18 +490,11 @@ fn processes(proc_root: &Path) -> Vec<Process> {
         .flatten()
         .filter_map(|entry| {
             let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let dir = entry.path();
             // A process may exit between listing and reading: skip it.
-            let command = fs::read_to_string(dir.join("comm"))
-                .ok()?
-                .trim()
-                .to_string();
-            let cmdline = fs::read(dir.join("cmdline")).unwrap_or_default();
+            let cmdline = fs::read(entry.path().join("cmdline")).ok()?;
             Some(Process {
                 pid,
                 is_firewalld: is_firewalld(&cmdline),
-                command,
-                netns: fs::read_link(dir.join("ns/net")).ok(),
             })
         })
         .collect();
@@ -490,13 +510,25 @@ fn is_firewalld(cmdline: &[u8]) -> bool {
         .any(|arg| arg.rsplit(|&b| b == b'/').next() == Some(b"firewalld".as_slice()))
 }
 
-/// Socket inode to the lowest pid holding it and that process's command.
-fn socket_owners(proc_root: &Path, processes: &[Process]) -> BTreeMap<u64, (u32, String)> {
+/// Socket inode to the lowest pid holding it and that process's command,
+/// for the `wanted` inodes (the listeners') only. Processes are read in pid
+/// order, so the first holder found is the lowest, and the reading stops
+/// once every wanted socket has its owner.
+fn socket_owners(
+    proc_root: &Path,
+    processes: &[Process],
+    wanted: &BTreeSet<u64>,
+) -> BTreeMap<u64, (u32, String)> {
     let mut owners = BTreeMap::new();
     for process in processes {
-        let Ok(fds) = fs::read_dir(proc_root.join(process.pid.to_string()).join("fd")) else {
+        if owners.len() == wanted.len() {
+            break;
+        }
+        let dir = proc_root.join(process.pid.to_string());
+        let Ok(fds) = fs::read_dir(dir.join("fd")) else {
             continue;
         };
+        let mut held = Vec::new();
         for fd in fds.flatten() {
             let Ok(target) = fs::read_link(fd.path()) else {
                 continue;
@@ -506,11 +538,20 @@ fn socket_owners(proc_root: &Path, processes: &[Process]) -> BTreeMap<u64, (u32,
                 .and_then(|t| t.strip_prefix("socket:["))
                 .and_then(|t| t.strip_suffix(']'))
                 .and_then(|t| t.parse::<u64>().ok());
-            if let Some(inode) = inode {
-                owners
-                    .entry(inode)
-                    .or_insert_with(|| (process.pid, process.command.clone()));
+            if let Some(inode) = inode.filter(|i| wanted.contains(i) && !owners.contains_key(i)) {
+                held.push(inode);
             }
+        }
+        if held.is_empty() {
+            continue;
+        }
+        // A process that exited meanwhile owns nothing.
+        let Ok(command) = fs::read_to_string(dir.join("comm")) else {
+            continue;
+        };
+        let command = command.trim().to_string();
+        for inode in held {
+            owners.insert(inode, (process.pid, command.clone()));
         }
     }
     owners

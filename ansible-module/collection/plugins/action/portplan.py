@@ -6,9 +6,14 @@
 Reads ``plan_file`` on the controller, builds the plan's hosts from the
 inventory when ``hosts_from_inventory`` is on, fills ``host`` from
 ``inventory_hostname``, picks the static binary module for the target's
-architecture with ``uname -sm`` (no facts, no Python on the target) and runs
-it. Every other option reaches the binary unchanged: the binary validates its
-options and names any unknown one.
+architecture and runs it. Every other option reaches the binary unchanged:
+the binary validates its options and names any unknown one.
+
+The architecture comes from the gathered facts when the play has them
+(``system`` and ``machine``, which are ``uname -s`` and ``uname -m``), else
+from what an earlier portplan task on the host learnt (the ``portplan_uname``
+fact it sets), else from ``uname -sm`` on the target: one command per host
+and play, and targets still need no Python.
 
 The plan is never parsed here. A plan file's text goes to the binary as it
 is (``plan`` for JSON, ``plan_yaml`` for YAML), which reads it exactly as
@@ -41,6 +46,10 @@ BINARIES = {
     'Linux aarch64': 'portplan_linux_aarch64',
     'Linux arm64': 'portplan_linux_aarch64',
 }
+
+# The host fact that remembers a target's `uname -sm`, set by the first task
+# that had to ask, so the next portplan task on the host does not ask again.
+UNAME_FACT = 'portplan_uname'
 
 # Options this plugin consumes; the binary never sees them.
 PLUGIN_OPTIONS = ('plan_file', 'hosts_from_inventory', 'hosts_group')
@@ -76,12 +85,14 @@ class ActionModule(ActionBase):
         plan_path = None
         try:
             module_args, inventory, plan_path = self._module_args(task_vars)
-            binary = self._binary()
+            binary, learnt = self._binary(task_vars)
             result = merge_hash(result, self._execute_module(
                 module_name='%s.%s' % (COLLECTION, binary),
                 module_args=module_args,
                 task_vars=task_vars,
             ))
+            if learnt is not None:
+                result.setdefault('ansible_facts', {})[UNAME_FACT] = learnt
             if result.get('failed'):
                 result['msg'] = _explain(to_text(result.get('msg', '')), result.get('problems'),
                                          inventory, plan_path)
@@ -165,18 +176,30 @@ class ActionModule(ActionBase):
             raise _TaskFailed('plan_file %s: is not UTF-8 text: %s' % (path, to_native(ex))) from None
         return path, text, is_yaml(path, text)
 
-    def _binary(self):
-        """The binary module for the target, from `uname -sm`."""
+    def _binary(self, task_vars):
+        """The binary module for the target, and the `uname -sm` to remember
+        as the host's UNAME_FACT (None when it was known already).
+
+        Known from the gathered facts, or from UNAME_FACT an earlier task set,
+        except when the task is delegated: the facts in task_vars are then the
+        inventory host's, not the target's. Facts naming a target portplan has
+        no binary for are not trusted over the target itself: `uname -sm` is
+        asked, and its answer is the error."""
+        if self._task.delegate_to is None:
+            for known in _known_unames(task_vars):
+                if known in BINARIES:
+                    return BINARIES[known], None
         res = self._low_level_execute_command('uname -sm', sudoable=False)
         uname = to_text(res.get('stdout', '')).strip()
         if res.get('rc') != 0:
             raise _TaskFailed('cannot tell the target\'s architecture: `uname -sm` failed (rc=%s): %s'
                               % (res.get('rc'), to_text(res.get('stderr', '')).strip() or uname))
-        binary = BINARIES.get(' '.join(uname.split()))
+        uname = ' '.join(uname.split())
+        binary = BINARIES.get(uname)
         if binary is None:
             raise _TaskFailed('unsupported target: `uname -sm` says %r; portplan runs on %s'
                               % (uname, ', '.join(sorted(BINARIES))))
-        return binary
+        return binary, (None if self._task.delegate_to is not None else uname)
 
 
 def is_yaml(path, text):
@@ -325,6 +348,30 @@ def _explain(msg, problems, inventory, plan_path):
                                      for p in problems or ()):
         notes.append('the plan is plan_file %s' % plan_path)
     return msg if not notes else '%s (%s)' % (msg, '; '.join(notes))
+
+
+def _known_unames(task_vars):
+    """What the host's variables already say `uname -sm` prints, most direct
+    first: the gathered platform facts (`system` is `uname -s`; `machine` is
+    `uname -m`, and `architecture` the same on Linux), as `ansible_facts` or
+    as the injected `ansible_*` variables, then UNAME_FACT."""
+    facts = task_vars.get('ansible_facts') or {}
+    if not isinstance(facts, Mapping):
+        facts = {}
+
+    def fact(name):
+        value = facts.get(name)
+        if value is None:
+            value = task_vars.get('ansible_' + name)
+        return to_text(value).strip() if isinstance(value, str) else None
+
+    system = fact('system')
+    for machine in (fact('machine'), fact('architecture')):
+        if system and machine:
+            yield '%s %s' % (system, machine)
+    known = facts.get(UNAME_FACT, task_vars.get(UNAME_FACT))
+    if isinstance(known, str):
+        yield ' '.join(known.split())
 
 
 class _TaskFailed(Exception):
