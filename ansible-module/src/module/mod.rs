@@ -136,10 +136,8 @@ pub fn main(args_path: &Path) -> std::process::ExitCode {
             *slot = Some(info.to_string());
         }
     }));
-    let (args_text, args) = match read {
-        Ok((text, value)) => (text, Ok(value)),
-        Err(msg) => (String::new(), Err(msg)),
-    };
+    // Freed now: the run's allocations reuse its memory.
+    let args = read.map(|(_, value)| value);
     let result = std::panic::catch_unwind(|| run(args)).unwrap_or_else(|_| {
         let detail = PANIC
             .lock()
@@ -153,12 +151,12 @@ pub fn main(args_path: &Path) -> std::process::ExitCode {
     let failed = result.failed;
     // One write of the whole answer (0.9 MB with a 5,000-host plan), not a
     // line-buffered stream of formatter pieces.
-    let mut answer = serde_json::to_vec(&result_json(&result)).unwrap_or_default();
+    let mut answer = result_text(&result);
     answer.push(b'\n');
     let written = std::io::Write::write_all(&mut std::io::stdout().lock(), &answer);
-    // The process ends here: what it read is left to the exit rather than
-    // freed one allocation at a time.
-    std::mem::forget((result, answer, args_text));
+    // The process ends here: the answer is left to the exit rather than
+    // freed one allocation at a time (nothing would reuse the memory).
+    std::mem::forget((result, answer));
     if failed || written.is_err() {
         std::process::ExitCode::FAILURE
     } else {
@@ -178,6 +176,54 @@ fn result_json(result: &ModuleResult) -> Value {
         object.insert("invocation".into(), invocation);
     }
     value
+}
+
+/// [`result_json`]'s text, written straight from the result: no copy of
+/// it as a `Value` (its port table alone is 0.5 MB with a 5,000-host plan).
+/// The kebab-case keys are turned to snake_case in the text itself (`-` and
+/// `_` are one byte each), up to `invocation`, the last member, which keeps
+/// the options as given.
+fn result_text(result: &ModuleResult) -> Vec<u8> {
+    let Ok(mut text) = serde_json::to_vec(result) else {
+        return serde_json::to_vec(&result_json(result)).unwrap_or_default();
+    };
+    let (mut depth, mut i) = (0usize, 0);
+    while let Some(&byte) = text.get(i) {
+        match byte {
+            b'"' => {
+                let start = i + 1;
+                let mut end = start;
+                while let Some(&b) = text.get(end) {
+                    match b {
+                        b'\\' => end += 2,
+                        b'"' => break,
+                        _ => end += 1,
+                    }
+                }
+                // Compact JSON: a key, and only a key, is followed by `:`.
+                if text.get(end + 1) == Some(&b':') {
+                    let key = text.get_mut(start..end).unwrap_or_default();
+                    if depth == 1 && key == b"invocation" {
+                        break;
+                    }
+                    key.iter_mut()
+                        .filter(|b| **b == b'-')
+                        .for_each(|b| *b = b'_');
+                }
+                i = end + 1;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    text
 }
 
 /// Whether `path` is what Ansible hands a binary module: an existing file
@@ -227,12 +273,7 @@ fn run(args: Result<Result<Value, PlanError>, String>) -> ModuleResult {
         Ok(parsed) => parsed,
         Err(error) => return rejected(error),
     };
-    let result = run_checked(&params, &plan);
-    // The process ends with this answer: the plan, read and resolved (tens
-    // of thousands of allocations with 5,000 hosts), is left to the exit
-    // rather than freed one allocation at a time.
-    std::mem::forget((params, plan));
-    result
+    run_checked(&params, &plan)
 }
 
 /// One run on this host with validated options, under the host lock: the
@@ -315,7 +356,7 @@ fn run_task(
     {
         audit(params, state, &mut report, result)?;
     }
-    record_report(result, &report);
+    record_report(result, &mut report);
     let shown = short_text(&params.host);
     let (warnings, go_on) = portplan_run::verdict(&report, &shown, params.fail_on);
     result.warnings.extend(warnings);
@@ -596,11 +637,13 @@ fn audit(
     Ok(())
 }
 
-fn record_report(result: &mut ModuleResult, report: &Report) {
+/// The report into the result. The host's port table is moved, not copied
+/// (nothing after reads it): with a large plan it is most of the answer.
+fn record_report(result: &mut ModuleResult, report: &mut Report) {
     result.ports = report
         .hosts
-        .first()
-        .map(|h| h.ports.clone())
+        .first_mut()
+        .map(|h| std::mem::take(&mut h.ports))
         .unwrap_or_default();
     result.rules = report.rules.clone();
     result.findings = report.findings.clone();
@@ -718,5 +761,55 @@ fn snake_case_keys(value: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(snake_case_keys),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The answer written straight from the result is byte for byte the
+    /// text of [`result_json`]: keys snake_case, `invocation` as given, the
+    /// same order.
+    #[test]
+    fn the_answer_text_is_result_json_written() {
+        let plan = portplan_core::parse_plan(include_str!(
+            "../../../examples/plans/observed-preinstall.json"
+        ))
+        .expect("valid");
+        let observation = plan.observations[0].observation.clone();
+        let host = plan.observations[0].host.clone();
+        let report = portplan_core::check_host(&plan, &host, Phase::Preinstall, &observation)
+            .expect("checked");
+        let mut result = ModuleResult {
+            msg: "a \"quoted\" msg-with: dashes \\ and \u{1b}".into(),
+            facts: Some(observation),
+            warnings: vec!["source-hosts\":".into()],
+            problems: vec![Problem {
+                path: "plan.hosts[0].deploy-user".into(),
+                value: "x-y".into(),
+                message: "m".into(),
+            }],
+            invocation: Some(serde_json::json!({"module_args": {"host": "a-b", "plan": "p"}})),
+            ..ModuleResult::default()
+        };
+        let mut report = report;
+        record_report(&mut result, &mut report);
+        assert!(!result.ports.is_empty() && !result.findings.is_empty());
+        let text = result_text(&result);
+        assert_eq!(
+            String::from_utf8(text.clone()).expect("utf-8"),
+            serde_json::to_string(&result_json(&result)).expect("json")
+        );
+        assert!(
+            String::from_utf8(text)
+                .expect("utf-8")
+                .contains("source_hosts")
+        );
+        result.invocation = None;
+        assert_eq!(
+            result_text(&result),
+            serde_json::to_vec(&result_json(&result)).expect("json")
+        );
     }
 }
