@@ -404,8 +404,8 @@ fn read_plan(given: &Given<'_>, hosts: Option<&Vec<Value>>) -> Result<Plan, Plan
             Err(_) => return portplan_core::parse_plan(text),
         },
         (Given::Yaml(text), _) => crate::plan_input::yaml_value(text)?,
-        // The plan without its hosts is copied, never the hosts themselves
-        // twice: they are added below.
+        // A plan given with `plan_hosts` lists no hosts (else it is refused
+        // below), so this copy is small; the hosts are copied into it.
         (Given::Value(value), Some(_)) => (*value).clone(),
     };
     with_hosts(value, hosts)
