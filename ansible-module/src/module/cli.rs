@@ -10,7 +10,9 @@ use portplan_run::{FirewallChoice, Task};
 use serde_json::Map;
 
 use super::args::Params;
-use super::{ModuleResult, facts, result_json, run_params};
+use portplan_core::shell::CheckedPlan;
+
+use super::{ModuleResult, facts, result_json, run_checked};
 
 /// What a host command asks for.
 pub struct HostArgs {
@@ -46,14 +48,14 @@ const EXIT_BAD_INPUT: u8 = 2;
 /// Run `task` on this host as the module would; exit 0 when it passed, 1
 /// when findings, drift or a failure stopped it, 2 on bad input.
 pub fn run(task: Task, args: &HostArgs) -> ExitCode {
-    let params = match params(task, args) {
-        Ok(params) => params,
+    let (params, plan) = match params(task, args) {
+        Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("portplan: {message}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let result = run_params(&params);
+    let result = run_checked(&params, &plan);
     if args.json {
         println!("{}", result_json(&result));
     } else {
@@ -66,13 +68,14 @@ pub fn run(task: Task, args: &HostArgs) -> ExitCode {
     }
 }
 
-fn params(task: Task, args: &HostArgs) -> Result<Params, String> {
+/// The run's options, and the plan checked (and resolved) once for the run.
+fn params(task: Task, args: &HostArgs) -> Result<(Params, CheckedPlan), String> {
     let text = std::fs::read_to_string(&args.plan)
         .map_err(|e| format!("cannot read {}: {e}", args.plan.display()))?;
     let label = args.plan.display().to_string();
     let plan = crate::plan_input::read_plan_text(&label, &text).map_err(|e| e.to_string())?;
     // Resolved here for the plan's own problems; the rules run in check_host.
-    portplan_core::shell::check_plan(&plan)
+    let checked = portplan_core::shell::check_plan(&plan)
         .map_err(|e| crate::plan_input::with_lines(&label, &text, e).to_string())?;
     if let Some(zone) = &args.zone {
         super::args::check_zone(zone)
@@ -82,7 +85,7 @@ fn params(task: Task, args: &HostArgs) -> Result<Params, String> {
         Some(host) => host.clone(),
         None => this_host(&plan)?,
     };
-    Ok(Params {
+    let params = Params {
         plan,
         host,
         phase: args.phase,
@@ -106,7 +109,8 @@ fn params(task: Task, args: &HostArgs) -> Result<Params, String> {
         // `portplan check` is the audit: a firewall not as planned fails it.
         strict_audit: true,
         given: Map::new(),
-    })
+    };
+    Ok((params, checked))
 }
 
 /// The one plan host whose address this machine holds.

@@ -276,16 +276,9 @@ fn run(args: Result<Result<Value, PlanError>, String>) -> ModuleResult {
     run_checked(&params, &plan)
 }
 
-/// One run on this host with validated options, under the host lock: the
-/// module's and the CLI's host commands alike.
-fn run_params(params: &Params) -> ModuleResult {
-    match portplan_core::shell::check_plan(&params.plan) {
-        Ok(plan) => run_checked(params, &plan),
-        Err(error) => failure(RunError::Plan(error).to_string()),
-    }
-}
-
-/// [`run_params`] with the plan already checked (and resolved) up front.
+/// One run on this host with validated options and the plan checked (and
+/// resolved) up front, under the host lock: the module's and the CLI's host
+/// commands alike.
 fn run_checked(params: &Params, plan: &CheckedPlan) -> ModuleResult {
     let mut result = ModuleResult {
         invocation: (!params.no_log).then(|| serde_json::json!({"module_args": &params.given})),
