@@ -173,63 +173,62 @@ impl Bus {
     /// Both sides' zones and portplan's ipsets, as core reads them: the
     /// runtime into `main`, the permanent configuration into `extra`.
     pub fn dump(&self, permanent: bool) -> Result<String, String> {
-        let dump = if permanent {
-            self.permanent_dump()?
+        let (zone_names, ipset_names): (Vec<String>, Vec<String>) = if permanent {
+            (
+                self.call(CONFIG_PATH, CONFIG, "getZoneNames", &())?,
+                self.call(CONFIG_PATH, CONFIG, "getIPSetNames", &())?,
+            )
         } else {
-            self.runtime_dump()?
+            (
+                self.call(PATH, ZONE, "getZones", &())?,
+                self.call(PATH, IPSET, "getIPSets", &())?,
+            )
         };
-        serde_json::to_string(&dump).map_err(|e| e.to_string())
-    }
-
-    fn runtime_dump(&self) -> Result<FirewalldDbusDump, String> {
-        let names: Vec<String> = self.call(PATH, ZONE, "getZones", &())?;
-        let zones = names
+        let zones = zone_names
             .into_iter()
             .map(|name| {
-                let settings = self.call(PATH, ZONE, "getZoneSettings2", &(name.as_str(),))?;
+                let settings = self.zone_settings(&name, permanent)?;
                 zone_of(name, &settings)
             })
             .collect::<Result<_, String>>()?;
-        let sets: Vec<String> = self.call(PATH, IPSET, "getIPSets", &())?;
-        let ipsets = portplan_sets(sets)
+        let ipsets = portplan_sets(ipset_names)
             .map(|name| {
-                let settings: IpsetSettings =
-                    self.call(PATH, IPSET, "getIPSetSettings", &(name.as_str(),))?;
+                let settings = self.ipset_settings(&name, permanent)?;
                 Ok(ipset_of(name, settings))
             })
             .collect::<Result<_, String>>()?;
-        Ok(FirewalldDbusDump {
-            default_zone: self.default_zone()?,
-            zones,
-            ipsets,
-        })
-    }
-
-    fn permanent_dump(&self) -> Result<FirewalldDbusDump, String> {
-        let names: Vec<String> = self.call(CONFIG_PATH, CONFIG, "getZoneNames", &())?;
-        let zones = names
-            .into_iter()
-            .map(|name| {
-                let path = self.zone_path(&name)?;
-                let settings = self.call(&path, CONFIG_ZONE, "getSettings2", &())?;
-                zone_of(name, &settings)
-            })
-            .collect::<Result<_, String>>()?;
-        let sets: Vec<String> = self.call(CONFIG_PATH, CONFIG, "getIPSetNames", &())?;
-        let ipsets = portplan_sets(sets)
-            .map(|name| {
-                let path = self.ipset_path(&name)?;
-                let settings: IpsetSettings = self.call(&path, CONFIG_IPSET, "getSettings", &())?;
-                Ok(ipset_of(name, settings))
-            })
-            .collect::<Result<_, String>>()?;
-        Ok(FirewalldDbusDump {
+        let dump = FirewalldDbusDump {
             // One default zone for both sides: firewalld.conf's, which the
             // runtime reports (the permanent API has no getter of its own).
             default_zone: self.default_zone()?,
             zones,
             ipsets,
-        })
+        };
+        serde_json::to_string(&dump).map_err(|e| e.to_string())
+    }
+
+    /// One zone's settings dictionary, of the runtime or the permanent side.
+    fn zone_settings(
+        &self,
+        zone: &str,
+        permanent: bool,
+    ) -> Result<HashMap<String, OwnedValue>, String> {
+        if permanent {
+            let path = self.zone_path(zone)?;
+            self.call(&path, CONFIG_ZONE, "getSettings2", &())
+        } else {
+            self.call(PATH, ZONE, "getZoneSettings2", &(zone,))
+        }
+    }
+
+    /// One ipset's settings, of the runtime or the permanent side.
+    fn ipset_settings(&self, ipset: &str, permanent: bool) -> Result<IpsetSettings, String> {
+        if permanent {
+            let path = self.ipset_path(ipset)?;
+            self.call(&path, CONFIG_IPSET, "getSettings", &())
+        } else {
+            self.call(PATH, IPSET, "getIPSetSettings", &(ipset,))
+        }
     }
 
     fn zone_path(&self, zone: &str) -> Result<String, String> {
