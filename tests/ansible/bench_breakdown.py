@@ -221,6 +221,10 @@ def parse_strace(path):
                     procs[int(child.group(1))].thread = thread
             elif rest.startswith("+++ exited") or rest.startswith("+++ killed"):
                 proc.exit_at = ts
+            elif rest.startswith("sendmsg("):
+                proc.sendmsg = getattr(proc, "sendmsg", 0) + 1
+            elif rest.startswith("connect("):
+                proc.connects = getattr(proc, "connects", 0) + 1
     # A clone's "resumed" line can come after the child's first lines: fix threads' flags.
     return procs, root
 
@@ -274,7 +278,7 @@ def module_args(case):
     return args
 
 
-def run_direct(host, binary, args, strace=None):
+def run_direct(host, binary, args, strace=None, calls=""):
     """The module binary in the host on an args file; (wall seconds, result)."""
     path = os.path.join(host.dir, "bench-args.json")
     with open(path, "w") as f:
@@ -282,7 +286,7 @@ def run_direct(host, binary, args, strace=None):
     argv = [*host.enter()]
     if strace:
         argv += ["strace", "-f", "-ttt", "-s", "100", "--seccomp-bpf",
-                 "-e", "trace=execve,clone,clone3,fork,vfork,exit_group", "-o", strace]
+                 "-e", "trace=execve,clone,clone3,fork,vfork,exit_group" + calls, "-o", strace]
     argv += [binary, path]
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True)
@@ -305,9 +309,16 @@ def tool_report(case, host, binary, rounds, work):
     case.firewall.reset(host)
     for run in ("opens", "again"):
         log = os.path.join(work, f"strace-{case.firewall.name}-{case.hostnames[0]}-{run}.txt")
-        wall, result = run_direct(host, binary, args, strace=log)
+        # firewalld over D-Bus: the module's own messages (sendmsg) on its connection.
+        calls = ",connect,sendmsg" if case.firewall.name == "firewalld" else ""
+        wall, result = run_direct(host, binary, args, strace=log, calls=calls)
         procs, root = parse_strace(log)
-        traced[run] = (wall, invocations(procs, root), result)
+        top = invocations(procs, root)
+        # The module's own threads and the root: every process that ran no program.
+        own = [p for p in procs.values() if p.pid == root or p.argv is None]
+        top.connects = sum(getattr(p, "connects", 0) for p in own)
+        top.sendmsg = sum(getattr(p, "sendmsg", 0) for p in own)
+        traced[run] = (wall, top, result)
     return {run: statistics.median(v) for run, v in walls.items()}, traced
 
 
@@ -331,7 +342,10 @@ def tools_markdown(name, walls, traced):
                      f"(median, untraced); traced {fmt_ms(total)}, of which "
                      f"{len(tools)} tool invocations take {fmt_ms(in_tools)} and portplan "
                      f"itself {fmt_ms(total - in_tools)}; "
-                     f"{len(result.get('actions', []))} change action(s) in the result.")
+                     f"{len(result.get('actions', []))} change action(s) in the result"
+                     + (f"; the module itself opens {top.connects} socket connection(s) and "
+                        f"sends {getattr(top, 'sendmsg', 0)} messages (sendmsg) on them"
+                        if getattr(top, "connects", 0) else "") + ".")
         for key, group in by_program.items():
             times = [t.exit_at - t.exec_at for t in group]
             nested = [d for t in group for d in descendants(t)]
