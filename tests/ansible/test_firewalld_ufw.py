@@ -184,8 +184,9 @@ class FirewalldAndUfw(PlaybookCase):
         """The D-Bus read and firewall-cmd's text give core the same state:
         a check of the planned host (rules in place, then one removed by
         hand, then a foreign reject added) reports alike either way."""
-        plan = os.path.join(REPO, "examples", "plans", "ocp-cluster.json")
-        args = {"plan_file": plan, "host": "obs1", "state": "checked", "firewall": "firewalld",
+        with open(os.path.join(REPO, "examples", "plans", "ocp-cluster.json")) as f:
+            plan = json.load(f)
+        args = {"plan": plan, "host": "obs1", "state": "checked", "firewall": "firewalld",
                 "_ansible_diff": True, "_ansible_check_mode": False}
         rule = ('rule family="ipv4" source address="198.18.2.10" port port="2881" '
                 f'protocol="tcp" log prefix="{TAG}" level="info" limit value="1/h" accept')
@@ -200,12 +201,19 @@ class FirewalldAndUfw(PlaybookCase):
             results = [run_binary(self.firewalld, args, env) for env in
                        ({}, {"PORTPLAN_FIREWALLD": "firewall-cmd"})]
             for result in results:
+                self.assertIn("firewall", result, result)
                 result["firewall"]["reason"] = result["firewall"]["reason"].split("; driven")[0]
             self.assertEqual(results[0], results[1], label)
             if label != "as planned":
                 self.assertTrue(results[0]["failed"] or results[0]["findings"], results[0])
         self.firewalld.run("firewall-cmd", f"--remove-rich-rule={reject}")
         self.firewalld.run("firewall-cmd", f"--add-rich-rule={rule}")
+        with open(self.firewall_cmd_log) as f:
+            ran = f.read()
+        self.assertIn(PORTPLAN, ran, "the firewall-cmd path ran no firewall-cmd")
+        # The binary's firewall-cmd runs above were asked for; later checks
+        # look at what comes after them.
+        open(self.firewall_cmd_log, "w").close()
 
     def test_50_firewalld_restart_keeps_the_rules(self):
         self.firewalld.stop_firewalld()
