@@ -32,6 +32,10 @@ FIREWALLD = "org.fedoraproject.FirewallD1"
 CHANGING = {"addRichRule", "removeRichRule", "addEntry", "removeEntry", "addIPSet", "remove",
             "update", "update2", "setEntries", "setZoneSettings2", "reload"}
 
+# What a bus answers during authentication (the spec's "Authentication
+# Protocol"), one line each.
+AUTH_REPLIES = (b"OK", b"REJECTED", b"DATA", b"ERROR", b"AGREE_UNIX_FD")
+
 METHOD_CALL, METHOD_RETURN, ERROR = 1, 2, 3
 # Header field codes.
 MEMBER, INTERFACE, ERROR_NAME, REPLY_SERIAL, DESTINATION, SIGNATURE = 3, 2, 4, 5, 6, 8
@@ -152,7 +156,10 @@ class FaultRelay:
                 client, _ = self.server.accept()
             except OSError:
                 return
-            Connection(self, client).start()
+            try:
+                Connection(self, client).start()
+            except Exception:  # noqa: BLE001 - the client sees its connection end
+                client.close()
 
     def count(self, message):
         """The call's number in the run, logged like a tool invocation."""
@@ -185,6 +192,7 @@ class Connection:
         self.send_lock = threading.Lock()
         # The serial of the call whose reply ends the run (kill-after).
         self.kill_serial = None
+
 
     def start(self):
         threading.Thread(target=self._upstream, daemon=True).start()
@@ -219,7 +227,7 @@ class Connection:
                     length = Message.length(buf)
                 raw, buf = buf[:length], buf[length:]
                 self._from_client(Message(raw))
-        except OSError:
+        except Exception:  # noqa: BLE001 - a relay error must end the run, not hang it
             self._close()
 
     def _from_client(self, message):
@@ -253,24 +261,31 @@ class Connection:
                     return self._close()
                 buf += chunk
                 buf = self._pass_lines(buf)
-                if buf[:1].isupper():
+                if buf.startswith(AUTH_REPLIES):
                     continue  # the rest of an auth line is still to come
                 while True:
                     length = Message.length(buf)
                     if length is None or len(buf) < length:
                         break
                     raw, buf = buf[:length], buf[length:]
-                    self._to_client(raw)
                     if self.kill_serial is not None and \
                             Message(raw).fields.get(REPLY_SERIAL) == self.kill_serial:
+                        # The call ran; the module dies before it hears so,
+                        # so it sends nothing more.
                         os.kill(self.pid, signal.SIGKILL)
                         self.kill_serial = None
-        except OSError:
+                        return self._close()
+                    self._to_client(raw)
+        except Exception:  # noqa: BLE001 - a relay error must end the run, not hang it
             self._close()
 
     def _pass_lines(self, buf):
-        """Pass the server's auth lines on; what follows is messages."""
-        while buf[:1].isupper() and b"\r\n" in buf:
+        """Pass the server's whole auth lines on, keep a partial one. A
+        client may send its whole auth exchange and BEGIN at once (zbus
+        does), so the lines can come after BEGIN, just before the messages;
+        a message starts with its byte order, `l` or `B`, never one of
+        these words."""
+        while buf.startswith(AUTH_REPLIES) and b"\r\n" in buf:
             line, buf = buf.split(b"\r\n", 1)
             self._to_client(line + b"\r\n")
         return buf

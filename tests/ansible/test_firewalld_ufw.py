@@ -200,8 +200,9 @@ class FirewalldAndUfw(PlaybookCase):
                 self.firewalld.run("firewall-cmd", *change)
             results = [run_binary(self.firewalld, args, env) for env in
                        ({}, {"PORTPLAN_FIREWALLD": "firewall-cmd"})]
-            for result in results:
+            for result, path in zip(results, ("driven over D-Bus", "driven through firewall-cmd")):
                 self.assertIn("firewall", result, result)
+                self.assertIn(path, result["firewall"]["reason"], label)
                 result["firewall"]["reason"] = result["firewall"]["reason"].split("; driven")[0]
             self.assertEqual(results[0], results[1], label)
             if label != "as planned":

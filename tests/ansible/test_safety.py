@@ -245,6 +245,33 @@ def files(host, *patterns):
     return json.loads(host.run("/usr/bin/python3", "-S", "-c", READ_FILES, *patterns))
 
 
+def rules_sorted(text):
+    """A firewalld zone file with its <rule> elements sorted. firewalld
+    orders rich rules by priority and action, not by their place in the
+    file, and portplan changes the permanent side one rule per call (never
+    a list written back, which could drop someone else's rule), so a
+    rollback part way through a batch puts rules back at the end: the same
+    configuration, in another order."""
+    rules = re.findall(r"  <rule\b.*?</rule>\n", text, re.S)
+    rest = re.sub(r"  <rule\b.*?</rule>\n", "", text, flags=re.S)
+    return rest + "".join(sorted(rules))
+
+
+def rich_rules_sorted(listing):
+    """`--list-all-zones` with each zone's rich rules in a fixed order: the
+    runtime lists them in the order they came, which firewalld does not
+    heed (see rules_sorted)."""
+    out, rules = [], []
+    for line in listing.splitlines(keepends=True):
+        if line.startswith("\trule "):
+            rules.append(line)
+            continue
+        out.extend(sorted(rules))
+        rules = []
+        out.append(line)
+    return "".join(out + sorted(rules))
+
+
 def without_counters(text):
     """iptables-save output without comment lines (dates) and counters."""
     lines = [line for line in text.splitlines() if not line.startswith("#")]
@@ -361,7 +388,7 @@ class Target:
             text = host.run("firewall-cmd", "--list-all-zones")
             for ipset in host.run("firewall-cmd", "--get-ipsets").split():
                 text += host.run("firewall-cmd", f"--info-ipset={ipset}")
-            return text
+            return rich_rules_sorted(text)
         return host.run("ufw", "status", "verbose") + host.run("ufw", "show", "added")
 
     def saved_paths(self):
@@ -372,13 +399,16 @@ class Target:
 
     def saved(self):
         """The saved configuration: {path: text or None}, iptables' files
-        without dates and counters."""
+        without dates and counters, firewalld's zone files with their rich
+        rules in a fixed order."""
         found = files(self.host, *self.saved_paths())
         out = {}
         for path, info in found.items():
             text = None if info is None else info["text"]
             if text is not None and self.backend == "iptables":
                 text = without_counters(text)
+            if text is not None and self.backend == "firewalld":
+                text = rules_sorted(text)
             out[path] = text
         return out
 

@@ -154,7 +154,7 @@ pub fn run(command: &Command) -> Result<String, String> {
         return Err("empty command".into());
     };
     if name == "firewall-cmd"
-        && let Some(done) = super::firewalld::bus().and_then(|bus| bus.run(command))
+        && let Some(done) = super::firewalld::bus()?.and_then(|bus| bus.run(command))
     {
         return done.map_err(|e| format!("`{}` (over D-Bus): {e}", command.argv.join(" ")));
     }

@@ -17,15 +17,18 @@
 //! it does when `PORTPLAN_FIREWALLD=firewall-cmd` is set; once a run has
 //! chosen, it keeps to its choice.
 //!
-//! Runtime rules go in and out one call each (`addRichRule`,
-//! `removeRichRule`), as `firewall-cmd` sends them, never as a whole list
-//! written back (`setZoneSettings2`), which would drop a rule someone added
-//! since it was read; each call costs about a millisecond. The permanent
-//! side of one zone changes in one `update2` of its rich rules read just
-//! before (see [`Bus::permanent_rich_rules`]): its file is then written
-//! once, all or nothing. The window between that read and the write is a
-//! millisecond or two, where `firewall-cmd --permanent` itself reads and
-//! writes back a whole ipset's entries.
+//! Rules go in and out one call each (`addRichRule`, `removeRichRule`, on
+//! the runtime and on the permanent configuration), as `firewall-cmd`
+//! sends them, never as a whole list read and written back
+//! (`setZoneSettings2`, `update2`), which would drop a rule someone added in
+//! between. A failure part way through a permanent batch therefore leaves
+//! the rules put back by the rollback at the end of the zone's file: the
+//! same rules, in another order, which firewalld does not heed (it orders
+//! rich rules by priority and action). Unlike `firewall-cmd`, which warns
+//! and goes on, a rule already there (`ALREADY_ENABLED`) or already gone
+//! (`NOT_ENABLED`) fails the run, which rolls back from a fresh read: the
+//! firewall changed under the run, and the next run starts from what is
+//! there.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -71,48 +74,124 @@ pub struct Bus {
 
 /// Set to `firewall-cmd`, the run drives `firewall-cmd` even where D-Bus
 /// would do: the way back should a daemon's D-Bus API misbehave, and how the
-/// tests compare the two paths on one daemon.
+/// tests compare the two paths on one daemon. `dbus` (or unset) is the
+/// default; anything else fails the run, naming it.
 pub const TRANSPORT_ENV: &str = "PORTPLAN_FIREWALLD";
 
-/// The run's connection to firewalld, opened on first use; `None` when the
-/// run drives `firewall-cmd` instead (see the module docs).
-pub fn bus() -> Option<&'static Bus> {
-    static BUS: OnceLock<Option<Bus>> = OnceLock::new();
-    BUS.get_or_init(|| {
-        let cli = std::env::var(TRANSPORT_ENV).is_ok_and(|v| v == "firewall-cmd");
-        if cli { None } else { Bus::open() }
+/// The run's connection to firewalld, opened on first use: `Ok(None)` when
+/// the run drives `firewall-cmd` instead, with [`cli_reason`] saying why
+/// (see the module docs); an error when firewalld's bus answered wrongly.
+pub fn bus() -> Result<Option<&'static Bus>, String> {
+    match opened() {
+        Ok(Ok(bus)) => Ok(Some(bus)),
+        Ok(Err(_)) => Ok(None),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// Why the run drives `firewall-cmd`, when it does.
+pub fn cli_reason() -> Option<&'static str> {
+    match opened() {
+        Ok(Err(why)) => Some(why),
+        _ => None,
+    }
+}
+
+/// `Ok(Ok(bus))`: D-Bus; `Ok(Err(why))`: `firewall-cmd`, and why;
+/// `Err(e)`: neither can be trusted.
+type Opened = Result<Result<Bus, String>, String>;
+
+fn opened() -> &'static Opened {
+    static BUS: OnceLock<Opened> = OnceLock::new();
+    BUS.get_or_init(|| match std::env::var(TRANSPORT_ENV).as_deref() {
+        Ok("firewall-cmd") => Ok(Err(format!("{TRANSPORT_ENV}=firewall-cmd"))),
+        Ok("dbus") | Err(_) => open_in_time(),
+        Ok(other) => Err(format!(
+            "{TRANSPORT_ENV}={}: not `dbus` or `firewall-cmd`",
+            portplan_core::shell::quote(other)
+        )),
     })
-    .as_ref()
+}
+
+/// [`Bus::open`] on a thread of its own: zbus bounds method calls
+/// ([`CALL_TIMEOUT`]) but not connecting and authenticating to the bus, and
+/// a bus that does not answer must not hold the run (and the host lock)
+/// forever.
+fn open_in_time() -> Opened {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(Bus::open()));
+    receiver.recv_timeout(CALL_TIMEOUT).unwrap_or_else(|_| {
+        Err(format!(
+            "the system bus did not answer within {} s",
+            CALL_TIMEOUT.as_secs()
+        ))
+    })
 }
 
 impl Bus {
-    /// Connect, and check that firewalld answers with an API that has the
-    /// settings dictionaries (0.9 and later).
-    fn open() -> Option<Bus> {
-        let conn = zbus::blocking::connection::Builder::system()
-            .ok()?
-            .method_timeout(CALL_TIMEOUT)
-            .build()
-            .ok()?;
+    /// Connect, and check that firewalld is on the bus (asked of the bus
+    /// itself, so a stopped firewalld is not started by the question) with
+    /// an API that has the settings dictionaries (0.9 and later). No bus,
+    /// no firewalld on it, or an older firewalld: `Ok(Err(why))`, the run
+    /// drives `firewall-cmd`; any other failure is the run's.
+    fn open() -> Opened {
+        let conn = match zbus::blocking::connection::Builder::system()
+            .and_then(|b| b.method_timeout(CALL_TIMEOUT).build())
+        {
+            Ok(conn) => conn,
+            Err(e) => return Ok(Err(format!("no system bus: {e}"))),
+        };
         let mut bus = Bus {
             conn,
             version: String::new(),
         };
-        bus.version = bus.property("version").ok()?;
-        has_settings_dicts(&bus.version).then_some(bus)
+        let on_bus: bool = bus.call_to(
+            "org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "NameHasOwner",
+            &(NAME,),
+        )?;
+        if !on_bus {
+            return Ok(Err(format!("{NAME} is not on the system bus")));
+        }
+        bus.version = bus.property("version")?;
+        if !has_settings_dicts(&bus.version) {
+            return Ok(Err(format!(
+                "firewalld {} has no settings dictionaries (0.9 and later)",
+                bus.version
+            )));
+        }
+        Ok(Ok(bus))
     }
 
-    /// One method call; its reply's body, or the error as firewall-cmd would
-    /// show it (firewalld's exception text, e.g. `INVALID_ZONE: nope`).
+    /// One method call to firewalld; its reply's body, or the error as
+    /// firewall-cmd would show it (firewalld's exception text, e.g.
+    /// `INVALID_ZONE: nope`).
     fn call<B, R>(&self, path: &str, interface: &str, method: &str, body: &B) -> Result<R, String>
     where
         B: serde::Serialize + zbus::zvariant::DynamicType,
         R: for<'d> serde::Deserialize<'d> + zbus::zvariant::Type,
     {
-        let shown = || format!("firewalld D-Bus {interface}.{method}");
+        self.call_to(NAME, path, interface, method, body)
+    }
+
+    fn call_to<B, R>(
+        &self,
+        destination: &str,
+        path: &str,
+        interface: &str,
+        method: &str,
+        body: &B,
+    ) -> Result<R, String>
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType,
+        R: for<'d> serde::Deserialize<'d> + zbus::zvariant::Type,
+    {
+        let shown = || format!("D-Bus {interface}.{method} at {path}");
         let reply = self
             .conn
-            .call_method(Some(NAME), path, Some(interface), method, body)
+            .call_method(Some(destination), path, Some(interface), method, body)
             .map_err(|e| match e {
                 zbus::Error::MethodError(name, detail, _) => format!(
                     "{}: {}{}",
@@ -140,15 +219,17 @@ impl Bus {
             "Get",
             &(NAME, name),
         )?;
-        String::try_from(value).map_err(|e| format!("firewalld D-Bus property {name}: {e}"))
+        String::try_from(value).map_err(|e| format!("firewalld's D-Bus property {name}: {e}"))
     }
 
-    /// What `firewall-cmd --state` prints: `running` or `not running`.
+    /// What `firewall-cmd --state` prints when it succeeds: `running`. A
+    /// daemon still starting (`INIT`) or `FAILED` is an error, as
+    /// `firewall-cmd --state` exits non-zero for both.
     pub fn state(&self) -> Result<String, String> {
-        Ok(match self.property("state")?.as_str() {
-            "RUNNING" => "running".into(),
-            _ => "not running".into(),
-        })
+        match self.property("state")?.as_str() {
+            "RUNNING" => Ok("running".into()),
+            other => Err(format!("firewalld's state is {other}, not RUNNING")),
+        }
     }
 
     /// `--get-default-zone`.
@@ -213,22 +294,24 @@ impl Bus {
         zone: &str,
         permanent: bool,
     ) -> Result<HashMap<String, OwnedValue>, String> {
-        if permanent {
+        let settings = if permanent {
             let path = self.zone_path(zone)?;
             self.call(&path, CONFIG_ZONE, "getSettings2", &())
         } else {
             self.call(PATH, ZONE, "getZoneSettings2", &(zone,))
-        }
+        };
+        settings.map_err(|e| format!("zone {zone}: {e}"))
     }
 
     /// One ipset's settings, of the runtime or the permanent side.
     fn ipset_settings(&self, ipset: &str, permanent: bool) -> Result<IpsetSettings, String> {
-        if permanent {
+        let settings = if permanent {
             let path = self.ipset_path(ipset)?;
             self.call(&path, CONFIG_IPSET, "getSettings", &())
         } else {
             self.call(PATH, IPSET, "getIPSetSettings", &(ipset,))
-        }
+        };
+        settings.map_err(|e| format!("ipset {ipset}: {e}"))
     }
 
     fn zone_path(&self, zone: &str) -> Result<String, String> {
@@ -271,7 +354,17 @@ impl Bus {
                 zone,
                 add,
                 rules,
-            } => self.permanent_rich_rules(zone, *add, rules),
+            } => {
+                let path = self.zone_path(zone)?;
+                let method = if *add {
+                    "addRichRule"
+                } else {
+                    "removeRichRule"
+                };
+                rules
+                    .iter()
+                    .try_for_each(|rule| self.call::<_, ()>(&path, CONFIG_ZONE, method, &(rule,)))
+            }
             Action::Entry {
                 permanent: false,
                 ipset,
@@ -312,39 +405,6 @@ impl Bus {
                 self.call::<_, ()>(&path, CONFIG_IPSET, "remove", &())
             }
         }
-    }
-}
-
-impl Bus {
-    /// The permanent side of a zone's rich rules changed in one `update2`
-    /// of its `rules_str`, read just before: the zone's file is written
-    /// once, so a failure leaves it as it was, never half-changed (one call
-    /// per rule, as `firewall-cmd` makes them, would leave the rules it did
-    /// change moved to the end of the file after a rollback). Like
-    /// firewalld, a rule to remove must be there and one to add must not.
-    fn permanent_rich_rules(&self, zone: &str, add: bool, rules: &[String]) -> Result<(), String> {
-        let path = self.zone_path(zone)?;
-        let settings: HashMap<String, OwnedValue> =
-            self.call(&path, CONFIG_ZONE, "getSettings2", &())?;
-        let mut listed = match settings.get("rules_str") {
-            Some(value) => Vec::<String>::try_from(value.try_clone().map_err(|e| e.to_string())?)
-                .map_err(|e| format!("zone {zone}: rules_str: {e}"))?,
-            None => Vec::new(),
-        };
-        for rule in rules {
-            let at = listed.iter().position(|r| r == rule);
-            match (add, at) {
-                (true, None) => listed.push(rule.clone()),
-                (false, Some(at)) => {
-                    listed.remove(at);
-                }
-                (true, Some(_)) => return Err(format!("ALREADY_ENABLED: {rule} in {zone}")),
-                (false, None) => return Err(format!("NOT_ENABLED: {rule} in {zone}")),
-            }
-        }
-        let update: HashMap<&str, zbus::zvariant::Value> =
-            [("rules_str", zbus::zvariant::Value::from(listed))].into();
-        self.call::<_, ()>(&path, CONFIG_ZONE, "update2", &(update,))
     }
 }
 

@@ -57,13 +57,18 @@ pub fn gather(params: &Params) -> Result<Gathered, RunError> {
     } else {
         None
     };
-    if choice.backend == FirewallBackend::Firewalld
-        && let Some(bus) = firewalld::bus()
-    {
-        choice.reason = format!(
-            "{}; driven over D-Bus (firewalld {})",
-            choice.reason, bus.version
-        );
+    if choice.backend == FirewallBackend::Firewalld {
+        choice.reason = match (firewalld::bus()?, firewalld::cli_reason()) {
+            (Some(bus), _) => format!(
+                "{}; driven over D-Bus (firewalld {})",
+                choice.reason, bus.version
+            ),
+            (None, why) => format!(
+                "{}; driven through firewall-cmd ({})",
+                choice.reason,
+                why.unwrap_or("D-Bus not used")
+            ),
+        };
     }
     let firewall = match choice.backend {
         FirewallBackend::None => None,
@@ -93,10 +98,17 @@ fn detect(choice: FirewallChoice, facts: &Facts) -> Detected {
         choice == FirewallChoice::Firewalld || (auto && facts.firewalld_pid.is_some());
     Detected {
         firewalld_pid: facts.firewalld_pid,
-        firewalld_state: match firewalld::bus().filter(|_| ask_firewalld) {
-            Some(bus) => Some(bus.state()),
-            None => read_if(ask_firewalld, "firewall-cmd", &["firewall-cmd", "--state"])
-                .map(|answer| answer.map(|state| state.trim().to_string())),
+        // The bus is asked only when firewalld is: other backends' runs
+        // never connect to it.
+        firewalld_state: if !ask_firewalld {
+            None
+        } else {
+            match firewalld::bus() {
+                Ok(Some(bus)) => Some(bus.state()),
+                Ok(None) => read_if(true, "firewall-cmd", &["firewall-cmd", "--state"])
+                    .map(|answer| answer.map(|state| state.trim().to_string())),
+                Err(e) => Some(Err(e)),
+            }
         },
         ufw_installed: find_program("ufw").is_some(),
         ufw_enabled: facts.ufw_enabled,
@@ -125,7 +137,7 @@ fn firewalld_zone(host: Option<&PlanHost>) -> Result<(String, String), RunError>
         let asked = format!("--get-zone-of-interface={device}");
         // firewall-cmd exits 2 for an interface bound to no zone, which
         // cannot be told from a failure; over D-Bus the answer is empty.
-        let bound = match firewalld::bus() {
+        let bound = match firewalld::bus()? {
             Some(bus) => bus.zone_of_interface(device)?,
             None => run_argv(&["firewall-cmd", &asked]).ok(),
         };
@@ -187,7 +199,7 @@ pub fn snapshot(backend: FirewallBackend, zone: Option<&str>) -> Result<Firewall
             ip6tables_save()?,
         )),
         FirewallBackend::Firewalld => {
-            let (main, extra) = match firewalld::bus() {
+            let (main, extra) = match firewalld::bus()? {
                 Some(bus) => (bus.dump(false)?, bus.dump(true)?),
                 None => (firewalld_dump(&[])?, firewalld_dump(&["--permanent"])?),
             };
@@ -219,7 +231,7 @@ fn firewalld_ask(
     over_dbus: impl FnOnce(&firewalld::Bus) -> Result<String, String>,
     argv: &[&str],
 ) -> Result<String, String> {
-    match firewalld::bus() {
+    match firewalld::bus()? {
         Some(bus) => over_dbus(bus),
         None => run_argv(argv),
     }
