@@ -137,7 +137,10 @@ def write_plays(work, case, key):
         raise RuntimeError(f"the test hosts' default zones differ: {zones}")
     loop = "- hosts: bench\n  gather_facts: false\n  tasks:\n" + case.firewall.loop_task(
         zones.pop())
-    for name, text in (("portplan", portplan), ("loop", loop)):
+    # The play's fixed cost (ansible-playbook's start, inventory, the play
+    # itself), measured beside the others to tell the tasks' own time.
+    empty = "- hosts: bench\n  gather_facts: false\n  tasks: []\n"
+    for name, text in (("portplan", portplan), ("loop", loop), ("empty", empty)):
         path = os.path.join(work, f"{key}-{name}.yml")
         with open(path, "w") as f:
             f.write(text)
@@ -149,15 +152,16 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
                    re.M)
 
 
-def playbook(env, inventory, play):
-    """Run one play; (wall seconds, {host: changed count})."""
+def playbook(env, inventory, play, empty=False):
+    """Run one play; (wall seconds, {host: changed count}). An `empty` play
+    lists no host in its recap."""
     start = time.perf_counter()
     done = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", inventory, play],
                           env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     recap = {m.group(1): (int(m.group(3)), int(m.group(4)) + int(m.group(5)))
              for m in RECAP.finditer(done.stdout)}
-    if done.returncode != 0 or not recap or any(bad for _, bad in recap.values()):
+    if done.returncode != 0 or not (recap or empty) or any(bad for _, bad in recap.values()):
         raise RuntimeError(f"{play} failed ({done.returncode}):\n{done.stdout[-4000:]}\n"
                            f"{done.stderr[-2000:]}")
     return wall, {host: changed for host, (changed, _) in recap.items()}
@@ -263,6 +267,8 @@ def measure(cases, env, work, rounds):
     for r in range(rounds):
         for case, inventory, plays in prepared:
             order = ["portplan", "loop"] if r % 2 == 0 else ["loop", "portplan"]
+            times.setdefault((case, "empty"), []).append(
+                playbook(env, inventory, plays["empty"], empty=True)[0])
             ends = {}
             for name in order:
                 for host in set(case.hosts.values()):
@@ -299,16 +305,23 @@ def measure(cases, env, work, rounds):
 def table(cases, times, rounds):
     median = {key: statistics.median(values) for key, values in times.items()}
     lines = [f"Wall time of the whole `ansible-playbook` run, median of {rounds} rounds "
-             "(first run opens the rules, second run finds nothing to do):", "",
-             "| host (rules) | firewall | portplan first | loop first | loop / portplan "
-             "| portplan second | loop second | loop / portplan |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "(first run opens the rules, second run finds nothing to do); `task` is the "
+             "play less an empty play's median in the same rounds:", "",
+             "| host (rules) | firewall | empty play | portplan first | loop first "
+             "| loop / portplan | task ratio | portplan second | loop second | loop / portplan "
+             "| task ratio |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for case in cases:
+        e = median[(case, "empty")]
         p1, l1 = median[(case, "portplan", "opens")], median[(case, "loop", "opens")]
         p2, l2 = median[(case, "portplan", "again")], median[(case, "loop", "again")]
-        lines.append(f"| {case.label} ({case.count}) | {case.firewall.name} "
-                     f"({case.firewall.python_module}) | {p1:.2f} s | {l1:.2f} s | "
-                     f"**{l1 / p1:.1f}x** | {p2:.2f} s | {l2:.2f} s | **{l2 / p2:.1f}x** |")
+
+        def task(loop, portplan):
+            return f"{(loop - e) / (portplan - e):.1f}x" if portplan > e else "-"
+
+        lines.append(f"| {case.label} ({case.count}) | {case.firewall.name} | {e:.2f} s "
+                     f"| {p1:.2f} s | {l1:.2f} s | **{l1 / p1:.1f}x** | {task(l1, p1)} "
+                     f"| {p2:.2f} s | {l2:.2f} s | **{l2 / p2:.1f}x** | {task(l2, p2)} |")
     return "\n".join(lines)
 
 
