@@ -83,8 +83,8 @@ pub const TRANSPORT_ENV: &str = "PORTPLAN_FIREWALLD";
 /// (see the module docs); an error when firewalld's bus answered wrongly.
 pub fn bus() -> Result<Option<&'static Bus>, String> {
     match opened() {
-        Ok(Ok(bus)) => Ok(Some(bus)),
-        Ok(Err(_)) => Ok(None),
+        Ok(Transport::Dbus(bus)) => Ok(Some(bus)),
+        Ok(Transport::Cli(_)) => Ok(None),
         Err(e) => Err(e.clone()),
     }
 }
@@ -92,19 +92,26 @@ pub fn bus() -> Result<Option<&'static Bus>, String> {
 /// Why the run drives `firewall-cmd`, when it does.
 pub fn cli_reason() -> Option<&'static str> {
     match opened() {
-        Ok(Err(why)) => Some(why),
+        Ok(Transport::Cli(why)) => Some(why),
         _ => None,
     }
 }
 
-/// `Ok(Ok(bus))`: D-Bus; `Ok(Err(why))`: `firewall-cmd`, and why;
-/// `Err(e)`: neither can be trusted.
-type Opened = Result<Result<Bus, String>, String>;
+/// How a run drives firewalld.
+enum Transport {
+    /// Over D-Bus.
+    Dbus(Bus),
+    /// Through `firewall-cmd`, and why.
+    Cli(String),
+}
+
+/// The run's transport, or why neither can be trusted.
+type Opened = Result<Transport, String>;
 
 fn opened() -> &'static Opened {
     static BUS: OnceLock<Opened> = OnceLock::new();
     BUS.get_or_init(|| match std::env::var(TRANSPORT_ENV).as_deref() {
-        Ok("firewall-cmd") => Ok(Err(format!("{TRANSPORT_ENV}=firewall-cmd"))),
+        Ok("firewall-cmd") => Ok(Transport::Cli(format!("{TRANSPORT_ENV}=firewall-cmd"))),
         Ok("dbus") | Err(_) => open_in_time(),
         Ok(other) => Err(format!(
             "{TRANSPORT_ENV}={}: not `dbus` or `firewall-cmd`",
@@ -132,14 +139,14 @@ impl Bus {
     /// Connect, and check that firewalld is on the bus (asked of the bus
     /// itself, so a stopped firewalld is not started by the question) with
     /// an API that has the settings dictionaries (0.9 and later). No bus,
-    /// no firewalld on it, or an older firewalld: `Ok(Err(why))`, the run
-    /// drives `firewall-cmd`; any other failure is the run's.
+    /// no firewalld on it, or an older firewalld: [`Transport::Cli`], the
+    /// run drives `firewall-cmd`; any other failure is the run's.
     fn open() -> Opened {
         let conn = match zbus::blocking::connection::Builder::system()
             .and_then(|b| b.method_timeout(CALL_TIMEOUT).build())
         {
             Ok(conn) => conn,
-            Err(e) => return Ok(Err(format!("no system bus: {e}"))),
+            Err(e) => return Ok(Transport::Cli(format!("no system bus: {e}"))),
         };
         let mut bus = Bus {
             conn,
@@ -153,16 +160,16 @@ impl Bus {
             &(NAME,),
         )?;
         if !on_bus {
-            return Ok(Err(format!("{NAME} is not on the system bus")));
+            return Ok(Transport::Cli(format!("{NAME} is not on the system bus")));
         }
         bus.version = bus.property("version")?;
         if !has_settings_dicts(&bus.version) {
-            return Ok(Err(format!(
+            return Ok(Transport::Cli(format!(
                 "firewalld {} has no settings dictionaries (0.9 and later)",
                 bus.version
             )));
         }
-        Ok(Ok(bus))
+        Ok(Transport::Dbus(bus))
     }
 
     /// One method call to firewalld; its reply's body, or the error as
@@ -252,8 +259,18 @@ impl Bus {
     }
 
     /// Both sides' zones and portplan's ipsets, as core reads them: the
-    /// runtime into `main`, the permanent configuration into `extra`.
-    pub fn dump(&self, permanent: bool) -> Result<String, String> {
+    /// runtime (for `main`), then the permanent configuration (`extra`).
+    /// One default zone for both: firewalld.conf's, which the runtime
+    /// reports (the permanent API has no getter of its own).
+    pub fn dumps(&self) -> Result<(String, String), String> {
+        let default_zone = self.default_zone()?;
+        Ok((
+            self.dump(false, &default_zone)?,
+            self.dump(true, &default_zone)?,
+        ))
+    }
+
+    fn dump(&self, permanent: bool, default_zone: &str) -> Result<String, String> {
         let (zone_names, ipset_names): (Vec<String>, Vec<String>) = if permanent {
             (
                 self.call(CONFIG_PATH, CONFIG, "getZoneNames", &())?,
@@ -279,9 +296,7 @@ impl Bus {
             })
             .collect::<Result<_, String>>()?;
         let dump = FirewalldDbusDump {
-            // One default zone for both sides: firewalld.conf's, which the
-            // runtime reports (the permanent API has no getter of its own).
-            default_zone: self.default_zone()?,
+            default_zone: default_zone.to_string(),
             zones,
             ipsets,
         };
@@ -315,12 +330,16 @@ impl Bus {
     }
 
     fn zone_path(&self, zone: &str) -> Result<String, String> {
-        let path: OwnedObjectPath = self.call(CONFIG_PATH, CONFIG, "getZoneByName", &(zone,))?;
-        Ok(path.as_str().to_string())
+        self.config_object("getZoneByName", zone)
     }
 
     fn ipset_path(&self, ipset: &str) -> Result<String, String> {
-        let path: OwnedObjectPath = self.call(CONFIG_PATH, CONFIG, "getIPSetByName", &(ipset,))?;
+        self.config_object("getIPSetByName", ipset)
+    }
+
+    /// The object path of a permanent zone or ipset, by `getter`.
+    fn config_object(&self, getter: &str, name: &str) -> Result<String, String> {
+        let path: OwnedObjectPath = self.call(CONFIG_PATH, CONFIG, getter, &(name,))?;
         Ok(path.as_str().to_string())
     }
 
@@ -430,34 +449,38 @@ fn zone_of(
     name: String,
     settings: &HashMap<String, OwnedValue>,
 ) -> Result<FirewalldDbusZone, String> {
-    let field = |key: &str| settings.get(key).map(|v| v.try_clone());
-    let strings = |key: &str| -> Result<Vec<String>, String> {
-        match field(key) {
-            None => Ok(Vec::new()),
-            Some(value) => Vec::<String>::try_from(value.map_err(|e| e.to_string())?)
-                .map_err(|e| format!("zone {name}: {key}: {e}")),
-        }
-    };
-    let target = match field("target") {
-        None => "default".to_string(),
-        Some(value) => String::try_from(value.map_err(|e| e.to_string())?)
-            .map_err(|e| format!("zone {name}: target: {e}"))?,
-    };
-    let ports = match field("ports") {
-        None => Vec::new(),
-        Some(value) => Vec::<(String, String)>::try_from(value.map_err(|e| e.to_string())?)
-            .map_err(|e| format!("zone {name}: ports: {e}"))?
+    let ports: Vec<(String, String)> = setting(settings, &name, "ports")?.unwrap_or_default();
+    Ok(FirewalldDbusZone {
+        target: setting(settings, &name, "target")?.unwrap_or_else(|| "default".into()),
+        sources: setting(settings, &name, "sources")?.unwrap_or_default(),
+        ports: ports
             .into_iter()
             .map(|(port, protocol)| format!("{port}/{protocol}"))
             .collect(),
-    };
-    Ok(FirewalldDbusZone {
-        target,
-        sources: strings("sources")?,
-        ports,
-        rich_rules: strings("rules_str")?,
+        rich_rules: setting(settings, &name, "rules_str")?.unwrap_or_default(),
         name,
     })
+}
+
+/// One key of a zone's settings as `T`; `None` when firewalld left it out.
+fn setting<T>(
+    settings: &HashMap<String, OwnedValue>,
+    zone: &str,
+    key: &str,
+) -> Result<Option<T>, String>
+where
+    T: TryFrom<OwnedValue>,
+    T::Error: std::fmt::Display,
+{
+    let Some(value) = settings.get(key) else {
+        return Ok(None);
+    };
+    let value = value
+        .try_clone()
+        .map_err(|e| format!("zone {zone}: {key}: {e}"))?;
+    T::try_from(value)
+        .map(Some)
+        .map_err(|e| format!("zone {zone}: {key}: {e}"))
 }
 
 fn ipset_of(name: String, settings: IpsetSettings) -> FirewalldDbusIpset {

@@ -200,7 +200,7 @@ pub fn snapshot(backend: FirewallBackend, zone: Option<&str>) -> Result<Firewall
         )),
         FirewallBackend::Firewalld => {
             let (main, extra) = match firewalld::bus()? {
-                Some(bus) => (bus.dump(false)?, bus.dump(true)?),
+                Some(bus) => bus.dumps()?,
                 None => (firewalld_dump(&[])?, firewalld_dump(&["--permanent"])?),
             };
             Ok(FirewallOutput {
