@@ -38,8 +38,8 @@ pub use model::{
     Accessor, Allocation, ClientNetwork, Component, DeployUser, Exposure, Finding, FindingCode,
     FirewallBackend, FirewallRule, HostObservation, HostPorts, Listener, Modifiable, NetworkRole,
     Observation, ObservedFirewall, OpenPort, Phase, Plan, PlanError, PlanHost, PortEntry,
-    PortOverride, PortRange, PortSpec, Problem, Profile, Report, ReportFormat, Severity, Summary,
-    Transport,
+    PortOverride, PortRange, PortSpec, Problem, Profile, Report, ReportFormat, Severity,
+    SourceGroup, Summary, Transport,
 };
 pub use reach::{
     Expectation, ListenPort, ProbeOutcome, ProbePlan, ProbeResult, ProbeResults, ProbeSource,
@@ -113,6 +113,15 @@ pub fn check_host(
     observation: &Observation,
 ) -> Result<Report, PlanError> {
     report::check_host(plan, host, phase, observation)
+}
+
+/// The rules a host's firewall should hold, each admitting exactly its
+/// source group's sources: what [`plan_firewall`] takes (WIT
+/// `firewall-rules`). `host: None` gives every host's, in the report's order.
+/// An unknown host, or a row naming a group the report does not list, is an
+/// error naming it.
+pub fn firewall_rules(report: &Report, host: Option<&str>) -> Result<Vec<FirewallRule>, PlanError> {
+    report::firewall_rules(report, host)
 }
 
 /// Render a report (WIT `render-report`).

@@ -627,12 +627,10 @@ pub struct PortEntry {
     pub allocation: Allocation,
     /// Who may reach it.
     pub exposure: Exposure,
-    /// Addresses admitted by the desired firewall rule (empty: none).
-    pub sources: Vec<String>,
-    /// The plan hosts behind `sources`, by name, in plan order.
-    pub source_hosts: Vec<String>,
-    /// The client networks behind `sources`, by name.
-    pub source_networks: Vec<String>,
+    /// The report's source group the desired firewall rule admits, by
+    /// name; none when the port admits nobody (loopback, or no accessor but
+    /// the host itself).
+    pub group: Option<String>,
     /// What it is for.
     pub purpose: String,
     /// Whether an override moved it from the vendor default.
@@ -649,6 +647,25 @@ pub struct HostPorts {
     pub address: String,
     /// Its ports, by port number.
     pub ports: Vec<PortEntry>,
+}
+
+/// Who a report's rows admit, listed once however many rows admit them
+/// (issue 16: an all-to-all spec of n hosts names its n peers once, not in
+/// each of the n rows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SourceGroup {
+    /// The accessors the group stands for, as the specs name them
+    /// (`component observer, network clients`): unique in a report, and the
+    /// same in every report of the plan.
+    pub name: String,
+    /// The admitted addresses as the fewest CIDRs, IPv4 first, each host
+    /// of the group included (even the one whose port it opens).
+    pub sources: Vec<String>,
+    /// The plan hosts behind `sources`, by name, in plan order.
+    pub hosts: Vec<String>,
+    /// The client networks behind `sources`, by name.
+    pub networks: Vec<String>,
 }
 
 /// A rule the host's firewall should hold.
@@ -695,8 +712,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Per-host port tables, in plan order.
     pub hosts: Vec<HostPorts>,
-    /// Desired firewall rules, per host in plan order, by port.
-    pub rules: Vec<FirewallRule>,
+    /// The source groups the port tables' rows name, in the order they are
+    /// first named. A host's desired firewall rules are its rows that name
+    /// a group ([`crate::firewall_rules`]).
+    pub source_groups: Vec<SourceGroup>,
 }
 
 /// One reason an input was rejected.

@@ -95,7 +95,15 @@ pub(crate) fn plural(n: u32, word: &str) -> String {
     }
 }
 
-fn host_table(host: &HostPorts) -> String {
+/// The sources a row's group admits, as the text table and the sheets list
+/// them (a name the report does not hold lists nothing).
+fn group_sources<'r>(report: &'r Report, group: Option<&str>) -> Option<&'r [String]> {
+    let group = group?;
+    let found = report.source_groups.iter().find(|g| g.name == group);
+    found.map(|g| g.sources.as_slice())
+}
+
+fn host_table(report: &Report, host: &HostPorts) -> String {
     let mut rows = vec![header(&[
         "PORT",
         "PROTO",
@@ -112,10 +120,11 @@ fn host_table(host: &HostPorts) -> String {
         if entry.overridden {
             port.push('*');
         }
-        let sources = match (entry.exposure, entry.sources.is_empty()) {
+        let admitted = group_sources(report, entry.group.as_deref());
+        let sources = match (entry.exposure, admitted) {
             (Exposure::Loopback, _) => "local only".to_string(),
-            (_, true) => "closed".to_string(),
-            (_, false) => entry.sources.join(" "),
+            (_, None) => "closed".to_string(),
+            (_, Some(admitted)) => admitted.join(" "),
         };
         rows.push(vec![
             port,
@@ -146,7 +155,7 @@ pub fn table(report: &Report) -> String {
             quote(&host.host),
             quote(&host.address)
         );
-        out.push_str(&host_table(host));
+        out.push_str(&host_table(report, host));
     }
     if report
         .hosts
@@ -182,28 +191,26 @@ pub fn table(report: &Report) -> String {
     out
 }
 
-/// The network team's request sheet rows: one per desired rule.
+/// The network team's request sheet rows: one per desired rule, its
+/// sources listed (a sheet is read row by row, not joined).
 fn sheet_rows(report: &Report) -> Vec<[String; 6]> {
-    report
-        .rules
-        .iter()
-        .map(|rule| {
-            let address = report
-                .hosts
-                .iter()
-                .find(|h| h.host == rule.host)
-                .map(|h| h.address.clone())
-                .unwrap_or_default();
-            [
-                rule.host.clone(),
-                address,
-                rule.ports.to_string(),
-                rule.transport.as_str().to_string(),
-                rule.sources.join(" "),
-                format!("{} ({})", rule.purpose, rule.spec),
-            ]
-        })
-        .collect()
+    let mut rows = Vec::new();
+    for host in &report.hosts {
+        for entry in &host.ports {
+            let Some(sources) = group_sources(report, entry.group.as_deref()) else {
+                continue;
+            };
+            rows.push([
+                host.host.clone(),
+                host.address.clone(),
+                entry.ports.to_string(),
+                entry.transport.as_str().to_string(),
+                sources.join(" "),
+                format!("{} ({})", entry.purpose, entry.spec),
+            ]);
+        }
+    }
+    rows
 }
 
 const SHEET_HEADER: [&str; 6] = [

@@ -2,6 +2,7 @@
 //! [`Report`] the WIT's `validate-plan` and `check-host` return.
 
 use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -9,9 +10,9 @@ use crate::decode::{self, quote};
 use crate::deployment::{Deployment, HostId, Placed};
 use crate::model::{
     Finding, FirewallRule, HostObservation, HostPorts, Observation, Phase, Plan, PlanError,
-    PortEntry, Report, Severity, Summary,
+    PortEntry, Report, Severity, SourceGroup, Summary,
 };
-use crate::sources::{self, Sources};
+use crate::sources::{self, GroupId, Sources};
 use crate::{limits, resolve, rules};
 
 /// Run every rule over a plan and its pasted observations.
@@ -130,13 +131,15 @@ fn report(deployment: &Deployment, ids: &[HostId]) -> Result<Report, PlanError> 
     let placed = |&id: &HostId| deployment.host(id).placed.iter().map(move |p| (id, p));
     let sources = Sources::new(deployment, ids.iter().flat_map(placed).map(|(_, p)| p));
     // The report's size is known before it is built: refuse, do not exhaust memory.
-    limits::check_report(
-        ids.iter()
-            .flat_map(placed)
-            .map(|(id, p)| sources.count(id, p))
-            .sum(),
-    )?;
+    let mut listed = BTreeMap::new();
+    for (id, p) in ids.iter().flat_map(placed) {
+        if let Some(group) = sources.group_of(id, p) {
+            listed.entry(group).or_insert_with(|| sources.count(p));
+        }
+    }
+    limits::check_report(listed.values().sum())?;
     let findings = rules::check(deployment, &sources, ids);
+    let mut named = Named::default();
     let hosts: Vec<HostPorts> = ids
         .iter()
         .map(|&id| {
@@ -147,25 +150,36 @@ fn report(deployment: &Deployment, ids: &[HostId]) -> Result<Report, PlanError> 
                 ports: host
                     .placed
                     .iter()
-                    .map(|placed| port_entry(&sources, id, placed))
+                    .map(|placed| port_entry(&sources, &mut named, id, placed))
                     .collect(),
             }
         })
         .collect();
-    let rules = desired_rules(&hosts);
     Ok(Report {
         plan: deployment.name.clone(),
         summary: summarize(&findings),
         findings,
         hosts,
-        rules,
+        source_groups: named.groups,
     })
 }
 
-/// One row of a host's port table, with who reaches it.
-fn port_entry(sources: &Sources, id: HostId, placed: &Placed) -> PortEntry {
-    let reach = sources.reach(id, placed);
-    let purpose = purpose(placed, &reach);
+/// The source groups a report's rows have named so far, each listed once.
+#[derive(Default)]
+struct Named {
+    seen: BTreeSet<GroupId>,
+    groups: Vec<SourceGroup>,
+}
+
+/// One row of a host's port table, with who reaches it; the group it names
+/// joins `named` the first time.
+fn port_entry(sources: &Sources, named: &mut Named, id: HostId, placed: &Placed) -> PortEntry {
+    let purpose = purpose(placed, sources.fronted(id, placed).as_ref());
+    let group = sources.group_of(id, placed);
+    if let Some(group) = group.filter(|g| named.seen.insert(*g)) {
+        named.groups.extend(sources.source_group(placed));
+        debug_assert_eq!(named.groups.last().map(|g| &g.name), Some(&group.name()));
+    }
     PortEntry {
         spec: placed.spec.id.clone(),
         component: placed.spec.component.clone(),
@@ -174,9 +188,7 @@ fn port_entry(sources: &Sources, id: HostId, placed: &Placed) -> PortEntry {
         protocol: placed.spec.protocol.clone(),
         allocation: placed.spec.allocation,
         exposure: placed.spec.exposure,
-        sources: sources.texts(id, placed),
-        source_hosts: reach.hosts,
-        source_networks: reach.networks,
+        group: group.map(GroupId::name),
         purpose,
         overridden: placed.overridden,
     }
@@ -185,10 +197,10 @@ fn port_entry(sources: &Sources, id: HostId, placed: &Placed) -> PortEntry {
 /// The spec's purpose; when an exclusive network fronts the port, the sheet
 /// also says whom it stands in for, so the network team sees why the
 /// accessors are missing.
-fn purpose(placed: &Placed, reach: &sources::Reach) -> String {
-    if reach.fronted.is_empty() {
+fn purpose(placed: &Placed, fronted: Option<&sources::Reach>) -> String {
+    let Some(reach) = fronted.filter(|r| !r.fronted.is_empty()) else {
         return placed.spec.purpose.clone();
-    }
+    };
     format!(
         "{} Admitted only through network {}, instead of {}.",
         placed.spec.purpose,
@@ -197,25 +209,48 @@ fn purpose(placed: &Placed, reach: &sources::Reach) -> String {
     )
 }
 
-/// A desired rule is a port table row that admits someone: derived, not recomputed.
-fn desired_rules(hosts: &[HostPorts]) -> Vec<FirewallRule> {
-    hosts
-        .iter()
-        .flat_map(|host| {
-            host.ports
-                .iter()
-                .filter(|entry| !entry.sources.is_empty())
-                .map(|entry| FirewallRule {
-                    host: host.host.clone(),
-                    spec: entry.spec.clone(),
-                    tag: sources::tag(&entry.spec),
-                    transport: entry.transport,
-                    ports: entry.ports,
-                    sources: entry.sources.clone(),
-                    purpose: entry.purpose.clone(),
-                })
-        })
-        .collect()
+/// The rules the firewall of `host` should hold (of every host of the
+/// report, in its order, when `None`): each port table row that names a
+/// source group, admitting exactly the group's sources. A name the report
+/// does not hold, or a group named twice, is an error naming where.
+pub(crate) fn firewall_rules(
+    report: &Report,
+    host: Option<&str>,
+) -> Result<Vec<FirewallRule>, PlanError> {
+    let mut groups: HashMap<&str, &SourceGroup> = HashMap::new();
+    for (i, group) in report.source_groups.iter().enumerate() {
+        if groups.insert(&group.name, group).is_some() {
+            let at = format!("source-groups[{i}].name");
+            return Err(PlanError::single(at, quote(&group.name), "named twice"));
+        }
+    }
+    if let Some(host) = host.filter(|h| !report.hosts.iter().any(|p| p.host == *h)) {
+        let names = report.hosts.iter().map(|h| h.host.as_str());
+        return Err(not_a_host(host, names, report.hosts.len()));
+    }
+    let mut rules = Vec::new();
+    for (i, ports) in report.hosts.iter().enumerate() {
+        if host.is_some_and(|h| h != ports.host) {
+            continue;
+        }
+        for (j, entry) in ports.ports.iter().enumerate() {
+            let Some(name) = &entry.group else { continue };
+            let Some(group) = groups.get(name.as_str()) else {
+                let at = format!("hosts[{i}].ports[{j}].group");
+                return Err(PlanError::single(at, quote(name), "no such source group"));
+            };
+            rules.push(FirewallRule {
+                host: ports.host.clone(),
+                spec: entry.spec.clone(),
+                tag: sources::tag(&entry.spec),
+                transport: entry.transport,
+                ports: entry.ports,
+                sources: group.sources.clone(),
+                purpose: entry.purpose.clone(),
+            });
+        }
+    }
+    Ok(rules)
 }
 
 /// Check one host of a plan against what was observed on it.

@@ -1,18 +1,30 @@
 //! Desired firewall rules: who may reach each port of each host.
 //!
 //! A rule admits exactly the addresses of the plan hosts that run an accessor
-//! of the spec, plus the CIDRs of the client networks the spec names. The host
-//! itself is left out (its own traffic never crosses its input filter from
-//! outside), loopback specs get no rule, and nothing is ever admitted from
-//! everywhere unless a client network says `0.0.0.0/0` itself.
+//! of the spec, plus the CIDRs of the client networks the spec names.
+//! Loopback specs get no rule, and nothing is ever admitted from everywhere
+//! unless a client network says `0.0.0.0/0` itself.
 //!
 //! Near-linear by construction (issue 16): who an accessor list admits is
 //! worked out once per distinct list ([`Group`]: its hosts, networks and
-//! aggregated CIDRs), and each host's rule is that group's CIDRs with the
-//! host's own address cut out of the one CIDR holding it. Aggregating once
-//! and cutting out one address gives exactly what aggregating every peer but
-//! the host would (the CIDRs are the canonical decomposition of the address
-//! set; `tests/scale.rs` checks it against the per-host aggregation).
+//! aggregated CIDRs), and the report names each group once ([`SourceGroup`]),
+//! its rows by the group's name.
+//!
+//! **The host's own address (issue 16's decision).** A rule admits every
+//! host of its group, the host whose port it opens included, so that every
+//! host of an all-to-all spec (OBServer RPC, the FineDataLink cluster ports)
+//! admits one and the same set: named once, an n-host plan's report is O(n),
+//! not n² (every peer but me is a different set on each host). Admitting
+//! itself admits nobody else: a packet from outside whose source is one of
+//! the host's own addresses is dropped by the kernel before any filter sees
+//! it (IPv4 `accept_local` is 0 unless set; the reverse lookup of a local
+//! source fails), and traffic the host sends to its own address arrives on
+//! `lo` from itself, as the accessor it is. A spoofer on the link who could
+//! fake the host's address could as well fake any peer's, which the rule
+//! admits anyway. Who *reaches* a port ([`Reach`]: the port table's purpose,
+//! the findings, the probe plans) still leaves the host out: it never probes
+//! itself. A row whose group admits nobody but the host itself (a single
+//! OBServer) names no group and gets no rule, as before.
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,7 +34,7 @@ use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 
 use crate::backends::TAG_PREFIX;
 use crate::deployment::{Deployment, HostId, Placed};
-use crate::model::{Accessor, Exposure};
+use crate::model::{Accessor, Exposure, SourceGroup};
 
 /// The tag portplan writes into a rule's comment, and the only rules it ever changes.
 pub(crate) fn tag(spec_id: &str) -> String {
@@ -51,8 +63,23 @@ pub(crate) struct Sources<'d> {
     groups: BTreeMap<&'d [Accessor], Group<'d>>,
 }
 
+/// A group of [`Sources`], as a report row names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct GroupId(usize);
+
+impl GroupId {
+    /// `g1`, `g2`, ...: numbered in the order the deployment's specs first
+    /// name their accessor lists, so every report of a plan (the whole
+    /// plan's, or one host's) gives a list the same name.
+    pub fn name(self) -> String {
+        format!("g{}", self.0 + 1)
+    }
+}
+
 /// What one accessor list admits, before the host itself is left out.
 struct Group<'d> {
+    /// The group's name in every report of the deployment.
+    id: GroupId,
     /// Every plan host running an accessor, in plan order.
     hosts: Vec<HostId>,
     /// The client networks the plan defines, by name.
@@ -72,16 +99,50 @@ struct Group<'d> {
 impl<'d> Sources<'d> {
     /// The groups of every spec in `placed` (one host's, or the whole plan's).
     pub fn new(deployment: &'d Deployment, placed: impl IntoIterator<Item = &'d Placed>) -> Self {
+        let mut ids = numbered(deployment);
         let mut groups = BTreeMap::new();
         for p in placed {
             if p.spec.exposure != Exposure::Loopback {
                 let accessors = p.spec.accessed_by.as_slice();
+                // Every placed spec is a profile's, so its list is numbered;
+                // were one not, it would still get a name of its own.
+                let next = GroupId(ids.len());
+                let id = *ids.entry(accessors).or_insert(next);
                 groups
                     .entry(accessors)
-                    .or_insert_with(|| Group::new(deployment, accessors));
+                    .or_insert_with(|| Group::new(deployment, accessors, id));
             }
         }
         Sources { deployment, groups }
+    }
+
+    /// The group the rule of `placed` on host `id` admits, when it admits
+    /// anyone but the host itself.
+    pub fn group_of(&self, id: HostId, placed: &Placed) -> Option<GroupId> {
+        let group = self.group(placed)?;
+        let others = match self.cut(group, id) {
+            Some((_, pieces)) => group.nets.len() > 1 || !pieces.is_empty(),
+            None => !group.nets.is_empty(),
+        };
+        others.then_some(group.id)
+    }
+
+    /// The report's record of the group of `placed` (which names it).
+    pub fn source_group(&self, placed: &Placed) -> Option<SourceGroup> {
+        let group = self.group(placed)?;
+        let deployment = self.deployment;
+        let hosts = if group.exclusive {
+            Vec::new()
+        } else {
+            let name = |h: &HostId| deployment.host(*h).name.clone();
+            group.hosts.iter().map(name).collect()
+        };
+        Some(SourceGroup {
+            name: group.id.name(),
+            sources: group.texts().clone(),
+            hosts,
+            networks: group.admitted_networks(deployment),
+        })
     }
 
     fn group(&self, placed: &Placed) -> Option<&Group<'d>> {
@@ -89,6 +150,15 @@ impl<'d> Sources<'d> {
             return None;
         }
         self.groups.get(placed.spec.accessed_by.as_slice())
+    }
+
+    /// Who reaches `placed` on host `id` when an exclusive network fronts
+    /// it, for the port table's purpose; None otherwise, without the
+    /// per-peer work of [`Sources::reach`] (a row of an all-to-all spec would
+    /// name every peer: n² for the whole report).
+    pub fn fronted(&self, id: HostId, placed: &Placed) -> Option<Reach> {
+        let group = self.group(placed)?;
+        group.exclusive.then(|| self.reach(id, placed))
     }
 
     /// Who reaches `placed` on host `id`.
@@ -124,28 +194,10 @@ impl<'d> Sources<'d> {
         }
     }
 
-    /// The CIDRs of `reach(id, placed).nets` as text, which a port table
-    /// row lists: the group's texts are copied, only the pieces cut around
-    /// the host's address are formatted.
-    pub fn texts(&self, id: HostId, placed: &Placed) -> Vec<String> {
-        match self.group(placed) {
-            None => Vec::new(),
-            Some(group) if group.exclusive => group.texts().clone(),
-            Some(group) => self.admitted(group, id, group.texts(), |piece| piece.to_string()),
-        }
-    }
-
-    /// How many CIDRs the rule of `placed` on host `id` admits, without
-    /// building them (the report's size is checked before it is built).
-    pub fn count(&self, id: HostId, placed: &Placed) -> usize {
-        match self.group(placed) {
-            None => 0,
-            Some(group) if group.exclusive => group.nets.len(),
-            Some(group) => match self.cut(group, id) {
-                Some((_, pieces)) => group.nets.len() - 1 + pieces.len(),
-                None => group.nets.len(),
-            },
-        }
+    /// How many CIDRs the group of `placed` admits, without formatting
+    /// them (the report's size is checked before it is built).
+    pub fn count(&self, placed: &Placed) -> usize {
+        self.group(placed).map_or(0, |group| group.nets.len())
     }
 
     /// `all` (the group's CIDRs, or their texts) with host `id`'s address
@@ -188,7 +240,15 @@ impl<'d> Group<'d> {
             .get_or_init(|| self.nets.iter().map(ToString::to_string).collect())
     }
 
-    fn new(deployment: &'d Deployment, accessors: &[Accessor]) -> Self {
+    /// The client networks the group admits, by name: the exclusive ones
+    /// alone when there is one.
+    fn admitted_networks(&self, deployment: &Deployment) -> Vec<String> {
+        let admitted = |n: &&&str| !self.exclusive || deployment.exclusive.contains(**n);
+        let networks = self.networks.iter().filter(admitted);
+        networks.map(|n| (*n).to_string()).collect()
+    }
+
+    fn new(deployment: &'d Deployment, accessors: &[Accessor], id: GroupId) -> Self {
         let mut hosts: Vec<HostId> = Vec::new();
         let mut networks = BTreeSet::new();
         for accessor in accessors {
@@ -223,6 +283,7 @@ impl<'d> Group<'d> {
             IpNet::aggregate(&all)
         };
         Group {
+            id,
             hosts,
             networks,
             exclusive,
@@ -231,6 +292,21 @@ impl<'d> Group<'d> {
             network_nets,
         }
     }
+}
+
+/// Every accessor list of the deployment's non-loopback specs, numbered in
+/// the order its profiles (in plan order) and their specs first name it:
+/// the same in every report of the plan, and worked out from the specs, not
+/// from every host's port table (a one-host report stays independent of the
+/// fleet's size).
+fn numbered(deployment: &Deployment) -> BTreeMap<&[Accessor], GroupId> {
+    let mut ids = BTreeMap::new();
+    let specs = deployment.profiles.iter().flat_map(|p| &p.specs);
+    for spec in specs.filter(|s| s.exposure != Exposure::Loopback) {
+        let next = GroupId(ids.len());
+        ids.entry(spec.accessed_by.as_slice()).or_insert(next);
+    }
+    ids
 }
 
 /// Where an address sorts among aggregated CIDRs: IPv4 before IPv6, then by

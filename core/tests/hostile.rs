@@ -329,8 +329,8 @@ fn ipv4_mapped_addresses_and_cidrs_never_become_ipv6_sources() {
     let report = report(&value);
     let d1 = report.hosts.iter().find(|h| h.host == "d1").expect("d1");
     assert_eq!(d1.address, "198.18.1.12");
-    let sources: Vec<(&str, Vec<&str>)> = report
-        .rules
+    let rules = portplan_core::firewall_rules(&report, None).expect("rules");
+    let sources: Vec<(&str, Vec<&str>)> = rules
         .iter()
         .map(|r| {
             (

@@ -164,10 +164,18 @@ proptest! {
             portplan_core::render_report(&report, ReportFormat::Json),
             portplan_core::render_report(&again, ReportFormat::Json)
         );
-        // A host never admits itself, and nothing is open to everyone unless a network says so.
-        for rule in &report.rules {
+        // Each group listed once and named by some row; a rule never admits
+        // its host alone, and nothing is open to everyone unless a network says so.
+        let names: std::collections::BTreeSet<&str> =
+            report.source_groups.iter().map(|g| g.name.as_str()).collect();
+        prop_assert_eq!(names.len(), report.source_groups.len());
+        let named: std::collections::BTreeSet<&str> =
+            report.hosts.iter().flat_map(|h| &h.ports).filter_map(|p| p.group.as_deref()).collect();
+        prop_assert_eq!(&names, &named);
+        for rule in &portplan_core::firewall_rules(&report, None).unwrap() {
             let host = report.hosts.iter().find(|h| h.host == rule.host).unwrap();
-            prop_assert!(!rule.sources.contains(&format!("{}/32", host.address)), "{rule:?}");
+            let own = [format!("{}/32", host.address), format!("{}/128", host.address)];
+            prop_assert!(!own.contains(&rule.sources.concat()), "{rule:?}");
             prop_assert!(!rule.sources.is_empty());
             if rule.sources.iter().any(|s| s == "0.0.0.0/0") {
                 prop_assert!(text.contains("/0\""));

@@ -106,10 +106,7 @@ fn allow_targets_are_exactly_the_rules_sources() {
                     .find(|h| h.host == t.destination)
                     .and_then(|h| h.ports.iter().find(|p| p.spec == t.spec))
                     .unwrap();
-                let admitted = entry
-                    .sources
-                    .iter()
-                    .any(|s| s.parse::<ipnet::IpNet>().unwrap().contains(&me));
+                let admitted = admits(&report, entry, me);
                 assert_eq!(
                     t.expect == Expectation::Allow,
                     admitted,
@@ -128,11 +125,7 @@ fn allow_targets_are_exactly_the_rules_sources() {
             }
             // Every admitted (destination, spec) is tried.
             for h in report.hosts.iter().filter(|h| h.host != source.name) {
-                for p in h.ports.iter().filter(|p| {
-                    p.sources
-                        .iter()
-                        .any(|s| s.parse::<ipnet::IpNet>().unwrap().contains(&me))
-                }) {
+                for p in h.ports.iter().filter(|p| admits(&report, p, me)) {
                     assert!(
                         probes
                             .targets
@@ -153,14 +146,10 @@ fn allow_targets_are_exactly_the_rules_sources() {
                 .iter()
                 .filter(|p| p.exposure != portplan_core::Exposure::Loopback)
             {
-                let outside = plan.hosts.iter().any(|o| {
-                    o.name != h.host
-                        && !p.sources.iter().any(|s| {
-                            s.parse::<ipnet::IpNet>()
-                                .unwrap()
-                                .contains(&o.address.parse::<std::net::IpAddr>().unwrap())
-                        })
-                });
+                let outside = plan
+                    .hosts
+                    .iter()
+                    .any(|o| o.name != h.host && !admits(&report, p, o.address.parse().unwrap()));
                 let probers: BTreeSet<_> = deny_probers
                     .get(&(h.host.clone(), p.spec.clone()))
                     .into_iter()
@@ -467,4 +456,24 @@ fn renderings_are_deterministic() {
         let b = portplan_core::render_truth_table(&table(&plan, &all_hosts(&plan)), format);
         assert_eq!(a, b);
     }
+}
+
+/// Whether the rule of a port table row admits `me`, by its source group.
+fn admits(
+    report: &portplan_core::Report,
+    entry: &portplan_core::PortEntry,
+    me: std::net::IpAddr,
+) -> bool {
+    let Some(name) = &entry.group else {
+        return false;
+    };
+    let group = report
+        .source_groups
+        .iter()
+        .find(|g| &g.name == name)
+        .unwrap();
+    group
+        .sources
+        .iter()
+        .any(|s| s.parse::<ipnet::IpNet>().unwrap().contains(&me))
 }

@@ -610,7 +610,8 @@ fn check_host_keeps_only_that_host() {
     let r = check(backup_host(), "obs1", Phase::Preinstall, json!({}));
     assert_eq!(r.hosts.len(), 1);
     assert_eq!(r.hosts[0].host, "obs1");
-    assert!(r.rules.iter().all(|rule| rule.host == "obs1"));
+    let rules = portplan_core::firewall_rules(&r, None).unwrap();
+    assert!(rules.iter().all(|rule| rule.host == "obs1"));
     assert!(
         r.findings
             .iter()
@@ -620,8 +621,12 @@ fn check_host_keeps_only_that_host() {
 
 // ---- readings of the seeds (ARCHITECTURE.md; issue 14) ----
 
+fn rules(r: &portplan_core::Report) -> Vec<portplan_core::FirewallRule> {
+    portplan_core::firewall_rules(r, None).unwrap()
+}
+
 fn rule_sources(r: &portplan_core::Report, host: &str, spec: &str) -> Vec<String> {
-    r.rules
+    rules(r)
         .iter()
         .find(|rule| rule.host == host && rule.spec == spec)
         .map(|rule| rule.sources.clone())
@@ -642,8 +647,9 @@ fn minio_is_project_internal_unless_the_plan_opts_in() {
     );
     for spec in ["minio.api", "minio.console"] {
         assert_eq!(
+            // The project's hosts, comp1 (198.18.0.3) itself included.
             rule_sources(&r, "comp1", spec),
-            ["198.18.0.1/32", "198.18.0.2/32"],
+            ["198.18.0.1/32", "198.18.0.2/31"],
             "{spec}"
         );
     }
@@ -654,7 +660,7 @@ fn minio_is_project_internal_unless_the_plan_opts_in() {
     let r = report(plan);
     assert_eq!(
         rule_sources(&r, "comp1", "minio.api"),
-        ["198.18.0.1/32", "198.18.0.2/32", "198.18.77.0/24"]
+        ["198.18.0.1/32", "198.18.0.2/31", "198.18.77.0/24"]
     );
 }
 
@@ -672,7 +678,11 @@ fn ocp_ce_metadb_is_reached_by_ocp_server_and_the_other_metadb_nodes() {
         "networks": [{ "name": "ocp-console", "cidrs": ["198.18.200.0/24"] }]
     }));
     assert_eq!(rule_sources(&r, "db1", "metadb.sql"), ["198.18.0.1/32"]);
-    assert_eq!(rule_sources(&r, "db1", "metadb.rpc"), ["198.18.0.12/32"]);
+    // The MetaDB nodes, db1 itself included.
+    assert_eq!(
+        rule_sources(&r, "db1", "metadb.rpc"),
+        ["198.18.0.11/32", "198.18.0.12/32"]
+    );
     let mut plan = ocp_ce(json!({}));
     plan["networks"] = json!([{ "name": "application", "cidrs": ["198.18.201.0/24"] }]);
     let e = rejected(plan);
@@ -762,11 +772,11 @@ fn the_ocp_docker_obproxy_holds_2883_and_2884_on_the_ocp_server_host() {
         conflicts[0].message
     );
     assert!(
-        !r.rules
+        !rules(&r)
             .iter()
             .any(|rule| rule.spec.starts_with("ocp-server.obproxy")),
         "{:#?}",
-        r.rules
+        rules(&r)
     );
     let r = report(json!({
         "name": "t", "profiles": ["ocp"],
@@ -872,11 +882,8 @@ fn the_slb_in_front_of_ocp_server_is_admitted_when_the_plan_names_it() {
         rule_sources(&r, "ocp1", "ocp-server.http"),
         ["198.18.70.5/32"]
     );
-    let rule = r
-        .rules
-        .iter()
-        .find(|x| x.spec == "ocp-server.http")
-        .unwrap();
+    let all = rules(&r);
+    let rule = all.iter().find(|x| x.spec == "ocp-server.http").unwrap();
     assert!(
         rule.purpose.ends_with(
             "Admitted only through network ocp-slb, instead of host obs1, network ocp-console."

@@ -104,9 +104,10 @@ struct Expected {
     networks: Vec<String>,
 }
 
-/// The reference: every other host is scanned for an accessor, the
-/// admitted addresses are aggregated for this host alone.
-fn expected(plan: &Plan, host: &str, spec: &PortSpec) -> Expected {
+/// The reference: every host (but `except`) is scanned for an accessor, the
+/// admitted addresses are aggregated for this row alone.
+fn expected(plan: &Plan, except: Option<&str>, spec: &PortSpec) -> Expected {
+    let host = except.unwrap_or_default();
     let profile_of = |component: &str| {
         PROFILES.iter().find(|p| {
             portplan_core::get_profile(p)
@@ -132,14 +133,14 @@ fn expected(plan: &Plan, host: &str, spec: &PortSpec) -> Expected {
             Accessor::Component(c) => hosts.extend(
                 plan.hosts
                     .iter()
-                    .filter(|h| h.name != host && h.components.contains(c))
+                    .filter(|h| except.is_none_or(|_| h.name != host) && h.components.contains(c))
                     .map(|h| h.name.clone()),
             ),
             Accessor::Profile(p) => hosts.extend(
                 plan.hosts
                     .iter()
                     .filter(|h| {
-                        h.name != host
+                        except.is_none_or(|_| h.name != host)
                             && h.components
                                 .iter()
                                 .any(|c| profile_of(c) == Some(&p.as_str()))
@@ -205,7 +206,23 @@ fn only_host(mut report: Report, host: &str) -> Report {
         .findings
         .retain(|f| f.host.as_deref().is_none_or(|h| h == host));
     report.hosts.retain(|h| h.host == host);
-    report.rules.retain(|r| r.host == host);
+    // The groups its rows name, in the order they first name them.
+    let mut named: Vec<String> = Vec::new();
+    for group in report
+        .hosts
+        .iter()
+        .flat_map(|h| &h.ports)
+        .filter_map(|p| p.group.clone())
+    {
+        if !named.contains(&group) {
+            named.push(group);
+        }
+    }
+    let listed = std::mem::take(&mut report.source_groups);
+    report.source_groups = named
+        .iter()
+        .map(|n| listed.iter().find(|g| &g.name == n).unwrap().clone())
+        .collect();
     let count = |s| report.findings.iter().filter(|f| f.severity == s).count() as u32;
     report.summary.errors = count(Severity::Error);
     report.summary.warnings = count(Severity::Warning);
@@ -222,16 +239,21 @@ proptest! {
         let report = portplan_core::validate_plan(&plan).unwrap();
         for host in &report.hosts {
             for entry in &host.ports {
-                let got = Expected {
-                    sources: entry.sources.clone(),
-                    hosts: entry.source_hosts.clone(),
-                    networks: entry.source_networks.clone(),
-                };
-                let want = if entry.exposure == portplan_core::Exposure::Loopback {
-                    Expected { sources: vec![], hosts: vec![], networks: vec![] }
-                } else {
-                    expected(&plan, &host.host, &spec(&entry.spec))
-                };
+                let group = entry.group.as_ref().map(|name| {
+                    report.source_groups.iter().find(|g| &g.name == name).unwrap()
+                });
+                let got = group.map(|g| Expected {
+                    sources: g.sources.clone(),
+                    hosts: g.hosts.clone(),
+                    networks: g.networks.clone(),
+                });
+                // A row names a group when it admits anyone but its host;
+                // the group admits every accessor, its host included.
+                let spec = spec(&entry.spec);
+                let others = expected(&plan, Some(&host.host), &spec);
+                let want = (entry.exposure != portplan_core::Exposure::Loopback
+                    && !others.sources.is_empty())
+                .then(|| expected(&plan, None, &spec));
                 prop_assert_eq!(got, want, "{} on {}", entry.spec, host.host);
             }
         }
@@ -444,27 +466,79 @@ fn port_table_rows_past_the_limit_are_refused_while_placing() {
 }
 
 #[test]
-fn a_report_past_the_source_limit_is_refused_but_one_host_is_answered() {
-    // OBServer RPC is reached by every other OBServer: n(n-1) sources, none merging.
+fn all_to_all_is_one_group_however_many_hosts() {
+    // OBServer RPC is reached by every OBServer: 4,600 rows name one group
+    // of 4,600 sources (before: each row listed its 4,599 peers).
     let plan = portplan_core::parse_plan(&ocp_hosts(4600)).unwrap();
-    let error = portplan_core::validate_plan(&plan).unwrap_err();
-    assert_eq!(error.problems[0].path, "hosts");
-    assert_eq!(error.problems[0].value, (4600 * 4599).to_string());
+    let report = portplan_core::validate_plan(&plan).unwrap();
+    let rpc: BTreeSet<&str> = report
+        .hosts
+        .iter()
+        .flat_map(|h| &h.ports)
+        .filter(|p| p.spec == "observer.rpc")
+        .filter_map(|p| p.group.as_deref())
+        .collect();
+    assert_eq!(rpc.len(), 1);
+    let group = report
+        .source_groups
+        .iter()
+        .find(|g| rpc.contains(g.name.as_str()))
+        .unwrap();
+    assert_eq!(group.sources.len(), 4600);
     assert!(
-        error.problems[0].message.contains("admitted sources"),
-        "{error}"
+        group.sources.contains(&"10.0.0.15/32".to_string()),
+        "h7 itself"
     );
     let one =
         portplan_core::check_host(&plan, "h7", Phase::Preinstall, &Observation::default()).unwrap();
-    let rpc = one.hosts[0]
-        .ports
-        .iter()
-        .find(|p| p.spec == "observer.rpc")
-        .unwrap();
-    assert_eq!(rpc.sources.len(), 4599);
+    let rules = portplan_core::firewall_rules(&one, Some("h7")).unwrap();
+    let rpc = rules.iter().find(|r| r.spec == "observer.rpc").unwrap();
+    assert_eq!(rpc.sources, group.sources);
+}
+
+#[test]
+fn a_report_past_the_source_limit_is_refused() {
+    // 1,601 hosts run `c`; h0 also runs `d`, whose 2,500 specs each admit
+    // `c` and a network of their own: 2,500 groups of 1,602 sources.
+    let (hosts, specs) = (1601usize, 2500usize);
+    let mut plan = custom(Vec::new());
+    plan["hosts"] = (0..hosts)
+        .map(|i| {
+            let a = std::net::Ipv4Addr::from(0x0a00_0000_u32 + 2 * i as u32 + 1);
+            let components = if i == 0 {
+                json!(["c", "d"])
+            } else {
+                json!(["c"])
+            };
+            json!({ "name": format!("h{i}"), "address": a.to_string(), "components": components })
+        })
+        .collect();
+    plan["networks"] = (0..specs)
+        .map(|i| json!({ "name": format!("n{i}"), "cidrs": [format!("172.16.{}.{}/32", i / 250, i % 250 + 1)] }))
+        .collect();
+    let profile = &mut plan["custom-profiles"][0];
+    profile["components"] = json!([
+        { "name": "c", "title": "C", "required": true },
+        { "name": "d", "title": "D", "required": false }
+    ]);
+    profile["networks"] = (0..specs)
+        .map(|i| json!({ "name": format!("n{i}"), "description": "" }))
+        .collect();
+    profile["specs"] = (0..specs)
+        .map(|i| {
+            let mut spec = custom_spec(i, (i % 60_000) as u16, (i % 60_000) as u16, false);
+            spec["component"] = json!("d");
+            spec["id"] = json!(format!("d.s{i}"));
+            spec["accessed-by"] = json!([{ "component": "c" }, { "network": format!("n{i}") }]);
+            spec
+        })
+        .collect();
+    let error = portplan_core::validate_plan(&parsed(&plan)).unwrap_err();
+    assert_eq!(error.problems[0].path, "hosts");
+    assert_eq!(error.problems[0].value, (specs * (hosts + 1)).to_string());
     assert!(
-        !rpc.sources.contains(&"10.0.0.15/32".to_string()),
-        "h7 itself"
+        error.problems[0].message.contains("admitted sources"),
+        "{error}"
     );
 }
 

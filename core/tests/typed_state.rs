@@ -359,6 +359,16 @@ fn ufw_states_have_no_ids_to_dangle() {
     );
 }
 
+/// A row's source group, from the report that lists it.
+fn group_of(
+    report: &portplan_core::Report,
+    entry: &portplan_core::PortEntry,
+) -> Option<portplan_core::SourceGroup> {
+    let name = entry.group.as_ref()?;
+    let found = report.source_groups.iter().find(|g| &g.name == name);
+    Some(found.unwrap_or_else(|| panic!("{name} not listed")).clone())
+}
+
 #[test]
 fn port_rows_name_the_hosts_and_networks_behind_their_sources() {
     let text = include_str!("../../examples/plans/ocp-cluster.json");
@@ -374,9 +384,9 @@ fn port_rows_name_the_hosts_and_networks_behind_their_sources() {
     };
     // The console: every OBServer and OBProxy host (plan order), the DBAs
     // and the SLB in front of OCP-Server.
-    let http = row("ocp1", "ocp-server.http");
-    assert_eq!(http.source_hosts, ["obs1", "obs2", "obs3", "proxy1"]);
-    assert_eq!(http.source_networks, ["ocp-console", "ocp-slb"]);
+    let http = group_of(&report, &row("ocp1", "ocp-server.http")).unwrap();
+    assert_eq!(http.hosts, ["obs1", "obs2", "obs3", "proxy1"]);
+    assert_eq!(http.networks, ["ocp-console", "ocp-slb"]);
     assert_eq!(
         http.sources,
         [
@@ -388,26 +398,24 @@ fn port_rows_name_the_hosts_and_networks_behind_their_sources() {
         ]
     );
     // SQL: OCP-Server and OBProxy, and the application servers.
-    let sql = row("obs1", "observer.sql");
-    assert_eq!(sql.source_hosts, ["ocp1", "proxy1"]);
-    assert_eq!(sql.source_networks, ["application"]);
-    // RPC: the other OBServers, never the host itself; no network.
+    let sql = group_of(&report, &row("obs1", "observer.sql")).unwrap();
+    assert_eq!(sql.hosts, ["ocp1", "proxy1"]);
+    assert_eq!(sql.networks, ["application"]);
+    // RPC: the OBServers, the host itself included (one group for all of
+    // them); no network.
     let rpc = row("obs2", "observer.rpc");
-    assert_eq!(rpc.source_hosts, ["obs1", "obs3"]);
-    assert!(rpc.source_networks.is_empty());
+    assert_eq!(rpc.group, row("obs1", "observer.rpc").group);
+    let rpc = group_of(&report, &rpc).unwrap();
+    assert_eq!(rpc.hosts, ["obs1", "obs2", "obs3"]);
+    assert!(rpc.networks.is_empty());
     // Loopback: nobody.
-    let backup = row("obs1", "backup-agent.backup");
-    assert!(
-        backup.sources.is_empty()
-            && backup.source_hosts.is_empty()
-            && backup.source_networks.is_empty()
-    );
-    // Every row: names exactly when there are addresses.
-    for entry in report.hosts.iter().flat_map(|h| &h.ports) {
+    assert_eq!(row("obs1", "backup-agent.backup").group, None);
+    // Every group: names exactly when there are addresses.
+    for group in &report.source_groups {
         assert_eq!(
-            entry.sources.is_empty(),
-            entry.source_hosts.is_empty() && entry.source_networks.is_empty(),
-            "{entry:#?}"
+            group.sources.is_empty(),
+            group.hosts.is_empty() && group.networks.is_empty(),
+            "{group:#?}"
         );
     }
 }
@@ -431,8 +439,13 @@ fn source_networks_are_sorted_by_name() {
         .iter()
         .find(|p| p.spec == "fanruan-gateway.http")
         .unwrap();
-    assert_eq!(gateway.source_networks, ["admin", "business-database"]);
-    assert_eq!(gateway.sources, ["198.18.9.0/24", "198.18.100.0/24"]);
+    let gateway = group_of(&report, gateway).unwrap();
+    assert_eq!(gateway.networks, ["admin", "business-database"]);
+    // h1 itself runs an accessor (FineDataLink), so its address is in the group.
+    assert_eq!(
+        gateway.sources,
+        ["198.18.0.1/32", "198.18.9.0/24", "198.18.100.0/24"]
+    );
 }
 
 /// The catalog is parsed once and a file that fails to parse is dropped, not

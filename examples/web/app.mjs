@@ -8,7 +8,7 @@
 import { loadPortplan, PlanError } from './portplan.mjs';
 import { locate } from './locate.mjs';
 import { isYaml, readYaml, withLines, YamlError } from './yaml.mjs';
-import { accessMatrix, renderMatrix } from './matrix.mjs';
+import { accessMatrix, groupOf, renderMatrix } from './matrix.mjs';
 import { compareResults, headline, ResultsError, rowKind, sourceName } from './reach.mjs';
 import { starterPlan } from './starter.mjs';
 import { decodePlan, fragmentValue, shareUrl, ShareError, storedPlan, storePlan } from './share.mjs';
@@ -174,25 +174,28 @@ function renderFindings(report) {
 }
 
 /**
- * Who a port admits, by name: the plan hosts (`source-hosts`) and client
- * networks (`source-networks`) the report names for the row, each with its
- * address or CIDRs on hover (and after the name when printed, where nothing
- * hovers). A merged CIDR such as 198.18.2.12/31 says nothing about which
- * hosts are meant; the names do. A row that admits sources but names none
+ * Who a port admits, by name: the plan hosts and client networks of the
+ * row's source group (the report lists each group once, `source-groups`),
+ * each with its address or CIDRs on hover (and after the name when printed,
+ * where nothing hovers). The row's own host is left out: its rule admits it
+ * too (the group is the same on every host), but it does not reach itself
+ * from outside. A merged CIDR such as 198.18.2.12/31 says nothing about which
+ * hosts are meant; the names do. A group that admits sources but names none
  * (core never writes one) keeps its CIDRs, so nothing admitted goes unseen.
  */
-function sourcesCell(entry, plan, report) {
+function sourcesCell(entry, host, plan, report) {
   const hostAddress = new Map([
     ...(plan.hosts ?? []).map((x) => [x.name, x.address]),
     ...report.hosts.map((x) => [x.host, x.address]), // as core normalised it
   ]);
   const networkCidrs = new Map((plan.networks ?? []).map((n) => [n.name, n.cidrs.join(', ')]));
+  const group = groupOf(report, entry);
+  if (!group) return entry.exposure === 'loopback' ? 'none (loopback)' : 'none';
   const named = [
-    ...(entry['source-hosts'] ?? []).map((n) => h('span', { class: 'src host', title: hostAddress.get(n) }, n)),
-    ...(entry['source-networks'] ?? []).map((n) => h('span', { class: 'src network', title: networkCidrs.get(n) }, n)),
+    ...group.hosts.filter((n) => n !== host).map((n) => h('span', { class: 'src host', title: hostAddress.get(n) }, n)),
+    ...group.networks.map((n) => h('span', { class: 'src network', title: networkCidrs.get(n) }, n)),
   ];
-  if (!entry.sources.length) return entry.exposure === 'loopback' ? 'none (loopback)' : 'none';
-  const list = named.length ? named : entry.sources.map((c) => h('span', { class: 'src cidr' }, c));
+  const list = named.length ? named : group.sources.map((c) => h('span', { class: 'src cidr' }, c));
   return list.flatMap((node, i) => (i ? [', ', node] : [node]));
 }
 
@@ -219,7 +222,7 @@ function renderPorts(report, plan) {
               h('td', {}, h('code', {}, breakable(p.spec))),
               h('td', { class: 'planner' }, p.allocation),
               h('td', { class: 'planner' }, p.exposure),
-              h('td', { class: 'sources' }, sourcesCell(p, plan, report)),
+              h('td', { class: 'sources' }, sourcesCell(p, host.host, plan, report)),
               h('td', { class: 'purpose' }, p.purpose)))))))));
 }
 
@@ -230,8 +233,10 @@ function selectedBackend() {
 async function renderFirewall(report, gen) {
   const backend = selectedBackend();
   const sections = [];
+  // Every host's rules in one call: the report goes to the plugin once.
+  const all = await api.firewallRules(report);
   for (const host of report.hosts) {
-    const rules = report.rules.filter((r) => r.host === host.host);
+    const rules = all.filter((r) => r.host === host.host);
     let body;
     if (!rules.length) {
       body = h('p', { class: 'hint' }, 'No port of this host is opened to anyone: nothing to run.');

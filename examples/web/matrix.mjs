@@ -2,8 +2,8 @@
 // a client network, or a CIDR that is neither), one column per host, and in
 // each cell the ports that source may reach on that host, shaded by how many
 // there are. Who a source is comes from the report itself: each port-table row
-// names the plan hosts (`source-hosts`) and client networks (`source-networks`)
-// behind its merged CIDR `sources`.
+// names a source group (`source-groups`), which names the plan hosts and
+// client networks behind its merged CIDR `sources`.
 //
 // With a truth table (measured results, reach.mjs), each cell also says what
 // was measured there: ✗ and the kind for a mismatch, ? and why for a probe
@@ -16,15 +16,23 @@ const SVG = 'http://www.w3.org/2000/svg';
 
 const range = (r) => (r.first === r.last ? `${r.first}` : `${r.first}-${r.last}`);
 
-/** Who a port-table row admits: its hosts and networks by name; a row that
- * admits sources but names neither (core never writes one) keeps its CIDRs,
- * so nothing admitted goes unseen. */
-function whoReaches(entry) {
+/** A port-table row's source group, from the report that lists it (none:
+ * the row admits no one, and gets no firewall rule). */
+export function groupOf(report, entry) {
+  if (entry.group == null) return null;
+  return (report['source-groups'] ?? []).find((g) => g.name === entry.group) ?? null;
+}
+
+/** Who a port-table row of `host` admits: its group's hosts (but `host`
+ * itself, which its rule admits without reaching itself from outside) and
+ * networks by name; a group that admits sources but names neither (core
+ * never writes one) keeps its CIDRs, so nothing admitted goes unseen. */
+function whoReaches(group, host) {
   const who = [
-    ...(entry['source-hosts'] ?? []).map((label) => ({ kind: 'host', label })),
-    ...(entry['source-networks'] ?? []).map((label) => ({ kind: 'network', label })),
+    ...group.hosts.filter((label) => label !== host).map((label) => ({ kind: 'host', label })),
+    ...group.networks.map((label) => ({ kind: 'network', label })),
   ];
-  return who.length ? who : entry.sources.map((label) => ({ kind: 'cidr', label }));
+  return who.length ? who : group.sources.map((label) => ({ kind: 'cidr', label }));
 }
 
 /** A truth row's source as a matrix source key and kind. */
@@ -49,9 +57,10 @@ export function accessMatrix(plan, report, table = null) {
   const cells = new Map();
   for (const host of report.hosts) {
     for (const entry of host.ports) {
-      if (!entry.sources.length) continue; // admits no one: no firewall rule
+      const group = groupOf(report, entry);
+      if (!group) continue; // admits no one: no firewall rule
       const ports = range(entry.ports) + (entry.transport === 'udp' ? '/udp' : '');
-      for (const { kind, label } of whoReaches(entry)) {
+      for (const { kind, label } of whoReaches(group, host.host)) {
         const key = `${kind}:${label}`;
         if (!sources.has(key)) sources.set(key, { key, label, kind, detail: detail[kind](label) });
         const cell = `${key}\t${host.host}`;

@@ -69,6 +69,9 @@ export async function loadPortplan(wasmUrl) {
       raw('reach-report', `{"plan":${planJson},"served":[${served.join(',')}],"probed":[${probed.join(',')}]}`),
     // A rendering of a truth table (`json` reads one through the plugin's strict reader).
     renderTruthTable: (tableJson, format) => raw('render-truth-table', `{"table":${tableJson},"format":"${format}"}`).then(JSON.parse),
+    // The rules the report's rows name, each with its source group's sources
+    // (every host's when `host` is null): what `planFirewall` takes.
+    firewallRules: (report, host = null) => call('firewall-rules', { report, host }),
     // What `backend` would run on an empty, default-drop host to hold `rules`.
     planFirewall: async (rules, backend) =>
       call('plan-firewall', { rules, state: await emptyState(backend), 'remove-all': false }),

@@ -77,13 +77,23 @@ OCP_3ZONE = {
 }
 
 
+def report_rules(report):
+    """Every host's desired rules: each port table row that names a source
+    group, admitting the group's sources (core's `firewall-rules`)."""
+    groups = {g["name"]: g for g in report["source-groups"]}
+    return [{"host": host["host"], "spec": row["spec"], "tag": "portplan:" + row["spec"],
+             "transport": row["transport"], "ports": row["ports"],
+             "sources": groups[row["group"]]["sources"], "purpose": row["purpose"]}
+            for host in report["hosts"] for row in host["ports"] if row.get("group")]
+
+
 class Case:
     """One set of plan hosts (one or five) on one firewall."""
 
     def __init__(self, label, plan, hostnames, firewall, binary):
         self.label, self.plan, self.hostnames = label, plan, hostnames
         self.firewall = BY_NAME[firewall]
-        self.rules = json.loads(sh(binary, "validate", "--format", "json", plan))["rules"]
+        self.rules = report_rules(json.loads(sh(binary, "validate", "--format", "json", plan)))
         self.want = {name: expected(self.rules, name) for name in hostnames}
         self.count = sum(len(want) for want in self.want.values())
         self.hosts = {}  # plan host name -> test host

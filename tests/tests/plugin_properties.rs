@@ -256,6 +256,38 @@ fn render_report_export() -> Export<(model::Report, model::ReportFormat)> {
     }
 }
 
+/// A report and a host: mostly one of its own, sometimes none or a stranger.
+fn report_and_host() -> BoxedStrategy<(model::Report, Option<String>)> {
+    (
+        arb::report(Ranges::Any),
+        any::<prop::sample::Index>(),
+        0..4u8,
+    )
+        .prop_map(|(report, pick, how)| {
+            let host = match (how, report.hosts.is_empty()) {
+                (0, _) => None,
+                (1, _) | (_, true) => Some("nobody".to_string()),
+                _ => Some(report.hosts[pick.index(report.hosts.len())].host.clone()),
+            };
+            (report, host)
+        })
+        .boxed()
+}
+
+fn firewall_rules_export() -> Export<(model::Report, Option<String>)> {
+    Export {
+        function: "firewall-rules",
+        args: report_and_host(),
+        input: |(report, host)| json!({ "report": report, "host": host }),
+        native: |(report, host)| {
+            written(
+                at("report", reread(report))
+                    .and_then(|r| model::firewall_rules(&r, host.as_deref())),
+            )
+        },
+    }
+}
+
 fn render_plan_error_export() -> Export<(PlanError, model::ReportFormat)> {
     Export {
         function: "render-plan-error",
@@ -486,6 +518,16 @@ fn extism_render_report_takes_any_json() {
 }
 
 #[test]
+fn extism_firewall_rules_answers_as_core() {
+    firewall_rules_export().answers_as_core();
+}
+
+#[test]
+fn extism_firewall_rules_takes_any_json() {
+    firewall_rules_export().takes_any_json();
+}
+
+#[test]
 fn extism_render_plan_error_answers_as_core() {
     render_plan_error_export().answers_as_core();
 }
@@ -700,6 +742,20 @@ fn component_render_report_answers_as_core() {
             Ok(())
         },
     );
+}
+
+#[test]
+fn component_firewall_rules_answers_as_core() {
+    let host = RefCell::new(component());
+    check(report_and_host(), |(report, name)| {
+        let typed = report.to_wit();
+        let answer = call_component(&host, "firewall-rules", |p, s| {
+            p.call_firewall_rules(s, &typed, name.as_deref())
+        })?;
+        let native =
+            at("report", reread(&report)).and_then(|r| model::firewall_rules(&r, name.as_deref()));
+        same("firewall-rules", answer, native)
+    });
 }
 
 #[test]
@@ -931,13 +987,14 @@ records! {
     Plan { name, profiles, deploy_user, hosts, networks, overrides, enable, custom_profiles, observations }
     Finding { code, severity, host, component, spec, ports, message, fix }
     PortEntry {
-        spec, component, ports, transport, protocol, allocation, exposure, sources, source_hosts,
-        source_networks, purpose, overridden,
+        spec, component, ports, transport, protocol, allocation, exposure, group, purpose,
+        overridden,
     }
+    SourceGroup { name, sources, hosts, networks }
     HostPorts { host, address, ports }
     FirewallRule { host, spec, tag, transport, ports, sources, purpose }
     Summary { errors, warnings, infos }
-    Report { plan, summary, findings, hosts, rules }
+    Report { plan, summary, findings, hosts, source_groups }
     Problem { path, value, message }
     PlanError { problems }
     FirewallOutput { main, extra, zone }

@@ -163,7 +163,8 @@ fn every_record_core_writes_is_the_wits() {
     let plan = full_plan();
     wit.check_named("plan", &plan);
     let report = portplan_core::validate_plan(&plan).expect("full plan validates");
-    assert!(!report.findings.is_empty() && !report.rules.is_empty());
+    let rules = portplan_core::firewall_rules(&report, None).expect("rules");
+    assert!(!report.findings.is_empty() && !rules.is_empty() && !report.source_groups.is_empty());
     wit.check_named("report", &report);
     for profile in portplan_core::catalog() {
         wit.check_named("profile", &profile);
@@ -215,7 +216,7 @@ fn every_record_core_writes_is_the_wits() {
     };
     assert!(!inner.found.is_empty() && inner.found.iter().any(|f| f.set.is_some()));
     wit.check_named("firewall-state", &nft);
-    let change = portplan_core::plan_firewall(&report.rules, &nft, false).expect("plans");
+    let change = portplan_core::plan_firewall(&rules, &nft, false).expect("plans");
     assert!(!change.commands.is_empty() && !change.remove.is_empty());
     wit.check_named("firewall-change", &change);
     let restore = portplan_core::plan_restore(&nft, &nft).expect("restores");
@@ -410,5 +411,5 @@ fn the_world_exports_exactly_cores_functions() {
         exports, roots,
         "core's root functions are the world's exports"
     );
-    assert_eq!(exports.len(), 14);
+    assert_eq!(exports.len(), 15);
 }

@@ -6,8 +6,8 @@
 // the golden corpus through the page's plugin equals the native reports byte
 // for byte; a profile starts a plan; an edited port makes a conflict appear
 // and disappear; a rejection points at its place in the plan; the access
-// matrix names the hosts and networks behind each port's sources (the
-// report's source-hosts and source-networks, even inside a merged CIDR); the
+// matrix names the hosts and networks behind each port's sources (its source
+// group's hosts and networks, even inside a merged CIDR); the
 // firewall commands, planned against core's empty-firewall states, render for
 // every backend; the CSV and Markdown sheets download with the right rows; a
 // YAML plan typed, pasted or uploaded gives its JSON twin's report, and a YAML
@@ -232,9 +232,9 @@ async function main() {
       assert.match(await page.$eval('#matrix desc', (d) => d.textContent), /ocp1 may reach obs1 on .*2881/);
     });
 
-    await check('the matrix names hosts that a merged CIDR hides (the report\'s source-hosts)', async () => {
-      // obs1's observer.rpc admits obs2 (198.18.2.12) and obs3 (198.18.2.13) as one /31:
-      // neither address is written anywhere in the report's sources.
+    await check('the matrix names hosts that a merged CIDR hides (the source group\'s hosts)', async () => {
+      // obs1's observer.rpc admits obs2 (198.18.2.12) and obs3 (198.18.2.13) as one /31
+      // (and obs1 itself): neither address is written anywhere in the report's sources.
       const rpc = await page.$$eval('#ports table', (tables) => tables
         .filter((t) => t.closest('section').querySelector('h3').firstChild.nodeValue.trim() === 'obs1')
         .flatMap((t) => [...t.querySelectorAll('tbody tr')])
@@ -273,7 +273,8 @@ async function main() {
       const nft = await page.textContent('#firewall [data-host="obs1"] pre');
       assert.equal(nft, [
         "nft -f - <<'EOF'",
-        'add rule inet filter input ip saddr 198.18.2.12/31 tcp dport 2882 accept comment "portplan:observer.rpc"',
+        // Every OBServer, obs1 itself included: one source group on every OBServer.
+        'add rule inet filter input ip saddr { 198.18.2.11, 198.18.2.12/31 } tcp dport 2882 accept comment "portplan:observer.rpc"',
         'add rule inet filter input ip saddr { 198.18.2.10, 198.18.2.20, 198.18.50.0/24 } tcp dport 2881 accept comment "portplan:observer.sql"',
         'add rule inet filter input ip saddr 198.18.2.10 tcp dport 62881-63881 accept comment "portplan:ocp-agent.metrics"',
         'add rule inet filter input ip saddr 198.18.2.10 tcp dport 62888 accept comment "portplan:ocp-agent.rpc"',
@@ -307,7 +308,7 @@ async function main() {
       const rows = readFileSync(await csv.path(), 'utf8').trimEnd().split('\n');
       assert.equal(rows[0], 'host,address,port,transport,allowed sources,purpose');
       const expected = JSON.parse(readFileSync(join(corpus, 'example-ocp-cluster.report.json'), 'utf8'));
-      const openRows = expected.hosts.flatMap((h) => h.ports.filter((p) => p.sources.length).map((p) => [h, p]));
+      const openRows = expected.hosts.flatMap((h) => h.ports.filter((p) => p.group).map((p) => [h, p]));
       assert.ok(rows.length - 1 >= openRows.length && openRows.length > 0, `${rows.length - 1} rows`);
       assert.ok(rows.some((r) => r.startsWith('obs1,198.18.2.11,2881,tcp,')), 'obs1 2881 row');
       for (const [h, p] of openRows) {

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use portplan_core::shell::CheckedPlan;
 use portplan_core::{
     Command, Finding, FindingCode, FirewallBackend, FirewallRule, FirewallState, Observation,
-    ObservedFirewall, Phase, PlanError, PortEntry, Problem, Report, TaggedRule,
+    ObservedFirewall, Phase, PlanError, PortEntry, Problem, Report, SourceGroup, TaggedRule,
 };
 use portplan_run::{RunError, Steps};
 use serde::Serialize;
@@ -43,6 +43,8 @@ struct ModuleResult {
     msg: String,
     findings: Vec<Finding>,
     ports: Vec<PortEntry>,
+    /// The source groups `ports` name.
+    source_groups: Vec<SourceGroup>,
     rules: Vec<FirewallRule>,
     actions: Vec<Command>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -344,19 +346,22 @@ fn run_task(
     if params.phase == Phase::Postinstall && !params.wait.is_zero() {
         report = wait_for_listeners(params, plan, observation, report, result)?;
     }
+    // This host's rules, its source groups' sources listed.
+    let rules =
+        portplan_core::firewall_rules(&report, Some(&params.host)).map_err(RunError::Plan)?;
     if params.state == State::Checked
         && let Some((_, state)) = &gathered.firewall
     {
-        audit(params, state, &mut report, result)?;
+        audit(params, state, &rules, &mut report, result)?;
     }
-    record_report(result, &mut report);
+    record_report(result, &mut report, &rules);
     let shown = short_text(&params.host);
     let (warnings, go_on) = portplan_run::verdict(&report, &shown, params.fail_on);
     result.warnings.extend(warnings);
     go_on?;
 
     let reserved = reserve_ports(params, plan, &gathered, result)?;
-    let outcome = firewall_task(params, &gathered, &report, result);
+    let outcome = firewall_task(params, &gathered, &report, &rules, result);
     if let Some(reserved) = reserved {
         // The reservation stays whatever the firewall did: a rollback of the
         // firewall does not undo it, so the task changed the host.
@@ -438,6 +443,7 @@ fn firewall_task(
     params: &Params,
     gathered: &Gathered,
     report: &Report,
+    rules: &[FirewallRule],
     result: &mut ModuleResult,
 ) -> Result<(), RunError> {
     let backend = gathered.choice.backend;
@@ -460,7 +466,7 @@ fn firewall_task(
     if params.persist {
         persist::preflight(backend, Path::new("/etc")).map_err(RunError::Host)?;
     }
-    let steps = portplan_run::steps(&report.rules, state, params.state, params.ufw_enable)?;
+    let steps = portplan_run::steps(rules, state, params.state, params.ufw_enable)?;
     result.warnings.extend(steps.warnings.iter().cloned());
     let counts = format!(
         "{} rule(s) to add, {} to remove",
@@ -488,14 +494,7 @@ fn firewall_task(
         result.msg = format!("{summary}; check mode: {counts}");
         steps.expected.clone()
     } else {
-        let after = change(
-            params,
-            gathered,
-            (output, state),
-            &report.rules,
-            &steps,
-            result,
-        )?;
+        let after = change(params, gathered, (output, state), rules, &steps, result)?;
         result.msg = format!(
             "{summary}; {}: {counts} done{}",
             backend.as_str(),
@@ -601,12 +600,13 @@ fn wait_for_listeners(
 fn audit(
     params: &Params,
     state: &FirewallState,
+    rules: &[FirewallRule],
     report: &mut Report,
     result: &mut ModuleResult,
 ) -> Result<(), RunError> {
     // After install the firewall must be as planned; before, present is yet to run.
     let strict = params.strict_audit || params.phase == Phase::Postinstall;
-    let drift = portplan_run::drift(&report.rules, state, &params.host, strict)?;
+    let drift = portplan_run::drift(rules, state, &params.host, strict)?;
     for finding in &drift {
         match finding.severity {
             portplan_core::Severity::Error => report.summary.errors += 1,
@@ -618,7 +618,7 @@ fn audit(
     if params.diff {
         // Per chain or zone side: firewalld's runtime and permanent differ.
         let (now, after) =
-            portplan_core::shell::placements(&report.rules, state).map_err(RunError::Change)?;
+            portplan_core::shell::placements(rules, state).map_err(RunError::Change)?;
         let lines = |lines: Vec<String>| lines.iter().map(|line| format!("{line}\n")).collect();
         result.diff.push(diff(
             state.backend(),
@@ -630,15 +630,17 @@ fn audit(
     Ok(())
 }
 
-/// The report into the result. The host's port table is moved, not copied
-/// (nothing after reads it): with a large plan it is most of the answer.
-fn record_report(result: &mut ModuleResult, report: &mut Report) {
+/// The report into the result. The host's port table and source groups are
+/// moved, not copied (nothing after reads them): with a large plan they are
+/// most of the answer.
+fn record_report(result: &mut ModuleResult, report: &mut Report, rules: &[FirewallRule]) {
     result.ports = report
         .hosts
         .first_mut()
         .map(|h| std::mem::take(&mut h.ports))
         .unwrap_or_default();
-    result.rules = report.rules.clone();
+    result.source_groups = std::mem::take(&mut report.source_groups);
+    result.rules = rules.to_vec();
     result.findings = report.findings.clone();
 }
 
@@ -787,7 +789,8 @@ mod tests {
             ..ModuleResult::default()
         };
         let mut report = report;
-        record_report(&mut result, &mut report);
+        let rules = portplan_core::firewall_rules(&report, None).expect("rules");
+        record_report(&mut result, &mut report, &rules);
         assert!(!result.ports.is_empty() && !result.findings.is_empty());
         let text = result_text(&result);
         assert_eq!(

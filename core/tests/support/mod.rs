@@ -148,7 +148,8 @@ pub mod arb {
         IpFamily, IptablesChain, IptablesRule, IptablesState, Listener, Modifiable, NetworkRole,
         NftChain, NftFamily, NftRule, NftState, Observation, ObservedFirewall, OpenPort, Phase,
         Plan, PlanError, PlanHost, PortEntry, PortOverride, PortRange, PortSpec, Problem, Profile,
-        Report, ReportFormat, Severity, Summary, TaggedRule, Transport, UfwRule, UfwState,
+        Report, ReportFormat, Severity, SourceGroup, Summary, TaggedRule, Transport, UfwRule,
+        UfwState,
     };
     use proptest::collection::vec;
     use proptest::option::of;
@@ -237,12 +238,8 @@ pub mod arb {
             for report in &reports {
                 for host in &report.hosts {
                     rules.push(
-                        report
-                            .rules
-                            .iter()
-                            .filter(|r| r.host == host.host)
-                            .cloned()
-                            .collect(),
+                        portplan_core::firewall_rules(report, Some(&host.host))
+                            .expect("an example report's rules"),
                     );
                 }
             }
@@ -1365,9 +1362,7 @@ pub mod arb {
             text(),
             allocation(),
             exposure(),
-            vec(address(), 0..4),
-            vec(host_name(), 0..3),
-            vec(network_name(), 0..3),
+            of(group_name()),
             text(),
             any::<bool>(),
         )
@@ -1380,9 +1375,7 @@ pub mod arb {
                     protocol,
                     allocation,
                     exposure,
-                    sources,
-                    source_hosts,
-                    source_networks,
+                    group,
                     purpose,
                     overridden,
                 )| PortEntry {
@@ -1393,13 +1386,33 @@ pub mod arb {
                     protocol,
                     allocation,
                     exposure,
-                    sources,
-                    source_hosts,
-                    source_networks,
+                    group,
                     purpose,
                     overridden,
                 },
             )
+            .boxed()
+    }
+
+    /// A source group's name: mostly one a made-up report's rows name.
+    pub fn group_name() -> BoxedStrategy<String> {
+        prop_oneof![3 => (1..4u8).prop_map(|n| format!("g{n}")), 1 => text()].boxed()
+    }
+
+    /// A source group: any name, any sources (bad ones too).
+    pub fn source_group() -> BoxedStrategy<SourceGroup> {
+        (
+            group_name(),
+            vec(address(), 0..4),
+            vec(host_name(), 0..3),
+            vec(network_name(), 0..3),
+        )
+            .prop_map(|(name, sources, hosts, networks)| SourceGroup {
+                name,
+                sources,
+                hosts,
+                networks,
+            })
             .boxed()
     }
 
@@ -1463,14 +1476,14 @@ pub mod arb {
                 ),
                 0..3,
             ),
-            vec(firewall_rule(ranges), 0..4),
+            vec(source_group(), 0..4),
         )
-            .prop_map(|(plan, summary, findings, hosts, rules)| Report {
+            .prop_map(|(plan, summary, findings, hosts, source_groups)| Report {
                 plan,
                 summary,
                 findings,
                 hosts,
-                rules,
+                source_groups,
             });
         prop_oneof![3 => made_up, 1 => select(&words().reports[..])].boxed()
     }

@@ -137,14 +137,12 @@ records! {
     HostObservation { host, phase, observation }
     Plan { name, profiles, deploy_user, hosts, networks, overrides, enable, custom_profiles, observations }
     Finding { code, severity, host, component, spec, ports, message, fix }
-    PortEntry {
-        spec, component, ports, transport, protocol, allocation, exposure, sources, source_hosts,
-        source_networks, purpose, overridden,
-    }
+    PortEntry { spec, component, ports, transport, protocol, allocation, exposure, group, purpose, overridden }
+    SourceGroup { name, sources, hosts, networks }
     HostPorts { host, address, ports }
     FirewallRule { host, spec, tag, transport, ports, sources, purpose }
     Summary { errors, warnings, infos }
-    Report { plan, summary, findings, hosts, rules }
+    Report { plan, summary, findings, hosts, source_groups }
     Problem { path, value, message }
     PlanError { problems }
     FirewallOutput { main, extra, zone }

@@ -90,6 +90,15 @@ impl bindings::Guest for Portplan {
         }
     }
 
+    fn firewall_rules(
+        report: wit::Report,
+        host: Option<String>,
+    ) -> Result<Vec<wit::FirewallRule>, wit::PlanError> {
+        lift_at::<model::Report>("report", &report)
+            .and_then(|report| portplan_core::firewall_rules(&report, host.as_deref()))
+            .lower()
+    }
+
     fn read_firewall(
         backend: wit::FirewallBackend,
         output: wit::FirewallOutput,

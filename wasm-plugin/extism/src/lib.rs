@@ -129,6 +129,14 @@ struct RenderReport {
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct FirewallRules {
+    report: Report,
+    #[serde(default)]
+    host: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct RenderPlanError {
     error: PlanError,
     format: ReportFormat,
@@ -191,6 +199,8 @@ export!("parse-plan", parse_plan, input: ParsePlan => portplan_core::parse_plan(
 export!("validate-plan", validate_plan, input: ValidatePlan => portplan_core::validate_plan(&input.plan));
 export!("check-host", check_host, input: CheckHost =>
     portplan_core::check_host(&input.plan, &input.host, input.phase, &input.observation));
+export!("firewall-rules", firewall_rules, input: FirewallRules =>
+    portplan_core::firewall_rules(&input.report, input.host.as_deref()));
 export!("render-report", render_report, input: RenderReport =>
     Ok(portplan_core::render_report(&input.report, input.format)));
 export!("render-plan-error", render_plan_error, input: RenderPlanError =>

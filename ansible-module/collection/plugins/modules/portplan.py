@@ -556,11 +556,12 @@ ports:
         with a web browser).
       type: str
       sample: browser
-    sources:
-      description: The addresses and CIDRs the desired firewall rule admits (empty when no rule is wanted).
-      type: list
-      elements: str
-      sample: [198.18.60.0/24]
+    group:
+      description:
+        - The source group (in RV(source_groups)) the desired firewall rule admits, or null when no rule is wanted
+          (loopback, or no accessor but this host).
+      type: str
+      sample: g3
     purpose:
       description: What the port is for.
       type: str
@@ -569,6 +570,34 @@ ports:
       description: Whether an override moved it from the vendor default.
       type: bool
       sample: false
+source_groups:
+  description:
+    - Who this host's ports admit, each set listed once however many ports admit it. A group holds every host running
+      one of its accessors, this host included when it is one (a packet from outside cannot carry this host's own
+      address, so that admits no one else); every host of an all-to-all spec names the same group.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The name RV(ports[].group) uses; the same accessors get the same name on every host of the plan.
+      type: str
+      sample: g3
+    sources:
+      description: The admitted addresses as the fewest CIDRs, IPv4 first.
+      type: list
+      elements: str
+      sample: [198.18.2.11/32, 198.18.2.12/31]
+    hosts:
+      description: The plan hosts behind RV(source_groups[].sources), by name, in plan order.
+      type: list
+      elements: str
+      sample: [obs1, obs2, obs3]
+    networks:
+      description: The client networks behind RV(source_groups[].sources), by name.
+      type: list
+      elements: str
+      sample: [application]
 rules:
   description:
     - The firewall rules this host should hold, by port. Each admits one spec's ports from exactly its sources.
