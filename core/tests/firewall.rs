@@ -171,13 +171,7 @@ fn a_group_is_listed_once_and_named_by_every_row_that_admits_it() {
     unique.sort_unstable();
     unique.dedup();
     assert_eq!(unique.len(), names.len(), "{names:?}");
-    let rpc: Vec<&str> = r
-        .hosts
-        .iter()
-        .flat_map(|h| &h.ports)
-        .filter(|p| p.spec == "observer.rpc")
-        .filter_map(|p| p.group.as_deref())
-        .collect();
+    let rpc = groups_of(&r, "observer.rpc");
     assert_eq!(rpc.len(), 6);
     assert!(rpc.iter().all(|g| *g == rpc[0]));
     let group = r.source_groups.iter().find(|g| g.name == rpc[0]).unwrap();

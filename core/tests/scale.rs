@@ -471,12 +471,8 @@ fn all_to_all_is_one_group_however_many_hosts() {
     // of 4,600 sources (before: each row listed its 4,599 peers).
     let plan = portplan_core::parse_plan(&ocp_hosts(4600)).unwrap();
     let report = portplan_core::validate_plan(&plan).unwrap();
-    let rpc: BTreeSet<&str> = report
-        .hosts
-        .iter()
-        .flat_map(|h| &h.ports)
-        .filter(|p| p.spec == "observer.rpc")
-        .filter_map(|p| p.group.as_deref())
+    let rpc: BTreeSet<&str> = support::groups_of(&report, "observer.rpc")
+        .into_iter()
         .collect();
     assert_eq!(rpc.len(), 1);
     let group = report

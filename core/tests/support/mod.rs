@@ -31,6 +31,17 @@ pub fn check(value: Value, host: &str, phase: Phase, observation: Value) -> Repo
     portplan_core::check_host(&plan(value), host, phase, &observation).unwrap()
 }
 
+/// The source group each row of `spec` names, host by host (rows naming none left out).
+pub fn groups_of<'r>(report: &'r Report, spec: &str) -> Vec<&'r str> {
+    report
+        .hosts
+        .iter()
+        .flat_map(|h| &h.ports)
+        .filter(|p| p.spec == spec)
+        .filter_map(|p| p.group.as_deref())
+        .collect()
+}
+
 pub fn with_code(report: &Report, code: FindingCode) -> Vec<&Finding> {
     report.findings.iter().filter(|f| f.code == code).collect()
 }
