@@ -50,6 +50,11 @@ const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 /// Under /run, so a reboot (which loads the chains from the files) clears it.
 const PENDING: &str = "/run/portplan-ufw.pending";
 
+/// Set to `ufw`, the run drives `ufw` per rule even where the batch would
+/// do: the way back should the batch misbehave on a host, and how the tests
+/// compare the two paths on one ufw. `batch` (or unset) is the default.
+pub const TRANSPORT_ENV: &str = "PORTPLAN_UFW";
+
 /// Where ufw keeps its files and tools on this host.
 #[derive(Clone)]
 pub struct Layout {
@@ -65,17 +70,24 @@ pub struct Layout {
 
 /// How a run carries out ufw's change, decided once per run.
 pub fn layout() -> Result<Layout, String> {
+    match std::env::var(TRANSPORT_ENV).as_deref() {
+        Ok("batch") | Err(_) => {}
+        Ok(other) => {
+            return Err(format!(
+                "{TRANSPORT_ENV}={}",
+                portplan_core::shell::quote(other)
+            ));
+        }
+    }
     if !rustix::process::geteuid().is_root() || std::env::var_os("TESTSTATE").is_some() {
         return Err("not root: ufw's lock is elsewhere".into());
     }
-    let program = find_program("ufw").ok_or("ufw is not installed")?;
-    let script = fs::read_to_string(&program)
-        .map_err(|e| format!("cannot read {}: {e}", program.display()))?;
-    let version = assigned(&script, "version").ok_or("ufw's script names no version")?;
+    find_program("ufw").ok_or("ufw is not installed")?;
+    let (site, common) = python_package()?;
+    let version = version(&site).ok_or("ufw's version was not found")?;
     if version.split('.').take(2).collect::<Vec<_>>().join(".") != KNOWN_VERSION {
         return Err(format!("ufw {version}, not {KNOWN_VERSION}.x"));
     }
-    let common = python_package()?;
     let setting = |name: &str| {
         assigned(&common, name).ok_or_else(|| format!("ufw's common.py sets no {name}"))
     };
@@ -118,8 +130,26 @@ fn assigned(text: &str, name: &str) -> Option<String> {
     })
 }
 
-/// ufw's `common.py`, where the install says where its files are.
-fn python_package() -> Result<String, String> {
+/// ufw's version: its package metadata beside the package
+/// (`ufw-0.36.2.egg-info`), else the `version = "..."` of the `ufw` script.
+fn version(site: &Path) -> Option<String> {
+    let metadata = fs::read_dir(site).ok()?.flatten().find_map(|entry| {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rest = name.strip_prefix("ufw-")?;
+        let version = rest
+            .strip_suffix(".egg-info")
+            .or_else(|| rest.strip_suffix(".dist-info"))?;
+        Some(version.to_string())
+    });
+    metadata.or_else(|| {
+        let script = fs::read_to_string(find_program("ufw")?).ok()?;
+        assigned(&script, "version")
+    })
+}
+
+/// ufw's `common.py`, where the install says where its files are, and the
+/// directory that holds the package.
+fn python_package() -> Result<(PathBuf, String), String> {
     let candidates = PYTHON_LIBS.iter().flat_map(|lib| {
         let mut dirs: Vec<PathBuf> = fs::read_dir(lib)
             .into_iter()
@@ -132,13 +162,17 @@ fn python_package() -> Result<String, String> {
             })
             .collect();
         dirs.sort();
-        dirs.into_iter().flat_map(|d| {
-            ["dist-packages", "site-packages"].map(|s| d.join(s).join("ufw/common.py"))
-        })
+        dirs.into_iter()
+            .flat_map(|d| ["dist-packages", "site-packages"].map(|s| d.join(s)))
     });
     candidates
         .into_iter()
-        .find_map(|path| fs::read_to_string(path).ok())
+        .find_map(|site| {
+            Some((
+                site.clone(),
+                fs::read_to_string(site.join("ufw/common.py")).ok()?,
+            ))
+        })
         .ok_or_else(|| "ufw's Python package (ufw/common.py) was not found".into())
 }
 
