@@ -89,7 +89,7 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut Restor
 }
 
 /// ufw's change as one batch, when the restore point has one: `None` when
-/// the run goes per rule instead (nothing changed; the reason kept).
+/// the run goes per rule instead (the reason in [`RestorePoint::per_rule`]).
 fn apply_batch(count: usize, point: &mut RestorePoint) -> Option<Applied> {
     let (layout, edits) = point.batch.as_ref()?.as_ref().ok()?;
     let failed = |failure: String, changed| Applied {
@@ -106,10 +106,13 @@ fn apply_batch(count: usize, point: &mut RestorePoint) -> Option<Applied> {
                 failure: None,
             })
         }
-        ufw::Outcome::NotApplied(why) => {
-            point.batch = Some(Err(why));
-            None
-        }
+        // The files changed since the run read them (or ufw's lock is
+        // held): not a case for ufw per rule, which would "update" a rule
+        // someone added on the same tuple meanwhile.
+        ufw::Outcome::NotApplied(why) => Some(failed(
+            format!("ufw's rules cannot be changed as read: {why}; nothing was changed"),
+            false,
+        )),
         ufw::Outcome::Failed(why, rolled_back) => Some(failed(
             format!("the batch of {count} ufw rule change(s) failed: {why}"),
             !rolled_back,
@@ -126,15 +129,16 @@ pub struct RestorePoint {
     /// The inverse of each command of the run, where every one has one
     /// (iptables, ufw): a rollback runs those of the applied ones, in reverse.
     undo: Option<Vec<Command>>,
-    /// ufw: the layout and the change as edits of its rules files, or why
-    /// the run goes per rule.
+    /// ufw where the batch could be used: the layout and the change as
+    /// edits of its rules files, or why this change has no batch form.
     batch: Option<Result<(ufw::Layout, Vec<portplan_run::ufw::Edit>), String>>,
     /// What the batch did, once it went through.
     batch_done: Option<ufw::Applied>,
 }
 
 impl RestorePoint {
-    /// Why ufw's change ran per rule, when it did.
+    /// Why ufw's change ran per rule where the batch could otherwise be
+    /// used (`firewall.reason` already says why it could not).
     pub fn per_rule(&self) -> Option<&str> {
         match &self.batch {
             Some(Err(why)) => Some(why),
@@ -161,10 +165,9 @@ pub fn restore_point(
         before: state.clone(),
         zone: output.zone.clone(),
         undo: portplan_run::undo(state, listed, commands),
-        batch: ufw_layout.map(|layout| {
-            let layout = layout.as_ref().map_err(|why| why.clone())?;
-            Ok((layout.clone(), ufw::plan(layout, commands)?))
-        }),
+        batch: ufw_layout
+            .and_then(|layout| layout.as_ref().ok())
+            .map(|layout| ufw::plan(layout, commands).map(|edits| (layout.clone(), edits))),
         batch_done: None,
     }
 }

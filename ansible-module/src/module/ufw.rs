@@ -268,7 +268,7 @@ pub enum Outcome {
     /// Every file written and every chain loaded.
     Done(Applied),
     /// Nothing was changed: the files are not as the run read them (edited
-    /// meanwhile); the run may still go per rule.
+    /// meanwhile), or ufw's lock could not be had.
     NotApplied(String),
     /// A step failed; what the rollback did is in the text, and whether it
     /// put everything back.
