@@ -11,8 +11,9 @@ ansible-playbook and lets a test start two runs at once or kill one.
 
 Faults are injected by a wrapper that takes the firewall tool's place inside
 the host only (bind-mounted over /usr/sbin/nft, /usr/bin/firewall-cmd and
-/usr/sbin/ufw; for iptables the host's /etc/alternatives links are switched,
-as test_playbooks.py's test_80 does). The wrapper is transparent except for
+/usr/sbin/ufw; for iptables, and for the restores ufw's batch runs, the
+host's /etc/alternatives links are switched, as test_playbooks.py's test_80
+does). The wrapper is transparent except for
 module runs started with PORTPLAN_FAULT_COUNTER in their environment: then it
 counts every invocation of the tool and, as PORTPLAN_FAULT says, fails the
 k-th one (`fail k`), SIGKILLs the module once the k-th has run
@@ -31,7 +32,9 @@ admit, `stranger` (198.18.99.9) one they do not.
   hand-edited rules, precise rollback).
 - FaultMatrix: per backend, every invocation of the tool failed in turn
   during `present` from empty, `absent` after present and (nftables,
-  iptables) the persist step, plus SIGKILLs; it prints its case count.
+  iptables) the persist step, plus SIGKILLs; for ufw's batch also each
+  rules file made unreplaceable, and a SIGKILL between every two of its
+  steps; it prints its case count.
 - Concurrency: rounds of two runs at once on one host, and the lock timeout.
 
 The backends run in parallel threads, one test host each; the whole file

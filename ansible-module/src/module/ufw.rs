@@ -282,24 +282,10 @@ pub fn apply(layout: &Layout, edits: &[Edit]) -> Outcome {
         Ok(lock) => lock,
         Err(e) => return Outcome::NotApplied(e),
     };
-    let mut planned = Vec::new();
-    for family in layout.families() {
-        let mine: Vec<&Edit> = edits.iter().filter(|e| e.family == family).collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let edited = layout.read(family).and_then(|(text, mut file)| {
-            let done = mine
-                .iter()
-                .map(|edit| file.apply(edit))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((family, text, file.text(), done))
-        });
-        match edited {
-            Ok(step) => planned.push(step),
-            Err(e) => return Outcome::NotApplied(e),
-        }
-    }
+    let planned = match edited(layout, edits) {
+        Ok(planned) => planned,
+        Err(e) => return Outcome::NotApplied(e),
+    };
     if let Err(e) = fs::write(PENDING, "") {
         return Outcome::NotApplied(format!("cannot write {PENDING}: {e}"));
     }
@@ -328,6 +314,7 @@ pub fn apply(layout: &Layout, edits: &[Edit]) -> Outcome {
     })
 }
 
+/// A failed step's outcome, once what the batch did is put back.
 fn failed(layout: &Layout, error: String, written: &[(IpFamily, &str, bool)]) -> Outcome {
     match put_back(layout, written) {
         Ok(()) => Outcome::Failed(
@@ -339,6 +326,28 @@ fn failed(layout: &Layout, error: String, written: &[(IpFamily, &str, bool)]) ->
             false,
         ),
     }
+}
+
+/// Each family the edits touch: its text now, its text edited, and what
+/// the edits did; an error where an edit does not apply to the file as it
+/// is now (changed since the run read it).
+type Planned = (IpFamily, String, String, Vec<Done>);
+
+fn edited(layout: &Layout, edits: &[Edit]) -> Result<Vec<Planned>, String> {
+    let mut planned = Vec::new();
+    for family in layout.families() {
+        let mine: Vec<&Edit> = edits.iter().filter(|e| e.family == family).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let (text, mut file) = layout.read(family)?;
+        let done = mine
+            .iter()
+            .map(|edit| file.apply(edit))
+            .collect::<Result<Vec<_>, _>>()?;
+        planned.push((family, text, file.text(), done));
+    }
+    Ok(planned)
 }
 
 /// Put back the files a failed batch wrote, and reload the chains it had
