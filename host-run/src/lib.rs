@@ -20,6 +20,7 @@ mod error;
 mod persist;
 mod reserve;
 mod steps;
+pub mod ufw;
 mod undo;
 mod verdict;
 mod zone;

@@ -11,12 +11,13 @@ ansible-playbook and lets a test start two runs at once or kill one.
 
 Faults are injected by a wrapper that takes the firewall tool's place inside
 the host only (bind-mounted over /usr/sbin/nft, /usr/bin/firewall-cmd and
-/usr/sbin/ufw; for iptables the host's /etc/alternatives links are switched,
-as test_playbooks.py's test_80 does). The wrapper is transparent except for
+/usr/sbin/ufw; for iptables, and for the restores ufw's batch runs, the
+host's /etc/alternatives links are switched, as test_playbooks.py's test_80
+does). The wrapper is transparent except for
 module runs started with PORTPLAN_FAULT_COUNTER in their environment: then it
 counts every invocation of the tool and, as PORTPLAN_FAULT says, fails the
 k-th one (`fail k`), SIGKILLs the module once the k-th has run
-(`kill-after k`), or fails the k-th after running PORTPLAN_FAULT_MEANWHILE,
+(`kill-after k`) or instead of running it (`kill-before k`), or fails the k-th after running PORTPLAN_FAULT_MEANWHILE,
 someone else's change to the firewall made while the module runs
 (`meanwhile k`). The module drives firewalld over D-Bus, not through
 firewall-cmd: there a relay on the host's system bus (dbus_fault.py) counts
@@ -31,7 +32,9 @@ admit, `stranger` (198.18.99.9) one they do not.
   hand-edited rules, precise rollback).
 - FaultMatrix: per backend, every invocation of the tool failed in turn
   during `present` from empty, `absent` after present and (nftables,
-  iptables) the persist step, plus SIGKILLs; it prints its case count.
+  iptables) the persist step, plus SIGKILLs; for ufw's batch also each
+  rules file made unreplaceable, and a SIGKILL between every two of its
+  steps; it prints its case count.
 - Concurrency: rounds of two runs at once on one host, and the lock timeout.
 
 The backends run in parallel threads, one test host each; the whole file
@@ -66,17 +69,19 @@ TAG_SQL = "portplan:observer.sql"
 # Running the module
 
 
-def run_module(host, args, fault=None, counter=None, timeout=300, meanwhile=None):
+def run_module(host, args, fault=None, counter=None, timeout=300, meanwhile=None, extra_env=None):
     """Run the module binary inside `host` on `args`; (exit code, result or
     None when it printed nothing, e.g. SIGKILLed). `fault`, `counter` and
-    `meanwhile` drive the host's tool wrappers."""
+    `meanwhile` drive the host's tool wrappers; `extra_env` is added to the
+    module's environment."""
     path = os.path.join(host.dir, f"args-{uuid.uuid4().hex}.json")
     with open(path, "w") as f:
         json.dump(dict({"_ansible_check_mode": False}, **args), f)
     env = dict(os.environ)
     for key in ("PORTPLAN_FAULT", "PORTPLAN_FAULT_COUNTER", "PORTPLAN_FAULT_MEANWHILE",
-                "DBUS_SYSTEM_BUS_ADDRESS"):
+                "DBUS_SYSTEM_BUS_ADDRESS", "PORTPLAN_UFW"):
         env.pop(key, None)
+    env.update(extra_env or {})
     relay = None
     if counter:
         env["PORTPLAN_FAULT_COUNTER"] = counter
@@ -214,6 +219,7 @@ if [ -n "$PORTPLAN_FAULT_COUNTER" ]; then
     case "$PORTPLAN_FAULT" in
         "fail $n") echo "injected failure of NAME (invocation $n)" >&2; exit 1;;
         "kill-after $n") REAL "$@"; status=$?; kill -9 "$PPID"; exit $status;;
+        "kill-before $n") kill -9 "$PPID"; exit 1;;
         "meanwhile $n")
             env -u PORTPLAN_FAULT_COUNTER sh -c "$PORTPLAN_FAULT_MEANWHILE"
             echo "injected failure of NAME (invocation $n), after someone else's change" >&2
@@ -283,8 +289,9 @@ class Target:
     private /run/lock, and fault-injecting wrappers around the backend's tool."""
 
     def __init__(self, lan, name, address, backend, nft_foreign=NFT_FOREIGN, wrap=True,
-                 foreign=True):
+                 foreign=True, env=None):
         self.name, self.address, self.backend = name, address, backend
+        self.env = env or {}
         lock_dir = os.path.join(lan.root, f"run-lock-{name}")
         os.makedirs(lock_dir)
         self.lock_file = os.path.join(lock_dir, "portplan.lock")
@@ -334,13 +341,19 @@ class Target:
 
     def install_wrappers(self):
         host = self.host
+        # /usr/sbin/iptables -> /etc/alternatives/iptables -> a multi-call
+        # binary: the host's own /etc/alternatives link is switched. ufw's
+        # batch (and ufw itself) loads the user chains with the restores.
+        tools = {"iptables": ("iptables", "ip6tables", "iptables-save", "ip6tables-save"),
+                 "ufw": ("iptables-restore", "ip6tables-restore")}.get(self.backend, ())
+        if self.env.get("PORTPLAN_UFW") == "ufw":
+            # Per rule, only ufw's own invocations are counted and faulted.
+            tools = ()
+        for tool in tools:
+            link = f"/etc/alternatives/{tool}"
+            real = host.run("readlink", "-f", link).strip()
+            host.run("ln", "-sfn", self._wrapper(tool, f"{real} {tool}"), link)
         if self.backend == "iptables":
-            # /usr/sbin/iptables -> /etc/alternatives/iptables -> a multi-call
-            # binary: the host's own /etc/alternatives link is switched.
-            for tool in ("iptables", "ip6tables", "iptables-save", "ip6tables-save"):
-                link = f"/etc/alternatives/{tool}"
-                real = host.run("readlink", "-f", link).strip()
-                host.run("ln", "-sfn", self._wrapper(tool, f"{real} {tool}"), link)
             return
         program = {"nftables": "/usr/sbin/nft", "firewalld": "/usr/bin/firewall-cmd",
                    "ufw": "/usr/sbin/ufw"}[self.backend]
@@ -370,7 +383,7 @@ class Target:
 
     def run(self, plan, state="present", fault=None, counter=None, meanwhile=None, **extra):
         return run_module(self.host, self.args(plan, state, **extra), fault, counter,
-                          meanwhile=meanwhile)
+                          meanwhile=meanwhile, extra_env=self.env)
 
     # -- what the host holds
 
@@ -389,7 +402,9 @@ class Target:
             for ipset in host.run("firewall-cmd", "--get-ipsets").split():
                 text += host.run("firewall-cmd", f"--info-ipset={ipset}")
             return rich_rules_sorted(text)
-        return host.run("ufw", "status", "verbose") + host.run("ufw", "show", "added")
+        # ufw's own listings read its files; the user chains are what filters.
+        return (host.run("ufw", "status", "verbose") + host.run("ufw", "show", "added")
+                + ufw_user_chains(host))
 
     def saved_paths(self):
         return {"nftables": ["/etc/nftables.conf"],
@@ -416,14 +431,23 @@ class Target:
         return {"running": self.running(), "saved": self.saved()}
 
     def leftovers(self):
-        """Temporary files a persist left beside the saved configuration."""
-        found = files(self.host, "/etc/.nftables.conf.portplan-*", "/etc/iptables/.rules.*")
+        """Temporary files a persist (or ufw's batch) left beside the saved
+        configuration."""
+        found = files(self.host, "/etc/.nftables.conf.portplan-*", "/etc/iptables/.rules.*",
+                      "/etc/ufw/.*.portplan-*")
         return sorted(found)
 
     def portplan_lines(self):
         """The lines of the running firewall that carry portplan's tag."""
         return sorted(line.strip() for line in self.running().splitlines()
                       if re.search("portplan[:_-]", line))
+
+
+def ufw_user_chains(host):
+    """The ufw user chains as they run, both families, without counters."""
+    text = host.run("iptables-save", "-t", "filter") + host.run("ip6tables-save", "-t", "filter")
+    return without_counters("\n".join(line for line in text.splitlines()
+                                      if re.search(r"ufw6?-user-", line)))
 
 
 def parallel(jobs, seconds=None):
@@ -597,6 +621,49 @@ class Matrix:
             positions.append(len(invocations))
         return [("kill-after", k, invocations[k - 1]) for k in positions]
 
+    def batch_kill_positions(self, invocations):
+        """ufw's batch: SIGKILL between every two of its steps. Per family
+        the file is written, then its chains restored, so: after the last
+        read (nothing written), before and after each restore (the file
+        written but not loaded; that family done, the next not begun), the
+        last after everything (the run's marker still there)."""
+        changes = [i for i, line in enumerate(invocations, 1) if changing("ufw", line)]
+        if not changes:
+            return []
+        positions = [("kill-after", changes[0] - 1)]
+        for k in changes:
+            positions += [("kill-before", k), ("kill-after", k)]
+        return [(mode, k, invocations[k - 1]) for mode, k in positions]
+
+    def ufw_file_faults(self, state, start, end):
+        """ufw's batch with each rules file unreplaceable in turn (a file
+        bind-mounted over it makes the rename fail, EBUSY): the run fails,
+        the files and chains are as before, nothing is left behind."""
+        target = self.target
+        for path in target.saved_paths():
+            case = f"{state} after {start}, {path} cannot be replaced"
+            self.cases.append(case)
+            before = self.at(start, target.snapshot())
+            copy = os.path.join(target.fault_dir, "pinned-" + os.path.basename(path))
+            target.host.run("cp", "-a", path, copy)
+            target.host.run("mount", "--bind", copy, path)
+            try:
+                code, result = target.run(self.plan, state)
+            finally:
+                target.host.run("umount", path)
+            after = target.snapshot()
+            if result is None or not result["failed"] or result["changed"]:
+                self.fail(case, f"expected a failed run with changed=false: {brief(result)}")
+                continue
+            if "cannot write" not in result["msg"] or "as they were" not in result["msg"]:
+                self.fail(case, f"the message does not say what failed and was put back: "
+                                f"{brief(result)}")
+            if after != before:
+                self.fail(case, f"the failed run changed the host: {brief(result)}\n"
+                                f"{diff(before, after)}")
+            if target.leftovers():
+                self.fail(case, f"temporary files left behind: {target.leftovers()}")
+
     def run_all(self, parts=("present", "absent")):
         """The matrix, or `parts` of it (slow backends split it over two
         test hosts): `present` from empty, `absent` after present, each with
@@ -607,15 +674,24 @@ class Matrix:
         self.reference["planned"] = target.snapshot()
         self.bring("empty")
         self.reference["empty"] = target.snapshot()
+        batch = target.backend == "ufw"
         if "present" in parts:
             present = self.step("present", "empty", "planned", "present from empty")
             if persists:
                 self.persist_step()
-            self.kill("present", "empty", "planned", self.kill_positions(present, persists),
+            if batch:
+                self.ufw_file_faults("present", "empty", "planned")
+            self.kill("present", "empty", "planned",
+                      self.batch_kill_positions(present) if batch
+                      else self.kill_positions(present, persists),
                       "present from empty")
         if "absent" in parts:
             absent = self.step("absent", "planned", "empty", "absent after present")
-            self.kill("absent", "planned", "empty", self.kill_positions(absent, persists)[:1],
+            if batch:
+                self.ufw_file_faults("absent", "planned", "empty")
+            self.kill("absent", "planned", "empty",
+                      self.batch_kill_positions(absent) if batch
+                      else self.kill_positions(absent, persists)[:1],
                       "absent after present")
 
     def persist_step(self):
@@ -714,6 +790,15 @@ def matrix_plan(name, address):
                        [("a", 7001, ["clients"]), ("b", 7002, ["admins"])],
                        {"clients": ["198.18.2.10/32", "198.18.2.20/32"],
                         "admins": ["198.18.60.0/24"]})
+
+
+def ufw_matrix_plan(name, address):
+    """matrix_plan with an IPv6 network besides: ufw's batch then writes
+    and loads both families, each a step of its own."""
+    return custom_plan({name: address},
+                       [("a", 7001, ["clients"]), ("b", 7002, ["admins"])],
+                       {"clients": ["198.18.2.10/32", "198.18.2.20/32"],
+                        "admins": ["198.18.60.0/24", "2001:db8:60::/64"]})
 
 
 def example_plan(host, address):
@@ -868,9 +953,10 @@ class Regressions(unittest.TestCase):
         they were, so a rule someone added after them (here a DROP of the
         accessor's /24) does not come first. A run that reports
         changed=false must not cut the accessor off."""
-        for backend in ("iptables", "ufw"):
-            with self.subTest(backend=backend):
-                self.rollback_in_place(backend)
+        for backend, env in (("iptables", None), ("ufw", {"PORTPLAN_UFW": "ufw"}),
+                             ("ufw", None)):
+            with self.subTest(backend=backend, env=env):
+                self.rollback_in_place(backend, env)
 
     def test_rollback_keeps_changes_made_meanwhile(self):
         """Item 4: a failing run's rollback undoes its own changes only. A
@@ -884,6 +970,9 @@ class Regressions(unittest.TestCase):
             "firewalld": "firewall-cmd --add-rich-rule='rule family=\"ipv4\" source "
                          "address=\"198.18.77.0/24\" port port=\"9093\" protocol=\"tcp\" "
                          "log prefix=\"meanwhile\" level=\"info\" accept'",
+            # The read-back after ufw's batch fails; the batch is undone on
+            # the files as they are then.
+            "ufw": "ufw allow 9093/tcp comment meanwhile",
         }
         for backend, command in meanwhile.items():
             with self.subTest(backend=backend):
@@ -907,7 +996,9 @@ class Regressions(unittest.TestCase):
                                    label=f"{backend}, read-back failed")
                 after = target.running()
                 self.assertIn("meanwhile", after, f"{backend}: someone else's rule is gone")
-                self.assertEqual([line for line in after.splitlines() if "meanwhile" not in line],
+                # ufw's user chains carry no comment: its rule there is 9093's.
+                self.assertEqual([line for line in after.splitlines()
+                                  if "meanwhile" not in line and "--dport 9093 " not in line],
                                  before.splitlines(), backend)
 
     def test_firewalld_stopped_mid_run(self):
@@ -946,10 +1037,10 @@ class Regressions(unittest.TestCase):
         self.assert_ok(code, result, changed=False, label="the run after")
         open_to(self, self.ocp1, target.host, 7001, True, "stopped mid-run, then converged")
 
-    def rollback_in_place(self, backend):
+    def rollback_in_place(self, backend, env=None):
         address = next(self.addresses)
         name = f"rb-{address.rsplit('.', 1)[1]}"
-        target = Target(self.lan, name, address, backend)
+        target = Target(self.lan, name, address, backend, env=env)
         plan = matrix_plan(name, address)
         host = target.host
         # `absent` removes the rules one by one: its second removal fails.
@@ -961,6 +1052,12 @@ class Regressions(unittest.TestCase):
                 os.unlink(counter)
                 os.unlink(counter + ".log")
         removals = [line for line in target.invocations(counter) if changing(backend, line)]
+        batch = backend == "ufw" and env is None
+        if batch:
+            # ufw's batch: one restore (the plan is IPv4 only); failing it
+            # puts user.rules back and leaves the chains as they were.
+            self.assertEqual([line.split()[1] for line in removals], ["iptables-restore"])
+            removals = removals * 2
         self.assertGreater(len(removals), 1, removals)
         code, result = target.run(plan)
         self.assert_ok(code, result, changed=True, label=f"{backend}, present again")
@@ -1489,7 +1586,8 @@ class FaultMatrix(unittest.TestCase):
         cls.lan.close()
 
     def test_fault_matrix(self):
-        matrices = {label: Matrix(target, matrix_plan(target.name, target.address))
+        matrices = {label: Matrix(target, (ufw_matrix_plan if target.backend == "ufw"
+                                           else matrix_plan)(target.name, target.address))
                     for label, (target, _) in self.targets.items()}
         seconds = {}
         errors = parallel({label: (lambda m=m, parts=self.targets[label][1]: m.run_all(parts))

@@ -12,6 +12,7 @@ use std::process::{Command as Process, Stdio};
 use portplan_core::{Command, FirewallBackend, FirewallOutput, FirewallState};
 
 use super::gather::read_state;
+use super::ufw;
 
 /// Where programs live on the distributions portplan serves; Ansible's
 /// non-login shell often lacks the sbin directories in `PATH`.
@@ -42,8 +43,13 @@ pub struct Applied {
 }
 
 /// Run `commands` in order; on the first failure restore `before` (taken with
-/// [`restore_point`]) so the run leaves the firewall as it found it.
-pub fn apply(backend: FirewallBackend, commands: &[Command], before: &RestorePoint) -> Applied {
+/// [`restore_point`]) so the run leaves the firewall as it found it. ufw's
+/// change goes as one batch where the restore point holds one
+/// (`ufw.rs`), else per rule, the reason then in [`RestorePoint::per_rule`].
+pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut RestorePoint) -> Applied {
+    if let Some(applied) = apply_batch(commands.len(), before) {
+        return applied;
+    }
     for (index, command) in commands.iter().enumerate() {
         if let Err(error) = run(command) {
             let (rollback, changed) = if index == 0 && backend == FirewallBackend::Nftables {
@@ -82,6 +88,38 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &RestorePoi
     }
 }
 
+/// ufw's change as one batch, when the restore point has one: `None` when
+/// the run goes per rule instead (the reason in [`RestorePoint::per_rule`]).
+fn apply_batch(count: usize, point: &mut RestorePoint) -> Option<Applied> {
+    let (layout, edits) = point.batch.as_ref()?.as_ref().ok()?;
+    let failed = |failure: String, changed| Applied {
+        ran: 0,
+        changed,
+        failure: Some(failure),
+    };
+    match ufw::apply(layout, edits) {
+        ufw::Outcome::Done(done) => {
+            point.batch_done = Some(done);
+            Some(Applied {
+                ran: count,
+                changed: true,
+                failure: None,
+            })
+        }
+        // The files changed since the run read them (or ufw's lock is
+        // held): not a case for ufw per rule, which would "update" a rule
+        // someone added on the same tuple meanwhile.
+        ufw::Outcome::NotApplied(why) => Some(failed(
+            format!("ufw's rules cannot be changed as read: {why}; nothing was changed"),
+            false,
+        )),
+        ufw::Outcome::Failed(why, rolled_back) => Some(failed(
+            format!("the batch of {count} ufw rule change(s) failed: {why}"),
+            !rolled_back,
+        )),
+    }
+}
+
 /// The state a rollback returns to: portplan's rules as they were.
 pub struct RestorePoint {
     backend: FirewallBackend,
@@ -91,14 +129,30 @@ pub struct RestorePoint {
     /// The inverse of each command of the run, where every one has one
     /// (iptables, ufw): a rollback runs those of the applied ones, in reverse.
     undo: Option<Vec<Command>>,
+    /// ufw where the batch could be used: the layout and the change as
+    /// edits of its rules files, or why this change has no batch form.
+    batch: Option<Result<(ufw::Layout, Vec<portplan_run::ufw::Edit>), String>>,
+    /// What the batch did, once it went through.
+    batch_done: Option<ufw::Applied>,
+}
+
+impl RestorePoint {
+    /// Why ufw's change ran per rule where the batch could otherwise be
+    /// used (`firewall.reason` already says why it could not).
+    pub fn per_rule(&self) -> Option<&str> {
+        match &self.batch {
+            Some(Err(why)) => Some(why),
+            _ => None,
+        }
+    }
 }
 
 /// Take a restore point before changing anything.
 pub fn restore_point(
     backend: FirewallBackend,
-    output: &FirewallOutput,
-    state: &FirewallState,
+    (output, state): (&FirewallOutput, &FirewallState),
     commands: &[Command],
+    ufw_layout: Option<&Result<ufw::Layout, String>>,
 ) -> RestorePoint {
     // ufw's inverse inserts at a rule's place in `ufw show added`.
     let listed = if backend == FirewallBackend::Ufw {
@@ -111,6 +165,10 @@ pub fn restore_point(
         before: state.clone(),
         zone: output.zone.clone(),
         undo: portplan_run::undo(state, listed, commands),
+        batch: ufw_layout
+            .and_then(|layout| layout.as_ref().ok())
+            .map(|layout| ufw::plan(layout, commands).map(|edits| (layout.clone(), edits))),
+        batch_done: None,
     }
 }
 
@@ -124,6 +182,9 @@ pub fn restore_point(
 pub fn restore(point: &RestorePoint, applied: usize) -> Result<(), String> {
     if point.backend == FirewallBackend::None {
         return Ok(());
+    }
+    if let (Some(done), Some(Ok((layout, _)))) = (&point.batch_done, &point.batch) {
+        return ufw::undo(layout, done);
     }
     if let Some(undo) = &point.undo {
         let applied = applied.min(undo.len());

@@ -12,6 +12,7 @@ use super::args::Params;
 use super::execute::{find_program, run_argv};
 use super::facts::{self, Facts};
 use super::firewalld;
+use super::ufw;
 
 /// What a run read on the host before deciding anything.
 pub struct Gathered {
@@ -27,6 +28,10 @@ pub struct Gathered {
     pub zone: Option<String>,
     /// The backend's output and the state core read from it (none: `none`).
     pub firewall: Option<(FirewallOutput, FirewallState)>,
+    /// ufw: where its files are, for the batch, or why it runs per rule.
+    pub ufw: Option<Result<ufw::Layout, String>>,
+    /// What the run did before reading (a killed batch's chains reloaded).
+    pub notes: Vec<String>,
 }
 
 /// Read everything a run needs, in order: facts, detection, then the chosen
@@ -70,6 +75,26 @@ pub fn gather(params: &Params) -> Result<Gathered, RunError> {
             ),
         };
     }
+    let mut notes = Vec::new();
+    let ufw = (choice.backend == FirewallBackend::Ufw).then(|| {
+        let layout = ufw::layout();
+        choice.reason = match &layout {
+            Ok(found) => format!(
+                "{}; changes written to ufw's rules files and loaded with iptables-restore -n (ufw {})",
+                choice.reason, found.version
+            ),
+            Err(why) => format!("{}; changes made by running ufw per rule ({why})", choice.reason),
+        };
+        layout
+    });
+    // A run that may change the firewall first finishes what a killed one
+    // left: chains reloaded from the files. A check changes nothing.
+    if let Some(Ok(layout)) = &ufw
+        && params.state != portplan_run::Task::Checked
+        && !params.check_mode
+    {
+        notes.extend(ufw::recover(layout).map_err(RunError::Host)?);
+    }
     let firewall = match choice.backend {
         FirewallBackend::None => None,
         backend => {
@@ -85,6 +110,8 @@ pub fn gather(params: &Params) -> Result<Gathered, RunError> {
         warning,
         zone,
         firewall,
+        ufw,
+        notes,
     })
 }
 

@@ -15,6 +15,7 @@ mod gather;
 mod lock;
 mod persist;
 mod reserve;
+mod ufw;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -521,6 +522,7 @@ fn firewall_task(
 fn observe(params: &Params, gathered: &Gathered, result: &mut ModuleResult) -> Observation {
     let backend = gathered.choice.backend;
     result.warnings.extend(gathered.warning.clone());
+    result.warnings.extend(gathered.notes.iter().cloned());
     result.warnings.extend(gathered.facts.notes.iter().cloned());
     result.warnings.extend(portplan_run::host_warnings(
         &gathered.detected,
@@ -655,8 +657,16 @@ fn change(
     result: &mut ModuleResult,
 ) -> Result<BTreeSet<TaggedRule>, RunError> {
     let backend = gathered.choice.backend;
-    let point = execute::restore_point(backend, output, state, &steps.commands);
-    let applied = execute::apply(backend, &steps.commands, &point);
+    let mut point = execute::restore_point(
+        backend,
+        (output, state),
+        &steps.commands,
+        gathered.ufw.as_ref(),
+    );
+    let applied = execute::apply(backend, &steps.commands, &mut point);
+    if let (Some(why), Some(used)) = (point.per_rule(), result.firewall.as_mut()) {
+        used.reason = format!("{}; this change ran ufw per rule ({why})", used.reason);
+    }
     result.actions = steps.commands[..applied.ran].to_vec();
     if let Some(failure) = applied.failure {
         result.changed = applied.changed;

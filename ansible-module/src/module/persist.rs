@@ -249,7 +249,7 @@ fn through_symlink(path: &Path) -> PathBuf {
 /// `text` in a new file beside `target`, named for this process so two runs
 /// never share one, with the target's mode and owner, or `new_mode` when
 /// there is no target yet.
-fn stage(target: &Path, text: &str, new_mode: Option<u32>) -> Result<PathBuf, String> {
+pub(super) fn stage(target: &Path, text: &str, new_mode: Option<u32>) -> Result<PathBuf, String> {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -172,7 +172,10 @@ options:
         C(PORTPLAN_FIREWALLD=firewall-cmd) in the task's environment, it runs C(firewall-cmd).
       - V(ufw) adds C(ufw allow from SOURCE to any port PORTS proto tcp comment 'portplan:<spec-id>') per source and
         removes its own rules with C(ufw delete). An inactive ufw is reported in RV(warnings), never enabled unless
-        O(ufw_enable=true).
+        O(ufw_enable=true). On an enabled ufw 0.36 the module carries out the C(ufw) commands RV(actions) lists in one
+        batch, as ufw applies a rule itself (the lines C(ufw) would write, in C(/etc/ufw/user.rules) and
+        C(user6.rules), then one C(iptables-restore -n) per family, never C(ufw reload)); otherwise, or with
+        C(PORTPLAN_UFW=ufw) in the task's environment, it runs C(ufw) per rule. RV(firewall.reason) says which.
       - V(nftables) uses C(nft), V(iptables) uses C(iptables) and C(ip6tables).
       - V(none) checks the ports only. The firewall is neither read nor changed.
     type: str

@@ -1,0 +1,469 @@
+//! ufw's change set in one batch: core's `ufw allow ...`/`ufw delete ...`
+//! argvs carried out the way ufw applies a rule itself (its `set_rule`):
+//! the user rules files rewritten, then the user chains loaded from them
+//! with `iptables-restore -n` / `ip6tables-restore -n` (ufw's
+//! `_reload_user_rules`; the files declare every user chain, so a restore
+//! flushes and refills exactly those). Each `ufw` run costs ~125 ms of
+//! Python start-up and capability probing; the batch costs one restore per
+//! family changed.
+//!
+//! Never `ufw reload` (or disable/enable): it takes the whole firewall down
+//! for a moment. Where anything is not as ufw 0.36 leaves it (ufw inactive,
+//! another version, the install or files not found, a file not laid out as
+//! ufw writes it, an argv without a batch form, not root), the run drives
+//! `ufw` per rule as before and `firewall.reason` says why.
+//!
+//! Under ufw's own lock (`lockf` on `/run/ufw.lock`, which every `ufw`
+//! command holds for its whole run), per family: the file written
+//! atomically (temporary file, fsync, rename, mode and owner kept), then its
+//! chains restored. A failed step puts back the files written and reloads
+//! the chains restored, so the run leaves both as they were. A run killed
+//! between steps leaves each file as before or as planned (renames are
+//! atomic) but may leave chains behind their file; the marker written
+//! before the first step says so, and the next run that may change the
+//! firewall reloads the chains from the files first ([`recover`]), as
+//! `ufw reload` or a reboot would, then converges from there.
+
+use std::fs;
+use std::os::fd::AsFd as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use portplan_core::{Command, IpFamily};
+use portplan_run::ufw::{Done, Edit, RulesFile, rules_file, translate};
+
+use super::execute::{find_program, run};
+use super::persist;
+
+/// Where ufw's Python package may live; the first with `ufw/common.py`.
+const PYTHON_LIBS: &[&str] = &["/usr/lib", "/usr/lib64", "/usr/local/lib"];
+
+/// The ufw releases whose files the batch writes as ufw does (checked
+/// against ufw 0.36.2's own output by the tests).
+const KNOWN_VERSION: &str = "0.36";
+
+/// How long to wait for ufw's lock: a `ufw` command holds it for a second
+/// at most; longer is a stuck process, and the run must not hang.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The marker of a batch under way: the chains may not match the files.
+/// Under /run, so a reboot (which loads the chains from the files) clears it.
+const PENDING: &str = "/run/portplan-ufw.pending";
+
+/// Set to `ufw`, the run drives `ufw` per rule even where the batch would
+/// do: the way back should the batch misbehave on a host, and how the tests
+/// compare the two paths on one ufw. `batch` (or unset) is the default.
+pub const TRANSPORT_ENV: &str = "PORTPLAN_UFW";
+
+/// Where ufw keeps its files and tools on this host.
+#[derive(Clone)]
+pub struct Layout {
+    /// `{config_dir}/ufw`.
+    dir: PathBuf,
+    /// `{iptables_dir}`: ufw runs `iptables-restore` from there.
+    tools: PathBuf,
+    /// Whether ufw uses IPv6 (`IPV6=yes` and the kernel has it).
+    ipv6: bool,
+    /// ufw's version, for the reason.
+    pub version: String,
+}
+
+/// How a run carries out ufw's change, decided once per run.
+pub fn layout() -> Result<Layout, String> {
+    match std::env::var(TRANSPORT_ENV).as_deref() {
+        Ok("batch") | Err(_) => {}
+        Ok(other) => {
+            return Err(format!(
+                "{TRANSPORT_ENV}={}",
+                portplan_core::shell::quote(other)
+            ));
+        }
+    }
+    if !rustix::process::geteuid().is_root() || std::env::var_os("TESTSTATE").is_some() {
+        return Err("not root: ufw's lock is elsewhere".into());
+    }
+    find_program("ufw").ok_or("ufw is not installed")?;
+    let (site, common) = python_package()?;
+    let version = version(&site).ok_or("ufw's version was not found")?;
+    if version.split('.').take(2).collect::<Vec<_>>().join(".") != KNOWN_VERSION {
+        return Err(format!("ufw {version}, not {KNOWN_VERSION}.x"));
+    }
+    let setting = |name: &str| {
+        assigned(&common, name).ok_or_else(|| format!("ufw's common.py sets no {name}"))
+    };
+    let config = PathBuf::from(setting("config_dir")?);
+    let settings = |path: PathBuf| {
+        fs::read_to_string(&path)
+            .map(|text| ufw_settings(&text))
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let enabled = settings(config.join("ufw/ufw.conf"))?;
+    if enabled.iter().all(|(k, v)| k != "enabled" || v != "yes") {
+        return Err("ufw is inactive (ENABLED is not yes in ufw.conf)".into());
+    }
+    let ipv6 = settings(config.join("default/ufw"))?
+        .iter()
+        .any(|(k, v)| k == "ipv6" && v == "yes")
+        && Path::new("/proc/sys/net/ipv6").exists();
+    let layout = Layout {
+        dir: config.join("ufw"),
+        tools: PathBuf::from(setting("iptables_dir")?),
+        ipv6,
+        version,
+    };
+    for family in layout.families() {
+        layout.read(family)?;
+        let restore = layout.restore_tool(family);
+        if !restore.is_file() {
+            return Err(format!("{} is missing", restore.display()));
+        }
+    }
+    Ok(layout)
+}
+
+/// `name = "value"` at the start of a line of Python.
+fn assigned(text: &str, name: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let value = line.strip_prefix(name)?.trim_start().strip_prefix('=')?;
+        let value = value.trim().strip_prefix('"')?.strip_suffix('"')?;
+        Some(value.to_string())
+    })
+}
+
+/// ufw's version: its package metadata beside the package
+/// (`ufw-0.36.2.egg-info`), else the `version = "..."` of the `ufw` script.
+fn version(site: &Path) -> Option<String> {
+    let metadata = fs::read_dir(site).ok()?.flatten().find_map(|entry| {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rest = name.strip_prefix("ufw-")?;
+        let version = rest
+            .strip_suffix(".egg-info")
+            .or_else(|| rest.strip_suffix(".dist-info"))?;
+        Some(version.to_string())
+    });
+    metadata.or_else(|| {
+        let script = fs::read_to_string(find_program("ufw")?).ok()?;
+        assigned(&script, "version")
+    })
+}
+
+/// ufw's `common.py`, where the install says where its files are, and the
+/// directory that holds the package.
+fn python_package() -> Result<(PathBuf, String), String> {
+    let candidates = PYTHON_LIBS.iter().flat_map(|lib| {
+        let mut dirs: Vec<PathBuf> = fs::read_dir(lib)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("python3"))
+            })
+            .collect();
+        dirs.sort();
+        dirs.into_iter()
+            .flat_map(|d| ["dist-packages", "site-packages"].map(|s| d.join(s)))
+    });
+    candidates
+        .into_iter()
+        .find_map(|site| {
+            Some((
+                site.clone(),
+                fs::read_to_string(site.join("ufw/common.py")).ok()?,
+            ))
+        })
+        .ok_or_else(|| "ufw's Python package (ufw/common.py) was not found".into())
+}
+
+/// `KEY=value` settings as ufw reads them (`_get_defaults`): keys and values
+/// lower-cased, quotes dropped.
+fn ufw_settings(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| line.trim().split_once('='))
+        .filter(|(key, _)| !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        .map(|(key, value)| {
+            let value = value.split('=').next().unwrap_or_default();
+            (
+                key.to_lowercase(),
+                value.to_lowercase().trim_matches(['"', '\'']).to_string(),
+            )
+        })
+        .collect()
+}
+
+impl Layout {
+    fn families(&self) -> Vec<IpFamily> {
+        if self.ipv6 {
+            vec![IpFamily::Ipv4, IpFamily::Ipv6]
+        } else {
+            vec![IpFamily::Ipv4]
+        }
+    }
+
+    fn path(&self, family: IpFamily) -> PathBuf {
+        self.dir.join(rules_file(family))
+    }
+
+    fn restore_tool(&self, family: IpFamily) -> PathBuf {
+        self.tools.join(match family {
+            IpFamily::Ipv4 => "iptables-restore",
+            IpFamily::Ipv6 => "ip6tables-restore",
+        })
+    }
+
+    /// A rules file, its text and its reading.
+    fn read(&self, family: IpFamily) -> Result<(String, RulesFile), String> {
+        let path = self.path(family);
+        let text = fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let file = RulesFile::parse(&text, family)?;
+        Ok((text, file))
+    }
+
+    /// Load a family's user chains from `text`, as ufw does from the file.
+    fn restore(&self, family: IpFamily, text: &str) -> Result<(), String> {
+        run(&Command {
+            argv: vec![
+                self.restore_tool(family).display().to_string(),
+                "-n".to_string(),
+            ],
+            stdin: Some(text.to_string()),
+        })
+        .map(drop)
+    }
+
+    /// Replace a rules file atomically, its mode and owner kept.
+    fn write(&self, family: IpFamily, text: &str) -> Result<(), String> {
+        let path = self.path(family);
+        let temporary = persist::stage(&path, text, None)?;
+        fs::rename(&temporary, &path).map_err(|e| {
+            let _ = fs::remove_file(&temporary);
+            format!("cannot write {}: {e}", path.display())
+        })?;
+        // The rename itself on disk, as ufw's next start reads the file.
+        fs::File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| format!("cannot sync {}: {e}", self.dir.display()))
+    }
+}
+
+/// The run's change as edits of the rules files: `Err` says why the run
+/// runs `ufw` per rule instead.
+pub fn plan(layout: &Layout, commands: &[Command]) -> Result<Vec<Edit>, String> {
+    let edits = translate(commands)?;
+    if !layout.ipv6 && edits.iter().any(|e| e.family == IpFamily::Ipv6) {
+        return Err("ufw does not use IPv6 here (IPV6=no), and a rule is IPv6".into());
+    }
+    Ok(edits)
+}
+
+/// What a batch did, for its undo.
+pub struct Applied {
+    done: Vec<(IpFamily, Vec<Done>)>,
+}
+
+/// How a batch ended.
+pub enum Outcome {
+    /// Every file written and every chain loaded.
+    Done(Applied),
+    /// Nothing was changed: the files are not as the run read them (edited
+    /// meanwhile), or ufw's lock could not be had.
+    NotApplied(String),
+    /// A step failed; what the rollback did is in the text, and whether it
+    /// put everything back.
+    Failed(String, bool),
+}
+
+/// Carry out `edits`: under ufw's lock, per family, the file then its
+/// chains. A failed step rolls back what the batch did.
+pub fn apply(layout: &Layout, edits: &[Edit]) -> Outcome {
+    let _lock = match UfwLock::take() {
+        Ok(lock) => lock,
+        Err(e) => return Outcome::NotApplied(e),
+    };
+    let planned = match edited(layout, edits) {
+        Ok(planned) => planned,
+        Err(e) => return Outcome::NotApplied(e),
+    };
+    if let Err(e) = fs::write(PENDING, "") {
+        return Outcome::NotApplied(format!("cannot write {PENDING}: {e}"));
+    }
+    // Per family, the file then its chains: what to put back if a later
+    // step fails (and whether the chains were loaded).
+    let mut written: Vec<(IpFamily, &str, bool)> = Vec::new();
+    for (family, before, after, _) in &planned {
+        if let Err(e) = layout.write(*family, after) {
+            return failed(layout, e, &written);
+        }
+        written.push((*family, before, false));
+        // A failed iptables-restore commits nothing: those chains are as they were.
+        if let Err(e) = layout.restore(*family, after) {
+            return failed(layout, e, &written);
+        }
+        if let Some(last) = written.last_mut() {
+            last.2 = true;
+        }
+    }
+    let _ = fs::remove_file(PENDING);
+    Outcome::Done(Applied {
+        done: planned
+            .into_iter()
+            .map(|(family, _, _, done)| (family, done))
+            .collect(),
+    })
+}
+
+/// A failed step's outcome, once what the batch did is put back.
+fn failed(layout: &Layout, error: String, written: &[(IpFamily, &str, bool)]) -> Outcome {
+    match put_back(layout, written) {
+        Ok(()) => Outcome::Failed(
+            format!("{error}; the rules files and chains are as they were"),
+            true,
+        ),
+        Err(e) => Outcome::Failed(
+            format!("{error}; ROLLBACK FAILED, the firewall may be partly changed: {e}"),
+            false,
+        ),
+    }
+}
+
+/// Each family the edits touch: its text now, its text edited, and what
+/// the edits did; an error where an edit does not apply to the file as it
+/// is now (changed since the run read it).
+type Planned = (IpFamily, String, String, Vec<Done>);
+
+fn edited(layout: &Layout, edits: &[Edit]) -> Result<Vec<Planned>, String> {
+    let mut planned = Vec::new();
+    for family in layout.families() {
+        let mine: Vec<&Edit> = edits.iter().filter(|e| e.family == family).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let (text, mut file) = layout.read(family)?;
+        let done = mine
+            .iter()
+            .map(|edit| file.apply(edit))
+            .collect::<Result<Vec<_>, _>>()?;
+        planned.push((family, text, file.text(), done));
+    }
+    Ok(planned)
+}
+
+/// Put back the files a failed batch wrote, and reload the chains it had
+/// loaded, from the texts read before it; the marker goes once all is back.
+fn put_back(layout: &Layout, undo: &[(IpFamily, &str, bool)]) -> Result<(), String> {
+    let mut failed = Vec::new();
+    for (family, before, restored) in undo.iter().rev() {
+        let back = layout.write(*family, before).and_then(|()| {
+            if *restored {
+                layout.restore(*family, before)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = back {
+            failed.push(e);
+        }
+    }
+    if failed.is_empty() {
+        let _ = fs::remove_file(PENDING);
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
+/// Undo a batch that went through, on the files as they are now: its rules
+/// taken out and the ones it deleted put back at their places, everything
+/// else (someone's rule added meanwhile) kept; then the chains reloaded.
+pub fn undo(layout: &Layout, applied: &Applied) -> Result<(), String> {
+    let _lock = UfwLock::take()?;
+    fs::write(PENDING, "").map_err(|e| format!("cannot write {PENDING}: {e}"))?;
+    for (family, done) in &applied.done {
+        let (text, mut file) = layout.read(*family)?;
+        file.undo(done);
+        let back = file.text();
+        if back != text {
+            layout.write(*family, &back)?;
+        }
+        layout.restore(*family, &back)?;
+    }
+    let _ = fs::remove_file(PENDING);
+    Ok(())
+}
+
+/// After a run killed mid-batch: reload every family's chains from its
+/// file, as `ufw reload` would without taking the firewall down; what was
+/// done, for the run's warnings. Nothing when no batch was interrupted.
+pub fn recover(layout: &Layout) -> Result<Option<String>, String> {
+    if !Path::new(PENDING).exists() {
+        return Ok(None);
+    }
+    let _lock = UfwLock::take()?;
+    for family in layout.families() {
+        let (text, _) = layout.read(family)?;
+        layout.restore(family, &text)?;
+    }
+    let _ = fs::remove_file(PENDING);
+    Ok(Some(
+        "an earlier run was stopped while it changed ufw's rules: the user chains were \
+         reloaded from ufw's rules files before this run"
+            .into(),
+    ))
+}
+
+/// ufw's own lock: `lockf` on `/run/ufw.lock`, the record lock every `ufw`
+/// command holds while it runs (an OFD lock here, which conflicts with it).
+struct UfwLock {
+    _file: fs::File,
+}
+
+impl UfwLock {
+    fn take() -> Result<UfwLock, String> {
+        let path = "/run/ufw.lock";
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| format!("cannot open {path}: {e}"))?;
+        let start = Instant::now();
+        loop {
+            match rustix::fs::fcntl_lock(
+                file.as_fd(),
+                rustix::fs::FlockOperation::NonBlockingLockExclusive,
+            ) {
+                Ok(()) => return Ok(UfwLock { _file: file }),
+                Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::ACCESS => {
+                    if start.elapsed() > LOCK_TIMEOUT {
+                        return Err(format!(
+                            "ufw's lock {path} is held by another ufw for over {} s",
+                            LOCK_TIMEOUT.as_secs()
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(format!("cannot lock {path}: {e}")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_read_as_ufw_reads_them() {
+        let text = "# c\nENABLED=yes\nIPV6=\"Yes\"\nLOGLEVEL=low\n";
+        let settings = ufw_settings(text);
+        assert!(settings.contains(&("enabled".into(), "yes".into())));
+        assert!(settings.contains(&("ipv6".into(), "yes".into())));
+        assert_eq!(
+            assigned("x = 1\nconfig_dir = \"/etc\"\n", "config_dir").as_deref(),
+            Some("/etc")
+        );
+        assert_eq!(assigned("config_dirx = \"/e\"\n", "config_dir"), None);
+    }
+}
