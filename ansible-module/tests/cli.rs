@@ -74,7 +74,16 @@ fn the_request_sheet_lists_every_desired_rule() {
     let report: serde_json::Value =
         serde_json::from_str(&stdout(&portplan(&["validate", "--format", "json", plan])))
             .expect("json");
-    let rules = report["rules"].as_array().expect("rules");
+    // A desired rule per port table row that names a source group.
+    let rules: Vec<&serde_json::Value> = report["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .flat_map(|h| {
+            let rows = h["ports"].as_array().expect("ports").iter();
+            rows.filter(|p| p["group"].is_string()).map(move |_| h)
+        })
+        .collect();
 
     let csv = stdout(&portplan(&["validate", "--format", "csv", plan]));
     let lines: Vec<&str> = csv.lines().collect();
@@ -84,7 +93,7 @@ fn the_request_sheet_lists_every_desired_rule() {
     );
     assert_eq!(lines.len(), rules.len() + 1);
     assert!(
-        lines.contains(&"obs1,198.18.2.11,2882,tcp,198.18.2.12/31,RPC communication port between OBServers. (observer.rpc)"),
+        lines.contains(&"obs1,198.18.2.11,2882,tcp,198.18.2.11/32 198.18.2.12/31,RPC communication port between OBServers. (observer.rpc)"),
         "{csv}"
     );
 
@@ -94,7 +103,7 @@ fn the_request_sheet_lists_every_desired_rule() {
         markdown.lines().filter(|l| l.starts_with("| obs")).count(),
         rules
             .iter()
-            .filter(|r| r["host"].as_str().is_some_and(|h| h.starts_with("obs")))
+            .filter(|h| h["host"].as_str().is_some_and(|h| h.starts_with("obs")))
             .count()
     );
 }

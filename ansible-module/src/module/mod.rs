@@ -789,7 +789,7 @@ mod tests {
         let mut result = ModuleResult {
             msg: "a \"quoted\" msg-with: dashes \\ and \u{1b}".into(),
             facts: Some(observation),
-            warnings: vec!["source-hosts\":".into()],
+            warnings: vec!["ip-local-port-range\":".into()],
             problems: vec![Problem {
                 path: "plan.hosts[0].deploy-user".into(),
                 value: "x-y".into(),
@@ -810,7 +810,7 @@ mod tests {
         assert!(
             String::from_utf8(text)
                 .expect("utf-8")
-                .contains("source_hosts")
+                .contains("ip_local_port_range")
         );
         result.invocation = None;
         assert_eq!(
