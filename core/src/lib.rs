@@ -62,9 +62,9 @@ pub mod shell {
     };
     pub use crate::decode::{escape, is_hidden, json_size, parse_json, parse_value, quote};
     pub use crate::limits::{
-        DEPTH as LIMIT_DEPTH, HOSTS as LIMIT_HOSTS, LISTENERS as LIMIT_LISTENERS,
-        PLAN_BYTES as LIMIT_PLAN_BYTES, REPORT_SOURCES as LIMIT_REPORT_SOURCES, ROWS as LIMIT_ROWS,
-        SPECS as LIMIT_SPECS,
+        DEPTH as LIMIT_DEPTH, HOSTS as LIMIT_HOSTS, LISTED_SOURCES as LIMIT_LISTED_SOURCES,
+        LISTENERS as LIMIT_LISTENERS, PLAN_BYTES as LIMIT_PLAN_BYTES,
+        REPORT_SOURCES as LIMIT_REPORT_SOURCES, ROWS as LIMIT_ROWS, SPECS as LIMIT_SPECS,
     };
     pub use crate::render::{
         catalog as render_catalog, json as render_json, profile as render_profile,
@@ -118,8 +118,9 @@ pub fn check_host(
 /// The rules a host's firewall should hold, each admitting exactly its
 /// source group's sources: what [`plan_firewall`] takes (WIT
 /// `firewall-rules`). `host: None` gives every host's, in the report's order.
-/// An unknown host, or a row naming a group the report does not list, is an
-/// error naming it.
+/// An unknown host, a group listed twice, a row naming a group the report
+/// does not list (or one without sources, or from a loopback port), or more
+/// sources in all than `shell::LIMIT_LISTED_SOURCES` is an error naming it.
 pub fn firewall_rules(report: &Report, host: Option<&str>) -> Result<Vec<FirewallRule>, PlanError> {
     report::firewall_rules(report, host)
 }

@@ -29,6 +29,12 @@ pub const ROWS: usize = 1_000_000;
 /// Admitted sources (CIDRs) of every source group the report lists, together.
 pub const REPORT_SOURCES: usize = 4_000_000;
 
+/// Sources the rules of a report list when each rule lists its group's
+/// sources in full (`firewall-rules`, the text table, the sheets): an
+/// all-to-all spec of n hosts lists n² of them, which the report itself
+/// names once. 20 million are ~400 MB of text.
+pub const LISTED_SOURCES: usize = 20_000_000;
+
 /// One limit passed: the problem names the limit, its value and the count.
 fn exceeded(path: &str, what: &str, count: usize, limit: usize) -> PlanError {
     PlanError::single(
@@ -117,6 +123,19 @@ pub(crate) fn check_report(sources: usize) -> Result<(), PlanError> {
             "admitted sources in the source groups (host addresses that do not merge into CIDRs, over every distinct accessor list)",
             sources,
             REPORT_SOURCES,
+        ));
+    }
+    Ok(())
+}
+
+/// The sources a report's rules would list in full, before they are listed.
+pub(crate) fn check_listed(sources: usize) -> Result<(), PlanError> {
+    if sources > LISTED_SOURCES {
+        return Err(exceeded(
+            "report",
+            "sources listed rule by rule (each rule lists its whole source group)",
+            sources,
+            LISTED_SOURCES,
         ));
     }
     Ok(())

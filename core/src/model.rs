@@ -655,12 +655,14 @@ pub struct HostPorts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct SourceGroup {
-    /// The accessors the group stands for, as the specs name them
-    /// (`component observer, network clients`): unique in a report, and the
-    /// same in every report of the plan.
+    /// `g1`, `g2`, ...: one per distinct accessor list, numbered in the
+    /// order of the plan's specs, so unique in a report and the same in
+    /// every report of the plan.
     pub name: String,
-    /// The admitted addresses as the fewest CIDRs, IPv4 first, each host
-    /// of the group included (even the one whose port it opens).
+    /// The admitted addresses as the fewest CIDRs, IPv4 first: every host
+    /// running an accessor (the one whose port it opens included) and the
+    /// client networks; an exclusive network's CIDRs alone when one fronts
+    /// the port (and then `hosts` is empty).
     pub sources: Vec<String>,
     /// The plan hosts behind `sources`, by name, in plan order.
     pub hosts: Vec<String>,

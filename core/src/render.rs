@@ -9,6 +9,7 @@
 //! are data for the network team and keep every character. JSON is left to
 //! JSON's own escaping.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::decode::{escape, is_hidden, quote};
@@ -18,6 +19,15 @@ use crate::model::{
 
 /// Render a report in `format`. Every rendering ends with a newline.
 pub fn report(report: &Report, format: ReportFormat) -> String {
+    if format != ReportFormat::Json {
+        // The table and the sheets list each rule's sources in full: n² for
+        // an all-to-all spec of n hosts, which the JSON names once. Refuse
+        // past the limit rather than exhaust memory.
+        let listed = crate::report::listed_sources(report);
+        if let Err(error) = crate::limits::check_listed(listed) {
+            return crate::render_plan_error(&error, format);
+        }
+    }
     match format {
         ReportFormat::Json => json(report),
         ReportFormat::Table => table(report),
@@ -95,15 +105,26 @@ pub(crate) fn plural(n: u32, word: &str) -> String {
     }
 }
 
-/// The sources a row's group admits, as the text table and the sheets list
-/// them (a name the report does not hold lists nothing).
-fn group_sources<'r>(report: &'r Report, group: Option<&str>) -> Option<&'r [String]> {
-    let group = group?;
-    let found = report.source_groups.iter().find(|g| g.name == group);
-    found.map(|g| g.sources.as_slice())
+/// A report's source groups' sources by name, as the text table and the
+/// sheets list them (a name the report does not hold lists nothing).
+struct Groups<'r>(HashMap<&'r str, &'r [String]>);
+
+impl<'r> Groups<'r> {
+    fn new(report: &'r Report) -> Self {
+        let groups = report.source_groups.iter();
+        Groups(
+            groups
+                .map(|g| (g.name.as_str(), g.sources.as_slice()))
+                .collect(),
+        )
+    }
+
+    fn sources(&self, group: Option<&str>) -> Option<&'r [String]> {
+        group.and_then(|g| self.0.get(g).copied())
+    }
 }
 
-fn host_table(report: &Report, host: &HostPorts) -> String {
+fn host_table(groups: &Groups, host: &HostPorts) -> String {
     let mut rows = vec![header(&[
         "PORT",
         "PROTO",
@@ -120,7 +141,7 @@ fn host_table(report: &Report, host: &HostPorts) -> String {
         if entry.overridden {
             port.push('*');
         }
-        let admitted = group_sources(report, entry.group.as_deref());
+        let admitted = groups.sources(entry.group.as_deref());
         let sources = match (entry.exposure, admitted) {
             (Exposure::Loopback, _) => "local only".to_string(),
             (_, None) => "closed".to_string(),
@@ -148,6 +169,7 @@ pub fn table(report: &Report) -> String {
         plural(s.warnings, "warning"),
         plural(s.infos, "info")
     );
+    let groups = Groups::new(report);
     for host in &report.hosts {
         let _ = write!(
             out,
@@ -155,7 +177,7 @@ pub fn table(report: &Report) -> String {
             quote(&host.host),
             quote(&host.address)
         );
-        out.push_str(&host_table(report, host));
+        out.push_str(&host_table(&groups, host));
     }
     if report
         .hosts
@@ -194,10 +216,10 @@ pub fn table(report: &Report) -> String {
 /// The network team's request sheet rows: one per desired rule, its
 /// sources listed (a sheet is read row by row, not joined).
 fn sheet_rows(report: &Report) -> Vec<[String; 6]> {
-    let mut rows = Vec::new();
+    let (groups, mut rows) = (Groups::new(report), Vec::new());
     for host in &report.hosts {
         for entry in &host.ports {
-            let Some(sources) = group_sources(report, entry.group.as_deref()) else {
+            let Some(sources) = groups.sources(entry.group.as_deref()) else {
                 continue;
             };
             rows.push([

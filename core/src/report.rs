@@ -9,8 +9,8 @@ use serde_json::Value;
 use crate::decode::{self, quote};
 use crate::deployment::{Deployment, HostId, Placed};
 use crate::model::{
-    Finding, FirewallRule, HostObservation, HostPorts, Observation, Phase, Plan, PlanError,
-    PortEntry, Report, Severity, SourceGroup, Summary,
+    Exposure, Finding, FirewallRule, HostObservation, HostPorts, Observation, Phase, Plan,
+    PlanError, PortEntry, Report, Severity, SourceGroup, Summary,
 };
 use crate::sources::{self, GroupId, Sources};
 use crate::{limits, resolve, rules};
@@ -211,46 +211,99 @@ fn purpose(placed: &Placed, fronted: Option<&sources::Reach>) -> String {
 
 /// The rules the firewall of `host` should hold (of every host of the
 /// report, in its order, when `None`): each port table row that names a
-/// source group, admitting exactly the group's sources. A name the report
-/// does not hold, or a group named twice, is an error naming where.
+/// source group, admitting exactly the group's sources. A group named twice,
+/// a row naming a group the report does not list or one without sources, a
+/// loopback row naming a group, an unknown host, or more sources in all than
+/// [`limits::LISTED_SOURCES`] is an error naming where: never a rule that
+/// admits nobody (or, to a tool that reads it so, everybody).
 pub(crate) fn firewall_rules(
     report: &Report,
     host: Option<&str>,
 ) -> Result<Vec<FirewallRule>, PlanError> {
-    let mut groups: HashMap<&str, &SourceGroup> = HashMap::new();
-    for (i, group) in report.source_groups.iter().enumerate() {
-        if groups.insert(&group.name, group).is_some() {
-            let at = format!("source-groups[{i}].name");
-            return Err(PlanError::single(at, quote(&group.name), "named twice"));
-        }
-    }
+    let groups = groups_by_name(report)?;
     if let Some(host) = host.filter(|h| !report.hosts.iter().any(|p| p.host == *h)) {
-        let names = report.hosts.iter().map(|h| h.host.as_str());
-        return Err(not_a_host(host, names, report.hosts.len()));
+        let known: Vec<String> = report
+            .hosts
+            .iter()
+            .take(20)
+            .map(|h| quote(&h.host))
+            .collect();
+        let message = format!("not a host of the report; hosts: {}", known.join(", "));
+        return Err(PlanError::single("host", quote(host), message));
     }
-    let mut rules = Vec::new();
+    let mut named = Vec::new();
     for (i, ports) in report.hosts.iter().enumerate() {
         if host.is_some_and(|h| h != ports.host) {
             continue;
         }
         for (j, entry) in ports.ports.iter().enumerate() {
-            let Some(name) = &entry.group else { continue };
-            let Some(group) = groups.get(name.as_str()) else {
-                let at = format!("hosts[{i}].ports[{j}].group");
-                return Err(PlanError::single(at, quote(name), "no such source group"));
-            };
-            rules.push(FirewallRule {
-                host: ports.host.clone(),
-                spec: entry.spec.clone(),
-                tag: sources::tag(&entry.spec),
-                transport: entry.transport,
-                ports: entry.ports,
-                sources: group.sources.clone(),
-                purpose: entry.purpose.clone(),
-            });
+            if let Some(group) = named_group(&groups, entry, (i, j))? {
+                named.push((&ports.host, entry, group));
+            }
         }
     }
-    Ok(rules)
+    limits::check_listed(named.iter().map(|(_, _, g)| g.sources.len()).sum())?;
+    let rule = |(host, entry, group): (&String, &PortEntry, &SourceGroup)| FirewallRule {
+        host: host.clone(),
+        spec: entry.spec.clone(),
+        tag: sources::tag(&entry.spec),
+        transport: entry.transport,
+        ports: entry.ports,
+        sources: group.sources.clone(),
+        purpose: entry.purpose.clone(),
+    };
+    Ok(named.into_iter().map(rule).collect())
+}
+
+/// A report's source groups by name; a name listed twice is an error.
+fn groups_by_name(report: &Report) -> Result<HashMap<&str, &SourceGroup>, PlanError> {
+    let mut groups = HashMap::new();
+    for (i, group) in report.source_groups.iter().enumerate() {
+        if groups.insert(group.name.as_str(), group).is_some() {
+            let at = format!("report.source-groups[{i}].name");
+            return Err(PlanError::single(at, quote(&group.name), "listed twice"));
+        }
+    }
+    Ok(groups)
+}
+
+/// The group row `j` of host `i` names, if any: it must be listed, admit
+/// someone, and belong to a port that leaves the host.
+fn named_group<'r>(
+    groups: &HashMap<&str, &'r SourceGroup>,
+    entry: &PortEntry,
+    (i, j): (usize, usize),
+) -> Result<Option<&'r SourceGroup>, PlanError> {
+    let Some(name) = &entry.group else {
+        return Ok(None);
+    };
+    let at = format!("report.hosts[{i}].ports[{j}].group");
+    let Some(group) = groups.get(name.as_str()).copied() else {
+        return Err(PlanError::single(at, quote(name), "no such source group"));
+    };
+    if group.sources.is_empty() {
+        let message = "the group lists no source, and a rule must admit someone";
+        return Err(PlanError::single(at, quote(name), message));
+    }
+    if entry.exposure == Exposure::Loopback {
+        let message = "a loopback port is never opened, so it names no group";
+        return Err(PlanError::single(at, quote(name), message));
+    }
+    Ok(Some(group))
+}
+
+/// How many sources the rules of `report` list in full (each rule its
+/// group's whole list), counted without listing them; a name the report
+/// does not list counts nothing.
+pub(crate) fn listed_sources(report: &Report) -> usize {
+    let sizes: HashMap<&str, usize> = report
+        .source_groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.sources.len()))
+        .collect();
+    let rows = report.hosts.iter().flat_map(|h| &h.ports);
+    rows.filter_map(|p| p.group.as_deref().and_then(|g| sizes.get(g)))
+        .sum()
 }
 
 /// Check one host of a plan against what was observed on it.

@@ -779,19 +779,24 @@ fn no_allowed_sources(
         if undefined.is_empty() {
             continue;
         }
-        let reach = sources.reach(id, placed);
+        // Who is admitted, without listing every peer (n² over an
+        // all-to-all spec): whether anyone is, and whether a network is.
+        let (admitted, networks) = (
+            sources.group_of(id, placed).is_some(),
+            sources.names_networks(placed),
+        );
         let quoted = undefined
             .iter()
             .map(|n| format!("\"{}\"", quote(n)))
             .collect::<Vec<_>>();
-        let message = if reach.nets.is_empty() {
+        let message = if !admitted {
             format!(
                 "nothing in the plan may reach {} on {}, so it gets no firewall rule; it is meant for network {}",
                 quote(&placed.spec.id),
                 quote(&host.name),
                 quoted.join(" and ")
             )
-        } else if reach.networks.is_empty() {
+        } else if !networks {
             let who = if placed.spec.exposure == Exposure::Browser {
                 "is opened in a browser"
             } else {

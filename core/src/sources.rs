@@ -14,17 +14,20 @@
 //! host of its group, the host whose port it opens included, so that every
 //! host of an all-to-all spec (OBServer RPC, the FineDataLink cluster ports)
 //! admits one and the same set: named once, an n-host plan's report is O(n),
-//! not n² (every peer but me is a different set on each host). Admitting
-//! itself admits nobody else: a packet from outside whose source is one of
-//! the host's own addresses is dropped by the kernel before any filter sees
-//! it (IPv4 `accept_local` is 0 unless set; the reverse lookup of a local
-//! source fails), and traffic the host sends to its own address arrives on
-//! `lo` from itself, as the accessor it is. A spoofer on the link who could
-//! fake the host's address could as well fake any peer's, which the rule
-//! admits anyway. Who *reaches* a port ([`Reach`]: the port table's purpose,
-//! the findings, the probe plans) still leaves the host out: it never probes
-//! itself. A row whose group admits nobody but the host itself (a single
-//! OBServer) names no group and gets no rule, as before.
+//! not n² (every peer but me is a different set on each host). What that
+//! adds: the host's own connections to its plan address (which arrive on
+//! `lo`, from an accessor: itself), and packets from outside forged with
+//! that address as their source. On IPv4 the kernel drops the latter before
+//! the input filter when the address is configured on the host and
+//! `accept_local` is 0 (the default; the reverse lookup of a local source
+//! fails). On IPv6, which has no such check, or where `accept_local` is set,
+//! or where the plan address is not the host's own (a NAT address), a forger
+//! gains no more than by forging a peer's address, which the rule admits
+//! anyway (and a forged TCP handshake's answer goes to the host itself).
+//! Who *reaches* a port ([`Reach`]: the port table's purpose, the findings,
+//! the probe plans) still leaves the host out: it never probes itself. A row
+//! whose group admits nobody but the host itself (a single OBServer) names
+//! no group and gets no rule, as before.
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -76,7 +79,8 @@ impl GroupId {
     }
 }
 
-/// What one accessor list admits, before the host itself is left out.
+/// What one accessor list admits: every host running an accessor, and the
+/// client networks.
 struct Group<'d> {
     /// The group's name in every report of the deployment.
     id: GroupId,
@@ -125,6 +129,13 @@ impl<'d> Sources<'d> {
             None => !group.nets.is_empty(),
         };
         others.then_some(group.id)
+    }
+
+    /// Whether the group of `placed` admits a client network (the exclusive
+    /// one when there is one).
+    pub fn names_networks(&self, placed: &Placed) -> bool {
+        self.group(placed)
+            .is_some_and(|g| !g.admitted_networks(self.deployment).is_empty())
     }
 
     /// The report's record of the group of `placed` (which names it).

@@ -255,9 +255,35 @@ fn firewall_rules_refuse_an_unknown_host_or_group() {
     let error = portplan_core::firewall_rules(&r, None).unwrap_err();
     assert_eq!(
         error.problems[0].path,
-        format!("hosts[{i}].ports[{j}].group")
+        format!("report.hosts[{i}].ports[{j}].group")
     );
     assert_eq!(error.problems[0].value, "g999");
+    // A listed group without sources would be a rule admitting nobody (or,
+    // to a tool that reads an empty list so, everybody): refused.
+    let mut empty = portplan_core::validate_plan(&plan).unwrap();
+    let name = empty.hosts[i].ports[j].group.clone().unwrap();
+    let group = empty
+        .source_groups
+        .iter_mut()
+        .find(|g| g.name == name)
+        .unwrap();
+    group.sources.clear();
+    let error = portplan_core::firewall_rules(&empty, None).unwrap_err();
+    assert!(
+        error.problems[0].message.contains("lists no source"),
+        "{error}"
+    );
+    // A loopback port never names a group.
+    let mut loopback = portplan_core::validate_plan(&plan).unwrap();
+    let row = loopback
+        .hosts
+        .iter_mut()
+        .flat_map(|h| &mut h.ports)
+        .find(|p| p.exposure == portplan_core::Exposure::Loopback)
+        .unwrap();
+    row.group = Some(name);
+    let error = portplan_core::firewall_rules(&loopback, None).unwrap_err();
+    assert!(error.problems[0].message.contains("loopback"), "{error}");
     let mut twice = portplan_core::validate_plan(&plan).unwrap();
     let first = twice.source_groups[0].clone();
     twice.source_groups.push(first);

@@ -233,15 +233,18 @@ function selectedBackend() {
 async function renderFirewall(report, gen) {
   const backend = selectedBackend();
   const sections = [];
-  // Every host's rules in one call: the report goes to the plugin once.
-  const all = await api.firewallRules(report);
+  const groups = new Map((report['source-groups'] ?? []).map((g) => [g.name, g]));
   for (const host of report.hosts) {
-    const rules = all.filter((r) => r.host === host.host);
     let body;
-    if (!rules.length) {
+    if (!host.ports.some((p) => p.group != null)) {
       body = h('p', { class: 'hint' }, 'No port of this host is opened to anyone: nothing to run.');
     } else {
       try {
+        // The plugin gets this host's rows and the groups they name, not the
+        // whole report: each host's call stays the size of its own rules.
+        const named = [...new Set(host.ports.map((p) => p.group).filter((g) => g != null))];
+        const part = { ...report, hosts: [host], 'source-groups': named.map((n) => groups.get(n)).filter(Boolean) };
+        const rules = await api.firewallRules(part, host.host);
         const change = await api.planFirewall(rules, backend);
         const text = change.commands.map(commandText).join('\n');
         body = [

@@ -20,8 +20,16 @@ const range = (r) => (r.first === r.last ? `${r.first}` : `${r.first}-${r.last}`
  * the row admits no one, and gets no firewall rule). */
 export function groupOf(report, entry) {
   if (entry.group == null) return null;
-  return (report['source-groups'] ?? []).find((g) => g.name === entry.group) ?? null;
+  // Indexed once per report (a row of every host names a group).
+  let byName = indexes.get(report);
+  if (!byName) {
+    byName = new Map((report['source-groups'] ?? []).map((g) => [g.name, g]));
+    indexes.set(report, byName);
+  }
+  return byName.get(entry.group) ?? null;
 }
+
+const indexes = new WeakMap();
 
 /** Who a port-table row of `host` admits: its group's hosts (but `host`
  * itself, which its rule admits without reaching itself from outside) and

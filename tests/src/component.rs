@@ -16,10 +16,11 @@ pub use bindings::Portplan;
 pub use bindings::portplan::ports::types;
 
 /// The bytes a single call may hand back to the host: wasmtime's hostcall
-/// fuel, 128 MiB by default, which a report of a few thousand hosts already
-/// passes. The input limits (`portplan_core` limits.rs) admit reports of
-/// hundreds of megabytes (20,000 hosts, 20 million admitted sources listed
-/// twice), so the host allows what a wasm32 guest can hold at all, its whole
+/// fuel, 128 MiB by default, which a large report still passes. The input
+/// limits (`portplan_core` limits.rs) admit reports of hundreds of megabytes
+/// (a million port table rows, each with its spec's purpose; 4 million
+/// sources in the groups; 20 million listed by `firewall-rules`), so the
+/// host allows what a wasm32 guest can hold at all, its whole
 /// 4 GiB memory: the guest's memory, not the host, is then the bound, and
 /// exhausting it is a trap, reported as a crash.
 pub const HOSTCALL_FUEL: usize = 4 << 30;

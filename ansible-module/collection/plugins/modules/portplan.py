@@ -576,8 +576,9 @@ ports:
 source_groups:
   description:
     - Who this host's ports admit, each set listed once however many ports admit it. A group holds every host running
-      one of its accessors, this host included when it is one (a packet from outside cannot carry this host's own
-      address, so that admits no one else); every host of an all-to-all spec names the same group.
+      one of its accessors, this host included when it is one (its own connections to its address; a forger gains
+      nothing from it that forging a peer's address would not give), so every host of an all-to-all spec names the
+      same group.
   returned: always
   type: list
   elements: dict
@@ -629,7 +630,8 @@ rules:
       type: dict
       sample: {first: 8080, last: 8080}
     sources:
-      description: Exactly the sources admitted, as aggregated CIDRs.
+      description: Exactly the sources admitted, as aggregated CIDRs (the port's source group, this host included when
+        it runs an accessor).
       type: list
       elements: str
       sample: [198.18.60.0/24]
