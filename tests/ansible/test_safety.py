@@ -127,6 +127,18 @@ def finish_module(started, timeout=300):
     return process.returncode, (json.loads(out) if out else None), finished
 
 
+
+def pinned_run(target, path, plan, state):
+    """Run the module while a copy of `path` is bind-mounted over it, so
+    replacing the file (a rename onto a mount point) fails with EBUSY."""
+    copy = os.path.join(target.fault_dir, "pinned-" + os.path.basename(path))
+    target.host.run("cp", "-a", path, copy)
+    target.host.run("mount", "--bind", copy, path)
+    try:
+        return target.run(plan, state)
+    finally:
+        target.host.run("umount", path)
+
 def brief(result):
     """A result shortened for an assertion message."""
     if result is None:
@@ -644,13 +656,7 @@ class Matrix:
             case = f"{state} after {start}, {path} cannot be replaced"
             self.cases.append(case)
             before = self.at(start, target.snapshot())
-            copy = os.path.join(target.fault_dir, "pinned-" + os.path.basename(path))
-            target.host.run("cp", "-a", path, copy)
-            target.host.run("mount", "--bind", copy, path)
-            try:
-                code, result = target.run(self.plan, state)
-            finally:
-                target.host.run("umount", path)
+            code, result = pinned_run(target, path, self.plan, state)
             after = target.snapshot()
             if result is None or not result["failed"] or result["changed"]:
                 self.fail(case, f"expected a failed run with changed=false: {brief(result)}")
@@ -742,13 +748,7 @@ class Matrix:
                 if path.endswith("rules.v6"):
                     target.host.run("ip6tables", *drift[:1], "-I", *drift[1:])
                 before = target.snapshot()
-                copy = os.path.join(target.fault_dir, "pinned-" + os.path.basename(path))
-                target.host.run("cp", "-a", path, copy)
-                target.host.run("mount", "--bind", copy, path)
-                try:
-                    code, result = target.run(self.plan, state)
-                finally:
-                    target.host.run("umount", path)
+                code, result = pinned_run(target, path, self.plan, state)
                 after = target.snapshot()
                 if path.endswith("rules.v6"):
                     target.host.run("ip6tables", *drift[:1], "-D", *drift[1:])
