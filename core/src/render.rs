@@ -19,21 +19,18 @@ use crate::model::{
 
 /// Render a report in `format`. Every rendering ends with a newline.
 pub fn report(report: &Report, format: ReportFormat) -> String {
-    if format != ReportFormat::Json {
-        // The table and the sheets list each rule's sources in full: n² for
-        // an all-to-all spec of n hosts, which the JSON names once. Refuse
-        // past the limit rather than exhaust memory.
-        let listed = crate::report::listed_sources(report);
-        if let Err(error) = crate::limits::check_listed(listed) {
-            return crate::render_plan_error(&error, format);
-        }
-    }
-    match format {
-        ReportFormat::Json => json(report),
-        ReportFormat::Table => table(report),
-        ReportFormat::Markdown => markdown_sheet(report),
-        ReportFormat::Csv => csv_sheet(report),
-    }
+    // The table and the sheets list each rule's sources in full: n² for an
+    // all-to-all spec of n hosts, which the JSON names once. They are
+    // refused past the limit rather than exhaust memory.
+    let groups = Groups::new(report);
+    let listed = || crate::limits::check_listed(groups.listed(report));
+    let rendered = match format {
+        ReportFormat::Json => Ok(json(report)),
+        ReportFormat::Table => listed().map(|()| table(report, &groups)),
+        ReportFormat::Markdown => listed().map(|()| markdown_sheet(report, &groups)),
+        ReportFormat::Csv => listed().map(|()| csv_sheet(report, &groups)),
+    };
+    rendered.unwrap_or_else(|error| crate::render_plan_error(&error, format))
 }
 
 /// Pretty JSON with a final newline: the reference form the corpus compares.
@@ -122,6 +119,15 @@ impl<'r> Groups<'r> {
     fn sources(&self, group: Option<&str>) -> Option<&'r [String]> {
         group.and_then(|g| self.0.get(g).copied())
     }
+
+    /// How many sources the rows of `report` list in full (each row its
+    /// group's whole list), counted without listing them.
+    fn listed(&self, report: &Report) -> usize {
+        let rows = report.hosts.iter().flat_map(|h| &h.ports);
+        rows.filter_map(|p| self.sources(p.group.as_deref()))
+            .map(<[String]>::len)
+            .sum()
+    }
 }
 
 fn host_table(groups: &Groups, host: &HostPorts) -> String {
@@ -160,7 +166,7 @@ fn host_table(groups: &Groups, host: &HostPorts) -> String {
 }
 
 /// The readable report: each host's port table, then the findings.
-pub fn table(report: &Report) -> String {
+fn table(report: &Report, groups: &Groups) -> String {
     let s = report.summary;
     let mut out = format!(
         "plan {}: {}, {}, {}\n",
@@ -169,7 +175,6 @@ pub fn table(report: &Report) -> String {
         plural(s.warnings, "warning"),
         plural(s.infos, "info")
     );
-    let groups = Groups::new(report);
     for host in &report.hosts {
         let _ = write!(
             out,
@@ -177,7 +182,7 @@ pub fn table(report: &Report) -> String {
             quote(&host.host),
             quote(&host.address)
         );
-        out.push_str(&host_table(&groups, host));
+        out.push_str(&host_table(groups, host));
     }
     if report
         .hosts
@@ -215,8 +220,8 @@ pub fn table(report: &Report) -> String {
 
 /// The network team's request sheet rows: one per desired rule, its
 /// sources listed (a sheet is read row by row, not joined).
-fn sheet_rows(report: &Report) -> Vec<[String; 6]> {
-    let (groups, mut rows) = (Groups::new(report), Vec::new());
+fn sheet_rows(report: &Report, groups: &Groups) -> Vec<[String; 6]> {
+    let mut rows = Vec::new();
     for host in &report.hosts {
         for entry in &host.ports {
             let Some(sources) = groups.sources(entry.group.as_deref()) else {
@@ -263,12 +268,12 @@ pub(crate) fn sheet_cell(cell: &str) -> String {
 }
 
 /// The request sheet as a Markdown table.
-pub fn markdown_sheet(report: &Report) -> String {
+fn markdown_sheet(report: &Report, groups: &Groups) -> String {
     let pipes = |cell: String| cell.replace('|', "\\|");
     let mut out = format!("# Firewall request: {}\n\n", pipes(escape(&report.plan)));
     let _ = writeln!(out, "| {} |", SHEET_HEADER.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(SHEET_HEADER.len()));
-    for row in sheet_rows(report) {
+    for row in sheet_rows(report, groups) {
         let cells: Vec<String> = row.iter().map(|c| pipes(sheet_cell(c))).collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
@@ -277,11 +282,11 @@ pub fn markdown_sheet(report: &Report) -> String {
 
 /// The request sheet as CSV (RFC 4180 quoting by the `csv` crate), every
 /// cell a [`sheet_cell`].
-pub fn csv_sheet(report: &Report) -> String {
+fn csv_sheet(report: &Report, groups: &Groups) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     // Writing into a Vec cannot fail, so errors here are impossible.
     let _ = writer.write_record(SHEET_HEADER);
-    for row in sheet_rows(report) {
+    for row in sheet_rows(report, groups) {
         let _ = writer.write_record(row.iter().map(|c| sheet_cell(c)));
     }
     let bytes = writer.into_inner().unwrap_or_default();

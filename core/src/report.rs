@@ -79,7 +79,7 @@ impl CheckedPlan {
         let mut deployment = self.deployment.borrow_mut();
         let Some(id) = deployment.host_id(host) else {
             let names = deployment.hosts.iter().map(|h| h.name.as_str());
-            return Err(not_a_host(host, names, deployment.hosts.len()));
+            return Err(not_a_host(host, "plan", names, deployment.hosts.len()));
         };
         resolve::check_observation_error(observation)?;
         // The one limit an observation can pass: every host's listeners.
@@ -222,14 +222,8 @@ pub(crate) fn firewall_rules(
 ) -> Result<Vec<FirewallRule>, PlanError> {
     let groups = groups_by_name(report)?;
     if let Some(host) = host.filter(|h| !report.hosts.iter().any(|p| p.host == *h)) {
-        let known: Vec<String> = report
-            .hosts
-            .iter()
-            .take(20)
-            .map(|h| quote(&h.host))
-            .collect();
-        let message = format!("not a host of the report; hosts: {}", known.join(", "));
-        return Err(PlanError::single("host", quote(host), message));
+        let names = report.hosts.iter().map(|h| h.host.as_str());
+        return Err(not_a_host(host, "report", names, report.hosts.len()));
     }
     let mut named = Vec::new();
     for (i, ports) in report.hosts.iter().enumerate() {
@@ -292,20 +286,6 @@ fn named_group<'r>(
     Ok(Some(group))
 }
 
-/// How many sources the rules of `report` list in full (each rule its
-/// group's whole list), counted without listing them; a name the report
-/// does not list counts nothing.
-pub(crate) fn listed_sources(report: &Report) -> usize {
-    let sizes: HashMap<&str, usize> = report
-        .source_groups
-        .iter()
-        .map(|g| (g.name.as_str(), g.sources.len()))
-        .collect();
-    let rows = report.hosts.iter().flat_map(|h| &h.ports);
-    rows.filter_map(|p| p.group.as_deref().and_then(|g| sizes.get(g)))
-        .sum()
-}
-
 /// Check one host of a plan against what was observed on it.
 ///
 /// The report holds that host's findings, port table and rules, and the
@@ -318,7 +298,7 @@ pub(crate) fn check_host(
 ) -> Result<Report, PlanError> {
     if !plan.hosts.iter().any(|h| h.name == host) {
         let names = plan.hosts.iter().map(|h| h.name.as_str());
-        return Err(not_a_host(host, names, plan.hosts.len()));
+        return Err(not_a_host(host, "plan", names, plan.hosts.len()));
     }
     resolve::check_observation_error(observation)?;
     let mut plan = plan.clone();
@@ -333,9 +313,14 @@ pub(crate) fn check_host(
     host_report(&deployment, &ids, host)
 }
 
-/// The `host` error of a name that is not a plan host, listing the first
-/// 20 of the plan's `count` host names.
-fn not_a_host<'a>(host: &str, names: impl Iterator<Item = &'a str>, count: usize) -> PlanError {
+/// The `host` error of a name that is not a host of the plan (or of the
+/// report, `of`), listing the first 20 of its `count` host names.
+fn not_a_host<'a>(
+    host: &str,
+    of: &str,
+    names: impl Iterator<Item = &'a str>,
+    count: usize,
+) -> PlanError {
     // Plan text, so quoted: escaped and capped like every echoed value.
     let known: Vec<String> = names.take(20).map(quote).collect();
     let more = count.saturating_sub(known.len());
@@ -347,7 +332,7 @@ fn not_a_host<'a>(host: &str, names: impl Iterator<Item = &'a str>, count: usize
     PlanError::single(
         "host",
         quote(host),
-        format!("not a host of the plan; hosts: {}{more}", known.join(", ")),
+        format!("not a host of the {of}; hosts: {}{more}", known.join(", ")),
     )
 }
 

@@ -124,8 +124,12 @@ impl<'d> Sources<'d> {
     /// anyone but the host itself.
     pub fn group_of(&self, id: HostId, placed: &Placed) -> Option<GroupId> {
         let group = self.group(placed)?;
-        let others = match self.cut(group, id) {
-            Some((_, pieces)) => group.nets.len() > 1 || !pieces.is_empty(),
+        // Cut out, the host's address leaves nothing only when it is the
+        // group's one CIDR, a single address (no pieces are built to see).
+        let others = match self.cut_at(group, id) {
+            Some(i) => {
+                group.nets.len() > 1 || group.nets[i].prefix_len() < group.nets[i].max_prefix_len()
+            }
             None => !group.nets.is_empty(),
         };
         others.then_some(group.id)
@@ -237,11 +241,16 @@ impl<'d> Sources<'d> {
     /// None when the host is no accessor or a network covers its address,
     /// which then stays admitted.
     fn cut(&self, group: &Group, id: HostId) -> Option<(usize, Vec<IpNet>)> {
+        let i = self.cut_at(group, id)?;
+        Some((i, without(group.nets[i], self.deployment.host(id).address)))
+    }
+
+    /// The position [`Sources::cut`] cuts at, without cutting.
+    fn cut_at(&self, group: &Group, id: HostId) -> Option<usize> {
         let address = self.deployment.host(id).address;
         let accessor = group.hosts.binary_search(&id).is_ok();
         let i = holder(&group.nets, address)?;
-        (accessor && holder(&group.network_nets, address).is_none())
-            .then(|| (i, without(group.nets[i], address)))
+        (accessor && holder(&group.network_nets, address).is_none()).then_some(i)
     }
 }
 
