@@ -16,6 +16,18 @@ mod module;
 mod plan_input;
 mod reach;
 
+/// The static binaries' allocator. musl's own malloc (mallocng) costs several
+/// times glibc's on the many small allocations of reading and checking a
+/// large plan: the module's run with a 5,000-host plan took 47 ms against
+/// 34 ms with glibc (BENCHMARKS.md). dlmalloc (the Rust port std itself uses
+/// on WebAssembly) is glibc's malloc's ancestor, in Rust, so the static
+/// aarch64 build still needs no C cross toolchain. It takes one lock per
+/// call: the module is all but single-threaded, and std's fork-exec path
+/// allocates nothing between fork and exec.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -228,11 +240,10 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // Ansible runs a binary module with one argument, its args file; anything
     // else is a command line (clap answers a typo with usage and exit 2).
-    if let [_, only] = args.as_slice() {
-        let path = PathBuf::from(only);
-        if module::is_module_args(&path) {
-            return module::main(&path);
-        }
+    if let [_, only] = args.as_slice()
+        && let Some(args) = module::args_file(&PathBuf::from(only))
+    {
+        return module::main(args);
     }
     match Cli::parse().command {
         Command::Catalog { profile, format } => catalog(profile.as_deref(), format),

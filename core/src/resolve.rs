@@ -5,7 +5,7 @@
 //! path and value of each problem; everything that makes it merely wrong is a
 //! finding of the rules.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 use core::net::IpAddr;
@@ -113,10 +113,19 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
         );
     }
     let mut taken = Taken::default();
+    let mut placements = Placements::default();
     let mut hosts = Vec::new();
     let mut rows = 0;
     for (i, host) in plan.hosts.iter().enumerate() {
-        let resolved = resolve_host(plan, i, host, &known, &mut taken, &mut problems);
+        let resolved = resolve_host(
+            plan,
+            i,
+            host,
+            &known,
+            &mut taken,
+            &mut placements,
+            &mut problems,
+        );
         // Checked while placing, so an oversized plan stops here.
         rows += resolved.as_ref().map_or(0, |h| h.placed.len());
         limits::check_rows(rows)?;
@@ -195,8 +204,38 @@ impl<'p> Known<'p> {
 /// Host names and addresses seen so far, by the index of the first holder.
 #[derive(Default)]
 struct Taken<'p> {
-    names: BTreeMap<&'p str, usize>,
-    addresses: BTreeMap<IpAddr, usize>,
+    // Hashed: only asked whether a name or address came before, never
+    // listed, so their order cannot reach any output.
+    names: HashMap<&'p str, usize>,
+    addresses: HashMap<IpAddr, usize>,
+}
+
+/// The rows placed for each set of components a host without overrides of
+/// its own runs: most hosts of a large plan share a few sets, so each set is
+/// placed (looked up, filtered, sorted) once and its rows copied, not placed
+/// again per host.
+#[derive(Default)]
+struct Placements<'p>(BTreeMap<Vec<&'p str>, Vec<Placed>>);
+
+impl<'p> Placements<'p> {
+    fn place(&mut self, host: &'p PlanHost, known: &Known, plan: &Plan) -> Vec<Placed> {
+        if !host.overrides.is_empty() {
+            return place(
+                host.components.iter(),
+                known,
+                &plan.overrides,
+                &host.overrides,
+            );
+        }
+        // `place` reads the components as a set: so does the key.
+        let mut key: Vec<&str> = host.components.iter().map(String::as_str).collect();
+        key.sort_unstable();
+        key.dedup();
+        self.0
+            .entry(key)
+            .or_insert_with(|| place(host.components.iter(), known, &plan.overrides, &[]))
+            .clone()
+    }
 }
 
 /// One plan host: its name, address, components and overrides checked; the
@@ -207,6 +246,7 @@ fn resolve_host<'p>(
     host: &'p PlanHost,
     known: &Known,
     taken: &mut Taken<'p>,
+    placements: &mut Placements<'p>,
     problems: &mut Problems,
 ) -> Option<DeployedHost> {
     // Written only into a problem's path: most hosts have none.
@@ -251,12 +291,7 @@ fn resolve_host<'p>(
             .deploy_user
             .or(plan.deploy_user)
             .unwrap_or(DeployUser::Root),
-        placed: place(
-            host.components.iter(),
-            known,
-            &plan.overrides,
-            &host.overrides,
-        ),
+        placed: placements.place(host, known, plan),
         observation: None,
     })
 }
@@ -660,8 +695,6 @@ fn place<'a>(
 /// FineDataLink itself), each is given every component any of them runs: its
 /// ports are placed, checked and opened on every component server.
 fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [DeployedHost]) {
-    let plan_hosts: BTreeMap<&str, &PlanHost> =
-        plan.hosts.iter().map(|h| (h.name.as_str(), h)).collect();
     let Some(cluster) = known
         .profiles
         .iter()
@@ -688,6 +721,8 @@ fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [De
     if servers.len() < 2 {
         return;
     }
+    let plan_hosts: BTreeMap<&str, &PlanHost> =
+        plan.hosts.iter().map(|h| (h.name.as_str(), h)).collect();
     let union: Vec<&str> = server_components
         .iter()
         .copied()

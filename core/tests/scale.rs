@@ -611,3 +611,54 @@ fn one_holder_of_a_port_shared_by_specs_is_one_finding() {
     );
     assert_eq!(held.spec.as_deref(), Some("c.s0"));
 }
+
+/// Hosts sharing a set of components share its rows, placed once per set
+/// (`resolve`'s placements): listed in any order, with or without overrides
+/// of their own, each host's rows are the rows it gets alone in a plan.
+#[test]
+fn hosts_sharing_components_get_the_rows_they_get_alone() {
+    let hosts = [
+        json!({"name": "a", "address": "198.18.0.1", "components": ["observer", "ocp-agent"]}),
+        json!({"name": "b", "address": "198.18.0.2", "components": ["ocp-agent", "observer"]}),
+        json!({"name": "c", "address": "198.18.0.3", "components": ["observer", "ocp-agent"],
+               "overrides": [{"spec": "observer.sql", "ports": 3881}]}),
+        json!({"name": "d", "address": "198.18.0.4", "components": ["ocp-agent"]}),
+        json!({"name": "e", "address": "198.18.0.5", "components": ["ocp-agent", "observer"],
+               "overrides": [{"spec": "ocp-agent.rpc", "ports": 62999}]}),
+    ];
+    let plan = |hosts: &[Value]| {
+        parsed(
+            &json!({"name": "p", "profiles": ["ocp"], "deploy-user": "root",
+                       "overrides": [{"spec": "observer.rpc", "ports": 2883}], "hosts": hosts}),
+        )
+    };
+    let rows = |report: &Report, host: &str| -> Vec<String> {
+        let host = report.hosts.iter().find(|h| h.host == host).unwrap();
+        host.ports
+            .iter()
+            .map(|p| format!("{} {:?} {}", p.spec, p.ports, p.overridden))
+            .collect()
+    };
+    let together = portplan_core::validate_plan(&plan(&hosts)).unwrap();
+    for host in &hosts {
+        let name = host["name"].as_str().unwrap();
+        let alone = portplan_core::validate_plan(&plan(std::slice::from_ref(host))).unwrap();
+        assert_eq!(rows(&together, name), rows(&alone, name), "host {name}");
+    }
+    // The overrides reached the rows: neither set is placed once for all.
+    assert!(
+        rows(&together, "c")
+            .iter()
+            .any(|r| r.starts_with("observer.sql") && r.ends_with("true"))
+    );
+    assert!(
+        rows(&together, "a")
+            .iter()
+            .all(|r| !r.starts_with("observer.sql") || r.ends_with("false"))
+    );
+    assert!(
+        rows(&together, "e")
+            .iter()
+            .any(|r| r.starts_with("ocp-agent.rpc") && r.ends_with("true"))
+    );
+}
