@@ -22,12 +22,16 @@ PREFIX = 15  # 198.18.0.0/15: every test address is on one link
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PLAYBOOKS = os.path.join(REPO, "examples", "playbooks")
+# Where the venv, the x86_64 binary and dist/collection are: this checkout,
+# or with PORTPLAN_BUILD_ROOT another one's (a git worktree has none of its own).
+BUILD_ROOT = os.environ.get("PORTPLAN_BUILD_ROOT") or REPO
 # The controller: .venv's ansible-core (2.19), or with PORTPLAN_ANSIBLE=2.16
 # (2.17, 2.18) the venv scripts/setup makes for that version.
 ANSIBLE_VERSION = os.environ.get("PORTPLAN_ANSIBLE", "")
-VENV_BIN = os.path.join(REPO, f".venv-ansible-{ANSIBLE_VERSION}" if ANSIBLE_VERSION else ".venv", "bin")
+VENV = f".venv-ansible-{ANSIBLE_VERSION}" if ANSIBLE_VERSION else ".venv"
+VENV_BIN = os.path.join(BUILD_ROOT, VENV, "bin")
 # The x86_64 module binary scripts/build-collection builds (also the CLI).
-PORTPLAN = os.path.join(REPO, "target", "x86_64-unknown-linux-musl", "release", "portplan")
+PORTPLAN = os.path.join(BUILD_ROOT, "target", "x86_64-unknown-linux-musl", "release", "portplan")
 
 
 def sh(*argv, stdin=None, check=True):
@@ -244,7 +248,8 @@ def controller_env(work):
     """Install the collection tarball from scripts/build-collection into
     `work` and return the environment that runs ansible-playbook with it,
     keeping all of Ansible's own files inside `work`."""
-    tarballs = sorted(glob.glob(os.path.join(REPO, "dist", "collection", "portplan-ports-*.tar.gz")))
+    tarballs = sorted(glob.glob(os.path.join(BUILD_ROOT, "dist", "collection",
+                                          "portplan-ports-*.tar.gz")))
     if not tarballs:
         raise RuntimeError("no collection tarball in dist/collection: run scripts/build-collection")
     collections = os.path.join(work, "collections")
