@@ -53,12 +53,17 @@ pub(crate) struct Reach {
     /// Client networks, by name.
     pub networks: Vec<String>,
     /// Accessors an exclusive network stands in for (`host NAME`,
-    /// `network NAME`): they reach the port through it, not directly.
+    /// `network NAME`): they reach the port through it, not directly. At
+    /// most [`FRONTED_NAMED`] hosts, then `... (N more hosts)`.
     pub fronted: Vec<String>,
     /// The fewest CIDRs that cover exactly the same addresses (adjacent ones
     /// merge, nothing widens), IPv4 before IPv6, each by address.
     pub nets: Vec<IpNet>,
 }
+
+/// Most hosts a port table row names as fronted by an exclusive network
+/// ([`Reach::fronted`]); the rest are counted.
+pub(crate) const FRONTED_NAMED: usize = 20;
 
 /// Who every accessor list of a deployment admits, worked out once.
 pub(crate) struct Sources<'d> {
@@ -192,7 +197,18 @@ impl<'d> Sources<'d> {
                 .networks
                 .iter()
                 .partition(|n| deployment.exclusive.contains(**n));
-            let mut fronted: Vec<String> = peers.map(|h| format!("host {}", name(h))).collect();
+            // Named up to a cap, then counted: every row of the spec on every
+            // host says this, so a full list would make the report grow with
+            // the square of the hosts.
+            let mut fronted: Vec<String> = peers
+                .take(FRONTED_NAMED)
+                .map(|h| format!("host {}", name(h)))
+                .collect();
+            let member = usize::from(group.hosts.binary_search(&id).is_ok());
+            let more = group.hosts.len() - member - fronted.len();
+            if more > 0 {
+                fronted.push(format!("... ({more} more hosts)"));
+            }
             fronted.extend(others.iter().map(|n| format!("network {n}")));
             return Reach {
                 hosts: Vec::new(),

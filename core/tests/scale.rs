@@ -662,3 +662,66 @@ fn hosts_sharing_components_get_the_rows_they_get_alone() {
             .any(|r| r.starts_with("ocp-agent.rpc") && r.ends_with("true"))
     );
 }
+
+/// An OCP of `observers` OBServers and `servers` OCP-Servers whose clients
+/// all come through an exclusive SLB network.
+fn slb_fronted(observers: usize, servers: usize) -> Plan {
+    let host = |name: String, i: usize, components: &[&str]| {
+        let a = 0x0a00_0000_u32 + 2 * i as u32 + 1;
+        json!({"name": name, "address": std::net::Ipv4Addr::from(a).to_string(), "components": components})
+    };
+    let mut hosts: Vec<Value> = (0..servers)
+        .map(|i| host(format!("ocp{i}"), i, &["ocp-server"]))
+        .collect();
+    hosts.extend(
+        (0..observers).map(|i| host(format!("obs{i}"), servers + i, &["observer", "ocp-agent"])),
+    );
+    parsed(
+        &json!({"name": "slb", "profiles": ["ocp"], "hosts": hosts, "networks": [
+        {"name": "ocp-console", "cidrs": ["198.18.60.0/24"]},
+        {"name": "ocp-slb", "cidrs": ["198.18.70.5"], "exclusive": true}]}),
+    )
+}
+
+/// Seed 001's SLB stands in for every accessor of OCP-Server's ports: each
+/// such row names whom it stands in for, 20 hosts and a count, so the report
+/// stays linear in the hosts (the full list on every OCP-Server's rows made
+/// it grow with their square: 34 MB at 4,000 hosts of a mixed plan).
+#[test]
+fn an_exclusive_network_names_twenty_fronted_hosts_and_counts_the_rest() {
+    // Twice the hosts, about twice the report.
+    let bytes = |observers, servers| {
+        let report = portplan_core::validate_plan(&slb_fronted(observers, servers)).unwrap();
+        portplan_core::render_report(&report, ReportFormat::Json).len()
+    };
+    let (small, large) = (bytes(500, 50), bytes(1000, 100));
+    assert!(large < small * 21 / 10, "{small} -> {large} bytes");
+
+    let purpose = |observers| {
+        let report = portplan_core::validate_plan(&slb_fronted(observers, 1)).unwrap();
+        let host = report.hosts.iter().find(|h| h.host == "ocp0").unwrap();
+        let row = host
+            .ports
+            .iter()
+            .find(|p| p.spec == "ocp-server.http")
+            .unwrap();
+        row.purpose.clone()
+    };
+    let named: Vec<String> = (0..20).map(|i| format!("host obs{i}")).collect();
+    assert!(
+        purpose(20).ends_with(&format!(
+            "Admitted only through network ocp-slb, instead of {}, network ocp-console.",
+            named.join(", ")
+        )),
+        "{}",
+        purpose(20)
+    );
+    assert!(
+        purpose(1000).ends_with(&format!(
+            "Admitted only through network ocp-slb, instead of {}, ... (980 more hosts), network ocp-console.",
+            named.join(", ")
+        )),
+        "{}",
+        purpose(1000)
+    );
+}
