@@ -33,7 +33,7 @@ use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use core::net::IpAddr;
-use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
+use ipnet::IpNet;
 
 use crate::backends::TAG_PREFIX;
 use crate::deployment::{Deployment, HostId, Placed};
@@ -48,22 +48,21 @@ pub(crate) fn tag(spec_id: &str) -> String {
 /// name, and the addresses they stand for as the firewall rule admits them.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Reach {
-    /// Plan hosts, in plan order.
+    /// Plan hosts, in plan order: the first [`NAMED`].
     pub hosts: Vec<String>,
+    /// The plan hosts past the first [`NAMED`], counted.
+    pub more_hosts: usize,
     /// Client networks, by name.
     pub networks: Vec<String>,
     /// Accessors an exclusive network stands in for (`host NAME`,
     /// `network NAME`): they reach the port through it, not directly. At
-    /// most [`FRONTED_NAMED`] hosts, then `... (N more hosts)`.
+    /// most [`NAMED`] hosts, then `... (N more hosts)`.
     pub fronted: Vec<String>,
-    /// The fewest CIDRs that cover exactly the same addresses (adjacent ones
-    /// merge, nothing widens), IPv4 before IPv6, each by address.
-    pub nets: Vec<IpNet>,
 }
 
-/// Most hosts a port table row names as fronted by an exclusive network
-/// ([`Reach::fronted`]); the rest are counted.
-pub(crate) const FRONTED_NAMED: usize = 20;
+/// Most hosts a [`Reach`] names (admitted, or fronted by an exclusive
+/// network); the rest are counted.
+pub(crate) const NAMED: usize = 20;
 
 /// Who every accessor list of a deployment admits, worked out once.
 pub(crate) struct Sources<'d> {
@@ -187,8 +186,18 @@ impl<'d> Sources<'d> {
             return Reach::default();
         };
         let deployment = self.deployment;
-        let peers = group.hosts.iter().filter(move |&&h| h != id);
-        let name = move |h: &HostId| deployment.host(*h).name.clone();
+        // Named up to a cap, then counted: every row of an all-to-all spec
+        // on every host says this (the report's purpose, each probe's why),
+        // so full lists would grow with the square of the hosts.
+        let hosts: Vec<String> = group
+            .hosts
+            .iter()
+            .filter(|&&h| h != id)
+            .take(NAMED)
+            .map(|h| deployment.host(*h).name.clone())
+            .collect();
+        let member = usize::from(group.hosts.binary_search(&id).is_ok());
+        let more_hosts = group.hosts.len() - member - hosts.len();
         if group.exclusive {
             // Seed 001: "In general, other components access OCP-Server
             // through SLB or DNS address." An exclusive network is admitted
@@ -197,32 +206,33 @@ impl<'d> Sources<'d> {
                 .networks
                 .iter()
                 .partition(|n| deployment.exclusive.contains(**n));
-            // Named up to a cap, then counted: every row of the spec on every
-            // host says this, so a full list would make the report grow with
-            // the square of the hosts.
-            let mut fronted: Vec<String> = peers
-                .take(FRONTED_NAMED)
-                .map(|h| format!("host {}", name(h)))
-                .collect();
-            let member = usize::from(group.hosts.binary_search(&id).is_ok());
-            let more = group.hosts.len() - member - fronted.len();
-            if more > 0 {
-                fronted.push(format!("... ({more} more hosts)"));
+            let mut fronted: Vec<String> = hosts.iter().map(|h| format!("host {h}")).collect();
+            if more_hosts > 0 {
+                fronted.push(format!("... ({more_hosts} more hosts)"));
             }
             fronted.extend(others.iter().map(|n| format!("network {n}")));
             return Reach {
                 hosts: Vec::new(),
+                more_hosts: 0,
                 networks: exclusive.into_iter().map(str::to_string).collect(),
                 fronted,
-                nets: group.nets.clone(),
             };
         }
         Reach {
-            hosts: peers.map(name).collect(),
+            hosts,
+            more_hosts,
             networks: group.networks.iter().map(|n| (*n).to_string()).collect(),
             fronted: Vec::new(),
-            nets: self.admitted(group, id, &group.nets, |piece| piece),
         }
+    }
+
+    /// The CIDRs the group of `placed` admits, what every host's rule of it
+    /// admits (its own address included: the decision above), sorted and
+    /// disjoint, so whether one of them covers an address is a binary
+    /// search ([`covers`]).
+    pub fn nets(&self, placed: &Placed) -> &[IpNet] {
+        self.group(placed)
+            .map_or(&[], |group| group.nets.as_slice())
     }
 
     /// How many CIDRs the group of `placed` admits, without formatting
@@ -231,37 +241,10 @@ impl<'d> Sources<'d> {
         self.group(placed).map_or(0, |group| group.nets.len())
     }
 
-    /// `all` (the group's CIDRs, or their texts) with host `id`'s address
-    /// cut out: the one CIDR holding it replaced by the pieces around it.
-    fn admitted<T: Clone>(
-        &self,
-        group: &Group,
-        id: HostId,
-        all: &[T],
-        piece: impl Fn(IpNet) -> T,
-    ) -> Vec<T> {
-        match self.cut(group, id) {
-            Some((i, pieces)) => {
-                let mut out = Vec::with_capacity(all.len() + pieces.len());
-                out.extend_from_slice(&all[..i]);
-                out.extend(pieces.into_iter().map(piece));
-                out.extend_from_slice(&all[i + 1..]);
-                out
-            }
-            None => all.to_vec(),
-        }
-    }
-
-    /// Where host `id`'s address is cut out of the group's CIDRs: the
-    /// position of the CIDR holding it and the pieces around the address.
-    /// None when the host is no accessor or a network covers its address,
-    /// which then stays admitted.
-    fn cut(&self, group: &Group, id: HostId) -> Option<(usize, Vec<IpNet>)> {
-        let i = self.cut_at(group, id)?;
-        Some((i, without(group.nets[i], self.deployment.host(id).address)))
-    }
-
-    /// The position [`Sources::cut`] cuts at, without cutting.
+    /// Where host `id`'s address would be cut out of the group's CIDRs: the
+    /// position of the CIDR holding it, when the host is an accessor whose
+    /// address no network covers (a rule that admitted only that address
+    /// would admit nobody but the host itself).
     fn cut_at(&self, group: &Group, id: HostId) -> Option<usize> {
         let address = self.deployment.host(id).address;
         let accessor = group.hosts.binary_search(&id).is_ok();
@@ -318,6 +301,12 @@ impl<'d> Group<'d> {
             all.extend(&network_nets);
             IpNet::aggregate(&all)
         };
+        // Aggregated: disjoint, IPv4 before IPv6, each by address, which is
+        // what `covers` searches.
+        debug_assert!(
+            nets.windows(2)
+                .all(|w| order(w[0].broadcast()) < order(w[1].network()))
+        );
         Group {
             id,
             hosts,
@@ -328,6 +317,12 @@ impl<'d> Group<'d> {
             network_nets,
         }
     }
+}
+
+/// Whether one of `nets` (aggregated: sorted and disjoint) covers
+/// `address`, by binary search.
+pub(crate) fn covers(nets: &[IpNet], address: IpAddr) -> bool {
+    holder(nets, address).is_some()
 }
 
 /// Every accessor list of the deployment's non-loopback specs, numbered in
@@ -362,46 +357,6 @@ fn holder(nets: &[IpNet], address: IpAddr) -> Option<usize> {
     nets[i].contains(&address).then_some(i)
 }
 
-/// `net` less `address` (which it holds), as the fewest CIDRs in address
-/// order: the aligned blocks of the ranges below and above the address, as
-/// `IpNet::aggregate` would decompose them.
-fn without(net: IpNet, address: IpAddr) -> Vec<IpNet> {
-    match (net, address) {
-        (IpNet::V4(net), IpAddr::V4(a)) => {
-            let (low, high, a) = (
-                u32::from(net.network()),
-                u32::from(net.broadcast()),
-                u32::from(a),
-            );
-            let mut pieces: Vec<IpNet> = Vec::new();
-            if a > low {
-                pieces.extend(Ipv4Subnets::new(low.into(), (a - 1).into(), 0).map(IpNet::V4));
-            }
-            if a < high {
-                pieces.extend(Ipv4Subnets::new((a + 1).into(), high.into(), 0).map(IpNet::V4));
-            }
-            pieces
-        }
-        (IpNet::V6(net), IpAddr::V6(a)) => {
-            let (low, high, a) = (
-                u128::from(net.network()),
-                u128::from(net.broadcast()),
-                u128::from(a),
-            );
-            let mut pieces: Vec<IpNet> = Vec::new();
-            if a > low {
-                pieces.extend(Ipv6Subnets::new(low.into(), (a - 1).into(), 0).map(IpNet::V6));
-            }
-            if a < high {
-                pieces.extend(Ipv6Subnets::new((a + 1).into(), high.into(), 0).map(IpNet::V6));
-            }
-            pieces
-        }
-        // `holder` found `net` holding `address`, so the families match.
-        (other, _) => vec![other],
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,28 +366,8 @@ mod tests {
     }
 
     #[test]
-    fn cutting_an_address_out_equals_aggregating_without_it() {
+    fn the_holder_of_an_address_is_found_by_binary_search() {
         let all = nets(&["10.0.0.0/29", "10.0.0.8/32", "fd00::/126"]);
-        let v4 = (0..8).map(|i| IpAddr::from([10, 0, 0, i]));
-        let v6 = (0..4).map(|i: u16| IpAddr::from([0xfd00, 0, 0, 0, 0, 0, 0, i]));
-        for (net, block) in [
-            ("10.0.0.0/29", v4.collect::<Vec<_>>()),
-            ("fd00::/126", v6.collect()),
-        ] {
-            let net: IpNet = net.parse().expect("net");
-            for &address in &block {
-                let rest: Vec<IpNet> = block
-                    .iter()
-                    .filter(|a| **a != address)
-                    .map(|a| IpNet::from(*a))
-                    .collect();
-                assert_eq!(
-                    without(net, address),
-                    IpNet::aggregate(&rest),
-                    "{net} less {address}"
-                );
-            }
-        }
         assert_eq!(holder(&all, "10.0.0.8".parse().expect("a")), Some(1));
         assert_eq!(holder(&all, "10.0.0.9".parse().expect("a")), None);
         assert_eq!(holder(&all, "fd00::3".parse().expect("a")), Some(2));

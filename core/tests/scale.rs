@@ -725,3 +725,37 @@ fn an_exclusive_network_names_twenty_fronted_hosts_and_counts_the_rest() {
         purpose(1000)
     );
 }
+
+/// One source's probe plan grows with the hosts, not their square: each
+/// allow's reason names 20 of the hosts the rule admits and counts the rest
+/// (every target listed them all: 62 MB for one source of a 2,000-host
+/// plan), and each deny's host is looked up, not scanned for.
+#[test]
+fn a_probe_plan_is_linear_in_the_hosts() {
+    let probe = |hosts| {
+        let plan = portplan_core::parse_plan(&ocp_hosts(hosts)).unwrap();
+        let source = portplan_core::ProbeSource::Host("h0".into());
+        portplan_core::probe_plan(&plan, &source, portplan_core::Phase::Preinstall).unwrap()
+    };
+    let bytes = |hosts| serde_json::to_string(&probe(hosts)).unwrap().len();
+    let (small, large) = (bytes(200), bytes(400));
+    assert!(large < small * 21 / 10, "{small} -> {large} bytes");
+
+    let plan = probe(100);
+    let allow = plan
+        .targets
+        .iter()
+        .find(|t| t.destination == "h1" && t.spec == "observer.rpc")
+        .unwrap();
+    let named: Vec<String> = (0..21)
+        .filter(|&i| i != 1)
+        .map(|i| format!("host h{i}"))
+        .collect();
+    assert_eq!(
+        allow.why,
+        format!(
+            "observer.rpc on h1 admits the source (admits {}, ... (79 more hosts))",
+            named.join(", ")
+        )
+    );
+}

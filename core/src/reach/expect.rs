@@ -6,13 +6,15 @@
 //! address falls inside the CIDRs the rule admits, so a client network of
 //! `0.0.0.0/0` makes every host an expected-allow source of that port.
 
+use std::collections::BTreeMap;
+
 use ipnet::IpNet;
 
 use crate::decode::quote;
 use crate::deployment::{DeployedHost, Deployment, HostId, Placed};
-use crate::model::{Exposure, Phase, PlanError, PortRange, Problem};
+use crate::model::{Accessor, Exposure, Phase, PlanError, PortRange, Problem};
 use crate::reach::model::{Expectation, ListenPort, ProbePlan, ProbeSource, ProbeTarget};
-use crate::sources::{Reach, Sources};
+use crate::sources::{Reach, Sources, covers};
 
 /// How many ports inside a range are probed besides its first and last.
 const INSIDE_SAMPLES: u32 = 3;
@@ -34,15 +36,29 @@ pub(crate) fn probe_plan(
     let me = check_source(deployment, source)?;
     let mut targets = Vec::new();
     let mut sampling = Vec::new();
+    let mut outside = Outside::default();
     for id in deployment.ids() {
         let destination = deployment.host(id);
         if me.is_some_and(|m| m.name == destination.name) {
             continue;
         }
         for placed in network_facing(destination) {
-            let reach = sources.reach(id, placed);
-            let (expect, why) = expectation(deployment, source, me, destination, placed, &reach);
-            if expect == Expectation::Deny && !probes_deny(deployment, me, id, &reach) {
+            // The group's CIDRs, the destination's own address not cut out:
+            // the source is never the destination, and every other address
+            // is admitted by them exactly when by the destination's rule.
+            let nets = sources.nets(placed);
+            let (expect, why) = expectation(
+                source,
+                me,
+                destination,
+                placed,
+                nets,
+                || sources.reach(id, placed),
+                deployment,
+            );
+            if expect == Expectation::Deny
+                && !probes_deny(deployment, me, id, placed, nets, &mut outside)
+            {
                 continue;
             }
             let ports = sample(placed.ports);
@@ -101,31 +117,33 @@ fn network_facing(host: &DeployedHost) -> impl Iterator<Item = &Placed> {
         .filter(|p| p.spec.exposure != Exposure::Loopback)
 }
 
-/// Allow or deny for `source` on one port, and why.
+/// Allow or deny for `source` on one port, and why (naming who the rule
+/// admits, asked of `reach` only for an allow).
 fn expectation(
-    deployment: &Deployment,
     source: &ProbeSource,
     me: Option<&DeployedHost>,
     destination: &DeployedHost,
     placed: &Placed,
-    reach: &Reach,
+    nets: &[IpNet],
+    reach: impl FnOnce() -> Reach,
+    deployment: &Deployment,
 ) -> (Expectation, String) {
     let spec = &placed.spec.id;
     let admitted = match (source, me) {
-        (ProbeSource::Host(_), Some(host)) => reach.nets.iter().any(|n| n.contains(&host.address)),
+        (ProbeSource::Host(_), Some(host)) => covers(nets, host.address),
         (ProbeSource::Network(name), _) => deployment.networks[name]
             .iter()
-            .all(|net| reach.nets.iter().any(|r| r.contains(net))),
-        _ => reach
-            .nets
+            .all(|net| nets.iter().any(|r| r.contains(net))),
+        _ => nets
             .iter()
             .any(|n| n.prefix_len() == 0 && same_family(n, destination)),
     };
     if admitted {
+        let reach = reach();
         let by = if reach.hosts.is_empty() && reach.networks.is_empty() {
             String::new()
         } else {
-            format!(" (admits {})", admitted_by(reach))
+            format!(" (admits {})", admitted_by(&reach))
         };
         (
             Expectation::Allow,
@@ -142,11 +160,15 @@ fn expectation(
     }
 }
 
+/// Whom the rule admits: the hosts [`Reach`] names, how many more, the
+/// networks.
 fn admitted_by(reach: &Reach) -> String {
+    let more = (reach.more_hosts > 0).then(|| format!("... ({} more hosts)", reach.more_hosts));
     reach
         .hosts
         .iter()
         .map(|h| format!("host {h}"))
+        .chain(more)
         .chain(reach.networks.iter().map(|n| format!("network {n}")))
         .collect::<Vec<_>>()
         .join(", ")
@@ -161,23 +183,43 @@ fn same_family(net: &IpNet, host: &DeployedHost) -> bool {
 /// after the destination, in plan order and wrapping around, whose address
 /// the rule does not admit. That spreads the negative tests over the hosts
 /// and keeps their number linear in the ports.
-fn probes_deny(
-    deployment: &Deployment,
+fn probes_deny<'d>(
+    deployment: &'d Deployment,
     me: Option<&DeployedHost>,
     destination: HostId,
-    reach: &Reach,
+    placed: &'d Placed,
+    nets: &[IpNet],
+    outside: &mut Outside<'d>,
 ) -> bool {
     let Some(me) = me else { return true };
     let hosts = &deployment.hosts;
+    let list = outside
+        .0
+        .entry(placed.spec.accessed_by.as_slice())
+        .or_insert_with(|| {
+            let out = |(_, h): &(usize, &DeployedHost)| !covers(nets, h.address);
+            hosts
+                .iter()
+                .enumerate()
+                .filter(out)
+                .map(|(i, _)| i)
+                .collect()
+        });
     let start = destination.index();
-    hosts
+    let after = list.partition_point(|&i| i <= start);
+    list[after..]
         .iter()
-        .cycle()
-        .skip(start + 1)
-        .take(hosts.len() - 1)
-        .find(|h| !reach.nets.iter().any(|n| n.contains(&h.address)))
-        .is_some_and(|h| h.name == me.name)
+        .chain(&list[..after])
+        .find(|&&i| i != start)
+        .is_some_and(|&i| hosts[i].name == me.name)
 }
+
+/// Per accessor list, the plan hosts (by index, in plan order) whose address
+/// its rule does not admit, found once: each port's negative test is looked
+/// up among them, not scanned for over every host (a scan per port made one
+/// source's probe plan grow with the cube of the hosts).
+#[derive(Default)]
+struct Outside<'d>(BTreeMap<&'d [Accessor], Vec<usize>>);
 
 /// The ports of a range that are probed: all of a short one; of a longer one
 /// the first, the last and [`INSIDE_SAMPLES`] evenly inside, so a pool of a
