@@ -62,6 +62,7 @@ import time
 from bench import bench_env, collection_binary, playbook, report_rules
 from bench_breakdown import CALLBACK, WRAPPER, classify
 from bench_firewalls import admitted, expected
+from bench_reach import DEFAULT_DROP
 from hosts import REPO, VENV_BIN, Lan
 
 TARGET = "h1"
@@ -78,15 +79,8 @@ OBSERVER = ["observer", "ocp-agent", "backup-agent"]
 TARGET_PYTHON = "/usr/bin/python3"
 
 # The original firewall: a native nftables input chain that drops, as a
-# host's stock nftables.conf with a drop policy has it.
-NFT_ORIGINAL = """table inet filter {
-\tchain input {
-\t\ttype filter hook input priority filter; policy drop;
-\t\tct state established,related accept
-\t\tiif "lo" accept
-\t}
-}
-"""
+# host's stock nftables.conf with a drop policy has it (bench_reach.py's).
+NFT_ORIGINAL = DEFAULT_DROP
 
 STATES = {"first": "present", "second": "present", "checked": "checked"}
 
