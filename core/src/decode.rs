@@ -66,28 +66,6 @@ pub fn parse_value<T: DeserializeOwned>(value: &Value) -> Result<T, PlanError> {
     decode(value, Journal::default())
 }
 
-/// [`parse_json`] for a native shell's large input: serde_json straight into
-/// `T` (no `Value`, no paths; a 5,000-host plan in a fifth of the time and
-/// memory), and the walk of [`parse_json`] only when that fails, for every
-/// problem with its path and value. The same answer for every input: what
-/// serde_json's derived decoding accepts, the walk accepts as the same value,
-/// since every contract record is `deny_unknown_fields` (the walk notes an
-/// unknown member; serde names it) and a repeated member is an error either
-/// way (`duplicate field`). Sound for records without maps, which is every
-/// type a plan holds; `core/tests/fast_path.rs` pins it on mutated plans. Not on
-/// WebAssembly: there a second decoder per type would cost plugin bytes.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn parse_json_fast<T: DeserializeOwned>(text: &str) -> Result<T, PlanError> {
-    serde_json::from_str(text).or_else(|_| parse_json(text))
-}
-
-/// [`parse_value`] for a native shell's large input, as [`parse_json_fast`]
-/// is [`parse_json`]'s: serde_json's own walk of the value first.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn parse_value_fast<T: DeserializeOwned>(value: &Value) -> Result<T, PlanError> {
-    T::deserialize(value).or_else(|_| parse_value(value))
-}
-
 /// The length in bytes and the nesting depth of `value`'s compact JSON text
 /// (what `serde_json::to_string` writes), without writing it: the input
 /// limits of a plan that arrives as a value are the limits of that text.

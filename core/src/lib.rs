@@ -92,9 +92,6 @@ pub fn get_profile(name: &str) -> Result<Profile, PlanError> {
 /// the limit and the plan's count.
 pub fn parse_plan(text: &str) -> Result<Plan, PlanError> {
     limits::check_text(text)?;
-    #[cfg(not(target_arch = "wasm32"))]
-    let plan = decode::parse_json_fast(text)?;
-    #[cfg(target_arch = "wasm32")]
     let plan = decode::parse_json(text)?;
     limits::check_plan(&plan)?;
     Ok(plan)

@@ -51,9 +51,6 @@ pub fn parse_plan_value(value: &Value) -> Result<Plan, PlanError> {
         // Past a limit: the text's own check names it, exactly as for text.
         limits::check_text(&value.to_string())?;
     }
-    #[cfg(not(target_arch = "wasm32"))]
-    let plan = decode::parse_value_fast(value)?;
-    #[cfg(target_arch = "wasm32")]
     let plan = decode::parse_value(value)?;
     limits::check_plan(&plan)?;
     Ok(plan)

@@ -197,3 +197,36 @@ fn long_values_are_cut_in_the_message() {
     let (_, value, _) = problem(ocp_ce(json!({ "name": 5, "deploy-user": long })));
     assert!(value.len() < 100, "{value}");
 }
+
+/// A record is an object: serde's derived decoding would also take the
+/// array of its fields (`["h1", "198.18.0.1", ["metadb"]]` for a host,
+/// serde #1587), and the plan is read so that it never does, as a
+/// shortcut through serde_json once did, on the plan, a host, an override,
+/// a network and an observation alike.
+#[test]
+fn a_record_written_as_an_array_of_its_fields_is_refused() {
+    for (extra, path) in [
+        (
+            json!({"hosts": [["h1", "198.18.0.1", ["metadb"]]]}),
+            "hosts[0]",
+        ),
+        (
+            json!({"overrides": [["ocp-server.http", 8080]]}),
+            "overrides[0]",
+        ),
+        (
+            json!({"networks": [["ocp-console", ["198.18.200.0/24"]]]}),
+            "networks[0]",
+        ),
+        (
+            json!({"observations": [{"host": "h1", "phase": "preinstall", "observation": []}]}),
+            "observations[0].observation",
+        ),
+    ] {
+        let (found, _, message) = problem(ocp_ce(extra));
+        assert_eq!(found, path, "{message}");
+        assert!(message.contains("invalid type: sequence"), "{message}");
+    }
+    let whole = json!(["t", ["ocp-ce"], null, [{"name": "h1", "address": "198.18.0.1", "components": ["metadb"]}]]);
+    assert!(portplan_core::parse_plan(&whole.to_string()).is_err());
+}

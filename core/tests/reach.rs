@@ -279,6 +279,38 @@ fn networks_and_the_outsider_follow_the_rules() {
     assert_eq!(allowed, BTreeSet::from(["ocp-server.http"]));
 }
 
+/// A client network holding a plan host's own address is expected through
+/// that host's ports wherever the host's rule admits it: a rule admits its
+/// own host too (issue 16's decision), so the firewall lets the network's
+/// machine in, and the probe plan says so (before that decision, the host's
+/// own address was cut out and a deny was expected).
+#[test]
+fn a_network_holding_a_hosts_own_address_is_admitted_as_its_rule_admits_it() {
+    let mut plan = ocp();
+    plan.networks[0].cidrs = vec!["198.18.0.12/32".into()];
+    let app = probes(&plan, &ProbeSource::Network("application".into()));
+    let expect = |destination: &str, spec: &str| {
+        app.targets
+            .iter()
+            .find(|t| t.destination == destination && t.spec == spec)
+            .map(|t| t.expect)
+            .unwrap()
+    };
+    assert_eq!(expect("obs2", "observer.rpc"), Expectation::Allow);
+    assert_eq!(expect("obs1", "observer.rpc"), Expectation::Allow);
+    let report = portplan_core::validate_plan(&plan).unwrap();
+    let rules = portplan_core::firewall_rules(&report, Some("obs2")).unwrap();
+    let rpc = rules.iter().find(|r| r.spec == "observer.rpc").unwrap();
+    let own: std::net::IpAddr = "198.18.0.12".parse().unwrap();
+    assert!(
+        rpc.sources
+            .iter()
+            .any(|s| s.parse::<ipnet::IpNet>().is_ok_and(|n| n.contains(&own))),
+        "{:?}",
+        rpc.sources
+    );
+}
+
 #[test]
 fn all_as_planned_is_all_green() {
     let plan = ocp();

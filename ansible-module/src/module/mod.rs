@@ -17,7 +17,7 @@ mod persist;
 mod reserve;
 mod ufw;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -28,6 +28,7 @@ use portplan_core::{
 };
 use portplan_run::{RunError, Steps};
 use serde::Serialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use args::{Params, State};
@@ -115,13 +116,15 @@ static PANIC: Mutex<Option<String>> = Mutex::new(None);
 /// 5,000 hosts).
 pub struct ArgsFile {
     text: String,
-    value: Value,
+    /// Its JSON, or why it is none (a lone surrogate, a number out of range):
+    /// still module args, answered with that error in JSON.
+    value: Result<Value, PlanError>,
 }
 
 /// Run the module on an args file; print the result; exit 0, or 1 when failed.
 pub fn main(args: ArgsFile) -> std::process::ExitCode {
     // `portplan.ports.reach` runs the same binary with `reach` in its args.
-    if args.value.get("reach").is_some()
+    if args.value.as_ref().is_ok_and(|v| v.get("reach").is_some())
         && let Some(result) = crate::reach::module::answer(&args.text)
     {
         println!("{result}");
@@ -233,13 +236,32 @@ fn result_text(result: &ModuleResult) -> Vec<u8> {
 /// usage error, never module JSON. Read and parsed once, for the run too.
 pub fn args_file(path: &Path) -> Option<ArgsFile> {
     let text = std::fs::read_to_string(path).ok()?;
-    let value = args::read(&text).ok()?;
-    let args = value.as_object()?;
-    let ansible = args
-        .keys()
-        .any(|k| k.starts_with("_ansible_") || k == "ANSIBLE_MODULE_ARGS")
-        || (args.contains_key("plan") && args.contains_key("host"));
-    ansible.then_some(ArgsFile { text, value })
+    let value = args::read(&text);
+    let is_args = match &value {
+        Ok(value) => value
+            .as_object()
+            .is_some_and(|args| ansible_keys(args.keys())),
+        // JSON whose values a `Value` cannot hold (a lone surrogate, a number
+        // out of range) is still an args file when its keys say so; its
+        // values are then only checked as syntax, and the run answers the
+        // error in JSON.
+        Err(_) => serde_json::from_str::<BTreeMap<String, IgnoredAny>>(&text)
+            .is_ok_and(|args| ansible_keys(args.keys())),
+    };
+    is_args.then_some(ArgsFile { text, value })
+}
+
+/// Whether an object with these keys is what Ansible hands a binary module.
+fn ansible_keys<'a>(keys: impl Iterator<Item = &'a String>) -> bool {
+    let (mut plan, mut host) = (false, false);
+    for key in keys {
+        if key.starts_with("_ansible_") || key == "ANSIBLE_MODULE_ARGS" {
+            return true;
+        }
+        plan |= key == "plan";
+        host |= key == "host";
+    }
+    plan && host
 }
 
 fn failure(msg: String) -> ModuleResult {
@@ -259,7 +281,11 @@ fn rejected(error: PlanError) -> ModuleResult {
 }
 
 /// The module's run on the args file's JSON.
-fn run(value: Value) -> ModuleResult {
+fn run(value: Result<Value, PlanError>) -> ModuleResult {
+    let value = match value {
+        Ok(value) => value,
+        Err(error) => return rejected(error),
+    };
     let (params, plan) = match args::parse_value(value) {
         Ok(parsed) => parsed,
         Err(error) => return rejected(error),
@@ -780,6 +806,36 @@ fn snake_case_keys(value: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `portplan FILE` takes for module args: an object with Ansible's
+    /// keys, even when a `Value` cannot hold its values (then answered with
+    /// the error, in JSON); anything else is a command line.
+    #[test]
+    fn an_args_file_is_told_by_its_keys() {
+        let dir = std::env::temp_dir().join(format!("portplan-args-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let cases = [
+            (
+                r#"{"_ansible_check_mode":false,"plan":{},"host":"h"}"#,
+                Some(true),
+            ),
+            (r#"{"plan":{},"host":"h"}"#, Some(true)),
+            (r#"{"ANSIBLE_MODULE_ARGS":{}}"#, Some(true)),
+            (r#"{"_ansible_x":1,"plan":"\ud800"}"#, Some(false)),
+            (r#"{"_ansible_x":1,"plan":{"x":1e400}}"#, Some(false)),
+            (r#"{"plan":{}}"#, None),
+            (r#"[1,2]"#, None),
+            ("validate", None),
+        ];
+        for (i, (text, answer)) in cases.into_iter().enumerate() {
+            let path = dir.join(format!("{i}.json"));
+            std::fs::write(&path, text).expect("write");
+            let found = args_file(&path).map(|args| args.value.is_ok());
+            assert_eq!(found, answer, "{text}");
+        }
+        assert!(args_file(&dir.join("missing.json")).is_none());
+        std::fs::remove_dir_all(&dir).expect("clean");
+    }
 
     /// The answer written straight from the result is byte for byte the
     /// text of [`result_json`]: keys snake_case, `invocation` as given, the

@@ -43,9 +43,10 @@ pub(crate) fn probe_plan(
             continue;
         }
         for placed in network_facing(destination) {
-            // The group's CIDRs, the destination's own address not cut out:
-            // the source is never the destination, and every other address
-            // is admitted by them exactly when by the destination's rule.
+            // The group's CIDRs: what the destination's rule admits, its own
+            // address included (a rule admits its own host), so a client
+            // network holding that address is expected through, as the
+            // firewall lets it in.
             let nets = sources.nets(placed);
             let (expect, why) = expectation(
                 source,
