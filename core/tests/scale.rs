@@ -735,7 +735,7 @@ fn a_probe_plan_is_linear_in_the_hosts() {
     let probe = |hosts| {
         let plan = portplan_core::parse_plan(&ocp_hosts(hosts)).unwrap();
         let source = portplan_core::ProbeSource::Host("h0".into());
-        portplan_core::probe_plan(&plan, &source, portplan_core::Phase::Preinstall).unwrap()
+        portplan_core::probe_plan(&plan, &source, Phase::Preinstall).unwrap()
     };
     let bytes = |hosts| serde_json::to_string(&probe(hosts)).unwrap().len();
     let (small, large) = (bytes(200), bytes(400));
