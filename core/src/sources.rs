@@ -45,7 +45,7 @@ pub(crate) fn tag(spec_id: &str) -> String {
 }
 
 /// Who reaches one port of one host: the plan hosts and client networks by
-/// name, and the addresses they stand for as the firewall rule admits them.
+/// name (the addresses the rule admits: [`Sources::nets`]).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Reach {
     /// Plan hosts, in plan order: the first [`NAMED`].
@@ -99,6 +99,9 @@ struct Group<'d> {
     /// `nets` as the report writes them, formatted once for every host, when
     /// a port table first asks (a probe asks for `nets` only).
     texts: OnceCell<Vec<String>>,
+    /// The plan hosts, in plan order, whose address `nets` does not cover,
+    /// found once when a probe plan first asks.
+    outside: OnceCell<Vec<HostId>>,
     /// The networks' own CIDRs, aggregated: an address they cover stays
     /// admitted when its host is left out.
     network_nets: Vec<IpNet>,
@@ -235,6 +238,20 @@ impl<'d> Sources<'d> {
             .map_or(&[], |group| group.nets.as_slice())
     }
 
+    /// The plan hosts, in plan order, whose address the rule of `placed`
+    /// does not admit: worked out once per group for every probe plan drawn
+    /// from these sources (each port's negative test is looked up among
+    /// them, not scanned for over every host). None for a loopback spec.
+    pub fn outside(&self, placed: &Placed) -> Option<&[HostId]> {
+        let group = self.group(placed)?;
+        let outside = group.outside.get_or_init(|| {
+            let deployment = self.deployment;
+            let out = |id: &HostId| !covers(&group.nets, deployment.host(*id).address);
+            deployment.ids().filter(out).collect()
+        });
+        Some(outside)
+    }
+
     /// How many CIDRs the group of `placed` admits, without formatting
     /// them (the report's size is checked before it is built).
     pub fn count(&self, placed: &Placed) -> usize {
@@ -313,6 +330,7 @@ impl<'d> Group<'d> {
             networks,
             exclusive,
             texts: OnceCell::new(),
+            outside: OnceCell::new(),
             nets,
             network_nets,
         }

@@ -6,13 +6,11 @@
 //! address falls inside the CIDRs the rule admits, so a client network of
 //! `0.0.0.0/0` makes every host an expected-allow source of that port.
 
-use std::collections::BTreeMap;
-
 use ipnet::IpNet;
 
 use crate::decode::quote;
 use crate::deployment::{DeployedHost, Deployment, HostId, Placed};
-use crate::model::{Accessor, Exposure, Phase, PlanError, PortRange, Problem};
+use crate::model::{Exposure, Phase, PlanError, PortRange, Problem};
 use crate::reach::model::{Expectation, ListenPort, ProbePlan, ProbeSource, ProbeTarget};
 use crate::sources::{Reach, Sources, covers};
 
@@ -36,30 +34,14 @@ pub(crate) fn probe_plan(
     let me = check_source(deployment, source)?;
     let mut targets = Vec::new();
     let mut sampling = Vec::new();
-    let mut outside = Outside::default();
     for id in deployment.ids() {
         let destination = deployment.host(id);
         if me.is_some_and(|m| m.name == destination.name) {
             continue;
         }
         for placed in network_facing(destination) {
-            // The group's CIDRs: what the destination's rule admits, its own
-            // address included (a rule admits its own host), so a client
-            // network holding that address is expected through, as the
-            // firewall lets it in.
-            let nets = sources.nets(placed);
-            let (expect, why) = expectation(
-                source,
-                me,
-                destination,
-                placed,
-                nets,
-                || sources.reach(id, placed),
-                deployment,
-            );
-            if expect == Expectation::Deny
-                && !probes_deny(deployment, me, id, placed, nets, &mut outside)
-            {
+            let (expect, why) = expectation(deployment, sources, source, me, id, placed);
+            if expect == Expectation::Deny && !probes_deny(deployment, sources, me, id, placed) {
                 continue;
             }
             let ports = sample(placed.ports);
@@ -118,18 +100,22 @@ fn network_facing(host: &DeployedHost) -> impl Iterator<Item = &Placed> {
         .filter(|p| p.spec.exposure != Exposure::Loopback)
 }
 
-/// Allow or deny for `source` on one port, and why (naming who the rule
-/// admits, asked of `reach` only for an allow).
+/// Allow or deny for `source` on one port of host `id`, and why (naming who
+/// the rule admits, for an allow).
 fn expectation(
+    deployment: &Deployment,
+    sources: &Sources,
     source: &ProbeSource,
     me: Option<&DeployedHost>,
-    destination: &DeployedHost,
+    id: HostId,
     placed: &Placed,
-    nets: &[IpNet],
-    reach: impl FnOnce() -> Reach,
-    deployment: &Deployment,
 ) -> (Expectation, String) {
     let spec = &placed.spec.id;
+    let destination = deployment.host(id);
+    // What the destination's rule admits, its own address included (a rule
+    // admits its own host), so a client network holding that address is
+    // expected through, as the firewall lets it in.
+    let nets = sources.nets(placed);
     let admitted = match (source, me) {
         (ProbeSource::Host(_), Some(host)) => covers(nets, host.address),
         (ProbeSource::Network(name), _) => deployment.networks[name]
@@ -140,7 +126,7 @@ fn expectation(
             .any(|n| n.prefix_len() == 0 && same_family(n, destination)),
     };
     if admitted {
-        let reach = reach();
+        let reach = sources.reach(id, placed);
         let by = if reach.hosts.is_empty() && reach.networks.is_empty() {
             String::new()
         } else {
@@ -184,43 +170,25 @@ fn same_family(net: &IpNet, host: &DeployedHost) -> bool {
 /// after the destination, in plan order and wrapping around, whose address
 /// the rule does not admit. That spreads the negative tests over the hosts
 /// and keeps their number linear in the ports.
-fn probes_deny<'d>(
-    deployment: &'d Deployment,
+fn probes_deny(
+    deployment: &Deployment,
+    sources: &Sources,
     me: Option<&DeployedHost>,
     destination: HostId,
-    placed: &'d Placed,
-    nets: &[IpNet],
-    outside: &mut Outside<'d>,
+    placed: &Placed,
 ) -> bool {
     let Some(me) = me else { return true };
-    let hosts = &deployment.hosts;
-    let list = outside
-        .0
-        .entry(placed.spec.accessed_by.as_slice())
-        .or_insert_with(|| {
-            let out = |(_, h): &(usize, &DeployedHost)| !covers(nets, h.address);
-            hosts
-                .iter()
-                .enumerate()
-                .filter(out)
-                .map(|(i, _)| i)
-                .collect()
-        });
-    let start = destination.index();
-    let after = list.partition_point(|&i| i <= start);
-    list[after..]
+    // Looked up among the hosts the rule leaves out, not scanned for over
+    // every host: a scan per port made a probe plan grow with the cube of
+    // the hosts.
+    let outside = sources.outside(placed).unwrap_or_default();
+    let after = outside.partition_point(|&id| id <= destination);
+    outside[after..]
         .iter()
-        .chain(&list[..after])
-        .find(|&&i| i != start)
-        .is_some_and(|&i| hosts[i].name == me.name)
+        .chain(&outside[..after])
+        .find(|&&id| id != destination)
+        .is_some_and(|&id| deployment.host(id).name == me.name)
 }
-
-/// Per accessor list, the plan hosts (by index, in plan order) whose address
-/// its rule does not admit, found once: each port's negative test is looked
-/// up among them, not scanned for over every host (a scan per port made one
-/// source's probe plan grow with the cube of the hosts).
-#[derive(Default)]
-struct Outside<'d>(BTreeMap<&'d [Accessor], Vec<usize>>);
 
 /// The ports of a range that are probed: all of a short one; of a longer one
 /// the first, the last and [`INSIDE_SAMPLES`] evenly inside, so a pool of a
