@@ -61,7 +61,7 @@ import time
 
 from bench import bench_env, collection_binary, playbook, report_rules
 from bench_breakdown import CALLBACK, WRAPPER, classify
-from bench_firewalls import admitted, expected
+from bench_firewalls import Firewall, admitted, expected
 from bench_reach import DEFAULT_DROP
 from hosts import REPO, VENV_BIN, Lan
 
@@ -77,10 +77,6 @@ OBSERVER = ["observer", "ocp-agent", "backup-agent"]
 # The target's Python: unused by the binary module, named so that Ansible
 # never runs interpreter discovery.
 TARGET_PYTHON = "/usr/bin/python3"
-
-# The original firewall: a native nftables input chain that drops, as a
-# host's stock nftables.conf with a drop policy has it (bench_reach.py's).
-NFT_ORIGINAL = DEFAULT_DROP
 
 STATES = {"first": "present", "second": "present", "checked": "checked"}
 
@@ -145,22 +141,25 @@ def write_plan(work, plan, n, binary):
 # -- the firewall
 
 
-class Nftables:
-    """The target's nftables ruleset and the nftables.conf portplan persists
-    to (in the host's private /etc): set up once, reset before every first run."""
+class Nftables(Firewall):
+    """The target's nftables ruleset, originally a native input chain that
+    drops (bench_reach.py's, as a stock nftables.conf with a drop policy has
+    it), and the nftables.conf portplan persists to (in the host's private
+    /etc): set up once, reset before every first run. No peer module."""
 
+    name = "nftables"
     CONF = "/etc/nftables.conf"
 
     def setup(self, host):
-        host.run("nft", "-f", "-", stdin="flush ruleset\n" + NFT_ORIGINAL)
-        host.bench_original = host.run("nft", "-s", "list", "ruleset")
+        host.run("nft", "-f", "-", stdin="flush ruleset\n" + DEFAULT_DROP)
         host.bench_conf = host.run("cat", self.CONF)
 
     def reset(self, host):
-        host.run("nft", "-f", "-", stdin="flush ruleset\n" + NFT_ORIGINAL)
+        host.run("nft", "-f", "-", stdin="flush ruleset\n" + DEFAULT_DROP)
         host.run("sh", "-c", f"cat > {self.CONF}", stdin=host.bench_conf)
-        if host.run("nft", "-s", "list", "ruleset") != host.bench_original:
-            raise RuntimeError("the nftables reset did not restore the original ruleset")
+
+    def state(self, host):
+        return host.run("nft", "-s", "list", "ruleset")
 
     def admitted(self, host):
         """(the portplan rules as (tag, ports, transport), in chain order;
@@ -336,12 +335,17 @@ class Target:
         self.env, self.host, self.binary, self.runs = env, host, binary, runs
         self.firewall = Nftables()
         self.firewall.setup(host)
+        self.firewall.save(host)
         shell, self.log = stamping_shell(work, host)
         self.inventory = write_inventory(work, shell)
 
+    def reset(self):
+        self.firewall.reset(self.host)
+        self.firewall.check_reset(self.host)
+
     def round(self, size, problems):
         """The plays, then the module directly; each from a reset firewall."""
-        self.firewall.reset(self.host)
+        self.reset()
         for run in self.runs:
             wall, changed, task, segments = timed_play(self.env, self.inventory,
                                                        size.plays[STATES[run]], self.log)
@@ -352,7 +356,7 @@ class Target:
                 problems.append(f"{size.n} hosts, play {run} run: changed={changed}")
             if run == "second":
                 size.ends.append(self.firewall.admitted(self.host))
-        self.firewall.reset(self.host)
+        self.reset()
         for run in self.runs:
             wall, nbytes, result = direct_run(self.host, self.binary, size.args, STATES[run])
             size.add(("module", run), wall)
