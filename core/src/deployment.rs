@@ -34,11 +34,15 @@ pub(crate) struct DeployedHost {
     pub name: String,
     pub address: IpAddr,
     pub address_text: String,
-    pub components: Vec<String>,
+    /// Shared by every host that lists the same components.
+    pub components: Rc<[String]>,
     pub deploy_user: DeployUser,
-    /// Specs of its components, by port then transport then id.
-    pub placed: Vec<Placed>,
-    pub observation: Option<HostObservation>,
+    /// Specs of its components, by port then transport then id: one
+    /// allocation shared by every host of the same components.
+    pub placed: Rc<[Placed]>,
+    /// Boxed: most hosts of a large plan have none, and a host is read far
+    /// more often than its observation.
+    pub observation: Option<Box<HostObservation>>,
 }
 
 /// A host of a [`Deployment`] by its plan position. Ordering ids is ordering
@@ -153,15 +157,17 @@ impl Index {
         index
             .by_name
             .sort_by(|a, b| deployment.host(*a).name.cmp(&deployment.host(*b).name));
+        // One buffer for every host's profiles, not a set each.
+        let mut profiles = Vec::new();
         for (id, host) in deployment.ids().zip(&deployment.hosts) {
-            let mut profiles = BTreeSet::new();
-            for component in &host.components {
+            profiles.clear();
+            for component in host.components.iter() {
                 push(&mut index.runs, component, id);
-                if let Some(&p) = index.profile_of.get(component) {
-                    profiles.insert(p);
-                }
+                profiles.extend(index.profile_of.get(component).copied());
             }
-            for p in profiles {
+            profiles.sort_unstable();
+            profiles.dedup();
+            for &p in &profiles {
                 push(&mut index.members, &deployment.profiles[p].name, id);
             }
         }

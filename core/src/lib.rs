@@ -33,6 +33,8 @@ mod resolve;
 mod rules;
 mod sources;
 mod state;
+#[cfg(not(target_family = "wasm"))]
+mod strict;
 
 pub use model::{
     Accessor, Allocation, ClientNetwork, Component, DeployUser, Exposure, Finding, FindingCode,
@@ -91,8 +93,17 @@ pub fn get_profile(name: &str) -> Result<Profile, PlanError> {
 /// specs, observed listeners) is refused before it is read any further, with
 /// the limit and the plan's count.
 pub fn parse_plan(text: &str) -> Result<Plan, PlanError> {
-    limits::check_text(text)?;
-    let plan = decode::parse_json(text)?;
+    limits::check_bytes(text)?;
+    // The contract's types are not recursive: a text the fast path decodes
+    // as a plan nests no deeper than the plan type does (far below
+    // `limits::DEPTH`), so only the text it refuses is measured for depth.
+    let plan = match decode::parse_valid(text) {
+        Some(plan) => plan,
+        None => {
+            limits::check_text(text)?;
+            decode::walk(text)?
+        }
+    };
     limits::check_plan(&plan)?;
     Ok(plan)
 }

@@ -48,12 +48,18 @@ fn exceeded(path: &str, what: &str, count: usize, limit: usize) -> PlanError {
 
 /// The plan text's size and nesting depth, before it is parsed.
 pub(crate) fn check_text(text: &str) -> Result<(), PlanError> {
-    if text.len() > PLAN_BYTES {
-        return Err(exceeded(".", "bytes of plan", text.len(), PLAN_BYTES));
-    }
+    check_bytes(text)?;
     let depth = depth(text);
     if depth > DEPTH {
         return Err(exceeded(".", "levels of nesting", depth, DEPTH));
+    }
+    Ok(())
+}
+
+/// The length of a plan's text.
+pub(crate) fn check_bytes(text: &str) -> Result<(), PlanError> {
+    if text.len() > PLAN_BYTES {
+        return Err(exceeded(".", "bytes of plan", text.len(), PLAN_BYTES));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! out defaults to empty, and output always writes every field.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::reach::{Expectation, ProbeOutcome, Verdict};
 use serde::de::{self, MapAccess, Visitor};
@@ -684,8 +685,10 @@ pub struct FirewallRule {
     pub transport: Transport,
     /// The ports opened.
     pub ports: PortRange,
-    /// Exactly the sources admitted, as aggregated CIDRs.
-    pub sources: Vec<String>,
+    /// Exactly the sources admitted, as aggregated CIDRs: shared by the
+    /// rules that admit one source group (with a 5,000-host plan, eleven
+    /// rules of one host list the same 2,000 sources).
+    pub sources: Arc<[String]>,
     /// What it is for.
     pub purpose: String,
 }

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -102,7 +103,7 @@ impl CheckedPlan {
                 .hosts
                 .iter()
                 .filter(others)
-                .filter_map(|h| h.observation.clone())
+                .filter_map(|h| h.observation.as_deref().cloned())
                 .collect();
             observations.push(replaced.clone());
             limits::check_plan(&Plan {
@@ -119,7 +120,9 @@ impl CheckedPlan {
         }
         // The plan's own observation of the host comes back afterwards, so
         // every check starts from the plan as it was checked.
-        let planned = deployment.hosts[id.index()].observation.replace(replaced);
+        let planned = deployment.hosts[id.index()]
+            .observation
+            .replace(Box::new(replaced));
         let report = host_report(&deployment, &[id], host);
         deployment.hosts[id.index()].observation = planned;
         report
@@ -216,8 +219,8 @@ fn purpose(placed: &Placed, fronted: Option<&sources::Reach>) -> String {
 /// loopback row naming a group, an unknown host, or more sources in all than
 /// [`limits::LISTED_SOURCES`] is an error naming where: never a rule that
 /// admits nobody (or, to a tool that reads it so, everybody).
-pub(crate) fn firewall_rules(
-    report: &Report,
+pub(crate) fn firewall_rules<'r>(
+    report: &'r Report,
     host: Option<&str>,
 ) -> Result<Vec<FirewallRule>, PlanError> {
     let groups = groups_by_name(report)?;
@@ -237,16 +240,21 @@ pub(crate) fn firewall_rules(
         }
     }
     limits::check_listed(named.iter().map(|(_, _, g)| g.sources.len()).sum())?;
-    let rule = |(host, entry, group): (&String, &PortEntry, &SourceGroup)| FirewallRule {
+    // One copy of each group's sources, shared by the rules admitting it.
+    let mut shared: HashMap<&str, Arc<[String]>> = HashMap::new();
+    let mut rule = |(host, entry, group): (&String, &PortEntry, &'r SourceGroup)| FirewallRule {
         host: host.clone(),
         spec: entry.spec.clone(),
         tag: sources::tag(&entry.spec),
         transport: entry.transport,
         ports: entry.ports,
-        sources: group.sources.clone(),
+        sources: shared
+            .entry(group.name.as_str())
+            .or_insert_with(|| group.sources.as_slice().into())
+            .clone(),
         purpose: entry.purpose.clone(),
     };
-    Ok(named.into_iter().map(rule).collect())
+    Ok(named.into_iter().map(&mut rule).collect())
 }
 
 /// A report's source groups by name; a name listed twice is an error.

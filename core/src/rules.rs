@@ -923,7 +923,7 @@ fn owner(listener: &Listener) -> String {
 fn ports_in_use(host: &DeployedHost, listening: &Listening, findings: &mut Vec<Finding>) {
     type Holder<'a> = (&'a Listener, Vec<&'a Placed>);
     let mut held: BTreeMap<(usize, Severity, &str), Holder> = BTreeMap::new();
-    for placed in &host.placed {
+    for placed in host.placed.iter() {
         for (i, listener) in listening.on(placed.spec.transport, placed.ports) {
             let (severity, why) = match (placed.spec.allocation, reach(listener, host.address)) {
                 (Allocation::Pool, _) => (Severity::Info, "the pool has one port fewer"),

@@ -183,7 +183,7 @@ fn an_unchanged_host_needs_no_command() {
 #[test]
 fn nftables_changes_are_one_transaction_touching_only_tagged_rules() {
     let mut desired = as_captured();
-    desired[0].sources = vec!["198.18.2.10/32".into(), "198.18.2.11/32".into()];
+    desired[0].sources = vec!["198.18.2.10/32".into(), "198.18.2.11/32".into()].into();
     desired.remove(1);
     desired.push(rule(
         "ocp-server.http",

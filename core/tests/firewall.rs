@@ -19,7 +19,7 @@ fn sources(r: &portplan_core::Report, host: &str, spec: &str) -> Vec<String> {
     rules(r)
         .into_iter()
         .find(|rule| rule.host == host && rule.spec == spec)
-        .map(|rule| rule.sources)
+        .map(|rule| rule.sources.to_vec())
         .unwrap_or_default()
 }
 

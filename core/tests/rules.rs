@@ -629,7 +629,7 @@ fn rule_sources(r: &portplan_core::Report, host: &str, spec: &str) -> Vec<String
     rules(r)
         .iter()
         .find(|rule| rule.host == host && rule.spec == spec)
-        .map(|rule| rule.sources.clone())
+        .map(|rule| rule.sources.to_vec())
         .unwrap_or_default()
 }
 

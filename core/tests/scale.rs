@@ -490,7 +490,7 @@ fn all_to_all_is_one_group_however_many_hosts() {
         portplan_core::check_host(&plan, "h7", Phase::Preinstall, &Observation::default()).unwrap();
     let rules = portplan_core::firewall_rules(&one, Some("h7")).unwrap();
     let rpc = rules.iter().find(|r| r.spec == "observer.rpc").unwrap();
-    assert_eq!(rpc.sources, group.sources);
+    assert_eq!(*rpc.sources, *group.sources);
     // Every host's rules, each listing the group in full, would be 4,600²
     // sources: refused by name, as are the text table and the sheets that
     // list them so; the JSON names the group once and is written.

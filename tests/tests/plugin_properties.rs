@@ -932,6 +932,12 @@ impl<A: ToWit<B>, B> ToWit<Vec<B>> for Vec<A> {
     }
 }
 
+impl<A: ToWit<B>, B> ToWit<Vec<B>> for std::sync::Arc<[A]> {
+    fn to_wit(&self) -> Vec<B> {
+        self.iter().map(ToWit::to_wit).collect()
+    }
+}
+
 impl<A: ToWit<B>, B> ToWit<Option<B>> for Option<A> {
     fn to_wit(&self) -> Option<B> {
         self.as_ref().map(ToWit::to_wit)

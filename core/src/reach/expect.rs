@@ -20,7 +20,10 @@ const INSIDE_SAMPLES: u32 = 3;
 /// Every accessor list's sources in `deployment`, worked out once for all
 /// the probe plans drawn from it (not per port, nor per source).
 pub(crate) fn all_sources(deployment: &Deployment) -> Sources<'_> {
-    Sources::new(deployment, deployment.hosts.iter().flat_map(|h| &h.placed))
+    Sources::new(
+        deployment,
+        deployment.hosts.iter().flat_map(|h| h.placed.iter()),
+    )
 }
 
 /// The probe plan of `source` in `deployment`, whose [`all_sources`] are

@@ -1445,7 +1445,7 @@ pub mod arb {
                     tag,
                     transport,
                     ports,
-                    sources,
+                    sources: sources.into(),
                     purpose,
                 },
             )

@@ -43,6 +43,13 @@ impl<A: Lower<B>, B> Lower<Vec<B>> for Vec<A> {
     }
 }
 
+/// A rule's sources, shared in core between the rules of one group.
+impl<A: Lower<B> + Clone, B> Lower<Vec<B>> for std::sync::Arc<[A]> {
+    fn lower(self) -> Vec<B> {
+        self.iter().cloned().map(Lower::lower).collect()
+    }
+}
+
 impl<A: Lower<B>, B> Lower<Option<B>> for Option<A> {
     fn lower(self) -> Option<B> {
         self.map(Lower::lower)
