@@ -152,6 +152,17 @@ impl<V> Wrap<V> {
     }
 }
 
+/// Visitor methods that hand a plain value on as it is.
+macro_rules! values {
+    ($($method:ident($ty:ty);)*) => {
+        $(
+            fn $method<E: de::Error>(self, v: $ty) -> Result<V::Value, E> {
+                self.visitor.$method(v)
+            }
+        )*
+    };
+}
+
 impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     type Value = V::Value;
 
@@ -159,28 +170,16 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
         self.visitor.expecting(f)
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<V::Value, E> {
-        self.visitor.visit_bool(v)
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<V::Value, E> {
-        self.visitor.visit_i64(v)
-    }
-
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<V::Value, E> {
-        self.visitor.visit_i128(v)
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<V::Value, E> {
-        self.visitor.visit_u64(v)
-    }
-
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<V::Value, E> {
-        self.visitor.visit_u128(v)
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<V::Value, E> {
-        self.visitor.visit_f64(v)
+    values! {
+        visit_bool(bool);
+        visit_i64(i64);
+        visit_i128(i128);
+        visit_u64(u64);
+        visit_u128(u128);
+        visit_f64(f64);
+        visit_bytes(&[u8]);
+        visit_borrowed_bytes(&'de [u8]);
+        visit_byte_buf(Vec<u8>);
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<V::Value, E> {
@@ -196,18 +195,6 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     fn visit_string<E: de::Error>(self, v: String) -> Result<V::Value, E> {
         self.key(&v)?;
         self.visitor.visit_string(v)
-    }
-
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<V::Value, E> {
-        self.visitor.visit_bytes(v)
-    }
-
-    fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<V::Value, E> {
-        self.visitor.visit_borrowed_bytes(v)
-    }
-
-    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<V::Value, E> {
-        self.visitor.visit_byte_buf(v)
     }
 
     fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
