@@ -110,10 +110,55 @@ pub fn parse(text: &str) -> Result<Params, PlanError> {
     parse_value(read(text)?).map(|(params, _)| params)
 }
 
-/// The args file's text as JSON: read once, the plan included.
+/// The args file's text as JSON: read once, the plan included. A `plan`
+/// mapping is kept as its JSON text (a string), read as a plan given as
+/// text is: decoded straight from the text, not first built into a JSON
+/// value tree (with 5,000 hosts that tree cost more than decoding the
+/// plan). What differs from reading it as a value: a repeated key inside it
+/// is a problem, as in a plan file (Ansible writes the args file from a
+/// dictionary, so it never has one), and the plan's size limit counts the
+/// text as written.
 pub fn read(text: &str) -> Result<Value, PlanError> {
-    serde_json::from_str(text)
-        .map_err(|e| PlanError::single("args", "", format!("the args file is not JSON: {e}")))
+    let mut json = serde_json::Deserializer::from_str(text);
+    let options = serde::Deserializer::deserialize_map(&mut json, Options);
+    match options.and_then(|options| json.end().map(|()| options)) {
+        Ok(options) => Ok(Value::Object(options)),
+        // Not an object, or not JSON: read as before, for the same answer.
+        Err(_) => serde_json::from_str(text)
+            .map_err(|e| PlanError::single("args", "", format!("the args file is not JSON: {e}"))),
+    }
+}
+
+/// The args file's object, a `plan` mapping as its text ([`read`]).
+struct Options;
+
+impl<'de> serde::de::Visitor<'de> for Options {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the module's options as a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut members: A,
+    ) -> Result<Self::Value, A::Error> {
+        let mut options = Map::new();
+        while let Some(key) = members.next_key::<String>()? {
+            let value = if key == "plan" {
+                let raw: &serde_json::value::RawValue = members.next_value()?;
+                if raw.get().starts_with('{') {
+                    Value::String(raw.get().to_owned())
+                } else {
+                    serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?
+                }
+            } else {
+                members.next_value()?
+            };
+            options.insert(key, value);
+        }
+        Ok(options)
+    }
 }
 
 /// The options of the args file already read as JSON ([`read`]), every
@@ -266,7 +311,9 @@ const PLAN_OPTIONS: &[&str] = &["plan", "plan_yaml", "plan_hosts"];
 /// What `invocation` shows for a plan option instead of its value: every
 /// host's result would otherwise carry the whole plan (482 KB per host with
 /// a 5,000-host plan), and the plan is the task's input, not its outcome.
-/// The name, host count and size still tell which plan ran.
+/// The name, host count and size still tell which plan ran (the size of
+/// the plan's text as the args file holds it; a mapping's own text since
+/// [`read`] keeps it as text).
 fn not_echoed(key: &str, value: &Value, plan: &Plan) -> Value {
     let bytes = match value {
         Value::String(text) => text.len(),
@@ -591,6 +638,32 @@ mod tests {
 
     fn args(extra: &str) -> String {
         format!(r#"{{"plan":{PLAN},"host":"a"{extra},"_ansible_version":"2.19.0"}}"#)
+    }
+
+    /// A `plan` mapping is read from its text, as a plan given as text is:
+    /// the same plan and options, whatever the spacing Ansible writes; only
+    /// a repeated key, which a JSON value would have dropped, is now named.
+    #[test]
+    fn a_plan_mapping_reads_as_its_text() {
+        let text = serde_json::to_string(PLAN).expect("text");
+        let as_text = parse(&format!(r#"{{"plan":{text},"host":"a"}}"#)).expect("valid");
+        let spaced = PLAN.replace(',', ", ").replace(':', ": ");
+        let as_mapping = parse(&format!(r#"{{"plan": {spaced}, "host": "a"}}"#)).expect("valid");
+        assert_eq!(as_mapping.plan, as_text.plan);
+        assert_eq!(
+            serde_json::to_string(&as_mapping.plan).expect("json"),
+            serde_json::to_string(&portplan_core::parse_plan(PLAN).expect("plan")).expect("json")
+        );
+        let repeated = PLAN.replacen('{', r#"{"name":"first","#, 1);
+        let error = parse(&format!(r#"{{"plan":{repeated},"host":"a"}}"#)).expect_err("repeated");
+        assert_eq!(error.problems[0].path, "plan.name", "{error}");
+        assert!(
+            error.problems[0].message.contains("duplicate field"),
+            "{error}"
+        );
+        // Not a mapping: read as any other option value.
+        let error = parse(r#"{"plan":[1],"host":"a"}"#).expect_err("a list");
+        assert_eq!(error.problems[0].path, "plan");
     }
 
     #[test]

@@ -844,7 +844,9 @@ mod tests {
             (r#"{"plan":{},"host":"h"}"#, Some(true)),
             (r#"{"ANSIBLE_MODULE_ARGS":{}}"#, Some(true)),
             (r#"{"_ansible_x":1,"plan":"\ud800"}"#, Some(false)),
-            (r#"{"_ansible_x":1,"plan":{"x":1e400}}"#, Some(false)),
+            // A `plan` mapping is kept as its text: its number is the
+            // plan's problem, found when the plan is read.
+            (r#"{"_ansible_x":1,"plan":{"x":1e400}}"#, Some(true)),
             (r#"{"plan":{}}"#, None),
             (r#"[1,2]"#, None),
             ("validate", None),
@@ -856,6 +858,11 @@ mod tests {
             assert_eq!(found, answer, "{text}");
         }
         assert!(args_file(&dir.join("missing.json")).is_none());
+        let out_of_range = args_file(&dir.join("4.json")).expect("args");
+        let result = run(out_of_range.value);
+        assert!(result.failed, "{}", result.msg);
+        assert_eq!(result.problems[0].path, "plan", "{:?}", result.problems);
+        assert!(result.problems[0].message.contains("number out of range"));
         std::fs::remove_dir_all(&dir).expect("clean");
     }
 
