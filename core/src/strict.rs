@@ -16,7 +16,8 @@
 //! [`Strict`] wraps a deserializer and everything it hands out (visitors,
 //! map, sequence and enum accesses, seeds), so the checks hold at every
 //! depth. Repeated members of a record are refused by the derive itself
-//! (`duplicate field`); the contract has no map types. Hand-written, as
+//! (`duplicate field`), those of any other object by [`Map`], whatever the
+//! hand-written visitor reading it checks. Hand-written, as
 //! serde_path_to_error and serde_ignored are: no crate offers a strict mode
 //! over serde_json's deserializer (serde_json has no option to refuse
 //! records as arrays).
@@ -24,11 +25,12 @@
 //! Native only: the plugins keep the one walker, a copy of every record's
 //! decoding through serde_json's deserializer costing them size, not time.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, EnumAccess, MapAccess, SeqAccess, Unexpected,
-    VariantAccess, Visitor,
+    self, DeserializeOwned, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess,
+    Unexpected, VariantAccess, Visitor,
 };
 
 /// `text` decoded as `T` when it is valid JSON and the walk would accept it
@@ -226,7 +228,11 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
             Mode::Record(fields) => Mode::Key(fields),
             _ => Mode::Any,
         };
-        self.visitor.visit_map(Map { map, keys })
+        self.visitor.visit_map(Map {
+            map,
+            keys,
+            seen: BTreeSet::new(),
+        })
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
@@ -277,17 +283,34 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Seq<A> {
 struct Map<A> {
     map: A,
     keys: Mode,
+    /// The keys of an object that is not a record, so far.
+    seen: BTreeSet<String>,
 }
 
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for Map<A> {
     type Error = A::Error;
 
+    /// A record's repeated member is refused by its derived visitor; any
+    /// other object's (read by a hand-written visitor, e.g. `PortRange`'s
+    /// `{"first", "last"}`) here, as the walk refuses it, whatever that
+    /// visitor checks. Its key reaches the visitor as the walk hands it
+    /// over: a string.
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         key: K,
     ) -> Result<Option<K::Value>, A::Error> {
         let mode = self.keys;
-        self.map.next_key_seed(Seed { seed: key, mode })
+        if let Mode::Key(_) = mode {
+            return self.map.next_key_seed(Seed { seed: key, mode });
+        }
+        let Some(name) = self.map.next_key::<String>()? else {
+            return Ok(None);
+        };
+        if self.seen.contains(&name) {
+            return Err(de::Error::custom(format!("duplicate field `{name}`")));
+        }
+        self.seen.insert(name.clone());
+        key.deserialize(name.into_deserializer()).map(Some)
     }
 
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, value: T) -> Result<T::Value, A::Error> {
@@ -484,6 +507,33 @@ mod tests {
         accepted
     }
 
+    /// An object's keys in order, read by a visitor that takes any key.
+    #[derive(PartialEq, Debug)]
+    struct Keys(Vec<String>);
+
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl<'de> serde::de::Visitor<'de> for Visit {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((key, _)) = map.next_entry::<String, u8>()? {
+                        keys.push(key);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            de.deserialize_map(Visit)
+        }
+    }
+
     #[test]
     fn fast_and_walked_decoding_agree_on_every_change_of_every_example_plan() {
         let accepted: usize = PLANS.iter().map(|text| every_change::<Plan>(text)).sum();
@@ -506,6 +556,10 @@ mod tests {
         }
         assert!(agree::<Loose>(r#"{"known":1}"#));
         assert!(!agree::<Loose>(r#"{"known":1,"unknown":2}"#));
+        // A hand-written visitor of an object that does not check repeated
+        // keys itself: the walk refuses them, so the fast path does too.
+        assert!(agree::<Keys>(r#"{"a":1,"b":2}"#));
+        assert!(!agree::<Keys>(r#"{"a":1,"a":2}"#));
         let object: Map<String, Value> = Map::new();
         assert!(!agree::<Plan>(&Value::Object(object).to_string()));
     }
