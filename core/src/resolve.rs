@@ -221,18 +221,12 @@ impl Taken<'_> {
     }
 }
 
-/// The rows placed for each set of components a host without overrides of
-/// its own runs, and each list of components as written: most hosts of a
-/// large plan share a few of either, so each set is placed (looked up,
-/// filtered, sorted) once and each list copied once, and the hosts share
-/// them instead of a copy each.
+/// The rows placed for each list of components a host without overrides of
+/// its own runs: most hosts of a large plan list one of a few, so each list
+/// is placed (looked up, filtered, sorted) and copied once, and its hosts
+/// share the list and its rows instead of a copy each.
 #[derive(Default)]
-struct Placements<'p> {
-    /// By the set of components (sorted, without repeats).
-    by_set: BTreeMap<Vec<&'p str>, Rc<[Placed]>>,
-    /// By the components as a host lists them: the list and its rows.
-    by_list: BTreeMap<&'p [String], Shared>,
-}
+struct Placements<'p>(BTreeMap<&'p [String], Shared>);
 
 /// A host's components and the rows placed for them, shared between hosts.
 type Shared = (Rc<[String]>, Rc<[Placed]>);
@@ -240,31 +234,14 @@ type Shared = (Rc<[String]>, Rc<[Placed]>);
 impl<'p> Placements<'p> {
     /// The components of `host` and the rows placed for them.
     fn place(&mut self, host: &'p PlanHost, known: &Known, plan: &Plan) -> Shared {
+        let placed = |overrides| place(host.components.iter(), known, &plan.overrides, overrides);
         if !host.overrides.is_empty() {
-            let placed = place(
-                host.components.iter(),
-                known,
-                &plan.overrides,
-                &host.overrides,
-            );
+            let placed = placed(&host.overrides);
             return (host.components.as_slice().into(), placed.into());
         }
-        if let Some((components, placed)) = self.by_list.get(host.components.as_slice()) {
-            return (components.clone(), placed.clone());
-        }
-        // `place` reads the components as a set: so does the key.
-        let mut key: Vec<&str> = host.components.iter().map(String::as_str).collect();
-        key.sort_unstable();
-        key.dedup();
-        let placed = self
-            .by_set
-            .entry(key)
-            .or_insert_with(|| place(host.components.iter(), known, &plan.overrides, &[]).into())
-            .clone();
-        let shared = (host.components.as_slice().into(), placed);
-        self.by_list
+        self.0
             .entry(&host.components)
-            .or_insert(shared)
+            .or_insert_with(|| (host.components.as_slice().into(), placed(&[]).into()))
             .clone()
     }
 }
