@@ -221,7 +221,7 @@ pub fn run(command: &Command) -> Result<String, String> {
     }
     let program = find_program(name).ok_or_else(|| format!("{name} is not installed"))?;
     let shown = command.argv.join(" ");
-    let mut child = Process::new(&program)
+    let child = Process::new(&program)
         .args(args)
         .env("LC_ALL", "C")
         .stdin(if command.stdin.is_some() {
@@ -233,21 +233,87 @@ pub fn run(command: &Command) -> Result<String, String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("`{shown}` does not start: {e}"))?;
-    if let (Some(text), Some(mut stdin)) = (&command.stdin, child.stdin.take()) {
-        stdin
-            .write_all(text.as_bytes())
-            .map_err(|e| format!("`{shown}`: cannot write its input: {e}"))?;
-    }
-    let output = child
-        .wait_with_output()
-        .map_err(|e| format!("`{shown}` did not finish: {e}"))?;
-    if output.status.success() {
-        String::from_utf8(output.stdout).map_err(|_| format!("`{shown}` printed non-UTF-8 output"))
-    } else {
-        Err(format!(
+    let (output, written) = feed_and_wait(child, command.stdin.as_deref());
+    let output = output.map_err(|e| format!("`{shown}` did not finish: {e}"))?;
+    if !output.status.success() {
+        // A tool that refuses its input may exit before reading all of it;
+        // the write then fails with a broken pipe, and the tool's own words
+        // are the cause worth quoting, not the pipe.
+        return Err(format!(
             "`{shown}` exited with {}: {}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        ));
+    }
+    written.map_err(|e| format!("`{shown}`: cannot write its input: {e}"))?;
+    String::from_utf8(output.stdout).map_err(|_| format!("`{shown}` printed non-UTF-8 output"))
+}
+
+/// Write `input` to the child's stdin on a thread of its own while its
+/// output is collected, then wait for it: the child's output and the write's
+/// result. A thread because the two pipes must be served at once (a child
+/// that answers before it has read all its input would otherwise block on a
+/// full stdout while we block on a full stdin), and std has no poll-based
+/// `output` that takes input.
+fn feed_and_wait(
+    mut child: std::process::Child,
+    input: Option<&str>,
+) -> (std::io::Result<std::process::Output>, std::io::Result<()>) {
+    let pipe = child.stdin.take();
+    std::thread::scope(|scope| {
+        let writer = pipe.zip(input).map(|(mut pipe, text)| {
+            // Dropping the pipe when done closes it: the child sees its end.
+            scope.spawn(move || pipe.write_all(text.as_bytes()))
+        });
+        let output = child.wait_with_output();
+        let written = writer.map_or(Ok(()), |writer| {
+            writer
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the writer thread panicked")))
+        });
+        (output, written)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// More than a pipe holds (64 KiB on Linux), so a child that does not
+    /// read it all makes the write fail, and one that echoes it fills its
+    /// stdout before it has read it all.
+    fn big_input() -> String {
+        "x".repeat(1 << 20)
+    }
+
+    fn shell(script: &str, stdin: Option<String>) -> Command {
+        Command {
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            stdin,
+        }
+    }
+
+    #[test]
+    fn a_tool_that_refuses_its_input_unread_is_quoted_not_the_broken_pipe() {
+        let command = shell("echo 'refused: bad rule' >&2; exit 3", Some(big_input()));
+        let error = run(&command).expect_err("the tool failed");
+        assert!(error.contains("refused: bad rule"), "{error}");
+        assert!(error.contains("exit status: 3"), "{error}");
+        assert!(!error.contains("Broken pipe"), "{error}");
+    }
+
+    #[test]
+    fn a_tool_that_answers_while_it_reads_does_not_deadlock() {
+        let input = big_input();
+        assert_eq!(
+            run(&shell("cat", Some(input.clone()))).expect("cat echoes"),
+            input
+        );
+    }
+
+    #[test]
+    fn a_tool_that_succeeds_without_reading_its_input_is_a_failure() {
+        let error = run(&shell("exit 0", Some(big_input()))).expect_err("its input was not read");
+        assert!(error.contains("cannot write its input"), "{error}");
     }
 }
