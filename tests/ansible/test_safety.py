@@ -1145,6 +1145,33 @@ class Regressions(unittest.TestCase):
             open_to(self, self.ocp1, host, 2881, True, "both drop")
         open_to(self, self.stranger, host, 2881, False, "both drop")
 
+    def test_a_saved_ruleset_that_would_not_load_at_boot_is_not_saved(self):
+        """Item 3, Docker and fail2ban hosts: iptables-nft rules with a match
+        nft cannot translate list as `xt match`, which `nft -f` refuses, and
+        a conf that fails loads nothing at boot (its `flush ruleset` is in the
+        same transaction). The run fails before the file is replaced, rolls
+        back, and leaves no backup or temporary file; persist: false opens
+        the port."""
+        target, plan = self.target("nftables")
+        host = target.host
+        host.run("iptables-nft", "-A", "INPUT", "-p", "tcp", "--dport", "22",
+                 "-m", "recent", "--name", "ssh", "--set")
+        running = host.run("nft", "-s", "list", "ruleset")
+        self.assertIn("xt match", running)
+        saved = ("/etc/nftables.conf", "/etc/.nftables.conf.portplan-*", "/etc/nftables.conf.*~")
+        before = files(host, *saved)
+        code, result = target.run(plan, backup=True)
+        self.assert_failed(code, result, "would not load at boot", "xt match",
+                           "persist: false", "rolled back", label="persist: true")
+        self.assertEqual(result["persisted"], [], brief(result))
+        self.assertEqual(host.run("nft", "-s", "list", "ruleset"), running)
+        self.assertEqual(files(host, *saved), before)
+        code, result = target.run(plan, persist=False)
+        self.assert_ok(code, result, changed=True, label="persist: false")
+        self.assertEqual(files(host, *saved), before)
+        open_to(self, self.ocp1, host, 2881, True, "persist: false")
+        open_to(self, self.stranger, host, 2881, False, "persist: false")
+
     def test_hand_written_nftables_conf_is_kept(self):
         """Item 3: a hand-written conf (comments, a define, an include, mode
         0640 root:adm, reached through a symlink) is refused before any

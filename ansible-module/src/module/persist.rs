@@ -24,6 +24,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use portplan_core::{FirewallBackend, FirewallState, FirewalldSide};
@@ -96,7 +97,7 @@ pub fn persist(
             };
             preflight(backend, etc)?;
             let text = portplan_run::nft_conf(&run_argv(&["nft", "-s", "list", "ruleset"])?);
-            write_all(&[(path, text)], backup).map(Some)
+            write_all_with(&[(path, text)], backup, None, Some(&nft_loads)).map(Some)
         }
         FirewallBackend::Iptables => {
             let Some((v4, v6)) = iptables_paths(etc) else {
@@ -147,11 +148,31 @@ fn firewalld_files(etc: &Path, state: &FirewallState) -> Vec<PathBuf> {
     files.into_iter().filter(|f| f.is_file()).collect()
 }
 
+/// Whether a staged nftables conf would load at boot (`nft -c -f`: parsed
+/// and checked by the kernel, not applied). The running ruleset does not
+/// always print as nft can read it back: rules iptables-nft wrote with a
+/// match nft cannot translate (`recent`, `hashlimit`, `string`, as Docker
+/// and fail2ban hosts have) print as `xt match`, which `nft -f` refuses, and
+/// a conf that fails loads nothing at all, its `flush ruleset` included:
+/// the host would boot with no rules.
+fn nft_loads(staged: &Path) -> Result<(), String> {
+    let path = staged.display().to_string();
+    run_argv(&["nft", "-c", "-f", &path])
+        .map(drop)
+        .map_err(|e| {
+            format!(
+                "the running ruleset, saved, would not load at boot, so it was not saved ({e}). \
+             It holds rules nft cannot read back, e.g. iptables-nft's `xt match`: run with \
+             persist: false and save those rules with the tool that wrote them"
+            )
+        })
+}
+
 /// Write every file that differs, all or none: each to a temporary file
 /// first, then renamed in order; a failed rename puts the ones before it
 /// back.
 fn write_all(files: &[(PathBuf, String)], backup: bool) -> Result<Saved, String> {
-    write_all_with(files, backup, None)
+    write_all_with(files, backup, None, None)
 }
 
 /// One file written as [`write_all`] writes files (temporary file, rename,
@@ -162,63 +183,137 @@ pub fn write_file(path: &Path, text: &str, backup: bool, mode: u32) -> Result<Sa
         &[(path.to_path_buf(), text.to_string())],
         backup,
         Some(mode),
+        None,
     )
 }
 
 /// Remove a file portplan owns, keeping a copy first when `backup` asks;
 /// the copy.
 pub fn remove_file(path: &Path, backup: bool) -> Result<Option<PathBuf>, String> {
-    let copy = match (backup, fs::read_to_string(path)) {
-        (true, Ok(old)) => Some(backup_copy(path, &old)?),
+    let copy = match (backup, read_old(path)?) {
+        (true, Some(old)) => Some(backup_copy(path, &old)?),
         _ => None,
     };
     fs::remove_file(path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
     Ok(copy)
 }
 
+/// Whether a staged file is fit to replace its target: `Err` says why not.
+type Check<'a> = &'a dyn Fn(&Path) -> Result<(), String>;
+
+/// A file written beside its target, not yet renamed over it.
+struct Staged {
+    target: PathBuf,
+    /// The target's bytes before, `None` when there was none.
+    old: Option<Vec<u8>>,
+    temporary: PathBuf,
+}
+
 fn write_all_with(
     files: &[(PathBuf, String)],
     backup: bool,
     new_mode: Option<u32>,
+    check: Option<Check>,
 ) -> Result<Saved, String> {
     let mut saved = Saved {
         files: files.iter().map(|(path, _)| path.clone()).collect(),
         ..Saved::default()
     };
     let mut staged = Vec::new();
-    for (path, text) in files {
-        let target = through_symlink(path);
-        let old = fs::read_to_string(&target).ok();
-        if old.as_deref().map(portplan_run::normalized_saved)
-            == Some(portplan_run::normalized_saved(text))
-        {
-            continue;
-        }
-        if backup && let Some(old) = &old {
-            saved.backups.push(backup_copy(&target, old)?);
-        }
-        staged.push((target.clone(), old, stage(&target, text, new_mode)?));
+    if let Err(e) = stage_all(files, (backup, new_mode, check), &mut saved, &mut staged) {
+        discard(&staged);
+        return Err(e);
     }
-    for (done, (target, _, temporary)) in staged.iter().enumerate() {
-        if let Err(e) = fs::rename(temporary, target) {
+    for (done, file) in staged.iter().enumerate() {
+        if let Err(e) = fs::rename(&file.temporary, &file.target) {
             let undone = put_back(&staged[..done]);
-            for (_, _, temporary) in &staged[done..] {
-                let _ = fs::remove_file(temporary);
-            }
-            return Err(format!("cannot write {}: {e}; {undone}", target.display()));
+            discard(&staged[done..]);
+            return Err(format!(
+                "cannot write {}: {e}; {undone}",
+                file.target.display()
+            ));
         }
     }
+    staged.iter().for_each(|file| sync_dir(&file.target));
     saved.wrote = !staged.is_empty();
     Ok(saved)
 }
 
+/// Stage every file whose saved form differs, check it, and back up the
+/// file it will replace when asked; `staged` holds what was
+/// staged so far, for the caller to discard on an error.
+fn stage_all(
+    files: &[(PathBuf, String)],
+    (backup, new_mode, check): (bool, Option<u32>, Option<Check>),
+    saved: &mut Saved,
+    staged: &mut Vec<Staged>,
+) -> Result<(), String> {
+    for (path, text) in files {
+        let target = through_symlink(path);
+        let old = read_old(&target)?;
+        let same = old
+            .as_deref()
+            .and_then(|old| std::str::from_utf8(old).ok())
+            .map(portplan_run::normalized_saved)
+            == Some(portplan_run::normalized_saved(text));
+        if same {
+            continue;
+        }
+        let temporary = stage(&target, text.as_bytes(), new_mode)?;
+        staged.push(Staged {
+            target,
+            old,
+            temporary,
+        });
+        let Some(file) = staged.last() else { continue };
+        if let Some(check) = check {
+            check(&file.temporary)?;
+        }
+        if backup && let Some(old) = &file.old {
+            saved.backups.push(backup_copy(&file.target, old)?);
+        }
+    }
+    Ok(())
+}
+
+/// A target's bytes, `None` when it does not exist. Any other error is one:
+/// a file that is there but cannot be read (or is not UTF-8) must still be
+/// backed up and put back, never taken for absent and removed.
+fn read_old(target: &Path) -> Result<Option<Vec<u8>>, String> {
+    match fs::read(target) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", target.display())),
+    }
+}
+
+/// Remove staged files that will not be renamed.
+fn discard(staged: &[Staged]) {
+    for file in staged {
+        let _ = fs::remove_file(&file.temporary);
+    }
+}
+
+/// Make a rename durable. Best effort: the file is in place whether or not
+/// its directory reaches the disk now, and a run that reported it unwritten
+/// would misreport what the next boot loads.
+pub(super) fn sync_dir(target: &Path) {
+    if let Some(dir) = target.parent().and_then(|dir| fs::File::open(dir).ok()) {
+        let _ = dir.sync_all();
+    }
+}
+
 /// Put back the files a failed persist already replaced.
-fn put_back(done: &[(PathBuf, Option<String>, PathBuf)]) -> String {
+fn put_back(done: &[Staged]) -> String {
     let mut failed = Vec::new();
-    for (target, old, _) in done {
-        let restored = match old {
+    for file in done {
+        let target = &file.target;
+        let restored = match &file.old {
             Some(old) => stage(target, old, None).and_then(|t| {
-                fs::rename(&t, target).map_err(|e| format!("{}: {e}", target.display()))
+                fs::rename(&t, target).map_err(|e| {
+                    let _ = fs::remove_file(&t);
+                    format!("{}: {e}", target.display())
+                })
             }),
             None => fs::remove_file(target).map_err(|e| format!("{}: {e}", target.display())),
         };
@@ -246,36 +341,55 @@ fn through_symlink(path: &Path) -> PathBuf {
     }
 }
 
-/// `text` in a new file beside `target`, named for this process so two runs
-/// never share one, with the target's mode and owner, or `new_mode` when
-/// there is no target yet.
-pub(super) fn stage(target: &Path, text: &str, new_mode: Option<u32>) -> Result<PathBuf, String> {
+/// `bytes` in a new file beside `target`, named for this process and call
+/// so no two stagings share one, with the target's mode and owner, or `new_mode`
+/// when there is no target yet. Nothing is left behind on an error.
+pub(super) fn stage(target: &Path, bytes: &[u8], new_mode: Option<u32>) -> Result<PathBuf, String> {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temporary = target.with_file_name(format!(".{name}.portplan-{}", std::process::id()));
-    let fail = |e: std::io::Error| format!("cannot write {}: {e}", temporary.display());
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temporary)
-        .map_err(fail)?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
-    if let Ok(meta) = fs::metadata(target) {
-        fs::set_permissions(&temporary, meta.permissions()).map_err(fail)?;
-        std::os::unix::fs::chown(&temporary, Some(meta.uid()), Some(meta.gid())).map_err(fail)?;
-    } else if let Some(mode) = new_mode {
-        use std::os::unix::fs::PermissionsExt as _;
-        fs::set_permissions(&temporary, fs::Permissions::from_mode(mode)).map_err(fail)?;
+    // Numbered within the run, as a backup is staged beside the file staged
+    // to replace it.
+    static STAGED: AtomicUsize = AtomicUsize::new(0);
+    let n = STAGED.fetch_add(1, Ordering::Relaxed);
+    let temporary = target.with_file_name(format!(".{name}.portplan-{}-{n}", std::process::id()));
+    // A file by this name can only be a leftover of a killed run whose pid
+    // this process reuses: runs hold the host lock while they write.
+    let _ = fs::remove_file(&temporary);
+    let written = write_staged(&temporary, target, bytes, new_mode);
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temporary);
+        return Err(format!("cannot write {}: {e}", temporary.display()));
     }
     Ok(temporary)
 }
 
+fn write_staged(
+    temporary: &Path,
+    target: &Path,
+    bytes: &[u8],
+    new_mode: Option<u32>,
+) -> std::io::Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(temporary)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    file.sync_all()?;
+    if let Ok(meta) = fs::metadata(target) {
+        fs::set_permissions(temporary, meta.permissions())?;
+        std::os::unix::fs::chown(temporary, Some(meta.uid()), Some(meta.gid()))?;
+    } else if let Some(mode) = new_mode {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(temporary, fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
+}
+
 /// Ansible's backup convention: `FILE.PID.YYYY-MM-DD@HH:MM:SS~` beside it
 /// (UTC here), with the file's mode and owner.
-fn backup_copy(target: &Path, old: &str) -> Result<PathBuf, String> {
+fn backup_copy(target: &Path, old: &[u8]) -> Result<PathBuf, String> {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
         .to_string()
         .trim_end_matches('Z')
@@ -288,4 +402,104 @@ fn backup_copy(target: &Path, old: &str) -> Result<PathBuf, String> {
     let temporary = stage(target, old, None)?;
     fs::rename(&temporary, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory of this test's own.
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("portplan-persist-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    }
+
+    fn names(dir: &Path) -> BTreeSet<String> {
+        fs::read_dir(dir)
+            .expect("listing")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// `-A INPUT -m comment --comment "防火墙"` as a GBK terminal writes it.
+    const GBK: &[u8] =
+        b"*filter\n-A INPUT -m comment --comment \"\xb7\xc0\xbb\xf0\xc7\xbd\" -j ACCEPT\nCOMMIT\n";
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_backed_up_byte_for_byte() {
+        let dir = scratch("gbk");
+        let path = dir.join("rules.v4");
+        fs::write(&path, GBK).expect("old file");
+        let saved =
+            write_all(&[(path.clone(), "*filter\nCOMMIT\n".into())], true).expect("written");
+        assert!(saved.wrote);
+        assert_eq!(saved.backups.len(), 1, "{saved:?}");
+        assert_eq!(fs::read(&saved.backups[0]).expect("backup"), GBK);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn putting_back_restores_a_file_that_is_not_utf8_and_never_removes_it() {
+        let dir = scratch("put-back");
+        let path = dir.join("rules.v4");
+        fs::write(&path, GBK).expect("old file");
+        let old = read_old(&path).expect("readable");
+        assert_eq!(old.as_deref(), Some(GBK));
+        fs::write(&path, "*filter\nCOMMIT\n").expect("the run's file");
+        let staged = Staged {
+            target: path.clone(),
+            old,
+            temporary: dir.join("unused"),
+        };
+        let said = put_back(std::slice::from_ref(&staged));
+        assert!(said.contains("put back"), "{said}");
+        assert_eq!(fs::read(&path).expect("put back"), GBK);
+        assert_eq!(names(&dir), BTreeSet::from(["rules.v4".to_string()]));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_killed_runs_leftover_under_this_pid_does_not_block_the_write() {
+        let dir = scratch("leftover");
+        let path = dir.join("nftables.conf");
+        // The names this process could stage under next.
+        for n in 0..64 {
+            let leftover = dir.join(format!(
+                ".nftables.conf.portplan-{}-{n}",
+                std::process::id()
+            ));
+            fs::write(&leftover, "half a ruleset").expect("leftover");
+        }
+        write_all(&[(path.clone(), "flush ruleset\n".into())], false).expect("written");
+        assert_eq!(fs::read_to_string(&path).expect("conf"), "flush ruleset\n");
+        // The leftover staged over went with the rename; the others stay.
+        assert_eq!(names(&dir).len(), 64, "{:?}", names(&dir));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_staged_file_the_check_refuses_is_removed_and_the_target_kept() {
+        let dir = scratch("refused");
+        let path = dir.join("nftables.conf");
+        fs::write(&path, "table inet filter {}\n").expect("old conf");
+        let refuse = |_: &Path| Err("would not load".to_string());
+        let error = write_all_with(
+            &[(path.clone(), "xt match\n".into())],
+            true,
+            None,
+            Some(&refuse),
+        )
+        .expect_err("refused");
+        assert!(error.contains("would not load"), "{error}");
+        assert_eq!(
+            fs::read_to_string(&path).expect("kept"),
+            "table inet filter {}\n"
+        );
+        // No backup either: nothing was replaced.
+        assert_eq!(names(&dir), BTreeSet::from(["nftables.conf".to_string()]));
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

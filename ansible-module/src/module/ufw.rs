@@ -236,15 +236,16 @@ impl Layout {
     /// Replace a rules file atomically, its mode and owner kept.
     fn write(&self, family: IpFamily, text: &str) -> Result<(), String> {
         let path = self.path(family);
-        let temporary = persist::stage(&path, text, None)?;
+        let temporary = persist::stage(&path, text.as_bytes(), None)?;
         fs::rename(&temporary, &path).map_err(|e| {
             let _ = fs::remove_file(&temporary);
             format!("cannot write {}: {e}", path.display())
         })?;
-        // The rename itself on disk, as ufw's next start reads the file.
-        fs::File::open(&self.dir)
-            .and_then(|dir| dir.sync_all())
-            .map_err(|e| format!("cannot sync {}: {e}", self.dir.display()))
+        // The rename itself on disk, as ufw's next start reads the file; not
+        // an error once renamed, or the file would count as unwritten and be
+        // left out when the batch is put back.
+        persist::sync_dir(&path);
+        Ok(())
     }
 }
 
