@@ -16,7 +16,8 @@ host's /etc/alternatives links are switched, as test_playbooks.py's test_80
 does). The wrapper is transparent except for
 module runs started with PORTPLAN_FAULT_COUNTER in their environment: then it
 counts every invocation of the tool and, as PORTPLAN_FAULT says, fails the
-k-th one (`fail k`), SIGKILLs the module once the k-th has run
+k-th one (`fail k`), runs the k-th and then fails it as if it had not
+(`half k`: a tool that changed something and still exits non-zero), SIGKILLs the module once the k-th has run
 (`kill-after k`) or instead of running it (`kill-before k`), or fails the k-th after running PORTPLAN_FAULT_MEANWHILE,
 someone else's change to the firewall made while the module runs
 (`meanwhile k`). The module drives firewalld over D-Bus, not through
@@ -32,7 +33,8 @@ admit, `stranger` (198.18.99.9) one they do not.
   hand-edited rules, precise rollback).
 - FaultMatrix: per backend, every invocation of the tool failed in turn
   during `present` from empty, `absent` after present and (nftables,
-  iptables) the persist step, plus SIGKILLs; for ufw's batch also each
+  iptables) the persist step, every changing one also after it ran (not
+  firewalld's D-Bus calls: the relay has no such mode), plus SIGKILLs; for ufw's batch also each
   rules file made unreplaceable, and a SIGKILL between every two of its
   steps; it prints its case count.
 - Concurrency: rounds of two runs at once on one host, and the lock timeout.
@@ -232,6 +234,10 @@ if [ -n "$PORTPLAN_FAULT_COUNTER" ]; then
         "fail $n") echo "injected failure of NAME (invocation $n)" >&2; exit 1;;
         "kill-after $n") REAL "$@"; status=$?; kill -9 "$PPID"; exit $status;;
         "kill-before $n") kill -9 "$PPID"; exit 1;;
+        "half $n")
+            REAL "$@"
+            echo "injected failure of NAME (invocation $n), after it ran" >&2
+            exit 1;;
         "meanwhile $n")
             env -u PORTPLAN_FAULT_COUNTER sh -c "$PORTPLAN_FAULT_MEANWHILE"
             echo "injected failure of NAME (invocation $n), after someone else's change" >&2
@@ -564,6 +570,21 @@ class Matrix:
                                            **extra)
             after = self.target.snapshot()
             case = f"{label}, fail invocation {k} of {len(invocations)}: {invocations[k - 1]}"
+            self.cases.append(case)
+            self.check(case, code, result, current, after, end)
+            current = after
+        # A changing invocation that fails after it did its work (or part
+        # of it: ufw writes its rules file before its chains): the rollback
+        # must still find and undo the change.
+        for k in range(1, len(invocations) + 1):
+            if not changing(self.target.backend, invocations[k - 1]) or \
+                    invocations[k - 1].split()[1:2] == ["dbus"]:
+                continue
+            current = self.at(start, current)
+            code, result = self.target.run(self.plan, state, fault=f"half {k}",
+                                           counter=self.target.counter(), **extra)
+            after = self.target.snapshot()
+            case = f"{label}, invocation {k} fails after it ran: {invocations[k - 1]}"
             self.cases.append(case)
             self.check(case, code, result, current, after, end)
             current = after

@@ -52,23 +52,19 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut Restor
     }
     for (index, command) in commands.iter().enumerate() {
         if let Err(error) = run(command) {
-            let (rollback, changed) = if index == 0 && backend == FirewallBackend::Nftables {
-                // One `nft -f` transaction: a failed one applied nothing.
-                (
+            // Even a command that failed may have changed something (ufw
+            // writes its rules file before it updates its chains), so the
+            // rollback always ends by reading the firewall back.
+            let (rollback, changed) = match restore(before, index) {
+                Ok(Restored::Untouched) if index == 0 && backend == FirewallBackend::Nftables => (
                     "nothing was applied (one nft transaction)".to_string(),
                     false,
-                )
-            } else {
-                match restore(before, index) {
-                    Ok(()) => (
-                        format!("rolled back the {index} command(s) applied before it"),
-                        false,
-                    ),
-                    Err(e) => (
-                        format!("ROLLBACK FAILED, the firewall may be partly changed: {e}"),
-                        true,
-                    ),
-                }
+                ),
+                Ok(restored) => (restored.describe(index), false),
+                Err(e) => (
+                    format!("ROLLBACK FAILED, the firewall may be partly changed: {e}"),
+                    true,
+                ),
             };
             return Applied {
                 ran: index,
@@ -172,32 +168,89 @@ pub fn restore_point(
     }
 }
 
+/// What a rollback found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restored {
+    /// portplan's rules read back as they were before the run: nothing to
+    /// undo.
+    Untouched,
+    /// The applied commands' inverses ran, and the rules read back as
+    /// before.
+    Undone,
+    /// What was read back still differed after the inverses (a command
+    /// that failed after it had changed something, or a backend without
+    /// inverses), and was put back from it.
+    Repaired,
+}
+
+impl Restored {
+    /// The rollback in the words of a failure message; `applied` commands
+    /// had succeeded before the failure.
+    pub fn describe(self, applied: usize) -> String {
+        match self {
+            Restored::Untouched | Restored::Undone => {
+                format!("rolled back the {applied} command(s) applied before it")
+            }
+            Restored::Repaired => format!(
+                "rolled back the {applied} command(s) applied before it, and what the failed \
+                 command had changed"
+            ),
+        }
+    }
+}
+
 /// Put the firewall back as it was. Where every command has an inverse, run
 /// those of the applied commands in reverse: exactly what this run did is
-/// undone, each rule back at its place. Otherwise core's `plan-restore`
-/// from the state now to the state before puts portplan's rules back as
-/// they were. Either way every other rule, including one someone added
-/// meanwhile, stays as it is.
+/// undone, each rule back at its place. Then, for every backend, read the
+/// firewall back: what still differs from the state before (a failed
+/// command's partial change, or everything where there are no inverses) is
+/// put back by core's `plan-restore`. Either way every other rule,
+/// including one someone added meanwhile, stays as it is.
 /// `applied` is how many of the run's commands ran.
-pub fn restore(point: &RestorePoint, applied: usize) -> Result<(), String> {
+pub fn restore(point: &RestorePoint, applied: usize) -> Result<Restored, String> {
     if point.backend == FirewallBackend::None {
-        return Ok(());
+        return Ok(Restored::Untouched);
     }
     if let (Some(done), Some(Ok((layout, _)))) = (&point.batch_done, &point.batch) {
-        return ufw::undo(layout, done);
+        return ufw::undo(layout, done).map(|()| Restored::Undone);
     }
+    let mut restored = Restored::Untouched;
     if let Some(undo) = &point.undo {
-        let applied = applied.min(undo.len());
-        return undo[..applied]
+        // Each of these backends' commands changes one of portplan's rules:
+        // when the rules read back differ from before by one more than the
+        // commands that succeeded, the failed one took effect too, and its
+        // inverse runs first, so every rule goes back to its own place.
+        let failed_took_effect = applied < undo.len() && to_restore(point)?.len() > applied;
+        let undone = (applied + usize::from(failed_took_effect)).min(undo.len());
+        undo[..undone]
             .iter()
             .rev()
-            .try_for_each(|command| run(command).map(drop));
+            .try_for_each(|command| run(command).map(drop))?;
+        restored = match (failed_took_effect, undone) {
+            (true, _) => Restored::Repaired,
+            (false, 0) => Restored::Untouched,
+            (false, _) => Restored::Undone,
+        };
     }
-    let (_, now) = read_state(point.backend, point.zone.as_deref()).map_err(|e| e.to_string())?;
-    let commands = portplan_core::plan_restore(&point.before, &now).map_err(|e| e.to_string())?;
+    let commands = to_restore(point)?;
+    if commands.is_empty() {
+        return Ok(restored);
+    }
     commands
         .iter()
-        .try_for_each(|command| run(command).map(drop))
+        .try_for_each(|command| run(command).map(drop))?;
+    Ok(if point.undo.is_some() || applied == 0 {
+        Restored::Repaired
+    } else {
+        Restored::Undone
+    })
+}
+
+/// The commands that put portplan's rules back as the restore point holds
+/// them, from the firewall read now.
+fn to_restore(point: &RestorePoint) -> Result<Vec<Command>, String> {
+    let (_, now) = read_state(point.backend, point.zone.as_deref()).map_err(|e| e.to_string())?;
+    portplan_core::plan_restore(&point.before, &now).map_err(|e| e.to_string())
 }
 
 /// Run a read-only argv; its stdout.

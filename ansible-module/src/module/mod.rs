@@ -754,7 +754,7 @@ fn roll_back(
     result: &mut ModuleResult,
 ) -> RunError {
     let rollback = match execute::restore(point, ran) {
-        Ok(()) => {
+        Ok(_) => {
             result.changed = false;
             "rolled back".to_string()
         }

@@ -354,15 +354,36 @@ pub(super) fn stage(target: &Path, bytes: &[u8], new_mode: Option<u32>) -> Resul
     static STAGED: AtomicUsize = AtomicUsize::new(0);
     let n = STAGED.fetch_add(1, Ordering::Relaxed);
     let temporary = target.with_file_name(format!(".{name}.portplan-{}-{n}", std::process::id()));
-    // A file by this name can only be a leftover of a killed run whose pid
-    // this process reuses: runs hold the host lock while they write.
-    let _ = fs::remove_file(&temporary);
+    remove_leftovers(target, &name);
     let written = write_staged(&temporary, target, bytes, new_mode);
     if let Err(e) = written {
         let _ = fs::remove_file(&temporary);
         return Err(format!("cannot write {}: {e}", temporary.display()));
     }
     Ok(temporary)
+}
+
+/// Remove what killed runs left beside `target`: files staged under
+/// another pid than this run's (or under this pid, when a killed run's pid
+/// is reused). Runs hold the host lock while they write, so no live run
+/// owns one.
+fn remove_leftovers(target: &Path, name: &str) {
+    static SWEPT: std::sync::Mutex<BTreeSet<PathBuf>> = std::sync::Mutex::new(BTreeSet::new());
+    let Ok(mut swept) = SWEPT.lock() else { return };
+    if !swept.insert(target.to_path_buf()) {
+        return;
+    }
+    let (Some(dir), prefix) = (target.parent(), format!(".{name}.portplan-")) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn write_staged(
@@ -462,10 +483,11 @@ mod tests {
     }
 
     #[test]
-    fn a_killed_runs_leftover_under_this_pid_does_not_block_the_write() {
+    fn a_killed_runs_leftovers_are_removed_even_under_this_pid() {
         let dir = scratch("leftover");
         let path = dir.join("nftables.conf");
-        // The names this process could stage under next.
+        // The names this process could stage under next, and another pid's.
+        fs::write(dir.join(".nftables.conf.portplan-1-0"), "half").expect("leftover");
         for n in 0..64 {
             let leftover = dir.join(format!(
                 ".nftables.conf.portplan-{}-{n}",
@@ -475,8 +497,8 @@ mod tests {
         }
         write_all(&[(path.clone(), "flush ruleset\n".into())], false).expect("written");
         assert_eq!(fs::read_to_string(&path).expect("conf"), "flush ruleset\n");
-        // The leftover staged over went with the rename; the others stay.
-        assert_eq!(names(&dir).len(), 64, "{:?}", names(&dir));
+        // And every leftover is gone.
+        assert_eq!(names(&dir), BTreeSet::from(["nftables.conf".to_string()]));
         let _ = fs::remove_dir_all(&dir);
     }
 

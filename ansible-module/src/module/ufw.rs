@@ -290,20 +290,20 @@ pub fn apply(layout: &Layout, edits: &[Edit]) -> Outcome {
     if let Err(e) = fs::write(PENDING, "") {
         return Outcome::NotApplied(format!("cannot write {PENDING}: {e}"));
     }
-    // Per family, the file then its chains: what to put back if a later
-    // step fails (and whether the chains were loaded).
-    let mut written: Vec<(IpFamily, &str, bool)> = Vec::new();
+    // Per family, the file then its chains: what to put back, file and
+    // chains, if a later step fails.
+    let mut written: Vec<(IpFamily, &str)> = Vec::new();
     for (family, before, after, _) in &planned {
         if let Err(e) = layout.write(*family, after) {
             return failed(layout, e, &written);
         }
-        written.push((*family, before, false));
-        // A failed iptables-restore commits nothing: those chains are as they were.
+        // A failed iptables-restore commits nothing, as a rule; but one that
+        // exits non-zero after its commit (killed, or failing as it ends)
+        // would leave the chains changed, so a failure reloads the chains
+        // from the file as it was too: the same chains either way.
+        written.push((*family, before));
         if let Err(e) = layout.restore(*family, after) {
             return failed(layout, e, &written);
-        }
-        if let Some(last) = written.last_mut() {
-            last.2 = true;
         }
     }
     let _ = fs::remove_file(PENDING);
@@ -316,7 +316,7 @@ pub fn apply(layout: &Layout, edits: &[Edit]) -> Outcome {
 }
 
 /// A failed step's outcome, once what the batch did is put back.
-fn failed(layout: &Layout, error: String, written: &[(IpFamily, &str, bool)]) -> Outcome {
+fn failed(layout: &Layout, error: String, written: &[(IpFamily, &str)]) -> Outcome {
     match put_back(layout, written) {
         Ok(()) => Outcome::Failed(
             format!("{error}; the rules files and chains are as they were"),
@@ -351,18 +351,15 @@ fn edited(layout: &Layout, edits: &[Edit]) -> Result<Vec<Planned>, String> {
     Ok(planned)
 }
 
-/// Put back the files a failed batch wrote, and reload the chains it had
-/// loaded, from the texts read before it; the marker goes once all is back.
-fn put_back(layout: &Layout, undo: &[(IpFamily, &str, bool)]) -> Result<(), String> {
+/// Put back the files a failed batch wrote, and reload their chains (a
+/// failed load may have committed all the same), from the texts read
+/// before it; the marker goes once all is back.
+fn put_back(layout: &Layout, undo: &[(IpFamily, &str)]) -> Result<(), String> {
     let mut failed = Vec::new();
-    for (family, before, restored) in undo.iter().rev() {
-        let back = layout.write(*family, before).and_then(|()| {
-            if *restored {
-                layout.restore(*family, before)
-            } else {
-                Ok(())
-            }
-        });
+    for (family, before) in undo.iter().rev() {
+        let back = layout
+            .write(*family, before)
+            .and_then(|()| layout.restore(*family, before));
         if let Err(e) = back {
             failed.push(e);
         }
