@@ -5,9 +5,12 @@
 //! Every command runs as an argv, never through a shell; firewalld's run
 //! over D-Bus where firewalld answers there (`firewalld.rs`).
 
-use std::io::Write as _;
+use std::io::{Read, Write as _};
 use std::path::PathBuf;
-use std::process::{Command as Process, Stdio};
+use std::process::{Child, Command as Process, Output, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use portplan_core::{Command, FirewallBackend, FirewallOutput, FirewallState};
 
@@ -261,9 +264,20 @@ pub fn run_argv(argv: &[&str]) -> Result<String, String> {
     })
 }
 
+/// How long one command may take before it is killed. The tools finish in
+/// well under a second (an nft set of 20,000 hosts in a few); but
+/// `iptables -w` and `ufw` wait for their locks without a bound, and a run
+/// must not hang, holding the host lock, behind a stuck process.
+const DEADLINE: Duration = Duration::from_secs(120);
+
 /// Run one argv with an optional stdin; its stdout, or an error quoting the
 /// command and its stderr.
 pub fn run(command: &Command) -> Result<String, String> {
+    run_within(command, DEADLINE)
+}
+
+/// [`run`], killing the command at `deadline`.
+fn run_within(command: &Command, deadline: Duration) -> Result<String, String> {
     let Some((name, args)) = command.argv.split_first() else {
         return Err("empty command".into());
     };
@@ -286,8 +300,8 @@ pub fn run(command: &Command) -> Result<String, String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("`{shown}` does not start: {e}"))?;
-    let (output, written) = feed_and_wait(child, command.stdin.as_deref());
-    let output = output.map_err(|e| format!("`{shown}` did not finish: {e}"))?;
+    let (output, written) =
+        finish(child, command.stdin.clone(), deadline).map_err(|e| format!("`{shown}` {e}"))?;
     if !output.status.success() {
         // A tool that refuses its input may exit before reading all of it;
         // the write then fails with a broken pipe, and the tool's own words
@@ -302,29 +316,94 @@ pub fn run(command: &Command) -> Result<String, String> {
     String::from_utf8(output.stdout).map_err(|_| format!("`{shown}` printed non-UTF-8 output"))
 }
 
-/// Write `input` to the child's stdin on a thread of its own while its
-/// output is collected, then wait for it: the child's output and the write's
-/// result. A thread because the two pipes must be served at once (a child
-/// that answers before it has read all its input would otherwise block on a
-/// full stdout while we block on a full stdin), and std has no poll-based
-/// `output` that takes input.
-fn feed_and_wait(
-    mut child: std::process::Child,
-    input: Option<&str>,
-) -> (std::io::Result<std::process::Output>, std::io::Result<()>) {
-    let pipe = child.stdin.take();
-    std::thread::scope(|scope| {
-        let writer = pipe.zip(input).map(|(mut pipe, text)| {
-            // Dropping the pipe when done closes it: the child sees its end.
-            scope.spawn(move || pipe.write_all(text.as_bytes()))
-        });
-        let output = child.wait_with_output();
-        let written = writer.map_or(Ok(()), |writer| {
-            writer
-                .join()
-                .unwrap_or_else(|_| Err(std::io::Error::other("the writer thread panicked")))
-        });
-        (output, written)
+/// Write `input` to the child's stdin and read its stdout and stderr, each
+/// on a thread of its own, then wait for it; killed at `deadline`. Threads
+/// because the pipes must be served at once (a child that answers before
+/// it has read all its input would otherwise block on a full stdout while
+/// we block on a full stdin), and std has neither a poll-based `output`
+/// that takes input nor a wait with a timeout. The threads own what they
+/// use, so a killed child's are left to end as its pipes close.
+fn finish(
+    mut child: Child,
+    input: Option<String>,
+    deadline: Duration,
+) -> Result<(Output, std::io::Result<()>), String> {
+    let (writer, stdout, stderr, finished) = match start_threads(&mut child, input) {
+        Ok(served) => served,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("cannot be served: {e}"));
+        }
+    };
+    // The readers end, dropping their senders, when the child closes its
+    // output, which it does as it exits.
+    if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(deadline) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!(
+            "did not finish within {} s (waiting for a lock another process holds?) and was \
+             killed",
+            deadline.as_secs()
+        ));
+    }
+    let status = child.wait().map_err(|e| format!("did not finish: {e}"))?;
+    let joined = |reader: JoinHandle<std::io::Result<Vec<u8>>>| {
+        reader
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("its reader panicked")))
+            .map_err(|e| format!("cannot be read: {e}"))
+    };
+    let output = Output {
+        status,
+        stdout: joined(stdout)?,
+        stderr: joined(stderr)?,
+    };
+    let written = writer.map_or(Ok(()), |writer| {
+        writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("its writer panicked")))
+    });
+    Ok((output, written))
+}
+
+/// The writer (when there is input), the two readers, and the receiver
+/// that sees both readers end.
+type Served = (
+    Option<JoinHandle<std::io::Result<()>>>,
+    JoinHandle<std::io::Result<Vec<u8>>>,
+    JoinHandle<std::io::Result<Vec<u8>>>,
+    Receiver<()>,
+);
+
+/// Start the threads that serve a child's pipes. A thread that cannot be
+/// started (a pids limit) is an error, not a panic.
+fn start_threads(child: &mut Child, input: Option<String>) -> std::io::Result<Served> {
+    let writer = match (child.stdin.take(), input) {
+        // Dropping the pipe when done closes it: the child sees its end.
+        (Some(mut pipe), Some(text)) => {
+            Some(std::thread::Builder::new().spawn(move || pipe.write_all(text.as_bytes()))?)
+        }
+        _ => None,
+    };
+    let (done, finished) = mpsc::channel();
+    let stdout = reader(child.stdout.take(), done.clone())?;
+    let stderr = reader(child.stderr.take(), done)?;
+    Ok((writer, stdout, stderr, finished))
+}
+
+/// Read `pipe` to its end on a thread; `done` is dropped when it ends.
+fn reader(
+    pipe: Option<impl Read + Send + 'static>,
+    done: Sender<()>,
+) -> std::io::Result<JoinHandle<std::io::Result<Vec<u8>>>> {
+    std::thread::Builder::new().spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            pipe.read_to_end(&mut bytes)?;
+        }
+        drop(done);
+        Ok(bytes)
     })
 }
 
@@ -361,6 +440,20 @@ mod tests {
         assert_eq!(
             run(&shell("cat", Some(input.clone()))).expect("cat echoes"),
             input
+        );
+    }
+
+    #[test]
+    fn a_tool_that_hangs_is_killed_at_the_deadline() {
+        let started = std::time::Instant::now();
+        // A grandchild that keeps the pipes open does not hold the run either.
+        let hangs = shell("sleep 30 & exec sleep 30", Some(big_input()));
+        let error = run_within(&hangs, Duration::from_millis(300)).expect_err("killed");
+        assert!(error.contains("did not finish within"), "{error}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
         );
     }
 
