@@ -153,6 +153,13 @@ fn detect(choice: FirewallChoice, facts: &Facts) -> Detected {
     }
 }
 
+/// Whether a failed `firewall-cmd --get-zone-of-interface` said the
+/// interface is bound to no zone: exit status 2 and `no zone` alone
+/// (firewall-cmd's `cmd.fail("no zone")`), as [`run_argv`] words it.
+fn says_no_zone(error: &str) -> bool {
+    error.ends_with("exited with exit status: 2: no zone")
+}
+
 /// The zone firewalld filters the host's traffic in, and why: the zone bound
 /// to the interface that carries the host's address, else the default zone.
 fn firewalld_zone(host: Option<&PlanHost>) -> Result<(String, String), RunError> {
@@ -162,11 +169,18 @@ fn firewalld_zone(host: Option<&PlanHost>) -> Result<(String, String), RunError>
     if let Some(device) = &device {
         // Exit status 2 and `no zone` when the interface is bound to none.
         let asked = format!("--get-zone-of-interface={device}");
-        // firewall-cmd exits 2 for an interface bound to no zone, which
-        // cannot be told from a failure; over D-Bus the answer is empty.
+        // Over D-Bus the answer for an interface bound to no zone is empty;
+        // firewall-cmd says `no zone` and exits 2. Any other failure (the
+        // daemon reloading, a timeout) is one: taken for "no zone" it would
+        // put the rules in the default zone while the interface's zone
+        // still blocks the ports.
         let bound = match firewalld::bus()? {
             Some(bus) => bus.zone_of_interface(device)?,
-            None => run_argv(&["firewall-cmd", &asked]).ok(),
+            None => match run_argv(&["firewall-cmd", &asked]) {
+                Ok(zone) => Some(zone),
+                Err(e) if says_no_zone(&e) => None,
+                Err(e) => return Err(e.into()),
+            },
         };
         if let Some(zone) = bound {
             let zone = zone.trim().to_string();
@@ -297,4 +311,21 @@ pub fn read_state(
     let output = snapshot(backend, zone)?;
     let state = read(backend, &output)?;
     Ok((output, state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_firewall_cmds_own_no_zone_answer_means_no_zone() {
+        let fails = |status: u8, said: &str| {
+            run_argv(&["sh", "-c", &format!("echo '{said}' >&2; exit {status}")])
+                .expect_err("failed")
+        };
+        assert!(says_no_zone(&fails(2, "no zone")));
+        assert!(!says_no_zone(&fails(2, "Error: INVALID_INTERFACE")));
+        assert!(!says_no_zone(&fails(252, "FirewallD is not running")));
+        assert!(!says_no_zone(&fails(1, "no zone")));
+    }
 }
