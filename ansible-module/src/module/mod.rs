@@ -493,7 +493,10 @@ fn reserve_ports(
         params.backup,
     )
     .map(Some)
-    .map_err(RunError::Host)
+    .map_err(|failed| {
+        result.changed |= failed.changed;
+        RunError::Host(failed.message)
+    })
 }
 
 /// The firewall part of a run, after the verdict.

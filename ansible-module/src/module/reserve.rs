@@ -44,7 +44,7 @@ pub fn apply(
     roots: (&Path, &Path),
     check_mode: bool,
     backup: bool,
-) -> Result<Reserved, String> {
+) -> Result<Reserved, Failed> {
     let (etc, proc_root) = roots;
     let sysctl = proc_root.join(PROC_SYSCTL);
     let running = fs::read_to_string(&sysctl)
@@ -52,12 +52,21 @@ pub fn apply(
     let file = etc.join(SYSCTL_DROPIN);
     let old = match fs::read_to_string(&file) {
         Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        // A path that cannot exist (a file where sysctl.d should be) holds
+        // no drop-in; writing one there fails, and says so.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            None
+        }
         Err(e) => {
-            return Err(format!(
+            return Err(Failed::from(format!(
                 "reserve_ports: cannot read {}: {e}",
                 file.display()
-            ));
+            )));
         }
     };
     let shown = file.display().to_string();
@@ -85,26 +94,71 @@ pub fn apply(
     if let Some(value) = &decision.runtime {
         write_sysctl(&sysctl, value)?;
     }
-    let kept = |e: String| match &decision.runtime {
-        Some(value) => format!("{e} (the running {RESERVED_PORTS_KEY} is already {value})"),
-        None => e,
+    if let Err(e) = write_dropin(&decision, &mut reserved, backup) {
+        return Err(put_back_running(&sysctl, &decision, e));
+    }
+    Ok(reserved)
+}
+
+/// After the drop-in failed: the running value back as it was, so a failed
+/// step changes nothing; when that fails too, the step changed the host.
+fn put_back_running(sysctl: &Path, decision: &Reservation, error: String) -> Failed {
+    let Some(value) = &decision.runtime else {
+        return Failed::from(error);
     };
+    let before = &decision.runtime_before;
+    match write_sysctl(sysctl, before) {
+        Ok(()) => Failed::from(format!(
+            "{error}; the running {RESERVED_PORTS_KEY} was put back from {value} to {before}, \
+             nothing was changed"
+        )),
+        Err(back) => Failed {
+            message: format!(
+                "{error}; PUTTING BACK FAILED, the running {RESERVED_PORTS_KEY} stays {value}: {back}"
+            ),
+            changed: true,
+        },
+    }
+}
+
+/// Write or remove portplan's drop-in as decided; the backup it made.
+fn write_dropin(
+    decision: &Reservation,
+    reserved: &mut Reserved,
+    backup: bool,
+) -> Result<(), String> {
     match &decision.dropin {
         DropIn::Keep => {}
         DropIn::Write(text) => {
             if let Some(dir) = reserved.file.parent() {
                 fs::create_dir_all(dir)
-                    .map_err(|e| kept(format!("cannot create {}: {e}", dir.display())))?;
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             }
-            let saved =
-                persist::write_file(&reserved.file, text, backup, DROPIN_MODE).map_err(kept)?;
+            let saved = persist::write_file(&reserved.file, text, backup, DROPIN_MODE)?;
             reserved.backup = saved.backups.into_iter().next();
         }
         DropIn::Remove => {
-            reserved.backup = persist::remove_file(&reserved.file, backup).map_err(kept)?;
+            reserved.backup = persist::remove_file(&reserved.file, backup)?;
         }
     }
-    Ok(reserved)
+    Ok(())
+}
+
+/// A failed `reserve_ports` step: what went wrong, and whether it changed
+/// the host all the same.
+#[derive(Debug)]
+pub struct Failed {
+    pub message: String,
+    pub changed: bool,
+}
+
+impl From<String> for Failed {
+    fn from(message: String) -> Self {
+        Failed {
+            message,
+            changed: false,
+        }
+    }
 }
 
 /// Set the running list and read it back: the kernel takes the list whole
@@ -190,6 +244,21 @@ mod tests {
     }
 
     #[test]
+    fn a_drop_in_that_cannot_be_written_puts_the_running_value_back() {
+        let (etc, proc_root) = roots("unwritable", "8080\n");
+        // A file where the drop-in's directory must be.
+        fs::write(etc.join("sysctl.d"), "").expect("as the test sets it up");
+        let failed = apply(&ports(&[2881]), false, (&etc, &proc_root), false, false)
+            .expect_err("the drop-in cannot be written");
+        assert!(!failed.changed, "{failed:?}");
+        assert!(failed.message.contains("nothing was changed"), "{failed:?}");
+        assert_eq!(
+            fs::read_to_string(proc_root.join(PROC_SYSCTL)).expect("as the test sets it up"),
+            "8080\n"
+        );
+    }
+
+    #[test]
     fn check_mode_writes_nothing_and_a_real_run_writes_once() {
         let (etc, proc_root) = roots("once", "8080\n");
         let planned = ports(&[2881, 2882]);
@@ -267,7 +336,10 @@ mod tests {
         fs::write(etc.join(SYSCTL_DROPIN), foreign).expect("as the test sets it up");
         let error =
             apply(&ports(&[4000]), false, (&etc, &proc_root), false, true).expect_err("foreign");
-        assert!(error.contains("not written by portplan"), "{error}");
+        assert!(
+            error.message.contains("not written by portplan"),
+            "{error:?}"
+        );
         assert_eq!(
             fs::read_to_string(etc.join(SYSCTL_DROPIN)).expect("as the test sets it up"),
             foreign
