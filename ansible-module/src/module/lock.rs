@@ -7,6 +7,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -37,13 +38,7 @@ pub fn lock_path() -> PathBuf {
 /// Take the host lock, waiting up to `timeout`; on timeout the error names
 /// the holder as it wrote itself into the file (pid, what it runs).
 pub fn acquire(path: &Path, timeout: Duration, me: &str) -> Result<HostLock, String> {
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+    let mut file = open(path)?;
     let start = Instant::now();
     loop {
         match file.try_lock() {
@@ -72,6 +67,50 @@ pub fn acquire(path: &Path, timeout: Duration, me: &str) -> Result<HostLock, Str
     Ok(HostLock { _file: file })
 }
 
+/// Open the lock file as only its owner may use it. `/run/lock` is
+/// writable by every user, so the file must not be one another user made
+/// (they could hold its `flock` and block every run), a symbolic link
+/// (root would lock, and truncate, what it points to), or open to others
+/// (a read-only descriptor is enough to hold a `flock`).
+fn open(path: &Path) -> Result<File, String> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .map_err(|e| {
+            let link = if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                " (a symbolic link, which portplan does not follow here)"
+            } else {
+                ""
+            };
+            format!(
+                "cannot open the lock file {}{link}: {e}; nothing was changed",
+                path.display()
+            )
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read the lock file {}: {e}", path.display()))?;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!(
+            "the lock file {} belongs to uid {}, not to uid {me} that runs portplan: another \
+             user made it, and could hold it to block every run; remove it. Nothing was changed",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("cannot make the lock file {} private: {e}", path.display()))?;
+    }
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +129,58 @@ mod tests {
         drop(first);
         let second = acquire(&path, Duration::ZERO, "pid 2 (second)").expect("released");
         drop(second);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("portplan-lock-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    #[test]
+    fn a_symbolic_link_in_the_locks_place_is_refused_and_its_target_kept() {
+        let dir = scratch("link");
+        let target = dir.join("precious");
+        std::fs::write(&target, "keep me").expect("target");
+        let path = dir.join(LOCK_FILE);
+        std::os::unix::fs::symlink(&target, &path).expect("link");
+        let error = acquire(&path, Duration::ZERO, "pid 1")
+            .err()
+            .expect("refused");
+        assert!(error.contains("symbolic link"), "{error}");
+        assert_eq!(std::fs::read_to_string(&target).expect("target"), "keep me");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_lock_file_is_private_to_its_owner() {
+        let dir = scratch("mode");
+        let path = dir.join(LOCK_FILE);
+        drop(acquire(&path, Duration::ZERO, "pid 1").expect("free"));
+        let mode = |path: &Path| std::fs::metadata(path).expect("lock file").mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        // As an older portplan left it.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        drop(acquire(&path, Duration::ZERO, "pid 1").expect("free"));
+        assert_eq!(mode(&path), 0o600);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_lock_file_another_user_made_is_refused() {
+        if !rustix::process::geteuid().is_root() {
+            return; // only root can make a file another user's
+        }
+        let dir = scratch("owner");
+        let path = dir.join(LOCK_FILE);
+        std::fs::write(&path, "").expect("lock file");
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).expect("chown");
+        let error = acquire(&path, Duration::ZERO, "pid 1")
+            .err()
+            .expect("refused");
+        assert!(error.contains("belongs to uid 65534"), "{error}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
