@@ -238,6 +238,10 @@ options:
         task fails before changing anything and says so; use V(false) and keep the rules in your conf yourself. A
         distribution's stock conf (tables only) or one portplan wrote is replaced by the stateless running ruleset
         (C(nft -s list ruleset)), which loads at boot to exactly the running ruleset.
+      - That text is checked with C(nft -c -f) before it replaces the file. Rules iptables-nft wrote with a match nft
+        cannot translate (Docker and fail2ban hosts) list as C(xt match), which C(nft -f) refuses, and a conf that
+        fails loads nothing at boot; the task then fails naming the line and rolls back. Use V(false) and leave
+        saving those rules to the tools that wrote them.
       - Files keep their mode and owner; a symlinked file is written at its target, so the link stays. Each file is
         written to a temporary file beside it and renamed over it; when the second file of a pair (C(rules.v6))
         cannot be written, the first is put back and the running firewall is rolled back, so the saved and running
