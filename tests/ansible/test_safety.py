@@ -53,6 +53,7 @@ import json
 import os
 import re
 import shutil
+import shlex
 import signal
 import subprocess
 import threading
@@ -832,6 +833,23 @@ def example_plan(host, address):
     return plan
 
 
+def edit_by_hand(host, backend, tag):
+    """Turn the first rule tagged `tag` into a drop, in its place."""
+    if backend == "iptables":
+        rules = [line for line in host.run("iptables-save", "-t", "filter").splitlines()
+                 if line.startswith("-A INPUT ")]
+        number, line = next((n, l) for n, l in enumerate(rules, 1) if tag in l)
+        spec = shlex.split(line)[2:]
+        host.run("iptables", "-w", "-R", "INPUT", str(number), *spec[:-1], "DROP")
+        return
+    listed = host.run("nft", "-a", "list", "chain", "inet", "filter", "input")
+    line = next(l.strip() for l in listed.splitlines() if f'comment "{tag}"' in l)
+    rule, handle = line.rsplit(" # handle ", 1)
+    host.run("nft", "-f", "-", stdin=f"insert rule inet filter input position {handle} "
+                                     f"{rule.replace(' accept ', ' drop ')}\n"
+                                     f"delete rule inet filter input handle {handle}\n")
+
+
 def open_to(test, client, server, port, expected, label=""):
     """Assert whether `client` reaches `server`:`port` (a listener runs
     there only for the check: preinstall would see it as port-in-use)."""
@@ -1399,6 +1417,53 @@ class Regressions(unittest.TestCase):
             for command in commands:
                 host.run("iptables", "-w", *command)
             self.edited_then_fixed(target, plan, label)
+
+    def test_a_failed_run_keeps_a_hand_edited_rule(self):
+        """A run replaces a tagged rule edited by hand; a run that fails,
+        at any changing invocation and whether or not that invocation took
+        effect, leaves it and everything else exactly as it was: the
+        rollback compares hand-edited rules too, and reads them back. One
+        exception, told as it is: an nft transaction that took effect and
+        still failed replaced the edited rule, which plan-restore cannot
+        write back (a real `nft -f` that fails applies nothing)."""
+        for backend in ("iptables", "nftables"):
+            with self.subTest(backend=backend):
+                address = next(self.addresses)
+                name = f"he-{address.rsplit('.', 1)[1]}"
+                target = Target(self.lan, name, address, backend)
+                plan = matrix_plan(name, address)
+
+                def edited():
+                    code, result = target.run(plan)
+                    self.assert_ok(code, result, label=f"{backend}, present")
+                    edit_by_hand(target.host, backend, "portplan:app.b")
+                    return target.snapshot()
+
+                before = edited()
+                counter = target.counter()
+                code, result = target.run(plan, counter=counter)
+                self.assert_ok(code, result, changed=True, label=f"{backend}, the edit replaced")
+                invocations = target.invocations(counter)
+                changes = [k for k, line in enumerate(invocations, 1) if changing(backend, line)]
+                self.assertTrue(changes, invocations)
+                for mode, k in [(m, k) for k in changes for m in ("fail", "half")]:
+                    case = f"{backend}, {mode} {k}: {invocations[k - 1]}"
+                    current = target.snapshot()
+                    if current != before:
+                        current = edited()
+                    self.assertEqual(current, before, case)
+                    code, result = target.run(plan, fault=f"{mode} {k}",
+                                              counter=target.counter())
+                    after = target.snapshot()
+                    if backend == "nftables" and mode == "half":
+                        self.assertTrue(result["failed"] and result["changed"], brief(result))
+                        self.assertIn("ROLLBACK FAILED", result["msg"])
+                        self.assertIn("portplan:app.b", result["msg"])
+                        self.assertIn("(edited by hand)", result["msg"])
+                        continue
+                    self.assert_failed(code, result, "injected failure", label=case)
+                    self.assertEqual(after, before, f"{case}: {brief(result)}\n"
+                                                    f"{diff(before, after)}")
 
     def edited_then_fixed(self, target, plan, label):
         host = target.host

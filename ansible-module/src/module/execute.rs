@@ -6,11 +6,12 @@
 //! over D-Bus where firewalld answers there (`firewalld.rs`).
 
 use std::io::{Read, Write as _};
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Child, Command as Process, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use portplan_core::{Command, FirewallBackend, FirewallOutput, FirewallState};
 
@@ -204,56 +205,122 @@ impl Restored {
 
 /// Put the firewall back as it was. Where every command has an inverse, run
 /// those of the applied commands in reverse: exactly what this run did is
-/// undone, each rule back at its place. Then, for every backend, read the
-/// firewall back: what still differs from the state before (a failed
-/// command's partial change, or everything where there are no inverses) is
-/// put back by core's `plan-restore`. Either way every other rule,
-/// including one someone added meanwhile, stays as it is.
+/// undone, each rule back at its place (ufw's batch: its own undo). Then,
+/// for every backend, read the firewall back and compare portplan's rules,
+/// hand-edited ones included, with the state before: what still differs (a
+/// failed command's partial change, or everything where there are no
+/// inverses) is put back by core's `plan-restore`, and read back again; a
+/// rollback that cannot reach the state before is an error. Either way
+/// every other rule, including one someone added meanwhile, stays as it is.
 /// `applied` is how many of the run's commands ran.
 pub fn restore(point: &RestorePoint, applied: usize) -> Result<Restored, String> {
     if point.backend == FirewallBackend::None {
         return Ok(Restored::Untouched);
     }
-    if let (Some(done), Some(Ok((layout, _)))) = (&point.batch_done, &point.batch) {
-        return ufw::undo(layout, done).map(|()| Restored::Undone);
-    }
-    let mut restored = Restored::Untouched;
-    if let Some(undo) = &point.undo {
-        // Each of these backends' commands changes one of portplan's rules:
-        // when the rules read back differ from before by one more than the
-        // commands that succeeded, the failed one took effect too, and its
-        // inverse runs first, so every rule goes back to its own place.
-        let failed_took_effect = applied < undo.len() && to_restore(point)?.len() > applied;
-        let undone = (applied + usize::from(failed_took_effect)).min(undo.len());
-        undo[..undone]
-            .iter()
-            .rev()
-            .try_for_each(|command| run(command).map(drop))?;
-        restored = match (failed_took_effect, undone) {
-            (true, _) => Restored::Repaired,
-            (false, 0) => Restored::Untouched,
-            (false, _) => Restored::Undone,
-        };
-    }
-    let commands = to_restore(point)?;
-    if commands.is_empty() {
+    let before = tagged_lines(&point.before)?;
+    let restored = undo_applied(point, applied, &before)?;
+    let now = read_now(point)?;
+    if tagged_lines(&now)? == before {
         return Ok(restored);
     }
+    let commands = portplan_core::plan_restore(&point.before, &now).map_err(|e| e.to_string())?;
     commands
         .iter()
         .try_for_each(|command| run(command).map(drop))?;
-    Ok(if point.undo.is_some() || applied == 0 {
-        Restored::Repaired
-    } else {
+    let after = tagged_lines(&read_now(point)?)?;
+    if after != before {
+        return Err(format!(
+            "portplan's rules read back other than before the run: {}",
+            difference(&before, &after)
+        ));
+    }
+    let by_plan_restore = point.undo.is_none() && point.batch_done.is_none() && applied > 0;
+    Ok(if by_plan_restore {
         Restored::Undone
+    } else {
+        Restored::Repaired
     })
 }
 
-/// The commands that put portplan's rules back as the restore point holds
-/// them, from the firewall read now.
-fn to_restore(point: &RestorePoint) -> Result<Vec<Command>, String> {
-    let (_, now) = read_state(point.backend, point.zone.as_deref()).map_err(|e| e.to_string())?;
-    portplan_core::plan_restore(&point.before, &now).map_err(|e| e.to_string())
+/// The inverses of what the run applied, where it has them: ufw's batch
+/// undone, or the applied commands' inverses in reverse. Each per-rule
+/// command adds or deletes one of portplan's rules, so when the rules read
+/// back differ from before by exactly one more than the commands that
+/// succeeded, the failed one took effect too, and its inverse runs first,
+/// so every rule goes back to its own place. A reading that fails leaves
+/// the inverses to run as they are.
+fn undo_applied(
+    point: &RestorePoint,
+    applied: usize,
+    before: &[String],
+) -> Result<Restored, String> {
+    if let (Some(done), Some(Ok((layout, _)))) = (&point.batch_done, &point.batch) {
+        return ufw::undo(layout, done).map(|()| Restored::Undone);
+    }
+    let Some(undo) = &point.undo else {
+        return Ok(Restored::Untouched);
+    };
+    let failed_took_effect = applied < undo.len()
+        && read_now(point)
+            .and_then(|now| tagged_lines(&now))
+            .is_ok_and(|now| differing(before, &now) == applied + 1);
+    let undone = (applied + usize::from(failed_took_effect)).min(undo.len());
+    undo[..undone]
+        .iter()
+        .rev()
+        .try_for_each(|command| run(command).map(drop))?;
+    Ok(match (failed_took_effect, undone) {
+        (true, _) => Restored::Repaired,
+        (false, 0) => Restored::Untouched,
+        (false, _) => Restored::Undone,
+    })
+}
+
+/// The firewall as it reads now, for the restore point's backend and zone.
+fn read_now(point: &RestorePoint) -> Result<FirewallState, String> {
+    read_state(point.backend, point.zone.as_deref())
+        .map(|(_, now)| now)
+        .map_err(|e| e.to_string())
+}
+
+/// portplan's rules in `state`, one sorted line each, hand-edited ones
+/// marked: what a rollback compares.
+fn tagged_lines(state: &FirewallState) -> Result<Vec<String>, String> {
+    portplan_core::shell::placements(&[], state)
+        .map(|(now, _)| now)
+        .map_err(|e| e.to_string())
+}
+
+/// How many lines are in one sorted list and not the other, counting
+/// repeats (a rule twice is one line more).
+fn differing(a: &[String], b: &[String]) -> usize {
+    let (mut i, mut j, mut count) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Equal => (i, j) = (i + 1, j + 1),
+            std::cmp::Ordering::Less => (i, count) = (i + 1, count + 1),
+            std::cmp::Ordering::Greater => (j, count) = (j + 1, count + 1),
+        }
+    }
+    count + (a.len() - i) + (b.len() - j)
+}
+
+/// The first lines that differ, for an error message.
+fn difference(before: &[String], after: &[String]) -> String {
+    let gone = before
+        .iter()
+        .filter(|l| !after.contains(l))
+        .map(|l| format!("-{l}"));
+    let new = after
+        .iter()
+        .filter(|l| !before.contains(l))
+        .map(|l| format!("+{l}"));
+    let lines: Vec<String> = gone.chain(new).take(4).collect();
+    if lines.is_empty() {
+        "the same rules, some now more than once".into()
+    } else {
+        lines.join("; ")
+    }
 }
 
 /// Run a read-only argv; its stdout.
@@ -298,6 +365,9 @@ fn run_within(command: &Command, deadline: Duration) -> Result<String, String> {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // A group of its own, so a deadline kills what it started too (ufw
+        // runs iptables-restore, which could otherwise commit later).
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("`{shown}` does not start: {e}"))?;
     let (output, written) =
@@ -328,26 +398,36 @@ fn finish(
     input: Option<String>,
     deadline: Duration,
 ) -> Result<(Output, std::io::Result<()>), String> {
+    let end = Instant::now() + deadline;
     let (writer, stdout, stderr, finished) = match start_threads(&mut child, input) {
         Ok(served) => served,
         Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
+            kill_group(&mut child);
             return Err(format!("cannot be served: {e}"));
         }
     };
     // The readers end, dropping their senders, when the child closes its
     // output, which it does as it exits.
-    if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(deadline) {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(format!(
-            "did not finish within {} s (waiting for a lock another process holds?) and was \
-             killed",
-            deadline.as_secs()
-        ));
+    let output_ended = finished.recv_timeout(deadline) != Err(RecvTimeoutError::Timeout);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(1)),
+            Ok(None) => {
+                kill_group(&mut child);
+                return Err(format!(
+                    "did not finish within {} s (waiting for a lock another process holds?) \
+                     and was killed",
+                    deadline.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("did not finish: {e}")),
+        }
+    };
+    if !output_ended {
+        // It exited, but something it started still holds its output.
+        kill_group(&mut child);
     }
-    let status = child.wait().map_err(|e| format!("did not finish: {e}"))?;
     let joined = |reader: JoinHandle<std::io::Result<Vec<u8>>>| {
         reader
             .join()
@@ -365,6 +445,14 @@ fn finish(
             .unwrap_or_else(|_| Err(std::io::Error::other("its writer panicked")))
     });
     Ok((output, written))
+}
+
+/// Kill the child's whole process group, then reap the child.
+fn kill_group(child: &mut Child) {
+    let group = rustix::process::Pid::from_child(child);
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The writer (when there is input), the two readers, and the receiver
@@ -444,12 +532,35 @@ mod tests {
     }
 
     #[test]
+    fn differing_counts_lines_on_either_side_and_repeats() {
+        let lines = |l: &[&str]| l.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(differing(&lines(&["a", "b"]), &lines(&["a", "b"])), 0);
+        assert_eq!(differing(&lines(&["a", "b"]), &lines(&["b"])), 1);
+        assert_eq!(differing(&lines(&["a", "b"]), &lines(&["a", "b", "b"])), 1);
+        assert_eq!(differing(&lines(&["a", "c"]), &lines(&["b", "d"])), 4);
+        assert_eq!(differing(&[], &lines(&["x"])), 1);
+    }
+
+    #[test]
     fn a_tool_that_hangs_is_killed_at_the_deadline() {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         // A grandchild that keeps the pipes open does not hold the run either.
         let hangs = shell("sleep 30 & exec sleep 30", Some(big_input()));
         let error = run_within(&hangs, Duration::from_millis(300)).expect_err("killed");
         assert!(error.contains("did not finish within"), "{error}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_tool_that_exits_leaving_a_child_on_its_output_is_not_held_for() {
+        let started = Instant::now();
+        let leaves = shell("sleep 30 & echo done", None);
+        let out = run_within(&leaves, Duration::from_millis(300)).expect("it succeeded");
+        assert_eq!(out, "done\n");
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "{:?}",

@@ -162,8 +162,8 @@ fn nft_loads(staged: &Path) -> Result<(), String> {
         .map_err(|e| {
             format!(
                 "the running ruleset, saved, would not load at boot, so it was not saved ({e}). \
-             It holds rules nft cannot read back, e.g. iptables-nft's `xt match`: run with \
-             persist: false and save those rules with the tool that wrote them"
+             Where nft names a rule it cannot read back (e.g. iptables-nft's `xt match`), run \
+             with persist: false and save those rules with the tool that wrote them"
             )
         })
 }
