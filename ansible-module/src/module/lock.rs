@@ -69,9 +69,9 @@ pub fn acquire(path: &Path, timeout: Duration, me: &str) -> Result<HostLock, Str
 
 /// Open the lock file as only its owner may use it. `/run/lock` is
 /// writable by every user, so the file must not be one another user made
-/// (they could hold its `flock` and block every run), a symbolic link
-/// (root would lock, and truncate, what it points to), or open to others
-/// (a read-only descriptor is enough to hold a `flock`).
+/// (they could hold its `flock` and block every run), a symbolic or hard
+/// link (root would lock, and truncate, what it points to), or open to
+/// others (a read-only descriptor is enough to hold a `flock`).
 fn open(path: &Path) -> Result<File, String> {
     let file = OpenOptions::new()
         .read(true)
@@ -95,6 +95,14 @@ fn open(path: &Path) -> Result<File, String> {
     let meta = file
         .metadata()
         .map_err(|e| format!("cannot read the lock file {}: {e}", path.display()))?;
+    if !meta.is_file() || meta.nlink() != 1 {
+        return Err(format!(
+            "the lock file {} is not a plain file of its own ({} link(s)): a hard link would \
+             make portplan lock, and empty, another file; remove it. Nothing was changed",
+            path.display(),
+            meta.nlink()
+        ));
+    }
     let me = rustix::process::geteuid().as_raw();
     if meta.uid() != me {
         return Err(format!(
@@ -150,6 +158,21 @@ mod tests {
             .err()
             .expect("refused");
         assert!(error.contains("symbolic link"), "{error}");
+        assert_eq!(std::fs::read_to_string(&target).expect("target"), "keep me");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_hard_link_in_the_locks_place_is_refused_and_its_target_kept() {
+        let dir = scratch("hard-link");
+        let target = dir.join("precious");
+        std::fs::write(&target, "keep me").expect("target");
+        let path = dir.join(LOCK_FILE);
+        std::fs::hard_link(&target, &path).expect("link");
+        let error = acquire(&path, Duration::ZERO, "pid 1")
+            .err()
+            .expect("refused");
+        assert!(error.contains("2 link(s)"), "{error}");
         assert_eq!(std::fs::read_to_string(&target).expect("target"), "keep me");
         let _ = std::fs::remove_dir_all(&dir);
     }
