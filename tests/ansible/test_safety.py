@@ -1465,6 +1465,56 @@ class Regressions(unittest.TestCase):
                     self.assertEqual(after, before, f"{case}: {brief(result)}\n"
                                                     f"{diff(before, after)}")
 
+    def test_a_failed_ufw_enable_leaves_ufw_inactive(self):
+        """`ufw_enable: true` on an inactive ufw: the run adds the rules,
+        then `ufw --force enable`. A run failed at any invocation, ufw's
+        own restores inside the enable included (a start that fails half
+        way, its chains loaded and ENABLED=no written back), or an enable
+        that took effect and still failed, leaves ufw inactive with its
+        rules as they were: a half-enabled ufw would filter the host by its
+        default policy after a failed run. The rollback compares portplan's
+        rules only, so it must undo the enable by itself."""
+        address = next(self.addresses)
+        name = f"ue-{address.rsplit('.', 1)[1]}"
+        target = Target(self.lan, name, address, "ufw")
+        target.host.run("ufw", "--force", "disable")
+        plan = matrix_plan(name, address)
+        before = target.snapshot()
+        self.assertIn("Status: inactive", before["running"])
+        counter = target.counter()
+        code, result = target.run(plan, counter=counter, ufw_enable=True)
+        self.assert_ok(code, result, changed=True, label="ufw_enable, counting run")
+        invocations = target.invocations(counter)
+        enable = [k for k, line in enumerate(invocations, 1)
+                  if line.split()[1:] == ["ufw", "--force", "enable"]]
+        self.assertEqual(len(enable), 1, invocations)
+        self.assertGreater(len(invocations), enable[0], "ufw's own restores inside the enable")
+        target.host.run("ufw", "--force", "disable")
+        code, result = target.run(plan, "absent")
+        self.assert_ok(code, result, changed=True, label="back to no rule")
+        self.assertEqual(target.snapshot(), before)
+        survived = []
+        for mode, k in [(m, k) for k in range(1, len(invocations) + 1) for m in ("fail", "half")]:
+            if mode == "half" and not changing("ufw", invocations[k - 1]):
+                continue
+            case = f"{mode} {k}: {invocations[k - 1]}"
+            code, result = target.run(plan, fault=f"{mode} {k}", counter=target.counter(),
+                                      ufw_enable=True)
+            after = target.snapshot()
+            if not result["failed"]:
+                # A fault ufw itself survives: the plan is then in place.
+                survived.append(case)
+                self.assertIn("Status: active", after["running"], case)
+                target.host.run("ufw", "--force", "disable")
+                code, result = target.run(plan, "absent")
+                self.assert_ok(code, result, label=f"{case}, back to no rule")
+                self.assertEqual(target.snapshot(), before, case)
+                continue
+            self.assert_failed(code, result, "injected failure", label=case)
+            self.assertEqual(after, before, f"{case}: {brief(result)}\n{diff(before, after)}")
+        print(f"\nufw enable: {len(invocations)} invocations; faults ufw survived: "
+              f"{survived or 'none'}", flush=True)
+
     def edited_then_fixed(self, target, plan, label):
         host = target.host
         # The edit does what the issue says: the accessor is kept out, or

@@ -134,6 +134,10 @@ pub struct RestorePoint {
     batch: Option<Result<(ufw::Layout, Vec<portplan_run::ufw::Edit>), String>>,
     /// What the batch did, once it went through.
     batch_done: Option<ufw::Applied>,
+    /// When the run ends by enabling an inactive ufw: whether ufw read as
+    /// started already (its chains loaded), so that a failed enable is
+    /// undone only where it started ufw.
+    enabling_ufw: Option<bool>,
 }
 
 impl RestorePoint {
@@ -169,7 +173,18 @@ pub fn restore_point(
             .and_then(|layout| layout.as_ref().ok())
             .map(|layout| ufw::plan(layout, commands).map(|edits| (layout.clone(), edits))),
         batch_done: None,
+        // The gather found `ENABLED=no`; a reading that fails counts as
+        // not started, so a failed enable that started ufw is undone.
+        enabling_ufw: commands
+            .last()
+            .filter(|c| is_ufw_enable(c))
+            .map(|_| ufw::started().unwrap_or(false)),
     }
+}
+
+/// `ufw --force enable`, the last command of a run that enables ufw.
+fn is_ufw_enable(command: &Command) -> bool {
+    command.argv == ["ufw", "--force", "enable"]
 }
 
 /// What a rollback found and did.
@@ -260,6 +275,7 @@ fn undo_applied(
     let Some(undo) = &point.undo else {
         return Ok(Restored::Untouched);
     };
+    let enable_undone = undo_failed_enable(point, applied, undo)?;
     let failed_took_effect = applied < undo.len()
         && read_now(point)
             .and_then(|now| tagged_lines(&now))
@@ -269,11 +285,30 @@ fn undo_applied(
         .iter()
         .rev()
         .try_for_each(|command| run(command).map(drop))?;
-    Ok(match (failed_took_effect, undone) {
+    Ok(match (failed_took_effect || enable_undone, undone) {
         (true, _) => Restored::Repaired,
         (false, 0) => Restored::Untouched,
         (false, _) => Restored::Undone,
     })
+}
+
+/// A failed `ufw --force enable` (the last command) may have started ufw
+/// all the same: ufw enabled, or a start that failed half way, its chains
+/// loaded and `ENABLED=no` written back. Either way ufw filters the host by
+/// its own default policy, which portplan's rules, compared by the
+/// rollback, do not show: its inverse `ufw --force disable` runs whenever
+/// ufw reads as started now and did not before (or cannot be read).
+/// Whether it ran.
+fn undo_failed_enable(
+    point: &RestorePoint,
+    applied: usize,
+    undo: &[Command],
+) -> Result<bool, String> {
+    let enable_failed = point.enabling_ufw == Some(false) && applied + 1 == undo.len();
+    if !enable_failed || !ufw::started().unwrap_or(true) {
+        return Ok(false);
+    }
+    run(&undo[applied]).map(|_| true)
 }
 
 /// The firewall as it reads now, for the restore point's backend and zone.

@@ -111,6 +111,35 @@ struct Diff {
 /// instead of a bare stack trace on stderr.
 static PANIC: Mutex<Option<String>> = Mutex::new(None);
 
+/// Set once the run may change the host (a sysctl, a firewall command): a
+/// panic past that point answers `changed: true`.
+static TOUCHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The run may change the host from here on.
+fn touching() {
+    TOUCHED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// A panic in the words of a failure: the hook's text (message and place)
+/// where it ran, else the payload's message.
+fn internal_error(payload: &(dyn std::any::Any + Send)) -> String {
+    let detail = PANIC
+        .lock()
+        .ok()
+        .and_then(|mut slot| slot.take())
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("portplan internal error (please report it): {detail}")
+}
+
+/// `body`, with a panic turned into a failure like any other, so that the
+/// caller can roll back what ran before it.
+fn guarded<T>(body: impl FnOnce() -> Result<T, RunError>) -> Result<T, RunError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+        .unwrap_or_else(|panic| Err(RunError::Host(internal_error(panic.as_ref()))))
+}
+
 /// An args file Ansible handed the binary, read once: its text (which the
 /// reach module reads itself) and its JSON (the plan with it: 0.5 MB with
 /// 5,000 hosts).
@@ -141,15 +170,22 @@ pub fn main(args: ArgsFile) -> std::process::ExitCode {
     }));
     // Freed now: the run's allocations reuse its memory.
     let ArgsFile { value, .. } = args;
-    let result = std::panic::catch_unwind(|| run(value)).unwrap_or_else(|_| {
-        let detail = PANIC
-            .lock()
-            .ok()
-            .and_then(|mut slot| slot.take())
-            .unwrap_or_else(|| "unknown panic".into());
-        failure(format!(
-            "portplan internal error (please report it): {detail}"
-        ))
+    let result = std::panic::catch_unwind(|| run(value)).unwrap_or_else(|panic| {
+        // A panic this far out cannot know what ran: where the host may
+        // have changed, the answer says so rather than `changed: false`.
+        let touched = TOUCHED.load(std::sync::atomic::Ordering::SeqCst);
+        ModuleResult {
+            changed: touched,
+            ..failure(format!(
+                "{}{}",
+                internal_error(panic.as_ref()),
+                if touched {
+                    "; the host may have been changed by this run"
+                } else {
+                    ""
+                }
+            ))
+        }
     });
     let failed = result.failed;
     // One write of the whole answer (0.9 MB with a 5,000-host plan), not a
@@ -485,6 +521,9 @@ fn reserve_ports(
             .map_err(RunError::Plan)?;
         portplan_run::planned_ports(&all.findings).map_err(RunError::Host)?
     };
+    if !params.check_mode {
+        touching();
+    }
     reserve::apply(
         &planned,
         remove,
@@ -722,6 +761,7 @@ fn change(
         &steps.commands,
         gathered.ufw.as_ref(),
     );
+    touching();
     let applied = execute::apply(backend, &steps.commands, &mut point);
     if let (Some(why), Some(used)) = (point.per_rule(), result.firewall.as_mut()) {
         used.reason = format!("{}; this change ran ufw per rule ({why})", used.reason);
@@ -733,17 +773,29 @@ fn change(
     }
     // Changed until a rollback proves otherwise.
     result.changed = true;
-    let now = gather::read_state(backend, gathered.zone.as_deref()).and_then(|(_, now)| {
-        portplan_run::verify(rules, &now, params.state, &steps.expected).map(|after| (now, after))
-    });
-    // From here on every command ran.
+    // Every command ran. A failure from here on, a panic included (parsing
+    // what the tools read back, say), is rolled back like any other.
     let ran = steps.commands.len();
-    let (now, after) = now.map_err(|cause| roll_back(&point, ran, cause, result))?;
+    guarded(|| read_back_and_persist(params, gathered, rules, steps, result))
+        .map_err(|cause| roll_back(&point, ran, cause, result))
+}
+
+/// After the change: read the firewall back, verify it is as planned, and
+/// save it for the next boot. The rules now held.
+fn read_back_and_persist(
+    params: &Params,
+    gathered: &Gathered,
+    rules: &[FirewallRule],
+    steps: &Steps,
+    result: &mut ModuleResult,
+) -> Result<BTreeSet<TaggedRule>, RunError> {
+    let backend = gathered.choice.backend;
+    let (_, now) = gather::read_state(backend, gathered.zone.as_deref())?;
+    let after = portplan_run::verify(rules, &now, params.state, &steps.expected)?;
     if params.persist
         && let Err(error) = persist(backend, &now, params.backup, result)
     {
-        let cause = RunError::Host(format!("cannot persist the rules: {error}"));
-        return Err(roll_back(&point, ran, cause, result));
+        return Err(RunError::Host(format!("cannot persist the rules: {error}")));
     }
     Ok(after)
 }
@@ -831,6 +883,24 @@ fn snake_case_keys(value: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A panic after the firewall changed must reach the rollback as a
+    /// failure, its message kept: `change` rolls back whatever `guarded`
+    /// returns as an error.
+    #[test]
+    fn a_panic_in_a_guarded_step_is_a_failure_naming_it() {
+        let failed = guarded::<()>(|| panic!("parser met {}", "the unexpected"));
+        match failed {
+            Err(RunError::Host(message)) => {
+                assert!(message.starts_with("portplan internal error"), "{message}");
+                assert!(message.contains("parser met the unexpected"), "{message}");
+            }
+            other => panic!("not a failure: {:?}", other.err().map(|e| e.to_string())),
+        }
+        assert_eq!(guarded(|| Ok(7)).ok(), Some(7));
+        let refused = guarded::<()>(|| Err(RunError::Host("refused".into())));
+        assert!(matches!(refused, Err(RunError::Host(m)) if m == "refused"));
+    }
 
     /// What `portplan FILE` takes for module args: an object with Ansible's
     /// keys, even when a `Value` cannot hold its values (then answered with

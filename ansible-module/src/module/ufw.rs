@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use portplan_core::{Command, IpFamily};
 use portplan_run::ufw::{Done, Edit, RulesFile, rules_file, translate};
 
-use super::execute::{find_program, run};
+use super::execute::{find_program, run, run_argv};
 use super::persist;
 
 /// Where ufw's Python package may live; the first with `ufw/common.py`.
@@ -119,6 +119,44 @@ pub fn layout() -> Result<Layout, String> {
         }
     }
     Ok(layout)
+}
+
+/// Whether ufw reads as started: its conf says `ENABLED=yes`, or its user
+/// chains are loaded (a start that fails half way leaves what it loaded,
+/// and ufw writes `ENABLED=no` back). A failed `ufw --force enable` is
+/// undone when this turned true (`execute.rs`): left alone, a half-enabled
+/// ufw would filter the host by its default policy after a failed run.
+pub fn started() -> Result<bool, String> {
+    let (_, common) = python_package()?;
+    let setting = |name: &str| {
+        assigned(&common, name)
+            .map(PathBuf::from)
+            .ok_or_else(|| format!("ufw's common.py sets no {name}"))
+    };
+    let conf = setting("config_dir")?.join("ufw/ufw.conf");
+    let text =
+        fs::read_to_string(&conf).map_err(|e| format!("cannot read {}: {e}", conf.display()))?;
+    if ufw_settings(&text)
+        .iter()
+        .any(|(k, v)| k == "enabled" && v == "yes")
+    {
+        return Ok(true);
+    }
+    let tools = setting("iptables_dir")?;
+    for (save, chain) in [
+        ("iptables-save", ":ufw-user-input "),
+        ("ip6tables-save", ":ufw6-user-input "),
+    ] {
+        let save = tools.join(save);
+        if !save.is_file() {
+            continue;
+        }
+        let listed = run_argv(&[&save.to_string_lossy(), "-t", "filter"])?;
+        if listed.lines().any(|line| line.starts_with(chain)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// `name = "value"` at the start of a line of Python.
