@@ -1471,16 +1471,33 @@ class Regressions(unittest.TestCase):
         own restores inside the enable included (a start that fails half
         way, its chains loaded and ENABLED=no written back), or an enable
         that took effect and still failed, leaves ufw inactive with its
-        rules as they were: a half-enabled ufw would filter the host by its
-        default policy after a failed run. The rollback compares portplan's
-        rules only, so it must undo the enable by itself."""
+        rules as they were, and the built-in policies as they were (FORWARD
+        at DROP, as Docker leaves it; ufw's disable sets ACCEPT): a
+        half-enabled ufw would filter the host by its default policy after
+        a failed run. The rollback compares portplan's rules only, so it
+        must undo the enable by itself."""
         address = next(self.addresses)
         name = f"ue-{address.rsplit('.', 1)[1]}"
         target = Target(self.lan, name, address, "ufw")
-        target.host.run("ufw", "--force", "disable")
+        host = target.host
         plan = matrix_plan(name, address)
-        before = target.snapshot()
+
+        def inactive():
+            host.run("ufw", "--force", "disable")
+            for tool in ("iptables", "ip6tables"):
+                host.run(tool, "-w", "-P", "FORWARD", "DROP")
+
+        def snapshot():
+            listed = host.run("iptables-save", "-t", "filter") + \
+                host.run("ip6tables-save", "-t", "filter")
+            policies = [re.sub(r"\[\d+:\d+\]", "", line) for line in listed.splitlines()
+                        if re.match(r":(INPUT|FORWARD|OUTPUT) ", line)]
+            return {**target.snapshot(), "policies": policies}
+
+        inactive()
+        before = snapshot()
         self.assertIn("Status: inactive", before["running"])
+        self.assertIn(":FORWARD DROP ", before["policies"])
         counter = target.counter()
         code, result = target.run(plan, counter=counter, ufw_enable=True)
         self.assert_ok(code, result, changed=True, label="ufw_enable, counting run")
@@ -1488,11 +1505,13 @@ class Regressions(unittest.TestCase):
         enable = [k for k, line in enumerate(invocations, 1)
                   if line.split()[1:] == ["ufw", "--force", "enable"]]
         self.assertEqual(len(enable), 1, invocations)
-        self.assertGreater(len(invocations), enable[0], "ufw's own restores inside the enable")
-        target.host.run("ufw", "--force", "disable")
+        inside = [line for line in invocations[enable[0]:]
+                  if line.split()[1:2] in (["iptables-restore"], ["ip6tables-restore"])]
+        self.assertTrue(inside, f"ufw's own restores inside the enable: {invocations}")
+        inactive()
         code, result = target.run(plan, "absent")
         self.assert_ok(code, result, changed=True, label="back to no rule")
-        self.assertEqual(target.snapshot(), before)
+        self.assertEqual(snapshot(), before)
         survived = []
         for mode, k in [(m, k) for k in range(1, len(invocations) + 1) for m in ("fail", "half")]:
             if mode == "half" and not changing("ufw", invocations[k - 1]):
@@ -1500,20 +1519,20 @@ class Regressions(unittest.TestCase):
             case = f"{mode} {k}: {invocations[k - 1]}"
             code, result = target.run(plan, fault=f"{mode} {k}", counter=target.counter(),
                                       ufw_enable=True)
-            after = target.snapshot()
+            after = snapshot()
             if not result["failed"]:
                 # A fault ufw itself survives: the plan is then in place.
                 survived.append(case)
                 self.assertIn("Status: active", after["running"], case)
-                target.host.run("ufw", "--force", "disable")
+                inactive()
                 code, result = target.run(plan, "absent")
                 self.assert_ok(code, result, label=f"{case}, back to no rule")
-                self.assertEqual(target.snapshot(), before, case)
+                self.assertEqual(snapshot(), before, case)
                 continue
             self.assert_failed(code, result, "injected failure", label=case)
             self.assertEqual(after, before, f"{case}: {brief(result)}\n{diff(before, after)}")
-        print(f"\nufw enable: {len(invocations)} invocations; faults ufw survived: "
-              f"{survived or 'none'}", flush=True)
+        print(f"\nufw enable: {len(invocations)} invocations ({len(inside)} restores inside "
+              f"the enable); faults ufw survived: {survived or 'none'}", flush=True)
 
     def edited_then_fixed(self, target, plan, label):
         host = target.host

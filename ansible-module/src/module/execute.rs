@@ -134,10 +134,10 @@ pub struct RestorePoint {
     batch: Option<Result<(ufw::Layout, Vec<portplan_run::ufw::Edit>), String>>,
     /// What the batch did, once it went through.
     batch_done: Option<ufw::Applied>,
-    /// When the run ends by enabling an inactive ufw: whether ufw read as
-    /// started already (its chains loaded), so that a failed enable is
-    /// undone only where it started ufw.
-    enabling_ufw: Option<bool>,
+    /// When the run ends by enabling an inactive ufw: ufw as it ran
+    /// before, so that a failed enable is undone only where it started ufw,
+    /// and the policies its disable resets are put back.
+    enabling_ufw: Option<Result<ufw::Running, String>>,
 }
 
 impl RestorePoint {
@@ -173,12 +173,10 @@ pub fn restore_point(
             .and_then(|layout| layout.as_ref().ok())
             .map(|layout| ufw::plan(layout, commands).map(|edits| (layout.clone(), edits))),
         batch_done: None,
-        // The gather found `ENABLED=no`; a reading that fails counts as
-        // not started, so a failed enable that started ufw is undone.
         enabling_ufw: commands
             .last()
             .filter(|c| is_ufw_enable(c))
-            .map(|_| ufw::started().unwrap_or(false)),
+            .map(|_| ufw::running()),
     }
 }
 
@@ -263,7 +261,9 @@ pub fn restore(point: &RestorePoint, applied: usize) -> Result<Restored, String>
 /// back differ from before by exactly one more than the commands that
 /// succeeded, the failed one took effect too, and its inverse runs first,
 /// so every rule goes back to its own place. A reading that fails leaves
-/// the inverses to run as they are.
+/// the inverses to run as they are. An enable of ufw changes no rule: its
+/// inverse runs when it ran, or failed and took effect all the same, and
+/// the built-in policies its disable resets are put back after it.
 fn undo_applied(
     point: &RestorePoint,
     applied: usize,
@@ -275,40 +275,58 @@ fn undo_applied(
     let Some(undo) = &point.undo else {
         return Ok(Restored::Untouched);
     };
-    let enable_undone = undo_failed_enable(point, applied, undo)?;
-    let failed_took_effect = applied < undo.len()
+    // The commands that change one rule each: all but an enable at the end.
+    let rules = undo
+        .len()
+        .saturating_sub(usize::from(point.enabling_ufw.is_some()));
+    let disable = applied == rules && applied < undo.len() && enable_took_effect(point);
+    let failed_took_effect = applied < rules
         && read_now(point)
             .and_then(|now| tagged_lines(&now))
             .is_ok_and(|now| differing(before, &now) == applied + 1);
     let undone = (applied + usize::from(failed_took_effect)).min(undo.len());
+    // The failed enable's inverse first (it ran last); a disable that fails
+    // still lets the rules' inverses run, then fails the rollback.
+    let disabled = disable.then(|| run(&undo[rules]).map(drop));
     undo[..undone]
         .iter()
         .rev()
         .try_for_each(|command| run(command).map(drop))?;
-    Ok(match (failed_took_effect || enable_undone, undone) {
+    disabled.transpose()?;
+    if disable || (undone == undo.len() && rules < undo.len()) {
+        put_back_policies(point)?;
+    }
+    Ok(match (failed_took_effect || disable, undone) {
         (true, _) => Restored::Repaired,
         (false, 0) => Restored::Untouched,
         (false, _) => Restored::Undone,
     })
 }
 
-/// A failed `ufw --force enable` (the last command) may have started ufw
+/// Whether a failed `ufw --force enable` (the last command) started ufw
 /// all the same: ufw enabled, or a start that failed half way, its chains
 /// loaded and `ENABLED=no` written back. Either way ufw filters the host by
 /// its own default policy, which portplan's rules, compared by the
-/// rollback, do not show: its inverse `ufw --force disable` runs whenever
-/// ufw reads as started now and did not before (or cannot be read).
-/// Whether it ran.
-fn undo_failed_enable(
-    point: &RestorePoint,
-    applied: usize,
-    undo: &[Command],
-) -> Result<bool, String> {
-    let enable_failed = point.enabling_ufw == Some(false) && applied + 1 == undo.len();
-    if !enable_failed || !ufw::started().unwrap_or(true) {
-        return Ok(false);
+/// rollback, do not show, so its inverse `ufw --force disable` must run.
+/// The gather found `ENABLED=no`; chains count when they were not there
+/// before (or before could not be read); a reading that fails now counts
+/// as started.
+fn enable_took_effect(point: &RestorePoint) -> bool {
+    let chains_before = matches!(&point.enabling_ufw, Some(Ok(before)) if before.chains);
+    ufw::running().map_or(true, |now| now.enabled || (now.chains && !chains_before))
+}
+
+/// After `ufw --force disable` (the undone enable): the built-in policies
+/// as they were before the run, which the disable set to ACCEPT.
+fn put_back_policies(point: &RestorePoint) -> Result<(), String> {
+    match &point.enabling_ufw {
+        Some(Ok(before)) => ufw::put_back_policies(before),
+        Some(Err(why)) => Err(format!(
+            "ufw was disabled again, but the built-in policies it reset could not be \
+             put back: they were not read before the run ({why})"
+        )),
+        None => Ok(()),
     }
-    run(&undo[applied]).map(|_| true)
 }
 
 /// The firewall as it reads now, for the restore point's backend and zone.

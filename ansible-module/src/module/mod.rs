@@ -581,7 +581,11 @@ fn firewall_task(
         // A run interrupted after its change but before its save (or one
         // with persist: false) left the boot configuration behind: it
         // catches up here.
-        if params.persist && !params.check_mode && persist(backend, state, params.backup, result)? {
+        let catch_up = params.persist && !params.check_mode;
+        if catch_up {
+            touching();
+        }
+        if catch_up && persist(backend, state, params.backup, result)? {
             result.changed = true;
             result
                 .msg

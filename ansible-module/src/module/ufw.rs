@@ -121,12 +121,25 @@ pub fn layout() -> Result<Layout, String> {
     Ok(layout)
 }
 
-/// Whether ufw reads as started: its conf says `ENABLED=yes`, or its user
-/// chains are loaded (a start that fails half way leaves what it loaded,
-/// and ufw writes `ENABLED=no` back). A failed `ufw --force enable` is
-/// undone when this turned true (`execute.rs`): left alone, a half-enabled
-/// ufw would filter the host by its default policy after a failed run.
-pub fn started() -> Result<bool, String> {
+/// ufw as it runs, read where a run enables an inactive ufw: whether it
+/// started (a failed `ufw --force enable` may have, and the rollback, which
+/// compares portplan's rules only, cannot see it), and the built-in filter
+/// policies that `ufw --force disable` resets to ACCEPT, to put back.
+#[derive(Debug, Default)]
+pub struct Running {
+    /// `ENABLED=yes` in ufw.conf.
+    pub enabled: bool,
+    /// ufw's user chains loaded, either family: a start that failed half
+    /// way leaves them, and ufw writes `ENABLED=no` back.
+    pub chains: bool,
+    /// `(tool, chain, policy)` of INPUT, FORWARD and OUTPUT in each
+    /// family's filter table.
+    policies: Vec<(PathBuf, String, String)>,
+}
+
+/// ufw's [`Running`] state now. An IPv6 table that cannot be read (a
+/// kernel without IPv6) counts as without ufw's chains; IPv4 must read.
+pub fn running() -> Result<Running, String> {
     let (_, common) = python_package()?;
     let setting = |name: &str| {
         assigned(&common, name)
@@ -136,27 +149,56 @@ pub fn started() -> Result<bool, String> {
     let conf = setting("config_dir")?.join("ufw/ufw.conf");
     let text =
         fs::read_to_string(&conf).map_err(|e| format!("cannot read {}: {e}", conf.display()))?;
-    if ufw_settings(&text)
-        .iter()
-        .any(|(k, v)| k == "enabled" && v == "yes")
-    {
-        return Ok(true);
-    }
+    let mut running = Running {
+        enabled: ufw_settings(&text)
+            .iter()
+            .any(|(k, v)| k == "enabled" && v == "yes"),
+        ..Running::default()
+    };
     let tools = setting("iptables_dir")?;
-    for (save, chain) in [
-        ("iptables-save", ":ufw-user-input "),
-        ("ip6tables-save", ":ufw6-user-input "),
+    for (family, chain) in [
+        ("iptables", ":ufw-user-input "),
+        ("ip6tables", ":ufw6-user-input "),
     ] {
-        let save = tools.join(save);
-        if !save.is_file() {
-            continue;
-        }
-        let listed = run_argv(&[&save.to_string_lossy(), "-t", "filter"])?;
-        if listed.lines().any(|line| line.starts_with(chain)) {
-            return Ok(true);
-        }
+        let save = tools.join(format!("{family}-save"));
+        let listed = run_argv(&[&save.to_string_lossy(), "-t", "filter"]);
+        let listed = match (family, listed) {
+            (_, Ok(listed)) => listed,
+            ("iptables", Err(e)) => return Err(e),
+            _ => continue,
+        };
+        running.chains |= listed.lines().any(|line| line.starts_with(chain));
+        running
+            .policies
+            .extend(builtin_policies(&listed).map(|(chain, policy)| {
+                (tools.join(family), chain.to_string(), policy.to_string())
+            }));
     }
-    Ok(false)
+    Ok(running)
+}
+
+/// The policies of the built-in filter chains in `iptables-save` output
+/// (`:INPUT DROP [0:0]`).
+fn builtin_policies(listed: &str) -> impl Iterator<Item = (&str, &str)> {
+    listed.lines().filter_map(|line| {
+        let mut words = line.strip_prefix(':')?.split_whitespace();
+        let (chain, policy) = (words.next()?, words.next()?);
+        ["INPUT", "FORWARD", "OUTPUT"]
+            .contains(&chain)
+            .then_some((chain, policy))
+    })
+}
+
+/// Put back the built-in policies `before` read: `ufw --force disable`
+/// sets them all to ACCEPT (ufw-init's force-stop), which on a host that
+/// had FORWARD at DROP (Docker's) would open forwarding.
+pub fn put_back_policies(before: &Running) -> Result<(), String> {
+    before
+        .policies
+        .iter()
+        .try_for_each(|(tool, chain, policy)| {
+            run_argv(&[&tool.to_string_lossy(), "-w", "-P", chain, policy]).map(drop)
+        })
 }
 
 /// `name = "value"` at the start of a line of Python.
@@ -501,5 +543,21 @@ mod tests {
             Some("/etc")
         );
         assert_eq!(assigned("config_dirx = \"/e\"\n", "config_dir"), None);
+    }
+
+    #[test]
+    fn built_in_policies_are_read_from_a_listing() {
+        let listed = "# Generated\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [3:180]\n\
+                      :OUTPUT ACCEPT [0:0]\n:ufw-user-input - [0:0]\n:DOCKER - [0:0]\n\
+                      -A INPUT -j ufw-user-input\nCOMMIT\n";
+        let policies: Vec<_> = builtin_policies(listed).collect();
+        assert_eq!(
+            policies,
+            [
+                ("INPUT", "ACCEPT"),
+                ("FORWARD", "DROP"),
+                ("OUTPUT", "ACCEPT")
+            ]
+        );
     }
 }
