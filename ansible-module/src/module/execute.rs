@@ -276,10 +276,10 @@ fn undo_applied(
         return Ok(Restored::Untouched);
     };
     // The commands that change one rule each: all but an enable at the end.
-    let rules = undo
-        .len()
-        .saturating_sub(usize::from(point.enabling_ufw.is_some()));
-    let disable = applied == rules && applied < undo.len() && enable_took_effect(point);
+    let enabling = point.enabling_ufw.is_some();
+    let rules = undo.len().saturating_sub(usize::from(enabling));
+    // The enable is the command that failed.
+    let disable = enabling && applied == rules && enable_took_effect(point);
     let failed_took_effect = applied < rules
         && read_now(point)
             .and_then(|now| tagged_lines(&now))
@@ -293,7 +293,8 @@ fn undo_applied(
         .rev()
         .try_for_each(|command| run(command).map(drop))?;
     disabled.transpose()?;
-    if disable || (undone == undo.len() && rules < undo.len()) {
+    // The enable's inverse ran: the failed one's, or among the undone.
+    if disable || (enabling && undone == undo.len()) {
         put_back_policies(point)?;
     }
     Ok(match (failed_took_effect || disable, undone) {

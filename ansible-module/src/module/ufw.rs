@@ -88,26 +88,15 @@ pub fn layout() -> Result<Layout, String> {
     if version.split('.').take(2).collect::<Vec<_>>().join(".") != KNOWN_VERSION {
         return Err(format!("ufw {version}, not {KNOWN_VERSION}.x"));
     }
-    let setting = |name: &str| {
-        assigned(&common, name).ok_or_else(|| format!("ufw's common.py sets no {name}"))
-    };
-    let config = PathBuf::from(setting("config_dir")?);
-    let settings = |path: PathBuf| {
-        fs::read_to_string(&path)
-            .map(|text| ufw_settings(&text))
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))
-    };
-    let enabled = settings(config.join("ufw/ufw.conf"))?;
-    if enabled.iter().all(|(k, v)| k != "enabled" || v != "yes") {
+    let config = setting(&common, "config_dir")?;
+    if !says_yes(&config.join("ufw/ufw.conf"), "enabled")? {
         return Err("ufw is inactive (ENABLED is not yes in ufw.conf)".into());
     }
-    let ipv6 = settings(config.join("default/ufw"))?
-        .iter()
-        .any(|(k, v)| k == "ipv6" && v == "yes")
-        && Path::new("/proc/sys/net/ipv6").exists();
+    let ipv6 =
+        says_yes(&config.join("default/ufw"), "ipv6")? && Path::new("/proc/sys/net/ipv6").exists();
     let layout = Layout {
         dir: config.join("ufw"),
-        tools: PathBuf::from(setting("iptables_dir")?),
+        tools: setting(&common, "iptables_dir")?,
         ipv6,
         version,
     };
@@ -141,21 +130,14 @@ pub struct Running {
 /// kernel without IPv6) counts as without ufw's chains; IPv4 must read.
 pub fn running() -> Result<Running, String> {
     let (_, common) = python_package()?;
-    let setting = |name: &str| {
-        assigned(&common, name)
-            .map(PathBuf::from)
-            .ok_or_else(|| format!("ufw's common.py sets no {name}"))
-    };
-    let conf = setting("config_dir")?.join("ufw/ufw.conf");
-    let text =
-        fs::read_to_string(&conf).map_err(|e| format!("cannot read {}: {e}", conf.display()))?;
     let mut running = Running {
-        enabled: ufw_settings(&text)
-            .iter()
-            .any(|(k, v)| k == "enabled" && v == "yes"),
+        enabled: says_yes(
+            &setting(&common, "config_dir")?.join("ufw/ufw.conf"),
+            "enabled",
+        )?,
         ..Running::default()
     };
-    let tools = setting("iptables_dir")?;
+    let tools = setting(&common, "iptables_dir")?;
     for (family, chain) in [
         ("iptables", ":ufw-user-input "),
         ("ip6tables", ":ufw6-user-input "),
@@ -199,6 +181,23 @@ pub fn put_back_policies(before: &Running) -> Result<(), String> {
         .try_for_each(|(tool, chain, policy)| {
             run_argv(&[&tool.to_string_lossy(), "-w", "-P", chain, policy]).map(drop)
         })
+}
+
+/// A directory ufw's `common.py` sets (`config_dir`, `iptables_dir`).
+fn setting(common: &str, name: &str) -> Result<PathBuf, String> {
+    assigned(common, name)
+        .map(PathBuf::from)
+        .ok_or_else(|| format!("ufw's common.py sets no {name}"))
+}
+
+/// Whether a ufw settings file sets `key` (lowercase) to yes, as ufw reads
+/// it.
+fn says_yes(path: &Path, key: &str) -> Result<bool, String> {
+    let text =
+        fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(ufw_settings(&text)
+        .iter()
+        .any(|(k, v)| k == key && v == "yes"))
 }
 
 /// `name = "value"` at the start of a line of Python.
