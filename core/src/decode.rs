@@ -265,7 +265,7 @@ impl Journal {
     fn finish(self) -> PlanError {
         let mut problems = self.problems.into_inner();
         // Stable: a node's own problem comes before its children's.
-        problems.sort_by(|a, b| a.0.cmp(&b.0));
+        crate::order::sort_by(&mut problems, |a, b| a.0.cmp(&b.0));
         let mut problems: Vec<Problem> = problems.into_iter().map(|(_, p)| p).collect();
         if self.more.into_inner() {
             problems.push(Problem {

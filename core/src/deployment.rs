@@ -14,6 +14,7 @@ use core::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::model::{DeployUser, HostObservation, PortRange, PortSpec, Profile};
+use crate::order;
 
 /// A spec placed on a host with its effective ports.
 #[derive(Debug, Clone)]
@@ -154,9 +155,9 @@ impl Index {
         }
         index.by_name = deployment.ids().collect();
         // Stable: of two hosts of one name (a plan resolve rejects), the first.
-        index
-            .by_name
-            .sort_by(|a, b| deployment.host(*a).name.cmp(&deployment.host(*b).name));
+        order::sort_by(&mut index.by_name, |a, b| {
+            deployment.host(*a).name.cmp(&deployment.host(*b).name)
+        });
         // One buffer for every host's profiles, not a set each.
         let mut profiles = Vec::new();
         for (id, host) in deployment.ids().zip(&deployment.hosts) {
@@ -165,7 +166,7 @@ impl Index {
                 push(&mut index.runs, component, id);
                 profiles.extend(index.profile_of.get(component).copied());
             }
-            profiles.sort_unstable();
+            order::sort(&mut profiles);
             profiles.dedup();
             for &p in &profiles {
                 push(&mut index.members, &deployment.profiles[p].name, id);

@@ -26,6 +26,7 @@ mod decode;
 mod deployment;
 mod limits;
 mod model;
+mod order;
 mod reach;
 mod render;
 mod report;

@@ -17,6 +17,7 @@ use crate::model::{
     Accessor, DeployUser, Observation, Plan, PlanError, PlanHost, PortOverride, PortRange,
     PortSpec, Problem, Profile,
 };
+use crate::order;
 use crate::{catalog, limits};
 
 /// Collects problems in input order while resolving.
@@ -136,12 +137,12 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
     attach_observations(plan, &mut hosts, &mut problems);
 
     if problems.0.is_empty() {
-        let exclusive = plan
-            .networks
-            .iter()
-            .filter(|n| n.exclusive)
-            .map(|n| n.name.clone())
-            .collect();
+        let exclusive = order::set(
+            plan.networks
+                .iter()
+                .filter(|n| n.exclusive)
+                .map(|n| n.name.clone()),
+        );
         Ok(Deployment::new(
             plan.name.clone(),
             profiles,
@@ -172,16 +173,18 @@ impl<'p> Known<'p> {
     /// The used profiles' specs and components; the plan's enabled optional
     /// specs and plan-wide overrides checked against them.
     fn new(plan: &Plan, profiles: &'p [Profile], problems: &mut Problems) -> Self {
-        let specs: BTreeMap<&str, &PortSpec> = profiles
-            .iter()
-            .flat_map(|p| &p.specs)
-            .map(|s| (s.id.as_str(), s))
-            .collect();
-        let components = profiles
-            .iter()
-            .flat_map(|p| &p.components)
-            .map(|c| c.name.as_str())
-            .collect();
+        let specs: BTreeMap<&str, &PortSpec> = order::map(
+            profiles
+                .iter()
+                .flat_map(|p| &p.specs)
+                .map(|s| (s.id.as_str(), s)),
+        );
+        let components = order::set(
+            profiles
+                .iter()
+                .flat_map(|p| &p.components)
+                .map(|c| c.name.as_str()),
+        );
         let mut by_component: BTreeMap<&str, Vec<Rc<PortSpec>>> = BTreeMap::new();
         for spec in profiles.iter().flat_map(|p| &p.specs) {
             by_component
@@ -397,11 +400,8 @@ impl<'p> Names<'p> {
     fn new(plan: &'p Plan, builtin: &'p [Profile]) -> Self {
         let all = || builtin.iter().chain(&plan.custom_profiles);
         Names {
-            profiles: all().map(|p| p.name.as_str()).collect(),
-            components: all()
-                .flat_map(|p| &p.components)
-                .map(|c| c.name.as_str())
-                .collect(),
+            profiles: order::set(all().map(|p| p.name.as_str())),
+            components: order::set(all().flat_map(|p| &p.components).map(|c| c.name.as_str())),
         }
     }
 }
@@ -419,8 +419,8 @@ fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Proble
             );
         }
         let components: BTreeSet<&str> =
-            profile.components.iter().map(|c| c.name.as_str()).collect();
-        let networks: BTreeSet<&str> = profile.networks.iter().map(|n| n.name.as_str()).collect();
+            order::set(profile.components.iter().map(|c| c.name.as_str()));
+        let networks: BTreeSet<&str> = order::set(profile.networks.iter().map(|n| n.name.as_str()));
         let mut ids = BTreeSet::new();
         for (j, spec) in profile.specs.iter().enumerate() {
             let at = format!("{at}.specs[{j}]");
@@ -622,11 +622,12 @@ fn resolve_networks(
     profiles: &[Profile],
     problems: &mut Problems,
 ) -> BTreeMap<String, Vec<IpNet>> {
-    let roles: BTreeSet<&str> = profiles
-        .iter()
-        .flat_map(|p| &p.networks)
-        .map(|n| n.name.as_str())
-        .collect();
+    let roles: BTreeSet<&str> = order::set(
+        profiles
+            .iter()
+            .flat_map(|p| &p.networks)
+            .map(|n| n.name.as_str()),
+    );
     let mut networks = BTreeMap::new();
     for (i, network) in plan.networks.iter().enumerate() {
         let at = format!("networks[{i}]");
@@ -679,7 +680,7 @@ fn place<'a>(
     plan_overrides: &[PortOverride],
     host_overrides: &[PortOverride],
 ) -> Vec<Placed> {
-    let components: BTreeSet<&String> = components.collect();
+    let components: BTreeSet<&String> = order::set(components);
     // The first override of a spec counts (a second one is a problem), the
     // host's before the plan's.
     let mut overrides: BTreeMap<&str, PortRange> = BTreeMap::new();
@@ -701,7 +702,7 @@ fn place<'a>(
             }
         })
         .collect();
-    placed.sort_by(|a, b| {
+    order::sort_by(&mut placed, |a, b| {
         (a.ports, a.spec.transport, &a.spec.id).cmp(&(b.ports, b.spec.transport, &b.spec.id))
     });
     placed
@@ -742,7 +743,7 @@ fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [De
         return;
     }
     let plan_hosts: BTreeMap<&str, &PlanHost> =
-        plan.hosts.iter().map(|h| (h.name.as_str(), h)).collect();
+        order::map(plan.hosts.iter().map(|h| (h.name.as_str(), h)));
     let union: Vec<&str> = server_components
         .iter()
         .copied()

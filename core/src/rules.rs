@@ -16,6 +16,7 @@ use crate::model::{
     Accessor, Allocation, DeployUser, Exposure, Finding, FindingCode, FirewallBackend, Listener,
     Modifiable, Observation, ObservedFirewall, Phase, PortRange, Severity, Transport,
 };
+use crate::order;
 use crate::resolve::{plan_address, plan_net};
 use crate::sources::Sources;
 
@@ -75,7 +76,7 @@ pub(crate) fn check(deployment: &Deployment, sources: &Sources, ids: &[HostId]) 
 }
 
 fn sort(deployment: &Deployment, findings: &mut [Finding]) {
-    findings.sort_by_cached_key(|f| {
+    order::sort_by_cached_key(findings, |f| {
         // Plan-wide findings first, then by plan host order.
         let host = f.host.as_deref().and_then(|h| deployment.host_id(h));
         (
@@ -456,11 +457,12 @@ fn fixed_in_pool(
     }
     // Every fixed port of the host inside the pool is one the pool cannot
     // hand out, the pool owner's own included (62888 in 62881-63881).
-    let taken: BTreeSet<u16> = inside
-        .iter()
-        .flat_map(|p| p.ports.intersection(pool.ports))
-        .flat_map(|r| r.first..=r.last)
-        .collect();
+    let taken: BTreeSet<u16> = order::set(
+        inside
+            .iter()
+            .flat_map(|p| p.ports.intersection(pool.ports))
+            .flat_map(|r| r.first..=r.last),
+    );
     let remaining = pool.ports.count() - taken.len() as u32;
     for (ports, specs) in by_ports {
         let first = specs[0];
@@ -614,7 +616,7 @@ fn ephemeral_collisions(
     if colliding.is_empty() {
         return;
     }
-    let mut all: BTreeSet<u16> = reserved.iter().flat_map(|r| r.first..=r.last).collect();
+    let mut all: BTreeSet<u16> = order::set(reserved.iter().flat_map(|r| r.first..=r.last));
     all.extend(
         colliding
             .iter()
@@ -629,7 +631,7 @@ fn ephemeral_collisions(
             format!(
                 "{} port {} lies inside ip_local_port_range {} ({range_note}) and is not reserved; an outgoing connection can take it first",
                 quote(&placed.spec.id),
-                port_list(&ports.into_iter().collect()),
+                port_list(&order::set(ports)),
                 range
             ),
             fix.clone(),
@@ -646,7 +648,7 @@ fn merged(ranges: &[PortRange]) -> Vec<PortRange> {
         .copied()
         .filter(|r| r.first <= r.last)
         .collect();
-    sorted.sort();
+    order::sort(&mut sorted);
     let mut out: Vec<PortRange> = Vec::with_capacity(sorted.len());
     for range in sorted {
         match out.last_mut() {
@@ -881,7 +883,7 @@ impl<'o> Listening<'o> {
             .enumerate()
             .map(|(i, l)| (l.transport, l.port, i, l))
             .collect();
-        sorted.sort_by_key(|&(transport, port, i, _)| (transport, port, i));
+        order::sort_by_key(&mut sorted, |&(transport, port, i, _)| (transport, port, i));
         Listening { sorted }
     }
 
@@ -903,7 +905,7 @@ impl<'o> Listening<'o> {
             .iter()
             .map(|&(_, _, i, l)| (i, l))
             .collect();
-        found.sort_by_key(|&(i, _)| i);
+        order::sort_by_key(&mut found, |&(i, _)| i);
         found
     }
 }
@@ -988,16 +990,18 @@ fn not_listening(host: &DeployedHost, listening: &Listening, findings: &mut Vec<
             .into_iter()
             .map(|(_, l)| l)
             .collect();
-        let answered: BTreeSet<u16> = listeners
-            .iter()
-            .filter(|l| {
-                placed.spec.exposure == Exposure::Loopback || reach(l, host.address) == Reach::Host
-            })
-            .map(|l| l.port)
-            .collect();
-        let missing: BTreeSet<u16> = (placed.ports.first..=placed.ports.last)
-            .filter(|port| !answered.contains(port))
-            .collect();
+        let answered: BTreeSet<u16> = order::set(
+            listeners
+                .iter()
+                .filter(|l| {
+                    placed.spec.exposure == Exposure::Loopback
+                        || reach(l, host.address) == Reach::Host
+                })
+                .map(|l| l.port),
+        );
+        let missing: BTreeSet<u16> = order::set(
+            (placed.ports.first..=placed.ports.last).filter(|port| !answered.contains(port)),
+        );
         if missing.is_empty() {
             continue;
         }

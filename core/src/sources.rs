@@ -38,6 +38,7 @@ use ipnet::IpNet;
 use crate::backends::TAG_PREFIX;
 use crate::deployment::{Deployment, HostId, Placed};
 use crate::model::{Accessor, Exposure, SourceGroup};
+use crate::order;
 
 /// The tag portplan writes into a rule's comment, and the only rules it ever changes.
 pub(crate) fn tag(spec_id: &str) -> String {
@@ -290,7 +291,7 @@ impl<'d> Group<'d> {
                 }
             }
         }
-        hosts.sort_unstable();
+        order::sort(&mut hosts);
         hosts.dedup();
         let exclusive = networks.iter().any(|n| deployment.exclusive.contains(*n));
         let admitted = networks

@@ -403,5 +403,10 @@ fn a_broken_dbus_dump_is_refused_naming_its_side() {
                 .contains("not a firewalld D-Bus dump"),
             "{error:?}"
         );
+        // The dump's own problem, with its path: both lack a string `default-zone`.
+        assert!(
+            error.problems[0].message.contains("default-zone"),
+            "{error:?}"
+        );
     }
 }

@@ -2,14 +2,18 @@
 name section of an unstripped build. twiggy does this too but is not part of
 the toolchain here; the format is small enough to read directly.
 
-    CARGO_PROFILE_WASM_STRIP=false cargo build --target wasm32-unknown-unknown \\
-        --profile wasm -p portplan-extism --target-dir target/size
-    python3 wasm-plugin/bench/size.py target/size/wasm32-unknown-unknown/wasm/portplan_extism.wasm
+    cargo build --target wasm32-unknown-unknown --profile wasm-names -p portplan-extism
+    python3 wasm-plugin/bench/size.py target/wasm32-unknown-unknown/wasm-names/portplan_extism.wasm
 
 Prints the code and data section sizes, then the code bytes of each group
 (the first GROUPS pattern a function's mangled name contains; "other" for
 none), largest first, and with --top N the N largest functions. Sizes are
 before wasm-opt, which takes about a tenth off the code.
+
+With --check-sorts it instead fails (exit 1) unless std's sorts are there
+once: one stable sort (core's `order` module) and at most two unstable ones
+(ipnet's `aggregate`, on IPv4 and IPv6 ranges). A sort at a new call site,
+or a `collect` into a B-tree (which sorts), adds a copy of 4-6 KB.
 """
 
 import sys
@@ -96,10 +100,38 @@ def read(path: str) -> tuple[list[int], dict[int, str], int, int]:
     return bodies, names, imported, data_size
 
 
+# Each copy of a std sort has one body of its recursive quicksort, which is
+# never inlined: (name part, most copies allowed, who holds them).
+SORTS = [
+    ("sort6stable9quicksort9quicksort17h", 1, "core's order::positions"),
+    ("sort8unstable9quicksort9quicksort17h", 2, "ipnet's aggregate (IPv4, IPv6)"),
+]
+
+
+def check_sorts(names: dict[int, str]) -> int:
+    failed = 0
+    for part, most, holders in SORTS:
+        copies = sum(part in name for name in names.values())
+        verdict = "ok" if 0 < copies <= most else "FAILED"
+        failed += verdict != "ok"
+        print(f"{verdict}: {copies} copies of {part[:-3]} (at most {most}: {holders})")
+    if failed:
+        print("a sort was added outside core/src/order.rs, or a collect into a "
+              "BTreeSet/BTreeMap: sort with order::sort_by, fill with order::set/map")
+    return 1 if failed else 0
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
+    if "--check-sorts" in argv:
+        path = next(a for a in argv if not a.startswith("--"))
+        _, names, _, _ = read(path)
+        if not names:
+            print(f"{path}: no function names (a stripped build?)")
+            return 1
+        return check_sorts(names)
     top = int(argv[argv.index("--top") + 1]) if "--top" in argv else 0
     bodies, names, imported, data_size = read(argv[0])
     functions = [(size, names.get(imported + k, "?")) for k, size in enumerate(bodies)]

@@ -280,14 +280,20 @@ fn side_blocks(text: &str, input: &str) -> Result<Vec<Block>, PlanError> {
     if !text.trim_start().starts_with('{') {
         return Ok(blocks(text));
     }
-    serde_json::from_str::<DbusDump>(text)
+    // core's one decoder (not serde_json's own): one copy of the records'
+    // decoding in the plugins, and the dump's first problem with its path.
+    crate::decode::parse_json::<DbusDump>(text)
         .map(DbusDump::blocks)
         .map_err(|e| {
+            let first = e
+                .problems
+                .first()
+                .map_or_else(String::new, |p| format!(", at {}: {}", p.path, p.message));
             PlanError::single(
                 input,
                 "",
                 format!(
-                    "not a firewalld D-Bus dump (portplan's JSON of zone and ipset settings): {e}"
+                    "not a firewalld D-Bus dump (portplan's JSON of zone and ipset settings){first}"
                 ),
             )
         })
@@ -305,11 +311,12 @@ fn side(text: &str, input: &str) -> Result<Side, PlanError> {
         .partition(Block::is_ipset);
     Ok(Side {
         zones,
-        ipsets: ipsets
-            .into_iter()
-            .filter(|b| b.name.starts_with(IPSET_PREFIX))
-            .map(|b| (b.name.clone(), b))
-            .collect(),
+        ipsets: crate::order::map(
+            ipsets
+                .into_iter()
+                .filter(|b| b.name.starts_with(IPSET_PREFIX))
+                .map(|b| (b.name.clone(), b)),
+        ),
     })
 }
 
@@ -723,7 +730,7 @@ pub(super) fn commands(state: &FirewalldState, desired: &BTreeSet<Placed>) -> Ve
             .insert(rule.source.clone());
     }
     let mut change = Change::default();
-    let keys: BTreeSet<&GroupKey> = current.groups.keys().chain(wanted.keys()).collect();
+    let keys: BTreeSet<&GroupKey> = crate::order::set(current.groups.keys().chain(wanted.keys()));
     for key in keys {
         let want = wanted.get(key).cloned().unwrap_or_default();
         plan_group(state, &current, key, want, &mut change);
@@ -763,16 +770,17 @@ fn plan_group(
         change.entries.insert(
             (side, name.clone()),
             (
-                want_sources.difference(&have).cloned().collect(),
-                have.difference(&want_sources).cloned().collect(),
+                crate::order::set(want_sources.difference(&have).cloned()),
+                crate::order::set(have.difference(&want_sources).cloned()),
             ),
         );
-        [rule(Source::Ipset(name))].into()
+        crate::order::set([rule(Source::Ipset(name))])
     } else {
-        want_sources
-            .iter()
-            .map(|s| rule(Source::Address(s.clone())))
-            .collect()
+        crate::order::set(
+            want_sources
+                .iter()
+                .map(|s| rule(Source::Address(s.clone()))),
+        )
     };
     // firewalld tells `198.18.2.10` from `198.18.2.10/32`; portplan does not.
     let have_canonical: Vec<(String, &String)> =

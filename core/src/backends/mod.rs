@@ -22,6 +22,7 @@ pub use firewalld::{
 use std::collections::BTreeSet;
 
 use crate::model::{FirewallBackend, FirewallRule, PlanError, PortRange};
+use crate::order;
 use crate::resolve::parse_net;
 use crate::state::{
     ChainId, Command, FirewallChange, FirewallOutput, FirewallState, FirewalldSide, FirewalldState,
@@ -334,7 +335,7 @@ fn owned_elsewhere(
     slots: &[Slot],
     wanted: &BTreeSet<TaggedRule>,
 ) -> Result<(), PlanError> {
-    let families: BTreeSet<IpFamily> = wanted.iter().map(|r| r.family).collect();
+    let families: BTreeSet<IpFamily> = order::set(wanted.iter().map(|r| r.family));
     let blocking: Vec<&str> = slots
         .iter()
         .filter(|slot| {
@@ -409,12 +410,13 @@ fn unfiltered_note(family: IpFamily) -> String {
 
 /// portplan's intact rules: what counts as already in place.
 fn current(state: &FirewallState) -> BTreeSet<Placed> {
-    state
-        .found_rules()
-        .into_iter()
-        .filter(|(_, _, intact)| *intact)
-        .map(|(id, rule, _)| (id, rule.clone()))
-        .collect()
+    order::set(
+        state
+            .found_rules()
+            .into_iter()
+            .filter(|(_, _, intact)| *intact)
+            .map(|(id, rule, _)| (id, rule.clone())),
+    )
 }
 
 /// portplan's rules that go: every hand-edited one (a tagged rule counts
@@ -430,10 +432,7 @@ fn leaving(state: &FirewallState, desired: &BTreeSet<Placed>) -> Vec<Placed> {
 }
 
 fn unique(pairs: &[Placed]) -> Vec<TaggedRule> {
-    pairs
-        .iter()
-        .map(|(_, r)| r.clone())
-        .collect::<BTreeSet<_>>()
+    order::set(pairs.iter().map(|(_, r)| r.clone()))
         .into_iter()
         .collect()
 }
@@ -468,8 +467,8 @@ pub fn placements(
         .collect();
     let (desired, _) = place(&slots, &wanted);
     let mut after: Vec<String> = desired.iter().map(|(id, rule)| line(*id, rule)).collect();
-    now.sort();
-    after.sort();
+    order::sort(&mut now);
+    order::sort(&mut after);
     Ok((now, after))
 }
 
@@ -501,10 +500,11 @@ pub(crate) fn plan_restore(
     };
     // Hand-edited rules cannot be written back as they were; portplan's
     // intact rules can, and are what a run may have changed.
-    let desired: BTreeSet<Placed> = current(before)
-        .into_iter()
-        .filter_map(|(id, rule)| Some((index_in_now(id)?, rule)))
-        .collect();
+    let desired: BTreeSet<Placed> = order::set(
+        current(before)
+            .into_iter()
+            .filter_map(|(id, rule)| Some((index_in_now(id)?, rule))),
+    );
     let current = current(now);
     let add: Vec<Placed> = desired.difference(&current).cloned().collect();
     let remove = leaving(now, &desired);

@@ -525,7 +525,7 @@ pub(super) fn commands(state: &NftState, desired: &BTreeSet<Placed>) -> Vec<Comm
             .or_default()
             .insert(rule.source.clone());
     }
-    let keys: BTreeSet<&GroupKey> = current.keys().chain(wanted.keys()).collect();
+    let keys: BTreeSet<&GroupKey> = crate::order::set(current.keys().chain(wanted.keys()));
     let changed: Vec<&GroupKey> = keys
         .into_iter()
         .filter(|k| {

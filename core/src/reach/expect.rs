@@ -257,7 +257,7 @@ fn listen(host: &DeployedHost, sampling: &mut Vec<String>) -> Vec<ListenPort> {
         .collect();
     // Two specs of one host on one port (a conflict the report already
     // names) share a responder.
-    ports.sort_by_key(|p| (p.port, p.transport));
+    crate::order::sort_by_key(&mut ports, |p| (p.port, p.transport));
     ports.dedup_by_key(|p| (p.port, p.transport));
     ports
 }

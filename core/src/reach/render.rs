@@ -38,7 +38,7 @@ fn headline(table: &TruthTable) -> String {
 /// itself, `none` where a source has nothing to try.
 fn matrix(table: &TruthTable) -> Vec<Vec<String>> {
     let mut destinations: Vec<&str> = table.rows.iter().map(|r| r.destination.as_str()).collect();
-    destinations.sort_unstable();
+    crate::order::sort(&mut destinations);
     destinations.dedup();
     let mut cells: BTreeMap<(String, &str), (u32, u32, u32)> = BTreeMap::new();
     let mut sources: Vec<String> = Vec::new();

@@ -25,12 +25,13 @@ pub(crate) fn truth_table(
     probed: &[ProbeResults],
 ) -> Result<TruthTable, PlanError> {
     let phase = check_inputs(deployment, served, probed)?;
-    let held: BTreeSet<(String, u16, Transport)> = served
-        .iter()
-        .flat_map(|s| s.held.iter().map(|p| (s.host.clone(), p.port, p.transport)))
-        .collect();
+    let held: BTreeSet<(String, u16, Transport)> = crate::order::set(
+        served
+            .iter()
+            .flat_map(|s| s.held.iter().map(|p| (s.host.clone(), p.port, p.transport))),
+    );
     let mut order: Vec<usize> = (0..probed.len()).collect();
-    order.sort_by(|&a, &b| probed[a].source.cmp(&probed[b].source));
+    crate::order::sort_by(&mut order, |&a, &b| probed[a].source.cmp(&probed[b].source));
     let sources = all_sources(deployment);
     let mut rows = Vec::new();
     for i in order {
