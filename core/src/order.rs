@@ -19,8 +19,8 @@
 //!
 //! The rule for core, held by `core/clippy.toml` (`disallowed-methods`) for
 //! the slice sorts: sort with these functions, and fill a `BTreeSet` or
-//! `BTreeMap` from an iterator with [`set`], [`map`] or `extend` (inserting,
-//! which needs no sort), never `collect`.
+//! `BTreeMap` from an iterator or an array with [`set`], [`map`] or `extend`
+//! (inserting, which needs no sort), never `collect` or `From<[_; N]>`.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,15 +49,18 @@ pub(crate) fn sort<T: Ord>(items: &mut [T]) {
     sort_by(items, T::cmp);
 }
 
-/// The set of `items`, filled by inserting (a `collect` sorts first).
+/// The set of `items`, filled by inserting (a `collect` sorts first). Of
+/// two equal items the first stays (`collect` keeps the last): the same
+/// set unless equal items can be told apart, which no caller does.
 pub(crate) fn set<T: Ord>(items: impl IntoIterator<Item = T>) -> BTreeSet<T> {
     let mut set = BTreeSet::new();
     set.extend(items);
     set
 }
 
-/// The map of `entries`, filled by inserting (a `collect` sorts first); of
-/// two entries with one key the later value stays, as with `collect`.
+/// The map of `entries`, filled by inserting (a `collect` sorts first, as
+/// `From` of an array does); of two entries with one key the later value
+/// stays, as with `collect`.
 pub(crate) fn map<K: Ord, V>(entries: impl IntoIterator<Item = (K, V)>) -> BTreeMap<K, V> {
     let mut map = BTreeMap::new();
     map.extend(entries);
@@ -95,6 +98,33 @@ fn permute<T>(items: &mut [T], order: &[usize]) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Of two equal items `set` keeps the first, as its doc says.
+    #[test]
+    fn set_keeps_the_first_of_equal_items() {
+        /// Ordered by its number alone.
+        #[derive(Debug)]
+        struct Item(u8, &'static str);
+        impl PartialEq for Item {
+            fn eq(&self, other: &Self) -> bool {
+                self.0 == other.0
+            }
+        }
+        impl Eq for Item {}
+        impl PartialOrd for Item {
+            fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for Item {
+            fn cmp(&self, other: &Self) -> Ordering {
+                self.0.cmp(&other.0)
+            }
+        }
+        let kept = set([Item(1, "first"), Item(0, "zero"), Item(1, "second")]);
+        let names: Vec<&str> = kept.iter().map(|item| item.1).collect();
+        assert_eq!(names, ["zero", "first"]);
+    }
 
     proptest! {
         /// Every sort gives what std's stable sort gives, equal keys in

@@ -125,15 +125,20 @@ def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
+    top = int(argv[argv.index("--top") + 1]) if "--top" in argv else 0
+    paths = [a for i, a in enumerate(argv)
+             if not a.startswith("--") and (i == 0 or argv[i - 1] != "--top")]
+    if len(paths) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    path = paths[0]
+    bodies, names, imported, data_size = read(path)
     if "--check-sorts" in argv:
-        path = next(a for a in argv if not a.startswith("--"))
-        _, names, _, _ = read(path)
         if not names:
             print(f"{path}: no function names (a stripped build?)")
             return 1
+        print(path)
         return check_sorts(names)
-    top = int(argv[argv.index("--top") + 1]) if "--top" in argv else 0
-    bodies, names, imported, data_size = read(argv[0])
     functions = [(size, names.get(imported + k, "?")) for k, size in enumerate(bodies)]
     print(f"code {sum(bodies)} bytes in {len(bodies)} functions, data {data_size} bytes")
     groups = Counter()

@@ -256,18 +256,17 @@ impl DbusDump {
         let zones = self.zones.into_iter().map(|zone| Block {
             default: zone.name == self.default_zone,
             name: zone.name,
-            fields: [
+            fields: crate::order::map([
                 ("target".to_string(), zone.target),
                 ("sources".to_string(), joined(zone.sources)),
                 ("ports".to_string(), joined(zone.ports)),
-            ]
-            .into(),
+            ]),
             rich_rules: zone.rich_rules,
         });
         let ipsets = self.ipsets.into_iter().map(|ipset| Block {
             name: ipset.name,
             default: false,
-            fields: [("entries".to_string(), joined(ipset.entries))].into(),
+            fields: crate::order::map([("entries".to_string(), joined(ipset.entries))]),
             rich_rules: Vec::new(),
         });
         zones.chain(ipsets).collect()
