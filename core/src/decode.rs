@@ -371,6 +371,60 @@ impl de::Error for Error {
     fn custom<T: fmt::Display>(message: T) -> Self {
         Error::Fresh(message.to_string())
     }
+
+    fn invalid_type(unexpected: Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        Error::Fresh(format!(
+            "invalid type: {}, expected {expected}",
+            Said(unexpected)
+        ))
+    }
+
+    fn invalid_value(unexpected: Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        Error::Fresh(format!(
+            "invalid value: {}, expected {expected}",
+            Said(unexpected)
+        ))
+    }
+}
+
+/// serde's words for a value that was not expected, except that a number
+/// with a fraction or an exponent is written as the problem's `value` writes
+/// it (serde_json's shortest form: `1e+300`), not as Rust's `Display` writes
+/// an `f64` (`1000...0.0`, 301 digits). That is also what keeps `core::fmt`'s
+/// float formatting (~15 KB) out of the plugins: serde's own `Display` for
+/// `Unexpected` links it, and nothing else in core formats a float.
+struct Said<'a>(Unexpected<'a>);
+
+impl fmt::Display for Said<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Unexpected as U;
+        match self.0 {
+            U::Bool(b) => write!(f, "boolean `{b}`"),
+            U::Unsigned(i) => write!(f, "integer `{i}`"),
+            U::Signed(i) => write!(f, "integer `{i}`"),
+            U::Float(x) => match Number::from_f64(x) {
+                Some(number) => write!(f, "floating point `{number}`"),
+                // JSON has no such numbers; written as serde_json would.
+                None if x.is_nan() => f.write_str("floating point `NaN`"),
+                None if x > 0.0 => f.write_str("floating point `inf`"),
+                None => f.write_str("floating point `-inf`"),
+            },
+            U::Char(c) => write!(f, "character `{c}`"),
+            U::Str(s) => write!(f, "string {s:?}"),
+            U::Bytes(_) => f.write_str("byte array"),
+            U::Unit => f.write_str("unit value"),
+            U::Option => f.write_str("Option value"),
+            U::NewtypeStruct => f.write_str("newtype struct"),
+            U::Seq => f.write_str("sequence"),
+            U::Map => f.write_str("map"),
+            U::Enum => f.write_str("enum"),
+            U::UnitVariant => f.write_str("unit variant"),
+            U::NewtypeVariant => f.write_str("newtype variant"),
+            U::TupleVariant => f.write_str("tuple variant"),
+            U::StructVariant => f.write_str("struct variant"),
+            U::Other(other) => f.write_str(other),
+        }
+    }
 }
 
 /// One node of the input being decoded.
@@ -565,16 +619,7 @@ impl<'de> de::Deserializer<'de> for Node<'_> {
             let error = self.invalid_type(&visitor);
             return self.done(Err(error), &[]);
         };
-        for (i, (key, value)) in map.iter().enumerate() {
-            if !fields.contains(&key.as_str()) {
-                let at = At::Key(self.at, key, i);
-                let Error::Fresh(text) = de::Error::unknown_field(key, fields) else {
-                    continue;
-                };
-                self.journal
-                    .note(at.positions(), at.text(), excerpt(value), text);
-            }
-        }
+        self.note_unknown(map, fields);
         let mut members = self.members(map, Some(fields));
         let result = visitor.visit_map(&mut members);
         let left_out = std::mem::take(&mut members.left_out);
@@ -589,31 +634,9 @@ impl<'de> de::Deserializer<'de> for Node<'_> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        let result = match self.value {
-            Value::String(name) => visitor.visit_enum(Variant {
-                name,
-                payload: None,
-                at: self.at,
-                journal: self.journal,
-            }),
-            Value::Object(map) if map.len() == 1 => match map.iter().next() {
-                Some((name, payload)) => visitor.visit_enum(Variant {
-                    name,
-                    payload: Some(payload),
-                    at: self.at,
-                    journal: self.journal,
-                }),
-                None => Err(de::Error::invalid_value(
-                    Unexpected::Map,
-                    &"map with a single key",
-                )),
-            },
-            Value::Object(_) => Err(de::Error::invalid_value(
-                Unexpected::Map,
-                &"map with a single key",
-            )),
-            _ => Err(self.invalid_type(&"string or map")),
-        };
+        let result = self
+            .variant()
+            .and_then(|variant| visitor.visit_enum(variant));
         self.done(result, &[])
     }
 
@@ -627,7 +650,50 @@ impl<'de> de::Deserializer<'de> for Node<'_> {
     }
 }
 
-impl Node<'_> {
+fn single_key() -> Error {
+    de::Error::invalid_value(Unexpected::Map, &"map with a single key")
+}
+
+impl<'a> Node<'a> {
+    /// Notes every member of `map` that is not one of `fields`. Out of line
+    /// and not generic, like every part of the walk that does not depend on
+    /// the type being decoded: one copy serves every record instead of one
+    /// per record in the plugins (the same holds for [`Members::next_known`],
+    /// [`Members::take_pending`] and [`Items::next_kept`]).
+    #[inline(never)]
+    fn note_unknown(self, map: &Map<String, Value>, fields: &'static [&'static str]) {
+        for (i, (key, value)) in map.iter().enumerate() {
+            if !fields.contains(&key.as_str()) {
+                let at = At::Key(self.at, key, i);
+                let Error::Fresh(text) = de::Error::unknown_field(key, fields) else {
+                    continue;
+                };
+                self.journal
+                    .note(at.positions(), at.text(), excerpt(value), text);
+            }
+        }
+    }
+
+    /// This node as an enum's variant: its name, and its payload if any.
+    #[inline(never)]
+    fn variant(self) -> Result<Variant<'a>, Error> {
+        let (name, payload) = match self.value {
+            Value::String(name) => (name, None),
+            Value::Object(map) if map.len() == 1 => match map.iter().next() {
+                Some((name, payload)) => (name, Some(payload)),
+                None => return Err(single_key()),
+            },
+            Value::Object(_) => return Err(single_key()),
+            _ => return Err(self.invalid_type(&"string or map")),
+        };
+        Ok(Variant {
+            name,
+            payload,
+            at: self.at,
+            journal: self.journal,
+        })
+    }
+
     fn visit_items<'de, V: Visitor<'de>>(
         self,
         items: &[Value],
@@ -656,24 +722,30 @@ impl<'de> SeqAccess<'de> for Items<'_> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Error> {
-        for (i, value) in self.items.by_ref() {
-            let at = At::Index(self.at, i);
-            if self.journal.is_left_out(&at) {
-                continue;
-            }
-            return seed
-                .deserialize(Node {
-                    value,
-                    at: &at,
-                    journal: self.journal,
-                })
-                .map(Some);
-        }
-        Ok(None)
+        let Some((i, value)) = self.next_kept() else {
+            return Ok(None);
+        };
+        seed.deserialize(Node {
+            value,
+            at: &At::Index(self.at, i),
+            journal: self.journal,
+        })
+        .map(Some)
     }
 
     fn size_hint(&self) -> Option<usize> {
         Some(self.items.len())
+    }
+}
+
+impl<'a> Items<'a> {
+    /// The next element not left out, with its index.
+    #[inline(never)]
+    fn next_kept(&mut self) -> Option<(usize, &'a Value)> {
+        let (at, journal) = (self.at, self.journal);
+        self.items
+            .by_ref()
+            .find(|(i, _)| !journal.is_left_out(&At::Index(at, *i)))
     }
 }
 
@@ -695,6 +767,28 @@ impl<'de> MapAccess<'de> for Members<'_> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Error> {
+        match self.next_known() {
+            Some(key) => seed.deserialize(key.into_deserializer()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, Error> {
+        let (i, key, value) = self.take_pending()?;
+        seed.deserialize(Node {
+            value,
+            at: &At::Key(self.at, key, i),
+            journal: self.journal,
+        })
+    }
+}
+
+impl<'a> Members<'a> {
+    /// The next member to decode: known to the record (any, for a map) and
+    /// not left out, kept as pending for its value. A left-out member is
+    /// named in `left_out`.
+    #[inline(never)]
+    fn next_known(&mut self) -> Option<&'a str> {
         for (i, (key, value)) in self.entries.by_ref() {
             if self
                 .fields
@@ -707,20 +801,17 @@ impl<'de> MapAccess<'de> for Members<'_> {
                 continue;
             }
             self.pending = Some((i, key, value));
-            return seed.deserialize(key.as_str().into_deserializer()).map(Some);
+            return Some(key);
         }
-        Ok(None)
+        None
     }
 
-    fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, Error> {
-        let Some((i, key, value)) = self.pending.take() else {
-            return Err(de::Error::custom("a value without its key"));
-        };
-        seed.deserialize(Node {
-            value,
-            at: &At::Key(self.at, key, i),
-            journal: self.journal,
-        })
+    /// The member whose key was just read.
+    #[inline(never)]
+    fn take_pending(&mut self) -> Result<(usize, &'a str, &'a Value), Error> {
+        self.pending
+            .take()
+            .ok_or_else(|| de::Error::custom("a value without its key"))
     }
 }
 
@@ -742,25 +833,32 @@ impl<'de, 'a> EnumAccess<'de> for Variant<'a> {
     }
 }
 
-impl Variant<'_> {
+impl<'a> Variant<'a> {
     /// The payload as a node (path `parent.variant`), unless left out.
     fn with_payload<T>(
         self,
         expected: &str,
         visit: impl FnOnce(Node<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        let value = self.payload(expected)?;
+        visit(Node {
+            value,
+            at: &At::Key(self.at, self.name, 0),
+            journal: self.journal,
+        })
+    }
+
+    /// The payload, unless there is none or it is left out (not generic:
+    /// one copy for every enum).
+    #[inline(never)]
+    fn payload(&self, expected: &str) -> Result<&'a Value, Error> {
         let Some(value) = self.payload else {
             return Err(de::Error::invalid_type(Unexpected::UnitVariant, &expected));
         };
-        let at = At::Key(self.at, self.name, 0);
-        if self.journal.is_left_out(&at) {
+        if self.journal.is_left_out(&At::Key(self.at, self.name, 0)) {
             return Err(Error::LeftOut);
         }
-        visit(Node {
-            value,
-            at: &at,
-            journal: self.journal,
-        })
+        Ok(value)
     }
 }
 
@@ -1122,6 +1220,65 @@ mod tests {
         );
         assert_eq!(found[5].2, "port 70000 is outside 1-65535");
         assert_eq!(found[6].2, "first port 9 is above last port 8");
+    }
+
+    #[test]
+    fn unexpected_values_are_worded_as_serde_words_them() {
+        use Unexpected as U;
+        let every = [
+            U::Bool(true),
+            U::Unsigned(70000),
+            U::Signed(-1),
+            U::Float(1.5),
+            U::Float(100.0),
+            U::Float(-0.25),
+            U::Char('\u{1b}'),
+            U::Str("a \"b\"\n\u{202e}"),
+            U::Bytes(b"x"),
+            U::Unit,
+            U::Option,
+            U::NewtypeStruct,
+            U::Seq,
+            U::Map,
+            U::Enum,
+            U::UnitVariant,
+            U::NewtypeVariant,
+            U::TupleVariant,
+            U::StructVariant,
+            U::Other("something"),
+        ];
+        for unexpected in every {
+            assert_eq!(Said(unexpected).to_string(), unexpected.to_string());
+        }
+        // Where they differ: a float that Rust writes out in full is
+        // written as the problem's value writes it.
+        assert_eq!(Said(U::Float(1e300)).to_string(), "floating point `1e+300`");
+        assert_eq!(Said(U::Float(1e-7)).to_string(), "floating point `1e-7`");
+        let found = problems(
+            r#"{"name":1e300,"profiles":["ocp-ce"],"hosts":[{"name":"h1","address":1.5,"components":[]}]}"#,
+        );
+        let expected = [
+            (
+                "name",
+                "1e+300",
+                "invalid type: floating point `1e+300`, expected a string",
+            ),
+            (
+                "hosts[0].address",
+                "1.5",
+                "invalid type: floating point `1.5`, expected a string",
+            ),
+        ];
+        let found: Vec<(&str, &str, &str)> = found
+            .iter()
+            .map(|(p, v, m)| (p.as_str(), v.as_str(), m.as_str()))
+            .collect();
+        assert_eq!(found, expected);
+        let error = <Error as de::Error>::invalid_value(U::Float(2.5), &"a port");
+        assert_eq!(
+            error.to_string(),
+            "invalid value: floating point `2.5`, expected a port"
+        );
     }
 
     #[test]

@@ -38,16 +38,21 @@ fn lift_at<T: serde::de::DeserializeOwned>(
     at: &str,
     value: &impl ToJson,
 ) -> Result<T, model::PlanError> {
-    lift(value).map_err(|mut error| {
-        for problem in &mut error.problems {
-            problem.path = match problem.path.as_str() {
-                "." => at.to_string(),
-                inside if inside.starts_with('[') => format!("{at}{inside}"),
-                inside => format!("{at}.{inside}"),
-            };
-        }
-        error
-    })
+    lift(value).map_err(|error| under(at, error))
+}
+
+/// `error`'s paths as paths under the parameter `at` (out of line: one copy
+/// for every parameter type).
+#[inline(never)]
+fn under(at: &str, mut error: model::PlanError) -> model::PlanError {
+    for problem in &mut error.problems {
+        problem.path = match problem.path.as_str() {
+            "." => at.to_string(),
+            inside if inside.starts_with('[') => format!("{at}{inside}"),
+            inside => format!("{at}.{inside}"),
+        };
+    }
+    error
 }
 
 impl bindings::Guest for Portplan {

@@ -27,21 +27,37 @@ use serde::de::DeserializeOwned;
 
 /// Runs one export: parse the input, call core, set the output or the error.
 fn run<I: DeserializeOwned, O: Serialize>(call: impl FnOnce(I) -> Result<O, PlanError>) -> i32 {
-    let input = extism_pdk::input_bytes();
-    let text = String::from_utf8_lossy(&input);
-    // A function without parameters takes no input at all.
-    let text = if text.trim().is_empty() { "{}" } else { &text };
-    match portplan_core::shell::parse_json(text)
+    let output = portplan_core::shell::parse_json(&input())
         .map_err(plan_relative)
-        .and_then(call)
-    {
-        Ok(output) => match serde_json::to_vec(&output) {
-            Ok(bytes) => match extism_pdk::output(bytes) {
-                Ok(()) => 0,
-                Err(e) => fail(&e.to_string()),
-            },
+        .and_then(call);
+    answer(output.map(|output| serde_json::to_vec(&output).map_err(|e| e.to_string())))
+}
+
+// `input` and `answer` hold what `run` does alike for every function, out of
+// line: inlined into each of the 14 exports they cost a copy each.
+
+/// The input as text; a function without parameters takes none at all.
+#[inline(never)]
+fn input() -> String {
+    let text = String::from_utf8(extism_pdk::input_bytes())
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    if text.trim().is_empty() {
+        "{}".to_string()
+    } else {
+        text
+    }
+}
+
+/// The output as the function's result, or its error (a rejected input as
+/// `render-plan-error` renders it).
+#[inline(never)]
+fn answer(output: Result<Result<Vec<u8>, String>, PlanError>) -> i32 {
+    match output {
+        Ok(Ok(bytes)) => match extism_pdk::output(bytes) {
+            Ok(()) => 0,
             Err(e) => fail(&e.to_string()),
         },
+        Ok(Err(message)) => fail(&message),
         Err(error) => fail(&portplan_core::render_plan_error(
             &error,
             ReportFormat::Json,
@@ -49,8 +65,6 @@ fn run<I: DeserializeOwned, O: Serialize>(call: impl FnOnce(I) -> Result<O, Plan
     }
 }
 
-/// The input object's `plan` member is the plan itself: its problems' paths
-/// start at the plan, as the plan's semantic problems (core's) do.
 fn plan_relative(mut error: PlanError) -> PlanError {
     for problem in &mut error.problems {
         if problem.path == "plan" {
