@@ -55,7 +55,11 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut Restor
         return applied;
     }
     for (index, command) in commands.iter().enumerate() {
-        if let Err(error) = run(command) {
+        let ran = run(command);
+        if ran.is_ok() {
+            before.ran = index + 1;
+        }
+        if let Err(error) = ran {
             // Even a command that failed may have changed something (ufw
             // writes its rules file before it updates its chains), so the
             // rollback always ends by reading the firewall back.
@@ -100,6 +104,7 @@ fn apply_batch(count: usize, point: &mut RestorePoint) -> Option<Applied> {
     match ufw::apply(layout, edits) {
         ufw::Outcome::Done(done) => {
             point.batch_done = Some(done);
+            point.ran = count;
             Some(Applied {
                 ran: count,
                 changed: true,
@@ -134,6 +139,9 @@ pub struct RestorePoint {
     batch: Option<Result<(ufw::Layout, Vec<portplan_run::ufw::Edit>), String>>,
     /// What the batch did, once it went through.
     batch_done: Option<ufw::Applied>,
+    /// How many of the run's commands have succeeded so far, kept as they
+    /// do: what a rollback after a panic in the middle of [`apply`] undoes.
+    ran: usize,
     /// When the run ends by enabling an inactive ufw: ufw as it ran
     /// before, so that a failed enable is undone only where it started ufw,
     /// and the policies its disable resets are put back.
@@ -141,6 +149,17 @@ pub struct RestorePoint {
 }
 
 impl RestorePoint {
+    /// How many of the run's commands have succeeded so far.
+    pub fn ran(&self) -> usize {
+        self.ran
+    }
+
+    /// One more command succeeded.
+    #[cfg(test)]
+    pub fn succeeded(&mut self) {
+        self.ran += 1;
+    }
+
     /// Why ufw's change ran per rule where the batch could otherwise be
     /// used (`firewall.reason` already says why it could not).
     pub fn per_rule(&self) -> Option<&str> {
@@ -173,6 +192,7 @@ pub fn restore_point(
             .and_then(|layout| layout.as_ref().ok())
             .map(|layout| ufw::plan(layout, commands).map(|edits| (layout.clone(), edits))),
         batch_done: None,
+        ran: 0,
         enabling_ufw: commands
             .last()
             .filter(|c| is_ufw_enable(c))

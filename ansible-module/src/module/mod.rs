@@ -766,7 +766,9 @@ fn change(
         gathered.ufw.as_ref(),
     );
     touching();
-    let applied = execute::apply(backend, &steps.commands, &mut point);
+    let applied = applied_or_rolled_back(&mut point, &steps.commands, result, |point| {
+        execute::apply(backend, &steps.commands, point)
+    })?;
     if let (Some(why), Some(used)) = (point.per_rule(), result.firewall.as_mut()) {
         used.reason = format!("{}; this change ran ufw per rule ({why})", used.reason);
     }
@@ -782,6 +784,27 @@ fn change(
     let ran = steps.commands.len();
     guarded(|| read_back_and_persist(params, gathered, rules, steps, result))
         .map_err(|cause| roll_back(&point, ran, cause, result))
+}
+
+/// What `apply` did; a panic inside it is a failure like any other, so the
+/// commands that succeeded before it are rolled back (`changed: false` when
+/// that put everything back), not left as they are.
+fn applied_or_rolled_back(
+    point: &mut execute::RestorePoint,
+    commands: &[Command],
+    result: &mut ModuleResult,
+    apply: impl FnOnce(&mut execute::RestorePoint) -> execute::Applied,
+) -> Result<execute::Applied, RunError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(point))) {
+        Ok(applied) => Ok(applied),
+        Err(panic) => {
+            let ran = point.ran();
+            result.actions = commands[..ran].to_vec();
+            result.changed = true;
+            let cause = RunError::Host(internal_error(panic.as_ref()));
+            Err(roll_back(point, ran, cause, result))
+        }
+    }
 }
 
 /// After the change: read the firewall back, verify it is as planned, and
@@ -904,6 +927,54 @@ mod tests {
         assert_eq!(guarded(|| Ok(7)).ok(), Some(7));
         let refused = guarded::<()>(|| Err(RunError::Host("refused".into())));
         assert!(matches!(refused, Err(RunError::Host(m)) if m == "refused"));
+    }
+
+    /// A panic in the middle of applying the commands reaches the rollback
+    /// with the commands that succeeded before it, and a run rolled back
+    /// whole answers `changed: false` (the backend `none` here: the
+    /// rollback then has nothing to read; the firewall tests exercise
+    /// `execute::restore` itself).
+    #[test]
+    fn a_panic_while_applying_is_rolled_back() {
+        let commands: Vec<Command> = ["one", "two", "three"]
+            .iter()
+            .map(|word| Command {
+                argv: vec!["true".into(), (*word).into()],
+                stdin: None,
+            })
+            .collect();
+        let state = FirewallState::Nftables(Default::default());
+        let output = portplan_core::FirewallOutput::default();
+        let mut point =
+            execute::restore_point(FirewallBackend::None, (&output, &state), &commands, None);
+        let mut result = ModuleResult::default();
+        let failed = applied_or_rolled_back(&mut point, &commands, &mut result, |point| {
+            point.succeeded();
+            panic!("the second command met {}", "the unexpected");
+        });
+        let message = match failed {
+            Err(error @ RunError::RolledBack { .. }) => error.to_string(),
+            other => panic!("not rolled back: {:?}", other.map(|a| a.ran)),
+        };
+        assert!(message.starts_with("portplan internal error"), "{message}");
+        assert!(
+            message.contains("the second command met the unexpected"),
+            "{message}"
+        );
+        assert!(message.ends_with("; rolled back"), "{message}");
+        assert_eq!(result.actions, commands[..1]);
+        assert!(!result.changed);
+
+        // No panic: what `apply` said, untouched.
+        let mut result = ModuleResult::default();
+        let applied =
+            applied_or_rolled_back(&mut point, &commands, &mut result, |_| execute::Applied {
+                ran: 3,
+                changed: true,
+                failure: None,
+            });
+        assert!(matches!(applied, Ok(execute::Applied { ran: 3, .. })));
+        assert!(result.actions.is_empty());
     }
 
     /// What `portplan FILE` takes for module args: an object with Ansible's
