@@ -387,10 +387,12 @@ impl de::Error for Error {
     }
 }
 
-/// serde's words for a value that was not expected, except that a number
-/// with a fraction or an exponent is written as the problem's `value` writes
-/// it (serde_json's shortest form: `1e+300`), not as Rust's `Display` writes
-/// an `f64` (`1000...0.0`, 301 digits). That is also what keeps `core::fmt`'s
+/// serde's words for a value that was not expected, except that a float (a
+/// JSON number with a fraction or an exponent, or an integer past 64 bits)
+/// is written as the problem's `value` writes it (serde_json's shortest
+/// form), not as Rust's `Display` writes an `f64`. The two differ only far
+/// from 1: `1e+300` where Rust writes 301 digits, `1e-7` for `0.0000001`;
+/// `1.5` and `100.0` read the same. That is also what keeps `core::fmt`'s
 /// float formatting (~15 KB) out of the plugins: serde's own `Display` for
 /// `Unexpected` links it, and nothing else in core formats a float.
 struct Said<'a>(Unexpected<'a>);
@@ -468,8 +470,9 @@ impl<'a> Node<'a> {
         Error::Noted
     }
 
-    /// serde's `invalid type` for this node against `expected`, worded as
-    /// serde_json words it.
+    /// serde's `invalid type` for this node against `expected`, in serde's
+    /// words ([`Said`]: `null` is a `unit value`, where serde_json would say
+    /// `null`).
     fn invalid_type(self, expected: &dyn de::Expected) -> Error {
         let unexpected = match self.value {
             Value::Null => Unexpected::Unit,

@@ -60,6 +60,14 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut Restor
             before.ran = index + 1;
         }
         if let Err(error) = ran {
+            let failure = format!(
+                "command {} of {} failed: {error}",
+                index + 1,
+                commands.len()
+            );
+            // Marked before it starts: a panic inside the rollback must not
+            // start another (`RestorePoint::rolling_back`).
+            before.rolling_back = Some(failure.clone());
             // Even a command that failed may have changed something (ufw
             // writes its rules file before it updates its chains), so the
             // rollback always ends by reading the firewall back.
@@ -77,11 +85,7 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut Restor
             return Applied {
                 ran: index,
                 changed,
-                failure: Some(format!(
-                    "command {} of {} failed: {error}; {rollback}",
-                    index + 1,
-                    commands.len()
-                )),
+                failure: Some(format!("{failure}; {rollback}")),
             };
         }
     }
@@ -142,6 +146,10 @@ pub struct RestorePoint {
     /// How many of the run's commands have succeeded so far, kept as they
     /// do: what a rollback after a panic in the middle of [`apply`] undoes.
     ran: usize,
+    /// The failure whose rollback [`apply`] has started. A panic inside
+    /// that rollback must not be followed by a second one: not every
+    /// inverse can run twice (iptables' inverse of a delete is an insert).
+    rolling_back: Option<String>,
     /// When the run ends by enabling an inactive ufw: ufw as it ran
     /// before, so that a failed enable is undone only where it started ufw,
     /// and the policies its disable resets are put back.
@@ -154,10 +162,21 @@ impl RestorePoint {
         self.ran
     }
 
-    /// One more command succeeded.
+    /// The failure whose rollback [`apply`] started, if it did.
+    pub fn rolling_back(&self) -> Option<&str> {
+        self.rolling_back.as_deref()
+    }
+
+    /// One more command succeeded (tests stand in for [`apply`]).
     #[cfg(test)]
     pub fn succeeded(&mut self) {
         self.ran += 1;
+    }
+
+    /// The rollback of `failure` started (tests stand in for [`apply`]).
+    #[cfg(test)]
+    pub fn rolling_back_from(&mut self, failure: &str) {
+        self.rolling_back = Some(failure.to_string());
     }
 
     /// Why ufw's change ran per rule where the batch could otherwise be
@@ -193,6 +212,7 @@ pub fn restore_point(
             .map(|layout| ufw::plan(layout, commands).map(|edits| (layout.clone(), edits))),
         batch_done: None,
         ran: 0,
+        rolling_back: None,
         enabling_ufw: commands
             .last()
             .filter(|c| is_ufw_enable(c))

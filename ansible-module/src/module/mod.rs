@@ -768,10 +768,11 @@ fn change(
     touching();
     let applied = applied_or_rolled_back(&mut point, &steps.commands, result, |point| {
         execute::apply(backend, &steps.commands, point)
-    })?;
+    });
     if let (Some(why), Some(used)) = (point.per_rule(), result.firewall.as_mut()) {
         used.reason = format!("{}; this change ran ufw per rule ({why})", used.reason);
     }
+    let applied = applied?;
     result.actions = steps.commands[..applied.ran].to_vec();
     if let Some(failure) = applied.failure {
         result.changed = applied.changed;
@@ -788,7 +789,9 @@ fn change(
 
 /// What `apply` did; a panic inside it is a failure like any other, so the
 /// commands that succeeded before it are rolled back (`changed: false` when
-/// that put everything back), not left as they are.
+/// that put everything back), not left as they are. A panic inside `apply`'s
+/// own rollback of a failed command is not followed by a second rollback:
+/// the answer is that failure, its rollback failed.
 fn applied_or_rolled_back(
     point: &mut execute::RestorePoint,
     commands: &[Command],
@@ -802,7 +805,12 @@ fn applied_or_rolled_back(
             result.actions = commands[..ran].to_vec();
             result.changed = true;
             let cause = RunError::Host(internal_error(panic.as_ref()));
-            Err(roll_back(point, ran, cause, result))
+            match point.rolling_back() {
+                Some(failure) => Err(RunError::Host(format!(
+                    "{failure}; ROLLBACK FAILED, the firewall may be partly changed: {cause}"
+                ))),
+                None => Err(roll_back(point, ran, cause, result)),
+            }
         }
     }
 }
@@ -929,24 +937,46 @@ mod tests {
         assert!(matches!(refused, Err(RunError::Host(m)) if m == "refused"));
     }
 
-    /// A panic in the middle of applying the commands reaches the rollback
-    /// with the commands that succeeded before it, and a run rolled back
-    /// whole answers `changed: false` (the backend `none` here: the
-    /// rollback then has nothing to read; the firewall tests exercise
-    /// `execute::restore` itself).
-    #[test]
-    fn a_panic_while_applying_is_rolled_back() {
-        let commands: Vec<Command> = ["one", "two", "three"]
+    /// Commands that change nothing (`echo`, `false`), run by
+    /// `execute::apply` itself against the backend `none` (whose rollback
+    /// has nothing to read; the firewall tests exercise `execute::restore`).
+    fn harmless(words: &[&str]) -> (Vec<Command>, execute::RestorePoint) {
+        let commands: Vec<Command> = words
             .iter()
             .map(|word| Command {
-                argv: vec!["true".into(), (*word).into()],
+                argv: vec![(*word).into(), "portplan-test".into()],
                 stdin: None,
             })
             .collect();
         let state = FirewallState::Nftables(Default::default());
         let output = portplan_core::FirewallOutput::default();
-        let mut point =
+        let point =
             execute::restore_point(FirewallBackend::None, (&output, &state), &commands, None);
+        (commands, point)
+    }
+
+    /// The restore point counts the commands that succeeded as they do:
+    /// what a rollback after a panic undoes.
+    #[test]
+    fn apply_counts_the_commands_that_succeeded() {
+        let (commands, mut point) = harmless(&["echo", "echo", "false", "echo"]);
+        let applied = execute::apply(FirewallBackend::None, &commands, &mut point);
+        assert_eq!((applied.ran, point.ran()), (2, 2));
+        let failure = applied.failure.expect("the false fails");
+        assert!(failure.starts_with("command 3 of 4 failed"), "{failure}");
+        assert!(point.rolling_back().is_some_and(|f| failure.starts_with(f)));
+        let (commands, mut point) = harmless(&["echo", "echo"]);
+        let applied = execute::apply(FirewallBackend::None, &commands, &mut point);
+        assert_eq!((applied.ran, point.ran(), applied.failure), (2, 2, None));
+        assert_eq!(point.rolling_back(), None);
+    }
+
+    /// A panic in the middle of applying the commands reaches the rollback
+    /// with the commands that succeeded before it, and a run rolled back
+    /// whole answers `changed: false`.
+    #[test]
+    fn a_panic_while_applying_is_rolled_back() {
+        let (commands, mut point) = harmless(&["echo", "echo", "echo"]);
         let mut result = ModuleResult::default();
         let failed = applied_or_rolled_back(&mut point, &commands, &mut result, |point| {
             point.succeeded();
@@ -975,6 +1005,37 @@ mod tests {
             });
         assert!(matches!(applied, Ok(execute::Applied { ran: 3, .. })));
         assert!(result.actions.is_empty());
+    }
+
+    /// A panic inside `apply`'s own rollback of a failed command: no second
+    /// rollback (an inverse run twice could add a rule that never was), the
+    /// failure kept, and the host said to be perhaps changed.
+    #[test]
+    fn a_panic_inside_the_rollback_is_not_rolled_back_again() {
+        let (commands, mut point) = harmless(&["echo", "echo", "echo"]);
+        let mut result = ModuleResult::default();
+        let failed = applied_or_rolled_back(&mut point, &commands, &mut result, |point| {
+            point.succeeded();
+            point.rolling_back_from("command 2 of 3 failed: refused");
+            panic!("the rollback met {}", "the unexpected");
+        });
+        let message = match failed {
+            Err(RunError::Host(message)) => message,
+            other => panic!("not a plain failure: {:?}", other.map(|a| a.ran)),
+        };
+        assert!(
+            message.starts_with(
+                "command 2 of 3 failed: refused; ROLLBACK FAILED, the firewall may be partly \
+                 changed: portplan internal error"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains("the rollback met the unexpected"),
+            "{message}"
+        );
+        assert!(result.changed);
+        assert_eq!(result.actions, commands[..1]);
     }
 
     /// What `portplan FILE` takes for module args: an object with Ansible's

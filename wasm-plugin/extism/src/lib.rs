@@ -65,6 +65,8 @@ fn answer(output: Result<Result<Vec<u8>, String>, PlanError>) -> i32 {
     }
 }
 
+/// The input object's `plan` member is the plan itself: its problems' paths
+/// start at the plan, as the plan's semantic problems (core's) do.
 fn plan_relative(mut error: PlanError) -> PlanError {
     for problem in &mut error.problems {
         if problem.path == "plan" {
