@@ -66,8 +66,8 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut Restor
                 commands.len()
             );
             // Marked before it starts: a panic inside the rollback must not
-            // start another (`RestorePoint::rolling_back`).
-            before.rolling_back = Some(failure.clone());
+            // start another (`RestorePoint::owns_rollback`).
+            before.owns_rollback = Some(failure.clone());
             // Even a command that failed may have changed something (ufw
             // writes its rules file before it updates its chains), so the
             // rollback always ends by reading the firewall back.
@@ -99,13 +99,25 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut Restor
 /// ufw's change as one batch, when the restore point has one: `None` when
 /// the run goes per rule instead (the reason in [`RestorePoint::per_rule`]).
 fn apply_batch(count: usize, point: &mut RestorePoint) -> Option<Applied> {
+    if !matches!(point.batch, Some(Ok(_))) {
+        return None;
+    }
+    // A panic inside the batch leaves each rules file as before or as
+    // planned (renames), and the pending marker makes the next run reload
+    // the chains from them; the batch's own undo is not run twice.
+    point.owns_rollback = Some(format!(
+        "the batch of {count} ufw rule change(s) stopped (ufw's rules files are each as \
+         before or as planned; the next run reloads the chains from them)"
+    ));
     let (layout, edits) = point.batch.as_ref()?.as_ref().ok()?;
+    let outcome = ufw::apply(layout, edits);
+    point.owns_rollback = None;
     let failed = |failure: String, changed| Applied {
         ran: 0,
         changed,
         failure: Some(failure),
     };
-    match ufw::apply(layout, edits) {
+    match outcome {
         ufw::Outcome::Done(done) => {
             point.batch_done = Some(done);
             point.ran = count;
@@ -146,10 +158,12 @@ pub struct RestorePoint {
     /// How many of the run's commands have succeeded so far, kept as they
     /// do: what a rollback after a panic in the middle of [`apply`] undoes.
     ran: usize,
-    /// The failure whose rollback [`apply`] has started. A panic inside
-    /// that rollback must not be followed by a second one: not every
-    /// inverse can run twice (iptables' inverse of a delete is an insert).
-    rolling_back: Option<String>,
+    /// What [`apply`] is in the middle of that rolls itself back: the
+    /// rollback of a failed command, or ufw's batch (whose failed step puts
+    /// back what it did). A panic inside either must not be followed by a
+    /// second rollback: not every inverse can run twice (iptables' inverse
+    /// of a delete is an insert), and the batch's undo is its own.
+    owns_rollback: Option<String>,
     /// When the run ends by enabling an inactive ufw: ufw as it ran
     /// before, so that a failed enable is undone only where it started ufw,
     /// and the policies its disable resets are put back.
@@ -162,9 +176,9 @@ impl RestorePoint {
         self.ran
     }
 
-    /// The failure whose rollback [`apply`] started, if it did.
-    pub fn rolling_back(&self) -> Option<&str> {
-        self.rolling_back.as_deref()
+    /// What [`apply`] was in the middle of that rolls itself back, if it was.
+    pub fn owns_rollback(&self) -> Option<&str> {
+        self.owns_rollback.as_deref()
     }
 
     /// One more command succeeded (tests stand in for [`apply`]).
@@ -176,7 +190,7 @@ impl RestorePoint {
     /// The rollback of `failure` started (tests stand in for [`apply`]).
     #[cfg(test)]
     pub fn rolling_back_from(&mut self, failure: &str) {
-        self.rolling_back = Some(failure.to_string());
+        self.owns_rollback = Some(failure.to_string());
     }
 
     /// Why ufw's change ran per rule where the batch could otherwise be
@@ -212,7 +226,7 @@ pub fn restore_point(
             .map(|layout| ufw::plan(layout, commands).map(|edits| (layout.clone(), edits))),
         batch_done: None,
         ran: 0,
-        rolling_back: None,
+        owns_rollback: None,
         enabling_ufw: commands
             .last()
             .filter(|c| is_ufw_enable(c))

@@ -789,9 +789,10 @@ fn change(
 
 /// What `apply` did; a panic inside it is a failure like any other, so the
 /// commands that succeeded before it are rolled back (`changed: false` when
-/// that put everything back), not left as they are. A panic inside `apply`'s
-/// own rollback of a failed command is not followed by a second rollback:
-/// the answer is that failure, its rollback failed.
+/// that put everything back), not left as they are. A panic inside what
+/// rolls itself back (`apply`'s rollback of a failed command, ufw's batch)
+/// is not followed by a second rollback: the answer is what it interrupted,
+/// `ROLLBACK FAILED`.
 fn applied_or_rolled_back(
     point: &mut execute::RestorePoint,
     commands: &[Command],
@@ -805,7 +806,7 @@ fn applied_or_rolled_back(
             result.actions = commands[..ran].to_vec();
             result.changed = true;
             let cause = RunError::Host(internal_error(panic.as_ref()));
-            match point.rolling_back() {
+            match point.owns_rollback() {
                 Some(failure) => Err(RunError::Host(format!(
                     "{failure}; ROLLBACK FAILED, the firewall may be partly changed: {cause}"
                 ))),
@@ -964,11 +965,15 @@ mod tests {
         assert_eq!((applied.ran, point.ran()), (2, 2));
         let failure = applied.failure.expect("the false fails");
         assert!(failure.starts_with("command 3 of 4 failed"), "{failure}");
-        assert!(point.rolling_back().is_some_and(|f| failure.starts_with(f)));
+        assert!(
+            point
+                .owns_rollback()
+                .is_some_and(|f| failure.starts_with(f))
+        );
         let (commands, mut point) = harmless(&["echo", "echo"]);
         let applied = execute::apply(FirewallBackend::None, &commands, &mut point);
         assert_eq!((applied.ran, point.ran(), applied.failure), (2, 2, None));
-        assert_eq!(point.rolling_back(), None);
+        assert_eq!(point.owns_rollback(), None);
     }
 
     /// A panic in the middle of applying the commands reaches the rollback
