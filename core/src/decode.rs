@@ -393,9 +393,9 @@ impl de::Error for Error {
 /// form), not as Rust's `Display` writes an `f64`. The two differ only where
 /// serde_json writes an exponent, at 1e16 and up and below 1e-5: `1e+300`
 /// where Rust writes 301 digits, `1e-7` for `0.0000001`; `1.5` and `100.0`
-/// read the same. That is also what keeps `core::fmt`'s
-/// float formatting (~15 KB) out of the plugins: serde's own `Display` for
-/// `Unexpected` links it, and nothing else in core formats a float.
+/// read the same. That is also what keeps `core::fmt`'s float formatting
+/// (~15 KB) out of the plugins: serde's own `Display` for `Unexpected` links
+/// it, and nothing else in core formats a float.
 struct Said<'a>(Unexpected<'a>);
 
 impl fmt::Display for Said<'_> {

@@ -35,10 +35,9 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// What happened when the commands ran.
+/// What happened when the commands ran (how many succeeded is
+/// [`RestorePoint::ran`], counted as they do, so that a panic cannot lose it).
 pub struct Applied {
-    /// Commands that succeeded, in order.
-    pub ran: usize,
     /// Whether the firewall is now other than before (a failure rolled back
     /// whole leaves it as it was).
     pub changed: bool,
@@ -55,11 +54,7 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut Restor
         return applied;
     }
     for (index, command) in commands.iter().enumerate() {
-        let ran = run(command);
-        if ran.is_ok() {
-            before.ran = index + 1;
-        }
-        if let Err(error) = ran {
+        if let Err(error) = run(command) {
             let failure = format!(
                 "command {} of {} failed: {error}",
                 index + 1,
@@ -83,14 +78,13 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut Restor
                 ),
             };
             return Applied {
-                ran: index,
                 changed,
                 failure: Some(format!("{failure}; {rollback}")),
             };
         }
+        before.ran = index + 1;
     }
     Applied {
-        ran: commands.len(),
         changed: true,
         failure: None,
     }
@@ -99,9 +93,7 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut Restor
 /// ufw's change as one batch, when the restore point has one: `None` when
 /// the run goes per rule instead (the reason in [`RestorePoint::per_rule`]).
 fn apply_batch(count: usize, point: &mut RestorePoint) -> Option<Applied> {
-    if !matches!(point.batch, Some(Ok(_))) {
-        return None;
-    }
+    let (layout, edits) = point.batch.as_ref()?.as_ref().ok()?;
     // A panic inside the batch leaves each rules file as before or as
     // planned (renames), and the pending marker makes the next run reload
     // the chains from them; the batch's own undo is not run twice.
@@ -109,11 +101,9 @@ fn apply_batch(count: usize, point: &mut RestorePoint) -> Option<Applied> {
         "the batch of {count} ufw rule change(s) stopped (ufw's rules files are each as \
          before or as planned; the next run reloads the chains from them)"
     ));
-    let (layout, edits) = point.batch.as_ref()?.as_ref().ok()?;
     let outcome = ufw::apply(layout, edits);
     point.owns_rollback = None;
     let failed = |failure: String, changed| Applied {
-        ran: 0,
         changed,
         failure: Some(failure),
     };
@@ -122,7 +112,6 @@ fn apply_batch(count: usize, point: &mut RestorePoint) -> Option<Applied> {
             point.batch_done = Some(done);
             point.ran = count;
             Some(Applied {
-                ran: count,
                 changed: true,
                 failure: None,
             })
@@ -156,7 +145,8 @@ pub struct RestorePoint {
     /// What the batch did, once it went through.
     batch_done: Option<ufw::Applied>,
     /// How many of the run's commands have succeeded so far, kept as they
-    /// do: what a rollback after a panic in the middle of [`apply`] undoes.
+    /// do: the run's `actions`, and what a rollback after a panic in the
+    /// middle of [`apply`] undoes.
     ran: usize,
     /// What [`apply`] is in the middle of that rolls itself back: the
     /// rollback of a failed command, or ufw's batch (whose failed step puts

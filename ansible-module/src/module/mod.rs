@@ -773,7 +773,6 @@ fn change(
         used.reason = format!("{}; this change ran ufw per rule ({why})", used.reason);
     }
     let applied = applied?;
-    result.actions = steps.commands[..applied.ran].to_vec();
     if let Some(failure) = applied.failure {
         result.changed = applied.changed;
         return Err(RunError::Host(failure));
@@ -787,7 +786,8 @@ fn change(
         .map_err(|cause| roll_back(&point, ran, cause, result))
 }
 
-/// What `apply` did; a panic inside it is a failure like any other, so the
+/// What `apply` did, and the commands that succeeded as the result's
+/// `actions`; a panic inside it is a failure like any other, so the
 /// commands that succeeded before it are rolled back (`changed: false` when
 /// that put everything back), not left as they are. A panic inside what
 /// rolls itself back (`apply`'s rollback of a failed command, ufw's batch)
@@ -799,11 +799,12 @@ fn applied_or_rolled_back(
     result: &mut ModuleResult,
     apply: impl FnOnce(&mut execute::RestorePoint) -> execute::Applied,
 ) -> Result<execute::Applied, RunError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(point))) {
+    let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(point)));
+    let ran = point.ran();
+    result.actions = commands[..ran].to_vec();
+    match applied {
         Ok(applied) => Ok(applied),
         Err(panic) => {
-            let ran = point.ran();
-            result.actions = commands[..ran].to_vec();
             result.changed = true;
             let cause = RunError::Host(internal_error(panic.as_ref()));
             match point.owns_rollback() {
@@ -962,7 +963,7 @@ mod tests {
     fn apply_counts_the_commands_that_succeeded() {
         let (commands, mut point) = harmless(&["echo", "echo", "false", "echo"]);
         let applied = execute::apply(FirewallBackend::None, &commands, &mut point);
-        assert_eq!((applied.ran, point.ran()), (2, 2));
+        assert_eq!(point.ran(), 2);
         let failure = applied.failure.expect("the false fails");
         assert!(failure.starts_with("command 3 of 4 failed"), "{failure}");
         assert!(
@@ -972,7 +973,7 @@ mod tests {
         );
         let (commands, mut point) = harmless(&["echo", "echo"]);
         let applied = execute::apply(FirewallBackend::None, &commands, &mut point);
-        assert_eq!((applied.ran, point.ran(), applied.failure), (2, 2, None));
+        assert_eq!((point.ran(), applied.failure), (2, None));
         assert_eq!(point.owns_rollback(), None);
     }
 
@@ -989,7 +990,7 @@ mod tests {
         });
         let message = match failed {
             Err(error @ RunError::RolledBack { .. }) => error.to_string(),
-            other => panic!("not rolled back: {:?}", other.map(|a| a.ran)),
+            other => panic!("not rolled back: {:?}", other.map(|a| a.failure)),
         };
         assert!(message.starts_with("portplan internal error"), "{message}");
         assert!(
@@ -1000,16 +1001,18 @@ mod tests {
         assert_eq!(result.actions, commands[..1]);
         assert!(!result.changed);
 
-        // No panic: what `apply` said, untouched.
+        // No panic: what `apply` said, untouched, and every command an action.
+        let (commands, mut point) = harmless(&["echo", "echo", "echo"]);
         let mut result = ModuleResult::default();
-        let applied =
-            applied_or_rolled_back(&mut point, &commands, &mut result, |_| execute::Applied {
-                ran: 3,
+        let applied = applied_or_rolled_back(&mut point, &commands, &mut result, |point| {
+            commands.iter().for_each(|_| point.succeeded());
+            execute::Applied {
                 changed: true,
-                failure: None,
-            });
-        assert!(matches!(applied, Ok(execute::Applied { ran: 3, .. })));
-        assert!(result.actions.is_empty());
+                failure: Some("kept".into()),
+            }
+        });
+        assert!(matches!(applied, Ok(execute::Applied { failure: Some(f), .. }) if f == "kept"));
+        assert_eq!(result.actions, commands);
     }
 
     /// A panic inside `apply`'s own rollback of a failed command: no second
@@ -1026,7 +1029,7 @@ mod tests {
         });
         let message = match failed {
             Err(RunError::Host(message)) => message,
-            other => panic!("not a plain failure: {:?}", other.map(|a| a.ran)),
+            other => panic!("not a plain failure: {:?}", other.map(|a| a.failure)),
         };
         assert!(
             message.starts_with(
