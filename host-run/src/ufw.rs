@@ -299,6 +299,53 @@ fn tuple_key(tuple: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The chains that hold ufw's user rules (portplan's among them), and so
+/// the rules someone may add or delete with `iptables` directly. The other
+/// chains `user.rules` declares hold only what ufw generates (rate limits,
+/// logging), which ufw itself changes without reloading, or rewrites in the
+/// file without loading: there a difference is ufw's own doing.
+const USER_CHAINS: &[&str] = &[
+    "ufw-user-input",
+    "ufw-user-output",
+    "ufw-user-forward",
+    "ufw6-user-input",
+    "ufw6-user-output",
+    "ufw6-user-forward",
+];
+
+/// Where ufw's user chains as they run (`saved`, `iptables-save -t filter`
+/// or `ip6tables-save -t filter`) are not what a family's rules file
+/// (`file`, as read) loads into them: each of [`USER_CHAINS`] the file
+/// declares whose running rules number other than the file's `-A`/`-I`
+/// lines for it, as `(chain, running, in the file)`, in the file's order.
+///
+/// The batch's restore flushes every chain the file declares and fills it
+/// from the file, as `ufw reload` and ufw's own delete do, so a rule added to
+/// one of them with `iptables` directly would be dropped, and one deleted
+/// that way put back: changes to rules portplan did not write. Compared by
+/// count, since `iptables-save` words a rule its own way (`-m tcp` added,
+/// options reordered): an edit that keeps a chain's count is not seen.
+pub fn unfiled(file: &str, saved: &str) -> Vec<(String, usize, usize)> {
+    let count = |text: &str, chain: &str, verbs: &[&str]| {
+        text.lines()
+            .filter(|line| {
+                let mut words = line.split_whitespace();
+                words.next().is_some_and(|verb| verbs.contains(&verb))
+                    && words.next() == Some(chain)
+            })
+            .count()
+    };
+    file.lines()
+        .filter_map(|line| line.strip_prefix(':')?.split_whitespace().next())
+        .filter(|chain| USER_CHAINS.contains(chain))
+        .filter_map(|chain| {
+            let running = count(saved, chain, &["-A"]);
+            let filed = count(file, chain, &["-A", "-I"]);
+            (running != filed).then(|| (chain.to_string(), running, filed))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,5 +445,40 @@ mod tests {
         let mut expected = RulesFile::parse(EMPTY, IpFamily::Ipv4).expect("parsed");
         expected.apply(&c).expect("c");
         assert_eq!(file, expected);
+    }
+
+    #[test]
+    fn chains_are_compared_with_the_file_by_count() {
+        let file = "*filter\n:ufw-user-input - [0:0]\n:ufw-before-logging-input - [0:0]\n\
+                    :ufw-user-limit - [0:0]\n\
+                    ### RULES ###\n\
+                    -A ufw-user-input -p tcp --dport 22 -j ACCEPT\n\
+                    -I ufw-before-logging-input -j LOG --log-prefix \"[UFW AUDIT] \"\n\
+                    COMMIT\n";
+        let saved = "*filter\n:INPUT DROP [0:0]\n:ufw-user-input - [0:0]\n\
+                     -A INPUT -j ufw-user-input\n\
+                     -A ufw-before-logging-input -j LOG --log-prefix \"[UFW AUDIT] \"\n\
+                     -A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT\n\
+                     -A ufw-user-input-x -j DROP\nCOMMIT\n";
+        assert_eq!(unfiled(file, saved), vec![]);
+        // ufw's own chains may differ (a rate limit rewritten in the file
+        // and not reloaded); only the user chains count.
+        let limit = saved.replace("COMMIT", "-A ufw-user-limit -j REJECT\nCOMMIT");
+        assert_eq!(unfiled(file, &limit), vec![]);
+        let logging = saved.replace("-A ufw-before-logging-input -j LOG", "-A x -j LOG");
+        assert_eq!(unfiled(file, &logging), vec![]);
+        let added = saved.replace(
+            "COMMIT",
+            "-A ufw-user-input -s 198.18.7.7/32 -j DROP\nCOMMIT",
+        );
+        assert_eq!(
+            unfiled(file, &added),
+            vec![("ufw-user-input".to_string(), 2, 1)]
+        );
+        let deleted = saved.replace("-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT\n", "");
+        assert_eq!(
+            unfiled(file, &deleted),
+            vec![("ufw-user-input".to_string(), 0, 1)]
+        );
     }
 }

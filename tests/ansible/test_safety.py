@@ -20,7 +20,9 @@ k-th one (`fail k`), runs the k-th and then fails it as if it had not
 (`half k`: a tool that changed something and still exits non-zero), SIGKILLs the module once the k-th has run
 (`kill-after k`) or instead of running it (`kill-before k`), or fails the k-th after running PORTPLAN_FAULT_MEANWHILE,
 someone else's change to the firewall made while the module runs
-(`meanwhile k`). The module drives firewalld over D-Bus, not through
+(`meanwhile k`), or runs the k-th while PORTPLAN_FAULT_MEANWHILE is under
+way (`during k`: the other command starts first and creates
+$PORTPLAN_FAULT_COUNTER.started once it is). The module drives firewalld over D-Bus, not through
 firewall-cmd: there a relay on the host's system bus (dbus_fault.py) counts
 and faults firewalld's method calls the same way, in the same counter.
 
@@ -30,7 +32,8 @@ admit, `stranger` (198.18.99.9) one they do not.
 - Regressions: one test per behaviour the issue reports, each failing on the
   old behaviour (foreign rules of any action, iptables-nft hosts, the
   operator's nftables.conf and iptables files, colliding ids, a foreign set,
-  hand-edited rules, precise rollback).
+  hand-edited rules, precise rollback), and ufw's batch on iptables-legacy
+  waiting for the xtables lock another tool holds.
 - FaultMatrix: per backend, every invocation of the tool failed in turn
   during `present` from empty, `absent` after present and (nftables,
   iptables) the persist step, every changing one also after it ran (not
@@ -63,7 +66,7 @@ import uuid
 
 from dbus_fault import CHANGING as DBUS_CHANGING
 from dbus_fault import FaultRelay
-from hosts import PORTPLAN, REPO, Lan, Listener, reachable
+from hosts import PORTPLAN, REPO, Lan, Listener, reachable, wait_until
 
 EXAMPLE_PLAN = os.path.join(REPO, "examples", "plans", "ocp-cluster.json")
 TAG_SQL = "portplan:observer.sql"
@@ -243,6 +246,19 @@ if [ -n "$PORTPLAN_FAULT_COUNTER" ]; then
             env -u PORTPLAN_FAULT_COUNTER sh -c "$PORTPLAN_FAULT_MEANWHILE"
             echo "injected failure of NAME (invocation $n), after someone else's change" >&2
             exit 1;;
+        "during $n")
+            # Someone else's command starts first and is under way (it
+            # creates $PORTPLAN_FAULT_COUNTER.started) as NAME runs.
+            started="$PORTPLAN_FAULT_COUNTER.started"
+            env -u PORTPLAN_FAULT_COUNTER sh -c "$PORTPLAN_FAULT_MEANWHILE" &
+            tries=0
+            while [ ! -e "$started" ]; do
+                if [ $tries -ge 200 ]; then
+                    echo "the other command did not start within 10 s (invocation $n)" >&2
+                    exit 1
+                fi
+                sleep 0.05; tries=$((tries + 1))
+            done;;
     esac
 fi
 exec REAL "$@"
@@ -308,7 +324,7 @@ class Target:
     private /run/lock, and fault-injecting wrappers around the backend's tool."""
 
     def __init__(self, lan, name, address, backend, nft_foreign=NFT_FOREIGN, wrap=True,
-                 foreign=True, env=None):
+                 foreign=True, env=None, iptables="nft"):
         self.name, self.address, self.backend = name, address, backend
         self.env = env or {}
         lock_dir = os.path.join(lan.root, f"run-lock-{name}")
@@ -320,6 +336,13 @@ class Target:
         os.makedirs(self.fault_dir)
         if backend == "firewalld":
             self.host.start_firewalld()
+        if iptables == "legacy":
+            # The host's iptables tools are iptables-legacy's, as on Ubuntu
+            # before 21.10 (ufw's own distribution).
+            for tool in ("iptables", "ip6tables"):
+                for suffix in ("", "-save", "-restore"):
+                    self.host.run("ln", "-sfn", f"/usr/sbin/{tool}-legacy{suffix}",
+                                  f"/etc/alternatives/{tool}{suffix}")
         if foreign:
             self.set_up_foreign(nft_foreign)
         if wrap:
@@ -364,7 +387,8 @@ class Target:
         # binary: the host's own /etc/alternatives link is switched. ufw's
         # batch (and ufw itself) loads the user chains with the restores.
         tools = {"iptables": ("iptables", "ip6tables", "iptables-save", "ip6tables-save"),
-                 "ufw": ("iptables-restore", "ip6tables-restore")}.get(self.backend, ())
+                 "ufw": ("iptables-restore", "ip6tables-restore", "iptables-save",
+                         "ip6tables-save")}.get(self.backend, ())
         if self.env.get("PORTPLAN_UFW") == "ufw":
             # Per rule, only ufw's own invocations are counted and faulted.
             tools = ()
@@ -506,6 +530,10 @@ def changing(backend, line):
         return words[1].rsplit(".", 1)[-1] in DBUS_CHANGING
     if backend == "firewalld":
         return any(w.startswith(("--add-", "--remove-", "--new-", "--delete-")) for w in words)
+    # ufw's reads; the batch's reads of the chains and probe of
+    # iptables-restore's release.
+    if words[0].endswith("-save") or words[1:] == ["--version"]:
+        return False
     return len(words) > 1 and words[1] not in ("status", "show")
 
 
@@ -958,6 +986,137 @@ class Regressions(unittest.TestCase):
         self.assert_ok(code, result, changed=True)
         open_to(self, self.ocp1, host, 2881, True, "no foreign rule")
         open_to(self, self.stranger, host, 2881, False, "no foreign rule")
+
+    def test_ufw_batch_keeps_rules_added_to_ufws_chains_directly(self):
+        """The batch reloads ufw's user chains from its rules files, which
+        flushes them first (as `ufw reload` and ufw's own delete do): a rule
+        someone added to ufw-user-input with `iptables -I`, or deleted from
+        it with `iptables -D`, would be undone without a word. The run that
+        would reload such a chain stops, names it, and changes nothing; once
+        the chains run as the file says, the same run goes through."""
+        address = next(self.addresses)
+        name = f"ud-{address.rsplit('.', 1)[1]}"
+        target = Target(self.lan, name, address, "ufw", wrap=False)
+        host = target.host
+        plan = example_plan(name, address)
+        code, result = target.run(plan)
+        self.assert_ok(code, result, changed=True, label="open")
+        added = ["-s", "198.18.77.7/32", "-p", "tcp", "--dport", "7777", "-j", "ACCEPT"]
+        first = host.run("iptables-save", "-t", "filter").splitlines()
+        # The operator's `ufw allow 22/tcp` (UFW_FOREIGN), deleted behind ufw's back.
+        ssh = next(line for line in first if line.startswith("-A ufw-user-input ")
+                   and line.endswith(" --dport 22 -j ACCEPT"))
+        for change, undo in ((["-I", "ufw-user-input", "1", *added],
+                              ["-D", "ufw-user-input", *added]),
+                             (["-D", *shlex.split(ssh)[1:]],
+                              ["-I", "ufw-user-input", "1", *shlex.split(ssh)[2:]])):
+            label = " ".join(change[:2])
+            host.run("iptables", "-w", *change)
+            before = target.snapshot()
+            code, result = target.run(plan, "absent")
+            self.assert_failed(code, result, "ufw-user-input runs", "/etc/ufw/user.rules holds",
+                               "with iptables directly", "nothing was changed", label=label)
+            self.assertEqual(target.snapshot(), before, label)
+            host.run("iptables", "-w", *undo)
+        code, result = target.run(plan, "absent")
+        self.assert_ok(code, result, changed=True, label="absent, the chain as filed")
+        open_to(self, self.ocp1, host, 2881, False, "absent")
+
+    def test_ufw_batch_runs_where_ufw_left_its_own_chains_unloaded(self):
+        """ufw itself leaves some chains other than the files say: a plain
+        `ufw enable` loads the shipped user6.rules, which has no
+        ufw6-user-limit rules, then rewrites the file with them and does
+        not reload it; with logging off, `ufw allow log` deletes a RETURN
+        from ufw-user-logging-input that the file keeps. Neither is a rule
+        someone changed with iptables, and the batch goes through on both
+        (only the chains that hold user rules are compared)."""
+        address = next(self.addresses)
+        name = f"uf-{address.rsplit('.', 1)[1]}"
+        target = Target(self.lan, name, address, "ufw", wrap=False, foreign=False)
+        host = target.host
+        host.run("sed", "-i", "s/^IPT_SYSCTL=.*/IPT_SYSCTL=/", "/etc/default/ufw")
+        host.run("ufw", "--force", "enable")
+        host.run("ufw", "logging", "off")
+        host.run("ufw", "allow", "log", "8443/tcp")
+        plan = ufw_matrix_plan(name, address)
+        code, result = target.run(plan)
+        self.assert_ok(code, result, changed=True, label="IPv4 and IPv6 rules")
+        self.assertIn("loaded with iptables-restore -n", result["firewall"]["reason"])
+        open_to(self, self.ocp1, host, 7001, True, "after a fresh enable")
+        open_to(self, self.stranger, host, 7001, False, "after a fresh enable")
+        code, result = target.run(plan, "absent")
+        self.assert_ok(code, result, changed=True, label="absent")
+
+    def test_ufw_batch_waits_for_the_xtables_lock_on_iptables_legacy(self):
+        """On iptables-legacy every change of a table is read, edited and
+        written back whole under the xtables lock. Told nothing,
+        iptables-restore gives up at once when another tool holds it (1.6.2
+        to 1.8.7, and from 1.8.11) or waits without a bound (1.8.8 to
+        1.8.10); the batch's restore is told to wait, 30 s at most.
+
+        Another tool (a stand-in for a legacy `iptables -A` of docker or
+        fail2ban, slowed down) holds the lock, has read the filter table and
+        writes it back with its rule added while the batch's restore starts:
+        the restore waits for it, and both changes stay (a restore that took
+        no lock would lose the batch's rules to the stale write-back). Held
+        past the bound, the restore gives up, the batch's rollback waits for
+        the lock in turn, and the run fails with nothing changed. This
+        machine's 1.8.9 would wait without the option too; there the first
+        part fails only on the logged argv, the second on the outcome."""
+        address = next(self.addresses)
+        name = f"ul-{address.rsplit('.', 1)[1]}"
+        target = Target(self.lan, name, address, "ufw", iptables="legacy")
+        host = target.host
+        plan = example_plan(name, address)
+        counter = target.counter()
+        code, result = target.run(plan, counter=counter)
+        self.assert_ok(code, result, changed=True, label="counting run")
+        invocations = target.invocations(counter)
+        restores = [k for k, line in enumerate(invocations, 1)
+                    if line.split()[1:3] == ["iptables-restore", "-n"]]
+        self.assertEqual(len(restores), 1, invocations)
+        self.assertIn("--wait=30", invocations[restores[0] - 1].split(), "the restore waits")
+        code, result = target.run(plan, "absent")
+        self.assert_ok(code, result, changed=True, label="back to no rule")
+        before = ufw_user_chains(host)
+
+        late = ("-A INPUT -s 198.18.77.7/32 -p tcp -m tcp --dport 7777 "
+                "-m comment --comment late-foreign -j ACCEPT")
+        snap, done = (os.path.join(target.fault_dir, f) for f in ("snap", "done"))
+        counter = target.counter()
+        # The other tool writes under the lock it holds (its own restore
+        # told of another lock file, so as not to wait for itself).
+        other = (f"iptables-save -t filter > {snap} && touch {counter}.started && sleep 2 && "
+                 f"sed '0,/^COMMIT/s|^COMMIT|{late}\\nCOMMIT|' {snap} | "
+                 "XTABLES_LOCKFILE=/run/other.lock iptables-restore -T filter")
+        meanwhile = f"flock /run/xtables.lock sh -c \"{other}\"; touch {done}"
+        code, result = target.run(plan, fault=f"during {restores[0]}", counter=counter,
+                                  meanwhile=meanwhile)
+        self.assertTrue(wait_until(lambda: os.path.exists(done), 30), "the other tool finished")
+        self.assert_ok(code, result, changed=True, label="a run meeting the lock")
+        self.assertIn(late, host.run("iptables-save", "-t", "filter"), "the other tool's rule")
+        chains = ufw_user_chains(host)
+        self.assertNotEqual(chains, before, "the batch's rules")
+        open_to(self, self.ocp1, host, 2881, True, "under the lock")
+        open_to(self, self.stranger, host, 2881, False, "under the lock")
+        code, result = target.run(plan)
+        self.assert_ok(code, result, changed=False, label="next run")
+        self.assertEqual(ufw_user_chains(host), chains)
+
+        # Held for 35 s from the restore of `absent` (the same invocation).
+        snapshot = target.snapshot()
+        os.unlink(done)
+        counter = target.counter()
+        meanwhile = (f"flock /run/xtables.lock sh -c 'touch {counter}.started; sleep 35'; "
+                     f"touch {done}")
+        code, result = target.run(plan, "absent", fault=f"during {restores[0]}",
+                                  counter=counter, meanwhile=meanwhile)
+        self.assertTrue(wait_until(lambda: os.path.exists(done), 30), "the other tool finished")
+        self.assertIn("--wait=30", target.invocations(counter)[restores[0] - 1].split())
+        self.assert_failed(code, result, "Stopped waiting after 30s",
+                           "the rules files and chains are as they were", label="held 35 s")
+        self.assertEqual(target.snapshot(), snapshot, brief(result))
+        open_to(self, self.ocp1, host, 2881, True, "after the lock was held too long")
 
     def test_foreign_rule_of_any_action_is_refused_on_every_backend(self):
         """Item 1 on nftables, iptables and firewalld: a foreign drop or

@@ -5,7 +5,7 @@
 //! `_reload_user_rules`; the files declare every user chain, so a restore
 //! flushes and refills exactly those). Each `ufw` run costs ~125 ms of
 //! Python start-up and capability probing; the batch costs one restore per
-//! family changed.
+//! family changed (and one `--version` of its tool, [`Layout::waits`]).
 //!
 //! Never `ufw reload` (or disable/enable): it takes the whole firewall down
 //! for a moment. Where anything is not as ufw 0.36 leaves it (ufw inactive,
@@ -14,7 +14,11 @@
 //! `ufw` per rule as before and `firewall.reason` says why.
 //!
 //! Under ufw's own lock (`lockf` on `/run/ufw.lock`, which every `ufw`
-//! command holds for its whole run), per family: the file written
+//! command holds for its whole run), first a check that the user chains
+//! (`ufw-user-input` and the like) of each family changed run as many rules
+//! as its file loads into them (a rule added or deleted there with
+//! `iptables` directly would be undone by the reload: the run stops,
+//! naming the chain; [`unfiled`]), then per family: the file written
 //! atomically (temporary file, fsync, rename, mode and owner kept), then its
 //! chains restored. A failed step puts back the files written and reloads
 //! the chains restored, so the run leaves both as they were. A run killed
@@ -24,13 +28,14 @@
 //! firewall reloads the chains from the files first ([`recover`]), as
 //! `ufw reload` or a reboot would, then converges from there.
 
+use std::cell::OnceCell;
 use std::fs;
 use std::os::fd::AsFd as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use portplan_core::{Command, IpFamily};
-use portplan_run::ufw::{Done, Edit, RulesFile, rules_file, translate};
+use portplan_run::ufw::{Done, Edit, RulesFile, rules_file, translate, unfiled};
 
 use super::execute::{find_program, run, run_argv};
 use super::persist;
@@ -42,8 +47,10 @@ const PYTHON_LIBS: &[&str] = &["/usr/lib", "/usr/lib64", "/usr/local/lib"];
 /// against ufw 0.36.2's own output by the tests).
 const KNOWN_VERSION: &str = "0.36";
 
-/// How long to wait for ufw's lock: a `ufw` command holds it for a second
-/// at most; longer is a stuck process, and the run must not hang.
+/// How long to wait for ufw's lock, and a restore for the xtables lock: a
+/// `ufw` or `iptables` command usually holds them well under a second (a
+/// legacy restore of a large ruleset, seconds); longer is a stuck process,
+/// and the run must not hang.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The marker of a batch under way: the chains may not match the files.
@@ -66,6 +73,10 @@ pub struct Layout {
     ipv6: bool,
     /// ufw's version, for the reason.
     pub version: String,
+    /// Per family (IPv4, IPv6), whether its restore is told to wait for
+    /// the xtables lock ([`Layout::waits`]): asked only where a run
+    /// restores, so a run with nothing to change runs no probe.
+    waits: [OnceCell<bool>; 2],
 }
 
 /// How a run carries out ufw's change, decided once per run.
@@ -99,15 +110,45 @@ pub fn layout() -> Result<Layout, String> {
         tools: setting(&common, "iptables_dir")?,
         ipv6,
         version,
+        waits: Default::default(),
     };
     for family in layout.families() {
         layout.read(family)?;
-        let restore = layout.restore_tool(family);
-        if !restore.is_file() {
-            return Err(format!("{} is missing", restore.display()));
+        for tool in [layout.restore_tool(family), layout.save_tool(family)] {
+            if !tool.is_file() {
+                return Err(format!("{} is missing", tool.display()));
+            }
         }
     }
     Ok(layout)
+}
+
+/// Whether `restore` can be told to wait for the xtables lock
+/// (`--wait=SECS`): every release from 1.6.2, when the option came.
+/// iptables-legacy changes a table by reading it and writing it back whole,
+/// under that lock, which every legacy `iptables` command of another tool
+/// (docker, fail2ban, kube-proxy) holds while it does the same. Told
+/// nothing, `iptables-restore` gives up at once when the lock is held
+/// ("Another app is currently holding the xtables lock") in 1.6.2 to 1.8.7
+/// and from 1.8.11, and waits without a bound in 1.8.8 to 1.8.10 (this
+/// machine's 1.8.9), until the holder lets go or the run's deadline kills
+/// it; told, each waits as long as ufw's lock may take. The nf_tables
+/// variant has no such lock (the kernel orders its transactions) and
+/// ignores the option. A release too old for it (`--version` came in the
+/// same release), or one whose version does not read, restores as ufw
+/// does, without it.
+fn can_wait_for_lock(restore: &Path) -> bool {
+    let path = restore.to_string_lossy();
+    run_argv(&[&path, "--version"]).is_ok_and(|out| restore_version(&out) >= Some((1, 6, 2)))
+}
+
+/// The release `iptables-restore --version` names (`iptables-restore v1.8.9
+/// (legacy)`).
+fn restore_version(out: &str) -> Option<(u32, u32, u32)> {
+    let word = out.split_whitespace().find_map(|w| w.strip_prefix('v'))?;
+    let mut parts = word.split('.').map(str::parse::<u32>);
+    let mut next = || parts.next().and_then(Result::ok);
+    Some((next()?, next()?, next().unwrap_or(0)))
 }
 
 /// ufw as it runs, read where a run enables an inactive ufw: whether it
@@ -284,6 +325,30 @@ impl Layout {
         self.dir.join(rules_file(family))
     }
 
+    /// Each of the family's user chains that does not run as `text`, the
+    /// family's rules file as read, loads it ([`unfiled`]), described.
+    fn unfiled(&self, family: IpFamily, text: &str) -> Result<Vec<String>, String> {
+        let save = self.save_tool(family);
+        let saved = run_argv(&[&save.to_string_lossy(), "-t", "filter"])?;
+        let file = self.path(family);
+        Ok(unfiled(text, &saved)
+            .into_iter()
+            .map(|(chain, running, filed)| {
+                format!(
+                    "{chain} runs {running} rule(s) where {} holds {filed}",
+                    file.display()
+                )
+            })
+            .collect())
+    }
+
+    fn save_tool(&self, family: IpFamily) -> PathBuf {
+        self.tools.join(match family {
+            IpFamily::Ipv4 => "iptables-save",
+            IpFamily::Ipv6 => "ip6tables-save",
+        })
+    }
+
     fn restore_tool(&self, family: IpFamily) -> PathBuf {
         self.tools.join(match family {
             IpFamily::Ipv4 => "iptables-restore",
@@ -300,13 +365,32 @@ impl Layout {
         Ok((text, file))
     }
 
-    /// Load a family's user chains from `text`, as ufw does from the file.
+    /// Whether `family`'s restore is told to wait for the xtables lock,
+    /// asked of the tool once per run ([`can_wait_for_lock`]). Each step
+    /// that restores asks before it writes anything, so a run killed while
+    /// it asks has changed nothing.
+    fn waits(&self, family: IpFamily) -> bool {
+        let index = match family {
+            IpFamily::Ipv4 => 0,
+            IpFamily::Ipv6 => 1,
+        };
+        *self.waits[index].get_or_init(|| can_wait_for_lock(&self.restore_tool(family)))
+    }
+
+    /// Load a family's user chains from `text`, as ufw does from the file,
+    /// waiting for the xtables lock where the tool can ([`Layout::waits`]).
     fn restore(&self, family: IpFamily, text: &str) -> Result<(), String> {
+        let mut argv = vec![
+            self.restore_tool(family).display().to_string(),
+            "-n".to_string(),
+        ];
+        if self.waits(family) {
+            // One word: iptables-nft-restore 1.8.0 ignores `-w` without
+            // taking its value, and would read `30` as its input file.
+            argv.push(format!("--wait={}", LOCK_TIMEOUT.as_secs()));
+        }
         run(&Command {
-            argv: vec![
-                self.restore_tool(family).display().to_string(),
-                "-n".to_string(),
-            ],
+            argv,
             stdin: Some(text.to_string()),
         })
         .map(drop)
@@ -366,6 +450,12 @@ pub fn apply(layout: &Layout, edits: &[Edit]) -> Outcome {
         Ok(planned) => planned,
         Err(e) => return Outcome::NotApplied(e),
     };
+    if let Err(e) = as_filed(layout, &planned) {
+        return Outcome::NotApplied(e);
+    }
+    for (family, ..) in &planned {
+        layout.waits(*family);
+    }
     if let Err(e) = fs::write(PENDING, "") {
         return Outcome::NotApplied(format!("cannot write {PENDING}: {e}"));
     }
@@ -392,6 +482,28 @@ pub fn apply(layout: &Layout, edits: &[Edit]) -> Outcome {
             .map(|(family, _, _, done)| (family, done))
             .collect(),
     })
+}
+
+/// `Err` naming each user chain of the families the batch changes that does
+/// not run as its file loads it: the batch's reload would undo a rule added
+/// or deleted there with `iptables` directly (or load a file ufw rewrote
+/// without reloading it); `ufw reload` loads the files, its own way.
+fn as_filed(layout: &Layout, planned: &[Planned]) -> Result<(), String> {
+    let mut differ = Vec::new();
+    for (family, before, ..) in planned {
+        differ.extend(layout.unfiled(*family, before)?);
+    }
+    if differ.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: the chains differ from the files (a rule added or deleted with iptables \
+         directly, not with ufw, or files not loaded since they were written), and \
+         reloading them from the files, as this run, `ufw reload` and ufw's own delete do, \
+         would change rules portplan did not write; make the change with ufw, or run `ufw \
+         reload` to load the files as they are",
+        differ.join("; ")
+    ))
 }
 
 /// A failed step's outcome, once what the batch did is put back.
@@ -456,6 +568,9 @@ fn put_back(layout: &Layout, undo: &[(IpFamily, &str)]) -> Result<(), String> {
 /// else (someone's rule added meanwhile) kept; then the chains reloaded.
 pub fn undo(layout: &Layout, applied: &Applied) -> Result<(), String> {
     let _lock = UfwLock::take()?;
+    for (family, _) in &applied.done {
+        layout.waits(*family);
+    }
     fs::write(PENDING, "").map_err(|e| format!("cannot write {PENDING}: {e}"))?;
     for (family, done) in &applied.done {
         let (text, mut file) = layout.read(*family)?;
@@ -530,6 +645,23 @@ impl UfwLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restore_can_wait_for_the_lock_from_1_6_2() {
+        let read = restore_version;
+        assert_eq!(read("iptables-restore v1.8.9 (legacy)\n"), Some((1, 8, 9)));
+        assert_eq!(
+            read("ip6tables-nft-restore v1.8.9 (nf_tables)"),
+            Some((1, 8, 9))
+        );
+        assert!(read("iptables-restore v1.6.2") >= Some((1, 6, 2)));
+        assert!(read("iptables-restore v1.6.1") < Some((1, 6, 2)));
+        assert!(read("iptables-restore v1.4.21") < Some((1, 6, 2)));
+        assert!(read("iptables-restore v1.10") >= Some((1, 6, 2)));
+        assert_eq!(read("iptables-restore: unknown option -- -"), None);
+        assert_eq!(read(""), None);
+        assert_eq!(read("iptables-restore vX.1.2"), None);
+    }
 
     #[test]
     fn settings_are_read_as_ufw_reads_them() {
