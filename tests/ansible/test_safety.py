@@ -32,8 +32,10 @@ admit, `stranger` (198.18.99.9) one they do not.
 - Regressions: one test per behaviour the issue reports, each failing on the
   old behaviour (foreign rules of any action, iptables-nft hosts, the
   operator's nftables.conf and iptables files, colliding ids, a foreign set,
-  hand-edited rules, precise rollback), and ufw's batch on iptables-legacy
-  waiting for the xtables lock another tool holds.
+  hand-edited rules, precise rollback), and ufw's batch: on iptables-legacy
+  waiting for the xtables lock another tool holds, refusing to reload user
+  chains changed with iptables directly, and not refusing where ufw itself
+  left its generated chains other than its files.
 - FaultMatrix: per backend, every invocation of the tool failed in turn
   during `present` from empty, `absent` after present and (nftables,
   iptables) the persist step, every changing one also after it ran (not

@@ -99,7 +99,7 @@ class UfwBatch(unittest.TestCase):
         # The batch runs ufw only to read; every change is a restore.
         ufw_words = [line.split()[2] for line in batch_calls if line.split()[1] == "ufw"]
         self.assertEqual(sorted(set(ufw_words)), ["show", "status"], batch_calls)
-        # (A restore's `--version` is the probe of its release, at its first load.)
+        # (A restore's `--version` is the probe of its release, before the batch writes.)
         restores = [line.split()[1] for line in batch_calls
                     if "restore" in line.split()[1] and "--version" not in line.split()]
         self.assertEqual(restores, ["iptables-restore", "ip6tables-restore"] if changes else [],
