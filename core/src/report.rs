@@ -2,7 +2,7 @@
 //! [`Report`] the WIT's `validate-plan` and `check-host` return.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -134,13 +134,13 @@ fn report(deployment: &Deployment, ids: &[HostId]) -> Result<Report, PlanError> 
     let placed = |&id: &HostId| deployment.host(id).placed.iter().map(move |p| (id, p));
     let sources = Sources::new(deployment, ids.iter().flat_map(placed).map(|(_, p)| p));
     // The report's size is known before it is built: refuse, do not exhaust memory.
-    let mut listed = BTreeMap::new();
+    let mut listed: Vec<Option<usize>> = Vec::new();
     for (id, p) in ids.iter().flat_map(placed) {
         if let Some(group) = sources.group_of(id, p) {
-            listed.entry(group).or_insert_with(|| sources.count(p));
+            by_group(&mut listed, group).get_or_insert_with(|| sources.count(p));
         }
     }
-    limits::check_report(listed.values().sum())?;
+    limits::check_report(listed.iter().flatten().sum())?;
     let findings = rules::check(deployment, &sources, ids);
     let mut named = Named::default();
     let hosts: Vec<HostPorts> = ids
@@ -167,10 +167,22 @@ fn report(deployment: &Deployment, ids: &[HostId]) -> Result<Report, PlanError> 
     })
 }
 
+/// `table`'s entry for `group`, the table grown to hold it. Groups are
+/// numbered from 0, so a vector by group serves as a set or map of them
+/// (a B-tree keyed by group cost the plugins ~2 KB per use).
+fn by_group<T: Default>(table: &mut Vec<T>, group: GroupId) -> &mut T {
+    let i = group.index();
+    if table.len() <= i {
+        table.resize_with(i + 1, T::default);
+    }
+    &mut table[i]
+}
+
 /// The source groups a report's rows have named so far, each listed once.
 #[derive(Default)]
 struct Named {
-    seen: BTreeSet<GroupId>,
+    /// By group: whether it is in `groups`.
+    seen: Vec<bool>,
     groups: Vec<SourceGroup>,
 }
 
@@ -179,7 +191,8 @@ struct Named {
 fn port_entry(sources: &Sources, named: &mut Named, id: HostId, placed: &Placed) -> PortEntry {
     let purpose = purpose(placed, sources.fronted(id, placed).as_ref());
     let group = sources.group_of(id, placed);
-    if let Some(group) = group.filter(|g| named.seen.insert(*g)) {
+    let first = |g: &GroupId| !std::mem::replace(by_group(&mut named.seen, *g), true);
+    if let Some(group) = group.filter(first) {
         named.groups.extend(sources.source_group(placed));
         debug_assert_eq!(named.groups.last().map(|g| &g.name), Some(&group.name()));
     }

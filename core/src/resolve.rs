@@ -742,8 +742,14 @@ fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [De
     if servers.len() < 2 {
         return;
     }
-    let plan_hosts: BTreeMap<&str, &PlanHost> =
-        order::map(plan.hosts.iter().map(|h| (h.name.as_str(), h)));
+    // By name, each plan host's position (an index, as `attach_observations`
+    // keeps one: one B-tree type for both in the plugins).
+    let plan_hosts: BTreeMap<&str, usize> = order::map(
+        plan.hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.name.as_str(), i)),
+    );
     let union: Vec<&str> = server_components
         .iter()
         .copied()
@@ -766,7 +772,7 @@ fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [De
         host.components = host.components.iter().cloned().chain(missing).collect();
         let host_overrides = plan_hosts
             .get(host.name.as_str())
-            .map_or(&[][..], |h| h.overrides.as_slice());
+            .map_or(&[][..], |&h| plan.hosts[h].overrides.as_slice());
         host.placed = place(
             host.components.iter(),
             known,

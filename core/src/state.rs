@@ -32,6 +32,15 @@ impl IpFamily {
         }
     }
 
+    /// Both families, in their order (IPv4 first).
+    pub const ALL: [IpFamily; 2] = [IpFamily::Ipv4, IpFamily::Ipv6];
+
+    /// The family's position in [`IpFamily::ALL`]: an index into the
+    /// `[_; 2]` arrays that hold something per family.
+    pub fn index(self) -> usize {
+        usize::from(self == IpFamily::Ipv6)
+    }
+
     /// The family an address or CIDR text belongs to.
     pub fn of(net: &ipnet::IpNet) -> Self {
         match net {

@@ -441,10 +441,17 @@ fn foreign_results_are_rejected() {
     let e = portplan_core::reach_report(&plan, &[], &[extra]).unwrap_err();
     assert_eq!(e.problems[0].path, "probed[0].results");
 
-    let mut twice = good.clone();
-    twice.results.push(twice.results[0].clone());
-    let e = portplan_core::reach_report(&plan, &[], &[twice]).unwrap_err();
-    assert!(e.problems[0].path.starts_with("probed[0].results["), "{e}");
+    // The first result, in input order, that repeats an earlier target is
+    // named, whichever target sorts first.
+    let n = good.results.len();
+    assert!(n > 2);
+    for (first, second) in [(n - 1, 0), (0, n - 1)] {
+        let mut twice = good.clone();
+        twice.results.push(twice.results[first].clone());
+        twice.results.push(twice.results[second].clone());
+        let e = portplan_core::reach_report(&plan, &[], &[twice]).unwrap_err();
+        assert_eq!(e.problems[0].path, format!("probed[0].results[{n}]"), "{e}");
+    }
 
     let e = portplan_core::reach_report(&plan, &[], &[good.clone(), good.clone()]).unwrap_err();
     assert_eq!(e.problems[0].path, "probed[1].source");

@@ -41,7 +41,11 @@ const IPSET_NAME_MAX: usize = 31;
 struct Block {
     name: String,
     default: bool,
-    fields: BTreeMap<String, String>,
+    /// `key: value` lines in order; of two with one key the later counts
+    /// ([`Block::field`]). A list, not a map: a block has a dozen, looked up
+    /// a few times, and a `BTreeMap<String, String>` cost the plugins its
+    /// B-tree code (~2.8 KB).
+    fields: Vec<(String, String)>,
     rich_rules: Vec<String>,
 }
 
@@ -74,29 +78,34 @@ fn blocks(text: &str) -> Vec<Block> {
         } else if let Some((key, value)) = line.split_once(':') {
             block
                 .fields
-                .insert(key.trim().to_string(), value.trim().to_string());
+                .push((key.trim().to_string(), value.trim().to_string()));
         }
     }
     out
 }
 
 impl Block {
-    fn words(&self, key: &str) -> impl Iterator<Item = &str> {
+    /// The value of the last `key:` line.
+    fn field(&self, key: &str) -> Option<&str> {
         self.fields
-            .get(key)
-            .map(String::as_str)
-            .unwrap_or_default()
-            .split_whitespace()
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| value.as_str())
+    }
+
+    fn words(&self, key: &str) -> impl Iterator<Item = &str> {
+        self.field(key).unwrap_or_default().split_whitespace()
     }
 
     fn is_ipset(&self) -> bool {
-        self.fields.contains_key("entries") && !self.fields.contains_key("target")
+        self.field("entries").is_some() && self.field("target").is_none()
     }
 
     /// Whether the zone turns away what it does not accept: every target but
     /// ACCEPT (`default`, `%%REJECT%%`, `REJECT`, `DROP`) does.
     fn drops(&self) -> bool {
-        self.fields.get("target").map(String::as_str) != Some("ACCEPT")
+        self.field("target") != Some("ACCEPT")
     }
 }
 
@@ -256,17 +265,17 @@ impl DbusDump {
         let zones = self.zones.into_iter().map(|zone| Block {
             default: zone.name == self.default_zone,
             name: zone.name,
-            fields: crate::order::map([
+            fields: vec![
                 ("target".to_string(), zone.target),
                 ("sources".to_string(), joined(zone.sources)),
                 ("ports".to_string(), joined(zone.ports)),
-            ]),
+            ],
             rich_rules: zone.rich_rules,
         });
         let ipsets = self.ipsets.into_iter().map(|ipset| Block {
             name: ipset.name,
             default: false,
-            fields: crate::order::map([("entries".to_string(), joined(ipset.entries))]),
+            fields: vec![("entries".to_string(), joined(ipset.entries))],
             rich_rules: Vec::new(),
         });
         zones.chain(ipsets).collect()
@@ -417,7 +426,7 @@ pub(super) fn read(
 fn source_zones(runtime: &Side, serving: &str) -> Vec<ForeignRule> {
     let mut out = Vec::new();
     for zone in runtime.zones.iter().filter(|z| z.name != serving) {
-        let Some(listed) = zone.fields.get("sources").filter(|s| !s.trim().is_empty()) else {
+        let Some(listed) = zone.field("sources").filter(|s| !s.trim().is_empty()) else {
             continue;
         };
         for source in listed.split_whitespace().filter_map(normalize_source) {

@@ -307,22 +307,32 @@ fn covers(foreign: &ForeignRule, rule: &TaggedRule) -> bool {
 
 /// Where each wanted rule goes: into every slot that drops its family and is
 /// portplan's to write (an accept in one chain does not get a packet past a
-/// drop in another); and the families no such slot filters.
-fn place(slots: &[Slot], wanted: &BTreeSet<TaggedRule>) -> (BTreeSet<Placed>, BTreeSet<IpFamily>) {
+/// drop in another); and the families no such slot filters, IPv4 first.
+fn place(slots: &[Slot], wanted: &BTreeSet<TaggedRule>) -> (BTreeSet<Placed>, Vec<IpFamily>) {
     let mut desired = BTreeSet::new();
-    let mut unfiltered = BTreeSet::new();
+    let mut unfiltered = [false; 2];
     for rule in wanted {
-        let family = usize::from(rule.family == IpFamily::Ipv6);
+        let family = rule.family.index();
         let ids: Vec<ChainId> = (0..slots.len())
             .filter(|&i| slots[i].drops && slots[i].takes[family] && slots[i].owner.is_none())
             .map(ChainId::at)
             .collect();
         if ids.is_empty() {
-            unfiltered.insert(rule.family);
+            unfiltered[family] = true;
         }
         desired.extend(ids.into_iter().map(|id| (id, rule.clone())));
     }
-    (desired, unfiltered)
+    (desired, families(unfiltered))
+}
+
+/// The families marked in `marked` (indexed by [`IpFamily::index`]), IPv4
+/// first. An array, not a `BTreeSet` of two values: the plugins would carry
+/// the B-tree's code for the one key type (~3 KB).
+fn families(marked: [bool; 2]) -> Vec<IpFamily> {
+    IpFamily::ALL
+        .into_iter()
+        .filter(|f| marked[f.index()])
+        .collect()
 }
 
 /// One owner per netfilter table: when a chain another tool owns drops a
@@ -335,15 +345,13 @@ fn owned_elsewhere(
     slots: &[Slot],
     wanted: &BTreeSet<TaggedRule>,
 ) -> Result<(), PlanError> {
-    let families: BTreeSet<IpFamily> = order::set(wanted.iter().map(|r| r.family));
+    let mut wants = [false; 2];
+    for rule in wanted {
+        wants[rule.family.index()] = true;
+    }
     let blocking: Vec<&str> = slots
         .iter()
-        .filter(|slot| {
-            slot.drops
-                && families
-                    .iter()
-                    .any(|f| slot.takes[usize::from(*f == IpFamily::Ipv6)])
-        })
+        .filter(|slot| slot.drops && families(wants).iter().any(|f| slot.takes[f.index()]))
         .filter_map(|slot| slot.owner.as_deref())
         .collect();
     if blocking.is_empty() {

@@ -1,6 +1,6 @@
 //! The truth table: every source's expected targets against what it measured.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::decode::quote;
 use crate::deployment::Deployment;
@@ -12,11 +12,7 @@ use crate::reach::model::{
 };
 
 /// A target's identity within one source's results.
-type Key = (String, String, u16, Transport);
-
-fn key(destination: &str, spec: &str, port: u16, transport: Transport) -> Key {
-    (destination.into(), spec.into(), port, transport)
-}
+type Key<'a> = (&'a str, &'a str, u16, Transport);
 
 /// Compare every source's results with its expected targets.
 pub(crate) fn truth_table(
@@ -40,7 +36,7 @@ pub(crate) fn truth_table(
             probe_plan(deployment, &sources, &results.source, phase).map_err(|e| at(e, i))?;
         let mut measured = index(results, i)?;
         for target in &plan.targets {
-            let result = measured.remove(&key(
+            let result = measured.take((
                 &target.destination,
                 &target.spec,
                 target.port,
@@ -50,7 +46,7 @@ pub(crate) fn truth_table(
                 && held.contains(&(target.destination.clone(), target.port, target.transport));
             rows.push(row(&results.source, target, result, is_held));
         }
-        if let Some(((destination, spec, port, _), _)) = measured.into_iter().next() {
+        if let Some(((destination, spec, port, _), _)) = measured.first_left() {
             return Err(problem(
                 format!("probed[{i}].results"),
                 &format!("{destination} {spec} {port}"),
@@ -122,22 +118,56 @@ fn check_inputs(
     Ok(phase)
 }
 
-/// One source's results by target; a target measured twice is an error.
-fn index(results: &ProbeResults, i: usize) -> Result<BTreeMap<Key, &ProbeResult>, PlanError> {
-    let mut measured = BTreeMap::new();
-    for (j, r) in results.results.iter().enumerate() {
-        if measured
-            .insert(key(&r.destination, &r.spec, r.port, r.transport), r)
-            .is_some()
-        {
-            return Err(problem(
-                format!("probed[{i}].results[{j}]"),
-                &format!("{} {} {}", r.destination, r.spec, r.port),
-                "this target is measured twice",
-            ));
-        }
+/// One source's results by target; a target measured twice is an error
+/// (the first result, in input order, that repeats an earlier one's target).
+fn index(results: &ProbeResults, i: usize) -> Result<Measured<'_>, PlanError> {
+    let mut entries: Vec<Entry> = results
+        .results
+        .iter()
+        .enumerate()
+        .map(|(j, r)| {
+            let key = (r.destination.as_str(), r.spec.as_str(), r.port, r.transport);
+            (key, j, Some(r))
+        })
+        .collect();
+    // Stable: a target's results stay in input order, so the second of each
+    // run is the first repeat of its target.
+    crate::order::sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
+    let repeat = entries
+        .windows(2)
+        .filter(|pair| pair[0].0 == pair[1].0)
+        .map(|pair| pair[1].1)
+        .min();
+    if let Some(j) = repeat {
+        let r = &results.results[j];
+        return Err(problem(
+            format!("probed[{i}].results[{j}]"),
+            &format!("{} {} {}", r.destination, r.spec, r.port),
+            "this target is measured twice",
+        ));
     }
-    Ok(measured)
+    Ok(Measured(entries))
+}
+
+/// A result by its target, with its position in the input; `None` once taken.
+type Entry<'a> = (Key<'a>, usize, Option<&'a ProbeResult>);
+
+/// One source's results sorted by target, each taken once: a sorted vector
+/// rather than a `BTreeMap`, which cost the plugins a copy of the B-tree's
+/// insert and removal code for this one key type (~5 KB).
+struct Measured<'a>(Vec<Entry<'a>>);
+
+impl<'a> Measured<'a> {
+    /// The result of `key`, which no later call gets again.
+    fn take(&mut self, key: Key) -> Option<&'a ProbeResult> {
+        let at = self.0.binary_search_by(|entry| entry.0.cmp(&key)).ok()?;
+        self.0[at].2.take()
+    }
+
+    /// The first result by target that no call took.
+    fn first_left(&self) -> Option<(Key<'a>, &'a ProbeResult)> {
+        self.0.iter().find_map(|&(key, _, r)| Some((key, r?)))
+    }
 }
 
 fn row(
