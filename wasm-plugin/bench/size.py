@@ -16,7 +16,9 @@ once: one stable sort (core's `order` module) and at most two unstable ones
 or a `collect` into a B-tree (which sorts), adds a copy of 4-6 KB. It also
 fails where any of `core::fmt`'s float formatting is linked (~15 KB): nothing in
 the plugins formats a float since the walker words serde's `Unexpected`
-itself (core/src/decode.rs, `Said`).
+itself (core/src/decode.rs, `Said`); or std's float parsing (~25 KB with its
+tables): nothing parses one since core writes its CSV itself
+(core/src/render.rs, `csv_record`).
 """
 
 import sys
@@ -111,12 +113,15 @@ SORT_HINT = ("a sort was added outside core/src/order.rs, or a collect into a "
              "BTreeSet/BTreeMap: sort with order::sort_by, fill with order::set/map")
 FLOAT_HINT = ("a float is formatted (`{}` or `{:e}` of an f32/f64, or serde's Display for "
               "Unexpected: word errors through decode.rs's Said)")
+PARSE_HINT = ("a float is parsed (`str::parse` of an f32/f64, or the csv crate's writer, "
+              "whose NonNumeric style parses every field: write CSV with render::csv_record)")
 COPIES = [
     ("sort6stable9quicksort9quicksort17h", 1, 1, "core's order::positions", SORT_HINT),
     ("sort8unstable9quicksort9quicksort17h", 1, 2, "ipnet's aggregate (IPv4, IPv6)",
      SORT_HINT),
     ("3fmt5float", 0, 0, "core::fmt::float", FLOAT_HINT),
     ("7flt2dec", 0, 0, "core::num::flt2dec", FLOAT_HINT),
+    ("7dec2flt", 0, 0, "core::num::dec2flt", PARSE_HINT),
 ]
 
 

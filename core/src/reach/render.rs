@@ -152,21 +152,24 @@ fn markdown(table: &TruthTable) -> String {
 
 /// Every row, for a spreadsheet.
 fn csv(table: &TruthTable) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    // Writing into a Vec cannot fail.
-    let _ = writer.write_record([
-        "source",
-        "destination",
-        "port",
-        "transport",
-        "spec",
-        "expect",
-        "actual",
-        "verdict",
-        "detail",
-    ]);
+    let mut out = String::new();
+    crate::render::csv_record(
+        &mut out,
+        [
+            "source",
+            "destination",
+            "port",
+            "transport",
+            "spec",
+            "expect",
+            "actual",
+            "verdict",
+            "detail",
+        ],
+    );
     for row in &table.rows {
-        let _ = writer.write_record(
+        crate::render::csv_record(
+            &mut out,
             [
                 source_name(&row.source),
                 row.destination.clone(),
@@ -182,5 +185,5 @@ fn csv(table: &TruthTable) -> String {
             .map(|c| sheet_cell(c)),
         );
     }
-    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+    out
 }
