@@ -447,9 +447,11 @@ fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Proble
                 problems.push(format!("{at}.id"), &spec.id, "duplicate spec id".into());
             }
             if spec.exposure == crate::model::Exposure::Loopback && !spec.accessed_by.is_empty() {
+                // The list as the plan writes it (JSON), not Rust's `Debug`
+                // of it (`[Component("x")]`).
                 problems.push(
                     format!("{at}.accessed-by"),
-                    &format!("{:?}", spec.accessed_by),
+                    &serde_json::to_string(&spec.accessed_by).unwrap_or_default(),
                     "a loopback spec is reached by nobody from outside; leave accessed-by empty"
                         .into(),
                 );

@@ -126,6 +126,31 @@ fn different_transports_do_not_conflict() {
     none(&r, Code::PortConflict);
 }
 
+/// A loopback spec with accessors is refused naming the list as the plan
+/// wrote it.
+#[test]
+fn a_loopback_spec_with_accessors_is_named_as_written() {
+    let e = rejected(json!({
+        "name": "t", "profiles": ["dns"],
+        "custom-profiles": [{
+            "name": "dns", "title": "DNS",
+            "components": [{ "name": "dns", "title": "DNS" }],
+            "specs": [
+                { "id": "dns.local", "component": "dns", "ports": 5353, "transport": "tcp", "allocation": "fixed",
+                  "exposure": "loopback", "modifiable": "not-supported", "purpose": "p", "source": "s",
+                  "accessed-by": [{ "component": "dns" }] }
+            ]
+        }],
+        "hosts": [{ "name": "h1", "address": "198.18.0.1", "components": ["dns"] }]
+    }));
+    let problem = e
+        .problems
+        .iter()
+        .find(|p| p.path == "custom-profiles[0].specs[0].accessed-by")
+        .unwrap_or_else(|| panic!("{e}"));
+    assert_eq!(problem.value, r#"[{"component":"dns"}]"#);
+}
+
 // ---- privileged-port ----
 
 #[test]
