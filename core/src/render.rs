@@ -294,9 +294,12 @@ fn csv_sheet(report: &Report, groups: &Groups) -> String {
 /// default: RFC 4180 quoting where a field holds a comma, a quote, CR or LF
 /// (quotes doubled), `\n` after the record, and `""` for a record with no
 /// bytes (a single empty field), which would otherwise read as no record.
+/// Records of different lengths are written as given, as the crate's
+/// `flexible` writer does (its default refuses them; portplan's sheets have
+/// fixed columns).
 ///
 /// Hand-written: the crate's writer links `f64` parsing for a quoting style
-/// portplan never uses (the plugins carried ~10 KB for it), and the whole
+/// portplan never uses (the plugins carried ~25 KB for it), and the whole
 /// job is this loop; a test holds it to the crate's output.
 pub(crate) fn csv_record<S: AsRef<str>>(out: &mut String, fields: impl IntoIterator<Item = S>) {
     let start = out.len();

@@ -351,7 +351,7 @@ fn owned_elsewhere(
     }
     let blocking: Vec<&str> = slots
         .iter()
-        .filter(|slot| slot.drops && families(wants).iter().any(|f| slot.takes[f.index()]))
+        .filter(|slot| slot.drops && (0..2).any(|f| wants[f] && slot.takes[f]))
         .filter_map(|slot| slot.owner.as_deref())
         .collect();
     if blocking.is_empty() {
