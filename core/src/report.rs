@@ -13,7 +13,7 @@ use crate::model::{
     Exposure, Finding, FirewallRule, HostObservation, HostPorts, Observation, Phase, Plan,
     PlanError, PortEntry, Report, Severity, SourceGroup, Summary,
 };
-use crate::sources::{self, GroupId, Sources};
+use crate::sources::{self, GroupId, Sources, by_group};
 use crate::{limits, resolve, rules};
 
 /// Run every rule over a plan and its pasted observations.
@@ -165,17 +165,6 @@ fn report(deployment: &Deployment, ids: &[HostId]) -> Result<Report, PlanError> 
         hosts,
         source_groups: named.groups,
     })
-}
-
-/// `table`'s entry for `group`, the table grown to hold it. Groups are
-/// numbered from 0, so a vector by group serves as a set or map of them
-/// (a B-tree keyed by group cost the plugins ~2 KB per use).
-fn by_group<T: Default>(table: &mut Vec<T>, group: GroupId) -> &mut T {
-    let i = group.index();
-    if table.len() <= i {
-        table.resize_with(i + 1, T::default);
-    }
-    &mut table[i]
 }
 
 /// The source groups a report's rows have named so far, each listed once.
