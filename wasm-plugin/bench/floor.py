@@ -4,6 +4,7 @@ a plugin per concern (plans, firewalls, reachability) would ship.
 
     cargo run -p portplan-wasm-build
     python3 wasm-plugin/bench/floor.py [dist/wasm/portplan-extism.wasm]
+    python3 wasm-plugin/bench/floor.py --logic
 
 For each group below: binaryen's `wasm-metadce` keeps the group's exports
 (and `memory`) as the only roots, then `wasm-opt -Oz` shrinks what is left,
@@ -11,10 +12,21 @@ as `portplan-wasm-build` does. Both come from the repo's package.json
 (`node_modules/.bin`). The figures are an upper bound of a separate build
 of the same functions: LLVM inlined with every export present, and the data
 section (the catalog, messages) is kept whole.
+
+`--logic` weighs core's own work instead: a scratch crate (written to a
+temporary directory, built as the plugins are: opt-level z, fat LTO,
+panic=abort, wasm32-unknown-unknown, then `wasm-opt -Oz`) whose exports, one
+per WIT function under its WIT name, take their typed arguments as opaque
+pointers from an imported function and hand their typed results to another.
+No JSON is read or written at the boundary and no Extism is linked; what
+core does inside stays (the catalog's parse, `parse-plan`'s decoding, the
+JSON rendering of `render-report` and `render-plan-error`). It is the size
+no rewrite of the records' decoding and encoding alone can go below.
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,19 +59,115 @@ GROUPS = [
 ]
 
 
-def graph(exports: list[str]) -> list[dict]:
+# `--logic`'s scratch crate: each WIT function of core, arguments in and
+# result out as opaque pointers, so that nothing at the boundary is decoded
+# or encoded and nothing core does is optimised away.
+LOGIC_IMPORTS = ("env", ["arg", "sink"])
+LOGIC_LIB = r'''
+#![allow(unsafe_code)]
+use portplan_core::*;
+unsafe extern "C" {
+    fn arg(which: u32) -> *const u8;
+    fn sink(result: *const u8);
+}
+fn get<T>(which: u32) -> &'static T {
+    // SAFETY: never run; the host that would call these does not exist.
+    unsafe { &*arg(which).cast::<T>() }
+}
+fn out<T>(result: T) {
+    // SAFETY: as above.
+    unsafe { sink((&raw const result).cast()) };
+    std::mem::forget(result);
+}
+macro_rules! export {
+    ($name:literal, $rust:ident, $body:expr) => {
+        #[unsafe(export_name = $name)]
+        pub extern "C" fn $rust() {
+            out($body)
+        }
+    };
+}
+export!("catalog", a, catalog());
+export!("get-profile", b, get_profile(get::<String>(0)));
+export!("parse-plan", c, parse_plan(get::<String>(1)));
+export!("validate-plan", d, validate_plan(get(2)));
+export!("check-host", e, check_host(get(2), get::<String>(0), *get(3), get(4)));
+export!("firewall-rules", f, firewall_rules(get(5), get::<Option<String>>(6).as_deref()));
+export!("render-report", g, render_report(get(5), *get(7)));
+export!("render-plan-error", h, render_plan_error(get(8), *get(7)));
+export!("read-firewall", i, read_firewall(*get(9), get(10)));
+export!("empty-firewall", j, empty_firewall(*get(9)));
+export!("plan-firewall", k, plan_firewall(get::<Vec<FirewallRule>>(11), get(12), *get(13)));
+export!("plan-restore", l, plan_restore(get(12), get(14)));
+export!("probe-plan", m, probe_plan(get(2), get(15), *get(3)));
+export!("reach-report", n, reach_report(get(2), get::<Vec<ServeStatus>>(16), get::<Vec<ProbeResults>>(17)));
+export!("render-truth-table", o, render_truth_table(get(18), *get(7)));
+'''
+LOGIC_TOML = """
+[package]
+name = "portplan-logic-floor"
+version = "0.0.0"
+edition = "2024"
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+path = "lib.rs"
+
+[dependencies]
+portplan-core = {{ path = "{core}" }}
+
+# The workspace's `wasm` profile, spelled out: this crate is a workspace
+# of its own, so its `release` is cargo's default, not the workspace's.
+[profile.logic-floor]
+inherits = "release"
+opt-level = "z"
+lto = true
+panic = "abort"
+codegen-units = 1
+strip = "symbols"
+
+[workspace]
+"""
+
+
+def logic_plugin(work: str) -> str:
+    """Builds `--logic`'s crate in `work` with the workspace's lock file
+    (offline: every crate it needs is one core already uses), shrunk."""
+    crate = os.path.join(work, "crate")
+    os.makedirs(crate)
+    with open(os.path.join(crate, "Cargo.toml"), "w") as out:
+        out.write(LOGIC_TOML.format(core=os.path.join(ROOT, "core")))
+    with open(os.path.join(crate, "lib.rs"), "w") as out:
+        out.write(LOGIC_LIB)
+    shutil.copy(os.path.join(ROOT, "Cargo.lock"), crate)
+    target = os.path.join(ROOT, "target")
+    subprocess.run(["cargo", "build", "--offline", "--quiet", "--profile", "logic-floor",
+                    "--target", "wasm32-unknown-unknown", "--target-dir", target],
+                   cwd=crate, check=True)
+    built = os.path.join(target, "wasm32-unknown-unknown", "logic-floor",
+                         "portplan_logic_floor.wasm")
+    shrunk = os.path.join(work, "logic.wasm")
+    subprocess.run([os.path.join(BIN, "wasm-opt"), "-Oz", *FEATURES, "--strip-debug",
+                    built, "-o", shrunk], check=True)
+    return shrunk
+
+
+def graph(exports: list[str], imports: tuple[str, list[str]]) -> list[dict]:
     """wasm-metadce's reachability graph: one root reaching `exports`."""
     roots = exports + ["memory"]
+    module, names = imports
     nodes = [{"name": "root", "root": True, "reaches": [f"export:{e}" for e in roots]}]
     nodes += [{"name": f"export:{e}", "export": e} for e in roots]
-    nodes += [{"name": f"import:{i}", "import": ["extism:host/env", i]} for i in IMPORTS]
+    nodes += [{"name": f"import:{i}", "import": [module, i]} for i in names]
     return nodes
 
 
-def weigh(plugin: str, exports: list[str], work: str) -> int:
+def weigh(plugin: str, exports: list[str], work: str,
+          imports: tuple[str, list[str]] = ("extism:host/env", IMPORTS)) -> int:
     graph_file = os.path.join(work, "graph.json")
     with open(graph_file, "w") as out:
-        json.dump(graph(exports), out)
+        json.dump(graph(exports, imports), out)
     kept = os.path.join(work, "kept.wasm")
     shrunk = os.path.join(work, "shrunk.wasm")
     subprocess.run([os.path.join(BIN, "wasm-metadce"), *FEATURES, plugin, "-f", graph_file,
@@ -69,7 +177,19 @@ def weigh(plugin: str, exports: list[str], work: str) -> int:
     return os.path.getsize(shrunk)
 
 
+def logic() -> int:
+    with tempfile.TemporaryDirectory() as work:
+        plugin = logic_plugin(work)
+        print(f"{os.path.getsize(plugin):>8}  core's functions, no JSON at the boundary")
+        for name, exports in GROUPS + [("every function but parse-plan", PLANS[:2] + PLANS[3:]
+                                        + FIREWALLS + REACH)]:
+            print(f"{weigh(plugin, exports, work, LOGIC_IMPORTS):>8}  {name}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["--logic"]:
+        return logic()
     plugin = argv[0] if argv else os.path.join(ROOT, "dist", "wasm", "portplan-extism.wasm")
     if not os.path.isfile(plugin) or not os.path.isfile(os.path.join(BIN, "wasm-metadce")):
         print(__doc__, file=sys.stderr)
