@@ -43,12 +43,18 @@ admit, `stranger` (198.18.99.9) one they do not.
   rules file made unreplaceable, and a SIGKILL between every two of its
   steps; it prints its case count.
 - Concurrency: rounds of two runs at once on one host, and the lock timeout.
+- PanicPoints: per backend, a test build of the module (`--features
+  panic-points`) made to panic before each command, after each took effect,
+  before the read-back and before persisting, each alone and (the first
+  command, the read-back) followed by a panic inside the rollback; it
+  prints its case count.
 
 The backends run in parallel threads, one test host each; the whole file
-takes about 3.5 minutes on an idle 2-CPU machine, most of it firewalld's and
+takes about 4 minutes on an idle 2-CPU machine, most of it firewalld's and
 ufw's Python clients.
 
-Run as root after scripts/build-collection (scripts/test does both).
+Run as root after scripts/build-collection and the panic-points build
+(scripts/test does all three).
 """
 
 import difflib
@@ -68,26 +74,31 @@ import uuid
 
 from dbus_fault import CHANGING as DBUS_CHANGING
 from dbus_fault import FaultRelay
-from hosts import PORTPLAN, REPO, Lan, Listener, reachable, wait_until
+from hosts import BUILD_ROOT, PORTPLAN, REPO, Lan, Listener, reachable, wait_until
 
 EXAMPLE_PLAN = os.path.join(REPO, "examples", "plans", "ocp-cluster.json")
 TAG_SQL = "portplan:observer.sql"
+# The module built with `--features panic-points` (scripts/test builds it):
+# it panics at the steps PORTPLAN_PANIC_AT names (execute::panic_point).
+PANICKING = os.path.join(BUILD_ROOT, "target", "debug", "portplan-panic-points")
 
 # --------------------------------------------------------------------------
 # Running the module
 
 
-def run_module(host, args, fault=None, counter=None, timeout=300, meanwhile=None, extra_env=None):
+def run_module(host, args, fault=None, counter=None, timeout=300, meanwhile=None, extra_env=None,
+               binary=PORTPLAN):
     """Run the module binary inside `host` on `args`; (exit code, result or
     None when it printed nothing, e.g. SIGKILLed). `fault`, `counter` and
     `meanwhile` drive the host's tool wrappers; `extra_env` is added to the
-    module's environment."""
+    module's environment; `binary` is the shipped one unless a test build
+    is named (PANICKING)."""
     path = os.path.join(host.dir, f"args-{uuid.uuid4().hex}.json")
     with open(path, "w") as f:
         json.dump(dict({"_ansible_check_mode": False}, **args), f)
     env = dict(os.environ)
     for key in ("PORTPLAN_FAULT", "PORTPLAN_FAULT_COUNTER", "PORTPLAN_FAULT_MEANWHILE",
-                "DBUS_SYSTEM_BUS_ADDRESS", "PORTPLAN_UFW"):
+                "DBUS_SYSTEM_BUS_ADDRESS", "PORTPLAN_UFW", "PORTPLAN_PANIC_AT"):
         env.pop(key, None)
     env.update(extra_env or {})
     relay = None
@@ -105,7 +116,7 @@ def run_module(host, args, fault=None, counter=None, timeout=300, meanwhile=None
                                daemon_pid=host.firewalld.pid)
             env["DBUS_SYSTEM_BUS_ADDRESS"] = relay.address
     try:
-        done = subprocess.run([*host.enter(), PORTPLAN, path], env=env, capture_output=True,
+        done = subprocess.run([*host.enter(), binary, path], env=env, capture_output=True,
                               text=True, timeout=timeout)
     finally:
         os.unlink(path)
@@ -1945,6 +1956,132 @@ class FaultMatrix(unittest.TestCase):
         failures += [f"[{label}] {error}" for label, error in errors.items()]
         if failures:
             self.fail(f"{len(failures)} failing case(s):\n\n" + "\n\n".join(failures))
+
+
+class PanicPoints(unittest.TestCase):
+    """What the module promises about a panic, attacked end to end on each
+    backend's real firewall with the `panic-points` test build: a panic
+    before the k-th command, after the k-th took effect but before it was
+    counted, while reading back and verifying, or before persisting is a
+    failure like any other, rolled back: one JSON answer, `changed: false`,
+    the running firewall and the saved configuration exactly as before
+    (foreign rules included), nothing left behind. A panic inside that
+    rollback too answers `ROLLBACK FAILED` with `changed: true` (not the
+    outermost catch), and the next run converges. ufw's batch has no
+    per-command steps: its cases are the others."""
+
+    # label: (backend, address); one test host each, run in parallel.
+    HOSTS = {"nftables": ("nftables", "198.18.2.61"), "iptables": ("iptables", "198.18.2.62"),
+             "ufw": ("ufw", "198.18.2.63"), "firewalld": ("firewalld", "198.18.2.64")}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lan = Lan("panic")
+        cls.targets = {label: Target(cls.lan, f"pp{backend[:3]}-{address.rsplit('.', 1)[1]}",
+                                     address, backend, wrap=False)
+                       for label, (backend, address) in cls.HOSTS.items()}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lan.close()
+
+    def test_a_panic_at_any_step_is_rolled_back(self):
+        self.assertTrue(os.access(PANICKING, os.X_OK),
+                        f"{PANICKING}: build it with `cargo build -p portplan --features "
+                        "panic-points` and copy it there (scripts/test does)")
+        matrices = {label: Matrix(target, (ufw_matrix_plan if target.backend == "ufw"
+                                           else matrix_plan)(target.name, target.address))
+                    for label, target in self.targets.items()}
+        errors = parallel({label: (lambda m=m: panic_cases(m)) for label, m in matrices.items()})
+        cases = sum(len(m.cases) for m in matrices.values())
+        print(f"\npanic points: {cases} cases ("
+              + ", ".join(f"{label} {len(m.cases)}" for label, m in matrices.items()) + ")",
+              flush=True)
+        failures = [f for m in matrices.values() for f in m.failures]
+        failures += [f"[{label}] {error}" for label, error in errors.items()]
+        if failures:
+            self.fail(f"{len(failures)} failing case(s):\n\n" + "\n\n".join(failures))
+
+
+def panic_cases(matrix):
+    """Every panic point of `present` from empty and `absent` after present
+    on one test host (PanicPoints)."""
+    target = matrix.target
+    matrix.bring("planned")
+    matrix.reference["planned"] = target.snapshot()
+    matrix.bring("empty")
+    matrix.reference["empty"] = target.snapshot()
+    for state, start, end in (("present", "empty", "planned"), ("absent", "planned", "empty")):
+        current = matrix.at(start, target.snapshot())
+        code, result = run_module(target.host, target.args(matrix.plan, state),
+                                  extra_env=target.env, binary=PANICKING)
+        if code != 0 or not result["changed"]:
+            matrix.fail(f"{state} after {start}", f"the counting run: {brief(result)}")
+            continue
+        current = target.snapshot()
+        commands = len(result["actions"]) if target.backend != "ufw" else 0
+        points = [f"{step} {k}" for k in range(1, commands + 1) for step in ("command", "ran")]
+        points += ["read-back 1", "persist 1"]
+        for point in points:
+            current = matrix.at(start, current)
+            panicked(matrix, f"{state} after {start}", state, point, current)
+            current = target.snapshot()
+        for point in dict.fromkeys((points[0], "read-back 1")):
+            matrix.at(start, current)
+            rollback_panicked(matrix, f"{state} after {start}", state, end, point)
+            current = target.snapshot()
+
+
+def panicked(matrix, label, state, point, before):
+    """One panic point: the run is rolled back whole."""
+    target = matrix.target
+    case = f"{label}, panic at {point}"
+    matrix.cases.append(case)
+    code, result = run_module(target.host, target.args(matrix.plan, state),
+                              extra_env=dict(target.env, PORTPLAN_PANIC_AT=point),
+                              binary=PANICKING)
+    after = target.snapshot()
+    if result is None or code != 1 or not result["failed"]:
+        matrix.fail(case, f"expected a failed run (exit {code}): {brief(result)}")
+        return
+    if f"injected panic at {point}" not in result["msg"]:
+        matrix.fail(case, f"the message does not quote the panic: {brief(result)}")
+    if result["changed"]:
+        matrix.fail(case, f"rolled back, yet changed=true: {brief(result)}")
+    if after != before:
+        matrix.fail(case, f"the panicked run changed the host: {brief(result)}\n"
+                          f"{diff(before, after)}")
+    if target.leftovers():
+        matrix.fail(case, f"temporary files left behind: {target.leftovers()}")
+
+
+def rollback_panicked(matrix, label, state, end, point):
+    """A panic at `point`, then another inside its rollback: `ROLLBACK
+    FAILED`, changed=true, the commands that ran as `actions`; the next run
+    converges and the one after changes nothing."""
+    target = matrix.target
+    case = f"{label}, panic at {point}, then in its rollback"
+    matrix.cases.append(case)
+    code, result = run_module(target.host, target.args(matrix.plan, state),
+                              extra_env=dict(target.env,
+                                             PORTPLAN_PANIC_AT=f"{point},rollback 1"),
+                              binary=PANICKING)
+    if result is None or code != 1 or not result["failed"] or not result["changed"]:
+        matrix.fail(case, f"expected a failed run with changed=true (exit {code}): "
+                          f"{brief(result)}")
+        return
+    for needle in (f"injected panic at {point}", "ROLLBACK FAILED",
+                   "injected panic at rollback 1"):
+        if needle not in result["msg"]:
+            matrix.fail(case, f"the message does not say {needle!r}: {brief(result)}")
+    code, result = target.run(matrix.plan, state)
+    after = target.snapshot()
+    if code != 0 or after != matrix.reference[end]:
+        matrix.fail(case, f"the next run did not converge: {brief(result)}\n"
+                          f"{diff(matrix.reference[end], after)}")
+    code, again = target.run(matrix.plan, state)
+    if code != 0 or again["changed"]:
+        matrix.fail(case, f"the run after the next one changed something: {brief(again)}")
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

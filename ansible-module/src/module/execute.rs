@@ -54,7 +54,13 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut Restor
         return applied;
     }
     for (index, command) in commands.iter().enumerate() {
-        if let Err(error) = run(command) {
+        panic_point("command", index + 1);
+        let ran = run(command);
+        if ran.is_ok() {
+            // It took effect, but is not yet counted as run.
+            panic_point("ran", index + 1);
+        }
+        if let Err(error) = ran {
             let failure = format!(
                 "command {} of {} failed: {error}",
                 index + 1,
@@ -271,6 +277,7 @@ impl Restored {
 /// every other rule, including one someone added meanwhile, stays as it is.
 /// `applied` is how many of the run's commands ran.
 pub fn restore(point: &RestorePoint, applied: usize) -> Result<Restored, String> {
+    panic_point("rollback", 1);
     if point.backend == FirewallBackend::None {
         return Ok(Restored::Untouched);
     }
@@ -420,6 +427,25 @@ fn difference(before: &[String], after: &[String]) -> String {
         lines.join("; ")
     }
 }
+
+/// Test builds (`--features panic-points`) panic here when
+/// `PORTPLAN_PANIC_AT` names this step and pass (`ran 2`; a list, `ran 2,
+/// rollback 1`, names several), so that what the module promises about a
+/// panic (rolled back, or `ROLLBACK FAILED` where it hit the rollback) is
+/// attacked end to end on real firewalls (`tests/ansible/test_safety.py`,
+/// `PanicPoints`). Without the feature, as shipped, it is nothing.
+#[cfg(feature = "panic-points")]
+pub fn panic_point(step: &str, pass: usize) {
+    let here = format!("{step} {pass}");
+    if std::env::var("PORTPLAN_PANIC_AT").is_ok_and(|at| at.split(',').any(|p| p.trim() == here)) {
+        panic!("injected panic at {here}");
+    }
+}
+
+/// See the `panic-points` build's version: as shipped, nothing.
+#[cfg(not(feature = "panic-points"))]
+#[inline(always)]
+pub fn panic_point(_step: &str, _pass: usize) {}
 
 /// Run a read-only argv; its stdout.
 pub fn run_argv(argv: &[&str]) -> Result<String, String> {

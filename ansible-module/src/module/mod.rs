@@ -827,8 +827,10 @@ fn read_back_and_persist(
     result: &mut ModuleResult,
 ) -> Result<BTreeSet<TaggedRule>, RunError> {
     let backend = gathered.choice.backend;
+    execute::panic_point("read-back", 1);
     let (_, now) = gather::read_state(backend, gathered.zone.as_deref())?;
     let after = portplan_run::verify(rules, &now, params.state, &steps.expected)?;
+    execute::panic_point("persist", 1);
     if params.persist
         && let Err(error) = persist(backend, &now, params.backup, result)
     {
@@ -838,14 +840,19 @@ fn read_back_and_persist(
 }
 
 /// Undo the run's changes after `cause`; a run rolled back whole did not
-/// change anything.
+/// change anything. A panic inside the rollback is a failed rollback, not a
+/// panic for the outermost catch: the answer keeps the run's `actions`.
 fn roll_back(
     point: &execute::RestorePoint,
     ran: usize,
     cause: RunError,
     result: &mut ModuleResult,
 ) -> RunError {
-    let rollback = match execute::restore(point, ran) {
+    let restored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        execute::restore(point, ran)
+    }))
+    .unwrap_or_else(|panic| Err(internal_error(panic.as_ref())));
+    let rollback = match restored {
         Ok(_) => {
             result.changed = false;
             "rolled back".to_string()
