@@ -45,9 +45,10 @@ admit, `stranger` (198.18.99.9) one they do not.
 - Concurrency: rounds of two runs at once on one host, and the lock timeout.
 - PanicPoints: per backend, a test build of the module (`--features
   panic-points`) made to panic before each command, after each took effect,
-  before the read-back and before persisting, each alone and (the first
-  command, the read-back) followed by a panic inside the rollback; it
-  prints its case count.
+  before the read-back, before persisting and after the saved file is
+  renamed into place, each alone and (the first command, the read-back)
+  followed by a panic inside the rollback; for ufw also between the steps
+  of its batch; it prints its case count.
 
 The backends run in parallel threads, one test host each; the whole file
 takes about 4 minutes on an idle 2-CPU machine, most of it firewalld's and
@@ -1962,13 +1963,14 @@ class PanicPoints(unittest.TestCase):
     """What the module promises about a panic, attacked end to end on each
     backend's real firewall with the `panic-points` test build: a panic
     before the k-th command, after the k-th took effect but before it was
-    counted, while reading back and verifying, or before persisting is a
-    failure like any other, rolled back: one JSON answer, `changed: false`,
-    the running firewall and the saved configuration exactly as before
-    (foreign rules included), nothing left behind. A panic inside that
-    rollback too answers `ROLLBACK FAILED` with `changed: true` (not the
-    outermost catch), and the next run converges. ufw's batch has no
-    per-command steps: its cases are the others."""
+    counted, while reading back and verifying, before persisting or once the
+    saved file is renamed into place is a failure like any other, rolled
+    back: one JSON answer, `changed: false`, the running firewall and the
+    saved configuration exactly as before (foreign rules included), nothing
+    left behind. A panic inside that rollback too answers `ROLLBACK FAILED`
+    with `changed: true` (not the outermost catch), as does one between the
+    steps of ufw's batch (which undoes itself, and is not undone twice); the
+    next run converges. ufw's batch has no per-command steps."""
 
     # label: (backend, address); one test host each, run in parallel.
     HOSTS = {"nftables": ("nftables", "198.18.2.61"), "iptables": ("iptables", "198.18.2.62"),
@@ -2012,23 +2014,35 @@ def panic_cases(matrix):
     matrix.bring("empty")
     matrix.reference["empty"] = target.snapshot()
     for state, start, end in (("present", "empty", "planned"), ("absent", "planned", "empty")):
+        label = f"{state} after {start}"
         current = matrix.at(start, target.snapshot())
         code, result = run_module(target.host, target.args(matrix.plan, state),
                                   extra_env=target.env, binary=PANICKING)
         if code != 0 or not result["changed"]:
-            matrix.fail(f"{state} after {start}", f"the counting run: {brief(result)}")
+            matrix.fail(label, f"the counting run: {brief(result)}")
             continue
         current = target.snapshot()
         commands = len(result["actions"]) if target.backend != "ufw" else 0
         points = [f"{step} {k}" for k in range(1, commands + 1) for step in ("command", "ran")]
         points += ["read-back 1", "persist 1"]
+        if target.backend in ("nftables", "iptables"):
+            # After the saved file is renamed into place (the plans are
+            # IPv4 only: one file changes).
+            points.append("renamed 1")
         for point in points:
             current = matrix.at(start, current)
-            panicked(matrix, f"{state} after {start}", state, point, current)
+            panicked(matrix, label, state, point, current)
             current = target.snapshot()
         for point in dict.fromkeys((points[0], "read-back 1")):
             matrix.at(start, current)
-            rollback_panicked(matrix, f"{state} after {start}", state, end, point)
+            unrolled(matrix, label, state, end, point, then_rollback=True)
+            current = target.snapshot()
+        # Inside ufw's batch, which undoes itself: between its steps (per
+        # family, the file written, then its chains loaded).
+        for point in (["batch-written 1", "batch-restored 1", "batch-written 2",
+                       "batch-restored 2"] if target.backend == "ufw" else []):
+            matrix.at(start, current)
+            unrolled(matrix, label, state, end, point)
             current = target.snapshot()
 
 
@@ -2048,6 +2062,9 @@ def panicked(matrix, label, state, point, before):
         matrix.fail(case, f"the message does not quote the panic: {brief(result)}")
     if result["changed"]:
         matrix.fail(case, f"rolled back, yet changed=true: {brief(result)}")
+    if point.startswith("renamed") and "saved file(s) it wrote were put back" not in result["msg"]:
+        matrix.fail(case, f"the message does not say the saved file was put back: "
+                          f"{brief(result)}")
     if after != before:
         matrix.fail(case, f"the panicked run changed the host: {brief(result)}\n"
                           f"{diff(before, after)}")
@@ -2055,23 +2072,26 @@ def panicked(matrix, label, state, point, before):
         matrix.fail(case, f"temporary files left behind: {target.leftovers()}")
 
 
-def rollback_panicked(matrix, label, state, end, point):
-    """A panic at `point`, then another inside its rollback: `ROLLBACK
-    FAILED`, changed=true, the commands that ran as `actions`; the next run
-    converges and the one after changes nothing."""
+def unrolled(matrix, label, state, end, point, then_rollback=False):
+    """A panic at `point` inside what undoes itself (ufw's batch), or
+    (`then_rollback`) another inside the rollback of a panic at `point`:
+    `ROLLBACK FAILED`, changed=true; the next run converges and the one
+    after changes nothing."""
     target = matrix.target
-    case = f"{label}, panic at {point}, then in its rollback"
+    at = f"{point},rollback 1" if then_rollback else point
+    case = f"{label}, panic at {at}"
     matrix.cases.append(case)
     code, result = run_module(target.host, target.args(matrix.plan, state),
-                              extra_env=dict(target.env,
-                                             PORTPLAN_PANIC_AT=f"{point},rollback 1"),
+                              extra_env=dict(target.env, PORTPLAN_PANIC_AT=at),
                               binary=PANICKING)
     if result is None or code != 1 or not result["failed"] or not result["changed"]:
         matrix.fail(case, f"expected a failed run with changed=true (exit {code}): "
                           f"{brief(result)}")
         return
-    for needle in (f"injected panic at {point}", "ROLLBACK FAILED",
-                   "injected panic at rollback 1"):
+    needles = [f"injected panic at {point}", "ROLLBACK FAILED"]
+    if then_rollback:
+        needles.append("injected panic at rollback 1")
+    for needle in needles:
         if needle not in result["msg"]:
             matrix.fail(case, f"the message does not say {needle!r}: {brief(result)}")
     code, result = target.run(matrix.plan, state)
@@ -2082,6 +2102,7 @@ def rollback_panicked(matrix, label, state, end, point):
     code, again = target.run(matrix.plan, state)
     if code != 0 or again["changed"]:
         matrix.fail(case, f"the run after the next one changed something: {brief(again)}")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -585,7 +585,7 @@ fn firewall_task(
         if catch_up {
             touching();
         }
-        if catch_up && persist(backend, state, params.backup, result)? {
+        if catch_up && persist(backend, state, params.backup, result, &mut Vec::new())? {
             result.changed = true;
             result
                 .msg
@@ -782,8 +782,11 @@ fn change(
     // Every command ran. A failure from here on, a panic included (parsing
     // what the tools read back, say), is rolled back like any other.
     let ran = steps.commands.len();
-    guarded(|| read_back_and_persist(params, gathered, rules, steps, result))
-        .map_err(|cause| roll_back(&point, ran, cause, result))
+    // The saved files the persist replaced, kept out here so that a panic
+    // after a rename still leaves them to be put back.
+    let mut replaced = Vec::new();
+    guarded(|| read_back_and_persist(params, gathered, rules, steps, result, &mut replaced))
+        .map_err(|cause| roll_back(&point, ran, cause, result, &replaced))
 }
 
 /// What `apply` did, and the commands that succeeded as the result's
@@ -811,20 +814,22 @@ fn applied_or_rolled_back(
                 Some(failure) => Err(RunError::Host(format!(
                     "{failure}; ROLLBACK FAILED, the firewall may be partly changed: {cause}"
                 ))),
-                None => Err(roll_back(point, ran, cause, result)),
+                None => Err(roll_back(point, ran, cause, result, &[])),
             }
         }
     }
 }
 
 /// After the change: read the firewall back, verify it is as planned, and
-/// save it for the next boot. The rules now held.
+/// save it for the next boot (each saved file it replaces noted in
+/// `replaced`). The rules now held.
 fn read_back_and_persist(
     params: &Params,
     gathered: &Gathered,
     rules: &[FirewallRule],
     steps: &Steps,
     result: &mut ModuleResult,
+    replaced: &mut Vec<persist::Replaced>,
 ) -> Result<BTreeSet<TaggedRule>, RunError> {
     let backend = gathered.choice.backend;
     execute::panic_point("read-back", 1);
@@ -832,21 +837,24 @@ fn read_back_and_persist(
     let after = portplan_run::verify(rules, &now, params.state, &steps.expected)?;
     execute::panic_point("persist", 1);
     if params.persist
-        && let Err(error) = persist(backend, &now, params.backup, result)
+        && let Err(error) = persist(backend, &now, params.backup, result, replaced)
     {
         return Err(RunError::Host(format!("cannot persist the rules: {error}")));
     }
     Ok(after)
 }
 
-/// Undo the run's changes after `cause`; a run rolled back whole did not
-/// change anything. A panic inside the rollback is a failed rollback, not a
-/// panic for the outermost catch: the answer keeps the run's `actions`.
+/// Undo the run's changes after `cause`: the running firewall, then the
+/// saved files the run `replaced` (else the next boot would load what the
+/// run undid); a run rolled back whole did not change anything. A panic
+/// inside the rollback is a failed rollback, not a panic for the outermost
+/// catch: the answer keeps the run's `actions`.
 fn roll_back(
     point: &execute::RestorePoint,
     ran: usize,
     cause: RunError,
     result: &mut ModuleResult,
+    replaced: &[persist::Replaced],
 ) -> RunError {
     let restored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         execute::restore(point, ran)
@@ -859,23 +867,36 @@ fn roll_back(
         }
         Err(e) => format!("ROLLBACK FAILED, the firewall may be partly changed: {e}"),
     };
+    let rollback = match (replaced.len(), persist::put_back(replaced)) {
+        (0, _) => rollback,
+        (count, Ok(())) => format!("{rollback}; the {count} saved file(s) it wrote were put back"),
+        (_, Err(e)) => {
+            result.changed = true;
+            format!(
+                "{rollback}; PUTTING BACK FAILED, the saved files may not load what runs at the \
+                 next boot: {e}"
+            )
+        }
+    };
     RunError::RolledBack {
         cause: Box::new(cause),
         rollback,
     }
 }
 
-/// Save the running firewall for the next boot; whether a file was written.
+/// Save the running firewall for the next boot; whether a file was written
+/// (each file replaced noted in `replaced`).
 fn persist(
     backend: FirewallBackend,
     now: &FirewallState,
     backup: bool,
     result: &mut ModuleResult,
+    replaced: &mut Vec<persist::Replaced>,
 ) -> Result<bool, String> {
     let shown = |paths: &[std::path::PathBuf]| -> Vec<String> {
         paths.iter().map(|p| p.display().to_string()).collect()
     };
-    match persist::persist(backend, Path::new("/etc"), now, backup)? {
+    match persist::persist(backend, Path::new("/etc"), now, backup, replaced)? {
         Some(saved) => {
             result.persisted = shown(&saved.files);
             result.backup_files = shown(&saved.backups);

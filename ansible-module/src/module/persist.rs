@@ -82,13 +82,25 @@ pub fn preflight(backend: FirewallBackend, etc: &Path) -> Result<(), String> {
     })
 }
 
+/// A saved file a persist replaced, with its bytes before (`None`: there was
+/// none): what a rollback after the persist puts back ([`put_back`]).
+#[derive(Debug)]
+pub struct Replaced {
+    target: PathBuf,
+    old: Option<Vec<u8>>,
+}
+
 /// Save the running ruleset where the distribution loads it at boot; `None`
-/// when this host keeps no such file.
+/// when this host keeps no such file. Each file it replaces is noted in
+/// `replaced` as soon as it is renamed into place, so that the caller can
+/// still put it back when the run fails later, a panic included (the list
+/// outlives the call).
 pub fn persist(
     backend: FirewallBackend,
     etc: &Path,
     state: &FirewallState,
     backup: bool,
+    replaced: &mut Vec<Replaced>,
 ) -> Result<Option<Saved>, String> {
     match backend {
         FirewallBackend::Nftables => {
@@ -97,7 +109,7 @@ pub fn persist(
             };
             preflight(backend, etc)?;
             let text = portplan_run::nft_conf(&run_argv(&["nft", "-s", "list", "ruleset"])?);
-            write_all_with(&[(path, text)], backup, None, Some(&nft_loads)).map(Some)
+            write_all_with(&[(path, text)], backup, None, Some(&nft_loads), replaced).map(Some)
         }
         FirewallBackend::Iptables => {
             let Some((v4, v6)) = iptables_paths(etc) else {
@@ -107,7 +119,7 @@ pub fn persist(
             if find_program("ip6tables-save").is_some() {
                 files.push((v6, run_argv(&["ip6tables-save"])?));
             }
-            write_all(&files, backup).map(Some)
+            write_all_with(&files, backup, None, None, replaced).map(Some)
         }
         FirewallBackend::Firewalld => Ok(Some(Saved {
             files: firewalld_files(etc, state),
@@ -171,8 +183,9 @@ fn nft_loads(staged: &Path) -> Result<(), String> {
 /// Write every file that differs, all or none: each to a temporary file
 /// first, then renamed in order; a failed rename puts the ones before it
 /// back.
+#[cfg(test)]
 fn write_all(files: &[(PathBuf, String)], backup: bool) -> Result<Saved, String> {
-    write_all_with(files, backup, None, None)
+    write_all_with(files, backup, None, None, &mut Vec::new())
 }
 
 /// One file written as [`write_all`] writes files (temporary file, rename,
@@ -184,6 +197,7 @@ pub fn write_file(path: &Path, text: &str, backup: bool, mode: u32) -> Result<Sa
         backup,
         Some(mode),
         None,
+        &mut Vec::new(),
     )
 }
 
@@ -209,11 +223,14 @@ struct Staged {
     temporary: PathBuf,
 }
 
+/// `replaced` gets each file renamed into place; a failed rename puts back
+/// the files renamed before it and takes them off the list again.
 fn write_all_with(
     files: &[(PathBuf, String)],
     backup: bool,
     new_mode: Option<u32>,
     check: Option<Check>,
+    replaced: &mut Vec<Replaced>,
 ) -> Result<Saved, String> {
     let mut saved = Saved {
         files: files.iter().map(|(path, _)| path.clone()).collect(),
@@ -224,15 +241,23 @@ fn write_all_with(
         discard(&staged);
         return Err(e);
     }
+    let mark = replaced.len();
     for (done, file) in staged.iter().enumerate() {
         if let Err(e) = fs::rename(&file.temporary, &file.target) {
-            let undone = put_back(&staged[..done]);
+            let undone = put_back(&replaced[mark..]);
+            replaced.truncate(mark);
             discard(&staged[done..]);
             return Err(format!(
-                "cannot write {}: {e}; {undone}",
-                file.target.display()
+                "cannot write {}: {e}; {}",
+                file.target.display(),
+                said(done, undone)
             ));
         }
+        replaced.push(Replaced {
+            target: file.target.clone(),
+            old: file.old.clone(),
+        });
+        super::execute::panic_point("renamed", done + 1);
     }
     staged.iter().for_each(|file| sync_dir(&file.target));
     saved.wrote = !staged.is_empty();
@@ -303,8 +328,9 @@ pub(super) fn sync_dir(target: &Path) {
     }
 }
 
-/// Put back the files a failed persist already replaced.
-fn put_back(done: &[Staged]) -> String {
+/// Put back the files a persist replaced, each as it was (one that did not
+/// exist is removed); `Err` names each that could not be.
+pub fn put_back(done: &[Replaced]) -> Result<(), String> {
     let mut failed = Vec::new();
     for file in done {
         let target = &file.target;
@@ -322,12 +348,17 @@ fn put_back(done: &[Staged]) -> String {
         }
     }
     if failed.is_empty() {
-        format!("the {} file(s) written before it were put back", done.len())
+        Ok(())
     } else {
-        format!(
-            "PUTTING BACK FAILED, the saved files disagree with each other: {}",
-            failed.join("; ")
-        )
+        Err(failed.join("; "))
+    }
+}
+
+/// What putting back `count` files did, in a failed persist's message.
+fn said(count: usize, put_back: Result<(), String>) -> String {
+    match put_back {
+        Ok(()) => format!("the {count} file(s) written before it were put back"),
+        Err(e) => format!("PUTTING BACK FAILED, the saved files disagree with each other: {e}"),
     }
 }
 
@@ -470,15 +501,36 @@ mod tests {
         let old = read_old(&path).expect("readable");
         assert_eq!(old.as_deref(), Some(GBK));
         fs::write(&path, "*filter\nCOMMIT\n").expect("the run's file");
-        let staged = Staged {
+        let replaced = Replaced {
             target: path.clone(),
             old,
-            temporary: dir.join("unused"),
         };
-        let said = put_back(std::slice::from_ref(&staged));
-        assert!(said.contains("put back"), "{said}");
+        put_back(std::slice::from_ref(&replaced)).expect("put back");
         assert_eq!(fs::read(&path).expect("put back"), GBK);
         assert_eq!(names(&dir), BTreeSet::from(["rules.v4".to_string()]));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// What a rollback after the persist needs: each file replaced, with
+    /// its bytes before, enough to put every one back (a new one removed).
+    #[test]
+    fn each_replaced_file_is_noted_and_can_be_put_back() {
+        let dir = scratch("replaced");
+        let (v4, v6) = (dir.join("rules.v4"), dir.join("rules.v6"));
+        fs::write(&v4, "*filter\n-A INPUT -j DROP\nCOMMIT\n").expect("old v4");
+        let mut replaced = Vec::new();
+        let files = [
+            (v4.clone(), "*filter\nCOMMIT\n".to_string()),
+            (v6.clone(), "*filter\nCOMMIT\n".to_string()),
+        ];
+        write_all_with(&files, false, None, None, &mut replaced).expect("written");
+        assert_eq!(replaced.len(), 2, "{replaced:?}");
+        put_back(&replaced).expect("put back");
+        assert_eq!(
+            fs::read_to_string(&v4).expect("v4"),
+            "*filter\n-A INPUT -j DROP\nCOMMIT\n"
+        );
+        assert!(!v6.exists(), "a file the persist created is removed");
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -513,6 +565,7 @@ mod tests {
             true,
             None,
             Some(&refuse),
+            &mut Vec::new(),
         )
         .expect_err("refused");
         assert!(error.contains("would not load"), "{error}");

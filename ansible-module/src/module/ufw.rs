@@ -462,10 +462,11 @@ pub fn apply(layout: &Layout, edits: &[Edit]) -> Outcome {
     // Per family, the file then its chains: what to put back, file and
     // chains, if a later step fails.
     let mut written: Vec<(IpFamily, &str)> = Vec::new();
-    for (family, before, after, _) in &planned {
+    for (step, (family, before, after, _)) in planned.iter().enumerate() {
         if let Err(e) = layout.write(*family, after) {
             return failed(layout, e, &written);
         }
+        super::execute::panic_point("batch-written", step + 1);
         // A failed iptables-restore commits nothing, as a rule; but one that
         // exits non-zero after its commit (killed, or failing as it ends)
         // would leave the chains changed, so a failure reloads the chains
@@ -474,6 +475,7 @@ pub fn apply(layout: &Layout, edits: &[Edit]) -> Outcome {
         if let Err(e) = layout.restore(*family, after) {
             return failed(layout, e, &written);
         }
+        super::execute::panic_point("batch-restored", step + 1);
     }
     let _ = fs::remove_file(PENDING);
     Outcome::Done(Applied {
