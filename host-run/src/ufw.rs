@@ -313,37 +313,186 @@ const USER_CHAINS: &[&str] = &[
     "ufw6-user-forward",
 ];
 
+/// How one of ufw's user chains runs other than its rules file loads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unfiled {
+    /// Another number of rules: one added or deleted.
+    Count {
+        /// The user chain.
+        chain: String,
+        /// How many rules it runs.
+        running: usize,
+        /// How many the file loads into it.
+        filed: usize,
+    },
+    /// As many rules, but one other than the file's (an `iptables -R`, or
+    /// a delete and an add).
+    Rule {
+        /// The user chain.
+        chain: String,
+        /// The first rule that differs, from 1.
+        position: usize,
+        /// That rule as `iptables-save` prints it.
+        running: String,
+        /// The file's line for it.
+        filed: String,
+    },
+}
+
+impl Unfiled {
+    /// The difference in words, the file named as `file`.
+    pub fn describe(&self, file: &str) -> String {
+        match self {
+            Unfiled::Count {
+                chain,
+                running,
+                filed,
+            } => format!("{chain} runs {running} rule(s) where {file} holds {filed}"),
+            Unfiled::Rule {
+                chain,
+                position,
+                running,
+                filed,
+            } => format!(
+                "{chain} runs `{running}` as its rule {position} where {file} loads `{filed}`"
+            ),
+        }
+    }
+}
+
 /// Where ufw's user chains as they run (`saved`, `iptables-save -t filter`
 /// or `ip6tables-save -t filter`) are not what a family's rules file
-/// (`file`, as read) loads into them: each of [`USER_CHAINS`] the file
-/// declares whose running rules number other than the file's `-A`/`-I`
-/// lines for it, as `(chain, running, in the file)`, in the file's order.
+/// (`file`, as read) loads into them: for each of [`USER_CHAINS`] the file
+/// declares, in the file's order, a count that differs, else the first rule
+/// that does.
 ///
 /// The batch's restore flushes every chain the file declares and fills it
 /// from the file, as `ufw reload` and ufw's own delete do, so a rule added to
-/// one of them with `iptables` directly would be dropped, and one deleted
-/// that way put back: changes to rules portplan did not write. Compared by
-/// count, since `iptables-save` words a rule its own way (`-m tcp` added,
-/// options reordered): an edit that keeps a chain's count is not seen.
-pub fn unfiled(file: &str, saved: &str) -> Vec<(String, usize, usize)> {
-    let count = |text: &str, chain: &str, verbs: &[&str]| {
-        text.lines()
-            .filter(|line| {
-                let mut words = line.split_whitespace();
-                words.next().is_some_and(|verb| verbs.contains(&verb))
-                    && words.next() == Some(chain)
-            })
-            .count()
-    };
+/// one of them with `iptables` directly would be dropped, one deleted that
+/// way put back and one replaced undone: changes to rules portplan did not
+/// write. And ufw's own listings read the files, so without this an audit
+/// would not see them. Rules are compared as [`fingerprint`]s, since
+/// `iptables-save` words a rule its own way; a chain the file fills with
+/// `-I` (at the top, so in another order) is compared by count alone.
+pub fn unfiled(file: &str, saved: &str) -> Vec<Unfiled> {
     file.lines()
         .filter_map(|line| line.strip_prefix(':')?.split_whitespace().next())
         .filter(|chain| USER_CHAINS.contains(chain))
         .filter_map(|chain| {
-            let running = count(saved, chain, &["-A"]);
-            let filed = count(file, chain, &["-A", "-I"]);
-            (running != filed).then(|| (chain.to_string(), running, filed))
+            let running = rules_of(saved, chain, &["-A"]);
+            let filed = rules_of(file, chain, &["-A", "-I"]);
+            if running.len() != filed.len() {
+                return Some(Unfiled::Count {
+                    chain: chain.to_string(),
+                    running: running.len(),
+                    filed: filed.len(),
+                });
+            }
+            if filed.iter().any(|line| line.starts_with("-I")) {
+                return None;
+            }
+            let (index, (running, filed)) = running
+                .iter()
+                .zip(&filed)
+                .enumerate()
+                .find(|(_, (running, filed))| fingerprint(running) != fingerprint(filed))?;
+            Some(Unfiled::Rule {
+                chain: chain.to_string(),
+                position: index + 1,
+                running: running.to_string(),
+                filed: filed.to_string(),
+            })
         })
         .collect()
+}
+
+/// The lines of `text` that add a rule to `chain` with one of `verbs`.
+fn rules_of<'a>(text: &'a str, chain: &str, verbs: &[&str]) -> Vec<&'a str> {
+    text.lines()
+        .filter(|line| {
+            let mut words = line.split_whitespace();
+            words.next().is_some_and(|verb| verbs.contains(&verb)) && words.next() == Some(chain)
+        })
+        .collect()
+}
+
+/// A rule line (`-A chain ...`) as the sorted list of its options with
+/// their arguments, so that the line a rules file holds and the one
+/// `iptables-save` prints for the rule it loaded compare equal. Measured on
+/// ufw 0.36 with iptables 1.8 (legacy and nft) for allow, deny, reject and
+/// limit rules, ports, ranges and lists, sources, destinations, interfaces,
+/// routes and logging: `iptables-save` puts the options in its own order,
+/// writes addresses as networks (`/32`, `/128`), names the implicit
+/// `-m tcp`/`-m udp` match and spells out the defaults of `recent` (`--name
+/// DEFAULT --mask <all ones> --rsource`) and of `REJECT`
+/// (`--reject-with icmp-port-unreachable`, `icmp6-...`). Anything else is
+/// compared as written. `None` when the line does not split into words.
+/// Written here: no crate parses iptables rule specifications.
+fn fingerprint(line: &str) -> Option<Vec<String>> {
+    let words = shlex::split(line)?;
+    let mut words = words.iter().skip(2).peekable();
+    let mut options = Vec::new();
+    let mut negated = false;
+    while let Some(word) = words.next() {
+        if word == "!" {
+            negated = true;
+            continue;
+        }
+        let mut option = vec![word.as_str()];
+        while let Some(argument) = words.next_if(|w| !w.starts_with('-')) {
+            option.push(argument);
+        }
+        if let Some(option) = canonical_option(&option) {
+            options.push(format!("{}{option}", if negated { "! " } else { "" }));
+        }
+        negated = false;
+    }
+    options.sort();
+    Some(options)
+}
+
+/// One option as [`fingerprint`] compares it; `None` for what
+/// `iptables-save` adds on its own.
+fn canonical_option(option: &[&str]) -> Option<String> {
+    let implied = matches!(
+        option,
+        ["-m", "tcp" | "udp"]
+            | ["--name", "DEFAULT"]
+            | ["--rsource"]
+            | [
+                "--reject-with",
+                "icmp-port-unreachable" | "icmp6-port-unreachable"
+            ]
+    ) || matches!(option, ["--mask", mask] if is_all_ones(mask));
+    if implied {
+        return None;
+    }
+    Some(match option {
+        ["-s" | "--source", address] => format!("-s {}", network(address)),
+        ["-d" | "--destination", address] => format!("-d {}", network(address)),
+        _ => option.join(" "),
+    })
+}
+
+/// `255.255.255.255` or `ffff:...:ffff`: `recent`'s default mask.
+fn is_all_ones(mask: &str) -> bool {
+    match mask.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_bits() == u32::MAX,
+        Ok(std::net::IpAddr::V6(v6)) => v6.to_bits() == u128::MAX,
+        Err(_) => false,
+    }
+}
+
+/// An address or network as `iptables-save` prints it: a network with its
+/// prefix, host bits cleared; anything else as written.
+fn network(address: &str) -> String {
+    let net = address
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| address.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+    match net {
+        Ok(net) => net.trunc().to_string(),
+        Err(_) => address.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -448,7 +597,7 @@ mod tests {
     }
 
     #[test]
-    fn chains_are_compared_with_the_file_by_count() {
+    fn chains_are_compared_with_the_file() {
         let file = "*filter\n:ufw-user-input - [0:0]\n:ufw-before-logging-input - [0:0]\n\
                     :ufw-user-limit - [0:0]\n\
                     ### RULES ###\n\
@@ -471,14 +620,108 @@ mod tests {
             "COMMIT",
             "-A ufw-user-input -s 198.18.7.7/32 -j DROP\nCOMMIT",
         );
-        assert_eq!(
-            unfiled(file, &added),
-            vec![("ufw-user-input".to_string(), 2, 1)]
-        );
+        let count = |running, filed| Unfiled::Count {
+            chain: "ufw-user-input".into(),
+            running,
+            filed,
+        };
+        assert_eq!(unfiled(file, &added), vec![count(2, 1)]);
         let deleted = saved.replace("-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT\n", "");
+        assert_eq!(unfiled(file, &deleted), vec![count(0, 1)]);
+        // The same count, another rule: `iptables -R`.
+        let replaced = saved.replace("--dport 22 -j ACCEPT", "--dport 22 -j DROP");
         assert_eq!(
-            unfiled(file, &deleted),
-            vec![("ufw-user-input".to_string(), 0, 1)]
+            unfiled(file, &replaced),
+            vec![Unfiled::Rule {
+                chain: "ufw-user-input".into(),
+                position: 1,
+                running: "-A ufw-user-input -p tcp -m tcp --dport 22 -j DROP".into(),
+                filed: "-A ufw-user-input -p tcp --dport 22 -j ACCEPT".into(),
+            }]
         );
+    }
+
+    /// Each pair: a line ufw 0.36 wrote into its rules files, and the line
+    /// `iptables-save` (1.8.9, nft) printed for the rule it loaded (captured
+    /// on a test host with `ufw allow`, `deny`, `reject`, `limit`, `route`).
+    const AS_SAVED: &[(&str, &str)] = &[
+        (
+            "-A ufw-user-input -p tcp --dport 2881 -s 198.18.2.10 -j ACCEPT",
+            "-A ufw-user-input -s 198.18.2.10/32 -p tcp -m tcp --dport 2881 -j ACCEPT",
+        ),
+        (
+            "-A ufw-user-input -p tcp -m multiport --dports 62881:63881 -s 198.18.2.0/24 -j ACCEPT",
+            "-A ufw-user-input -s 198.18.2.0/24 -p tcp -m multiport --dports 62881:63881 -j ACCEPT",
+        ),
+        (
+            "-A ufw-user-input -p tcp --dport 2222 -m conntrack --ctstate NEW -m recent --set",
+            "-A ufw-user-input -p tcp -m tcp --dport 2222 -m conntrack --ctstate NEW -m recent \
+             --set --name DEFAULT --mask 255.255.255.255 --rsource",
+        ),
+        (
+            "-A ufw6-user-input -p tcp --dport 2222 -m conntrack --ctstate NEW -m recent --update \
+             --seconds 30 --hitcount 6 -j ufw6-user-limit",
+            "-A ufw6-user-input -p tcp -m tcp --dport 2222 -m conntrack --ctstate NEW -m recent \
+             --update --seconds 30 --hitcount 6 --name DEFAULT --mask \
+             ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource -j ufw6-user-limit",
+        ),
+        (
+            "-A ufw-user-input -p udp --dport 25 -j REJECT",
+            "-A ufw-user-input -p udp -m udp --dport 25 -j REJECT --reject-with icmp-port-unreachable",
+        ),
+        (
+            "-A ufw6-user-input -p udp --dport 26 -j REJECT",
+            "-A ufw6-user-input -p udp -m udp --dport 26 -j REJECT --reject-with icmp6-port-unreachable",
+        ),
+        (
+            "-A ufw-user-input -p tcp --dport 24 -j REJECT --reject-with tcp-reset",
+            "-A ufw-user-input -p tcp -m tcp --dport 24 -j REJECT --reject-with tcp-reset",
+        ),
+        (
+            "-A ufw-user-forward -i lo -o lo -p tcp -d 198.18.3.0/24 --dport 80 -j ACCEPT",
+            "-A ufw-user-forward -d 198.18.3.0/24 -i lo -o lo -p tcp -m tcp --dport 80 -j ACCEPT",
+        ),
+        (
+            "-A ufw-user-input -p esp -s 198.18.2.3 -j ACCEPT",
+            "-A ufw-user-input -s 198.18.2.3/32 -p esp -j ACCEPT",
+        ),
+        (
+            "-A ufw-user-input -p tcp --dport 2000 -s 198.18.2.4 --sport 1000 -j ACCEPT",
+            "-A ufw-user-input -s 198.18.2.4/32 -p tcp -m tcp --sport 1000 --dport 2000 -j ACCEPT",
+        ),
+        (
+            "-A ufw6-user-input -p tcp --dport 3306 -s 2001:db8::1 -j DROP",
+            "-A ufw6-user-input -s 2001:db8::1/128 -p tcp -m tcp --dport 3306 -j DROP",
+        ),
+        (
+            "-A ufw-user-input -p tcp --dport 8080 -j ufw-user-logging-input",
+            "-A ufw-user-input -p tcp -m tcp --dport 8080 -j ufw-user-logging-input",
+        ),
+    ];
+
+    #[test]
+    fn a_filed_rule_and_its_saved_form_compare_equal() {
+        for (filed, saved) in AS_SAVED {
+            assert_eq!(fingerprint(filed), fingerprint(saved), "{filed}\n{saved}");
+        }
+    }
+
+    #[test]
+    fn rules_that_differ_in_anything_but_wording_do_not() {
+        let (filed, saved) = AS_SAVED[0];
+        for edited in [
+            saved.replace("-j ACCEPT", "-j DROP"),
+            saved.replace("2881", "2882"),
+            saved.replace("198.18.2.10/32", "198.18.2.11/32"),
+            saved.replace("-s 198.18.2.10/32 ", ""),
+            saved.replace("-p tcp -m tcp", "-p udp -m udp"),
+            saved.replace("-s ", "! -s "),
+            saved.replace("-j ACCEPT", "-i eth0 -j ACCEPT"),
+        ] {
+            assert_ne!(fingerprint(filed), fingerprint(&edited), "{edited}");
+        }
+        let (filed, saved) = AS_SAVED[4];
+        let tcp_reset = saved.replace("icmp-port-unreachable", "tcp-reset");
+        assert_ne!(fingerprint(filed), fingerprint(&tcp_reset));
     }
 }

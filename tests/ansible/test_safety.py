@@ -1004,10 +1004,12 @@ class Regressions(unittest.TestCase):
     def test_ufw_batch_keeps_rules_added_to_ufws_chains_directly(self):
         """The batch reloads ufw's user chains from its rules files, which
         flushes them first (as `ufw reload` and ufw's own delete do): a rule
-        someone added to ufw-user-input with `iptables -I`, or deleted from
-        it with `iptables -D`, would be undone without a word. The run that
-        would reload such a chain stops, names it, and changes nothing; once
-        the chains run as the file says, the same run goes through."""
+        someone added to ufw-user-input with `iptables -I`, deleted from it
+        with `iptables -D`, or replaced with `iptables -R` (the chain's count
+        unchanged) would be undone without a word. The run that would reload
+        such a chain stops, names it, and changes nothing; the audit, whose
+        ufw listing reads the files, names it as drift; once the chains run
+        as the file says, the same run goes through and the audit passes."""
         address = next(self.addresses)
         name = f"ud-{address.rsplit('.', 1)[1]}"
         target = Target(self.lan, name, address, "ufw", wrap=False)
@@ -1018,20 +1020,31 @@ class Regressions(unittest.TestCase):
         added = ["-s", "198.18.77.7/32", "-p", "tcp", "--dport", "7777", "-j", "ACCEPT"]
         first = host.run("iptables-save", "-t", "filter").splitlines()
         # The operator's `ufw allow 22/tcp` (UFW_FOREIGN), deleted behind ufw's back.
-        ssh = next(line for line in first if line.startswith("-A ufw-user-input ")
-                   and line.endswith(" --dport 22 -j ACCEPT"))
-        for change, undo in ((["-I", "ufw-user-input", "1", *added],
-                              ["-D", "ufw-user-input", *added]),
-                             (["-D", *shlex.split(ssh)[1:]],
-                              ["-I", "ufw-user-input", "1", *shlex.split(ssh)[2:]])):
+        user_input = [line for line in first if line.startswith("-A ufw-user-input ")]
+        ssh = next(line for line in user_input if line.endswith(" --dport 22 -j ACCEPT"))
+        at = str(user_input.index(ssh) + 1)
+        spec = shlex.split(ssh)[2:]
+        counted = ("ufw-user-input runs", "/etc/ufw/user.rules holds")
+        replaced = ("ufw-user-input runs `", f"as its rule {at} where /etc/ufw/user.rules loads")
+        for change, undo, said in ((["-I", "ufw-user-input", "1", *added],
+                                    ["-D", "ufw-user-input", *added], counted),
+                                   (["-D", "ufw-user-input", *spec],
+                                    ["-I", "ufw-user-input", at, *spec], counted),
+                                   (["-R", "ufw-user-input", at, *spec[:-1], "DROP"],
+                                    ["-R", "ufw-user-input", at, *spec], replaced)):
             label = " ".join(change[:2])
             host.run("iptables", "-w", *change)
             before = target.snapshot()
             code, result = target.run(plan, "absent")
-            self.assert_failed(code, result, "ufw-user-input runs", "/etc/ufw/user.rules holds",
-                               "with iptables directly", "nothing was changed", label=label)
+            self.assert_failed(code, result, *said, "with iptables directly",
+                               "nothing was changed", label=label)
             self.assertEqual(target.snapshot(), before, label)
+            code, result = target.run(plan, "checked")
+            self.assertEqual(code, 1, f"{label}, audit: {brief(result)}")
+            self.assertIn(f"firewall-drift: ufw: {said[0]}", result["msg"], label)
             host.run("iptables", "-w", *undo)
+        code, result = target.run(plan, "checked")
+        self.assert_ok(code, result, changed=False, label="audit, the chain as filed")
         code, result = target.run(plan, "absent")
         self.assert_ok(code, result, changed=True, label="absent, the chain as filed")
         open_to(self, self.ocp1, host, 2881, False, "absent")
@@ -2018,11 +2031,12 @@ def panic_cases(matrix):
         current = matrix.at(start, target.snapshot())
         code, result = run_module(target.host, target.args(matrix.plan, state),
                                   extra_env=target.env, binary=PANICKING)
-        if code != 0 or not result["changed"]:
+        if code != 0 or result is None or not result["changed"]:
             matrix.fail(label, f"the counting run: {brief(result)}")
             continue
         current = target.snapshot()
-        commands = len(result["actions"]) if target.backend != "ufw" else 0
+        actions = result["actions"]
+        commands = len(actions) if target.backend != "ufw" else 0
         points = [f"{step} {k}" for k in range(1, commands + 1) for step in ("command", "ran")]
         points += ["read-back 1", "persist 1"]
         if target.backend in ("nftables", "iptables"):
@@ -2030,12 +2044,13 @@ def panic_cases(matrix):
             # IPv4 only: one file changes).
             points.append("renamed 1")
         for point in points:
-            current = matrix.at(start, current)
-            panicked(matrix, label, state, point, current)
-            current = target.snapshot()
-        for point in dict.fromkeys((points[0], "read-back 1")):
+            current = panicked(matrix, label, state, point, matrix.at(start, current))
+        # The commands that ran before each point, as the answer's `actions`.
+        ran = {"command 1": [], "read-back 1": actions, "persist 1": actions,
+               "renamed 1": actions}
+        for point in dict.fromkeys((points[0], "read-back 1", points[-1])):
             matrix.at(start, current)
-            unrolled(matrix, label, state, end, point, then_rollback=True)
+            unrolled(matrix, label, state, end, point, then_rollback=ran.get(point, []))
             current = target.snapshot()
         # Inside ufw's batch, which undoes itself: between its steps (per
         # family, the file written, then its chains loaded).
@@ -2047,7 +2062,8 @@ def panic_cases(matrix):
 
 
 def panicked(matrix, label, state, point, before):
-    """One panic point: the run is rolled back whole."""
+    """One panic point: the run is rolled back whole. The host's snapshot
+    after it."""
     target = matrix.target
     case = f"{label}, panic at {point}"
     matrix.cases.append(case)
@@ -2057,7 +2073,7 @@ def panicked(matrix, label, state, point, before):
     after = target.snapshot()
     if result is None or code != 1 or not result["failed"]:
         matrix.fail(case, f"expected a failed run (exit {code}): {brief(result)}")
-        return
+        return after
     if f"injected panic at {point}" not in result["msg"]:
         matrix.fail(case, f"the message does not quote the panic: {brief(result)}")
     if result["changed"]:
@@ -2070,15 +2086,17 @@ def panicked(matrix, label, state, point, before):
                           f"{diff(before, after)}")
     if target.leftovers():
         matrix.fail(case, f"temporary files left behind: {target.leftovers()}")
+    return after
 
 
-def unrolled(matrix, label, state, end, point, then_rollback=False):
+def unrolled(matrix, label, state, end, point, then_rollback=None):
     """A panic at `point` inside what undoes itself (ufw's batch), or
-    (`then_rollback`) another inside the rollback of a panic at `point`:
+    another inside the rollback of a panic at `point` (`then_rollback`: the
+    commands that ran before `point`, which the answer's `actions` lists):
     `ROLLBACK FAILED`, changed=true; the next run converges and the one
     after changes nothing."""
     target = matrix.target
-    at = f"{point},rollback 1" if then_rollback else point
+    at = point if then_rollback is None else f"{point},rollback 1"
     case = f"{label}, panic at {at}"
     matrix.cases.append(case)
     code, result = run_module(target.host, target.args(matrix.plan, state),
@@ -2089,8 +2107,12 @@ def unrolled(matrix, label, state, end, point, then_rollback=False):
                           f"{brief(result)}")
         return
     needles = [f"injected panic at {point}", "ROLLBACK FAILED"]
-    if then_rollback:
+    if then_rollback is not None:
         needles.append("injected panic at rollback 1")
+        # By number: an nft delete names rule handles, new in every round.
+        if len(result["actions"]) != len(then_rollback):
+            matrix.fail(case, f"the answer's actions are not the {len(then_rollback)} "
+                              f"command(s) that ran: {brief(result)}")
     for needle in needles:
         if needle not in result["msg"]:
             matrix.fail(case, f"the message does not say {needle!r}: {brief(result)}")
@@ -2100,7 +2122,7 @@ def unrolled(matrix, label, state, end, point, then_rollback=False):
         matrix.fail(case, f"the next run did not converge: {brief(result)}\n"
                           f"{diff(matrix.reference[end], after)}")
     code, again = target.run(matrix.plan, state)
-    if code != 0 or again["changed"]:
+    if code != 0 or again is None or again["changed"]:
         matrix.fail(case, f"the run after the next one changed something: {brief(again)}")
 
 

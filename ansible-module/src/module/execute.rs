@@ -55,12 +55,7 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut Restor
     }
     for (index, command) in commands.iter().enumerate() {
         panic_point("command", index + 1);
-        let ran = run(command);
-        if ran.is_ok() {
-            // It took effect, but is not yet counted as run.
-            panic_point("ran", index + 1);
-        }
-        if let Err(error) = ran {
+        if let Err(error) = run(command) {
             let failure = format!(
                 "command {} of {} failed: {error}",
                 index + 1,
@@ -88,6 +83,8 @@ pub fn apply(backend: FirewallBackend, commands: &[Command], before: &mut Restor
                 failure: Some(format!("{failure}; {rollback}")),
             };
         }
+        // It took effect, but is not yet counted as run.
+        panic_point("ran", index + 1);
         before.ran = index + 1;
     }
     Applied {

@@ -136,8 +136,13 @@ fn internal_error(payload: &(dyn std::any::Any + Send)) -> String {
 /// `body`, with a panic turned into a failure like any other, so that the
 /// caller can roll back what ran before it.
 fn guarded<T>(body: impl FnOnce() -> Result<T, RunError>) -> Result<T, RunError> {
+    caught(body).unwrap_or_else(|panic| Err(RunError::Host(panic)))
+}
+
+/// `body`'s value, or the panic that stopped it in words.
+fn caught<T>(body: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
-        .unwrap_or_else(|panic| Err(RunError::Host(internal_error(panic.as_ref()))))
+        .map_err(|panic| internal_error(panic.as_ref()))
 }
 
 /// An args file Ansible handed the binary, read once: its text (which the
@@ -430,7 +435,11 @@ fn run_task(
     if params.state == State::Checked
         && let Some((_, state)) = &gathered.firewall
     {
-        audit(params, state, &rules, &mut report, result)?;
+        let ufw = gathered
+            .ufw
+            .as_ref()
+            .and_then(|layout| layout.as_ref().ok());
+        audit(params, (state, ufw), &rules, &mut report, result)?;
     }
     record_report(result, &mut report);
     let outcome = act(params, plan, &gathered, &report, &rules, result);
@@ -702,16 +711,25 @@ fn wait_for_listeners(
 
 /// `state: checked` is an audit: what `present` would change is drift, an
 /// error finding per missing, extra or altered rule, and diff mode shows it.
+/// On ufw also where its chains run other than its files say.
 fn audit(
     params: &Params,
-    state: &FirewallState,
+    (state, ufw): (&FirewallState, Option<&ufw::Layout>),
     rules: &[FirewallRule],
     report: &mut Report,
     result: &mut ModuleResult,
 ) -> Result<(), RunError> {
     // After install the firewall must be as planned; before, present is yet to run.
     let strict = params.strict_audit || params.phase == Phase::Postinstall;
-    let drift = portplan_run::drift(rules, state, &params.host, strict)?;
+    let mut drift = portplan_run::drift(rules, state, &params.host, strict)?;
+    if let Some(layout) = ufw {
+        let unfiled = layout.drift().map_err(RunError::Host)?;
+        drift.extend(
+            unfiled
+                .into_iter()
+                .map(|what| unfiled_finding(&params.host, what)),
+        );
+    }
     for finding in &drift {
         match finding.severity {
             portplan_core::Severity::Error => report.summary.errors += 1,
@@ -733,6 +751,26 @@ fn audit(
         ));
     }
     Ok(())
+}
+
+/// A ufw user chain that runs other than its file says: an error whatever
+/// the phase, since ufw's listing, and so the rest of the audit, cannot see
+/// what it runs, and `present` refuses to reload it over the change.
+fn unfiled_finding(host: &str, what: String) -> Finding {
+    Finding {
+        code: FindingCode::FirewallDrift,
+        severity: portplan_core::Severity::Error,
+        host: Some(host.to_string()),
+        component: None,
+        spec: None,
+        ports: None,
+        message: format!(
+            "ufw: {what}: a rule added, deleted or replaced with iptables directly, which \
+             ufw's own listing (read from its files) does not show"
+        ),
+        fix: "make the change with ufw, or run `ufw reload` to load the files as they are"
+            .to_string(),
+    }
 }
 
 /// The report into the result. The host's port table and source groups are
@@ -856,10 +894,9 @@ fn roll_back(
     result: &mut ModuleResult,
     replaced: &[persist::Replaced],
 ) -> RunError {
-    let restored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        execute::restore(point, ran)
-    }))
-    .unwrap_or_else(|panic| Err(internal_error(panic.as_ref())));
+    // Running firewall first, then files: each is put back whether or not
+    // the other could be.
+    let restored = caught(|| execute::restore(point, ran)).and_then(|restored| restored);
     let rollback = match restored {
         Ok(_) => {
             result.changed = false;

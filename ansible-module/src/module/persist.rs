@@ -188,7 +188,7 @@ fn write_all(files: &[(PathBuf, String)], backup: bool) -> Result<Saved, String>
     write_all_with(files, backup, None, None, &mut Vec::new())
 }
 
-/// One file written as [`write_all`] writes files (temporary file, rename,
+/// One file written as [`write_all_with`] writes files (temporary file, rename,
 /// backup), a new one with `mode` (sysctl.d files are world-readable,
 /// whatever the umask Ansible runs under).
 pub fn write_file(path: &Path, text: &str, backup: bool, mode: u32) -> Result<Saved, String> {
@@ -245,7 +245,11 @@ fn write_all_with(
     for (done, file) in staged.iter().enumerate() {
         if let Err(e) = fs::rename(&file.temporary, &file.target) {
             let undone = put_back(&replaced[mark..]);
-            replaced.truncate(mark);
+            // What could not be put back stays listed: the caller's
+            // rollback tries again, and says the host changed if it fails.
+            if undone.is_ok() {
+                replaced.truncate(mark);
+            }
             discard(&staged[done..]);
             return Err(format!(
                 "cannot write {}: {e}; {}",
@@ -341,10 +345,18 @@ pub fn put_back(done: &[Replaced]) -> Result<(), String> {
                     format!("{}: {e}", target.display())
                 })
             }),
-            None => fs::remove_file(target).map_err(|e| format!("{}: {e}", target.display())),
+            // Gone already counts: a rollback may try a second time.
+            None => match fs::remove_file(target) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(format!("{}: {e}", target.display()))
+                }
+                _ => Ok(()),
+            },
         };
-        if let Err(e) = restored {
-            failed.push(e);
+        match restored {
+            // As durable as the write it undoes.
+            Ok(()) => sync_dir(target),
+            Err(e) => failed.push(e),
         }
     }
     if failed.is_empty() {

@@ -15,8 +15,8 @@
 //!
 //! Under ufw's own lock (`lockf` on `/run/ufw.lock`, which every `ufw`
 //! command holds for its whole run), first a check that the user chains
-//! (`ufw-user-input` and the like) of each family changed run as many rules
-//! as its file loads into them (a rule added or deleted there with
+//! (`ufw-user-input` and the like) of each family changed run the rules
+//! its file loads into them (a rule added, deleted or replaced there with
 //! `iptables` directly would be undone by the reload: the run stops,
 //! naming the chain; [`unfiled`]), then per family: the file written
 //! atomically (temporary file, fsync, rename, mode and owner kept), then its
@@ -328,18 +328,41 @@ impl Layout {
     /// Each of the family's user chains that does not run as `text`, the
     /// family's rules file as read, loads it ([`unfiled`]), described.
     fn unfiled(&self, family: IpFamily, text: &str) -> Result<Vec<String>, String> {
+        Ok(self.described(family, text, &self.saved(family)?))
+    }
+
+    fn described(&self, family: IpFamily, text: &str, saved: &str) -> Vec<String> {
+        let file = self.path(family).display().to_string();
+        unfiled(text, saved)
+            .iter()
+            .map(|unfiled| unfiled.describe(&file))
+            .collect()
+    }
+
+    /// The family's filter table as `iptables-save` prints it.
+    fn saved(&self, family: IpFamily) -> Result<String, String> {
         let save = self.save_tool(family);
-        let saved = run_argv(&[&save.to_string_lossy(), "-t", "filter"])?;
-        let file = self.path(family);
-        Ok(unfiled(text, &saved)
-            .into_iter()
-            .map(|(chain, running, filed)| {
-                format!(
-                    "{chain} runs {running} rule(s) where {} holds {filed}",
-                    file.display()
-                )
-            })
-            .collect())
+        run_argv(&[&save.to_string_lossy(), "-t", "filter"])
+    }
+
+    /// What an audit adds to ufw's own listing, which is read from the
+    /// files: each user chain, of a family whose chains are loaded (ufw
+    /// running), that does not run as its file loads it ([`unfiled`]): a
+    /// rule added, deleted or replaced with `iptables` directly filters
+    /// traffic all the same.
+    pub fn drift(&self) -> Result<Vec<String>, String> {
+        let mut differ = Vec::new();
+        for family in self.families() {
+            let saved = self.saved(family)?;
+            let loaded = saved.lines().any(|line| {
+                line.starts_with(":ufw-user-input ") || line.starts_with(":ufw6-user-input ")
+            });
+            if loaded {
+                let (text, _) = self.read(family)?;
+                differ.extend(self.described(family, &text, &saved));
+            }
+        }
+        Ok(differ)
     }
 
     fn save_tool(&self, family: IpFamily) -> PathBuf {
@@ -487,8 +510,8 @@ pub fn apply(layout: &Layout, edits: &[Edit]) -> Outcome {
 }
 
 /// `Err` naming each user chain of the families the batch changes that does
-/// not run as its file loads it: the batch's reload would undo a rule added
-/// or deleted there with `iptables` directly (or load a file ufw rewrote
+/// not run as its file loads it: the batch's reload would undo a rule added,
+/// deleted or replaced there with `iptables` directly (or load a file ufw rewrote
 /// without reloading it); `ufw reload` loads the files, its own way.
 fn as_filed(layout: &Layout, planned: &[Planned]) -> Result<(), String> {
     let mut differ = Vec::new();
@@ -499,8 +522,8 @@ fn as_filed(layout: &Layout, planned: &[Planned]) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "{}: the chains differ from the files (a rule added or deleted with iptables \
-         directly, not with ufw, or files not loaded since they were written), and \
+        "{}: the chains differ from the files (a rule added, deleted or replaced with \
+         iptables directly, not with ufw, or files not loaded since they were written), and \
          reloading them from the files, as this run, `ufw reload` and ufw's own delete do, \
          would change rules portplan did not write; make the change with ufw, or run `ufw \
          reload` to load the files as they are",
