@@ -426,10 +426,10 @@ fn rules_of<'a>(text: &'a str, chain: &str, verbs: &[&str]) -> Vec<&'a str> {
 /// `-m tcp`/`-m udp` match and spells out the defaults of `recent` (`--name
 /// DEFAULT --mask <all ones> --rsource`) and of `REJECT`
 /// (`--reject-with icmp-port-unreachable`, `icmp6-...`). Anything else is
-/// compared as written. `None` when the line does not split into words.
-/// Written here: no crate parses iptables rule specifications.
-fn fingerprint(line: &str) -> Option<Vec<String>> {
-    let words = shlex::split(line)?;
+/// compared as written. Written here: no crate parses iptables rule
+/// specifications.
+fn fingerprint(line: &str) -> Vec<String> {
+    let words = restore_words(line);
     let mut words = words.iter().skip(2).peekable();
     let mut options = Vec::new();
     let mut negated = false;
@@ -448,7 +448,42 @@ fn fingerprint(line: &str) -> Option<Vec<String>> {
         negated = false;
     }
     options.sort();
-    Some(options)
+    options
+}
+
+/// `line` split into words as `iptables-restore` splits it (xtables'
+/// `add_param_to_argv`), not as a shell would: only double quotes quote,
+/// and inside them a backslash takes the next character as it is; a single
+/// quote is an ordinary character. So ufw's app-profile comment, written
+/// `--comment 'dapp_OpenSSH'`, is the word `'dapp_OpenSSH'`, as
+/// `iptables-save`'s `--comment "\'dapp_OpenSSH\'"` is.
+fn restore_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let (mut quoted, mut escaped, mut started) = (false, false, false);
+    for c in line.chars() {
+        match (quoted, escaped, c) {
+            (true, true, _) => {
+                word.push(c);
+                escaped = false;
+            }
+            (true, false, '\\') => escaped = true,
+            (true, false, '"') => quoted = false,
+            (true, false, _) => word.push(c),
+            (false, _, '"') => (quoted, started) = (true, true),
+            (false, _, ' ' | '\t' | '\n') => {
+                if started || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                started = false;
+            }
+            (false, _, _) => word.push(c),
+        }
+    }
+    if started || !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
 /// One option as [`fingerprint`] compares it; `None` for what
@@ -697,6 +732,20 @@ mod tests {
             "-A ufw-user-input -p tcp --dport 8080 -j ufw-user-logging-input",
             "-A ufw-user-input -p tcp -m tcp --dport 8080 -j ufw-user-logging-input",
         ),
+        // An app profile's rule (`ufw allow "WWW Full"`), with iptables 1.8.9
+        // nft and legacy alike.
+        (
+            "-A ufw-user-input -p tcp -m multiport --dports 80,443 -j ACCEPT -m comment \
+             --comment 'dapp_WWW%20Full'",
+            "-A ufw-user-input -p tcp -m multiport --dports 80,443 -m comment --comment \
+             \"\\'dapp_WWW%20Full\\'\" -j ACCEPT",
+        ),
+        (
+            "-A ufw6-user-input -p tcp -d 2001:db8::/32 --dport 80 -j ACCEPT -m comment \
+             --comment 'dapp_WWW'",
+            "-A ufw6-user-input -d 2001:db8::/32 -p tcp -m tcp --dport 80 -m comment --comment \
+             \"\\'dapp_WWW\\'\" -j ACCEPT",
+        ),
     ];
 
     #[test]
@@ -704,6 +753,25 @@ mod tests {
         for (filed, saved) in AS_SAVED {
             assert_eq!(fingerprint(filed), fingerprint(saved), "{filed}\n{saved}");
         }
+    }
+
+    #[test]
+    fn words_are_split_as_iptables_restore_splits_them() {
+        assert_eq!(
+            restore_words(r#"-A x --log-prefix "[UFW BLOCK] " --comment "\'a b\'" 'c' "" -j LOG"#),
+            [
+                "-A",
+                "x",
+                "--log-prefix",
+                "[UFW BLOCK] ",
+                "--comment",
+                "'a b'",
+                "'c'",
+                "",
+                "-j",
+                "LOG"
+            ]
+        );
     }
 
     #[test]

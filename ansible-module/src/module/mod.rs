@@ -435,11 +435,13 @@ fn run_task(
     if params.state == State::Checked
         && let Some((_, state)) = &gathered.firewall
     {
-        let ufw = gathered
-            .ufw
-            .as_ref()
-            .and_then(|layout| layout.as_ref().ok());
-        audit(params, (state, ufw), &rules, &mut report, result)?;
+        audit(
+            params,
+            (state, gathered.ufw.as_ref()),
+            &rules,
+            &mut report,
+            result,
+        )?;
     }
     record_report(result, &mut report);
     let outcome = act(params, plan, &gathered, &report, &rules, result);
@@ -714,7 +716,7 @@ fn wait_for_listeners(
 /// On ufw also where its chains run other than its files say.
 fn audit(
     params: &Params,
-    (state, ufw): (&FirewallState, Option<&ufw::Layout>),
+    (state, ufw): (&FirewallState, Option<&Result<ufw::Layout, String>>),
     rules: &[FirewallRule],
     report: &mut Report,
     result: &mut ModuleResult,
@@ -722,13 +724,13 @@ fn audit(
     // After install the firewall must be as planned; before, present is yet to run.
     let strict = params.strict_audit || params.phase == Phase::Postinstall;
     let mut drift = portplan_run::drift(rules, state, &params.host, strict)?;
-    if let Some(layout) = ufw {
-        let unfiled = layout.drift().map_err(RunError::Host)?;
-        drift.extend(
-            unfiled
-                .into_iter()
-                .map(|what| unfiled_finding(&params.host, what)),
-        );
+    match ufw {
+        Some(Ok(layout)) => drift.extend(unfiled_findings(&params.host, layout.drift())),
+        Some(Err(why)) => result.warnings.push(format!(
+            "ufw's chains were not compared with its rules files ({why}): a rule changed \
+             with iptables directly would not be seen"
+        )),
+        None => {}
     }
     for finding in &drift {
         match finding.severity {
@@ -753,23 +755,39 @@ fn audit(
     Ok(())
 }
 
-/// A ufw user chain that runs other than its file says: an error whatever
-/// the phase, since ufw's listing, and so the rest of the audit, cannot see
-/// what it runs, and `present` refuses to reload it over the change.
-fn unfiled_finding(host: &str, what: String) -> Finding {
-    Finding {
+/// Each ufw user chain that runs other than its file says (or why they
+/// could not be compared): an error whatever the phase, since ufw's
+/// listing, and so the rest of the audit, cannot see what it runs, and
+/// `present` refuses to reload it over the change.
+fn unfiled_findings(host: &str, unfiled: Result<Vec<String>, String>) -> Vec<Finding> {
+    let finding = |message: String, fix: &str| Finding {
         code: FindingCode::FirewallDrift,
         severity: portplan_core::Severity::Error,
         host: Some(host.to_string()),
         component: None,
         spec: None,
         ports: None,
-        message: format!(
-            "ufw: {what}: a rule added, deleted or replaced with iptables directly, which \
-             ufw's own listing (read from its files) does not show"
-        ),
-        fix: "make the change with ufw, or run `ufw reload` to load the files as they are"
-            .to_string(),
+        message,
+        fix: fix.to_string(),
+    };
+    match unfiled {
+        Ok(chains) => chains
+            .into_iter()
+            .map(|what| {
+                finding(
+                    format!(
+                        "ufw: {what}: a rule added, deleted or replaced with iptables directly \
+                         (or a file not loaded since it was written), which ufw's own listing, \
+                         read from its files, does not show"
+                    ),
+                    "make the change with ufw, or run `ufw reload` to load the files as they are",
+                )
+            })
+            .collect(),
+        Err(e) => vec![finding(
+            format!("ufw: its chains could not be compared with its rules files: {e}"),
+            "see why, and audit again",
+        )],
     }
 }
 

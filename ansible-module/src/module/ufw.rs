@@ -349,8 +349,10 @@ impl Layout {
     /// files: each user chain, of a family whose chains are loaded (ufw
     /// running), that does not run as its file loads it ([`unfiled`]): a
     /// rule added, deleted or replaced with `iptables` directly filters
-    /// traffic all the same.
+    /// traffic all the same. Under ufw's lock, as ufw writes a file before
+    /// it changes the chains.
     pub fn drift(&self) -> Result<Vec<String>, String> {
+        let _lock = UfwLock::take()?;
         let mut differ = Vec::new();
         for family in self.families() {
             let saved = self.saved(family)?;
