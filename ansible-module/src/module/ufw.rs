@@ -179,10 +179,7 @@ pub fn running() -> Result<Running, String> {
         ..Running::default()
     };
     let tools = setting(&common, "iptables_dir")?;
-    for (family, chain) in [
-        ("iptables", ":ufw-user-input "),
-        ("ip6tables", ":ufw6-user-input "),
-    ] {
+    for family in ["iptables", "ip6tables"] {
         let save = tools.join(format!("{family}-save"));
         let listed = run_argv(&[&save.to_string_lossy(), "-t", "filter"]);
         let listed = match (family, listed) {
@@ -190,7 +187,7 @@ pub fn running() -> Result<Running, String> {
             ("iptables", Err(e)) => return Err(e),
             _ => continue,
         };
-        running.chains |= listed.lines().any(|line| line.starts_with(chain));
+        running.chains |= user_chains_loaded(&listed);
         running
             .policies
             .extend(builtin_policies(&listed).map(|(chain, policy)| {
@@ -198,6 +195,14 @@ pub fn running() -> Result<Running, String> {
             }));
     }
     Ok(running)
+}
+
+/// Whether `iptables-save` output of a filter table declares ufw's user
+/// input chain, of either family: ufw loaded its chains there.
+fn user_chains_loaded(listed: &str) -> bool {
+    listed
+        .lines()
+        .any(|line| line.starts_with(":ufw-user-input ") || line.starts_with(":ufw6-user-input "))
 }
 
 /// The policies of the built-in filter chains in `iptables-save` output
@@ -356,10 +361,7 @@ impl Layout {
         let mut differ = Vec::new();
         for family in self.families() {
             let saved = self.saved(family)?;
-            let loaded = saved.lines().any(|line| {
-                line.starts_with(":ufw-user-input ") || line.starts_with(":ufw6-user-input ")
-            });
-            if loaded {
+            if user_chains_loaded(&saved) {
                 let (text, _) = self.read(family)?;
                 differ.extend(self.described(family, &text, &saved));
             }
