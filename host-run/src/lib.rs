@@ -34,6 +34,6 @@ pub use reserve::{
     planned_ports, port_list, reserve, unreserve,
 };
 pub use steps::{Steps, Task, describe, steps, tagged, verify};
-pub use undo::undo;
+pub use undo::{UfwLists, undo};
 pub use verdict::verdict;
 pub use zone::asked_zone;

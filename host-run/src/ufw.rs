@@ -22,6 +22,17 @@ pub fn rules_file(family: IpFamily) -> &'static str {
     }
 }
 
+/// The tuple line of each rule of a rules file (after `### tuple ### `), in
+/// order: ufw's list of the family's rules, as `ufw insert` numbers it
+/// (ufw reads its rules from these lines). Any file, laid out as
+/// [`RulesFile`] requires or not.
+pub fn tuple_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix(TUPLE.trim_start_matches('\n')))
+        .map(str::to_string)
+        .collect()
+}
+
 /// One rule added or deleted, in one family's file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {

@@ -411,7 +411,7 @@ fn iptables_and_ufw_changes_have_exact_inverses() {
         portplan_core::read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(saved, ""))
             .unwrap();
     let planned = steps(&[], &state, Task::Absent, false).unwrap();
-    let undo = portplan_run::undo(&state, "", &planned.commands).unwrap();
+    let undo = portplan_run::undo(&state, "", None, &planned.commands).unwrap();
     let shown: Vec<String> = undo.iter().map(|c| c.argv[..5].join(" ")).collect();
     // Each deleted rule goes back at its old number, counted after the
     // deletes before it (undone in reverse: 4, then 3, then 2).
@@ -431,7 +431,7 @@ fn iptables_and_ufw_changes_have_exact_inverses() {
     )
     .unwrap();
     let planned = steps(&[], &state, Task::Absent, false).unwrap();
-    let undo = portplan_run::undo(&state, added, &planned.commands).unwrap();
+    let undo = portplan_run::undo(&state, added, None, &planned.commands).unwrap();
     assert_eq!(
         undo[0].argv,
         [
@@ -451,4 +451,85 @@ fn iptables_and_ufw_changes_have_exact_inverses() {
             "portplan:app.a"
         ]
     );
+}
+
+/// ufw numbers its IPv4 list (both-family rules included) first, then its
+/// IPv6 list, and `ufw insert N` puts a rule only before one of its own
+/// list: the inverse of deleting the last IPv4 rule is an append, not
+/// `insert` at the number the next (IPv6) rule has, which ufw refuses
+/// ("Invalid position '3'", seen on real ufw: the rollback failed and left
+/// the rules deleted). Here from `ufw show added` alone.
+#[test]
+fn ufw_inverses_number_each_family_as_ufw_does() {
+    let added = "ufw allow 22/tcp\n\
+                 ufw allow from 198.18.3.0/24 to any port 9090 proto tcp\n\
+                 ufw allow from 198.18.2.10 to any port 7001 proto tcp comment 'portplan:app.a'\n\
+                 ufw allow from 198.18.2.20 to any port 7001 proto tcp comment 'portplan:app.a'\n\
+                 ufw allow from 198.18.60.0/24 to any port 7002 proto tcp comment 'portplan:app.b'\n\
+                 ufw allow 9091/tcp comment '2001:db8::1'\n\
+                 ufw allow from 2001:db8:60::/64 to any port 7002 proto tcp comment 'portplan:app.b'\n";
+    let shown = ufw_inverses(added, None);
+    // IPv4 list: 22, 9090, a.10, a.20, b.60, 9091 (a both-family rule,
+    // whatever its comment reads); IPv6 list: the twins of 22 and 9091,
+    // then b.v6. Deleted in this order, undone in reverse.
+    assert_eq!(
+        shown,
+        [
+            "198.18.2.10 | insert 3",
+            "198.18.2.20 | insert 3",
+            "198.18.60.0/24 | insert 3",
+            "2001:db8:60::/64 | allow from",
+        ]
+    );
+}
+
+/// With ufw's rules files, the IPv6 list is known as it is: here a
+/// both-family rule added after the IPv6 ones, whose twin is last. From
+/// `ufw show added` alone its twin would be taken as first, and the rule
+/// put back after the deny that follows it (`insert 3`): that source would
+/// lose the port.
+#[test]
+fn ufw_inverses_follow_the_rules_files_where_they_are_read() {
+    let added = "ufw allow 80/tcp\n\
+                 ufw allow from 2001:db8:1::/64 to any port 7001 proto tcp comment 'portplan:app.a'\n\
+                 ufw deny from 2001:db8::/32 to any port 7001 proto tcp\n";
+    let lists = portplan_run::UfwLists {
+        ipv4: vec!["allow any 80 0.0.0.0/0 any 0.0.0.0/0 in".to_string()],
+        ipv6: vec![
+            "allow tcp 7001 ::/0 any 2001:db8:1::/64 in comment=706f7274706c616e3a6170702e61"
+                .to_string(),
+            "deny tcp 7001 ::/0 any 2001:db8::/32 in".to_string(),
+            "allow any 80 ::/0 any ::/0 in".to_string(),
+        ],
+    };
+    // Number 1 is 80's IPv4 rule; the IPv6 list starts at 2.
+    assert_eq!(
+        ufw_inverses(added, Some(&lists)),
+        ["2001:db8:1::/64 | insert 2"]
+    );
+    // A rule not in the files (changed by hand since ufw wrote them, say):
+    // numbered from the listing instead.
+    let other = portplan_run::UfwLists {
+        ipv6: lists.ipv6[1..].to_vec(),
+        ..lists.clone()
+    };
+    assert_eq!(ufw_inverses(added, Some(&other)), ufw_inverses(added, None));
+}
+
+/// Each of `absent`'s deletes on the ufw state `added` lists, with the
+/// start of its inverse.
+fn ufw_inverses(added: &str, lists: Option<&portplan_run::UfwLists>) -> Vec<String> {
+    let state = portplan_core::read_firewall(
+        FirewallBackend::Ufw,
+        &FirewallOutput::new("Status: active\nDefault: deny (incoming)\n", added),
+    )
+    .unwrap();
+    let planned = steps(&[], &state, Task::Absent, false).unwrap();
+    let undo = portplan_run::undo(&state, added, lists, &planned.commands).unwrap();
+    planned
+        .commands
+        .iter()
+        .zip(&undo)
+        .map(|(done, undo)| format!("{} | {}", done.argv[4], undo.argv[1..3].join(" ")))
+        .collect()
 }

@@ -32,7 +32,8 @@ admit, `stranger` (198.18.99.9) one they do not.
 - Regressions: one test per behaviour the issue reports, each failing on the
   old behaviour (foreign rules of any action, iptables-nft hosts, the
   operator's nftables.conf and iptables files, colliding ids, a foreign set,
-  hand-edited rules, precise rollback), and ufw's batch: on iptables-legacy
+  hand-edited rules, precise rollback, ufw per rule putting an IPv6 rule
+  back at its number in ufw's IPv6 list), and ufw's batch: on iptables-legacy
   waiting for the xtables lock another tool holds, refusing to reload user
   chains changed with iptables directly, and not refusing where ufw itself
   left its generated chains other than its files.
@@ -41,14 +42,19 @@ admit, `stranger` (198.18.99.9) one they do not.
   iptables) the persist step, every changing one also after it ran (not
   firewalld's D-Bus calls: the relay has no such mode), plus SIGKILLs; for ufw's batch also each
   rules file made unreplaceable, and a SIGKILL between every two of its
-  steps; it prints its case count.
+  steps; it prints its case count. Where a rollback follows a failed
+  invocation (not ufw's batch, which undoes itself), the panic-points
+  build also panics inside that rollback at the first and last changing
+  invocation: `ROLLBACK FAILED`, the commands before it as `actions`, and
+  the next run converges.
 - Concurrency: rounds of two runs at once on one host, and the lock timeout.
 - PanicPoints: per backend, a test build of the module (`--features
   panic-points`) made to panic before each command, after each took effect,
-  before the read-back, before persisting and after the saved file is
-  renamed into place, each alone and (the first command, the read-back)
-  followed by a panic inside the rollback; for ufw also between the steps
-  of its batch; it prints its case count.
+  before the read-back, before persisting and after each saved file is
+  renamed into place (iptables: rules.v4, then rules.v6), each alone and
+  (the first command, the read-back, the last point) followed by a panic
+  inside the rollback; ufw both per rule and as a batch, and for the batch
+  also between its steps; it prints its case count.
 
 The backends run in parallel threads, one test host each; the whole file
 takes about 4 minutes on an idle 2-CPU machine, most of it firewalld's and
@@ -438,9 +444,11 @@ class Target:
         args.update(extra)
         return args
 
-    def run(self, plan, state="present", fault=None, counter=None, meanwhile=None, **extra):
+    def run(self, plan, state="present", fault=None, counter=None, meanwhile=None,
+            binary=PORTPLAN, panic_at=None, **extra):
+        env = dict(self.env, PORTPLAN_PANIC_AT=panic_at) if panic_at else self.env
         return run_module(self.host, self.args(plan, state, **extra), fault, counter,
-                          meanwhile=meanwhile, extra_env=self.env)
+                          meanwhile=meanwhile, extra_env=env, binary=binary)
 
     # -- what the host holds
 
@@ -567,7 +575,7 @@ class Matrix:
         self.worked_around = 0
 
     def fail(self, case, what):
-        self.failures.append(f"[{self.target.backend} {case}] {what}")
+        self.failures.append(f"[{self.target.backend} on {self.target.name}, {case}] {what}")
 
     def bring(self, start, persist=True):
         """Bring the host to `empty` (no portplan rule) or `planned`."""
@@ -604,7 +612,7 @@ class Matrix:
     def step(self, state, start, end, label, **extra):
         """Fail each invocation of one step in turn; the step's invocations."""
         self.at(start, self.target.snapshot())
-        invocations, _ = self.count(state, label, **extra)
+        invocations, counted = self.count(state, label, **extra)
         current = self.target.snapshot()
         for k in range(1, len(invocations) + 1):
             current = self.at(start, current)
@@ -631,7 +639,67 @@ class Matrix:
             self.cases.append(case)
             self.check(case, code, result, current, after, end)
             current = after
+        if self.target.backend != "ufw":
+            self.rollback_panics(state, start, end, label, invocations, counted)
         return invocations
+
+    def rollback_panics(self, state, start, end, label, invocations, counted):
+        """A changing invocation fails, and the rollback that follows it
+        panics (the `panic-points` build): the rollback does not run twice
+        (not every inverse can), and the answer is the failure with
+        `ROLLBACK FAILED`, changed=true and the commands that ran before it
+        as `actions`; the next run converges and the one after changes
+        nothing. At the first changing invocation (nothing of the run to
+        undo) and the last (the others to undo). ufw's batch undoes itself
+        without this rollback (PanicPoints' batch points)."""
+        target = self.target
+        changes = [k for k, line in enumerate(invocations, 1) if changing(target.backend, line)]
+        planned = (counted or {}).get("actions") or []
+        for k in dict.fromkeys(changes[:1] + changes[-1:]):
+            case = f"{label}, invocation {k} fails and its rollback panics: {invocations[k - 1]}"
+            self.cases.append(case)
+            self.at(start, target.snapshot())
+            code, result = target.run(self.plan, state, fault=f"fail {k}",
+                                      counter=target.counter(), binary=PANICKING,
+                                      panic_at="rollback 1")
+            if result is None or code != 1 or not result.get("failed"):
+                self.fail(case, f"expected a failed run (exit {code}): {brief(result)}")
+                continue
+            msg = result["msg"]
+            if not all(words in msg for words in ("injected failure", "ROLLBACK FAILED",
+                                                  "injected panic at rollback 1")):
+                self.fail(case, f"the message does not say what failed, then that the rollback "
+                                f"failed and why: {brief(result)}")
+            if not result["changed"]:
+                self.fail(case, f"a rollback that did not finish, yet changed=false: "
+                                f"{brief(result)}")
+            actions = result.get("actions")
+            if target.backend in ("nftables", "iptables"):
+                # One command per changing invocation.
+                right = actions == planned[:changes.index(k)]
+            else:
+                # firewalld: a command is several D-Bus calls.
+                right = isinstance(actions, list) and actions == planned[:len(actions)] and \
+                    len(actions) < max(len(planned), 1)
+            if not right:
+                self.fail(case, f"actions are not the commands before the failed one, of "
+                                f"{planned}: {brief(result)}")
+            self.converges(case, state, end)
+
+    def converges(self, case, state, end):
+        """After a run that left the host partly changed: the next run
+        brings it to `end` (running and saved), the one after changes nothing."""
+        code, result = self.target.run(self.plan, state)
+        if code != 0:
+            self.fail(case, f"the next run failed: {brief(result)}")
+            return
+        after = self.target.snapshot()
+        if after != self.reference[end]:
+            self.fail(case, f"the next run did not converge (running and saved as planned): "
+                            f"{brief(result)}\n{diff(self.reference[end], after)}")
+        code, again = self.target.run(self.plan, state)
+        if code != 0 or again["changed"]:
+            self.fail(case, f"the run after the next one changed something: {brief(again)}")
 
     def as_before(self, case, result, before, after):
         """A failed run left the host `before`, and nothing beside it."""
@@ -672,17 +740,7 @@ class Matrix:
             code, result = self.target.run(self.plan, state, fault=f"{mode} {k}", counter=counter)
             if code != -9 or result is not None:
                 self.fail(case, f"the module was not killed (exit {code}): {brief(result)}")
-            code, result = self.target.run(self.plan, state)
-            if code != 0:
-                self.fail(case, f"the next run failed: {brief(result)}")
-                continue
-            after = self.target.snapshot()
-            if after != self.reference[end]:
-                self.fail(case, f"the next run did not converge (running and saved as planned): "
-                                f"{brief(result)}\n{diff(self.reference[end], after)}")
-            code, again = self.target.run(self.plan, state)
-            if code != 0 or again["changed"]:
-                self.fail(case, f"the run after the next one changed something: {brief(again)}")
+            self.converges(case, state, end)
 
     def kill_positions(self, invocations, persist):
         """Where to SIGKILL: after the first changing invocation (firewalld:
@@ -851,9 +909,10 @@ def matrix_plan(name, address):
                         "admins": ["198.18.60.0/24"]})
 
 
-def ufw_matrix_plan(name, address):
+def dual_family_plan(name, address):
     """matrix_plan with an IPv6 network besides: ufw's batch then writes
-    and loads both families, each a step of its own."""
+    and loads both families, each a step of its own, and iptables saves
+    both rules.v4 and rules.v6."""
     return custom_plan({name: address},
                        [("a", 7001, ["clients"]), ("b", 7002, ["admins"])],
                        {"clients": ["198.18.2.10/32", "198.18.2.20/32"],
@@ -1066,7 +1125,7 @@ class Regressions(unittest.TestCase):
         host.run("ufw", "--force", "enable")
         host.run("ufw", "logging", "off")
         host.run("ufw", "allow", "log", "8443/tcp")
-        plan = ufw_matrix_plan(name, address)
+        plan = dual_family_plan(name, address)
         code, result = target.run(plan)
         self.assert_ok(code, result, changed=True, label="IPv4 and IPv6 rules")
         self.assertIn("loaded with iptables-restore -n", result["firewall"]["reason"])
@@ -1183,6 +1242,40 @@ class Regressions(unittest.TestCase):
                              ("ufw", None)):
             with self.subTest(backend=backend, env=env):
                 self.rollback_in_place(backend, env)
+
+    def test_ufw_per_rule_rollback_puts_ipv6_rules_back_in_their_place(self):
+        """ufw numbers its IPv4 list, then its IPv6 list, and `ufw show
+        added` leaves out the IPv6 twins of both-family rules: a rule put
+        back from that listing alone lands after every twin. Here a deny
+        and a both-family rule (its twin last) come after portplan's IPv6
+        rule, whose delete takes effect and then fails: the rollback must
+        put it back before the deny, where it was (the rules files say)."""
+        address = next(self.addresses)
+        name = f"rb-{address.rsplit('.', 1)[1]}"
+        target = Target(self.lan, name, address, "ufw", env={"PORTPLAN_UFW": "ufw"})
+        plan = dual_family_plan(name, address)
+        host = target.host
+        counter = target.counter()
+        for state in ("present", "absent"):
+            code, result = target.run(plan, state, counter=counter)
+            self.assert_ok(code, result, changed=True, label=state)
+            if state == "present":
+                os.unlink(counter)
+                os.unlink(counter + ".log")
+        removals = [line for line in target.invocations(counter) if changing("ufw", line)]
+        self.assertIn("2001:db8:60::/64", removals[-1], "the IPv6 rule goes last")
+        code, result = target.run(plan)
+        self.assert_ok(code, result, changed=True, label="present again")
+        host.run("ufw", "deny", "from", "2001:db8:60::/64", "to", "any", "port", "7003",
+                 "proto", "tcp")
+        host.run("ufw", "allow", "8080/tcp")
+        before = target.snapshot()
+        k = int(removals[-1].split()[0])
+        code, result = target.run(plan, "absent", fault=f"half {k}", counter=target.counter())
+        self.assert_failed(code, result, "injected failure", label=f"half {k}")
+        after = target.snapshot()
+        self.assertEqual(after, before, "the rolled-back run changed the host:\n"
+                                        + diff(before, after))
 
     def test_rollback_keeps_changes_made_meanwhile(self):
         """Item 4: a failing run's rollback undoes its own changes only. A
@@ -1955,7 +2048,7 @@ class FaultMatrix(unittest.TestCase):
         cls.lan.close()
 
     def test_fault_matrix(self):
-        matrices = {label: Matrix(target, (ufw_matrix_plan if target.backend == "ufw"
+        matrices = {label: Matrix(target, (dual_family_plan if target.backend == "ufw"
                                            else matrix_plan)(target.name, target.address))
                     for label, (target, _) in self.targets.items()}
         seconds = {}
@@ -1977,25 +2070,33 @@ class PanicPoints(unittest.TestCase):
     """What the module promises about a panic, attacked end to end on each
     backend's real firewall with the `panic-points` test build: a panic
     before the k-th command, after the k-th took effect but before it was
-    counted, while reading back and verifying, before persisting or once the
-    saved file is renamed into place is a failure like any other, rolled
+    counted, while reading back and verifying, before persisting or once a
+    saved file is renamed into place (iptables: each of rules.v4 and
+    rules.v6, which its dual-family plan both changes) is a failure like
+    any other, rolled
     back: one JSON answer, `changed: false`, the running firewall and the
     saved configuration exactly as before (foreign rules included), nothing
     left behind. A panic inside that rollback too answers `ROLLBACK FAILED`
     with `changed: true` (not the outermost catch), as does one between the
     steps of ufw's batch (which undoes itself, and is not undone twice); the
-    next run converges. ufw's batch has no per-command steps."""
+    next run converges. ufw's batch has no per-command steps; ufw per rule
+    has them."""
 
-    # label: (backend, address); one test host each, run in parallel.
-    HOSTS = {"nftables": ("nftables", "198.18.2.61"), "iptables": ("iptables", "198.18.2.62"),
-             "ufw": ("ufw", "198.18.2.63"), "firewalld": ("firewalld", "198.18.2.64")}
+    # label: (backend, address, environment); one test host each, run in
+    # parallel. ufw twice: its batch, and per rule (the way back should the
+    # batch misbehave, and where a host's ufw has no batch form).
+    HOSTS = {"nftables": ("nftables", "198.18.2.61", None),
+             "iptables": ("iptables", "198.18.2.62", None),
+             "ufw": ("ufw", "198.18.2.63", None),
+             "ufw per rule": ("ufw", "198.18.2.65", {"PORTPLAN_UFW": "ufw"}),
+             "firewalld": ("firewalld", "198.18.2.64", None)}
 
     @classmethod
     def setUpClass(cls):
         cls.lan = Lan("panic")
         cls.targets = {label: Target(cls.lan, f"pp{backend[:3]}-{address.rsplit('.', 1)[1]}",
-                                     address, backend, wrap=False)
-                       for label, (backend, address) in cls.HOSTS.items()}
+                                     address, backend, wrap=False, env=env)
+                       for label, (backend, address, env) in cls.HOSTS.items()}
 
     @classmethod
     def tearDownClass(cls):
@@ -2005,8 +2106,9 @@ class PanicPoints(unittest.TestCase):
         self.assertTrue(os.access(PANICKING, os.X_OK),
                         f"{PANICKING}: build it with `cargo build -p portplan --features "
                         "panic-points` and copy it there (scripts/test does)")
-        matrices = {label: Matrix(target, (ufw_matrix_plan if target.backend == "ufw"
-                                           else matrix_plan)(target.name, target.address))
+        plans = {"ufw": dual_family_plan, "iptables": dual_family_plan}
+        matrices = {label: Matrix(target, plans.get(target.backend, matrix_plan)(target.name,
+                                                                                 target.address))
                     for label, target in self.targets.items()}
         errors = parallel({label: (lambda m=m: panic_cases(m)) for label, m in matrices.items()})
         cases = sum(len(m.cases) for m in matrices.values())
@@ -2037,18 +2139,20 @@ def panic_cases(matrix):
             continue
         current = target.snapshot()
         actions = result["actions"]
-        commands = len(actions) if target.backend != "ufw" else 0
+        batch = target.backend == "ufw" and target.env.get("PORTPLAN_UFW") != "ufw"
+        commands = 0 if batch else len(actions)
         points = [f"{step} {k}" for k in range(1, commands + 1) for step in ("command", "ran")]
         points += ["read-back 1", "persist 1"]
-        if target.backend in ("nftables", "iptables"):
-            # After the saved file is renamed into place (the plans are
-            # IPv4 only: one file changes).
-            points.append("renamed 1")
+        # After each saved file is renamed into place: nftables' one file;
+        # iptables' rules.v4, then rules.v6 (its plan opens both families),
+        # the first put back alone, then both.
+        points += {"nftables": ["renamed 1"], "iptables": ["renamed 1", "renamed 2"]}.get(
+            target.backend, [])
         for point in points:
             current = panicked(matrix, label, state, point, matrix.at(start, current))
         # The commands that ran before each point, as the answer's `actions`.
         ran = {"command 1": [], "read-back 1": actions, "persist 1": actions,
-               "renamed 1": actions}
+               "renamed 1": actions, "renamed 2": actions}
         for point in dict.fromkeys((points[0], "read-back 1", points[-1])):
             matrix.at(start, current)
             unrolled(matrix, label, state, end, point, then_rollback=ran.get(point, []))
@@ -2056,7 +2160,7 @@ def panic_cases(matrix):
         # Inside ufw's batch, which undoes itself: between its steps (per
         # family, the file written, then its chains loaded).
         for point in (["batch-written 1", "batch-restored 1", "batch-written 2",
-                       "batch-restored 2"] if target.backend == "ufw" else []):
+                       "batch-restored 2"] if batch else []):
             matrix.at(start, current)
             unrolled(matrix, label, state, end, point)
             current = target.snapshot()

@@ -203,17 +203,20 @@ pub fn restore_point(
     commands: &[Command],
     ufw_layout: Option<&Result<ufw::Layout, String>>,
 ) -> RestorePoint {
-    // ufw's inverse inserts at a rule's place in `ufw show added`.
-    let listed = if backend == FirewallBackend::Ufw {
-        output.extra.as_str()
+    // ufw's inverse inserts at a rule's place: its number in ufw's lists,
+    // read from its rules files where they can be, else from `ufw show
+    // added` (where IPv6 rules are numbered after the twins of both-family
+    // rules, which may be wrong).
+    let (listed, lists) = if backend == FirewallBackend::Ufw {
+        (output.extra.as_str(), ufw::rule_lists().ok())
     } else {
-        ""
+        ("", None)
     };
     RestorePoint {
         backend,
         before: state.clone(),
         zone: output.zone.clone(),
-        undo: portplan_run::undo(state, listed, commands),
+        undo: portplan_run::undo(state, listed, lists.as_ref(), commands),
         batch: ufw_layout
             .and_then(|layout| layout.as_ref().ok())
             .map(|layout| ufw::plan(layout, commands).map(|edits| (layout.clone(), edits))),

@@ -223,6 +223,22 @@ struct Staged {
     temporary: PathBuf,
 }
 
+/// The files staged by one write, and how many of them are renamed into
+/// place so far. However the write ends (an error, or a panic unwinding
+/// through the renames), dropping it removes the temporaries not renamed,
+/// so no `.portplan-*` file is left beside a target.
+#[derive(Default)]
+struct Pending {
+    staged: Vec<Staged>,
+    renamed: usize,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        discard(self.staged.get(self.renamed..).unwrap_or_default());
+    }
+}
+
 /// `replaced` gets each file renamed into place; a failed rename puts back
 /// the files renamed before it and takes them off the list again.
 fn write_all_with(
@@ -236,13 +252,16 @@ fn write_all_with(
         files: files.iter().map(|(path, _)| path.clone()).collect(),
         ..Saved::default()
     };
-    let mut staged = Vec::new();
-    if let Err(e) = stage_all(files, (backup, new_mode, check), &mut saved, &mut staged) {
-        discard(&staged);
-        return Err(e);
-    }
+    let mut pending = Pending::default();
+    stage_all(
+        files,
+        (backup, new_mode, check),
+        &mut saved,
+        &mut pending.staged,
+    )?;
     let mark = replaced.len();
-    for (done, file) in staged.iter().enumerate() {
+    for done in 0..pending.staged.len() {
+        let file = &pending.staged[done];
         if let Err(e) = fs::rename(&file.temporary, &file.target) {
             let undone = put_back(&replaced[mark..]);
             // What could not be put back stays listed: the caller's
@@ -250,7 +269,6 @@ fn write_all_with(
             if undone.is_ok() {
                 replaced.truncate(mark);
             }
-            discard(&staged[done..]);
             return Err(format!(
                 "cannot write {}: {e}; {}",
                 file.target.display(),
@@ -261,8 +279,10 @@ fn write_all_with(
             target: file.target.clone(),
             old: file.old.clone(),
         });
+        pending.renamed = done + 1;
         super::execute::panic_point("renamed", done + 1);
     }
+    let staged = &pending.staged;
     staged.iter().for_each(|file| sync_dir(&file.target));
     saved.wrote = !staged.is_empty();
     Ok(saved)
@@ -270,7 +290,7 @@ fn write_all_with(
 
 /// Stage every file whose saved form differs, check it, and back up the
 /// file it will replace when asked; `staged` holds what was
-/// staged so far, for the caller to discard on an error.
+/// staged so far, which the caller's [`Pending`] discards on an error.
 fn stage_all(
     files: &[(PathBuf, String)],
     (backup, new_mode, check): (bool, Option<u32>, Option<Check>),

@@ -35,7 +35,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use portplan_core::{Command, IpFamily};
-use portplan_run::ufw::{Done, Edit, RulesFile, rules_file, translate, unfiled};
+use portplan_run::UfwLists;
+use portplan_run::ufw::{Done, Edit, RulesFile, rules_file, translate, tuple_lines, unfiled};
 
 use super::execute::{find_program, run, run_argv};
 use super::persist;
@@ -195,6 +196,30 @@ pub fn running() -> Result<Running, String> {
             }));
     }
     Ok(running)
+}
+
+/// ufw's two rule lists as its rules files hold them (their tuple lines, in
+/// order), for the numbers of a per-rule rollback's `ufw insert`
+/// ([`UfwLists`]). Read wherever ufw keeps them, whatever else the files
+/// hold: the per-rule path runs where the batch's [`layout`] is refused.
+/// No `user6.rules` is an empty IPv6 list.
+pub fn rule_lists() -> Result<UfwLists, String> {
+    let (_, common) = python_package()?;
+    let dir = setting(&common, "config_dir")?.join("ufw");
+    let read = |family| {
+        let path = dir.join(rules_file(family));
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(tuple_lines(&text)),
+            Err(e) if family == IpFamily::Ipv6 && e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    };
+    Ok(UfwLists {
+        ipv4: read(IpFamily::Ipv4)?,
+        ipv6: read(IpFamily::Ipv6)?,
+    })
 }
 
 /// Whether `iptables-save` output of a filter table declares ufw's user
