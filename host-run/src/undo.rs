@@ -140,8 +140,19 @@ fn ufw(added: &str, lists: Option<&UfwLists>, commands: &[Command]) -> Option<Ve
 /// back at its place (`None`: append it, it was last of its list; or not a
 /// delete), from ufw's rules files: a rule of the IPv6 list is numbered
 /// after the whole IPv4 list. `None` when a delete is not of portplan's
-/// shape or its rule is not in the files.
+/// shape or its rule is not in the files, and where a list holds an
+/// application rule (`allow CIFS`): ufw writes a tuple line per port
+/// entry of its profile but numbers the rule once, so the files' lines
+/// are not ufw's numbers there, and `ufw show added`'s are.
 fn numbers_in_files(lists: &UfwLists, commands: &[Command]) -> Option<Vec<Option<usize>>> {
+    if lists
+        .ipv4
+        .iter()
+        .chain(&lists.ipv6)
+        .any(|tuple| is_application(tuple))
+    {
+        return None;
+    }
     let mut present = [vec![true; lists.ipv4.len()], vec![true; lists.ipv6.len()]];
     commands
         .iter()
@@ -162,6 +173,16 @@ fn numbers_in_files(lists: &UfwLists, commands: &[Command]) -> Option<Vec<Option
             Some((at < len).then_some(offset + at + 1))
         })
         .collect()
+}
+
+/// Whether a tuple line is an application rule's: ufw writes `action
+/// protocol dport dst sport src` and the direction (one or two words, `in`
+/// or `in_eth0 out_eth1`), with the destination and source applications
+/// (two more words) before the direction for an application rule; then
+/// the comment, if any.
+fn is_application(tuple: &str) -> bool {
+    let rule = tuple.split(" comment=").next().unwrap_or(tuple);
+    rule.split_whitespace().count() >= 9
 }
 
 /// [`numbers_in_files`] from `ufw show added` alone, where the files are

@@ -494,12 +494,12 @@ fn ufw_inverses_follow_the_rules_files_where_they_are_read() {
                  ufw allow from 2001:db8:1::/64 to any port 7001 proto tcp comment 'portplan:app.a'\n\
                  ufw deny from 2001:db8::/32 to any port 7001 proto tcp\n";
     let lists = portplan_run::UfwLists {
-        ipv4: vec!["allow any 80 0.0.0.0/0 any 0.0.0.0/0 in".to_string()],
+        ipv4: vec!["allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in".to_string()],
         ipv6: vec![
             "allow tcp 7001 ::/0 any 2001:db8:1::/64 in comment=706f7274706c616e3a6170702e61"
                 .to_string(),
             "deny tcp 7001 ::/0 any 2001:db8::/32 in".to_string(),
-            "allow any 80 ::/0 any ::/0 in".to_string(),
+            "allow tcp 80 ::/0 any ::/0 in".to_string(),
         ],
     };
     // Number 1 is 80's IPv4 rule; the IPv6 list starts at 2.
@@ -514,6 +514,26 @@ fn ufw_inverses_follow_the_rules_files_where_they_are_read() {
         ..lists.clone()
     };
     assert_eq!(ufw_inverses(added, Some(&other)), ufw_inverses(added, None));
+    // An application rule is one number but a tuple line per port entry
+    // of its profile (CIFS: two): the files' lines are not ufw's numbers,
+    // the listing's are.
+    let cifs = [
+        "allow udp 137,138 0.0.0.0/0 any 0.0.0.0/0 CIFS - in",
+        "allow tcp 139,445 0.0.0.0/0 any 0.0.0.0/0 CIFS - in",
+    ];
+    let with_app = portplan_run::UfwLists {
+        ipv4: cifs
+            .iter()
+            .map(|t| t.to_string())
+            .chain(lists.ipv4.clone())
+            .collect(),
+        ..lists.clone()
+    };
+    let app_added = format!("ufw allow CIFS\n{added}");
+    assert_eq!(
+        ufw_inverses(&app_added, Some(&with_app)),
+        ufw_inverses(&app_added, None)
+    );
 }
 
 /// Each of `absent`'s deletes on the ufw state `added` lists, with the
