@@ -1259,6 +1259,7 @@ class Regressions(unittest.TestCase):
         for state in ("present", "absent"):
             code, result = target.run(plan, state, counter=counter)
             self.assert_ok(code, result, changed=True, label=state)
+            self.assertIn("running ufw per rule", result["firewall"]["reason"], state)
             if state == "present":
                 os.unlink(counter)
                 os.unlink(counter + ".log")
