@@ -153,7 +153,9 @@ fn numbers_in_files(lists: &UfwLists, commands: &[Command]) -> Option<Vec<Option
     {
         return None;
     }
-    let mut present = [vec![true; lists.ipv4.len()], vec![true; lists.ipv6.len()]];
+    let tuples = [&lists.ipv4, &lists.ipv6];
+    let mut present = tuples.map(|list| vec![true; list.len()]);
+    let live = |present: &[bool]| present.iter().filter(|p| **p).count();
     commands
         .iter()
         .map(|c| {
@@ -161,16 +163,14 @@ fn numbers_in_files(lists: &UfwLists, commands: &[Command]) -> Option<Vec<Option
                 return Some(None);
             }
             let edit = crate::ufw::translate(std::slice::from_ref(c)).ok()?.pop()?;
-            let (list, offset) = match edit.family {
-                portplan_core::IpFamily::Ipv4 => (0, 0),
-                portplan_core::IpFamily::Ipv6 => (1, present[0].iter().filter(|p| **p).count()),
-            };
-            let tuples = if list == 0 { &lists.ipv4 } else { &lists.ipv6 };
-            let index = (0..tuples.len()).find(|&i| present[list][i] && tuples[i] == edit.tuple)?;
+            let list = edit.family.index();
+            // The IPv6 list is numbered after the IPv4 rules still there.
+            let offset: usize = present[..list].iter().map(|p| live(p)).sum();
+            let index = (0..tuples[list].len())
+                .find(|&i| present[list][i] && tuples[list][i] == edit.tuple)?;
             present[list][index] = false;
-            let at = present[list][..index].iter().filter(|p| **p).count();
-            let len = present[list].iter().filter(|p| **p).count();
-            Some((at < len).then_some(offset + at + 1))
+            let at = live(&present[list][..index]);
+            Some((at < live(&present[list])).then_some(offset + at + 1))
         })
         .collect()
 }

@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use portplan_core::{
-    FindingCode, FirewallBackend, FirewallOutput, FirewallRule, FirewallState, PortRange, Severity,
-    Transport,
+    Command, FindingCode, FirewallBackend, FirewallOutput, FirewallRule, FirewallState, PortRange,
+    Severity, Transport,
 };
 use portplan_run::{
     Detected, FirewallChoice, RunError, Task, choose, host_warnings, steps, verdict, verify,
@@ -425,13 +425,7 @@ fn iptables_and_ufw_changes_have_exact_inverses() {
     );
 
     let added = "ufw allow 22/tcp\nufw allow from 198.18.2.10 to any port 7001 proto tcp comment 'portplan:app.a'\nufw deny from 198.18.9.9\n";
-    let state = portplan_core::read_firewall(
-        FirewallBackend::Ufw,
-        &FirewallOutput::new("Status: active\nDefault: deny (incoming)\n", added),
-    )
-    .unwrap();
-    let planned = steps(&[], &state, Task::Absent, false).unwrap();
-    let undo = portplan_run::undo(&state, added, None, &planned.commands).unwrap();
+    let (_, undo) = ufw_absent_undone(added, None);
     assert_eq!(
         undo[0].argv,
         [
@@ -539,6 +533,20 @@ fn ufw_inverses_follow_the_rules_files_where_they_are_read() {
 /// Each of `absent`'s deletes on the ufw state `added` lists, with the
 /// start of its inverse.
 fn ufw_inverses(added: &str, lists: Option<&portplan_run::UfwLists>) -> Vec<String> {
+    let (deletes, undo) = ufw_absent_undone(added, lists);
+    deletes
+        .iter()
+        .zip(&undo)
+        .map(|(done, undo)| format!("{} | {}", done.argv[4], undo.argv[1..3].join(" ")))
+        .collect()
+}
+
+/// `absent`'s commands on the active ufw whose `ufw show added` is
+/// `added`, and their inverses.
+fn ufw_absent_undone(
+    added: &str,
+    lists: Option<&portplan_run::UfwLists>,
+) -> (Vec<Command>, Vec<Command>) {
     let state = portplan_core::read_firewall(
         FirewallBackend::Ufw,
         &FirewallOutput::new("Status: active\nDefault: deny (incoming)\n", added),
@@ -546,10 +554,5 @@ fn ufw_inverses(added: &str, lists: Option<&portplan_run::UfwLists>) -> Vec<Stri
     .unwrap();
     let planned = steps(&[], &state, Task::Absent, false).unwrap();
     let undo = portplan_run::undo(&state, added, lists, &planned.commands).unwrap();
-    planned
-        .commands
-        .iter()
-        .zip(&undo)
-        .map(|(done, undo)| format!("{} | {}", done.argv[4], undo.argv[1..3].join(" ")))
-        .collect()
+    (planned.commands, undo)
 }

@@ -1255,15 +1255,7 @@ class Regressions(unittest.TestCase):
         target = Target(self.lan, name, address, "ufw", env={"PORTPLAN_UFW": "ufw"})
         plan = dual_family_plan(name, address)
         host = target.host
-        counter = target.counter()
-        for state in ("present", "absent"):
-            code, result = target.run(plan, state, counter=counter)
-            self.assert_ok(code, result, changed=True, label=state)
-            self.assertIn("running ufw per rule", result["firewall"]["reason"], state)
-            if state == "present":
-                os.unlink(counter)
-                os.unlink(counter + ".log")
-        removals = [line for line in target.invocations(counter) if changing("ufw", line)]
+        removals = self.removals(target, plan, "ufw", reason="running ufw per rule")
         self.assertIn("2001:db8:60::/64", removals[-1], "the IPv6 rule goes last")
         code, result = target.run(plan)
         self.assert_ok(code, result, changed=True, label="present again")
@@ -1357,6 +1349,21 @@ class Regressions(unittest.TestCase):
         self.assert_ok(code, result, changed=False, label="the run after")
         open_to(self, self.ocp1, target.host, 7001, True, "stopped mid-run, then converged")
 
+    def removals(self, target, plan, backend, reason=None):
+        """`present`, then `absent`: the invocations of `absent` that
+        change the firewall. Each run must change it (and say `reason`
+        for the firewall it used, when given)."""
+        counter = target.counter()
+        for state in ("present", "absent"):
+            code, result = target.run(plan, state, counter=counter)
+            self.assert_ok(code, result, changed=True, label=f"{backend}, {state}")
+            if reason:
+                self.assertIn(reason, result["firewall"]["reason"], state)
+            if state == "present":
+                os.unlink(counter)
+                os.unlink(counter + ".log")
+        return [line for line in target.invocations(counter) if changing(backend, line)]
+
     def rollback_in_place(self, backend, env=None):
         address = next(self.addresses)
         name = f"rb-{address.rsplit('.', 1)[1]}"
@@ -1364,14 +1371,7 @@ class Regressions(unittest.TestCase):
         plan = matrix_plan(name, address)
         host = target.host
         # `absent` removes the rules one by one: its second removal fails.
-        counter = target.counter()
-        for state in ("present", "absent"):
-            code, result = target.run(plan, state, counter=counter)
-            self.assert_ok(code, result, changed=True, label=f"{backend}, {state}")
-            if state == "present":
-                os.unlink(counter)
-                os.unlink(counter + ".log")
-        removals = [line for line in target.invocations(counter) if changing(backend, line)]
+        removals = self.removals(target, plan, backend)
         batch = backend == "ufw" and env is None
         if batch:
             # ufw's batch: one restore (the plan is IPv4 only); failing it
