@@ -9,6 +9,7 @@ pub mod component;
 pub mod extism_plugin;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
@@ -29,6 +30,43 @@ pub fn built_plugin(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// A fresh instance of the built component (`dist/wasm/portplan-component.wasm`),
+/// compiled once per test process: compiling takes seconds in a debug build
+/// (wasmtime's cranelift unoptimised), instantiating does not. Each test gets
+/// its own store, so a trap in one cannot leave another's instance broken.
+pub fn built_component() -> component::ComponentHost {
+    static LOADED: OnceLock<Mutex<component::ComponentHost>> = OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            Mutex::new(
+                component::ComponentHost::load(&built_plugin("portplan-component.wasm"))
+                    .expect("component instantiates with an empty linker"),
+            )
+        })
+        .lock()
+        .expect("no test panicked while instantiating")
+        .reinstantiate()
+        .expect("component instantiates again")
+}
+
+/// A fresh instance of the built Extism plugin (`dist/wasm/portplan-extism.wasm`),
+/// compiled once per test process, as [`built_component`].
+pub fn built_extism() -> extism_plugin::ExtismHost {
+    static COMPILED: OnceLock<Mutex<extism::CompiledPlugin>> = OnceLock::new();
+    let compiled = COMPILED.get_or_init(|| {
+        Mutex::new(
+            extism_plugin::ExtismHost::compile(&built_plugin("portplan-extism.wasm"))
+                .expect("plugin compiles"),
+        )
+    });
+    extism_plugin::ExtismHost::instantiate(
+        &compiled
+            .lock()
+            .expect("no test panicked while instantiating"),
+    )
+    .expect("plugin instantiates without WASI")
 }
 
 /// Every `*.plan.json` of the corpus with its expected `*.report.json`, by name.

@@ -16,11 +16,9 @@ mod support;
 
 use std::cell::RefCell;
 use std::fmt::Debug;
-use std::sync::{Mutex, OnceLock};
 
 use portplan_core::shell::parse_json;
 use portplan_core::{self as model, PlanError};
-use portplan_tests::built_plugin;
 use portplan_tests::component::{ComponentHost, Portplan, types as wit};
 use portplan_tests::extism_plugin::ExtismHost;
 use proptest::prelude::*;
@@ -76,13 +74,7 @@ fn at<T>(name: &str, answer: Result<T, PlanError>) -> Result<T, PlanError> {
 // The Extism plugin.
 
 fn extism() -> ExtismHost {
-    static COMPILED: OnceLock<Mutex<extism::CompiledPlugin>> = OnceLock::new();
-    let compiled = COMPILED.get_or_init(|| {
-        Mutex::new(
-            ExtismHost::compile(&built_plugin("portplan-extism.wasm")).expect("plugin compiles"),
-        )
-    });
-    ExtismHost::instantiate(&compiled.lock().unwrap()).expect("plugin instantiates without WASI")
+    portplan_tests::built_extism()
 }
 
 /// Calls `function` with `input`. An answer must be JSON and a rejection
@@ -580,18 +572,7 @@ fn extism_plan_restore_takes_any_json() {
 // The component.
 
 fn component() -> ComponentHost {
-    static LOADED: OnceLock<Mutex<ComponentHost>> = OnceLock::new();
-    LOADED
-        .get_or_init(|| {
-            Mutex::new(
-                ComponentHost::load(&built_plugin("portplan-component.wasm"))
-                    .expect("component instantiates with an empty linker"),
-            )
-        })
-        .lock()
-        .unwrap()
-        .reinstantiate()
-        .expect("component instantiates again")
+    portplan_tests::built_component()
 }
 
 /// Calls into the component; a trap fails the case, and the instance is replaced.

@@ -33,12 +33,11 @@ fn wit_functions() -> BTreeSet<String> {
 }
 
 fn component() -> ComponentHost {
-    ComponentHost::load(&built_plugin("portplan-component.wasm"))
-        .expect("component instantiates with an empty linker")
+    portplan_tests::built_component()
 }
 
 fn extism() -> ExtismHost {
-    ExtismHost::load(&built_plugin("portplan-extism.wasm")).expect("plugin loads without WASI")
+    portplan_tests::built_extism()
 }
 
 #[test]
