@@ -12,6 +12,7 @@
 //! falls back to core's `plan-restore`, which puts portplan's rules back as
 //! they were and touches no other rule.
 
+use portplan_core::shell::TAG_PREFIX;
 use portplan_core::{Command, FirewallState};
 
 /// The inverse of each command, in the same order, when every one has one.
@@ -39,6 +40,152 @@ pub struct UfwLists {
     pub ipv4: Vec<String>,
     /// `user6.rules`: numbered after the whole IPv4 list.
     pub ipv6: Vec<String>,
+}
+
+impl UfwLists {
+    /// The first rule that is not where it was among the others: of the
+    /// rules in both `self` (before a run) and `now`, each family's list
+    /// must hold every rule but portplan's allows in the same order, and
+    /// each of portplan's allows between the same two of those. ufw takes
+    /// the first rule that matches, so a rule put back after a deny it
+    /// used to precede stays cut off, though every rule is there; two of
+    /// portplan's allows swapped admit what they did. A rule only one side
+    /// has (added or deleted by someone else meanwhile) is left out of the
+    /// comparison. Lines are compared as ufw writes them ([`as_ufw_writes`]):
+    /// its first command of a run rewrites every line. `None`: all in place.
+    pub fn out_of_place(&self, now: &UfwLists) -> Option<String> {
+        [
+            (&self.ipv4, &now.ipv4, "user.rules"),
+            (&self.ipv6, &now.ipv6, "user6.rules"),
+        ]
+        .into_iter()
+        .find_map(|(before, now, file)| {
+            let [before, now] = [before, now].map(|list| list.iter().map(|l| as_ufw_writes(l)));
+            let (before, now): (Vec<String>, Vec<String>) = (before.collect(), now.collect());
+            let moved = Placed::of(&shared(&before, &now)).out_of_place(&now)?;
+            Some(format!(
+                "in {file}, {moved}, which it followed before the run"
+            ))
+        })
+    }
+}
+
+/// A list's rules before a run as the comparison sees them: the fixed ones
+/// (all but portplan's allows) in order, and each of portplan's allows
+/// with how many fixed ones come before it.
+struct Placed<'a> {
+    fixed: Vec<&'a str>,
+    allows: Vec<(&'a str, usize)>,
+}
+
+impl<'a> Placed<'a> {
+    fn of(lines: &[&'a str]) -> Placed<'a> {
+        let (mut fixed, mut allows) = (Vec::new(), Vec::new());
+        for line in lines {
+            if is_portplan_allow(line) {
+                allows.push((*line, fixed.len()));
+            } else {
+                fixed.push(*line);
+            }
+        }
+        allows.sort_unstable();
+        Placed { fixed, allows }
+    }
+
+    /// `X now comes before Y` (Y came first before), for the first rule out
+    /// of its place in `now`, which holds every rule `self` does; `None`
+    /// where there is none. The fixed rules are found in order, each the
+    /// first after the one before it; a line `now` has more often than
+    /// before is someone else's addition, left out like any other.
+    fn out_of_place(&self, now: &'a [String]) -> Option<String> {
+        let said = |first: &str, then: &str| format!("`{first}` now comes before `{then}`");
+        let mut wanted: Vec<&str> = self.allows.iter().map(|(line, _)| *line).collect();
+        let (mut found, mut allows) = (0, Vec::new());
+        for line in now.iter().map(String::as_str) {
+            if let Ok(i) = wanted.binary_search(&line) {
+                wanted.remove(i);
+                allows.push((line, found));
+            } else if self.fixed.get(found) == Some(&line) {
+                found += 1;
+            }
+        }
+        if let Some(missed) = self.fixed.get(found) {
+            let followed = found
+                .checked_sub(1)
+                .map_or("the list's start", |p| self.fixed[p]);
+            return Some(said(missed, followed));
+        }
+        allows.sort_unstable();
+        let ((line, was), (_, is)) = self.allows.iter().zip(&allows).find(|(a, b)| a != b)?;
+        Some(if is > was {
+            said(self.fixed[*was], line)
+        } else {
+            said(line, self.fixed[*is])
+        })
+    }
+}
+
+/// Whether a tuple line is one of portplan's allows: its tag, hex-coded
+/// in the comment as ufw writes it, and ufw's plain `allow` (not one
+/// edited by hand into another action).
+fn is_portplan_allow(tuple: &str) -> bool {
+    let tag: String = TAG_PREFIX.bytes().map(|b| format!("{b:02x}")).collect();
+    tuple.starts_with("allow ") && tuple.contains(&format!(" comment={tag}"))
+}
+
+/// A tuple line as ufw writes it back when any command rewrites its rules
+/// file (`_write_rules`, from what `_read_rules` made of it): words one
+/// space apart, the direction an old line leaves out (`in`), no `- -`
+/// where neither side has an application, and each address normalised as
+/// ufw's `normalize_address` does (a host without its `/32` or `/128`, a
+/// network at its first address). A line compared in another form would
+/// match no line after the run, and drop out of the comparison.
+fn as_ufw_writes(tuple: &str) -> String {
+    let (rule, comment) = match tuple.split_once(" comment=") {
+        Some((rule, comment)) => (rule, Some(comment.trim())),
+        None => (tuple, None),
+    };
+    let mut words: Vec<String> = rule.split_whitespace().map(str::to_string).collect();
+    if matches!(words.len(), 6 | 8) {
+        words.push("in".to_string());
+    }
+    if words.len() == 9 && words[6] == "-" && words[7] == "-" {
+        words.drain(6..8);
+    }
+    for i in [3, 5] {
+        if let Some(net) = words.get(i).and_then(|w| w.parse::<ipnet::IpNet>().ok()) {
+            words[i] = if net.prefix_len() == net.max_prefix_len() {
+                net.addr().to_string()
+            } else {
+                net.trunc().to_string()
+            };
+        }
+    }
+    let mut line = words.join(" ");
+    if let Some(comment) = comment {
+        line.push_str(" comment=");
+        line.push_str(comment);
+    }
+    line
+}
+
+/// The lines of `list` that `other` holds too, in `list`'s order; a line
+/// `list` repeats counts at most as many times as `other` has it.
+fn shared<'a>(list: &'a [String], other: &[String]) -> Vec<&'a str> {
+    let mut left = std::collections::BTreeMap::<&str, usize>::new();
+    for line in other {
+        *left.entry(line).or_default() += 1;
+    }
+    list.iter()
+        .map(String::as_str)
+        .filter(|line| match left.get_mut(line) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        })
+        .collect()
 }
 
 fn command(argv: Vec<String>) -> Command {
@@ -137,25 +284,21 @@ fn ufw(added: &str, lists: Option<&UfwLists>, commands: &[Command]) -> Option<Ve
 }
 
 /// For each command, the number `ufw insert` takes to put a deleted rule
-/// back at its place (`None`: append it, it was last of its list; or not a
-/// delete), from ufw's rules files: a rule of the IPv6 list is numbered
-/// after the whole IPv4 list. `None` when a delete is not of portplan's
-/// shape or its rule is not in the files, and where a list holds an
-/// application rule (`allow CIFS`): ufw writes a tuple line per port
-/// entry of its profile but numbers the rule once, so the files' lines
-/// are not ufw's numbers there, and `ufw show added`'s are.
+/// back at its place (`None`: append it, it was last of its list or no
+/// number reaches its place; or not a delete), from ufw's rules files
+/// ([`ufw_insert_number`]). `None` when a
+/// delete is not of portplan's shape or its rule is not in the files.
 fn numbers_in_files(lists: &UfwLists, commands: &[Command]) -> Option<Vec<Option<usize>>> {
-    if lists
-        .ipv4
-        .iter()
-        .chain(&lists.ipv6)
-        .any(|tuple| is_application(tuple))
-    {
-        return None;
-    }
-    let tuples = [&lists.ipv4, &lists.ipv6];
-    let mut present = tuples.map(|list| vec![true; list.len()]);
-    let live = |present: &[bool]| present.iter().filter(|p| **p).count();
+    // Each list's lines as ufw reads them (it skips one of the wrong length;
+    // it also skips one whose interface or fields its parser rejects, which
+    // is counted here: a number one too far, which ufw refuses or which
+    // puts the rule later, never earlier).
+    let read = [&lists.ipv4, &lists.ipv6].map(|list| {
+        list.iter()
+            .filter_map(|line| Some((line.as_str(), UfwTuple::read(line)?)))
+            .collect::<Vec<_>>()
+    });
+    let mut present = read.each_ref().map(|list| vec![true; list.len()]);
     commands
         .iter()
         .map(|c| {
@@ -164,25 +307,128 @@ fn numbers_in_files(lists: &UfwLists, commands: &[Command]) -> Option<Vec<Option
             }
             let edit = crate::ufw::translate(std::slice::from_ref(c)).ok()?.pop()?;
             let list = edit.family.index();
-            // The IPv6 list is numbered after the IPv4 rules still there.
-            let offset: usize = present[..list].iter().map(|p| live(p)).sum();
-            let index = (0..tuples[list].len())
-                .find(|&i| present[list][i] && tuples[list][i] == edit.tuple)?;
+            let index = (0..read[list].len())
+                .find(|&i| present[list][i] && read[list][i].0 == edit.tuple)?;
             present[list][index] = false;
-            let at = live(&present[list][..index]);
-            Some((at < live(&present[list])).then_some(offset + at + 1))
+            let live = |l: usize| -> Vec<&UfwTuple> {
+                read[l]
+                    .iter()
+                    .zip(&present[l])
+                    .filter(|(_, present)| **present)
+                    .map(|((_, tuple), _)| tuple)
+                    .collect()
+            };
+            let at = present[list][..index].iter().filter(|p| **p).count();
+            // The IPv6 list is numbered after the IPv4 rules still there.
+            let offset = if list == 0 { 0 } else { ufw_count(&live(0)) };
+            Some(ufw_insert_number(&live(list), at).map(|number| offset + number))
         })
         .collect()
 }
 
-/// Whether a tuple line is an application rule's: ufw writes `action
-/// protocol dport dst sport src` and the direction (one or two words, `in`
-/// or `in_eth0 out_eth1`), with the destination and source applications
-/// (two more words) before the direction for an application rule; then
-/// the comment, if any.
-fn is_application(tuple: &str) -> bool {
-    let rule = tuple.split(" comment=").next().unwrap_or(tuple);
-    rule.split_whitespace().count() >= 9
+/// The number, within its list, that makes `ufw insert` put a rule before
+/// `lines[at]`, as ufw works it out (its frontend.py and `set_rule` in
+/// backend_iptables.py); `None`: append it. ufw counts two ways: the number
+/// must be within the rules as ufw counts them ([`ufw_count`]: an
+/// application rule once, though it writes a tuple line per port entry of
+/// its profile, CIFS two), but it then walks the lines, one number each,
+/// and puts the rule before the line of its number, or, where that would
+/// split an application rule's lines, before the next line that does not.
+/// So number `n` lands on the first line from `n - 1` on that opens a rule,
+/// and the smallest number that lands at `at` or later is one past the
+/// last line before `at` that opens one.
+///
+/// Where application rules before the place take more lines than ufw
+/// counts them, that number may be past ufw's count ("Invalid position"):
+/// no number reaches the place. The rule is then appended, later in the
+/// list, never earlier, so an operator's deny it followed still comes
+/// first (ufw takes the first rule that matches). Past only portplan's
+/// other allows, it admits what it did; past anything else, the rollback's
+/// read-back of the files says it is out of its place (execute.rs,
+/// `in_their_places`).
+fn ufw_insert_number(lines: &[&UfwTuple], at: usize) -> Option<usize> {
+    if at >= lines.len() {
+        return None;
+    }
+    let opens = |i: usize| {
+        i == 0
+            || !matches!((&lines[i - 1].app, &lines[i].app), (Some(a), Some(b)) if a.same_rule(b))
+    };
+    let number = (0..at).rev().find(|&i| opens(i)).map_or(1, |i| i + 2);
+    (number <= ufw_count(lines)).then_some(number)
+}
+
+/// How many rules ufw counts in a list (`get_rules_count` in its
+/// backend.py): its lines, an application rule's once.
+fn ufw_count(lines: &[&UfwTuple]) -> usize {
+    let mut seen = std::collections::BTreeSet::new();
+    lines
+        .iter()
+        .filter(|line| line.app.as_ref().is_none_or(|app| seen.insert(app.key())))
+        .count()
+}
+
+/// A tuple line as ufw reads it (`_read_rules` in backend_iptables.py):
+/// before the comment, `action protocol dport dst sport src`, then for an
+/// application rule the destination and source applications (`-` for
+/// none), then the direction (`in`, `out`, `in_eth0`, `in_eth0!out_eth1`;
+/// `in` where an old file leaves it out).
+struct UfwTuple<'a> {
+    /// `None`: a plain rule (no application on either side).
+    app: Option<AppRule<'a>>,
+}
+
+/// What ufw tells an application rule's lines by.
+struct AppRule<'a> {
+    /// set_rule's `(dst, src, dapp, sapp)`.
+    rule: [&'a str; 4],
+    /// get_app_tuple: the destination application (or port), destination,
+    /// source application (or port), source and direction.
+    key: [&'a str; 5],
+}
+
+impl<'a> UfwTuple<'a> {
+    /// The line as ufw reads it; `None` for one it skips as malformed
+    /// (fewer than 6 words or more than 9).
+    fn read(line: &'a str) -> Option<UfwTuple<'a>> {
+        let rule = line.split(" comment=").next().unwrap_or(line);
+        let words: Vec<&str> = rule.split_whitespace().collect();
+        if !(6..=9).contains(&words.len()) {
+            return None;
+        }
+        let app = match words[..] {
+            [_, _, dport, dst, sport, src, dapp, sapp, ref direction @ ..]
+                if dapp != "-" || sapp != "-" =>
+            {
+                let or_port = |app: &'a str, port: &'a str| if app == "-" { port } else { app };
+                let direction = direction.first().copied().unwrap_or("in");
+                Some(AppRule {
+                    rule: [dst, src, dapp, sapp],
+                    key: [
+                        or_port(dapp, dport),
+                        dst,
+                        or_port(sapp, sport),
+                        src,
+                        direction,
+                    ],
+                })
+            }
+            _ => None,
+        };
+        Some(UfwTuple { app })
+    }
+}
+
+impl<'a> AppRule<'a> {
+    /// Whether two lines are of one rule, as set_rule tells.
+    fn same_rule(&self, other: &AppRule) -> bool {
+        self.rule == other.rule
+    }
+
+    /// What get_rules_count counts an application rule by.
+    fn key(&self) -> [&'a str; 5] {
+        self.key
+    }
 }
 
 /// [`numbers_in_files`] from `ufw show added` alone, where the files are

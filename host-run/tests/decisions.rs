@@ -509,16 +509,17 @@ fn ufw_inverses_follow_the_rules_files_where_they_are_read() {
     };
     assert_eq!(ufw_inverses(added, Some(&other)), ufw_inverses(added, None));
     // An application rule is one number but a tuple line per port entry
-    // of its profile (CIFS: two): the files' lines are not ufw's numbers,
-    // the listing's are.
-    let cifs = [
-        "allow udp 137,138 0.0.0.0/0 any 0.0.0.0/0 CIFS - in",
-        "allow tcp 139,445 0.0.0.0/0 any 0.0.0.0/0 CIFS - in",
-    ];
+    // of its profile (CIFS: two): ufw counts the IPv4 list as two rules,
+    // so the IPv6 list starts at 3.
+    let cifs = |any: &str| {
+        [
+            format!("allow udp 137,138 {any} any {any} CIFS - in"),
+            format!("allow tcp 139,445 {any} any {any} CIFS - in"),
+        ]
+    };
     let with_app = portplan_run::UfwLists {
-        ipv4: cifs
-            .iter()
-            .map(|t| t.to_string())
+        ipv4: cifs("0.0.0.0/0")
+            .into_iter()
             .chain(lists.ipv4.clone())
             .collect(),
         ..lists.clone()
@@ -526,7 +527,70 @@ fn ufw_inverses_follow_the_rules_files_where_they_are_read() {
     let app_added = format!("ufw allow CIFS\n{added}");
     assert_eq!(
         ufw_inverses(&app_added, Some(&with_app)),
-        ufw_inverses(&app_added, None)
+        ["2001:db8:1::/64 | insert 3"]
+    );
+    // After the application's two lines (one rule to ufw's count): its
+    // line number, 3, is past ufw's count of 2, and refused; 2 is not,
+    // and ufw, which will not split an application rule's lines, walks on
+    // past CIFS's second line and puts the rule before 80's.
+    let portplan_v4 =
+        "allow tcp 7001 0.0.0.0/0 any 198.18.1.0/24 in comment=706f7274706c616e3a6170702e61";
+    let squeezed = portplan_run::UfwLists {
+        ipv4: cifs("0.0.0.0/0")
+            .into_iter()
+            .chain([portplan_v4.to_string(), lists.ipv4[0].clone()])
+            .collect(),
+        ipv6: cifs("::/0")
+            .into_iter()
+            .chain(lists.ipv6[2..].to_vec())
+            .collect(),
+    };
+    let squeezed_added = "ufw allow CIFS\n\
+        ufw allow from 198.18.1.0/24 to any port 7001 proto tcp comment 'portplan:app.a'\n\
+        ufw allow 80/tcp\n";
+    assert_eq!(
+        ufw_inverses(squeezed_added, Some(&squeezed)),
+        ["198.18.1.0/24 | insert 2"]
+    );
+    // With a rule between the application's lines and portplan's, the
+    // place is out of reach: 2 and 3 both land before that rule (22's), 4
+    // is past ufw's count. The rule goes last, after its place, not before
+    // it, where the listing's number (3) would put it: ahead of 22's rule,
+    // which may be a deny (the rollback, reading the files' order back,
+    // says where the rule went).
+    let out_of_reach = portplan_run::UfwLists {
+        ipv4: cifs("0.0.0.0/0")
+            .into_iter()
+            .chain([
+                "allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in".to_string(),
+                portplan_v4.to_string(),
+                lists.ipv4[0].clone(),
+            ])
+            .collect(),
+        ..squeezed.clone()
+    };
+    let out_of_reach_added =
+        squeezed_added.replace("ufw allow from", "ufw allow 22/tcp\nufw allow from");
+    assert_eq!(
+        ufw_inverses(&out_of_reach_added, Some(&out_of_reach)),
+        ["198.18.1.0/24 | allow from"]
+    );
+    assert_eq!(
+        ufw_inverses(&out_of_reach_added, None),
+        ["198.18.1.0/24 | insert 3"]
+    );
+    // The same rule after the application's lines and before 80's: in
+    // reach of ufw's count.
+    let after_app = portplan_run::UfwLists {
+        ipv4: [lists.ipv4[0].clone(), portplan_v4.to_string()]
+            .into_iter()
+            .chain(cifs("0.0.0.0/0"))
+            .collect(),
+        ..squeezed.clone()
+    };
+    assert_eq!(
+        ufw_inverses(squeezed_added, Some(&after_app)),
+        ["198.18.1.0/24 | insert 2"]
     );
 }
 
@@ -555,4 +619,112 @@ fn ufw_absent_undone(
     let planned = steps(&[], &state, Task::Absent, false).unwrap();
     let undo = portplan_run::undo(&state, added, lists, &planned.commands).unwrap();
     (planned.commands, undo)
+}
+
+#[test]
+fn ufw_rules_out_of_their_order_are_named_and_others_changes_are_not() {
+    let lists = |ipv4: &[&str], ipv6: &[&str]| portplan_run::UfwLists {
+        ipv4: ipv4.iter().map(|t| t.to_string()).collect(),
+        ipv6: ipv6.iter().map(|t| t.to_string()).collect(),
+    };
+    let portplan =
+        "allow tcp 7001 ::/0 any 2001:db8:1::/64 in comment=706f7274706c616e3a6170702e61";
+    let deny = "deny tcp 7001 ::/0 any 2001:db8::/32 in";
+    let ssh = "allow tcp 22 ::/0 any ::/0 in";
+    let before = lists(
+        &["allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in"],
+        &[portplan, deny, ssh],
+    );
+    assert_eq!(before.out_of_place(&before.clone()), None);
+    // Put back after the deny that covers it: cut off, though it is there.
+    let misplaced = lists(
+        &before.ipv4.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[deny, portplan, ssh],
+    );
+    assert_eq!(
+        before.out_of_place(&misplaced).as_deref(),
+        Some(&*format!(
+            "in user6.rules, `{deny}` now comes before `{portplan}`, which it followed before \
+             the run"
+        ))
+    );
+    // Someone else's rules added or deleted meanwhile, anywhere: in place.
+    let others = lists(&[], &["allow tcp 80 ::/0 any ::/0 in", portplan, deny]);
+    assert_eq!(before.out_of_place(&others), None);
+    // A repeated line counts as often as both sides have it.
+    let twice = lists(
+        &before.ipv4.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[ssh, portplan, deny, ssh],
+    );
+    assert_eq!(before.out_of_place(&twice), None);
+    // portplan's allows in another order among themselves admit what they
+    // did; one edited by hand into a deny is fixed like anyone else's.
+    let other = "allow tcp 7002 ::/0 any 2001:db8:2::/64 in comment=706f7274706c616e3a6170702e62";
+    let two = lists(&[], &[portplan, other, deny, ssh]);
+    assert_eq!(
+        two.out_of_place(&lists(&[], &[other, portplan, deny, ssh])),
+        None
+    );
+    let edited = other.replacen("allow", "deny", 1);
+    let two = lists(&[], &[portplan, &edited, deny, ssh]);
+    assert!(
+        two.out_of_place(&lists(&[], &[&edited, portplan, deny, ssh]))
+            .is_some_and(|what| what.contains(&format!("`{edited}` now comes before `{portplan}`")))
+    );
+    // A line the run's first ufw command rewrote (an old file's, or one
+    // edited by hand) is compared as ufw writes it: the deny is still
+    // there, and portplan's rule now after it.
+    let p4 = "allow tcp 7001 0.0.0.0/0 any 198.18.1.0/24 in comment=706f7274706c616e3a6170702e61";
+    let old = lists(&[p4, "deny  tcp 7001 0.0.0.0/0 any 198.18.1.7/16"], &[]);
+    let rewritten = "deny tcp 7001 0.0.0.0/0 any 198.18.0.0/16 in";
+    assert_eq!(
+        old.out_of_place(&lists(&[rewritten, p4], &[])).as_deref(),
+        Some(&*format!(
+            "in user.rules, `{rewritten}` now comes before `{p4}`, which it followed before the run"
+        ))
+    );
+    assert_eq!(old.out_of_place(&lists(&[p4, rewritten], &[])), None);
+    let moved = lists(&[], &[ssh, portplan, deny]);
+    assert!(
+        before
+            .out_of_place(&moved)
+            .is_some_and(|what| what.starts_with(&format!("in user6.rules, `{ssh}` now comes")))
+    );
+}
+
+/// Tuple lines are read as ufw reads them (`_read_rules`): an old file's
+/// application lines have 8 words (no direction), a line with no
+/// application on either side (`- -`) is a plain rule, and one of fewer
+/// than 6 words or more than 9 is skipped, counted by no number.
+#[test]
+fn ufw_numbers_read_tuple_lines_as_ufw_does() {
+    let added =
+        "ufw allow from 198.18.1.0/24 to any port 7001 proto tcp comment 'portplan:app.a'\n";
+    let portplan =
+        "allow tcp 7001 0.0.0.0/0 any 198.18.1.0/24 in comment=706f7274706c616e3a6170702e61";
+    let eighty = "allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in";
+    let with = |first: &[&str]| portplan_run::UfwLists {
+        ipv4: first
+            .iter()
+            .chain(&[portplan, eighty])
+            .map(|t| t.to_string())
+            .collect(),
+        ipv6: Vec::new(),
+    };
+    let inverse = |first: &[&str]| ufw_inverses(added, Some(&with(first)));
+    // One rule of two lines: ufw counts 2 rules once portplan's is gone,
+    // and 2 walks past the application's second line.
+    let old_app = [
+        "allow udp 137,138 0.0.0.0/0 any 0.0.0.0/0 CIFS -",
+        "allow tcp 139,445 0.0.0.0/0 any 0.0.0.0/0 CIFS -",
+    ];
+    assert_eq!(inverse(&old_app), ["198.18.1.0/24 | insert 2"]);
+    // Two plain rules: 3.
+    let plain = [
+        "allow udp 137 0.0.0.0/0 any 0.0.0.0/0 - - in",
+        "allow tcp 139 0.0.0.0/0 any 0.0.0.0/0 - - in",
+    ];
+    assert_eq!(inverse(&plain), ["198.18.1.0/24 | insert 3"]);
+    // A malformed line is no rule to ufw.
+    assert_eq!(inverse(&["allow tcp 22"]), ["198.18.1.0/24 | insert 1"]);
 }

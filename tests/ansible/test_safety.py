@@ -33,11 +33,14 @@ admit, `stranger` (198.18.99.9) one they do not.
   old behaviour (foreign rules of any action, iptables-nft hosts, the
   operator's nftables.conf and iptables files, colliding ids, a foreign set,
   hand-edited rules, precise rollback, ufw per rule putting an IPv6 rule
-  back at its number in ufw's IPv6 list), and ufw's batch: on iptables-legacy
+  back at its number in ufw's IPv6 list, counting application rules as
+  ufw does and saying so where no number reaches a rule's place), and
+  ufw's batch: on iptables-legacy
   waiting for the xtables lock another tool holds, refusing to reload user
   chains changed with iptables directly, and not refusing where ufw itself
   left its generated chains other than its files.
-- FaultMatrix: per backend, every invocation of the tool failed in turn
+- FaultMatrix: per backend (ufw both as its batch and per rule), every
+  invocation of the tool failed in turn
   during `present` from empty, `absent` after present and (nftables,
   iptables) the persist step, every changing one also after it ran (not
   firewalld's D-Bus calls: the relay has no such mode), plus SIGKILLs; for ufw's batch also each
@@ -425,6 +428,12 @@ class Target:
         shutil.copy2(program, copy)
         host.run("mount", "--bind", self._wrapper(name, copy), program)
 
+    @property
+    def batch(self):
+        """Whether the host's ufw changes go as portplan's batch (the
+        default), not one `ufw` run per rule (PORTPLAN_UFW=ufw)."""
+        return self.backend == "ufw" and self.env.get("PORTPLAN_UFW") != "ufw"
+
     def counter(self):
         """A fresh invocation counter (a file; its log beside it) for one run."""
         return os.path.join(self.fault_dir, f"count-{uuid.uuid4().hex[:8]}")
@@ -506,6 +515,12 @@ class Target:
         """The lines of the running firewall that carry portplan's tag."""
         return sorted(line.strip() for line in self.running().splitlines()
                       if re.search("portplan[:_-]", line))
+
+
+def tuple_lines(rules_file):
+    """ufw's list of one family's rules: its rules file's tuple lines."""
+    return [line.split("### tuple ### ", 1)[1] for line in rules_file.splitlines()
+            if line.startswith("### tuple ### ")]
 
 
 def ufw_user_chains(host):
@@ -639,7 +654,7 @@ class Matrix:
             self.cases.append(case)
             self.check(case, code, result, current, after, end)
             current = after
-        if self.target.backend != "ufw":
+        if not self.target.batch:
             self.rollback_panics(state, start, end, label, invocations, counted)
         return invocations
 
@@ -674,7 +689,7 @@ class Matrix:
                 self.fail(case, f"a rollback that did not finish, yet changed=false: "
                                 f"{brief(result)}")
             actions = result.get("actions")
-            if target.backend in ("nftables", "iptables"):
+            if target.backend != "firewalld":
                 # One command per changing invocation.
                 right = actions == planned[:changes.index(k)]
             else:
@@ -802,7 +817,7 @@ class Matrix:
         self.reference["planned"] = target.snapshot()
         self.bring("empty")
         self.reference["empty"] = target.snapshot()
-        batch = target.backend == "ufw"
+        batch = target.batch
         if "present" in parts:
             present = self.step("present", "empty", "planned", "present from empty")
             if persists:
@@ -1269,6 +1284,82 @@ class Regressions(unittest.TestCase):
         after = target.snapshot()
         self.assertEqual(after, before, "the rolled-back run changed the host:\n"
                                         + diff(before, after))
+
+    def test_ufw_rollback_counts_application_rules_as_ufw_does(self):
+        """Where an application rule is in ufw's lists, ufw counts it once
+        but writes a tuple line per port entry of its profile (CIFS: two),
+        and `ufw insert N` takes both counts (ufw's frontend.py, and
+        set_rule in backend_iptables.py: N within the rules as counted, then
+        the rule before the N-th line, walking past an application rule's
+        lines rather than splitting them). portplan's IPv6 rule is deleted,
+        then the delete fails, and the rollback puts it back:
+        - CIFS added after portplan's rules: before CIFS's IPv6 twins,
+          where it was (the rollback took the listing's number and put it
+          last, and said it had worked);
+        - CIFS first (an operator's CIFS, then SSH, then portplan): the
+          place before portplan's last IPv4 rule is out of reach of every
+          number ufw takes (after CIFS's two lines and 22's, 4 is past
+          ufw's count). The rule before it goes back after it: portplan's
+          allows in another order among themselves, which admit the same,
+          and the rollback succeeds;
+        - CIFS first and 8080 last: the place right before 8080's rule is
+          out of reach too, in both lists. portplan's last rule of each
+          list goes back after 8080's, later, never earlier (the listing's
+          number put the IPv4 one before the 9090 rule it followed, and the
+          ones after it out of place too), the others in their places, and
+          the rollback says which rule is out of its place: ufw takes the
+          first rule that matches, so that is not the firewall as it was."""
+        for layout in ("CIFS after", "CIFS first", "CIFS first, 8080 last"):
+            with self.subTest(layout=layout):
+                address = next(self.addresses)
+                name = f"rb-{address.rsplit('.', 1)[1]}"
+                target = Target(self.lan, name, address, "ufw", env={"PORTPLAN_UFW": "ufw"})
+                plan = dual_family_plan(name, address)
+                host = target.host
+                if layout != "CIFS after":
+                    host.run("ufw", "insert", "1", "allow", "CIFS")
+                removals = self.removals(target, plan, "ufw", reason="running ufw per rule")
+                self.assertIn("2001:db8:60::/64", removals[-1], "the IPv6 rule goes last")
+                code, result = target.run(plan)
+                self.assert_ok(code, result, changed=True, label="present again")
+                if layout != "CIFS first":
+                    host.run("ufw", "allow", "CIFS" if layout == "CIFS after" else "8080/tcp")
+                before = target.snapshot()
+                k = int(removals[-1].split()[0])
+                code, result = target.run(plan, "absent", fault=f"half {k}",
+                                          counter=target.counter())
+                if layout == "CIFS after":
+                    self.assert_failed(code, result, "injected failure", label=layout)
+                    after = target.snapshot()
+                    self.assertEqual(after, before, "the rolled-back run changed the host:\n"
+                                                    + diff(before, after))
+                    continue
+                if layout == "CIFS first":
+                    self.assert_failed(code, result, "injected failure", label=layout)
+                    for path in target.saved_paths():
+                        was = tuple_lines(before["saved"][path])
+                        now = tuple_lines(target.saved()[path])
+                        ours = [line for line in was if "comment=" in line]
+                        self.assertEqual(sorted(now), sorted(was), path)
+                        self.assertEqual(now[:len(was) - len(ours)], was[:len(was) - len(ours)],
+                                         f"{path}: the operator's rules, then portplan's")
+                    continue
+                self.assertEqual(code, 1, brief(result))
+                self.assertTrue(result["failed"] and result["changed"], brief(result))
+                for needle in ("injected failure", "not all in their places",
+                               "in user.rules, `allow tcp 8080 0.0.0.0/0 any 0.0.0.0/0 in` now "
+                               "comes before `allow tcp 7002 0.0.0.0/0 any 198.18.60.0/24 in "
+                               "comment="):
+                    self.assertIn(needle, result["msg"])
+                for path in target.saved_paths():
+                    was = tuple_lines(before["saved"][path])
+                    last = max(i for i, line in enumerate(was) if "comment=" in line)
+                    self.assertEqual(tuple_lines(target.saved()[path]),
+                                     was[:last] + was[last + 1:] + was[last:last + 1], path)
+                # The next run does what it was asked.
+                code, result = target.run(plan, "absent")
+                self.assert_ok(code, result, changed=True, label="absent again")
+                self.assertNotIn("portplan:", host.run("ufw", "show", "added"))
 
     def test_rollback_keeps_changes_made_meanwhile(self):
         """Item 4: a failing run's rollback undoes its own changes only. A
@@ -2027,22 +2118,35 @@ class Concurrency(unittest.TestCase):
 
 
 class FaultMatrix(unittest.TestCase):
-    # label: (backend, parts, address). firewalld and ufw, whose every
-    # command is a Python program, split their matrix over two test hosts
-    # that run in parallel.
-    HOSTS = {"nftables": ("nftables", ("present", "absent"), "198.18.2.51"),
-             "iptables": ("iptables", ("present", "absent"), "198.18.2.52"),
-             "ufw present": ("ufw", ("present",), "198.18.2.53"),
-             "ufw absent": ("ufw", ("absent",), "198.18.2.54"),
-             "firewalld present": ("firewalld", ("present",), "198.18.2.55"),
-             "firewalld absent": ("firewalld", ("absent",), "198.18.2.56")}
+    # label: (backend, parts, address, environment). firewalld and ufw,
+    # whose every command is a Python program, split their matrix over two
+    # test hosts that run in parallel. ufw twice: its batch, and per rule
+    # (each `ufw` run a command with an inverse, undone by the rollback).
+    PER_RULE = {"PORTPLAN_UFW": "ufw"}
+    HOSTS = {"nftables": ("nftables", ("present", "absent"), "198.18.2.51", None),
+             "iptables": ("iptables", ("present", "absent"), "198.18.2.52", None),
+             "ufw present": ("ufw", ("present",), "198.18.2.53", None),
+             "ufw absent": ("ufw", ("absent",), "198.18.2.54", None),
+             "ufw per rule present": ("ufw", ("present",), "198.18.2.57", PER_RULE),
+             "ufw per rule absent": ("ufw", ("absent",), "198.18.2.58", PER_RULE),
+             "firewalld present": ("firewalld", ("present",), "198.18.2.55", None),
+             "firewalld absent": ("firewalld", ("absent",), "198.18.2.56", None)}
 
     @classmethod
     def setUpClass(cls):
         cls.lan = Lan("fault")
         cls.targets = {label: (Target(cls.lan, f"{backend[:3]}-{address.rsplit('.', 1)[1]}",
-                                      address, backend), parts)
-                       for label, (backend, parts, address) in cls.HOSTS.items()}
+                                      address, backend, env=env), parts)
+                       for label, (backend, parts, address, env) in cls.HOSTS.items()}
+        for target, _ in cls.targets.values():
+            if target.backend == "ufw" and not target.batch:
+                # An application rule before portplan's: ufw counts it as one
+                # rule but writes two lines (CIFS: udp and tcp), and its
+                # inserts take both, walking past its lines. (Further
+                # before, it puts places at the list's end out of reach of
+                # every number: Regressions, counts application rules as ufw
+                # does.)
+                target.host.run("ufw", "allow", "CIFS")
 
     @classmethod
     def tearDownClass(cls):
@@ -2140,7 +2244,7 @@ def panic_cases(matrix):
             continue
         current = target.snapshot()
         actions = result["actions"]
-        batch = target.backend == "ufw" and target.env.get("PORTPLAN_UFW") != "ufw"
+        batch = target.batch
         commands = 0 if batch else len(actions)
         points = [f"{step} {k}" for k in range(1, commands + 1) for step in ("command", "ran")]
         points += ["read-back 1", "persist 1"]

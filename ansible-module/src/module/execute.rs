@@ -142,6 +142,10 @@ pub struct RestorePoint {
     /// The inverse of each command of the run, where every one has one
     /// (iptables, ufw): a rollback runs those of the applied ones, in reverse.
     undo: Option<Vec<Command>>,
+    /// ufw: its two rule lists as its rules files held them before the
+    /// run, where they could be read: a rollback puts every rule back in
+    /// its place among them ([`in_their_places`]).
+    ufw_lists: Option<portplan_run::UfwLists>,
     /// ufw where the batch could be used: the layout and the change as
     /// edits of its rules files, or why this change has no batch form.
     batch: Option<Result<(ufw::Layout, Vec<portplan_run::ufw::Edit>), String>>,
@@ -217,6 +221,7 @@ pub fn restore_point(
         before: state.clone(),
         zone: output.zone.clone(),
         undo: portplan_run::undo(state, listed, lists.as_ref(), commands),
+        ufw_lists: lists,
         batch: ufw_layout
             .and_then(|layout| layout.as_ref().ok())
             .map(|layout| ufw::plan(layout, commands).map(|edits| (layout.clone(), edits))),
@@ -273,7 +278,8 @@ impl Restored {
 /// hand-edited ones included, with the state before: what still differs (a
 /// failed command's partial change, or everything where there are no
 /// inverses) is put back by core's `plan-restore`, and read back again; a
-/// rollback that cannot reach the state before is an error. Either way
+/// rollback that cannot reach the state before is an error, as is, on ufw,
+/// a rule back but out of its place ([`in_their_places`]). Either way
 /// every other rule, including one someone added meanwhile, stays as it is.
 /// `applied` is how many of the run's commands ran.
 pub fn restore(point: &RestorePoint, applied: usize) -> Result<Restored, String> {
@@ -285,6 +291,7 @@ pub fn restore(point: &RestorePoint, applied: usize) -> Result<Restored, String>
     let restored = undo_applied(point, applied, &before)?;
     let now = read_now(point)?;
     if tagged_lines(&now)? == before {
+        in_their_places(point)?;
         return Ok(restored);
     }
     let commands = portplan_core::plan_restore(&point.before, &now).map_err(|e| e.to_string())?;
@@ -298,11 +305,33 @@ pub fn restore(point: &RestorePoint, applied: usize) -> Result<Restored, String>
             difference(&before, &after)
         ));
     }
+    in_their_places(point)?;
     let by_plan_restore = point.undo.is_none() && point.batch_done.is_none() && applied > 0;
     Ok(if by_plan_restore {
         Restored::Undone
     } else {
         Restored::Repaired
+    })
+}
+
+/// ufw takes the first rule that matches, so the read-back's rules being
+/// there is not enough: a rule put back after a deny it preceded stays cut
+/// off. Its rules files, read again, must hold every rule they held before
+/// (and still hold) in the same order, but for portplan's allows among
+/// themselves ([`portplan_run::UfwLists::out_of_place`]). Where they cannot
+/// be read, now or before the run, there is nothing to compare, and the
+/// read-back stands.
+fn in_their_places(point: &RestorePoint) -> Result<(), String> {
+    let Some(before) = &point.ufw_lists else {
+        return Ok(());
+    };
+    let Ok(now) = ufw::rule_lists() else {
+        return Ok(());
+    };
+    before.out_of_place(&now).map_or(Ok(()), |what| {
+        Err(format!(
+            "portplan's rules read back as before the run, but not all in their places: {what}"
+        ))
     })
 }
 
