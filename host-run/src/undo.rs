@@ -286,8 +286,8 @@ fn ufw(added: &str, lists: Option<&UfwLists>, commands: &[Command]) -> Option<Ve
 /// For each command, the number `ufw insert` takes to put a deleted rule
 /// back at its place (`None`: append it, it was last of its list or no
 /// number reaches its place; or not a delete), from ufw's rules files
-/// ([`ufw_insert_number`]). `None` when a
-/// delete is not of portplan's shape or its rule is not in the files.
+/// ([`ufw_insert_number`]). `None` when a delete is not of portplan's
+/// shape or its rule is not in the files.
 fn numbers_in_files(lists: &UfwLists, commands: &[Command]) -> Option<Vec<Option<usize>>> {
     // Each list's lines as ufw reads them (it skips one of the wrong length;
     // it also skips one whose interface or fields its parser rejects, which
