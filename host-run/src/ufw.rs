@@ -158,7 +158,7 @@ fn port_words(ports: &str) -> Option<(&str, bool)> {
 }
 
 /// ufw's `hex_encode`: the UTF-8 bytes in lowercase hex.
-fn hex(text: &str) -> String {
+pub(crate) fn hex(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -129,7 +129,7 @@ impl<'a> Placed<'a> {
 /// in the comment as ufw writes it, and ufw's plain `allow` (not one
 /// edited by hand into another action).
 fn is_portplan_allow(tuple: &str) -> bool {
-    let tag: String = TAG_PREFIX.bytes().map(|b| format!("{b:02x}")).collect();
+    let tag = crate::ufw::hex(TAG_PREFIX);
     tuple.starts_with("allow ") && tuple.contains(&format!(" comment={tag}"))
 }
 
@@ -364,7 +364,7 @@ fn ufw_count(lines: &[&UfwTuple]) -> usize {
     let mut seen = std::collections::BTreeSet::new();
     lines
         .iter()
-        .filter(|line| line.app.as_ref().is_none_or(|app| seen.insert(app.key())))
+        .filter(|line| line.app.as_ref().is_none_or(|app| seen.insert(app.key)))
         .count()
 }
 
@@ -419,15 +419,10 @@ impl<'a> UfwTuple<'a> {
     }
 }
 
-impl<'a> AppRule<'a> {
+impl AppRule<'_> {
     /// Whether two lines are of one rule, as set_rule tells.
     fn same_rule(&self, other: &AppRule) -> bool {
         self.rule == other.rule
-    }
-
-    /// What get_rules_count counts an application rule by.
-    fn key(&self) -> [&'a str; 5] {
-        self.key
     }
 }
 
