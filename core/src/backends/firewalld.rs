@@ -22,7 +22,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Placed, SET_THRESHOLD, TAG_PREFIX, bare, family_of, normalize_source, parse_ports};
+use super::{
+    Placed, SET_THRESHOLD, TAG_PREFIX, bare, family_of, is_tag, normalize_source, parse_ports,
+};
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use crate::resolve::parse_net;
 use crate::state::{
@@ -197,9 +199,7 @@ fn rich_rule(text: &str) -> Option<RichRule> {
                 rule.port = Some((transport, parse_ports(get("port")?, '-')?));
             }
             "log" => {
-                rule.tag = get("prefix")
-                    .filter(|p| p.starts_with(TAG_PREFIX))
-                    .map(str::to_string);
+                rule.tag = get("prefix").filter(|p| is_tag(p)).map(str::to_string);
             }
             "limit" | "audit" | "nflog" => {}
             "accept" => {

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{Placed, TAG_PREFIX, colon_ports, normalize_source, parse_ports};
-use crate::model::{OpenPort, PlanError, Transport};
+use super::admitted::Admitted;
+use super::{EVERY_PORT, Placed, colon_ports, is_tag, normalize_source, parse_ports};
+use crate::model::{PlanError, PortRange, Transport};
 use crate::state::{
     ChainId, Command, ForeignRule, IpFamily, IptablesChain, IptablesRule, IptablesState, TaggedRule,
 };
@@ -18,36 +19,109 @@ struct Saved {
     dport: Option<String>,
     comment: Option<String>,
     target: Option<String>,
-    /// Anything else (interfaces, states, negations): the rule is conditional.
+    /// `! -s`: every source but that one.
+    negated_source: bool,
+    /// Anything else (interfaces, states, negations, a field matched twice):
+    /// the rule is conditional.
     other: bool,
 }
 
 fn parse_rule(tokens: &[String]) -> Saved {
     let mut saved = Saved::default();
+    let mut negated = false;
     let mut i = 0;
     while i < tokens.len() {
         let value = tokens.get(i + 1).cloned();
-        match tokens[i].as_str() {
-            "-s" | "--source" => saved.source = value,
-            "-p" | "--protocol" => saved.protocol = value,
-            "--dport" | "--dports" | "--destination-port" => saved.dport = value,
-            "--comment" => saved.comment = value,
-            "-j" | "--jump" => saved.target = value,
+        let option = tokens[i].as_str();
+        let field = match option {
+            "!" => {
+                saved.other = true;
+                negated = true;
+                i += 1;
+                continue;
+            }
+            "-s" | "--source" => {
+                saved.negated_source = negated;
+                &mut saved.source
+            }
+            "-p" | "--protocol" => &mut saved.protocol,
+            "--dport" | "--dports" | "--destination-port" | "--destination-ports" => {
+                &mut saved.dport
+            }
+            // A second comment (`-m comment` twice) must not hide a tag:
+            // the tag is kept, and the rule is not as portplan writes it.
+            "--comment" if saved.comment.as_deref().is_some_and(is_tag) => {
+                saved.other = true;
+                i += 2;
+                continue;
+            }
+            "--comment" => &mut saved.comment,
+            // A goto decides as a jump does: someone else's rule.
+            "-j" | "--jump" | "-g" | "--goto" => &mut saved.target,
             // Matches that only load a module, and the reject type, add no condition.
             "-m" if matches!(
                 value.as_deref(),
                 Some("tcp" | "udp" | "comment" | "multiport")
-            ) => {}
-            "--reject-with" => {}
+            ) =>
+            {
+                i += 2;
+                continue;
+            }
+            "--reject-with" => {
+                i += 2;
+                continue;
+            }
             _ => {
                 saved.other = true;
+                negated = false;
+                i += 1;
+                continue;
+            }
+        };
+        // The same field matched twice: both must hold, which one field
+        // cannot say (`--dport 1 --dports 7001` admits nothing).
+        let twice = field.is_some();
+        *field = value;
+        saved.other |= twice;
+        negated = false;
+        i += 2;
+    }
+    saved
+}
+
+/// What a saved rule admits if it accepts, read wide (see `admitted`):
+/// `!` negates the option after it.
+fn admitted(tokens: &[String]) -> Admitted {
+    let mut admitted = Admitted::default();
+    let mut negated = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        let value = tokens.get(i + 1).map(String::as_str).unwrap_or_default();
+        let list = || value.split(',');
+        match tokens[i].as_str() {
+            "!" => {
+                negated = true;
+                i += 1;
+                continue;
+            }
+            "-p" | "--protocol" => admitted.protocols([value], negated),
+            "--dport" | "--dports" | "--destination-port" | "--destination-ports" => {
+                let ranges: Option<Vec<_>> = list().map(|p| parse_ports(p, ':')).collect();
+                admitted.ports(None, ranges, negated);
+            }
+            "-i" | "--in-interface" => admitted.interface(value, negated),
+            "--ctstate" | "--state" => admitted.states(list(), negated),
+            other => {
+                // An option read elsewhere (`! -s`) or not at all takes the `!`.
+                negated &= !other.starts_with('-');
                 i += 1;
                 continue;
             }
         }
+        negated = false;
         i += 2;
     }
-    saved
+    admitted
 }
 
 fn transport(protocol: Option<&str>) -> Option<Transport> {
@@ -127,44 +201,60 @@ fn read_rule(
         chain.drops = true;
         chain.insert_before.get_or_insert(number);
     }
-    let (Some(transport), Some(ports)) = (
-        transport(saved.protocol.as_deref()),
-        saved.dport.as_deref().and_then(|p| parse_ports(p, ':')),
-    ) else {
-        return Ok(());
+    let tag = saved.comment.clone().filter(|c| is_tag(c));
+    if saved.target.as_deref() == Some("ACCEPT") {
+        let sources: Vec<String> = saved
+            .source
+            .as_deref()
+            .filter(|_| !saved.negated_source)
+            .and_then(normalize_source)
+            .into_iter()
+            .collect();
+        state
+            .open
+            .extend(admitted(&spec).open(&sources, tag.as_deref()));
+    }
+    // Every range of `--dport 80`, `--dports 2911,2912:2920`.
+    let listed: Option<Vec<PortRange>> = saved
+        .dport
+        .as_deref()
+        .and_then(|list| list.split(',').map(|p| parse_ports(p, ':')).collect());
+    let transport = transport(saved.protocol.as_deref());
+    // A tagged rule whose protocol or ports do not read as portplan writes
+    // them (no port match, a multiport list) is portplan's all the same:
+    // taken as holding every port and not intact, so that `present`
+    // replaces it and `absent` removes it (by its saved spec), rather than
+    // not see it.
+    let (transport, ranges, unread) = match (transport, listed) {
+        (Some(transport), Some(ranges)) if tag.is_none() || ranges.len() == 1 => {
+            (transport, ranges, false)
+        }
+        (transport, _) if tag.is_some() => {
+            (transport.unwrap_or(Transport::Tcp), vec![EVERY_PORT], true)
+        }
+        _ => return Ok(()),
     };
     let source = match &saved.source {
         Some(source) => normalize_source(source)
             .ok_or_else(|| PlanError::single(at, source, "not an IP address or CIDR"))?,
         None => family.any().to_string(),
     };
-    let tag = saved.comment.filter(|c| c.starts_with(TAG_PREFIX));
     if let (None, Some(target)) = (&tag, &saved.target) {
-        state.foreign.push(ForeignRule {
+        state.foreign.extend(ranges.iter().map(|ports| ForeignRule {
             action: target.clone(),
             family,
             transport,
-            ports,
+            ports: *ports,
             source: source.clone(),
             text: line.to_string(),
-        });
+        }));
     }
-    if saved.target.as_deref() == Some("ACCEPT") && !saved.other {
-        state.open.push(OpenPort {
-            transport,
-            ports,
-            sources: saved
-                .source
-                .as_ref()
-                .map(|_| vec![source.clone()])
-                .unwrap_or_default(),
-            tag: tag.clone(),
-        });
-    }
+    let ports = ranges[0];
     if let Some(tag) = tag {
         // Rules come in chain order: one after the catch-all never matches.
         let intact = saved.target.as_deref() == Some("ACCEPT")
             && !saved.other
+            && !unread
             && saved.source.is_some()
             && !after_catch_all;
         state.found.push(IptablesRule {

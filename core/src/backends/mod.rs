@@ -9,6 +9,7 @@
 //! (chains, zone sides, ufw's one list) that drop or not and take one family
 //! or both, and a set of `(slot, tagged rule)` pairs. Only rendering differs.
 
+mod admitted;
 mod firewalld;
 mod iptables;
 mod nftables;
@@ -35,6 +36,13 @@ const MAX_TAG: usize = 64;
 
 /// More sources than this go into a named set (nftables) or ipset (firewalld).
 const SET_THRESHOLD: usize = 3;
+
+/// Every port: what a rule without a port match (or one that does not
+/// read) may admit.
+const EVERY_PORT: PortRange = PortRange {
+    first: 1,
+    last: 65535,
+};
 
 /// The prefix that marks a rule as portplan's: the one place it is spelled.
 pub const TAG_PREFIX: &str = "portplan:";
@@ -607,6 +615,20 @@ fn sanitize_tag(tag: &str) -> String {
     let hash = name_hash(tag);
     let head: String = clean.chars().take(MAX_TAG - hash.len() - 1).collect();
     format!("{head}-{hash}")
+}
+
+/// Whether a rule's comment is a tag portplan writes: its prefix, then what
+/// [`sanitize_tag`] leaves (letters, digits, `.-_:`), 64 bytes at most. A
+/// comment that only starts with the prefix (`portplan: admin ssh (keep)`)
+/// is someone else's rule, never changed or removed.
+fn is_tag(comment: &str) -> bool {
+    comment.len() <= MAX_TAG
+        && comment.strip_prefix(TAG_PREFIX).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+        })
 }
 
 /// Eight hex digits of FNV-1a over `text`: fixed and platform-independent,

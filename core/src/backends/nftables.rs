@@ -11,8 +11,9 @@ use core::net::IpAddr;
 use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 use serde_json::Value;
 
-use super::{Placed, SET_THRESHOLD, TAG_PREFIX, bare, normalize_source};
-use crate::model::{OpenPort, PlanError, PortRange, Transport};
+use super::admitted::Admitted;
+use super::{EVERY_PORT, Placed, SET_THRESHOLD, TAG_PREFIX, bare, is_tag, normalize_source};
+use crate::model::{PlanError, PortRange, Transport};
 use crate::state::{
     ChainId, Command, ForeignRule, IpFamily, NftChain, NftFamily, NftRule, NftState, TaggedRule,
 };
@@ -40,6 +41,10 @@ fn addresses(right: &Value, sets: &Sets, at: (&str, &str)) -> (Vec<String>, Opti
             }
             None => (normalize_source(text).into_iter().collect(), None),
         },
+        // An element with a comment (or a timeout): `{"elem": {"val": ...}}`.
+        Value::Object(object) if object.contains_key("elem") => {
+            addresses(&object["elem"]["val"], sets, at)
+        }
         Value::Object(object) => {
             match (object.get("prefix"), object.get("set"), object.get("range")) {
                 (Some(prefix), _, _) => {
@@ -100,6 +105,19 @@ fn canonical(sources: Vec<String>) -> Vec<String> {
 }
 
 fn port_ranges(right: &Value) -> Vec<PortRange> {
+    read_ports(right).unwrap_or_else(|| match right {
+        // Lenient where a rule is matched against portplan's: what reads.
+        Value::Object(object) => match object.get("set") {
+            Some(Value::Array(items)) => items.iter().flat_map(port_ranges).collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    })
+}
+
+/// Every port of a `dport` match's right side, or `None` where any part of
+/// it does not read (a named set, an element portplan does not know).
+fn read_ports(right: &Value) -> Option<Vec<PortRange>> {
     let range = |first: &Value, last: &Value| {
         let (first, last) = (first.as_u64()?, last.as_u64()?);
         (0 < first && first <= last && last <= 65535).then_some(PortRange {
@@ -108,15 +126,22 @@ fn port_ranges(right: &Value) -> Vec<PortRange> {
         })
     };
     match right {
-        Value::Number(_) => range(right, right).into_iter().collect(),
+        Value::Number(_) => Some(vec![range(right, right)?]),
         Value::Object(object) => match (object.get("range"), object.get("set")) {
             (Some(Value::Array(pair)), _) if pair.len() == 2 => {
-                range(&pair[0], &pair[1]).into_iter().collect()
+                Some(vec![range(&pair[0], &pair[1])?])
             }
-            (None, Some(Value::Array(items))) => items.iter().flat_map(port_ranges).collect(),
-            _ => Vec::new(),
+            (None, Some(Value::Array(items))) => {
+                let mut ranges = Vec::new();
+                for item in items {
+                    ranges.extend(read_ports(item)?);
+                }
+                Some(ranges)
+            }
+            _ if object.contains_key("elem") => read_ports(&object["elem"]["val"]),
+            _ => None,
         },
-        _ => Vec::new(),
+        _ => None,
     }
 }
 
@@ -128,6 +153,8 @@ struct Rule {
     verdict: Option<String>,
     /// Statements other than counters, logging and the verdict.
     conditional: bool,
+    /// What the rule admits if it accepts, read wide (the audit's).
+    admitted: Admitted,
 }
 
 /// Whether a rule's sources come from a named set.
@@ -155,6 +182,15 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
                     .get("op")
                     .and_then(Value::as_str)
                     .is_some_and(|op| op == "==" || op == "in");
+                admit(&mut rule.admitted, body, protocol, field, !equal);
+                // The same field matched twice: both must hold, which one
+                // field cannot say (`ip saddr A ip saddr B` admits nothing).
+                let twice = match field {
+                    Some("saddr") => rule.sources.is_some(),
+                    Some("dport") => rule.ports.is_some(),
+                    _ => false,
+                };
+                rule.conditional |= twice;
                 match (protocol, field) {
                     (Some("ip"), Some("saddr")) if equal => {
                         let (sources, set) = addresses(right, sets, at);
@@ -174,11 +210,69 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
                 }
             }
             "accept" | "drop" | "reject" => rule.verdict = Some(kind.clone()),
+            // Where a jump or goto leads decides what the rule does to the
+            // traffic it matches: someone else's rule on that traffic.
+            "jump" | "goto" => {
+                rule.verdict = Some(kind.clone());
+                rule.conditional = true;
+            }
             "counter" | "log" => {}
             _ => rule.conditional = true,
         }
     }
     rule
+}
+
+/// What one match narrows of what a rule admits. `negated`: `!=`.
+fn admit(
+    admitted: &mut Admitted,
+    body: &Value,
+    protocol: Option<&str>,
+    field: Option<&str>,
+    negated: bool,
+) {
+    let right = body.get("right").unwrap_or(&Value::Null);
+    let key = body
+        .pointer("/left/meta/key")
+        .or_else(|| body.pointer("/left/ct/key"))
+        .and_then(Value::as_str);
+    match (key, protocol, field) {
+        (Some("l4proto"), _, _)
+        | (_, Some("ip"), Some("protocol"))
+        | (_, Some("ip6"), Some("nexthdr")) => admitted.protocols(words(right), negated),
+        (Some("state"), _, _) if body.pointer("/left/ct").is_some() => {
+            admitted.states(words(right), negated)
+        }
+        (Some("iif" | "iifname"), _, _) => {
+            if let Some(name) = right.as_str() {
+                admitted.interface(name, negated);
+            }
+        }
+        (_, Some(transport @ ("tcp" | "udp" | "th")), Some("dport")) => {
+            let transport = match transport {
+                "tcp" => Some(Transport::Tcp),
+                "udp" => Some(Transport::Udp),
+                _ => None,
+            };
+            // A named set's ports are not read: no narrowing.
+            admitted.ports(transport, read_ports(right), negated);
+        }
+        _ => {}
+    }
+}
+
+/// The words of a match's right side: `"tcp"`, `["established", "related"]`
+/// or `{"set": [...]}`.
+fn words(right: &Value) -> Vec<&str> {
+    let items = match right {
+        Value::Array(items) => items.as_slice(),
+        Value::Object(object) => match object.get("set") {
+            Some(Value::Array(items)) => items.as_slice(),
+            _ => &[],
+        },
+        other => std::slice::from_ref(other),
+    };
+    items.iter().filter_map(Value::as_str).collect()
 }
 
 fn nft_family(text: &str) -> Option<NftFamily> {
@@ -253,7 +347,7 @@ fn read_sets(items: &[Value]) -> Sets {
             .flat_map(|e| addresses(e, &BTreeMap::new(), (&at.0, &at.1)).0)
             .collect();
         let name = text(set, "name");
-        let owned = name.starts_with(SET_PREFIX) && text(set, "comment").starts_with(TAG_PREFIX);
+        let owned = name.starts_with(SET_PREFIX) && is_tag(&text(set, "comment"));
         sets.insert((at.0, at.1, name), (sources, owned));
     }
     sets
@@ -354,14 +448,29 @@ fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), Plan
             chain.insert_before = handle;
         }
     }
-    let Some((transport, ranges)) = rule.ports.clone() else {
-        return Ok(());
-    };
     let comment = item
         .get("comment")
         .and_then(Value::as_str)
-        .filter(|c| c.starts_with(TAG_PREFIX));
-    let (rule_family, sources, set) = match &rule.sources {
+        .filter(|c| is_tag(c));
+    if verdict == Some("accept") {
+        let sources = rule
+            .sources
+            .as_ref()
+            .map(|(_, sources, _)| sources.as_slice())
+            .unwrap_or_default();
+        state.open.extend(rule.admitted.open(sources, comment));
+    }
+    // A tagged rule whose ports or sources do not read (no port match, `!=`,
+    // a named port set, an unknown source set) is portplan's all the same:
+    // taken as holding every port from anywhere and not intact, so that
+    // `present` replaces it and `absent` removes it, rather than not see it.
+    let (transport, ranges, unread) = match rule.ports.clone() {
+        Some((transport, ranges)) if !ranges.is_empty() => (transport, ranges, false),
+        Some((transport, _)) if comment.is_some() => (transport, vec![EVERY_PORT], true),
+        None if comment.is_some() => (Transport::Tcp, vec![EVERY_PORT], true),
+        _ => return Ok(()),
+    };
+    let (rule_family, mut sources, set) = match &rule.sources {
         Some((rule_family, sources, set)) => (*rule_family, sources.clone(), set.clone()),
         // No source match: from anywhere, in the chain's family.
         None => {
@@ -373,18 +482,9 @@ fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), Plan
             (rule_family, vec![rule_family.any().to_string()], None)
         }
     };
-    if verdict == Some("accept") && !rule.conditional {
-        let open_sources = if rule.sources.is_some() {
-            sources.clone()
-        } else {
-            Vec::new()
-        };
-        state.open.extend(ranges.iter().map(|ports| OpenPort {
-            transport,
-            ports: *ports,
-            sources: open_sources.clone(),
-            tag: comment.map(str::to_string),
-        }));
+    let unread = unread || sources.is_empty();
+    if sources.is_empty() && comment.is_some() {
+        sources.push(rule_family.any().to_string());
     }
     let seen = Seen {
         at: format!("{family} {table} {chain_name}"),
@@ -395,7 +495,7 @@ fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), Plan
         sources: &sources,
     };
     let Some(tag) = comment else {
-        if let Some(action @ ("accept" | "drop" | "reject")) = verdict {
+        if let Some(action @ ("accept" | "drop" | "reject" | "jump" | "goto")) = verdict {
             state
                 .foreign
                 .extend(seen.foreign(action, handle.unwrap_or_default()));
@@ -411,6 +511,7 @@ fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), Plan
     });
     let intact = verdict == Some("accept")
         && !rule.conditional
+        && !unread
         && rule.sources.is_some()
         && !after_catch_all
         && owned_set.is_some() == set_referenced(&rule);

@@ -14,7 +14,7 @@
 //! an allow. Such a collision is refused before anything runs (in
 //! `backends/mod.rs`, for every backend).
 
-use super::{Placed, TAG_PREFIX, bare, colon_ports, family_of, normalize_source, parse_ports};
+use super::{Placed, bare, colon_ports, family_of, is_tag, normalize_source, parse_ports};
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use std::collections::BTreeSet;
 
@@ -146,7 +146,7 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
             PlanError::single(at, from, "not an IP address or CIDR in a ufw rule")
         })?),
     };
-    let tag = rule.comment.clone().filter(|c| c.starts_with(TAG_PREFIX));
+    let tag = rule.comment.clone().filter(|c| is_tag(c));
     let allows = rule.action == "allow" && !rule.other;
     if tag.is_none() {
         state.foreign.extend(foreign(

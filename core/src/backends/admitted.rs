@@ -1,0 +1,270 @@
+//! What a rule that accepts admits, as the audit must read it: wide.
+//!
+//! The audit (`loopback-exposed`) asks which ports the firewall admits from
+//! other hosts. Reading only the rules portplan writes itself (one
+//! transport, `dport ==`, one source) said "closed" over `accept`,
+//! `meta l4proto tcp accept`, `ct state new tcp dport 2911 accept`,
+//! `tcp dport != 2881 accept` or `-m multiport --dports 2911,2912`, all of
+//! which admit a local-only port to the world. So every accepting rule is
+//! read here for what it may admit: a match portplan does not know (an
+//! interface other than `lo`, a mark, a rate limit, a named port set)
+//! narrows the rule in a way the audit cannot judge, and is read as no
+//! narrowing at all. Only what surely admits no new connection from another
+//! host closes a rule: a conntrack state without `new` or `untracked`, the
+//! loopback interface, a protocol other than TCP and UDP.
+
+use crate::model::{OpenPort, PortRange, Transport};
+use crate::order;
+
+use super::EVERY_PORT as ALL;
+
+/// The ports, transports and state an accepting rule's matches leave open.
+#[derive(Debug, Clone)]
+pub(super) struct Admitted {
+    tcp: bool,
+    udp: bool,
+    /// Sorted, disjoint, not adjacent.
+    ports: Vec<PortRange>,
+    /// Admits no new connection from another host.
+    closed: bool,
+}
+
+impl Default for Admitted {
+    fn default() -> Self {
+        Admitted {
+            tcp: true,
+            udp: true,
+            ports: vec![ALL],
+            closed: false,
+        }
+    }
+}
+
+impl Admitted {
+    /// A protocol match: `only` the named ones, or (negated) all but them.
+    /// Names other than tcp and udp (icmp, `all`) matter only as what they
+    /// leave out.
+    pub(super) fn protocols<'a>(
+        &mut self,
+        names: impl IntoIterator<Item = &'a str>,
+        negated: bool,
+    ) {
+        let names: Vec<&str> = names.into_iter().collect();
+        if !negated && names.iter().any(|n| matches!(*n, "all" | "0")) {
+            return;
+        }
+        let named = |transport: &str| names.iter().any(|n| n.eq_ignore_ascii_case(transport));
+        let (tcp, udp) = (named("tcp"), named("udp"));
+        if negated {
+            self.tcp &= !tcp;
+            self.udp &= !udp;
+        } else {
+            self.tcp &= tcp;
+            self.udp &= udp;
+        }
+    }
+
+    /// A destination port match on one transport (`tcp dport`) or either
+    /// (`th dport`, `--dport` after `-p`); `None` where the ports could not
+    /// be read (a named set): no narrowing.
+    pub(super) fn ports(
+        &mut self,
+        transport: Option<Transport>,
+        ranges: Option<Vec<PortRange>>,
+        negated: bool,
+    ) {
+        match transport {
+            Some(Transport::Tcp) => self.udp = false,
+            Some(Transport::Udp) => self.tcp = false,
+            None => {}
+        }
+        let Some(ranges) = ranges else {
+            return;
+        };
+        let ranges = merged(ranges);
+        let keep = if negated { complement(&ranges) } else { ranges };
+        self.ports = intersection(&self.ports, &keep);
+    }
+
+    /// A match that lets no new connection from another host through.
+    pub(super) fn close(&mut self) {
+        self.closed = true;
+    }
+
+    /// A conntrack state match (`ct state`, `--ctstate`, `--state`): closed
+    /// unless it lets a new connection through.
+    pub(super) fn states<'a>(&mut self, states: impl IntoIterator<Item = &'a str>, negated: bool) {
+        let new = states
+            .into_iter()
+            .any(|s| s.eq_ignore_ascii_case("new") || s.eq_ignore_ascii_case("untracked"));
+        if new == negated {
+            self.close();
+        }
+    }
+
+    /// An input interface match: the loopback interface only is local.
+    pub(super) fn interface(&mut self, name: &str, negated: bool) {
+        if !negated && name == "lo" {
+            self.close();
+        }
+    }
+
+    /// What the rule opens: one entry per transport and range, from
+    /// `sources` (empty: from anywhere).
+    pub(super) fn open(&self, sources: &[String], tag: Option<&str>) -> Vec<OpenPort> {
+        if self.closed {
+            return Vec::new();
+        }
+        let transports = [(self.tcp, Transport::Tcp), (self.udp, Transport::Udp)];
+        transports
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .flat_map(|(_, transport)| {
+                self.ports.iter().map(move |ports| OpenPort {
+                    transport,
+                    ports: *ports,
+                    sources: sources.to_vec(),
+                    tag: tag.map(str::to_string),
+                })
+            })
+            .collect()
+    }
+}
+
+/// `ranges` sorted, overlapping and adjacent ones joined.
+fn merged(mut ranges: Vec<PortRange>) -> Vec<PortRange> {
+    order::sort_by_key(&mut ranges, |r| r.first);
+    let mut out: Vec<PortRange> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match out.last_mut() {
+            Some(last) if u32::from(range.first) <= u32::from(last.last) + 1 => {
+                last.last = last.last.max(range.last);
+            }
+            _ => out.push(range),
+        }
+    }
+    out
+}
+
+/// The ports 1-65535 that merged `ranges` leave out.
+fn complement(ranges: &[PortRange]) -> Vec<PortRange> {
+    let mut out = Vec::new();
+    let mut next = 1u32;
+    for range in ranges {
+        if u32::from(range.first) > next {
+            out.push(PortRange {
+                first: next as u16,
+                last: range.first - 1,
+            });
+        }
+        next = u32::from(range.last) + 1;
+    }
+    if next <= 65535 {
+        out.push(PortRange {
+            first: next as u16,
+            last: 65535,
+        });
+    }
+    out
+}
+
+/// The ports both merged lists hold.
+fn intersection(a: &[PortRange], b: &[PortRange]) -> Vec<PortRange> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        out.extend(a[i].intersection(b[j]));
+        if a[i].last < b[j].last {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(first: u16, last: u16) -> PortRange {
+        PortRange { first, last }
+    }
+
+    fn opened(admitted: &Admitted) -> Vec<(Transport, PortRange)> {
+        admitted
+            .open(&[], None)
+            .into_iter()
+            .map(|o| (o.transport, o.ports))
+            .collect()
+    }
+
+    #[test]
+    fn an_unqualified_accept_admits_every_port_of_both_transports() {
+        let all = Admitted::default();
+        assert_eq!(
+            opened(&all),
+            vec![(Transport::Tcp, ALL), (Transport::Udp, ALL)]
+        );
+    }
+
+    #[test]
+    fn negated_ports_admit_the_rest() {
+        let mut a = Admitted::default();
+        a.ports(Some(Transport::Tcp), Some(vec![r(80, 80), r(22, 22)]), true);
+        assert_eq!(
+            opened(&a),
+            vec![
+                (Transport::Tcp, r(1, 21)),
+                (Transport::Tcp, r(23, 79)),
+                (Transport::Tcp, r(81, 65535))
+            ]
+        );
+    }
+
+    #[test]
+    fn protocols_states_and_loopback() {
+        let mut icmp = Admitted::default();
+        icmp.protocols(["icmp"], false);
+        assert!(opened(&icmp).is_empty());
+        let mut not_tcp = Admitted::default();
+        not_tcp.protocols(["tcp"], true);
+        assert_eq!(opened(&not_tcp), vec![(Transport::Udp, ALL)]);
+        let mut established = Admitted::default();
+        established.states(["established", "related"], false);
+        assert!(opened(&established).is_empty());
+        let mut new = Admitted::default();
+        new.states(["NEW", "ESTABLISHED"], false);
+        assert_eq!(opened(&new).len(), 2);
+        let mut not_new = Admitted::default();
+        not_new.states(["new"], true);
+        assert!(opened(&not_new).is_empty());
+        let mut lo = Admitted::default();
+        lo.interface("lo", false);
+        assert!(opened(&lo).is_empty());
+        let mut eth = Admitted::default();
+        eth.interface("eth1", false);
+        assert_eq!(opened(&eth).len(), 2);
+    }
+
+    #[test]
+    fn unread_ports_do_not_narrow_and_matches_intersect() {
+        let mut set = Admitted::default();
+        set.ports(Some(Transport::Udp), None, false);
+        assert_eq!(opened(&set), vec![(Transport::Udp, ALL)]);
+        let mut both = Admitted::default();
+        both.ports(None, Some(vec![r(2000, 3000)]), false);
+        both.ports(None, Some(vec![r(2881, 2881)]), true);
+        assert_eq!(
+            opened(&both),
+            vec![
+                (Transport::Tcp, r(2000, 2880)),
+                (Transport::Tcp, r(2882, 3000)),
+                (Transport::Udp, r(2000, 2880)),
+                (Transport::Udp, r(2882, 3000))
+            ]
+        );
+        let mut all_but_all = Admitted::default();
+        all_but_all.ports(None, Some(vec![ALL]), true);
+        assert!(opened(&all_but_all).is_empty());
+    }
+}

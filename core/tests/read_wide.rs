@@ -1,0 +1,310 @@
+//! The readers against rules written to slip past them (an adversarial
+//! review, 2026-12-02): what an accept admits is read wide, so the audit
+//! never says closed over an open port; a tagged rule is seen however it was
+//! edited, so `present` replaces it; a comment that only starts with
+//! `portplan:` is someone else's; a rule matching one field twice is not
+//! intact; set elements with comments are read.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::{ipt, nft, nft_items, rule_2881};
+
+use portplan_core::{
+    FirewallBackend, FirewallOutput, FirewallRule, FirewallState, OpenPort, Transport,
+    plan_firewall, read_firewall,
+};
+
+const TABLE: &str = r#"{"table":{"family":"inet","name":"filter","handle":1}},
+ {"chain":{"family":"inet","table":"filter","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}}"#;
+
+/// A rule of `inet filter input`: its statements, and a comment if any.
+fn rule(handle: u64, comment: Option<&str>, expr: &str) -> String {
+    let comment = comment
+        .map(|c| format!(r#""comment":"{c}","#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"rule":{{"family":"inet","table":"filter","chain":"input","handle":{handle},{comment}"expr":[{expr}]}}}}"#
+    )
+}
+
+fn matching(left: &str, op: &str, right: &str) -> String {
+    format!(r#"{{"match":{{"op":"{op}","left":{left},"right":{right}}}}}"#)
+}
+
+const SADDR: &str = r#"{"payload":{"protocol":"ip","field":"saddr"}}"#;
+const TCP_DPORT: &str = r#"{"payload":{"protocol":"tcp","field":"dport"}}"#;
+const ACCEPT: &str = r#"{"accept":null}"#;
+
+/// One admitted range: transport, first and last port, sources.
+type Opened = (Transport, u16, u16, Vec<String>);
+
+fn open_of(state: &FirewallState) -> Vec<Opened> {
+    state
+        .open()
+        .iter()
+        .map(|o: &OpenPort| (o.transport, o.ports.first, o.ports.last, o.sources.clone()))
+        .collect()
+}
+
+fn iptables(rules: &str) -> FirewallState {
+    let saved = format!("*filter\n:INPUT DROP [0:0]\n{rules}COMMIT\n");
+    read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(saved, "")).unwrap()
+}
+
+fn desired() -> Vec<FirewallRule> {
+    vec![rule_2881("observer.sql", &["198.18.2.10/32"])]
+}
+
+fn script(state: &FirewallState, remove_all: bool) -> String {
+    let change = plan_firewall(&desired(), state, remove_all).unwrap();
+    change
+        .commands
+        .iter()
+        .map(|c| c.stdin.clone().unwrap_or_else(|| c.argv.join(" ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn an_nft_accept_admits_what_its_matches_leave_open() {
+    let l4proto = r#"{"meta":{"key":"l4proto"}}"#;
+    let ct = r#"{"ct":{"key":"state"}}"#;
+    let iif = r#"{"meta":{"key":"iif"}}"#;
+    let all = |t| (t, 1, 65535, vec![]);
+    let cases: Vec<(&str, String, Vec<Opened>)> = vec![
+        (
+            "accept",
+            ACCEPT.into(),
+            vec![all(Transport::Tcp), all(Transport::Udp)],
+        ),
+        (
+            "meta l4proto tcp accept",
+            format!("{},{ACCEPT}", matching(l4proto, "==", r#""tcp""#)),
+            vec![all(Transport::Tcp)],
+        ),
+        (
+            "ct state new tcp dport 2911 accept",
+            format!(
+                "{},{},{ACCEPT}",
+                matching(ct, "in", r#"["new"]"#),
+                matching(TCP_DPORT, "==", "2911")
+            ),
+            vec![(Transport::Tcp, 2911, 2911, vec![])],
+        ),
+        (
+            "tcp dport != 2881 accept",
+            format!("{},{ACCEPT}", matching(TCP_DPORT, "!=", "2881")),
+            vec![
+                (Transport::Tcp, 1, 2880, vec![]),
+                (Transport::Tcp, 2882, 65535, vec![]),
+            ],
+        ),
+        (
+            "ip saddr 10.0.0.0/8 accept",
+            format!(
+                "{},{ACCEPT}",
+                matching(SADDR, "==", r#"{"prefix":{"addr":"10.0.0.0","len":8}}"#)
+            ),
+            vec![
+                (Transport::Tcp, 1, 65535, vec!["10.0.0.0/8".into()]),
+                (Transport::Udp, 1, 65535, vec!["10.0.0.0/8".into()]),
+            ],
+        ),
+        (
+            "tcp dport @ports accept (a named set: not read, so every port)",
+            format!("{},{ACCEPT}", matching(TCP_DPORT, "==", r#""@ports""#)),
+            vec![all(Transport::Tcp)],
+        ),
+        // What admits no new connection from another host.
+        (
+            "ct state established,related accept",
+            format!(
+                "{},{ACCEPT}",
+                matching(ct, "in", r#"["established","related"]"#)
+            ),
+            vec![],
+        ),
+        (
+            "iif lo accept",
+            format!("{},{ACCEPT}", matching(iif, "==", r#""lo""#)),
+            vec![],
+        ),
+        (
+            "meta l4proto icmp accept",
+            format!("{},{ACCEPT}", matching(l4proto, "==", r#""icmp""#)),
+            vec![],
+        ),
+    ];
+    for (what, expr, open) in cases {
+        let state = nft_items(&[TABLE, &rule(5, None, &expr)]);
+        assert_eq!(open_of(&state), open, "{what}");
+    }
+}
+
+#[test]
+fn an_iptables_accept_admits_what_its_matches_leave_open() {
+    let all = |t| (t, 1, 65535, vec![]);
+    let cases: Vec<(&str, Vec<Opened>)> = vec![
+        (
+            "-A INPUT -j ACCEPT",
+            vec![all(Transport::Tcp), all(Transport::Udp)],
+        ),
+        ("-A INPUT -p tcp -j ACCEPT", vec![all(Transport::Tcp)]),
+        (
+            "-A INPUT -p tcp -m tcp ! --dport 2881 -j ACCEPT",
+            vec![
+                (Transport::Tcp, 1, 2880, vec![]),
+                (Transport::Tcp, 2882, 65535, vec![]),
+            ],
+        ),
+        (
+            "-A INPUT -p tcp -m multiport --dports 2911,2912 -j ACCEPT",
+            vec![(Transport::Tcp, 2911, 2912, vec![])],
+        ),
+        (
+            "-A INPUT -p tcp -m conntrack --ctstate NEW -m tcp --dport 2911 -j ACCEPT",
+            vec![(Transport::Tcp, 2911, 2911, vec![])],
+        ),
+        (
+            "-A INPUT ! -s 10.0.0.0/8 -p udp -j ACCEPT",
+            vec![all(Transport::Udp)],
+        ),
+        (
+            "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            vec![],
+        ),
+        ("-A INPUT -i lo -j ACCEPT", vec![]),
+        ("-A INPUT -p icmp -j ACCEPT", vec![]),
+    ];
+    for (line, open) in cases {
+        let state = iptables(&format!("{line}\n"));
+        assert_eq!(open_of(&state), open, "{line}");
+    }
+}
+
+#[test]
+fn a_comment_that_only_starts_with_the_prefix_is_someone_elses() {
+    for comment in ["portplan: admin ssh (keep)", "portplan:", "portplan:a b"] {
+        let line = format!(
+            "-A INPUT -s 198.18.2.10/32 -p tcp -m tcp --dport 2881 -m comment --comment \"{comment}\" -j ACCEPT\n"
+        );
+        let state = iptables(&line);
+        assert!(ipt(&state).found.is_empty(), "{comment}");
+        assert!(!script(&state, true).contains("-D INPUT"), "{comment}");
+        let expr = format!(
+            "{},{},{ACCEPT}",
+            matching(SADDR, "==", r#""198.18.2.10""#),
+            matching(TCP_DPORT, "==", "2881")
+        );
+        let state = nft_items(&[TABLE, &rule(5, Some(comment), &expr)]);
+        assert!(nft(&state).found.is_empty(), "{comment}");
+        assert!(!script(&state, true).contains("delete rule"), "{comment}");
+    }
+}
+
+#[test]
+fn a_tagged_rule_whose_ports_do_not_read_is_replaced_and_removed() {
+    let tag = Some("portplan:observer.sql");
+    let source = matching(SADDR, "==", r#""198.18.2.10""#);
+    let nft_cases = [
+        ("no port match", format!("{source},{ACCEPT}")),
+        (
+            "dport !=",
+            format!("{source},{},{ACCEPT}", matching(TCP_DPORT, "!=", "22")),
+        ),
+        (
+            "a named port set",
+            format!("{source},{},{ACCEPT}", matching(TCP_DPORT, "==", r#""@p""#)),
+        ),
+        (
+            "saddr twice (admits nothing)",
+            format!(
+                "{},{source},{},{ACCEPT}",
+                matching(SADDR, "==", r#""10.9.9.9""#),
+                matching(TCP_DPORT, "==", "2881")
+            ),
+        ),
+    ];
+    for (what, expr) in nft_cases {
+        let state = nft_items(&[TABLE, &rule(5, tag, &expr)]);
+        for remove_all in [false, true] {
+            let text = script(&state, remove_all);
+            assert!(
+                text.contains("delete rule inet filter input handle 5"),
+                "{what} (remove all: {remove_all}): {text}"
+            );
+        }
+    }
+    let tagged = "-m comment --comment portplan:observer.sql -j ACCEPT";
+    let ipt_cases = [
+        format!("-A INPUT -s 198.18.2.10/32 -p tcp -m multiport --dports 2881,22 {tagged}"),
+        format!("-A INPUT -s 198.18.2.10/32 {tagged}"),
+        format!(
+            "-A INPUT -s 198.18.2.10/32 -p tcp -m tcp --dport 1 -m multiport --dports 2881 {tagged}"
+        ),
+    ];
+    for line in ipt_cases {
+        let state = iptables(&format!("{line}\n-A INPUT -j DROP\n"));
+        for remove_all in [false, true] {
+            let text = script(&state, remove_all);
+            assert!(text.contains("-D INPUT"), "{line}: {text}");
+        }
+        assert!(script(&state, false).contains("-I INPUT"), "{line}");
+    }
+}
+
+#[test]
+fn set_elements_with_comments_are_read() {
+    let set = r#"{"set":{"family":"inet","name":"portplan_observer_sql_v4","table":"filter","type":"ipv4_addr","handle":3,"comment":"portplan:observer.sql","flags":["interval"],"elem":["198.18.2.10",{"elem":{"val":"198.19.100.99","comment":"temp access"}}]}}"#;
+    let expr = format!(
+        "{},{},{ACCEPT}",
+        matching(SADDR, "==", r#""@portplan_observer_sql_v4""#),
+        matching(TCP_DPORT, "==", "2881")
+    );
+    let state = nft_items(&[TABLE, set, &rule(5, Some("portplan:observer.sql"), &expr)]);
+    let sources: Vec<&str> = nft(&state)
+        .found
+        .iter()
+        .map(|f| f.rule.source.as_str())
+        .collect();
+    assert_eq!(sources, ["198.18.2.10/32", "198.19.100.99/32"]);
+    // The hand-added source is drift: present takes it out.
+    assert!(!script(&state, false).is_empty());
+}
+
+#[test]
+fn an_nft_jump_on_portplans_traffic_is_someone_elses_rule() {
+    let expr = format!(
+        r#"{},{},{{"jump":{{"target":"blocked"}}}}"#,
+        matching(SADDR, "==", r#""198.18.2.10""#),
+        matching(TCP_DPORT, "==", "2881")
+    );
+    let state = nft_items(&[TABLE, &rule(5, None, &expr)]);
+    let refused = plan_firewall(&desired(), &state, false).unwrap_err();
+    assert!(
+        refused.problems[0].message.contains("(jump)"),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_second_comment_does_not_hide_the_tag() {
+    let line = "-A INPUT -s 198.18.2.10/32 -p tcp -m tcp --dport 2881 -m comment --comment portplan:observer.sql -m comment --comment x -j ACCEPT\n-A INPUT -j DROP\n";
+    let state = iptables(line);
+    assert_eq!(ipt(&state).found.len(), 1);
+    assert!(!ipt(&state).found[0].intact);
+    assert!(script(&state, true).contains("-D INPUT"));
+}
+
+#[test]
+fn an_iptables_goto_on_portplans_traffic_is_someone_elses_rule() {
+    let line =
+        "-A INPUT -s 198.18.2.10/32 -p tcp -m tcp --dport 2881 -g BLOCKED\n-A INPUT -j DROP\n";
+    let refused = plan_firewall(&desired(), &iptables(line), false).unwrap_err();
+    assert!(
+        refused.problems[0].message.contains("(BLOCKED)"),
+        "{refused:?}"
+    );
+}
