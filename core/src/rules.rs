@@ -69,6 +69,7 @@ pub(crate) fn check(deployment: &Deployment, sources: &Sources, ids: &[HostId]) 
             }
             let firewall = observed.observation.firewall.as_ref();
             loopback_exposed(host, observed.phase, firewall, &listening, &mut findings);
+            wider_than_planned(sources, host, firewall, &mut findings);
         }
     }
     sort(deployment, &mut findings);
@@ -1060,6 +1061,71 @@ fn not_listening(host: &DeployedHost, listening: &Listening, findings: &mut Vec<
             ),
         );
     }
+}
+
+/// overexposed (a warning): a rule portplan did not write admits a planned
+/// port from sources the plan's rule does not. portplan changes only its own
+/// rules, so the audit reads the others only to say so: an accept of a
+/// management network on every port, or of everyone on one, opens the port
+/// wider than planned while every portplan rule is intact. Measured on the
+/// wire, `portplan reach` reports the same as an `overexposed` error.
+fn wider_than_planned(
+    sources: &Sources,
+    host: &DeployedHost,
+    firewall: Option<&ObservedFirewall>,
+    findings: &mut Vec<Finding>,
+) {
+    let Some(firewall) = firewall.filter(|f| f.backend != FirewallBackend::None) else {
+        return;
+    };
+    let foreign = firewall.open.iter().filter(|o| o.tag.is_none());
+    for open in foreign {
+        let facing = host.placed.iter().filter(|p| {
+            p.spec.exposure != Exposure::Loopback && p.spec.transport == open.transport
+        });
+        for placed in facing {
+            let Some(overlap) = open.ports.intersection(placed.ports) else {
+                continue;
+            };
+            let planned = sources.nets(placed);
+            let beyond = beyond(&open.sources, planned);
+            if beyond.is_empty() {
+                continue;
+            }
+            findings.push(
+                at(FindingCode::Overexposed, Severity::Warning, host, placed).say(
+                    format!(
+                        "{} admits {} port {overlap} from {}, beyond the plan, by a rule portplan did not write",
+                        firewall.backend.as_str(),
+                        placed.spec.transport.as_str(),
+                        beyond.join(", ")
+                    ),
+                    format!(
+                        "Narrow that rule to the plan's sources for {} (or add them to the plan); portplan reach measures who gets through.",
+                        quote(&placed.spec.id)
+                    ),
+                ),
+            );
+        }
+    }
+}
+
+/// The sources (CIDRs; none: anywhere) that no planned CIDR holds whole.
+fn beyond(admitted: &[String], planned: &[ipnet::IpNet]) -> Vec<String> {
+    let within = |net: &ipnet::IpNet| planned.iter().any(|p| p.contains(net));
+    if admitted.is_empty() {
+        let anywhere = ["0.0.0.0/0", "::/0"].map(|a| a.parse::<ipnet::IpNet>());
+        return if anywhere.iter().flatten().all(within) {
+            Vec::new()
+        } else {
+            vec!["anywhere".to_string()]
+        };
+    }
+    admitted
+        .iter()
+        .filter(|s| plan_net(s).is_none_or(|net| !within(&net) && !net.network().is_loopback()))
+        .map(|s| quote(s))
+        .collect()
 }
 
 /// loopback-exposed: a loopback-only port is reachable from other hosts.

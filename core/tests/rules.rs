@@ -417,6 +417,50 @@ fn firewall_rules_for_loopback_sources_or_other_ports_are_fine() {
     none(&r, Code::LoopbackExposed);
 }
 
+// ---- overexposed (the audit's warning) ----
+
+/// A rule portplan did not write that admits a planned port wider than the
+/// plan is said (an adversarial review: `ip saddr 10.0.0.0/8 tcp dport 2881
+/// accept` left the audit green); what the plan admits, and portplan's own
+/// rules (the live audit's `firewall-drift`), are not.
+#[test]
+fn a_foreign_rule_admitting_a_planned_port_wider_than_the_plan_warns() {
+    let observed = |open: serde_json::Value| {
+        check(
+            backup_host(),
+            "obs1",
+            Phase::Postinstall,
+            json!({ "firewall": { "backend": "nftables", "open": open } }),
+        )
+    };
+    let r = observed(json!([
+        { "transport": "tcp", "ports": 2881, "sources": ["10.0.0.0/8"] }
+    ]));
+    let f = one(&r, Code::Overexposed, Severity::Warning);
+    assert_eq!(f.spec.as_deref(), Some("observer.sql"));
+    assert!(
+        f.message.contains("port 2881 from 10.0.0.0/8"),
+        "{}",
+        f.message
+    );
+    let r = observed(
+        json!([{ "transport": "tcp", "ports": { "first": 1, "last": 65535 }, "sources": [] }]),
+    );
+    let wide = with_code(&r, Code::Overexposed);
+    assert!(
+        wide.iter().any(|f| f.message.contains("from anywhere")),
+        "{wide:#?}"
+    );
+    assert!(wide.iter().all(|f| f.severity == Severity::Warning));
+    for fine in [
+        json!([{ "transport": "tcp", "ports": 2881, "sources": ["198.18.0.1/32"] }]),
+        json!([{ "transport": "tcp", "ports": 2881, "sources": [], "tag": "portplan:observer.sql" }]),
+        json!([{ "transport": "udp", "ports": 2881, "sources": [] }]),
+    ] {
+        none(&observed(fine.clone()), Code::Overexposed);
+    }
+}
+
 #[test]
 fn a_loopback_port_on_the_wildcard_without_firewall_warns() {
     let r = check(
