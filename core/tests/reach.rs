@@ -74,10 +74,19 @@ fn results(
     }
 }
 
-fn all_hosts(plan: &Plan) -> Vec<ProbeResults> {
+/// As-planned results from every source of the plan: its hosts, its client
+/// networks, an outsider.
+fn every_source(plan: &Plan) -> Vec<ProbeResults> {
     plan.hosts
         .iter()
-        .map(|h| as_planned(&probes(plan, &host(&h.name))))
+        .map(|h| host(&h.name))
+        .chain(
+            plan.networks
+                .iter()
+                .map(|n| ProbeSource::Network(n.name.clone())),
+        )
+        .chain([ProbeSource::Outsider])
+        .map(|source| as_planned(&probes(plan, &source)))
         .collect()
 }
 
@@ -316,7 +325,7 @@ fn a_network_holding_a_hosts_own_address_is_admitted_as_its_rule_admits_it() {
 #[test]
 fn all_as_planned_is_all_green() {
     let plan = ocp();
-    let t = table(&plan, &all_hosts(&plan));
+    let t = table(&plan, &every_source(&plan));
     assert!(t.summary.rows > 0);
     assert_eq!(t.summary.as_expected, t.summary.rows, "{t:#?}");
     assert!(t.findings.is_empty());
@@ -329,7 +338,7 @@ fn all_as_planned_is_all_green() {
 #[test]
 fn mismatches_are_named_by_kind() {
     let plan = ocp();
-    let mut probed = all_hosts(&plan);
+    let mut probed = every_source(&plan);
     for r in &mut probed {
         for x in &mut r.results {
             if r.source == host("obs1") && x.destination == "ocp1" && x.spec == "ocp-server.http" {
@@ -392,7 +401,7 @@ fn mismatches_are_named_by_kind() {
 #[test]
 fn a_held_port_is_not_unreachable() {
     let plan = ocp();
-    let mut probed = all_hosts(&plan);
+    let mut probed = every_source(&plan);
     for r in &mut probed {
         for x in &mut r.results {
             if x.destination == "obs1"
@@ -425,6 +434,8 @@ fn a_held_port_is_not_unreachable() {
         held.iter()
             .all(|r| r.detail.starts_with("held by another process"))
     );
+    // Explained, and measured again after install: the round still passes.
+    assert!(t.proven());
 }
 
 /// Results the plan does not ask for, twice-given sources or targets, or
@@ -476,11 +487,51 @@ fn foreign_results_are_rejected() {
 #[test]
 fn unprobed_targets_are_unknown() {
     let plan = ocp();
-    let mut r = as_planned(&probes(&plan, &host("obs1")));
-    r.results.pop();
-    let t = table(&plan, &[r]);
+    let mut probed = every_source(&plan);
+    assert!(table(&plan, &probed).proven());
+    probed[0].results.pop();
+    let t = table(&plan, &probed);
     assert_eq!(t.summary.unknown, 1);
     assert_eq!(t.summary.mismatches, 0);
+    assert_eq!(t.unmeasured(), 1);
+    assert!(!t.proven());
+}
+
+/// A round where the probes failed on their source measured nothing: not
+/// proven, though nothing mismatched. A source that sent no results at all
+/// is listed, its rows unknown.
+#[test]
+fn what_was_not_measured_is_not_proven() {
+    let plan = ocp();
+    let mut failed = every_source(&plan);
+    for r in failed.iter_mut().flat_map(|p| p.results.iter_mut()) {
+        r.outcome = ProbeOutcome::Error;
+    }
+    let t = table(&plan, &failed);
+    assert_eq!((t.summary.mismatches, t.summary.as_expected), (0, 0));
+    assert_eq!(t.unmeasured(), t.summary.rows);
+    assert!(!t.proven());
+
+    let mut without_outsider = every_source(&plan);
+    let outsider = without_outsider.pop().unwrap();
+    assert_eq!(outsider.source, ProbeSource::Outsider);
+    let t = table(&plan, &without_outsider);
+    let missing: Vec<_> = t
+        .rows
+        .iter()
+        .filter(|r| r.source == ProbeSource::Outsider)
+        .collect();
+    assert_eq!(missing.len(), outsider.results.len());
+    assert!(missing.iter().all(|r| r.verdict == Verdict::Unknown
+        && r.outcome.is_none()
+        && r.detail == "not probed: no results from this source"));
+    // Said, not failed: a round may have no outsider or client machine.
+    assert_eq!(t.unmeasured(), 0);
+    assert_eq!(t.unprobed_sources(), [&ProbeSource::Outsider]);
+    assert!(t.proven());
+    // Rows stay by source: the missing source's come where it sorts.
+    let sources: Vec<_> = t.rows.iter().map(|r| &r.source).collect();
+    assert!(sources.windows(2).all(|w| w[0] <= w[1]));
 }
 
 /// Same input, same bytes, in every rendering.
@@ -493,8 +544,8 @@ fn renderings_are_deterministic() {
         ReportFormat::Markdown,
         ReportFormat::Csv,
     ] {
-        let a = portplan_core::render_truth_table(&table(&plan, &all_hosts(&plan)), format);
-        let b = portplan_core::render_truth_table(&table(&plan, &all_hosts(&plan)), format);
+        let a = portplan_core::render_truth_table(&table(&plan, &every_source(&plan)), format);
+        let b = portplan_core::render_truth_table(&table(&plan, &every_source(&plan)), format);
         assert_eq!(a, b);
     }
 }

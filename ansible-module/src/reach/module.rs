@@ -284,10 +284,14 @@ fn gathered(args: &Map<String, Value>) -> Result<(Vec<ServeStatus>, Vec<ProbeRes
 fn report(plan: &Plan, args: &Map<String, Value>) -> Result<Value, PlanError> {
     let (served, probed) = gathered(args)?;
     let table = portplan_core::reach_report(plan, &served, &probed)?;
-    let text = portplan_core::render_truth_table(&table, ReportFormat::Table);
+    let mut text = portplan_core::render_truth_table(&table, ReportFormat::Table);
+    if let Some(why) = super::report::unproven(&table) {
+        text.push_str(&why);
+        text.push('\n');
+    }
     Ok(json!({
         "changed": false,
-        "failed": table.summary.mismatches > 0,
+        "failed": !table.proven(),
         "msg": text,
         "truth_table": snake(serde_json::to_value(&table).unwrap_or_default()),
     }))

@@ -4,8 +4,9 @@
 //! Each results file holds JSON documents as `serve` and `probe` print them
 //! (one `serve` line, one `probe` document, or several of either in a row);
 //! a document with `results` is a probe's, one with `listening` a
-//! responder's. Exit 0 when every probe is as expected, 1 on a mismatch, 2
-//! on bad input.
+//! responder's. Exit 0 when every row is measured and as expected (a port
+//! held before install aside), 1 on a mismatch or a row not measured, 2 on
+//! bad input.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,10 +36,44 @@ pub fn report(plan_path: &Path, files: &[PathBuf], format: ReportFormat) -> Exit
         Err(error) => return rejected(&error),
     };
     print!("{}", portplan_core::render_truth_table(&table, format));
-    if table.summary.mismatches > 0 {
-        ExitCode::from(EXIT_MISMATCH)
-    } else {
+    if let Some(why) = unproven(&table) {
+        eprintln!("portplan: {why}");
+    }
+    if table.proven() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_MISMATCH)
+    }
+}
+
+/// What a table leaves unproven: rows of probed sources not measured (the
+/// table fails), and sources that sent nothing (said, not failed).
+pub(super) fn unproven(table: &portplan_core::TruthTable) -> Option<String> {
+    let mut lines = Vec::new();
+    match table.unmeasured() {
+        0 => {}
+        n => lines.push(format!(
+            "{n} of {} rows were not measured (not probed, or the attempt failed on the \
+             source): the plan's matrix is not proven",
+            table.summary.rows
+        )),
+    }
+    let unprobed = table.unprobed_sources();
+    if !unprobed.is_empty() {
+        let names: Vec<String> = unprobed.iter().map(|s| source_label(s)).collect();
+        lines.push(format!(
+            "no results from {}: what they may reach is not measured",
+            names.join(", ")
+        ));
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+fn source_label(source: &portplan_core::ProbeSource) -> String {
+    match source {
+        portplan_core::ProbeSource::Host(name) => format!("host {name}"),
+        portplan_core::ProbeSource::Network(name) => format!("network {name}"),
+        portplan_core::ProbeSource::Outsider => "an outsider".into(),
     }
 }
 

@@ -213,3 +213,43 @@ pub struct TruthTable {
     /// `unreachable` and `overexposed`, one per mismatching row.
     pub findings: Vec<Finding>,
 }
+
+impl TruthTable {
+    /// Rows of a source that sent results, measured nothing: no result for
+    /// the target, or the attempt failed on the source itself. A port held
+    /// by another process before install is unknown too, but explained
+    /// (probing again after install measures it); so are the rows of a
+    /// source that sent nothing ([`TruthTable::unprobed_sources`]).
+    pub fn unmeasured(&self) -> u32 {
+        let unmeasured = |r: &&TruthRow| {
+            r.verdict == Verdict::Unknown
+                && r.outcome.is_none_or(|o| o == ProbeOutcome::Error)
+                && r.detail != NO_RESULTS
+        };
+        self.rows.iter().filter(unmeasured).count() as u32
+    }
+
+    /// The plan's sources that sent no results at all: what they may reach
+    /// is not measured (their rows say so), which a round may leave out (no
+    /// machine of a client network, no outsider at hand), but never silently.
+    pub fn unprobed_sources(&self) -> Vec<&ProbeSource> {
+        let mut sources: Vec<&ProbeSource> = self
+            .rows
+            .iter()
+            .filter(|r| r.detail == NO_RESULTS)
+            .map(|r| &r.source)
+            .collect();
+        sources.dedup();
+        sources
+    }
+
+    /// Whether the table proves the plan's matrix for the sources probed:
+    /// no mismatch, and every row of theirs measured (a held port aside).
+    /// What the CLI's exit status and the Ansible step's `failed` say.
+    pub fn proven(&self) -> bool {
+        self.summary.mismatches == 0 && self.unmeasured() == 0
+    }
+}
+
+/// The detail of a row whose source sent no results.
+pub(crate) const NO_RESULTS: &str = "not probed: no results from this source";

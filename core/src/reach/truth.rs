@@ -7,8 +7,8 @@ use crate::deployment::Deployment;
 use crate::model::{Finding, FindingCode, Phase, PlanError, PortRange, Severity, Transport};
 use crate::reach::expect::{all_sources, probe_plan};
 use crate::reach::model::{
-    Expectation, ProbeOutcome, ProbeResult, ProbeResults, ProbeSource, ProbeTarget, ServeStatus,
-    TruthRow, TruthSummary, TruthTable, Verdict,
+    Expectation, NO_RESULTS, ProbeOutcome, ProbeResult, ProbeResults, ProbeSource, ProbeTarget,
+    ServeStatus, TruthRow, TruthSummary, TruthTable, Verdict,
 };
 
 /// A target's identity within one source's results.
@@ -54,6 +54,22 @@ pub(crate) fn truth_table(
             ));
         }
     }
+    // A source that sent no results at all is not measured: its rows say
+    // so, rather than leave the table looking whole without them.
+    let given: BTreeSet<&ProbeSource> = crate::order::set(probed.iter().map(|p| &p.source));
+    for source in plan_sources(deployment) {
+        if given.contains(&source) {
+            continue;
+        }
+        let plan = probe_plan(deployment, &sources, &source, phase)?;
+        rows.extend(plan.targets.iter().map(|target| {
+            let mut row = row(&source, target, None, false);
+            row.detail = NO_RESULTS.into();
+            row
+        }));
+    }
+    // Stable: each source's rows keep their order.
+    crate::order::sort_by(&mut rows, |a, b| a.source.cmp(&b.source));
     let findings = rows
         .iter()
         .filter(|r| r.verdict == Verdict::Mismatch)
@@ -66,6 +82,26 @@ pub(crate) fn truth_table(
         rows,
         findings,
     })
+}
+
+/// Every source the plan has, in the order the table lists sources: its
+/// hosts, its client networks, an outsider.
+fn plan_sources(deployment: &Deployment) -> Vec<ProbeSource> {
+    let mut sources: Vec<ProbeSource> = deployment
+        .hosts
+        .iter()
+        .map(|h| ProbeSource::Host(h.name.clone()))
+        .chain(
+            deployment
+                .networks
+                .keys()
+                .cloned()
+                .map(ProbeSource::Network),
+        )
+        .chain([ProbeSource::Outsider])
+        .collect();
+    crate::order::sort(&mut sources);
+    sources
 }
 
 /// Every input names this plan, one phase, and each source once.
