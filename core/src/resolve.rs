@@ -61,10 +61,19 @@ fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
 /// `ip6tables` or `ip6` rule it is one, and matches no IPv4 packet. Addresses
 /// from a plan or an observation go through [`plan_net`] instead.
 pub(crate) fn parse_net(text: &str) -> Option<IpNet> {
-    text.parse::<IpNet>()
-        .ok()
-        .map(|net| net.trunc())
-        .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
+    let Some((address, prefix)) = text.split_once('/') else {
+        return text.parse::<IpAddr>().ok().map(IpNet::from);
+    };
+    // The address through std's parser, as a host's address is read: ipnet's
+    // takes `010.0.0.0/8` as 10.0.0.0/8, where inet_aton (and so whatever
+    // the CIDR was copied from) reads 8.0.0.0/8. The prefix in plain digits
+    // (`/8`, not `/08` or `/+8`).
+    let address = address.parse::<IpAddr>().ok()?;
+    let plain = !prefix.is_empty()
+        && prefix.bytes().all(|b| b.is_ascii_digit())
+        && (prefix == "0" || !prefix.starts_with('0'));
+    let len = prefix.parse::<u8>().ok().filter(|_| plain)?;
+    IpNet::new(address, len).ok().map(|net| net.trunc())
 }
 
 /// An address written in a plan or an observation: an IPv4-mapped IPv6
@@ -317,6 +326,24 @@ impl std::fmt::Display for HostAt {
     }
 }
 
+/// Why a host's address cannot be the one its peers and clients reach it
+/// at (and its rules admit from): the wildcard, loopback, multicast or
+/// IPv4's broadcast address.
+fn unusable(address: IpAddr) -> Option<&'static str> {
+    let broadcast = matches!(address, IpAddr::V4(v4) if v4.is_broadcast());
+    if address.is_unspecified() {
+        Some("the wildcard address")
+    } else if address.is_loopback() {
+        Some("a loopback address")
+    } else if address.is_multicast() {
+        Some("a multicast address")
+    } else if broadcast {
+        Some("the broadcast address")
+    } else {
+        None
+    }
+}
+
 fn host_address(
     i: usize,
     at: &HostAt,
@@ -332,6 +359,14 @@ fn host_address(
         );
         return None;
     };
+    if let Some(why) = unusable(address) {
+        problems.push(
+            format!("{at}.address"),
+            &host.address,
+            format!("{why}: not an address other hosts can reach this host at"),
+        );
+        return None;
+    }
     if let Some(first) = taken.addresses.insert(address, i) {
         problems.push(
             format!("{at}.address"),

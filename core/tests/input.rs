@@ -146,6 +146,68 @@ fn bad_addresses_and_cidrs_are_rejected() {
     assert_eq!(e.problems[0].path, "observation.listeners[0].address");
 }
 
+/// An address reads the same in a CIDR as alone: std's parser refuses a
+/// leading zero (`010.0.0.0`, which inet_aton reads as octal 8.0.0.0), and
+/// so does a network's CIDR now, its prefix in plain digits too.
+#[test]
+fn a_leading_zero_is_refused_in_cidrs_as_in_addresses() {
+    for cidr in [
+        "010.0.0.0/8",
+        "198.018.50.0/24",
+        "198.18.50.0/024",
+        "198.18.50.0/+24",
+        "198.18.50.0/",
+    ] {
+        let (path, value, _) = problem(ocp_ce(
+            json!({ "networks": [{ "name": "ocp-console", "cidrs": [cidr] }] }),
+        ));
+        assert_eq!(
+            (path.as_str(), value.as_str()),
+            ("networks[0].cidrs[0]", cidr)
+        );
+    }
+    let mut plan = ocp_ce(json!({}));
+    plan["hosts"][0]["address"] = json!("010.0.0.9");
+    assert_eq!(problem(plan).0, "hosts[0].address");
+    // What reads stays read as before.
+    for cidr in [
+        "198.18.50.0/24",
+        "198.18.50.7/0",
+        "198.18.50.7",
+        "2001:db8::/32",
+    ] {
+        portplan_core::validate_plan(&plan_of(ocp_ce(
+            json!({ "networks": [{ "name": "ocp-console", "cidrs": [cidr] }] }),
+        )))
+        .unwrap();
+    }
+}
+
+/// A host's address is where its peers reach it and what their rules admit:
+/// the wildcard, loopback, multicast and broadcast addresses are none.
+#[test]
+fn a_host_address_no_peer_can_reach_is_refused() {
+    for (address, why) in [
+        ("0.0.0.0", "the wildcard address"),
+        ("::", "the wildcard address"),
+        ("127.0.0.1", "a loopback address"),
+        ("::1", "a loopback address"),
+        ("::ffff:127.0.0.1", "a loopback address"),
+        ("224.0.0.1", "a multicast address"),
+        ("ff02::1", "a multicast address"),
+        ("255.255.255.255", "the broadcast address"),
+    ] {
+        let mut plan = ocp_ce(json!({}));
+        plan["hosts"][0]["address"] = json!(address);
+        let (path, value, message) = problem(plan);
+        assert_eq!(
+            (path.as_str(), value.as_str()),
+            ("hosts[0].address", address)
+        );
+        assert!(message.starts_with(why), "{address}: {message}");
+    }
+}
+
 fn plan_of(value: serde_json::Value) -> portplan_core::Plan {
     plan(value)
 }
