@@ -13,24 +13,23 @@ pub fn nft_conf(ruleset: &str) -> String {
 }
 
 /// Whether portplan may replace this nftables conf with the running ruleset:
-/// its own, or one that holds nothing a saved ruleset would lose (a
-/// distribution's stock conf is only tables). A hand-written conf with
-/// comments, `define`s or `include`s is refused, naming the lines, so the
-/// operator's file is never flattened.
+/// one that holds nothing a saved ruleset would lose (portplan's own, or a
+/// distribution's stock conf, which is only tables). A conf with comments,
+/// `define`s, `include`s or `$variables` anywhere (after a `;`, a tab or a
+/// `}` too, and after portplan's own header: an operator may add an include
+/// to the file portplan wrote) is refused, naming the lines, so the
+/// operator's file is never flattened. Quoted strings (a rule's comment) are
+/// not read: nft's own output may hold any of these there.
 pub fn nft_conf_replaceable(text: &str) -> Result<(), String> {
-    if text.starts_with(NFT_HEADER) {
-        return Ok(());
-    }
+    let header = if text.starts_with(NFT_HEADER) {
+        NFT_HEADER.lines().count()
+    } else {
+        0
+    };
     let kept: Vec<String> = text
         .lines()
         .enumerate()
-        .filter(|(i, line)| {
-            let line = line.trim_start();
-            let shebang = *i == 0 && line.starts_with("#!");
-            (line.contains('#') && !shebang)
-                || line.starts_with("define ")
-                || line.starts_with("include ")
-        })
+        .filter(|&(i, line)| i >= header && by_hand(i, line))
         .map(|(i, line)| format!("line {}: {}", i + 1, line.trim()))
         .take(3)
         .collect();
@@ -39,9 +38,22 @@ pub fn nft_conf_replaceable(text: &str) -> Result<(), String> {
     }
     Err(format!(
         "it is written by hand ({}), and saving the running ruleset over it would lose its \
-         comments, defines and includes; portplan leaves it as it is",
+         comments, defines, includes and variables; portplan leaves it as it is",
         kept.join("; ")
     ))
+}
+
+/// Whether line `i` of a conf holds what only a hand writes: a comment (but
+/// a first line's `#!`), `define`, `include` or a `$variable`, outside
+/// quoted strings.
+fn by_hand(i: usize, line: &str) -> bool {
+    let unquoted: String = line.split('"').step_by(2).collect::<Vec<_>>().join(" ");
+    let shebang = i == 0 && unquoted.trim_start().starts_with("#!");
+    let mut words = unquoted
+        .split(|c: char| c.is_whitespace() || matches!(c, ';' | '{' | '}' | ','))
+        .filter(|w| !w.is_empty());
+    (unquoted.contains('#') && !shebang)
+        || words.any(|w| w == "define" || w == "include" || w.starts_with('$'))
 }
 
 /// A saved configuration as compared: comment lines (iptables-save's dated
@@ -75,6 +87,29 @@ mod tests {
         let error = nft_conf_replaceable(hand).expect_err("hand-written");
         assert!(error.contains("line 2: # our firewall"), "{error}");
         assert!(error.contains("line 3: define ssh = 22"), "{error}");
+    }
+
+    /// Ways past a check of each line's start (an adversarial review).
+    #[test]
+    fn defines_includes_and_variables_are_found_anywhere_on_a_line() {
+        for line in [
+            "define\tSSH = 22",
+            "flush ruleset; define SSH = 22",
+            "}; include \"/etc/nftables.d/*.nft\"",
+            "include\t\"/etc/nftables.d/*.nft\"",
+            "  tcp dport $SSH accept",
+        ] {
+            let conf = format!("#!/usr/sbin/nft -f\nflush ruleset\n{line}\n");
+            assert!(nft_conf_replaceable(&conf).is_err(), "{line}");
+            // portplan's own header does not make an operator's line its own.
+            let own = format!("{}{line}\n", nft_conf("table inet filter {\n}\n"));
+            assert!(nft_conf_replaceable(&own).is_err(), "{line}");
+        }
+        // What nft itself prints inside a rule's comment is not read.
+        let quoted = nft_conf(
+            "table inet filter {\n\tchain input {\n\t\ttcp dport 22 accept comment \"ticket #12: include $x\"\n\t}\n}\n",
+        );
+        assert!(nft_conf_replaceable(&quoted).is_ok());
     }
 
     #[test]
