@@ -311,6 +311,58 @@ fn many_sources_go_into_a_permanent_ipset_and_runtime_rules_until_a_reload() {
     assert_eq!(restore, gone);
 }
 
+/// An adversarial review: an operator's rule that uses portplan's ipset
+/// kept it alive, and deleting it left firewalld's permanent configuration
+/// naming a missing ipset: the next reload failed and firewalld filtered
+/// nothing. Such an ipset stays, whether a rich rule or a zone binding
+/// uses it, in the serving zone or another.
+#[test]
+fn an_ipset_someone_else_uses_is_not_deleted() {
+    let name = "portplan-observer_s-feefba95-v4";
+    let zone = "public\n  target: default\n  interfaces: \n  ports: \n  rich rules: \n";
+    let ours = format!(
+        "\trule family=\"ipv4\" source ipset=\"{name}\" port port=\"2881\" protocol=\"tcp\" log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/h\" accept\n"
+    );
+    let ipset = format!(
+        "\n{name}\n  type: hash:net\n  options: family=inet\n  entries: 198.18.2.10 198.18.2.12 198.18.2.14 198.18.2.16\n"
+    );
+    let users = [
+        format!(
+            "{zone}{ours}\trule family=\"ipv4\" source ipset=\"{name}\" service name=\"http\" accept\n"
+        ),
+        format!(
+            "{zone}{ours}\ninternal\n  target: default\n  sources: ipset:{name}\n  rich rules: \n"
+        ),
+    ];
+    let fewer = rule(
+        "observer.sql",
+        2881,
+        2881,
+        &["198.18.2.10/32", "198.18.2.12/32", "198.18.2.14/32"],
+    );
+    for permanent in users {
+        let state = read(zone, &format!("{permanent}{ipset}"), "public");
+        for (rules, remove_all) in [(vec![fewer.clone()], false), (vec![], true)] {
+            let commands = argvs(&state, &rules, remove_all);
+            assert!(
+                commands.iter().any(|c| c.contains("--remove-rich-rule")),
+                "{commands:#?}"
+            );
+            assert!(
+                !commands.iter().any(|c| c.contains("--delete-ipset")),
+                "{permanent}: {commands:#?}"
+            );
+        }
+    }
+    // Nobody else's: it goes, as before.
+    let state = read(zone, &format!("{zone}{ours}{ipset}"), "public");
+    assert!(
+        argvs(&state, &[], true)
+            .iter()
+            .any(|c| c.ends_with(&format!("--delete-ipset={name}")))
+    );
+}
+
 #[test]
 fn long_spec_ids_get_a_hashed_ipset_name_within_31_characters() {
     let empty_zone = "public\n  target: default\n  rich rules: \n";
@@ -409,4 +461,52 @@ fn a_broken_dbus_dump_is_refused_naming_its_side() {
             "{error:?}"
         );
     }
+}
+
+/// Tagged rich rules not in portplan's shape (an adversarial review): one
+/// without a port (a source alone, a service), or whose accept is limited,
+/// is seen and replaced or removed; and an accept without a port admits
+/// every port in what the audit reads.
+#[test]
+fn tagged_rich_rules_out_of_shape_are_replaced_and_portless_accepts_admit_every_port() {
+    let zone = "public\n  target: default\n  interfaces: \n  ports: \n  rich rules: \n";
+    let log = r#"log prefix="portplan:observer.sql" level="info" limit value="1/h""#;
+    let src = r#"rule family="ipv4" source address="198.18.2.10""#;
+    let intact = format!("\t{src} port port=\"2881\" protocol=\"tcp\" {log} accept\n");
+    let edited = [
+        format!("\t{src} {log} accept\n"),
+        format!("\t{src} service name=\"http\" {log} accept\n"),
+        format!("\t{src} port port=\"2881\" protocol=\"tcp\" {log} accept limit value=\"1/m\"\n"),
+        format!("\t{src} port port=\"2881\" protocol=\"tcp\" {log} audit accept\n"),
+    ];
+    let wanted = [rule("observer.sql", 2881, 2881, &["198.18.2.10/32"])];
+    let text = format!("{zone}{intact}");
+    assert!(argvs(&read(&text, &text, "public"), &wanted, false).is_empty());
+    for rule_text in &edited {
+        let text = format!("{zone}{rule_text}");
+        let state = read(&text, &text, "public");
+        let present = argvs(&state, &wanted, false);
+        assert!(
+            present.iter().any(|c| c.contains("--remove-rich-rule")),
+            "{rule_text}: {present:#?}"
+        );
+        let absent = argvs(&state, &[], true);
+        assert_eq!(absent.len(), 2, "{rule_text}: {absent:#?}");
+    }
+    let foreign = format!("{zone}\trule family=\"ipv4\" source address=\"10.0.0.0/8\" accept\n");
+    let state = read(&foreign, &foreign, "public");
+    let open: Vec<_> = state
+        .open()
+        .iter()
+        .map(|o| (o.transport, o.ports.first, o.ports.last, o.sources.clone()))
+        .collect();
+    assert_eq!(
+        open,
+        [Transport::Tcp, Transport::Udp].map(|t| (t, 1, 65535, vec!["10.0.0.0/8".to_string()]))
+    );
+    // A service's ports are in its definition, not here: not judged.
+    let service = format!(
+        "{zone}\trule family=\"ipv4\" source address=\"10.0.0.0/8\" service name=\"ssh\" accept\n"
+    );
+    assert!(read(&service, &service, "public").open().is_empty());
 }

@@ -165,10 +165,13 @@ struct RichRule {
     /// Anything that narrows or redirects it (destination, `not`, priority,
     /// services, marks): it admits less than its port and source say.
     other: bool,
+    /// It admits no TCP or UDP connection (an ICMP type, another protocol).
+    closed: bool,
 }
 
 fn rich_rule(text: &str) -> Option<RichRule> {
     let mut rule = RichRule::default();
+    let mut limits = 0;
     for (element, attributes) in elements(text)? {
         let get = |key: &str| {
             attributes
@@ -200,8 +203,26 @@ fn rich_rule(text: &str) -> Option<RichRule> {
             }
             "log" => {
                 rule.tag = get("prefix").filter(|p| is_tag(p)).map(str::to_string);
+                rule.other |= get("level").is_some_and(|l| l != "info");
             }
-            "limit" | "audit" | "nflog" => {}
+            // portplan writes one limit, its log's, of 1/h: a second limits
+            // the accept itself (a hand edit that drops some connections).
+            "limit" => {
+                limits += 1;
+                rule.other |= get("value") != Some("1/h");
+            }
+            "audit" | "nflog" => rule.other = true,
+            // A service's ports are in its definition, which the zone
+            // settings do not carry: it opens nothing the audit can judge
+            // (as the zone's own `services:`), rather than every port.
+            "icmp-type" | "icmp-block" | "service" => {
+                rule.closed = true;
+                rule.other = true;
+            }
+            "protocol" => {
+                rule.closed |= !matches!(get("value"), Some("tcp" | "udp"));
+                rule.other = true;
+            }
             "accept" => {
                 rule.accept = true;
                 rule.action = Some(element.clone());
@@ -213,6 +234,7 @@ fn rich_rule(text: &str) -> Option<RichRule> {
             _ => rule.other = true,
         }
     }
+    rule.other |= rule.tag.is_some() && limits != 1;
     Some(rule)
 }
 
@@ -415,7 +437,51 @@ pub(super) fn read(
         }
     }
     state.foreign.extend(source_zones(runtime, &serving.name));
+    for (_, side) in &sides {
+        state.foreign.extend(ipset_users(side));
+    }
     Ok(state)
+}
+
+/// What `ForeignRule::action` says of a rule or zone that uses one of
+/// portplan's ipsets (`source ipset="portplan-..."`, `sources: ipset:...`):
+/// its `source` is `ipset:NAME`, which no address collides with.
+pub(super) const IPSET_USER: &str = "uses-ipset";
+
+/// Every rule portplan did not write, and every zone binding, that names one
+/// of portplan's ipsets, in any zone: deleting the ipset under it would
+/// leave firewalld's permanent configuration invalid (the next reload fails
+/// with INVALID_IPSET and firewalld filters nothing), so such an ipset is
+/// kept while anything else uses it.
+fn ipset_users(side: &Side) -> Vec<ForeignRule> {
+    let mut users = Vec::new();
+    for zone in &side.zones {
+        let named_by_rules = zone.rich_rules.iter().filter_map(|text| {
+            let rule = rich_rule(text)?;
+            let name = rule.ipset.filter(|_| rule.tag.is_none())?;
+            Some((name, text.clone()))
+        });
+        let bound = zone.words("sources").filter_map(|source| {
+            let name = source.strip_prefix("ipset:")?;
+            Some((
+                name.to_string(),
+                format!("zone {} (sources: {source})", zone.name),
+            ))
+        });
+        for (name, text) in named_by_rules.chain(bound.collect::<Vec<_>>()) {
+            if side.ipsets.contains_key(&name) {
+                users.push(ForeignRule {
+                    action: IPSET_USER.into(),
+                    family: IpFamily::Ipv4,
+                    transport: Transport::Tcp,
+                    ports: super::EVERY_PORT,
+                    source: format!("ipset:{name}"),
+                    text,
+                });
+            }
+        }
+    }
+    users
 }
 
 /// Zones bound to sources (`sources: 198.18.1.0/24`), other than the one
@@ -472,8 +538,14 @@ fn read_zone(
             }
             continue;
         };
-        let Some((transport, ports)) = rule.port else {
-            continue;
+        // A tagged rule without a port (a service, a source alone, a
+        // forward-port) is portplan's all the same: taken as holding every
+        // port and not intact, so that `present` replaces it and `absent`
+        // removes it, rather than not see it.
+        let (transport, ports, unread) = match rule.port {
+            Some((transport, ports)) => (transport, ports, false),
+            None if rule.tag.is_some() || rule.accept => (Transport::Tcp, super::EVERY_PORT, true),
+            None => continue,
         };
         let sources: Vec<String> = match (&rule.address, &rule.ipset) {
             (Some(address), _) => vec![normalize_source(address).ok_or_else(|| {
@@ -496,14 +568,25 @@ fn read_zone(
             rule: &rule,
             transport,
             ports,
+            unread,
         };
-        if live && rule.accept && !rule.other {
-            state.open.push(OpenPort {
-                transport,
-                ports,
-                sources: sources.clone(),
-                tag: rule.tag.clone(),
-            });
+        // What it admits, read wide for the audit (backends/admitted.rs): a
+        // condition portplan does not read (a destination, a priority, a
+        // limit) is taken not to narrow it; a port-less accept (a source
+        // alone, a service) admits every port.
+        if live && rule.accept && !rule.closed {
+            let transports = match (unread, transport) {
+                (true, _) => vec![Transport::Tcp, Transport::Udp],
+                (false, transport) => vec![transport],
+            };
+            state
+                .open
+                .extend(transports.into_iter().map(|transport| OpenPort {
+                    transport,
+                    ports,
+                    sources: sources.clone(),
+                    tag: rule.tag.clone(),
+                }));
         }
         if live && rule.tag.is_none() {
             state.foreign.extend(listed.foreign(&sources));
@@ -539,6 +622,8 @@ struct Listed<'a> {
     rule: &'a RichRule,
     transport: Transport,
     ports: PortRange,
+    /// Tagged, but without a port: not as portplan writes it.
+    unread: bool,
 }
 
 impl Listed<'_> {
@@ -577,7 +662,11 @@ impl Listed<'_> {
             return Vec::new();
         };
         let rule = self.rule;
-        let intact = rule.accept && !rule.other && rule.family.is_some() && !sources.is_empty();
+        let intact = rule.accept
+            && !rule.other
+            && !self.unread
+            && rule.family.is_some()
+            && !sources.is_empty();
         let sources = if sources.is_empty() {
             vec![rule.family.unwrap_or(IpFamily::Ipv4).any().to_string()]
         } else {
@@ -832,11 +921,18 @@ fn write_out(state: &FirewalldState, current: &Current, change: &Change) -> Vec<
             ));
         }
     }
-    // Permanent ipsets no desired rule uses any more, once no rule names them.
+    // Permanent ipsets no desired rule uses any more, once no rule names
+    // them; one someone else's rule or zone uses stays (see `ipset_users`).
+    let used = |name: &str| {
+        state
+            .foreign
+            .iter()
+            .any(|f| f.action == IPSET_USER && f.source.strip_prefix("ipset:") == Some(name))
+    };
     if !change.batches.is_empty() {
         for name in current.ipsets[1]
             .keys()
-            .filter(|name| !change.kept_ipsets.contains(*name))
+            .filter(|name| !change.kept_ipsets.contains(*name) && !used(name))
         {
             commands.push(firewall_cmd(true, [format!("--delete-ipset={name}")]));
         }
