@@ -62,14 +62,23 @@ fn commented_rules_are_portplans_and_the_rest_is_read_only() {
             "portplan:x Udp 8000-8010 2001:db8::1/128",
         ]
     );
-    // `allow 22/tcp` is open from anywhere; `allow from 198.18.0.0/16` names no port.
-    assert!(
-        state
-            .open
-            .iter()
-            .any(|o| o.tag.is_none() && o.ports.first == 22 && o.sources.is_empty())
+    // `allow 22/tcp` is open from anywhere; `allow from 198.18.0.0/16`
+    // names no port, so it admits every port (read wide, as the audit must).
+    let open: Vec<String> = state
+        .open
+        .iter()
+        .map(|o| format!("{:?} {} {:?} {:?}", o.transport, o.ports, o.sources, o.tag))
+        .collect();
+    assert_eq!(
+        open,
+        [
+            "Tcp 2881 [\"198.18.2.10/32\"] Some(\"portplan:observer.sql\")",
+            "Tcp 22 [] None",
+            "Tcp 1-65535 [\"198.18.0.0/16\"] None",
+            "Udp 1-65535 [\"198.18.0.0/16\"] None",
+            "Udp 8000-8010 [\"2001:db8::1/128\"] Some(\"portplan:x\")",
+        ]
     );
-    assert_eq!(state.open.len(), 3);
 }
 
 #[test]
@@ -153,4 +162,42 @@ fn an_inactive_ufw_still_takes_rules_and_a_foreign_tuple_is_never_taken_over() {
     }
     let allow_all = STATUS.replace("deny (incoming)", "allow (incoming)");
     assert!(!ufw(&read(&allow_all, ADDED)).drops);
+}
+
+/// An adversarial review: a tagged rule edited to have no port, or to name
+/// an application, was invisible (never replaced, never removed). Both are
+/// portplan's, not intact. An application rule portplan did not write opens
+/// nothing the audit can judge (its ports are in its profile): `allow
+/// OpenSSH` is not every port open.
+#[test]
+fn tagged_rules_without_a_port_are_replaced_and_applications_open_nothing_known() {
+    let header = "Added user rules (see 'ufw status' for running firewall):\n";
+    for edited in [
+        "ufw allow from 198.18.2.10 comment 'portplan:observer.sql'",
+        "ufw allow from 198.18.2.10 to any app RvfSQL comment 'portplan:observer.sql'",
+    ] {
+        let state = read(STATUS, &format!("{header}{edited}\n"));
+        assert!(ufw(&state).found.iter().all(|f| !f.intact), "{edited}");
+        let desired = [rule(
+            "observer.sql",
+            Transport::Tcp,
+            2881,
+            2881,
+            &["198.18.2.10/32"],
+        )];
+        for (rules, remove_all) in [(&desired[..], false), (&[][..], true)] {
+            let commands = argvs(&state, rules, remove_all);
+            assert!(
+                commands
+                    .iter()
+                    .any(|c| c.starts_with("ufw delete allow from 198.18.2.10")),
+                "{edited}: {commands:#?}"
+            );
+        }
+    }
+    let state = read(
+        STATUS,
+        &format!("{header}ufw allow OpenSSH\nufw allow in on lo\n"),
+    );
+    assert!(state.open().is_empty(), "{:#?}", state.open());
 }

@@ -43,6 +43,12 @@ struct Rule {
     other: bool,
 }
 
+/// The words that may follow a rule's action other than an application's
+/// name (`allow OpenSSH`).
+const KEYWORDS: [&str; 9] = [
+    "in", "out", "on", "from", "to", "proto", "port", "comment", "log",
+];
+
 /// Read the words after `ufw` as ufw's own grammar has them: the short form
 /// `allow 22/tcp`, or the long form with `from`, `to`, `port`, `proto`.
 fn parse(words: &[String]) -> Rule {
@@ -116,18 +122,26 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
     let words = shlex::split(command)
         .ok_or_else(|| PlanError::single(at, line, "unbalanced quotes in a ufw rule"))?;
     let rule = parse(&words);
-    // `deny from 198.18.0.0/16`: no port is every port, a foreign rule that
-    // can shadow portplan's allows (never one portplan writes). A port-less
-    // allow stays out of `open`, as before: what it admits is no planned
-    // port's exposure to judge.
-    let every_port =
-        rule.port.is_none() && rule.from.is_some() && !rule.other && rule.action != "allow";
+    let tag = rule.comment.clone().filter(|c| is_tag(c));
+    // An application rule's ports are in its profile, which this listing
+    // does not show: it opens nothing the audit can judge (`allow OpenSSH`
+    // would otherwise read as every port open).
+    let app = words.iter().any(|w| w == "app")
+        || words
+            .get(1)
+            .is_some_and(|w| w.starts_with(char::is_alphabetic) && !KEYWORDS.contains(&w.as_str()));
+    let portless = rule.port.is_none();
+    // No port is every port: `deny from 198.18.0.0/16`, a foreign rule that
+    // can shadow portplan's allows; `allow from 10.0.0.0/8`, which admits
+    // every port (read wide, backends/admitted.rs); a tagged rule edited to
+    // have none, still portplan's (not intact: replaced or removed).
+    let every_port = portless
+        && (tag.is_some()
+            || (!app && rule.action == "allow")
+            || (rule.from.is_some() && !rule.other && rule.action != "allow"));
     let (Some(range), transports) = (
         if every_port {
-            Some(PortRange {
-                first: 1,
-                last: u16::MAX,
-            })
+            Some(super::EVERY_PORT)
         } else {
             rule.port.as_deref().and_then(|p| parse_ports(p, ':'))
         },
@@ -146,8 +160,11 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
             PlanError::single(at, from, "not an IP address or CIDR in a ufw rule")
         })?),
     };
-    let tag = rule.comment.clone().filter(|c| is_tag(c));
     let allows = rule.action == "allow" && !rule.other;
+    // What it admits, read wide: an interface or a `to` address portplan
+    // does not judge is taken not to narrow it; the loopback one does.
+    let local = words.windows(2).any(|w| w[0] == "on" && w[1] == "lo");
+    let admits = rule.action == "allow" && !app && !local;
     if tag.is_none() {
         state.foreign.extend(foreign(
             &rule,
@@ -159,7 +176,7 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
     }
     for transport in transports {
         // What ufw admits once active: an inactive ufw keeps its rules.
-        if allows {
+        if admits {
             state.open.push(OpenPort {
                 transport,
                 ports: range,
@@ -168,7 +185,7 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
             });
         }
         let Some(tag) = &tag else {
-            return Ok(());
+            continue;
         };
         // portplan writes `allow from SOURCE`; anything else was edited by hand.
         let source = source
@@ -183,7 +200,7 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
                 source,
             },
             words: words.clone(),
-            intact: allows && rule.from.as_deref().is_some_and(|f| f != "any"),
+            intact: allows && !portless && !app && rule.from.as_deref().is_some_and(|f| f != "any"),
         });
     }
     Ok(())
