@@ -1143,10 +1143,14 @@ fn loopback_exposed(
         .filter(|p| p.spec.exposure == Exposure::Loopback)
     {
         if let Some(firewall) = firewall {
+            // portplan never opens a loopback port: a tagged rule that does
+            // was edited by hand, and the live audit's `firewall-drift`
+            // names it, which `present` and `absent` then fix (an error here
+            // would stop them from running).
             for open in firewall
                 .open
                 .iter()
-                .filter(|o| o.transport == placed.spec.transport)
+                .filter(|o| o.transport == placed.spec.transport && o.tag.is_none())
             {
                 let Some(overlap) = open.ports.intersection(placed.ports) else {
                     continue;

@@ -443,6 +443,11 @@ fn run_task(
             result,
         )?;
     }
+    if params.state == State::Checked
+        && let Some(why) = &gathered.warning
+    {
+        unread_firewall(params, why, &mut report);
+    }
     record_report(result, &mut report);
     let outcome = act(params, plan, &gathered, &report, &rules, result);
     // Into the answer whatever the end: moved, not copied (with a 5,000-host
@@ -709,6 +714,35 @@ fn wait_for_listeners(
     }
     result.facts = Some(observation);
     Ok(report)
+}
+
+/// An audit whose firewall could not be used (a firewalld that answers
+/// FAILED filters nothing; one that does not answer at all) confirms no
+/// planned rule: an error when the firewall must be as planned (after
+/// install, `portplan check`), else a warning; never a silent green.
+fn unread_firewall(params: &Params, why: &str, report: &mut Report) {
+    let strict = params.strict_audit || params.phase == Phase::Postinstall;
+    let severity = if strict {
+        report.summary.errors += 1;
+        portplan_core::Severity::Error
+    } else {
+        report.summary.warnings += 1;
+        portplan_core::Severity::Warning
+    };
+    report.findings.push(Finding {
+        code: FindingCode::FirewallDrift,
+        severity,
+        host: Some(params.host.clone()),
+        component: None,
+        spec: None,
+        ports: None,
+        message: format!(
+            "the firewall could not be read ({why}): what it admits is not known, and no \
+             planned rule is confirmed"
+        ),
+        fix: "bring the firewall back (firewall-cmd --state must say running), then audit again"
+            .into(),
+    });
 }
 
 /// `state: checked` is an audit: what `present` would change is drift, an
