@@ -261,6 +261,65 @@ class FirewalldAndUfw(PlaybookCase):
                          [])
         self.assert_foreign_untouched()
 
+    def test_65_an_ipset_someone_else_uses_stays_and_firewalld_still_reloads(self):
+        """An operator's rule that uses portplan's ipset: deleting the ipset
+        under it left the permanent configuration naming a missing ipset, so
+        the next reload failed and firewalld filtered nothing (an adversarial
+        review). The ipset stays while the rule uses it."""
+        with open(os.path.join(REPO, "examples", "plans", "ocp-cluster.json")) as f:
+            plan = json.load(f)
+        application = next(n for n in plan["networks"] if n["name"] == "application")
+        application["cidrs"] = ["198.18.50.0/24", "198.18.52.0/24", "198.18.54.0/24"]
+        plan_file = os.path.join(self.work, "many-sources-65.json")
+        with open(plan_file, "w") as f:
+            json.dump(plan, f)
+        hosts = {self.firewalld: "firewalld"}
+        self.play("ocp-preinstall.yml", "-e", f"portplan_plan_file={plan_file}", hosts=hosts)
+        ipset = "portplan-observer_s-feefba95-v4"
+        users = f'rule family="ipv4" source ipset="{ipset}" service name="http" accept'
+        self.firewalld.run("firewall-cmd", "--permanent", f"--add-rich-rule={users}")
+        try:
+            _, results = self.play("ocp-preinstall.yml", hosts=hosts)
+            self.assertTrue(results[self.firewalld]["changed"], results[self.firewalld])
+            self.assertEqual(
+                self.firewalld.run("firewall-cmd", "--permanent", "--get-ipsets").split(), [ipset])
+            self.firewalld.run("firewall-cmd", "--reload")
+            self.assertEqual(self.firewalld.run("firewall-cmd", "--state").strip(), "running")
+            self.assert_reachable_from_allowed_host_only()
+        finally:
+            self.firewalld.run("firewall-cmd", "--permanent", f"--remove-rich-rule={users}")
+        # An ipset of portplan's that no rule names is not read back as
+        # portplan's (a known limit, in the closing note): removed here so
+        # that test 70 compares with the original.
+        self.firewalld.run("firewall-cmd", "--permanent", f"--delete-ipset={ipset}")
+        self.firewalld.run("firewall-cmd", "--reload")
+        self.assert_foreign_untouched()
+
+    def test_66_the_audit_fails_over_a_firewalld_that_filters_nothing(self):
+        """firewalld in state FAILED (a permanent rule naming a missing ipset,
+        then a reload) leaves no filtering at all; the audit said green."""
+        zone = "/etc/firewalld/zones/public.xml"
+        saved = self.firewalld.run("cat", zone)
+        broken = saved.replace(
+            "</zone>", '<rule family="ipv4"><source ipset="nosuch"/><accept/></rule></zone>')
+        plan = os.path.join(REPO, "examples", "plans", "ocp-cluster.json")
+        try:
+            self.firewalld.run("sh", "-c", f"cat > {zone}", stdin=broken)
+            self.firewalld.run("firewall-cmd", "--reload", check=False)
+            state = subprocess.run([*self.firewalld.enter(), "firewall-cmd", "--state"],
+                                   capture_output=True, text=True)
+            self.assertEqual((state.stdout + state.stderr).strip(), "failed")
+            done = subprocess.run(
+                [*self.firewalld.enter(), PORTPLAN, "check", plan, "--host", "obs1",
+                 "--firewall", "firewalld"], capture_output=True, text=True, timeout=120)
+            self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+            self.assertIn("firewall-drift", done.stdout)
+            self.assertIn("the firewall could not be read", done.stdout)
+        finally:
+            self.firewalld.run("sh", "-c", f"cat > {zone}", stdin=saved)
+            self.firewalld.run("firewall-cmd", "--reload")
+        self.assertEqual(self.firewalld.run("firewall-cmd", "--state").strip(), "running")
+
     def test_70_absent_restores_the_original_rules(self):
         _, results = self.play("remove.yml")
         for host in self.targets:
