@@ -31,13 +31,7 @@ fn nft_rule(handle: u64, op: &str, right: &str, verdict: &str) -> String {
 }
 
 fn script(state: &FirewallState, remove_all: bool) -> String {
-    let change = plan_firewall(&desired(), state, remove_all).unwrap();
-    change
-        .commands
-        .iter()
-        .map(|c| c.stdin.clone().unwrap_or_else(|| c.argv.join(" ")))
-        .collect::<Vec<_>>()
-        .join("\n")
+    support::commands_text(&desired(), state, remove_all)
 }
 
 #[test]

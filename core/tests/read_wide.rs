@@ -58,13 +58,7 @@ fn desired() -> Vec<FirewallRule> {
 }
 
 fn script(state: &FirewallState, remove_all: bool) -> String {
-    let change = plan_firewall(&desired(), state, remove_all).unwrap();
-    change
-        .commands
-        .iter()
-        .map(|c| c.stdin.clone().unwrap_or_else(|| c.argv.join(" ")))
-        .collect::<Vec<_>>()
-        .join("\n")
+    support::commands_text(&desired(), state, remove_all)
 }
 
 #[test]
@@ -307,4 +301,25 @@ fn an_iptables_goto_on_portplans_traffic_is_someone_elses_rule() {
         refused.problems[0].message.contains("(BLOCKED)"),
         "{refused:?}"
     );
+}
+
+/// Arch Linux's stock input chain ends with a rate-limited reject, then its
+/// drop policy: portplan's rules go before that reject (after it, most
+/// packets to the port were rejected while every check said green). A
+/// reject narrowed by anything else (`ct state invalid drop`) is no such
+/// catch-all.
+#[test]
+fn a_rate_limited_reject_of_every_packet_is_a_catch_all_for_placement() {
+    let pkttype = r#"{"meta":{"key":"pkttype"}}"#;
+    let reject = format!(
+        r#"{},{{"limit":{{"rate":5,"burst":5,"per":"second"}}}},{{"counter":null}},{{"reject":{{"type":"icmpx","expr":"admin-prohibited"}}}}"#,
+        matching(pkttype, "==", r#""host""#)
+    );
+    let invalid = format!(
+        r#"{},{{"drop":null}}"#,
+        matching(r#"{"ct":{"key":"state"}}"#, "in", r#"["invalid"]"#)
+    );
+    let state = nft_items(&[TABLE, &rule(3, None, &invalid), &rule(9, None, &reject)]);
+    assert_eq!(nft(&state).chains[0].insert_before, Some(9));
+    assert!(script(&state, false).contains("insert rule inet filter input position 9"));
 }

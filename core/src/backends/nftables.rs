@@ -155,6 +155,9 @@ struct Rule {
     conditional: bool,
     /// What the rule admits if it accepts, read wide (the audit's).
     admitted: Admitted,
+    /// Its only conditions are a rate limit and the packet type (Arch's
+    /// `pkttype host limit rate 5/second reject`).
+    rated: bool,
 }
 
 /// Whether a rule's sources come from a named set.
@@ -166,6 +169,9 @@ fn set_referenced(rule: &Rule) -> bool {
 
 fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
     let mut rule = Rule::default();
+    // Conditions other than a rate limit and the packet type.
+    let mut narrowed = false;
+    let mut rated = false;
     for statement in expr {
         let Some((kind, body)) = statement.as_object().and_then(|o| o.iter().next()) else {
             continue;
@@ -191,6 +197,11 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
                     _ => false,
                 };
                 rule.conditional |= twice;
+                narrowed |= twice;
+                let pkttype =
+                    body.pointer("/left/meta/key").and_then(Value::as_str) == Some("pkttype");
+                rated |= pkttype;
+                narrowed |= !pkttype;
                 match (protocol, field) {
                     (Some("ip"), Some("saddr")) if equal => {
                         let (sources, set) = addresses(right, sets, at);
@@ -217,9 +228,17 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
                 rule.conditional = true;
             }
             "counter" | "log" => {}
-            _ => rule.conditional = true,
+            "limit" => {
+                rule.conditional = true;
+                rated = true;
+            }
+            _ => {
+                rule.conditional = true;
+                narrowed = true;
+            }
         }
     }
+    rule.rated = rated && !narrowed;
     rule
 }
 
@@ -437,16 +456,29 @@ fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), Plan
         .chains
         .get(index)
         .is_some_and(|c| c.insert_before.is_some());
-    if matches!(verdict, Some("drop" | "reject"))
-        && !rule.conditional
+    let refuses = matches!(verdict, Some("drop" | "reject"))
         && rule.sources.is_none()
-        && rule.ports.is_none()
+        && rule.ports.is_none();
+    if refuses
+        && !rule.conditional
         && let Some(chain) = state.chains.get_mut(index)
     {
         chain.drops = true;
         if chain.insert_before.is_none() {
             chain.insert_before = handle;
         }
+    }
+    // A catch-all in effect though not in form: Arch Linux's stock chain ends
+    // `pkttype host limit rate 5/second counter reject` before its drop
+    // policy. Only a rate and the packet type narrow it, so an accept after
+    // it is reached by at most the packets over the rate: portplan's rules
+    // go before it, as before a plain catch-all (it drops nothing by itself).
+    if refuses
+        && rule.rated
+        && let Some(chain) = state.chains.get_mut(index)
+        && chain.insert_before.is_none()
+    {
+        chain.insert_before = handle;
     }
     let comment = item
         .get("comment")

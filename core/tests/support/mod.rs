@@ -105,6 +105,18 @@ pub fn rule_2881(spec: &str, sources: &[&str]) -> FirewallRule {
     }
 }
 
+/// The commands `plan_firewall` gives for `rules` on `state`, as text: an
+/// nft script's lines, or each argv joined.
+pub fn commands_text(rules: &[FirewallRule], state: &FirewallState, remove_all: bool) -> String {
+    let change = portplan_core::plan_firewall(rules, state, remove_all).unwrap();
+    change
+        .commands
+        .iter()
+        .map(|c| c.stdin.clone().unwrap_or_else(|| c.argv.join(" ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The nftables state of a ruleset given as `nft -j` items.
 pub fn nft_items(items: &[&str]) -> FirewallState {
     let json = format!(r#"{{"nftables":[{}]}}"#, items.join(","));
