@@ -107,6 +107,18 @@ class FirewalldAndUfw(PlaybookCase):
             runs = [line for line in f if "python" not in line.split(" ", 1)[0]]
         self.assertEqual(runs, [], "firewall-cmd run by something other than the test")
 
+    def many_sources_plan(self, name):
+        """The example OCP plan with three application CIDRs, so that
+        observer.sql has more sources than a rule lists (an ipset): its path."""
+        with open(os.path.join(REPO, "examples", "plans", "ocp-cluster.json")) as f:
+            plan = json.load(f)
+        application = next(n for n in plan["networks"] if n["name"] == "application")
+        application["cidrs"] = ["198.18.50.0/24", "198.18.52.0/24", "198.18.54.0/24"]
+        plan_file = os.path.join(self.work, name)
+        with open(plan_file, "w") as f:
+            json.dump(plan, f)
+        return plan_file
+
     def assert_foreign_untouched(self):
         zones = self.firewalld.run("firewall-cmd", "--list-all") + self.firewalld.run(
             "firewall-cmd", "--permanent", "--list-all")
@@ -225,13 +237,7 @@ class FirewalldAndUfw(PlaybookCase):
         self.assert_over_dbus(results[self.firewalld])
 
     def test_60_many_sources_use_an_ipset_that_a_restart_brings_to_the_runtime(self):
-        with open(os.path.join(REPO, "examples", "plans", "ocp-cluster.json")) as f:
-            plan = json.load(f)
-        application = next(n for n in plan["networks"] if n["name"] == "application")
-        application["cidrs"] = ["198.18.50.0/24", "198.18.52.0/24", "198.18.54.0/24"]
-        plan_file = os.path.join(self.work, "many-sources.json")
-        with open(plan_file, "w") as f:
-            json.dump(plan, f)
+        plan_file = self.many_sources_plan("many-sources.json")
         hosts = {self.firewalld: "firewalld"}
         many = ("-e", f"portplan_plan_file={plan_file}")
         _, results = self.play("ocp-preinstall.yml", *many, hosts=hosts)
@@ -266,13 +272,7 @@ class FirewalldAndUfw(PlaybookCase):
         under it left the permanent configuration naming a missing ipset, so
         the next reload failed and firewalld filtered nothing (an adversarial
         review). The ipset stays while the rule uses it."""
-        with open(os.path.join(REPO, "examples", "plans", "ocp-cluster.json")) as f:
-            plan = json.load(f)
-        application = next(n for n in plan["networks"] if n["name"] == "application")
-        application["cidrs"] = ["198.18.50.0/24", "198.18.52.0/24", "198.18.54.0/24"]
-        plan_file = os.path.join(self.work, "many-sources-65.json")
-        with open(plan_file, "w") as f:
-            json.dump(plan, f)
+        plan_file = self.many_sources_plan("many-sources-65.json")
         hosts = {self.firewalld: "firewalld"}
         self.play("ocp-preinstall.yml", "-e", f"portplan_plan_file={plan_file}", hosts=hosts)
         ipset = "portplan-observer_s-feefba95-v4"
