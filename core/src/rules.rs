@@ -1128,6 +1128,11 @@ fn beyond(admitted: &[String], planned: &[ipnet::IpNet]) -> Vec<String> {
         .collect()
 }
 
+/// More ports than this in one admitted range: a rule that does not name the
+/// port (an accept of a network, an interface, `!= 2881`), not one that opens
+/// a service's range.
+const BROAD_RULE_PORTS: u32 = 1024;
+
 /// loopback-exposed: a loopback-only port is reachable from other hosts.
 fn loopback_exposed(
     host: &DeployedHost,
@@ -1167,10 +1172,24 @@ fn loopback_exposed(
                 if outside.is_empty() {
                     continue;
                 }
+                // A rule that names the port opens it: an error. One that
+                // admits (nearly) every port is a trust policy (a management
+                // network, an interface) that exposes a local-only port only
+                // where it listens beyond loopback: a warning until then.
+                let broad = open.ports.count() > BROAD_RULE_PORTS;
+                let listens_out = listening
+                    .on(placed.spec.transport, placed.ports)
+                    .iter()
+                    .any(|(_, l)| plan_address(&l.address).is_none_or(|a| !a.is_loopback()));
+                let (severity, kind) = if broad && !listens_out {
+                    (Severity::Warning, ", by a rule that admits every port")
+                } else {
+                    (Severity::Error, "")
+                };
                 findings.push(
-                    at(FindingCode::LoopbackExposed, Severity::Error, host, placed).say(
+                    at(FindingCode::LoopbackExposed, severity, host, placed).say(
                         format!(
-                            "{} is local only, but the firewall admits {} port {overlap} from {}",
+                            "{} is local only, but the firewall admits {} port {overlap} from {}{kind}",
                             quote(&placed.spec.id),
                             placed.spec.transport.as_str(),
                             outside.join(", ")

@@ -323,3 +323,67 @@ fn a_rate_limited_reject_of_every_packet_is_a_catch_all_for_placement() {
     assert_eq!(nft(&state).chains[0].insert_before, Some(9));
     assert!(script(&state, false).contains("insert rule inet filter input position 9"));
 }
+
+/// What nft itself prints for ICMP, a source port and iptables-nft's compat
+/// matches (an adversarial review of the wide reading): a header's field
+/// implies its protocol, which `nft -j` leaves out; an `xt` match is read by
+/// the iptables backend, not here.
+#[test]
+fn header_fields_imply_their_protocol_and_compat_matches_open_nothing() {
+    let payload = |protocol: &str, field: &str| {
+        format!(r#"{{"payload":{{"protocol":"{protocol}","field":"{field}"}}}}"#)
+    };
+    let cases: Vec<(&str, String, Vec<Opened>)> = vec![
+        (
+            "icmp type echo-request accept",
+            format!(
+                "{},{ACCEPT}",
+                matching(&payload("icmp", "type"), "==", r#""echo-request""#)
+            ),
+            vec![],
+        ),
+        (
+            "icmpv6 type nd-neighbor-solicit accept",
+            format!(
+                "{},{ACCEPT}",
+                matching(&payload("icmpv6", "type"), "==", r#""nd-neighbor-solicit""#)
+            ),
+            vec![],
+        ),
+        (
+            "udp sport 53 accept",
+            format!(
+                "{},{ACCEPT}",
+                matching(&payload("udp", "sport"), "==", "53")
+            ),
+            vec![(Transport::Udp, 1, 65535, vec![])],
+        ),
+        (
+            "tcp flags syn accept",
+            format!(
+                "{},{ACCEPT}",
+                matching(&payload("tcp", "flags"), "in", r#""syn""#)
+            ),
+            vec![(Transport::Tcp, 1, 65535, vec![])],
+        ),
+        (
+            "iifname { \"lo\" } accept",
+            format!(
+                "{},{ACCEPT}",
+                matching(r#"{"meta":{"key":"iifname"}}"#, "==", r#"{"set":["lo"]}"#)
+            ),
+            vec![],
+        ),
+        (
+            "-m state --state RELATED,ESTABLISHED -j ACCEPT, through iptables-nft",
+            format!(
+                r#"{{"xt":{{"type":"match","name":"conntrack"}}}},{{"counter":null}},{ACCEPT}"#
+            ),
+            vec![],
+        ),
+    ];
+    for (what, expr, open) in cases {
+        let state = nft_items(&[TABLE, &rule(5, None, &expr)]);
+        assert_eq!(open_of(&state), open, "{what}");
+    }
+}

@@ -399,6 +399,48 @@ fn a_firewall_rule_opening_a_loopback_port_is_an_error() {
     assert!(f.message.contains("from anywhere"), "{}", f.message);
 }
 
+/// A rule that admits every port (a management network's accept, an
+/// interface) is a trust policy: a warning while the local-only port
+/// listens on loopback only, an error once it listens beyond (an
+/// adversarial review of the wide reading: `ip saddr 10.0.0.0/8 accept`
+/// stopped every task).
+#[test]
+fn a_rule_admitting_every_port_is_a_warning_until_the_port_listens_beyond_loopback() {
+    let every = json!({ "backend": "nftables", "open": [
+        { "transport": "tcp", "ports": { "first": 1, "last": 65535 }, "sources": ["10.0.0.0/8"] }
+    ] });
+    let with = |listener: &str| {
+        check(
+            backup_host(),
+            "obs1",
+            Phase::Postinstall,
+            json!({
+                "listeners": [{ "transport": "tcp", "address": listener, "port": 2911 }],
+                "firewall": every
+            }),
+        )
+    };
+    let quiet = with("127.0.0.1");
+    let f = with_code(&quiet, Code::LoopbackExposed);
+    assert!(
+        !f.is_empty() && f.iter().all(|f| f.severity == Severity::Warning),
+        "{f:#?}"
+    );
+    assert!(
+        f[0].message.contains("by a rule that admits every port"),
+        "{}",
+        f[0].message
+    );
+    let exposed = with("0.0.0.0");
+    let f = with_code(&exposed, Code::LoopbackExposed);
+    assert!(
+        f.iter()
+            .any(|f| f.severity == Severity::Error
+                && f.spec.as_deref() == Some("backup-agent.backup")),
+        "{f:#?}"
+    );
+}
+
 #[test]
 fn firewall_rules_for_loopback_sources_or_other_ports_are_fine() {
     let r = check(

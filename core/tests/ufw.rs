@@ -201,3 +201,28 @@ fn tagged_rules_without_a_port_are_replaced_and_applications_open_nothing_known(
     );
     assert!(state.open().is_empty(), "{:#?}", state.open());
 }
+
+/// Outgoing and logging rules as ufw's `get_command` prints them (an
+/// adversarial review of the wide reading: each read as every port open in).
+#[test]
+fn outgoing_rules_admit_nothing_in_and_logging_rules_keep_their_port() {
+    let header = "Added user rules (see 'ufw status' for running firewall):\n";
+    let outgoing = format!(
+        "{header}ufw allow out 53\nufw allow out 443/tcp\nufw allow out on tun0\nufw allow log OpenSSH\n"
+    );
+    assert!(
+        read(STATUS, &outgoing).open().is_empty(),
+        "{:#?}",
+        read(STATUS, &outgoing).open()
+    );
+    let logged = read(
+        STATUS,
+        &format!("{header}ufw allow log 22/tcp\nufw allow log-all 80\n"),
+    );
+    let open: Vec<String> = logged
+        .open()
+        .iter()
+        .map(|o| format!("{:?} {}", o.transport, o.ports))
+        .collect();
+    assert_eq!(open, ["Tcp 22", "Tcp 80", "Udp 80"]);
+}

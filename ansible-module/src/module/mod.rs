@@ -740,7 +740,8 @@ fn unread_firewall(params: &Params, why: &str, report: &mut Report) {
             "the firewall could not be read ({why}): what it admits is not known, and no \
              planned rule is confirmed"
         ),
-        fix: "bring the firewall back (firewall-cmd --state must say running), then audit again"
+        fix: "make the firewall answer (for firewalld, `firewall-cmd --state` must say running), \
+              then audit again"
             .into(),
     });
 }

@@ -228,6 +228,16 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
                 rule.conditional = true;
             }
             "counter" | "log" => {}
+            // iptables-nft's compat match or target (`-m state`, `-m
+            // multiport`): what it matches is not in the listing. The
+            // iptables backend reads such rules from iptables-save; read
+            // wide here, its hidden `--state RELATED,ESTABLISHED` would open
+            // every port.
+            "xt" => {
+                rule.conditional = true;
+                narrowed = true;
+                rule.admitted.close();
+            }
             "limit" => {
                 rule.conditional = true;
                 rated = true;
@@ -263,8 +273,9 @@ fn admit(
             admitted.states(words(right), negated)
         }
         (Some("iif" | "iifname"), _, _) => {
-            if let Some(name) = right.as_str() {
-                admitted.interface(name, negated);
+            let names = words(right);
+            if !names.is_empty() && names.iter().all(|n| *n == "lo") {
+                admitted.interface("lo", negated);
             }
         }
         (_, Some(transport @ ("tcp" | "udp" | "th")), Some("dport")) => {
@@ -276,9 +287,22 @@ fn admit(
             // A named set's ports are not read: no narrowing.
             admitted.ports(transport, read_ports(right), negated);
         }
+        // Any other field of a transport header matches only that protocol,
+        // which `nft -j` leaves implied (`icmp type echo-request`,
+        // `icmpv6 type ...`, `udp sport 53` list no l4proto match), whatever
+        // the field's own operator.
+        (_, Some(header), Some(_)) if !NETWORK_HEADERS.contains(&header) && header != "th" => {
+            admitted.protocols([header], false)
+        }
         _ => {}
     }
 }
+
+/// Payload headers below the transport (and IPv6's extension headers): a
+/// match on them names no transport protocol.
+const NETWORK_HEADERS: [&str; 10] = [
+    "ether", "vlan", "arp", "ip", "ip6", "ll", "rt", "frag", "hbh", "dst",
+];
 
 /// The words of a match's right side: `"tcp"`, `["established", "related"]`
 /// or `{"set": [...]}`.

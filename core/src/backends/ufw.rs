@@ -38,16 +38,14 @@ struct Rule {
     port: Option<String>,
     proto: Option<String>,
     comment: Option<String>,
-    /// Interfaces, directions, app profiles, logging, `to` addresses:
-    /// the rule admits less than its port and source say.
+    /// Interfaces, directions, app profiles, `to` addresses: the rule
+    /// admits less than its port and source say.
     other: bool,
+    /// An application's rule (`allow OpenSSH`, `... app CIFS`).
+    app: bool,
+    /// An outgoing rule (`allow out 53`): it admits nothing in.
+    out: bool,
 }
-
-/// The words that may follow a rule's action other than an application's
-/// name (`allow OpenSSH`).
-const KEYWORDS: [&str; 9] = [
-    "in", "out", "on", "from", "to", "proto", "port", "comment", "log",
-];
 
 /// Read the words after `ufw` as ufw's own grammar has them: the short form
 /// `allow 22/tcp`, or the long form with `from`, `to`, `port`, `proto`.
@@ -57,6 +55,13 @@ fn parse(words: &[String]) -> Rule {
         to_any: true,
         ..Rule::default()
     };
+    // ufw's short form (`get_command`): `ACTION [out] [log|log-all] PORT[/PROTO]`
+    // or `... APP`: the port or application comes after those words.
+    let lead = 1 + words
+        .iter()
+        .skip(1)
+        .take_while(|w| matches!(w.as_str(), "out" | "log" | "log-all"))
+        .count();
     let mut i = 1;
     while i < words.len() {
         let value = words.get(i + 1).cloned();
@@ -65,16 +70,34 @@ fn parse(words: &[String]) -> Rule {
                 i += 1;
                 continue;
             }
+            // Logging changes nothing admitted, but portplan writes none.
+            "log" | "log-all" => {
+                rule.other = true;
+                i += 1;
+                continue;
+            }
+            "out" => {
+                rule.out = true;
+                i += 1;
+                continue;
+            }
+            "app" => rule.app = true,
             "from" => rule.from = value,
             "to" => rule.to_any = value.as_deref() == Some("any"),
             "port" => rule.port = value,
             "proto" => rule.proto = value,
             "comment" => rule.comment = value,
-            short if i == 1 && words.len() <= 4 && !short.starts_with(char::is_alphabetic) => {
-                // `allow 8000:8010/tcp` (a bare port without /proto means both).
-                let (port, proto) = short.split_once('/').unwrap_or((short, ""));
-                rule.port = Some(port.to_string());
-                rule.proto = (!proto.is_empty()).then(|| proto.to_string());
+            short if i == lead && words.len() - lead <= 3 && short != "on" => {
+                if short.starts_with(char::is_alphabetic) {
+                    // `allow OpenSSH`: an application's profile.
+                    rule.app = true;
+                    rule.other = true;
+                } else {
+                    // `allow 8000:8010/tcp` (a bare port without /proto means both).
+                    let (port, proto) = short.split_once('/').unwrap_or((short, ""));
+                    rule.port = Some(port.to_string());
+                    rule.proto = (!proto.is_empty()).then(|| proto.to_string());
+                }
                 i += 1;
                 continue;
             }
@@ -86,7 +109,7 @@ fn parse(words: &[String]) -> Rule {
         }
         i += 2;
     }
-    rule.other |= !rule.to_any;
+    rule.other |= !rule.to_any || rule.app || rule.out;
     rule
 }
 
@@ -126,10 +149,7 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
     // An application rule's ports are in its profile, which this listing
     // does not show: it opens nothing the audit can judge (`allow OpenSSH`
     // would otherwise read as every port open).
-    let app = words.iter().any(|w| w == "app")
-        || words
-            .get(1)
-            .is_some_and(|w| w.starts_with(char::is_alphabetic) && !KEYWORDS.contains(&w.as_str()));
+    let app = rule.app;
     let portless = rule.port.is_none();
     // No port is every port: `deny from 198.18.0.0/16`, a foreign rule that
     // can shadow portplan's allows; `allow from 10.0.0.0/8`, which admits
@@ -164,7 +184,7 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
     // What it admits, read wide: an interface or a `to` address portplan
     // does not judge is taken not to narrow it; the loopback one does.
     let local = words.windows(2).any(|w| w[0] == "on" && w[1] == "lo");
-    let admits = rule.action == "allow" && !app && !local;
+    let admits = rule.action == "allow" && !app && !local && !rule.out;
     if tag.is_none() {
         state.foreign.extend(foreign(
             &rule,
