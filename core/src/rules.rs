@@ -1148,6 +1148,10 @@ fn loopback_exposed(
         .filter(|p| p.spec.exposure == Exposure::Loopback)
     {
         if let Some(firewall) = firewall {
+            let listens_out = listening
+                .on(placed.spec.transport, placed.ports)
+                .iter()
+                .any(|(_, l)| plan_address(&l.address).is_none_or(|a| !a.is_loopback()));
             // portplan never opens a loopback port: a tagged rule that does
             // was edited by hand, and the live audit's `firewall-drift`
             // names it, which `present` and `absent` then fix (an error here
@@ -1177,10 +1181,6 @@ fn loopback_exposed(
                 // network, an interface) that exposes a local-only port only
                 // where it listens beyond loopback: a warning until then.
                 let broad = open.ports.count() > BROAD_RULE_PORTS;
-                let listens_out = listening
-                    .on(placed.spec.transport, placed.ports)
-                    .iter()
-                    .any(|(_, l)| plan_address(&l.address).is_none_or(|a| !a.is_loopback()));
                 let (severity, kind) = if broad && !listens_out {
                     (Severity::Warning, ", by a rule that admits every port")
                 } else {

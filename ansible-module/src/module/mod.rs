@@ -723,13 +723,11 @@ fn wait_for_listeners(
 fn unread_firewall(params: &Params, why: &str, report: &mut Report) {
     let strict = params.strict_audit || params.phase == Phase::Postinstall;
     let severity = if strict {
-        report.summary.errors += 1;
         portplan_core::Severity::Error
     } else {
-        report.summary.warnings += 1;
         portplan_core::Severity::Warning
     };
-    report.findings.push(Finding {
+    let finding = Finding {
         code: FindingCode::FirewallDrift,
         severity,
         host: Some(params.host.clone()),
@@ -743,7 +741,20 @@ fn unread_firewall(params: &Params, why: &str, report: &mut Report) {
         fix: "make the firewall answer (for firewalld, `firewall-cmd --state` must say running), \
               then audit again"
             .into(),
-    });
+    };
+    add_findings(report, [finding]);
+}
+
+/// Findings the module adds to core's report, counted in its summary.
+fn add_findings(report: &mut Report, findings: impl IntoIterator<Item = Finding>) {
+    for finding in findings {
+        match finding.severity {
+            portplan_core::Severity::Error => report.summary.errors += 1,
+            portplan_core::Severity::Warning => report.summary.warnings += 1,
+            portplan_core::Severity::Info => report.summary.infos += 1,
+        }
+        report.findings.push(finding);
+    }
 }
 
 /// `state: checked` is an audit: what `present` would change is drift, an
@@ -767,14 +778,7 @@ fn audit(
         )),
         None => {}
     }
-    for finding in &drift {
-        match finding.severity {
-            portplan_core::Severity::Error => report.summary.errors += 1,
-            portplan_core::Severity::Warning => report.summary.warnings += 1,
-            portplan_core::Severity::Info => report.summary.infos += 1,
-        }
-    }
-    report.findings.extend(drift);
+    add_findings(report, drift);
     if params.diff {
         // Per chain or zone side: firewalld's runtime and permanent differ.
         let (now, after) =

@@ -60,21 +60,13 @@ pub(super) fn unproven(table: &portplan_core::TruthTable) -> Option<String> {
     }
     let unprobed = table.unprobed_sources();
     if !unprobed.is_empty() {
-        let names: Vec<String> = unprobed.iter().map(|s| source_label(s)).collect();
+        let names: Vec<String> = unprobed.iter().map(|s| s.label()).collect();
         lines.push(format!(
             "no results from {}: what they may reach is not measured",
             names.join(", ")
         ));
     }
     (!lines.is_empty()).then(|| lines.join("\n"))
-}
-
-fn source_label(source: &portplan_core::ProbeSource) -> String {
-    match source {
-        portplan_core::ProbeSource::Host(name) => format!("host {name}"),
-        portplan_core::ProbeSource::Network(name) => format!("network {name}"),
-        portplan_core::ProbeSource::Outsider => "an outsider".into(),
-    }
 }
 
 fn read_results(

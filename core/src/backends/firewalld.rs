@@ -468,7 +468,7 @@ fn ipset_users(side: &Side) -> Vec<ForeignRule> {
                 format!("zone {} (sources: {source})", zone.name),
             ))
         });
-        for (name, text) in named_by_rules.chain(bound.collect::<Vec<_>>()) {
+        for (name, text) in named_by_rules.chain(bound) {
             if side.ipsets.contains_key(&name) {
                 users.push(ForeignRule {
                     action: IPSET_USER.into(),

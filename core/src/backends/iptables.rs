@@ -106,8 +106,7 @@ fn admitted(tokens: &[String]) -> Admitted {
             }
             "-p" | "--protocol" => admitted.protocols([value], negated),
             "--dport" | "--dports" | "--destination-port" | "--destination-ports" => {
-                let ranges: Option<Vec<_>> = list().map(|p| parse_ports(p, ':')).collect();
-                admitted.ports(None, ranges, negated);
+                admitted.ports(None, port_list(value), negated)
             }
             "-i" | "--in-interface" => admitted.interface(value, negated),
             "--ctstate" | "--state" => admitted.states(list(), negated),
@@ -122,6 +121,12 @@ fn admitted(tokens: &[String]) -> Admitted {
         i += 2;
     }
     admitted
+}
+
+/// Every range of `--dport 80` or `--dports 2911,2912:2920`; `None` where
+/// one does not read.
+fn port_list(text: &str) -> Option<Vec<PortRange>> {
+    text.split(',').map(|p| parse_ports(p, ':')).collect()
 }
 
 fn transport(protocol: Option<&str>) -> Option<Transport> {
@@ -214,11 +219,7 @@ fn read_rule(
             .open
             .extend(admitted(&spec).open(&sources, tag.as_deref()));
     }
-    // Every range of `--dport 80`, `--dports 2911,2912:2920`.
-    let listed: Option<Vec<PortRange>> = saved
-        .dport
-        .as_deref()
-        .and_then(|list| list.split(',').map(|p| parse_ports(p, ':')).collect());
+    let listed = saved.dport.as_deref().and_then(port_list);
     let transport = transport(saved.protocol.as_deref());
     // A tagged rule whose protocol or ports do not read as portplan writes
     // them (no port match, a multiport list) is portplan's all the same:

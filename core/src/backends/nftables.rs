@@ -197,7 +197,6 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
                     _ => false,
                 };
                 rule.conditional |= twice;
-                narrowed |= twice;
                 let pkttype =
                     body.pointer("/left/meta/key").and_then(Value::as_str) == Some("pkttype");
                 rated |= pkttype;

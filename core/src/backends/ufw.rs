@@ -146,10 +146,6 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
         .ok_or_else(|| PlanError::single(at, line, "unbalanced quotes in a ufw rule"))?;
     let rule = parse(&words);
     let tag = rule.comment.clone().filter(|c| is_tag(c));
-    // An application rule's ports are in its profile, which this listing
-    // does not show: it opens nothing the audit can judge (`allow OpenSSH`
-    // would otherwise read as every port open).
-    let app = rule.app;
     let portless = rule.port.is_none();
     // No port is every port: `deny from 198.18.0.0/16`, a foreign rule that
     // can shadow portplan's allows; `allow from 10.0.0.0/8`, which admits
@@ -157,7 +153,7 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
     // have none, still portplan's (not intact: replaced or removed).
     let every_port = portless
         && (tag.is_some()
-            || (!app && rule.action == "allow")
+            || (!rule.app && rule.action == "allow")
             || (rule.from.is_some() && !rule.other && rule.action != "allow"));
     let (Some(range), transports) = (
         if every_port {
@@ -182,9 +178,12 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
     };
     let allows = rule.action == "allow" && !rule.other;
     // What it admits, read wide: an interface or a `to` address portplan
-    // does not judge is taken not to narrow it; the loopback one does.
+    // does not judge is taken not to narrow it; the loopback one does. An
+    // application rule's ports are in its profile, which this listing does
+    // not show: it opens nothing the audit can judge (`allow OpenSSH` would
+    // otherwise read as every port open).
     let local = words.windows(2).any(|w| w[0] == "on" && w[1] == "lo");
-    let admits = rule.action == "allow" && !app && !local && !rule.out;
+    let admits = rule.action == "allow" && !rule.app && !local && !rule.out;
     if tag.is_none() {
         state.foreign.extend(foreign(
             &rule,
@@ -220,7 +219,7 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
                 source,
             },
             words: words.clone(),
-            intact: allows && !portless && !app && rule.from.as_deref().is_some_and(|f| f != "any"),
+            intact: allows && !portless && rule.from.as_deref().is_some_and(|f| f != "any"),
         });
     }
     Ok(())

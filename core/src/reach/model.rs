@@ -214,6 +214,18 @@ pub struct TruthTable {
     pub findings: Vec<Finding>,
 }
 
+impl ProbeSource {
+    /// The source as the truth table and its messages name it: `host obs1`,
+    /// `network application`, `an outsider`.
+    pub fn label(&self) -> String {
+        match self {
+            ProbeSource::Host(name) => format!("host {name}"),
+            ProbeSource::Network(name) => format!("network {name}"),
+            ProbeSource::Outsider => "an outsider".into(),
+        }
+    }
+}
+
 impl TruthTable {
     /// Rows of a source that sent results, measured nothing: no result for
     /// the target, or the attempt failed on the source itself. A port held

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::decode::escape;
 use crate::model::ReportFormat;
 use crate::reach::model::{Expectation, TruthRow, TruthTable, Verdict};
-use crate::reach::truth::{meaning, source_name};
+use crate::reach::truth::meaning;
 use crate::render::{columns, header, json, plural, sheet_cell};
 
 /// Render a truth table in `format`.
@@ -43,7 +43,7 @@ fn matrix(table: &TruthTable) -> Vec<Vec<String>> {
     let mut cells: BTreeMap<(String, &str), (u32, u32, u32)> = BTreeMap::new();
     let mut sources: Vec<String> = Vec::new();
     for row in &table.rows {
-        let source = source_name(&row.source);
+        let source = row.source.label();
         if sources.last() != Some(&source) {
             sources.push(source.clone());
         }
@@ -105,7 +105,7 @@ fn listing(table: &TruthTable) -> Vec<Vec<String>> {
             _ => row.detail.clone(),
         };
         rows.push(vec![
-            source_name(&row.source),
+            row.source.label(),
             row.destination.clone(),
             format!("{}/{}", row.port, row.transport.as_str()),
             row.spec.clone(),
@@ -171,7 +171,7 @@ fn csv(table: &TruthTable) -> String {
         crate::render::csv_record(
             &mut out,
             [
-                source_name(&row.source),
+                row.source.label(),
                 row.destination.clone(),
                 row.port.to_string(),
                 row.transport.as_str().into(),

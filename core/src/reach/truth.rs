@@ -146,7 +146,7 @@ fn check_inputs(
         if !seen.insert(&p.source) {
             return Err(problem(
                 format!("probed[{i}].source"),
-                &source_name(&p.source),
+                &p.source.label(),
                 "this source's results are given twice",
             ));
         }
@@ -277,14 +277,6 @@ pub(crate) fn meaning(outcome: ProbeOutcome) -> &'static str {
     }
 }
 
-pub(crate) fn source_name(source: &ProbeSource) -> String {
-    match source {
-        ProbeSource::Host(name) => format!("host {name}"),
-        ProbeSource::Network(name) => format!("network {name}"),
-        ProbeSource::Outsider => "an outsider".into(),
-    }
-}
-
 fn finding(deployment: &Deployment, row: &TruthRow) -> Finding {
     let component = deployment
         .host_id(&row.destination)
@@ -303,7 +295,7 @@ fn finding(deployment: &Deployment, row: &TruthRow) -> Finding {
         row.port,
         row.transport.as_str()
     );
-    let who = quote(&source_name(&row.source));
+    let who = quote(&row.source.label());
     let (code, message, fix) = match row.expect {
         Expectation::Allow => (
             FindingCode::Unreachable,
