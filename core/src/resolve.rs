@@ -444,6 +444,8 @@ impl<'p> Names<'p> {
 fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Problems) {
     let known = Names::new(plan, builtin);
     let mut names = BTreeSet::new();
+    // The firewall tag each spec id becomes, and the first id that took it.
+    let mut tags: BTreeMap<String, &str> = BTreeMap::new();
     for (i, profile) in plan.custom_profiles.iter().enumerate() {
         let at = format!("custom-profiles[{i}]");
         if builtin.iter().any(|b| b.name == profile.name) || !names.insert(profile.name.as_str()) {
@@ -480,6 +482,26 @@ fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Proble
             }
             if !ids.insert(spec.id.as_str()) {
                 problems.push(format!("{at}.id"), &spec.id, "duplicate spec id".into());
+            }
+            // A tag that had to change ends in a hash of the id: an id
+            // written in that form (`app.a_b-29d67797` beside `app.a b`)
+            // would share its rules' tag, and each spec's rules would read
+            // as the other's.
+            let tag = crate::backends::sanitize_tag(&crate::sources::tag(&spec.id));
+            match tags.get(&tag) {
+                Some(first) if *first != spec.id => problems.push(
+                    format!("{at}.id"),
+                    &spec.id,
+                    format!(
+                        "its firewall tag `{}` is spec {}'s too; rename one of them",
+                        quote(&tag),
+                        quote(first)
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    tags.insert(tag, &spec.id);
+                }
             }
             if spec.exposure == crate::model::Exposure::Loopback && !spec.accessed_by.is_empty() {
                 // The list as the plan writes it (JSON), not Rust's `Debug`

@@ -48,14 +48,6 @@ fn an_intact_nft_rule_holds() {
 fn nft_rules_edited_by_hand_are_replaced() {
     let cases = [
         (
-            "changed to drop",
-            vec![
-                TABLE.to_string(),
-                nft_rule(4, "==", r#""198.18.2.10""#, "drop"),
-                REJECT.to_string(),
-            ],
-        ),
-        (
             "negated",
             vec![
                 TABLE.to_string(),
@@ -125,11 +117,6 @@ fn iptables_rules_edited_by_hand_are_replaced() {
             true,
         ),
         (
-            "changed to DROP",
-            format!("-A INPUT -s 198.18.2.10/32 {tagged} -j DROP\n-A INPUT -j REJECT\n"),
-            true,
-        ),
-        (
             "after the catch-all",
             format!("-A INPUT -j REJECT\n-A INPUT -s 198.18.2.10/32 {tagged} -j ACCEPT\n"),
             true,
@@ -147,8 +134,7 @@ fn iptables_rules_edited_by_hand_are_replaced() {
 
 #[test]
 fn ufw_and_firewalld_rules_edited_by_hand_are_replaced() {
-    let added =
-        "ufw deny from 198.18.2.10 to any port 2881 proto tcp comment 'portplan:observer.sql'\n";
+    let added = "ufw allow from 198.18.2.10 to any port 2881 comment 'portplan:observer.sql'\n";
     let state = read_firewall(
         FirewallBackend::Ufw,
         &FirewallOutput::new(
@@ -158,15 +144,29 @@ fn ufw_and_firewalld_rules_edited_by_hand_are_replaced() {
     )
     .unwrap();
     let text = script(&state, false);
-    assert!(text.contains("ufw delete deny from 198.18.2.10"), "{text}");
+    assert!(text.contains("ufw delete allow from 198.18.2.10"), "{text}");
     assert!(
         text.contains("ufw allow from 198.18.2.10 to any port 2881 proto tcp"),
         "{text}"
     );
 
-    let zone = "public (default, active)\n  target: default\n  rich rules: \n\
-        \trule family=\"ipv4\" source address=\"198.18.2.10\" port port=\"2881\" protocol=\"tcp\" log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/h\" drop\n";
-    let state = read_firewall(
+    let zone = firewalld_zone(
+        "log prefix=\"portplan:observer.sql\" level=\"warning\" limit value=\"1/h\" accept",
+    );
+    let text = script(&firewalld(&zone), false);
+    assert!(text.contains("--remove-rich-rule="), "{text}");
+    assert!(text.contains("limit value=\"1/h\" accept"), "{text}");
+}
+
+fn firewalld_zone(tail: &str) -> String {
+    format!(
+        "public (default, active)\n  target: default\n  rich rules: \n\
+        \trule family=\"ipv4\" source address=\"198.18.2.10\" port port=\"2881\" protocol=\"tcp\" {tail}\n"
+    )
+}
+
+fn firewalld(zone: &str) -> FirewallState {
+    read_firewall(
         FirewallBackend::Firewalld,
         &FirewallOutput {
             main: zone.into(),
@@ -174,10 +174,133 @@ fn ufw_and_firewalld_rules_edited_by_hand_are_replaced() {
             zone: Some("public".into()),
         },
     )
-    .unwrap();
-    let text = script(&state, false);
-    assert!(text.contains("--remove-rich-rule="), "{text} {state:?}");
-    assert!(text.contains("limit value=\"1/h\" accept"), "{text}");
+    .unwrap()
+}
+
+/// A deny carrying portplan's tag, on the planned tuple: on each backend as
+/// its listing prints it.
+fn tagged_denies() -> Vec<(&'static str, FirewallState)> {
+    let tagged = "-p tcp -m tcp --dport 2881 -m comment --comment portplan:observer.sql";
+    let iptables = format!(
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 198.18.2.10/32 {tagged} -j DROP\n-A INPUT -j REJECT\nCOMMIT\n"
+    );
+    let ufw =
+        "ufw deny from 198.18.2.10 to any port 2881 proto tcp comment 'portplan:observer.sql'\n";
+    vec![
+        (
+            "nft drop",
+            nft_items(&[
+                TABLE,
+                &nft_rule(4, "==", r#""198.18.2.10""#, "drop"),
+                REJECT,
+            ]),
+        ),
+        (
+            "nft reject",
+            nft_items(&[
+                TABLE,
+                &nft_rule(4, "==", r#""198.18.2.10""#, "reject"),
+                REJECT,
+            ]),
+        ),
+        (
+            "nft return",
+            nft_items(&[
+                TABLE,
+                &nft_rule(4, "==", r#""198.18.2.10""#, "return"),
+                REJECT,
+            ]),
+        ),
+        (
+            "iptables DROP",
+            read_firewall(
+                FirewallBackend::Iptables,
+                &FirewallOutput::new(iptables, ""),
+            )
+            .unwrap(),
+        ),
+        (
+            "ufw deny",
+            read_firewall(
+                FirewallBackend::Ufw,
+                &FirewallOutput::new(
+                    "Status: active\nDefault: deny (incoming), allow (outgoing)\n",
+                    ufw,
+                ),
+            )
+            .unwrap(),
+        ),
+        (
+            "ufw limit",
+            read_firewall(
+                FirewallBackend::Ufw,
+                &FirewallOutput::new(
+                    "Status: active\nDefault: deny (incoming), allow (outgoing)\n",
+                    ufw.replace("ufw deny", "ufw limit"),
+                ),
+            )
+            .unwrap(),
+        ),
+        (
+            "firewalld drop",
+            firewalld(&firewalld_zone(
+                "log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/h\" drop",
+            )),
+        ),
+        (
+            "firewalld reject",
+            firewalld(&firewalld_zone(
+                "log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/h\" reject",
+            )),
+        ),
+    ]
+}
+
+/// portplan writes only accepts: a tagged deny is someone's decision (an
+/// operator who turned portplan's allow into a deny, or a rule of their
+/// own in portplan's comment form). `present` refuses rather than turn it
+/// back into an allow, and `absent` leaves it.
+#[test]
+fn a_tagged_deny_is_never_turned_into_an_allow() {
+    for (what, state) in tagged_denies() {
+        let refused = plan_firewall(&desired(), &state, false).unwrap_err();
+        let problem = &refused.problems[0];
+        assert!(problem.path.contains(".foreign["), "{what}: {refused:?}");
+        assert!(
+            problem.message.contains("a rule portplan did not write"),
+            "{what}: {refused:?}"
+        );
+        let absent = script(&state, true);
+        assert!(
+            !absent.contains("delete") && !absent.contains("-D ") && !absent.contains("remove"),
+            "{what}: {absent}"
+        );
+    }
+}
+
+/// A deny in portplan's comment form on ports no plan names
+/// (`portplan:blocklist`) stays through `present` and `absent` alike.
+#[test]
+fn a_deny_in_tag_form_elsewhere_stays() {
+    let blocklist = r#"{"rule":{"family":"inet","table":"filter","chain":"input","handle":5,"comment":"portplan:blocklist","expr":[
+   {"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"198.18.9.9"}},
+   {"drop":null}]}}"#;
+    // A verdict map decides by port: a deny too, never removed.
+    let vmap = r#"{"rule":{"family":"inet","table":"filter","chain":"input","handle":6,"comment":"portplan:observer.sql","expr":[
+   {"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"198.18.2.10"}},
+   {"vmap":{"key":{"payload":{"protocol":"tcp","field":"dport"}},"data":{"set":[[2881,{"drop":null}]]}}}]}}"#;
+    let state = nft_items(&[TABLE, blocklist, vmap, REJECT]);
+    for remove_all in [false, true] {
+        let text = script(&state, remove_all);
+        assert!(!text.contains("handle 5"), "{text}");
+        assert!(!text.contains("handle 6"), "{text}");
+    }
+    let saved = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 198.18.9.9/32 -m comment --comment portplan:blocklist -j DROP\n-A INPUT -j REJECT\nCOMMIT\n";
+    let state = read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(saved, "")).unwrap();
+    for remove_all in [false, true] {
+        let text = script(&state, remove_all);
+        assert!(!text.contains("-D INPUT"), "{text}");
+    }
 }
 
 #[test]
@@ -229,4 +352,108 @@ fn colliding_spec_ids_get_their_own_sets_and_tags() {
         change.add.iter().map(|r| r.tag.as_str()).collect();
     assert_eq!(tags.len(), 2, "{tags:?}");
     assert!(tags.iter().all(|t| t.len() <= 64), "{tags:?}");
+}
+
+/// An unconditional jump to a chain that drops everything it is handed
+/// (`LOGDROP`: log, then drop) is the catch-all: portplan's rule goes before
+/// it, not after, where it would never match. A chain that can hand a
+/// packet back (`RETURN`), or a jump taken only on one interface, is not.
+#[test]
+fn a_jump_to_a_dropping_chain_is_the_catch_all() {
+    let saved = |logdrop: &str, jump: &str| {
+        format!(
+            "*filter\n:INPUT ACCEPT [0:0]\n:LOGDROP - [0:0]\n\
+             -A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT\n-A INPUT {jump}-j LOGDROP\n\
+             {logdrop}COMMIT\n"
+        )
+    };
+    let logdrop =
+        "-A LOGDROP -m limit --limit 5/min -j LOG --log-prefix \"dropped: \"\n-A LOGDROP -j DROP\n";
+    let read = |text: String| {
+        read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(text, "")).unwrap()
+    };
+    let text = script(&read(saved(logdrop, "")), false);
+    assert!(
+        text.starts_with("iptables -w -I INPUT 2 -s 198.18.2.10"),
+        "{text}"
+    );
+    for (what, logdrop, jump) in [
+        (
+            "returns",
+            "-A LOGDROP -s 198.18.9.0/24 -j RETURN\n-A LOGDROP -j DROP\n",
+            "",
+        ),
+        ("jumps on one interface", logdrop, "-i eth1 "),
+        ("drops only some", "-A LOGDROP -p udp -j DROP\n", ""),
+    ] {
+        // Policy ACCEPT and no catch-all: the chain drops nothing for sure,
+        // so portplan adds nothing (the port is open to everyone already).
+        let text = script(&read(saved(logdrop, jump)), false);
+        assert_eq!(text, "", "{what}");
+    }
+}
+
+/// nftables alike: `jump logdrop` to `chain logdrop { log; drop }` is the
+/// catch-all, and portplan's rule goes before it; a chain that returns, or a
+/// jump on one interface only, is not.
+#[test]
+fn an_nft_jump_to_a_dropping_chain_is_the_catch_all() {
+    let chain = r#"{"chain":{"family":"inet","table":"filter","name":"logdrop","handle":2}}"#;
+    let rule = |handle: u64, chain: &str, expr: &str| {
+        format!(
+            r#"{{"rule":{{"family":"inet","table":"filter","chain":"{chain}","handle":{handle},"expr":[{expr}]}}}}"#
+        )
+    };
+    let established = rule(
+        3,
+        "input",
+        r#"{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["established","related"]}},{"accept":null}"#,
+    );
+    let jump = rule(4, "input", r#"{"jump":{"target":"logdrop"}}"#);
+    let log = rule(10, "logdrop", r#"{"log":{"prefix":"dropped: "}}"#);
+    let drop = rule(
+        11,
+        "logdrop",
+        r#"{"counter":{"packets":0,"bytes":0}},{"drop":null}"#,
+    );
+    let ret = rule(
+        9,
+        "logdrop",
+        r#"{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"198.18.9.9"}},{"return":null}"#,
+    );
+    let on_eth1 = rule(
+        4,
+        "input",
+        r#"{"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"eth1"}},{"jump":{"target":"logdrop"}}"#,
+    );
+    let text = script(
+        &nft_items(&[TABLE, chain, &established, &jump, &log, &drop]),
+        false,
+    );
+    assert!(
+        text.contains("insert rule inet filter input position 4 "),
+        "{text}"
+    );
+    assert!(
+        text.contains("ip saddr 198.18.2.10 tcp dport 2881 accept"),
+        "{text}"
+    );
+    let vmap = rule(
+        9,
+        "logdrop",
+        r#"{"vmap":{"key":{"ct":{"key":"state"}},"data":{"set":[["established",{"accept":null}]]}}}"#,
+    );
+    for (what, items) in [
+        ("returns", [TABLE, chain, &established, &jump, &ret, &drop]),
+        (
+            "accepts by a verdict map",
+            [TABLE, chain, &established, &jump, &vmap, &drop],
+        ),
+        (
+            "jumps on one interface",
+            [TABLE, chain, &established, &on_eth1, &log, &drop],
+        ),
+    ] {
+        assert_eq!(script(&nft_items(&items), false), "", "{what}");
+    }
 }

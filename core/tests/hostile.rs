@@ -463,3 +463,50 @@ fn an_observed_listener_on_port_0_is_rejected_with_its_path() {
         .expect_err("port 0 is rejected");
     assert_eq!(paths(&error), ["observation.listeners[0].port"]);
 }
+
+/// FNV-1a's low 32 bits, as `sanitize_tag` names a tag it had to change.
+fn fnv(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{:08x}", hash as u32)
+}
+
+/// A spec id written in the form a sanitized tag takes (`web.a_b-HASH`
+/// beside `web.a b`) would share that spec's firewall tag: each spec's
+/// rules would read as the other's. Refused, naming both.
+#[test]
+fn spec_ids_that_would_share_a_tag_are_refused() {
+    let mut value = app_plan();
+    let twin = format!("web.a_b-{}", fnv("portplan:web.a b"));
+    let specs = value["custom-profiles"][0]["specs"]
+        .as_array_mut()
+        .expect("specs");
+    for id in ["web.a b", twin.as_str()] {
+        let mut spec = specs[0].clone();
+        spec["id"] = json!(id);
+        spec["ports"] = json!(8100);
+        specs.push(spec);
+    }
+    let error = rejected(&value);
+    let problem = error
+        .problems
+        .iter()
+        .find(|p| p.message.contains("firewall tag"))
+        .unwrap_or_else(|| panic!("{error:?}"));
+    assert_eq!(problem.path, "custom-profiles[0].specs[4].id");
+    assert_eq!(problem.value, twin);
+    assert!(problem.message.contains("web.a b"), "{}", problem.message);
+
+    // Ids that only look alike keep their own tags.
+    let mut value = app_plan();
+    let specs = value["custom-profiles"][0]["specs"]
+        .as_array_mut()
+        .expect("specs");
+    for id in ["web.a-b", "web.a.b", "web.a_b"] {
+        let mut spec = specs[0].clone();
+        spec["id"] = json!(id);
+        specs.push(spec);
+    }
+    report(&value);
+}

@@ -196,7 +196,7 @@ fn iptables(state: &FirewallState, commands: &[Command]) -> Option<Vec<Command>>
     let FirewallState::Iptables(state) = state else {
         return None;
     };
-    let mut deleted: Vec<(String, u32)> = Vec::new();
+    let mut deleted: Vec<(String, &[String], u32)> = Vec::new();
     commands
         .iter()
         .map(|c| {
@@ -217,17 +217,24 @@ fn iptables(state: &FirewallState, commands: &[Command]) -> Option<Vec<Command>>
                         portplan_core::IpFamily::Ipv4
                     };
                     // The deleted rule's number, less the rules above it this
-                    // run deleted before it.
-                    let found = state.found.iter().find(|f| {
-                        f.saved == spec
-                            && state.chains.get(f.chain.0 as usize).map(|c| c.family)
-                                == Some(family)
-                    })?;
+                    // run deleted before it. `-D` takes the first copy of a
+                    // spec left: the k-th delete of one spec, its k-th copy.
+                    let copy = deleted
+                        .iter()
+                        .filter(|(p, s, _)| *p == program && *s == spec)
+                        .count();
+                    let found = (state.found.iter())
+                        .filter(|f| {
+                            f.saved == spec
+                                && state.chains.get(f.chain.0 as usize).map(|c| c.family)
+                                    == Some(family)
+                        })
+                        .nth(copy)?;
                     let above = deleted
                         .iter()
-                        .filter(|(p, n)| *p == program && *n < found.number)
+                        .filter(|(p, _, n)| *p == program && *n < found.number)
                         .count();
-                    deleted.push((program.clone(), found.number));
+                    deleted.push((program.clone(), spec, found.number));
                     let at = found.number.saturating_sub(u32::try_from(above).ok()?);
                     let mut argv = head(&["-I", "INPUT", &at.to_string()]);
                     argv.extend(spec.iter().cloned());

@@ -334,11 +334,13 @@ fn auto_drives_the_tool_that_owns_the_dropping_chain() {
 
 #[test]
 fn the_audit_names_missing_extra_and_altered_rules() {
+    // portplan:observer.sql moved after the catch-all reject.
     let edited = r#"{"nftables":[{"table":{"family":"inet","name":"filter","handle":1}},
  {"chain":{"family":"inet","table":"filter","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}},
+ {"rule":{"family":"inet","table":"filter","chain":"input","handle":3,"expr":[{"reject":null}]}},
  {"rule":{"family":"inet","table":"filter","chain":"input","handle":4,"comment":"portplan:observer.sql","expr":[
    {"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"198.18.2.10"}},
-   {"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":2881}},{"drop":null}]}},
+   {"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":2881}},{"counter":null},{"accept":null}]}},
  {"rule":{"family":"inet","table":"filter","chain":"input","handle":5,"comment":"portplan:old.spec","expr":[
    {"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"198.18.2.99"}},
    {"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":9999}},{"accept":null}]}}]}"#;
@@ -373,6 +375,18 @@ fn the_audit_names_missing_extra_and_altered_rules() {
         messages.iter().any(|m| m
             .contains("portplan:old.spec admitting 198.18.2.99/32 to 9999/tcp is not in the plan")),
         "{messages:#?}"
+    );
+    // Made to drop, it is someone's deny: the audit fails with present's
+    // refusal, naming it, rather than call it something present replaces.
+    let state = nft(&edited.replace(r#"{"counter":null},{"accept":null}"#, r#"{"drop":null}"#));
+    let Err(RunError::Change(refused)) = portplan_run::drift(&rules, &state, "obs1", true) else {
+        panic!("a tagged drop on a planned rule is refused");
+    };
+    assert!(
+        refused.problems[0]
+            .message
+            .contains("a rule portplan did not write (drop)"),
+        "{refused:?}"
     );
     // A firewall as planned has no drift.
     let empty = portplan_core::empty_firewall(FirewallBackend::Nftables).unwrap();
@@ -727,4 +741,67 @@ fn ufw_numbers_read_tuple_lines_as_ufw_does() {
     assert_eq!(inverse(&plain), ["198.18.1.0/24 | insert 3"]);
     // A malformed line is no rule to ufw.
     assert_eq!(inverse(&["allow tcp 22"]), ["198.18.1.0/24 | insert 1"]);
+}
+
+/// iptables' INPUT chain as the commands change it: `-D` takes the first
+/// rule of that spec, `-I n` inserts at number n (appends past the end),
+/// `-A` appends.
+fn iptables_apply(chain: &mut Vec<String>, commands: &[Command]) {
+    for command in commands {
+        let argv: Vec<&str> = command.argv.iter().map(String::as_str).collect();
+        match argv.as_slice() {
+            ["iptables", "-w", "-D", "INPUT", spec @ ..] => {
+                let spec = spec.join(" ");
+                let at = chain.iter().position(|r| *r == spec).unwrap();
+                chain.remove(at);
+            }
+            ["iptables", "-w", "-I", "INPUT", n, spec @ ..] => {
+                let at = (n.parse::<usize>().unwrap() - 1).min(chain.len());
+                chain.insert(at, spec.join(" "));
+            }
+            ["iptables", "-w", "-A", "INPUT", spec @ ..] => chain.push(spec.join(" ")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+fn iptables_read(chain: &[String]) -> FirewallState {
+    let rules: String = chain.iter().map(|r| format!("-A INPUT {r}\n")).collect();
+    let saved = format!("*filter\n:INPUT ACCEPT [0:0]\n{rules}COMMIT\n");
+    portplan_core::read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(saved, ""))
+        .unwrap()
+}
+
+/// A copy of portplan's rule after the catch-all (the same saved spec
+/// twice): `-D` by spec deletes the first copy, so deleting the late one
+/// alone took the one that stays, run after run. Both go, the rule comes
+/// back before the catch-all, the next run finds nothing to do, and the
+/// run's inverses put the chain back exactly as it was.
+#[test]
+fn a_copy_after_the_catch_all_converges_and_is_undone() {
+    let spec = "-s 198.18.2.10/32 -p tcp -m tcp --dport 7001 -m comment --comment portplan:app.a -j ACCEPT";
+    let other = "-s 198.18.3.0/24 -p tcp -m tcp --dport 9090 -j ACCEPT";
+    let before: Vec<String> = [other, spec, "-j REJECT", spec]
+        .map(str::to_string)
+        .to_vec();
+    let rules = [rule("app.a", 7001, &["198.18.2.10/32"])];
+    let state = iptables_read(&before);
+    let planned = steps(&rules, &state, Task::Present, false).unwrap();
+    let undo = portplan_run::undo(&state, "", None, &planned.commands).unwrap();
+    let mut chain = before.clone();
+    iptables_apply(&mut chain, &planned.commands);
+    assert_eq!(chain, [other, spec, "-j REJECT"], "{:?}", planned.commands);
+    // The run's own check of what it left: the rule is expected back.
+    verify(
+        &rules,
+        &iptables_read(&chain),
+        Task::Present,
+        &planned.expected,
+    )
+    .unwrap();
+    let again = steps(&rules, &iptables_read(&chain), Task::Present, false).unwrap();
+    assert!(again.commands.is_empty(), "{:?}", again.commands);
+    let reversed: Vec<Command> = undo.into_iter().rev().collect();
+    iptables_apply(&mut chain, &reversed);
+    assert_eq!(chain, before);
 }

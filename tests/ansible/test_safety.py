@@ -945,19 +945,20 @@ def example_plan(host, address):
 
 
 def edit_by_hand(host, backend, tag):
-    """Turn the first rule tagged `tag` into a drop, in its place."""
+    """Negate the source of the first rule tagged `tag`, in its place (still
+    portplan's, edited: a drop would be the operator's deny, never replaced)."""
     if backend == "iptables":
         rules = [line for line in host.run("iptables-save", "-t", "filter").splitlines()
                  if line.startswith("-A INPUT ")]
         number, line = next((n, l) for n, l in enumerate(rules, 1) if tag in l)
         spec = shlex.split(line)[2:]
-        host.run("iptables", "-w", "-R", "INPUT", str(number), *spec[:-1], "DROP")
+        host.run("iptables", "-w", "-R", "INPUT", str(number), "!", *spec)
         return
     listed = host.run("nft", "-a", "list", "chain", "inet", "filter", "input")
     line = next(l.strip() for l in listed.splitlines() if f'comment "{tag}"' in l)
     rule, handle = line.rsplit(" # handle ", 1)
     host.run("nft", "-f", "-", stdin=f"insert rule inet filter input position {handle} "
-                                     f"{rule.replace(' accept ', ' drop ')}\n"
+                                     f"{rule.replace('ip saddr ', 'ip saddr != ', 1)}\n"
                                      f"delete rule inet filter input handle {handle}\n")
 
 
@@ -1041,6 +1042,38 @@ class Regressions(unittest.TestCase):
         self.assertFalse(result["changed"], f"{label}: {brief(result)}")
         for needle in needles:
             self.assertIn(needle, result["msg"], label)
+
+    def test_a_jump_to_a_dropping_chain_is_the_catch_all(self):
+        """An input chain of policy accept that ends `jump logdrop` (nft) or
+        `-j LOGDROP` (iptables), a chain that logs and drops everything:
+        that jump is the catch-all. portplan's rules go before it, so the
+        accessor connects, the stranger does not (after it, they would
+        never match and the port would stay shut while the run said it
+        opened it), and the next run has nothing to do."""
+        nft_logdrop = ("table inet filter {\n\tchain logdrop {\n\t\tlog prefix \"dropped: \"\n"
+                       "\t\tcounter drop\n\t}\n\tchain input {\n"
+                       "\t\ttype filter hook input priority filter; policy accept;\n"
+                       "\t\tct state established,related accept\n\t\tiif \"lo\" accept\n"
+                       "\t\tjump logdrop\n\t}\n}\n")
+        ipt_logdrop = [["-N", "LOGDROP"],
+                       ["-A", "LOGDROP", "-j", "LOG", "--log-prefix", "dropped: "],
+                       ["-A", "LOGDROP", "-j", "DROP"],
+                       ["-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED",
+                        "-j", "ACCEPT"],
+                       ["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
+                       ["-A", "INPUT", "-j", "LOGDROP"]]
+        for backend in ("nftables", "iptables"):
+            with self.subTest(backend=backend):
+                target, plan = self.target(backend, nft_foreign=nft_logdrop,
+                                           foreign=backend == "nftables")
+                host = target.host
+                if backend == "iptables":
+                    for tool in ("iptables", "ip6tables"):
+                        for rule in ipt_logdrop:
+                            host.run(tool, "-w", *rule)
+                    host.run("mkdir", "-p", "/etc/iptables")
+                open_to(self, self.ocp1, host, 2881, False, f"{backend}, before")
+                self.opens_as_planned(target, plan, backend)
 
     def test_ufw_foreign_rule_of_any_action_is_refused_and_kept(self):
         """Item 1: ufw would "update" a foreign deny into portplan's allow."""
@@ -1739,8 +1772,9 @@ class Regressions(unittest.TestCase):
         self.assertIn("198.18.99.9", host.run("nft", "list", "set", "inet", "filter", "trusted"))
 
     def test_hand_edited_rules_are_replaced_nftables(self):
-        """Item 6: a tagged rule made to drop, negated, or moved after the
-        catch-all reject is replaced; connectivity is as planned."""
+        """Item 6: a tagged rule negated, or moved after the catch-all
+        reject, is replaced; connectivity is as planned. One made to drop is
+        someone's deny: refused, kept, and replaced once removed by hand."""
         target, plan = self.target("nftables", nft_foreign=NFT_FOREIGN_REJECT)
         host = target.host
         code, result = target.run(plan)
@@ -1767,10 +1801,15 @@ class Regressions(unittest.TestCase):
             place = f"position {handle} " if verb == "insert" else ""
             host.run("nft", "-f", "-", stdin=f"{verb} rule inet filter input {place}{edited}\n"
                                              f"delete rule inet filter input handle {handle}\n")
+            if label == "drop":
+                self.deny_kept(target, plan, "drop", [
+                    ["nft", "delete", "rule", "inet", "filter", "input", "handle",
+                     self.tagged_handle(host)]])
             self.edited_then_fixed(target, plan, label)
 
     def test_hand_edited_rules_are_replaced_iptables(self):
-        """Item 6 on iptables: DROP, `! -s`, and after the catch-all REJECT."""
+        """Item 6 on iptables: `! -s` and after the catch-all REJECT are
+        replaced; a DROP is refused and kept until removed by hand."""
         target, plan = self.target("iptables")
         host = target.host
         code, result = target.run(plan)
@@ -1788,7 +1827,25 @@ class Regressions(unittest.TestCase):
         for label, commands in edits.items():
             for command in commands:
                 host.run("iptables", "-w", *command)
+            if label == "drop":
+                self.deny_kept(target, plan, "DROP",
+                               [["iptables", "-w", "-D", "INPUT", *spec, "-j", "DROP"]])
             self.edited_then_fixed(target, plan, label)
+        # A copy after the catch-all, the first still in place: `-D` by
+        # spec takes the first copy, so deleting the late one alone took
+        # the one that stays, every run. One run converges, the next has
+        # nothing to do.
+        host.run("iptables", "-w", "-A", "INPUT", *spec, "-j", "ACCEPT")
+        code, result = target.run(plan)
+        self.assert_ok(code, result, changed=True, label="a copy after the catch-all")
+        lines = host.run("iptables-save", "-t", "filter").splitlines()
+        copies = [i for i, l in enumerate(lines) if "198.18.2.10/32" in l and TAG_SQL in l]
+        catch_all = [i for i, l in enumerate(lines) if re.fullmatch(r"-A INPUT -j (DROP|REJECT).*", l)]
+        self.assertEqual(len(copies), 1, lines)
+        self.assertLess(copies[0], catch_all[0], lines)
+        open_to(self, self.ocp1, host, 2881, True, "a copy after the catch-all")
+        code, result = target.run(plan)
+        self.assert_ok(code, result, changed=False, label="a copy after the catch-all, next run")
 
     def test_a_failed_run_keeps_a_hand_edited_rule(self):
         """A run replaces a tagged rule edited by hand; a run that fails,
@@ -1906,6 +1963,32 @@ class Regressions(unittest.TestCase):
         print(f"\nufw enable: {len(invocations)} invocations ({len(inside)} restores inside "
               f"the enable); faults ufw survived: {survived or 'none'}", flush=True)
 
+    @staticmethod
+    def tagged_handle(host):
+        listed = host.run("nft", "-a", "list", "chain", "inet", "filter", "input")
+        line = next(l.strip() for l in listed.splitlines() if f'comment "{TAG_SQL}"' in l)
+        return line.rsplit(" # handle ", 1)[1]
+
+    def deny_kept(self, target, plan, action, remove):
+        """portplan writes only accepts: its rule edited into a deny is the
+        operator's deny now. `present` refuses, naming it, and changes
+        nothing (the accessor stays out); `absent` keeps it; once the
+        operator removes it by hand, `present` opens as planned (the
+        caller's `edited_then_fixed`)."""
+        host = target.host
+        before = target.snapshot()
+        code, result = target.run(plan)
+        self.assert_failed(code, result, f"a rule portplan did not write ({action})",
+                           TAG_SQL, label=f"{action}, present")
+        self.assertEqual(target.snapshot(), before, diff(before, target.snapshot()))
+        open_to(self, self.ocp1, host, 2881, False, f"{action} kept")
+        code, result = target.run(plan, "absent")
+        self.assert_ok(code, result, label=f"{action}, absent")
+        self.assertIn(f"{TAG_SQL}", target.snapshot()["running"], f"{action}, absent")
+        open_to(self, self.ocp1, host, 2881, False, f"{action} kept by absent")
+        for command in remove:
+            host.run(*command)
+
     def edited_then_fixed(self, target, plan, label):
         host = target.host
         # The edit does what the issue says: the accessor is kept out, or
@@ -1914,10 +1997,15 @@ class Regressions(unittest.TestCase):
             open_to(self, self.stranger, host, 2881, True, f"{label}, edited by hand")
         else:
             open_to(self, self.ocp1, host, 2881, False, f"{label}, edited by hand")
+        self.opens_as_planned(target, plan, label)
+
+    def opens_as_planned(self, target, plan, label):
+        """A run changes the firewall, the accessor connects and the
+        stranger does not, and the next run has nothing to do."""
         code, result = target.run(plan)
         self.assert_ok(code, result, changed=True, label=label)
-        open_to(self, self.ocp1, host, 2881, True, label)
-        open_to(self, self.stranger, host, 2881, False, label)
+        open_to(self, self.ocp1, target.host, 2881, True, label)
+        open_to(self, self.stranger, target.host, 2881, False, label)
         code, result = target.run(plan)
         self.assert_ok(code, result, changed=False, label=f"{label}, next run")
 

@@ -234,6 +234,10 @@ fn rich_rule(text: &str) -> Option<RichRule> {
             _ => rule.other = true,
         }
     }
+    // A tagged drop or reject is not portplan's (backends/mod.rs `owned_tag`).
+    if matches!(rule.action.as_deref(), Some("drop" | "reject")) {
+        rule.tag = None;
+    }
     rule.other |= rule.tag.is_some() && limits != 1;
     Some(rule)
 }
@@ -990,7 +994,8 @@ fn canonical(text: &str) -> String {
         return text.to_string();
     };
     // Only a rule of portplan's own shape has a canonical form; one edited
-    // by hand (drop, a priority, ...) stays itself and is replaced.
+    // by hand (a priority, a second limit, ...) stays itself and is
+    // replaced (a drop or reject is someone else's: `rich_rule`).
     if !rule.accept || rule.other {
         return text.to_string();
     }

@@ -5,8 +5,9 @@
 use std::collections::BTreeSet;
 
 use super::admitted::Admitted;
-use super::{EVERY_PORT, Placed, colon_ports, is_tag, normalize_source, parse_ports};
+use super::{EVERY_PORT, Placed, colon_ports, is_tag, normalize_source, owned_tag, parse_ports};
 use crate::model::{PlanError, PortRange, Transport};
+use crate::order;
 use crate::state::{
     ChainId, Command, ForeignRule, IpFamily, IptablesChain, IptablesRule, IptablesState, TaggedRule,
 };
@@ -154,6 +155,7 @@ fn read_family(
     text: &str,
     family: IpFamily,
 ) -> Result<(), PlanError> {
+    let dropping = dropping_chains(text);
     let mut table = String::new();
     let mut chain: Option<IptablesChain> = None;
     let chain_id = ChainId::at(state.chains.len());
@@ -174,15 +176,77 @@ fn read_family(
             };
             number = number.saturating_add(1);
             let at = format!("{input}:{}", line_no + 1);
-            read_rule(state, chain, (chain_id, number), &at, line, family)?;
+            let place = (chain_id, number);
+            read_rule(state, chain, place, &at, line, family, &dropping)?;
         }
     }
     state.chains.extend(chain);
     Ok(())
 }
 
-/// One `-A INPUT` rule: a catch-all DROP/REJECT marks where rules go; an
-/// ACCEPT opens ports; a tagged one is portplan's. `at` is its input line.
+/// Whether a saved rule matches every packet: no match portplan does not
+/// read, no source, protocol or port.
+fn unconditional(saved: &Saved) -> bool {
+    !saved.other && saved.source.is_none() && saved.protocol.is_none() && saved.dport.is_none()
+}
+
+/// The filter table's user chains that drop every packet they are handed
+/// (`LOGDROP`: `-j LOG`, then `-j DROP`): before an unconditional DROP or
+/// REJECT only logging rules and drops, nothing that accepts, returns or
+/// hands the packet on. An unconditional jump to one is a catch-all.
+fn dropping_chains(text: &str) -> Vec<String> {
+    // Per chain, in saved order: `None` while undecided, then the verdict.
+    let mut chains: Vec<(String, Option<bool>)> = Vec::new();
+    let mut table = "";
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('*') {
+            table = name;
+            continue;
+        }
+        let Some(rest) = line.strip_prefix("-A ").filter(|_| table == "filter") else {
+            continue;
+        };
+        let Some(tokens) = shlex::split(rest) else {
+            continue;
+        };
+        let Some((name, spec)) = tokens.split_first() else {
+            continue;
+        };
+        if matches!(name.as_str(), "INPUT" | "FORWARD" | "OUTPUT") {
+            continue;
+        }
+        // iptables-save lists a chain's rules together: the last chain
+        // first, so a ruleset of many chains is read in linear time.
+        let last = chains.len().checked_sub(1);
+        let at = match last.filter(|&l| chains.get(l).is_some_and(|(n, _)| n == name)) {
+            Some(at) => at,
+            None => match chains.iter().position(|(n, _)| n == name) {
+                Some(at) => at,
+                None => {
+                    chains.push((name.clone(), None));
+                    chains.len() - 1
+                }
+            },
+        };
+        let Some((_, verdict @ None)) = chains.get_mut(at) else {
+            continue;
+        };
+        let saved = parse_rule(spec);
+        *verdict = match saved.target.as_deref() {
+            Some("DROP" | "REJECT") if unconditional(&saved) => Some(true),
+            None | Some("DROP" | "REJECT" | "LOG" | "NFLOG") => None,
+            Some(_) => Some(false),
+        };
+    }
+    chains
+        .into_iter()
+        .filter_map(|(name, verdict)| (verdict == Some(true)).then_some(name))
+        .collect()
+}
+
+/// One `-A INPUT` rule: a catch-all DROP/REJECT, or an unconditional jump
+/// to a chain that drops everything, marks where rules go; an ACCEPT opens
+/// ports; a tagged one is portplan's. `at` is its input line.
 fn read_rule(
     state: &mut IptablesState,
     chain: &mut IptablesChain,
@@ -190,23 +254,28 @@ fn read_rule(
     at: &str,
     line: &str,
     family: IpFamily,
+    dropping: &[String],
 ) -> Result<(), PlanError> {
     let tokens = shlex::split(line)
         .ok_or_else(|| PlanError::single(at, line, "unbalanced quotes in a saved rule"))?;
     // `-A INPUT` was matched above: the saved rule is what follows it.
     let spec = tokens.get(2..).unwrap_or_default().to_vec();
     let saved = parse_rule(&spec);
-    let catch_all = !saved.other
-        && saved.source.is_none()
-        && saved.protocol.is_none()
-        && saved.dport.is_none()
-        && matches!(saved.target.as_deref(), Some("DROP" | "REJECT"));
+    let catch_all = unconditional(&saved)
+        && saved
+            .target
+            .as_deref()
+            .is_some_and(|t| matches!(t, "DROP" | "REJECT") || dropping.iter().any(|d| d == t));
     let after_catch_all = chain.insert_before.is_some();
     if catch_all {
         chain.drops = true;
         chain.insert_before.get_or_insert(number);
     }
-    let tag = saved.comment.clone().filter(|c| is_tag(c));
+    // Logging decides nothing: a tagged LOG is portplan's accept edited, as
+    // a tagged nft rule with only `log` is.
+    let denies =
+        (saved.target.as_deref()).is_some_and(|t| !matches!(t, "ACCEPT" | "LOG" | "NFLOG"));
+    let tag = owned_tag(saved.comment.as_deref(), denies);
     if saved.target.as_deref() == Some("ACCEPT") {
         let sources: Vec<String> = saved
             .source
@@ -275,6 +344,45 @@ fn read_rule(
     Ok(())
 }
 
+/// Which of portplan's rules `-D` deletes, by position in `found`: those
+/// that go and every copy of their saved spec. `-D` by spec deletes the
+/// chain's first rule of that spec, so where a rule that goes has a twin
+/// that stays (one spec saved twice, a copy after the catch-all), deleting
+/// one copy would take the one that stays, run after run. Every copy goes,
+/// and the one that stays is added back before the catch-all ([`dragged`]).
+fn deletes(state: &IptablesState, desired: &BTreeSet<Placed>) -> Vec<bool> {
+    let goes = |f: &IptablesRule| !f.intact || !desired.contains(&(f.chain, f.rule.clone()));
+    // Copies side by side (sorted, not a map: no B-tree over saved specs in
+    // the plugins).
+    let mut by_spec: Vec<(ChainId, &[String], usize)> = (state.found.iter().enumerate())
+        .map(|(i, f)| (f.chain, f.saved.as_slice(), i))
+        .collect();
+    order::sort(&mut by_spec);
+    let mut marked = vec![false; state.found.len()];
+    for copies in by_spec.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        if copies
+            .iter()
+            .any(|&(_, _, i)| state.found.get(i).is_some_and(goes))
+        {
+            for &(_, _, i) in copies {
+                if let Some(marked) = marked.get_mut(i) {
+                    *marked = true;
+                }
+            }
+        }
+    }
+    marked
+}
+
+/// portplan's intact, desired rules that a delete of their twin takes
+/// along ([`deletes`]): not in place, so added back.
+pub(super) fn dragged(state: &IptablesState, desired: &BTreeSet<Placed>) -> Vec<Placed> {
+    (state.found.iter().zip(deletes(state, desired)))
+        .filter(|(f, deleted)| *deleted && f.intact && desired.contains(&(f.chain, f.rule.clone())))
+        .map(|(f, _)| (f.chain, f.rule.clone()))
+        .collect()
+}
+
 fn program(family: IpFamily) -> &'static str {
     if family == IpFamily::Ipv6 {
         "ip6tables"
@@ -292,12 +400,10 @@ pub(super) fn commands(
 ) -> Vec<Command> {
     let mut commands = Vec::new();
     let mut deleted = Vec::new();
-    // Hand-edited rules, and intact ones no longer desired, by their saved spec.
-    for found in state
-        .found
-        .iter()
-        .filter(|f| !f.intact || !desired.contains(&(f.chain, f.rule.clone())))
-    {
+    // Hand-edited rules, intact ones no longer desired, and their twins, by
+    // their saved spec.
+    let marked = deletes(state, desired);
+    for found in (state.found.iter().zip(marked)).filter_map(|(f, m)| m.then_some(f)) {
         // Checked at the boundary: every rule's chain exists.
         let Some(chain) = state.chains.get(found.chain.index()) else {
             continue;

@@ -213,7 +213,7 @@ pub(crate) fn plan_firewall(
     let slots = slots(state);
     owned_elsewhere(state, &slots, &wanted)?;
     let (desired, unfiltered) = place(&slots, &wanted);
-    let current = current(state);
+    let current = held(state, &desired);
     let add: Vec<Placed> = desired.difference(&current).cloned().collect();
     collisions(state, &add)?;
     let shadowed = shadows(state, &wanted)?;
@@ -435,6 +435,19 @@ fn current(state: &FirewallState) -> BTreeSet<Placed> {
     )
 }
 
+/// portplan's intact rules that stay where they are through the change:
+/// on iptables not one a delete of its twin takes along
+/// ([`iptables::dragged`]), which is added back.
+fn held(state: &FirewallState, desired: &BTreeSet<Placed>) -> BTreeSet<Placed> {
+    let mut held = current(state);
+    if let FirewallState::Iptables(s) = state {
+        for placed in iptables::dragged(s, desired) {
+            held.remove(&placed);
+        }
+    }
+    held
+}
+
 /// portplan's rules that go: every hand-edited one (a tagged rule counts
 /// only if its action, negation, source, ports and position are what
 /// portplan writes), and every intact one that is not desired.
@@ -521,7 +534,7 @@ pub(crate) fn plan_restore(
             .into_iter()
             .filter_map(|(id, rule)| Some((index_in_now(id)?, rule))),
     );
-    let current = current(now);
+    let current = held(now, &desired);
     let add: Vec<Placed> = desired.difference(&current).cloned().collect();
     let remove = leaving(now, &desired);
     Ok(render(now, &desired, &add, &remove))
@@ -598,7 +611,7 @@ fn check_rule(i: usize, rule: &FirewallRule) -> Result<(), PlanError> {
 /// and a bounded length, so no quoting or comment syntax can be injected.
 /// A tag that had to change (an unsafe character, or too long) ends in a
 /// hash of the original, so two specs never share a tag.
-fn sanitize_tag(tag: &str) -> String {
+pub(crate) fn sanitize_tag(tag: &str) -> String {
     let clean: String = tag
         .chars()
         .map(|c| {
@@ -621,6 +634,14 @@ fn sanitize_tag(tag: &str) -> String {
 /// [`sanitize_tag`] leaves (letters, digits, `.-_:`), 64 bytes at most. A
 /// comment that only starts with the prefix (`portplan: admin ssh (keep)`)
 /// is someone else's rule, never changed or removed.
+///
+/// A tag marks a rule as portplan's only on a rule that could be one of
+/// portplan's edited: portplan writes accepts and nothing else, so a tagged
+/// drop, reject, jump or goto is someone's decision about that traffic (an
+/// operator who turned portplan's allow into a deny, or wrote the tag on a
+/// rule of their own). The readers take such a rule as foreign
+/// ([`owned_tag`]): never removed, and a refusal where portplan would add
+/// its rule on the same tuple, so that a deny is never turned into an allow.
 fn is_tag(comment: &str) -> bool {
     comment.len() <= MAX_TAG
         && comment.strip_prefix(TAG_PREFIX).is_some_and(|rest| {
@@ -629,6 +650,13 @@ fn is_tag(comment: &str) -> bool {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
         })
+}
+
+/// The tag of a rule that is portplan's: a comment in [`is_tag`]'s form on
+/// a rule that does not deny (`denies`: its verdict drops, rejects or hands
+/// the traffic to another chain).
+fn owned_tag(comment: Option<&str>, denies: bool) -> Option<String> {
+    comment.filter(|c| !denies && is_tag(c)).map(str::to_string)
 }
 
 /// Eight hex digits of FNV-1a over `text`: fixed and platform-independent,

@@ -12,7 +12,9 @@ use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 use serde_json::Value;
 
 use super::admitted::Admitted;
-use super::{EVERY_PORT, Placed, SET_THRESHOLD, TAG_PREFIX, bare, is_tag, normalize_source};
+use super::{
+    EVERY_PORT, Placed, SET_THRESHOLD, TAG_PREFIX, bare, is_tag, normalize_source, owned_tag,
+};
 use crate::model::{PlanError, PortRange, Transport};
 use crate::state::{
     ChainId, Command, ForeignRule, IpFamily, NftChain, NftFamily, NftRule, NftState, TaggedRule,
@@ -158,6 +160,10 @@ struct Rule {
     /// Its only conditions are a rate limit and the packet type (Arch's
     /// `pkttype host limit rate 5/second reject`).
     rated: bool,
+    /// No condition at all: only counters, logging and the verdict.
+    bare: bool,
+    /// The chain a `jump` or `goto` hands the packet to.
+    to: Option<String>,
 }
 
 /// Whether a rule's sources come from a named set.
@@ -172,10 +178,15 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
     // Conditions other than a rate limit and the packet type.
     let mut narrowed = false;
     let mut rated = false;
+    let mut bare = true;
     for statement in expr {
         let Some((kind, body)) = statement.as_object().and_then(|o| o.iter().next()) else {
             continue;
         };
+        bare &= matches!(
+            kind.as_str(),
+            "counter" | "log" | "accept" | "drop" | "reject" | "jump" | "goto"
+        );
         match kind.as_str() {
             "match" => {
                 let payload = body.pointer("/left/payload");
@@ -224,6 +235,10 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
             // traffic it matches: someone else's rule on that traffic.
             "jump" | "goto" => {
                 rule.verdict = Some(kind.clone());
+                rule.to = body
+                    .get("target")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
                 rule.conditional = true;
             }
             "counter" | "log" => {}
@@ -241,6 +256,12 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
                 rule.conditional = true;
                 rated = true;
             }
+            // Decided other than by accepting: a deny where it matters.
+            "return" | "queue" | "continue" | "vmap" => {
+                rule.verdict = Some(kind.clone());
+                rule.conditional = true;
+                narrowed = true;
+            }
             _ => {
                 rule.conditional = true;
                 narrowed = true;
@@ -248,7 +269,60 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
         }
     }
     rule.rated = rated && !narrowed;
+    rule.bare = bare;
     rule
+}
+
+/// The chains, by (family, table, name), that drop every packet they are
+/// handed (`chain logdrop { log; drop }`): before an unconditional drop or
+/// reject only logging rules and drops, nothing that accepts, returns or
+/// hands the packet on. An unconditional jump to one is a catch-all.
+fn dropping_chains(
+    items: &[Value],
+    sets: &Sets,
+    input: &[NftChain],
+) -> Vec<(String, String, String)> {
+    let mut chains: Vec<((String, String, String), Option<bool>)> = Vec::new();
+    for item in items.iter().filter_map(|i| i.get("rule")) {
+        let key = (
+            text(item, "family"),
+            text(item, "table"),
+            text(item, "chain"),
+        );
+        // The input chains are hooked, never jumped to: read once, later.
+        if (input.iter()).any(|c| c.family.as_str() == key.0 && c.table == key.1 && c.name == key.2)
+        {
+            continue;
+        }
+        // nft lists a chain's rules together: the last chain first, so a
+        // ruleset of many chains is read in linear time.
+        let last = chains.len().checked_sub(1);
+        let at = match last.filter(|&l| chains.get(l).is_some_and(|(k, _)| *k == key)) {
+            Some(at) => at,
+            None => match chains.iter().position(|(k, _)| *k == key) {
+                Some(at) => at,
+                None => {
+                    chains.push((key, None));
+                    chains.len() - 1
+                }
+            },
+        };
+        let Some((key, verdict @ None)) = chains.get_mut(at) else {
+            continue;
+        };
+        let expr = item.get("expr").and_then(Value::as_array);
+        let expr = expr.map(Vec::as_slice).unwrap_or_default();
+        let rule = read_rule(expr, sets, (&key.0, &key.1));
+        *verdict = match rule.verdict.as_deref() {
+            Some("drop" | "reject") if rule.bare => Some(true),
+            None | Some("drop" | "reject") => None,
+            Some(_) => Some(false),
+        };
+    }
+    chains
+        .into_iter()
+        .filter_map(|(key, verdict)| (verdict == Some(true)).then_some(key))
+        .collect()
 }
 
 /// What one match narrows of what a rule admits. `negated`: `!=`.
@@ -369,8 +443,9 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
             });
         }
     }
+    let dropping = dropping_chains(items, &sets, &state.chains);
     for item in items.iter().filter_map(|i| i.get("rule")) {
-        read_item(&mut state, item, &sets)?;
+        read_item(&mut state, item, &sets, &dropping)?;
     }
     Ok(state)
 }
@@ -453,7 +528,12 @@ impl Seen<'_> {
 
 /// One rule of an input chain: a catch-all drop marks where rules go; an
 /// accept opens ports; a tagged one is portplan's.
-fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), PlanError> {
+fn read_item(
+    state: &mut NftState,
+    item: &Value,
+    sets: &Sets,
+    dropping: &[(String, String, String)],
+) -> Result<(), PlanError> {
     let (family, table, chain_name) = (
         text(item, "family"),
         text(item, "table"),
@@ -482,8 +562,12 @@ fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), Plan
     let refuses = matches!(verdict, Some("drop" | "reject"))
         && rule.sources.is_none()
         && rule.ports.is_none();
-    if refuses
-        && !rule.conditional
+    // An unconditional jump or goto to a chain that drops everything.
+    let drops_all = rule.bare
+        && rule.to.as_ref().is_some_and(|to| {
+            (dropping.iter()).any(|(f, t, c)| *f == family && *t == table && c == to)
+        });
+    if (refuses && !rule.conditional || drops_all)
         && let Some(chain) = state.chains.get_mut(index)
     {
         chain.drops = true;
@@ -503,10 +587,9 @@ fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), Plan
     {
         chain.insert_before = handle;
     }
-    let comment = item
-        .get("comment")
-        .and_then(Value::as_str)
-        .filter(|c| is_tag(c));
+    let denies = verdict.is_some_and(|v| v != "accept");
+    let comment = owned_tag(item.get("comment").and_then(Value::as_str), denies);
+    let comment = comment.as_deref();
     if verdict == Some("accept") {
         let sources = rule
             .sources
@@ -550,7 +633,7 @@ fn read_item(state: &mut NftState, item: &Value, sets: &Sets) -> Result<(), Plan
         sources: &sources,
     };
     let Some(tag) = comment else {
-        if let Some(action @ ("accept" | "drop" | "reject" | "jump" | "goto")) = verdict {
+        if let Some(action) = verdict {
             state
                 .foreign
                 .extend(seen.foreign(action, handle.unwrap_or_default()));

@@ -14,7 +14,7 @@
 //! an allow. Such a collision is refused before anything runs (in
 //! `backends/mod.rs`, for every backend).
 
-use super::{Placed, bare, colon_ports, family_of, is_tag, normalize_source, parse_ports};
+use super::{Placed, bare, colon_ports, family_of, normalize_source, owned_tag, parse_ports};
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use std::collections::BTreeSet;
 
@@ -145,7 +145,10 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
     let words = shlex::split(command)
         .ok_or_else(|| PlanError::single(at, line, "unbalanced quotes in a ufw rule"))?;
     let rule = parse(&words);
-    let tag = rule.comment.clone().filter(|c| is_tag(c));
+    // portplan writes `allow`: a tagged deny, reject, limit (a deny past a
+    // rate) or route rule is someone else's.
+    let denies = rule.action != "allow";
+    let tag = owned_tag(rule.comment.as_deref(), denies);
     let portless = rule.port.is_none();
     // No port is every port: `deny from 198.18.0.0/16`, a foreign rule that
     // can shadow portplan's allows; `allow from 10.0.0.0/8`, which admits
@@ -219,7 +222,12 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
                 source,
             },
             words: words.clone(),
-            intact: allows && !portless && rule.from.as_deref().is_some_and(|f| f != "any"),
+            // Without `proto` the rule is read once per transport: were one
+            // of the two intact, deleting the other would take it along.
+            intact: allows
+                && !portless
+                && rule.proto.is_some()
+                && rule.from.as_deref().is_some_and(|f| f != "any"),
         });
     }
     Ok(())
