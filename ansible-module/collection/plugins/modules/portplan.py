@@ -34,7 +34,7 @@ description:
     ports, no negation or other match, before the catch-all drop); a hand-edited one is replaced.
   - portplan writes only accepts, so a rule carrying its comment that drops, rejects, jumps to another chain (ufw
     deny, reject or limit) is someone's deny and never portplan's. It is never removed, and a run that would add
-    portplan's allow on its source, port and protocol fails naming it: no run turns a deny into an allow.
+    portplan's allow on its source, port and protocol fails naming it, so no run turns a deny into an allow.
   - One owner per netfilter table. portplan never writes native nftables rules into iptables-nft's tables (a boot's
     C(iptables-nft-save | iptables-nft-restore) would drop their sources and open the port to everyone); with
     O(firewall=auto) it drives the tool that owns the chain that drops, and an explicit O(firewall=nftables) on such
