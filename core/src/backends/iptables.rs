@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 
 use super::admitted::Admitted;
-use super::{EVERY_PORT, Placed, colon_ports, is_tag, normalize_source, owned_tag, parse_ports};
+use super::{
+    ChainStep, EVERY_PORT, Placed, colon_ports, is_tag, normalize_source, owned_tag, parse_ports,
+};
 use crate::model::{PlanError, PortRange, Transport};
 use crate::order;
 use crate::state::{
@@ -191,57 +193,26 @@ fn unconditional(saved: &Saved) -> bool {
 }
 
 /// The filter table's user chains that drop every packet they are handed
-/// (`LOGDROP`: `-j LOG`, then `-j DROP`): before an unconditional DROP or
-/// REJECT only logging rules and drops, nothing that accepts, returns or
-/// hands the packet on. An unconditional jump to one is a catch-all.
+/// (`LOGDROP`: `-j LOG`, then `-j DROP`; [`super::dropping_chains`]).
 fn dropping_chains(text: &str) -> Vec<String> {
-    // Per chain, in saved order: `None` while undecided, then the verdict.
-    let mut chains: Vec<(String, Option<bool>)> = Vec::new();
     let mut table = "";
-    for line in text.lines().map(str::trim) {
+    let rules = text.lines().map(str::trim).filter_map(|line| {
         if let Some(name) = line.strip_prefix('*') {
             table = name;
-            continue;
         }
-        let Some(rest) = line.strip_prefix("-A ").filter(|_| table == "filter") else {
-            continue;
-        };
-        let Some(tokens) = shlex::split(rest) else {
-            continue;
-        };
-        let Some((name, spec)) = tokens.split_first() else {
-            continue;
-        };
-        if matches!(name.as_str(), "INPUT" | "FORWARD" | "OUTPUT") {
-            continue;
+        let rest = line.strip_prefix("-A ").filter(|_| table == "filter")?;
+        let mut spec = shlex::split(rest).filter(|tokens| !tokens.is_empty())?;
+        let name = spec.remove(0);
+        (!matches!(name.as_str(), "INPUT" | "FORWARD" | "OUTPUT")).then_some((name, spec))
+    });
+    super::dropping_chains(rules, |spec| {
+        let saved = parse_rule(&spec);
+        match saved.target.as_deref() {
+            Some("DROP" | "REJECT") if unconditional(&saved) => ChainStep::DropsAll,
+            None | Some("DROP" | "REJECT" | "LOG" | "NFLOG") => ChainStep::GoesOn,
+            Some(_) => ChainStep::MayLetGo,
         }
-        // iptables-save lists a chain's rules together: the last chain
-        // first, so a ruleset of many chains is read in linear time.
-        let last = chains.len().checked_sub(1);
-        let at = match last.filter(|&l| chains.get(l).is_some_and(|(n, _)| n == name)) {
-            Some(at) => at,
-            None => match chains.iter().position(|(n, _)| n == name) {
-                Some(at) => at,
-                None => {
-                    chains.push((name.clone(), None));
-                    chains.len() - 1
-                }
-            },
-        };
-        let Some((_, verdict @ None)) = chains.get_mut(at) else {
-            continue;
-        };
-        let saved = parse_rule(spec);
-        *verdict = match saved.target.as_deref() {
-            Some("DROP" | "REJECT") if unconditional(&saved) => Some(true),
-            None | Some("DROP" | "REJECT" | "LOG" | "NFLOG") => None,
-            Some(_) => Some(false),
-        };
-    }
-    chains
-        .into_iter()
-        .filter_map(|(name, verdict)| (verdict == Some(true)).then_some(name))
-        .collect()
+    })
 }
 
 /// One `-A INPUT` rule: a catch-all DROP/REJECT, or an unconditional jump

@@ -659,6 +659,55 @@ fn owned_tag(comment: Option<&str>, denies: bool) -> Option<String> {
     comment.filter(|c| !denies && is_tag(c)).map(str::to_string)
 }
 
+/// What one rule of a chain other than input tells of whether the chain
+/// drops every packet it is handed ([`dropping_chains`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ChainStep {
+    /// An unconditional drop or reject: nothing gets past it.
+    DropsAll,
+    /// Logs, or drops some: the packet goes on to the next rule.
+    GoesOn,
+    /// Accepts, returns, queues, or hands the packet on: the chain may let
+    /// it go.
+    MayLetGo,
+}
+
+/// The keys of the chains that drop every packet they are handed
+/// (`LOGDROP`: log, then drop): before their first [`ChainStep::DropsAll`]
+/// only rules that go on. An unconditional jump to one is a catch-all.
+/// `rules` is each rule's chain key and the rule, in listed order; `step`
+/// reads a rule only while its chain is undecided.
+fn dropping_chains<K: PartialEq, R>(
+    rules: impl IntoIterator<Item = (K, R)>,
+    mut step: impl FnMut(R) -> ChainStep,
+) -> Vec<K> {
+    // Per chain, in listed order: `None` while undecided, then whether it
+    // drops everything.
+    let mut chains: Vec<(K, Option<bool>)> = Vec::new();
+    for (key, rule) in rules {
+        // Both tools list a chain's rules together: the last chain first,
+        // so a ruleset of many chains is read in linear time.
+        let at = if chains.last().is_some_and(|(k, _)| *k == key) {
+            chains.len() - 1
+        } else if let Some(at) = chains.iter().position(|(k, _)| *k == key) {
+            at
+        } else {
+            chains.push((key, None));
+            chains.len() - 1
+        };
+        if let Some((_, verdict @ None)) = chains.get_mut(at) {
+            *verdict = match step(rule) {
+                ChainStep::DropsAll => Some(true),
+                ChainStep::GoesOn => None,
+                ChainStep::MayLetGo => Some(false),
+            };
+        }
+    }
+    (chains.into_iter())
+        .filter_map(|(key, verdict)| (verdict == Some(true)).then_some(key))
+        .collect()
+}
+
 /// Eight hex digits of FNV-1a over `text`: fixed and platform-independent,
 /// so every artifact names the same set or ipset alike (std's hasher is
 /// randomly seeded). Written here: the whole function is one fold.

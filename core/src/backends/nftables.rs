@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use super::admitted::Admitted;
 use super::{
-    EVERY_PORT, Placed, SET_THRESHOLD, TAG_PREFIX, bare, is_tag, normalize_source, owned_tag,
+    ChainStep, EVERY_PORT, Placed, SET_THRESHOLD, TAG_PREFIX, bare, is_tag, normalize_source,
+    owned_tag,
 };
 use crate::model::{PlanError, PortRange, Transport};
 use crate::state::{
@@ -274,55 +275,38 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
 }
 
 /// The chains, by (family, table, name), that drop every packet they are
-/// handed (`chain logdrop { log; drop }`): before an unconditional drop or
-/// reject only logging rules and drops, nothing that accepts, returns or
-/// hands the packet on. An unconditional jump to one is a catch-all.
+/// handed (`chain logdrop { log; drop }`; [`super::dropping_chains`]).
 fn dropping_chains(
     items: &[Value],
     sets: &Sets,
     input: &[NftChain],
 ) -> Vec<(String, String, String)> {
-    let mut chains: Vec<((String, String, String), Option<bool>)> = Vec::new();
-    for item in items.iter().filter_map(|i| i.get("rule")) {
-        let key = (
-            text(item, "family"),
-            text(item, "table"),
-            text(item, "chain"),
-        );
-        // The input chains are hooked, never jumped to: read once, later.
-        if (input.iter()).any(|c| c.family.as_str() == key.0 && c.table == key.1 && c.name == key.2)
-        {
-            continue;
-        }
-        // nft lists a chain's rules together: the last chain first, so a
-        // ruleset of many chains is read in linear time.
-        let last = chains.len().checked_sub(1);
-        let at = match last.filter(|&l| chains.get(l).is_some_and(|(k, _)| *k == key)) {
-            Some(at) => at,
-            None => match chains.iter().position(|(k, _)| *k == key) {
-                Some(at) => at,
-                None => {
-                    chains.push((key, None));
-                    chains.len() - 1
-                }
-            },
-        };
-        let Some((key, verdict @ None)) = chains.get_mut(at) else {
-            continue;
-        };
+    let rules = items
+        .iter()
+        .filter_map(|i| i.get("rule"))
+        .filter_map(|item| {
+            let key = (
+                text(item, "family"),
+                text(item, "table"),
+                text(item, "chain"),
+            );
+            // The input chains are hooked, never jumped to: read once, later.
+            let hooked =
+                |c: &NftChain| c.family.as_str() == key.0 && c.table == key.1 && c.name == key.2;
+            (!input.iter().any(hooked)).then_some((key, item))
+        });
+    super::dropping_chains(rules, |item| {
+        let family = text(item, "family");
+        let table = text(item, "table");
         let expr = item.get("expr").and_then(Value::as_array);
         let expr = expr.map(Vec::as_slice).unwrap_or_default();
-        let rule = read_rule(expr, sets, (&key.0, &key.1));
-        *verdict = match rule.verdict.as_deref() {
-            Some("drop" | "reject") if rule.bare => Some(true),
-            None | Some("drop" | "reject") => None,
-            Some(_) => Some(false),
-        };
-    }
-    chains
-        .into_iter()
-        .filter_map(|(key, verdict)| (verdict == Some(true)).then_some(key))
-        .collect()
+        let rule = read_rule(expr, sets, (&family, &table));
+        match rule.verdict.as_deref() {
+            Some("drop" | "reject") if rule.bare => ChainStep::DropsAll,
+            None | Some("drop" | "reject") => ChainStep::GoesOn,
+            Some(_) => ChainStep::MayLetGo,
+        }
+    })
 }
 
 /// What one match narrows of what a rule admits. `negated`: `!=`.
