@@ -7,14 +7,14 @@
 //! hosts run X" from a sorted list instead of rescanning every host, which
 //! made validation quadratic in the hosts (issue 16).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use core::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::model::{DeployUser, HostObservation, PortRange, PortSpec, Profile};
-use crate::order;
+use crate::order::{self, Sorted, SortedMap};
 
 /// A spec placed on a host with its effective ports.
 #[derive(Debug, Clone)]
@@ -66,9 +66,9 @@ pub(crate) struct Deployment {
     pub profiles: Vec<Profile>,
     pub hosts: Vec<DeployedHost>,
     /// Client networks by name, aggregated.
-    pub networks: BTreeMap<String, Vec<IpNet>>,
+    pub networks: SortedMap<String, Vec<IpNet>>,
     /// The networks every client goes through (`exclusive` in the plan).
-    pub exclusive: BTreeSet<String>,
+    pub exclusive: Sorted<String>,
     index: Index,
 }
 
@@ -79,11 +79,12 @@ struct Index {
     /// the names).
     by_name: Vec<HostId>,
     /// Component name to the position of the first profile defining it.
-    profile_of: BTreeMap<String, usize>,
+    /// (Hashed, as the maps below: only asked, never listed.)
+    profile_of: HashMap<String, usize>,
     /// Component name to the hosts running it, in plan order.
-    runs: BTreeMap<String, Vec<HostId>>,
+    runs: HashMap<String, Vec<HostId>>,
     /// Profile name to the hosts running any of its components, in plan order.
-    members: BTreeMap<String, Vec<HostId>>,
+    members: HashMap<String, Vec<HostId>>,
 }
 
 impl Deployment {
@@ -91,8 +92,8 @@ impl Deployment {
         name: String,
         profiles: Vec<Profile>,
         hosts: Vec<DeployedHost>,
-        networks: BTreeMap<String, Vec<IpNet>>,
-        exclusive: BTreeSet<String>,
+        networks: SortedMap<String, Vec<IpNet>>,
+        exclusive: Sorted<String>,
     ) -> Self {
         let mut deployment = Deployment {
             name,
@@ -178,7 +179,7 @@ impl Index {
 
 /// `id` appended to the hosts of `name`; the name is copied only the first
 /// time, not once per host.
-fn push(map: &mut BTreeMap<String, Vec<HostId>>, name: &str, id: HostId) {
+fn push(map: &mut HashMap<String, Vec<HostId>>, name: &str, id: HostId) {
     match map.get_mut(name) {
         Some(ids) => ids.push(id),
         None => {

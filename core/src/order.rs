@@ -18,12 +18,16 @@
 //! unstable sort gives too.
 //!
 //! The rule for core, held by `core/clippy.toml` (`disallowed-methods`) for
-//! the slice sorts: sort with these functions, and fill a `BTreeSet` or
-//! `BTreeMap` from an iterator or an array with [`set`], [`map`] or `extend`
-//! (inserting, which needs no sort), never `collect` or `From<[_; N]>`.
+//! the slice sorts: sort with these functions. A set or map that is built,
+//! then read in order or by key, is a [`Sorted`] or [`SortedMap`] (one
+//! sort, then a binary search); one that is only asked, never listed, is a
+//! `HashSet` or `HashMap`, whose order cannot reach any output. Each
+//! element type of a `BTreeSet` or `BTreeMap` is its own copy of the
+//! B-tree's code; the one left in core is the sweep of `rules.rs`, which
+//! inserts and removes as it goes.
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// Sorts `items` by `compare`, stably (as `slice::sort_by`).
 pub(crate) fn sort_by<T>(items: &mut [T], mut compare: impl FnMut(&T, &T) -> Ordering) {
@@ -49,22 +53,158 @@ pub(crate) fn sort<T: Ord>(items: &mut [T]) {
     sort_by(items, T::cmp);
 }
 
-/// The set of `items`, filled by inserting (a `collect` sorts first). Of
-/// two equal items the first stays (`collect` keeps the last): the same
-/// set unless equal items can be told apart, which no caller does.
-pub(crate) fn set<T: Ord>(items: impl IntoIterator<Item = T>) -> BTreeSet<T> {
-    let mut set = BTreeSet::new();
-    set.extend(items);
-    set
+/// A set held as a sorted vector without repeats, for sets that are built,
+/// then read (by membership or in order), and seldom changed.
+///
+/// Why not a `BTreeSet`: every element type of a B-tree is a fresh copy of
+/// its insert, search, iteration and drop code, 2-5 KB each in the
+/// WebAssembly plugins; a sorted vector's per-type code is its binary
+/// search and a dedup, and its sort is [`sort`]'s one copy. Removing is
+/// linear, so it is for sets that lose few elements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sorted<T>(Vec<T>);
+
+impl<T> Default for Sorted<T> {
+    fn default() -> Self {
+        Sorted(Vec::new())
+    }
 }
 
-/// The map of `entries`, filled by inserting (a `collect` sorts first, as
-/// `From` of an array does); of two entries with one key the later value
-/// stays, as with `collect`.
-pub(crate) fn map<K: Ord, V>(entries: impl IntoIterator<Item = (K, V)>) -> BTreeMap<K, V> {
-    let mut map = BTreeMap::new();
-    map.extend(entries);
-    map
+impl<T: Ord> Sorted<T> {
+    /// The set of `items`; of two equal items the first stays, as with
+    /// [`set`].
+    pub(crate) fn new(mut items: Vec<T>) -> Self {
+        sort(&mut items);
+        items.dedup();
+        Sorted(items)
+    }
+
+    /// Whether `item` is in the set.
+    pub(crate) fn contains<Q: Ord + ?Sized>(&self, item: &Q) -> bool
+    where
+        T: Borrow<Q>,
+    {
+        self.0.binary_search_by(|t| t.borrow().cmp(item)).is_ok()
+    }
+
+    /// The items not in `other`, in order.
+    pub(crate) fn difference<'a>(&'a self, other: &'a Self) -> impl Iterator<Item = &'a T> {
+        self.0.iter().filter(|item| !other.contains(item))
+    }
+
+    /// The items, in order.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.0.iter()
+    }
+
+    /// How many items the set has.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the set has no items.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<T: Ord> FromIterator<T> for Sorted<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
+        Sorted::new(items.into_iter().collect())
+    }
+}
+
+impl<T> IntoIterator for Sorted<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Sorted<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// A map held as a vector sorted by key, each key once: for maps that are
+/// built whole, then read, as [`Sorted`] is for sets (and why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SortedMap<K, V>(Vec<(K, V)>);
+
+impl<K: Ord, V> SortedMap<K, V> {
+    /// The map of `entries`; of two entries with one key the later stays,
+    /// as with [`map`].
+    pub(crate) fn new(entries: Vec<(K, V)>) -> Self {
+        let groups = SortedMap::grouped(entries).0.into_iter();
+        SortedMap(
+            groups
+                .filter_map(|(key, mut values)| Some((key, values.pop()?)))
+                .collect(),
+        )
+    }
+
+    /// Each key of `entries` with its values, in the order given.
+    pub(crate) fn grouped(mut entries: Vec<(K, V)>) -> SortedMap<K, Vec<V>> {
+        sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
+        let mut groups: Vec<(K, Vec<V>)> = Vec::new();
+        for (key, value) in entries {
+            match groups.last_mut() {
+                Some((last, values)) if *last == key => values.push(value),
+                _ => groups.push((key, vec![value])),
+            }
+        }
+        SortedMap(groups)
+    }
+
+    /// The map with `f` of each value.
+    pub(crate) fn map_values<W>(self, f: impl FnMut(V) -> W) -> SortedMap<K, W> {
+        let mut f = f;
+        SortedMap(
+            self.0
+                .into_iter()
+                .map(|(key, value)| (key, f(value)))
+                .collect(),
+        )
+    }
+
+    /// The value of `key`.
+    pub(crate) fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.get_key_value(key).map(|(_, value)| value)
+    }
+
+    /// Whether `key` is in the map.
+    pub(crate) fn contains_key<Q: Ord + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        self.get_key_value(key).is_some()
+    }
+
+    /// The key equal to `key`, and its value.
+    pub(crate) fn get_key_value<Q: Ord + ?Sized>(&self, key: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+    {
+        let at = self.0.binary_search_by(|(k, _)| k.borrow().cmp(key)).ok()?;
+        self.0.get(at).map(|(key, value)| (key, value))
+    }
+
+    /// The keys, in order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.iter().map(|(key, _)| key)
+    }
+
+    /// The entries, in key order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &(K, V)> {
+        self.0.iter()
+    }
 }
 
 /// The positions `0..len` in the order `compare` gives them, stably: the
@@ -98,10 +238,11 @@ fn permute<T>(items: &mut [T], order: &[usize]) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
 
-    /// Of two equal items `set` keeps the first, as its doc says.
+    /// Of two equal items `Sorted::new` keeps the first, as its doc says.
     #[test]
-    fn set_keeps_the_first_of_equal_items() {
+    fn sorted_keeps_the_first_of_equal_items() {
         /// Ordered by its number alone.
         #[derive(Debug)]
         struct Item(u8, &'static str);
@@ -121,7 +262,7 @@ mod tests {
                 self.0.cmp(&other.0)
             }
         }
-        let kept = set([Item(1, "first"), Item(0, "zero"), Item(1, "second")]);
+        let kept = Sorted::new(vec![Item(1, "first"), Item(0, "zero"), Item(1, "second")]);
         let names: Vec<&str> = kept.iter().map(|item| item.1).collect();
         assert_eq!(names, ["zero", "first"]);
     }
@@ -154,12 +295,39 @@ mod tests {
             prop_assert_eq!(whole, want_whole);
         }
 
-        /// `set` and `map` hold what `collect` holds; a repeated key keeps
-        /// its last value.
+        /// `Sorted` holds what a `BTreeSet` holds, in its order, and
+        /// answers membership, removal and difference as it does.
         #[test]
-        fn fills_as_collect(entries in proptest::collection::vec((0u8..20, any::<u16>()), 0..100)) {
-            prop_assert_eq!(set(entries.iter().copied()), entries.iter().copied().collect::<BTreeSet<_>>());
-            prop_assert_eq!(map(entries.iter().copied()), entries.iter().copied().collect::<BTreeMap<_, _>>());
+        fn sorted_is_a_set(
+            items in proptest::collection::vec(0u8..30, 0..80),
+            other in proptest::collection::vec(0u8..30, 0..40),
+            probe in 0u8..30,
+        ) {
+            let sorted: Sorted<u8> = items.iter().copied().collect();
+            let tree: BTreeSet<u8> = items.iter().copied().collect();
+            prop_assert!(sorted.iter().eq(tree.iter()));
+            prop_assert_eq!(sorted.contains(&probe), tree.contains(&probe));
+            let (sorted_other, tree_other) = (Sorted::new(other.clone()), other.iter().copied().collect::<BTreeSet<u8>>());
+            prop_assert!(sorted.difference(&sorted_other).eq(tree.difference(&tree_other)));
+            prop_assert_eq!(sorted.is_empty(), tree.is_empty());
+        }
+
+        /// `SortedMap::grouped` holds what a `BTreeMap` of each key's
+        /// values in their order holds.
+        #[test]
+        fn grouped_is_a_map_of_values(entries in proptest::collection::vec((0u8..20, any::<u16>()), 0..100), probe in 0u8..20) {
+            let mut tree: BTreeMap<u8, Vec<u16>> = BTreeMap::new();
+            for &(key, value) in &entries {
+                tree.entry(key).or_default().push(value);
+            }
+            let (entries_again, entries_again_copy) = (entries.clone(), entries.clone());
+            let grouped = SortedMap::grouped(entries);
+            prop_assert!(grouped.iter().map(|(k, v)| (k, v)).eq(tree.iter()));
+            prop_assert!(grouped.keys().eq(tree.keys()));
+            prop_assert_eq!(grouped.get(&probe), tree.get(&probe));
+            let last = SortedMap::new(entries_again);
+            let tree_last: BTreeMap<u8, u16> = entries_again_copy.into_iter().collect();
+            prop_assert!(last.iter().map(|(k, v)| (k, v)).eq(tree_last.iter()));
         }
     }
 }

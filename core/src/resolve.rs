@@ -5,7 +5,7 @@
 //! path and value of each problem; everything that makes it merely wrong is a
 //! finding of the rules.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use core::net::IpAddr;
@@ -17,7 +17,7 @@ use crate::model::{
     Accessor, DeployUser, Observation, Plan, PlanError, PlanHost, PortOverride, PortRange,
     PortSpec, Problem, Profile,
 };
-use crate::order;
+use crate::order::{self, Sorted, SortedMap};
 use crate::{catalog, limits};
 
 /// Collects problems in input order while resolving.
@@ -146,12 +146,10 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
     attach_observations(plan, &mut hosts, &mut problems);
 
     if problems.0.is_empty() {
-        let exclusive = order::set(
-            plan.networks
-                .iter()
-                .filter(|n| n.exclusive)
-                .map(|n| n.name.clone()),
-        );
+        let exclusive = (plan.networks.iter())
+            .filter(|n| n.exclusive)
+            .map(|n| n.name.clone())
+            .collect();
         Ok(Deployment::new(
             plan.name.clone(),
             profiles,
@@ -169,38 +167,30 @@ pub(crate) fn resolve(plan: &Plan) -> Result<Deployment, PlanError> {
 /// What every host of a plan is resolved against.
 struct Known<'p> {
     profiles: &'p [Profile],
-    specs: BTreeMap<&'p str, &'p PortSpec>,
+    specs: SortedMap<&'p str, &'p PortSpec>,
     /// Component name to its specs, in profile order: placing a host looks
     /// up its components instead of scanning every spec. Shared, not copied,
     /// into every placement.
-    by_component: BTreeMap<&'p str, Vec<Rc<PortSpec>>>,
-    components: BTreeSet<&'p str>,
-    enabled: BTreeSet<String>,
+    by_component: SortedMap<&'p str, Vec<Rc<PortSpec>>>,
+    components: Sorted<&'p str>,
+    enabled: Sorted<String>,
 }
 
 impl<'p> Known<'p> {
     /// The used profiles' specs and components; the plan's enabled optional
     /// specs and plan-wide overrides checked against them.
     fn new(plan: &Plan, profiles: &'p [Profile], problems: &mut Problems) -> Self {
-        let specs: BTreeMap<&str, &PortSpec> = order::map(
-            profiles
-                .iter()
-                .flat_map(|p| &p.specs)
-                .map(|s| (s.id.as_str(), s)),
+        let all_specs = || profiles.iter().flat_map(|p| &p.specs);
+        let specs = SortedMap::new(all_specs().map(|s| (s.id.as_str(), s)).collect());
+        let components = (profiles.iter())
+            .flat_map(|p| &p.components)
+            .map(|c| c.name.as_str())
+            .collect();
+        let by_component = SortedMap::grouped(
+            all_specs()
+                .map(|spec| (spec.component.as_str(), Rc::new(spec.clone())))
+                .collect(),
         );
-        let components = order::set(
-            profiles
-                .iter()
-                .flat_map(|p| &p.components)
-                .map(|c| c.name.as_str()),
-        );
-        let mut by_component: BTreeMap<&str, Vec<Rc<PortSpec>>> = BTreeMap::new();
-        for spec in profiles.iter().flat_map(|p| &p.specs) {
-            by_component
-                .entry(&spec.component)
-                .or_default()
-                .push(Rc::new(spec.clone()));
-        }
         let enabled = check_enable(plan, &specs, problems);
         check_overrides(&plan.overrides, "overrides", &specs, None, problems);
         Known {
@@ -238,7 +228,7 @@ impl Taken<'_> {
 /// is placed (looked up, filtered, sorted) and copied once, and its hosts
 /// share the list and its rows instead of a copy each.
 #[derive(Default)]
-struct Placements<'p>(BTreeMap<&'p [String], Shared>);
+struct Placements<'p>(HashMap<&'p [String], Shared>);
 
 /// A host's components and the rows placed for them, shared between hosts.
 type Shared = (Rc<[String]>, Rc<[Placed]>);
@@ -252,7 +242,7 @@ impl<'p> Placements<'p> {
             return (host.components.as_slice().into(), placed.into());
         }
         self.0
-            .entry(&host.components)
+            .entry(host.components.as_slice())
             .or_insert_with(|| (host.components.as_slice().into(), placed(&[]).into()))
             .clone()
     }
@@ -391,9 +381,9 @@ fn check_host_components(
             "a host needs at least one component".into(),
         );
     }
-    let mut seen = BTreeSet::new();
+    let mut seen = HashSet::new();
     for (j, component) in host.components.iter().enumerate() {
-        if !known.components.contains(component.as_str()) {
+        if !known.components.contains(&component.as_str()) {
             problems.push(
                 format!("{at}.components[{j}]"),
                 component,
@@ -416,7 +406,7 @@ fn check_host_components(
 /// Whether `components[j]` is listed before it; `seen` holds the ones asked
 /// about so far. Hosts list a few components: a set (an allocation per
 /// host) only for a long list.
-fn listed_before<'c>(components: &'c [String], j: usize, seen: &mut BTreeSet<&'c str>) -> bool {
+fn listed_before<'c>(components: &'c [String], j: usize, seen: &mut HashSet<&'c str>) -> bool {
     if components.len() <= 16 {
         components[..j].contains(&components[j])
     } else {
@@ -427,25 +417,28 @@ fn listed_before<'c>(components: &'c [String], j: usize, seen: &mut BTreeSet<&'c
 /// Every profile and component name a custom profile's accessor may name:
 /// the catalog's and the plan's own, whether the plan deploys them or not.
 struct Names<'p> {
-    profiles: BTreeSet<&'p str>,
-    components: BTreeSet<&'p str>,
+    profiles: Sorted<&'p str>,
+    components: Sorted<&'p str>,
 }
 
 impl<'p> Names<'p> {
     fn new(plan: &'p Plan, builtin: &'p [Profile]) -> Self {
         let all = || builtin.iter().chain(&plan.custom_profiles);
         Names {
-            profiles: order::set(all().map(|p| p.name.as_str())),
-            components: order::set(all().flat_map(|p| &p.components).map(|c| c.name.as_str())),
+            profiles: all().map(|p| p.name.as_str()).collect(),
+            components: all()
+                .flat_map(|p| &p.components)
+                .map(|c| c.name.as_str())
+                .collect(),
         }
     }
 }
 
 fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Problems) {
     let known = Names::new(plan, builtin);
-    let mut names = BTreeSet::new();
+    let mut names = HashSet::new();
     // The firewall tag each spec id becomes, and the first id that took it.
-    let mut tags: BTreeMap<String, &str> = BTreeMap::new();
+    let mut tags: HashMap<String, &str> = HashMap::new();
     for (i, profile) in plan.custom_profiles.iter().enumerate() {
         let at = format!("custom-profiles[{i}]");
         if builtin.iter().any(|b| b.name == profile.name) || !names.insert(profile.name.as_str()) {
@@ -455,13 +448,12 @@ fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Proble
                 "a profile of this name exists already".into(),
             );
         }
-        let components: BTreeSet<&str> =
-            order::set(profile.components.iter().map(|c| c.name.as_str()));
-        let networks: BTreeSet<&str> = order::set(profile.networks.iter().map(|n| n.name.as_str()));
-        let mut ids = BTreeSet::new();
+        let components: Sorted<&str> = profile.components.iter().map(|c| c.name.as_str()).collect();
+        let networks: Sorted<&str> = profile.networks.iter().map(|n| n.name.as_str()).collect();
+        let mut ids = HashSet::new();
         for (j, spec) in profile.specs.iter().enumerate() {
             let at = format!("{at}.specs[{j}]");
-            if !components.contains(spec.component.as_str()) {
+            if !components.contains(&spec.component.as_str()) {
                 problems.push(
                     format!("{at}.component"),
                     &spec.component,
@@ -516,21 +508,21 @@ fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Proble
             for (k, accessor) in spec.accessed_by.iter().enumerate() {
                 let path = format!("{at}.accessed-by[{k}]");
                 match accessor {
-                    Accessor::Network(name) if !networks.contains(name.as_str()) => {
+                    Accessor::Network(name) if !networks.contains(&name.as_str()) => {
                         problems.push(
                             path,
                             name,
                             "network not declared in this profile's networks".into(),
                         );
                     }
-                    Accessor::Component(name) if !known.components.contains(name.as_str()) => {
+                    Accessor::Component(name) if !known.components.contains(&name.as_str()) => {
                         problems.push(
                             path,
                             name,
                             "unknown component: no built-in or custom profile defines it".into(),
                         );
                     }
-                    Accessor::Profile(name) if !known.profiles.contains(name.as_str()) => {
+                    Accessor::Profile(name) if !known.profiles.contains(&name.as_str()) => {
                         problems.push(
                             path,
                             name,
@@ -601,12 +593,12 @@ fn used_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Problems) -> V
 
 fn check_enable(
     plan: &Plan,
-    specs: &BTreeMap<&str, &PortSpec>,
+    specs: &SortedMap<&str, &PortSpec>,
     problems: &mut Problems,
-) -> BTreeSet<String> {
-    let mut enabled = BTreeSet::new();
+) -> Sorted<String> {
+    let mut enabled = Vec::new();
     for (i, id) in plan.enable.iter().enumerate() {
-        match specs.get(id.as_str()) {
+        match specs.get(&id.as_str()) {
             None => problems.push(
                 format!("enable[{i}]"),
                 id,
@@ -617,25 +609,23 @@ fn check_enable(
                 id,
                 "not an optional spec; it is always on".into(),
             ),
-            Some(_) => {
-                enabled.insert(id.clone());
-            }
+            Some(_) => enabled.push(id.clone()),
         }
     }
-    enabled
+    Sorted::new(enabled)
 }
 
 fn check_overrides(
     overrides: &[PortOverride],
     at: &str,
-    specs: &BTreeMap<&str, &PortSpec>,
+    specs: &SortedMap<&str, &PortSpec>,
     host_components: Option<&[String]>,
     problems: &mut Problems,
 ) {
-    let mut seen = BTreeSet::new();
+    let mut seen = HashSet::new();
     for (i, o) in overrides.iter().enumerate() {
         let path = format!("{at}[{i}].spec");
-        match specs.get(o.spec.as_str()) {
+        match specs.get(&o.spec.as_str()) {
             None => problems.push(
                 path,
                 &o.spec,
@@ -680,17 +670,16 @@ fn resolve_networks(
     plan: &Plan,
     profiles: &[Profile],
     problems: &mut Problems,
-) -> BTreeMap<String, Vec<IpNet>> {
-    let roles: BTreeSet<&str> = order::set(
-        profiles
-            .iter()
-            .flat_map(|p| &p.networks)
-            .map(|n| n.name.as_str()),
-    );
-    let mut networks = BTreeMap::new();
+) -> SortedMap<String, Vec<IpNet>> {
+    let roles: Sorted<&str> = (profiles.iter())
+        .flat_map(|p| &p.networks)
+        .map(|n| n.name.as_str())
+        .collect();
+    let mut networks = Vec::new();
+    let mut seen = HashSet::new();
     for (i, network) in plan.networks.iter().enumerate() {
         let at = format!("networks[{i}]");
-        if !roles.contains(network.name.as_str()) {
+        if !roles.contains(&network.name.as_str()) {
             let known = list(roles.iter().copied());
             problems.push(
                 format!("{at}.name"),
@@ -718,10 +707,8 @@ fn resolve_networks(
                 ),
             }
         }
-        if networks
-            .insert(network.name.clone(), IpNet::aggregate(&nets))
-            .is_some()
-        {
+        networks.push((network.name.clone(), IpNet::aggregate(&nets)));
+        if !seen.insert(network.name.as_str()) {
             problems.push(
                 format!("{at}.name"),
                 &network.name,
@@ -729,7 +716,7 @@ fn resolve_networks(
             );
         }
     }
-    networks
+    SortedMap::new(networks)
 }
 
 /// The specs of `components`, with overrides applied (host wins over plan).
@@ -739,16 +726,16 @@ fn place<'a>(
     plan_overrides: &[PortOverride],
     host_overrides: &[PortOverride],
 ) -> Vec<Placed> {
-    let components: BTreeSet<&String> = order::set(components);
+    let components: Sorted<&String> = components.collect();
     // The first override of a spec counts (a second one is a problem), the
     // host's before the plan's.
-    let mut overrides: BTreeMap<&str, PortRange> = BTreeMap::new();
+    let mut overrides: HashMap<&str, PortRange> = HashMap::new();
     for o in host_overrides.iter().chain(plan_overrides) {
         overrides.entry(o.spec.as_str()).or_insert(o.ports);
     }
     let mut placed: Vec<Placed> = components
         .iter()
-        .filter_map(|c| known.by_component.get(c.as_str()))
+        .filter_map(|c| known.by_component.get(&c.as_str()))
         .flatten()
         .filter(|s| !s.optional || known.enabled.contains(&s.id))
         .map(|spec| {
@@ -801,14 +788,12 @@ fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [De
     if servers.len() < 2 {
         return;
     }
-    // By name, each plan host's position (an index, as `attach_observations`
-    // keeps one: one B-tree type for both in the plugins).
-    let plan_hosts: BTreeMap<&str, usize> = order::map(
-        plan.hosts
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.name.as_str(), i)),
-    );
+    // By name, each plan host's position. Hashed, as every map and set here
+    // that is only asked, never listed: its order cannot reach any output,
+    // and one hash map type costs the plugins a tenth of a B-tree's code.
+    let plan_hosts: HashMap<&str, usize> = (plan.hosts.iter().enumerate())
+        .map(|(i, h)| (h.name.as_str(), i))
+        .collect();
     let union: Vec<&str> = server_components
         .iter()
         .copied()
@@ -847,7 +832,7 @@ fn attach_observations(plan: &Plan, hosts: &mut [DeployedHost], problems: &mut P
         return;
     }
     // The first host of a name, as a search in plan order would find it.
-    let mut by_name: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
     for (i, host) in hosts.iter().enumerate() {
         by_name.entry(host.name.as_str()).or_insert(i);
     }
@@ -856,7 +841,7 @@ fn attach_observations(plan: &Plan, hosts: &mut [DeployedHost], problems: &mut P
         .iter()
         .map(|o| by_name.get(o.host.as_str()).copied())
         .collect();
-    let mut seen = BTreeSet::new();
+    let mut seen = HashSet::new();
     for ((i, observed), found) in plan.observations.iter().enumerate().zip(found) {
         let at = format!("observations[{i}]");
         let Some(host) = found.and_then(|i| hosts.get_mut(i)) else {

@@ -16,7 +16,7 @@ use crate::model::{
     Accessor, Allocation, DeployUser, Exposure, Finding, FindingCode, FirewallBackend, Listener,
     Modifiable, Observation, ObservedFirewall, Phase, PortRange, Severity, Transport,
 };
-use crate::order;
+use crate::order::{self, Sorted};
 use crate::resolve::{plan_address, plan_net};
 use crate::sources::Sources;
 
@@ -469,12 +469,10 @@ fn fixed_in_pool(
     order::sort_by_key(&mut others, |f| f.ports);
     // Every fixed port of the host inside the pool is one the pool cannot
     // hand out, the pool owner's own included (62888 in 62881-63881).
-    let taken: BTreeSet<u16> = order::set(
-        inside
-            .iter()
-            .flat_map(|p| p.ports.intersection(pool.ports))
-            .flat_map(|r| r.first..=r.last),
-    );
+    let taken: Sorted<u16> = (inside.iter())
+        .flat_map(|p| p.ports.intersection(pool.ports))
+        .flat_map(|r| r.first..=r.last)
+        .collect();
     let remaining = pool.ports.count() - taken.len() as u32;
     for specs in others.chunk_by(|a, b| a.ports == b.ports) {
         let (first, ports) = (specs[0], specs[0].ports);
@@ -628,12 +626,14 @@ fn ephemeral_collisions(
     if colliding.is_empty() {
         return;
     }
-    let mut all: BTreeSet<u16> = order::set(reserved.iter().flat_map(|r| r.first..=r.last));
-    all.extend(
-        colliding
-            .iter()
-            .flat_map(|(_, ports)| ports.iter().copied()),
-    );
+    let all: Sorted<u16> = (reserved.iter())
+        .flat_map(|r| r.first..=r.last)
+        .chain(
+            colliding
+                .iter()
+                .flat_map(|(_, ports)| ports.iter().copied()),
+        )
+        .collect();
     let fix = format!(
         "sysctl -w net.ipv4.ip_local_reserved_ports={}",
         port_list(&all)
@@ -643,7 +643,7 @@ fn ephemeral_collisions(
             format!(
                 "{} port {} lies inside ip_local_port_range {} ({range_note}) and is not reserved; an outgoing connection can take it first",
                 quote(&placed.spec.id),
-                port_list(&order::set(ports)),
+                port_list(&Sorted::new(ports)),
                 range
             ),
             fix.clone(),
@@ -672,7 +672,7 @@ fn merged(ranges: &[PortRange]) -> Vec<PortRange> {
 }
 
 /// `8080,62881-63881`: the kernel's list syntax for reserved ports.
-fn port_list(ports: &BTreeSet<u16>) -> String {
+fn port_list(ports: &Sorted<u16>) -> String {
     let mut ranges: Vec<PortRange> = Vec::new();
     for &port in ports {
         match ranges.last_mut() {
@@ -1004,18 +1004,15 @@ fn not_listening(host: &DeployedHost, listening: &Listening, findings: &mut Vec<
             .into_iter()
             .map(|(_, l)| l)
             .collect();
-        let answered: BTreeSet<u16> = order::set(
-            listeners
-                .iter()
-                .filter(|l| {
-                    placed.spec.exposure == Exposure::Loopback
-                        || reach(l, host.address) == Reach::Host
-                })
-                .map(|l| l.port),
-        );
-        let missing: BTreeSet<u16> = order::set(
-            (placed.ports.first..=placed.ports.last).filter(|port| !answered.contains(port)),
-        );
+        let answered: Sorted<u16> = (listeners.iter())
+            .filter(|l| {
+                placed.spec.exposure == Exposure::Loopback || reach(l, host.address) == Reach::Host
+            })
+            .map(|l| l.port)
+            .collect();
+        let missing: Sorted<u16> = (placed.ports.first..=placed.ports.last)
+            .filter(|port| !answered.contains(port))
+            .collect();
         if missing.is_empty() {
             continue;
         }

@@ -30,7 +30,7 @@
 //! no group and gets no rule, as before.
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 
 use core::net::IpAddr;
 use ipnet::IpNet;
@@ -38,7 +38,7 @@ use ipnet::IpNet;
 use crate::backends::TAG_PREFIX;
 use crate::deployment::{Deployment, HostId, Placed};
 use crate::model::{Accessor, Exposure, SourceGroup};
-use crate::order;
+use crate::order::{self, Sorted};
 
 /// The tag portplan writes into a rule's comment, and the only rules it ever changes.
 pub(crate) fn tag(spec_id: &str) -> String {
@@ -70,10 +70,10 @@ pub(crate) struct Sources<'d> {
     deployment: &'d Deployment,
     /// Every accessor list's group ([`numbered`], and any list a placed spec
     /// adds).
-    ids: BTreeMap<&'d [Accessor], GroupId>,
+    ids: HashMap<&'d [Accessor], GroupId>,
     /// The groups of the placed specs' lists, by [`GroupId`]; `None` for a
     /// list no placed spec names. A vector beside `ids` rather than a
-    /// second map by accessor list: one B-tree key type fewer in the
+    /// second map by accessor list: one map type fewer in the
     /// plugins (~3 KB).
     groups: Vec<Option<Group<'d>>>,
 }
@@ -115,7 +115,7 @@ struct Group<'d> {
     /// Every plan host running an accessor, in plan order.
     hosts: Vec<HostId>,
     /// The client networks the plan defines, by name.
-    networks: BTreeSet<&'d str>,
+    networks: Sorted<&'d str>,
     /// One of them is exclusive: it alone is admitted.
     exclusive: bool,
     /// The admitted CIDRs, aggregated, every accessor host included.
@@ -306,20 +306,21 @@ impl<'d> Group<'d> {
 
     fn new(deployment: &'d Deployment, accessors: &[Accessor], id: GroupId) -> Self {
         let mut hosts: Vec<HostId> = Vec::new();
-        let mut networks = BTreeSet::new();
+        let mut networks = Vec::new();
         for accessor in accessors {
             match accessor {
                 Accessor::Component(c) => hosts.extend_from_slice(deployment.running(c)),
                 Accessor::Profile(p) => hosts.extend_from_slice(deployment.members(p)),
                 Accessor::Network(n) => {
                     if let Some((name, _)) = deployment.networks.get_key_value(n) {
-                        networks.insert(name.as_str());
+                        networks.push(name.as_str());
                     }
                 }
             }
         }
         order::sort(&mut hosts);
         hosts.dedup();
+        let networks = Sorted::new(networks);
         let exclusive = networks.iter().any(|n| deployment.exclusive.contains(*n));
         let admitted = networks
             .iter()
@@ -388,8 +389,8 @@ pub(crate) fn covers(nets: &[IpNet], address: IpAddr) -> bool {
 /// the same in every report of the plan, and worked out from the specs, not
 /// from every host's port table (a one-host report stays independent of the
 /// fleet's size).
-fn numbered(deployment: &Deployment) -> BTreeMap<&[Accessor], GroupId> {
-    let mut ids = BTreeMap::new();
+fn numbered(deployment: &Deployment) -> HashMap<&[Accessor], GroupId> {
+    let mut ids = HashMap::new();
     let specs = deployment.profiles.iter().flat_map(|p| &p.specs);
     for spec in specs.filter(|s| s.exposure != Exposure::Loopback) {
         let next = GroupId(ids.len());

@@ -18,14 +18,13 @@
 //! holds old portplan rules is listed as not dropping, so rules leave it and
 //! none arrive.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use serde::{Deserialize, Serialize};
 
 use super::{
     Placed, SET_THRESHOLD, TAG_PREFIX, bare, family_of, is_tag, normalize_source, parse_ports,
 };
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
+use crate::order::{Sorted, SortedMap};
 use crate::resolve::parse_net;
 use crate::state::{
     ChainId, Command, FirewalldRule, FirewalldSide, FirewalldState, FirewalldZone, ForeignRule,
@@ -336,7 +335,7 @@ fn side_blocks(text: &str, input: &str) -> Result<Vec<Block>, PlanError> {
 /// One side's blocks: zones by name, portplan's ipsets by name.
 struct Side {
     zones: Vec<Block>,
-    ipsets: BTreeMap<String, Block>,
+    ipsets: SortedMap<String, Block>,
 }
 
 fn side(text: &str, input: &str) -> Result<Side, PlanError> {
@@ -345,11 +344,11 @@ fn side(text: &str, input: &str) -> Result<Side, PlanError> {
         .partition(Block::is_ipset);
     Ok(Side {
         zones,
-        ipsets: crate::order::map(
-            ipsets
-                .into_iter()
+        ipsets: SortedMap::new(
+            (ipsets.into_iter())
                 .filter(|b| b.name.starts_with(IPSET_PREFIX))
-                .map(|b| (b.name.clone(), b)),
+                .map(|b| (b.name.clone(), b))
+                .collect(),
         ),
     })
 }
@@ -473,7 +472,7 @@ fn ipset_users(side: &Side) -> Vec<ForeignRule> {
             ))
         });
         for (name, text) in named_by_rules.chain(bound) {
-            if side.ipsets.contains_key(&name) {
+            if side.ipsets.get(&name).is_some() {
                 users.push(ForeignRule {
                     action: IPSET_USER.into(),
                     family: IpFamily::Ipv4,
@@ -693,7 +692,7 @@ impl Listed<'_> {
                     ipset: rule
                         .ipset
                         .clone()
-                        .filter(|name| side.ipsets.contains_key(name)),
+                        .filter(|name| side.ipsets.get(name).is_some()),
                     intact,
                 })
             })
@@ -756,24 +755,41 @@ struct Batch {
 }
 
 /// Sources per ipset, as found, for each side (`0` runtime, `1` permanent).
-type IpsetsBySide = [BTreeMap<String, BTreeSet<String>>; 2];
+type IpsetsBySide = [SortedMap<String, Sorted<String>>; 2];
+
+/// Sources to add to an ipset, and to remove from it.
+type Entries = (Sorted<String>, Sorted<String>);
 
 /// Everything a change does, gathered per kind before it is written out.
 #[derive(Default)]
 struct Change {
-    batches: BTreeMap<ChainId, Batch>,
-    new_ipsets: BTreeSet<(String, IpFamily)>,
-    /// Entries to add and to remove, per (side, ipset).
-    entries: BTreeMap<(usize, String), (BTreeSet<String>, BTreeSet<String>)>,
-    kept_ipsets: BTreeSet<String>,
+    /// Per zone side, in the order of their ids (the groups come so).
+    batches: Vec<(ChainId, Batch)>,
+    new_ipsets: Vec<(String, IpFamily)>,
+    /// Entries to add and to remove, per (side, ipset); of two groups that
+    /// fill one ipset the later's.
+    entries: Vec<((usize, String), Entries)>,
+    kept_ipsets: Vec<String>,
 }
 
-/// What the state holds, grouped: per group its sources and listed rich
-/// rules; per side its ipsets' sources.
-struct Current {
-    groups: BTreeMap<GroupKey, (BTreeSet<String>, BTreeSet<String>)>,
-    /// Groups with a rule edited by hand: rewritten whatever their sources.
-    broken: BTreeSet<GroupKey>,
+impl Change {
+    /// The batch of `chain`'s zone side.
+    fn batch(&mut self, chain: ChainId) -> &mut Batch {
+        let at = match self.batches.iter().rposition(|(c, _)| *c == chain) {
+            Some(at) => at,
+            None => {
+                self.batches.push((chain, Batch::default()));
+                self.batches.len() - 1
+            }
+        };
+        &mut self.batches[at].1
+    }
+}
+
+/// What the state holds, grouped: per group its rules; per side its
+/// ipsets' sources.
+struct Current<'s> {
+    groups: SortedMap<GroupKey, Vec<&'s FirewalldRule>>,
     ipsets: IpsetsBySide,
 }
 
@@ -789,31 +805,19 @@ fn group(chain: ChainId, r: &TaggedRule) -> GroupKey {
     (chain, r.tag.clone(), r.family, r.transport, r.ports)
 }
 
-fn current(state: &FirewalldState) -> Current {
-    let mut groups: BTreeMap<GroupKey, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
-    let mut ipsets: IpsetsBySide = Default::default();
-    let mut broken = BTreeSet::new();
-    for found in &state.found {
-        let key = group(found.zone, &found.rule);
-        let (sources, texts) = groups.entry(key.clone()).or_default();
-        if found.intact {
-            sources.insert(found.rule.source.clone());
-        } else {
-            broken.insert(key);
-        }
-        texts.insert(found.rich_rule.clone());
-        if let Some(set) = &found.ipset {
-            ipsets[usize::from(side_of(state, found.zone) == FirewalldSide::Permanent)]
-                .entry(set.clone())
-                .or_default()
-                .insert(found.rule.source.clone());
-        }
-    }
-    Current {
-        groups,
-        broken,
-        ipsets,
-    }
+fn current(state: &FirewalldState) -> Current<'_> {
+    let groups = SortedMap::grouped(
+        (state.found.iter())
+            .map(|f| (group(f.zone, &f.rule), f))
+            .collect(),
+    );
+    let ipsets = [FirewalldSide::Runtime, FirewalldSide::Permanent].map(|side| {
+        let filled = (state.found.iter())
+            .filter(|f| side_of(state, f.zone) == side)
+            .filter_map(|f| Some((f.ipset.clone()?, f.rule.source.clone())));
+        SortedMap::grouped(filled.collect()).map_values(Sorted::new)
+    });
+    Current { groups, ipsets }
 }
 
 /// Every changed group's rich rules are rewritten; ipsets are created in the
@@ -821,22 +825,22 @@ fn current(state: &FirewalldState) -> Current {
 /// ipset (firewalld only creates ipsets permanently, and only a reload brings
 /// them to the runtime) gets one rule per source instead, which the next
 /// reload replaces with the permanent configuration's ipset rule.
-pub(super) fn commands(state: &FirewalldState, desired: &BTreeSet<Placed>) -> Vec<Command> {
+pub(super) fn commands(state: &FirewalldState, desired: &Sorted<Placed>) -> Vec<Command> {
     let current = current(state);
-    let mut wanted: BTreeMap<GroupKey, BTreeSet<String>> = BTreeMap::new();
-    for (chain, rule) in desired {
-        wanted
-            .entry(group(*chain, rule))
-            .or_default()
-            .insert(rule.source.clone());
-    }
+    let wanted = SortedMap::grouped(
+        (desired.iter())
+            .map(|(chain, rule)| (group(*chain, rule), rule.source.clone()))
+            .collect(),
+    )
+    .map_values(Sorted::new);
     let mut change = Change::default();
-    let keys: BTreeSet<&GroupKey> = crate::order::set(current.groups.keys().chain(wanted.keys()));
+    let keys: Sorted<&GroupKey> = current.groups.keys().chain(wanted.keys()).collect();
+    let none = Sorted::default();
     for key in keys {
-        let want = wanted.get(key).cloned().unwrap_or_default();
+        let want = wanted.get(key).unwrap_or(&none);
         plan_group(state, &current, key, want, &mut change);
     }
-    write_out(state, &current, &change)
+    write_out(state, &current, change)
 }
 
 /// The change of one group: nothing when its sources are as wanted, else
@@ -845,48 +849,56 @@ fn plan_group(
     state: &FirewalldState,
     current: &Current,
     key: &GroupKey,
-    want_sources: BTreeSet<String>,
+    want_sources: &Sorted<String>,
     change: &mut Change,
 ) {
     let (chain, tag, family, transport, ports) = key;
     let permanent = side_of(state, *chain) == FirewalldSide::Permanent;
     let side = usize::from(permanent);
-    let empty = (BTreeSet::new(), BTreeSet::new());
-    let (have_sources, have_texts) = current.groups.get(key).unwrap_or(&empty);
+    let rules = current
+        .groups
+        .get(key)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let have_sources: Sorted<String> = (rules.iter())
+        .filter(|f| f.intact)
+        .map(|f| f.rule.source.clone())
+        .collect();
+    let have_texts: Sorted<String> = rules.iter().map(|f| f.rich_rule.clone()).collect();
     let name = ipset_name(tag, *family);
     let ipsets = &current.ipsets[side];
-    let use_ipset = want_sources.len() > SET_THRESHOLD && (permanent || ipsets.contains_key(&name));
+    let has_ipset = ipsets.get(&name).is_some();
+    let use_ipset = want_sources.len() > SET_THRESHOLD && (permanent || has_ipset);
     if use_ipset {
-        change.kept_ipsets.insert(name.clone());
+        change.kept_ipsets.push(name.clone());
     }
-    if *have_sources == want_sources && !current.broken.contains(key) {
+    if have_sources == *want_sources && rules.iter().all(|f| f.intact) {
         return;
     }
     let rule = |source: Source| render_rule(tag, *family, &source, *transport, *ports);
-    let want_texts: BTreeSet<String> = if use_ipset {
-        let have = ipsets.get(&name).cloned().unwrap_or_default();
-        if permanent && !ipsets.contains_key(&name) {
-            change.new_ipsets.insert((name.clone(), *family));
+    let want_texts: Sorted<String> = if use_ipset {
+        let none = Sorted::default();
+        let have = ipsets.get(&name).unwrap_or(&none);
+        if permanent && !has_ipset {
+            change.new_ipsets.push((name.clone(), *family));
         }
-        change.entries.insert(
+        change.entries.push((
             (side, name.clone()),
             (
-                crate::order::set(want_sources.difference(&have).cloned()),
-                crate::order::set(have.difference(&want_sources).cloned()),
+                want_sources.difference(have).cloned().collect(),
+                have.difference(want_sources).cloned().collect(),
             ),
-        );
-        crate::order::set([rule(Source::Ipset(name))])
+        ));
+        Sorted::new(vec![rule(Source::Ipset(name))])
     } else {
-        crate::order::set(
-            want_sources
-                .iter()
-                .map(|s| rule(Source::Address(s.clone()))),
-        )
+        (want_sources.iter())
+            .map(|s| rule(Source::Address(s.clone())))
+            .collect()
     };
     // firewalld tells `198.18.2.10` from `198.18.2.10/32`; portplan does not.
     let have_canonical: Vec<(String, &String)> =
         have_texts.iter().map(|t| (canonical(t), t)).collect();
-    let batch = change.batches.entry(*chain).or_default();
+    let batch = change.batch(*chain);
     for (canon, text) in &have_canonical {
         if !want_texts.contains(canon) {
             batch.remove_rules.push((*text).clone());
@@ -901,7 +913,7 @@ fn plan_group(
 
 /// The calls, in an order firewalld accepts: rich rules out, unused ipsets
 /// deleted, new ipsets created and filled, rich rules in.
-fn write_out(state: &FirewalldState, current: &Current, change: &Change) -> Vec<Command> {
+fn write_out(state: &FirewalldState, current: &Current, change: Change) -> Vec<Command> {
     // One call per side and zone for all its rules of one kind.
     let rules_call = |chain: ChainId, flag: &str, rules: &[String]| {
         let name = state
@@ -933,15 +945,16 @@ fn write_out(state: &FirewalldState, current: &Current, change: &Change) -> Vec<
             .iter()
             .any(|f| f.action == IPSET_USER && f.source.strip_prefix("ipset:") == Some(name))
     };
+    let kept = Sorted::new(change.kept_ipsets);
     if !change.batches.is_empty() {
         for name in current.ipsets[1]
             .keys()
-            .filter(|name| !change.kept_ipsets.contains(*name) && !used(name))
+            .filter(|name| !kept.contains(*name) && !used(name))
         {
             commands.push(firewall_cmd(true, [format!("--delete-ipset={name}")]));
         }
     }
-    for (name, family) in &change.new_ipsets {
+    for (name, family) in &Sorted::new(change.new_ipsets) {
         let family = if *family == IpFamily::Ipv4 {
             "inet"
         } else {
@@ -956,7 +969,12 @@ fn write_out(state: &FirewalldState, current: &Current, change: &Change) -> Vec<
             ],
         ));
     }
-    for ((side, name), (add, remove)) in &change.entries {
+    let entries = SortedMap::grouped(change.entries);
+    for ((side, name), filled) in entries.iter() {
+        // Of two groups that fill one ipset, the later's (as they were made).
+        let Some((add, remove)) = filled.last() else {
+            continue;
+        };
         for (flag, sources) in [("--remove-entry", remove), ("--add-entry", add)] {
             for source in sources {
                 commands.push(firewall_cmd(

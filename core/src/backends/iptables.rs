@@ -2,7 +2,7 @@
 //! rule per source in the filter table's INPUT chain, inserted before the
 //! first catch-all DROP/REJECT, removed by its saved spec (`-D INPUT ...`).
 
-use std::collections::BTreeSet;
+use crate::order::Sorted;
 
 use super::admitted::Admitted;
 use super::{
@@ -321,7 +321,7 @@ fn read_rule(
 /// that stays (one spec saved twice, a copy after the catch-all), deleting
 /// one copy would take the one that stays, run after run. Every copy goes,
 /// and the one that stays is added back before the catch-all ([`dragged`]).
-fn deletes(state: &IptablesState, desired: &BTreeSet<Placed>) -> Vec<bool> {
+fn deletes(state: &IptablesState, desired: &Sorted<Placed>) -> Vec<bool> {
     let goes = |f: &IptablesRule| !f.intact || !desired.contains(&(f.chain, f.rule.clone()));
     // Copies side by side (sorted, not a map: no B-tree over saved specs in
     // the plugins).
@@ -347,7 +347,7 @@ fn deletes(state: &IptablesState, desired: &BTreeSet<Placed>) -> Vec<bool> {
 
 /// portplan's intact, desired rules that a delete of their twin takes
 /// along ([`deletes`]): not in place, so added back.
-pub(super) fn dragged(state: &IptablesState, desired: &BTreeSet<Placed>) -> Vec<Placed> {
+pub(super) fn dragged(state: &IptablesState, desired: &Sorted<Placed>) -> Vec<Placed> {
     (state.found.iter().zip(deletes(state, desired)))
         .filter(|(f, deleted)| *deleted && f.intact && desired.contains(&(f.chain, f.rule.clone())))
         .map(|(f, _)| (f.chain, f.rule.clone()))
@@ -366,7 +366,7 @@ fn program(family: IpFamily) -> &'static str {
 /// position, or `-A` when the chain has none.
 pub(super) fn commands(
     state: &IptablesState,
-    desired: &BTreeSet<Placed>,
+    desired: &Sorted<Placed>,
     add: &[Placed],
 ) -> Vec<Command> {
     let mut commands = Vec::new();

@@ -20,10 +20,8 @@ pub use firewalld::{
     DbusDump as FirewalldDbusDump, DbusIpset as FirewalldDbusIpset, DbusZone as FirewalldDbusZone,
 };
 
-use std::collections::BTreeSet;
-
 use crate::model::{FirewallBackend, FirewallRule, PlanError, PortRange};
-use crate::order;
+use crate::order::{self, Sorted};
 use crate::resolve::parse_net;
 use crate::state::{
     ChainId, Command, FirewallChange, FirewallOutput, FirewallState, FirewalldSide, FirewalldState,
@@ -206,7 +204,7 @@ pub(crate) fn plan_firewall(
 ) -> Result<FirewallChange, PlanError> {
     state.check("state")?;
     let wanted = if remove_all {
-        BTreeSet::new()
+        Sorted::default()
     } else {
         expand(rules)?
     };
@@ -242,8 +240,8 @@ pub(crate) const SOURCE_ZONE: &str = "zone ";
 /// source and ports is a note: ufw takes the first matching rule, and the
 /// rules portplan adds go after it (ufw appends), so that traffic stays
 /// denied. The probe (`portplan reach`) shows either on the wire.
-fn shadows(state: &FirewallState, wanted: &BTreeSet<TaggedRule>) -> Result<Vec<String>, PlanError> {
-    let mut notes = BTreeSet::new();
+fn shadows(state: &FirewallState, wanted: &Sorted<TaggedRule>) -> Result<Vec<String>, PlanError> {
+    let mut notes = Vec::new();
     let mut problems = Vec::new();
     for (i, foreign) in state.foreign().iter().enumerate() {
         let covered: Vec<&TaggedRule> = wanted.iter().filter(|r| covers(foreign, r)).collect();
@@ -271,7 +269,7 @@ fn shadows(state: &FirewallState, wanted: &BTreeSet<TaggedRule>) -> Result<Vec<S
         } else if matches!(foreign.action.as_str(), "deny" | "reject")
             && state.backend() == FirewallBackend::Ufw
         {
-            notes.insert(format!(
+            notes.push(format!(
                 "the ufw rule `{}` comes before portplan's rules and {}s {} on {} {} ({}{}); ufw \
                  takes the first rule that matches, so that traffic stays {}ed",
                 foreign.text,
@@ -286,7 +284,7 @@ fn shadows(state: &FirewallState, wanted: &BTreeSet<TaggedRule>) -> Result<Vec<S
         }
     }
     if problems.is_empty() {
-        Ok(notes.into_iter().collect())
+        Ok(Sorted::new(notes).into_iter().collect())
     } else {
         Err(PlanError { problems })
     }
@@ -316,8 +314,8 @@ fn covers(foreign: &ForeignRule, rule: &TaggedRule) -> bool {
 /// Where each wanted rule goes: into every slot that drops its family and is
 /// portplan's to write (an accept in one chain does not get a packet past a
 /// drop in another); and the families no such slot filters, IPv4 first.
-fn place(slots: &[Slot], wanted: &BTreeSet<TaggedRule>) -> (BTreeSet<Placed>, Vec<IpFamily>) {
-    let mut desired = BTreeSet::new();
+fn place(slots: &[Slot], wanted: &Sorted<TaggedRule>) -> (Sorted<Placed>, Vec<IpFamily>) {
+    let mut desired = Vec::new();
     let mut unfiltered = [false; 2];
     for rule in wanted {
         let family = rule.family.index();
@@ -330,7 +328,7 @@ fn place(slots: &[Slot], wanted: &BTreeSet<TaggedRule>) -> (BTreeSet<Placed>, Ve
         }
         desired.extend(ids.into_iter().map(|id| (id, rule.clone())));
     }
-    (desired, families(unfiltered))
+    (Sorted::new(desired), families(unfiltered))
 }
 
 /// The families marked in `marked` (indexed by [`IpFamily::index`]), IPv4
@@ -351,7 +349,7 @@ fn families(marked: [bool; 2]) -> Vec<IpFamily> {
 fn owned_elsewhere(
     state: &FirewallState,
     slots: &[Slot],
-    wanted: &BTreeSet<TaggedRule>,
+    wanted: &Sorted<TaggedRule>,
 ) -> Result<(), PlanError> {
     let mut wants = [false; 2];
     for rule in wanted {
@@ -425,33 +423,29 @@ fn unfiltered_note(family: IpFamily) -> String {
 }
 
 /// portplan's intact rules: what counts as already in place.
-fn current(state: &FirewallState) -> BTreeSet<Placed> {
-    order::set(
-        state
-            .found_rules()
-            .into_iter()
-            .filter(|(_, _, intact)| *intact)
-            .map(|(id, rule, _)| (id, rule.clone())),
-    )
+fn current(state: &FirewallState) -> Sorted<Placed> {
+    (state.found_rules().into_iter())
+        .filter(|(_, _, intact)| *intact)
+        .map(|(id, rule, _)| (id, rule.clone()))
+        .collect()
 }
 
 /// portplan's intact rules that stay where they are through the change:
 /// on iptables not one a delete of its twin takes along
 /// ([`iptables::dragged`]), which is added back.
-fn held(state: &FirewallState, desired: &BTreeSet<Placed>) -> BTreeSet<Placed> {
-    let mut held = current(state);
-    if let FirewallState::Iptables(s) = state {
-        for placed in iptables::dragged(s, desired) {
-            held.remove(&placed);
-        }
-    }
-    held
+fn held(state: &FirewallState, desired: &Sorted<Placed>) -> Sorted<Placed> {
+    let current = current(state);
+    let FirewallState::Iptables(s) = state else {
+        return current;
+    };
+    let dragged = Sorted::new(iptables::dragged(s, desired));
+    current.difference(&dragged).cloned().collect()
 }
 
 /// portplan's rules that go: every hand-edited one (a tagged rule counts
 /// only if its action, negation, source, ports and position are what
 /// portplan writes), and every intact one that is not desired.
-fn leaving(state: &FirewallState, desired: &BTreeSet<Placed>) -> Vec<Placed> {
+fn leaving(state: &FirewallState, desired: &Sorted<Placed>) -> Vec<Placed> {
     state
         .found_rules()
         .into_iter()
@@ -461,7 +455,8 @@ fn leaving(state: &FirewallState, desired: &BTreeSet<Placed>) -> Vec<Placed> {
 }
 
 fn unique(pairs: &[Placed]) -> Vec<TaggedRule> {
-    order::set(pairs.iter().map(|(_, r)| r.clone()))
+    (pairs.iter().map(|(_, r)| r.clone()))
+        .collect::<Sorted<_>>()
         .into_iter()
         .collect()
 }
@@ -529,11 +524,9 @@ pub(crate) fn plan_restore(
     };
     // Hand-edited rules cannot be written back as they were; portplan's
     // intact rules can, and are what a run may have changed.
-    let desired: BTreeSet<Placed> = order::set(
-        current(before)
-            .into_iter()
-            .filter_map(|(id, rule)| Some((index_in_now(id)?, rule))),
-    );
+    let desired: Sorted<Placed> = (current(before).into_iter())
+        .filter_map(|(id, rule)| Some((index_in_now(id)?, rule)))
+        .collect();
     let current = held(now, &desired);
     let add: Vec<Placed> = desired.difference(&current).cloned().collect();
     let remove = leaving(now, &desired);
@@ -545,7 +538,7 @@ pub(crate) fn plan_restore(
 /// rule-based ones (iptables, ufw) delete and add single rules.
 fn render(
     state: &FirewallState,
-    desired: &BTreeSet<Placed>,
+    desired: &Sorted<Placed>,
     add: &[Placed],
     remove: &[Placed],
 ) -> Vec<Command> {
@@ -561,8 +554,8 @@ fn render(
 }
 
 /// One tagged rule per source of each desired rule.
-fn expand(rules: &[FirewallRule]) -> Result<BTreeSet<TaggedRule>, PlanError> {
-    let mut out = BTreeSet::new();
+fn expand(rules: &[FirewallRule]) -> Result<Sorted<TaggedRule>, PlanError> {
+    let mut out = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
         check_rule(i, rule)?;
         for (j, source) in rule.sources.iter().enumerate() {
@@ -573,7 +566,7 @@ fn expand(rules: &[FirewallRule]) -> Result<BTreeSet<TaggedRule>, PlanError> {
                     "not an IP address or CIDR",
                 )
             })?;
-            out.insert(TaggedRule {
+            out.push(TaggedRule {
                 tag: sanitize_tag(&rule.tag),
                 family: IpFamily::of(&net),
                 transport: rule.transport,
@@ -582,7 +575,7 @@ fn expand(rules: &[FirewallRule]) -> Result<BTreeSet<TaggedRule>, PlanError> {
             });
         }
     }
-    Ok(out)
+    Ok(Sorted::new(out))
 }
 
 /// A typed record skips the JSON parser's checks: a rule must carry

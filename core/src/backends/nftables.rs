@@ -5,7 +5,7 @@
 //! rule per group, its sources inline or, past [`SET_THRESHOLD`], in a named
 //! set. A group whose sources differ from the desired ones is replaced whole.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 
 use core::net::IpAddr;
 use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
@@ -17,6 +17,7 @@ use super::{
     owned_tag,
 };
 use crate::model::{PlanError, PortRange, Transport};
+use crate::order::{Sorted, SortedMap};
 use crate::state::{
     ChainId, Command, ForeignRule, IpFamily, NftChain, NftFamily, NftRule, NftState, TaggedRule,
 };
@@ -394,7 +395,8 @@ fn iptables_nft(family: NftFamily, table: &str, chain: &str) -> bool {
 
 /// Sets by (family, table, name): the addresses they hold, and whether
 /// portplan created the set (named `portplan_*`, with a `portplan:` comment).
-type Sets = BTreeMap<(String, String, String), (Vec<String>, bool)>;
+/// Hashed: only asked, never listed.
+type Sets = HashMap<(String, String, String), (Vec<String>, bool)>;
 
 fn text(v: &Value, key: &str) -> String {
     v.get(key)
@@ -435,7 +437,7 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
 }
 
 fn read_sets(items: &[Value]) -> Sets {
-    let mut sets = BTreeMap::new();
+    let mut sets = HashMap::new();
     for set in items.iter().filter_map(|i| i.get("set")) {
         let elements = set
             .get("elem")
@@ -445,7 +447,7 @@ fn read_sets(items: &[Value]) -> Sets {
         let at = (text(set, "family"), text(set, "table"));
         let sources = elements
             .iter()
-            .flat_map(|e| addresses(e, &BTreeMap::new(), (&at.0, &at.1)).0)
+            .flat_map(|e| addresses(e, &HashMap::new(), (&at.0, &at.1)).0)
             .collect();
         let name = text(set, "name");
         let owned = name.starts_with(SET_PREFIX) && is_tag(&text(set, "comment"));
@@ -645,15 +647,26 @@ fn read_item(
 
 type GroupKey = (ChainId, String, IpFamily, Transport, PortRange);
 
-/// One of portplan's rules as found: its sources, the handles of the rules
-/// holding them and the named sets they live in.
-#[derive(Default)]
+/// One of portplan's groups as found: its intact sources, the handles of
+/// the rules holding them and the named sets they live in.
 struct Found {
-    sources: BTreeSet<String>,
-    handles: BTreeSet<u64>,
-    sets: BTreeSet<String>,
+    sources: Sorted<String>,
+    handles: Sorted<u64>,
+    sets: Sorted<String>,
     /// A member was edited by hand: the group is rewritten.
     broken: bool,
+}
+
+impl Found {
+    fn of(rules: &[&NftRule]) -> Found {
+        let intact = rules.iter().filter(|f| f.intact);
+        Found {
+            sources: intact.map(|f| f.rule.source.clone()).collect(),
+            handles: rules.iter().map(|f| f.handle).collect(),
+            sets: rules.iter().filter_map(|f| f.set.clone()).collect(),
+            broken: rules.iter().any(|f| !f.intact),
+        }
+    }
 }
 
 fn group_of(chain: ChainId, rule: &TaggedRule) -> GroupKey {
@@ -687,7 +700,7 @@ fn set_name(tag: &str, family: IpFamily) -> String {
 
 /// The lines that add one group: its set when it has many sources, then
 /// its rule, before the chain's catch-all drop/reject.
-fn add_group(chain: &NftChain, key: &GroupKey, sources: &BTreeSet<String>) -> Vec<String> {
+fn add_group(chain: &NftChain, key: &GroupKey, sources: &[String]) -> Vec<String> {
     let (_, tag, family, transport, ports) = key;
     let at = format!("{} {}", chain.family.as_str(), chain.table);
     let selector = if *family == IpFamily::Ipv4 {
@@ -727,47 +740,39 @@ fn add_group(chain: &NftChain, key: &GroupKey, sources: &BTreeSet<String>) -> Ve
 
 /// One `nft -f -` script: delete every changed group's rules and sets, then
 /// add the desired groups, each before the chain's catch-all drop/reject.
-pub(super) fn commands(state: &NftState, desired: &BTreeSet<Placed>) -> Vec<Command> {
-    let mut current: BTreeMap<GroupKey, Found> = BTreeMap::new();
-    for found in &state.found {
-        let entry = current
-            .entry(group_of(found.chain, &found.rule))
-            .or_default();
-        if found.intact {
-            entry.sources.insert(found.rule.source.clone());
-        } else {
-            entry.broken = true;
-        }
-        entry.handles.insert(found.handle);
-        entry.sets.extend(found.set.clone());
-    }
-    let mut wanted: BTreeMap<GroupKey, BTreeSet<String>> = BTreeMap::new();
-    for (chain, rule) in desired {
-        wanted
-            .entry(group_of(*chain, rule))
-            .or_default()
-            .insert(rule.source.clone());
-    }
-    let keys: BTreeSet<&GroupKey> = crate::order::set(current.keys().chain(wanted.keys()));
-    let changed: Vec<&GroupKey> = keys
-        .into_iter()
-        .filter(|k| {
-            let found = current.get(*k);
-            found.is_some_and(|c| c.broken) || found.map(|c| &c.sources) != wanted.get(*k)
+pub(super) fn commands(state: &NftState, desired: &Sorted<Placed>) -> Vec<Command> {
+    let current = SortedMap::grouped(
+        (state.found.iter())
+            .map(|f| (group_of(f.chain, &f.rule), f))
+            .collect(),
+    );
+    // `desired` is in (slot, rule) order and a rule's source is its last
+    // field: each group's sources come sorted, each once.
+    let wanted = SortedMap::grouped(
+        (desired.iter())
+            .map(|(chain, rule)| (group_of(*chain, rule), rule.source.clone()))
+            .collect(),
+    );
+    let keys: Sorted<&GroupKey> = current.keys().chain(wanted.keys()).collect();
+    let changed: Vec<(&GroupKey, Option<Found>)> = (keys.into_iter())
+        .map(|k| (k, current.get(k).map(|rules| Found::of(rules))))
+        .filter(|(k, found)| match (found, wanted.get(k)) {
+            (Some(found), Some(sources)) => found.broken || !found.sources.iter().eq(sources),
+            _ => true,
         })
         .collect();
 
     // By handle, then sets once their rules are gone.
-    let mut deletes = BTreeSet::new();
-    let mut set_deletes = BTreeSet::new();
+    let mut deletes = Vec::new();
+    let mut set_deletes = Vec::new();
     let mut adds = Vec::new();
-    for key in changed {
+    for (key, found) in changed {
         // Checked at the boundary: every slot id names a chain.
         let Some(chain) = state.chains.get(key.0.index()) else {
             continue;
         };
         let at = format!("{} {}", chain.family.as_str(), chain.table);
-        if let Some(Found { handles, sets, .. }) = current.get(key) {
+        if let Some(Found { handles, sets, .. }) = found {
             deletes.extend(
                 handles
                     .iter()
@@ -779,8 +784,9 @@ pub(super) fn commands(state: &NftState, desired: &BTreeSet<Placed>) -> Vec<Comm
             adds.extend(add_group(chain, key, sources));
         }
     }
+    let deletes = Sorted::new(deletes);
     let mut script: Vec<String> = deletes.into_iter().map(|(_, line)| line).collect();
-    script.extend(set_deletes);
+    script.extend(Sorted::new(set_deletes));
     script.extend(adds);
     script.push(String::new());
     vec![Command {

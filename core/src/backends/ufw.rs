@@ -16,7 +16,7 @@
 
 use super::{Placed, bare, colon_ports, family_of, normalize_source, owned_tag, parse_ports};
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
-use std::collections::BTreeSet;
+use crate::order::Sorted;
 
 use crate::state::{ChainId, Command, ForeignRule, IpFamily, TaggedRule, UfwRule, UfwState};
 
@@ -266,11 +266,7 @@ fn foreign(
 
 /// `ufw delete` with each removed rule's own words, then one `ufw allow` per
 /// added source; ufw appends, after every existing user rule.
-pub(super) fn commands(
-    state: &UfwState,
-    desired: &BTreeSet<Placed>,
-    add: &[Placed],
-) -> Vec<Command> {
+pub(super) fn commands(state: &UfwState, desired: &Sorted<Placed>, add: &[Placed]) -> Vec<Command> {
     let mut commands: Vec<Command> = Vec::new();
     // Hand-edited rules, and intact ones no longer desired, by their own words.
     for found in state

@@ -121,9 +121,8 @@ fn expectation(
     let nets = sources.nets(placed);
     let admitted = match (source, me) {
         (ProbeSource::Host(_), Some(host)) => covers(nets, host.address),
-        (ProbeSource::Network(name), _) => deployment.networks[name]
-            .iter()
-            .all(|net| nets.iter().any(|r| r.contains(net))),
+        (ProbeSource::Network(name), _) => (deployment.networks.get(name.as_str()))
+            .is_some_and(|cidrs| cidrs.iter().all(|net| nets.iter().any(|r| r.contains(net)))),
         _ => nets
             .iter()
             .any(|n| n.prefix_len() == 0 && same_family(n, destination)),

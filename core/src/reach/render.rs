@@ -1,7 +1,7 @@
 //! The truth table as text, Markdown and CSV: a matrix of sources against
 //! destinations, then every row that is not as expected.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::decode::escape;
@@ -40,7 +40,8 @@ fn matrix(table: &TruthTable) -> Vec<Vec<String>> {
     let mut destinations: Vec<&str> = table.rows.iter().map(|r| r.destination.as_str()).collect();
     crate::order::sort(&mut destinations);
     destinations.dedup();
-    let mut cells: BTreeMap<(String, &str), (u32, u32, u32)> = BTreeMap::new();
+    // Hashed: only asked, in the order of `sources` and `destinations`.
+    let mut cells: HashMap<(String, &str), (u32, u32, u32)> = HashMap::new();
     let mut sources: Vec<String> = Vec::new();
     for row in &table.rows {
         let source = row.source.label();

@@ -1,6 +1,8 @@
 //! The truth table: every source's expected targets against what it measured.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
+
+use crate::order::Sorted;
 
 use crate::decode::quote;
 use crate::deployment::Deployment;
@@ -21,11 +23,9 @@ pub(crate) fn truth_table(
     probed: &[ProbeResults],
 ) -> Result<TruthTable, PlanError> {
     let phase = check_inputs(deployment, served, probed)?;
-    let held: BTreeSet<(String, u16, Transport)> = crate::order::set(
-        served
-            .iter()
-            .flat_map(|s| s.held.iter().map(|p| (s.host.clone(), p.port, p.transport))),
-    );
+    let held: Sorted<(String, u16, Transport)> = (served.iter())
+        .flat_map(|s| s.held.iter().map(|p| (s.host.clone(), p.port, p.transport)))
+        .collect();
     let mut order: Vec<usize> = (0..probed.len()).collect();
     crate::order::sort_by(&mut order, |&a, &b| probed[a].source.cmp(&probed[b].source));
     let sources = all_sources(deployment);
@@ -56,7 +56,7 @@ pub(crate) fn truth_table(
     }
     // A source that sent no results at all is not measured: its rows say
     // so, rather than leave the table looking whole without them.
-    let given: BTreeSet<&ProbeSource> = crate::order::set(probed.iter().map(|p| &p.source));
+    let given: Sorted<&ProbeSource> = probed.iter().map(|p| &p.source).collect();
     for source in plan_sources(deployment) {
         if given.contains(&source) {
             continue;
@@ -127,7 +127,7 @@ fn check_inputs(
         }
     }
     let phase = probed.first().map_or(Phase::Preinstall, |p| p.phase);
-    let mut seen = BTreeSet::new();
+    let mut seen = HashSet::new();
     for (i, p) in probed.iter().enumerate() {
         if p.plan != deployment.name {
             return Err(problem(
