@@ -23,8 +23,8 @@
 //! sort, then a binary search); one that is only asked, never listed, is a
 //! `HashSet` or `HashMap`, whose order cannot reach any output. Each
 //! element type of a `BTreeSet` or `BTreeMap` is its own copy of the
-//! B-tree's code; the one left in core is the sweep of `rules.rs`, which
-//! inserts and removes as it goes.
+//! B-tree's code (2-5 KB in the plugins), and the plugins now carry none;
+//! only the native parser (`strict.rs`) keeps one.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
