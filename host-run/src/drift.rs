@@ -9,7 +9,8 @@
 use std::collections::BTreeSet;
 
 use portplan_core::{
-    Finding, FindingCode, FirewallRule, FirewallState, Severity, TaggedRule, shell::TAG_PREFIX,
+    Finding, FindingCode, FirewallRule, FirewallState, Severity, TaggedRule,
+    shell::{TAG_PREFIX, tagged_rules},
 };
 
 use crate::RunError;
@@ -30,6 +31,9 @@ pub fn drift(
     };
     let added: BTreeSet<&TaggedRule> = change.add.iter().collect();
     let removed: BTreeSet<&TaggedRule> = change.remove.iter().collect();
+    let planned: BTreeSet<TaggedRule> = (tagged_rules(rules).map_err(RunError::Change)?)
+        .into_iter()
+        .collect();
     let backend = state.backend().as_str();
     let mut findings = Vec::new();
     for rule in &change.add {
@@ -52,12 +56,31 @@ pub fn drift(
         ));
     }
     for rule in change.remove.iter().filter(|r| !added.contains(r)) {
+        // A planned rule goes only where no chain drops its family (policy
+        // accept, no catch-all): it admits nothing that is not admitted
+        // already, and present takes it out (core's unfiltered note).
+        let (what, fix) = if planned.contains(rule) {
+            (
+                format!(
+                    "is planned, but no input chain drops {} traffic, so the port is open to \
+                     everyone and the rule admits nothing more",
+                    rule.family.title()
+                ),
+                "make input drop by default (a drop policy or a final drop rule); then state: \
+                 present keeps it. As it is, state: present removes it",
+            )
+        } else {
+            (
+                "is not in the plan".to_string(),
+                "state: present removes it (or state: absent removes every portplan rule)",
+            )
+        };
         findings.push(finding(
             host,
             rule,
             severity,
-            format!("{backend}: {} is not in the plan", describe(rule)),
-            "state: present removes it (or state: absent removes every portplan rule)",
+            format!("{backend}: {} {what}", describe(rule)),
+            fix,
         ));
     }
     Ok(findings)

@@ -408,6 +408,46 @@ fn the_audit_names_missing_extra_and_altered_rules() {
     assert!(after_install.iter().all(|f| f.severity == Severity::Error));
 }
 
+/// With nothing dropping input (policy accept, no catch-all), present
+/// takes portplan's rules out: the audit says a planned one is planned and
+/// why it goes, and still calls a stray one not in the plan.
+#[test]
+fn the_audit_tells_a_planned_rule_on_an_open_firewall_from_a_stray_one() {
+    let accepting = r#"{"nftables":[{"table":{"family":"inet","name":"filter","handle":1}},
+ {"chain":{"family":"inet","table":"filter","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"accept"}},
+ {"rule":{"family":"inet","table":"filter","chain":"input","handle":4,"comment":"portplan:observer.sql","expr":[
+   {"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"198.18.2.10"}},
+   {"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":2881}},{"accept":null}]}},
+ {"rule":{"family":"inet","table":"filter","chain":"input","handle":5,"comment":"portplan:old.spec","expr":[
+   {"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"198.18.2.99"}},
+   {"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":9999}},{"accept":null}]}}]}"#;
+    let state = nft(accepting);
+    let rules = vec![rule("observer.sql", 2881, &["198.18.2.10/32"])];
+    let findings = portplan_run::drift(&rules, &state, "obs1", true).unwrap();
+    let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(findings.len(), 2, "{messages:#?}");
+    let planned = findings
+        .iter()
+        .find(|f| f.spec.as_deref() == Some("observer.sql"))
+        .expect("a finding for the planned rule");
+    assert!(
+        planned.message.contains(
+            "portplan:observer.sql admitting 198.18.2.10/32 to 2881/tcp is planned, but no input \
+             chain drops IPv4 traffic"
+        ) && !planned.message.contains("not in the plan"),
+        "{messages:#?}"
+    );
+    assert!(planned.fix.contains("drop by default"), "{}", planned.fix);
+    let stray = findings
+        .iter()
+        .find(|f| f.spec.as_deref() == Some("old.spec"))
+        .expect("a finding for the stray rule");
+    assert!(
+        stray.message.ends_with("is not in the plan"),
+        "{messages:#?}"
+    );
+}
+
 #[test]
 fn iptables_and_ufw_changes_have_exact_inverses() {
     let tagged = |source: &str, port: u16, spec: &str| {

@@ -553,6 +553,13 @@ fn render(
     }
 }
 
+/// One tagged rule per source of each desired rule, as `plan-firewall`
+/// reads `rules`: what a firewall that filters every family holds when it
+/// is as planned. The audit tells a planned rule from a stray one by it.
+pub fn tagged_rules(rules: &[FirewallRule]) -> Result<Vec<TaggedRule>, PlanError> {
+    expand(rules).map(|rules| rules.into_iter().collect())
+}
+
 /// One tagged rule per source of each desired rule.
 fn expand(rules: &[FirewallRule]) -> Result<Sorted<TaggedRule>, PlanError> {
     let mut out = Vec::new();
