@@ -71,8 +71,8 @@ impl<T> Default for Sorted<T> {
 }
 
 impl<T: Ord> Sorted<T> {
-    /// The set of `items`; of two equal items the first stays, as with
-    /// [`set`].
+    /// The set of `items`; of two equal items the first stays (a stable
+    /// sort, then `dedup`).
     pub(crate) fn new(mut items: Vec<T>) -> Self {
         sort(&mut items);
         items.dedup();
@@ -95,6 +95,11 @@ impl<T: Ord> Sorted<T> {
     /// The items, in order.
     pub(crate) fn iter(&self) -> std::slice::Iter<'_, T> {
         self.0.iter()
+    }
+
+    /// The items, in order, as a slice.
+    pub(crate) fn as_slice(&self) -> &[T] {
+        &self.0
     }
 
     /// How many items the set has.
@@ -137,7 +142,7 @@ pub(crate) struct SortedMap<K, V>(Vec<(K, V)>);
 
 impl<K: Ord, V> SortedMap<K, V> {
     /// The map of `entries`; of two entries with one key the later stays,
-    /// as with [`map`].
+    /// as with a `BTreeMap`'s `insert`.
     pub(crate) fn new(entries: Vec<(K, V)>) -> Self {
         let groups = SortedMap::grouped(entries).0.into_iter();
         SortedMap(

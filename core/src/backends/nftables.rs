@@ -746,18 +746,17 @@ pub(super) fn commands(state: &NftState, desired: &Sorted<Placed>) -> Vec<Comman
             .map(|f| (group_of(f.chain, &f.rule), f))
             .collect(),
     );
-    // `desired` is in (slot, rule) order and a rule's source is its last
-    // field: each group's sources come sorted, each once.
     let wanted = SortedMap::grouped(
         (desired.iter())
             .map(|(chain, rule)| (group_of(*chain, rule), rule.source.clone()))
             .collect(),
-    );
+    )
+    .map_values(Sorted::new);
     let keys: Sorted<&GroupKey> = current.keys().chain(wanted.keys()).collect();
     let changed: Vec<(&GroupKey, Option<Found>)> = (keys.into_iter())
         .map(|k| (k, current.get(k).map(|rules| Found::of(rules))))
         .filter(|(k, found)| match (found, wanted.get(k)) {
-            (Some(found), Some(sources)) => found.broken || !found.sources.iter().eq(sources),
+            (Some(found), Some(sources)) => found.broken || found.sources != *sources,
             _ => true,
         })
         .collect();
@@ -781,7 +780,7 @@ pub(super) fn commands(state: &NftState, desired: &Sorted<Placed>) -> Vec<Comman
             set_deletes.extend(sets.iter().map(|s| format!("delete set {at} {s}")));
         }
         if let Some(sources) = wanted.get(key) {
-            adds.extend(add_group(chain, key, sources));
+            adds.extend(add_group(chain, key, sources.as_slice()));
         }
     }
     let deletes = Sorted::new(deletes);
