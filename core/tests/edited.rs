@@ -457,3 +457,124 @@ fn an_nft_jump_to_a_dropping_chain_is_the_catch_all() {
         assert_eq!(script(&nft_items(&items), false), "", "{what}");
     }
 }
+
+/// An unconditional goto to a chain that does not drop everything, before
+/// any catch-all, in an input chain that drops: the packet never comes
+/// back, so portplan's rule after it would never match, and before it would
+/// skip what that chain denies. Refused, naming the goto, with nothing
+/// written. Where the input chain drops nothing (policy accept, no
+/// catch-all), after a catch-all, or taken on one interface only, a goto
+/// changes nothing; to a chain that drops everything it is the catch-all.
+#[test]
+fn an_unconditional_goto_before_portplans_place_is_refused() {
+    let chain = r#"{"chain":{"family":"inet","table":"filter","name":"services","handle":2}}"#;
+    let dropping = TABLE.replace(r#""policy":"accept""#, r#""policy":"drop""#);
+    let rule = |handle: u64, chain: &str, expr: &str| {
+        format!(
+            r#"{{"rule":{{"family":"inet","table":"filter","chain":"{chain}","handle":{handle},"expr":[{expr}]}}}}"#
+        )
+    };
+    let goto = rule(
+        4,
+        "input",
+        r#"{"counter":null},{"goto":{"target":"services"}}"#,
+    );
+    let ssh = rule(
+        10,
+        "services",
+        r#"{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":22}},{"accept":null}"#,
+    );
+    let refused = plan_firewall(
+        &desired(),
+        &nft_items(&[&dropping, chain, &goto, &ssh]),
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(refused.problems.len(), 1, "{refused:?}");
+    let problem = &refused.problems[0];
+    assert!(
+        problem.path.starts_with("state.nftables.foreign[")
+            && problem.value == "inet filter input handle 4: goto services"
+            && problem
+                .message
+                .contains("sends every packet to chain services for good")
+            && problem
+                .message
+                .contains("198.18.2.10/32 on tcp 2881 for portplan:observer.sql"),
+        "{refused:?}"
+    );
+    // Taking the rules out is never refused.
+    assert!(
+        plan_firewall(
+            &desired(),
+            &nft_items(&[&dropping, chain, &goto, &ssh]),
+            true
+        )
+        .is_ok()
+    );
+    // Nothing dropped: no rule is written, nothing to refuse.
+    assert_eq!(script(&nft_items(&[TABLE, chain, &goto, &ssh]), false), "");
+    // After a catch-all: portplan's rule goes before the catch-all.
+    let reject = rule(3, "input", r#"{"reject":null}"#);
+    let text = script(&nft_items(&[&dropping, chain, &reject, &goto, &ssh]), false);
+    assert!(
+        text.contains("insert rule inet filter input position 3 "),
+        "{text}"
+    );
+    // On one interface only: packets from elsewhere come back to the chain.
+    let on_eth1 = rule(
+        4,
+        "input",
+        r#"{"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"eth1"}},{"goto":{"target":"services"}}"#,
+    );
+    let text = script(&nft_items(&[&dropping, chain, &on_eth1, &ssh]), false);
+    assert!(
+        text.contains("add rule inet filter input ip saddr 198.18.2.10"),
+        "{text}"
+    );
+    // To a chain that drops everything: the catch-all.
+    let drop = rule(11, "services", r#"{"drop":null}"#);
+    let text = script(&nft_items(&[&dropping, chain, &goto, &drop]), false);
+    assert!(
+        text.contains("insert rule inet filter input position 4 "),
+        "{text}"
+    );
+}
+
+/// iptables alike: `-g SERVICES` unconditional in a dropping INPUT is
+/// refused; `-j SERVICES` (which returns) and a goto on one interface are
+/// not, nor is a goto in an INPUT that drops nothing.
+#[test]
+fn an_unconditional_iptables_goto_before_portplans_place_is_refused() {
+    let saved = |policy: &str, rule: &str| {
+        format!(
+            "*filter\n:INPUT {policy} [0:0]\n:SERVICES - [0:0]\n\
+             -A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT\n-A INPUT {rule}\n\
+             -A SERVICES -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n"
+        )
+    };
+    let read = |text: String| {
+        read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(text, "")).unwrap()
+    };
+    let refused =
+        plan_firewall(&desired(), &read(saved("DROP", "-g SERVICES")), false).unwrap_err();
+    assert_eq!(refused.problems.len(), 1, "{refused:?}");
+    assert!(
+        refused.problems[0].value == "-A INPUT -g SERVICES"
+            && refused.problems[0]
+                .message
+                .contains("sends every packet to chain SERVICES for good"),
+        "{refused:?}"
+    );
+    for (what, policy, rule) in [
+        ("a jump returns", "DROP", "-j SERVICES"),
+        ("on one interface", "DROP", "-i eth1 -g SERVICES"),
+    ] {
+        let text = script(&read(saved(policy, rule)), false);
+        assert!(
+            text.starts_with("iptables -w -A INPUT -s 198.18.2.10"),
+            "{what}: {text}"
+        );
+    }
+    assert_eq!(script(&read(saved("ACCEPT", "-g SERVICES")), false), "");
+}

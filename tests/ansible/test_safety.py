@@ -1075,6 +1075,48 @@ class Regressions(unittest.TestCase):
                 open_to(self, self.ocp1, host, 2881, False, f"{backend}, before")
                 self.opens_as_planned(target, plan, backend)
 
+    def test_an_unconditional_goto_before_portplans_place_is_refused(self):
+        """An input chain that drops, with `goto services` (nft) or `-g
+        SERVICES` (iptables) before any catch-all, where that chain admits
+        only ssh: a packet never comes back from a goto, so portplan's rules
+        after it would never match (the run would say it opened a port that
+        stays shut), and before it they would skip whatever that chain
+        denies. The run is refused naming the goto, the firewall stays as it
+        was, the port stays shut, and `absent` is not refused."""
+        nft_goto = ("table inet filter {\n\tchain services {\n\t\ttcp dport 22 accept\n\t}\n"
+                    "\tchain input {\n"
+                    "\t\ttype filter hook input priority filter; policy drop;\n"
+                    "\t\tct state established,related accept\n\t\tiif \"lo\" accept\n"
+                    "\t\tgoto services\n\t}\n}\n")
+        ipt_goto = [["-N", "SERVICES"],
+                    ["-A", "SERVICES", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"],
+                    ["-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED",
+                     "-j", "ACCEPT"],
+                    ["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
+                    ["-A", "INPUT", "-g", "SERVICES"],
+                    ["-P", "INPUT", "DROP"]]
+        for backend in ("nftables", "iptables"):
+            with self.subTest(backend=backend):
+                target, plan = self.target(backend, nft_foreign=nft_goto,
+                                           foreign=backend == "nftables")
+                host = target.host
+                if backend == "iptables":
+                    for tool in ("iptables", "ip6tables"):
+                        for rule in ipt_goto:
+                            host.run(tool, "-w", *rule)
+                    host.run("mkdir", "-p", "/etc/iptables")
+                before = target.snapshot()
+                code, result = target.run(plan)
+                self.assert_failed(code, result, "sends every packet to chain",
+                                   "for good", "make the goto a jump", label=backend)
+                self.assertEqual(target.snapshot(), before, backend)
+                open_to(self, self.ocp1, host, 2881, False, backend)
+                # `absent` is not refused; it only saves the running
+                # firewall, which the set-up above left unsaved.
+                code, result = target.run(plan, "absent")
+                self.assert_ok(code, result, label=f"{backend}, absent")
+                self.assertEqual(target.running(), before["running"], f"{backend}, absent")
+
     def test_ufw_foreign_rule_of_any_action_is_refused_and_kept(self):
         """Item 1: ufw would "update" a foreign deny into portplan's allow."""
         target, plan = self.target("ufw")

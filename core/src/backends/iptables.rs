@@ -24,6 +24,8 @@ struct Saved {
     target: Option<String>,
     /// `! -s`: every source but that one.
     negated_source: bool,
+    /// `-g`: the target is gone to, never returned from.
+    goto: bool,
     /// Anything else (interfaces, states, negations, a field matched twice):
     /// the rule is conditional.
     other: bool,
@@ -60,7 +62,11 @@ fn parse_rule(tokens: &[String]) -> Saved {
             }
             "--comment" => &mut saved.comment,
             // A goto decides as a jump does: someone else's rule.
-            "-j" | "--jump" | "-g" | "--goto" => &mut saved.target,
+            "-j" | "--jump" => &mut saved.target,
+            "-g" | "--goto" => {
+                saved.goto = true;
+                &mut saved.target
+            }
             // Matches that only load a module, and the reject type, add no condition.
             "-m" if matches!(
                 value.as_deref(),
@@ -158,6 +164,7 @@ fn read_family(
     family: IpFamily,
 ) -> Result<(), PlanError> {
     let dropping = dropping_chains(text);
+    let foreign_before = state.foreign.len();
     let mut table = String::new();
     let mut chain: Option<IptablesChain> = None;
     let chain_id = ChainId::at(state.chains.len());
@@ -181,6 +188,16 @@ fn read_family(
             let place = (chain_id, number);
             read_rule(state, chain, place, &at, line, family, &dropping)?;
         }
+    }
+    // A goto matters only in a chain portplan writes into: one that drops.
+    if !chain.as_ref().is_some_and(|c| c.drops) {
+        let read = state
+            .foreign
+            .split_off(foreign_before.min(state.foreign.len()));
+        (state.foreign).extend(
+            read.into_iter()
+                .filter(|f| !f.action.starts_with(super::GOTO)),
+        );
     }
     state.chains.extend(chain);
     Ok(())
@@ -241,6 +258,16 @@ fn read_rule(
     if catch_all {
         chain.drops = true;
         chain.insert_before.get_or_insert(number);
+    }
+    // An unconditional goto elsewhere, before any catch-all: rules after it
+    // never match. `read_family` keeps it where the chain drops
+    // (`super::GOTO`).
+    if let Some(target) = (saved.target.as_deref())
+        .filter(|_| saved.goto && unconditional(&saved) && !catch_all && !after_catch_all)
+    {
+        state
+            .foreign
+            .extend(super::goto_rules(&[family], target, line));
     }
     // Logging decides nothing: a tagged LOG is portplan's accept edited, as
     // a tagged nft rule with only `log` is.

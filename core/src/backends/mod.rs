@@ -20,7 +20,7 @@ pub use firewalld::{
     DbusDump as FirewalldDbusDump, DbusIpset as FirewalldDbusIpset, DbusZone as FirewalldDbusZone,
 };
 
-use crate::model::{FirewallBackend, FirewallRule, PlanError, PortRange};
+use crate::model::{FirewallBackend, FirewallRule, PlanError, PortRange, Transport};
 use crate::order::{self, Sorted};
 use crate::resolve::parse_net;
 use crate::state::{
@@ -232,11 +232,38 @@ pub(crate) fn plan_firewall(
 /// such binding as a foreign rule with this action prefix).
 pub(crate) const SOURCE_ZONE: &str = "zone ";
 
+/// An unconditional goto in an input chain portplan writes into (nftables
+/// `goto`, iptables `-g`): the packet never comes back, and when the chain
+/// it went to ends, the input chain's policy decides, so a rule after it
+/// never matches. `read` lists each such goto as a foreign rule with this
+/// action prefix, on every port of both transports from anywhere; a goto to
+/// a chain that drops everything is a catch-all instead.
+pub(crate) const GOTO: &str = "goto ";
+
+/// [`GOTO`]'s foreign rules for a goto to `target` in a chain of `families`.
+fn goto_rules(families: &[IpFamily], target: &str, text: &str) -> Vec<ForeignRule> {
+    let transports = [Transport::Tcp, Transport::Udp];
+    (families.iter())
+        .flat_map(|&family| transports.map(|transport| (family, transport)))
+        .map(|(family, transport)| ForeignRule {
+            action: format!("{GOTO}{target}"),
+            family,
+            transport,
+            ports: EVERY_PORT,
+            source: family.any().to_string(),
+            text: text.to_string(),
+        })
+        .collect()
+}
+
 /// Foreign rules that decide a wanted rule's traffic before portplan's rule
 /// is ever asked. A firewalld zone bound to a source that covers the rule's
 /// source is an error naming the zone: portplan's rule in the interface's
 /// zone would never match, and portplan does not write into a zone the
-/// operator set up for other traffic. A ufw deny or reject covering the
+/// operator set up for other traffic. So is an unconditional [`GOTO`]
+/// before where portplan's rules go: they would never match, and portplan
+/// does not put them before it, where they would skip whatever the chain
+/// it goes to denies. A ufw deny or reject covering the
 /// source and ports is a note: ufw takes the first matching rule, and the
 /// rules portplan adds go after it (ufw appends), so that traffic stays
 /// denied. The probe (`portplan reach`) shows either on the wire.
@@ -264,6 +291,26 @@ fn shadows(state: &FirewallState, wanted: &Sorted<TaggedRule>) -> Result<Vec<Str
                     first.tag,
                     more(covered.len()),
                     first.source
+                ),
+            });
+        } else if let Some(target) = foreign.action.strip_prefix(GOTO) {
+            // One problem per goto, not one per family and transport.
+            if problems.iter().any(|p| p.value == foreign.text) {
+                continue;
+            }
+            problems.push(crate::model::Problem {
+                path: format!("state.{}.foreign[{i}]", state.backend().as_str()),
+                value: foreign.text.clone(),
+                message: format!(
+                    "this rule sends every packet to chain {target} for good (a goto: when \
+                     {target} ends, the input chain's policy decides), so portplan's rules \
+                     after it would never match {} on {} {} for {}{}. Add the accept to chain \
+                     {target} yourself, or make the goto a jump",
+                    first.source,
+                    first.transport.as_str(),
+                    first.ports,
+                    first.tag,
+                    more(covered.len())
                 ),
             });
         } else if matches!(foreign.action.as_str(), "deny" | "reject")

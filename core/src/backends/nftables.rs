@@ -430,9 +430,17 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
         }
     }
     let dropping = dropping_chains(items, &sets, &state.chains);
+    let mut gotos = Vec::new();
     for item in items.iter().filter_map(|i| i.get("rule")) {
-        read_item(&mut state, item, &sets, &dropping)?;
+        read_item(&mut state, item, &sets, &dropping, &mut gotos)?;
     }
+    // A goto matters only in a chain portplan writes into: one that drops.
+    let drops = |i: usize| state.chains.get(i).is_some_and(|c| c.drops);
+    let gotos: Vec<ForeignRule> = (gotos.into_iter())
+        .filter(|(i, _)| drops(*i))
+        .flat_map(|(_, rules)| rules)
+        .collect();
+    state.foreign.extend(gotos);
     Ok(state)
 }
 
@@ -519,6 +527,7 @@ fn read_item(
     item: &Value,
     sets: &Sets,
     dropping: &[(String, String, String)],
+    gotos: &mut Vec<(usize, Vec<ForeignRule>)>,
 ) -> Result<(), PlanError> {
     let (family, table, chain_name) = (
         text(item, "family"),
@@ -560,6 +569,25 @@ fn read_item(
         if chain.insert_before.is_none() {
             chain.insert_before = handle;
         }
+    }
+    // An unconditional goto elsewhere, before any catch-all: rules after it
+    // never match (kept by its chain, `super::GOTO`).
+    if let Some(to) = rule
+        .to
+        .as_deref()
+        .filter(|_| rule.bare && verdict == Some("goto") && !drops_all && !after_catch_all)
+        && let Some(chain) = state.chains.get(index)
+    {
+        let families: &[IpFamily] = match chain.family {
+            NftFamily::Inet => &IpFamily::ALL,
+            NftFamily::Ip => &[IpFamily::Ipv4],
+            NftFamily::Ip6 => &[IpFamily::Ipv6],
+        };
+        let text = format!(
+            "{family} {table} {chain_name} handle {}: goto {to}",
+            handle.unwrap_or_default()
+        );
+        gotos.push((index, super::goto_rules(families, to, &text)));
     }
     // A catch-all in effect though not in form: Arch Linux's stock chain ends
     // `pkttype host limit rate 5/second counter reject` before its drop
