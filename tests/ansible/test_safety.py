@@ -1030,6 +1030,18 @@ class Regressions(unittest.TestCase):
         return Target(self.lan, name, address, backend, wrap=False, **kw), \
             example_plan(name, address)
 
+    def target_with(self, backend, nft_ruleset, ipt_rules):
+        """A test host whose nftables ruleset is `nft_ruleset`, or whose
+        iptables and ip6tables hold `ipt_rules` (each an iptables argv)."""
+        target, plan = self.target(backend, nft_foreign=nft_ruleset,
+                                   foreign=backend == "nftables")
+        if backend == "iptables":
+            for tool in ("iptables", "ip6tables"):
+                for rule in ipt_rules:
+                    target.host.run(tool, "-w", *rule)
+            target.host.run("mkdir", "-p", "/etc/iptables")
+        return target, plan
+
     def assert_ok(self, code, result, changed=None, label=""):
         self.assertEqual(code, 0, f"{label}: {brief(result)}")
         self.assertFalse(result["failed"], f"{label}: {brief(result)}")
@@ -1064,14 +1076,8 @@ class Regressions(unittest.TestCase):
                        ["-A", "INPUT", "-j", "LOGDROP"]]
         for backend in ("nftables", "iptables"):
             with self.subTest(backend=backend):
-                target, plan = self.target(backend, nft_foreign=nft_logdrop,
-                                           foreign=backend == "nftables")
+                target, plan = self.target_with(backend, nft_logdrop, ipt_logdrop)
                 host = target.host
-                if backend == "iptables":
-                    for tool in ("iptables", "ip6tables"):
-                        for rule in ipt_logdrop:
-                            host.run(tool, "-w", *rule)
-                    host.run("mkdir", "-p", "/etc/iptables")
                 open_to(self, self.ocp1, host, 2881, False, f"{backend}, before")
                 self.opens_as_planned(target, plan, backend)
 
@@ -1097,14 +1103,8 @@ class Regressions(unittest.TestCase):
                     ["-P", "INPUT", "DROP"]]
         for backend in ("nftables", "iptables"):
             with self.subTest(backend=backend):
-                target, plan = self.target(backend, nft_foreign=nft_goto,
-                                           foreign=backend == "nftables")
+                target, plan = self.target_with(backend, nft_goto, ipt_goto)
                 host = target.host
-                if backend == "iptables":
-                    for tool in ("iptables", "ip6tables"):
-                        for rule in ipt_goto:
-                            host.run(tool, "-w", *rule)
-                    host.run("mkdir", "-p", "/etc/iptables")
                 before = target.snapshot()
                 code, result = target.run(plan)
                 self.assert_failed(code, result, "sends every packet to chain",
