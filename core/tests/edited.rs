@@ -503,6 +503,13 @@ fn an_unconditional_goto_before_portplans_place_is_refused() {
                 .contains("198.18.2.10/32 on tcp 2881 for portplan:observer.sql"),
         "{refused:?}"
     );
+    // portplan's rule already before the goto works: nothing to add, so
+    // nothing refused.
+    let intact = nft_rule(3, "==", r#""198.18.2.10""#, "accept");
+    assert_eq!(
+        script(&nft_items(&[&dropping, chain, &intact, &goto, &ssh]), false),
+        ""
+    );
     // Taking the rules out is never refused.
     assert!(
         plan_firewall(
@@ -560,7 +567,7 @@ fn an_unconditional_iptables_goto_before_portplans_place_is_refused() {
         plan_firewall(&desired(), &read(saved("DROP", "-g SERVICES")), false).unwrap_err();
     assert_eq!(refused.problems.len(), 1, "{refused:?}");
     assert!(
-        refused.problems[0].value == "-A INPUT -g SERVICES"
+        refused.problems[0].value == "iptables -A INPUT -g SERVICES"
             && refused.problems[0]
                 .message
                 .contains("sends every packet to chain SERVICES for good"),
@@ -577,4 +584,8 @@ fn an_unconditional_iptables_goto_before_portplans_place_is_refused() {
         );
     }
     assert_eq!(script(&read(saved("ACCEPT", "-g SERVICES")), false), "");
+    // portplan's rule already before the goto works: nothing refused.
+    let intact = "-s 198.18.2.10/32 -p tcp -m tcp --dport 2881 -m comment --comment \
+                  portplan:observer.sql -j ACCEPT\n-A INPUT -g SERVICES";
+    assert_eq!(script(&read(saved("DROP", intact)), false), "");
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use portplan_core::{
     Finding, FindingCode, FirewallRule, FirewallState, Severity, TaggedRule,
-    shell::{TAG_PREFIX, tagged_rules},
+    shell::{TAG_PREFIX, tagged_rules, unfiltered_families},
 };
 
 use crate::RunError;
@@ -34,6 +34,7 @@ pub fn drift(
     let planned: BTreeSet<TaggedRule> = (tagged_rules(rules).map_err(RunError::Change)?)
         .into_iter()
         .collect();
+    let unfiltered = unfiltered_families(state);
     let backend = state.backend().as_str();
     let mut findings = Vec::new();
     for rule in &change.add {
@@ -59,7 +60,16 @@ pub fn drift(
         // A planned rule goes only where no chain drops its family (policy
         // accept, no catch-all): it admits nothing that is not admitted
         // already, and present takes it out (core's unfiltered note).
-        let (what, fix) = if planned.contains(rule) {
+        let (what, fix) = if planned.contains(rule) && !unfiltered.contains(&rule.family) {
+            // Planned, and in place where input drops: this copy sits in a
+            // chain or zone that drops nothing.
+            (
+                "is held once more than planned, where nothing drops input (another chain or \
+                 zone)"
+                    .to_string(),
+                "state: present removes that copy and keeps the planned one",
+            )
+        } else if planned.contains(rule) {
             (
                 format!(
                     "is planned, but no input chain drops {} traffic, so the port is open to \

@@ -448,6 +448,36 @@ fn the_audit_tells_a_planned_rule_on_an_open_firewall_from_a_stray_one() {
     );
 }
 
+/// A planned rule held twice, once in a chain that drops and once in one
+/// that drops nothing: the stray copy goes, and the audit says so, not
+/// that the firewall drops nothing.
+#[test]
+fn the_audit_names_a_stray_copy_of_a_planned_rule() {
+    let chain = |table: &str, policy: &str| {
+        format!(
+            r#"{{"table":{{"family":"inet","name":"{table}","handle":1}}}},
+ {{"chain":{{"family":"inet","table":"{table}","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"{policy}"}}}},
+ {{"rule":{{"family":"inet","table":"{table}","chain":"input","handle":4,"comment":"portplan:observer.sql","expr":[
+   {{"match":{{"op":"==","left":{{"payload":{{"protocol":"ip","field":"saddr"}}}},"right":"198.18.2.10"}}}},
+   {{"match":{{"op":"==","left":{{"payload":{{"protocol":"tcp","field":"dport"}}}},"right":2881}}}},{{"accept":null}}]}}}}"#
+        )
+    };
+    let state = nft(&format!(
+        r#"{{"nftables":[{},{}]}}"#,
+        chain("filter", "drop"),
+        chain("old", "accept")
+    ));
+    let rules = vec![rule("observer.sql", 2881, &["198.18.2.10/32"])];
+    let findings = portplan_run::drift(&rules, &state, "obs1", true).unwrap();
+    let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(findings.len(), 1, "{messages:#?}");
+    assert!(
+        messages[0].contains("is held once more than planned")
+            && !messages[0].contains("no input chain drops"),
+        "{messages:#?}"
+    );
+}
+
 #[test]
 fn iptables_and_ufw_changes_have_exact_inverses() {
     let tagged = |source: &str, port: u16, spec: &str| {

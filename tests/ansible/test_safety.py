@@ -1108,7 +1108,7 @@ class Regressions(unittest.TestCase):
                 before = target.snapshot()
                 code, result = target.run(plan)
                 self.assert_failed(code, result, "sends every packet to chain",
-                                   "for good", "make the goto a jump", label=backend)
+                                   "for good", "Make the goto a jump", label=backend)
                 self.assertEqual(target.snapshot(), before, backend)
                 open_to(self, self.ocp1, host, 2881, False, backend)
                 # `absent` is not refused; it only saves the running

@@ -265,9 +265,10 @@ fn read_rule(
     if let Some(target) = (saved.target.as_deref())
         .filter(|_| saved.goto && unconditional(&saved) && !catch_all && !after_catch_all)
     {
+        let text = format!("{} {line}", program(family));
         state
             .foreign
-            .extend(super::goto_rules(&[family], target, line));
+            .extend(super::goto_rules(&[family], target, &text));
     }
     // Logging decides nothing: a tagged LOG is portplan's accept edited, as
     // a tagged nft rule with only `log` is.

@@ -214,7 +214,7 @@ pub(crate) fn plan_firewall(
     let current = held(state, &desired);
     let add: Vec<Placed> = desired.difference(&current).cloned().collect();
     collisions(state, &add)?;
-    let shadowed = shadows(state, &wanted)?;
+    let shadowed = shadows(state, &wanted, &add)?;
     let remove = leaving(state, &desired);
     let mut notes: Vec<String> = unfiltered.into_iter().map(unfiltered_note).collect();
     notes.extend(shadowed);
@@ -231,6 +231,17 @@ pub(crate) fn plan_firewall(
 /// those sources before the interface's zone sees them (`read` lists each
 /// such binding as a foreign rule with this action prefix).
 pub(crate) const SOURCE_ZONE: &str = "zone ";
+
+/// The families no input chain portplan writes into drops (policy accept,
+/// no catch-all), IPv4 first: for them `plan-firewall` adds no rule and
+/// takes portplan's own out (its note says why). The audit words such a
+/// planned rule's removal by it.
+pub fn unfiltered_families(state: &FirewallState) -> Vec<IpFamily> {
+    let slots = slots(state);
+    let filtered =
+        |f: IpFamily| (slots.iter()).any(|s| s.drops && s.takes[f.index()] && s.owner.is_none());
+    families(IpFamily::ALL.map(|f| !filtered(f)))
+}
 
 /// An unconditional goto in an input chain portplan writes into (nftables
 /// `goto`, iptables `-g`): the packet never comes back, and when the chain
@@ -267,11 +278,22 @@ fn goto_rules(families: &[IpFamily], target: &str, text: &str) -> Vec<ForeignRul
 /// source and ports is a note: ufw takes the first matching rule, and the
 /// rules portplan adds go after it (ufw appends), so that traffic stays
 /// denied. The probe (`portplan reach`) shows either on the wire.
-fn shadows(state: &FirewallState, wanted: &Sorted<TaggedRule>) -> Result<Vec<String>, PlanError> {
+fn shadows(
+    state: &FirewallState,
+    wanted: &Sorted<TaggedRule>,
+    add: &[Placed],
+) -> Result<Vec<String>, PlanError> {
     let mut notes = Vec::new();
     let mut problems = Vec::new();
+    let adding = unique(add);
     for (i, foreign) in state.foreign().iter().enumerate() {
-        let covered: Vec<&TaggedRule> = wanted.iter().filter(|r| covers(foreign, r)).collect();
+        // A goto stops only the rules portplan would add, after it: one of
+        // its rules already before it works.
+        let covered: Vec<&TaggedRule> = if foreign.action.starts_with(GOTO) {
+            adding.iter().filter(|r| covers(foreign, r)).collect()
+        } else {
+            wanted.iter().filter(|r| covers(foreign, r)).collect()
+        };
         let Some(first) = covered.first() else {
             continue;
         };
@@ -304,8 +326,9 @@ fn shadows(state: &FirewallState, wanted: &Sorted<TaggedRule>) -> Result<Vec<Str
                 message: format!(
                     "this rule sends every packet to chain {target} for good (a goto: when \
                      {target} ends, the input chain's policy decides), so portplan's rules \
-                     after it would never match {} on {} {} for {}{}. Add the accept to chain \
-                     {target} yourself, or make the goto a jump",
+                     after it would never match {} on {} {} for {}{}. Make the goto a jump \
+                     (the chain then hands back what it does not decide), or add the accept \
+                     to chain {target} yourself and take the port out of the plan",
                     first.source,
                     first.transport.as_str(),
                     first.ports,
