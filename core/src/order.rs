@@ -59,8 +59,8 @@ pub(crate) fn sort<T: Ord>(items: &mut [T]) {
 /// Why not a `BTreeSet`: every element type of a B-tree is a fresh copy of
 /// its insert, search, iteration and drop code, 2-5 KB each in the
 /// WebAssembly plugins; a sorted vector's per-type code is its binary
-/// search and a dedup, and its sort is [`sort`]'s one copy. Removing is
-/// linear, so it is for sets that lose few elements.
+/// search and a dedup, and its sort is [`sort`]'s one copy. It is built
+/// whole and never changed: inserting into a sorted vector is linear.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Sorted<T>(Vec<T>);
 
@@ -166,8 +166,7 @@ impl<K: Ord, V> SortedMap<K, V> {
     }
 
     /// The map with `f` of each value.
-    pub(crate) fn map_values<W>(self, f: impl FnMut(V) -> W) -> SortedMap<K, W> {
-        let mut f = f;
+    pub(crate) fn map_values<W>(self, mut f: impl FnMut(V) -> W) -> SortedMap<K, W> {
         SortedMap(
             self.0
                 .into_iter()

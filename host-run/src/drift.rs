@@ -57,20 +57,17 @@ pub fn drift(
         ));
     }
     for rule in change.remove.iter().filter(|r| !added.contains(r)) {
-        // A planned rule goes only where no chain drops its family (policy
-        // accept, no catch-all): it admits nothing that is not admitted
-        // already, and present takes it out (core's unfiltered note).
-        let (what, fix) = if planned.contains(rule) && !unfiltered.contains(&rule.family) {
-            // Planned, and in place where input drops: this copy sits in a
-            // chain or zone that drops nothing.
-            (
+        // A planned rule goes where no chain drops its family (policy accept,
+        // no catch-all: core's unfiltered note), or, where one does, as a
+        // second copy in a chain or zone that drops nothing.
+        let (what, fix) = match (planned.contains(rule), unfiltered.contains(&rule.family)) {
+            (true, false) => (
                 "is held once more than planned, where nothing drops input (another chain or \
                  zone)"
                     .to_string(),
                 "state: present removes that copy and keeps the planned one",
-            )
-        } else if planned.contains(rule) {
-            (
+            ),
+            (true, true) => (
                 format!(
                     "is planned, but no input chain drops {} traffic, so the port is open to \
                      everyone and the rule admits nothing more",
@@ -78,12 +75,11 @@ pub fn drift(
                 ),
                 "make input drop by default (a drop policy or a final drop rule); then state: \
                  present keeps it. As it is, state: present removes it",
-            )
-        } else {
-            (
+            ),
+            (false, _) => (
                 "is not in the plan".to_string(),
                 "state: present removes it (or state: absent removes every portplan rule)",
-            )
+            ),
         };
         findings.push(finding(
             host,

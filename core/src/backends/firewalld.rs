@@ -472,7 +472,7 @@ fn ipset_users(side: &Side) -> Vec<ForeignRule> {
             ))
         });
         for (name, text) in named_by_rules.chain(bound) {
-            if side.ipsets.get(&name).is_some() {
+            if side.ipsets.contains_key(&name) {
                 users.push(ForeignRule {
                     action: IPSET_USER.into(),
                     family: IpFamily::Ipv4,
@@ -692,7 +692,7 @@ impl Listed<'_> {
                     ipset: rule
                         .ipset
                         .clone()
-                        .filter(|name| side.ipsets.get(name).is_some()),
+                        .filter(|name| side.ipsets.contains_key(name)),
                     intact,
                 })
             })
@@ -867,7 +867,7 @@ fn plan_group(
     let have_texts: Sorted<String> = rules.iter().map(|f| f.rich_rule.clone()).collect();
     let name = ipset_name(tag, *family);
     let ipsets = &current.ipsets[side];
-    let has_ipset = ipsets.get(&name).is_some();
+    let has_ipset = ipsets.contains_key(&name);
     let use_ipset = want_sources.len() > SET_THRESHOLD && (permanent || has_ipset);
     if use_ipset {
         change.kept_ipsets.push(name.clone());
@@ -969,12 +969,8 @@ fn write_out(state: &FirewalldState, current: &Current, change: Change) -> Vec<C
             ],
         ));
     }
-    let entries = SortedMap::grouped(change.entries);
-    for ((side, name), filled) in entries.iter() {
-        // Of two groups that fill one ipset, the later's (as they were made).
-        let Some((add, remove)) = filled.last() else {
-            continue;
-        };
+    // Of two groups that fill one ipset, the later's (as they were made).
+    for ((side, name), (add, remove)) in SortedMap::new(change.entries).iter() {
         for (flag, sources) in [("--remove-entry", remove), ("--add-entry", add)] {
             for source in sources {
                 commands.push(firewall_cmd(

@@ -129,6 +129,14 @@ struct Slot {
     owner: Option<String>,
 }
 
+impl Slot {
+    /// Whether portplan's rules of `family` go here: it drops that family
+    /// and no other tool owns it.
+    fn filters(&self, family: IpFamily) -> bool {
+        self.drops && self.takes[family.index()] && self.owner.is_none()
+    }
+}
+
 fn takes_both() -> [bool; 2] {
     [true, true]
 }
@@ -214,13 +222,14 @@ pub(crate) fn plan_firewall(
     let current = held(state, &desired);
     let add: Vec<Placed> = desired.difference(&current).cloned().collect();
     collisions(state, &add)?;
-    let shadowed = shadows(state, &wanted, &add)?;
+    let adding = unique(&add);
+    let shadowed = shadows(state, &wanted, &adding)?;
     let remove = leaving(state, &desired);
     let mut notes: Vec<String> = unfiltered.into_iter().map(unfiltered_note).collect();
     notes.extend(shadowed);
     Ok(FirewallChange {
         backend: state.backend(),
-        add: unique(&add),
+        add: adding,
         remove: unique(&remove),
         commands: render(state, &desired, &add, &remove),
         notes,
@@ -238,9 +247,7 @@ pub(crate) const SOURCE_ZONE: &str = "zone ";
 /// planned rule's removal by it.
 pub fn unfiltered_families(state: &FirewallState) -> Vec<IpFamily> {
     let slots = slots(state);
-    let filtered =
-        |f: IpFamily| (slots.iter()).any(|s| s.drops && s.takes[f.index()] && s.owner.is_none());
-    families(IpFamily::ALL.map(|f| !filtered(f)))
+    families(IpFamily::ALL.map(|f| !slots.iter().any(|s| s.filters(f))))
 }
 
 /// An unconditional goto in an input chain portplan writes into (nftables
@@ -281,11 +288,10 @@ fn goto_rules(families: &[IpFamily], target: &str, text: &str) -> Vec<ForeignRul
 fn shadows(
     state: &FirewallState,
     wanted: &Sorted<TaggedRule>,
-    add: &[Placed],
+    adding: &[TaggedRule],
 ) -> Result<Vec<String>, PlanError> {
     let mut notes = Vec::new();
     let mut problems = Vec::new();
-    let adding = unique(add);
     for (i, foreign) in state.foreign().iter().enumerate() {
         // A goto stops only the rules portplan would add, after it: one of
         // its rules already before it works.
@@ -388,13 +394,12 @@ fn place(slots: &[Slot], wanted: &Sorted<TaggedRule>) -> (Sorted<Placed>, Vec<Ip
     let mut desired = Vec::new();
     let mut unfiltered = [false; 2];
     for rule in wanted {
-        let family = rule.family.index();
         let ids: Vec<ChainId> = (0..slots.len())
-            .filter(|&i| slots[i].drops && slots[i].takes[family] && slots[i].owner.is_none())
+            .filter(|&i| slots[i].filters(rule.family))
             .map(ChainId::at)
             .collect();
         if ids.is_empty() {
-            unfiltered[family] = true;
+            unfiltered[rule.family.index()] = true;
         }
         desired.extend(ids.into_iter().map(|id| (id, rule.clone())));
     }
