@@ -458,15 +458,19 @@ fn an_nft_jump_to_a_dropping_chain_is_the_catch_all() {
     }
 }
 
-/// An unconditional goto to a chain that does not drop everything, before
-/// any catch-all, in an input chain that drops: the packet never comes
-/// back, so portplan's rule after it would never match, and before it would
+/// A goto to a chain that does not drop everything, before any catch-all,
+/// in an input chain that drops: the packet never comes back, so portplan's
+/// rule after it would never see what the goto takes, and before it would
 /// skip what that chain denies. Refused, naming the goto, with nothing
-/// written. Where the input chain drops nothing (policy accept, no
-/// catch-all), after a catch-all, or taken on one interface only, a goto
-/// changes nothing; to a chain that drops everything it is the catch-all.
+/// written, wherever the goto may take a planned packet: its conditions are
+/// read wide (an interface other than `lo`, a hidden `xt` match, narrow
+/// nothing), and so is each goto of a verdict map, with its key. Not
+/// refused where it surely takes none (`lo`, established only, another
+/// protocol, port or source), where the input chain drops
+/// nothing (policy accept, no catch-all) or after a catch-all; to a chain
+/// that drops everything it is a deny (unconditional: the catch-all).
 #[test]
-fn an_unconditional_goto_before_portplans_place_is_refused() {
+fn a_goto_before_portplans_place_is_refused_where_it_may_take_a_planned_packet() {
     let chain = r#"{"chain":{"family":"inet","table":"filter","name":"services","handle":2}}"#;
     let dropping = TABLE.replace(r#""policy":"accept""#, r#""policy":"drop""#);
     let rule = |handle: u64, chain: &str, expr: &str| {
@@ -474,35 +478,134 @@ fn an_unconditional_goto_before_portplans_place_is_refused() {
             r#"{{"rule":{{"family":"inet","table":"filter","chain":"{chain}","handle":{handle},"expr":[{expr}]}}}}"#
         )
     };
-    let goto = rule(
-        4,
-        "input",
-        r#"{"counter":null},{"goto":{"target":"services"}}"#,
-    );
+    let matching = |left: &str, right: &str| {
+        format!(r#"{{"match":{{"op":"==","left":{left},"right":{right}}}}},"#)
+    };
+    let goto_when = |conditions: &str| {
+        rule(
+            4,
+            "input",
+            &format!(r#"{conditions}{{"counter":null}},{{"goto":{{"target":"services"}}}}"#),
+        )
+    };
+    let meta = |key: &str| format!(r#"{{"meta":{{"key":"{key}"}}}}"#);
+    let payload = |protocol: &str, field: &str| {
+        format!(r#"{{"payload":{{"protocol":"{protocol}","field":"{field}"}}}}"#)
+    };
+    let state = |right: &str| {
+        format!(r#"{{"match":{{"op":"in","left":{{"ct":{{"key":"state"}}}},"right":{right}}}}},"#)
+    };
     let ssh = rule(
         10,
         "services",
         r#"{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":22}},{"accept":null}"#,
     );
+    let refused_cases = [
+        ("unconditional", String::new()),
+        ("on an interface", matching(&meta("iifname"), r#""eth1""#)),
+        ("new connections", state(r#""new""#)),
+        ("tcp", matching(&meta("l4proto"), r#""tcp""#)),
+        (
+            "ports around the planned one",
+            matching(&payload("tcp", "dport"), r#"{"range":[2000,3000]}"#),
+        ),
+        (
+            "sources around the planned one",
+            matching(
+                &payload("ip", "saddr"),
+                r#"{"prefix":{"addr":"198.18.0.0","len":15}}"#,
+            ),
+        ),
+        (
+            "a match the listing hides",
+            r#"{"xt":{"type":"match","name":"mark"}},"#.to_string(),
+        ),
+    ];
+    for (what, conditions) in refused_cases {
+        let goto = goto_when(&conditions);
+        let refused = plan_firewall(
+            &desired(),
+            &nft_items(&[&dropping, chain, &goto, &ssh]),
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(refused.problems.len(), 1, "{what}: {refused:?}");
+        let problem = &refused.problems[0];
+        assert!(
+            problem.path.starts_with("state.nftables.foreign[")
+                && problem.value == "inet filter input handle 4: goto services"
+                && problem
+                    .message
+                    .contains("sends the packets it matches to chain services for good")
+                && problem
+                    .message
+                    .contains("198.18.2.10/32 on tcp 2881 for portplan:observer.sql"),
+            "{what}: {refused:?}"
+        );
+    }
+    let added = "add rule inet filter input ip saddr 198.18.2.10";
+    // A verdict map's gotos, each with its key.
+    let vmap = |key: &str, value: &str| {
+        rule(
+            4,
+            "input",
+            &format!(
+                r#"{{"vmap":{{"key":{key},"data":{{"set":[[{value},{{"goto":{{"target":"services"}}}}],[1,{{"jump":{{"target":"services"}}}}]]}}}}}}"#
+            ),
+        )
+    };
+    let on_tcp = vmap(&meta("l4proto"), r#""tcp""#);
     let refused = plan_firewall(
         &desired(),
-        &nft_items(&[&dropping, chain, &goto, &ssh]),
+        &nft_items(&[&dropping, chain, &on_tcp, &ssh]),
         false,
     )
     .unwrap_err();
-    assert_eq!(refused.problems.len(), 1, "{refused:?}");
-    let problem = &refused.problems[0];
     assert!(
-        problem.path.starts_with("state.nftables.foreign[")
-            && problem.value == "inet filter input handle 4: goto services"
-            && problem
-                .message
-                .contains("sends every packet to chain services for good")
-            && problem
-                .message
-                .contains("198.18.2.10/32 on tcp 2881 for portplan:observer.sql"),
+        refused.problems.len() == 1
+            && refused.problems[0].value == "inet filter input handle 4: goto services",
         "{refused:?}"
     );
+    for (what, map) in [
+        ("a map's goto on udp", vmap(&meta("l4proto"), r#""udp""#)),
+        (
+            "a map's goto on port 22",
+            vmap(&payload("tcp", "dport"), "22"),
+        ),
+        (
+            "a map's goto on other sources",
+            vmap(
+                &payload("ip", "saddr"),
+                r#"{"prefix":{"addr":"10.0.0.0","len":8}}"#,
+            ),
+        ),
+    ] {
+        let text = script(&nft_items(&[&dropping, chain, &map, &ssh]), false);
+        assert!(text.contains(added), "{what}: {text}");
+    }
+    let taken_none = [
+        ("loopback only", matching(&meta("iifname"), r#""lo""#)),
+        ("established only", state(r#"["established","related"]"#)),
+        ("udp only", matching(&meta("l4proto"), r#""udp""#)),
+        ("another port", matching(&payload("tcp", "dport"), "22")),
+        (
+            "other sources",
+            matching(
+                &payload("ip", "saddr"),
+                r#"{"prefix":{"addr":"10.0.0.0","len":8}}"#,
+            ),
+        ),
+        (
+            "IPv6 sources",
+            matching(&payload("ip6", "saddr"), r#""::1""#),
+        ),
+    ];
+    for (what, conditions) in taken_none {
+        let goto = goto_when(&conditions);
+        let text = script(&nft_items(&[&dropping, chain, &goto, &ssh]), false);
+        assert!(text.contains(added), "{what}: {text}");
+    }
+    let goto = goto_when("");
     // portplan's rule already before the goto works: nothing to add, so
     // nothing refused.
     let intact = nft_rule(3, "==", r#""198.18.2.10""#, "accept");
@@ -528,31 +631,25 @@ fn an_unconditional_goto_before_portplans_place_is_refused() {
         text.contains("insert rule inet filter input position 3 "),
         "{text}"
     );
-    // On one interface only: packets from elsewhere come back to the chain.
-    let on_eth1 = rule(
-        4,
-        "input",
-        r#"{"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"eth1"}},{"goto":{"target":"services"}}"#,
-    );
-    let text = script(&nft_items(&[&dropping, chain, &on_eth1, &ssh]), false);
-    assert!(
-        text.contains("add rule inet filter input ip saddr 198.18.2.10"),
-        "{text}"
-    );
-    // To a chain that drops everything: the catch-all.
+    // To a chain that drops everything: unconditional, the catch-all; on
+    // the planned port, a deny (as `tcp dport 2881 drop` would be).
     let drop = rule(11, "services", r#"{"drop":null}"#);
     let text = script(&nft_items(&[&dropping, chain, &goto, &drop]), false);
     assert!(
         text.contains("insert rule inet filter input position 4 "),
         "{text}"
     );
+    let on_port = goto_when(&matching(&payload("tcp", "dport"), "2881"));
+    let text = script(&nft_items(&[&dropping, chain, &on_port, &drop]), false);
+    assert!(text.contains(added), "{text}");
 }
 
-/// iptables alike: `-g SERVICES` unconditional in a dropping INPUT is
-/// refused; `-j SERVICES` (which returns) and a goto on one interface are
-/// not, nor is a goto in an INPUT that drops nothing.
+/// iptables alike: a `-g SERVICES` in a dropping INPUT that may take the
+/// planned packet is refused, read wide; `-j SERVICES` (which returns), a
+/// goto that surely takes none and a goto in an INPUT that drops nothing
+/// are not.
 #[test]
-fn an_unconditional_iptables_goto_before_portplans_place_is_refused() {
+fn an_iptables_goto_before_portplans_place_is_refused_where_it_may_take_a_planned_packet() {
     let saved = |policy: &str, rule: &str| {
         format!(
             "*filter\n:INPUT {policy} [0:0]\n:SERVICES - [0:0]\n\
@@ -563,19 +660,39 @@ fn an_unconditional_iptables_goto_before_portplans_place_is_refused() {
     let read = |text: String| {
         read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(text, "")).unwrap()
     };
-    let refused =
-        plan_firewall(&desired(), &read(saved("DROP", "-g SERVICES")), false).unwrap_err();
-    assert_eq!(refused.problems.len(), 1, "{refused:?}");
-    assert!(
-        refused.problems[0].value == "iptables -A INPUT -g SERVICES"
-            && refused.problems[0]
-                .message
-                .contains("sends every packet to chain SERVICES for good"),
-        "{refused:?}"
-    );
+    for rule in [
+        "-g SERVICES",
+        "-i eth1 -g SERVICES",
+        "-m conntrack --ctstate NEW -g SERVICES",
+        "-p tcp -m tcp --dport 2000:3000 -g SERVICES",
+        "-s 198.18.0.0/15 -g SERVICES",
+        "-m mark --mark 0x1 -g SERVICES",
+    ] {
+        let refused = plan_firewall(&desired(), &read(saved("DROP", rule)), false).unwrap_err();
+        assert_eq!(refused.problems.len(), 1, "{rule}: {refused:?}");
+        assert!(
+            refused.problems[0].value == format!("iptables -A INPUT {rule}")
+                && refused.problems[0]
+                    .message
+                    .contains("sends the packets it matches to chain SERVICES for good"),
+            "{rule}: {refused:?}"
+        );
+    }
     for (what, policy, rule) in [
         ("a jump returns", "DROP", "-j SERVICES"),
-        ("on one interface", "DROP", "-i eth1 -g SERVICES"),
+        ("loopback only", "DROP", "-i lo -g SERVICES"),
+        (
+            "established only",
+            "DROP",
+            "-m conntrack --ctstate RELATED,ESTABLISHED -g SERVICES",
+        ),
+        ("udp only", "DROP", "-p udp -g SERVICES"),
+        (
+            "another port",
+            "DROP",
+            "-p tcp -m tcp --dport 22 -g SERVICES",
+        ),
+        ("other sources", "DROP", "-s 10.0.0.0/8 -g SERVICES"),
     ] {
         let text = script(&read(saved(policy, rule)), false);
         assert!(

@@ -1081,41 +1081,50 @@ class Regressions(unittest.TestCase):
                 open_to(self, self.ocp1, host, 2881, False, f"{backend}, before")
                 self.opens_as_planned(target, plan, backend)
 
-    def test_an_unconditional_goto_before_portplans_place_is_refused(self):
+    def test_a_goto_before_portplans_place_is_refused(self):
         """An input chain that drops, with `goto services` (nft) or `-g
         SERVICES` (iptables) before any catch-all, where that chain admits
-        only ssh: a packet never comes back from a goto, so portplan's rules
-        after it would never match (the run would say it opened a port that
-        stays shut), and before it they would skip whatever that chain
-        denies. The run is refused naming the goto, the firewall stays as it
-        was, the port stays shut, and `absent` is not refused."""
+        only ssh; unconditional, and narrowed to new connections (`ct state
+        new`, `--ctstate NEW`), which is every connection portplan opens: a
+        packet never comes back from a goto, so portplan's rules after it
+        would never see it (the run would say it opened a port that stays
+        shut), and before it they would skip whatever that chain denies.
+        The run is refused naming the goto, the firewall stays as it was,
+        the port stays shut, and `absent` is not refused."""
         nft_goto = ("table inet filter {\n\tchain services {\n\t\ttcp dport 22 accept\n\t}\n"
                     "\tchain input {\n"
                     "\t\ttype filter hook input priority filter; policy drop;\n"
                     "\t\tct state established,related accept\n\t\tiif \"lo\" accept\n"
-                    "\t\tgoto services\n\t}\n}\n")
+                    "\t\t{when}goto services\n\t}\n}\n")
         ipt_goto = [["-N", "SERVICES"],
                     ["-A", "SERVICES", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"],
                     ["-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED",
                      "-j", "ACCEPT"],
                     ["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
-                    ["-A", "INPUT", "-g", "SERVICES"],
+                    None,
                     ["-P", "INPUT", "DROP"]]
+        forms = (("unconditional", "", []),
+                 ("new connections", "ct state new ", ["-m", "conntrack", "--ctstate", "NEW"]))
         for backend in ("nftables", "iptables"):
-            with self.subTest(backend=backend):
-                target, plan = self.target_with(backend, nft_goto, ipt_goto)
-                host = target.host
-                before = target.snapshot()
-                code, result = target.run(plan)
-                self.assert_failed(code, result, "sends every packet to chain",
-                                   "for good", "Make the goto a jump", label=backend)
-                self.assertEqual(target.snapshot(), before, backend)
-                open_to(self, self.ocp1, host, 2881, False, backend)
-                # `absent` is not refused; it only saves the running
-                # firewall, which the set-up above left unsaved.
-                code, result = target.run(plan, "absent")
-                self.assert_ok(code, result, label=f"{backend}, absent")
-                self.assertEqual(target.running(), before["running"], f"{backend}, absent")
+            for form, nft_when, ipt_when in forms:
+                label = f"{backend}, {form}"
+                with self.subTest(backend=backend, form=form):
+                    nft = nft_goto.replace("{when}", nft_when)
+                    ipt = [rule or ["-A", "INPUT", *ipt_when, "-g", "SERVICES"]
+                           for rule in ipt_goto]
+                    target, plan = self.target_with(backend, nft, ipt)
+                    host = target.host
+                    before = target.snapshot()
+                    code, result = target.run(plan)
+                    self.assert_failed(code, result, "sends the packets it matches to chain",
+                                       "for good", "Make the goto a jump", label=label)
+                    self.assertEqual(target.snapshot(), before, label)
+                    open_to(self, self.ocp1, host, 2881, False, label)
+                    # `absent` is not refused; it only saves the running
+                    # firewall, which the set-up above left unsaved.
+                    code, result = target.run(plan, "absent")
+                    self.assert_ok(code, result, label=f"{label}, absent")
+                    self.assertEqual(target.running(), before["running"], f"{label}, absent")
 
     def test_ufw_foreign_rule_of_any_action_is_refused_and_kept(self):
         """Item 1: ufw would "update" a foreign deny into portplan's allow."""

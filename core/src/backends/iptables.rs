@@ -259,16 +259,25 @@ fn read_rule(
         chain.drops = true;
         chain.insert_before.get_or_insert(number);
     }
-    // An unconditional goto elsewhere, before any catch-all: rules after it
-    // never match. `read_family` keeps it where the chain drops
-    // (`super::GOTO`).
-    if let Some(target) = (saved.target.as_deref())
-        .filter(|_| saved.goto && unconditional(&saved) && !catch_all && !after_catch_all)
+    // A goto elsewhere, before any catch-all: rules after it never see what
+    // it takes. `read_family` keeps it where the chain drops (`super::GOTO`).
+    let to_dropping = |t: &str| dropping.iter().any(|d| d == t);
+    if let Some(target) =
+        (saved.target.as_deref()).filter(|t| saved.goto && !to_dropping(t) && !after_catch_all)
     {
+        let sources = saved
+            .source
+            .as_deref()
+            .filter(|_| !saved.negated_source)
+            .and_then(normalize_source);
+        let matched = super::GotoMatch {
+            admitted: &admitted(&spec),
+            sources: sources.as_slice(),
+        };
         let text = format!("{} {line}", program(family));
         state
             .foreign
-            .extend(super::goto_rules(&[family], target, &text));
+            .extend(super::goto_rules(&[family], matched, target, &text));
     }
     // Logging decides nothing: a tagged LOG is portplan's accept edited, as
     // a tagged nft rule with only `log` is.

@@ -20,7 +20,7 @@ pub use firewalld::{
     DbusDump as FirewalldDbusDump, DbusIpset as FirewalldDbusIpset, DbusZone as FirewalldDbusZone,
 };
 
-use crate::model::{FirewallBackend, FirewallRule, PlanError, PortRange, Transport};
+use crate::model::{FirewallBackend, FirewallRule, PlanError, PortRange};
 use crate::order::{self, Sorted};
 use crate::resolve::parse_net;
 use crate::state::{
@@ -28,6 +28,7 @@ use crate::state::{
     FirewalldZone, ForeignRule, IpFamily, IptablesChain, IptablesState, NftChain, NftFamily,
     NftState, TaggedRule, UfwState,
 };
+use admitted::Admitted;
 
 /// Longest tag written into a backend's comment (nftables allows 128 bytes).
 const MAX_TAG: usize = 64;
@@ -250,28 +251,57 @@ pub fn unfiltered_families(state: &FirewallState) -> Vec<IpFamily> {
     families(IpFamily::ALL.map(|f| !slots.iter().any(|s| s.filters(f))))
 }
 
-/// An unconditional goto in an input chain portplan writes into (nftables
-/// `goto`, iptables `-g`): the packet never comes back, and when the chain
-/// it went to ends, the input chain's policy decides, so a rule after it
-/// never matches. `read` lists each such goto as a foreign rule with this
-/// action prefix, on every port of both transports from anywhere; a goto to
-/// a chain that drops everything is a catch-all instead.
+/// A goto in an input chain portplan writes into (nftables `goto`,
+/// iptables `-g`), before its catch-all, to a chain that does not drop
+/// everything: the packet never comes back, and when the chain it went to
+/// ends, the input chain's policy decides, so a rule after it never sees
+/// what the goto takes. `read` lists each such goto as foreign rules with
+/// this action prefix, one per family, transport, port range and source it
+/// may match ([`goto_rules`]); a goto to a chain that drops everything is a
+/// deny (unconditional: the catch-all) instead.
 pub(crate) const GOTO: &str = "goto ";
 
+/// What a goto matches, read wide: its conditions as [`Admitted`] reads an
+/// accept's (a match it cannot judge, an interface other than `lo`, a mark,
+/// a named port set, narrows nothing), and its sources (none read: from
+/// anywhere). Wide, because a goto that may take a planned connection must
+/// be refused: read narrow, portplan would add its rule after it and say it
+/// opened a port that stays shut. What surely takes no new connection from
+/// another host (`lo`, a conntrack state without `new`, another protocol)
+/// takes nothing portplan opens.
+struct GotoMatch<'a> {
+    admitted: &'a Admitted,
+    sources: &'a [String],
+}
+
 /// [`GOTO`]'s foreign rules for a goto to `target` in a chain of `families`.
-fn goto_rules(families: &[IpFamily], target: &str, text: &str) -> Vec<ForeignRule> {
-    let transports = [Transport::Tcp, Transport::Udp];
-    (families.iter())
-        .flat_map(|&family| transports.map(|transport| (family, transport)))
-        .map(|(family, transport)| ForeignRule {
-            action: format!("{GOTO}{target}"),
-            family,
-            transport,
-            ports: EVERY_PORT,
-            source: family.any().to_string(),
-            text: text.to_string(),
-        })
-        .collect()
+fn goto_rules(
+    families: &[IpFamily],
+    matched: GotoMatch<'_>,
+    target: &str,
+    text: &str,
+) -> Vec<ForeignRule> {
+    let spans = matched.admitted.open(&[], None);
+    let mut rules = Vec::new();
+    for &family in families {
+        let any = [family.any().to_string()];
+        let sources = match matched.sources {
+            [] => &any[..],
+            sources => sources,
+        };
+        let of_family = |s: &&String| parse_net(s).is_some_and(|n| IpFamily::of(&n) == family);
+        for source in sources.iter().filter(of_family) {
+            rules.extend(spans.iter().map(|span| ForeignRule {
+                action: format!("{GOTO}{target}"),
+                family,
+                transport: span.transport,
+                ports: span.ports,
+                source: source.clone(),
+                text: text.to_string(),
+            }));
+        }
+    }
+    rules
 }
 
 /// Foreign rules that decide a wanted rule's traffic before portplan's rule
@@ -294,9 +324,10 @@ fn shadows(
     let mut problems = Vec::new();
     for (i, foreign) in state.foreign().iter().enumerate() {
         // A goto stops only the rules portplan would add, after it: one of
-        // its rules already before it works.
+        // its rules already before it works. Any packet of theirs it may
+        // take is one they would never see.
         let covered: Vec<&TaggedRule> = if foreign.action.starts_with(GOTO) {
-            adding.iter().filter(|r| covers(foreign, r)).collect()
+            adding.iter().filter(|r| meets(foreign, r)).collect()
         } else {
             wanted.iter().filter(|r| covers(foreign, r)).collect()
         };
@@ -330,11 +361,12 @@ fn shadows(
                 path: format!("state.{}.foreign[{i}]", state.backend().as_str()),
                 value: foreign.text.clone(),
                 message: format!(
-                    "this rule sends every packet to chain {target} for good (a goto: when \
-                     {target} ends, the input chain's policy decides), so portplan's rules \
-                     after it would never match {} on {} {} for {}{}. Make the goto a jump \
-                     (the chain then hands back what it does not decide), or add the accept \
-                     to chain {target} yourself and take the port out of the plan",
+                    "this rule sends the packets it matches to chain {target} for good (a \
+                     goto: when {target} ends, the input chain's policy decides), and it may \
+                     match {} on {} {} for {}{}, which portplan's rules after it would then \
+                     never see. Make the goto a jump (the chain then hands back what it does \
+                     not decide), or add the accept to chain {target} yourself and take the \
+                     port out of the plan",
                     first.source,
                     first.transport.as_str(),
                     first.ports,
@@ -385,6 +417,20 @@ fn covers(foreign: &ForeignRule, rule: &TaggedRule) -> bool {
         && foreign.ports.first <= rule.ports.first
         && rule.ports.last <= foreign.ports.last
         && within(&foreign.source, &rule.source)
+}
+
+/// Whether `foreign` may match a packet `rule` admits: same family and
+/// transport, ports in common, one source within the other (two CIDRs are
+/// nested or apart).
+fn meets(foreign: &ForeignRule, rule: &TaggedRule) -> bool {
+    let nested = match (parse_net(&foreign.source), parse_net(&rule.source)) {
+        (Some(a), Some(b)) => a.contains(&b) || b.contains(&a),
+        _ => false,
+    };
+    foreign.family == rule.family
+        && foreign.transport == rule.transport
+        && foreign.ports.intersection(rule.ports).is_some()
+        && nested
 }
 
 /// Where each wanted rule goes: into every slot that drops its family and is

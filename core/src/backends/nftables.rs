@@ -166,6 +166,35 @@ struct Rule {
     bare: bool,
     /// The chain a `jump` or `goto` hands the packet to.
     to: Option<String>,
+    /// A match whose content the listing hides (iptables-nft's `xt`).
+    hidden: bool,
+    /// Its gotos: its verdict, or the elements of its verdict map.
+    gotos: Vec<Goto>,
+}
+
+/// A goto and what it may take, read wide ([`super::GotoMatch`]).
+struct Goto {
+    to: String,
+    admitted: Admitted,
+    /// Empty: from anywhere.
+    sources: Vec<String>,
+}
+
+impl Goto {
+    /// A goto to `to` at the end of `rule` as read so far.
+    fn after(rule: &Rule, to: &str) -> Goto {
+        let sources = rule.sources.as_ref().map(|(_, sources, _)| sources.clone());
+        Goto {
+            to: to.to_string(),
+            // A hidden match may be anything: it narrows nothing.
+            admitted: if rule.hidden {
+                Admitted::default()
+            } else {
+                rule.admitted.clone()
+            },
+            sources: sources.unwrap_or_default(),
+        }
+    }
 }
 
 /// Whether a rule's sources come from a named set.
@@ -191,17 +220,14 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
         );
         match kind.as_str() {
             "match" => {
-                let payload = body.pointer("/left/payload");
-                let protocol = payload
-                    .and_then(|p| p.get("protocol"))
-                    .and_then(Value::as_str);
-                let field = payload.and_then(|p| p.get("field")).and_then(Value::as_str);
+                let left = body.get("left").unwrap_or(&Value::Null);
+                let (protocol, field) = header_field(left);
                 let right = body.get("right").unwrap_or(&Value::Null);
                 let equal = body
                     .get("op")
                     .and_then(Value::as_str)
                     .is_some_and(|op| op == "==" || op == "in");
-                admit(&mut rule.admitted, body, protocol, field, !equal);
+                admit(&mut rule.admitted, left, right, !equal);
                 // The same field matched twice: both must hold, which one
                 // field cannot say (`ip saddr A ip saddr B` admits nothing).
                 let twice = match field {
@@ -242,6 +268,9 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
                     .and_then(Value::as_str)
                     .map(str::to_string);
                 rule.conditional = true;
+                if let Some(to) = rule.to.as_deref().filter(|_| kind == "goto") {
+                    rule.gotos.push(Goto::after(&rule, to));
+                }
             }
             "counter" | "log" => {}
             // iptables-nft's compat match or target (`-m state`, `-m
@@ -251,6 +280,7 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
             // every port.
             "xt" => {
                 rule.conditional = true;
+                rule.hidden = true;
                 narrowed = true;
                 rule.admitted.close();
             }
@@ -263,6 +293,9 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
                 rule.verdict = Some(kind.clone());
                 rule.conditional = true;
                 narrowed = true;
+                if kind == "vmap" {
+                    rule.gotos.extend(map_gotos(&rule, body, sets, at));
+                }
             }
             _ => {
                 rule.conditional = true;
@@ -310,26 +343,75 @@ fn dropping_chains(
     })
 }
 
-/// What one match narrows of what a rule admits. `negated`: `!=`.
-fn admit(
-    admitted: &mut Admitted,
-    body: &Value,
-    protocol: Option<&str>,
-    field: Option<&str>,
-    negated: bool,
-) {
-    let right = body.get("right").unwrap_or(&Value::Null);
-    let key = body
-        .pointer("/left/meta/key")
-        .or_else(|| body.pointer("/left/ct/key"))
+/// The gotos of a verdict map (`meta l4proto vmap { tcp : goto tcp_in }`):
+/// each element's goto takes what the rule matched so far and its key.
+/// A named map is not read.
+fn map_gotos(rule: &Rule, body: &Value, sets: &Sets, at: (&str, &str)) -> Vec<Goto> {
+    let key = body.get("key").unwrap_or(&Value::Null);
+    let (protocol, field) = header_field(key);
+    let elements = body.pointer("/data/set").and_then(Value::as_array);
+    let mut gotos = Vec::new();
+    for element in elements.map(Vec::as_slice).unwrap_or_default() {
+        let Some([value, verdict]) = element.as_array().map(Vec::as_slice) else {
+            continue;
+        };
+        let Some(to) = verdict.pointer("/goto/target").and_then(Value::as_str) else {
+            continue;
+        };
+        let mut goto = Goto::after(rule, to);
+        admit(&mut goto.admitted, key, value, false);
+        // Its sources hold all it may take, whatever the rule's also say.
+        if matches!((protocol, field), (Some("ip" | "ip6"), Some("saddr"))) {
+            goto.sources = canonical(addresses(value, sets, at).0);
+        }
+        gotos.push(goto);
+    }
+    gotos
+}
+
+/// [`super::GOTO`]'s foreign rules for `goto`, in `chain` at `handle`, in
+/// the families of its sources.
+fn goto_rules(chain: &NftChain, goto: &Goto, handle: Option<u64>) -> Vec<ForeignRule> {
+    let families: &[IpFamily] = match chain.family {
+        NftFamily::Inet => &IpFamily::ALL,
+        NftFamily::Ip => &[IpFamily::Ipv4],
+        NftFamily::Ip6 => &[IpFamily::Ipv6],
+    };
+    let matched = super::GotoMatch {
+        admitted: &goto.admitted,
+        sources: &goto.sources,
+    };
+    let text = format!(
+        "{} {} {} handle {}: goto {}",
+        chain.family.as_str(),
+        chain.table,
+        chain.name,
+        handle.unwrap_or_default(),
+        goto.to
+    );
+    super::goto_rules(families, matched, &goto.to, &text)
+}
+
+/// The header and field a payload expression reads (`tcp`, `dport`).
+fn header_field(left: &Value) -> (Option<&str>, Option<&str>) {
+    let payload = left.get("payload");
+    let read = |key: &str| payload.and_then(|p| p.get(key)).and_then(Value::as_str);
+    (read("protocol"), read("field"))
+}
+
+/// What one match, `left` against `right`, narrows of what a rule admits.
+/// `negated`: `!=`.
+fn admit(admitted: &mut Admitted, left: &Value, right: &Value, negated: bool) {
+    let (protocol, field) = header_field(left);
+    let key = left
+        .pointer("/meta/key")
+        .or_else(|| left.pointer("/ct/key"))
         .and_then(Value::as_str);
     match (key, protocol, field) {
         (Some("l4proto"), _, _)
         | (_, Some("ip"), Some("protocol"))
         | (_, Some("ip6"), Some("nexthdr")) => admitted.protocols(words(right), negated),
-        (Some("state"), _, _) if body.pointer("/left/ct").is_some() => {
-            admitted.states(words(right), negated)
-        }
+        (Some("state"), _, _) if left.get("ct").is_some() => admitted.states(words(right), negated),
         (Some("iif" | "iifname"), _, _) => {
             let names = words(right);
             if !names.is_empty() && names.iter().all(|n| *n == "lo") {
@@ -557,11 +639,12 @@ fn read_item(
     let refuses = matches!(verdict, Some("drop" | "reject"))
         && rule.sources.is_none()
         && rule.ports.is_none();
-    // An unconditional jump or goto to a chain that drops everything.
-    let drops_all = rule.bare
-        && rule.to.as_ref().is_some_and(|to| {
-            (dropping.iter()).any(|(f, t, c)| *f == family && *t == table && c == to)
-        });
+    // A jump or goto to a chain that drops everything: a deny, and
+    // unconditional, a catch-all.
+    let to_dropping = rule.to.as_ref().is_some_and(|to| {
+        (dropping.iter()).any(|(f, t, c)| *f == family && *t == table && c == to)
+    });
+    let drops_all = rule.bare && to_dropping;
     if (refuses && !rule.conditional || drops_all)
         && let Some(chain) = state.chains.get_mut(index)
     {
@@ -570,24 +653,17 @@ fn read_item(
             chain.insert_before = handle;
         }
     }
-    // An unconditional goto elsewhere, before any catch-all: rules after it
-    // never match (kept by its chain, `super::GOTO`).
-    if let Some(to) = rule
-        .to
-        .as_deref()
-        .filter(|_| rule.bare && verdict == Some("goto") && !drops_all && !after_catch_all)
-        && let Some(chain) = state.chains.get(index)
-    {
-        let families: &[IpFamily] = match chain.family {
-            NftFamily::Inet => &IpFamily::ALL,
-            NftFamily::Ip => &[IpFamily::Ipv4],
-            NftFamily::Ip6 => &[IpFamily::Ipv6],
-        };
-        let text = format!(
-            "{family} {table} {chain_name} handle {}: goto {to}",
-            handle.unwrap_or_default()
-        );
-        gotos.push((index, super::goto_rules(families, to, &text)));
+    // A goto elsewhere, before any catch-all: rules after it never see what
+    // it takes (kept by its chain, `super::GOTO`). One to a chain that
+    // drops everything is a deny.
+    let elsewhere = |goto: &&Goto| {
+        !(dropping.iter()).any(|(f, t, c)| *f == family && *t == table && *c == goto.to)
+    };
+    if let Some(chain) = state.chains.get(index).filter(|_| !after_catch_all) {
+        let rules = (rule.gotos.iter().filter(elsewhere))
+            .flat_map(|goto| goto_rules(chain, goto, handle))
+            .collect();
+        gotos.push((index, rules));
     }
     // A catch-all in effect though not in form: Arch Linux's stock chain ends
     // `pkttype host limit rate 5/second counter reject` before its drop
