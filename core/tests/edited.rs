@@ -464,7 +464,8 @@ fn an_nft_jump_to_a_dropping_chain_is_the_catch_all() {
 /// skip what that chain denies. Refused, naming the goto, with nothing
 /// written, wherever the goto may take a planned packet: its conditions are
 /// read wide (an interface other than `lo`, a hidden `xt` match, narrow
-/// nothing), and so is each goto of a verdict map, with its key. Not
+/// nothing), and so is each goto of a verdict map (inline or named), with
+/// its key. Not
 /// refused where it surely takes none (`lo`, established only, another
 /// protocol, port or source), where the input chain drops
 /// nothing (policy accept, no catch-all) or after a catch-all; to a chain
@@ -566,6 +567,36 @@ fn a_goto_before_portplans_place_is_refused_where_it_may_take_a_planned_packet()
             && refused.problems[0].value == "inet filter input handle 4: goto services",
         "{refused:?}"
     );
+    // A named verdict map: its elements, read from the ruleset.
+    let named = |proto: &str| {
+        format!(
+            r#"{{"map":{{"family":"inet","table":"filter","name":"protocols","type":"inet_proto","handle":3,"map":"verdict","elem":[["{proto}",{{"goto":{{"target":"services"}}}}]]}}}}"#
+        )
+    };
+    let by_name = rule(
+        4,
+        "input",
+        &format!(
+            r#"{{"vmap":{{"key":{},"data":"@protocols"}}}}"#,
+            meta("l4proto")
+        ),
+    );
+    let refused = plan_firewall(
+        &desired(),
+        &nft_items(&[&dropping, chain, &named("tcp"), &by_name, &ssh]),
+        false,
+    )
+    .unwrap_err();
+    assert!(
+        refused.problems.len() == 1
+            && refused.problems[0].value == "inet filter input handle 4: goto services",
+        "{refused:?}"
+    );
+    let text = script(
+        &nft_items(&[&dropping, chain, &named("udp"), &by_name, &ssh]),
+        false,
+    );
+    assert!(text.contains(added), "a named map's goto on udp: {text}");
     for (what, map) in [
         ("a map's goto on udp", vmap(&meta("l4proto"), r#""udp""#)),
         (

@@ -204,7 +204,7 @@ fn set_referenced(rule: &Rule) -> bool {
         .is_some_and(|(_, _, set)| set.is_some())
 }
 
-fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
+fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps), at: (&str, &str)) -> Rule {
     let mut rule = Rule::default();
     // Conditions other than a rate limit and the packet type.
     let mut narrowed = false;
@@ -294,7 +294,7 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
                 rule.conditional = true;
                 narrowed = true;
                 if kind == "vmap" {
-                    rule.gotos.extend(map_gotos(&rule, body, sets, at));
+                    rule.gotos.extend(map_gotos(&rule, body, (sets, maps), at));
                 }
             }
             _ => {
@@ -312,7 +312,7 @@ fn read_rule(expr: &[Value], sets: &Sets, at: (&str, &str)) -> Rule {
 /// handed (`chain logdrop { log; drop }`; [`super::dropping_chains`]).
 fn dropping_chains(
     items: &[Value],
-    sets: &Sets,
+    named: (&Sets, &Maps),
     input: &[NftChain],
 ) -> Vec<(String, String, String)> {
     let rules = items
@@ -334,7 +334,7 @@ fn dropping_chains(
         let table = text(item, "table");
         let expr = item.get("expr").and_then(Value::as_array);
         let expr = expr.map(Vec::as_slice).unwrap_or_default();
-        let rule = read_rule(expr, sets, (&family, &table));
+        let rule = read_rule(expr, named, (&family, &table));
         match rule.verdict.as_deref() {
             Some("drop" | "reject") if rule.bare => ChainStep::DropsAll,
             None | Some("drop" | "reject") => ChainStep::GoesOn,
@@ -343,13 +343,22 @@ fn dropping_chains(
     })
 }
 
-/// The gotos of a verdict map (`meta l4proto vmap { tcp : goto tcp_in }`):
-/// each element's goto takes what the rule matched so far and its key.
-/// A named map is not read.
-fn map_gotos(rule: &Rule, body: &Value, sets: &Sets, at: (&str, &str)) -> Vec<Goto> {
+/// The gotos of a verdict map (`meta l4proto vmap { tcp : goto tcp_in }`,
+/// or a named one, `vmap @protocols`): each element's goto takes what the
+/// rule matched so far and its key.
+fn map_gotos(
+    rule: &Rule,
+    body: &Value,
+    (sets, maps): (&Sets, &Maps),
+    at: (&str, &str),
+) -> Vec<Goto> {
     let key = body.get("key").unwrap_or(&Value::Null);
     let (protocol, field) = header_field(key);
-    let elements = body.pointer("/data/set").and_then(Value::as_array);
+    let data = body.get("data").unwrap_or(&Value::Null);
+    let elements = match data.as_str().and_then(|d| d.strip_prefix('@')) {
+        Some(name) => maps.get(&(at.0.to_string(), at.1.to_string(), name.to_string())),
+        None => data.get("set").and_then(Value::as_array),
+    };
     let mut gotos = Vec::new();
     for element in elements.map(Vec::as_slice).unwrap_or_default() {
         let Some([value, verdict]) = element.as_array().map(Vec::as_slice) else {
@@ -480,6 +489,9 @@ fn iptables_nft(family: NftFamily, table: &str, chain: &str) -> bool {
 /// Hashed: only asked, never listed.
 type Sets = HashMap<(String, String, String), (Vec<String>, bool)>;
 
+/// The verdict maps' elements (`[key, verdict]`), by (family, table, name).
+type Maps = HashMap<(String, String, String), Vec<Value>>;
+
 fn text(v: &Value, key: &str) -> String {
     v.get(key)
         .and_then(Value::as_str)
@@ -493,7 +505,8 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
         .get("nftables")
         .and_then(Value::as_array)
         .ok_or_else(|| malformed("no `nftables` array"))?;
-    let sets = read_sets(items);
+    let (sets, maps) = (read_sets(items), read_maps(items));
+    let named = (&sets, &maps);
     let mut state = NftState::default();
     for chain in items.iter().filter_map(|i| i.get("chain")) {
         if text(chain, "hook") != "input" || text(chain, "type") != "filter" {
@@ -511,10 +524,10 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
             });
         }
     }
-    let dropping = dropping_chains(items, &sets, &state.chains);
+    let dropping = dropping_chains(items, named, &state.chains);
     let mut gotos = Vec::new();
     for item in items.iter().filter_map(|i| i.get("rule")) {
-        read_item(&mut state, item, &sets, &dropping, &mut gotos)?;
+        read_item(&mut state, item, named, &dropping, &mut gotos)?;
     }
     // A goto matters only in a chain portplan writes into: one that drops.
     let drops = |i: usize| state.chains.get(i).is_some_and(|c| c.drops);
@@ -524,6 +537,17 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
         .collect();
     state.foreign.extend(gotos);
     Ok(state)
+}
+
+fn read_maps(items: &[Value]) -> Maps {
+    let maps = items.iter().filter_map(|i| i.get("map"));
+    maps.filter(|map| text(map, "map") == "verdict")
+        .map(|map| {
+            let elements = map.get("elem").and_then(Value::as_array);
+            let key = (text(map, "family"), text(map, "table"), text(map, "name"));
+            (key, elements.cloned().unwrap_or_default())
+        })
+        .collect()
 }
 
 fn read_sets(items: &[Value]) -> Sets {
@@ -607,7 +631,7 @@ impl Seen<'_> {
 fn read_item(
     state: &mut NftState,
     item: &Value,
-    sets: &Sets,
+    (sets, maps): (&Sets, &Maps),
     dropping: &[(String, String, String)],
     gotos: &mut Vec<(usize, Vec<ForeignRule>)>,
 ) -> Result<(), PlanError> {
@@ -629,7 +653,7 @@ fn read_item(
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let rule = read_rule(&expr, sets, (&family, &table));
+    let rule = read_rule(&expr, (sets, maps), (&family, &table));
     let verdict = rule.verdict.as_deref();
     // Rules come in chain order: one after the catch-all never matches.
     let after_catch_all = state
