@@ -156,6 +156,19 @@ class ZoneAndReservePorts(PlaybookCase):
         self.assertIn("the firewall backend is nftables", result["msg"])
         self.assertEqual(firewall_state(self.obs1), self.original)
 
+    def test_17_a_refused_firewall_change_leaves_the_reservation_as_it_was(self):
+        # Without `zone: internal` the change is refused (ocp1's traffic is
+        # internal's, not the interface zone's). The reservation is decided
+        # after the firewall's change, so it is not written either: the
+        # task fails having changed nothing.
+        result = self.run_play("-e", "portplan_reserve=true", expect_rc=2)
+        self.assertEqual(result["_outcome"], "failed", result)
+        self.assertFalse(result["changed"], result)
+        self.assertIn("firewalld zone internal is bound to source 198.18.2.0/24", result["msg"])
+        self.assertEqual(firewall_state(self.obs1), self.original)
+        self.assertEqual((self.reserved(), self.dropin()), ("9999", None))
+        self.assert_machine_untouched()
+
     def test_20_check_mode_changes_nothing_and_diff_shows_both(self):
         output, results = self.play(
             self.playbook, "-e", f"portplan_plan_file={PLAN}", "-e", "portplan_zone=internal",

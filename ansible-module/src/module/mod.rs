@@ -456,7 +456,10 @@ fn run_task(
     outcome
 }
 
-/// The verdict, then the changes: `reserve_ports`, then the firewall.
+/// The verdict and every decision, then the changes: `reserve_ports`, then
+/// the firewall. The firewall's change is decided before the reservation is
+/// written, so a refused change (a foreign rule on a planned tuple, a goto
+/// before portplan's place) stops the task with nothing changed.
 fn act(
     params: &Params,
     plan: &CheckedPlan,
@@ -470,8 +473,9 @@ fn act(
     result.warnings.extend(warnings);
     go_on?;
 
+    let steps = firewall_steps(params, gathered, rules)?;
     let reserved = reserve_ports(params, plan, gathered, result)?;
-    let outcome = firewall_task(params, gathered, report, rules, result);
+    let outcome = firewall_task(params, gathered, report, rules, steps, result);
     if let Some(reserved) = reserved {
         // The reservation stays whatever the firewall did: a rollback of the
         // firewall does not undo it, so the task changed the host.
@@ -554,12 +558,33 @@ fn reserve_ports(
     })
 }
 
-/// The firewall part of a run, after the verdict.
+/// The firewall's change, decided (none with `state: checked` or no
+/// firewall): the boot configuration's preflight, then core's plan.
+fn firewall_steps(
+    params: &Params,
+    gathered: &Gathered,
+    rules: &[FirewallRule],
+) -> Result<Option<Steps>, RunError> {
+    let Some((_, state)) = gathered
+        .firewall
+        .as_ref()
+        .filter(|_| params.state != State::Checked)
+    else {
+        return Ok(None);
+    };
+    if params.persist {
+        persist::preflight(gathered.choice.backend, Path::new("/etc")).map_err(RunError::Host)?;
+    }
+    portplan_run::steps(rules, state, params.state, params.ufw_enable).map(Some)
+}
+
+/// The firewall part of a run, after the verdict: `steps` carried out.
 fn firewall_task(
     params: &Params,
     gathered: &Gathered,
     report: &Report,
     rules: &[FirewallRule],
+    steps: Option<Steps>,
     result: &mut ModuleResult,
 ) -> Result<(), RunError> {
     let backend = gathered.choice.backend;
@@ -568,21 +593,13 @@ fn firewall_task(
         "host {shown}: {} error(s), {} warning(s), {} info(s)",
         report.summary.errors, report.summary.warnings, report.summary.infos
     );
-    let Some((output, state)) = gathered
-        .firewall
-        .as_ref()
-        .filter(|_| params.state != State::Checked)
-    else {
+    let (Some((output, state)), Some(steps)) = (gathered.firewall.as_ref(), steps) else {
         result.msg = format!(
             "{summary}; firewall not changed (state: {})",
             args::state_name(params.state)
         );
         return Ok(());
     };
-    if params.persist {
-        persist::preflight(backend, Path::new("/etc")).map_err(RunError::Host)?;
-    }
-    let steps = portplan_run::steps(rules, state, params.state, params.ufw_enable)?;
     result.warnings.extend(steps.warnings.iter().cloned());
     let counts = format!(
         "{} rule(s) to add, {} to remove",
