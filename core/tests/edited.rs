@@ -479,9 +479,10 @@ fn a_goto_before_portplans_place_is_refused_where_it_may_take_a_planned_packet()
             r#"{{"rule":{{"family":"inet","table":"filter","chain":"{chain}","handle":{handle},"expr":[{expr}]}}}}"#
         )
     };
-    let matching = |left: &str, right: &str| {
-        format!(r#"{{"match":{{"op":"==","left":{left},"right":{right}}}}},"#)
+    let compare = |op: &str, left: &str, right: &str| {
+        format!(r#"{{"match":{{"op":"{op}","left":{left},"right":{right}}}}},"#)
     };
+    let matching = |left: &str, right: &str| compare("==", left, right);
     let goto_when = |conditions: &str| {
         rule(
             4,
@@ -521,6 +522,15 @@ fn a_goto_before_portplans_place_is_refused_where_it_may_take_a_planned_packet()
             "a match the listing hides",
             r#"{"xt":{"type":"match","name":"mark"}},"#.to_string(),
         ),
+        (
+            "ports from 1024 up",
+            compare(">=", &payload("tcp", "dport"), "1024"),
+        ),
+        ("tcp by its number", matching(&meta("l4proto"), "6")),
+        (
+            "a named set of protocols",
+            matching(&meta("l4proto"), r#""@protocols""#),
+        ),
     ];
     for (what, conditions) in refused_cases {
         let goto = goto_when(&conditions);
@@ -555,18 +565,24 @@ fn a_goto_before_portplans_place_is_refused_where_it_may_take_a_planned_packet()
             ),
         )
     };
-    let on_tcp = vmap(&meta("l4proto"), r#""tcp""#);
-    let refused = plan_firewall(
-        &desired(),
-        &nft_items(&[&dropping, chain, &on_tcp, &ssh]),
-        false,
-    )
-    .unwrap_err();
-    assert!(
-        refused.problems.len() == 1
-            && refused.problems[0].value == "inet filter input handle 4: goto services",
-        "{refused:?}"
-    );
+    for key in [
+        r#""tcp""#,
+        r#"{"elem":{"val":"tcp","comment":"x"}}"#,
+        r#""*""#,
+    ] {
+        let on_tcp = vmap(&meta("l4proto"), key);
+        let refused = plan_firewall(
+            &desired(),
+            &nft_items(&[&dropping, chain, &on_tcp, &ssh]),
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            refused.problems.len() == 1
+                && refused.problems[0].value == "inet filter input handle 4: goto services",
+            "{key}: {refused:?}"
+        );
+    }
     // A named verdict map: its elements, read from the ruleset.
     let named = |proto: &str| {
         format!(
@@ -644,6 +660,19 @@ fn a_goto_before_portplans_place_is_refused_where_it_may_take_a_planned_packet()
         script(&nft_items(&[&dropping, chain, &intact, &goto, &ssh]), false),
         ""
     );
+    // Behind it (a goto put in later), it never sees a packet: not intact,
+    // so adding it again is refused.
+    let behind = nft_rule(5, "==", r#""198.18.2.10""#, "accept");
+    let refused = plan_firewall(
+        &desired(),
+        &nft_items(&[&dropping, chain, &goto, &behind, &ssh]),
+        false,
+    )
+    .unwrap_err();
+    assert!(
+        refused.problems[0].value == "inet filter input handle 4: goto services",
+        "{refused:?}"
+    );
     // Taking the rules out is never refused.
     assert!(
         plan_firewall(
@@ -698,6 +727,8 @@ fn an_iptables_goto_before_portplans_place_is_refused_where_it_may_take_a_planne
         "-p tcp -m tcp --dport 2000:3000 -g SERVICES",
         "-s 198.18.0.0/15 -g SERVICES",
         "-m mark --mark 0x1 -g SERVICES",
+        "-p 6 -g SERVICES",
+        "-m conntrack --ctstate DNAT -g SERVICES",
     ] {
         let refused = plan_firewall(&desired(), &read(saved("DROP", rule)), false).unwrap_err();
         assert_eq!(refused.problems.len(), 1, "{rule}: {refused:?}");
@@ -734,6 +765,14 @@ fn an_iptables_goto_before_portplans_place_is_refused_where_it_may_take_a_planne
     assert_eq!(script(&read(saved("ACCEPT", "-g SERVICES")), false), "");
     // portplan's rule already before the goto works: nothing refused.
     let intact = "-s 198.18.2.10/32 -p tcp -m tcp --dport 2881 -m comment --comment \
-                  portplan:observer.sql -j ACCEPT\n-A INPUT -g SERVICES";
-    assert_eq!(script(&read(saved("DROP", intact)), false), "");
+                  portplan:observer.sql -j ACCEPT";
+    let before = format!("{intact}\n-A INPUT -g SERVICES");
+    assert_eq!(script(&read(saved("DROP", &before)), false), "");
+    // Behind it (a goto put in later): not intact, adding it again refused.
+    let behind = format!("-g SERVICES\n-A INPUT {intact}");
+    let refused = plan_firewall(&desired(), &read(saved("DROP", &behind)), false).unwrap_err();
+    assert!(
+        refused.problems[0].value == "iptables -A INPUT -g SERVICES",
+        "{refused:?}"
+    );
 }

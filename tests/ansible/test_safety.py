@@ -1126,6 +1126,39 @@ class Regressions(unittest.TestCase):
                     self.assert_ok(code, result, label=f"{label}, absent")
                     self.assertEqual(target.running(), before["running"], f"{label}, absent")
 
+    def test_a_goto_put_in_before_portplans_rules_is_refused_next_run(self):
+        """portplan opens the port in a dropping input chain; then someone
+        puts `goto services` (nft) or `-g SERVICES` (iptables) at the top
+        of the chain. portplan's rule is still there, but no packet reaches
+        it: it is not counted as in place, so the next run is refused
+        naming the goto (not "nothing to do"), and changes nothing."""
+        nft_ruleset = ("table inet filter {\n\tchain services {\n\t\ttcp dport 22 accept\n"
+                       "\t}\n\tchain input {\n"
+                       "\t\ttype filter hook input priority filter; policy drop;\n"
+                       "\t\tct state established,related accept\n\t\tiif \"lo\" accept\n"
+                       "\t}\n}\n")
+        ipt_rules = [["-N", "SERVICES"],
+                     ["-A", "SERVICES", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"],
+                     ["-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED",
+                      "-j", "ACCEPT"],
+                     ["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
+                     ["-P", "INPUT", "DROP"]]
+        goto = {"nftables": ["nft", "insert", "rule", "inet", "filter", "input", "goto",
+                             "services"],
+                "iptables": ["iptables", "-w", "-I", "INPUT", "1", "-g", "SERVICES"]}
+        for backend in ("nftables", "iptables"):
+            with self.subTest(backend=backend):
+                target, plan = self.target_with(backend, nft_ruleset, ipt_rules)
+                host = target.host
+                self.opens_as_planned(target, plan, backend)
+                host.run(*goto[backend])
+                open_to(self, self.ocp1, host, 2881, False, f"{backend}, behind the goto")
+                before = target.snapshot()
+                code, result = target.run(plan)
+                self.assert_failed(code, result, "sends the packets it matches to chain",
+                                   "Make the goto a jump", label=backend)
+                self.assertEqual(target.snapshot(), before, backend)
+
     def test_ufw_foreign_rule_of_any_action_is_refused_and_kept(self):
         """Item 1: ufw would "update" a foreign deny into portplan's allow."""
         target, plan = self.target("ufw")

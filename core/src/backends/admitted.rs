@@ -53,8 +53,11 @@ impl Admitted {
         if !negated && names.iter().any(|n| matches!(*n, "all" | "0")) {
             return;
         }
-        let named = |transport: &str| names.iter().any(|n| n.eq_ignore_ascii_case(transport));
-        let (tcp, udp) = (named("tcp"), named("udp"));
+        // By name or by number (`-p 6`).
+        let named = |transport: &str, number: &str| {
+            (names.iter()).any(|n| n.eq_ignore_ascii_case(transport) || *n == number)
+        };
+        let (tcp, udp) = (named("tcp", "6"), named("udp", "17"));
         if negated {
             self.tcp &= !tcp;
             self.udp &= !udp;
@@ -92,11 +95,14 @@ impl Admitted {
     }
 
     /// A conntrack state match (`ct state`, `--ctstate`, `--state`): closed
-    /// unless it lets a new connection through.
+    /// unless it lets a new connection through (iptables' `DNAT` and `SNAT`
+    /// are states of new connections too).
     pub(super) fn states<'a>(&mut self, states: impl IntoIterator<Item = &'a str>, negated: bool) {
-        let new = states
-            .into_iter()
-            .any(|s| s.eq_ignore_ascii_case("new") || s.eq_ignore_ascii_case("untracked"));
+        let new = states.into_iter().any(|s| {
+            ["new", "untracked", "dnat", "snat"]
+                .iter()
+                .any(|n| s.eq_ignore_ascii_case(n))
+        });
         if new == negated {
             self.close();
         }

@@ -330,20 +330,27 @@ fn read_rule(
     let ports = ranges[0];
     if let Some(tag) = tag {
         // Rules come in chain order: one after the catch-all never matches.
+        let rule = TaggedRule {
+            tag,
+            family,
+            transport,
+            ports,
+            source,
+        };
+        // Behind a goto that may take its packets it never sees them (the
+        // foreign gotos read so far are this INPUT's, before it): not
+        // intact, so it is taken out and the goto refused.
+        let behind = (state.foreign.iter())
+            .any(|f| f.action.starts_with(super::GOTO) && super::meets(f, &rule));
         let intact = saved.target.as_deref() == Some("ACCEPT")
             && !saved.other
             && !unread
             && saved.source.is_some()
-            && !after_catch_all;
+            && !after_catch_all
+            && !behind;
         state.found.push(IptablesRule {
             chain: chain_id,
-            rule: TaggedRule {
-                tag,
-                family,
-                transport,
-                ports,
-                source,
-            },
+            rule,
             number,
             saved: spec,
             intact,

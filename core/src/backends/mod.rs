@@ -20,7 +20,7 @@ pub use firewalld::{
     DbusDump as FirewalldDbusDump, DbusIpset as FirewalldDbusIpset, DbusZone as FirewalldDbusZone,
 };
 
-use crate::model::{FirewallBackend, FirewallRule, PlanError, PortRange};
+use crate::model::{FirewallBackend, FirewallRule, PlanError, PortRange, Transport};
 use crate::order::{self, Sorted};
 use crate::resolve::parse_net;
 use crate::state::{
@@ -274,6 +274,13 @@ struct GotoMatch<'a> {
     sources: &'a [String],
 }
 
+/// At most this many ports ranges per transport, and foreign rules per
+/// family, for one goto: beyond them its ports are read as their hull and
+/// its sources as anywhere (wider, so still safe), rather than a goto on a
+/// set of 50,000 sources and 100 port ranges making millions of rules.
+const GOTO_SPANS: usize = 8;
+const GOTO_RULES: usize = 64;
+
 /// [`GOTO`]'s foreign rules for a goto to `target` in a chain of `families`.
 fn goto_rules(
     families: &[IpFamily],
@@ -281,21 +288,21 @@ fn goto_rules(
     target: &str,
     text: &str,
 ) -> Vec<ForeignRule> {
-    let spans = matched.admitted.open(&[], None);
+    let spans = goto_spans(matched.admitted);
     let mut rules = Vec::new();
     for &family in families {
-        let any = [family.any().to_string()];
-        let sources = match matched.sources {
-            [] => &any[..],
-            sources => sources,
-        };
         let of_family = |s: &&String| parse_net(s).is_some_and(|n| IpFamily::of(&n) == family);
-        for source in sources.iter().filter(of_family) {
-            rules.extend(spans.iter().map(|span| ForeignRule {
+        let mut sources: Vec<&String> = matched.sources.iter().filter(of_family).collect();
+        let any = family.any().to_string();
+        if matched.sources.is_empty() || sources.len() * spans.len() > GOTO_RULES {
+            sources = vec![&any];
+        }
+        for source in sources {
+            rules.extend(spans.iter().map(|&(transport, ports)| ForeignRule {
                 action: format!("{GOTO}{target}"),
                 family,
-                transport: span.transport,
-                ports: span.ports,
+                transport,
+                ports,
                 source: source.clone(),
                 text: text.to_string(),
             }));
@@ -304,14 +311,37 @@ fn goto_rules(
     rules
 }
 
+/// The transports and port ranges a goto may take, at most [`GOTO_SPANS`]
+/// ranges per transport (more: their hull).
+fn goto_spans(admitted: &Admitted) -> Vec<(Transport, PortRange)> {
+    let spans: Vec<(Transport, PortRange)> = (admitted.open(&[], None).into_iter())
+        .map(|open| (open.transport, open.ports))
+        .collect();
+    [Transport::Tcp, Transport::Udp]
+        .into_iter()
+        .flat_map(|transport| {
+            let ranges: Vec<PortRange> = (spans.iter())
+                .filter(|(t, _)| *t == transport)
+                .map(|(_, ports)| *ports)
+                .collect();
+            let hull = (ranges.len() > GOTO_SPANS).then(|| PortRange {
+                first: ranges.iter().map(|r| r.first).min().unwrap_or(1),
+                last: ranges.iter().map(|r| r.last).max().unwrap_or(65535),
+            });
+            let ranges = hull.map_or(ranges, |hull| vec![hull]);
+            ranges.into_iter().map(move |ports| (transport, ports))
+        })
+        .collect()
+}
+
 /// Foreign rules that decide a wanted rule's traffic before portplan's rule
 /// is ever asked. A firewalld zone bound to a source that covers the rule's
 /// source is an error naming the zone: portplan's rule in the interface's
 /// zone would never match, and portplan does not write into a zone the
-/// operator set up for other traffic. So is an unconditional [`GOTO`]
-/// before where portplan's rules go: they would never match, and portplan
-/// does not put them before it, where they would skip whatever the chain
-/// it goes to denies. A ufw deny or reject covering the
+/// operator set up for other traffic. So is a [`GOTO`] before where
+/// portplan's rules go that may take a rule's packets: they would never see
+/// them, and portplan does not put them before it, where they would skip
+/// whatever the chain it goes to denies. A ufw deny or reject covering the
 /// source and ports is a note: ufw takes the first matching rule, and the
 /// rules portplan adds go after it (ufw appends), so that traffic stays
 /// denied. The probe (`portplan reach`) shows either on the wire.
@@ -509,7 +539,8 @@ fn collisions(state: &FirewallState, add: &[Placed]) -> Result<(), PlanError> {
             .foreign()
             .iter()
             .enumerate()
-            .find(|(_, f)| f.collides(rule))
+            // A goto's reading is `shadows`' (the rule itself is listed too).
+            .find(|(_, f)| !f.action.starts_with(GOTO) && f.collides(rule))
         else {
             continue;
         };

@@ -223,11 +223,13 @@ fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps), at: (&str, &str)) -> 
                 let left = body.get("left").unwrap_or(&Value::Null);
                 let (protocol, field) = header_field(left);
                 let right = body.get("right").unwrap_or(&Value::Null);
-                let equal = body
-                    .get("op")
-                    .and_then(Value::as_str)
-                    .is_some_and(|op| op == "==" || op == "in");
-                admit(&mut rule.admitted, left, right, !equal);
+                let negated = match body.get("op").and_then(Value::as_str) {
+                    Some("==" | "in") => Some(false),
+                    Some("!=") => Some(true),
+                    _ => None,
+                };
+                let equal = negated == Some(false);
+                admit(&mut rule.admitted, left, right, negated);
                 // The same field matched twice: both must hold, which one
                 // field cannot say (`ip saddr A ip saddr B` admits nothing).
                 let twice = match field {
@@ -368,7 +370,7 @@ fn map_gotos(
             continue;
         };
         let mut goto = Goto::after(rule, to);
-        admit(&mut goto.admitted, key, value, false);
+        admit(&mut goto.admitted, key, value, Some(false));
         // Its sources hold all it may take, whatever the rule's also say.
         if matches!((protocol, field), (Some("ip" | "ip6"), Some("saddr"))) {
             goto.sources = canonical(addresses(value, sets, at).0);
@@ -409,21 +411,33 @@ fn header_field(left: &Value) -> (Option<&str>, Option<&str>) {
 }
 
 /// What one match, `left` against `right`, narrows of what a rule admits.
-/// `negated`: `!=`.
-fn admit(admitted: &mut Admitted, left: &Value, right: &Value, negated: bool) {
+/// `negated`: `!=`; `None`: an operator that compares otherwise (`>=`,
+/// `<`, a bitwise match), whose values are not read: no narrowing by them.
+fn admit(admitted: &mut Admitted, left: &Value, right: &Value, negated: Option<bool>) {
     let (protocol, field) = header_field(left);
     let key = left
         .pointer("/meta/key")
         .or_else(|| left.pointer("/ct/key"))
         .and_then(Value::as_str);
+    // The words of `right` where its operator and values read.
+    let read = || negated.zip(words(right));
     match (key, protocol, field) {
         (Some("l4proto"), _, _)
         | (_, Some("ip"), Some("protocol"))
-        | (_, Some("ip6"), Some("nexthdr")) => admitted.protocols(words(right), negated),
-        (Some("state"), _, _) if left.get("ct").is_some() => admitted.states(words(right), negated),
+        | (_, Some("ip6"), Some("nexthdr")) => {
+            if let Some((negated, names)) = read() {
+                admitted.protocols(names, negated)
+            }
+        }
+        (Some("state"), _, _) if left.get("ct").is_some() => {
+            if let Some((negated, states)) = read() {
+                admitted.states(states, negated)
+            }
+        }
         (Some("iif" | "iifname"), _, _) => {
-            let names = words(right);
-            if !names.is_empty() && names.iter().all(|n| *n == "lo") {
+            if let Some((negated, names)) = read()
+                && names.iter().all(|n| *n == "lo")
+            {
                 admitted.interface("lo", negated);
             }
         }
@@ -434,7 +448,8 @@ fn admit(admitted: &mut Admitted, left: &Value, right: &Value, negated: bool) {
                 _ => None,
             };
             // A named set's ports are not read: no narrowing.
-            admitted.ports(transport, read_ports(right), negated);
+            let ranges = negated.and_then(|_| read_ports(right));
+            admitted.ports(transport, ranges, negated.unwrap_or_default());
         }
         // Any other field of a transport header matches only that protocol,
         // which `nft -j` leaves implied (`icmp type echo-request`,
@@ -454,17 +469,36 @@ const NETWORK_HEADERS: [&str; 10] = [
 ];
 
 /// The words of a match's right side: `"tcp"`, `["established", "related"]`
-/// or `{"set": [...]}`.
-fn words(right: &Value) -> Vec<&str> {
+/// or `{"set": [...]}`; `None` where one of them does not read ([`word`]).
+fn words(right: &Value) -> Option<Vec<&str>> {
     let items = match right {
         Value::Array(items) => items.as_slice(),
         Value::Object(object) => match object.get("set") {
             Some(Value::Array(items)) => items.as_slice(),
-            _ => &[],
+            _ => std::slice::from_ref(right),
         },
         other => std::slice::from_ref(other),
     };
-    items.iter().filter_map(Value::as_str).collect()
+    let words: Option<Vec<&str>> = items.iter().map(word).collect();
+    words.filter(|w| !w.is_empty())
+}
+
+/// One value of a match as a word: a name, or a protocol's number as its
+/// name where it is TCP or UDP (`nft -j` prints the number where the host
+/// has no /etc/protocols). `None` for what does not read as one (a set
+/// reference, a range, a `*`): the match then narrows nothing.
+fn word(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(text) if text.starts_with('@') || text == "*" => None,
+        Value::String(text) => Some(text),
+        Value::Number(number) => Some(match number.as_u64() {
+            Some(6) => "tcp",
+            Some(17) => "udp",
+            _ => "another",
+        }),
+        Value::Object(object) => object.get("elem").and_then(|e| word(&e["val"])),
+        _ => None,
+    }
 }
 
 fn nft_family(text: &str) -> Option<NftFamily> {
@@ -665,9 +699,9 @@ fn read_item(
         && rule.ports.is_none();
     // A jump or goto to a chain that drops everything: a deny, and
     // unconditional, a catch-all.
-    let to_dropping = rule.to.as_ref().is_some_and(|to| {
-        (dropping.iter()).any(|(f, t, c)| *f == family && *t == table && c == to)
-    });
+    let dropping_chain =
+        |to: &str| (dropping.iter()).any(|(f, t, c)| *f == family && *t == table && c == to);
+    let to_dropping = rule.to.as_deref().is_some_and(dropping_chain);
     let drops_all = rule.bare && to_dropping;
     if (refuses && !rule.conditional || drops_all)
         && let Some(chain) = state.chains.get_mut(index)
@@ -680,14 +714,14 @@ fn read_item(
     // A goto elsewhere, before any catch-all: rules after it never see what
     // it takes (kept by its chain, `super::GOTO`). One to a chain that
     // drops everything is a deny.
-    let elsewhere = |goto: &&Goto| {
-        !(dropping.iter()).any(|(f, t, c)| *f == family && *t == table && *c == goto.to)
-    };
     if let Some(chain) = state.chains.get(index).filter(|_| !after_catch_all) {
-        let rules = (rule.gotos.iter().filter(elsewhere))
+        let rules: Vec<ForeignRule> = (rule.gotos.iter())
+            .filter(|goto| !dropping_chain(&goto.to))
             .flat_map(|goto| goto_rules(chain, goto, handle))
             .collect();
-        gotos.push((index, rules));
+        if !rules.is_empty() {
+            gotos.push((index, rules));
+        }
     }
     // A catch-all in effect though not in form: Arch Linux's stock chain ends
     // `pkttype host limit rate 5/second counter reject` before its drop
@@ -767,9 +801,14 @@ fn read_item(
         && rule.sources.is_some()
         && !after_catch_all
         && owned_set.is_some() == set_referenced(&rule);
-    state
-        .found
-        .extend(seen.found(tag, handle, owned_set.as_deref(), intact));
+    let mut found = seen.found(tag, handle, owned_set.as_deref(), intact);
+    // Behind a goto of its chain that may take its packets it never sees
+    // them: not intact, so it is taken out and the goto refused.
+    let gotos = (gotos.iter().filter(|(i, _)| *i == index)).flat_map(|(_, rules)| rules);
+    for found in &mut found {
+        found.intact &= !gotos.clone().any(|goto| super::meets(goto, &found.rule));
+    }
+    state.found.extend(found);
     Ok(())
 }
 
