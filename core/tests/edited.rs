@@ -729,6 +729,7 @@ fn an_iptables_goto_before_portplans_place_is_refused_where_it_may_take_a_planne
         "-m mark --mark 0x1 -g SERVICES",
         "-p 6 -g SERVICES",
         "-m conntrack --ctstate DNAT -g SERVICES",
+        r#"-m comment --comment "--state" -g SERVICES"#,
     ] {
         let refused = plan_firewall(&desired(), &read(saved("DROP", rule)), false).unwrap_err();
         assert_eq!(refused.problems.len(), 1, "{rule}: {refused:?}");

@@ -119,6 +119,10 @@ fn admitted(tokens: &[String]) -> Admitted {
             }
             "-i" | "--in-interface" => admitted.interface(value, negated),
             "--ctstate" | "--state" => admitted.states(list(), negated),
+            // Options whose value is no option, however it reads (`--comment
+            // "--state"`): skipped with it.
+            "-m" | "--match" | "--comment" | "-j" | "--jump" | "-g" | "--goto" | "-s"
+            | "--source" | "-d" | "--destination" | "--log-prefix" | "--match-set" => {}
             other => {
                 // An option read elsewhere (`! -s`) or not at all takes the `!`.
                 negated &= !other.starts_with('-');

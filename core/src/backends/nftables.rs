@@ -183,7 +183,12 @@ struct Goto {
 impl Goto {
     /// A goto to `to` at the end of `rule` as read so far.
     fn after(rule: &Rule, to: &str) -> Goto {
-        let sources = rule.sources.as_ref().map(|(_, sources, _)| sources.clone());
+        // More sources than a goto's rules hold are read as anywhere
+        // (`super::GOTO_RULES`), before a map's every element copies them.
+        let sources = (rule.sources.as_ref())
+            .map(|(_, sources, _)| sources)
+            .filter(|sources| sources.len() <= super::GOTO_RULES)
+            .cloned();
         Goto {
             to: to.to_string(),
             // A hidden match may be anything: it narrows nothing.
