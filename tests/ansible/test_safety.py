@@ -1091,28 +1091,13 @@ class Regressions(unittest.TestCase):
         shut), and before it they would skip whatever that chain denies.
         The run is refused naming the goto, the firewall stays as it was,
         the port stays shut, and `absent` is not refused."""
-        nft_goto = ("table inet filter {\n\tchain services {\n\t\ttcp dport 22 accept\n\t}\n"
-                    "\tchain input {\n"
-                    "\t\ttype filter hook input priority filter; policy drop;\n"
-                    "\t\tct state established,related accept\n\t\tiif \"lo\" accept\n"
-                    "\t\t{when}goto services\n\t}\n}\n")
-        ipt_goto = [["-N", "SERVICES"],
-                    ["-A", "SERVICES", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"],
-                    ["-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED",
-                     "-j", "ACCEPT"],
-                    ["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
-                    None,
-                    ["-P", "INPUT", "DROP"]]
-        forms = (("unconditional", "", []),
-                 ("new connections", "ct state new ", ["-m", "conntrack", "--ctstate", "NEW"]))
+        forms = (("unconditional", ("", [])),
+                 ("new connections", ("ct state new ", ["-m", "conntrack", "--ctstate", "NEW"])))
         for backend in ("nftables", "iptables"):
-            for form, nft_when, ipt_when in forms:
+            for form, when in forms:
                 label = f"{backend}, {form}"
                 with self.subTest(backend=backend, form=form):
-                    nft = nft_goto.replace("{when}", nft_when)
-                    ipt = [rule or ["-A", "INPUT", *ipt_when, "-g", "SERVICES"]
-                           for rule in ipt_goto]
-                    target, plan = self.target_with(backend, nft, ipt)
+                    target, plan = self.target_with(backend, *services_layout(when))
                     host = target.host
                     before = target.snapshot()
                     code, result = target.run(plan)
@@ -1132,23 +1117,12 @@ class Regressions(unittest.TestCase):
         of the chain. portplan's rule is still there, but no packet reaches
         it: it is not counted as in place, so the next run is refused
         naming the goto (not "nothing to do"), and changes nothing."""
-        nft_ruleset = ("table inet filter {\n\tchain services {\n\t\ttcp dport 22 accept\n"
-                       "\t}\n\tchain input {\n"
-                       "\t\ttype filter hook input priority filter; policy drop;\n"
-                       "\t\tct state established,related accept\n\t\tiif \"lo\" accept\n"
-                       "\t}\n}\n")
-        ipt_rules = [["-N", "SERVICES"],
-                     ["-A", "SERVICES", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"],
-                     ["-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED",
-                      "-j", "ACCEPT"],
-                     ["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
-                     ["-P", "INPUT", "DROP"]]
         goto = {"nftables": ["nft", "insert", "rule", "inet", "filter", "input", "goto",
                              "services"],
                 "iptables": ["iptables", "-w", "-I", "INPUT", "1", "-g", "SERVICES"]}
         for backend in ("nftables", "iptables"):
             with self.subTest(backend=backend):
-                target, plan = self.target_with(backend, nft_ruleset, ipt_rules)
+                target, plan = self.target_with(backend, *services_layout())
                 host = target.host
                 self.opens_as_planned(target, plan, backend)
                 host.run(*goto[backend])
@@ -2096,6 +2070,27 @@ class Regressions(unittest.TestCase):
 
 # --------------------------------------------------------------------------
 # Concurrency
+
+
+def services_layout(goto_when=None):
+    """A dropping input chain that accepts established traffic and loopback,
+    and a chain `services` (iptables: SERVICES) that admits only ssh, as an
+    nft ruleset and as iptables argvs. With `goto_when` (the nft words and
+    the iptables matches that narrow it, either empty), a goto to that chain
+    ends the input chain."""
+    nft_when, ipt_when = goto_when or ("", [])
+    nft_goto = f"\t\t{nft_when}goto services\n" if goto_when else ""
+    nft = ("table inet filter {\n\tchain services {\n\t\ttcp dport 22 accept\n\t}\n"
+           "\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n"
+           "\t\tct state established,related accept\n\t\tiif \"lo\" accept\n"
+           f"{nft_goto}\t}}\n}}\n")
+    ipt = [["-N", "SERVICES"],
+           ["-A", "SERVICES", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"],
+           ["-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
+           ["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
+           *([["-A", "INPUT", *ipt_when, "-g", "SERVICES"]] if goto_when else []),
+           ["-P", "INPUT", "DROP"]]
+    return nft, ipt
 
 
 def concurrency_plans(name, address):
