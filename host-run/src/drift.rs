@@ -4,12 +4,14 @@
 //! the firewall is meant to be as planned (`strict`: after install, or
 //! `portplan check`). Before install the firewall is yet to be opened (or
 //! re-opened for a changed plan), so the same findings are `info`: they say
-//! what `present` will do.
+//! what `present` will do. Where `present` would be refused (a foreign rule
+//! on a planned tuple, a source zone, a goto before portplan's place), each
+//! reason is an error finding whatever the phase: the report keeps the rest.
 
 use std::collections::BTreeSet;
 
 use portplan_core::{
-    Finding, FindingCode, FirewallRule, FirewallState, Severity, TaggedRule,
+    Finding, FindingCode, FirewallRule, FirewallState, PlanError, Severity, TaggedRule,
     shell::{TAG_PREFIX, tagged_rules, unfiltered_families},
 };
 
@@ -23,7 +25,10 @@ pub fn drift(
     host: &str,
     strict: bool,
 ) -> Result<Vec<Finding>, RunError> {
-    let change = portplan_core::plan_firewall(rules, state, false).map_err(RunError::Change)?;
+    let change = match portplan_core::plan_firewall(rules, state, false) {
+        Ok(change) => change,
+        Err(refused) => return Ok(refusals(&refused, state, host)),
+    };
     let severity = if strict {
         Severity::Error
     } else {
@@ -90,6 +95,29 @@ pub fn drift(
         ));
     }
     Ok(findings)
+}
+
+/// Why `present` would be refused, one error finding per reason: the rule
+/// or binding it names, and core's message, which says how to clear it.
+fn refusals(refused: &PlanError, state: &FirewallState, host: &str) -> Vec<Finding> {
+    let backend = state.backend().as_str();
+    (refused.problems.iter())
+        .map(|problem| Finding {
+            code: FindingCode::FirewallDrift,
+            severity: Severity::Error,
+            host: Some(host.to_string()),
+            component: None,
+            spec: None,
+            ports: None,
+            message: format!(
+                "{backend}: state: present would be refused over `{}`: {}",
+                problem.value, problem.message
+            ),
+            fix: "clear it as the message says; until then state: present fails and changes \
+                  nothing"
+                .to_string(),
+        })
+        .collect()
 }
 
 fn describe(rule: &TaggedRule) -> String {

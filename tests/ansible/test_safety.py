@@ -1116,7 +1116,8 @@ class Regressions(unittest.TestCase):
         puts `goto services` (nft) or `-g SERVICES` (iptables) at the top
         of the chain. portplan's rule is still there, but no packet reaches
         it: it is not counted as in place, so the next run is refused
-        naming the goto (not "nothing to do"), and changes nothing."""
+        naming the goto (not "nothing to do"), and changes nothing; the
+        audit reports it as an error."""
         goto = {"nftables": ["nft", "insert", "rule", "inet", "filter", "input", "goto",
                              "services"],
                 "iptables": ["iptables", "-w", "-I", "INPUT", "1", "-g", "SERVICES"]}
@@ -1132,6 +1133,17 @@ class Regressions(unittest.TestCase):
                 self.assert_failed(code, result, "sends the packets it matches to chain",
                                    "Make the goto a jump", label=backend)
                 self.assertEqual(target.snapshot(), before, backend)
+                # The audit is not green over it: an error finding naming
+                # the goto, the report kept.
+                code, result = target.run(plan, "checked")
+                self.assertEqual(code, 1, f"{backend}, audit: {brief(result)}")
+                self.assertIn(f"firewall-drift: {backend}: state: present would be refused",
+                              result["msg"], backend)
+                self.assertIn("sends the packets it matches to chain", result["msg"], backend)
+                refusals = [f for f in result["findings"] if f["code"] == "firewall-drift"
+                            and "would be refused" in f["message"]]
+                self.assertEqual([f["severity"] for f in refusals], ["error"], backend)
+                self.assertEqual(target.snapshot(), before, f"{backend}, audit")
 
     def test_ufw_foreign_rule_of_any_action_is_refused_and_kept(self):
         """Item 1: ufw would "update" a foreign deny into portplan's allow."""
