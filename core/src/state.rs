@@ -102,6 +102,16 @@ pub struct ForeignRule {
     pub source: String,
     /// The rule as the tool prints it, to name it.
     pub text: String,
+    /// Whether a packet it matches meets it before portplan's rules: it is
+    /// asked first (nftables and iptables: before the catch-all of the input
+    /// chain it is in, or in another input chain; every ufw rule, as ufw
+    /// appends portplan's after it) and matches nothing but what the fields
+    /// above say (no interface, state or other match). Read narrow, unlike a
+    /// goto: a deny that is `ahead` and covers a rule portplan adds surely
+    /// drops what that rule admits, and `plan-firewall` says so in a note.
+    /// A state written before this field was (`false`: no note) still reads.
+    #[serde(default)]
+    pub ahead: bool,
 }
 
 impl ForeignRule {

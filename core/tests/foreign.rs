@@ -182,3 +182,143 @@ fn ufw_notes_a_foreign_deny_that_shadows_a_planned_source() {
         assert!(change.notes.is_empty(), "{added}: {:?}", change.notes);
     }
 }
+
+/// The nftables state of an input chain (policy drop) holding `rules`, each
+/// a rule's `expr` items, in order, at handles 4, 5, ...
+fn nft_chain(rules: &[&str]) -> FirewallState {
+    let mut items = vec![
+        r#"{"table":{"family":"inet","name":"filter","handle":1}}"#.to_string(),
+        r#"{"chain":{"family":"inet","table":"filter","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}}"#.to_string(),
+    ];
+    for (i, expr) in rules.iter().enumerate() {
+        items.push(format!(
+            r#"{{"rule":{{"family":"inet","table":"filter","chain":"input","handle":{},"expr":[{expr}]}}}}"#,
+            i + 4
+        ));
+    }
+    let json = format!(r#"{{"nftables":[{}]}}"#, items.join(","));
+    read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(json, "")).unwrap()
+}
+
+const SADDR_16: &str = r#"{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":{"prefix":{"addr":"198.18.0.0","len":16}}}}"#;
+const DPORT_2881: &str =
+    r#"{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":2881}}"#;
+const IIFNAME: &str = r#"{"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"eth1"}}"#;
+const CT_NEW: &str = r#"{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":"new"}}"#;
+const SADDR_OTHER: &str = r#"{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":{"prefix":{"addr":"10.0.0.0","len":8}}}}"#;
+const SADDR_ONE: &str = r#"{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"198.18.2.99"}}"#;
+
+/// The notes `plan_firewall` gives for portplan's 2881 rule from
+/// 198.18.2.10 (or, with `from`, those sources) on `state`; the run is never
+/// refused for a deny that is not on the same tuple.
+fn notes(state: &FirewallState, from: &[&str]) -> Vec<String> {
+    let from = if from.is_empty() {
+        &["198.18.2.10/32"][..]
+    } else {
+        from
+    };
+    let change = plan_firewall(&[rule_2881("observer.sql", from)], state, false).unwrap();
+    assert!(!change.commands.is_empty());
+    change.notes
+}
+
+/// An earlier, broader deny on nftables and iptables: portplan's accept goes
+/// before the catch-all, after it, and never sees that traffic. Like ufw's
+/// (issue 15), it is a note naming the rule, read narrow: only a deny on
+/// nothing but family, protocol, ports and source, before the catch-all
+/// (or in another input chain), that covers a planned source and port.
+#[test]
+fn nftables_notes_an_earlier_deny_that_covers_a_planned_rule() {
+    for verdict in ["drop", "reject"] {
+        for expr in [
+            format!(r#"{SADDR_16},{{"{verdict}":null}}"#),
+            format!(r#"{SADDR_16},{DPORT_2881},{{"{verdict}":null}}"#),
+            format!(r#"{DPORT_2881},{{"{verdict}":null}}"#),
+        ] {
+            let state = nft_chain(&[&expr]);
+            let notes = notes(&state, &[]);
+            assert_eq!(notes.len(), 1, "{expr}: {notes:?}");
+            assert!(
+                notes[0].starts_with("the nftables rule `inet filter input handle 4: ")
+                    && notes[0].contains(&format!(
+                        "comes before portplan's rules and {verdict}s 198.18.2.10/32 on tcp 2881 \
+                         (portplan:observer.sql)"
+                    )),
+                "{notes:?}"
+            );
+        }
+    }
+    // Not ahead, or not covering: no note.
+    let drop = r#"{"drop":null}"#;
+    for rules in [
+        // Another source, a narrower one, another port.
+        vec![format!("{SADDR_OTHER},{drop}")],
+        vec![format!("{SADDR_ONE},{drop}")],
+        vec![format!(
+            r#"{SADDR_16},{{"match":{{"op":"==","left":{{"payload":{{"protocol":"tcp","field":"dport"}}}},"right":22}}}},{drop}"#
+        )],
+        // An interface, a state: it may not be what the planned traffic meets.
+        vec![format!("{IIFNAME},{SADDR_16},{drop}")],
+        vec![format!("{CT_NEW},{SADDR_16},{drop}")],
+        // After the catch-all: never asked.
+        vec![drop.to_string(), format!("{SADDR_16},{drop}")],
+        // An accept.
+        vec![format!(r#"{SADDR_16},{{"accept":null}}"#)],
+    ] {
+        let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+        assert_eq!(
+            notes(&nft_chain(&rules), &[]),
+            Vec::<String>::new(),
+            "{rules:?}"
+        );
+    }
+    // Partly covered: only the covered sources' rules are named.
+    let notes = notes(
+        &nft_chain(&[&format!("{SADDR_16},{drop}")]),
+        &["198.18.2.10/32", "10.1.1.1/32"],
+    );
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("drops 198.18.2.10/32 on tcp 2881"),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn iptables_notes_an_earlier_deny_that_covers_a_planned_rule() {
+    let read = |rules: &str| {
+        let saved = format!("*filter\n:INPUT DROP [0:0]\n{rules}COMMIT\n");
+        read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(saved, "")).unwrap()
+    };
+    for target in ["DROP", "REJECT"] {
+        for rule in [
+            format!("-A INPUT -s 198.18.0.0/16 -j {target}\n"),
+            format!("-A INPUT -s 198.18.0.0/16 -p tcp -j {target}\n"),
+            format!("-A INPUT -p tcp -m tcp --dport 2881 -j {target}\n"),
+            format!("-A INPUT -s 198.18.0.0/16 -p tcp -m tcp --dport 2000:3000 -j {target}\n"),
+        ] {
+            let notes = notes(&read(&rule), &[]);
+            assert_eq!(notes.len(), 1, "{rule}: {notes:?}");
+            let verb = target.to_ascii_lowercase();
+            assert!(
+                notes[0].starts_with(&format!("the iptables rule `{}`", rule.trim()))
+                    && notes[0].contains(&format!(
+                        "comes before portplan's rules and {verb}s 198.18.2.10/32 on tcp 2881"
+                    )),
+                "{notes:?}"
+            );
+        }
+    }
+    for rules in [
+        "-A INPUT -s 10.0.0.0/8 -j DROP\n",
+        "-A INPUT -s 198.18.2.99/32 -j DROP\n",
+        "-A INPUT -s 198.18.0.0/16 -p udp -j DROP\n",
+        "-A INPUT -s 198.18.0.0/16 -p tcp -m tcp --dport 22 -j DROP\n",
+        "-A INPUT -i eth1 -s 198.18.0.0/16 -j DROP\n",
+        "-A INPUT -s 198.18.0.0/16 -m conntrack --ctstate NEW -j DROP\n",
+        "-A INPUT -j DROP\n-A INPUT -s 198.18.0.0/16 -j DROP\n",
+        "-A INPUT -s 198.18.0.0/16 -j ACCEPT\n",
+    ] {
+        assert_eq!(notes(&read(rules), &[]), Vec::<String>::new(), "{rules}");
+    }
+}

@@ -7,12 +7,15 @@
 //! what `present` will do. Where `present` would be refused (a foreign rule
 //! on a planned tuple, a source zone, a goto before portplan's place), each
 //! reason is an error finding whatever the phase: the report keeps the rest.
+//! A deny asked before portplan's rules that covers a planned rule (the
+//! rule is in place, the traffic dropped) is an error where the firewall is
+//! meant to be as planned, a warning before install.
 
 use std::collections::BTreeSet;
 
 use portplan_core::{
     Finding, FindingCode, FirewallRule, FirewallState, PlanError, Severity, TaggedRule,
-    shell::{TAG_PREFIX, tagged_rules, unfiltered_families},
+    shell::{TAG_PREFIX, denied_ahead, tagged_rules, unfiltered_families},
 };
 
 use crate::RunError;
@@ -94,7 +97,40 @@ pub fn drift(
             fix,
         ));
     }
+    findings.extend(denied(state, &planned, host, strict));
     Ok(findings)
+}
+
+/// A deny asked before portplan's rules that covers a planned rule: the
+/// rule is in place, yet that traffic is dropped, so an audit of the
+/// firewall as planned (`strict`) is not green over it (an error); before
+/// install it is a warning, as `state: present`'s note is.
+fn denied(
+    state: &FirewallState,
+    planned: &BTreeSet<TaggedRule>,
+    host: &str,
+    strict: bool,
+) -> Vec<Finding> {
+    let planned: Vec<TaggedRule> = planned.iter().cloned().collect();
+    let backend = state.backend().as_str();
+    (denied_ahead(state, &planned).into_iter())
+        .map(|note| Finding {
+            code: FindingCode::FirewallDrift,
+            severity: if strict {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            host: Some(host.to_string()),
+            component: None,
+            spec: None,
+            ports: None,
+            message: format!("{backend}: {note}"),
+            fix: "remove or narrow that rule by hand (portplan never changes another's rule), \
+                  or take that source or port out of the plan"
+                .to_string(),
+        })
+        .collect()
 }
 
 /// Why `present` would be refused, one error finding per reason: the rule

@@ -482,6 +482,45 @@ fn the_audit_names_a_stray_copy_of_a_planned_rule() {
     );
 }
 
+/// portplan's rule in place behind an earlier drop of its source: the rule
+/// is as planned, the traffic dropped. The audit is not green over it: an
+/// error where the firewall is meant to be as planned, a warning before
+/// install; a drop of another source, or one with an interface match, is
+/// no finding (read narrow: the probe measures what rules cannot say).
+#[test]
+fn the_audit_names_an_earlier_drop_of_a_planned_source() {
+    let ruleset = |deny: &str| {
+        nft(&format!(
+            r#"{{"nftables":[{{"table":{{"family":"inet","name":"filter","handle":1}}}},
+ {{"chain":{{"family":"inet","table":"filter","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}}}},
+ {{"rule":{{"family":"inet","table":"filter","chain":"input","handle":3,"expr":[{deny}
+   {{"match":{{"op":"==","left":{{"payload":{{"protocol":"ip","field":"saddr"}}}},"right":{{"prefix":{{"addr":"198.18.0.0","len":16}}}}}}}},{{"drop":null}}]}}}},
+ {{"rule":{{"family":"inet","table":"filter","chain":"input","handle":4,"comment":"portplan:observer.sql","expr":[
+   {{"match":{{"op":"==","left":{{"payload":{{"protocol":"ip","field":"saddr"}}}},"right":"198.18.2.10"}}}},
+   {{"match":{{"op":"==","left":{{"payload":{{"protocol":"tcp","field":"dport"}}}},"right":2881}}}},{{"accept":null}}]}}}}]}}"#
+        ))
+    };
+    let rules = vec![rule("observer.sql", 2881, &["198.18.2.10/32"])];
+    for (strict, severity) in [(true, Severity::Error), (false, Severity::Warning)] {
+        let findings = portplan_run::drift(&rules, &ruleset(""), "obs1", strict).unwrap();
+        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(findings.len(), 1, "{messages:#?}");
+        assert_eq!(findings[0].severity, severity);
+        assert!(
+            messages[0].starts_with(
+                "nftables: the nftables rule `inet filter input handle 3: ipv4 saddr \
+                 198.18.0.0/16 tcp dport 1-65535 drop` comes before portplan's rules and drops \
+                 198.18.2.10/32 on tcp 2881 (portplan:observer.sql)"
+            ),
+            "{messages:#?}"
+        );
+        assert!(findings[0].fix.contains("remove or narrow that rule"));
+    }
+    let iif = r#"{"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"eth1"}},"#;
+    let findings = portplan_run::drift(&rules, &ruleset(iif), "obs1", true).unwrap();
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
 #[test]
 fn iptables_and_ufw_changes_have_exact_inverses() {
     let tagged = |source: &str, port: u16, spec: &str| {

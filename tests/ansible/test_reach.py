@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import unittest
 
+from bench_firewalls import IPTABLES_ORIGINAL
 from hosts import PLAYBOOKS, PORTPLAN, Lan, Listener, controller_env, sh
 from test_playbooks import NFT_FOREIGN
 
@@ -353,30 +354,9 @@ ZONES_PLAN = {
 }
 
 
-class WhatHostRulesCannotSee(unittest.TestCase):
-    """A firewalld zone bound to a source, and an earlier ufw deny: portplan's
-    rules are in place, yet the traffic does not get through. The probe
-    shows it; `portplan open` then refuses (firewalld, naming the zone) or
-    warns (ufw, naming the rule)."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.work = tempfile.mkdtemp(prefix="portplan-reach-zones-")
-        cls.plan = os.path.join(cls.work, "plan.json")
-        with open(cls.plan, "w") as f:
-            json.dump(ZONES_PLAN, f)
-        cls.lan = Lan("rz")
-        cls.ocp1 = cls.lan.host("ocp1", "198.18.6.10")
-        cls.firewalld = cls.lan.host("obs1", "198.18.6.11", daemons=True)
-        cls.ufw = cls.lan.host("obs2", "198.18.6.12", daemons=True)
-        cls.firewalld.start_firewalld()
-        cls.ufw.run("sed", "-i", "s/^IPT_SYSCTL=.*/IPT_SYSCTL=/", "/etc/default/ufw")
-        cls.ufw.run("ufw", "--force", "enable")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.lan.close()
-        shutil.rmtree(cls.work, ignore_errors=True)
+class OpenAndProbe:
+    """`portplan open` on a host, and ocp1's probe of a host's planned ports
+    (the class sets `plan` and `ocp1`)."""
 
     def open(self, host, backend):
         return subprocess.run([*host.enter(), BINARY, "open", self.plan, "--host", host.name,
@@ -402,6 +382,32 @@ class WhatHostRulesCannotSee(unittest.TestCase):
         return {r["port"]: r["outcome"] for r in probed["results"]
                 if r["destination"] == destination.name
                 and (r["destination"], r["port"]) in allowed}
+
+
+class WhatHostRulesCannotSee(OpenAndProbe, unittest.TestCase):
+    """A firewalld zone bound to a source, and an earlier ufw deny: portplan's
+    rules are in place, yet the traffic does not get through. The probe
+    shows it; `portplan open` then refuses (firewalld, naming the zone) or
+    warns (ufw, naming the rule)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="portplan-reach-zones-")
+        cls.plan = os.path.join(cls.work, "plan.json")
+        with open(cls.plan, "w") as f:
+            json.dump(ZONES_PLAN, f)
+        cls.lan = Lan("rz")
+        cls.ocp1 = cls.lan.host("ocp1", "198.18.6.10")
+        cls.firewalld = cls.lan.host("obs1", "198.18.6.11", daemons=True)
+        cls.ufw = cls.lan.host("obs2", "198.18.6.12", daemons=True)
+        cls.firewalld.start_firewalld()
+        cls.ufw.run("sed", "-i", "s/^IPT_SYSCTL=.*/IPT_SYSCTL=/", "/etc/default/ufw")
+        cls.ufw.run("ufw", "--force", "enable")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lan.close()
+        shutil.rmtree(cls.work, ignore_errors=True)
 
     def test_a_source_bound_firewalld_zone_is_seen_and_refused(self):
         opened = self.open(self.firewalld, "firewalld")
@@ -440,6 +446,81 @@ class WhatHostRulesCannotSee(unittest.TestCase):
                             warnings)
         finally:
             self.ufw.run("ufw", "delete", "deny", "from", "198.18.0.0/16")
+
+
+DENIES_PLAN = {
+    "name": "reach-denies",
+    "profiles": ["ocp"],
+    "deploy-user": "root",
+    "hosts": [
+        {"name": "ocp1", "address": "198.18.7.10", "components": ["ocp-server"]},
+        {"name": "obs3", "address": "198.18.7.13", "components": ["observer", "ocp-agent"]},
+        {"name": "obs4", "address": "198.18.7.14", "components": ["observer", "ocp-agent"]},
+    ],
+}
+
+class EarlierDenies(OpenAndProbe, unittest.TestCase):
+    """An earlier, broader drop on nftables and iptables: portplan's accepts
+    go before the catch-all, after it, and the traffic does not get through.
+    The probe shows it; `portplan open` warns naming the rule, as on ufw.
+    Found by reading the README's last limit ("ordering against a broader
+    foreign drop earlier in a chain is the operator's"): nothing said so."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="portplan-reach-denies-")
+        cls.plan = os.path.join(cls.work, "plan.json")
+        with open(cls.plan, "w") as f:
+            json.dump(DENIES_PLAN, f)
+        cls.lan = Lan("rd")
+        cls.ocp1 = cls.lan.host("ocp1", "198.18.7.10")
+        cls.nft = cls.lan.host("obs3", "198.18.7.13")
+        cls.iptables = cls.lan.host("obs4", "198.18.7.14")
+        cls.nft.run("nft", "-f", "-", stdin=DEFAULT_DROP)
+        cls.iptables.run("iptables-restore", stdin=IPTABLES_ORIGINAL)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lan.close()
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def shadowed(self, host, backend, deny, undeny, named):
+        """Opened, the probe connects; with `deny` put first, it does not,
+        and the next `open` succeeds with a warning naming the rule."""
+        opened = self.open(host, backend)
+        self.assertEqual(opened.returncode, 0, opened.stdout + opened.stderr)
+        before = self.from_ocp1(host)
+        self.assertTrue(before)
+        self.assertEqual(set(before.values()), {"connected"}, before)
+        self.assertFalse([w for w in json.loads(opened.stdout)["warnings"]
+                          if "comes before portplan's rules" in w])
+        host.run(*deny)
+        try:
+            after = self.from_ocp1(host)
+            self.assertEqual(set(after.values()), {"timeout"}, after)
+            again = self.open(host, backend)
+            self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
+            warnings = json.loads(again.stdout)["warnings"]
+            self.assertTrue([w for w in warnings
+                             if named in w and "comes before portplan's rules and drops" in w],
+                            warnings)
+        finally:
+            host.run(*undeny)
+
+    def test_an_earlier_nftables_drop_is_seen_and_named(self):
+        self.shadowed(self.nft, "nftables",
+                      ("nft", "insert", "rule", "inet", "filter", "input",
+                       "ip", "saddr", "198.18.0.0/16", "drop"),
+                      ("sh", "-c", "nft -a list chain inet filter input | "
+                       "sed -n 's/.*ip saddr 198.18.0.0\\/16 drop # handle //p' | "
+                       "xargs -r -n1 nft delete rule inet filter input handle"),
+                      "the nftables rule `inet filter input handle ")
+
+    def test_an_earlier_iptables_drop_is_seen_and_named(self):
+        self.shadowed(self.iptables, "iptables",
+                      ("iptables", "-I", "INPUT", "1", "-s", "198.18.0.0/16", "-j", "DROP"),
+                      ("iptables", "-D", "INPUT", "-s", "198.18.0.0/16", "-j", "DROP"),
+                      "the iptables rule `-A INPUT -s 198.18.0.0/16 -j DROP`")
 
 
 if __name__ == "__main__":

@@ -986,7 +986,7 @@ records! {
     PlanError { problems }
     FirewallOutput { main, extra, zone }
     TaggedRule { tag, family, transport, ports, source }
-    ForeignRule { action, family, transport, ports, source, text }
+    ForeignRule { action, family, transport, ports, source, text, ahead }
     NftChain { family, table, name, drops, insert_before, managed_by }
     NftRule { chain, rule, handle, set, intact }
     NftState { chains, found, open, foreign }

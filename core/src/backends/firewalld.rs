@@ -480,6 +480,7 @@ fn ipset_users(side: &Side) -> Vec<ForeignRule> {
                     ports: super::EVERY_PORT,
                     source: format!("ipset:{name}"),
                     text,
+                    ahead: false,
                 });
             }
         }
@@ -510,6 +511,8 @@ fn source_zones(runtime: &Side, serving: &str) -> Vec<ForeignRule> {
                     },
                     source: source.clone(),
                     text: format!("zone {} (sources: {})", zone.name, listed.trim()),
+                    // Read as its own refusal (`backends::shadows`).
+                    ahead: false,
                 });
             }
         }
@@ -652,6 +655,8 @@ impl Listed<'_> {
                     ports: self.ports,
                     source: source.clone(),
                     text: self.text.to_string(),
+                    // Not read: a rich rule's priority and conditions decide.
+                    ahead: false,
                 })
             })
             .collect()

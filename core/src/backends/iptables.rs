@@ -302,6 +302,13 @@ fn read_rule(
     }
     let listed = saved.dport.as_deref().and_then(port_list);
     let transport = transport(saved.protocol.as_deref());
+    // A DROP or REJECT on a source without ports (`-s 198.18.0.0/16 -j
+    // DROP`) holds every port, of both transports without `-p`, as ufw's
+    // `deny from` does: tcp here, udp too where it is listed as foreign.
+    let sources_only = tag.is_none()
+        && saved.dport.is_none()
+        && saved.source.is_some()
+        && matches!(saved.target.as_deref(), Some("DROP" | "REJECT"));
     // A tagged rule whose protocol or ports do not read as portplan writes
     // them (no port match, a multiport list) is portplan's all the same:
     // taken as holding every port and not intact, so that `present`
@@ -314,6 +321,10 @@ fn read_rule(
         (transport, _) if tag.is_some() => {
             (transport.unwrap_or(Transport::Tcp), vec![EVERY_PORT], true)
         }
+        (Some(transport), None) if sources_only => (transport, vec![EVERY_PORT], false),
+        (None, None) if sources_only && saved.protocol.is_none() => {
+            (Transport::Tcp, vec![EVERY_PORT], false)
+        }
         _ => return Ok(()),
     };
     let source = match &saved.source {
@@ -322,14 +333,24 @@ fn read_rule(
         None => family.any().to_string(),
     };
     if let (None, Some(target)) = (&tag, &saved.target) {
-        state.foreign.extend(ranges.iter().map(|ports| ForeignRule {
-            action: target.clone(),
-            family,
-            transport,
-            ports: *ports,
-            source: source.clone(),
-            text: line.to_string(),
-        }));
+        let transports = match saved.protocol {
+            None if sources_only => vec![Transport::Tcp, Transport::Udp],
+            _ => vec![transport],
+        };
+        // Before portplan's rules, which go before the catch-all, on
+        // nothing but its protocol, ports and source.
+        let ahead = !saved.other && !saved.negated_source && !after_catch_all;
+        for transport in transports {
+            state.foreign.extend(ranges.iter().map(|ports| ForeignRule {
+                action: target.clone(),
+                family,
+                transport,
+                ports: *ports,
+                source: source.clone(),
+                text: line.to_string(),
+                ahead,
+            }));
+        }
     }
     let ports = ranges[0];
     if let Some(tag) = tag {

@@ -305,6 +305,8 @@ fn goto_rules(
                 ports,
                 source: source.clone(),
                 text: text.to_string(),
+                // Read wide, and refused on its own (`shadows`).
+                ahead: false,
             }));
         }
     }
@@ -404,28 +406,76 @@ fn shadows(
                     more(covered.len())
                 ),
             });
-        } else if matches!(foreign.action.as_str(), "deny" | "reject")
-            && state.backend() == FirewallBackend::Ufw
-        {
-            notes.push(format!(
-                "the ufw rule `{}` comes before portplan's rules and {}s {} on {} {} ({}{}); ufw \
-                 takes the first rule that matches, so that traffic stays {}ed",
-                foreign.text,
-                foreign.action,
-                first.source,
-                first.transport.as_str(),
-                first.ports,
-                first.tag,
-                more(covered.len()),
-                foreign.action
-            ));
         }
     }
+    notes.extend(denied_ahead(state, wanted.as_slice()));
     if problems.is_empty() {
         Ok(Sorted::new(notes).into_iter().collect())
     } else {
         Err(PlanError { problems })
     }
+}
+
+/// One note per deny [`ForeignRule::ahead`] of portplan's rules that covers
+/// a wanted rule: that traffic stays denied whatever portplan adds. A note in
+/// `plan-firewall`, not a refusal (issue 15: ufw's earlier deny "warns"): the
+/// operator may mean it, and the rules portplan adds are right for the rest
+/// of the plan; the audit reports each as a finding. Read narrow: a deny
+/// with any other match (an interface, a state) is not `ahead`, and is left
+/// to the probe (`portplan reach`).
+pub fn denied_ahead(state: &FirewallState, wanted: &[TaggedRule]) -> Vec<String> {
+    let backend = state.backend();
+    let mut notes = Vec::new();
+    for foreign in state.foreign().iter().filter(|f| f.ahead) {
+        let covered: Vec<&TaggedRule> = wanted.iter().filter(|r| covers(foreign, r)).collect();
+        if let Some(first) = covered.first() {
+            notes.extend(deny_note(backend, foreign, first, covered.len()));
+        }
+    }
+    notes
+}
+
+/// [`denied_ahead`]'s note on `foreign`, which covers `first` and `n - 1`
+/// more wanted rules, if it denies.
+fn deny_note(
+    backend: FirewallBackend,
+    foreign: &ForeignRule,
+    first: &TaggedRule,
+    n: usize,
+) -> Option<String> {
+    let (verb, done) = match foreign.action.to_ascii_lowercase().as_str() {
+        "deny" => ("denies", "denied"),
+        "reject" => ("rejects", "rejected"),
+        "drop" => ("drops", "dropped"),
+        _ => return None,
+    };
+    let (tool, why) = match backend {
+        FirewallBackend::Ufw => ("ufw", "ufw takes the first rule that matches"),
+        FirewallBackend::Iptables => (
+            match first.family {
+                IpFamily::Ipv4 => "iptables",
+                IpFamily::Ipv6 => "ip6tables",
+            },
+            "the first rule of INPUT that decides a packet is final",
+        ),
+        FirewallBackend::Nftables => (
+            "nftables",
+            "a drop or reject is final, in any input chain, and this one is asked before \
+             portplan's accept",
+        ),
+        // firewalld's rich rules are not read as ahead (their priorities decide).
+        _ => return None,
+    };
+    Some(format!(
+        "the {tool} rule `{}` comes before portplan's rules and {verb} {} on {} {} ({}{}); \
+         {why}, so that traffic stays {done}",
+        foreign.text,
+        first.source,
+        first.transport.as_str(),
+        first.ports,
+        first.tag,
+        more(n),
+    ))
 }
 
 fn more(n: usize) -> String {

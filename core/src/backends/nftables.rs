@@ -628,7 +628,8 @@ impl Seen<'_> {
             .flat_map(|ports| self.sources.iter().map(move |source| (*ports, source)))
     }
 
-    fn foreign(&self, action: &str, handle: u64) -> Vec<ForeignRule> {
+    /// `ahead`: see [`ForeignRule::ahead`].
+    fn foreign(&self, action: &str, handle: u64, ahead: bool) -> Vec<ForeignRule> {
         self.each()
             .map(|(ports, source)| ForeignRule {
                 action: action.to_string(),
@@ -642,6 +643,7 @@ impl Seen<'_> {
                     self.family.as_str(),
                     self.transport.as_str()
                 ),
+                ahead,
             })
             .collect()
     }
@@ -755,10 +757,15 @@ fn read_item(
     // a named port set, an unknown source set) is portplan's all the same:
     // taken as holding every port from anywhere and not intact, so that
     // `present` replaces it and `absent` removes it, rather than not see it.
+    // A deny on sources alone (`ip saddr 198.18.0.0/16 drop`) holds every
+    // port of both transports, as ufw's `deny from` does: tcp here, udp too
+    // where it is listed as foreign below.
+    let sources_only = rule.ports.is_none() && matches!(verdict, Some("drop" | "reject"));
     let (transport, ranges, unread) = match rule.ports.clone() {
         Some((transport, ranges)) if !ranges.is_empty() => (transport, ranges, false),
         Some((transport, _)) if comment.is_some() => (transport, vec![EVERY_PORT], true),
         None if comment.is_some() => (Transport::Tcp, vec![EVERY_PORT], true),
+        None if sources_only && rule.sources.is_some() => (Transport::Tcp, vec![EVERY_PORT], false),
         _ => return Ok(()),
     };
     let (rule_family, mut sources, set) = match &rule.sources {
@@ -786,10 +793,20 @@ fn read_item(
         sources: &sources,
     };
     let Some(tag) = comment else {
+        // Asked before portplan's rules (which go before the catch-all, and
+        // in another input chain are not asked first at all), on nothing but
+        // its family, protocol, ports and sources.
+        let ahead = !rule.conditional && !after_catch_all;
         if let Some(action) = verdict {
-            state
-                .foreign
-                .extend(seen.foreign(action, handle.unwrap_or_default()));
+            let handle = handle.unwrap_or_default();
+            state.foreign.extend(seen.foreign(action, handle, ahead));
+            if sources_only {
+                let udp = Seen {
+                    transport: Transport::Udp,
+                    ..seen
+                };
+                state.foreign.extend(udp.foreign(action, handle, ahead));
+            }
         }
         return Ok(());
     };

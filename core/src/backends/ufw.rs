@@ -259,6 +259,8 @@ fn foreign(
                 ports,
                 source: source.clone(),
                 text: text.to_string(),
+                // ufw appends portplan's rules after every rule it holds.
+                ahead: true,
             })
         })
         .collect()

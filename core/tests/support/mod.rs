@@ -1556,7 +1556,8 @@ pub mod arb {
             .boxed()
     }
 
-    /// A rule portplan did not write: any action, family, ports and source.
+    /// A rule portplan did not write: any action, family, ports and source,
+    /// ahead of portplan's rules or not.
     pub fn foreign_rule(ranges: Ranges) -> BoxedStrategy<ForeignRule> {
         (
             prop_oneof![
@@ -1571,15 +1572,17 @@ pub mod arb {
             port_range(ranges),
             address(),
             text(),
+            any::<bool>(),
         )
             .prop_map(
-                |(action, family, transport, ports, source, text)| ForeignRule {
+                |(action, family, transport, ports, source, text, ahead)| ForeignRule {
                     action,
                     family,
                     transport,
                     ports,
                     source,
                     text,
+                    ahead,
                 },
             )
             .boxed()

@@ -164,7 +164,7 @@ records! {
     FirewalldRule { zone, rule, rich_rule, ipset, intact }
     FirewalldState { zones, found, open, foreign }
     UfwRule { rule, words, intact }
-    ForeignRule { action, family, transport, ports, source, text }
+    ForeignRule { action, family, transport, ports, source, text, ahead }
     UfwState { active, drops, found, open, foreign }
     Command { argv, stdin }
     FirewallChange { backend, add, remove, commands, notes }
