@@ -102,26 +102,22 @@ pub struct ForeignRule {
     pub source: String,
     /// The rule as the tool prints it, to name it.
     pub text: String,
-    /// Whether a packet it matches meets it before portplan's rules: it is
-    /// asked first (nftables and iptables: before the catch-all of the input
-    /// chain it is in, or in another input chain; every ufw rule, as ufw
-    /// appends portplan's after it) and matches nothing but what the fields
-    /// above say (no interface, state or other match). Read narrow, unlike a
-    /// goto: a deny that is `ahead` and covers a rule portplan adds surely
-    /// drops what that rule admits, and `plan-firewall` says so in a note.
-    /// A state written before this field was (`false`: no note) still reads.
+    /// Whether a packet it matches meets it before portplan's rules and
+    /// before anything that may decide it otherwise: nftables and iptables,
+    /// before the catch-all of its input chain (or in another input chain),
+    /// after no jump, goto, verdict map, queue or return of its chain, and
+    /// on ports no accept before it may admit from its source (those ports
+    /// are split off, not ahead); ufw, an active ufw's rule (ufw appends
+    /// portplan's after it) after no allow that may admit it; firewalld,
+    /// never. And it matches nothing but what the fields above say (no
+    /// interface, state, direction or other match). Read narrow, unlike a
+    /// goto: a drop, reject or deny that is `ahead` and covers a rule
+    /// portplan places drops what that rule admits, and `plan-firewall`
+    /// says so in a note (the audit, in a finding).
+    ///
+    /// A state written as JSON before this field was reads as `false`.
     #[serde(default)]
     pub ahead: bool,
-}
-
-impl ForeignRule {
-    /// Whether adding `rule` would land on this rule's source, ports and transport.
-    pub fn collides(&self, rule: &TaggedRule) -> bool {
-        self.family == rule.family
-            && self.transport == rule.transport
-            && self.ports == rule.ports
-            && self.source == rule.source
-    }
 }
 
 /// `portplan:observer.sql ipv4 tcp dport 2881 saddr 198.18.2.10/32`: the

@@ -322,3 +322,149 @@ fn iptables_notes_an_earlier_deny_that_covers_a_planned_rule() {
         assert_eq!(notes(&read(rules), &[]), Vec::<String>::new(), "{rules}");
     }
 }
+
+/// Read narrow (a review's findings): what may decide the traffic before a
+/// deny leaves it unjudged, as does a deny with a match not read, one that
+/// admits nothing yet (an inactive ufw), and a family no chain drops. One
+/// rule read as several entries is one note.
+#[test]
+fn an_earlier_deny_is_named_only_where_it_surely_decides() {
+    let drop = r#"{"drop":null}"#;
+    let deny = format!("{SADDR_16},{drop}");
+    let accept_24 = r#"{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":{"prefix":{"addr":"198.18.2.0","len":24}}}},{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":2881}},{"accept":null}"#;
+    let ssh = r#"{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":22}},{"accept":null}"#;
+    let established = r#"{"match":{"op":"in","left":{"ct":{"key":"state"}},"right":["established","related"]}},{"accept":null}"#;
+    // An accept of another port, or of established traffic only, takes
+    // none of it: still named.
+    assert_eq!(notes(&nft_chain(&[established, ssh, &deny]), &[]).len(), 1);
+    for before in [
+        // An accept that admits some of it, portplan's own included.
+        accept_24.to_string(),
+        // A jump to a chain that may accept, a verdict map, a queue.
+        r#"{"jump":{"target":"allow"}}"#.to_string(),
+        r#"{"vmap":{"key":{"payload":{"protocol":"tcp","field":"dport"}},"data":{"set":[[2881,{"accept":null}]]}}}"#.to_string(),
+        r#"{"queue":{"num":0}}"#.to_string(),
+    ] {
+        let state = nft_chain(&[&before, &deny]);
+        assert_eq!(notes(&state, &[]), Vec::<String>::new(), "{before}");
+    }
+    let mut portplan = nft_chain(&[]);
+    if let FirewallState::Nftables(s) = &mut portplan {
+        s.foreign.clear();
+    }
+    let tagged = r#"{"rule":{"family":"inet","table":"filter","chain":"input","handle":4,"comment":"portplan:observer.sql","expr":[
+        {"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"198.18.2.10"}},
+        {"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":2881}},{"accept":null}]}}"#;
+    let deny_after = format!(
+        r#"{{"rule":{{"family":"inet","table":"filter","chain":"input","handle":5,"expr":[{deny}]}}}}"#
+    );
+    let chain = r#"{"table":{"family":"inet","name":"filter","handle":1}},{"chain":{"family":"inet","table":"filter","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}}"#;
+    let state = support::nft_items(&[chain, tagged, &deny_after]);
+    assert_eq!(
+        notes_kept(&state),
+        Vec::<String>::new(),
+        "portplan's rule came first"
+    );
+
+    // A family no chain drops: only the note that ports are open already.
+    let accepting = support::nft_items(&[
+        r#"{"table":{"family":"inet","name":"filter","handle":1}}"#,
+        r#"{"chain":{"family":"inet","table":"filter","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"accept"}}"#,
+        &format!(
+            r#"{{"rule":{{"family":"inet","table":"filter","chain":"input","handle":4,"expr":[{deny}]}}}}"#
+        ),
+    ]);
+    let notes_open = notes_kept(&accepting);
+    assert_eq!(notes_open.len(), 1, "{notes_open:?}");
+    assert!(
+        notes_open[0].starts_with("no input chain drops IPv4"),
+        "{notes_open:?}"
+    );
+
+    // One rule on a set of sources, read per source and transport: one note.
+    let set = r#"{"set":{"family":"inet","name":"bl","table":"filter","type":"ipv4_addr","handle":2,"elem":["198.18.2.10","198.18.2.11","198.18.2.12"]}}"#;
+    let on_set = r#"{"rule":{"family":"inet","table":"filter","chain":"input","handle":4,"expr":[{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"@bl"}},{"drop":null}]}}"#;
+    let state = support::nft_items(&[chain, set, on_set]);
+    let three = notes(
+        &state,
+        &["198.18.2.10/32", "198.18.2.11/32", "198.18.2.12/32"],
+    );
+    assert_eq!(three.len(), 1, "{three:?}");
+    assert!(
+        three[0].contains("(portplan:observer.sql, and 2 more)"),
+        "{three:?}"
+    );
+}
+
+/// `plan_firewall`'s notes for portplan's 2881 rule from 198.18.2.10 on
+/// `state`, whether or not it adds anything.
+fn notes_kept(state: &FirewallState) -> Vec<String> {
+    plan_firewall(
+        &[rule_2881("observer.sql", &["198.18.2.10/32"])],
+        state,
+        false,
+    )
+    .unwrap()
+    .notes
+}
+
+#[test]
+fn iptables_and_ufw_name_an_earlier_deny_only_where_it_surely_decides() {
+    let read = |rules: &str| {
+        let saved = format!("*filter\n:INPUT DROP [0:0]\n{rules}COMMIT\n");
+        read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(saved, "")).unwrap()
+    };
+    let deny = "-A INPUT -s 198.18.0.0/16 -j DROP\n";
+    let ssh = "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n";
+    assert_eq!(notes(&read(&format!("{ssh}{deny}")), &[]).len(), 1);
+    for before in [
+        "-A INPUT -s 198.18.2.0/24 -p tcp -m tcp --dport 2881 -j ACCEPT\n",
+        "-A INPUT -j cali-INPUT\n",
+        "-A INPUT -p tcp -j KUBE-NODEPORTS\n",
+        "-A INPUT -s 198.18.0.0/16 -j RETURN\n",
+        "-A INPUT -j NFQUEUE --queue-num 0\n",
+        "-A INPUT -s 198.18.2.10/32 -p tcp -m tcp --dport 2881 -m comment --comment portplan:observer.sql -j ACCEPT\n",
+    ] {
+        assert_eq!(
+            notes_kept(&read(&format!("{before}{deny}"))),
+            Vec::<String>::new(),
+            "{before}"
+        );
+    }
+
+    let ufw = |status: &str, added: &str| {
+        read_firewall(
+            FirewallBackend::Ufw,
+            &FirewallOutput::new(
+                format!("Status: {status}\nDefault: deny (incoming), allow (outgoing)\n"),
+                added,
+            ),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        notes_kept(&ufw("active", "ufw deny from 198.18.0.0/16\n")).len(),
+        1
+    );
+    for (status, added) in [
+        ("inactive", "ufw deny from 198.18.0.0/16\n"),
+        (
+            "active",
+            "ufw allow from 198.18.2.10 to any port 2881 proto tcp comment 'portplan:observer.sql'\nufw deny from 198.18.0.0/16\n",
+        ),
+        (
+            "active",
+            "ufw allow from 198.18.2.0/24\nufw deny from 198.18.0.0/16\n",
+        ),
+        ("active", "ufw deny out from 198.18.0.0/16\n"),
+        ("active", "ufw deny in on eth1 from 198.18.0.0/16\n"),
+    ] {
+        let notes = notes_kept(&ufw(status, added));
+        assert!(
+            !notes
+                .iter()
+                .any(|n| n.contains("comes before portplan's rules")),
+            "{status} {added}: {notes:?}"
+        );
+    }
+}

@@ -111,7 +111,13 @@ fn denied(
     host: &str,
     strict: bool,
 ) -> Vec<Finding> {
-    let planned: Vec<TaggedRule> = planned.iter().cloned().collect();
+    // Only where portplan places rules: where no chain drops the family,
+    // the findings above say the port is open to everyone.
+    let unfiltered = unfiltered_families(state);
+    let planned: Vec<TaggedRule> = (planned.iter())
+        .filter(|rule| !unfiltered.contains(&rule.family))
+        .cloned()
+        .collect();
     let backend = state.backend().as_str();
     (denied_ahead(state, &planned).into_iter())
         .map(|note| Finding {

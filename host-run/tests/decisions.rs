@@ -509,8 +509,8 @@ fn the_audit_names_an_earlier_drop_of_a_planned_source() {
         assert!(
             messages[0].starts_with(
                 "nftables: the nftables rule `inet filter input handle 3: ipv4 saddr \
-                 198.18.0.0/16 tcp dport 1-65535 drop` comes before portplan's rules and drops \
-                 198.18.2.10/32 on tcp 2881 (portplan:observer.sql)"
+                 198.18.0.0/16 drop` comes before portplan's rules and drops 198.18.2.10/32 on \
+                 tcp 2881 (portplan:observer.sql)"
             ),
             "{messages:#?}"
         );
@@ -519,6 +519,23 @@ fn the_audit_names_an_earlier_drop_of_a_planned_source() {
     let iif = r#"{"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"eth1"}},"#;
     let findings = portplan_run::drift(&rules, &ruleset(iif), "obs1", true).unwrap();
     assert!(findings.is_empty(), "{findings:#?}");
+    // Where no chain drops IPv4, the audit says the port is open to
+    // everyone, not also that a drop keeps it shut.
+    let mut accepting = ruleset("");
+    if let FirewallState::Nftables(state) = &mut accepting {
+        state.chains[0].drops = false;
+    }
+    let findings = portplan_run::drift(&rules, &accepting, "obs1", true).unwrap();
+    let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+    assert!(
+        !messages
+            .iter()
+            .any(|m| m.contains("comes before portplan's rules"))
+            && messages
+                .iter()
+                .any(|m| m.contains("no input chain drops IPv4")),
+        "{messages:#?}"
+    );
 }
 
 #[test]

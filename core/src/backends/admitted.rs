@@ -138,7 +138,7 @@ impl Admitted {
 }
 
 /// `ranges` sorted, overlapping and adjacent ones joined.
-fn merged(mut ranges: Vec<PortRange>) -> Vec<PortRange> {
+pub(super) fn merged(mut ranges: Vec<PortRange>) -> Vec<PortRange> {
     order::sort_by_key(&mut ranges, |r| r.first);
     let mut out: Vec<PortRange> = Vec::with_capacity(ranges.len());
     for range in ranges {
@@ -153,7 +153,7 @@ fn merged(mut ranges: Vec<PortRange>) -> Vec<PortRange> {
 }
 
 /// The ports 1-65535 that merged `ranges` leave out.
-fn complement(ranges: &[PortRange]) -> Vec<PortRange> {
+pub(super) fn complement(ranges: &[PortRange]) -> Vec<PortRange> {
     let mut out = Vec::new();
     let mut next = 1u32;
     for range in ranges {
@@ -175,7 +175,7 @@ fn complement(ranges: &[PortRange]) -> Vec<PortRange> {
 }
 
 /// The ports both merged lists hold.
-fn intersection(a: &[PortRange], b: &[PortRange]) -> Vec<PortRange> {
+pub(super) fn intersection(a: &[PortRange], b: &[PortRange]) -> Vec<PortRange> {
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
     while i < a.len() && j < b.len() {
         out.extend(a[i].intersection(b[j]));

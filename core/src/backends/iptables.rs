@@ -169,10 +169,14 @@ fn read_family(
 ) -> Result<(), PlanError> {
     let dropping = dropping_chains(text);
     let foreign_before = state.foreign.len();
+    let mut place = Place {
+        chain: ChainId::at(state.chains.len()),
+        number: 0,
+        open_before: state.open.len(),
+        decided: false,
+    };
     let mut table = String::new();
     let mut chain: Option<IptablesChain> = None;
-    let chain_id = ChainId::at(state.chains.len());
-    let mut number = 0u32;
     for (line_no, line) in text.lines().enumerate() {
         let line = line.trim();
         if let Some(name) = line.strip_prefix('*') {
@@ -187,10 +191,9 @@ fn read_family(
             let Some(chain) = chain.as_mut() else {
                 continue;
             };
-            number = number.saturating_add(1);
+            place.number = place.number.saturating_add(1);
             let at = format!("{input}:{}", line_no + 1);
-            let place = (chain_id, number);
-            read_rule(state, chain, place, &at, line, family, &dropping)?;
+            read_rule(state, chain, &mut place, &at, line, family, &dropping)?;
         }
     }
     // A goto matters only in a chain portplan writes into: one that drops.
@@ -236,13 +239,28 @@ fn dropping_chains(text: &str) -> Vec<String> {
     })
 }
 
+/// Where a rule of INPUT is, and what the rules before it hold for it.
+struct Place {
+    chain: ChainId,
+    /// Its 1-based number.
+    number: u32,
+    /// This INPUT's accepts are what [`read_rule`] added to `state.open`
+    /// from here: a deny after one that may admit its traffic is not
+    /// [`ForeignRule::ahead`].
+    open_before: usize,
+    /// A rule before it may have decided a packet otherwise, out of sight:
+    /// a jump or goto to a chain that does not drop everything (it may
+    /// accept), `RETURN`, a queue. No deny after one is ahead.
+    decided: bool,
+}
+
 /// One `-A INPUT` rule: a catch-all DROP/REJECT, or an unconditional jump
 /// to a chain that drops everything, marks where rules go; an ACCEPT opens
 /// ports; a tagged one is portplan's. `at` is its input line.
 fn read_rule(
     state: &mut IptablesState,
     chain: &mut IptablesChain,
-    (chain_id, number): (ChainId, u32),
+    place: &mut Place,
     at: &str,
     line: &str,
     family: IpFamily,
@@ -261,8 +279,16 @@ fn read_rule(
     let after_catch_all = chain.insert_before.is_some();
     if catch_all {
         chain.drops = true;
-        chain.insert_before.get_or_insert(number);
+        chain.insert_before.get_or_insert(place.number);
     }
+    let (chain_id, number) = (place.chain, place.number);
+    // Logging decides nothing; an accept is read as what it admits.
+    let decides_unseen = |t: &str| {
+        !matches!(t, "ACCEPT" | "DROP" | "REJECT" | "LOG" | "NFLOG")
+            && !dropping.iter().any(|d| d == t)
+    };
+    // Its own `ahead` does not matter: it is no deny.
+    place.decided |= saved.target.as_deref().is_some_and(decides_unseen);
     // A goto elsewhere, before any catch-all: rules after it never see what
     // it takes. `read_family` keeps it where the chain drops (`super::GOTO`).
     let to_dropping = |t: &str| dropping.iter().any(|d| d == t);
@@ -306,6 +332,8 @@ fn read_rule(
     // DROP`) holds every port, of both transports without `-p`, as ufw's
     // `deny from` does: tcp here, udp too where it is listed as foreign.
     let sources_only = tag.is_none()
+        && !saved.other
+        && !saved.negated_source
         && saved.dport.is_none()
         && saved.source.is_some()
         && matches!(saved.target.as_deref(), Some("DROP" | "REJECT"));
@@ -339,9 +367,10 @@ fn read_rule(
         };
         // Before portplan's rules, which go before the catch-all, on
         // nothing but its protocol, ports and source.
-        let ahead = !saved.other && !saved.negated_source && !after_catch_all;
+        let ahead = !saved.other && !saved.negated_source && !after_catch_all && !place.decided;
+        let mut read = Vec::new();
         for transport in transports {
-            state.foreign.extend(ranges.iter().map(|ports| ForeignRule {
+            read.extend(ranges.iter().map(|ports| ForeignRule {
                 action: target.clone(),
                 family,
                 transport,
@@ -351,6 +380,10 @@ fn read_rule(
                 ahead,
             }));
         }
+        let accepts = state.open.get(place.open_before..).unwrap_or_default();
+        state
+            .foreign
+            .extend(super::behind_accepts(read, accepts.iter()));
     }
     let ports = ranges[0];
     if let Some(tag) = tag {

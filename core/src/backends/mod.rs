@@ -10,6 +10,7 @@
 //! or both, and a set of `(slot, tagged rule)` pairs. Only rendering differs.
 
 mod admitted;
+mod ahead;
 mod firewalld;
 mod iptables;
 mod nftables;
@@ -29,6 +30,9 @@ use crate::state::{
     NftState, TaggedRule, UfwState,
 };
 use admitted::Admitted;
+use ahead::behind_accepts;
+pub use ahead::denied_ahead;
+use std::collections::HashMap;
 
 /// Longest tag written into a backend's comment (nftables allows 128 bytes).
 const MAX_TAG: usize = 64;
@@ -224,10 +228,12 @@ pub(crate) fn plan_firewall(
     let add: Vec<Placed> = desired.difference(&current).cloned().collect();
     collisions(state, &add)?;
     let adding = unique(&add);
-    let shadowed = shadows(state, &wanted, &adding)?;
+    shadows(state, &wanted, &adding)?;
     let remove = leaving(state, &desired);
     let mut notes: Vec<String> = unfiltered.into_iter().map(unfiltered_note).collect();
-    notes.extend(shadowed);
+    // Only where portplan places rules: elsewhere the note above says why
+    // it adds none.
+    notes.extend(denied_ahead(state, &unique(desired.as_slice())));
     Ok(FirewallChange {
         backend: state.backend(),
         add: adding,
@@ -343,16 +349,14 @@ fn goto_spans(admitted: &Admitted) -> Vec<(Transport, PortRange)> {
 /// operator set up for other traffic. So is a [`GOTO`] before where
 /// portplan's rules go that may take a rule's packets: they would never see
 /// them, and portplan does not put them before it, where they would skip
-/// whatever the chain it goes to denies. A ufw deny or reject covering the
-/// source and ports is a note: ufw takes the first matching rule, and the
-/// rules portplan adds go after it (ufw appends), so that traffic stays
-/// denied. The probe (`portplan reach`) shows either on the wire.
+/// whatever the chain it goes to denies. (A deny asked before portplan's
+/// rules is a note instead: [`denied_ahead`].) The probe (`portplan reach`)
+/// shows either on the wire.
 fn shadows(
     state: &FirewallState,
     wanted: &Sorted<TaggedRule>,
     adding: &[TaggedRule],
-) -> Result<Vec<String>, PlanError> {
-    let mut notes = Vec::new();
+) -> Result<(), PlanError> {
     let mut problems = Vec::new();
     for (i, foreign) in state.foreign().iter().enumerate() {
         // A goto stops only the rules portplan would add, after it: one of
@@ -360,8 +364,10 @@ fn shadows(
         // take is one they would never see.
         let covered: Vec<&TaggedRule> = if foreign.action.starts_with(GOTO) {
             adding.iter().filter(|r| meets(foreign, r)).collect()
-        } else {
+        } else if foreign.action.starts_with(SOURCE_ZONE) {
             wanted.iter().filter(|r| covers(foreign, r)).collect()
+        } else {
+            continue;
         };
         let Some(first) = covered.first() else {
             continue;
@@ -408,74 +414,11 @@ fn shadows(
             });
         }
     }
-    notes.extend(denied_ahead(state, wanted.as_slice()));
     if problems.is_empty() {
-        Ok(Sorted::new(notes).into_iter().collect())
+        Ok(())
     } else {
         Err(PlanError { problems })
     }
-}
-
-/// One note per deny [`ForeignRule::ahead`] of portplan's rules that covers
-/// a wanted rule: that traffic stays denied whatever portplan adds. A note in
-/// `plan-firewall`, not a refusal (issue 15: ufw's earlier deny "warns"): the
-/// operator may mean it, and the rules portplan adds are right for the rest
-/// of the plan; the audit reports each as a finding. Read narrow: a deny
-/// with any other match (an interface, a state) is not `ahead`, and is left
-/// to the probe (`portplan reach`).
-pub fn denied_ahead(state: &FirewallState, wanted: &[TaggedRule]) -> Vec<String> {
-    let backend = state.backend();
-    let mut notes = Vec::new();
-    for foreign in state.foreign().iter().filter(|f| f.ahead) {
-        let covered: Vec<&TaggedRule> = wanted.iter().filter(|r| covers(foreign, r)).collect();
-        if let Some(first) = covered.first() {
-            notes.extend(deny_note(backend, foreign, first, covered.len()));
-        }
-    }
-    notes
-}
-
-/// [`denied_ahead`]'s note on `foreign`, which covers `first` and `n - 1`
-/// more wanted rules, if it denies.
-fn deny_note(
-    backend: FirewallBackend,
-    foreign: &ForeignRule,
-    first: &TaggedRule,
-    n: usize,
-) -> Option<String> {
-    let (verb, done) = match foreign.action.to_ascii_lowercase().as_str() {
-        "deny" => ("denies", "denied"),
-        "reject" => ("rejects", "rejected"),
-        "drop" => ("drops", "dropped"),
-        _ => return None,
-    };
-    let (tool, why) = match backend {
-        FirewallBackend::Ufw => ("ufw", "ufw takes the first rule that matches"),
-        FirewallBackend::Iptables => (
-            match first.family {
-                IpFamily::Ipv4 => "iptables",
-                IpFamily::Ipv6 => "ip6tables",
-            },
-            "the first rule of INPUT that decides a packet is final",
-        ),
-        FirewallBackend::Nftables => (
-            "nftables",
-            "a drop or reject is final, in any input chain, and this one is asked before \
-             portplan's accept",
-        ),
-        // firewalld's rich rules are not read as ahead (their priorities decide).
-        _ => return None,
-    };
-    Some(format!(
-        "the {tool} rule `{}` comes before portplan's rules and {verb} {} on {} {} ({}{}); \
-         {why}, so that traffic stays {done}",
-        foreign.text,
-        first.source,
-        first.transport.as_str(),
-        first.ports,
-        first.tag,
-        more(n),
-    ))
 }
 
 fn more(n: usize) -> String {
@@ -583,15 +526,26 @@ fn owned_elsewhere(
 /// would shadow the other. portplan never changes someone else's rule.
 fn collisions(state: &FirewallState, add: &[Placed]) -> Result<(), PlanError> {
     let backend = state.backend().as_str();
+    let foreign = state.foreign();
+    // The first foreign rule on each tuple: one lookup per rule to add, not
+    // a scan of every foreign rule (a blocklist set may hold 100,000).
+    let mut on_tuple: HashMap<(IpFamily, Transport, PortRange, &str), usize> = HashMap::new();
+    // A goto's reading is `shadows`' (the rule itself is listed too).
+    for (i, f) in foreign.iter().enumerate() {
+        if !f.action.starts_with(GOTO) {
+            let tuple = (f.family, f.transport, f.ports, f.source.as_str());
+            on_tuple.entry(tuple).or_insert(i);
+        }
+    }
     let mut problems = Vec::new();
     for (_, rule) in add {
-        let Some((i, foreign)) = state
-            .foreign()
-            .iter()
-            .enumerate()
-            // A goto's reading is `shadows`' (the rule itself is listed too).
-            .find(|(_, f)| !f.action.starts_with(GOTO) && f.collides(rule))
-        else {
+        let tuple = (
+            rule.family,
+            rule.transport,
+            rule.ports,
+            rule.source.as_str(),
+        );
+        let Some((i, foreign)) = on_tuple.get(&tuple).map(|&i| (i, &foreign[i])) else {
             continue;
         };
         problems.push(crate::model::Problem {

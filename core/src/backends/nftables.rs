@@ -16,7 +16,7 @@ use super::{
     ChainStep, EVERY_PORT, Placed, SET_THRESHOLD, TAG_PREFIX, bare, is_tag, normalize_source,
     owned_tag,
 };
-use crate::model::{PlanError, PortRange, Transport};
+use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use crate::order::{Sorted, SortedMap};
 use crate::state::{
     ChainId, Command, ForeignRule, IpFamily, NftChain, NftFamily, NftRule, NftState, TaggedRule,
@@ -564,13 +564,13 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
         }
     }
     let dropping = dropping_chains(items, named, &state.chains);
-    let mut gotos = Vec::new();
+    let mut before = Before::default();
     for item in items.iter().filter_map(|i| i.get("rule")) {
-        read_item(&mut state, item, named, &dropping, &mut gotos)?;
+        read_item(&mut state, item, named, &dropping, &mut before)?;
     }
     // A goto matters only in a chain portplan writes into: one that drops.
     let drops = |i: usize| state.chains.get(i).is_some_and(|c| c.drops);
-    let gotos: Vec<ForeignRule> = (gotos.into_iter())
+    let gotos: Vec<ForeignRule> = (before.gotos.into_iter())
         .filter(|(i, _)| drops(*i))
         .flat_map(|(_, rules)| rules)
         .collect();
@@ -619,6 +619,8 @@ struct Seen<'a> {
     transport: Transport,
     ranges: &'a [PortRange],
     sources: &'a [String],
+    /// A deny on sources alone: named without a port match.
+    every_port: bool,
 }
 
 impl Seen<'_> {
@@ -637,12 +639,20 @@ impl Seen<'_> {
                 transport: self.transport,
                 ports,
                 source: source.clone(),
-                text: format!(
-                    "{} handle {handle}: {} saddr {source} {} dport {ports} {action}",
-                    self.at,
-                    self.family.as_str(),
-                    self.transport.as_str()
-                ),
+                text: if self.every_port {
+                    format!(
+                        "{} handle {handle}: {} saddr {source} {action}",
+                        self.at,
+                        self.family.as_str()
+                    )
+                } else {
+                    format!(
+                        "{} handle {handle}: {} saddr {source} {} dport {ports} {action}",
+                        self.at,
+                        self.family.as_str(),
+                        self.transport.as_str()
+                    )
+                },
                 ahead,
             })
             .collect()
@@ -667,6 +677,22 @@ impl Seen<'_> {
     }
 }
 
+/// What the rules read so far hold for those after them in their chain,
+/// each by its chain's index in `NftState::chains`.
+#[derive(Default)]
+struct Before {
+    /// Gotos that may take a planned connection ([`super::GOTO`]).
+    gotos: Vec<(usize, Vec<ForeignRule>)>,
+    /// What accepts admit: a deny after one that may admit its traffic is
+    /// not [`ForeignRule::ahead`].
+    accepts: Vec<(usize, OpenPort)>,
+    /// Chains where a rule may have decided a packet otherwise, out of
+    /// sight of the rules after it: a jump or goto to a chain that does not
+    /// drop everything (it may accept), a verdict map, a queue, a return.
+    /// No deny after one is ahead.
+    decided: Vec<usize>,
+}
+
 /// One rule of an input chain: a catch-all drop marks where rules go; an
 /// accept opens ports; a tagged one is portplan's.
 fn read_item(
@@ -674,7 +700,7 @@ fn read_item(
     item: &Value,
     (sets, maps): (&Sets, &Maps),
     dropping: &[(String, String, String)],
-    gotos: &mut Vec<(usize, Vec<ForeignRule>)>,
+    before: &mut Before,
 ) -> Result<(), PlanError> {
     let (family, table, chain_name) = (
         text(item, "family"),
@@ -710,6 +736,14 @@ fn read_item(
         |to: &str| (dropping.iter()).any(|(f, t, c)| *f == family && *t == table && c == to);
     let to_dropping = rule.to.as_deref().is_some_and(dropping_chain);
     let drops_all = rule.bare && to_dropping;
+    let may_decide = match verdict {
+        Some("jump" | "goto") => !to_dropping,
+        Some("vmap" | "queue" | "return") => true,
+        _ => false,
+    };
+    if may_decide && !before.decided.contains(&index) {
+        before.decided.push(index);
+    }
     if (refuses && !rule.conditional || drops_all)
         && let Some(chain) = state.chains.get_mut(index)
     {
@@ -727,7 +761,7 @@ fn read_item(
             .flat_map(|goto| goto_rules(chain, goto, handle))
             .collect();
         if !rules.is_empty() {
-            gotos.push((index, rules));
+            before.gotos.push((index, rules));
         }
     }
     // A catch-all in effect though not in form: Arch Linux's stock chain ends
@@ -751,7 +785,9 @@ fn read_item(
             .as_ref()
             .map(|(_, sources, _)| sources.as_slice())
             .unwrap_or_default();
-        state.open.extend(rule.admitted.open(sources, comment));
+        let opened = rule.admitted.open(sources, comment);
+        (before.accepts).extend(opened.iter().map(|open| (index, open.clone())));
+        state.open.extend(opened);
     }
     // A tagged rule whose ports or sources do not read (no port match, `!=`,
     // a named port set, an unknown source set) is portplan's all the same:
@@ -760,7 +796,10 @@ fn read_item(
     // A deny on sources alone (`ip saddr 198.18.0.0/16 drop`) holds every
     // port of both transports, as ufw's `deny from` does: tcp here, udp too
     // where it is listed as foreign below.
-    let sources_only = rule.ports.is_none() && matches!(verdict, Some("drop" | "reject"));
+    // Only one with no other match: another could be misread (`meta
+    // l4proto udp`), and would then refuse a plan of every port from it.
+    let sources_only =
+        rule.ports.is_none() && !rule.conditional && matches!(verdict, Some("drop" | "reject"));
     let (transport, ranges, unread) = match rule.ports.clone() {
         Some((transport, ranges)) if !ranges.is_empty() => (transport, ranges, false),
         Some((transport, _)) if comment.is_some() => (transport, vec![EVERY_PORT], true),
@@ -791,22 +830,27 @@ fn read_item(
         transport,
         ranges: &ranges,
         sources: &sources,
+        every_port: sources_only,
     };
     let Some(tag) = comment else {
         // Asked before portplan's rules (which go before the catch-all, and
         // in another input chain are not asked first at all), on nothing but
         // its family, protocol, ports and sources.
-        let ahead = !rule.conditional && !after_catch_all;
+        let ahead = !rule.conditional && !after_catch_all && !before.decided.contains(&index);
         if let Some(action) = verdict {
             let handle = handle.unwrap_or_default();
-            state.foreign.extend(seen.foreign(action, handle, ahead));
+            let mut read = seen.foreign(action, handle, ahead);
             if sources_only {
                 let udp = Seen {
                     transport: Transport::Udp,
                     ..seen
                 };
-                state.foreign.extend(udp.foreign(action, handle, ahead));
+                read.extend(udp.foreign(action, handle, ahead));
             }
+            let accepts = (before.accepts.iter())
+                .filter(|(i, _)| *i == index)
+                .map(|(_, open)| open);
+            state.foreign.extend(super::behind_accepts(read, accepts));
         }
         return Ok(());
     };
@@ -826,7 +870,7 @@ fn read_item(
     let mut found = seen.found(tag, handle, owned_set.as_deref(), intact);
     // Behind a goto of its chain that may take its packets it never sees
     // them: not intact, so it is taken out and the goto refused.
-    let gotos = (gotos.iter().filter(|(i, _)| *i == index)).flat_map(|(_, rules)| rules);
+    let gotos = (before.gotos.iter().filter(|(i, _)| *i == index)).flat_map(|(_, rules)| rules);
     for found in &mut found {
         found.intact &= !gotos.clone().any(|goto| super::meets(goto, &found.rule));
     }

@@ -188,13 +188,17 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
     let local = words.windows(2).any(|w| w[0] == "on" && w[1] == "lo");
     let admits = rule.action == "allow" && !rule.app && !local && !rule.out;
     if tag.is_none() {
-        state.foreign.extend(foreign(
-            &rule,
-            &transports,
-            range,
-            source.as_deref(),
-            line.trim(),
-        ));
+        let mut read = foreign(&rule, &transports, range, source.as_deref(), line.trim());
+        // ufw appends portplan's rules after every rule it holds; an
+        // interface, a direction, a `to` address or logging is a match not
+        // judged (read narrow), and an inactive ufw filters nothing.
+        for entry in &mut read {
+            entry.ahead = state.active && !rule.other;
+        }
+        // The allows read so far come before it: ufw takes the first match.
+        state
+            .foreign
+            .extend(super::behind_accepts(read, state.open.iter()));
     }
     for transport in transports {
         // What ufw admits once active: an inactive ufw keeps its rules.
@@ -259,8 +263,8 @@ fn foreign(
                 ports,
                 source: source.clone(),
                 text: text.to_string(),
-                // ufw appends portplan's rules after every rule it holds.
-                ahead: true,
+                // Set by `read_line`.
+                ahead: false,
             })
         })
         .collect()
