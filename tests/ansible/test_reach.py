@@ -459,6 +459,12 @@ DENIES_PLAN = {
     ],
 }
 
+# Deletes every `ip saddr 198.18.0.0/16 drop` of inet filter input.
+NFT_UNDROP = ("nft -a list chain inet filter input | "
+              "sed -n 's/.*ip saddr 198.18.0.0\\/16 drop # handle //p' | "
+              "xargs -r -n1 nft delete rule inet filter input handle")
+
+
 class EarlierDenies(OpenAndProbe, unittest.TestCase):
     """An earlier, broader drop on nftables and iptables: portplan's accepts
     go before the catch-all, after it, and the traffic does not get through.
@@ -511,10 +517,26 @@ class EarlierDenies(OpenAndProbe, unittest.TestCase):
         self.shadowed(self.nft, "nftables",
                       ("nft", "insert", "rule", "inet", "filter", "input",
                        "ip", "saddr", "198.18.0.0/16", "drop"),
-                      ("sh", "-c", "nft -a list chain inet filter input | "
-                       "sed -n 's/.*ip saddr 198.18.0.0\\/16 drop # handle //p' | "
-                       "xargs -r -n1 nft delete rule inet filter input handle"),
+                      ("sh", "-c", NFT_UNDROP),
                       "the nftables rule `inet filter input handle ")
+
+    def test_a_drop_after_portplans_rules_is_not_named(self):
+        """Read narrow: the same drop appended after portplan's accepts
+        decides nothing they admit. The probe connects, and no warning says
+        otherwise."""
+        opened = self.open(self.nft, "nftables")
+        self.assertEqual(opened.returncode, 0, opened.stdout + opened.stderr)
+        self.nft.run("nft", "add", "rule", "inet", "filter", "input",
+                     "ip", "saddr", "198.18.0.0/16", "drop")
+        try:
+            self.assertEqual(set(self.from_ocp1(self.nft).values()), {"connected"})
+            again = self.open(self.nft, "nftables")
+            self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
+            warnings = json.loads(again.stdout)["warnings"]
+            self.assertFalse([w for w in warnings if "comes before portplan's rules" in w],
+                             warnings)
+        finally:
+            self.nft.run("sh", "-c", NFT_UNDROP)
 
     def test_an_earlier_iptables_drop_is_seen_and_named(self):
         self.shadowed(self.iptables, "iptables",
