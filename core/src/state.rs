@@ -102,22 +102,25 @@ pub struct ForeignRule {
     pub source: String,
     /// The rule as the tool prints it, to name it.
     pub text: String,
-    /// Whether a packet it matches meets it before portplan's rules and
-    /// before anything that may decide it otherwise: nftables and iptables,
-    /// before the catch-all of its input chain (or in another input chain),
-    /// after no jump, goto, verdict map, queue or return of its chain, and
-    /// on ports no accept before it may admit from its source (those ports
-    /// are split off, not ahead); ufw, an active ufw's rule (ufw appends
-    /// portplan's after it) after no allow that may admit it; firewalld,
-    /// never. And it matches nothing but what the fields above say (no
-    /// interface, state, direction or other match). Read narrow, unlike a
-    /// goto: a drop, reject or deny that is `ahead` and covers a rule
-    /// portplan places drops what that rule admits, and `plan-firewall`
-    /// says so in a note (the audit, in a finding).
+    /// The ports (of `ports`) on which a packet it matches meets it before
+    /// portplan's rules and before anything that may decide it otherwise,
+    /// where it matches nothing but what the fields above say (no interface,
+    /// state, direction or other match). nftables and iptables: before the
+    /// catch-all of its input chain (nftables: or in another input chain),
+    /// after no jump, goto, verdict map, queue or return of its chain, less
+    /// the ports an accept before it may admit from its source (`tcp dport
+    /// 22 accept` before `ip saddr 198.18.0.0/16 drop` leaves it ahead on
+    /// every port but 22); ufw: an active ufw's rule (ufw appends
+    /// portplan's after it), less what an allow or limit before it may
+    /// admit; firewalld: none. Read narrow, unlike a goto: a drop, reject or
+    /// deny ahead on the ports and source of a rule portplan places drops
+    /// what that rule admits, and `plan-firewall` says so in a note (the
+    /// audit, in a finding). Ports rather than a flag, so that the rule
+    /// itself stays one entry as read, which `collisions` compares whole.
     ///
-    /// A state written as JSON before this field was reads as `false`.
+    /// A state written as JSON before this field was reads as none.
     #[serde(default)]
-    pub ahead: bool,
+    pub ahead: Vec<PortRange>,
 }
 
 /// `portplan:observer.sql ipv4 tcp dport 2881 saddr 198.18.2.10/32`: the

@@ -468,3 +468,69 @@ fn iptables_and_ufw_name_an_earlier_deny_only_where_it_surely_decides() {
         );
     }
 }
+
+/// The second review's findings: what an earlier accept takes is left out
+/// of where a deny is ahead, not split out of the deny itself, so a rule on
+/// the deny's own tuple is still refused (ufw would otherwise turn the deny
+/// into portplan's allow); a ufw `limit` or application allow may admit
+/// too; a match iptables-nft hides may admit anything; and the note quotes
+/// the entry that covers the planned rule.
+#[test]
+fn an_earlier_accept_narrows_where_a_deny_is_ahead_not_the_deny() {
+    let ufw = |added: &str| {
+        read_firewall(
+            FirewallBackend::Ufw,
+            &FirewallOutput::new(
+                "Status: active\nDefault: deny (incoming), allow (outgoing)\n",
+                added,
+            ),
+        )
+        .unwrap()
+    };
+    let deny = "ufw allow 8080/tcp\nufw deny from 10.0.0.0/8 to any port 8000:8100 proto tcp\n";
+    let mut on_tuple = rule_2881("web", &["10.0.0.0/8"]);
+    on_tuple.ports = portplan_core::PortRange {
+        first: 8000,
+        last: 8100,
+    };
+    let refused = plan_firewall(&[on_tuple], &ufw(deny), false).unwrap_err();
+    assert!(
+        refused.problems[0].message.contains("did not write (deny)"),
+        "{refused}"
+    );
+    let mut on_8080 = rule_2881("web", &["10.0.0.0/8"]);
+    on_8080.ports = portplan_core::PortRange::single(8080);
+    assert!(plan_firewall(&[on_8080], &ufw(deny), false).is_ok());
+
+    for before in [
+        "ufw limit 2881/tcp\n",
+        "ufw allow OpenSSH\n",
+        "ufw allow from 198.18.2.0/24\n",
+    ] {
+        let state = ufw(&format!("{before}ufw deny from 198.18.0.0/16\n"));
+        let notes = notes_kept(&state);
+        assert!(
+            !notes
+                .iter()
+                .any(|n| n.contains("comes before portplan's rules")),
+            "{before}: {notes:?}"
+        );
+    }
+
+    let hidden = r#"{"xt":{"type":"match","name":"set"}},{"accept":null}"#;
+    let deny = format!("{SADDR_16},{{\"drop\":null}}");
+    assert_eq!(
+        notes(&nft_chain(&[hidden, &deny]), &[]),
+        Vec::<String>::new()
+    );
+
+    let chain = r#"{"table":{"family":"inet","name":"filter","handle":1}},{"chain":{"family":"inet","table":"filter","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}}"#;
+    let set = r#"{"set":{"family":"inet","name":"bl","table":"filter","type":"ipv4_addr","handle":2,"elem":["198.18.2.10","198.18.2.11","198.18.2.12"]}}"#;
+    let on_set = r#"{"rule":{"family":"inet","table":"filter","chain":"input","handle":4,"expr":[{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"@bl"}},{"drop":null}]}}"#;
+    let one = notes(
+        &support::nft_items(&[chain, set, on_set]),
+        &["198.18.2.12/32"],
+    );
+    assert_eq!(one.len(), 1, "{one:?}");
+    assert!(one[0].contains("saddr 198.18.2.12/32 drop`"), "{one:?}");
+}

@@ -519,6 +519,7 @@ class EarlierDenies(OpenAndProbe, unittest.TestCase):
                        "ip", "saddr", "198.18.0.0/16", "drop"),
                       ("sh", "-c", NFT_UNDROP),
                       "the nftables rule `inet filter input handle ")
+        self.assertNotIn("198.18.0.0/16", self.nft.run("nft", "list", "ruleset"))
 
     def test_a_drop_after_portplans_rules_is_not_named(self):
         """Read narrow: the same drop appended after portplan's accepts
@@ -537,6 +538,7 @@ class EarlierDenies(OpenAndProbe, unittest.TestCase):
                              warnings)
         finally:
             self.nft.run("sh", "-c", NFT_UNDROP)
+            self.assertNotIn("198.18.0.0/16", self.nft.run("nft", "list", "ruleset"))
 
     def test_an_earlier_iptables_drop_is_seen_and_named(self):
         self.shadowed(self.iptables, "iptables",

@@ -90,7 +90,7 @@ fn the_component_imports_only_the_wits_types() {
         .collect();
     assert_eq!(
         imports,
-        [("portplan:ports/types@0.3.0".to_string(), vec![])]
+        [("portplan:ports/types@0.4.0".to_string(), vec![])]
     );
     assert!(imports.iter().all(|(name, _)| !name.starts_with("wasi:")));
 }

@@ -21,53 +21,78 @@ use crate::order;
 use crate::resolve::parse_net;
 use crate::state::{FirewallState, ForeignRule, IpFamily, TaggedRule};
 
-/// `denies` read where accepts read before them in the same chain
-/// (`accepts`, portplan's or not) may admit some of their traffic: that
-/// traffic never reaches the deny. An entry's ports such an accept may
-/// admit are split off, not `ahead`; the rest stay as read (`tcp dport 22
-/// accept` before `ip saddr 198.18.0.0/16 drop` leaves the drop ahead on
-/// every port but 22). The accepts are read wide (`admitted.rs`): only one
-/// that surely takes none of the deny's traffic (another port or source,
-/// established only, `lo`) leaves it ahead.
-pub(super) fn behind_accepts<'a>(
-    denies: Vec<ForeignRule>,
-    accepts: impl Iterator<Item = &'a OpenPort> + Clone,
-) -> Vec<ForeignRule> {
-    let mut out = Vec::with_capacity(denies.len());
-    for deny in denies {
-        let net = parse_net(&deny.source);
-        let taken: Vec<PortRange> = (accepts.clone())
-            .filter(|open| deny.ahead && may_admit(open, deny.transport, net))
-            .filter_map(|open| open.ports.intersection(deny.ports))
-            .collect();
-        if taken.is_empty() {
-            out.push(deny);
-            continue;
-        }
-        let taken = admitted::merged(taken);
-        let left = admitted::intersection(&admitted::complement(&taken), &[deny.ports]);
-        let mut pieces: Vec<(PortRange, bool)> = (taken.into_iter().map(|p| (p, false)))
-            .chain(left.into_iter().map(|p| (p, true)))
-            .collect();
-        order::sort_by_key(&mut pieces, |(ports, _)| ports.first);
-        out.extend(pieces.into_iter().map(|(ports, ahead)| ForeignRule {
-            ports,
-            ahead,
-            ..deny.clone()
-        }));
-    }
-    out
+/// What an accept read before a rule may admit, for [`behind_accepts`]:
+/// its transport and ports, and its sources parsed once (`None`: from
+/// anywhere, or more than [`super::GOTO_RULES`] sources, or one that does
+/// not read as an address: read wide, it may admit anything).
+pub(super) struct Admits {
+    transport: Transport,
+    ports: PortRange,
+    nets: Option<Vec<IpNet>>,
 }
 
-/// Whether `open` may admit a packet of `transport` from `source` (a deny's):
-/// from anywhere, or one source within the other (a source that does not
-/// read as an address may be anything).
-fn may_admit(open: &OpenPort, transport: Transport, source: Option<IpNet>) -> bool {
-    let nested = |text: &String| match (parse_net(text), source) {
-        (Some(a), Some(b)) => a.contains(&b) || b.contains(&a),
-        _ => true,
-    };
-    open.transport == transport && (open.sources.is_empty() || open.sources.iter().any(nested))
+impl Admits {
+    /// What `open` (an accept's reading, `admitted.rs`) may admit.
+    pub(super) fn of(open: &OpenPort) -> Admits {
+        let nets: Option<Vec<IpNet>> = (open.sources.len() <= super::GOTO_RULES)
+            .then(|| {
+                open.sources
+                    .iter()
+                    .map(|s| parse_net(s))
+                    .collect::<Option<_>>()
+            })
+            .flatten()
+            .filter(|nets: &Vec<IpNet>| !nets.is_empty());
+        Admits {
+            transport: open.transport,
+            ports: open.ports,
+            nets,
+        }
+    }
+
+    /// Every port of `transport` from `source` (`None`: anywhere): a ufw
+    /// application's allow, read wide; [`Admits::on`] narrows the ports.
+    pub(super) fn every_port(transport: Transport, source: Option<&str>) -> Admits {
+        Admits {
+            transport,
+            ports: super::EVERY_PORT,
+            nets: source.and_then(parse_net).map(|net| vec![net]),
+        }
+    }
+
+    /// The same on `ports` only (a rate-limited allow's).
+    pub(super) fn on(self, ports: PortRange) -> Admits {
+        Admits { ports, ..self }
+    }
+
+    /// Whether it may admit a packet of `transport` from `source`.
+    fn may_admit(&self, transport: Transport, source: Option<IpNet>) -> bool {
+        let nested = |a: &IpNet| source.is_none_or(|b| a.contains(&b) || b.contains(a));
+        self.transport == transport && self.nets.as_ref().is_none_or(|n| n.iter().any(nested))
+    }
+}
+
+/// `denies` with the ports an accept read before them in the same chain
+/// (`accepts`, portplan's or not) may admit from their source taken out of
+/// their [`ForeignRule::ahead`]: that traffic never reaches them (`tcp
+/// dport 22 accept` before `ip saddr 198.18.0.0/16 drop` leaves the drop
+/// ahead on every port but 22). The entries themselves stay as read.
+pub(super) fn behind_accepts(
+    mut denies: Vec<ForeignRule>,
+    accepts: &[&Admits],
+) -> Vec<ForeignRule> {
+    for deny in denies.iter_mut().filter(|d| !d.ahead.is_empty()) {
+        let source = parse_net(&deny.source);
+        let taken: Vec<PortRange> = (accepts.iter())
+            .filter(|admits| admits.may_admit(deny.transport, source))
+            .filter_map(|admits| admits.ports.intersection(deny.ports))
+            .collect();
+        if !taken.is_empty() {
+            let left = admitted::complement(&admitted::merged(taken));
+            deny.ahead = admitted::intersection(&left, &admitted::merged(deny.ahead.clone()));
+        }
+    }
+    denies
 }
 
 /// One note per foreign rule (one read as several entries, per transport,
@@ -83,43 +108,43 @@ fn may_admit(open: &OpenPort, transport: Transport, source: Option<IpNet>) -> bo
 pub fn denied_ahead(state: &FirewallState, placed: &[TaggedRule]) -> Vec<String> {
     let foreign = state.foreign();
     let mut around: HashMap<(IpFamily, Transport, IpNet), Vec<usize>> = HashMap::new();
-    // Each rule to its first entry read, which names it.
-    let mut first: HashMap<&str, usize> = HashMap::new();
+    // Each rule to its first entry read, which orders the notes.
+    let mut first: HashMap<(IpFamily, &str), usize> = HashMap::new();
     for (i, deny) in foreign.iter().enumerate() {
-        if let Some(net) = parse_net(&deny.source).filter(|_| deny.ahead && denies(deny)) {
+        let ahead = !deny.ahead.is_empty() && denies(deny);
+        if let Some(net) = parse_net(&deny.source).filter(|_| ahead) {
             let key = (deny.family, deny.transport, net.trunc());
             around.entry(key).or_default().push(i);
-            first.entry(rule_of(state, deny)).or_insert(i);
+            first
+                .entry((deny.family, rule_of(state, deny)))
+                .or_insert(i);
         }
     }
-    // By the first entry of each rule: the first placed rule it covers, and
-    // how many it covers.
-    let mut named: HashMap<usize, (&TaggedRule, usize)> = HashMap::new();
+    // By each rule's first entry: the first entry that covers a placed
+    // rule (its text names the rule), that placed rule, how many it covers.
+    let mut named: HashMap<usize, (usize, &TaggedRule, usize)> = HashMap::new();
     for rule in placed {
         let Some(net) = parse_net(&rule.source) else {
             continue;
         };
-        let mut rules: Vec<usize> = supernets(net)
+        let within =
+            |ahead: &PortRange| ahead.first <= rule.ports.first && rule.ports.last <= ahead.last;
+        let mut rules: Vec<(usize, usize)> = supernets(net)
             .filter_map(|outer| around.get(&(rule.family, rule.transport, outer)))
             .flatten()
-            .map(|&i| &foreign[i])
-            .filter(|deny| deny.ports.first <= rule.ports.first)
-            .filter(|deny| rule.ports.last <= deny.ports.last)
-            .filter_map(|deny| first.get(rule_of(state, deny)).copied())
+            .filter(|&&i| foreign[i].ahead.iter().any(within))
+            .filter_map(|&i| Some((*first.get(&(rule.family, rule_of(state, &foreign[i])))?, i)))
             .collect();
-        order::sort_by_key(&mut rules, |&i| i);
-        rules.dedup();
-        for i in rules {
-            named.entry(i).or_insert((rule, 0)).1 += 1;
+        order::sort_by_key(&mut rules, |&pair| pair);
+        rules.dedup_by_key(|(group, _)| *group);
+        for (group, entry) in rules {
+            named.entry(group).or_insert((entry, rule, 0)).2 += 1;
         }
     }
-    let mut notes: Vec<(usize, &TaggedRule, usize)> = named
-        .into_iter()
-        .map(|(i, (rule, n))| (i, rule, n))
-        .collect();
-    order::sort_by_key(&mut notes, |(i, _, _)| *i);
+    let mut notes: Vec<(usize, (usize, &TaggedRule, usize))> = named.into_iter().collect();
+    order::sort_by_key(&mut notes, |(group, _)| *group);
     (notes.into_iter())
-        .filter_map(|(i, rule, n)| note(state.backend(), &foreign[i], rule, n))
+        .filter_map(|(_, (entry, rule, n))| note(state.backend(), &foreign[entry], rule, n))
         .collect()
 }
 

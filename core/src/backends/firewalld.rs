@@ -480,7 +480,7 @@ fn ipset_users(side: &Side) -> Vec<ForeignRule> {
                     ports: super::EVERY_PORT,
                     source: format!("ipset:{name}"),
                     text,
-                    ahead: false,
+                    ahead: Vec::new(),
                 });
             }
         }
@@ -512,7 +512,7 @@ fn source_zones(runtime: &Side, serving: &str) -> Vec<ForeignRule> {
                     source: source.clone(),
                     text: format!("zone {} (sources: {})", zone.name, listed.trim()),
                     // Read as its own refusal (`backends::shadows`).
-                    ahead: false,
+                    ahead: Vec::new(),
                 });
             }
         }
@@ -656,7 +656,7 @@ impl Listed<'_> {
                     source: source.clone(),
                     text: self.text.to_string(),
                     // Not read: a rich rule's priority and conditions decide.
-                    ahead: false,
+                    ahead: Vec::new(),
                 })
             })
             .collect()

@@ -172,7 +172,7 @@ fn read_family(
     let mut place = Place {
         chain: ChainId::at(state.chains.len()),
         number: 0,
-        open_before: state.open.len(),
+        accepts: Vec::new(),
         decided: false,
     };
     let mut table = String::new();
@@ -244,10 +244,9 @@ struct Place {
     chain: ChainId,
     /// Its 1-based number.
     number: u32,
-    /// This INPUT's accepts are what [`read_rule`] added to `state.open`
-    /// from here: a deny after one that may admit its traffic is not
-    /// [`ForeignRule::ahead`].
-    open_before: usize,
+    /// What this INPUT's accepts before it may admit: a deny after one is
+    /// not [`ForeignRule::ahead`] on those ports.
+    accepts: Vec<super::ahead::Admits>,
     /// A rule before it may have decided a packet otherwise, out of sight:
     /// a jump or goto to a chain that does not drop everything (it may
     /// accept), `RETURN`, a queue. No deny after one is ahead.
@@ -322,9 +321,9 @@ fn read_rule(
             .and_then(normalize_source)
             .into_iter()
             .collect();
-        state
-            .open
-            .extend(admitted(&spec).open(&sources, tag.as_deref()));
+        let opened = admitted(&spec).open(&sources, tag.as_deref());
+        (place.accepts).extend(opened.iter().map(super::ahead::Admits::of));
+        state.open.extend(opened);
     }
     let listed = saved.dport.as_deref().and_then(port_list);
     let transport = transport(saved.protocol.as_deref());
@@ -377,13 +376,11 @@ fn read_rule(
                 ports: *ports,
                 source: source.clone(),
                 text: line.to_string(),
-                ahead,
+                ahead: if ahead { vec![*ports] } else { Vec::new() },
             }));
         }
-        let accepts = state.open.get(place.open_before..).unwrap_or_default();
-        state
-            .foreign
-            .extend(super::behind_accepts(read, accepts.iter()));
+        let accepts: Vec<&super::ahead::Admits> = place.accepts.iter().collect();
+        state.foreign.extend(super::behind_accepts(read, &accepts));
     }
     let ports = ranges[0];
     if let Some(tag) = tag {

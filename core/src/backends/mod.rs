@@ -312,7 +312,7 @@ fn goto_rules(
                 source: source.clone(),
                 text: text.to_string(),
                 // Read wide, and refused on its own (`shadows`).
-                ahead: false,
+                ahead: Vec::new(),
             }));
         }
     }

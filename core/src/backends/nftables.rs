@@ -16,7 +16,7 @@ use super::{
     ChainStep, EVERY_PORT, Placed, SET_THRESHOLD, TAG_PREFIX, bare, is_tag, normalize_source,
     owned_tag,
 };
-use crate::model::{OpenPort, PlanError, PortRange, Transport};
+use crate::model::{PlanError, PortRange, Transport};
 use crate::order::{Sorted, SortedMap};
 use crate::state::{
     ChainId, Command, ForeignRule, IpFamily, NftChain, NftFamily, NftRule, NftState, TaggedRule,
@@ -653,7 +653,7 @@ impl Seen<'_> {
                         self.transport.as_str()
                     )
                 },
-                ahead,
+                ahead: if ahead { vec![ports] } else { Vec::new() },
             })
             .collect()
     }
@@ -683,9 +683,9 @@ impl Seen<'_> {
 struct Before {
     /// Gotos that may take a planned connection ([`super::GOTO`]).
     gotos: Vec<(usize, Vec<ForeignRule>)>,
-    /// What accepts admit: a deny after one that may admit its traffic is
-    /// not [`ForeignRule::ahead`].
-    accepts: Vec<(usize, OpenPort)>,
+    /// What accepts may admit: a deny after one is not
+    /// [`ForeignRule::ahead`] on those ports.
+    accepts: Vec<(usize, super::ahead::Admits)>,
     /// Chains where a rule may have decided a packet otherwise, out of
     /// sight of the rules after it: a jump or goto to a chain that does not
     /// drop everything (it may accept), a verdict map, a queue, a return.
@@ -739,6 +739,8 @@ fn read_item(
     let may_decide = match verdict {
         Some("jump" | "goto") => !to_dropping,
         Some("vmap" | "queue" | "return") => true,
+        // What an iptables-nft match hides may admit anything.
+        Some("accept") => rule.hidden,
         _ => false,
     };
     if may_decide && !before.decided.contains(&index) {
@@ -786,7 +788,10 @@ fn read_item(
             .map(|(_, sources, _)| sources.as_slice())
             .unwrap_or_default();
         let opened = rule.admitted.open(sources, comment);
-        (before.accepts).extend(opened.iter().map(|open| (index, open.clone())));
+        let admits = opened
+            .iter()
+            .map(|open| (index, super::ahead::Admits::of(open)));
+        before.accepts.extend(admits);
         state.open.extend(opened);
     }
     // A tagged rule whose ports or sources do not read (no port match, `!=`,
@@ -847,10 +852,11 @@ fn read_item(
                 };
                 read.extend(udp.foreign(action, handle, ahead));
             }
-            let accepts = (before.accepts.iter())
+            let accepts: Vec<&super::ahead::Admits> = (before.accepts.iter())
                 .filter(|(i, _)| *i == index)
-                .map(|(_, open)| open);
-            state.foreign.extend(super::behind_accepts(read, accepts));
+                .map(|(_, admits)| admits)
+                .collect();
+            state.foreign.extend(super::behind_accepts(read, &accepts));
         }
         return Ok(());
     };

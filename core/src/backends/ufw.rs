@@ -14,6 +14,7 @@
 //! an allow. Such a collision is refused before anything runs (in
 //! `backends/mod.rs`, for every backend).
 
+use super::ahead::Admits;
 use super::{Placed, bare, colon_ports, family_of, normalize_source, owned_tag, parse_ports};
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use crate::order::Sorted;
@@ -130,15 +131,23 @@ pub(super) fn read(status: &str, added: &str) -> Result<UfwState, PlanError> {
         drops: !(active && allows_incoming),
         ..UfwState::default()
     };
+    // What the rules read so far may admit ([`super::ahead`]).
+    let mut accepts = Vec::new();
     for (line_no, line) in added.lines().enumerate() {
-        read_line(&mut state, &format!("extra:{}", line_no + 1), line)?;
+        let at = format!("extra:{}", line_no + 1);
+        read_line(&mut state, &mut accepts, &at, line)?;
     }
     Ok(state)
 }
 
 /// One line of `ufw show added`: portplan's rule, a foreign rule, or what
 /// an allow opens.
-fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError> {
+fn read_line(
+    state: &mut UfwState,
+    accepts: &mut Vec<Admits>,
+    at: &str,
+    line: &str,
+) -> Result<(), PlanError> {
     let Some(command) = line.trim().strip_prefix("ufw ") else {
         return Ok(());
     };
@@ -150,6 +159,16 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
     let denies = rule.action != "allow";
     let tag = owned_tag(rule.comment.as_deref(), denies);
     let portless = rule.port.is_none();
+    let local = words.windows(2).any(|w| w[0] == "on" && w[1] == "lo");
+    // An application's allow admits what its profile lists, which this
+    // listing does not show (and it is read no further): for the rules
+    // after it, every port from its source, read wide.
+    if rule.action == "allow" && rule.app && !rule.out && !local {
+        let from = rule.from.as_deref().filter(|f| *f != "any");
+        for transport in [Transport::Tcp, Transport::Udp] {
+            accepts.push(Admits::every_port(transport, from));
+        }
+    }
     // No port is every port: `deny from 198.18.0.0/16`, a foreign rule that
     // can shadow portplan's allows; `allow from 10.0.0.0/8`, which admits
     // every port (read wide, backends/admitted.rs); a tagged rule edited to
@@ -185,30 +204,38 @@ fn read_line(state: &mut UfwState, at: &str, line: &str) -> Result<(), PlanError
     // application rule's ports are in its profile, which this listing does
     // not show: it opens nothing the audit can judge (`allow OpenSSH` would
     // otherwise read as every port open).
-    let local = words.windows(2).any(|w| w[0] == "on" && w[1] == "lo");
     let admits = rule.action == "allow" && !rule.app && !local && !rule.out;
     if tag.is_none() {
         let mut read = foreign(&rule, &transports, range, source.as_deref(), line.trim());
         // ufw appends portplan's rules after every rule it holds; an
         // interface, a direction, a `to` address or logging is a match not
         // judged (read narrow), and an inactive ufw filters nothing.
-        for entry in &mut read {
-            entry.ahead = state.active && !rule.other;
+        for entry in read.iter_mut().filter(|_| state.active && !rule.other) {
+            entry.ahead = vec![entry.ports];
         }
-        // The allows read so far come before it: ufw takes the first match.
-        state
-            .foreign
-            .extend(super::behind_accepts(read, state.open.iter()));
+        // The rules read so far come before it: ufw takes the first match.
+        let earlier: Vec<&Admits> = accepts.iter().collect();
+        state.foreign.extend(super::behind_accepts(read, &earlier));
+    }
+    // What it may admit, for the rules after it, read wide: an allow as the
+    // audit reads it, and also a rate-limited one (`limit`: an allow under
+    // the rate) and an application's (its ports are in its profile).
+    if rule.action == "limit" && !rule.out && !local {
+        for &transport in &transports {
+            accepts.push(Admits::every_port(transport, source.as_deref()).on(range));
+        }
     }
     for transport in transports {
         // What ufw admits once active: an inactive ufw keeps its rules.
         if admits {
-            state.open.push(OpenPort {
+            let open = OpenPort {
                 transport,
                 ports: range,
                 sources: source.iter().cloned().collect(),
                 tag: tag.clone(),
-            });
+            };
+            accepts.push(Admits::of(&open));
+            state.open.push(open);
         }
         let Some(tag) = &tag else {
             continue;
@@ -264,7 +291,7 @@ fn foreign(
                 source: source.clone(),
                 text: text.to_string(),
                 // Set by `read_line`.
-                ahead: false,
+                ahead: Vec::new(),
             })
         })
         .collect()

@@ -1557,7 +1557,7 @@ pub mod arb {
     }
 
     /// A rule portplan did not write: any action, family, ports and source,
-    /// ahead of portplan's rules or not.
+    /// ahead of portplan's rules on some ports or none.
     pub fn foreign_rule(ranges: Ranges) -> BoxedStrategy<ForeignRule> {
         (
             prop_oneof![
@@ -1572,7 +1572,7 @@ pub mod arb {
             port_range(ranges),
             address(),
             text(),
-            any::<bool>(),
+            vec(port_range(ranges), 0..3),
         )
             .prop_map(
                 |(action, family, transport, ports, source, text, ahead)| ForeignRule {
