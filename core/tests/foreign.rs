@@ -145,16 +145,7 @@ fn firewalld_refuses_sources_a_source_bound_zone_takes() {
 /// refused (it is not the same rule as portplan's, so ufw keeps both).
 #[test]
 fn ufw_notes_a_foreign_deny_that_shadows_a_planned_source() {
-    let read = |added: &str| {
-        read_firewall(
-            FirewallBackend::Ufw,
-            &FirewallOutput::new(
-                "Status: active\nDefault: deny (incoming), allow (outgoing)\n",
-                added,
-            ),
-        )
-        .unwrap()
-    };
+    let read = |added: &str| ufw("active", added);
     let rules = [rule_2881("observer.sql", &["198.18.2.10/32"])];
     for action in ["deny", "reject"] {
         let change = plan_firewall(
@@ -396,6 +387,18 @@ fn an_earlier_deny_is_named_only_where_it_surely_decides() {
     );
 }
 
+/// A ufw of `status` (`active`, `inactive`) holding the rules `added` lists.
+fn ufw(status: &str, added: &str) -> FirewallState {
+    read_firewall(
+        FirewallBackend::Ufw,
+        &FirewallOutput::new(
+            format!("Status: {status}\nDefault: deny (incoming), allow (outgoing)\n"),
+            added,
+        ),
+    )
+    .unwrap()
+}
+
 /// `plan_firewall`'s notes for portplan's 2881 rule from 198.18.2.10 on
 /// `state`, whether or not it adds anything.
 fn notes_kept(state: &FirewallState) -> Vec<String> {
@@ -432,16 +435,6 @@ fn iptables_and_ufw_name_an_earlier_deny_only_where_it_surely_decides() {
         );
     }
 
-    let ufw = |status: &str, added: &str| {
-        read_firewall(
-            FirewallBackend::Ufw,
-            &FirewallOutput::new(
-                format!("Status: {status}\nDefault: deny (incoming), allow (outgoing)\n"),
-                added,
-            ),
-        )
-        .unwrap()
-    };
     assert_eq!(
         notes_kept(&ufw("active", "ufw deny from 198.18.0.0/16\n")).len(),
         1
@@ -477,16 +470,7 @@ fn iptables_and_ufw_name_an_earlier_deny_only_where_it_surely_decides() {
 /// the entry that covers the planned rule.
 #[test]
 fn an_earlier_accept_narrows_where_a_deny_is_ahead_not_the_deny() {
-    let ufw = |added: &str| {
-        read_firewall(
-            FirewallBackend::Ufw,
-            &FirewallOutput::new(
-                "Status: active\nDefault: deny (incoming), allow (outgoing)\n",
-                added,
-            ),
-        )
-        .unwrap()
-    };
+    let ufw = |added: &str| ufw("active", added);
     let deny = "ufw allow 8080/tcp\nufw deny from 10.0.0.0/8 to any port 8000:8100 proto tcp\n";
     let mut on_tuple = rule_2881("web", &["10.0.0.0/8"]);
     on_tuple.ports = portplan_core::PortRange {
