@@ -489,6 +489,8 @@ fn an_earlier_accept_narrows_where_a_deny_is_ahead_not_the_deny() {
     for before in [
         "ufw limit 2881/tcp\n",
         "ufw allow OpenSSH\n",
+        "ufw limit OpenSSH\n",
+        "ufw allow 2000,2881/tcp\n",
         "ufw allow from 198.18.2.0/24\n",
     ] {
         let state = ufw(&format!("{before}ufw deny from 198.18.0.0/16\n"));
@@ -500,6 +502,17 @@ fn an_earlier_accept_narrows_where_a_deny_is_ahead_not_the_deny() {
             "{before}: {notes:?}"
         );
     }
+
+    // One ufw rule read for both families is one note, whatever the plan's
+    // families.
+    let mut v6 = rule_2881("observer.sql", &["2001:db8::10/128"]);
+    v6.tag = "portplan:observer.sql".into();
+    let both = [rule_2881("observer.sql", &["198.18.2.10/32"]), v6];
+    let change = plan_firewall(&both, &ufw("ufw deny 2881/tcp\n"), false).unwrap();
+    let named: Vec<&String> = (change.notes.iter())
+        .filter(|n| n.contains("comes before portplan's rules"))
+        .collect();
+    assert_eq!(named.len(), 1, "{:?}", change.notes);
 
     let hidden = r#"{"xt":{"type":"match","name":"set"}},{"accept":null}"#;
     let deny = format!("{SADDR_16},{{\"drop\":null}}");

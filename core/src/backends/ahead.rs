@@ -109,15 +109,13 @@ pub fn denied_ahead(state: &FirewallState, placed: &[TaggedRule]) -> Vec<String>
     let foreign = state.foreign();
     let mut around: HashMap<(IpFamily, Transport, IpNet), Vec<usize>> = HashMap::new();
     // Each rule to its first entry read, which orders the notes.
-    let mut first: HashMap<(IpFamily, &str), usize> = HashMap::new();
+    let mut first: HashMap<(Option<IpFamily>, &str), usize> = HashMap::new();
     for (i, deny) in foreign.iter().enumerate() {
         let ahead = !deny.ahead.is_empty() && denies(deny);
         if let Some(net) = parse_net(&deny.source).filter(|_| ahead) {
             let key = (deny.family, deny.transport, net.trunc());
             around.entry(key).or_default().push(i);
-            first
-                .entry((deny.family, rule_of(state, deny)))
-                .or_insert(i);
+            first.entry(rule_of(state, deny)).or_insert(i);
         }
     }
     // By each rule's first entry: the first entry that covers a placed
@@ -133,7 +131,7 @@ pub fn denied_ahead(state: &FirewallState, placed: &[TaggedRule]) -> Vec<String>
             .filter_map(|outer| around.get(&(rule.family, rule.transport, outer)))
             .flatten()
             .filter(|&&i| foreign[i].ahead.iter().any(within))
-            .filter_map(|&i| Some((*first.get(&(rule.family, rule_of(state, &foreign[i])))?, i)))
+            .filter_map(|&i| Some((*first.get(&rule_of(state, &foreign[i]))?, i)))
             .collect();
         order::sort_by_key(&mut rules, |&pair| pair);
         rules.dedup_by_key(|(group, _)| *group);
@@ -152,12 +150,15 @@ pub fn denied_ahead(state: &FirewallState, placed: &[TaggedRule]) -> Vec<String>
 /// per source, transport and port range, each named `family table chain
 /// handle N: what it matches`, so the part before `: `; the others' text is
 /// the rule's own line.
-fn rule_of<'a>(state: &FirewallState, entry: &'a ForeignRule) -> &'a str {
+fn rule_of<'a>(state: &FirewallState, entry: &'a ForeignRule) -> (Option<IpFamily>, &'a str) {
     match state {
-        FirewallState::Nftables(_) => {
-            (entry.text.split_once(": ")).map_or(&entry.text, |(at, _)| at)
-        }
-        _ => &entry.text,
+        FirewallState::Nftables(_) => (
+            None,
+            (entry.text.split_once(": ")).map_or(&entry.text, |(at, _)| at),
+        ),
+        // iptables' and ip6tables' rules are two, whatever their text.
+        FirewallState::Iptables(_) => (Some(entry.family), &entry.text),
+        _ => (None, &entry.text),
     }
 }
 

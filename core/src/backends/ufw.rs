@@ -160,13 +160,23 @@ fn read_line(
     let tag = owned_tag(rule.comment.as_deref(), denies);
     let portless = rule.port.is_none();
     let local = words.windows(2).any(|w| w[0] == "on" && w[1] == "lo");
-    // An application's allow admits what its profile lists, which this
-    // listing does not show (and it is read no further): for the rules
-    // after it, every port from its source, read wide.
-    if rule.action == "allow" && rule.app && !rule.out && !local {
+    // What it may admit, for the rules after it (ufw takes the first rule
+    // that matches), read wide: an allow or a rate-limited one (`limit`,
+    // an allow under the rate), inbound and not on `lo`, on every port
+    // where its ports do not read (an application's profile, a port list).
+    if matches!(rule.action.as_str(), "allow" | "limit") && !rule.out && !local {
+        let ports = match rule.port.as_deref().filter(|_| !rule.app) {
+            Some(port) => parse_ports(port, ':').unwrap_or(super::EVERY_PORT),
+            None => super::EVERY_PORT,
+        };
+        let transports = match rule.proto.as_deref() {
+            Some("tcp") => vec![Transport::Tcp],
+            Some("udp") => vec![Transport::Udp],
+            _ => vec![Transport::Tcp, Transport::Udp],
+        };
         let from = rule.from.as_deref().filter(|f| *f != "any");
-        for transport in [Transport::Tcp, Transport::Udp] {
-            accepts.push(Admits::every_port(transport, from));
+        for transport in transports {
+            accepts.push(Admits::every_port(transport, from).on(ports));
         }
     }
     // No port is every port: `deny from 198.18.0.0/16`, a foreign rule that
@@ -217,25 +227,15 @@ fn read_line(
         let earlier: Vec<&Admits> = accepts.iter().collect();
         state.foreign.extend(super::behind_accepts(read, &earlier));
     }
-    // What it may admit, for the rules after it, read wide: an allow as the
-    // audit reads it, and also a rate-limited one (`limit`: an allow under
-    // the rate) and an application's (its ports are in its profile).
-    if rule.action == "limit" && !rule.out && !local {
-        for &transport in &transports {
-            accepts.push(Admits::every_port(transport, source.as_deref()).on(range));
-        }
-    }
     for transport in transports {
         // What ufw admits once active: an inactive ufw keeps its rules.
         if admits {
-            let open = OpenPort {
+            state.open.push(OpenPort {
                 transport,
                 ports: range,
                 sources: source.iter().cloned().collect(),
                 tag: tag.clone(),
-            };
-            accepts.push(Admits::of(&open));
-            state.open.push(open);
+            });
         }
         let Some(tag) = &tag else {
             continue;
