@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 
 use portplan_core::{
-    Finding, FindingCode, FirewallRule, FirewallState, PlanError, Severity, TaggedRule,
+    Finding, FindingCode, FirewallRule, FirewallState, IpFamily, PlanError, Severity, TaggedRule,
     shell::{TAG_PREFIX, denied_ahead, tagged_rules, unfiltered_families},
 };
 
@@ -97,7 +97,7 @@ pub fn drift(
             fix,
         ));
     }
-    findings.extend(denied(state, &planned, host, strict));
+    findings.extend(denied(state, &planned, &unfiltered, host, strict));
     Ok(findings)
 }
 
@@ -108,12 +108,12 @@ pub fn drift(
 fn denied(
     state: &FirewallState,
     planned: &BTreeSet<TaggedRule>,
+    unfiltered: &[IpFamily],
     host: &str,
     strict: bool,
 ) -> Vec<Finding> {
     // Only where portplan places rules: where no chain drops the family,
     // the findings above say the port is open to everyone.
-    let unfiltered = unfiltered_families(state);
     let planned: Vec<TaggedRule> = (planned.iter())
         .filter(|rule| !unfiltered.contains(&rule.family))
         .cloned()

@@ -50,19 +50,18 @@ impl Admits {
         }
     }
 
-    /// Every port of `transport` from `source` (`None`: anywhere): a ufw
-    /// application's allow, read wide; [`Admits::on`] narrows the ports.
-    pub(super) fn every_port(transport: Transport, source: Option<&str>) -> Admits {
+    /// `ports` of `transport` from `source` (`None`, or one that does not
+    /// read as an address: anywhere), as a ufw rule's words give them.
+    pub(super) fn from_words(
+        transport: Transport,
+        ports: PortRange,
+        source: Option<&str>,
+    ) -> Admits {
         Admits {
             transport,
-            ports: super::EVERY_PORT,
+            ports,
             nets: source.and_then(parse_net).map(|net| vec![net]),
         }
-    }
-
-    /// The same on `ports` only (a rate-limited allow's).
-    pub(super) fn on(self, ports: PortRange) -> Admits {
-        Admits { ports, ..self }
     }
 
     /// Whether it may admit a packet of `transport` from `source`.
@@ -77,13 +76,13 @@ impl Admits {
 /// their [`ForeignRule::ahead`]: that traffic never reaches them (`tcp
 /// dport 22 accept` before `ip saddr 198.18.0.0/16 drop` leaves the drop
 /// ahead on every port but 22). The entries themselves stay as read.
-pub(super) fn behind_accepts(
+pub(super) fn behind_accepts<'a>(
     mut denies: Vec<ForeignRule>,
-    accepts: &[&Admits],
+    accepts: impl Iterator<Item = &'a Admits> + Clone,
 ) -> Vec<ForeignRule> {
     for deny in denies.iter_mut().filter(|d| !d.ahead.is_empty()) {
         let source = parse_net(&deny.source);
-        let taken: Vec<PortRange> = (accepts.iter())
+        let taken: Vec<PortRange> = (accepts.clone())
             .filter(|admits| admits.may_admit(deny.transport, source))
             .filter_map(|admits| admits.ports.intersection(deny.ports))
             .collect();
@@ -208,10 +207,7 @@ fn note(
         // firewalld's rich rules are never read as ahead (priorities decide).
         _ => return None,
     };
-    let more = match n {
-        1 => String::new(),
-        n => format!(", and {} more", n - 1),
-    };
+    let more = super::more(n);
     Some(format!(
         "the {tool} rule `{}` comes before portplan's rules and {verb} {} on {} {} ({}{more}); \
          {why}, so that traffic stays {done}",

@@ -281,16 +281,14 @@ fn read_rule(
         chain.insert_before.get_or_insert(place.number);
     }
     let (chain_id, number) = (place.chain, place.number);
+    let to_dropping = |t: &str| dropping.iter().any(|d| d == t);
     // Logging decides nothing; an accept is read as what it admits.
-    let decides_unseen = |t: &str| {
-        !matches!(t, "ACCEPT" | "DROP" | "REJECT" | "LOG" | "NFLOG")
-            && !dropping.iter().any(|d| d == t)
-    };
+    let decides_unseen =
+        |t: &str| !matches!(t, "ACCEPT" | "DROP" | "REJECT" | "LOG" | "NFLOG") && !to_dropping(t);
     // Its own `ahead` does not matter: it is no deny.
     place.decided |= saved.target.as_deref().is_some_and(decides_unseen);
     // A goto elsewhere, before any catch-all: rules after it never see what
     // it takes. `read_family` keeps it where the chain drops (`super::GOTO`).
-    let to_dropping = |t: &str| dropping.iter().any(|d| d == t);
     if let Some(target) =
         (saved.target.as_deref()).filter(|t| saved.goto && !to_dropping(t) && !after_catch_all)
     {
@@ -379,8 +377,9 @@ fn read_rule(
                 ahead: if ahead { vec![*ports] } else { Vec::new() },
             }));
         }
-        let accepts: Vec<&super::ahead::Admits> = place.accepts.iter().collect();
-        state.foreign.extend(super::behind_accepts(read, &accepts));
+        state
+            .foreign
+            .extend(super::behind_accepts(read, place.accepts.iter()));
     }
     let ports = ranges[0];
     if let Some(tag) = tag {

@@ -852,11 +852,10 @@ fn read_item(
                 };
                 read.extend(udp.foreign(action, handle, ahead));
             }
-            let accepts: Vec<&super::ahead::Admits> = (before.accepts.iter())
+            let accepts = (before.accepts.iter())
                 .filter(|(i, _)| *i == index)
-                .map(|(_, admits)| admits)
-                .collect();
-            state.foreign.extend(super::behind_accepts(read, &accepts));
+                .map(|(_, admits)| admits);
+            state.foreign.extend(super::behind_accepts(read, accepts));
         }
         return Ok(());
     };

@@ -176,7 +176,7 @@ fn read_line(
         };
         let from = rule.from.as_deref().filter(|f| *f != "any");
         for transport in transports {
-            accepts.push(Admits::every_port(transport, from).on(ports));
+            accepts.push(Admits::from_words(transport, ports, from));
         }
     }
     // No port is every port: `deny from 198.18.0.0/16`, a foreign rule that
@@ -220,12 +220,15 @@ fn read_line(
         // ufw appends portplan's rules after every rule it holds; an
         // interface, a direction, a `to` address or logging is a match not
         // judged (read narrow), and an inactive ufw filters nothing.
-        for entry in read.iter_mut().filter(|_| state.active && !rule.other) {
-            entry.ahead = vec![entry.ports];
+        if state.active && !rule.other {
+            for entry in &mut read {
+                entry.ahead = vec![entry.ports];
+            }
         }
         // The rules read so far come before it: ufw takes the first match.
-        let earlier: Vec<&Admits> = accepts.iter().collect();
-        state.foreign.extend(super::behind_accepts(read, &earlier));
+        state
+            .foreign
+            .extend(super::behind_accepts(read, accepts.iter()));
     }
     for transport in transports {
         // What ufw admits once active: an inactive ufw keeps its rules.
