@@ -107,16 +107,22 @@ pub struct ForeignRule {
     /// where it matches nothing but what the fields above say (no interface,
     /// state, direction or other match). nftables and iptables: before the
     /// catch-all of its input chain (nftables: or in another input chain),
-    /// after no jump, goto, verdict map, queue or return of its chain, less
-    /// the ports an accept before it may admit from its source (`tcp dport
-    /// 22 accept` before `ip saddr 198.18.0.0/16 drop` leaves it ahead on
-    /// every port but 22); ufw: an active ufw's rule (ufw appends
+    /// after no goto, verdict map, queue or return of its chain and no jump
+    /// to a chain that may accept (fail2ban's never does), less the ports
+    /// an accept before it may admit from its source (`tcp dport 22 accept`
+    /// before `ip saddr 198.18.0.0/16 drop` leaves it ahead on every port
+    /// but 22); ufw: an active ufw's rule (ufw appends
     /// portplan's after it), less what an allow or limit before it may
-    /// admit; firewalld: none. Read narrow, unlike a goto: a drop, reject or
-    /// deny ahead on the ports and source of a rule portplan places drops
-    /// what that rule admits, and `plan-firewall` says so in a note (the
-    /// audit, in a finding). Ports rather than a flag, so that the rule
-    /// itself stays one entry as read, which `collisions` compares whole.
+    /// admit; firewalld: a drop or reject rich rule of the serving zone of
+    /// priority 0 or below, less what an accept of a lower priority (or an
+    /// equal negative one) or a policy to the host asked before the zone
+    /// may admit, and none where the policies and direct rules are not
+    /// known (only the binary's D-Bus dump carries them) or a direct rule
+    /// exists. Read narrow, unlike a goto: a drop, reject or deny ahead on
+    /// the ports and source of a rule portplan places drops what that rule
+    /// admits, and `plan-firewall` says so in a note (the audit, in a
+    /// finding). Ports rather than a flag, so that the rule itself stays
+    /// one entry as read, which `collisions` compares whole.
     ///
     /// A state written as JSON before this field was reads as none.
     #[serde(default)]

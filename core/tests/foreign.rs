@@ -531,3 +531,278 @@ fn an_earlier_accept_narrows_where_a_deny_is_ahead_not_the_deny() {
     assert_eq!(one.len(), 1, "{one:?}");
     assert!(one[0].contains("saddr 198.18.2.12/32 drop`"), "{one:?}");
 }
+
+/// Zone public serving the host with `rich` as its rich rules, as the
+/// binary's D-Bus dump gives it, with the runtime's `policies` (as
+/// `--list-all-policies` prints them; `None`: not known) and no direct rule.
+fn firewalld(rich: &[&str], policies: Option<&str>) -> FirewallState {
+    firewalld_dump(rich, policies, &[], &[])
+}
+
+/// [`firewalld`] with `direct` rules and `ipsets` (name, entries).
+fn firewalld_dump(
+    rich: &[&str],
+    policies: Option<&str>,
+    direct: &[&str],
+    ipsets: &[(&str, &[&str])],
+) -> FirewallState {
+    let ipsets: Vec<serde_json::Value> = (ipsets.iter())
+        .map(|(name, entries)| serde_json::json!({"name": name, "entries": entries}))
+        .collect();
+    let dump = |policies: Option<&str>| {
+        let mut dump = serde_json::json!({
+            "default-zone": "public",
+            "zones": [{"name": "public", "target": "default", "sources": [], "ports": [],
+                       "rich-rules": rich}],
+            "ipsets": ipsets,
+        });
+        if let Some(policies) = policies {
+            dump["policies"] = policies.into();
+            dump["direct"] = direct.into();
+        }
+        dump.to_string()
+    };
+    let output = FirewallOutput {
+        main: dump(policies),
+        extra: dump(None),
+        zone: Some("public".into()),
+    };
+    read_firewall(FirewallBackend::Firewalld, &output).unwrap()
+}
+
+/// firewalld's own policy, as 1.3 lists it: ICMPv6 only.
+const HOST_IPV6: &str = "allow-host-ipv6 (active)\n  priority: -15000\n  target: CONTINUE\n  ingress-zones: ANY\n  egress-zones: HOST\n  services: \n  ports: \n  protocols: \n  masquerade: no\n  forward-ports: \n  source-ports: \n  icmp-blocks: \n  rich rules: \n\trule family=\"ipv6\" icmp-type name=\"neighbour-advertisement\" accept\n";
+
+const DROP_16: &str = r#"rule family="ipv4" source address="198.18.0.0/16" drop"#;
+
+/// A policy to the host with `priority`, `settings` (`key: value` lines)
+/// and `rich` rules.
+fn policy(priority: i32, settings: &str, rich: &str) -> String {
+    format!(
+        "{HOST_IPV6}mine (active)\n  priority: {priority}\n  target: CONTINUE\n  ingress-zones: ANY\n  egress-zones: HOST\n{settings}  rich rules: \n{rich}"
+    )
+}
+
+/// firewalld.richlanguage(5): a zone's drop and reject rich rules of
+/// priority 0 are walked before its accepts (portplan's among them), those
+/// of a negative priority before both. Such a deny on a planned source is a
+/// note naming it, as on the other tools; read narrow: not one asked after
+/// the accepts, with another condition, limited, behind an accept of an
+/// equal or lower priority or of a policy asked before the zone, or where
+/// the policies are not known.
+#[test]
+fn firewalld_notes_an_earlier_rich_deny_only_where_it_surely_decides() {
+    let named = [
+        DROP_16,
+        r#"rule priority="-3" family="ipv4" source address="198.18.2.0/24" drop"#,
+        r#"rule family="ipv4" port port="2881" protocol="tcp" reject"#,
+        r#"rule family="ipv4" source address="198.18.2.10" log prefix="blocked" level="warning" limit value="1/m" reject type="icmp-host-prohibited""#,
+        r#"rule source address="198.18.2.0/24" drop"#,
+    ];
+    for deny in named {
+        for policies in [HOST_IPV6.to_string(), policy(5, "  ports: 2881/tcp\n", "")] {
+            let notes = notes(&firewalld(&[deny], Some(&policies)), &[]);
+            assert_eq!(notes.len(), 1, "{deny}: {notes:?}");
+            assert!(
+                notes[0].contains(&format!(
+                    "the firewalld rule `{deny}` comes before portplan's rules and"
+                )) && notes[0].contains("198.18.2.10/32 on tcp 2881"),
+                "{notes:?}"
+            );
+        }
+    }
+    // An accept of another port before it leaves it ahead on this one.
+    let other_port = r#"rule priority="-5" family="ipv4" source address="198.18.0.0/16" port port="22" protocol="tcp" accept"#;
+    assert_eq!(
+        notes(&firewalld(&[other_port, DROP_16], Some(HOST_IPV6)), &[]).len(),
+        1
+    );
+
+    let no_note = |rich: &[&str], policies: Option<&str>| {
+        let notes = notes(&firewalld(rich, policies), &[]);
+        assert!(notes.is_empty(), "{rich:?} {policies:?}: {notes:?}");
+    };
+    // The policies not known (a dump without them, text without their blocks).
+    no_note(&[DROP_16], None);
+    for deny in [
+        r#"rule priority="1" family="ipv4" source address="198.18.0.0/16" drop"#,
+        r#"rule priority="x" family="ipv4" source address="198.18.0.0/16" drop"#,
+        r#"rule family="ipv4" source address="198.18.0.0/16" destination address="198.18.9.9" drop"#,
+        r#"rule family="ipv4" source not address="10.0.0.0/8" drop"#,
+        r#"rule family="ipv4" source address="198.18.0.0/16" drop limit value="1/s""#,
+        r#"rule family="ipv4" source address="198.18.0.0/16" service name="ssh" drop"#,
+        r#"rule family="ipv4" source address="198.18.0.0/16" port port="2882" protocol="tcp" drop"#,
+        r#"rule family="ipv4" source address="198.18.2.11" drop"#,
+        r#"rule family="ipv4" source address="198.18.0.0/16" port port="2881" protocol="udp" drop"#,
+        r#"rule family="ipv6" drop"#,
+    ] {
+        no_note(&[deny], Some(HOST_IPV6));
+    }
+    // An accept asked first: of a lower priority, or of the same negative one
+    // (their order is undefined), on the port, from the source or anywhere.
+    for accept in [
+        r#"rule priority="-5" family="ipv4" source address="198.18.2.0/24" port port="2800-2900" protocol="tcp" accept"#,
+        r#"rule priority="-1" port port="2881" protocol="tcp" accept"#,
+        r#"rule priority="-1" family="ipv4" source address="198.18.0.0/16" accept"#,
+    ] {
+        no_note(&[accept, DROP_16], Some(HOST_IPV6));
+    }
+    let same = r#"rule priority="-2" family="ipv4" port port="2881" protocol="tcp" accept"#;
+    let drop_2 = r#"rule priority="-2" family="ipv4" source address="198.18.0.0/16" drop"#;
+    no_note(&[drop_2, same], Some(HOST_IPV6));
+    // An accept of priority 0 is walked after the deny: named.
+    let zero = r#"rule family="ipv4" source address="198.18.2.0/24" port port="2881" protocol="tcp" accept"#;
+    let notes_zero = notes(&firewalld(&[DROP_16, zero], Some(HOST_IPV6)), &[]);
+    assert_eq!(notes_zero.len(), 1, "{notes_zero:?}");
+    // A policy to the host asked before the zones that may accept it.
+    for (settings, rich) in [
+        ("  ports: 2881/tcp\n", ""),
+        ("  services: ssh\n", ""),
+        ("  protocols: tcp\n", ""),
+        ("  target: ACCEPT\n", ""),
+        (
+            "",
+            "\trule family=\"ipv4\" source address=\"198.18.2.0/24\" accept\n",
+        ),
+        (
+            "",
+            "\trule family=\"ipv4\" source address=\"198.18.2.0/24 accept\n",
+        ),
+    ] {
+        no_note(&[DROP_16], Some(&policy(-10, settings, rich)));
+    }
+}
+
+/// Read wide, also: an accept asked first that names a service (its ports
+/// are not read) or an operator's ipset (its members are not read); a
+/// policy that forwards a port (`firewall-cmd` lists each on a line of its
+/// own); a direct rule (firewalld's iptables backend asks them first); and
+/// the policies not known, as from `firewall-cmd` text. A deny on an empty
+/// ipset of portplan's denies nothing; one without a source that is not
+/// ahead is not a rule on a planned tuple.
+#[test]
+fn firewalld_reads_wide_what_may_accept_before_a_deny() {
+    let no_note = |state: FirewallState| {
+        let notes = notes(&state, &[]);
+        assert!(notes.is_empty(), "{notes:?}");
+    };
+    for accept in [
+        r#"rule priority="-1" family="ipv4" source address="198.18.2.0/24" service name="app" accept"#,
+        r#"rule priority="-1" family="ipv4" source ipset="office" port port="2881" protocol="tcp" accept"#,
+    ] {
+        no_note(firewalld(&[accept, DROP_16], Some(HOST_IPV6)));
+    }
+    let forwards = format!(
+        "{HOST_IPV6}mine (active)\n  priority: -1\n  target: CONTINUE\n  ingress-zones: ANY\n  \
+         egress-zones: HOST\n  forward-ports: \n\tport=80:proto=tcp:toport=2881:toaddr=\n  rich rules: \n"
+    );
+    no_note(firewalld(&[DROP_16], Some(&forwards)));
+    no_note(firewalld_dump(
+        &[DROP_16],
+        Some(HOST_IPV6),
+        &["ipv4 filter INPUT 0 -p tcp --dport 2881 -j ACCEPT"],
+        &[],
+    ));
+    let text = format!(
+        "public (default, active)\n  target: default\n  ports: \n  rich rules: \n\t{DROP_16}\n{HOST_IPV6}"
+    );
+    let output = FirewallOutput {
+        main: text.clone(),
+        extra: text,
+        zone: Some("public".into()),
+    };
+    no_note(read_firewall(FirewallBackend::Firewalld, &output).unwrap());
+    let on_ipset = r#"rule family="ipv4" source ipset="portplan-empty" drop"#;
+    no_note(firewalld_dump(
+        &[on_ipset],
+        Some(HOST_IPV6),
+        &[],
+        &[("portplan-empty", &[])],
+    ));
+    // Without a source and not ahead: not on the tuple of a rule for everyone.
+    let later = r#"rule priority="1" family="ipv4" port port="2881" protocol="tcp" drop"#;
+    let state = firewalld(&[later], Some(HOST_IPV6));
+    let everyone = [rule_2881("observer.sql", &["0.0.0.0/0"])];
+    let change = plan_firewall(&everyone, &state, false).unwrap();
+    assert!(change.notes.is_empty(), "{:?}", change.notes);
+    // Ahead, it is: refused as on the other tools, naming it.
+    let ahead = r#"rule family="ipv4" port port="2881" protocol="tcp" drop"#;
+    let e = plan_firewall(&everyone, &firewalld(&[ahead], Some(HOST_IPV6)), false).unwrap_err();
+    assert!(
+        e.problems[0].message.contains("did not write (drop)"),
+        "{e}"
+    );
+}
+
+/// fail2ban's jump before a deny: the deny went unnamed on every host that
+/// runs fail2ban, read as after a jump that may decide. A chain that never
+/// accepts (a reject per banned source, then a return) leaves the deny
+/// ahead; one that may let the packet go (an accept, a jump on, a queue),
+/// or a goto to it, does not.
+#[test]
+fn a_jump_to_a_chain_that_never_accepts_leaves_a_deny_ahead() {
+    let iptables = |jump: &str, f2b: &[&str]| {
+        let f2b: String = f2b.iter().map(|r| format!("-A f2b-sshd {r}\n")).collect();
+        let saved = format!(
+            "*filter\n:INPUT DROP [0:0]\n:f2b-sshd - [0:0]\n\
+             -A INPUT -p tcp -m multiport --dports 22 {jump} f2b-sshd\n\
+             -A INPUT -s 198.18.0.0/16 -j DROP\n{f2b}COMMIT\n"
+        );
+        read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(saved, "")).unwrap()
+    };
+    let banned = "-s 203.0.113.5/32 -j REJECT --reject-with icmp-port-unreachable";
+    for f2b in [
+        &[banned, "-j RETURN"][..],
+        &[banned],
+        &["-j RETURN"],
+        &["-j LOG", "-j DROP"],
+    ] {
+        let notes = notes(&iptables("-j", f2b), &[]);
+        assert_eq!(notes.len(), 1, "{f2b:?}: {notes:?}");
+        assert!(notes[0].starts_with("the iptables rule `-A INPUT -s 198.18.0.0/16 -j DROP`"));
+    }
+    for (jump, f2b) in [
+        ("-j", &["-s 10.0.0.1/32 -j ACCEPT", "-j RETURN"][..]),
+        ("-j", &[banned, "-j other"]),
+        ("-j", &["-j NFQUEUE --queue-num 1"]),
+        ("-g", &[banned, "-j RETURN"]),
+    ] {
+        let notes = notes(&iptables(jump, f2b), &[]);
+        assert!(notes.is_empty(), "{jump} {f2b:?}: {notes:?}");
+    }
+
+    let nft = |f2b: &[&str]| {
+        let rule = |chain: &str, handle: usize, expr: &str| {
+            format!(
+                r#"{{"rule":{{"family":"inet","table":"filter","chain":"{chain}","handle":{handle},"expr":[{expr}]}}}}"#
+            )
+        };
+        let ssh = r#"{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":22}}"#;
+        let mut items = vec![
+            r#"{"table":{"family":"inet","name":"filter","handle":1}}"#.to_string(),
+            r#"{"chain":{"family":"inet","table":"filter","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}}"#.to_string(),
+            r#"{"chain":{"family":"inet","table":"filter","name":"f2b","handle":2}}"#.to_string(),
+            rule("input", 4, &format!(r#"{ssh},{{"jump":{{"target":"f2b"}}}}"#)),
+            rule("input", 5, &format!(r#"{SADDR_16},{{"drop":null}}"#)),
+        ];
+        items.extend(
+            f2b.iter()
+                .enumerate()
+                .map(|(i, expr)| rule("f2b", 6 + i, expr)),
+        );
+        let json = format!(r#"{{"nftables":[{}]}}"#, items.join(","));
+        read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(json, "")).unwrap()
+    };
+    let banned = r#"{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"203.0.113.5"}},{"reject":null}"#;
+    let back = r#"{"return":null}"#;
+    for f2b in [&[banned, back][..], &[banned], &[back]] {
+        assert_eq!(notes(&nft(f2b), &[]).len(), 1, "{f2b:?}");
+    }
+    let accept = r#"{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"10.0.0.1"}},{"accept":null}"#;
+    let on = r#"{"jump":{"target":"other"}}"#;
+    let queue = r#"{"queue":{"num":1}}"#;
+    for f2b in [&[accept, back][..], &[banned, on], &[queue]] {
+        let notes = notes(&nft(f2b), &[]);
+        assert!(notes.is_empty(), "{f2b:?}: {notes:?}");
+    }
+}

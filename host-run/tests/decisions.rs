@@ -538,6 +538,51 @@ fn the_audit_names_an_earlier_drop_of_a_planned_source() {
     );
 }
 
+/// firewalld walks a zone's drop rich rules before its accepts: one added
+/// after portplan's rule on its source is an error of the audit (and where
+/// the active policies are not known, as in a dump without them, nothing
+/// is said).
+#[test]
+fn the_audit_names_an_earlier_firewalld_drop_of_a_planned_source() {
+    let zone = |policies: Option<&str>| {
+        let dump = |policies: Option<&str>| {
+            let mut dump = serde_json::json!({
+                "default-zone": "public",
+                "zones": [{"name": "public", "target": "default", "sources": [], "ports": [],
+                           "rich-rules": [
+                    r#"rule family="ipv4" source address="198.18.2.10" port port="2881" protocol="tcp" log prefix="portplan:observer.sql" level="info" limit value="1/h" accept"#,
+                    r#"rule family="ipv4" source address="198.18.0.0/16" drop"#]}],
+                "ipsets": [],
+            });
+            if let Some(policies) = policies {
+                dump["policies"] = policies.into();
+            }
+            dump.to_string()
+        };
+        let output = FirewallOutput {
+            main: dump(policies),
+            extra: dump(None),
+            zone: Some("public".into()),
+        };
+        portplan_core::read_firewall(FirewallBackend::Firewalld, &output).unwrap()
+    };
+    let host = "allow-host-ipv6 (active)\n  priority: -15000\n  target: CONTINUE\n  egress-zones: HOST\n  rich rules: \n";
+    let rules = vec![rule("observer.sql", 2881, &["198.18.2.10/32"])];
+    let findings = portplan_run::drift(&rules, &zone(Some(host)), "obs1", true).unwrap();
+    let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(findings.len(), 1, "{messages:#?}");
+    assert_eq!(findings[0].severity, Severity::Error);
+    assert!(
+        messages[0].starts_with(
+            "firewalld: the firewalld rule `rule family=\"ipv4\" source address=\"198.18.0.0/16\" \
+             drop` comes before portplan's rules and drops 198.18.2.10/32 on tcp 2881"
+        ),
+        "{messages:#?}"
+    );
+    let findings = portplan_run::drift(&rules, &zone(None), "obs1", true).unwrap();
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
 #[test]
 fn iptables_and_ufw_changes_have_exact_inverses() {
     let tagged = |source: &str, port: u16, spec: &str| {

@@ -383,12 +383,45 @@ class OpenAndProbe:
                 if r["destination"] == destination.name
                 and (r["destination"], r["port"]) in allowed}
 
+    def unshadowed(self, host, backend):
+        """The probe connects, and the next `open` succeeds naming no earlier
+        deny."""
+        self.assertEqual(set(self.from_ocp1(host).values()), {"connected"})
+        again = self.open(host, backend)
+        self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
+        warnings = json.loads(again.stdout)["warnings"]
+        self.assertFalse([w for w in warnings if "comes before portplan's rules" in w], warnings)
+
+    def shadowed(self, host, backend, deny, undeny, named):
+        """Opened, the probe connects; with `deny` put first, it does not,
+        and the next `open` succeeds with a warning naming the rule."""
+        opened = self.open(host, backend)
+        self.assertEqual(opened.returncode, 0, opened.stdout + opened.stderr)
+        before = self.from_ocp1(host)
+        self.assertTrue(before)
+        self.assertEqual(set(before.values()), {"connected"}, before)
+        self.assertFalse([w for w in json.loads(opened.stdout)["warnings"]
+                          if "comes before portplan's rules" in w])
+        host.run(*deny)
+        try:
+            after = self.from_ocp1(host)
+            self.assertEqual(set(after.values()), {"timeout"}, after)
+            again = self.open(host, backend)
+            self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
+            warnings = json.loads(again.stdout)["warnings"]
+            self.assertTrue([w for w in warnings
+                             if named in w and "comes before portplan's rules and drops" in w],
+                            warnings)
+        finally:
+            host.run(*undeny)
+
 
 class WhatHostRulesCannotSee(OpenAndProbe, unittest.TestCase):
-    """A firewalld zone bound to a source, and an earlier ufw deny: portplan's
-    rules are in place, yet the traffic does not get through. The probe
-    shows it; `portplan open` then refuses (firewalld, naming the zone) or
-    warns (ufw, naming the rule)."""
+    """A firewalld zone bound to a source, an earlier firewalld rich rule
+    that drops, and an earlier ufw deny: portplan's rules are in place, yet
+    the traffic does not get through. The probe shows it; `portplan open`
+    then refuses (firewalld's zone, naming it) or warns (the rules, naming
+    them)."""
 
     @classmethod
     def setUpClass(cls):
@@ -427,6 +460,52 @@ class WhatHostRulesCannotSee(OpenAndProbe, unittest.TestCase):
                           again.stdout + again.stderr)
         finally:
             self.firewalld.run("firewall-cmd", "--zone=internal", "--remove-source=198.18.6.10/32")
+
+    def test_an_earlier_firewalld_rich_drop_is_seen_and_named(self):
+        """firewalld walks a zone's drop and reject rich rules before its
+        accepts (firewalld.richlanguage(5)), so one added after portplan's
+        rules still shuts them; `open` names it, having read the runtime's
+        policies (firewalld's own allow-host-ipv6 accepts only ICMPv6)."""
+        drop = 'rule family="ipv4" source address="198.18.0.0/16" drop'
+        self.shadowed(self.firewalld, "firewalld",
+                      ("firewall-cmd", f"--add-rich-rule={drop}"),
+                      ("firewall-cmd", f"--remove-rich-rule={drop}"),
+                      f"the firewalld rule `{drop}`")
+
+    def test_a_firewalld_drop_walked_after_portplans_rules_is_not_named(self):
+        """Read narrow: of a positive priority, the same drop is walked after
+        the zone's accepts; and a policy to the host of a negative priority
+        that accepts every port decides before the zone. The probe connects,
+        and no warning says otherwise."""
+        later = 'rule priority="1" family="ipv4" source address="198.18.0.0/16" drop'
+        drop = 'rule family="ipv4" source address="198.18.0.0/16" drop'
+        opened = self.open(self.firewalld, "firewalld")
+        self.assertEqual(opened.returncode, 0, opened.stdout + opened.stderr)
+        self.assertTrue(self.from_ocp1(self.firewalld))
+        steps = [
+            [("firewall-cmd", f"--add-rich-rule={later}")],
+            [("firewall-cmd", "--permanent", "--new-policy=ocp-first"),
+             ("firewall-cmd", "--permanent", "--policy=ocp-first", "--set-priority=-5"),
+             ("firewall-cmd", "--permanent", "--policy=ocp-first", "--add-ingress-zone=ANY"),
+             ("firewall-cmd", "--permanent", "--policy=ocp-first", "--add-egress-zone=HOST"),
+             *[("firewall-cmd", "--permanent", "--policy=ocp-first", f"--add-port=1-65535/{t}")
+               for t in ("tcp", "udp")],
+             ("firewall-cmd", "--reload"),
+             ("firewall-cmd", f"--add-rich-rule={drop}")],
+        ]
+        undo = [("firewall-cmd", f"--remove-rich-rule={later}"),
+                ("firewall-cmd", f"--remove-rich-rule={drop}"),
+                ("firewall-cmd", "--permanent", "--delete-policy=ocp-first"),
+                ("firewall-cmd", "--reload")]
+        try:
+            for step in steps:
+                for argv in step:
+                    self.firewalld.run(*argv)
+                self.unshadowed(self.firewalld, "firewalld")
+        finally:
+            for argv in undo:
+                self.firewalld.run(*argv, check=False)
+        self.assertNotIn("198.18.0.0/16", self.firewalld.run("firewall-cmd", "--list-all"))
 
     def test_an_earlier_ufw_deny_is_seen_and_named(self):
         opened = self.open(self.ufw, "ufw")
@@ -490,29 +569,6 @@ class EarlierDenies(OpenAndProbe, unittest.TestCase):
         cls.lan.close()
         shutil.rmtree(cls.work, ignore_errors=True)
 
-    def shadowed(self, host, backend, deny, undeny, named):
-        """Opened, the probe connects; with `deny` put first, it does not,
-        and the next `open` succeeds with a warning naming the rule."""
-        opened = self.open(host, backend)
-        self.assertEqual(opened.returncode, 0, opened.stdout + opened.stderr)
-        before = self.from_ocp1(host)
-        self.assertTrue(before)
-        self.assertEqual(set(before.values()), {"connected"}, before)
-        self.assertFalse([w for w in json.loads(opened.stdout)["warnings"]
-                          if "comes before portplan's rules" in w])
-        host.run(*deny)
-        try:
-            after = self.from_ocp1(host)
-            self.assertEqual(set(after.values()), {"timeout"}, after)
-            again = self.open(host, backend)
-            self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
-            warnings = json.loads(again.stdout)["warnings"]
-            self.assertTrue([w for w in warnings
-                             if named in w and "comes before portplan's rules and drops" in w],
-                            warnings)
-        finally:
-            host.run(*undeny)
-
     def test_an_earlier_nftables_drop_is_seen_and_named(self):
         self.shadowed(self.nft, "nftables",
                       ("nft", "insert", "rule", "inet", "filter", "input",
@@ -520,6 +576,22 @@ class EarlierDenies(OpenAndProbe, unittest.TestCase):
                       ("sh", "-c", NFT_UNDROP),
                       "the nftables rule `inet filter input handle ")
         self.assertNotIn("198.18.0.0/16", self.nft.run("nft", "list", "ruleset"))
+
+    def test_an_earlier_iptables_drop_after_fail2bans_jump_is_named(self):
+        """fail2ban's jump (iptables-multiport: a chain of a reject per banned
+        source, then a return) before the drop decides nothing the drop
+        would: the drop is still named."""
+        ban = ("iptables -N f2b-sshd && "
+               "iptables -A f2b-sshd -s 198.19.255.5/32 -j REJECT && "
+               "iptables -A f2b-sshd -j RETURN && "
+               "iptables -I INPUT 1 -p tcp -m multiport --dports 22 -j f2b-sshd && "
+               "iptables -I INPUT 2 -s 198.18.0.0/16 -j DROP")
+        unban = ("iptables -D INPUT -s 198.18.0.0/16 -j DROP; "
+                 "iptables -D INPUT -p tcp -m multiport --dports 22 -j f2b-sshd; "
+                 "iptables -F f2b-sshd; iptables -X f2b-sshd")
+        self.shadowed(self.iptables, "iptables", ("sh", "-c", ban), ("sh", "-c", unban),
+                      "the iptables rule `-A INPUT -s 198.18.0.0/16 -j DROP`")
+        self.assertNotIn("f2b-sshd", self.iptables.run("iptables-save"))
 
     def test_a_drop_after_portplans_rules_is_not_named(self):
         """Read narrow: the same drop appended after portplan's accepts
@@ -530,12 +602,7 @@ class EarlierDenies(OpenAndProbe, unittest.TestCase):
         self.nft.run("nft", "add", "rule", "inet", "filter", "input",
                      "ip", "saddr", "198.18.0.0/16", "drop")
         try:
-            self.assertEqual(set(self.from_ocp1(self.nft).values()), {"connected"})
-            again = self.open(self.nft, "nftables")
-            self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
-            warnings = json.loads(again.stdout)["warnings"]
-            self.assertFalse([w for w in warnings if "comes before portplan's rules" in w],
-                             warnings)
+            self.unshadowed(self.nft, "nftables")
         finally:
             self.nft.run("sh", "-c", NFT_UNDROP)
             self.assertNotIn("198.18.0.0/16", self.nft.run("nft", "list", "ruleset"))

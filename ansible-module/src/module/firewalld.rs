@@ -46,6 +46,8 @@ const PATH: &str = "/org/fedoraproject/FirewallD1";
 const CONFIG_PATH: &str = "/org/fedoraproject/FirewallD1/config";
 const ZONE: &str = "org.fedoraproject.FirewallD1.zone";
 const IPSET: &str = "org.fedoraproject.FirewallD1.ipset";
+const POLICY: &str = "org.fedoraproject.FirewallD1.policy";
+const DIRECT: &str = "org.fedoraproject.FirewallD1.direct";
 const CONFIG: &str = "org.fedoraproject.FirewallD1.config";
 const CONFIG_ZONE: &str = "org.fedoraproject.FirewallD1.config.zone";
 const CONFIG_IPSET: &str = "org.fedoraproject.FirewallD1.config.ipset";
@@ -299,8 +301,50 @@ impl Bus {
             default_zone: default_zone.to_string(),
             zones,
             ipsets,
+            // What decides before the zones decides now: the runtime's.
+            policies: (!permanent).then(|| self.policies()).transpose()?,
+            direct: if permanent {
+                Vec::new()
+            } else {
+                self.direct()?
+            },
         };
         serde_json::to_string(&dump).map_err(|e| e.to_string())
+    }
+
+    /// The runtime's active policies and their settings (firewalld 0.9 and
+    /// later, which the D-Bus reads need anyway: `has_settings_dicts`), as
+    /// `firewall-cmd --list-all-policies` prints what core reads of them.
+    fn policies(&self) -> Result<String, String> {
+        let active: HashMap<String, HashMap<String, Vec<String>>> =
+            self.call(PATH, POLICY, "getActivePolicies", &())?;
+        let mut names: Vec<String> = active.into_keys().collect();
+        // A hash map's order is not the daemon's: sorted, for the same
+        // bytes from the same firewall.
+        names.sort();
+        let mut text = String::new();
+        for name in names {
+            let settings: HashMap<String, OwnedValue> = self
+                .call(PATH, POLICY, "getPolicySettings", &(name.as_str(),))
+                .map_err(|e| format!("policy {name}: {e}"))?;
+            text.push_str(&policy_text(&name, &settings)?);
+        }
+        Ok(text)
+    }
+
+    /// The runtime's direct rules and passthroughs, as core lists them
+    /// (`ipv4 filter INPUT 0 -j ACCEPT`, `ipv4 passthrough -I INPUT ...`).
+    fn direct(&self) -> Result<Vec<String>, String> {
+        let rules: Vec<(String, String, String, i32, Vec<String>)> =
+            self.call(PATH, DIRECT, "getAllRules", &())?;
+        let passthroughs: Vec<(String, Vec<String>)> =
+            self.call(PATH, DIRECT, "getAllPassthroughs", &())?;
+        let rules = (rules.into_iter()).map(|(ipv, table, chain, priority, args)| {
+            format!("{ipv} {table} {chain} {priority} {}", args.join(" "))
+        });
+        let passthroughs = (passthroughs.into_iter())
+            .map(|(ipv, args)| format!("{ipv} passthrough {}", args.join(" ")));
+        Ok(rules.chain(passthroughs).collect())
     }
 
     /// One zone's settings dictionary, of the runtime or the permanent side.
@@ -449,23 +493,67 @@ fn zone_of(
     name: String,
     settings: &HashMap<String, OwnedValue>,
 ) -> Result<FirewalldDbusZone, String> {
-    let ports: Vec<(String, String)> = setting(settings, &name, "ports")?.unwrap_or_default();
+    let owner = format!("zone {name}");
     Ok(FirewalldDbusZone {
-        target: setting(settings, &name, "target")?.unwrap_or_else(|| "default".into()),
-        sources: setting(settings, &name, "sources")?.unwrap_or_default(),
-        ports: ports
-            .into_iter()
-            .map(|(port, protocol)| format!("{port}/{protocol}"))
-            .collect(),
-        rich_rules: setting(settings, &name, "rules_str")?.unwrap_or_default(),
+        target: setting(settings, &owner, "target")?.unwrap_or_else(|| "default".into()),
+        sources: setting(settings, &owner, "sources")?.unwrap_or_default(),
+        ports: port_pairs(settings, &owner, "ports")?,
+        rich_rules: setting(settings, &owner, "rules_str")?.unwrap_or_default(),
         name,
     })
 }
 
-/// One key of a zone's settings as `T`; `None` when firewalld left it out.
+/// A list of `(port, protocol)` pairs as `PORT/PROTOCOL` words, as
+/// `firewall-cmd` prints them; empty when firewalld left it out.
+fn port_pairs(
+    settings: &HashMap<String, OwnedValue>,
+    owner: &str,
+    key: &str,
+) -> Result<Vec<String>, String> {
+    let pairs: Vec<(String, String)> = setting(settings, owner, key)?.unwrap_or_default();
+    Ok(pairs
+        .into_iter()
+        .map(|(port, protocol)| format!("{port}/{protocol}"))
+        .collect())
+}
+
+/// One policy as `firewall-cmd --info-policy` prints the keys core reads
+/// (a key firewalld leaves out is empty; `priority`: 0, its default).
+fn policy_text(name: &str, settings: &HashMap<String, OwnedValue>) -> Result<String, String> {
+    let owner = format!("policy {name}");
+    let words = |key: &str| -> Result<String, String> {
+        let words: Vec<String> = setting(settings, &owner, key)?.unwrap_or_default();
+        Ok(words.join(" "))
+    };
+    let priority: i32 = setting(settings, &owner, "priority")?.unwrap_or(0);
+    let target: String = setting(settings, &owner, "target")?.unwrap_or_else(|| "CONTINUE".into());
+    let forwards: Vec<(String, String, String, String)> =
+        setting(settings, &owner, "forward_ports")?.unwrap_or_default();
+    let forwards: Vec<String> = (forwards.into_iter())
+        .map(|(port, proto, toport, toaddr)| {
+            format!("port={port}:proto={proto}:toport={toport}:toaddr={toaddr}")
+        })
+        .collect();
+    let rich: Vec<String> = setting(settings, &owner, "rich_rules")?.unwrap_or_default();
+    let rich: String = rich.iter().map(|rule| format!("\t{rule}\n")).collect();
+    Ok(format!(
+        "{name} (active)\n  priority: {priority}\n  target: {target}\n  egress-zones: {}\n  \
+         services: {}\n  ports: {}\n  protocols: {}\n  forward-ports: {}\n  \
+         source-ports: {}\n  rich rules: \n{rich}",
+        words("egress_zones")?,
+        words("services")?,
+        port_pairs(settings, &owner, "ports")?.join(" "),
+        words("protocols")?,
+        forwards.join(" "),
+        port_pairs(settings, &owner, "source_ports")?.join(" "),
+    ))
+}
+
+/// One key of a zone's or policy's settings as `T`; `None` when firewalld
+/// left it out. `owner` names it in errors (`zone public`).
 fn setting<T>(
     settings: &HashMap<String, OwnedValue>,
-    zone: &str,
+    owner: &str,
     key: &str,
 ) -> Result<Option<T>, String>
 where
@@ -477,10 +565,10 @@ where
     };
     let value = value
         .try_clone()
-        .map_err(|e| format!("zone {zone}: {key}: {e}"))?;
+        .map_err(|e| format!("{owner}: {key}: {e}"))?;
     T::try_from(value)
         .map(Some)
-        .map_err(|e| format!("zone {zone}: {key}: {e}"))
+        .map_err(|e| format!("{owner}: {key}: {e}"))
 }
 
 fn ipset_of(name: String, settings: IpsetSettings) -> FirewalldDbusIpset {

@@ -7,8 +7,9 @@
 //! Read narrow, so that no note is false: the readers set `ahead` only on a
 //! rule with no match but family, protocol, ports and source, before the
 //! catch-all and before anything in its chain that may decide the packet
-//! otherwise ([`behind_accepts`]; a jump, goto or verdict map, which the
-//! readers see themselves). What is left unjudged, the probe (`portplan
+//! otherwise ([`behind_accepts`]; a goto, a verdict map or a jump to a
+//! chain that may accept, which the readers see themselves; firewalld's
+//! order is its priorities). What is left unjudged, the probe (`portplan
 //! reach`) measures.
 
 use std::collections::HashMap;
@@ -204,8 +205,12 @@ fn note(
             "a drop or reject is final, before portplan's accept in its own chain or in \
              another input chain whatever its priority",
         ),
-        // firewalld's rich rules are never read as ahead (priorities decide).
-        _ => return None,
+        FirewallBackend::Firewalld => (
+            "firewalld",
+            "firewalld asks a zone's drop and reject rich rules before its accepts, and \
+             those of a negative priority before both",
+        ),
+        FirewallBackend::None => return None,
     };
     let more = super::more(n);
     Some(format!(

@@ -17,11 +17,20 @@
 //! state. Only the zone serving the host filters for it; a zone that merely
 //! holds old portplan rules is listed as not dropping, so rules leave it and
 //! none arrive.
+//!
+//! A foreign drop or reject rich rule of the serving zone is
+//! [`ForeignRule::ahead`] by firewalld's priorities (`read_zone`), less what
+//! accepts asked before it may admit: the zone's own of a lower priority,
+//! and the runtime's policies to the host of a negative priority
+//! ([`before_zones`]), which only the binary's D-Bus dump carries, with the
+//! direct rules; without them, or with a direct rule, nothing is ahead.
 
 use serde::{Deserialize, Serialize};
 
+use super::ahead::Admits;
 use super::{
-    Placed, SET_THRESHOLD, TAG_PREFIX, bare, family_of, is_tag, normalize_source, parse_ports,
+    Placed, SET_THRESHOLD, TAG_PREFIX, bare, behind_accepts, family_of, is_tag, normalize_source,
+    parse_ports,
 };
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use crate::order::{Sorted, SortedMap};
@@ -77,9 +86,16 @@ fn blocks(text: &str) -> Vec<Block> {
         if line.starts_with("rule ") {
             block.rich_rules.push(line.to_string());
         } else if let Some((key, value)) = line.split_once(':') {
-            block
-                .fields
-                .push((key.trim().to_string(), value.trim().to_string()));
+            // `forward-ports:` lists one per line below it
+            // (`port=80:proto=tcp:toport=8080:toaddr=`): those lines
+            // continue the field above.
+            match block.fields.last_mut().filter(|_| key.contains('=')) {
+                Some((_, above)) => {
+                    above.push(' ');
+                    above.push_str(line);
+                }
+                None => (block.fields).push((key.trim().to_string(), value.trim().to_string())),
+            }
         }
     }
     out
@@ -101,6 +117,11 @@ impl Block {
 
     fn is_ipset(&self) -> bool {
         self.field("entries").is_some() && self.field("target").is_none()
+    }
+
+    /// A policy's block (`--list-all-policies`, or a dump's policy).
+    fn is_policy(&self) -> bool {
+        self.field("egress-zones").is_some()
     }
 
     /// Whether the zone turns away what it does not accept: every target but
@@ -164,14 +185,31 @@ struct RichRule {
     /// Anything that narrows or redirects it (destination, `not`, priority,
     /// services, marks): it admits less than its port and source say.
     other: bool,
-    /// It admits no TCP or UDP connection (an ICMP type, another protocol).
+    /// It admits no TCP or UDP connection (an ICMP type, another protocol)
+    /// that the audit can judge (a service: its ports are not read).
     closed: bool,
+    /// It names a service, whose ports are in the service's definition.
+    service: bool,
+    /// `priority` (0 when not given); `None` when it does not read as one.
+    priority: Option<i32>,
+    /// Something but its family, source address, port and logging narrows
+    /// what its action takes (a destination, `not`, a MAC, a service, a
+    /// protocol, a limit on the action): never [`ForeignRule::ahead`].
+    narrowed: bool,
 }
 
 fn rich_rule(text: &str) -> Option<RichRule> {
     let mut rule = RichRule::default();
     let mut limits = 0;
+    // Every element but these narrows the action; a limit after the action
+    // limits the action itself (firewalld.richlanguage(5): "It is possible
+    // to limit Log, NFLog, Audit and Action").
+    let plain = [
+        "rule", "source", "port", "log", "audit", "nflog", "accept", "drop", "reject",
+    ];
     for (element, attributes) in elements(text)? {
+        let logs = element == "limit" && rule.action.is_none();
+        rule.narrowed |= !(plain.contains(&element.as_str()) || logs);
         let get = |key: &str| {
             attributes
                 .iter()
@@ -186,11 +224,13 @@ fn rich_rule(text: &str) -> Option<RichRule> {
                     _ => None,
                 };
                 rule.other |= get("priority").is_some_and(|p| p != "0");
+                rule.priority = get("priority").map_or(Some(0), |p| p.parse().ok());
             }
             "source" => {
                 rule.address = get("address").map(str::to_string);
                 rule.ipset = get("ipset").map(str::to_string);
                 rule.other |= get("mac").is_some();
+                rule.narrowed |= get("mac").is_some();
             }
             "port" => {
                 let transport = match get("protocol") {
@@ -217,6 +257,7 @@ fn rich_rule(text: &str) -> Option<RichRule> {
             "icmp-type" | "icmp-block" | "service" => {
                 rule.closed = true;
                 rule.other = true;
+                rule.service |= element == "service";
             }
             "protocol" => {
                 rule.closed |= !matches!(get("value"), Some("tcp" | "udp"));
@@ -255,6 +296,21 @@ pub struct DbusDump {
     pub zones: Vec<DbusZone>,
     /// portplan's ipsets of the side (names starting with [`IPSET_PREFIX`]).
     pub ipsets: Vec<DbusIpset>,
+    /// The runtime's active policies (`getActivePolicies`, then
+    /// `getPolicySettings` of each), which may decide a packet before the
+    /// zone does, as `firewall-cmd --list-all-policies` prints them (one
+    /// text for all: a record type of their own cost the plugins another
+    /// ~14 KB of decoding, and core reads that text anyway). `None` (the
+    /// permanent side, or a dump written before this field was): not known,
+    /// so no foreign deny is read as ahead.
+    #[serde(default)]
+    pub policies: Option<String>,
+    /// The runtime's direct rules and passthroughs (`getAllRules`,
+    /// `getAllPassthroughs`), each as `ipv4 filter INPUT 0 -j ACCEPT` or
+    /// `ipv4 passthrough -I INPUT -j ACCEPT`: any may accept before the
+    /// zones, so where there is one no foreign deny is read as ahead.
+    #[serde(default)]
+    pub direct: Vec<String>,
 }
 
 /// The parts of one zone's settings portplan reads.
@@ -303,20 +359,28 @@ impl DbusDump {
             fields: vec![("entries".to_string(), joined(ipset.entries))],
             rich_rules: Vec::new(),
         });
-        zones.chain(ipsets).collect()
+        let policies =
+            (self.policies.as_deref().map(blocks).into_iter().flatten()).filter(Block::is_policy);
+        zones.chain(ipsets).chain(policies).collect()
     }
 }
 
 /// One side's blocks, from either form: a JSON object is a [`DbusDump`],
-/// anything else `firewall-cmd`'s text.
-fn side_blocks(text: &str, input: &str) -> Result<Vec<Block>, PlanError> {
+/// anything else `firewall-cmd`'s text; and, where the policies are known
+/// (a dump's `policies`; never from text, which has no direct rules), the
+/// direct rules.
+fn side_blocks(text: &str, input: &str) -> Result<(Vec<Block>, Option<Vec<String>>), PlanError> {
     if !text.trim_start().starts_with('{') {
-        return Ok(blocks(text));
+        return Ok((blocks(text), None));
     }
     // core's one decoder (not serde_json's own): one copy of the records'
     // decoding in the plugins, and the dump's first problem with its path.
     crate::decode::parse_json::<DbusDump>(text)
-        .map(DbusDump::blocks)
+        .map(|mut dump| {
+            let direct = std::mem::take(&mut dump.direct);
+            let known = dump.policies.is_some().then_some(direct);
+            (dump.blocks(), known)
+        })
         .map_err(|e| {
             let first = e
                 .problems
@@ -332,16 +396,20 @@ fn side_blocks(text: &str, input: &str) -> Result<Vec<Block>, PlanError> {
         })
 }
 
-/// One side's blocks: zones by name, portplan's ipsets by name.
+/// One side's blocks: zones by name, portplan's ipsets by name, and what
+/// the policies asked before the zones may accept.
 struct Side {
     zones: Vec<Block>,
     ipsets: SortedMap<String, Block>,
+    /// `None` when the policies are not known.
+    before_zones: Option<Vec<Admits>>,
 }
 
 fn side(text: &str, input: &str) -> Result<Side, PlanError> {
-    let (ipsets, zones): (Vec<Block>, Vec<Block>) = side_blocks(text, input)?
-        .into_iter()
-        .partition(Block::is_ipset);
+    let (blocks, known) = side_blocks(text, input)?;
+    let (policies, blocks): (Vec<Block>, Vec<Block>) =
+        blocks.into_iter().partition(Block::is_policy);
+    let (ipsets, zones): (Vec<Block>, Vec<Block>) = blocks.into_iter().partition(Block::is_ipset);
     Ok(Side {
         zones,
         ipsets: SortedMap::new(
@@ -350,7 +418,82 @@ fn side(text: &str, input: &str) -> Result<Side, PlanError> {
                 .map(|b| (b.name.clone(), b))
                 .collect(),
         ),
+        // A direct rule may accept before everything (firewalld's iptables
+        // backend jumps to `INPUT_direct` first): read wide.
+        before_zones: known.map(|direct| match direct.is_empty() {
+            true => policies.iter().flat_map(before_zones).collect(),
+            false => every_port(),
+        }),
     })
+}
+
+/// What `policy` may accept before the zones decide, read wide: nothing
+/// unless it sends traffic to the host (`egress-zones: HOST`) with a
+/// negative priority (firewalld.richlanguage(5): "A negative priority value
+/// will be executed before other firewalld primitives"; a zone's input
+/// chain jumps to such policies first); then every port where it accepts
+/// everything, names a service (its ports are not read) or forwards one,
+/// a transport's every port for `protocols: tcp`, its ports from anywhere,
+/// and what its accepting rich rules admit.
+fn before_zones(policy: &Block) -> Vec<Admits> {
+    // A priority that does not read is taken as asked first.
+    let asked_first =
+        (policy.field("priority")).is_none_or(|p| !matches!(p.parse::<i32>(), Ok(p) if p >= 0));
+    if !policy.words("egress-zones").any(|zone| zone == "HOST") || !asked_first {
+        return Vec::new();
+    }
+    let anywhere = |transport, ports| Admits::from_words(transport, ports, None);
+    let opaque = ["services", "source-ports", "forward-ports"];
+    if policy.field("target") == Some("ACCEPT")
+        || opaque.iter().any(|k| policy.words(k).next().is_some())
+    {
+        return every_port();
+    }
+    let mut admits: Vec<Admits> = (policy.words("protocols"))
+        .filter_map(transport_of)
+        .map(|transport| anywhere(transport, super::EVERY_PORT))
+        .collect();
+    admits.extend(zone_ports(policy).iter().map(Admits::of));
+    for text in &policy.rich_rules {
+        let Some(rule) = rich_rule(text) else {
+            return every_port();
+        };
+        admits.extend(may_accept(&rule));
+    }
+    admits
+}
+
+/// Every port of both transports from anywhere.
+fn every_port() -> Vec<Admits> {
+    [Transport::Tcp, Transport::Udp]
+        .map(|transport| Admits::from_words(transport, super::EVERY_PORT, None))
+        .into()
+}
+
+/// What an accepting rich rule may admit, read wide: every port where it
+/// names none or names a service (whose ports are not read), from anywhere
+/// where it names no address (an ipset's members are not read either).
+/// Nothing for one that admits no TCP or UDP (an ICMP type, a protocol).
+fn may_accept(rule: &RichRule) -> Vec<Admits> {
+    if !rule.accept || (rule.closed && !rule.service) {
+        return Vec::new();
+    }
+    let (transports, ports) = match rule.port.filter(|_| !rule.service) {
+        Some((transport, ports)) => (vec![transport], ports),
+        None => (vec![Transport::Tcp, Transport::Udp], super::EVERY_PORT),
+    };
+    let source = rule.address.as_deref().filter(|_| rule.ipset.is_none());
+    (transports.into_iter())
+        .map(|transport| Admits::from_words(transport, ports, source))
+        .collect()
+}
+
+fn transport_of(protocol: &str) -> Option<Transport> {
+    match protocol {
+        "tcp" => Some(Transport::Tcp),
+        "udp" => Some(Transport::Udp),
+        _ => None,
+    }
 }
 
 pub(super) fn read(
@@ -533,6 +676,10 @@ fn read_zone(
     if live {
         state.open.extend(zone_ports(zone));
     }
+    // The zone's accepts by priority, and its foreign rules as read, with
+    // a deny's priority where it may be ahead.
+    let mut accepts: Vec<(Option<i32>, Admits)> = Vec::new();
+    let mut denies_read: Vec<(Option<i32>, ForeignRule)> = Vec::new();
     for text in &zone.rich_rules {
         let Some(rule) = rich_rule(text) else {
             if text.contains(TAG_PREFIX) {
@@ -544,13 +691,19 @@ fn read_zone(
             }
             continue;
         };
+        if live {
+            accepts.extend(may_accept(&rule).into_iter().map(|a| (rule.priority, a)));
+        }
         // A tagged rule without a port (a service, a source alone, a
         // forward-port) is portplan's all the same: taken as holding every
         // port and not intact, so that `present` replaces it and `absent`
         // removes it, rather than not see it.
+        let denies = matches!(rule.action.as_deref(), Some("drop" | "reject"));
         let (transport, ports, unread) = match rule.port {
             Some((transport, ports)) => (transport, ports, false),
-            None if rule.tag.is_some() || rule.accept => (Transport::Tcp, super::EVERY_PORT, true),
+            None if rule.tag.is_some() || rule.accept || denies => {
+                (Transport::Tcp, super::EVERY_PORT, true)
+            }
             None => continue,
         };
         let sources: Vec<String> = match (&rule.address, &rule.ipset) {
@@ -581,23 +734,42 @@ fn read_zone(
         // limit) is taken not to narrow it; a port-less accept (a source
         // alone, a service) admits every port.
         if live && rule.accept && !rule.closed {
-            let transports = match (unread, transport) {
-                (true, _) => vec![Transport::Tcp, Transport::Udp],
-                (false, transport) => vec![transport],
-            };
-            state
-                .open
-                .extend(transports.into_iter().map(|transport| OpenPort {
+            let open: Vec<OpenPort> = (listed.transports().into_iter())
+                .map(|transport| OpenPort {
                     transport,
                     ports,
                     sources: sources.clone(),
                     tag: rule.tag.clone(),
-                }));
+                })
+                .collect();
+            state.open.extend(open);
         }
         if live && rule.tag.is_none() {
-            state.foreign.extend(listed.foreign(&sources));
+            let ahead = side.before_zones.is_some() && denies && !rule.narrowed;
+            let priority = rule.priority.filter(|&p| ahead && p <= 0);
+            (denies_read).extend(
+                listed
+                    .foreign(&sources, priority.is_some())
+                    .into_iter()
+                    .map(|f| (priority, f)),
+            );
         }
         state.found.extend(listed.found(chain, side, sources));
+    }
+    let before_zones = side.before_zones.as_deref().unwrap_or_default();
+    for (priority, rule) in denies_read {
+        state.foreign.extend(match priority {
+            Some(p) => {
+                // firewalld.richlanguage(5): priority 0 puts a drop or reject
+                // in the zone's deny chain, walked before its allow chain; a
+                // negative one, before both, in order; "Ordering for rules
+                // with the same priority value is undefined".
+                let first = |q: &Option<i32>| q.is_none_or(|q| q < p || (q == p && p != 0));
+                let earlier = accepts.iter().filter(|(q, _)| first(q)).map(|(_, a)| a);
+                behind_accepts(vec![rule], before_zones.iter().chain(earlier))
+            }
+            None => vec![rule],
+        });
     }
     Ok(())
 }
@@ -607,13 +779,8 @@ fn zone_ports(zone: &Block) -> Vec<OpenPort> {
     zone.words("ports")
         .filter_map(|entry| {
             let (ports, protocol) = entry.split_once('/').unwrap_or((entry, ""));
-            let transport = match protocol {
-                "tcp" => Transport::Tcp,
-                "udp" => Transport::Udp,
-                _ => return None,
-            };
             Some(OpenPort {
-                transport,
+                transport: transport_of(protocol)?,
                 ports: parse_ports(ports, '-')?,
                 sources: Vec::new(),
                 tag: None,
@@ -640,26 +807,48 @@ impl Listed<'_> {
             .or_else(|| parse_net(source).map(|n| IpFamily::of(&n)))
     }
 
-    /// A rule without portplan's tag that accepts, drops or rejects.
-    fn foreign(&self, sources: &[String]) -> Vec<ForeignRule> {
+    /// The transports it matches: both where it names no port.
+    fn transports(&self) -> Vec<Transport> {
+        match self.unread {
+            true => vec![Transport::Tcp, Transport::Udp],
+            false => vec![self.transport],
+        }
+    }
+
+    /// A rule without portplan's tag that accepts, drops or rejects, one
+    /// entry per source and transport; `ahead` on its ports when `ahead`
+    /// (`read_zone` takes out what earlier accepts may admit), and then,
+    /// without a source, from any address of its family, or of both.
+    fn foreign(&self, sources: &[String], ahead: bool) -> Vec<ForeignRule> {
         let Some(action) = &self.rule.action else {
             return Vec::new();
         };
-        sources
-            .iter()
-            .filter_map(|source| {
-                Some(ForeignRule {
-                    action: action.clone(),
-                    family: self.family(source)?,
-                    transport: self.transport,
-                    ports: self.ports,
-                    source: source.clone(),
-                    text: self.text.to_string(),
-                    // Not read: a rich rule's priority and conditions decide.
-                    ahead: Vec::new(),
-                })
-            })
-            .collect()
+        // Not one on an ipset, which may be empty: only one with no source.
+        let sourceless = self.rule.address.is_none() && self.rule.ipset.is_none();
+        let any: Vec<String> = match (ahead && sourceless, self.rule.family) {
+            (false, _) => Vec::new(),
+            (true, Some(family)) => vec![family.any().to_string()],
+            (true, None) => vec![
+                IpFamily::Ipv4.any().to_string(),
+                IpFamily::Ipv6.any().to_string(),
+            ],
+        };
+        let mut out = Vec::new();
+        for source in sources.iter().chain(&any) {
+            let Some(family) = self.family(source) else {
+                continue;
+            };
+            out.extend(self.transports().into_iter().map(|transport| ForeignRule {
+                action: action.clone(),
+                family,
+                transport,
+                ports: self.ports,
+                source: source.clone(),
+                text: self.text.to_string(),
+                ahead: if ahead { vec![self.ports] } else { Vec::new() },
+            }));
+        }
+        out
     }
 
     /// portplan's rule, one entry per source. portplan writes an accept with

@@ -6,7 +6,8 @@ use crate::order::Sorted;
 
 use super::admitted::Admitted;
 use super::{
-    ChainStep, EVERY_PORT, Placed, colon_ports, is_tag, normalize_source, owned_tag, parse_ports,
+    ChainKinds, ChainStep, EVERY_PORT, Placed, colon_ports, is_tag, normalize_source, owned_tag,
+    parse_ports,
 };
 use crate::model::{PlanError, PortRange, Transport};
 use crate::order;
@@ -167,7 +168,7 @@ fn read_family(
     text: &str,
     family: IpFamily,
 ) -> Result<(), PlanError> {
-    let dropping = dropping_chains(text);
+    let kinds = chain_kinds(text);
     let foreign_before = state.foreign.len();
     let mut place = Place {
         chain: ChainId::at(state.chains.len()),
@@ -193,7 +194,7 @@ fn read_family(
             };
             place.number = place.number.saturating_add(1);
             let at = format!("{input}:{}", line_no + 1);
-            read_rule(state, chain, &mut place, &at, line, family, &dropping)?;
+            read_rule(state, chain, &mut place, &at, line, family, &kinds)?;
         }
     }
     // A goto matters only in a chain portplan writes into: one that drops.
@@ -217,8 +218,10 @@ fn unconditional(saved: &Saved) -> bool {
 }
 
 /// The filter table's user chains that drop every packet they are handed
-/// (`LOGDROP`: `-j LOG`, then `-j DROP`; [`super::dropping_chains`]).
-fn dropping_chains(text: &str) -> Vec<String> {
+/// (`LOGDROP`: `-j LOG`, then `-j DROP`) or never accept one (fail2ban's
+/// `f2b-sshd`: `-j REJECT` per banned source, then `-j RETURN`;
+/// [`super::chain_kinds`]).
+fn chain_kinds(text: &str) -> ChainKinds<String> {
     let mut table = "";
     let rules = text.lines().map(str::trim).filter_map(|line| {
         if let Some(name) = line.strip_prefix('*') {
@@ -229,11 +232,12 @@ fn dropping_chains(text: &str) -> Vec<String> {
         let name = spec.remove(0);
         (!matches!(name.as_str(), "INPUT" | "FORWARD" | "OUTPUT")).then_some((name, spec))
     });
-    super::dropping_chains(rules, |spec| {
+    super::chain_kinds(rules, |spec| {
         let saved = parse_rule(&spec);
         match saved.target.as_deref() {
             Some("DROP" | "REJECT") if unconditional(&saved) => ChainStep::DropsAll,
             None | Some("DROP" | "REJECT" | "LOG" | "NFLOG") => ChainStep::GoesOn,
+            Some("RETURN") if !saved.goto => ChainStep::Returns,
             Some(_) => ChainStep::MayLetGo,
         }
     })
@@ -263,7 +267,7 @@ fn read_rule(
     at: &str,
     line: &str,
     family: IpFamily,
-    dropping: &[String],
+    kinds: &ChainKinds<String>,
 ) -> Result<(), PlanError> {
     let tokens = shlex::split(line)
         .ok_or_else(|| PlanError::single(at, line, "unbalanced quotes in a saved rule"))?;
@@ -274,17 +278,22 @@ fn read_rule(
         && saved
             .target
             .as_deref()
-            .is_some_and(|t| matches!(t, "DROP" | "REJECT") || dropping.iter().any(|d| d == t));
+            .is_some_and(|t| matches!(t, "DROP" | "REJECT") || kinds.drops(&t.to_string()));
     let after_catch_all = chain.insert_before.is_some();
     if catch_all {
         chain.drops = true;
         chain.insert_before.get_or_insert(place.number);
     }
     let (chain_id, number) = (place.chain, place.number);
-    let to_dropping = |t: &str| dropping.iter().any(|d| d == t);
-    // Logging decides nothing; an accept is read as what it admits.
-    let decides_unseen =
-        |t: &str| !matches!(t, "ACCEPT" | "DROP" | "REJECT" | "LOG" | "NFLOG") && !to_dropping(t);
+    let to_dropping = |t: &str| kinds.drops(&t.to_string());
+    // Logging decides nothing; an accept is read as what it admits; a jump
+    // (not a goto) to a chain that never accepts leaves the packet here or
+    // drops it (fail2ban's): the rules after it still decide first.
+    let decides_unseen = |t: &str| {
+        !matches!(t, "ACCEPT" | "DROP" | "REJECT" | "LOG" | "NFLOG")
+            && !to_dropping(t)
+            && (saved.goto || kinds.may_let_go(&t.to_string()))
+    };
     // Its own `ahead` does not matter: it is no deny.
     place.decided |= saved.target.as_deref().is_some_and(decides_unseen);
     // A goto elsewhere, before any catch-all: rules after it never see what

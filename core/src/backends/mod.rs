@@ -816,52 +816,88 @@ fn owned_tag(comment: Option<&str>, denies: bool) -> Option<String> {
 }
 
 /// What one rule of a chain other than input tells of whether the chain
-/// drops every packet it is handed ([`dropping_chains`]).
+/// drops every packet it is handed, or never accepts one ([`chain_kinds`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ChainStep {
     /// An unconditional drop or reject: nothing gets past it.
     DropsAll,
     /// Logs, or drops some: the packet goes on to the next rule.
     GoesOn,
-    /// Accepts, returns, queues, or hands the packet on: the chain may let
-    /// it go.
+    /// Returns to the chain that jumped here, deciding nothing.
+    Returns,
+    /// Accepts, queues, or hands the packet on: the chain may let it go.
     MayLetGo,
 }
 
-/// The keys of the chains that drop every packet they are handed
-/// (`LOGDROP`: log, then drop): before their first [`ChainStep::DropsAll`]
-/// only rules that go on. An unconditional jump to one is a catch-all.
-/// `rules` is each rule's chain key and the rule, in listed order; `step`
-/// reads a rule only while its chain is undecided.
-fn dropping_chains<K: PartialEq, R>(
+/// The chains other than input, by key, that a jump to may leave the
+/// packet in: those that drop every packet they are handed (`LOGDROP`:
+/// log, then drop: an unconditional jump to one is a catch-all), and those
+/// that never accept one (fail2ban's `f2b-sshd`: a reject of each banned
+/// address, then a return), after a jump to which a deny is still ahead.
+struct ChainKinds<K> {
+    dropping: Vec<K>,
+    silent: Vec<K>,
+}
+
+impl<K: PartialEq> ChainKinds<K> {
+    fn drops(&self, key: &K) -> bool {
+        self.dropping.contains(key)
+    }
+
+    /// Whether a jump to it may let the packet go (never-accepting chains
+    /// return what they do not drop; a dropping one keeps it).
+    fn may_let_go(&self, key: &K) -> bool {
+        !self.dropping.contains(key) && !self.silent.contains(key)
+    }
+}
+
+/// [`ChainKinds`] from `rules`, each rule's chain key and the rule, in
+/// listed order. Dropping: before the chain's first [`ChainStep::DropsAll`]
+/// only rules that go on. Silent: no rule that may let the packet go; a
+/// jump to another chain is read as one that may (not followed).
+fn chain_kinds<K: PartialEq, R>(
     rules: impl IntoIterator<Item = (K, R)>,
     mut step: impl FnMut(R) -> ChainStep,
-) -> Vec<K> {
-    // Per chain, in listed order: `None` while undecided, then whether it
-    // drops everything.
-    let mut chains: Vec<(K, Option<bool>)> = Vec::new();
+) -> ChainKinds<K> {
+    // Per chain, in listed order: whether it drops everything (`None`
+    // while undecided), and whether a rule may let a packet go.
+    let mut chains: Vec<(K, Option<bool>, bool)> = Vec::new();
     for (key, rule) in rules {
         // Both tools list a chain's rules together: the last chain first,
         // so a ruleset of many chains is read in linear time.
-        let at = if chains.last().is_some_and(|(k, _)| *k == key) {
+        let at = if chains.last().is_some_and(|(k, ..)| *k == key) {
             chains.len() - 1
-        } else if let Some(at) = chains.iter().position(|(k, _)| *k == key) {
+        } else if let Some(at) = chains.iter().position(|(k, ..)| *k == key) {
             at
         } else {
-            chains.push((key, None));
+            chains.push((key, None, false));
             chains.len() - 1
         };
-        if let Some((_, verdict @ None)) = chains.get_mut(at) {
-            *verdict = match step(rule) {
+        let Some((_, dropping, lets_go)) = chains.get_mut(at) else {
+            continue;
+        };
+        let step = step(rule);
+        *lets_go |= step == ChainStep::MayLetGo;
+        if dropping.is_none() {
+            *dropping = match step {
                 ChainStep::DropsAll => Some(true),
                 ChainStep::GoesOn => None,
-                ChainStep::MayLetGo => Some(false),
+                ChainStep::Returns | ChainStep::MayLetGo => Some(false),
             };
         }
     }
-    (chains.into_iter())
-        .filter_map(|(key, verdict)| (verdict == Some(true)).then_some(key))
-        .collect()
+    let mut kinds = ChainKinds {
+        dropping: Vec::new(),
+        silent: Vec::new(),
+    };
+    for (key, dropping, lets_go) in chains {
+        if dropping == Some(true) {
+            kinds.dropping.push(key);
+        } else if !lets_go {
+            kinds.silent.push(key);
+        }
+    }
+    kinds
 }
 
 /// Eight hex digits of FNV-1a over `text`: fixed and platform-independent,

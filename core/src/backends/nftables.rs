@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use super::admitted::Admitted;
 use super::{
-    ChainStep, EVERY_PORT, Placed, SET_THRESHOLD, TAG_PREFIX, bare, is_tag, normalize_source,
-    owned_tag,
+    ChainKinds, ChainStep, EVERY_PORT, Placed, SET_THRESHOLD, TAG_PREFIX, bare, is_tag,
+    normalize_source, owned_tag,
 };
 use crate::model::{PlanError, PortRange, Transport};
 use crate::order::{Sorted, SortedMap};
@@ -316,12 +316,13 @@ fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps), at: (&str, &str)) -> 
 }
 
 /// The chains, by (family, table, name), that drop every packet they are
-/// handed (`chain logdrop { log; drop }`; [`super::dropping_chains`]).
-fn dropping_chains(
+/// handed (`chain logdrop { log; drop }`) or never accept one
+/// ([`super::chain_kinds`]).
+fn chain_kinds(
     items: &[Value],
     named: (&Sets, &Maps),
     input: &[NftChain],
-) -> Vec<(String, String, String)> {
+) -> ChainKinds<(String, String, String)> {
     let rules = items
         .iter()
         .filter_map(|i| i.get("rule"))
@@ -336,7 +337,7 @@ fn dropping_chains(
                 |c: &NftChain| c.family.as_str() == key.0 && c.table == key.1 && c.name == key.2;
             (!input.iter().any(hooked)).then_some((key, item))
         });
-    super::dropping_chains(rules, |item| {
+    super::chain_kinds(rules, |item| {
         let family = text(item, "family");
         let table = text(item, "table");
         let expr = item.get("expr").and_then(Value::as_array);
@@ -344,7 +345,8 @@ fn dropping_chains(
         let rule = read_rule(expr, named, (&family, &table));
         match rule.verdict.as_deref() {
             Some("drop" | "reject") if rule.bare => ChainStep::DropsAll,
-            None | Some("drop" | "reject") => ChainStep::GoesOn,
+            None | Some("drop" | "reject" | "continue") => ChainStep::GoesOn,
+            Some("return") => ChainStep::Returns,
             Some(_) => ChainStep::MayLetGo,
         }
     })
@@ -563,10 +565,10 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
             });
         }
     }
-    let dropping = dropping_chains(items, named, &state.chains);
+    let kinds = chain_kinds(items, named, &state.chains);
     let mut before = Before::default();
     for item in items.iter().filter_map(|i| i.get("rule")) {
-        read_item(&mut state, item, named, &dropping, &mut before)?;
+        read_item(&mut state, item, named, &kinds, &mut before)?;
     }
     // A goto matters only in a chain portplan writes into: one that drops.
     let drops = |i: usize| state.chains.get(i).is_some_and(|c| c.drops);
@@ -699,7 +701,7 @@ fn read_item(
     state: &mut NftState,
     item: &Value,
     (sets, maps): (&Sets, &Maps),
-    dropping: &[(String, String, String)],
+    kinds: &ChainKinds<(String, String, String)>,
     before: &mut Before,
 ) -> Result<(), PlanError> {
     let (family, table, chain_name) = (
@@ -732,12 +734,18 @@ fn read_item(
         && rule.ports.is_none();
     // A jump or goto to a chain that drops everything: a deny, and
     // unconditional, a catch-all.
-    let dropping_chain =
-        |to: &str| (dropping.iter()).any(|(f, t, c)| *f == family && *t == table && c == to);
+    let key = |to: &str| (family.clone(), table.clone(), to.to_string());
+    let dropping_chain = |to: &str| kinds.drops(&key(to));
     let to_dropping = rule.to.as_deref().is_some_and(dropping_chain);
     let drops_all = rule.bare && to_dropping;
     let may_decide = match verdict {
-        Some("jump" | "goto") => !to_dropping,
+        // A jump to a chain that never accepts leaves the packet here or
+        // drops it (fail2ban's): the rules after it still decide first.
+        Some("jump") => rule
+            .to
+            .as_deref()
+            .is_none_or(|to| kinds.may_let_go(&key(to))),
+        Some("goto") => !to_dropping,
         Some("vmap" | "queue" | "return") => true,
         // What an iptables-nft match hides may admit anything.
         Some("accept") => rule.hidden,
