@@ -795,13 +795,29 @@ fn a_jump_to_a_chain_that_never_accepts_leaves_a_deny_ahead() {
     };
     let banned = r#"{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"203.0.113.5"}},{"reject":null}"#;
     let back = r#"{"return":null}"#;
-    for f2b in [&[banned, back][..], &[banned], &[back]] {
+    // fail2ban's chain as iptables-nft lists it: its REJECT is a target of
+    // iptables' own (`xt`), which rejects or goes on.
+    let xt_reject = r#"{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"203.0.113.5"}},{"xt":{"type":"target","name":"REJECT"}}"#;
+    for f2b in [&[banned, back][..], &[banned], &[back], &[xt_reject, back]] {
         assert_eq!(notes(&nft(f2b), &[]).len(), 1, "{f2b:?}");
     }
     let accept = r#"{"match":{"op":"==","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":"10.0.0.1"}},{"accept":null}"#;
     let on = r#"{"jump":{"target":"other"}}"#;
     let queue = r#"{"queue":{"num":1}}"#;
-    for f2b in [&[accept, back][..], &[banned, on], &[queue]] {
+    // iptables-nft's NFQUEUE (its verdict may accept), or an older nft's
+    // `xt` that says nothing; a rewrite of the source the deny matches.
+    let xt_queue = r#"{"xt":{"type":"target","name":"NFQUEUE"}}"#;
+    let xt_unknown = r#"{"xt":null}"#;
+    let rewrite =
+        r#"{"mangle":{"key":{"payload":{"protocol":"ip","field":"saddr"}},"value":"10.0.0.1"}}"#;
+    for f2b in [
+        &[accept, back][..],
+        &[banned, on],
+        &[queue],
+        &[xt_queue, back],
+        &[xt_unknown],
+        &[rewrite, back],
+    ] {
         let notes = notes(&nft(f2b), &[]);
         assert!(notes.is_empty(), "{f2b:?}: {notes:?}");
     }

@@ -825,6 +825,11 @@ enum ChainStep {
     GoesOn,
     /// Returns to the chain that jumped here, deciding nothing.
     Returns,
+    /// Goes on, as far as dropping everything goes (as it was read before
+    /// chains that never accept were), yet may change the packet or decide
+    /// it out of sight (iptables-nft's NFQUEUE, a rewrite): the chain may
+    /// let it go.
+    GoesOnActing,
     /// Accepts, queues, or hands the packet on: the chain may let it go.
     MayLetGo,
 }
@@ -876,12 +881,17 @@ fn chain_kinds<K: PartialEq, R>(
         let Some((_, dropping, lets_go)) = chains.get_mut(at) else {
             continue;
         };
+        // Both known: the rest of the chain tells nothing more (and nft's
+        // reading of a rule may unfold its sets).
+        if dropping.is_some() && *lets_go {
+            continue;
+        }
         let step = step(rule);
-        *lets_go |= step == ChainStep::MayLetGo;
+        *lets_go |= matches!(step, ChainStep::MayLetGo | ChainStep::GoesOnActing);
         if dropping.is_none() {
             *dropping = match step {
                 ChainStep::DropsAll => Some(true),
-                ChainStep::GoesOn => None,
+                ChainStep::GoesOn | ChainStep::GoesOnActing => None,
                 ChainStep::Returns | ChainStep::MayLetGo => Some(false),
             };
         }

@@ -168,6 +168,11 @@ struct Rule {
     to: Option<String>,
     /// A match whose content the listing hides (iptables-nft's `xt`).
     hidden: bool,
+    /// A statement that may change the packet or decide it out of sight:
+    /// iptables-nft's target other than REJECT, LOG or NFLOG (NFQUEUE, MARK;
+    /// ACCEPT, DROP and RETURN are native), a rewrite, any statement not
+    /// read. A chain with one is not read as never accepting.
+    acts: bool,
     /// Its gotos: its verdict, or the elements of its verdict map.
     gotos: Vec<Goto>,
 }
@@ -290,6 +295,11 @@ fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps), at: (&str, &str)) -> 
                 rule.hidden = true;
                 narrowed = true;
                 rule.admitted.close();
+                // `{"type": "target", "name": "NFQUEUE"}`; older nft prints
+                // `null`, which says nothing.
+                let kind = |key: &str| body.get(key).and_then(Value::as_str);
+                rule.acts |= kind("type") != Some("match")
+                    && !matches!(kind("name"), Some("REJECT" | "LOG" | "NFLOG"));
             }
             "limit" => {
                 rule.conditional = true;
@@ -307,6 +317,7 @@ fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps), at: (&str, &str)) -> 
             _ => {
                 rule.conditional = true;
                 narrowed = true;
+                rule.acts = true;
             }
         }
     }
@@ -345,7 +356,8 @@ fn chain_kinds(
         let rule = read_rule(expr, named, (&family, &table));
         match rule.verdict.as_deref() {
             Some("drop" | "reject") if rule.bare => ChainStep::DropsAll,
-            None | Some("drop" | "reject" | "continue") => ChainStep::GoesOn,
+            None | Some("drop" | "reject") if rule.acts => ChainStep::GoesOnActing,
+            None | Some("drop" | "reject") => ChainStep::GoesOn,
             Some("return") => ChainStep::Returns,
             Some(_) => ChainStep::MayLetGo,
         }
