@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use super::ahead::Admits;
 use super::{
     Placed, SET_THRESHOLD, TAG_PREFIX, bare, behind_accepts, family_of, is_tag, normalize_source,
-    parse_ports,
+    parse_ports, transport_named,
 };
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use crate::order::{Sorted, SortedMap};
@@ -233,11 +233,7 @@ fn rich_rule(text: &str) -> Option<RichRule> {
                 rule.narrowed |= get("mac").is_some();
             }
             "port" => {
-                let transport = match get("protocol") {
-                    Some("tcp") => Transport::Tcp,
-                    Some("udp") => Transport::Udp,
-                    _ => return None,
-                };
+                let transport = transport_named(get("protocol")?)?;
                 rule.port = Some((transport, parse_ports(get("port")?, '-')?));
             }
             "log" => {
@@ -450,7 +446,7 @@ fn before_zones(policy: &Block) -> Vec<Admits> {
         return every_port();
     }
     let mut admits: Vec<Admits> = (policy.words("protocols"))
-        .filter_map(transport_of)
+        .filter_map(transport_named)
         .map(|transport| anywhere(transport, super::EVERY_PORT))
         .collect();
     admits.extend(zone_ports(policy).iter().map(Admits::of));
@@ -486,14 +482,6 @@ fn may_accept(rule: &RichRule) -> Vec<Admits> {
     (transports.into_iter())
         .map(|transport| Admits::from_words(transport, ports, source))
         .collect()
-}
-
-fn transport_of(protocol: &str) -> Option<Transport> {
-    match protocol {
-        "tcp" => Some(Transport::Tcp),
-        "udp" => Some(Transport::Udp),
-        _ => None,
-    }
 }
 
 pub(super) fn read(
@@ -780,7 +768,7 @@ fn zone_ports(zone: &Block) -> Vec<OpenPort> {
         .filter_map(|entry| {
             let (ports, protocol) = entry.split_once('/').unwrap_or((entry, ""));
             Some(OpenPort {
-                transport: transport_of(protocol)?,
+                transport: transport_named(protocol)?,
                 ports: parse_ports(ports, '-')?,
                 sources: Vec::new(),
                 tag: None,

@@ -7,7 +7,7 @@ use crate::order::Sorted;
 use super::admitted::Admitted;
 use super::{
     ChainKinds, ChainStep, EVERY_PORT, Placed, colon_ports, is_tag, normalize_source, owned_tag,
-    parse_ports,
+    parse_ports, transport_named,
 };
 use crate::model::{PlanError, PortRange, Transport};
 use crate::order;
@@ -143,14 +143,6 @@ fn port_list(text: &str) -> Option<Vec<PortRange>> {
     text.split(',').map(|p| parse_ports(p, ':')).collect()
 }
 
-fn transport(protocol: Option<&str>) -> Option<Transport> {
-    match protocol {
-        Some("tcp") => Some(Transport::Tcp),
-        Some("udp") => Some(Transport::Udp),
-        _ => None,
-    }
-}
-
 pub(super) fn read(ipv4: &str, ipv6: &str) -> Result<IptablesState, PlanError> {
     let mut state = IptablesState::default();
     for (input, text, family) in [
@@ -278,21 +270,21 @@ fn read_rule(
         && saved
             .target
             .as_deref()
-            .is_some_and(|t| matches!(t, "DROP" | "REJECT") || kinds.drops(&t.to_string()));
+            .is_some_and(|t| matches!(t, "DROP" | "REJECT") || kinds.drops(|d| d == t));
     let after_catch_all = chain.insert_before.is_some();
     if catch_all {
         chain.drops = true;
         chain.insert_before.get_or_insert(place.number);
     }
     let (chain_id, number) = (place.chain, place.number);
-    let to_dropping = |t: &str| kinds.drops(&t.to_string());
+    let to_dropping = |t: &str| kinds.drops(|d| d == t);
     // Logging decides nothing; an accept is read as what it admits; a jump
     // (not a goto) to a chain that never accepts leaves the packet here or
     // drops it (fail2ban's): the rules after it still decide first.
     let decides_unseen = |t: &str| {
         !matches!(t, "ACCEPT" | "DROP" | "REJECT" | "LOG" | "NFLOG")
             && !to_dropping(t)
-            && (saved.goto || kinds.may_let_go(&t.to_string()))
+            && (saved.goto || kinds.may_let_go(|c| c == t))
     };
     // Its own `ahead` does not matter: it is no deny.
     place.decided |= saved.target.as_deref().is_some_and(decides_unseen);
@@ -333,7 +325,7 @@ fn read_rule(
         state.open.extend(opened);
     }
     let listed = saved.dport.as_deref().and_then(port_list);
-    let transport = transport(saved.protocol.as_deref());
+    let transport = saved.protocol.as_deref().and_then(transport_named);
     // A DROP or REJECT on a source without ports (`-s 198.18.0.0/16 -j
     // DROP`) holds every port, of both transports without `-p`, as ufw's
     // `deny from` does: tcp here, udp too where it is listed as foreign.

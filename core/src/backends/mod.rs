@@ -844,15 +844,19 @@ struct ChainKinds<K> {
     silent: Vec<K>,
 }
 
-impl<K: PartialEq> ChainKinds<K> {
-    fn drops(&self, key: &K) -> bool {
-        self.dropping.contains(key)
+/// Chains are asked by a predicate on their key, so that a reader
+/// compares its own borrowed names rather than build a key per lookup.
+impl<K> ChainKinds<K> {
+    /// Whether the chain `is` names drops every packet it is handed.
+    fn drops(&self, is: impl Fn(&K) -> bool) -> bool {
+        self.dropping.iter().any(is)
     }
 
-    /// Whether a jump to it may let the packet go (never-accepting chains
-    /// return what they do not drop; a dropping one keeps it).
-    fn may_let_go(&self, key: &K) -> bool {
-        !self.dropping.contains(key) && !self.silent.contains(key)
+    /// Whether a jump to the chain `is` names may let the packet go
+    /// (never-accepting chains return what they do not drop; a dropping
+    /// one keeps it).
+    fn may_let_go(&self, is: impl Fn(&K) -> bool + Copy) -> bool {
+        !self.drops(is) && !self.silent.iter().any(is)
     }
 }
 
@@ -918,6 +922,15 @@ fn name_hash(text: &str) -> String {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     });
     format!("{:08x}", hash as u32)
+}
+
+/// The transport a tool names `tcp` or `udp`; `None` for any other name.
+fn transport_named(name: &str) -> Option<Transport> {
+    match name {
+        "tcp" => Some(Transport::Tcp),
+        "udp" => Some(Transport::Udp),
+        _ => None,
+    }
 }
 
 /// A port range as a backend prints it, `8080` or `8000` SEPARATOR `8010`

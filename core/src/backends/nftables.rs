@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::admitted::Admitted;
 use super::{
     ChainKinds, ChainStep, EVERY_PORT, Placed, SET_THRESHOLD, TAG_PREFIX, bare, is_tag,
-    normalize_source, owned_tag,
+    normalize_source, owned_tag, transport_named,
 };
 use crate::model::{PlanError, PortRange, Transport};
 use crate::order::{Sorted, SortedMap};
@@ -461,11 +461,7 @@ fn admit(admitted: &mut Admitted, left: &Value, right: &Value, negated: Option<b
             }
         }
         (_, Some(transport @ ("tcp" | "udp" | "th")), Some("dport")) => {
-            let transport = match transport {
-                "tcp" => Some(Transport::Tcp),
-                "udp" => Some(Transport::Udp),
-                _ => None,
-            };
+            let transport = transport_named(transport);
             // A named set's ports are not read: no narrowing.
             let ranges = negated.and_then(|_| read_ports(right));
             admitted.ports(transport, ranges, negated.unwrap_or_default());
@@ -707,6 +703,16 @@ struct Before {
     decided: Vec<usize>,
 }
 
+/// The chain `to` of `family`'s `table` (a jump or goto never leaves its
+/// table), as a [`ChainKinds`] key is asked.
+fn chain_named<'a>(
+    family: &'a str,
+    table: &'a str,
+    to: &'a str,
+) -> impl Fn(&(String, String, String)) -> bool + Copy + 'a {
+    move |(f, t, c)| f == family && t == table && c == to
+}
+
 /// One rule of an input chain: a catch-all drop marks where rules go; an
 /// accept opens ports; a tagged one is portplan's.
 fn read_item(
@@ -746,8 +752,7 @@ fn read_item(
         && rule.ports.is_none();
     // A jump or goto to a chain that drops everything: a deny, and
     // unconditional, a catch-all.
-    let key = |to: &str| (family.clone(), table.clone(), to.to_string());
-    let dropping_chain = |to: &str| kinds.drops(&key(to));
+    let dropping_chain = |to: &str| kinds.drops(chain_named(&family, &table, to));
     let to_dropping = rule.to.as_deref().is_some_and(dropping_chain);
     let drops_all = rule.bare && to_dropping;
     let may_decide = match verdict {
@@ -756,7 +761,7 @@ fn read_item(
         Some("jump") => rule
             .to
             .as_deref()
-            .is_none_or(|to| kinds.may_let_go(&key(to))),
+            .is_none_or(|to| kinds.may_let_go(chain_named(&family, &table, to))),
         Some("goto") => !to_dropping,
         Some("vmap" | "queue" | "return") => true,
         // What an iptables-nft match hides may admit anything.

@@ -15,7 +15,9 @@
 //! `backends/mod.rs`, for every backend).
 
 use super::ahead::Admits;
-use super::{Placed, bare, colon_ports, family_of, normalize_source, owned_tag, parse_ports};
+use super::{
+    Placed, bare, colon_ports, family_of, normalize_source, owned_tag, parse_ports, transport_named,
+};
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use crate::order::Sorted;
 
@@ -140,6 +142,15 @@ pub(super) fn read(status: &str, added: &str) -> Result<UfwState, PlanError> {
     Ok(state)
 }
 
+/// The transports of a rule's protocol (`None`, no protocol: both); `None`
+/// for a protocol other than `tcp` or `udp`.
+fn named_transports(proto: Option<&str>) -> Option<Vec<Transport>> {
+    match proto {
+        None => Some(vec![Transport::Tcp, Transport::Udp]),
+        Some(name) => transport_named(name).map(|transport| vec![transport]),
+    }
+}
+
 /// One line of `ufw show added`: portplan's rule, a foreign rule, or what
 /// an allow opens.
 fn read_line(
@@ -169,11 +180,9 @@ fn read_line(
             Some(port) => parse_ports(port, ':').unwrap_or(super::EVERY_PORT),
             None => super::EVERY_PORT,
         };
-        let transports = match rule.proto.as_deref() {
-            Some("tcp") => vec![Transport::Tcp],
-            Some("udp") => vec![Transport::Udp],
-            _ => vec![Transport::Tcp, Transport::Udp],
-        };
+        // A protocol not read: either, read wide.
+        let transports = named_transports(rule.proto.as_deref())
+            .unwrap_or_else(|| vec![Transport::Tcp, Transport::Udp]);
         let from = rule.from.as_deref().filter(|f| *f != "any");
         for transport in transports {
             accepts.push(Admits::from_words(transport, ports, from));
@@ -193,12 +202,8 @@ fn read_line(
         } else {
             rule.port.as_deref().and_then(|p| parse_ports(p, ':'))
         },
-        match rule.proto.as_deref() {
-            Some("tcp") => vec![Transport::Tcp],
-            Some("udp") => vec![Transport::Udp],
-            None => vec![Transport::Tcp, Transport::Udp],
-            Some(_) => Vec::new(),
-        },
+        // A protocol not read opens no TCP or UDP port.
+        named_transports(rule.proto.as_deref()).unwrap_or_default(),
     ) else {
         return Ok(());
     };
