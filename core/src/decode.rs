@@ -2,17 +2,24 @@
 //! and the value of every problem. The one way every artifact reads input.
 //!
 //! How: the text is read once into a `serde_json::Value` (noting repeated
-//! keys, which a `Value` would otherwise drop), then the type's own
-//! `Deserialize` (serde's derive: the one statement of field names, defaults
-//! and enums) runs over [`Node`], a `Deserializer` of our own that walks the
-//! `Value` and knows the path of every node. One walker serves every type, so
-//! the WebAssembly plugins carry one copy of each type's decoding instead of
-//! serde_path_to_error's tracked copy of serde_json's (the largest item of
-//! the plugins, ~115 KB); no crate walks a `Value` with paths, which is why
-//! this is hand-written.
+//! keys, which a `Value` would otherwise drop), then the type's [`Decode`]
+//! walks it through [`Node`], which knows the path of every node.
+//! `#[derive(Decode)]` (portplan-derive) writes each record's and enum's
+//! decoding from the type's own serde attributes (serde's derive reads the
+//! same ones for output and the native fast path: field names, defaults and
+//! variants are stated once); leaves (text, numbers, flags, a port range)
+//! are serde's own `Deserialize` run over `Node`, a `Deserializer` of our
+//! own. A record hands its members to one shared walk ([`Node::record`]), an
+//! enum its variant to another ([`Node::variant`]), a list its elements to a
+//! third: the WebAssembly plugins carry one copy of the protocol and a few
+//! calls per field, where serde's derived visitors were a copy of it per
+//! type (~70 KB of the plugins, issue 16), and serde_path_to_error's tracked
+//! copy of serde_json's before them (~115 KB). No crate walks a `Value` with
+//! paths and every problem, which is why this is hand-written.
 //!
-//! Every problem, not the first: serde's derived visitors stop at the first
-//! error, so the walker runs again with each failed node left out (a list
+//! Every problem, not the first: a record stops at its first failed member
+//! (as serde's derived visitors do, whose messages the walk keeps), so the
+//! walker runs again with each failed node left out (a list
 //! element dropped, a field treated as absent) until a pass finds nothing
 //! new. A parent that fails only because a left-out child was required
 //! (`missing field`) is not reported again; serde names only the first
@@ -51,7 +58,7 @@ pub(crate) const PROBLEM_LIMIT: usize = 100;
 
 /// Parse any contract type from JSON text, strictly, with the path and value
 /// of every problem: the one way every artifact reads its input.
-pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, PlanError> {
+pub fn parse_json<T: DeserializeOwned + Decode>(text: &str) -> Result<T, PlanError> {
     // Native builds decode valid input straight from the text first (a
     // fifth of the walk's time on a 5,000-host plan); anything it refuses
     // is walked for its problems.
@@ -76,7 +83,7 @@ pub(crate) fn parse_valid<T: DeserializeOwned>(text: &str) -> Option<T> {
 
 /// [`parse_json`] by the path-tracking walk alone: what the plugins run, and
 /// what finds the problems of input the native fast path refuses.
-pub(crate) fn walk<T: DeserializeOwned>(text: &str) -> Result<T, PlanError> {
+pub(crate) fn walk<T: Decode>(text: &str) -> Result<T, PlanError> {
     let journal = Journal::default();
     let root = read(text, &journal)?;
     decode(&root, journal)
@@ -87,7 +94,7 @@ pub(crate) fn walk<T: DeserializeOwned>(text: &str) -> Result<T, PlanError> {
 /// same walk, paths and problems as [`parse_json`] of the value's text,
 /// without writing that text and reading it again. Repeated keys are not
 /// noted: the value no longer holds them.
-pub fn parse_value<T: DeserializeOwned>(value: &Value) -> Result<T, PlanError> {
+pub fn parse_value<T: DeserializeOwned + Decode>(value: &Value) -> Result<T, PlanError> {
     #[cfg(not(target_family = "wasm"))]
     if let Some(decoded) = crate::strict::from_value(value) {
         return Ok(decoded);
@@ -190,15 +197,35 @@ fn read(text: &str, journal: &Journal) -> Result<Value, PlanError> {
 
 /// The walk: passes until one finds no new failed node, then the value or
 /// every problem noted.
-fn decode<T: DeserializeOwned>(root: &Value, journal: Journal) -> Result<T, PlanError> {
+fn decode<T: Decode>(root: &Value, journal: Journal) -> Result<T, PlanError> {
+    passes(root, journal, T::decode)
+}
+
+/// [`walk`] with each record's and enum's serde-derived `Deserialize` run
+/// over the nodes in place of its [`Decode`]: the walk as it ran before
+/// `#[derive(Decode)]`, kept as the oracle the tests hold the derive's
+/// answers to, values and problems alike (core/src/strict.rs).
+#[cfg(test)]
+pub(crate) fn walk_serde<T: DeserializeOwned>(text: &str) -> Result<T, PlanError> {
+    let journal = Journal::default();
+    let root = read(text, &journal)?;
+    passes(&root, journal, |node| T::deserialize(node))
+}
+
+/// Passes of `pass` over `root` until one finds no new failed node.
+fn passes<T>(
+    root: &Value,
+    journal: Journal,
+    pass: impl Fn(Node<'_>) -> Result<T, Error>,
+) -> Result<T, PlanError> {
     loop {
         let left_out = journal.left_out.borrow().len();
-        let pass = T::deserialize(Node {
+        let outcome = pass(Node {
             value: root,
             at: &At::Root,
             journal: &journal,
         });
-        match pass {
+        match outcome {
             Ok(value) if journal.problems.borrow().is_empty() => return Ok(value),
             Ok(_) => break,
             // Past the limit, or no progress: the root itself failed, or
@@ -348,8 +375,10 @@ fn locate<'v>(root: &'v Value, positions: &[usize]) -> (String, &'v Value) {
 /// The walker's error. `Fresh` is serde's message, not yet given a path;
 /// the node it comes out of notes it and answers `Noted` to its parents.
 #[derive(Debug)]
-enum Error {
+pub enum Error {
+    /// serde's words, not yet noted with a path.
     Fresh(String),
+    /// Noted in the journal by the node it came out of.
     Noted,
     /// A node left out where nothing can stand in for it (an enum's payload):
     /// its parent is left out instead.
@@ -430,9 +459,10 @@ impl fmt::Display for Said<'_> {
     }
 }
 
-/// One node of the input being decoded.
+/// One node of the input being decoded: its value, where it is, and what
+/// the passes have learnt so far.
 #[derive(Clone, Copy)]
-struct Node<'a> {
+pub struct Node<'a> {
     value: &'a Value,
     at: &'a At<'a>,
     journal: &'a Journal,
@@ -610,9 +640,9 @@ impl<'de> de::Deserializer<'de> for Node<'_> {
         }
     }
 
-    /// Every contract record is strict (`deny_unknown_fields`, an invariant
-    /// of the model): every unknown member is noted here, and the visitor
-    /// sees only the known ones, so one typo does not hide the next problem.
+    /// A serde record walked through a node (contract records go through
+    /// [`Node::record`] instead): strict as they are, every unknown member
+    /// noted and only the known ones visited.
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
@@ -639,7 +669,7 @@ impl<'de> de::Deserializer<'de> for Node<'_> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         let result = self
-            .variant()
+            .variant_of()
             .and_then(|variant| visitor.visit_enum(variant));
         self.done(result, &[])
     }
@@ -680,7 +710,7 @@ impl<'a> Node<'a> {
 
     /// This node as an enum's variant: its name, and its payload if any.
     #[inline(never)]
-    fn variant(self) -> Result<Variant<'a>, Error> {
+    fn variant_of(self) -> Result<Variant<'a>, Error> {
         let (name, payload) = match self.value {
             Value::String(name) => (name, None),
             Value::Object(map) if map.len() == 1 => match map.iter().next() {
@@ -820,7 +850,7 @@ impl<'a> Members<'a> {
 }
 
 /// An enum's variant name and payload.
-struct Variant<'a> {
+pub struct Variant<'a> {
     name: &'a str,
     payload: Option<&'a Value>,
     at: &'a At<'a>,
@@ -894,6 +924,195 @@ impl<'de> VariantAccess<'de> for Variant<'_> {
         self.with_payload("struct variant", |node| {
             de::Deserializer::deserialize_struct(node, "", fields, visitor)
         })
+    }
+}
+
+/// A contract type the walk decodes: `#[derive(Decode)]` (portplan-derive)
+/// writes it from the type's own serde attributes; leaves (text, numbers,
+/// booleans, a port range) are serde's own impls run over [`Node`].
+///
+/// Why not serde's derived `Deserialize`, as the walk once ran: each derived
+/// visitor is a copy of serde's whole record protocol (identifiers, field
+/// checks, missing-field handling, its `MapAccess` and `SeqAccess`
+/// instantiations), and they were the largest part of the WebAssembly
+/// plugins (issue 16). Here a record hands its members to one non-generic
+/// walk ([`Node::record`]) and an enum its variant to another
+/// ([`Node::variant`]); only the calls per field are the type's own. The
+/// words stay serde's: `missing field`, `unknown field`, `unknown variant`,
+/// `invalid type: ..., expected struct X` (core/src/strict.rs's tests hold
+/// the two decoders to the same values; the corpus holds the messages).
+pub trait Decode: Sized {
+    /// This node as `Self`; a problem is noted in the walk's journal and
+    /// answered as [`Error::Noted`].
+    fn decode(node: Node<'_>) -> Result<Self, Error>;
+}
+
+/// A record's field decoded into its slot. Out of line and generic only in
+/// the field's type: every record's fields of one type (text, a list of
+/// text, a flag, ...) share one copy.
+#[inline(never)]
+pub fn put<T: Decode>(slot: &mut Option<T>, node: Node<'_>) -> Result<(), Error> {
+    *slot = Some(T::decode(node)?);
+    Ok(())
+}
+
+/// Leaves: serde's own decoding of the value, run over the node (their
+/// words: `expected u16`, `expected a string`, ...).
+macro_rules! by_serde {
+    ($($leaf:ty),*) => {$(
+        impl Decode for $leaf {
+            fn decode(node: Node<'_>) -> Result<Self, Error> {
+                serde::Deserialize::deserialize(node)
+            }
+        }
+    )*};
+}
+
+by_serde!(String, bool, u8, u16, u32, u64, crate::model::PortRange);
+
+impl<T: Decode> Decode for Vec<T> {
+    fn decode(node: Node<'_>) -> Result<Self, Error> {
+        let mut items = Vec::new();
+        let walked = node.items(&mut |child| {
+            items.push(T::decode(child)?);
+            Ok(())
+        });
+        node.end(walked.map(|()| items))
+    }
+}
+
+impl<T: Decode> Decode for std::sync::Arc<[T]> {
+    fn decode(node: Node<'_>) -> Result<Self, Error> {
+        Vec::<T>::decode(node).map(Into::into)
+    }
+}
+
+impl<T: Decode> Decode for Option<T> {
+    fn decode(node: Node<'_>) -> Result<Self, Error> {
+        let decoded = match node.value {
+            Value::Null => Ok(None),
+            _ => T::decode(node).map(Some),
+        };
+        node.end(decoded)
+    }
+}
+
+/// A record's members read so far: the end of its walk ([`Record::done`]).
+pub struct Record<'a> {
+    node: Node<'a>,
+    /// Members left out of this pass: a `missing field` for one of them is
+    /// its consequence, not a problem of its own.
+    left_out: Vec<&'a str>,
+}
+
+impl Record<'_> {
+    /// The record built from its fields, or its problem noted at its node.
+    pub fn done<T>(self, built: Result<T, Error>) -> Result<T, Error> {
+        self.node.done(built, &self.left_out)
+    }
+}
+
+impl<'a> Node<'a> {
+    /// The end of a visit of this node that left nothing out.
+    pub fn end<T>(self, result: Result<T, Error>) -> Result<T, Error> {
+        self.done(result, &[])
+    }
+
+    /// Walks this node as a record of `fields`: every unknown member noted
+    /// (every contract record is strict: one typo does not hide the next
+    /// problem), then each known member not left out handed to `member` with
+    /// its index in `fields`, in document order, until one fails; then
+    /// serde's `missing field` for the first of the `required` ones (bit `i`
+    /// for `fields[i]`) the walk did not hand over. Not generic: one copy
+    /// serves every record.
+    #[inline(never)]
+    pub fn record(
+        self,
+        expecting: &str,
+        fields: &'static [&'static str],
+        required: u64,
+        member: &mut dyn FnMut(usize, Node<'_>) -> Result<(), Error>,
+    ) -> Result<Record<'a>, Error> {
+        let Value::Object(map) = self.value else {
+            let error = self.invalid_type(&expecting);
+            return self.done(Err(error), &[]);
+        };
+        self.note_unknown(map, fields);
+        let mut members = self.members(map, Some(fields));
+        let mut found = 0u64;
+        while members.next_known().is_some() {
+            let (i, key, value) = members.take_pending()?;
+            let index = fields.iter().position(|field| *field == key);
+            let at = At::Key(self.at, key, i);
+            let child = Node {
+                value,
+                at: &at,
+                journal: self.journal,
+            };
+            if let Err(error) = member(index.unwrap_or(usize::MAX), child) {
+                return self.done(Err(error), &members.left_out);
+            }
+            if let Some(index) = index.filter(|i| *i < 64) {
+                found |= 1 << index;
+            }
+        }
+        let missing = fields
+            .iter()
+            .enumerate()
+            .find(|(i, _)| (required >> i) & 1 == 1 && (found >> i) & 1 == 0);
+        if let Some((_, field)) = missing {
+            return self.done(Err(de::Error::missing_field(field)), &members.left_out);
+        }
+        Ok(Record {
+            node: self,
+            left_out: members.left_out,
+        })
+    }
+
+    /// This node as one of `variants` of an enum: its index there and the
+    /// variant (serde's `unknown variant` otherwise). Not generic.
+    #[inline(never)]
+    pub fn variant(self, variants: &'static [&'static str]) -> Result<(usize, Variant<'a>), Error> {
+        let variant = self.variant_of()?;
+        match variants.iter().position(|name| *name == variant.name) {
+            Some(index) => Ok((index, variant)),
+            None => Err(de::Error::unknown_variant(variant.name, variants)),
+        }
+    }
+
+    /// Walks this node as an array: each element not left out handed to
+    /// `item`, until one fails (serde's `expected a sequence` for anything
+    /// else). Not generic.
+    #[inline(never)]
+    fn items(self, item: &mut dyn FnMut(Node<'_>) -> Result<(), Error>) -> Result<(), Error> {
+        let Value::Array(values) = self.value else {
+            return Err(self.invalid_type(&"a sequence"));
+        };
+        let mut items = Items {
+            items: values.iter().enumerate(),
+            at: self.at,
+            journal: self.journal,
+        };
+        while let Some((i, value)) = items.next_kept() {
+            item(Node {
+                value,
+                at: &At::Index(self.at, i),
+                journal: self.journal,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Variant<'_> {
+    /// A unit variant: no payload, or `null`.
+    pub fn unit(self) -> Result<(), Error> {
+        VariantAccess::unit_variant(self)
+    }
+
+    /// A one-field variant's payload, decoded at `parent.variant`.
+    pub fn newtype<T: Decode>(self) -> Result<T, Error> {
+        self.with_payload("newtype variant", T::decode)
     }
 }
 

@@ -20,6 +20,9 @@
 
 #![forbid(unsafe_code)]
 
+// `#[derive(Decode)]` names the crate as others do (`::portplan_core`).
+extern crate self as portplan_core;
+
 mod backends;
 mod catalog;
 mod decode;
@@ -37,6 +40,7 @@ mod state;
 #[cfg(not(target_family = "wasm"))]
 mod strict;
 
+pub use decode::Decode;
 pub use model::{
     Accessor, Allocation, ClientNetwork, Component, DeployUser, Exposure, Finding, FindingCode,
     FirewallBackend, FirewallRule, HostObservation, HostPorts, Listener, Modifiable, NetworkRole,
@@ -44,6 +48,9 @@ pub use model::{
     PortOverride, PortRange, PortSpec, Problem, Profile, Report, ReportFormat, Severity,
     SourceGroup, Summary, Transport,
 };
+/// `#[derive(Decode)]`: how the walk decodes a contract type, read from its
+/// serde attributes ([`Decode`]).
+pub use portplan_derive::Decode;
 pub use reach::{
     Expectation, ListenPort, ProbeOutcome, ProbePlan, ProbeResult, ProbeResults, ProbeSource,
     ProbeTarget, ServeStatus, TruthRow, TruthSummary, TruthTable, Verdict,
@@ -53,6 +60,12 @@ pub use state::{
     FirewalldState, FirewalldZone, ForeignRule, IpFamily, IptablesChain, IptablesRule,
     IptablesState, NftChain, NftFamily, NftRule, NftState, TaggedRule, UfwRule, UfwState,
 };
+
+/// What `#[derive(Decode)]`'s code calls: not part of the API.
+#[doc(hidden)]
+pub mod __decode {
+    pub use crate::decode::{Error, Node, Record, Variant, put};
+}
 
 /// What a shell (the `portplan` binary, the plugins) needs beyond the WIT
 /// functions: the strict JSON reader every artifact parses input with, the

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::Decode;
 use crate::reach::{Expectation, ProbeOutcome, Verdict};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -144,7 +145,9 @@ impl<'de> Deserialize<'de> for PortRange {
 }
 
 /// Layer-4 transport of a port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Transport {
     /// TCP.
@@ -202,7 +205,7 @@ spelled! {
 }
 
 /// Whether a spec names a port or a pool the service picks from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case")]
 pub enum Allocation {
     /// The service listens on exactly these ports.
@@ -212,7 +215,7 @@ pub enum Allocation {
 }
 
 /// Who may reach a port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case")]
 pub enum Exposure {
     /// Local only: never opened in a firewall.
@@ -224,7 +227,9 @@ pub enum Exposure {
 }
 
 /// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     /// The deployment will fail or be unsafe as planned.
@@ -236,7 +241,7 @@ pub enum Severity {
 }
 
 /// Whether the services are deployed by root.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeployUser {
     /// Deployed as root: any port may be bound.
@@ -246,7 +251,7 @@ pub enum DeployUser {
 }
 
 /// When a host is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     /// Before install: planned ports must be free.
@@ -256,7 +261,7 @@ pub enum Phase {
 }
 
 /// A firewall implementation on a host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case")]
 pub enum FirewallBackend {
     /// firewalld (zones, rich rules).
@@ -272,7 +277,9 @@ pub enum FirewallBackend {
 }
 
 /// The stable code of a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum FindingCode {
     /// Two specs on one host claim overlapping ports.
@@ -307,7 +314,7 @@ pub enum FindingCode {
 }
 
 /// Output format of `render-report`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReportFormat {
     /// The report record as pretty JSON.
@@ -321,7 +328,7 @@ pub enum ReportFormat {
 }
 
 /// Who reaches a port.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Accessor {
     /// Every plan host that runs this component.
@@ -333,7 +340,7 @@ pub enum Accessor {
 }
 
 /// Whether and how a port can be changed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Modifiable {
     /// The vendor says the port cannot be changed.
@@ -343,7 +350,7 @@ pub enum Modifiable {
 }
 
 /// A deployable unit of a profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Component {
     /// Unique name, lower-case with dashes, e.g. `ocp-server`.
@@ -359,7 +366,7 @@ pub struct Component {
 }
 
 /// A client network a profile's specs refer to, defined with CIDRs by the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct NetworkRole {
     /// Name used in `accessed-by`, e.g. `admin`.
@@ -370,7 +377,7 @@ pub struct NetworkRole {
 }
 
 /// One row of a vendor port table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PortSpec {
     /// Stable id, `component.name`, e.g. `ocp-server.http`.
@@ -406,7 +413,7 @@ pub struct PortSpec {
 }
 
 /// A product's port table: components, client networks and port specs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Profile {
     /// Unique name, e.g. `ocp`.
@@ -429,7 +436,7 @@ pub struct Profile {
 }
 
 /// A named set of CIDRs for people and systems outside the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ClientNetwork {
     /// Name referred to by `accessed-by`, e.g. `admin`.
@@ -447,7 +454,7 @@ pub struct ClientNetwork {
 }
 
 /// A port moved away from the vendor's default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PortOverride {
     /// Spec id, e.g. `ocp-server.http`.
@@ -457,7 +464,7 @@ pub struct PortOverride {
 }
 
 /// A machine of the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PlanHost {
     /// Unique name (the Ansible inventory name).
@@ -475,7 +482,7 @@ pub struct PlanHost {
 }
 
 /// What was observed on a host, with the phase it was observed in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct HostObservation {
     /// Plan host name.
@@ -487,7 +494,7 @@ pub struct HostObservation {
 }
 
 /// A deployment: profiles, hosts, client networks and overrides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Plan {
     /// Name of the deployment.
@@ -517,7 +524,7 @@ pub struct Plan {
 }
 
 /// A socket in LISTEN state (TCP) or bound (UDP).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Listener {
     /// tcp or udp.
@@ -538,7 +545,7 @@ pub struct Listener {
 }
 
 /// A port the host's firewall currently admits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct OpenPort {
     /// tcp or udp.
@@ -554,7 +561,7 @@ pub struct OpenPort {
 }
 
 /// The firewall as observed on a host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ObservedFirewall {
     /// Which firewall is active.
@@ -565,7 +572,7 @@ pub struct ObservedFirewall {
 }
 
 /// Everything known about a host's state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Observation {
     /// Listening TCP and bound UDP sockets.
@@ -589,7 +596,7 @@ pub struct Observation {
 }
 
 /// One problem found by the rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Finding {
     /// Stable code.
@@ -611,7 +618,7 @@ pub struct Finding {
 }
 
 /// One row of a host's port table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PortEntry {
     /// Spec id.
@@ -639,7 +646,7 @@ pub struct PortEntry {
 }
 
 /// A host's port table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct HostPorts {
     /// Plan host name.
@@ -653,7 +660,7 @@ pub struct HostPorts {
 /// Who a report's rows admit, listed once however many rows admit them
 /// (issue 16: an all-to-all spec of n hosts names its n peers once, not in
 /// each of the n rows).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct SourceGroup {
     /// `g1`, `g2`, ...: one per distinct accessor list, numbered in the
@@ -672,7 +679,7 @@ pub struct SourceGroup {
 }
 
 /// A rule the host's firewall should hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FirewallRule {
     /// Plan host name whose firewall holds it.
@@ -694,7 +701,7 @@ pub struct FirewallRule {
 }
 
 /// How many findings of each severity.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Summary {
     /// Error findings.
@@ -706,7 +713,7 @@ pub struct Summary {
 }
 
 /// The result of validating a plan or checking a host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Report {
     /// Plan name.
@@ -724,7 +731,7 @@ pub struct Report {
 }
 
 /// One reason an input was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Problem {
     /// Where in the input, as a path like `hosts[1].address` (`.` for the whole input).
@@ -736,7 +743,7 @@ pub struct Problem {
 }
 
 /// Why an input was rejected; nothing was evaluated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PlanError {
     /// Every problem found, in input order.

@@ -9,12 +9,15 @@
 //! dangling one at the boundary, naming its path, so nothing past it indexes
 //! out of bounds.
 
+use crate::Decode;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 
 /// Address family of a rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum IpFamily {
     /// IPv4.
@@ -67,7 +70,7 @@ impl IpFamily {
 }
 
 /// One source admitted to one port of one spec: the unit portplan adds and removes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TaggedRule {
     /// `portplan:<spec-id>`, in the backend's comment field.
@@ -87,7 +90,7 @@ pub struct TaggedRule {
 /// or removes one, and refuses to add its own rule on the same source, ports
 /// and transport: some tools would merge the two (ufw "updates" the foreign
 /// rule), and on every tool the operator's rule would be shadowed or shadow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ForeignRule {
     /// What it does, as the tool says it (`accept`, `DROP`, `deny`, ...).
@@ -146,7 +149,7 @@ impl std::fmt::Display for TaggedRule {
 }
 
 /// What a backend's own tools printed: the input `read-firewall` parses.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FirewallOutput {
     /// nftables: `nft -j list ruleset`. iptables: `iptables-save`. firewalld:
@@ -178,7 +181,9 @@ impl FirewallOutput {
 
 /// Index of a chain (nftables, iptables) or of one side of a zone
 /// (firewalld) in its state's list. Checked by [`FirewallState::check`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+)]
 #[serde(transparent)]
 pub struct ChainId(pub u32);
 
@@ -196,7 +201,9 @@ impl ChainId {
 }
 
 /// The nftables families whose chains can filter input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum NftFamily {
     /// Both IPv4 and IPv6.
@@ -229,7 +236,7 @@ impl NftFamily {
 }
 
 /// An nftables base chain on the input hook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct NftChain {
     /// Its table's family.
@@ -250,7 +257,7 @@ pub struct NftChain {
 }
 
 /// One of portplan's nftables rules, one entry per source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct NftRule {
     /// Its chain in `chains`.
@@ -269,7 +276,7 @@ pub struct NftRule {
 }
 
 /// nftables, as `nft -j list ruleset` shows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct NftState {
     /// Base chains on the input hook.
@@ -287,7 +294,7 @@ pub struct NftState {
 }
 
 /// The filter table's INPUT chain of iptables (IPv4) or ip6tables (IPv6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct IptablesChain {
     /// `ipv4`: iptables; `ipv6`: ip6tables.
@@ -299,7 +306,7 @@ pub struct IptablesChain {
 }
 
 /// One of portplan's iptables rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct IptablesRule {
     /// Its chain in `chains`.
@@ -316,7 +323,7 @@ pub struct IptablesRule {
 }
 
 /// iptables and ip6tables, as `iptables-save` and `ip6tables-save` show them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct IptablesState {
     /// The INPUT chains read (at most one per family).
@@ -334,7 +341,9 @@ pub struct IptablesState {
 }
 
 /// firewalld's two configurations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum FirewalldSide {
     /// What filters now.
@@ -354,7 +363,7 @@ impl FirewalldSide {
 }
 
 /// One side of one firewalld zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FirewalldZone {
     /// The zone.
@@ -368,7 +377,7 @@ pub struct FirewalldZone {
 }
 
 /// One of portplan's firewalld rich rules, one entry per source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FirewalldRule {
     /// Its zone side in `zones`.
@@ -385,7 +394,7 @@ pub struct FirewalldRule {
 }
 
 /// firewalld, as `firewall-cmd --list-all-zones` shows both sides.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FirewalldState {
     /// The serving zone's two sides, then every other zone side holding portplan's rules.
@@ -403,7 +412,7 @@ pub struct FirewalldState {
 }
 
 /// One of portplan's ufw rules, one entry per transport.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct UfwRule {
     /// What it admits.
@@ -416,7 +425,7 @@ pub struct UfwRule {
 }
 
 /// ufw, as `ufw status verbose` and `ufw show added` show it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct UfwState {
     /// Whether ufw is enabled. An inactive ufw still takes rules.
@@ -436,7 +445,7 @@ pub struct UfwState {
 }
 
 /// A backend's current state, as far as portplan is concerned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum FirewallState {
     /// nftables.
@@ -566,7 +575,7 @@ impl FirewallState {
 }
 
 /// One command to run, as an argv (never through a shell).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Command {
     /// Program and arguments.
@@ -576,7 +585,7 @@ pub struct Command {
 }
 
 /// What it takes to bring a backend from its state to the desired rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FirewallChange {
     /// The backend the commands are for.

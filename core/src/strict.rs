@@ -370,13 +370,15 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Variant<A> {
 
 /// The fast path against the walk on every plan of the examples, and on
 /// each of them changed at every node in every way the two could read
-/// differently: both must accept the same inputs as the same value.
+/// differently: both must accept the same inputs as the same value. On the
+/// same inputs, the walk by `#[derive(Decode)]` against the walk by serde's
+/// derived visitors it replaced: the same values, the same problems.
 #[cfg(test)]
 mod tests {
     use serde::de::DeserializeOwned;
     use serde_json::{Map, Value, json};
 
-    use crate::decode::walk;
+    use crate::decode::{walk, walk_serde};
     use crate::model::{Observation, Plan};
     use crate::state::FirewallState;
 
@@ -401,10 +403,15 @@ mod tests {
     /// Stands in for the changed node until its text is put in.
     const MARK: &str = "\u{1}changed\u{1}";
 
-    /// Both decoders on `text`: the same answer, and the same value.
-    fn agree<T: DeserializeOwned + PartialEq + std::fmt::Debug>(text: &str) -> bool {
+    /// Both decoders on `text`: the same answer, and the same value; and
+    /// the walk by `#[derive(Decode)]` the same answer, value or problems,
+    /// as the walk by serde's derived visitors it replaced.
+    fn agree<T: DeserializeOwned + crate::Decode + PartialEq + std::fmt::Debug>(
+        text: &str,
+    ) -> bool {
         let fast = super::parse::<T>(text);
         let walked = walk::<T>(text);
+        assert_eq!(walked, walk_serde::<T>(text), "{text}");
         match (&fast, &walked) {
             (Some(fast), Ok(walked)) => assert_eq!(fast, walked, "{text}"),
             (None, Err(_)) => {}
@@ -470,6 +477,15 @@ mod tests {
                 let mut more = map.clone();
                 more.insert("zz-unknown".into(), json!(1));
                 texts.push(Value::Object(more).to_string());
+                // A member missing: the first, the last.
+                for key in [map.keys().next(), map.keys().next_back()]
+                    .into_iter()
+                    .flatten()
+                {
+                    let mut fewer = map.clone();
+                    fewer.shift_remove(key);
+                    texts.push(Value::Object(fewer).to_string());
+                }
                 if let Some((key, value)) = map.iter().next() {
                     let inner = Value::Object(map.clone()).to_string();
                     let twice = format!("{}:{value}", Value::from(key.as_str()));
@@ -488,7 +504,9 @@ mod tests {
     }
 
     /// `text` changed at each of its nodes in each way, every answer agreed.
-    fn every_change<T: DeserializeOwned + PartialEq + std::fmt::Debug>(text: &str) -> usize {
+    fn every_change<T: DeserializeOwned + crate::Decode + PartialEq + std::fmt::Debug>(
+        text: &str,
+    ) -> usize {
         assert!(agree::<T>(text), "the original is valid: {text}");
         let root: Value = serde_json::from_str(text).expect("json");
         let mut positions = Vec::new();
@@ -510,6 +528,13 @@ mod tests {
     /// An object's keys in order, read by a visitor that takes any key.
     #[derive(PartialEq, Debug)]
     struct Keys(Vec<String>);
+
+    /// The walk runs the same visitor (serde's protocol over its nodes).
+    impl crate::Decode for Keys {
+        fn decode(node: crate::decode::Node<'_>) -> Result<Self, crate::decode::Error> {
+            serde::Deserialize::deserialize(node)
+        }
+    }
 
     impl<'de> serde::Deserialize<'de> for Keys {
         fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
@@ -550,7 +575,7 @@ mod tests {
         assert!(every_change::<FirewallState>(state) > 0);
         // A record without `deny_unknown_fields` (none of the contract's):
         // the walk refuses its unknown members, so the fast path does too.
-        #[derive(serde::Deserialize, PartialEq, Debug)]
+        #[derive(serde::Deserialize, crate::Decode, PartialEq, Debug)]
         struct Loose {
             known: u8,
         }
@@ -562,5 +587,16 @@ mod tests {
         assert!(!agree::<Keys>(r#"{"a":1,"a":2}"#));
         let object: Map<String, Value> = Map::new();
         assert!(!agree::<Plan>(&Value::Object(object).to_string()));
+    }
+
+    #[test]
+    fn fast_and_walked_decoding_agree_on_reports_and_errors() {
+        let plan = crate::parse_plan(PLANS[5]).expect("an example plan");
+        let report = crate::validate_plan(&plan).expect("a report");
+        let text = serde_json::to_string(&report).expect("json");
+        assert!(every_change::<crate::model::Report>(&text) > 10);
+        let error = crate::parse_plan(r#"{"hosts": 1, "x": [2]}"#).expect_err("refused");
+        let text = serde_json::to_string(&error).expect("json");
+        assert!(every_change::<crate::model::PlanError>(&text) > 0);
     }
 }

@@ -51,7 +51,9 @@ where
 /// `value` written as JSON and read back as core reads every input: this is
 /// what the Extism plugin does with its input and the component with its
 /// typed records (it writes them as the contract's JSON).
-fn reread<T: Serialize + DeserializeOwned>(value: &T) -> Result<T, PlanError> {
+fn reread<T: Serialize + DeserializeOwned + portplan_core::Decode>(
+    value: &T,
+) -> Result<T, PlanError> {
     parse_json(&serde_json::to_string(value).unwrap())
 }
 

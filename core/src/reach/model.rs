@@ -1,13 +1,14 @@
 //! The records of the reachability probe: the Rust side of the WIT's
 //! `probe-*`, `serve-status` and `truth-*` types.
 
+use crate::Decode;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Finding, Phase, Transport};
 
 /// Who probes: a plan host, a machine standing for a client network, or a
 /// stranger that no rule admits.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProbeSource {
     /// A plan host, by name.
@@ -19,7 +20,9 @@ pub enum ProbeSource {
 }
 
 /// What the plan says should happen when a source tries a port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Expectation {
     /// The plan admits the source: a connection must get through.
@@ -29,7 +32,7 @@ pub enum Expectation {
 }
 
 /// One port a host answers on while it is probed.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ListenPort {
     /// Spec id.
@@ -41,7 +44,7 @@ pub struct ListenPort {
 }
 
 /// One connection a source must try.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ProbeTarget {
     /// The destination plan host.
@@ -61,7 +64,7 @@ pub struct ProbeTarget {
 }
 
 /// What one source must do: answer on its own ports and try its targets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ProbePlan {
     /// Plan name.
@@ -79,7 +82,9 @@ pub struct ProbePlan {
 }
 
 /// How one attempt ended, as the probing socket saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProbeOutcome {
     /// Connected (TCP) or answered (UDP); before install, with the right token.
@@ -100,7 +105,7 @@ pub enum ProbeOutcome {
 }
 
 /// The result of one target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ProbeResult {
     /// The destination plan host.
@@ -120,7 +125,7 @@ pub struct ProbeResult {
 }
 
 /// Everything one source measured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ProbeResults {
     /// Plan name.
@@ -135,7 +140,7 @@ pub struct ProbeResults {
 
 /// What a host's responder did: the ports it answered on and the ones it
 /// found held by another process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ServeStatus {
     /// Plan name.
@@ -149,7 +154,9 @@ pub struct ServeStatus {
 }
 
 /// Expected against measured, for one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// Measured as the plan expects.
@@ -161,7 +168,7 @@ pub enum Verdict {
 }
 
 /// One (source, destination, port) of the truth table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TruthRow {
     /// Who probed.
@@ -185,7 +192,7 @@ pub struct TruthRow {
 }
 
 /// Counts of a truth table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TruthSummary {
     /// Rows.
@@ -199,7 +206,7 @@ pub struct TruthSummary {
 }
 
 /// The plan's access matrix, expected against measured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TruthTable {
     /// Plan name.

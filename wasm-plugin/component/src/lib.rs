@@ -27,14 +27,16 @@ struct Portplan;
 /// parser: a `port-range` of 0 or a reversed one is rejected with its path,
 /// exactly as the other artifacts reject it. A plan's paths start at the plan
 /// (`hosts[0].address`), as core's own problems about a plan do.
-fn lift<T: serde::de::DeserializeOwned>(value: &impl ToJson) -> Result<T, model::PlanError> {
+fn lift<T: serde::de::DeserializeOwned + model::Decode>(
+    value: &impl ToJson,
+) -> Result<T, model::PlanError> {
     portplan_core::shell::parse_json(&value.to_json().to_string())
 }
 
 /// [`lift`] for any other parameter: problem paths start with its WIT name
 /// (`observation.listeners[0].port`, `before.nftables.found[0].rule.ports`,
 /// `rules[0].ports`), as in the Extism plugin's input and core's own problems.
-fn lift_at<T: serde::de::DeserializeOwned>(
+fn lift_at<T: serde::de::DeserializeOwned + model::Decode>(
     at: &str,
     value: &impl ToJson,
 ) -> Result<T, model::PlanError> {

@@ -26,7 +26,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Runs one export: parse the input, call core, set the output or the error.
-fn run<I: DeserializeOwned, O: Serialize>(call: impl FnOnce(I) -> Result<O, PlanError>) -> i32 {
+fn run<I: DeserializeOwned + portplan_core::Decode, O: Serialize>(
+    call: impl FnOnce(I) -> Result<O, PlanError>,
+) -> i32 {
     let output = portplan_core::shell::parse_json(&input())
         .map_err(plan_relative)
         .and_then(call);
@@ -105,29 +107,29 @@ macro_rules! export {
     };
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(deny_unknown_fields)]
 struct NoInput {}
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct GetProfile {
     name: String,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct ParsePlan {
     text: String,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct ValidatePlan {
     plan: Plan,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct CheckHost {
     plan: Plan,
@@ -136,14 +138,14 @@ struct CheckHost {
     observation: Observation,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct RenderReport {
     report: Report,
     format: ReportFormat,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct FirewallRules {
     report: Report,
@@ -151,21 +153,21 @@ struct FirewallRules {
     host: Option<String>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct RenderPlanError {
     error: PlanError,
     format: ReportFormat,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct ReadFirewall {
     backend: FirewallBackend,
     output: FirewallOutput,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct PlanFirewall {
     rules: Vec<FirewallRule>,
@@ -173,20 +175,20 @@ struct PlanFirewall {
     remove_all: bool,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct EmptyFirewall {
     backend: FirewallBackend,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct PlanRestore {
     before: FirewallState,
     now: FirewallState,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct ProbePlan {
     plan: Plan,
@@ -194,7 +196,7 @@ struct ProbePlan {
     phase: Phase,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct ReachReport {
     plan: Plan,
@@ -202,7 +204,7 @@ struct ReachReport {
     probed: Vec<portplan_core::ProbeResults>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, portplan_core::Decode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct RenderTruthTable {
     table: portplan_core::TruthTable,
