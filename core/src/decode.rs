@@ -997,21 +997,6 @@ impl<T: Decode> Decode for Option<T> {
     }
 }
 
-/// A record's members read so far: the end of its walk ([`Record::done`]).
-pub struct Record<'a> {
-    node: Node<'a>,
-    /// Members left out of this pass: a `missing field` for one of them is
-    /// its consequence, not a problem of its own.
-    left_out: Vec<&'a str>,
-}
-
-impl Record<'_> {
-    /// The record built from its fields, or its problem noted at its node.
-    pub fn done<T>(self, built: Result<T, Error>) -> Result<T, Error> {
-        self.node.done(built, &self.left_out)
-    }
-}
-
 impl<'a> Node<'a> {
     /// The end of a visit of this node that left nothing out.
     pub fn end<T>(self, result: Result<T, Error>) -> Result<T, Error> {
@@ -1023,8 +1008,9 @@ impl<'a> Node<'a> {
     /// problem), then each known member not left out handed to `member` with
     /// its index in `fields`, in document order, until one fails; then
     /// serde's `missing field` for the first of the `required` ones (bit `i`
-    /// for `fields[i]`) the walk did not hand over. Not generic: one copy
-    /// serves every record.
+    /// for `fields[i]`) the walk did not hand over. Every problem is noted
+    /// here, at this node: `Ok` means the record can be built from what
+    /// `member` was handed. Not generic: one copy serves every record.
     #[inline(never)]
     pub fn record(
         self,
@@ -1032,7 +1018,7 @@ impl<'a> Node<'a> {
         fields: &'static [&'static str],
         required: u64,
         member: &mut dyn FnMut(usize, Node<'_>) -> Result<(), Error>,
-    ) -> Result<Record<'a>, Error> {
+    ) -> Result<(), Error> {
         let Value::Object(map) = self.value else {
             let error = self.invalid_type(&expecting);
             return self.done(Err(error), &[]);
@@ -1063,10 +1049,7 @@ impl<'a> Node<'a> {
         if let Some((_, field)) = missing {
             return self.done(Err(de::Error::missing_field(field)), &members.left_out);
         }
-        Ok(Record {
-            node: self,
-            left_out: members.left_out,
-        })
+        Ok(())
     }
 
     /// This node as one of `variants` of an enum: its index there and the

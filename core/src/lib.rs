@@ -64,7 +64,7 @@ pub use state::{
 /// What `#[derive(Decode)]`'s code calls: not part of the API.
 #[doc(hidden)]
 pub mod __decode {
-    pub use crate::decode::{Error, Node, Record, Variant, put};
+    pub use crate::decode::{Error, Node, Variant, put};
 }
 
 /// What a shell (the `portplan` binary, the plugins) needs beyond the WIT

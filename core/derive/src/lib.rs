@@ -175,18 +175,6 @@ fn record(name: &Ident, fields: &Fields, container: &Container) -> syn::Result<T
     } else {
         quote! { #name { #(#values,)* } }
     };
-    let built = if taken.is_empty() {
-        quote! { ::core::result::Result::Ok(#build) }
-    } else {
-        // The other arm is never taken: the walk refused a record without
-        // any of these.
-        quote! {
-            match (#(#taken,)*) {
-                (#(#present,)*) => ::core::result::Result::Ok(#build),
-                _ => ::core::result::Result::Err(::portplan_core::__decode::Error::Noted),
-            }
-        }
-    };
     // An empty record still walks its members: each one is unknown.
     let handle = if arms.is_empty() {
         quote! { &mut |_, _| ::core::result::Result::Ok(()) }
@@ -201,12 +189,19 @@ fn record(name: &Ident, fields: &Fields, container: &Container) -> syn::Result<T
             }
         }
     };
+    // The walk noted every problem; when it answers `Ok`, every required
+    // field is there, so the other arm only passes a failed walk on. One
+    // arm for every failure: the slots' drop code is written once.
     Ok(quote! {
         const FIELDS: &[&str] = &[#(#keys),*];
         #(#slots)*
-        let record = node.record(#expecting, FIELDS, #required, #handle)?;
-        let built = #built;
-        record.done(built)
+        let walked = node.record(#expecting, FIELDS, #required, #handle);
+        match (walked, #(#taken,)*) {
+            (::core::result::Result::Ok(()), #(#present,)*) => ::core::result::Result::Ok(#build),
+            (walked, ..) => ::core::result::Result::Err(
+                walked.err().unwrap_or(::portplan_core::__decode::Error::Noted),
+            ),
+        }
     })
 }
 
