@@ -939,12 +939,23 @@ impl<'de> VariantAccess<'de> for Variant<'_> {
 /// walk ([`Node::record`]) and an enum its variant to another
 /// ([`Node::variant`]); only the calls per field are the type's own. The
 /// words stay serde's: `missing field`, `unknown field`, `unknown variant`,
-/// `invalid type: ..., expected struct X` (core/src/strict.rs's tests hold
-/// the two decoders to the same values; the corpus holds the messages).
+/// `invalid type: ..., expected struct X`: core/src/strict.rs's tests hold
+/// the walk by `Decode` to the walk by serde's visitors (`walk_serde`),
+/// values and problems alike, on every change of every example input.
 pub trait Decode: Sized {
+    /// Whether a record's field of this type may be absent from the input
+    /// ([`Decode::absent`] is then its value): serde's `missing_field` asks
+    /// the type the same way, and only an `Option` answers (with `None`).
+    const OPTIONAL: bool = false;
+
     /// This node as `Self`; a problem is noted in the walk's journal and
     /// answered as [`Error::Noted`].
     fn decode(node: Node<'_>) -> Result<Self, Error>;
+
+    /// The value of an absent field of this type, if it may be absent.
+    fn absent() -> Option<Self> {
+        None
+    }
 }
 
 /// A record's field decoded into its slot. Out of line and generic only in
@@ -988,6 +999,12 @@ impl<T: Decode> Decode for std::sync::Arc<[T]> {
 }
 
 impl<T: Decode> Decode for Option<T> {
+    const OPTIONAL: bool = true;
+
+    fn absent() -> Option<Self> {
+        Some(None)
+    }
+
     fn decode(node: Node<'_>) -> Result<Self, Error> {
         let decoded = match node.value {
             Value::Null => Ok(None),

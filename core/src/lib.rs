@@ -27,6 +27,7 @@ mod backends;
 mod catalog;
 mod decode;
 mod deployment;
+mod encode;
 mod limits;
 mod model;
 mod order;
@@ -41,6 +42,7 @@ mod state;
 mod strict;
 
 pub use decode::Decode;
+pub use encode::Encode;
 pub use model::{
     Accessor, Allocation, ClientNetwork, Component, DeployUser, Exposure, Finding, FindingCode,
     FirewallBackend, FirewallRule, HostObservation, HostPorts, Listener, Modifiable, NetworkRole,
@@ -51,6 +53,9 @@ pub use model::{
 /// `#[derive(Decode)]`: how the walk decodes a contract type, read from its
 /// serde attributes ([`Decode`]).
 pub use portplan_derive::Decode;
+/// `#[derive(Encode)]`: how a contract type is written as JSON, read from
+/// its serde attributes ([`Encode`]).
+pub use portplan_derive::Encode;
 pub use reach::{
     Expectation, ListenPort, ProbeOutcome, ProbePlan, ProbeResult, ProbeResults, ProbeSource,
     ProbeTarget, ServeStatus, TruthRow, TruthSummary, TruthTable, Verdict,
@@ -67,6 +72,12 @@ pub mod __decode {
     pub use crate::decode::{Error, Node, Variant, put};
 }
 
+/// What `#[derive(Encode)]`'s code calls: not part of the API.
+#[doc(hidden)]
+pub mod __encode {
+    pub use crate::encode::Out;
+}
+
 /// What a shell (the `portplan` binary, the plugins) needs beyond the WIT
 /// functions: the strict JSON reader every artifact parses input with, the
 /// names portplan marks its own rules and ipsets with, the Linux defaults the
@@ -77,6 +88,7 @@ pub mod shell {
         TAG_PREFIX, denied_ahead, placements, tagged_rules, unfiltered_families,
     };
     pub use crate::decode::{escape, is_hidden, json_size, parse_json, parse_value, quote};
+    pub use crate::encode::compact as compact_json;
     pub use crate::limits::{
         DEPTH as LIMIT_DEPTH, HOSTS as LIMIT_HOSTS, LISTED_SOURCES as LIMIT_LISTED_SOURCES,
         LISTENERS as LIMIT_LISTENERS, PLAN_BYTES as LIMIT_PLAN_BYTES,

@@ -8,8 +8,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::Decode;
 use crate::reach::{Expectation, ProbeOutcome, Verdict};
+use crate::{Decode, Encode};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -19,7 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// `"8000-8010"`), or `{"first": .., "last": ..}`;
 /// output is always the record. Port 0 and `first > last` are rejected here,
 /// so every `PortRange` in the program is valid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Encode)]
 #[serde(rename_all = "kebab-case")]
 pub struct PortRange {
     /// The lowest port of the range.
@@ -146,7 +146,7 @@ impl<'de> Deserialize<'de> for PortRange {
 
 /// Layer-4 transport of a port.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode, Encode,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Transport {
@@ -205,7 +205,7 @@ spelled! {
 }
 
 /// Whether a spec names a port or a pool the service picks from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case")]
 pub enum Allocation {
     /// The service listens on exactly these ports.
@@ -215,7 +215,7 @@ pub enum Allocation {
 }
 
 /// Who may reach a port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case")]
 pub enum Exposure {
     /// Local only: never opened in a firewall.
@@ -228,7 +228,7 @@ pub enum Exposure {
 
 /// How bad a finding is.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode, Encode,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
@@ -241,7 +241,7 @@ pub enum Severity {
 }
 
 /// Whether the services are deployed by root.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeployUser {
     /// Deployed as root: any port may be bound.
@@ -251,7 +251,7 @@ pub enum DeployUser {
 }
 
 /// When a host is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     /// Before install: planned ports must be free.
@@ -261,7 +261,7 @@ pub enum Phase {
 }
 
 /// A firewall implementation on a host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case")]
 pub enum FirewallBackend {
     /// firewalld (zones, rich rules).
@@ -278,7 +278,7 @@ pub enum FirewallBackend {
 
 /// The stable code of a finding.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode, Encode,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum FindingCode {
@@ -314,7 +314,7 @@ pub enum FindingCode {
 }
 
 /// Output format of `render-report`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReportFormat {
     /// The report record as pretty JSON.
@@ -328,7 +328,9 @@ pub enum ReportFormat {
 }
 
 /// Who reaches a port.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode, Encode,
+)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Accessor {
     /// Every plan host that runs this component.
@@ -340,7 +342,7 @@ pub enum Accessor {
 }
 
 /// Whether and how a port can be changed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Modifiable {
     /// The vendor says the port cannot be changed.
@@ -350,7 +352,7 @@ pub enum Modifiable {
 }
 
 /// A deployable unit of a profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Component {
     /// Unique name, lower-case with dashes, e.g. `ocp-server`.
@@ -366,7 +368,7 @@ pub struct Component {
 }
 
 /// A client network a profile's specs refer to, defined with CIDRs by the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct NetworkRole {
     /// Name used in `accessed-by`, e.g. `admin`.
@@ -377,7 +379,7 @@ pub struct NetworkRole {
 }
 
 /// One row of a vendor port table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PortSpec {
     /// Stable id, `component.name`, e.g. `ocp-server.http`.
@@ -413,7 +415,7 @@ pub struct PortSpec {
 }
 
 /// A product's port table: components, client networks and port specs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Profile {
     /// Unique name, e.g. `ocp`.
@@ -436,7 +438,7 @@ pub struct Profile {
 }
 
 /// A named set of CIDRs for people and systems outside the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ClientNetwork {
     /// Name referred to by `accessed-by`, e.g. `admin`.
@@ -454,7 +456,7 @@ pub struct ClientNetwork {
 }
 
 /// A port moved away from the vendor's default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PortOverride {
     /// Spec id, e.g. `ocp-server.http`.
@@ -464,7 +466,7 @@ pub struct PortOverride {
 }
 
 /// A machine of the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PlanHost {
     /// Unique name (the Ansible inventory name).
@@ -482,7 +484,7 @@ pub struct PlanHost {
 }
 
 /// What was observed on a host, with the phase it was observed in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct HostObservation {
     /// Plan host name.
@@ -494,7 +496,7 @@ pub struct HostObservation {
 }
 
 /// A deployment: profiles, hosts, client networks and overrides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Plan {
     /// Name of the deployment.
@@ -524,7 +526,7 @@ pub struct Plan {
 }
 
 /// A socket in LISTEN state (TCP) or bound (UDP).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Listener {
     /// tcp or udp.
@@ -545,7 +547,7 @@ pub struct Listener {
 }
 
 /// A port the host's firewall currently admits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct OpenPort {
     /// tcp or udp.
@@ -561,7 +563,7 @@ pub struct OpenPort {
 }
 
 /// The firewall as observed on a host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ObservedFirewall {
     /// Which firewall is active.
@@ -572,7 +574,7 @@ pub struct ObservedFirewall {
 }
 
 /// Everything known about a host's state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Observation {
     /// Listening TCP and bound UDP sockets.
@@ -596,7 +598,7 @@ pub struct Observation {
 }
 
 /// One problem found by the rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Finding {
     /// Stable code.
@@ -618,7 +620,7 @@ pub struct Finding {
 }
 
 /// One row of a host's port table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PortEntry {
     /// Spec id.
@@ -646,7 +648,7 @@ pub struct PortEntry {
 }
 
 /// A host's port table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct HostPorts {
     /// Plan host name.
@@ -660,7 +662,7 @@ pub struct HostPorts {
 /// Who a report's rows admit, listed once however many rows admit them
 /// (issue 16: an all-to-all spec of n hosts names its n peers once, not in
 /// each of the n rows).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct SourceGroup {
     /// `g1`, `g2`, ...: one per distinct accessor list, numbered in the
@@ -679,7 +681,7 @@ pub struct SourceGroup {
 }
 
 /// A rule the host's firewall should hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FirewallRule {
     /// Plan host name whose firewall holds it.
@@ -701,7 +703,7 @@ pub struct FirewallRule {
 }
 
 /// How many findings of each severity.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Summary {
     /// Error findings.
@@ -713,7 +715,7 @@ pub struct Summary {
 }
 
 /// The result of validating a plan or checking a host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Report {
     /// Plan name.
@@ -731,7 +733,7 @@ pub struct Report {
 }
 
 /// One reason an input was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Problem {
     /// Where in the input, as a path like `hosts[1].address` (`.` for the whole input).
@@ -743,7 +745,7 @@ pub struct Problem {
 }
 
 /// Why an input was rejected; nothing was evaluated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PlanError {
     /// Every problem found, in input order.

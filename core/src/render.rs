@@ -34,9 +34,8 @@ pub fn report(report: &Report, format: ReportFormat) -> String {
 }
 
 /// Pretty JSON with a final newline: the reference form the corpus compares.
-pub fn json<T: serde::Serialize>(value: &T) -> String {
-    // Serialising these plain-data types cannot fail: no maps with non-string keys.
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+pub fn json<T: crate::Encode + ?Sized>(value: &T) -> String {
+    let mut text = crate::encode::pretty(value);
     text.push('\n');
     text
 }
@@ -195,10 +194,7 @@ fn table(report: &Report, groups: &Groups) -> String {
         out.push_str("\nfindings\n");
         let mut rows = Vec::new();
         for f in &report.findings {
-            let code = serde_json::to_value(f.code)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default();
+            let code = f.code.as_str().to_string();
             let place = match (&f.host, f.ports) {
                 (Some(h), Some(p)) => format!("{}:{p}", quote(h)),
                 (Some(h), None) => quote(h),

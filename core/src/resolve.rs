@@ -500,7 +500,7 @@ fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Proble
                 // of it (`[Component("x")]`).
                 problems.push(
                     format!("{at}.accessed-by"),
-                    &serde_json::to_string(&spec.accessed_by).unwrap_or_default(),
+                    &crate::encode::compact(&spec.accessed_by),
                     "a loopback spec is reached by nobody from outside; leave accessed-by empty"
                         .into(),
                 );

@@ -9,14 +9,14 @@
 //! dangling one at the boundary, naming its path, so nothing past it indexes
 //! out of bounds.
 
-use crate::Decode;
+use crate::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 
 /// Address family of a rule.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode, Encode,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum IpFamily {
@@ -70,7 +70,9 @@ impl IpFamily {
 }
 
 /// One source admitted to one port of one spec: the unit portplan adds and removes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode, Encode,
+)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TaggedRule {
     /// `portplan:<spec-id>`, in the backend's comment field.
@@ -90,7 +92,7 @@ pub struct TaggedRule {
 /// or removes one, and refuses to add its own rule on the same source, ports
 /// and transport: some tools would merge the two (ufw "updates" the foreign
 /// rule), and on every tool the operator's rule would be shadowed or shadow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ForeignRule {
     /// What it does, as the tool says it (`accept`, `DROP`, `deny`, ...).
@@ -149,7 +151,7 @@ impl std::fmt::Display for TaggedRule {
 }
 
 /// What a backend's own tools printed: the input `read-firewall` parses.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FirewallOutput {
     /// nftables: `nft -j list ruleset`. iptables: `iptables-save`. firewalld:
@@ -182,7 +184,7 @@ impl FirewallOutput {
 /// Index of a chain (nftables, iptables) or of one side of a zone
 /// (firewalld) in its state's list. Checked by [`FirewallState::check`].
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode, Encode,
 )]
 #[serde(transparent)]
 pub struct ChainId(pub u32);
@@ -202,7 +204,7 @@ impl ChainId {
 
 /// The nftables families whose chains can filter input.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode, Encode,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum NftFamily {
@@ -236,7 +238,7 @@ impl NftFamily {
 }
 
 /// An nftables base chain on the input hook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct NftChain {
     /// Its table's family.
@@ -257,7 +259,7 @@ pub struct NftChain {
 }
 
 /// One of portplan's nftables rules, one entry per source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct NftRule {
     /// Its chain in `chains`.
@@ -276,7 +278,7 @@ pub struct NftRule {
 }
 
 /// nftables, as `nft -j list ruleset` shows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct NftState {
     /// Base chains on the input hook.
@@ -294,7 +296,7 @@ pub struct NftState {
 }
 
 /// The filter table's INPUT chain of iptables (IPv4) or ip6tables (IPv6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct IptablesChain {
     /// `ipv4`: iptables; `ipv6`: ip6tables.
@@ -306,7 +308,7 @@ pub struct IptablesChain {
 }
 
 /// One of portplan's iptables rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct IptablesRule {
     /// Its chain in `chains`.
@@ -323,7 +325,7 @@ pub struct IptablesRule {
 }
 
 /// iptables and ip6tables, as `iptables-save` and `ip6tables-save` show them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct IptablesState {
     /// The INPUT chains read (at most one per family).
@@ -342,7 +344,7 @@ pub struct IptablesState {
 
 /// firewalld's two configurations.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Decode, Encode,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum FirewalldSide {
@@ -363,7 +365,7 @@ impl FirewalldSide {
 }
 
 /// One side of one firewalld zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FirewalldZone {
     /// The zone.
@@ -377,7 +379,7 @@ pub struct FirewalldZone {
 }
 
 /// One of portplan's firewalld rich rules, one entry per source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FirewalldRule {
     /// Its zone side in `zones`.
@@ -394,7 +396,7 @@ pub struct FirewalldRule {
 }
 
 /// firewalld, as `firewall-cmd --list-all-zones` shows both sides.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FirewalldState {
     /// The serving zone's two sides, then every other zone side holding portplan's rules.
@@ -412,7 +414,7 @@ pub struct FirewalldState {
 }
 
 /// One of portplan's ufw rules, one entry per transport.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct UfwRule {
     /// What it admits.
@@ -425,7 +427,7 @@ pub struct UfwRule {
 }
 
 /// ufw, as `ufw status verbose` and `ufw show added` show it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct UfwState {
     /// Whether ufw is enabled. An inactive ufw still takes rules.
@@ -445,7 +447,7 @@ pub struct UfwState {
 }
 
 /// A backend's current state, as far as portplan is concerned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum FirewallState {
     /// nftables.
@@ -575,7 +577,7 @@ impl FirewallState {
 }
 
 /// One command to run, as an argv (never through a shell).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Command {
     /// Program and arguments.
@@ -585,7 +587,7 @@ pub struct Command {
 }
 
 /// What it takes to bring a backend from its state to the desired rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FirewallChange {
     /// The backend the commands are for.

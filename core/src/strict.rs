@@ -477,11 +477,8 @@ mod tests {
                 let mut more = map.clone();
                 more.insert("zz-unknown".into(), json!(1));
                 texts.push(Value::Object(more).to_string());
-                // A member missing: the first, the last.
-                for key in [map.keys().next(), map.keys().next_back()]
-                    .into_iter()
-                    .flatten()
-                {
+                // Each member missing in turn.
+                for key in map.keys() {
                     let mut fewer = map.clone();
                     fewer.shift_remove(key);
                     texts.push(Value::Object(fewer).to_string());
@@ -587,6 +584,59 @@ mod tests {
         assert!(!agree::<Keys>(r#"{"a":1,"a":2}"#));
         let object: Map<String, Value> = Map::new();
         assert!(!agree::<Plan>(&Value::Object(object).to_string()));
+    }
+
+    /// Every record and enum of the contract through both decoders: a
+    /// profile, a state of each backend (read from the captured outputs),
+    /// rules, a change, a probe plan.
+    #[test]
+    fn fast_and_walked_decoding_agree_on_profiles_states_rules_and_probes() {
+        use crate::model::{FirewallBackend as B, FirewallRule, Profile};
+        use crate::state::{FirewallChange, FirewallOutput};
+        fn json<T: serde::Serialize>(value: &T) -> String {
+            serde_json::to_string(value).expect("json")
+        }
+        let profile = crate::catalog().into_iter().next().expect("a profile");
+        assert!(every_change::<Profile>(&json(&profile)) > 0);
+        let captured = |name: &str| match name {
+            "nft" => include_str!("../tests/captured/nft-debian-drop.json"),
+            "ipt4" => include_str!("../tests/captured/iptables-save-v4.txt"),
+            "ipt6" => include_str!("../tests/captured/iptables-save-v6.txt"),
+            "fwd" => include_str!("../tests/captured/firewalld-1.3-list-all-zones.txt"),
+            "fwd-permanent" => {
+                include_str!("../tests/captured/firewalld-1.3-permanent-list-all-zones.txt")
+            }
+            "ufw" => include_str!("../tests/captured/ufw-0.36-status-verbose.txt"),
+            _ => include_str!("../tests/captured/ufw-0.36-show-added.txt"),
+        };
+        let output = |main: &str, extra: &str, zone: Option<&str>| FirewallOutput {
+            main: captured(main).into(),
+            extra: if extra.is_empty() {
+                String::new()
+            } else {
+                captured(extra).into()
+            },
+            zone: zone.map(String::from),
+        };
+        let plan = crate::parse_plan(PLANS[12]).expect("an example plan");
+        let report = crate::validate_plan(&plan).expect("a report");
+        let rules = crate::firewall_rules(&report, Some(&plan.hosts[0].name)).expect("rules");
+        assert!(every_change::<Vec<FirewallRule>>(&json(&rules)) > 0);
+        for (backend, output) in [
+            (B::Nftables, output("nft", "", None)),
+            (B::Iptables, output("ipt4", "ipt6", None)),
+            (B::Firewalld, output("fwd", "fwd-permanent", Some("public"))),
+            (B::Ufw, output("ufw", "ufw-added", None)),
+        ] {
+            let state = crate::read_firewall(backend, &output).expect("a captured state");
+            every_change::<FirewallState>(&json(&state));
+            let change = crate::plan_firewall(&rules, &state, false).expect("a change");
+            every_change::<FirewallChange>(&json(&change));
+        }
+        let source = crate::reach::ProbeSource::Host(plan.hosts[0].name.clone());
+        let probes = crate::probe_plan(&plan, &source, crate::model::Phase::Postinstall)
+            .expect("a probe plan");
+        assert!(every_change::<crate::reach::ProbePlan>(&json(&probes)) > 0);
     }
 
     #[test]

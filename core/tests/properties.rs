@@ -575,3 +575,60 @@ proptest! {
         }
     }
 }
+
+// The contract's JSON writer (`#[derive(Encode)]`, which the plugins answer
+// with and `render-*`'s JSON is) against serde_json's, on every type a
+// function answers with: the same bytes, compact and pretty.
+
+/// `value` written by core and by serde_json, in both forms.
+fn same_json<T: serde::Serialize + portplan_core::Encode>(value: &T) -> Result<(), TestCaseError> {
+    prop_assert_eq!(
+        portplan_core::shell::compact_json(value),
+        serde_json::to_string(value).unwrap()
+    );
+    prop_assert_eq!(
+        portplan_core::shell::render_json(value),
+        serde_json::to_string_pretty(value).unwrap() + "\n"
+    );
+    Ok(())
+}
+
+#[test]
+fn core_writes_the_catalog_as_serde_json_does() {
+    same_json(&portplan_core::catalog()).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn core_writes_the_json_serde_json_writes(
+        plan in arb::plan(Ranges::Any),
+        report in arb::report(Ranges::Any),
+        error in arb::plan_error(),
+        (state, rules) in (arb::firewall_state(Ranges::Any), arb::firewall_rules(Ranges::Any)),
+        profile in arb::custom_profile(Ranges::Any),
+        observation in arb::observation(Ranges::Any),
+        table in arb::reach::truth_table(Ranges::Any),
+        (probed, served) in (arb::reach::probe_results(), arb::reach::serve_status()),
+    ) {
+        same_json(&plan)?;
+        same_json(&report)?;
+        same_json(&error)?;
+        same_json(&state)?;
+        same_json(&rules)?;
+        same_json(&profile)?;
+        same_json(&observation)?;
+        same_json(&table)?;
+        same_json(&probed)?;
+        same_json(&served)?;
+        if let Ok(change) = portplan_core::plan_firewall(&rules, &state, false) {
+            same_json(&change)?;
+        }
+        for source in [ProbeSource::Outsider, ProbeSource::Network("x".into())] {
+            if let Ok(probes) = portplan_core::probe_plan(&plan, &source, portplan_core::Phase::Postinstall) {
+                same_json(&probes)?;
+            }
+        }
+    }
+}

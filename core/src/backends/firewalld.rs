@@ -25,7 +25,7 @@
 //! ([`before_zones`]), which only the binary's D-Bus dump carries, with the
 //! direct rules; without them, or with a direct rule, nothing is ahead.
 
-use crate::Decode;
+use crate::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use super::ahead::Admits;
@@ -284,7 +284,7 @@ fn rich_rule(text: &str) -> Option<RichRule> {
 /// settings): the facts `--list-all-zones` prints that portplan reads, with
 /// no text format in between. The binary writes it as JSON into
 /// `firewall-output.main` (runtime) and `.extra` (permanent).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DbusDump {
     /// `getDefaultZone`.
@@ -311,7 +311,7 @@ pub struct DbusDump {
 }
 
 /// The parts of one zone's settings portplan reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DbusZone {
     /// The zone's name.
@@ -327,7 +327,7 @@ pub struct DbusZone {
 }
 
 /// The parts of one ipset's settings portplan reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DbusIpset {
     /// The ipset's name.

@@ -1,14 +1,16 @@
 //! The records of the reachability probe: the Rust side of the WIT's
 //! `probe-*`, `serve-status` and `truth-*` types.
 
-use crate::Decode;
+use crate::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Finding, Phase, Transport};
 
 /// Who probes: a plan host, a machine standing for a client network, or a
 /// stranger that no rule admits.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode, Encode,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProbeSource {
     /// A plan host, by name.
@@ -21,7 +23,7 @@ pub enum ProbeSource {
 
 /// What the plan says should happen when a source tries a port.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode, Encode,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Expectation {
@@ -32,7 +34,9 @@ pub enum Expectation {
 }
 
 /// One port a host answers on while it is probed.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode, Encode,
+)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ListenPort {
     /// Spec id.
@@ -44,7 +48,7 @@ pub struct ListenPort {
 }
 
 /// One connection a source must try.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ProbeTarget {
     /// The destination plan host.
@@ -64,7 +68,7 @@ pub struct ProbeTarget {
 }
 
 /// What one source must do: answer on its own ports and try its targets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ProbePlan {
     /// Plan name.
@@ -83,7 +87,7 @@ pub struct ProbePlan {
 
 /// How one attempt ended, as the probing socket saw it.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode, Encode,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum ProbeOutcome {
@@ -105,7 +109,7 @@ pub enum ProbeOutcome {
 }
 
 /// The result of one target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ProbeResult {
     /// The destination plan host.
@@ -125,7 +129,7 @@ pub struct ProbeResult {
 }
 
 /// Everything one source measured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ProbeResults {
     /// Plan name.
@@ -140,7 +144,7 @@ pub struct ProbeResults {
 
 /// What a host's responder did: the ports it answered on and the ones it
 /// found held by another process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ServeStatus {
     /// Plan name.
@@ -155,7 +159,7 @@ pub struct ServeStatus {
 
 /// Expected against measured, for one row.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Decode, Encode,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
@@ -168,7 +172,7 @@ pub enum Verdict {
 }
 
 /// One (source, destination, port) of the truth table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TruthRow {
     /// Who probed.
@@ -192,7 +196,7 @@ pub struct TruthRow {
 }
 
 /// Counts of a truth table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TruthSummary {
     /// Rows.
@@ -206,7 +210,7 @@ pub struct TruthSummary {
 }
 
 /// The plan's access matrix, expected against measured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Decode, Encode)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TruthTable {
     /// Plan name.

@@ -22,17 +22,16 @@ use portplan_core::{
     FirewallBackend, FirewallOutput, FirewallRule, FirewallState, Observation, Phase, Plan,
     PlanError, Report, ReportFormat,
 };
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Runs one export: parse the input, call core, set the output or the error.
-fn run<I: DeserializeOwned + portplan_core::Decode, O: Serialize>(
+fn run<I: DeserializeOwned + portplan_core::Decode, O: portplan_core::Encode>(
     call: impl FnOnce(I) -> Result<O, PlanError>,
 ) -> i32 {
     let output = portplan_core::shell::parse_json(&input())
         .map_err(plan_relative)
         .and_then(call);
-    answer(output.map(|output| serde_json::to_vec(&output).map_err(|e| e.to_string())))
+    answer(output.map(|output| portplan_core::shell::compact_json(&output)))
 }
 
 // `input` and `answer` hold what `run` does alike for every function, out of
@@ -53,13 +52,12 @@ fn input() -> String {
 /// The output as the function's result, or its error (a rejected input as
 /// `render-plan-error` renders it).
 #[inline(never)]
-fn answer(output: Result<Result<Vec<u8>, String>, PlanError>) -> i32 {
+fn answer(output: Result<String, PlanError>) -> i32 {
     match output {
-        Ok(Ok(bytes)) => match extism_pdk::output(bytes) {
+        Ok(text) => match extism_pdk::output(text) {
             Ok(()) => 0,
             Err(e) => fail(&e.to_string()),
         },
-        Ok(Err(message)) => fail(&message),
         Err(error) => fail(&portplan_core::render_plan_error(
             &error,
             ReportFormat::Json,
