@@ -593,9 +593,27 @@ fn same_json<T: serde::Serialize + portplan_core::Encode>(value: &T) -> Result<(
     Ok(())
 }
 
+/// The catalog, and every answer of an example plan on each backend: each
+/// answered type at least once, whatever the generators below happen to
+/// reach.
 #[test]
-fn core_writes_the_catalog_as_serde_json_does() {
+fn core_writes_the_catalog_and_an_examples_answers_as_serde_json_does() {
     same_json(&portplan_core::catalog()).unwrap();
+    let plan = portplan_core::parse_plan(arb::PLAN_TEXTS[10]).unwrap();
+    let report = portplan_core::validate_plan(&plan).unwrap();
+    let rules = portplan_core::firewall_rules(&report, Some(&plan.hosts[0].name)).unwrap();
+    for backend in &arb::BACKENDS[..4] {
+        let empty = portplan_core::empty_firewall(*backend).unwrap();
+        let change = portplan_core::plan_firewall(&rules, &empty, false).unwrap();
+        assert!(!change.commands.is_empty(), "{backend:?}");
+        same_json(&change).unwrap();
+        same_json(&portplan_core::plan_restore(&empty, &empty).unwrap()).unwrap();
+    }
+    let source = ProbeSource::Host(plan.hosts[0].name.clone());
+    let probes =
+        portplan_core::probe_plan(&plan, &source, portplan_core::Phase::Postinstall).unwrap();
+    same_json(&probes).unwrap();
+    same_json(&portplan_core::render_report(&report, ReportFormat::Table)).unwrap();
 }
 
 proptest! {

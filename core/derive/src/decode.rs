@@ -8,16 +8,26 @@ use crate::{Field, Kind, Shape, Variant};
 
 pub(crate) fn expand(shape: &Shape) -> syn::Result<Tokens> {
     let name = shape.name;
+    let mut absent = quote! {};
     let body = match &shape.kind {
-        // The field's own decoding, at the same node.
-        Kind::Transparent(ty) => quote! {
-            <#ty as ::portplan_core::Decode>::decode(node).map(#name)
-        },
+        // The field's own decoding, at the same node; absent as it may be
+        // (serde's `transparent` asks the field's type too).
+        Kind::Transparent(ty) => {
+            absent = quote! {
+                const OPTIONAL: bool = <#ty as ::portplan_core::Decode>::OPTIONAL;
+                fn absent() -> ::core::option::Option<Self> {
+                    <#ty as ::portplan_core::Decode>::absent().map(#name)
+                }
+            };
+            quote! { <#ty as ::portplan_core::Decode>::decode(node).map(#name) }
+        }
         Kind::Record(fields) => record(shape, fields),
         Kind::Choice(variants) => choice(name, variants),
     };
     Ok(quote! {
         impl ::portplan_core::Decode for #name {
+            #absent
+
             fn decode(
                 node: ::portplan_core::__decode::Node<'_>,
             ) -> ::core::result::Result<Self, ::portplan_core::__decode::Error> {

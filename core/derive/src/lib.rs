@@ -344,6 +344,18 @@ mod tests {
     }
 
     #[test]
+    fn a_transparent_type_is_absent_as_its_field_is() {
+        let decoded = derive(
+            "#[serde(transparent)] struct A(Option<u8>);",
+            decode::expand,
+        )
+        .expect("derived");
+        let optional =
+            "const OPTIONAL : bool = < Option < u8 > as :: portplan_core :: Decode > :: OPTIONAL ;";
+        assert!(decoded.contains(optional), "{decoded}");
+    }
+
+    #[test]
     fn a_default_field_is_never_required_and_the_others_ask_their_type() {
         let record = derive(
             "struct A { a: u8, #[serde(default)] b: u8, c: Option<u8> }",
