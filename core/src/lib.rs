@@ -30,6 +30,7 @@ mod deployment;
 mod encode;
 mod limits;
 mod model;
+mod nets;
 mod order;
 mod reach;
 mod render;
@@ -80,6 +81,8 @@ pub mod __encode {
 
 /// What a shell (the `portplan` binary, the plugins) needs beyond the WIT
 /// functions: the strict JSON reader every artifact parses input with, the
+/// JSON writer (and, for a shell's own types, the writer `Encode` writes
+/// to), the
 /// names portplan marks its own rules and ipsets with, the Linux defaults the
 /// rules assume, and the CLI's catalog renderings.
 pub mod shell {
@@ -88,7 +91,7 @@ pub mod shell {
         TAG_PREFIX, denied_ahead, placements, tagged_rules, unfiltered_families,
     };
     pub use crate::decode::{escape, is_hidden, json_size, parse_json, parse_value, quote};
-    pub use crate::encode::compact as compact_json;
+    pub use crate::encode::{Out as JsonOut, compact as compact_json};
     pub use crate::limits::{
         DEPTH as LIMIT_DEPTH, HOSTS as LIMIT_HOSTS, LISTED_SOURCES as LIMIT_LISTED_SOURCES,
         LISTENERS as LIMIT_LISTENERS, PLAN_BYTES as LIMIT_PLAN_BYTES,

@@ -18,7 +18,7 @@ use crate::model::{
     PortSpec, Problem, Profile,
 };
 use crate::order::{self, Sorted, SortedMap};
-use crate::{catalog, limits};
+use crate::{catalog, limits, nets};
 
 /// Collects problems in input order while resolving.
 #[derive(Default)]
@@ -707,7 +707,7 @@ fn resolve_networks(
                 ),
             }
         }
-        networks.push((network.name.clone(), IpNet::aggregate(&nets)));
+        networks.push((network.name.clone(), nets::aggregate(&nets)));
         if !seen.insert(network.name.as_str()) {
             problems.push(
                 format!("{at}.name"),

@@ -38,6 +38,7 @@ use ipnet::IpNet;
 use crate::backends::TAG_PREFIX;
 use crate::deployment::{Deployment, HostId, Placed};
 use crate::model::{Accessor, Exposure, SourceGroup};
+use crate::nets;
 use crate::order::{self, Sorted};
 
 /// The tag portplan writes into a rule's comment, and the only rules it ever changes.
@@ -328,7 +329,7 @@ impl<'d> Group<'d> {
         let network_nets: Vec<IpNet> = admitted
             .flat_map(|n| deployment.networks.get(*n).into_iter().flatten().copied())
             .collect();
-        let network_nets = IpNet::aggregate(&network_nets);
+        let network_nets = nets::aggregate(&network_nets);
         let nets = if exclusive {
             network_nets.clone()
         } else {
@@ -337,7 +338,7 @@ impl<'d> Group<'d> {
                 .map(|&h| IpNet::from(deployment.host(h).address))
                 .collect();
             all.extend(&network_nets);
-            IpNet::aggregate(&all)
+            nets::aggregate(&all)
         };
         // Aggregated: disjoint, IPv4 before IPv6, each by address, which is
         // what `covers` searches.
@@ -400,7 +401,7 @@ fn numbered(deployment: &Deployment) -> HashMap<&[Accessor], GroupId> {
 }
 
 /// Where an address sorts among aggregated CIDRs: IPv4 before IPv6, then by
-/// address, the order `IpNet::aggregate` returns them in.
+/// address, the order `nets::aggregate` returns them in.
 fn order(address: IpAddr) -> (bool, u128) {
     match address {
         IpAddr::V4(v4) => (false, u128::from(u32::from(v4))),

@@ -11,9 +11,10 @@ none), largest first, and with --top N the N largest functions. Sizes are
 before wasm-opt, which takes about a tenth off the code.
 
 With --check-copies it instead fails (exit 1) unless std's sorts are there
-once: one stable sort (core's `order` module) and at most two unstable ones
-(ipnet's `aggregate`, on IPv4 and IPv6 ranges). A sort at a new call site,
-or a `collect` into a B-tree (which sorts), adds a copy of 4-6 KB. It also
+once: one stable sort (core's `order` module) and no unstable one (CIDRs
+are aggregated by core's `nets` module, not by ipnet's `aggregate`, which
+sorted unstably once per address family). A sort at a new call site, or a
+`collect` into a B-tree (which sorts), adds a copy of 4-6 KB. It also
 fails where any of `core::fmt`'s float formatting is linked (~15 KB): nothing in
 the plugins formats a float since the walker words serde's `Unexpected`
 itself (core/src/decode.rs, `Said`); or std's float parsing (~25 KB with its
@@ -110,14 +111,15 @@ def read(path: str) -> tuple[list[int], dict[int, str], int, int]:
 # exact: (name part, fewest and most copies allowed, who holds them, what to
 # do when the count is off).
 SORT_HINT = ("a sort was added outside core/src/order.rs, or a collect into a "
-             "BTreeSet/BTreeMap: sort with order::sort_by, fill with order::set/map")
+             "BTreeSet/BTreeMap, or ipnet's aggregate: sort with order::sort_by, fill "
+             "with order::set/map, aggregate with nets::aggregate")
 FLOAT_HINT = ("a float is formatted (`{}` or `{:e}` of an f32/f64, or serde's Display for "
               "Unexpected: word errors through decode.rs's Said)")
 PARSE_HINT = ("a float is parsed (`str::parse` of an f32/f64, or the csv crate's writer, "
               "whose NonNumeric style parses every field: write CSV with render::csv_record)")
 COPIES = [
     ("sort6stable9quicksort9quicksort17h", 1, 1, "core's order::positions", SORT_HINT),
-    ("sort8unstable9quicksort9quicksort17h", 1, 2, "ipnet's aggregate (IPv4, IPv6)",
+    ("sort8unstable9quicksort9quicksort17h", 0, 0, "core's nets replaced ipnet's aggregate",
      SORT_HINT),
     ("3fmt5float", 0, 0, "core::fmt::float", FLOAT_HINT),
     ("7flt2dec", 0, 0, "core::num::flt2dec", FLOAT_HINT),

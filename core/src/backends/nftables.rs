@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use core::net::IpAddr;
-use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
+use ipnet::IpNet;
 use serde_json::Value;
 
 use super::admitted::Admitted;
@@ -17,6 +17,7 @@ use super::{
     normalize_source, owned_tag, transport_named,
 };
 use crate::model::{PlanError, PortRange, Transport};
+use crate::nets;
 use crate::order::{Sorted, SortedMap};
 use crate::state::{
     ChainId, Command, ForeignRule, IpFamily, NftChain, NftFamily, NftRule, NftState, TaggedRule,
@@ -89,11 +90,9 @@ fn addresses(right: &Value, sets: &Sets, at: (&str, &str)) -> (Vec<String>, Opti
 fn range_cover(first: Option<&str>, last: Option<&str>) -> Vec<String> {
     let parse = |text: Option<&str>| text.and_then(|t| t.parse::<IpAddr>().ok());
     match (parse(first), parse(last)) {
-        (Some(IpAddr::V4(first)), Some(IpAddr::V4(last))) => Ipv4Subnets::new(first, last, 0)
-            .map(|n| IpNet::V4(n).to_string())
-            .collect(),
-        (Some(IpAddr::V6(first)), Some(IpAddr::V6(last))) => Ipv6Subnets::new(first, last, 0)
-            .map(|n| IpNet::V6(n).to_string())
+        (Some(first), Some(last)) => nets::cover(first, last)
+            .iter()
+            .map(ToString::to_string)
             .collect(),
         _ => Vec::new(),
     }
@@ -102,7 +101,7 @@ fn range_cover(first: Option<&str>, last: Option<&str>) -> Vec<String> {
 /// The same addresses in the fewest CIDRs, as the desired rules write them.
 fn canonical(sources: Vec<String>) -> Vec<String> {
     let nets: Vec<IpNet> = sources.iter().filter_map(|s| s.parse().ok()).collect();
-    IpNet::aggregate(&nets)
+    nets::aggregate(&nets)
         .iter()
         .map(ToString::to_string)
         .collect()

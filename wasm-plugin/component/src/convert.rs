@@ -1,13 +1,14 @@
 //! Conversions between wit-bindgen's types and core's.
 //!
 //! Outbound (core to WIT) is `Lower`, field by field. Inbound (WIT to core) is
-//! `ToJson`: the WIT value written as the contract's JSON, which core then
-//! parses strictly. Both are generated from one list of fields per type, so a
+//! core's `Encode`: the WIT value written as the contract's JSON text by
+//! core's writer, which core then parses strictly. Both are generated from one list of fields per type, so a
 //! field missing here fails to compile, and `tests/wit_contract.rs` keeps
 //! core's names equal to the WIT's.
 
 use portplan_core as model;
-use serde_json::{Map, Value};
+use portplan_core::Encode;
+use portplan_core::shell::JsonOut as Out;
 
 use crate::wit;
 
@@ -16,21 +17,11 @@ pub trait Lower<T> {
     fn lower(self) -> T;
 }
 
-/// WIT value to the contract's JSON.
-pub trait ToJson {
-    fn to_json(&self) -> Value;
-}
-
 macro_rules! identity {
     ($($t:ty),*) => {$(
         impl Lower<$t> for $t {
             fn lower(self) -> $t {
                 self
-            }
-        }
-        impl ToJson for $t {
-            fn to_json(&self) -> Value {
-                Value::from(self.clone())
             }
         }
     )*};
@@ -62,18 +53,6 @@ impl<A: Lower<B>, B, E: Lower<F>, F> Lower<Result<B, F>> for Result<A, E> {
     }
 }
 
-impl<T: ToJson> ToJson for Vec<T> {
-    fn to_json(&self) -> Value {
-        Value::Array(self.iter().map(ToJson::to_json).collect())
-    }
-}
-
-impl<T: ToJson> ToJson for Option<T> {
-    fn to_json(&self) -> Value {
-        self.as_ref().map_or(Value::Null, ToJson::to_json)
-    }
-}
-
 /// `NonRoot` and `non_root` to the WIT's `non-root`.
 fn kebab(name: &str) -> String {
     let mut out = String::new();
@@ -90,6 +69,13 @@ fn kebab(name: &str) -> String {
     out
 }
 
+/// A record's member: its key in the WIT's spelling (out of line: one copy
+/// for every record).
+#[inline(never)]
+fn key(out: &mut Out, field: &str) {
+    out.key(&kebab(field));
+}
+
 macro_rules! records {
     ($($name:ident { $($field:ident),* $(,)? })*) => {$(
         impl Lower<wit::$name> for model::$name {
@@ -97,11 +83,11 @@ macro_rules! records {
                 wit::$name { $($field: self.$field.lower()),* }
             }
         }
-        impl ToJson for wit::$name {
-            fn to_json(&self) -> Value {
-                let mut object = Map::new();
-                $(object.insert(kebab(stringify!($field)), self.$field.to_json());)*
-                Value::Object(object)
+        impl Encode for wit::$name {
+            fn encode(&self, out: &mut Out) {
+                out.begin_object();
+                $(key(out, stringify!($field)); self.$field.encode(out);)*
+                out.end_object();
             }
         }
     )*};
@@ -114,9 +100,9 @@ macro_rules! enums {
                 match self { $(model::$name::$case => wit::$name::$case),* }
             }
         }
-        impl ToJson for wit::$name {
-            fn to_json(&self) -> Value {
-                match self { $(wit::$name::$case => Value::from(kebab(stringify!($case)))),* }
+        impl Encode for wit::$name {
+            fn encode(&self, out: &mut Out) {
+                match self { $(wit::$name::$case => out.string(&kebab(stringify!($case)))),* }
             }
         }
     )*};
@@ -208,11 +194,6 @@ impl Lower<u32> for model::ChainId {
     }
 }
 
-/// A variant with a payload is `{"case": payload}`; one without is `"case"`.
-fn record_case(name: &str, payload: Value) -> Value {
-    Value::Object(Map::from_iter([(name.to_string(), payload)]))
-}
-
 impl Lower<wit::FirewallState> for model::FirewallState {
     fn lower(self) -> wit::FirewallState {
         match self {
@@ -224,21 +205,23 @@ impl Lower<wit::FirewallState> for model::FirewallState {
     }
 }
 
-impl ToJson for wit::FirewallState {
-    fn to_json(&self) -> Value {
+/// A variant with a payload is `{"case": payload}`, as serde writes it.
+impl Encode for wit::FirewallState {
+    fn encode(&self, out: &mut Out) {
         match self {
-            wit::FirewallState::Nftables(s) => record_case("nftables", s.to_json()),
-            wit::FirewallState::Iptables(s) => record_case("iptables", s.to_json()),
-            wit::FirewallState::Firewalld(s) => record_case("firewalld", s.to_json()),
-            wit::FirewallState::Ufw(s) => record_case("ufw", s.to_json()),
+            wit::FirewallState::Nftables(s) => out.variant("nftables", s),
+            wit::FirewallState::Iptables(s) => out.variant("iptables", s),
+            wit::FirewallState::Firewalld(s) => out.variant("firewalld", s),
+            wit::FirewallState::Ufw(s) => out.variant("ufw", s),
         }
     }
 }
 
-fn case(name: &str, payload: Option<&String>) -> Value {
+/// A case with text is `{"case": "text"}`; one without is `"case"`.
+fn case(out: &mut Out, name: &str, payload: Option<&String>) {
     match payload {
-        None => Value::from(name),
-        Some(payload) => record_case(name, Value::from(payload.clone())),
+        None => out.string(name),
+        Some(payload) => out.variant(name, payload),
     }
 }
 
@@ -252,12 +235,12 @@ impl Lower<wit::ProbeSource> for model::ProbeSource {
     }
 }
 
-impl ToJson for wit::ProbeSource {
-    fn to_json(&self) -> Value {
+impl Encode for wit::ProbeSource {
+    fn encode(&self, out: &mut Out) {
         match self {
-            wit::ProbeSource::Host(h) => case("host", Some(h)),
-            wit::ProbeSource::Network(n) => case("network", Some(n)),
-            wit::ProbeSource::Outsider => case("outsider", None),
+            wit::ProbeSource::Host(h) => case(out, "host", Some(h)),
+            wit::ProbeSource::Network(n) => case(out, "network", Some(n)),
+            wit::ProbeSource::Outsider => case(out, "outsider", None),
         }
     }
 }
@@ -272,12 +255,12 @@ impl Lower<wit::Accessor> for model::Accessor {
     }
 }
 
-impl ToJson for wit::Accessor {
-    fn to_json(&self) -> Value {
+impl Encode for wit::Accessor {
+    fn encode(&self, out: &mut Out) {
         match self {
-            wit::Accessor::Component(c) => case("component", Some(c)),
-            wit::Accessor::Network(n) => case("network", Some(n)),
-            wit::Accessor::Profile(p) => case("profile", Some(p)),
+            wit::Accessor::Component(c) => case(out, "component", Some(c)),
+            wit::Accessor::Network(n) => case(out, "network", Some(n)),
+            wit::Accessor::Profile(p) => case(out, "profile", Some(p)),
         }
     }
 }
@@ -291,11 +274,11 @@ impl Lower<wit::Modifiable> for model::Modifiable {
     }
 }
 
-impl ToJson for wit::Modifiable {
-    fn to_json(&self) -> Value {
+impl Encode for wit::Modifiable {
+    fn encode(&self, out: &mut Out) {
         match self {
-            wit::Modifiable::NotSupported => case("not-supported", None),
-            wit::Modifiable::Configurable(how) => case("configurable", Some(how)),
+            wit::Modifiable::NotSupported => case(out, "not-supported", None),
+            wit::Modifiable::Configurable(how) => case(out, "configurable", Some(how)),
         }
     }
 }

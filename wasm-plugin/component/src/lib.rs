@@ -18,7 +18,7 @@ mod bindings {
 mod convert;
 
 use bindings::portplan::ports::types as wit;
-use convert::{Lower, ToJson};
+use convert::Lower;
 use portplan_core as model;
 
 struct Portplan;
@@ -28,9 +28,9 @@ struct Portplan;
 /// exactly as the other artifacts reject it. A plan's paths start at the plan
 /// (`hosts[0].address`), as core's own problems about a plan do.
 fn lift<T: serde::de::DeserializeOwned + model::Decode>(
-    value: &impl ToJson,
+    value: &impl model::Encode,
 ) -> Result<T, model::PlanError> {
-    portplan_core::shell::parse_json(&value.to_json().to_string())
+    portplan_core::shell::parse_json(&portplan_core::shell::compact_json(value))
 }
 
 /// [`lift`] for any other parameter: problem paths start with its WIT name
@@ -38,7 +38,7 @@ fn lift<T: serde::de::DeserializeOwned + model::Decode>(
 /// `rules[0].ports`), as in the Extism plugin's input and core's own problems.
 fn lift_at<T: serde::de::DeserializeOwned + model::Decode>(
     at: &str,
-    value: &impl ToJson,
+    value: &impl model::Encode,
 ) -> Result<T, model::PlanError> {
     lift(value).map_err(|error| under(at, error))
 }
