@@ -944,42 +944,57 @@ impl<'de> VariantAccess<'de> for Variant<'_> {
 /// values and problems alike, on every change of every example input.
 pub trait Decode: Sized {
     /// Whether a record's field of this type may be absent from the input
-    /// ([`Decode::absent`] is then its value): serde's `missing_field` asks
-    /// the type the same way, and only an `Option` answers (with `None`).
+    /// (it then keeps its [`Decode::placeholder`]): serde's `missing_field`
+    /// asks the type the same way, and only an `Option` answers (with
+    /// `None`).
     const OPTIONAL: bool = false;
 
     /// This node as `Self`; a problem is noted in the walk's journal and
     /// answered as [`Error::Noted`].
     fn decode(node: Node<'_>) -> Result<Self, Error>;
 
-    /// The value of an absent field of this type, if it may be absent.
-    fn absent() -> Option<Self> {
-        None
-    }
+    /// What a record's field of this type holds until the input's value is
+    /// decoded into it. A caller never sees it in a required field (the
+    /// walk refuses a record without one); an optional type's is its value
+    /// when absent (`None`). Records are decoded in place over theirs, so
+    /// their code has no slot, no move and no failure arm per field.
+    fn placeholder() -> Self;
 }
 
-/// A record's field decoded into its slot. Out of line and generic only in
+/// A record's field decoded into its place. Out of line and generic only in
 /// the field's type: every record's fields of one type (text, a list of
 /// text, a flag, ...) share one copy.
 #[inline(never)]
-pub fn put<T: Decode>(slot: &mut Option<T>, node: Node<'_>) -> Result<(), Error> {
-    *slot = Some(T::decode(node)?);
+pub fn put<T: Decode>(place: &mut T, node: Node<'_>) -> Result<(), Error> {
+    *place = T::decode(node)?;
     Ok(())
 }
 
 /// Leaves: serde's own decoding of the value, run over the node (their
 /// words: `expected u16`, `expected a string`, ...).
 macro_rules! by_serde {
-    ($($leaf:ty),*) => {$(
+    ($($leaf:ty: $placeholder:expr),*) => {$(
         impl Decode for $leaf {
             fn decode(node: Node<'_>) -> Result<Self, Error> {
                 serde::Deserialize::deserialize(node)
+            }
+
+            fn placeholder() -> Self {
+                $placeholder
             }
         }
     )*};
 }
 
-by_serde!(String, bool, u8, u16, u32, u64, crate::model::PortRange);
+by_serde!(
+    String: String::new(),
+    bool: false,
+    u8: 0,
+    u16: 0,
+    u32: 0,
+    u64: 0,
+    crate::model::PortRange: crate::model::PortRange { first: 1, last: 1 }
+);
 
 impl<T: Decode> Decode for Vec<T> {
     fn decode(node: Node<'_>) -> Result<Self, Error> {
@@ -990,19 +1005,27 @@ impl<T: Decode> Decode for Vec<T> {
         });
         node.end(walked.map(|()| items))
     }
+
+    fn placeholder() -> Self {
+        Vec::new()
+    }
 }
 
 impl<T: Decode> Decode for std::sync::Arc<[T]> {
     fn decode(node: Node<'_>) -> Result<Self, Error> {
         Vec::<T>::decode(node).map(Into::into)
     }
+
+    fn placeholder() -> Self {
+        Self::from([])
+    }
 }
 
 impl<T: Decode> Decode for Option<T> {
     const OPTIONAL: bool = true;
 
-    fn absent() -> Option<Self> {
-        Some(None)
+    fn placeholder() -> Self {
+        None
     }
 
     fn decode(node: Node<'_>) -> Result<Self, Error> {

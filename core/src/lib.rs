@@ -81,10 +81,9 @@ pub mod __encode {
 
 /// What a shell (the `portplan` binary, the plugins) needs beyond the WIT
 /// functions: the strict JSON reader every artifact parses input with, the
-/// JSON writer (and, for a shell's own types, the writer `Encode` writes
-/// to), the
-/// names portplan marks its own rules and ipsets with, the Linux defaults the
-/// rules assume, and the CLI's catalog renderings.
+/// JSON writer (`JsonOut` is what a shell's own `Encode` impls write to),
+/// the names portplan marks its own rules and ipsets with, the Linux
+/// defaults the rules assume, and the CLI's catalog renderings.
 pub mod shell {
     pub use crate::backends::{
         FIREWALLD_IPSET_PREFIX, FirewalldDbusDump, FirewalldDbusIpset, FirewalldDbusZone,

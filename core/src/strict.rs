@@ -531,6 +531,10 @@ mod tests {
         fn decode(node: crate::decode::Node<'_>) -> Result<Self, crate::decode::Error> {
             serde::Deserialize::deserialize(node)
         }
+
+        fn placeholder() -> Self {
+            Keys(Vec::new())
+        }
     }
 
     impl<'de> serde::Deserialize<'de> for Keys {

@@ -1,6 +1,6 @@
 //! `#[derive(Decode)]`: the walk's decoding of a contract type.
 
-use proc_macro2::{Span, TokenStream as Tokens};
+use proc_macro2::TokenStream as Tokens;
 use quote::quote;
 use syn::Ident;
 
@@ -8,25 +8,29 @@ use crate::{Field, Kind, Shape, Variant};
 
 pub(crate) fn expand(shape: &Shape) -> syn::Result<Tokens> {
     let name = shape.name;
-    let mut absent = quote! {};
-    let body = match &shape.kind {
-        // The field's own decoding, at the same node; absent as it may be
+    let mut optional = quote! {};
+    let (placeholder, body) = match &shape.kind {
+        // The field's own decoding, at the same node; optional as it is
         // (serde's `transparent` asks the field's type too).
         Kind::Transparent(ty) => {
-            absent = quote! {
+            optional = quote! {
                 const OPTIONAL: bool = <#ty as ::portplan_core::Decode>::OPTIONAL;
-                fn absent() -> ::core::option::Option<Self> {
-                    <#ty as ::portplan_core::Decode>::absent().map(#name)
-                }
             };
-            quote! { <#ty as ::portplan_core::Decode>::decode(node).map(#name) }
+            (
+                quote! { #name(<#ty as ::portplan_core::Decode>::placeholder()) },
+                quote! { <#ty as ::portplan_core::Decode>::decode(node).map(#name) },
+            )
         }
-        Kind::Record(fields) => record(shape, fields),
-        Kind::Choice(variants) => choice(name, variants),
+        Kind::Record(fields) => (record_placeholder(name, fields), record(shape, fields)),
+        Kind::Choice(variants) => (choice_placeholder(name, variants), choice(name, variants)),
     };
     Ok(quote! {
         impl ::portplan_core::Decode for #name {
-            #absent
+            #optional
+
+            fn placeholder() -> Self {
+                #placeholder
+            }
 
             fn decode(
                 node: ::portplan_core::__decode::Node<'_>,
@@ -37,36 +41,54 @@ pub(crate) fn expand(shape: &Shape) -> syn::Result<Tokens> {
     })
 }
 
-/// A record: its known members handed to the field they name, in document
-/// order; the walk then refuses the first required field the input lacks
-/// (in declaration order, as serde does), so building it needs no error
-/// path per field. A field is required unless it says `#[serde(default)]`
-/// (then it takes its default) or its type is optional (`Decode::OPTIONAL`:
-/// an `Option`, which is then `None`, serde's rule for a missing `Option`).
+/// A record before its members are decoded into it: each field its type's
+/// placeholder, or its default where it says `#[serde(default)]` (what it
+/// keeps when absent, as serde gives it).
+fn record_placeholder(name: &Ident, fields: &[Field]) -> Tokens {
+    let values = fields.iter().map(|field| {
+        let (ident, ty) = (field.ident, field.ty);
+        if field.default {
+            quote! { #ident: ::core::default::Default::default() }
+        } else {
+            quote! { #ident: <#ty as ::portplan_core::Decode>::placeholder() }
+        }
+    });
+    quote! { #name { #(#values,)* } }
+}
+
+/// An enum's placeholder: its first variant (`Shape` has at least one).
+fn choice_placeholder(name: &Ident, variants: &[Variant]) -> Tokens {
+    match variants.first() {
+        Some(Variant {
+            ident,
+            payload: Some(ty),
+            ..
+        }) => quote! { #name::#ident(<#ty as ::portplan_core::Decode>::placeholder()) },
+        Some(Variant { ident, .. }) => quote! { #name::#ident },
+        None => quote! { ::core::compile_error!("portplan-derive: an enum without variants") },
+    }
+}
+
+/// A record: its known members decoded into the fields they name, in
+/// document order, over the record's placeholder; the walk then refuses the
+/// first required field the input lacks (in declaration order, as serde
+/// does), so a record it answers `Ok` for holds the input's value in every
+/// required field, and building it needs no slot or error path per field.
+/// A field is required unless it says `#[serde(default)]` (then it keeps
+/// its default) or its type is optional (`Decode::OPTIONAL`: an `Option`,
+/// whose placeholder is `None`, serde's rule for a missing `Option`).
 fn record(shape: &Shape, fields: &[Field]) -> Tokens {
-    let name = shape.name;
-    let expecting = format!("struct {name}");
-    let (mut slots, mut arms, mut values) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut required, mut taken, mut present) = (Vec::new(), Vec::new(), Vec::new());
+    let expecting = format!("struct {}", shape.name);
+    let (mut arms, mut required) = (Vec::new(), Vec::new());
     for (i, field) in fields.iter().enumerate() {
         let (ident, ty) = (field.ident, field.ty);
-        let slot = Ident::new(&format!("field{i}"), Span::call_site());
-        slots.push(
-            quote! { let mut #slot: ::core::option::Option<#ty> = ::core::option::Option::None; },
-        );
-        arms.push(quote! { #i => ::portplan_core::__decode::put(&mut #slot, child)?, });
-        if field.default {
-            values.push(quote! { #ident: #slot.unwrap_or_default() });
-        } else {
+        arms.push(quote! { #i => ::portplan_core::__decode::put(&mut value.#ident, child)?, });
+        if !field.default {
             required
                 .push(quote! { | ((!<#ty as ::portplan_core::Decode>::OPTIONAL as u64) << #i) });
-            taken.push(quote! { #slot.or_else(<#ty as ::portplan_core::Decode>::absent) });
-            present.push(quote! { ::core::option::Option::Some(#slot) });
-            values.push(quote! { #ident: #slot });
         }
     }
     let keys = fields.iter().map(|field| &field.key);
-    let build = quote! { #name { #(#values,)* } };
     // An empty record still walks its members: each one is unknown.
     let handle = if arms.is_empty() {
         quote! { &mut |_, _| ::core::result::Result::Ok(()) }
@@ -81,21 +103,12 @@ fn record(shape: &Shape, fields: &[Field]) -> Tokens {
             }
         }
     };
-    // The walk noted every problem; when it answers `Ok`, every required
-    // field is there (and an absent optional one is `Some(None)`), so the
-    // other arm only passes a failed walk on. One arm for every failure:
-    // the slots' drop code is written once.
     quote! {
         const FIELDS: &[&str] = &[#(#keys),*];
         const REQUIRED: u64 = 0 #(#required)*;
-        #(#slots)*
+        let mut value = <Self as ::portplan_core::Decode>::placeholder();
         let walked = node.record(#expecting, FIELDS, REQUIRED, #handle);
-        match (walked, #(#taken,)*) {
-            (::core::result::Result::Ok(()), #(#present,)*) => ::core::result::Result::Ok(#build),
-            (walked, ..) => ::core::result::Result::Err(
-                walked.err().unwrap_or(::portplan_core::__decode::Error::Noted),
-            ),
-        }
+        walked.map(|()| value)
     }
 }
 

@@ -353,6 +353,8 @@ mod tests {
         let optional =
             "const OPTIONAL : bool = < Option < u8 > as :: portplan_core :: Decode > :: OPTIONAL ;";
         assert!(decoded.contains(optional), "{decoded}");
+        let absent = "A (< Option < u8 > as :: portplan_core :: Decode > :: placeholder ())";
+        assert!(decoded.contains(absent), "{decoded}");
     }
 
     #[test]
@@ -364,5 +366,9 @@ mod tests {
         .expect("derived");
         let required = "const REQUIRED : u64 = 0 | ((! < u8 as :: portplan_core :: Decode > :: OPTIONAL as u64) << 0usize) | ((! < Option < u8 > as :: portplan_core :: Decode > :: OPTIONAL as u64) << 2usize) ;";
         assert!(record.contains(required), "{record}");
+        // Absent, a default field keeps its default; an optional one its
+        // placeholder (`None`).
+        let placeholder = "A { a : < u8 as :: portplan_core :: Decode > :: placeholder () , b : :: core :: default :: Default :: default () , c : < Option < u8 > as :: portplan_core :: Decode > :: placeholder () , }";
+        assert!(record.contains(placeholder), "{record}");
     }
 }

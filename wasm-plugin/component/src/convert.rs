@@ -1,10 +1,10 @@
 //! Conversions between wit-bindgen's types and core's.
 //!
-//! Outbound (core to WIT) is `Lower`, field by field. Inbound (WIT to core) is
-//! core's `Encode`: the WIT value written as the contract's JSON text by
-//! core's writer, which core then parses strictly. Both are generated from one list of fields per type, so a
-//! field missing here fails to compile, and `tests/wit_contract.rs` keeps
-//! core's names equal to the WIT's.
+//! Outbound (core to WIT) is `Lower`, field by field. Inbound (WIT to core)
+//! is core's `Encode`: the WIT value written as the contract's JSON text by
+//! core's writer, which core then parses strictly. Both are generated from
+//! one list of fields per type, so a field missing here fails to compile,
+//! and `tests/wit_contract.rs` keeps core's names equal to the WIT's.
 
 use portplan_core as model;
 use portplan_core::Encode;
