@@ -959,6 +959,15 @@ pub trait Decode: Sized {
     /// when absent (`None`). Records are decoded in place over theirs, so
     /// their code has no slot, no move and no failure arm per field.
     fn placeholder() -> Self;
+
+    /// This node decoded into `place`, which holds this type's placeholder
+    /// (a record's field): by default `place` is overwritten with
+    /// [`Decode::decode`]'s value. A list appends to the empty one instead,
+    /// so no code drops what it held.
+    fn decode_into(place: &mut Self, node: Node<'_>) -> Result<(), Error> {
+        *place = Self::decode(node)?;
+        Ok(())
+    }
 }
 
 /// A record's field decoded into its place. Out of line and generic only in
@@ -966,8 +975,7 @@ pub trait Decode: Sized {
 /// text, a flag, ...) share one copy.
 #[inline(never)]
 pub fn put<T: Decode>(place: &mut T, node: Node<'_>) -> Result<(), Error> {
-    *place = T::decode(node)?;
-    Ok(())
+    T::decode_into(place, node)
 }
 
 /// Leaves: serde's own decoding of the value, run over the node (their
@@ -999,15 +1007,19 @@ by_serde!(
 impl<T: Decode> Decode for Vec<T> {
     fn decode(node: Node<'_>) -> Result<Self, Error> {
         let mut items = Vec::new();
-        let walked = node.items(&mut |child| {
-            items.push(T::decode(child)?);
-            Ok(())
-        });
-        node.end(walked.map(|()| items))
+        Self::decode_into(&mut items, node).map(|()| items)
     }
 
     fn placeholder() -> Self {
         Vec::new()
+    }
+
+    fn decode_into(items: &mut Self, node: Node<'_>) -> Result<(), Error> {
+        let walked = node.items(&mut |child| {
+            items.push(T::decode(child)?);
+            Ok(())
+        });
+        node.end(walked)
     }
 }
 
