@@ -960,10 +960,11 @@ pub trait Decode: Sized {
     /// their code has no slot, no move and no failure arm per field.
     fn placeholder() -> Self;
 
-    /// This node decoded into `place`, which holds this type's placeholder
-    /// (a record's field): by default `place` is overwritten with
-    /// [`Decode::decode`]'s value. A list appends to the empty one instead,
-    /// so no code drops what it held.
+    /// This node decoded into `place`, a record's field that holds this
+    /// type's placeholder or (a `default` field) its default, both empty for
+    /// a list: by default `place` is overwritten with [`Decode::decode`]'s
+    /// value. A list appends to the empty one instead, so no code drops what
+    /// it held.
     fn decode_into(place: &mut Self, node: Node<'_>) -> Result<(), Error> {
         *place = Self::decode(node)?;
         Ok(())
@@ -1015,6 +1016,7 @@ impl<T: Decode> Decode for Vec<T> {
     }
 
     fn decode_into(items: &mut Self, node: Node<'_>) -> Result<(), Error> {
+        debug_assert!(items.is_empty(), "a list is decoded into an empty one");
         let walked = node.items(&mut |child| {
             items.push(T::decode(child)?);
             Ok(())
@@ -1061,8 +1063,9 @@ impl<'a> Node<'a> {
     /// its index in `fields`, in document order, until one fails; then
     /// serde's `missing field` for the first of the `required` ones (bit `i`
     /// for `fields[i]`) the walk did not hand over. Every problem is noted
-    /// here, at this node: `Ok` means the record can be built from what
-    /// `member` was handed. Not generic: one copy serves every record.
+    /// here, at this node: `Ok` means `member` was handed every required
+    /// field, so the record it filled in is whole. Not generic: one copy
+    /// serves every record.
     #[inline(never)]
     pub fn record(
         self,
