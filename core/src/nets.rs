@@ -50,12 +50,8 @@ pub(crate) fn cover(first: IpAddr, last: IpAddr) -> Vec<IpNet> {
 }
 
 fn range(net: &IpNet) -> (bool, u128, u128) {
-    match (net.network(), net.broadcast()) {
-        (IpAddr::V4(first), IpAddr::V4(last)) => {
-            (false, u32::from(first).into(), u32::from(last).into())
-        }
-        (first, last) => (true, bits(first), bits(last)),
-    }
+    let network = net.network();
+    (network.is_ipv6(), bits(network), bits(net.broadcast()))
 }
 
 fn bits(address: IpAddr) -> u128 {
