@@ -7,7 +7,7 @@
 //! hosts run X" from a sorted list instead of rescanning every host, which
 //! made validation quadratic in the hosts (issue 16).
 
-use std::collections::HashMap;
+use crate::table::Map;
 use std::rc::Rc;
 
 use core::net::IpAddr;
@@ -80,11 +80,11 @@ struct Index {
     by_name: Vec<HostId>,
     /// Component name to the position of the first profile defining it.
     /// (Hashed, as the maps below: only asked, never listed.)
-    profile_of: HashMap<String, usize>,
+    profile_of: Map<String, usize>,
     /// Component name to the hosts running it, in plan order.
-    runs: HashMap<String, Vec<HostId>>,
+    runs: Map<String, Vec<HostId>>,
     /// Profile name to the hosts running any of its components, in plan order.
-    members: HashMap<String, Vec<HostId>>,
+    members: Map<String, Vec<HostId>>,
 }
 
 impl Deployment {
@@ -151,7 +151,9 @@ impl Index {
         for (i, profile) in deployment.profiles.iter().enumerate() {
             for component in &profile.components {
                 // The first definer wins, as a search in profile order would.
-                index.profile_of.entry(component.name.clone()).or_insert(i);
+                index
+                    .profile_of
+                    .get_or_insert_with(component.name.clone(), || i);
             }
         }
         index.by_name = deployment.ids().collect();
@@ -179,7 +181,7 @@ impl Index {
 
 /// `id` appended to the hosts of `name`; the name is copied only the first
 /// time, not once per host.
-fn push(map: &mut HashMap<String, Vec<HostId>>, name: &str, id: HostId) {
+fn push(map: &mut Map<String, Vec<HostId>>, name: &str, id: HostId) {
     match map.get_mut(name) {
         Some(ids) => ids.push(id),
         None => {

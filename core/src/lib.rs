@@ -41,6 +41,7 @@ mod sources;
 mod state;
 #[cfg(not(target_family = "wasm"))]
 mod strict;
+mod table;
 
 pub use decode::Decode;
 pub use encode::Encode;

@@ -21,7 +21,7 @@
 //! the slice sorts: sort with these functions. A set or map that is built,
 //! then read in order or by key, is a [`Sorted`] or [`SortedMap`] (one
 //! sort, then a binary search); one that is only asked, never listed, is a
-//! `HashSet` or `HashMap`, whose order cannot reach any output. Each
+//! `table::Set` or `table::Map` (core/src/table.rs). Each
 //! element type of a `BTreeSet` or `BTreeMap` is its own copy of the
 //! B-tree's code (2-5 KB in the plugins), and the plugins now carry none;
 //! only the native parser (`strict.rs`) keeps one.

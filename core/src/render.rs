@@ -9,7 +9,7 @@
 //! are data for the network team and keep every character. JSON is left to
 //! JSON's own escaping.
 
-use std::collections::HashMap;
+use crate::table::Map;
 use std::fmt::Write as _;
 
 use crate::decode::{escape, is_hidden, quote};
@@ -103,7 +103,7 @@ pub(crate) fn plural(n: u32, word: &str) -> String {
 
 /// A report's source groups' sources by name, as the text table and the
 /// sheets list them (a name the report does not hold lists nothing).
-struct Groups<'r>(HashMap<&'r str, &'r [String]>);
+struct Groups<'r>(Map<&'r str, &'r [String]>);
 
 impl<'r> Groups<'r> {
     fn new(report: &'r Report) -> Self {

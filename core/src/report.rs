@@ -1,8 +1,8 @@
 //! Report assembly: a resolved deployment and its findings into the
 //! [`Report`] the WIT's `validate-plan` and `check-host` return.
 
+use crate::table::Map;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -243,7 +243,7 @@ pub(crate) fn firewall_rules<'r>(
     }
     limits::check_listed(named.iter().map(|(_, _, g)| g.sources.len()).sum())?;
     // One copy of each group's sources, shared by the rules admitting it.
-    let mut shared: HashMap<&str, Arc<[String]>> = HashMap::new();
+    let mut shared: Map<&str, Arc<[String]>> = Map::new();
     let mut rule = |(host, entry, group): (&String, &PortEntry, &'r SourceGroup)| FirewallRule {
         host: host.clone(),
         spec: entry.spec.clone(),
@@ -251,8 +251,7 @@ pub(crate) fn firewall_rules<'r>(
         transport: entry.transport,
         ports: entry.ports,
         sources: shared
-            .entry(group.name.as_str())
-            .or_insert_with(|| group.sources.as_slice().into())
+            .get_or_insert_with(group.name.as_str(), || group.sources.as_slice().into())
             .clone(),
         purpose: entry.purpose.clone(),
     };
@@ -260,8 +259,8 @@ pub(crate) fn firewall_rules<'r>(
 }
 
 /// A report's source groups by name; a name listed twice is an error.
-fn groups_by_name(report: &Report) -> Result<HashMap<&str, &SourceGroup>, PlanError> {
-    let mut groups = HashMap::new();
+fn groups_by_name(report: &Report) -> Result<Map<&str, &SourceGroup>, PlanError> {
+    let mut groups = Map::new();
     for (i, group) in report.source_groups.iter().enumerate() {
         if groups.insert(group.name.as_str(), group).is_some() {
             let at = format!("report.source-groups[{i}].name");
@@ -274,7 +273,7 @@ fn groups_by_name(report: &Report) -> Result<HashMap<&str, &SourceGroup>, PlanEr
 /// The group row `j` of host `i` names, if any: it must be listed, admit
 /// someone, and belong to a port that leaves the host.
 fn named_group<'r>(
-    groups: &HashMap<&str, &'r SourceGroup>,
+    groups: &Map<&str, &'r SourceGroup>,
     entry: &PortEntry,
     (i, j): (usize, usize),
 ) -> Result<Option<&'r SourceGroup>, PlanError> {

@@ -5,7 +5,7 @@
 //! path and value of each problem; everything that makes it merely wrong is a
 //! finding of the rules.
 
-use std::collections::{HashMap, HashSet};
+use crate::table::{Map, Set};
 use std::rc::Rc;
 
 use core::net::IpAddr;
@@ -207,8 +207,8 @@ impl<'p> Known<'p> {
 struct Taken<'p> {
     // Hashed: only asked whether a name or address came before, never
     // listed, so their order cannot reach any output.
-    names: HashMap<&'p str, usize>,
-    addresses: HashMap<IpAddr, usize>,
+    names: Map<&'p str, usize>,
+    addresses: Map<IpAddr, usize>,
 }
 
 impl Taken<'_> {
@@ -217,8 +217,8 @@ impl Taken<'_> {
     /// hosts.
     fn with_capacity(hosts: usize) -> Self {
         Taken {
-            names: HashMap::with_capacity(hosts),
-            addresses: HashMap::with_capacity(hosts),
+            names: Map::with_capacity(hosts),
+            addresses: Map::with_capacity(hosts),
         }
     }
 }
@@ -228,7 +228,7 @@ impl Taken<'_> {
 /// is placed (looked up, filtered, sorted) and copied once, and its hosts
 /// share the list and its rows instead of a copy each.
 #[derive(Default)]
-struct Placements<'p>(HashMap<&'p [String], Shared>);
+struct Placements<'p>(Map<&'p [String], Shared>);
 
 /// A host's components and the rows placed for them, shared between hosts.
 type Shared = (Rc<[String]>, Rc<[Placed]>);
@@ -242,8 +242,9 @@ impl<'p> Placements<'p> {
             return (host.components.as_slice().into(), placed.into());
         }
         self.0
-            .entry(host.components.as_slice())
-            .or_insert_with(|| (host.components.as_slice().into(), placed(&[]).into()))
+            .get_or_insert_with(host.components.as_slice(), || {
+                (host.components.as_slice().into(), placed(&[]).into())
+            })
             .clone()
     }
 }
@@ -381,7 +382,7 @@ fn check_host_components(
             "a host needs at least one component".into(),
         );
     }
-    let mut seen = HashSet::new();
+    let mut seen = Set::new();
     for (j, component) in host.components.iter().enumerate() {
         if !known.components.contains(&component.as_str()) {
             problems.push(
@@ -406,7 +407,7 @@ fn check_host_components(
 /// Whether `components[j]` is listed before it; `seen` holds the ones asked
 /// about so far. Hosts list a few components: a set (an allocation per
 /// host) only for a long list.
-fn listed_before<'c>(components: &'c [String], j: usize, seen: &mut HashSet<&'c str>) -> bool {
+fn listed_before<'c>(components: &'c [String], j: usize, seen: &mut Set<&'c str>) -> bool {
     if components.len() <= 16 {
         components[..j].contains(&components[j])
     } else {
@@ -436,9 +437,9 @@ impl<'p> Names<'p> {
 
 fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Problems) {
     let known = Names::new(plan, builtin);
-    let mut names = HashSet::new();
+    let mut names = Set::new();
     // The firewall tag each spec id becomes, and the first id that took it.
-    let mut tags: HashMap<String, &str> = HashMap::new();
+    let mut tags: Map<String, &str> = Map::new();
     for (i, profile) in plan.custom_profiles.iter().enumerate() {
         let at = format!("custom-profiles[{i}]");
         if builtin.iter().any(|b| b.name == profile.name) || !names.insert(profile.name.as_str()) {
@@ -450,7 +451,7 @@ fn check_custom_profiles(plan: &Plan, builtin: &[Profile], problems: &mut Proble
         }
         let components: Sorted<&str> = profile.components.iter().map(|c| c.name.as_str()).collect();
         let networks: Sorted<&str> = profile.networks.iter().map(|n| n.name.as_str()).collect();
-        let mut ids = HashSet::new();
+        let mut ids = Set::new();
         for (j, spec) in profile.specs.iter().enumerate() {
             let at = format!("{at}.specs[{j}]");
             if !components.contains(&spec.component.as_str()) {
@@ -622,7 +623,7 @@ fn check_overrides(
     host_components: Option<&[String]>,
     problems: &mut Problems,
 ) {
-    let mut seen = HashSet::new();
+    let mut seen = Set::new();
     for (i, o) in overrides.iter().enumerate() {
         let path = format!("{at}[{i}].spec");
         match specs.get(&o.spec.as_str()) {
@@ -676,7 +677,7 @@ fn resolve_networks(
         .map(|n| n.name.as_str())
         .collect();
     let mut networks = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = Set::new();
     for (i, network) in plan.networks.iter().enumerate() {
         let at = format!("networks[{i}]");
         if !roles.contains(&network.name.as_str()) {
@@ -729,9 +730,9 @@ fn place<'a>(
     let components: Sorted<&String> = components.collect();
     // The first override of a spec counts (a second one is a problem), the
     // host's before the plan's.
-    let mut overrides: HashMap<&str, PortRange> = HashMap::new();
+    let mut overrides: Map<&str, PortRange> = Map::new();
     for o in host_overrides.iter().chain(plan_overrides) {
-        overrides.entry(o.spec.as_str()).or_insert(o.ports);
+        overrides.get_or_insert_with(o.spec.as_str(), || o.ports);
     }
     let mut placed: Vec<Placed> = components
         .iter()
@@ -791,7 +792,7 @@ fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [De
     // By name, each plan host's position. Hashed, as every map and set here
     // that is only asked, never listed: its order cannot reach any output,
     // and one hash map type costs the plugins a tenth of a B-tree's code.
-    let plan_hosts: HashMap<&str, usize> = (plan.hosts.iter().enumerate())
+    let plan_hosts: Map<&str, usize> = (plan.hosts.iter().enumerate())
         .map(|(i, h)| (h.name.as_str(), i))
         .collect();
     let union: Vec<&str> = server_components
@@ -832,16 +833,16 @@ fn attach_observations(plan: &Plan, hosts: &mut [DeployedHost], problems: &mut P
         return;
     }
     // The first host of a name, as a search in plan order would find it.
-    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    let mut by_name: Map<&str, usize> = Map::new();
     for (i, host) in hosts.iter().enumerate() {
-        by_name.entry(host.name.as_str()).or_insert(i);
+        by_name.get_or_insert_with(host.name.as_str(), || i);
     }
     let found: Vec<Option<usize>> = plan
         .observations
         .iter()
         .map(|o| by_name.get(o.host.as_str()).copied())
         .collect();
-    let mut seen = HashSet::new();
+    let mut seen = Set::new();
     for ((i, observed), found) in plan.observations.iter().enumerate().zip(found) {
         let at = format!("observations[{i}]");
         let Some(host) = found.and_then(|i| hosts.get_mut(i)) else {

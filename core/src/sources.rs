@@ -29,8 +29,8 @@
 //! whose group admits nobody but the host itself (a single OBServer) names
 //! no group and gets no rule, as before.
 
+use crate::table::Map;
 use std::cell::OnceCell;
-use std::collections::HashMap;
 
 use core::net::IpAddr;
 use ipnet::IpNet;
@@ -71,7 +71,7 @@ pub(crate) struct Sources<'d> {
     deployment: &'d Deployment,
     /// Every accessor list's group ([`numbered`], and any list a placed spec
     /// adds).
-    ids: HashMap<&'d [Accessor], GroupId>,
+    ids: Map<&'d [Accessor], GroupId>,
     /// The groups of the placed specs' lists, by [`GroupId`]; `None` for a
     /// list no placed spec names. A vector beside `ids` rather than a
     /// second map by accessor list: one map type fewer in the
@@ -140,7 +140,7 @@ impl<'d> Sources<'d> {
                 // Every placed spec is a profile's, so its list is numbered;
                 // were one not, it would still get a name of its own.
                 let next = GroupId(ids.len());
-                let id = *ids.entry(accessors).or_insert(next);
+                let id = *ids.get_or_insert_with(accessors, || next);
                 by_group(&mut groups, id)
                     .get_or_insert_with(|| Group::new(deployment, accessors, id));
             }
@@ -390,12 +390,12 @@ pub(crate) fn covers(nets: &[IpNet], address: IpAddr) -> bool {
 /// the same in every report of the plan, and worked out from the specs, not
 /// from every host's port table (a one-host report stays independent of the
 /// fleet's size).
-fn numbered(deployment: &Deployment) -> HashMap<&[Accessor], GroupId> {
-    let mut ids = HashMap::new();
+fn numbered(deployment: &Deployment) -> Map<&[Accessor], GroupId> {
+    let mut ids = Map::new();
     let specs = deployment.profiles.iter().flat_map(|p| &p.specs);
     for spec in specs.filter(|s| s.exposure != Exposure::Loopback) {
         let next = GroupId(ids.len());
-        ids.entry(spec.accessed_by.as_slice()).or_insert(next);
+        ids.get_or_insert_with(spec.accessed_by.as_slice(), || next);
     }
     ids
 }

@@ -19,7 +19,10 @@ fails where any of `core::fmt`'s float formatting is linked (~15 KB): nothing in
 the plugins formats a float since the walker words serde's `Unexpected`
 itself (core/src/decode.rs, `Said`); or std's float parsing (~25 KB with its
 tables): nothing parses one since core writes its CSV itself
-(core/src/render.rs, `csv_record`).
+(core/src/render.rs, `csv_record`). And it fails where a hash table's
+growth is there more than twice: core's maps share one table type
+(core/src/table.rs), and serde_json's `Value` has the other; a std
+`HashMap` with a key type of its own adds ~600 bytes.
 """
 
 import sys
@@ -117,6 +120,8 @@ FLOAT_HINT = ("a float is formatted (`{}` or `{:e}` of an f32/f64, or serde's Di
               "Unexpected: word errors through decode.rs's Said)")
 PARSE_HINT = ("a float is parsed (`str::parse` of an f32/f64, or the csv crate's writer, "
               "whose NonNumeric style parses every field: write CSV with render::csv_record)")
+TABLE_HINT = ("a std or hashbrown HashMap/HashSet was added: use core's table::Map/Set, "
+              "whose one hash table is the same type for every map (core/src/table.rs)")
 COPIES = [
     ("sort6stable9quicksort9quicksort17h", 1, 1, "core's order::positions", SORT_HINT),
     ("sort8unstable9quicksort9quicksort17h", 0, 0, "core's nets replaced ipnet's aggregate",
@@ -124,6 +129,8 @@ COPIES = [
     ("3fmt5float", 0, 0, "core::fmt::float", FLOAT_HINT),
     ("7flt2dec", 0, 0, "core::num::flt2dec", FLOAT_HINT),
     ("7dec2flt", 0, 0, "core::num::dec2flt", PARSE_HINT),
+    # A hash table's growth is one copy per table type.
+    ("14reserve_rehash17h", 1, 2, "core's table::Index and serde_json's IndexMap", TABLE_HINT),
 ]
 
 

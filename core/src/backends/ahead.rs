@@ -12,7 +12,7 @@
 //! order is its priorities). What is left unjudged, the probe (`portplan
 //! reach`) measures.
 
-use std::collections::HashMap;
+use crate::table::Map;
 
 use ipnet::IpNet;
 
@@ -107,20 +107,20 @@ pub(super) fn behind_accepts<'a>(
 /// blocklist set of 100,000 sources, a plan of 20,000).
 pub fn denied_ahead(state: &FirewallState, placed: &[TaggedRule]) -> Vec<String> {
     let foreign = state.foreign();
-    let mut around: HashMap<(IpFamily, Transport, IpNet), Vec<usize>> = HashMap::new();
+    let mut around: Map<(IpFamily, Transport, IpNet), Vec<usize>> = Map::new();
     // Each rule to its first entry read, which orders the notes.
-    let mut first: HashMap<(Option<IpFamily>, &str), usize> = HashMap::new();
+    let mut first: Map<(Option<IpFamily>, &str), usize> = Map::new();
     for (i, deny) in foreign.iter().enumerate() {
         let ahead = !deny.ahead.is_empty() && denies(deny);
         if let Some(net) = parse_net(&deny.source).filter(|_| ahead) {
             let key = (deny.family, deny.transport, net.trunc());
-            around.entry(key).or_default().push(i);
-            first.entry(rule_of(state, deny)).or_insert(i);
+            around.get_or_default(key).push(i);
+            first.get_or_insert_with(rule_of(state, deny), || i);
         }
     }
     // By each rule's first entry: the first entry that covers a placed
     // rule (its text names the rule), that placed rule, how many it covers.
-    let mut named: HashMap<usize, (usize, &TaggedRule, usize)> = HashMap::new();
+    let mut named: Map<usize, (usize, &TaggedRule, usize)> = Map::new();
     for rule in placed {
         let Some(net) = parse_net(&rule.source) else {
             continue;
@@ -136,10 +136,10 @@ pub fn denied_ahead(state: &FirewallState, placed: &[TaggedRule]) -> Vec<String>
         order::sort_by_key(&mut rules, |&pair| pair);
         rules.dedup_by_key(|(group, _)| *group);
         for (group, entry) in rules {
-            named.entry(group).or_insert((entry, rule, 0)).2 += 1;
+            named.get_or_insert_with(group, || (entry, rule, 0)).2 += 1;
         }
     }
-    let mut notes: Vec<(usize, (usize, &TaggedRule, usize))> = named.into_iter().collect();
+    let mut notes: Vec<(usize, (usize, &TaggedRule, usize))> = named.into_entries();
     order::sort_by_key(&mut notes, |(group, _)| *group);
     (notes.into_iter())
         .filter_map(|(_, (entry, rule, n))| note(state.backend(), &foreign[entry], rule, n))

@@ -29,10 +29,10 @@ use crate::state::{
     FirewalldZone, ForeignRule, IpFamily, IptablesChain, IptablesState, NftChain, NftFamily,
     NftState, TaggedRule, UfwState,
 };
+use crate::table::Map;
 use admitted::Admitted;
 use ahead::behind_accepts;
 pub use ahead::denied_ahead;
-use std::collections::HashMap;
 
 /// Longest tag written into a backend's comment (nftables allows 128 bytes).
 const MAX_TAG: usize = 64;
@@ -529,12 +529,12 @@ fn collisions(state: &FirewallState, add: &[Placed]) -> Result<(), PlanError> {
     let foreign = state.foreign();
     // The first foreign rule on each tuple: one lookup per rule to add, not
     // a scan of every foreign rule (a blocklist set may hold 100,000).
-    let mut on_tuple: HashMap<(IpFamily, Transport, PortRange, &str), usize> = HashMap::new();
+    let mut on_tuple: Map<(IpFamily, Transport, PortRange, &str), usize> = Map::new();
     // A goto's reading is `shadows`' (the rule itself is listed too).
     for (i, f) in foreign.iter().enumerate() {
         if !f.action.starts_with(GOTO) {
             let tuple = (f.family, f.transport, f.ports, f.source.as_str());
-            on_tuple.entry(tuple).or_insert(i);
+            on_tuple.get_or_insert_with(tuple, || i);
         }
     }
     let mut problems = Vec::new();

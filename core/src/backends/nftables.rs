@@ -5,7 +5,7 @@
 //! rule per group, its sources inline or, past [`SET_THRESHOLD`], in a named
 //! set. A group whose sources differ from the desired ones is replaced whole.
 
-use std::collections::HashMap;
+use crate::table::Map;
 
 use core::net::IpAddr;
 use ipnet::IpNet;
@@ -535,10 +535,10 @@ fn iptables_nft(family: NftFamily, table: &str, chain: &str) -> bool {
 /// Sets by (family, table, name): the addresses they hold, and whether
 /// portplan created the set (named `portplan_*`, with a `portplan:` comment).
 /// Hashed: only asked, never listed.
-type Sets = HashMap<(String, String, String), (Vec<String>, bool)>;
+type Sets = Map<(String, String, String), (Vec<String>, bool)>;
 
 /// The verdict maps' elements (`[key, verdict]`), by (family, table, name).
-type Maps = HashMap<(String, String, String), Vec<Value>>;
+type Maps = Map<(String, String, String), Vec<Value>>;
 
 fn text(v: &Value, key: &str) -> String {
     v.get(key)
@@ -599,7 +599,7 @@ fn read_maps(items: &[Value]) -> Maps {
 }
 
 fn read_sets(items: &[Value]) -> Sets {
-    let mut sets = HashMap::new();
+    let mut sets = Map::new();
     for set in items.iter().filter_map(|i| i.get("set")) {
         let elements = set
             .get("elem")
@@ -609,7 +609,7 @@ fn read_sets(items: &[Value]) -> Sets {
         let at = (text(set, "family"), text(set, "table"));
         let sources = elements
             .iter()
-            .flat_map(|e| addresses(e, &HashMap::new(), (&at.0, &at.1)).0)
+            .flat_map(|e| addresses(e, &Map::new(), (&at.0, &at.1)).0)
             .collect();
         let name = text(set, "name");
         let owned = name.starts_with(SET_PREFIX) && is_tag(&text(set, "comment"));

@@ -1,7 +1,7 @@
 //! The truth table as text, Markdown and CSV: a matrix of sources against
 //! destinations, then every row that is not as expected.
 
-use std::collections::HashMap;
+use crate::table::Map;
 use std::fmt::Write as _;
 
 use crate::decode::escape;
@@ -41,14 +41,14 @@ fn matrix(table: &TruthTable) -> Vec<Vec<String>> {
     crate::order::sort(&mut destinations);
     destinations.dedup();
     // Hashed: only asked, in the order of `sources` and `destinations`.
-    let mut cells: HashMap<(String, &str), (u32, u32, u32)> = HashMap::new();
+    let mut cells: Map<(String, &str), (u32, u32, u32)> = Map::new();
     let mut sources: Vec<String> = Vec::new();
     for row in &table.rows {
         let source = row.source.label();
         if sources.last() != Some(&source) {
             sources.push(source.clone());
         }
-        let cell = cells.entry((source, &row.destination)).or_default();
+        let cell = cells.get_or_default((source, &row.destination));
         match row.verdict {
             Verdict::AsExpected => cell.0 += 1,
             Verdict::Mismatch => cell.1 += 1,

@@ -1,6 +1,6 @@
 //! The truth table: every source's expected targets against what it measured.
 
-use std::collections::HashSet;
+use crate::table::Set;
 
 use crate::order::Sorted;
 
@@ -127,7 +127,7 @@ fn check_inputs(
         }
     }
     let phase = probed.first().map_or(Phase::Preinstall, |p| p.phase);
-    let mut seen = HashSet::new();
+    let mut seen = Set::new();
     for (i, p) in probed.iter().enumerate() {
         if p.plan != deployment.name {
             return Err(problem(
