@@ -40,6 +40,9 @@ FEATURES = [
     "--enable-nontrapping-float-to-int", "--enable-reference-types", "--enable-sign-ext",
 ]
 
+# What wasm-build tells wasm-opt it may assume (wasm-plugin/build/src/main.rs).
+ASSUMPTIONS = ["--low-memory-unused"]
+
 # The Extism host functions the plugin may import (extism-pdk).
 IMPORTS = ["error_set", "input_length", "input_load_u64", "input_load_u8", "output_set",
            "alloc", "store_u64", "store_u8"]
@@ -148,8 +151,8 @@ def logic_plugin(work: str) -> str:
     built = os.path.join(target, "wasm32-unknown-unknown", "logic-floor",
                          "portplan_logic_floor.wasm")
     shrunk = os.path.join(work, "logic.wasm")
-    subprocess.run([os.path.join(BIN, "wasm-opt"), "-Oz", *FEATURES, "--strip-debug",
-                    built, "-o", shrunk], check=True)
+    subprocess.run([os.path.join(BIN, "wasm-opt"), "-Oz", *FEATURES, *ASSUMPTIONS,
+                    "--strip-debug", built, "-o", shrunk], check=True)
     return shrunk
 
 
@@ -172,8 +175,8 @@ def weigh(plugin: str, exports: list[str], work: str,
     shrunk = os.path.join(work, "shrunk.wasm")
     subprocess.run([os.path.join(BIN, "wasm-metadce"), *FEATURES, plugin, "-f", graph_file,
                     "-o", kept], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([os.path.join(BIN, "wasm-opt"), "-Oz", *FEATURES, kept, "-o", shrunk],
-                   check=True)
+    subprocess.run([os.path.join(BIN, "wasm-opt"), "-Oz", *FEATURES, *ASSUMPTIONS, kept,
+                    "-o", shrunk], check=True)
     return os.path.getsize(shrunk)
 
 

@@ -19,8 +19,8 @@ fails where any of `core::fmt`'s float formatting is linked (~15 KB): nothing in
 the plugins formats a float since the walker words serde's `Unexpected`
 itself (core/src/decode.rs, `Said`); or std's float parsing (~25 KB with its
 tables): nothing parses one since core writes its CSV itself
-(core/src/render.rs, `csv_record`). And it fails where a hash table's
-growth is there more than twice: core's maps share one table type
+(core/src/render.rs, `csv_record`). And it fails unless a hash table's
+growth is there once or twice: core's maps share one table type
 (core/src/table.rs), and serde_json's `Value` has the other; a std
 `HashMap` with a key type of its own adds ~600 bytes.
 """
