@@ -30,14 +30,19 @@ const WASM_FEATURES: [&str; 6] = [
     "--enable-sign-ext",
 ];
 
-/// What wasm-opt may assume of the modules: no address is formed by an
-/// `i32.add` that wraps past 4 GiB into the first 1 KiB of memory, so an
-/// added constant below 1 KiB may move into a load's or store's `offset`
-/// (which does not wrap; binaryen's `optimize-added-constants`, the flag's
-/// only use). rustc's addresses are an allocation's, a stack frame's or a
-/// static's plus an offset inside it (LLVM's `inbounds`), never near 4 GiB,
-/// so none wraps; an access that did would now trap instead of reading low
-/// memory. Both plugins ~1% smaller (BENCHMARKS.md, session 27).
+/// What wasm-opt may assume of the modules: that nothing reaches the first
+/// 1 KiB of memory through an `i32.add` that wraps past 4 GiB. Binaryen
+/// then moves an added constant below 1 KiB into a load's or store's
+/// `offset`, which does not wrap (`optimize-added-constants`, the flag's
+/// only use in `-Oz`; a negative constant is never moved). The two differ
+/// only for such a wrapped access: it now traps instead of reading or
+/// writing there. rustc links the stack first, at `[0, 1 MiB)`, so that
+/// first KiB is the deepest of the stack (which is why emscripten leaves
+/// the flag off for stack-first layouts): the change can show only in a
+/// frame within 1 KiB of overflowing the stack, that forms an address below
+/// zero and adds back to it, and there it fails as a trap, which every host
+/// reports, never as a wrong answer. Both plugins ~1% smaller
+/// (BENCHMARKS.md, session 27).
 const ASSUMPTIONS: [&str; 1] = ["--low-memory-unused"];
 
 fn main() -> ExitCode {
