@@ -199,22 +199,6 @@ impl<T: Hash + Eq> Set<T> {
     }
 }
 
-impl<T: Hash + Eq> Default for Set<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<T: Hash + Eq> FromIterator<T> for Set<T> {
-    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
-        let mut set = Set::new();
-        for item in items {
-            set.insert(item);
-        }
-        set
-    }
-}
-
 #[cfg(test)]
 // std's maps and sort are the oracle here.
 #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
