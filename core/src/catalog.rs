@@ -5,6 +5,7 @@
 
 use std::sync::OnceLock;
 
+use crate::list::List;
 use crate::model::{PlanError, Profile};
 
 /// Every profile's JSON, as one array in catalog order, raw DEFLATE (build.rs).
@@ -42,9 +43,5 @@ pub(crate) fn profile(name: &str) -> Result<Profile, PlanError> {
 
 /// The names of `profiles`, comma-separated, for error messages.
 pub(crate) fn names(profiles: &[Profile]) -> String {
-    profiles
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    profiles.iter().map(|p| p.name.as_str()).list().join(", ")
 }

@@ -40,6 +40,7 @@ use serde::de::{
 };
 use serde_json::{Map, Number, Value};
 
+use crate::list::List;
 use crate::model::{PlanError, Problem};
 
 /// Most characters of a plan value a problem quotes; longer ones are cut and
@@ -84,9 +85,25 @@ pub(crate) fn parse_valid<T: DeserializeOwned>(text: &str) -> Option<T> {
 /// [`parse_json`] by the path-tracking walk alone: what the plugins run, and
 /// what finds the problems of input the native fast path refuses.
 pub(crate) fn walk<T: Decode>(text: &str) -> Result<T, PlanError> {
+    let mut value = T::placeholder();
+    walk_text(text, &mut |node| {
+        value = T::decode(node)?;
+        Ok(())
+    })
+    .map(|()| value)
+}
+
+/// The document read, then the passes of `pass` over it: what [`walk`]
+/// does alike for every type, out of line and not generic (the value is
+/// kept by `pass`).
+#[inline(never)]
+fn walk_text(
+    text: &str,
+    pass: &mut dyn FnMut(Node<'_>) -> Result<(), Error>,
+) -> Result<(), PlanError> {
     let journal = Journal::default();
     let root = read(text, &journal)?;
-    decode(&root, journal)
+    passes(&root, journal, pass)
 }
 
 /// Decode any contract type from a JSON value already read, e.g. a member
@@ -198,7 +215,12 @@ fn read(text: &str, journal: &Journal) -> Result<Value, PlanError> {
 /// The walk: passes until one finds no new failed node, then the value or
 /// every problem noted.
 fn decode<T: Decode>(root: &Value, journal: Journal) -> Result<T, PlanError> {
-    passes(root, journal, T::decode)
+    let mut value = T::placeholder();
+    passes(root, journal, &mut |node| {
+        value = T::decode(node)?;
+        Ok(())
+    })
+    .map(|()| value)
 }
 
 /// [`walk`] with each record's and enum's serde-derived `Deserialize` run
@@ -209,15 +231,22 @@ fn decode<T: Decode>(root: &Value, journal: Journal) -> Result<T, PlanError> {
 pub(crate) fn walk_serde<T: DeserializeOwned>(text: &str) -> Result<T, PlanError> {
     let journal = Journal::default();
     let root = read(text, &journal)?;
-    passes(&root, journal, |node| T::deserialize(node))
+    let mut value = None;
+    passes(&root, journal, &mut |node| {
+        value = Some(T::deserialize(node)?);
+        Ok(())
+    })
+    .map(|()| value.expect("a pass that succeeded kept its value"))
 }
 
-/// Passes of `pass` over `root` until one finds no new failed node.
-fn passes<T>(
+/// Passes of `pass` over `root` until one finds no new failed node (the
+/// value of the last, successful pass is `pass`'s to keep: this is one
+/// copy for every type).
+fn passes(
     root: &Value,
     journal: Journal,
-    pass: impl Fn(Node<'_>) -> Result<T, Error>,
-) -> Result<T, PlanError> {
+    pass: &mut dyn FnMut(Node<'_>) -> Result<(), Error>,
+) -> Result<(), PlanError> {
     loop {
         let left_out = journal.left_out.borrow().len();
         let outcome = pass(Node {
@@ -226,13 +255,9 @@ fn passes<T>(
             journal: &journal,
         });
         match outcome {
-            Ok(value) if journal.problems.borrow().is_empty() => return Ok(value),
-            Ok(_) => break,
-            // Past the limit, or no progress: the root itself failed, or
-            // nothing more can be left out.
-            Err(_) if *journal.more.borrow() => break,
-            Err(_) if journal.left_out.borrow().len() == left_out => break,
-            Err(_) if journal.left_out.borrow().contains(&Vec::new()) => break,
+            Ok(()) if journal.problems.borrow().is_empty() => return Ok(()),
+            Ok(()) => break,
+            Err(_) if journal.stuck(left_out) => break,
             Err(_) => {}
         }
     }
@@ -276,6 +301,16 @@ impl Journal {
         ));
     }
 
+    /// Whether a failed pass is the last: past the limit, or no progress
+    /// (no node left out beyond the `left_out` before it, or the root
+    /// itself left out). (Written out of line while `passes` was still
+    /// generic; `passes` is one copy now, so it is one either way.)
+    #[inline(never)]
+    fn stuck(&self, left_out: usize) -> bool {
+        let now = self.left_out.borrow();
+        *self.more.borrow() || now.len() == left_out || now.contains(&Vec::new())
+    }
+
     fn leave_out(&self, at: &At<'_>) {
         let positions = at.positions();
         let mut left_out = self.left_out.borrow_mut();
@@ -293,7 +328,7 @@ impl Journal {
         let mut problems = self.problems.into_inner();
         // Stable: a node's own problem comes before its children's.
         crate::order::sort_by(&mut problems, |a, b| a.0.cmp(&b.0));
-        let mut problems: Vec<Problem> = problems.into_iter().map(|(_, p)| p).collect();
+        let mut problems: Vec<Problem> = problems.into_iter().map(|(_, p)| p).list();
         if self.more.into_inner() {
             problems.push(Problem {
                 path: ".".into(),
@@ -372,10 +407,18 @@ fn locate<'v>(root: &'v Value, positions: &[usize]) -> (String, &'v Value) {
     (path, node)
 }
 
-/// The walker's error. `Fresh` is serde's message, not yet given a path;
-/// the node it comes out of notes it and answers `Noted` to its parents.
+/// The walker's error: a [`Failure`], boxed so that it is one pointer
+/// wide. Every field's decoding answers a `Result<(), Error>`, which is then
+/// returned in a register and tested as one, not written to memory and read
+/// back (~22-24 KB of each plugin); an error costs an allocation, and
+/// only input with a problem has one.
 #[derive(Debug)]
-pub enum Error {
+pub struct Error(Box<Failure>);
+
+/// What went wrong. `Fresh` is serde's message, not yet given a path; the
+/// node it comes out of notes it and answers `Noted` to its parents.
+#[derive(Debug)]
+enum Failure {
     /// serde's words, not yet noted with a path.
     Fresh(String),
     /// Noted in the journal by the node it came out of.
@@ -385,11 +428,17 @@ pub enum Error {
     LeftOut,
 }
 
+impl Error {
+    fn fresh(message: String) -> Self {
+        Error(Box::new(Failure::Fresh(message)))
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Fresh(message) => f.write_str(message),
-            Error::Noted | Error::LeftOut => f.write_str("noted"),
+        match &*self.0 {
+            Failure::Fresh(message) => f.write_str(message),
+            Failure::Noted | Failure::LeftOut => f.write_str("noted"),
         }
     }
 }
@@ -398,18 +447,18 @@ impl std::error::Error for Error {}
 
 impl de::Error for Error {
     fn custom<T: fmt::Display>(message: T) -> Self {
-        Error::Fresh(message.to_string())
+        Error::fresh(message.to_string())
     }
 
     fn invalid_type(unexpected: Unexpected<'_>, expected: &dyn de::Expected) -> Self {
-        Error::Fresh(format!(
+        Error::fresh(format!(
             "invalid type: {}, expected {expected}",
             Said(unexpected)
         ))
     }
 
     fn invalid_value(unexpected: Unexpected<'_>, expected: &dyn de::Expected) -> Self {
-        Error::Fresh(format!(
+        Error::fresh(format!(
             "invalid value: {}, expected {expected}",
             Said(unexpected)
         ))
@@ -479,11 +528,12 @@ impl<'a> Node<'a> {
     /// for a member left out), and this node is left out of the next pass.
     /// Kept out of line: it is the bulk of every node visit.
     #[inline(never)]
-    fn failed(self, error: Error, left_out: &[&str]) -> Error {
-        match error {
-            Error::Noted => return Error::Noted,
-            Error::LeftOut => {}
-            Error::Fresh(text) => {
+    fn failed(self, mut error: Error, left_out: &[&str]) -> Error {
+        // The box is reused for the answer, `Noted`.
+        match std::mem::replace(&mut *error.0, Failure::Noted) {
+            Failure::Noted => return error,
+            Failure::LeftOut => {}
+            Failure::Fresh(text) => {
                 let consequence = left_out
                     .iter()
                     .any(|key| text == format!("missing field `{key}`"));
@@ -498,7 +548,7 @@ impl<'a> Node<'a> {
             }
         }
         self.journal.leave_out(self.at);
-        Error::Noted
+        error
     }
 
     /// serde's `invalid type` for this node against `expected`, in serde's
@@ -699,7 +749,8 @@ impl<'a> Node<'a> {
         for (i, (key, value)) in map.iter().enumerate() {
             if !fields.contains(&key.as_str()) {
                 let at = At::Key(self.at, key, i);
-                let Error::Fresh(text) = de::Error::unknown_field(key, fields) else {
+                let error: Error = de::Error::unknown_field(key, fields);
+                let Failure::Fresh(text) = *error.0 else {
                     continue;
                 };
                 self.journal
@@ -890,7 +941,7 @@ impl<'a> Variant<'a> {
             return Err(de::Error::invalid_type(Unexpected::UnitVariant, &expected));
         };
         if self.journal.is_left_out(&At::Key(self.at, self.name, 0)) {
-            return Err(Error::LeftOut);
+            return Err(Error(Box::new(Failure::LeftOut)));
         }
         Ok(value)
     }
@@ -950,7 +1001,7 @@ pub trait Decode: Sized {
     const OPTIONAL: bool = false;
 
     /// This node as `Self`; a problem is noted in the walk's journal and
-    /// answered as [`Error::Noted`].
+    /// answered as an [`Error`] that says it is noted.
     fn decode(node: Node<'_>) -> Result<Self, Error>;
 
     /// What a record's field of this type holds until the input's value is

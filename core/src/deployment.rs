@@ -7,6 +7,7 @@
 //! hosts run X" from a sorted list instead of rescanning every host, which
 //! made validation quadratic in the hosts (issue 16).
 
+use crate::list::List;
 use crate::table::Map;
 use std::rc::Rc;
 
@@ -156,7 +157,7 @@ impl Index {
                     .get_or_insert_with(component.name.clone(), || i);
             }
         }
-        index.by_name = deployment.ids().collect();
+        index.by_name = deployment.ids().list();
         // Stable: of two hosts of one name (a plan resolve rejects), the first.
         order::sort_by(&mut index.by_name, |a, b| {
             deployment.host(*a).name.cmp(&deployment.host(*b).name)

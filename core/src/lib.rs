@@ -29,6 +29,7 @@ mod decode;
 mod deployment;
 mod encode;
 mod limits;
+mod list;
 mod model;
 mod nets;
 mod order;

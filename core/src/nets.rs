@@ -13,13 +13,14 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
+use crate::list::List;
 use crate::order;
 
 /// The fewest CIDRs covering exactly what `nets` covers, disjoint, IPv4
 /// before IPv6, each family by address: what `IpNet::aggregate` returns.
 pub(crate) fn aggregate(nets: &[IpNet]) -> Vec<IpNet> {
     // (is IPv6, first address, last address) of each CIDR.
-    let mut ranges: Vec<(bool, u128, u128)> = nets.iter().map(range).collect();
+    let mut ranges: Vec<(bool, u128, u128)> = nets.iter().map(range).list();
     order::sort(&mut ranges);
     let mut merged: Vec<(bool, u128, u128)> = Vec::with_capacity(ranges.len());
     for (v6, first, last) in ranges {

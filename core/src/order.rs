@@ -29,6 +29,8 @@
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 
+use crate::list::List;
+
 /// Sorts `items` by `compare`, stably (as `slice::sort_by`).
 pub(crate) fn sort_by<T>(items: &mut [T], mut compare: impl FnMut(&T, &T) -> Ordering) {
     let order = positions(items.len(), &mut |a, b| compare(&items[a], &items[b]));
@@ -43,7 +45,7 @@ pub(crate) fn sort_by_key<T, K: Ord>(items: &mut [T], mut key: impl FnMut(&T) ->
 /// Sorts `items` by the key `key` gives, computing each key once, stably
 /// (as `slice::sort_by_cached_key`).
 pub(crate) fn sort_by_cached_key<T, K: Ord>(items: &mut [T], key: impl FnMut(&T) -> K) {
-    let keys: Vec<K> = items.iter().map(key).collect();
+    let keys: Vec<K> = items.iter().map(key).list();
     let order = positions(items.len(), &mut |a, b| keys[a].cmp(&keys[b]));
     permute(items, &order);
 }
@@ -115,7 +117,7 @@ impl<T: Ord> Sorted<T> {
 
 impl<T: Ord> FromIterator<T> for Sorted<T> {
     fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
-        Sorted::new(items.into_iter().collect())
+        Sorted::new(items.into_iter().list())
     }
 }
 
@@ -148,7 +150,7 @@ impl<K: Ord, V> SortedMap<K, V> {
         SortedMap(
             groups
                 .filter_map(|(key, mut values)| Some((key, values.pop()?)))
-                .collect(),
+                .list(),
         )
     }
 
@@ -171,7 +173,7 @@ impl<K: Ord, V> SortedMap<K, V> {
             self.0
                 .into_iter()
                 .map(|(key, value)| (key, f(value)))
-                .collect(),
+                .list(),
         )
     }
 
@@ -215,7 +217,7 @@ impl<K: Ord, V> SortedMap<K, V> {
 /// one instantiation of std's sort (kept out of line so it stays one).
 #[inline(never)]
 fn positions(len: usize, compare: &mut dyn FnMut(usize, usize) -> Ordering) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..len).collect();
+    let mut order: Vec<usize> = (0..len).list();
     #[allow(clippy::disallowed_methods)] // The one sort this module wraps.
     order.sort_by(|&a, &b| compare(a, b));
     order
@@ -223,16 +225,24 @@ fn positions(len: usize, compare: &mut dyn FnMut(usize, usize) -> Ordering) -> V
 
 /// Moves the element at `order[k]` to position `k`, for every `k`.
 fn permute<T>(items: &mut [T], order: &[usize]) {
-    // Where each element goes, then one swap per element put in place: the
-    // swap brings the displaced element to `i`, with its destination.
+    // Generic only in the swap: finding the swaps is one copy for every type.
+    swap_into(order, &mut |i, to| items.swap(i, to));
+}
+
+/// Calls `swap` with the pairs of positions to swap, in turn, that move the
+/// element at `order[k]` to position `k`, for every `k`: where each element
+/// goes, then one swap per element put in place (it brings the displaced
+/// element to `i`, with its destination).
+#[inline(never)]
+fn swap_into(order: &[usize], swap: &mut dyn FnMut(usize, usize)) {
     let mut destination = vec![0; order.len()];
     for (k, &from) in order.iter().enumerate() {
         destination[from] = k;
     }
-    for i in 0..items.len() {
+    for i in 0..destination.len() {
         while destination[i] != i {
             let to = destination[i];
-            items.swap(i, to);
+            swap(i, to);
             destination.swap(i, to);
         }
     }

@@ -9,6 +9,7 @@
 //! are data for the network team and keep every character. JSON is left to
 //! JSON's own escaping.
 
+use crate::list::List;
 use crate::table::Map;
 use std::fmt::Write as _;
 
@@ -49,12 +50,12 @@ pub fn json<T: crate::Encode + ?Sized>(value: &T) -> String {
 pub(crate) fn columns(rows: &[Vec<String>], indent: &str) -> String {
     let rows: Vec<Vec<String>> = rows
         .iter()
-        .map(|row| row.iter().map(|cell| escape(cell)).collect())
-        .collect();
+        .map(|row| row.iter().map(|cell| escape(cell)).list())
+        .list();
     let width = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..width)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
+        .list();
     let mut out = String::new();
     for row in &rows {
         let mut line = indent.to_string();
@@ -72,7 +73,7 @@ pub(crate) fn columns(rows: &[Vec<String>], indent: &str) -> String {
 }
 
 pub(crate) fn header(names: &[&str]) -> Vec<String> {
-    names.iter().map(|n| n.to_string()).collect()
+    names.iter().map(|n| n.to_string()).list()
 }
 
 /// Tables shout the severity: `ERROR`, `WARNING`, `INFO`.
@@ -270,7 +271,7 @@ fn markdown_sheet(report: &Report, groups: &Groups) -> String {
     let _ = writeln!(out, "| {} |", SHEET_HEADER.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(SHEET_HEADER.len()));
     for row in sheet_rows(report, groups) {
-        let cells: Vec<String> = row.iter().map(|c| pipes(sheet_cell(c))).collect();
+        let cells: Vec<String> = row.iter().map(|c| pipes(sheet_cell(c))).list();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out
@@ -377,11 +378,7 @@ pub fn profile(profile: &Profile) -> String {
             if spec.accessed_by.is_empty() {
                 "-".to_string()
             } else {
-                spec.accessed_by
-                    .iter()
-                    .map(accessor)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                spec.accessed_by.iter().map(accessor).list().join(", ")
             },
             match &spec.modifiable {
                 Modifiable::NotSupported => "no".to_string(),

@@ -1,6 +1,7 @@
 //! Report assembly: a resolved deployment and its findings into the
 //! [`Report`] the WIT's `validate-plan` and `check-host` return.
 
+use crate::list::List;
 use crate::table::Map;
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use crate::{limits, resolve, rules};
 /// Run every rule over a plan and its pasted observations.
 pub(crate) fn validate_plan(plan: &Plan) -> Result<Report, PlanError> {
     let deployment = checked(plan)?;
-    let ids: Vec<HostId> = deployment.ids().collect();
+    let ids: Vec<HostId> = deployment.ids().list();
     report(&deployment, &ids)
 }
 
@@ -104,7 +105,7 @@ impl CheckedPlan {
                 .iter()
                 .filter(others)
                 .filter_map(|h| h.observation.as_deref().cloned())
-                .collect();
+                .list();
             observations.push(replaced.clone());
             limits::check_plan(&Plan {
                 name: deployment.name.clone(),
@@ -154,10 +155,10 @@ fn report(deployment: &Deployment, ids: &[HostId]) -> Result<Report, PlanError> 
                     .placed
                     .iter()
                     .map(|placed| port_entry(&sources, &mut named, id, placed))
-                    .collect(),
+                    .list(),
             }
         })
-        .collect();
+        .list();
     Ok(Report {
         plan: deployment.name.clone(),
         summary: summarize(&findings),
@@ -255,7 +256,7 @@ pub(crate) fn firewall_rules<'r>(
             .clone(),
         purpose: entry.purpose.clone(),
     };
-    Ok(named.into_iter().map(&mut rule).collect())
+    Ok(named.into_iter().map(&mut rule).list())
 }
 
 /// A report's source groups by name; a name listed twice is an error.
@@ -318,7 +319,7 @@ pub(crate) fn check_host(
         observation: observation.clone(),
     });
     let deployment = checked(&plan)?;
-    let ids: Vec<HostId> = deployment.host_id(host).into_iter().collect();
+    let ids: Vec<HostId> = deployment.host_id(host).into_iter().list();
     host_report(&deployment, &ids, host)
 }
 
@@ -331,7 +332,7 @@ fn not_a_host<'a>(
     count: usize,
 ) -> PlanError {
     // Plan text, so quoted: escaped and capped like every echoed value.
-    let known: Vec<String> = names.take(20).map(quote).collect();
+    let known: Vec<String> = names.take(20).map(quote).list();
     let more = count.saturating_sub(known.len());
     let more = if more > 0 {
         format!(" ... ({more} more)")

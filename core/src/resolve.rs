@@ -5,6 +5,7 @@
 //! path and value of each problem; everything that makes it merely wrong is a
 //! finding of the rules.
 
+use crate::list::List;
 use crate::table::{Map, Set};
 use std::rc::Rc;
 
@@ -42,7 +43,7 @@ const LIST_LIMIT: usize = 2 * VALUE_LIMIT;
 /// Names as a message lists them: each [`quote`]d, joined with `, `, and
 /// when that would pass [`LIST_LIMIT`], the first ones and `... (N more)`.
 fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
-    let names: Vec<String> = names.into_iter().map(quote).collect();
+    let names: Vec<String> = names.into_iter().map(quote).list();
     let mut out = String::new();
     for (i, name) in names.iter().enumerate() {
         let sep = if i == 0 { "" } else { ", " };
@@ -181,7 +182,7 @@ impl<'p> Known<'p> {
     /// specs and plan-wide overrides checked against them.
     fn new(plan: &Plan, profiles: &'p [Profile], problems: &mut Problems) -> Self {
         let all_specs = || profiles.iter().flat_map(|p| &p.specs);
-        let specs = SortedMap::new(all_specs().map(|s| (s.id.as_str(), s)).collect());
+        let specs = SortedMap::new(all_specs().map(|s| (s.id.as_str(), s)).list());
         let components = (profiles.iter())
             .flat_map(|p| &p.components)
             .map(|c| c.name.as_str())
@@ -189,7 +190,7 @@ impl<'p> Known<'p> {
         let by_component = SortedMap::grouped(
             all_specs()
                 .map(|spec| (spec.component.as_str(), Rc::new(spec.clone())))
-                .collect(),
+                .list(),
         );
         let enabled = check_enable(plan, &specs, problems);
         check_overrides(&plan.overrides, "overrides", &specs, None, problems);
@@ -748,7 +749,7 @@ fn place<'a>(
                 spec: Rc::clone(spec),
             }
         })
-        .collect();
+        .list();
     order::sort_by(&mut placed, |a, b| {
         (a.ports, a.spec.transport, &a.spec.id).cmp(&(b.ports, b.spec.transport, &b.spec.id))
     });
@@ -776,7 +777,7 @@ fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [De
         .iter()
         .map(|c| c.name.as_str())
         .filter(|c| !on_main_servers.contains(c))
-        .collect();
+        .list();
     let is_component_server = |h: &DeployedHost| {
         !h.components.iter().any(|c| c == "finedatalink")
             && h.components
@@ -785,7 +786,7 @@ fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [De
     };
     let servers: Vec<usize> = (0..hosts.len())
         .filter(|&i| is_component_server(&hosts[i]))
-        .collect();
+        .list();
     if servers.len() < 2 {
         return;
     }
@@ -803,14 +804,14 @@ fn interchangeable_component_servers(plan: &Plan, known: &Known, hosts: &mut [De
                 .iter()
                 .any(|&i| hosts[i].components.iter().any(|h| h == c))
         })
-        .collect();
+        .list();
     for i in servers {
         let host = &mut hosts[i];
         let missing: Vec<String> = union
             .iter()
             .filter(|c| !host.components.iter().any(|h| h == *c))
             .map(|c| (*c).to_string())
-            .collect();
+            .list();
         if missing.is_empty() {
             continue;
         }
@@ -841,7 +842,7 @@ fn attach_observations(plan: &Plan, hosts: &mut [DeployedHost], problems: &mut P
         .observations
         .iter()
         .map(|o| by_name.get(o.host.as_str()).copied())
-        .collect();
+        .list();
     let mut seen = Set::new();
     for ((i, observed), found) in plan.observations.iter().enumerate().zip(found) {
         let at = format!("observations[{i}]");

@@ -10,6 +10,7 @@ use core::net::IpAddr;
 
 use crate::decode::quote;
 use crate::deployment::{DeployedHost, Deployment, HostId, Placed};
+use crate::list::List;
 use crate::model::{
     Accessor, Allocation, DeployUser, Exposure, Finding, FindingCode, FirewallBackend, Listener,
     Modifiable, Observation, ObservedFirewall, Phase, PortRange, Severity, Transport,
@@ -173,7 +174,7 @@ fn agents_on_managed_hosts(
         .iter()
         .filter(|c| OCP_MANAGED.contains(&c.as_str()) && from_ocp(c))
         .map(|c| quote(c))
-        .collect();
+        .list();
     if managed.is_empty() {
         return;
     }
@@ -217,7 +218,7 @@ fn inconsistent_ports(deployment: &Deployment, findings: &mut Vec<Finding>) {
     });
     for spec in all.chunk_by(|a, b| a.1.spec.id == b.1.spec.id) {
         let ports: Vec<&[(usize, &Placed, &str)]> =
-            spec.chunk_by(|a, b| a.1.ports == b.1.ports).collect();
+            spec.chunk_by(|a, b| a.1.ports == b.1.ports).list();
         if ports.len() < 2 {
             continue;
         }
@@ -235,10 +236,10 @@ fn inconsistent_ports(deployment: &Deployment, findings: &mut Vec<Finding>) {
         let spread = ports
             .iter()
             .map(|hosts| {
-                let names: Vec<String> = hosts.iter().map(|(_, _, h)| quote(h)).collect();
+                let names: Vec<String> = hosts.iter().map(|(_, _, h)| quote(h)).list();
                 format!("{} on {}", hosts[0].1.ports, names.join(", "))
             })
-            .collect::<Vec<_>>()
+            .list()
             .join("; ");
         findings.push(Finding {
             code: FindingCode::InconsistentPort,
@@ -280,7 +281,7 @@ fn port_conflicts(host: &DeployedHost, findings: &mut Vec<Finding>) {
             host.placed
                 .iter()
                 .filter(|p| p.spec.transport == transport && p.spec.allocation == allocation)
-                .collect()
+                .list()
         };
         let (fixed, pools) = (of(Allocation::Fixed), of(Allocation::Pool));
         for (overlap, specs) in shared(&fixed) {
@@ -363,7 +364,7 @@ fn shared<'p>(specs: &[&'p Placed]) -> Vec<(PortRange, Vec<&'p Placed>)> {
             first: u16::try_from(at).unwrap_or(u16::MAX),
             last: u16::try_from(next - 1).unwrap_or(u16::MAX),
         };
-        out.push((range, active.iter().map(|&i| specs[i]).collect()));
+        out.push((range, active.iter().map(|&i| specs[i]).list()));
     }
     out
 }
@@ -374,7 +375,7 @@ const NAMED: usize = 8;
 /// `a, b and c`, or `a, b, ... and 1998 more`: each name [`quote`]d.
 fn names<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
     let total = names.len();
-    let mut shown: Vec<String> = names.take(NAMED).map(quote).collect();
+    let mut shown: Vec<String> = names.take(NAMED).map(quote).list();
     if total > NAMED {
         return format!("{}, ... and {} more", shown.join(", "), total - NAMED);
     }
@@ -480,7 +481,7 @@ fn fixed_in_pool(
         .iter()
         .copied()
         .filter(|f| f.ports.intersection(pool.ports).is_some())
-        .collect();
+        .list();
     // A component's own fixed port inside its own pool is the vendor's design
     // (OCP-Agent's 62888 in 62881-63881): the service skips it.
     // The others by ports, sorted stably so specs on one range stay in
@@ -490,7 +491,7 @@ fn fixed_in_pool(
         .iter()
         .copied()
         .filter(|f| f.spec.component != pool.spec.component)
-        .collect();
+        .list();
     if others.is_empty() {
         return;
     }
@@ -587,7 +588,7 @@ fn browser_blocked(host: &DeployedHost, findings: &mut Vec<Finding>) {
             .iter()
             .copied()
             .filter(|&p| placed.ports.contains(p))
-            .collect();
+            .list();
         if bad.is_empty() {
             continue;
         }
@@ -595,7 +596,7 @@ fn browser_blocked(host: &DeployedHost, findings: &mut Vec<Finding>) {
             .iter()
             .filter(|p| MISSING_FROM_VENDOR_LIST.contains(p))
             .map(ToString::to_string)
-            .collect();
+            .list();
         let note = if missed.is_empty() {
             String::new()
         } else {
@@ -606,11 +607,7 @@ fn browser_blocked(host: &DeployedHost, findings: &mut Vec<Finding>) {
             Allocation::Fixed => Severity::Error,
             Allocation::Pool => Severity::Warning,
         };
-        let ports = bad
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let ports = bad.iter().map(ToString::to_string).list().join(", ");
         findings.push(at(FindingCode::BrowserBlockedPort, severity, host, placed).say(
             format!(
                 "{} is reached with a web browser, but browsers block port {ports} (WHATWG Fetch bad ports){note}",
@@ -647,10 +644,10 @@ fn ephemeral_collisions(
                 .into_iter()
                 .flat_map(|r| r.first..=r.last)
                 .filter(|&port| !is_reserved(port))
-                .collect();
+                .list();
             (!ports.is_empty()).then_some((p, ports))
         })
-        .collect();
+        .list();
     if colliding.is_empty() {
         return;
     }
@@ -683,11 +680,7 @@ fn ephemeral_collisions(
 /// list may repeat and overlap itself, and is then looked up per port.
 fn merged(ranges: &[PortRange]) -> Vec<PortRange> {
     // A reversed range (a typed observation skips the parser) holds no port.
-    let mut sorted: Vec<PortRange> = ranges
-        .iter()
-        .copied()
-        .filter(|r| r.first <= r.last)
-        .collect();
+    let mut sorted: Vec<PortRange> = ranges.iter().copied().filter(|r| r.first <= r.last).list();
     order::sort(&mut sorted);
     let mut out: Vec<PortRange> = Vec::with_capacity(sorted.len());
     for range in sorted {
@@ -708,11 +701,7 @@ fn port_list(ports: &Sorted<u16>) -> String {
             _ => ranges.push(PortRange::single(port)),
         }
     }
-    ranges
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    ranges.iter().map(ToString::to_string).list().join(",")
 }
 
 /// fixed-port-override: the vendor says the port cannot be changed.
@@ -812,12 +801,12 @@ fn no_allowed_sources(
                 Accessor::Network(n) if !OPT_IN_NETWORKS.contains(&n.as_str()) => Some(n.as_str()),
                 _ => None,
             })
-            .collect();
+            .list();
         let undefined: Vec<&str> = named
             .iter()
             .copied()
             .filter(|n| !deployment.networks.contains_key(*n) && !stood_in(deployment, n))
-            .collect();
+            .list();
         if undefined.is_empty() {
             continue;
         }
@@ -827,10 +816,7 @@ fn no_allowed_sources(
             sources.group_of(id, placed).is_some(),
             sources.names_networks(placed),
         );
-        let quoted = undefined
-            .iter()
-            .map(|n| format!("\"{}\"", quote(n)))
-            .collect::<Vec<_>>();
+        let quoted = undefined.iter().map(|n| format!("\"{}\"", quote(n))).list();
         let message = if !admitted {
             format!(
                 "nothing in the plan may reach {} on {}, so it gets no firewall rule; it is meant for network {}",
@@ -922,7 +908,7 @@ impl<'o> Listening<'o> {
             .iter()
             .enumerate()
             .map(|(i, l)| (l.transport, l.port, i, l))
-            .collect();
+            .list();
         order::sort_by_key(&mut sorted, |&(transport, port, i, _)| (transport, port, i));
         Listening { sorted }
     }
@@ -944,7 +930,7 @@ impl<'o> Listening<'o> {
             .unwrap_or_default()
             .iter()
             .map(|&(_, _, i, l)| (i, l))
-            .collect();
+            .list();
         order::sort_by_key(&mut found, |&(i, _)| i);
         found
     }
@@ -985,7 +971,7 @@ fn ports_in_use(host: &DeployedHost, listening: &Listening, findings: &mut Vec<F
     order::sort_by(&mut held, |a, b| a.0.cmp(&b.0));
     for group in held.chunk_by(|a, b| a.0 == b.0) {
         let ((_, severity, why), listener, _) = group[0];
-        let specs: Vec<&Placed> = group.iter().map(|hold| hold.2).collect();
+        let specs: Vec<&Placed> = group.iter().map(|hold| hold.2).list();
         let verb = if listener.transport == Transport::Tcp {
             "listens on"
         } else {
@@ -1031,7 +1017,7 @@ fn not_listening(host: &DeployedHost, listening: &Listening, findings: &mut Vec<
             .on(placed.spec.transport, placed.ports)
             .into_iter()
             .map(|(_, l)| l)
-            .collect();
+            .list();
         let answered: Sorted<u16> = (listeners.iter())
             .filter(|l| {
                 placed.spec.exposure == Exposure::Loopback || reach(l, host.address) == Reach::Host
@@ -1048,7 +1034,7 @@ fn not_listening(host: &DeployedHost, listening: &Listening, findings: &mut Vec<
             .iter()
             .filter(|l| missing.contains(&l.port))
             .map(|l| socket(l))
-            .collect();
+            .list();
         let message = if elsewhere.is_empty() {
             format!(
                 "nothing {} {} port {} of {} on {}",
@@ -1150,7 +1136,7 @@ fn beyond(admitted: &[String], planned: &[ipnet::IpNet]) -> Vec<String> {
         .iter()
         .filter(|s| plan_net(s).is_none_or(|net| !within(&net) && !net.network().is_loopback()))
         .map(|s| quote(s))
-        .collect()
+        .list()
 }
 
 /// More ports than this in one admitted range: a rule that does not name the
@@ -1196,7 +1182,7 @@ fn loopback_exposed(
                         .iter()
                         .filter(|s| plan_net(s).is_none_or(|net| !net.network().is_loopback()))
                         .map(|s| quote(s))
-                        .collect()
+                        .list()
                 };
                 if outside.is_empty() {
                     continue;

@@ -29,6 +29,7 @@
 //! whose group admits nobody but the host itself (a single OBServer) names
 //! no group and gets no rule, as before.
 
+use crate::list::List;
 use crate::table::Map;
 use std::cell::OnceCell;
 
@@ -182,11 +183,11 @@ impl<'d> Sources<'d> {
             Vec::new()
         } else {
             let name = |h: &HostId| deployment.host(*h).name.clone();
-            group.hosts.iter().map(name).collect()
+            group.hosts.iter().map(name).list()
         };
         Some(SourceGroup {
             name: group.id.name(),
-            sources: group.nets.iter().map(text).collect(),
+            sources: group.nets.iter().map(text).list(),
             hosts,
             networks: group.admitted_networks(deployment),
         })
@@ -224,7 +225,7 @@ impl<'d> Sources<'d> {
             .filter(|&&h| h != id)
             .take(NAMED)
             .map(|h| deployment.host(*h).name.clone())
-            .collect();
+            .list();
         let member = usize::from(group.hosts.binary_search(&id).is_ok());
         let more_hosts = group.hosts.len() - member - hosts.len();
         if group.exclusive {
@@ -235,7 +236,7 @@ impl<'d> Sources<'d> {
                 .networks
                 .iter()
                 .partition(|n| deployment.exclusive.contains(**n));
-            let mut fronted: Vec<String> = hosts.iter().map(|h| format!("host {h}")).collect();
+            let mut fronted: Vec<String> = hosts.iter().map(|h| format!("host {h}")).list();
             if more_hosts > 0 {
                 fronted.push(format!("... ({more_hosts} more hosts)"));
             }
@@ -243,14 +244,14 @@ impl<'d> Sources<'d> {
             return Reach {
                 hosts: Vec::new(),
                 more_hosts: 0,
-                networks: exclusive.into_iter().map(str::to_string).collect(),
+                networks: exclusive.into_iter().map(str::to_string).list(),
                 fronted,
             };
         }
         Reach {
             hosts,
             more_hosts,
-            networks: group.networks.iter().map(|n| (*n).to_string()).collect(),
+            networks: group.networks.iter().map(|n| (*n).to_string()).list(),
             fronted: Vec::new(),
         }
     }
@@ -273,7 +274,7 @@ impl<'d> Sources<'d> {
         let outside = group.outside.get_or_init(|| {
             let deployment = self.deployment;
             let out = |id: &HostId| !covers(&group.nets, deployment.host(*id).address);
-            deployment.ids().filter(out).collect()
+            deployment.ids().filter(out).list()
         });
         Some(outside)
     }
@@ -302,7 +303,7 @@ impl<'d> Group<'d> {
     fn admitted_networks(&self, deployment: &Deployment) -> Vec<String> {
         let admitted = |n: &&&str| !self.exclusive || deployment.exclusive.contains(**n);
         let networks = self.networks.iter().filter(admitted);
-        networks.map(|n| (*n).to_string()).collect()
+        networks.map(|n| (*n).to_string()).list()
     }
 
     fn new(deployment: &'d Deployment, accessors: &[Accessor], id: GroupId) -> Self {
@@ -328,7 +329,7 @@ impl<'d> Group<'d> {
             .filter(|n| !exclusive || deployment.exclusive.contains(**n));
         let network_nets: Vec<IpNet> = admitted
             .flat_map(|n| deployment.networks.get(*n).into_iter().flatten().copied())
-            .collect();
+            .list();
         let network_nets = nets::aggregate(&network_nets);
         let nets = if exclusive {
             network_nets.clone()
@@ -336,7 +337,7 @@ impl<'d> Group<'d> {
             let mut all: Vec<IpNet> = hosts
                 .iter()
                 .map(|&h| IpNet::from(deployment.host(h).address))
-                .collect();
+                .list();
             all.extend(&network_nets);
             nets::aggregate(&all)
         };

@@ -9,6 +9,7 @@
 //! dangling one at the boundary, naming its path, so nothing past it indexes
 //! out of bounds.
 
+use crate::list::List;
 use crate::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
@@ -498,32 +499,26 @@ impl FirewallState {
         self.found_rules()
             .into_iter()
             .map(|(id, rule, _)| (id, rule))
-            .collect()
+            .list()
     }
 
     /// portplan's rules with their slot and whether they are intact.
     pub(crate) fn found_rules(&self) -> Vec<(ChainId, &TaggedRule, bool)> {
         match self {
-            FirewallState::Nftables(s) => s
-                .found
-                .iter()
-                .map(|f| (f.chain, &f.rule, f.intact))
-                .collect(),
-            FirewallState::Iptables(s) => s
-                .found
-                .iter()
-                .map(|f| (f.chain, &f.rule, f.intact))
-                .collect(),
-            FirewallState::Firewalld(s) => s
-                .found
-                .iter()
-                .map(|f| (f.zone, &f.rule, f.intact))
-                .collect(),
+            FirewallState::Nftables(s) => {
+                s.found.iter().map(|f| (f.chain, &f.rule, f.intact)).list()
+            }
+            FirewallState::Iptables(s) => {
+                s.found.iter().map(|f| (f.chain, &f.rule, f.intact)).list()
+            }
+            FirewallState::Firewalld(s) => {
+                s.found.iter().map(|f| (f.zone, &f.rule, f.intact)).list()
+            }
             FirewallState::Ufw(s) => s
                 .found
                 .iter()
                 .map(|f| (ChainId(0), &f.rule, f.intact))
-                .collect(),
+                .list(),
         }
     }
 
@@ -535,19 +530,19 @@ impl FirewallState {
                 "nftables",
                 "chain",
                 s.chains.len(),
-                s.found.iter().map(|f| f.chain).collect(),
+                s.found.iter().map(|f| f.chain).list(),
             ),
             FirewallState::Iptables(s) => (
                 "iptables",
                 "chain",
                 s.chains.len(),
-                s.found.iter().map(|f| f.chain).collect(),
+                s.found.iter().map(|f| f.chain).list(),
             ),
             FirewallState::Firewalld(s) => (
                 "firewalld",
                 "zone",
                 s.zones.len(),
-                s.found.iter().map(|f| f.zone).collect(),
+                s.found.iter().map(|f| f.zone).list(),
             ),
             FirewallState::Ufw(_) => return Ok(()),
         };
@@ -567,7 +562,7 @@ impl FirewallState {
                     }
                 ),
             })
-            .collect();
+            .list();
         if problems.is_empty() {
             Ok(())
         } else {

@@ -13,6 +13,7 @@
 //! host closes a rule: a conntrack state without `new` or `untracked`, the
 //! loopback interface, a protocol other than TCP and UDP.
 
+use crate::list::List;
 use crate::model::{OpenPort, PortRange, Transport};
 use crate::order;
 
@@ -49,7 +50,7 @@ impl Admitted {
         names: impl IntoIterator<Item = &'a str>,
         negated: bool,
     ) {
-        let names: Vec<&str> = names.into_iter().collect();
+        let names: Vec<&str> = names.into_iter().list();
         if !negated && names.iter().any(|n| matches!(*n, "all" | "0")) {
             return;
         }
@@ -133,7 +134,7 @@ impl Admitted {
                     tag: tag.map(str::to_string),
                 })
             })
-            .collect()
+            .list()
     }
 }
 

@@ -12,6 +12,7 @@
 //! order is its priorities). What is left unjudged, the probe (`portplan
 //! reach`) measures.
 
+use crate::list::List;
 use crate::table::Map;
 
 use ipnet::IpNet;
@@ -86,7 +87,7 @@ pub(super) fn behind_accepts<'a>(
         let taken: Vec<PortRange> = (accepts.clone())
             .filter(|admits| admits.may_admit(deny.transport, source))
             .filter_map(|admits| admits.ports.intersection(deny.ports))
-            .collect();
+            .list();
         if !taken.is_empty() {
             let left = admitted::complement(&admitted::merged(taken));
             deny.ahead = admitted::intersection(&left, &admitted::merged(deny.ahead.clone()));
@@ -132,7 +133,7 @@ pub fn denied_ahead(state: &FirewallState, placed: &[TaggedRule]) -> Vec<String>
             .flatten()
             .filter(|&&i| foreign[i].ahead.iter().any(within))
             .filter_map(|&i| Some((*first.get(&rule_of(state, &foreign[i]))?, i)))
-            .collect();
+            .list();
         order::sort_by_key(&mut rules, |&pair| pair);
         rules.dedup_by_key(|(group, _)| *group);
         for (group, entry) in rules {
@@ -143,7 +144,7 @@ pub fn denied_ahead(state: &FirewallState, placed: &[TaggedRule]) -> Vec<String>
     order::sort_by_key(&mut notes, |(group, _)| *group);
     (notes.into_iter())
         .filter_map(|(_, (entry, rule, n))| note(state.backend(), &foreign[entry], rule, n))
-        .collect()
+        .list()
 }
 
 /// What names the rule an entry was read from: nftables' entries are one

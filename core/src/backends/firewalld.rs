@@ -25,6 +25,7 @@
 //! ([`before_zones`]), which only the binary's D-Bus dump carries, with the
 //! direct rules; without them, or with a direct rule, nothing is ahead.
 
+use crate::list::List;
 use crate::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
@@ -358,7 +359,7 @@ impl DbusDump {
         });
         let policies =
             (self.policies.as_deref().map(blocks).into_iter().flatten()).filter(Block::is_policy);
-        zones.chain(ipsets).chain(policies).collect()
+        zones.chain(ipsets).chain(policies).list()
     }
 }
 
@@ -413,12 +414,12 @@ fn side(text: &str, input: &str) -> Result<Side, PlanError> {
             (ipsets.into_iter())
                 .filter(|b| b.name.starts_with(IPSET_PREFIX))
                 .map(|b| (b.name.clone(), b))
-                .collect(),
+                .list(),
         ),
         // A direct rule may accept before everything (firewalld's iptables
         // backend jumps to `INPUT_direct` first): read wide.
         before_zones: known.map(|direct| match direct.is_empty() {
-            true => policies.iter().flat_map(before_zones).collect(),
+            true => policies.iter().flat_map(before_zones).list(),
             false => every_port(),
         }),
     })
@@ -449,7 +450,7 @@ fn before_zones(policy: &Block) -> Vec<Admits> {
     let mut admits: Vec<Admits> = (policy.words("protocols"))
         .filter_map(transport_named)
         .map(|transport| anywhere(transport, super::EVERY_PORT))
-        .collect();
+        .list();
     admits.extend(zone_ports(policy).iter().map(Admits::of));
     for text in &policy.rich_rules {
         let Some(rule) = rich_rule(text) else {
@@ -482,7 +483,7 @@ fn may_accept(rule: &RichRule) -> Vec<Admits> {
     let source = rule.address.as_deref().filter(|_| rule.ipset.is_none());
     (transports.into_iter())
         .map(|transport| Admits::from_words(transport, ports, source))
-        .collect()
+        .list()
 }
 
 pub(super) fn read(
@@ -700,10 +701,7 @@ fn read_zone(
                 PlanError::single(input, address, "not an IP address or CIDR in a rich rule")
             })?],
             (None, Some(ipset)) => match side.ipsets.get(ipset) {
-                Some(block) => block
-                    .words("entries")
-                    .filter_map(normalize_source)
-                    .collect(),
+                Some(block) => block.words("entries").filter_map(normalize_source).list(),
                 // A foreign ipset: its members are not known here. A portplan
                 // rule naming one was edited by hand (below: not intact).
                 None if rule.tag.is_some() => Vec::new(),
@@ -730,7 +728,7 @@ fn read_zone(
                     sources: sources.clone(),
                     tag: rule.tag.clone(),
                 })
-                .collect();
+                .list();
             state.open.extend(open);
         }
         if live && rule.tag.is_none() {
@@ -775,7 +773,7 @@ fn zone_ports(zone: &Block) -> Vec<OpenPort> {
                 tag: None,
             })
         })
-        .collect()
+        .list()
 }
 
 /// A listed rich rule with a port, as read.
@@ -879,7 +877,7 @@ impl Listed<'_> {
                     intact,
                 })
             })
-            .collect()
+            .list()
     }
 }
 
@@ -992,13 +990,13 @@ fn current(state: &FirewalldState) -> Current<'_> {
     let groups = SortedMap::grouped(
         (state.found.iter())
             .map(|f| (group(f.zone, &f.rule), f))
-            .collect(),
+            .list(),
     );
     let ipsets = [FirewalldSide::Runtime, FirewalldSide::Permanent].map(|side| {
         let filled = (state.found.iter())
             .filter(|f| side_of(state, f.zone) == side)
             .filter_map(|f| Some((f.ipset.clone()?, f.rule.source.clone())));
-        SortedMap::grouped(filled.collect()).map_values(Sorted::new)
+        SortedMap::grouped(filled.list()).map_values(Sorted::new)
     });
     Current { groups, ipsets }
 }
@@ -1013,7 +1011,7 @@ pub(super) fn commands(state: &FirewalldState, desired: &Sorted<Placed>) -> Vec<
     let wanted = SortedMap::grouped(
         (desired.iter())
             .map(|(chain, rule)| (group(*chain, rule), rule.source.clone()))
-            .collect(),
+            .list(),
     )
     .map_values(Sorted::new);
     let mut change = Change::default();
@@ -1080,7 +1078,7 @@ fn plan_group(
     };
     // firewalld tells `198.18.2.10` from `198.18.2.10/32`; portplan does not.
     let have_canonical: Vec<(String, &String)> =
-        have_texts.iter().map(|t| (canonical(t), t)).collect();
+        have_texts.iter().map(|t| (canonical(t), t)).list();
     let batch = change.batch(*chain);
     for (canon, text) in &have_canonical {
         if !want_texts.contains(canon) {

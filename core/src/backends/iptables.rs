@@ -2,6 +2,7 @@
 //! rule per source in the filter table's INPUT chain, inserted before the
 //! first catch-all DROP/REJECT, removed by its saved spec (`-D INPUT ...`).
 
+use crate::list::List;
 use crate::order::Sorted;
 
 use super::admitted::Admitted;
@@ -319,7 +320,7 @@ fn read_rule(
             .filter(|_| !saved.negated_source)
             .and_then(normalize_source)
             .into_iter()
-            .collect();
+            .list();
         let opened = admitted(&spec).open(&sources, tag.as_deref());
         (place.accepts).extend(opened.iter().map(super::ahead::Admits::of));
         state.open.extend(opened);
@@ -426,7 +427,7 @@ fn deletes(state: &IptablesState, desired: &Sorted<Placed>) -> Vec<bool> {
     // the plugins).
     let mut by_spec: Vec<(ChainId, &[String], usize)> = (state.found.iter().enumerate())
         .map(|(i, f)| (f.chain, f.saved.as_slice(), i))
-        .collect();
+        .list();
     order::sort(&mut by_spec);
     let mut marked = vec![false; state.found.len()];
     for copies in by_spec.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
@@ -450,7 +451,7 @@ pub(super) fn dragged(state: &IptablesState, desired: &Sorted<Placed>) -> Vec<Pl
     (state.found.iter().zip(deletes(state, desired)))
         .filter(|(f, deleted)| *deleted && f.intact && desired.contains(&(f.chain, f.rule.clone())))
         .map(|(f, _)| (f.chain, f.rule.clone()))
-        .collect()
+        .list()
 }
 
 fn program(family: IpFamily) -> &'static str {
@@ -490,11 +491,7 @@ pub(super) fn commands(
     }
     for (index, chain) in state.chains.iter().enumerate() {
         let id = ChainId::at(index);
-        let adds: Vec<&TaggedRule> = add
-            .iter()
-            .filter(|(c, _)| *c == id)
-            .map(|(_, r)| r)
-            .collect();
+        let adds: Vec<&TaggedRule> = add.iter().filter(|(c, _)| *c == id).map(|(_, r)| r).list();
         // Deleting rules above the catch-all moves it up.
         let mut position = chain.insert_before.map(|before| {
             let above = deleted

@@ -21,6 +21,7 @@ pub use firewalld::{
     DbusDump as FirewalldDbusDump, DbusIpset as FirewalldDbusIpset, DbusZone as FirewalldDbusZone,
 };
 
+use crate::list::List;
 use crate::model::{FirewallBackend, FirewallRule, PlanError, PortRange, Transport};
 use crate::order::{self, Sorted};
 use crate::resolve::parse_net;
@@ -162,7 +163,7 @@ fn slots(state: &FirewallState) -> Vec<Slot> {
                         format!("{tool}'s {} {} {}", c.family.as_str(), c.table, c.name)
                     }),
                 })
-                .collect()
+                .list()
         }
         FirewallState::Iptables(s) => s
             .chains
@@ -172,7 +173,7 @@ fn slots(state: &FirewallState) -> Vec<Slot> {
                 takes: takes(|f| c.family == f),
                 owner: None,
             })
-            .collect(),
+            .list(),
         FirewallState::Firewalld(s) => s
             .zones
             .iter()
@@ -181,7 +182,7 @@ fn slots(state: &FirewallState) -> Vec<Slot> {
                 takes: takes_both(),
                 owner: None,
             })
-            .collect(),
+            .list(),
         FirewallState::Ufw(s) => vec![Slot {
             drops: s.drops,
             takes: takes_both(),
@@ -225,12 +226,12 @@ pub(crate) fn plan_firewall(
     owned_elsewhere(state, &slots, &wanted)?;
     let (desired, unfiltered) = place(&slots, &wanted);
     let current = held(state, &desired);
-    let add: Vec<Placed> = desired.difference(&current).cloned().collect();
+    let add: Vec<Placed> = desired.difference(&current).cloned().list();
     collisions(state, &add)?;
     let adding = unique(&add);
     shadows(state, &wanted, &adding)?;
     let remove = leaving(state, &desired);
-    let mut notes: Vec<String> = unfiltered.into_iter().map(unfiltered_note).collect();
+    let mut notes: Vec<String> = unfiltered.into_iter().map(unfiltered_note).list();
     // Only where portplan places rules: elsewhere the note above says why
     // it adds none.
     notes.extend(denied_ahead(state, &unique(desired.as_slice())));
@@ -298,7 +299,7 @@ fn goto_rules(
     let mut rules = Vec::new();
     for &family in families {
         let of_family = |s: &&String| parse_net(s).is_some_and(|n| IpFamily::of(&n) == family);
-        let mut sources: Vec<&String> = matched.sources.iter().filter(of_family).collect();
+        let mut sources: Vec<&String> = matched.sources.iter().filter(of_family).list();
         let any = family.any().to_string();
         if matched.sources.is_empty() || sources.len() * spans.len() > GOTO_RULES {
             sources = vec![&any];
@@ -324,14 +325,14 @@ fn goto_rules(
 fn goto_spans(admitted: &Admitted) -> Vec<(Transport, PortRange)> {
     let spans: Vec<(Transport, PortRange)> = (admitted.open(&[], None).into_iter())
         .map(|open| (open.transport, open.ports))
-        .collect();
+        .list();
     [Transport::Tcp, Transport::Udp]
         .into_iter()
         .flat_map(|transport| {
             let ranges: Vec<PortRange> = (spans.iter())
                 .filter(|(t, _)| *t == transport)
                 .map(|(_, ports)| *ports)
-                .collect();
+                .list();
             let hull = (ranges.len() > GOTO_SPANS).then(|| PortRange {
                 first: ranges.iter().map(|r| r.first).min().unwrap_or(1),
                 last: ranges.iter().map(|r| r.last).max().unwrap_or(65535),
@@ -339,7 +340,7 @@ fn goto_spans(admitted: &Admitted) -> Vec<(Transport, PortRange)> {
             let ranges = hull.map_or(ranges, |hull| vec![hull]);
             ranges.into_iter().map(move |ports| (transport, ports))
         })
-        .collect()
+        .list()
 }
 
 /// Foreign rules that decide a wanted rule's traffic before portplan's rule
@@ -363,9 +364,9 @@ fn shadows(
         // its rules already before it works. Any packet of theirs it may
         // take is one they would never see.
         let covered: Vec<&TaggedRule> = if foreign.action.starts_with(GOTO) {
-            adding.iter().filter(|r| meets(foreign, r)).collect()
+            adding.iter().filter(|r| meets(foreign, r)).list()
         } else if foreign.action.starts_with(SOURCE_ZONE) {
-            wanted.iter().filter(|r| covers(foreign, r)).collect()
+            wanted.iter().filter(|r| covers(foreign, r)).list()
         } else {
             continue;
         };
@@ -466,7 +467,7 @@ fn place(slots: &[Slot], wanted: &Sorted<TaggedRule>) -> (Sorted<Placed>, Vec<Ip
         let ids: Vec<ChainId> = (0..slots.len())
             .filter(|&i| slots[i].filters(rule.family))
             .map(ChainId::at)
-            .collect();
+            .list();
         if ids.is_empty() {
             unfiltered[rule.family.index()] = true;
         }
@@ -482,7 +483,7 @@ fn families(marked: [bool; 2]) -> Vec<IpFamily> {
     IpFamily::ALL
         .into_iter()
         .filter(|f| marked[f.index()])
-        .collect()
+        .list()
 }
 
 /// One owner per netfilter table: when a chain another tool owns drops a
@@ -503,7 +504,7 @@ fn owned_elsewhere(
         .iter()
         .filter(|slot| slot.drops && (0..2).any(|f| wants[f] && slot.takes[f]))
         .filter_map(|slot| slot.owner.as_deref())
-        .collect();
+        .list();
     if blocking.is_empty() {
         return Ok(());
     }
@@ -607,14 +608,14 @@ fn leaving(state: &FirewallState, desired: &Sorted<Placed>) -> Vec<Placed> {
         .into_iter()
         .filter(|(id, rule, intact)| !intact || !desired.contains(&(*id, (*rule).clone())))
         .map(|(id, rule, _)| (id, rule.clone()))
-        .collect()
+        .list()
 }
 
 fn unique(pairs: &[Placed]) -> Vec<TaggedRule> {
     (pairs.iter().map(|(_, r)| r.clone()))
         .collect::<Sorted<_>>()
         .into_iter()
-        .collect()
+        .list()
 }
 
 /// portplan's rules as they are in `state` and as `plan-firewall` would leave
@@ -644,9 +645,9 @@ pub fn placements(
                 format!("{shown} (edited by hand)")
             }
         })
-        .collect();
+        .list();
     let (desired, _) = place(&slots, &wanted);
-    let mut after: Vec<String> = desired.iter().map(|(id, rule)| line(*id, rule)).collect();
+    let mut after: Vec<String> = desired.iter().map(|(id, rule)| line(*id, rule)).list();
     order::sort(&mut now);
     order::sort(&mut after);
     Ok((now, after))
@@ -684,7 +685,7 @@ pub(crate) fn plan_restore(
         .filter_map(|(id, rule)| Some((index_in_now(id)?, rule)))
         .collect();
     let current = held(now, &desired);
-    let add: Vec<Placed> = desired.difference(&current).cloned().collect();
+    let add: Vec<Placed> = desired.difference(&current).cloned().list();
     let remove = leaving(now, &desired);
     Ok(render(now, &desired, &add, &remove))
 }
@@ -713,7 +714,7 @@ fn render(
 /// reads `rules`: what a firewall that filters every family holds when it
 /// is as planned. The audit tells a planned rule from a stray one by it.
 pub fn tagged_rules(rules: &[FirewallRule]) -> Result<Vec<TaggedRule>, PlanError> {
-    expand(rules).map(|rules| rules.into_iter().collect())
+    expand(rules).map(|rules| rules.into_iter().list())
 }
 
 /// One tagged rule per source of each desired rule.

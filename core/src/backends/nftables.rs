@@ -5,6 +5,7 @@
 //! rule per group, its sources inline or, past [`SET_THRESHOLD`], in a named
 //! set. A group whose sources differ from the desired ones is replaced whole.
 
+use crate::list::List;
 use crate::table::Map;
 
 use core::net::IpAddr;
@@ -44,7 +45,7 @@ fn addresses(right: &Value, sets: &Sets, at: (&str, &str)) -> (Vec<String>, Opti
                     Some(name.to_string()),
                 )
             }
-            None => (normalize_source(text).into_iter().collect(), None),
+            None => (normalize_source(text).into_iter().list(), None),
         },
         // An element with a comment (or a timeout): `{"elem": {"val": ...}}`.
         Value::Object(object) if object.contains_key("elem") => {
@@ -64,7 +65,7 @@ fn addresses(right: &Value, sets: &Sets, at: (&str, &str)) -> (Vec<String>, Opti
                     (
                         normalize_source(&format!("{addr}/{len}"))
                             .into_iter()
-                            .collect(),
+                            .list(),
                         None,
                     )
                 }
@@ -72,7 +73,7 @@ fn addresses(right: &Value, sets: &Sets, at: (&str, &str)) -> (Vec<String>, Opti
                     items
                         .iter()
                         .flat_map(|item| addresses(item, sets, at).0)
-                        .collect(),
+                        .list(),
                     None,
                 ),
                 // nft merges adjacent interval elements into `first-last` ranges.
@@ -93,25 +94,25 @@ fn range_cover(first: Option<&str>, last: Option<&str>) -> Vec<String> {
         (Some(first), Some(last)) => nets::cover(first, last)
             .iter()
             .map(ToString::to_string)
-            .collect(),
+            .list(),
         _ => Vec::new(),
     }
 }
 
 /// The same addresses in the fewest CIDRs, as the desired rules write them.
 fn canonical(sources: Vec<String>) -> Vec<String> {
-    let nets: Vec<IpNet> = sources.iter().filter_map(|s| s.parse().ok()).collect();
+    let nets: Vec<IpNet> = sources.iter().filter_map(|s| s.parse().ok()).list();
     nets::aggregate(&nets)
         .iter()
         .map(ToString::to_string)
-        .collect()
+        .list()
 }
 
 fn port_ranges(right: &Value) -> Vec<PortRange> {
     read_ports(right).unwrap_or_else(|| match right {
         // Lenient where a rule is matched against portplan's: what reads.
         Value::Object(object) => match object.get("set") {
-            Some(Value::Array(items)) => items.iter().flat_map(port_ranges).collect(),
+            Some(Value::Array(items)) => items.iter().flat_map(port_ranges).list(),
             _ => Vec::new(),
         },
         _ => Vec::new(),
@@ -582,7 +583,7 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
     let gotos: Vec<ForeignRule> = (before.gotos.into_iter())
         .filter(|(i, _)| drops(*i))
         .flat_map(|(_, rules)| rules)
-        .collect();
+        .list();
     state.foreign.extend(gotos);
     Ok(state)
 }
@@ -610,7 +611,7 @@ fn read_sets(items: &[Value]) -> Sets {
         let sources = elements
             .iter()
             .flat_map(|e| addresses(e, &Map::new(), (&at.0, &at.1)).0)
-            .collect();
+            .list();
         let name = text(set, "name");
         let owned = name.starts_with(SET_PREFIX) && is_tag(&text(set, "comment"));
         sets.insert((at.0, at.1, name), (sources, owned));
@@ -664,7 +665,7 @@ impl Seen<'_> {
                 },
                 ahead: if ahead { vec![ports] } else { Vec::new() },
             })
-            .collect()
+            .list()
     }
 
     fn found(&self, tag: &str, handle: u64, set: Option<&str>, intact: bool) -> Vec<NftRule> {
@@ -682,7 +683,7 @@ impl Seen<'_> {
                 set: set.map(str::to_string),
                 intact,
             })
-            .collect()
+            .list()
     }
 }
 
@@ -785,7 +786,7 @@ fn read_item(
         let rules: Vec<ForeignRule> = (rule.gotos.iter())
             .filter(|goto| !dropping_chain(&goto.to))
             .flat_map(|goto| goto_rules(chain, goto, handle))
-            .collect();
+            .list();
         if !rules.is_empty() {
             before.gotos.push((index, rules));
         }
@@ -971,7 +972,7 @@ fn add_group(chain: &NftChain, key: &GroupKey, sources: &[String]) -> Vec<String
         "ip6 saddr"
     };
     let mut lines = Vec::new();
-    let listed: Vec<&str> = sources.iter().map(|s| bare(s)).collect();
+    let listed: Vec<&str> = sources.iter().map(|s| bare(s)).list();
     let matched = match listed.as_slice() {
         [one] => format!("{selector} {one}"),
         _ if listed.len() > SET_THRESHOLD => {
@@ -1006,12 +1007,12 @@ pub(super) fn commands(state: &NftState, desired: &Sorted<Placed>) -> Vec<Comman
     let current = SortedMap::grouped(
         (state.found.iter())
             .map(|f| (group_of(f.chain, &f.rule), f))
-            .collect(),
+            .list(),
     );
     let wanted = SortedMap::grouped(
         (desired.iter())
             .map(|(chain, rule)| (group_of(*chain, rule), rule.source.clone()))
-            .collect(),
+            .list(),
     )
     .map_values(Sorted::new);
     let keys: Sorted<&GroupKey> = current.keys().chain(wanted.keys()).collect();
@@ -1021,7 +1022,7 @@ pub(super) fn commands(state: &NftState, desired: &Sorted<Placed>) -> Vec<Comman
             (Some(found), Some(sources)) => found.broken || found.sources != *sources,
             _ => true,
         })
-        .collect();
+        .list();
 
     // By handle, then sets once their rules are gone.
     let mut deletes = Vec::new();
@@ -1046,7 +1047,7 @@ pub(super) fn commands(state: &NftState, desired: &Sorted<Placed>) -> Vec<Comman
         }
     }
     let deletes = Sorted::new(deletes);
-    let mut script: Vec<String> = deletes.into_iter().map(|(_, line)| line).collect();
+    let mut script: Vec<String> = deletes.into_iter().map(|(_, line)| line).list();
     script.extend(Sorted::new(set_deletes));
     script.extend(adds);
     script.push(String::new());

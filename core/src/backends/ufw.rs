@@ -18,6 +18,7 @@ use super::ahead::Admits;
 use super::{
     Placed, bare, colon_ports, family_of, normalize_source, owned_tag, parse_ports, transport_named,
 };
+use crate::list::List;
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use crate::order::Sorted;
 
@@ -241,7 +242,7 @@ fn read_line(
             state.open.push(OpenPort {
                 transport,
                 ports: range,
-                sources: source.iter().cloned().collect(),
+                sources: source.iter().cloned().list(),
                 tag: tag.clone(),
             });
         }
@@ -302,7 +303,7 @@ fn foreign(
                 ahead: Vec::new(),
             })
         })
-        .collect()
+        .list()
 }
 
 /// `ufw delete` with each removed rule's own words, then one `ufw allow` per

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 
 use crate::decode::quote;
 use crate::deployment::{DeployedHost, Deployment, HostId, Placed};
+use crate::list::List;
 use crate::model::{Exposure, Phase, PlanError, PortRange, Problem};
 use crate::reach::model::{Expectation, ListenPort, ProbePlan, ProbeSource, ProbeTarget};
 use crate::sources::{Reach, Sources, covers};
@@ -159,7 +160,7 @@ fn admitted_by(reach: &Reach) -> String {
         .map(|h| format!("host {h}"))
         .chain(more)
         .chain(reach.networks.iter().map(|n| format!("network {n}")))
-        .collect::<Vec<_>>()
+        .list()
         .join(", ")
 }
 
@@ -200,9 +201,7 @@ fn sample(range: PortRange) -> Vec<u16> {
     let (first, last) = bounds(range);
     let span = last - first;
     if span <= INSIDE_SAMPLES + 1 {
-        return (first..=last)
-            .filter_map(|p| u16::try_from(p).ok())
-            .collect();
+        return (first..=last).filter_map(|p| u16::try_from(p).ok()).list();
     }
     let mut ports: Vec<u32> = vec![first];
     ports.extend((1..=INSIDE_SAMPLES).map(|k| first + span * k / (INSIDE_SAMPLES + 1)));
@@ -211,7 +210,7 @@ fn sample(range: PortRange) -> Vec<u16> {
     ports
         .into_iter()
         .filter_map(|p| u16::try_from(p).ok())
-        .collect()
+        .list()
 }
 
 /// A range's ends as numbers, `last` never below `first`: a typed record
@@ -228,7 +227,7 @@ fn note_sampling(notes: &mut Vec<String>, host: &DeployedHost, placed: &Placed, 
     if ports.len() as u32 == count {
         return;
     }
-    let probed: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let probed: Vec<String> = ports.iter().map(u16::to_string).list();
     let note = format!(
         "{} on {}: {first}-{last} ({count} ports) probed at {}",
         placed.spec.id,
@@ -253,7 +252,7 @@ fn listen(host: &DeployedHost, sampling: &mut Vec<String>) -> Vec<ListenPort> {
                 transport: placed.spec.transport,
             })
         })
-        .collect();
+        .list();
     // Two specs of one host on one port (a conflict the report already
     // names) share a responder.
     crate::order::sort_by_key(&mut ports, |p| (p.port, p.transport));

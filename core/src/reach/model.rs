@@ -1,6 +1,7 @@
 //! The records of the reachability probe: the Rust side of the WIT's
 //! `probe-*`, `serve-status` and `truth-*` types.
 
+use crate::list::List;
 use crate::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
@@ -261,7 +262,7 @@ impl TruthTable {
             .iter()
             .filter(|r| r.detail == NO_RESULTS)
             .map(|r| &r.source)
-            .collect();
+            .list();
         sources.dedup();
         sources
     }

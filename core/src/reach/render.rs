@@ -1,6 +1,7 @@
 //! The truth table as text, Markdown and CSV: a matrix of sources against
 //! destinations, then every row that is not as expected.
 
+use crate::list::List;
 use crate::table::Map;
 use std::fmt::Write as _;
 
@@ -37,7 +38,7 @@ fn headline(table: &TruthTable) -> String {
 /// mismatches (`2 bad`) and unknown rows (`1 ?`); `self` where a host meets
 /// itself, `none` where a source has nothing to try.
 fn matrix(table: &TruthTable) -> Vec<Vec<String>> {
-    let mut destinations: Vec<&str> = table.rows.iter().map(|r| r.destination.as_str()).collect();
+    let mut destinations: Vec<&str> = table.rows.iter().map(|r| r.destination.as_str()).list();
     crate::order::sort(&mut destinations);
     destinations.dedup();
     // Hashed: only asked, in the order of `sources` and `destinations`.
@@ -59,7 +60,7 @@ fn matrix(table: &TruthTable) -> Vec<Vec<String>> {
         std::iter::once("source \\ destination")
             .chain(destinations.iter().copied())
             .map(str::to_string)
-            .collect::<Vec<_>>(),
+            .list(),
     ];
     for source in sources {
         let mut line = vec![source.clone()];
@@ -132,7 +133,7 @@ fn text(table: &TruthTable) -> String {
 fn markdown_rows(out: &mut String, rows: &[Vec<String>]) {
     let pipes = |cell: &String| sheet_cell(cell).replace('|', "\\|");
     for (i, row) in rows.iter().enumerate() {
-        let cells: Vec<String> = row.iter().map(pipes).collect();
+        let cells: Vec<String> = row.iter().map(pipes).list();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
         if i == 0 {
             let _ = writeln!(out, "|{}", "---|".repeat(row.len()));

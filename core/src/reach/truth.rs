@@ -1,5 +1,6 @@
 //! The truth table: every source's expected targets against what it measured.
 
+use crate::list::List;
 use crate::table::Set;
 
 use crate::order::Sorted;
@@ -26,7 +27,7 @@ pub(crate) fn truth_table(
     let held: Sorted<(String, u16, Transport)> = (served.iter())
         .flat_map(|s| s.held.iter().map(|p| (s.host.clone(), p.port, p.transport)))
         .collect();
-    let mut order: Vec<usize> = (0..probed.len()).collect();
+    let mut order: Vec<usize> = (0..probed.len()).list();
     crate::order::sort_by(&mut order, |&a, &b| probed[a].source.cmp(&probed[b].source));
     let sources = all_sources(deployment);
     let mut rows = Vec::new();
@@ -74,7 +75,7 @@ pub(crate) fn truth_table(
         .iter()
         .filter(|r| r.verdict == Verdict::Mismatch)
         .map(|r| finding(deployment, r))
-        .collect();
+        .list();
     Ok(TruthTable {
         plan: deployment.name.clone(),
         phase,
@@ -99,7 +100,7 @@ fn plan_sources(deployment: &Deployment) -> Vec<ProbeSource> {
                 .map(ProbeSource::Network),
         )
         .chain([ProbeSource::Outsider])
-        .collect();
+        .list();
     crate::order::sort(&mut sources);
     sources
 }
@@ -165,7 +166,7 @@ fn index(results: &ProbeResults, i: usize) -> Result<Measured<'_>, PlanError> {
             let key = (r.destination.as_str(), r.spec.as_str(), r.port, r.transport);
             (key, j, Some(r))
         })
-        .collect();
+        .list();
     // Stable: a target's results stay in input order, so the second of each
     // run is the first repeat of its target.
     crate::order::sort_by(&mut entries, |a, b| a.0.cmp(&b.0));
