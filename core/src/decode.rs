@@ -85,12 +85,7 @@ pub(crate) fn parse_valid<T: DeserializeOwned>(text: &str) -> Option<T> {
 /// [`parse_json`] by the path-tracking walk alone: what the plugins run, and
 /// what finds the problems of input the native fast path refuses.
 pub(crate) fn walk<T: Decode>(text: &str) -> Result<T, PlanError> {
-    let mut value = T::placeholder();
-    walk_text(text, &mut |node| {
-        value = T::decode(node)?;
-        Ok(())
-    })
-    .map(|()| value)
+    kept(|pass| walk_text(text, pass))
 }
 
 /// The document read, then the passes of `pass` over it: what [`walk`]
@@ -215,8 +210,17 @@ fn read(text: &str, journal: &Journal) -> Result<Value, PlanError> {
 /// The walk: passes until one finds no new failed node, then the value or
 /// every problem noted.
 fn decode<T: Decode>(root: &Value, journal: Journal) -> Result<T, PlanError> {
+    kept(|pass| passes(root, journal, pass))
+}
+
+/// The value `walk` decodes, `run` handing it each pass (a decoding of `T`
+/// at the root): what is kept is the value of the last pass, the one that
+/// succeeded. Generic only in `T`; the passes are one copy for every type.
+fn kept<T: Decode>(
+    run: impl FnOnce(&mut dyn FnMut(Node<'_>) -> Result<(), Error>) -> Result<(), PlanError>,
+) -> Result<T, PlanError> {
     let mut value = T::placeholder();
-    passes(root, journal, &mut |node| {
+    run(&mut |node| {
         value = T::decode(node)?;
         Ok(())
     })
@@ -303,9 +307,7 @@ impl Journal {
 
     /// Whether a failed pass is the last: past the limit, or no progress
     /// (no node left out beyond the `left_out` before it, or the root
-    /// itself left out). (Written out of line while `passes` was still
-    /// generic; `passes` is one copy now, so it is one either way.)
-    #[inline(never)]
+    /// itself left out).
     fn stuck(&self, left_out: usize) -> bool {
         let now = self.left_out.borrow();
         *self.more.borrow() || now.len() == left_out || now.contains(&Vec::new())

@@ -37,32 +37,20 @@ impl<I: Iterator> List for I {}
 mod tests {
     use super::List;
 
+    /// `list` and `collect` of the same chain.
+    fn both<I: Iterator<Item = usize>>(chain: impl Fn() -> I) -> (Vec<usize>, Vec<usize>) {
+        (chain().list(), chain().collect())
+    }
+
     #[test]
     fn lists_what_collect_collects() {
         let words = ["a", "bb", "", "ccc", "dd"];
-        let chains: [Vec<usize>; 3] = [
-            words.iter().map(|w| w.len()).list(),
-            words
-                .iter()
-                .filter(|w| !w.is_empty())
-                .map(|w| w.len())
-                .list(),
-            words.iter().flat_map(|w| w.bytes()).map(usize::from).list(),
-        ];
-        let collected: [Vec<usize>; 3] = [
-            words.iter().map(|w| w.len()).collect(),
-            words
-                .iter()
-                .filter(|w| !w.is_empty())
-                .map(|w| w.len())
-                .collect(),
-            words
-                .iter()
-                .flat_map(|w| w.bytes())
-                .map(usize::from)
-                .collect(),
-        ];
-        assert_eq!(chains, collected);
+        let (listed, collected) = both(|| words.iter().map(|w| w.len()));
+        assert_eq!(listed, collected);
+        let (listed, collected) = both(|| words.iter().filter(|w| !w.is_empty()).map(|w| w.len()));
+        assert_eq!(listed, collected);
+        let (listed, collected) = both(|| words.iter().flat_map(|w| w.bytes()).map(usize::from));
+        assert_eq!(listed, collected);
         assert!(std::iter::empty::<u8>().list().is_empty());
     }
 
