@@ -19,8 +19,7 @@ const PACKED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/catalog.deflate"
 pub(crate) fn profiles() -> &'static [Profile] {
     static PARSED: OnceLock<Vec<Profile>> = OnceLock::new();
     PARSED.get_or_init(|| {
-        miniz_oxide::inflate::decompress_to_vec(PACKED)
-            .ok()
+        crate::inflate::inflate(PACKED)
             .and_then(|json| String::from_utf8(json).ok())
             // The same strict parser as for plans: one deserializer in the binary.
             .and_then(|text| crate::decode::parse_json(&text).ok())

@@ -184,18 +184,9 @@ pub fn json_size(value: &Value) -> (usize, usize) {
 /// Reads `text` into a `Value`; a repeated key keeps its first value and is
 /// noted in `journal` (a `Value` would silently keep the last).
 fn read(text: &str, journal: &Journal) -> Result<Value, PlanError> {
-    let invalid = |e: serde_json::Error| PlanError::single(".", "", format!("not valid JSON: {e}"));
-    let mut de = serde_json::Deserializer::from_str(text);
-    let stack = RefCell::new(Vec::new());
-    let repeated = RefCell::new(Vec::new());
-    let root = Build {
-        stack: &stack,
-        repeated: &repeated,
-    }
-    .deserialize(&mut de)
-    .map_err(invalid)?;
-    de.end().map_err(invalid)?;
-    for (positions, key, value) in repeated.into_inner() {
+    let (root, repeated) =
+        read_any(text).map_err(|e| PlanError::single(".", "", format!("not valid JSON: {e}")))?;
+    for (positions, key, value) in repeated {
         let (path, _) = locate(&root, &positions[..positions.len().saturating_sub(1)]);
         journal.note(
             positions,
@@ -205,6 +196,27 @@ fn read(text: &str, journal: &Journal) -> Result<Value, PlanError> {
         );
     }
     Ok(root)
+}
+
+/// A repeated member: its positions, its key and its value quoted.
+pub(crate) type Repeated = (Vec<usize>, String, String);
+
+/// Any JSON text read into a `Value`, with the members whose key repeats
+/// one before it in the same object (the value keeps the first). Every
+/// reader of JSON in core comes here: one copy of the building of a
+/// `Value` in the plugins (serde_json's own `Value: Deserialize` is
+/// another ~4 KB).
+pub(crate) fn read_any(text: &str) -> Result<(Value, Vec<Repeated>), serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let stack = RefCell::new(Vec::new());
+    let repeated = RefCell::new(Vec::new());
+    let root = Build {
+        stack: &stack,
+        repeated: &repeated,
+    }
+    .deserialize(&mut de)?;
+    de.end()?;
+    Ok((root, repeated.into_inner()))
 }
 
 /// The walk: passes until one finds no new failed node, then the value or
@@ -1214,7 +1226,7 @@ struct Build<'c> {
     /// Positions of the node being built.
     stack: &'c RefCell<Vec<usize>>,
     /// (positions of the repeated member, key, the repeated value quoted).
-    repeated: &'c RefCell<Vec<(Vec<usize>, String, String)>>,
+    repeated: &'c RefCell<Vec<Repeated>>,
 }
 
 impl<'de> DeserializeSeed<'de> for Build<'_> {
@@ -1379,7 +1391,12 @@ fn excerpt(value: &Value) -> String {
 /// Compact JSON text, as `serde_json` writes it, into `out` until it is full.
 fn write_value(out: &mut Capped, value: &Value) -> bool {
     match value {
-        Value::Null | Value::Bool(_) | Value::Number(_) => out.unit(&value.to_string()),
+        // Not `value.to_string()`: that is serde_json's whole writer, a
+        // second one in the plugins for three words and a number (which
+        // it writes with `Number`'s own `Display`, as here).
+        Value::Null => out.unit("null"),
+        Value::Bool(flag) => out.unit(if *flag { "true" } else { "false" }),
+        Value::Number(number) => out.unit(&number.to_string()),
         Value::String(text) => write_string(out, text),
         Value::Array(items) => {
             out.unit("[")

@@ -28,6 +28,7 @@ mod catalog;
 mod decode;
 mod deployment;
 mod encode;
+mod inflate;
 mod limits;
 mod list;
 mod model;

@@ -280,6 +280,23 @@ fn a_host_without_filtering_gets_a_note_not_rules() {
     assert_eq!(change.notes.len(), 2, "{:?}", change.notes);
 }
 
+/// Output that names a key twice in one object is not nft's (it never
+/// does), and either value would be a guess: a chain's policy given as
+/// `drop`, then `accept`, is refused with the key named, not read as
+/// either.
+#[test]
+fn nft_output_with_a_repeated_key_is_refused() {
+    let twice = r#"{"nftables": [{"table": {"family": "inet", "name": "t", "handle": 1}},
+        {"chain": {"family": "inet", "table": "t", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "drop", "policy": "accept"}}]}"#;
+    let e = read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(twice, "")).unwrap_err();
+    assert_eq!(
+        e.problems[0].message, "not `nft -j list ruleset` output: the key `policy` is repeated",
+        "{e}"
+    );
+    let once = twice.replace(r#", "policy": "accept""#, "");
+    assert!(read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(&once, "")).is_ok());
+}
+
 #[test]
 fn bad_backend_output_is_rejected() {
     let e = read_firewall(

@@ -10,11 +10,15 @@ Prints the code and data section sizes, then the code bytes of each group
 none), largest first, and with --top N the N largest functions. Sizes are
 before wasm-opt, which takes about a tenth off the code.
 
-With --check-copies it instead fails (exit 1) unless std's sorts are there
-once: one stable sort (core's `order` module) and no unstable one (CIDRs
+With --check-copies it instead fails (exit 1) unless std's sorts are
+absent: core's `order` module sorts with a merge sort of its own, and CIDRs
 are aggregated by core's `nets` module, not by ipnet's `aggregate`, which
-sorted unstably once per address family). A sort at a new call site, or a
-`collect` into a B-tree (which sorts), adds a copy of 4-6 KB. It also
+sorted unstably once per address family. A sort at a new call site, or a
+`collect` into a B-tree (which sorts), adds a copy of 4-6 KB. Nor may
+miniz_oxide's inflater be linked (~11 KB; core inflates the catalog with
+`inflate.rs`), nor serde_json's own `Value` builder (~4 KB; every JSON
+text is read by the decoder's, `decode::read_any`) or its writer (~2 KB;
+core writes JSON with `encode.rs`). It also
 fails where any of `core::fmt`'s float formatting is linked (~15 KB): nothing in
 the plugins formats a float since the walker words serde's `Unexpected`
 itself (core/src/decode.rs, `Said`); or std's float parsing (~25 KB with its
@@ -122,13 +126,23 @@ PARSE_HINT = ("a float is parsed (`str::parse` of an f32/f64, or the csv crate's
               "whose NonNumeric style parses every field: write CSV with render::csv_record)")
 TABLE_HINT = ("a std or hashbrown HashMap/HashSet was added: use core's table::Map/Set, "
               "whose one hash table is the same type for every map (core/src/table.rs)")
+INFLATE_HINT = ("miniz_oxide's inflate is linked: inflate with core's inflate::inflate "
+                "(miniz_oxide is for build.rs and the tests)")
+VALUE_HINT = ("serde_json's `from_str` is linked (with `Value: Deserialize`, a second JSON "
+              "reader): read JSON text with decode::read_any")
+WRITER_HINT = ("serde_json's writer is linked (`Value: Serialize`, by `to_string` or `{}` of a "
+               "Value): write JSON with core's encode.rs (or, for a number, `Number`'s Display)")
 COPIES = [
-    ("sort6stable9quicksort9quicksort17h", 1, 1, "core's order::positions", SORT_HINT),
+    ("sort6stable9quicksort9quicksort17h", 0, 0, "core's order::positions merges",
+     SORT_HINT),
     ("sort8unstable9quicksort9quicksort17h", 0, 0, "core's nets replaced ipnet's aggregate",
      SORT_HINT),
     ("3fmt5float", 0, 0, "core::fmt::float", FLOAT_HINT),
     ("7flt2dec", 0, 0, "core::num::flt2dec", FLOAT_HINT),
     ("7dec2flt", 0, 0, "core::num::dec2flt", PARSE_HINT),
+    ("11miniz_oxide7inflate", 0, 0, "core's inflate.rs", INFLATE_HINT),
+    ("10serde_json2de8from_str", 0, 0, "core's decode::read_any", VALUE_HINT),
+    ("for$u20$serde_json..value..Value$GT$9serialize", 0, 0, "core's encode.rs", WRITER_HINT),
     # A hash table's growth is one copy per table type.
     ("14reserve_rehash17h", 1, 2, "core's table::Index and serde_json's IndexMap", TABLE_HINT),
 ]

@@ -549,7 +549,12 @@ fn text(v: &Value, key: &str) -> String {
 }
 
 pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
-    let root: Value = serde_json::from_str(json).map_err(|e| malformed(&e.to_string()))?;
+    let (root, repeated) = crate::decode::read_any(json).map_err(|e| malformed(&e.to_string()))?;
+    // nft never writes a key twice in one object: such text is not its
+    // output, and which of the values it meant would be a guess.
+    if let Some((_, key, _)) = repeated.first() {
+        return Err(malformed(&format!("the key `{key}` is repeated")));
+    }
     let items = root
         .get("nftables")
         .and_then(Value::as_array)

@@ -1,0 +1,285 @@
+//! Raw DEFLATE (RFC 1951) decoding, for the catalog build.rs packs.
+//!
+//! Why written here and not miniz_oxide's `decompress_to_vec` (which
+//! build.rs still packs with, and the tests check this against): its
+//! inflate, built for speed and streaming, was ~11 KB of each WebAssembly
+//! plugin's code to read ~7 KB of catalog once per process. This is the
+//! shape of Mark Adler's `puff.c` (zlib's small reference decoder): one
+//! whole input, one output, canonical Huffman codes decoded a bit at a
+//! time; about 2 KB. It reads only what build.rs wrote, so slowness does
+//! not matter, but malformed input still gives `None`, never a panic or an
+//! endless loop (every step consumes input or output is bounded by it).
+
+/// `input` inflated, or `None` when it is not a complete raw DEFLATE stream.
+pub(crate) fn inflate(input: &[u8]) -> Option<Vec<u8>> {
+    let mut bits = Bits {
+        input,
+        at: 0,
+        held: 0,
+        count: 0,
+    };
+    let mut out = Vec::new();
+    loop {
+        let last = bits.take(1)?;
+        let block = match bits.take(2)? {
+            0 => None,
+            1 => Some(fixed_codes()),
+            2 => Some(dynamic_codes(&mut bits)?),
+            _ => return None,
+        };
+        match block {
+            None => stored(&mut bits, &mut out)?,
+            Some(block) => codes(&mut bits, &mut out, &block)?,
+        }
+        if last == 1 {
+            return Some(out);
+        }
+    }
+}
+
+/// The input read least significant bit first, as DEFLATE packs it.
+struct Bits<'a> {
+    input: &'a [u8],
+    at: usize,
+    held: u32,
+    count: u32,
+}
+
+impl Bits<'_> {
+    /// The next `n` bits (at most 16) as a number, the first bit lowest.
+    fn take(&mut self, n: u32) -> Option<u32> {
+        while self.count < n {
+            let byte = *self.input.get(self.at)?;
+            self.at += 1;
+            self.held |= u32::from(byte) << self.count;
+            self.count += 8;
+        }
+        let value = self.held & ((1 << n) - 1);
+        self.held >>= n;
+        self.count -= n;
+        Some(value)
+    }
+
+    /// The next `n` whole bytes, after dropping what is left of the current one.
+    fn bytes(&mut self, n: usize) -> Option<&[u8]> {
+        self.held = 0;
+        self.count = 0;
+        let bytes = self.input.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(bytes)
+    }
+}
+
+/// A stored block: its length, the length's complement, then the bytes.
+fn stored(bits: &mut Bits, out: &mut Vec<u8>) -> Option<()> {
+    let header = bits.bytes(4)?;
+    let length = u16::from_le_bytes([header[0], header[1]]);
+    let complement = u16::from_le_bytes([header[2], header[3]]);
+    if length != !complement {
+        return None;
+    }
+    out.extend_from_slice(bits.bytes(usize::from(length))?);
+    Some(())
+}
+
+/// A canonical Huffman code: how many codes of each length (1-15), and the
+/// symbols in code order.
+struct Huffman {
+    counts: [u16; 16],
+    symbols: Vec<u16>,
+}
+
+impl Huffman {
+    /// The code whose symbol `s` has the length `lengths[s]` (0: unused).
+    fn new(lengths: &[u8]) -> Huffman {
+        let mut counts = [0u16; 16];
+        for &length in lengths {
+            counts[usize::from(length)] += 1;
+        }
+        counts[0] = 0;
+        let mut offsets = [0u16; 16];
+        for length in 1..15 {
+            offsets[length + 1] = offsets[length] + counts[length];
+        }
+        let mut symbols = vec![0; lengths.len()];
+        for (symbol, &length) in (0u16..).zip(lengths) {
+            if length != 0 {
+                let offset = &mut offsets[usize::from(length)];
+                symbols[usize::from(*offset)] = symbol;
+                *offset += 1;
+            }
+        }
+        Huffman { counts, symbols }
+    }
+
+    /// The next symbol: codes of each length are consecutive numbers,
+    /// so a code is found by comparing it with the first of its length.
+    fn decode(&self, bits: &mut Bits) -> Option<u16> {
+        let (mut code, mut first, mut index) = (0u32, 0u32, 0u32);
+        for &count in &self.counts[1..] {
+            code |= bits.take(1)?;
+            let count = u32::from(count);
+            if code < first + count {
+                return self
+                    .symbols
+                    .get((index + code).checked_sub(first)? as usize)
+                    .copied();
+            }
+            index += count;
+            first = (first + count) << 1;
+            code <<= 1;
+        }
+        None
+    }
+}
+
+/// A block's literal/length code and distance code.
+struct Codes {
+    lengths: Huffman,
+    distances: Huffman,
+}
+
+/// The fixed codes (RFC 1951 3.2.6).
+fn fixed_codes() -> Codes {
+    let mut lengths = [8u8; 288];
+    lengths[144..256].fill(9);
+    lengths[256..280].fill(7);
+    Codes {
+        lengths: Huffman::new(&lengths),
+        distances: Huffman::new(&[5; 30]),
+    }
+}
+
+/// The order in which a dynamic block gives its code-length code's lengths.
+const CODE_LENGTH_ORDER: [usize; 19] = [
+    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+];
+
+/// A dynamic block's codes (RFC 1951 3.2.7), read from its header.
+fn dynamic_codes(bits: &mut Bits) -> Option<Codes> {
+    let literals = bits.take(5)? as usize + 257;
+    let distances = bits.take(5)? as usize + 1;
+    let code_lengths = bits.take(4)? as usize + 4;
+    let mut lengths = [0u8; 19];
+    for &symbol in &CODE_LENGTH_ORDER[..code_lengths] {
+        lengths[symbol] = bits.take(3)? as u8;
+    }
+    let code_length_code = Huffman::new(&lengths);
+    let mut lengths = Vec::with_capacity(literals + distances);
+    while lengths.len() < literals + distances {
+        let (length, repeat) = match code_length_code.decode(bits)? {
+            symbol @ 0..=15 => (symbol as u8, 1),
+            16 => (*lengths.last()?, 3 + bits.take(2)?),
+            17 => (0, 3 + bits.take(3)?),
+            _ => (0, 11 + bits.take(7)?),
+        };
+        if lengths.len() + repeat as usize > literals + distances {
+            return None;
+        }
+        lengths.extend(std::iter::repeat_n(length, repeat as usize));
+    }
+    let (literal_lengths, distance_lengths) = lengths.split_at(literals);
+    Some(Codes {
+        lengths: Huffman::new(literal_lengths),
+        distances: Huffman::new(distance_lengths),
+    })
+}
+
+/// Length symbols 257-285: the base length and its extra bits.
+const LENGTH_BASE: [u16; 29] = [
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
+    163, 195, 227, 258,
+];
+const LENGTH_EXTRA: [u8; 29] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+];
+/// Distance symbols 0-29: the base distance and its extra bits.
+const DISTANCE_BASE: [u16; 30] = [
+    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
+    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+];
+const DISTANCE_EXTRA: [u8; 30] = [
+    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
+    13,
+];
+
+/// A compressed block's literals and copies, up to its end symbol (256).
+fn codes(bits: &mut Bits, out: &mut Vec<u8>, codes: &Codes) -> Option<()> {
+    loop {
+        let symbol = usize::from(codes.lengths.decode(bits)?);
+        if symbol < 256 {
+            out.push(symbol as u8);
+            continue;
+        }
+        if symbol == 256 {
+            return Some(());
+        }
+        let at = symbol - 257;
+        let length = u32::from(*LENGTH_BASE.get(at)?) + bits.take(u32::from(LENGTH_EXTRA[at]))?;
+        let at = usize::from(codes.distances.decode(bits)?);
+        let distance =
+            u32::from(*DISTANCE_BASE.get(at)?) + bits.take(u32::from(DISTANCE_EXTRA[at]))?;
+        let from = out.len().checked_sub(distance as usize)?;
+        // Byte by byte: a copy may overlap what it writes (distance < length).
+        for k in 0..length as usize {
+            out.push(out[from + k]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Text with repeats near and far (up to DEFLATE's 32 KiB window), so
+    /// compressors use copies of every length and distance as well as
+    /// literals.
+    fn text() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec((any::<u8>(), 0usize..300, 0usize..33_000), 0..400).prop_map(
+            |steps| {
+                let mut out: Vec<u8> = Vec::new();
+                for (byte, length, back) in steps {
+                    if back < out.len() && length > 2 {
+                        let from = out.len() - back - 1;
+                        for k in 0..length {
+                            out.push(out[from + k]);
+                        }
+                    } else {
+                        out.push(byte);
+                    }
+                }
+                out
+            },
+        )
+    }
+
+    proptest! {
+        /// Whatever miniz_oxide packs, at every level (0: stored blocks;
+        /// small inputs: fixed codes; the rest: dynamic codes), this
+        /// unpacks to what was packed.
+        #[test]
+        fn inflates_what_miniz_deflates(data in text(), level in 0u8..=10) {
+            let packed = miniz_oxide::deflate::compress_to_vec(&data, level);
+            prop_assert_eq!(inflate(&packed), Some(data));
+        }
+
+        /// Any bytes at all give an answer, never a panic; a stream cut
+        /// short gives `None`.
+        #[test]
+        fn malformed_input_is_refused(noise in proptest::collection::vec(any::<u8>(), 0..300), data in text(), cut in any::<prop::sample::Index>()) {
+            let _ = inflate(&noise);
+            let packed = miniz_oxide::deflate::compress_to_vec(&data, 9);
+            let short = &packed[..cut.index(packed.len())];
+            prop_assert_eq!(inflate(short), None);
+        }
+    }
+
+    /// The catalog build.rs packed inflates as miniz_oxide inflates it.
+    #[test]
+    fn inflates_the_catalog_as_miniz_does() {
+        let packed = include_bytes!(concat!(env!("OUT_DIR"), "/catalog.deflate"));
+        let want = miniz_oxide::inflate::decompress_to_vec(packed).expect("build.rs packs DEFLATE");
+        assert_eq!(inflate(packed), Some(want));
+    }
+}
