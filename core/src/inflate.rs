@@ -6,7 +6,7 @@
 //! plugin's code to read ~7 KB of catalog once per process. This is the
 //! shape of Mark Adler's `puff.c` (zlib's small reference decoder): one
 //! whole input, one output, canonical Huffman codes decoded a bit at a
-//! time; about 2 KB. It reads only what build.rs wrote, so slowness does
+//! time; under 3 KB. It reads only what build.rs wrote, so slowness does
 //! not matter, but malformed input still gives `None`, never a panic or an
 //! endless loop (every step consumes input or output is bounded by it).
 

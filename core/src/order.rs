@@ -10,7 +10,7 @@
 //! orders positions (`usize`) through a `dyn` comparator, and the order
 //! found is applied to the elements by swaps (generic, but a few dozen
 //! bytes per type). No crate offers that, which is why it is written here;
-//! even one instantiation of std's own stable sort was ~9 KB of each plugin.
+//! even one instantiation of std's own stable sort was ~6 KB of each plugin.
 //!
 //! Every sort here is stable, as `slice::sort_by` is: equal elements keep
 //! their order, so a result is the one std's stable sort gives, and for
@@ -216,9 +216,9 @@ impl<K: Ord, V> SortedMap<K, V> {
 /// The positions `0..len` in the order `compare` gives them, stably.
 ///
 /// A merge sort written here, not std's `sort_by`: std's stable sort
-/// (driftsort, with its small-sort, merge and quicksort paths) is ~9 KB of
-/// WebAssembly even as this module's one instantiation, and this is a few
-/// hundred bytes. A stable sort's answer is the one order of a consistent
+/// (driftsort, with its small-sort, merge and quicksort paths) is ~6 KB of
+/// WebAssembly even as this module's one instantiation, and this is
+/// under 1 KB. A stable sort's answer is the one order of a consistent
 /// comparator, so both give the same positions (`sorts_as_std_stable_sort`
 /// holds it). Bottom-up: runs of `width` merged pairwise into `spare`, the
 /// two buffers swapped, the width doubled; a pair already in order (the
