@@ -18,7 +18,8 @@ sorted unstably once per address family. A sort at a new call site, or a
 miniz_oxide's inflater be linked (~11 KB; core inflates the catalog with
 `inflate.rs`), nor serde_json's own `Value` builder (~4 KB; every JSON
 text is read by the decoder's, `decode::read_any`) or its writer (~2 KB;
-core writes JSON with `encode.rs`). It also
+core writes JSON with `encode.rs`), nor `Value`'s clone (~1.5 KB; readers
+borrow from the tree they read). It also
 fails where any of `core::fmt`'s float formatting is linked (~15 KB): nothing in
 the plugins formats a float since the walker words serde's `Unexpected`
 itself (core/src/decode.rs, `Said`); or std's float parsing (~25 KB with its
@@ -132,6 +133,8 @@ VALUE_HINT = ("serde_json's `from_str` is linked (with `Value: Deserialize`, a s
               "reader): read JSON text with decode::read_any")
 WRITER_HINT = ("serde_json's writer is linked (`Value: Serialize`, by `to_string` or `{}` of a "
                "Value): write JSON with core's encode.rs (or, for a number, `Number`'s Display)")
+CLONE_HINT = ("a serde_json `Value` is cloned (~1.5 KB of recursive clone): borrow from the "
+              "tree read (`.map_or(&[][..], Vec::as_slice)`, not `.cloned().unwrap_or_default()`)")
 COPIES = [
     ("sort6stable9quicksort9quicksort17h", 0, 0, "core's order::positions merges",
      SORT_HINT),
@@ -143,6 +146,7 @@ COPIES = [
     ("11miniz_oxide7inflate", 0, 0, "core's inflate.rs", INFLATE_HINT),
     ("10serde_json2de8from_str", 0, 0, "core's decode::read_any", VALUE_HINT),
     ("for$u20$serde_json..value..Value$GT$9serialize", 0, 0, "core's encode.rs", WRITER_HINT),
+    ("serde_json..value..Value$u20$as$u20$core..clone..Clone", 0, 0, "borrowed", CLONE_HINT),
     # A hash table's growth is one copy per table type.
     ("14reserve_rehash17h", 1, 2, "core's table::Index and serde_json's IndexMap", TABLE_HINT),
 ]

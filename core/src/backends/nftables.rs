@@ -214,7 +214,7 @@ fn set_referenced(rule: &Rule) -> bool {
         .is_some_and(|(_, _, set)| set.is_some())
 }
 
-fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps), at: (&str, &str)) -> Rule {
+fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps<'_>), at: (&str, &str)) -> Rule {
     let mut rule = Rule::default();
     // Conditions other than a rate limit and the packet type.
     let mut narrowed = false;
@@ -331,7 +331,7 @@ fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps), at: (&str, &str)) -> 
 /// ([`super::chain_kinds`]).
 fn chain_kinds(
     items: &[Value],
-    named: (&Sets, &Maps),
+    named: (&Sets, &Maps<'_>),
     input: &[NftChain],
 ) -> ChainKinds<(String, String, String)> {
     let rules = items
@@ -370,18 +370,20 @@ fn chain_kinds(
 fn map_gotos(
     rule: &Rule,
     body: &Value,
-    (sets, maps): (&Sets, &Maps),
+    (sets, maps): (&Sets, &Maps<'_>),
     at: (&str, &str),
 ) -> Vec<Goto> {
     let key = body.get("key").unwrap_or(&Value::Null);
     let (protocol, field) = header_field(key);
     let data = body.get("data").unwrap_or(&Value::Null);
     let elements = match data.as_str().and_then(|d| d.strip_prefix('@')) {
-        Some(name) => maps.get(&(at.0.to_string(), at.1.to_string(), name.to_string())),
-        None => data.get("set").and_then(Value::as_array),
+        Some(name) => maps
+            .get(&(at.0.to_string(), at.1.to_string(), name.to_string()))
+            .copied(),
+        None => data.get("set").and_then(Value::as_array).map(Vec::as_slice),
     };
     let mut gotos = Vec::new();
-    for element in elements.map(Vec::as_slice).unwrap_or_default() {
+    for element in elements.unwrap_or_default() {
         let Some([value, verdict]) = element.as_array().map(Vec::as_slice) else {
             continue;
         };
@@ -539,7 +541,7 @@ fn iptables_nft(family: NftFamily, table: &str, chain: &str) -> bool {
 type Sets = Map<(String, String, String), (Vec<String>, bool)>;
 
 /// The verdict maps' elements (`[key, verdict]`), by (family, table, name).
-type Maps = Map<(String, String, String), Vec<Value>>;
+type Maps<'a> = Map<(String, String, String), &'a [Value]>;
 
 fn text(v: &Value, key: &str) -> String {
     v.get(key)
@@ -593,13 +595,13 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
     Ok(state)
 }
 
-fn read_maps(items: &[Value]) -> Maps {
+fn read_maps(items: &[Value]) -> Maps<'_> {
     let maps = items.iter().filter_map(|i| i.get("map"));
     maps.filter(|map| text(map, "map") == "verdict")
         .map(|map| {
             let elements = map.get("elem").and_then(Value::as_array);
             let key = (text(map, "family"), text(map, "table"), text(map, "name"));
-            (key, elements.cloned().unwrap_or_default())
+            (key, elements.map_or(&[][..], Vec::as_slice))
         })
         .collect()
 }
@@ -610,8 +612,7 @@ fn read_sets(items: &[Value]) -> Sets {
         let elements = set
             .get("elem")
             .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+            .map_or(&[][..], Vec::as_slice);
         let at = (text(set, "family"), text(set, "table"));
         let sources = elements
             .iter()
@@ -723,7 +724,7 @@ fn chain_named<'a>(
 fn read_item(
     state: &mut NftState,
     item: &Value,
-    (sets, maps): (&Sets, &Maps),
+    (sets, maps): (&Sets, &Maps<'_>),
     kinds: &ChainKinds<(String, String, String)>,
     before: &mut Before,
 ) -> Result<(), PlanError> {
@@ -743,9 +744,8 @@ fn read_item(
     let expr = item
         .get("expr")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let rule = read_rule(&expr, (sets, maps), (&family, &table));
+        .map_or(&[][..], Vec::as_slice);
+    let rule = read_rule(expr, (sets, maps), (&family, &table));
     let verdict = rule.verdict.as_deref();
     // Rules come in chain order: one after the catch-all never matches.
     let after_catch_all = state
