@@ -248,8 +248,8 @@ fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps<'_>), at: (&str, &str))
                     _ => false,
                 };
                 rule.conditional |= twice;
-                let pkttype =
-                    body.pointer("/left/meta/key").and_then(Value::as_str) == Some("pkttype");
+                let pkttype = member(body, &["left", "meta", "key"]).and_then(Value::as_str)
+                    == Some("pkttype");
                 rated |= pkttype;
                 narrowed |= !pkttype;
                 match (protocol, field) {
@@ -387,7 +387,7 @@ fn map_gotos(
         let Some([value, verdict]) = element.as_array().map(Vec::as_slice) else {
             continue;
         };
-        let Some(to) = verdict.pointer("/goto/target").and_then(Value::as_str) else {
+        let Some(to) = member(verdict, &["goto", "target"]).and_then(Value::as_str) else {
             continue;
         };
         let mut goto = Goto::after(rule, to);
@@ -436,9 +436,8 @@ fn header_field(left: &Value) -> (Option<&str>, Option<&str>) {
 /// `<`, a bitwise match), whose values are not read: no narrowing by them.
 fn admit(admitted: &mut Admitted, left: &Value, right: &Value, negated: Option<bool>) {
     let (protocol, field) = header_field(left);
-    let key = left
-        .pointer("/meta/key")
-        .or_else(|| left.pointer("/ct/key"))
+    let key = member(left, &["meta", "key"])
+        .or_else(|| member(left, &["ct", "key"]))
         .and_then(Value::as_str);
     // The words of `right` where its operator and values read.
     let read = || negated.zip(words(right));
@@ -542,6 +541,12 @@ type Sets = Map<(String, String, String), (Vec<String>, bool)>;
 
 /// The verdict maps' elements (`[key, verdict]`), by (family, table, name).
 type Maps<'a> = Map<(String, String, String), &'a [Value]>;
+
+/// The member at `keys`, one object inside the next (as `Value::pointer`
+/// with plain keys, without its parser of `~` escapes and array indexes).
+fn member<'a>(value: &'a Value, keys: &[&str]) -> Option<&'a Value> {
+    keys.iter().try_fold(value, |value, key| value.get(key))
+}
 
 fn text(v: &Value, key: &str) -> String {
     v.get(key)
