@@ -6,7 +6,7 @@
 //! plugin's code to read ~7 KB of catalog once per process. This is the
 //! shape of Mark Adler's `puff.c` (zlib's small reference decoder): one
 //! whole input, one output, canonical Huffman codes decoded a bit at a
-//! time; under 3 KB. A plugin's first call (which inflates the catalog)
+//! time; about 3 KB. A plugin's first call (which inflates the catalog)
 //! takes as long as with miniz_oxide, measured in Node: a copy that does
 //! not overlap itself is moved whole, and single bits have their own path
 //! (byte-at-a-time copies made it 0.4 ms slower). It reads only what
@@ -14,7 +14,10 @@
 //! or an endless loop (every step consumes input, and output is bounded
 //! by it).
 
-/// `input` inflated, or `None` when it is not a complete raw DEFLATE stream.
+/// `input` inflated, or `None` when it is not a complete raw DEFLATE stream
+/// (cut short, a reserved block type, a stored length that does not match
+/// its complement, a dynamic block's code over-subscribed, incomplete or
+/// without an end, a symbol no table has, a copy from before the start).
 pub(crate) fn inflate(input: &[u8]) -> Option<Vec<u8>> {
     let mut bits = Bits {
         input,
@@ -129,6 +132,28 @@ impl Huffman {
         Huffman { counts, symbols }
     }
 
+    /// How the lengths fill the code space (zlib's `puff.c`, `left`): 0
+    /// complete, more incomplete (some bit strings name no symbol), less
+    /// over-subscribed (more codes than bit strings: not a code at all).
+    fn unfilled(&self) -> i32 {
+        let mut left = 1i32;
+        for &count in &self.counts[1..] {
+            left = (left << 1) - i32::from(count);
+            if left < 0 {
+                break;
+            }
+        }
+        left
+    }
+
+    /// Whether a block may use this literal/length or distance code, as
+    /// zlib decides: complete, or incomplete only as one code of one bit
+    /// (a block of a single distance) or none at all (only literals).
+    fn usable(&self) -> bool {
+        let left = self.unfilled();
+        left == 0 || (left > 0 && self.counts[2..].iter().all(|&count| count == 0))
+    }
+
     /// The next symbol: codes of each length are consecutive numbers,
     /// so a code is found by comparing it with the first of its length.
     fn decode(&self, bits: &mut Bits) -> Option<u16> {
@@ -182,6 +207,9 @@ fn dynamic_codes(bits: &mut Bits) -> Option<Codes> {
         lengths[symbol] = bits.take(3)? as u8;
     }
     let code_length_code = Huffman::new(&lengths);
+    if code_length_code.unfilled() != 0 {
+        return None;
+    }
     let mut lengths = Vec::with_capacity(literals + distances);
     while lengths.len() < literals + distances {
         let (length, repeat) = match code_length_code.decode(bits)? {
@@ -195,11 +223,16 @@ fn dynamic_codes(bits: &mut Bits) -> Option<Codes> {
         }
         lengths.extend(std::iter::repeat_n(length, repeat as usize));
     }
+    // Without a code for the end of the block (256) it cannot end.
+    if lengths[256] == 0 {
+        return None;
+    }
     let (literal_lengths, distance_lengths) = lengths.split_at(literals);
-    Some(Codes {
+    let codes = Codes {
         lengths: Huffman::new(literal_lengths),
         distances: Huffman::new(distance_lengths),
-    })
+    };
+    (codes.lengths.usable() && codes.distances.usable()).then_some(codes)
 }
 
 /// Length symbols 257-285: the base length and its extra bits.
@@ -254,26 +287,27 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Text with repeats near and far (up to DEFLATE's 32 KiB window), so
-    /// compressors use copies of every length and distance as well as
-    /// literals.
+    /// Text of runs of literals and repeats from anywhere in DEFLATE's
+    /// 32 KiB window (the distance a fraction of what is written so far),
+    /// growing to tens of KB, so compressors use copies of every length and
+    /// distance code as well as literals.
     fn text() -> impl Strategy<Value = Vec<u8>> {
-        proptest::collection::vec((any::<u8>(), 0usize..300, 0usize..33_000), 0..400).prop_map(
-            |steps| {
-                let mut out: Vec<u8> = Vec::new();
-                for (byte, length, back) in steps {
-                    if back < out.len() && length > 2 {
-                        let from = out.len() - back - 1;
-                        for k in 0..length {
-                            out.push(out[from + k]);
-                        }
-                    } else {
-                        out.push(byte);
+        let step = (any::<u8>(), 0usize..300, any::<prop::sample::Index>());
+        proptest::collection::vec(step, 0..400).prop_map(|steps| {
+            let mut out: Vec<u8> = Vec::new();
+            for (byte, length, back) in steps {
+                if length < 100 || out.is_empty() {
+                    let literals = (0..length as u8).map(|k| byte ^ k.wrapping_mul(151));
+                    out.extend(literals);
+                } else {
+                    let from = out.len() - 1 - back.index(out.len().min(32_768));
+                    for k in 0..length - 97 {
+                        out.push(out[from + k]);
                     }
                 }
-                out
-            },
-        )
+            }
+            out
+        })
     }
 
     proptest! {
@@ -295,6 +329,47 @@ mod tests {
             let short = &packed[..cut.index(packed.len())];
             prop_assert_eq!(inflate(short), None);
         }
+    }
+
+    /// `fields` (a value and its bit count each) packed as DEFLATE packs
+    /// them, first bit lowest.
+    fn pack(fields: &[(u32, u32)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for &(value, count) in fields {
+            for bit in 0..count {
+                if at % 8 == 0 {
+                    out.push(0);
+                }
+                let last = out.len() - 1;
+                out[last] |= (((value >> bit) & 1) as u8) << (at % 8);
+                at += 1;
+            }
+        }
+        out
+    }
+
+    /// A dynamic block whose code-length code is 19 codes of one bit:
+    /// read as if it were a code, it would give literal `A`; zlib refuses
+    /// it, and so does this. With a complete code-length code (two of the
+    /// 19 symbols), the same block inflates to `A`.
+    #[test]
+    fn an_over_subscribed_code_is_refused() {
+        let block = |code_length_lengths: &[u32]| {
+            // Final, dynamic; 257 literal/length and 1 distance lengths.
+            let mut fields = vec![(1, 1), (2, 2), (0, 5), (0, 5), (15, 4)];
+            // Lengths in CODE_LENGTH_ORDER: 16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15.
+            fields.extend(code_length_lengths.iter().map(|&length| (length, 3)));
+            // Symbol 1 (bit 1) for `A` and the end (256), symbol 0 (bit 0) for the rest.
+            fields.extend((0..258).map(|symbol| (u32::from(symbol == 65 || symbol == 256), 1)));
+            // `A` (code 0), then the end (code 1).
+            fields.extend([(0, 1), (1, 1)]);
+            inflate(&pack(&fields))
+        };
+        assert_eq!(block(&[1; 19]), None);
+        let mut two = [0; 19];
+        (two[3], two[17]) = (1, 1); // symbols 0 and 1
+        assert_eq!(block(&two), Some(b"A".to_vec()));
     }
 
     /// The catalog build.rs packed inflates as miniz_oxide inflates it.

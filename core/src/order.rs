@@ -333,6 +333,28 @@ mod tests {
         assert_eq!(names, ["zero", "first"]);
     }
 
+    /// Sorted input costs one comparison per merge of two runs (`len - 1`
+    /// in all); lengths at and around powers of two, reversed input and
+    /// all-equal input come out as a stable sort puts them.
+    #[test]
+    fn merges_sorted_input_cheaply_and_every_length_right() {
+        for len in [
+            0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1023, 1024, 1025,
+        ] {
+            let mut comparisons = 0;
+            let sorted = positions(len, &mut |a, b| {
+                comparisons += 1;
+                a.cmp(&b)
+            });
+            assert_eq!(sorted, (0..len).collect::<Vec<_>>());
+            assert_eq!(comparisons, len.saturating_sub(1), "{len} items");
+            let reversed = positions(len, &mut |a, b| b.cmp(&a));
+            assert_eq!(reversed, (0..len).rev().collect::<Vec<_>>());
+            let equal = positions(len, &mut |_, _| Ordering::Equal);
+            assert_eq!(equal, (0..len).collect::<Vec<_>>(), "stable");
+        }
+    }
+
     proptest! {
         /// Every sort gives what std's stable sort gives, equal keys in
         /// their first order included (the key is a part of the element).

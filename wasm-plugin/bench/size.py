@@ -16,7 +16,7 @@ are aggregated by core's `nets` module, not by ipnet's `aggregate`, which
 sorted unstably once per address family. A sort at a new call site, or a
 `collect` into a B-tree (which sorts), adds a copy of 4-6 KB. Nor may
 miniz_oxide's inflater be linked (~11 KB; core inflates the catalog with
-`inflate.rs`), nor serde_json's own `Value` builder (~4 KB; every JSON
+`inflate.rs`), nor serde_json's own `Value` builder (~7 KB; every JSON
 text is read by the decoder's, `decode::read_any`) or its writer (~2 KB;
 core writes JSON with `encode.rs`), nor `Value`'s clone (~1.5 KB; readers
 borrow from the tree they read). It also

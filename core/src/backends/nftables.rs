@@ -560,6 +560,7 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
     // nft never writes a key twice in one object: such text is not its
     // output, and which of the values it meant would be a guess.
     if let Some((_, key, _)) = repeated.first() {
+        let key = crate::decode::quote(key);
         return Err(malformed(&format!("the key `{key}` is repeated")));
     }
     let items = root
