@@ -142,7 +142,7 @@ fn auto(detected: &Detected, ufw_enable: bool) -> Result<Choice, RunError> {
     };
     if let Some(ruleset) = &detected.nft {
         let ruleset = ruleset.as_ref().map_err(|e| RunError::Host(e.clone()))?;
-        if let Some(table) = native_nft_input_table(ruleset) {
+        if let Some(table) = native_nft_input_table(ruleset)? {
             return Ok(pick(
                 FirewallBackend::Nftables,
                 beside_ufw(format!("nftables table {table} filters input")),
@@ -187,22 +187,30 @@ fn firewalld_silent(pid: u32, error: &str) -> RunError {
 
 /// The first native nftables table (not iptables-nft's compatibility
 /// tables) with an input chain that drops, as `family name`: the tool that
-/// owns the dropping chain is the one to drive.
-fn native_nft_input_table(json: &str) -> Option<String> {
+/// owns the dropping chain is the one to drive. A ruleset core cannot read
+/// stops the choice: passing over it could pick iptables beside a native
+/// table that drops what iptables opens.
+fn native_nft_input_table(json: &str) -> Result<Option<String>, RunError> {
     let state = portplan_core::read_firewall(
         FirewallBackend::Nftables,
         &portplan_core::FirewallOutput::new(json, ""),
     )
-    .ok()?;
+    .map_err(|error| {
+        RunError::Firewall(format!(
+            "firewall: auto cannot tell which tool filters input: {}; set firewall: to the \
+             tool that does",
+            error.problems.first().map_or("", |p| p.message.as_str())
+        ))
+    })?;
     let portplan_core::FirewallState::Nftables(state) = state else {
-        return None;
+        return Ok(None);
     };
-    state
+    Ok(state
         .chains
         .iter()
         // iptables-nft's own chains (`ip filter INPUT`) belong to iptables.
         .find(|c| c.managed_by.is_none() && c.drops)
-        .map(|c| format!("{} {}", c.family.as_str(), c.table))
+        .map(|c| format!("{} {}", c.family.as_str(), c.table)))
 }
 
 fn iptables_filters_input(saved: &str) -> bool {

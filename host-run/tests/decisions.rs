@@ -98,6 +98,41 @@ fn auto_follows_the_tool_whose_table_filters_input() {
 }
 
 #[test]
+fn auto_stops_at_an_nft_ruleset_it_cannot_read() {
+    // iptables filters input, and what nft printed cannot be read: a native
+    // table could drop what iptables would open, so auto does not guess.
+    let mut detected = with_tools();
+    detected.iptables_save = Some(Ok(IPT_DROP.into()));
+    for (unreadable, why) in [
+        (
+            "nft: JSON support not compiled-in",
+            "expected ident at line 1 column 2",
+        ),
+        (r#"{"tables":[]}"#, "no `nftables` array"),
+        (
+            r#"{"nftables":[{"chain":{"policy":"drop","policy":"accept"}}]}"#,
+            "the key `policy` is repeated",
+        ),
+    ] {
+        detected.nft = Some(Ok(unreadable.into()));
+        let error = backend(FirewallChoice::Auto, &detected).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "firewall: auto cannot tell which tool filters input: not `nft -j list \
+                 ruleset` output: {why}; set firewall: to the tool that does"
+            ),
+            "{unreadable}"
+        );
+    }
+    // Chosen explicitly, iptables is driven; nft's text is not its concern.
+    assert_eq!(
+        backend(FirewallChoice::Iptables, &detected).unwrap(),
+        FirewallBackend::Iptables
+    );
+}
+
+#[test]
 fn auto_with_nothing_filtering_picks_the_installed_tool_or_none() {
     let detected = with_tools();
     assert_eq!(

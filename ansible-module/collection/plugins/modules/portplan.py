@@ -160,7 +160,8 @@ options:
       - V(auto) uses firewalld when its daemon runs in the host's network namespace and answers C(firewall-cmd --state);
         else ufw when it is enabled (C(ENABLED=yes) in C(/etc/ufw/ufw.conf)), or installed and O(ufw_enable=true);
         else nftables when a native nftables table filters input, else iptables when its INPUT chain filters, else
-        whichever of the two is installed. The result's RV(firewall) says which was used and why.
+        whichever of the two is installed. The result's RV(firewall) says which was used and why. An nftables
+        ruleset that C(nft -j list ruleset) prints but portplan cannot read fails the task rather than be passed over.
       - V(firewalld) adds rich rules to the zone that serves the interface carrying the host's address (the default
         zone when that interface is bound to none; O(zone) picks another), in the runtime and the permanent configuration alike, so no
         reload is needed and a restart keeps them. Each is
