@@ -103,7 +103,8 @@ fn build() -> Result<Vec<(PathBuf, usize)>, String> {
         }
     );
 
-    let module = read("portplan_component.wasm")?;
+    let mut module = read("portplan_component.wasm")?;
+    embed_world(&root, &mut module)?;
     let component = wit_component::ComponentEncoder::default()
         .module(&module)
         .and_then(|encoder| encoder.validate(true).encode())
@@ -122,6 +123,26 @@ fn build() -> Result<Vec<(PathBuf, usize)>, String> {
         written.push((path, bytes.len()));
     }
     Ok(written)
+}
+
+/// Adds to `module` the WIT world it exports (the `component-type` custom
+/// section wit-component reads): the component crate writes its exports
+/// from a table of the WIT, not with wit-bindgen, which would embed it.
+fn embed_world(root: &Path, module: &mut Vec<u8>) -> Result<(), String> {
+    let mut resolve = wit_parser::Resolve::default();
+    let (package, _) = resolve
+        .push_dir(root.join("wit"))
+        .map_err(|e| format!("wit/: {e:#}"))?;
+    let world = resolve
+        .select_world(&[package], Some("portplan"))
+        .map_err(|e| format!("wit/: {e:#}"))?;
+    wit_component::embed_component_metadata(
+        module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .map_err(|e| format!("cannot add the WIT world to the module: {e:#}"))
 }
 
 /// `wasm-opt -Oz` of `module` under [`ASSUMPTIONS`], keeping its custom

@@ -1,36 +1,31 @@
-//! portplan as a WebAssembly component: the WIT world `portplan`, exported by a
-//! wit-bindgen guest over portplan-core.
+//! portplan as a WebAssembly component: the WIT world `portplan`, exported
+//! over portplan-core.
 //!
-//! What it is: type conversions between the generated WIT types and core's,
-//! and nothing else; every answer is core's. What it is not: it imports
-//! nothing (no WASI), so a host gives it nothing and it can do no IO.
+//! What it is: each export's arguments lifted from the canonical ABI as the
+//! contract's JSON, parsed by core's strict parser, and core's answer
+//! lowered back (`abi`, walking a table of the WIT's types that `build.rs`
+//! writes); every answer is core's. What it is not: it imports nothing (no
+//! WASI), so a host gives it nothing and it can do no IO.
 //!
-//! Built only for wasm32 (`wasm-plugin/build` makes the component); on other
-//! targets the crate is empty.
+//! Built only for wasm32 (`wasm-plugin/build` makes the component, adding
+//! the WIT world it exports); on other targets the crate is empty.
 
 #![cfg(target_family = "wasm")]
 
-#[allow(unsafe_code, missing_docs, clippy::too_many_arguments)]
-mod bindings {
-    wit_bindgen::generate!({ path: "../../wit", world: "portplan" });
-}
+#[macro_use]
+mod abi;
 
-mod convert;
-
-use bindings::portplan::ports::types as wit;
-use convert::Lower;
+use abi::{Answer, Arg};
 use portplan_core as model;
+use portplan_core::Encode;
+use portplan_core::shell::compact_json;
 
-struct Portplan;
-
-/// Inbound records skip serde, so they go through JSON and core's strict
-/// parser: a `port-range` of 0 or a reversed one is rejected with its path,
-/// exactly as the other artifacts reject it. A plan's paths start at the plan
-/// (`hosts[0].address`), as core's own problems about a plan do.
-fn lift<T: serde::de::DeserializeOwned + model::Decode>(
-    value: &impl model::Encode,
-) -> Result<T, model::PlanError> {
-    portplan_core::shell::parse_json(&portplan_core::shell::compact_json(value))
+/// Inbound records go through JSON and core's strict parser: a `port-range`
+/// of 0 or a reversed one is rejected with its path, exactly as the other
+/// artifacts reject it. A plan's paths start at the plan (`hosts[0].address`),
+/// as core's own problems about a plan do.
+fn lift<T: serde::de::DeserializeOwned + model::Decode>(arg: &Arg) -> Result<T, model::PlanError> {
+    portplan_core::shell::parse_json(arg.text())
 }
 
 /// [`lift`] for any other parameter: problem paths start with its WIT name
@@ -38,9 +33,9 @@ fn lift<T: serde::de::DeserializeOwned + model::Decode>(
 /// `rules[0].ports`), as in the Extism plugin's input and core's own problems.
 fn lift_at<T: serde::de::DeserializeOwned + model::Decode>(
     at: &str,
-    value: &impl model::Encode,
+    arg: &Arg,
 ) -> Result<T, model::PlanError> {
-    lift(value).map_err(|error| under(at, error))
+    lift(arg).map_err(|error| under(at, error))
 }
 
 /// `error`'s paths as paths under the parameter `at` (out of line: one copy
@@ -57,137 +52,140 @@ fn under(at: &str, mut error: model::PlanError) -> model::PlanError {
     error
 }
 
-impl bindings::Guest for Portplan {
-    fn catalog() -> Vec<wit::Profile> {
-        portplan_core::catalog().lower()
-    }
-
-    fn get_profile(name: String) -> Result<wit::Profile, wit::PlanError> {
-        portplan_core::get_profile(&name).lower()
-    }
-
-    fn parse_plan(text: String) -> Result<wit::Plan, wit::PlanError> {
-        portplan_core::parse_plan(&text).lower()
-    }
-
-    fn validate_plan(plan: wit::Plan) -> Result<wit::Report, wit::PlanError> {
-        lift(&plan)
-            .and_then(|plan| portplan_core::validate_plan(&plan))
-            .lower()
-    }
-
-    fn check_host(
-        plan: wit::Plan,
-        host: String,
-        phase: wit::Phase,
-        observation: wit::Observation,
-    ) -> Result<wit::Report, wit::PlanError> {
-        let plan: Result<model::Plan, _> = lift(&plan);
-        let observation: Result<model::Observation, _> = lift_at("observation", &observation);
-        let phase: Result<model::Phase, _> = lift_at("phase", &phase);
-        plan.and_then(|plan| portplan_core::check_host(&plan, &host, phase?, &observation?))
-            .lower()
-    }
-
-    fn render_report(report: wit::Report, format: wit::ReportFormat) -> String {
-        let format = lift(&format).unwrap_or(model::ReportFormat::Json);
-        match lift_at::<model::Report>("report", &report) {
-            Ok(report) => portplan_core::render_report(&report, format),
-            Err(error) => portplan_core::render_plan_error(&error, format),
-        }
-    }
-
-    fn firewall_rules(
-        report: wit::Report,
-        host: Option<String>,
-    ) -> Result<Vec<wit::FirewallRule>, wit::PlanError> {
-        lift_at::<model::Report>("report", &report)
-            .and_then(|report| portplan_core::firewall_rules(&report, host.as_deref()))
-            .lower()
-    }
-
-    fn read_firewall(
-        backend: wit::FirewallBackend,
-        output: wit::FirewallOutput,
-    ) -> Result<wit::FirewallState, wit::PlanError> {
-        let output: Result<model::FirewallOutput, _> = lift_at("output", &output);
-        lift_at("backend", &backend)
-            .and_then(|backend| portplan_core::read_firewall(backend, &output?))
-            .lower()
-    }
-
-    fn plan_firewall(
-        rules: Vec<wit::FirewallRule>,
-        state: wit::FirewallState,
-        remove_all: bool,
-    ) -> Result<wit::FirewallChange, wit::PlanError> {
-        let rules: Result<Vec<model::FirewallRule>, _> = lift_at("rules", &rules);
-        let state: Result<model::FirewallState, _> = lift_at("state", &state);
-        rules
-            .and_then(|rules| portplan_core::plan_firewall(&rules, &state?, remove_all))
-            .lower()
-    }
-
-    fn empty_firewall(backend: wit::FirewallBackend) -> Result<wit::FirewallState, wit::PlanError> {
-        lift_at("backend", &backend)
-            .and_then(portplan_core::empty_firewall)
-            .lower()
-    }
-
-    fn plan_restore(
-        before: wit::FirewallState,
-        now: wit::FirewallState,
-    ) -> Result<Vec<wit::Command>, wit::PlanError> {
-        let before: Result<model::FirewallState, _> = lift_at("before", &before);
-        let now: Result<model::FirewallState, _> = lift_at("now", &now);
-        before
-            .and_then(|before| portplan_core::plan_restore(&before, &now?))
-            .lower()
-    }
-
-    fn probe_plan(
-        plan: wit::Plan,
-        source: wit::ProbeSource,
-        phase: wit::Phase,
-    ) -> Result<wit::ProbePlan, wit::PlanError> {
-        let source: Result<model::ProbeSource, _> = lift_at("source", &source);
-        let phase: Result<model::Phase, _> = lift_at("phase", &phase);
-        lift(&plan)
-            .and_then(|plan| portplan_core::probe_plan(&plan, &source?, phase?))
-            .lower()
-    }
-
-    fn reach_report(
-        plan: wit::Plan,
-        served: Vec<wit::ServeStatus>,
-        probed: Vec<wit::ProbeResults>,
-    ) -> Result<wit::TruthTable, wit::PlanError> {
-        let served: Result<Vec<model::ServeStatus>, _> = lift_at("served", &served);
-        let probed: Result<Vec<model::ProbeResults>, _> = lift_at("probed", &probed);
-        lift(&plan)
-            .and_then(|plan| portplan_core::reach_report(&plan, &served?, &probed?))
-            .lower()
-    }
-
-    fn render_truth_table(table: wit::TruthTable, format: wit::ReportFormat) -> String {
-        let format = lift(&format).unwrap_or(model::ReportFormat::Json);
-        match lift_at::<model::TruthTable>("table", &table) {
-            Ok(table) => portplan_core::render_truth_table(&table, format),
-            Err(error) => portplan_core::render_plan_error(&error, format),
-        }
-    }
-
-    fn render_plan_error(error: wit::PlanError, format: wit::ReportFormat) -> String {
-        let format = lift(&format).unwrap_or(model::ReportFormat::Json);
-        let error = lift_at("error", &error).unwrap_or_else(|e| e);
-        portplan_core::render_plan_error(&error, format)
+/// Two parameters, or every problem of both in the parameters' order: the
+/// Extism plugin parses its parameters as one object and names them all.
+fn both<A, B>(
+    a: Result<A, model::PlanError>,
+    b: Result<B, model::PlanError>,
+) -> Result<(A, B), model::PlanError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (a, b) => Err(model::PlanError {
+            problems: (a.err().into_iter().chain(b.err()))
+                .flat_map(|error| error.problems)
+                .collect(),
+        }),
     }
 }
 
-/// wit-bindgen's export glue is `unsafe` (`export_name` functions); it is the
-/// one place this crate allows it.
+/// A `result`'s answer.
+fn answer<T: Encode>(result: Result<T, model::PlanError>) -> Answer {
+    match result {
+        Ok(value) => Answer::Ok(compact_json(&value)),
+        Err(error) => Answer::Err(compact_json(&error)),
+    }
+}
+
+/// A rendering's format; one the parser refuses cannot come through the
+/// WIT's enum.
+fn format(arg: &Arg) -> model::ReportFormat {
+    lift(arg).unwrap_or(model::ReportFormat::Json)
+}
+
+/// Runs the export `name` on its lifted arguments, in the WIT's order.
+fn run(name: &str, args: &[Arg]) -> Answer {
+    let text = |i: usize| args[i].text();
+    match name {
+        "catalog" => Answer::Json(compact_json(&portplan_core::catalog())),
+        "get-profile" => answer(portplan_core::get_profile(text(0))),
+        "parse-plan" => answer(portplan_core::parse_plan(text(0))),
+        "validate-plan" => {
+            answer(lift(&args[0]).and_then(|plan| portplan_core::validate_plan(&plan)))
+        }
+        "check-host" => {
+            let plan: Result<model::Plan, _> = lift(&args[0]);
+            let phase: Result<model::Phase, _> = lift_at("phase", &args[2]);
+            let observation: Result<model::Observation, _> = lift_at("observation", &args[3]);
+            answer(
+                both(plan, both(phase, observation)).and_then(|(plan, (phase, observation))| {
+                    portplan_core::check_host(&plan, text(1), phase, &observation)
+                }),
+            )
+        }
+        "render-report" => Answer::Text(match lift_at::<model::Report>("report", &args[0]) {
+            Ok(report) => portplan_core::render_report(&report, format(&args[1])),
+            Err(error) => portplan_core::render_plan_error(&error, format(&args[1])),
+        }),
+        "firewall-rules" => {
+            let report: Result<model::Report, _> = lift_at("report", &args[0]);
+            let host: Result<Option<String>, _> = lift_at("host", &args[1]);
+            answer(
+                both(report, host).and_then(|(report, host)| {
+                    portplan_core::firewall_rules(&report, host.as_deref())
+                }),
+            )
+        }
+        "render-plan-error" => {
+            let error = lift_at("error", &args[0]).unwrap_or_else(|e| e);
+            Answer::Text(portplan_core::render_plan_error(&error, format(&args[1])))
+        }
+        "read-firewall" => {
+            let backend: Result<model::FirewallBackend, _> = lift_at("backend", &args[0]);
+            let output: Result<model::FirewallOutput, _> = lift_at("output", &args[1]);
+            answer(
+                both(backend, output)
+                    .and_then(|(backend, output)| portplan_core::read_firewall(backend, &output)),
+            )
+        }
+        "empty-firewall" => {
+            answer(lift_at("backend", &args[0]).and_then(portplan_core::empty_firewall))
+        }
+        "plan-firewall" => {
+            let rules: Result<Vec<model::FirewallRule>, _> = lift_at("rules", &args[0]);
+            let state: Result<model::FirewallState, _> = lift_at("state", &args[1]);
+            let remove_all: Result<bool, _> = lift_at("remove-all", &args[2]);
+            answer(
+                both(rules, both(state, remove_all)).and_then(|(rules, (state, all))| {
+                    portplan_core::plan_firewall(&rules, &state, all)
+                }),
+            )
+        }
+        "plan-restore" => {
+            let before: Result<model::FirewallState, _> = lift_at("before", &args[0]);
+            let now: Result<model::FirewallState, _> = lift_at("now", &args[1]);
+            answer(
+                both(before, now)
+                    .and_then(|(before, now)| portplan_core::plan_restore(&before, &now)),
+            )
+        }
+        "probe-plan" => {
+            let plan: Result<model::Plan, _> = lift(&args[0]);
+            let source: Result<model::ProbeSource, _> = lift_at("source", &args[1]);
+            let phase: Result<model::Phase, _> = lift_at("phase", &args[2]);
+            answer(
+                both(plan, both(source, phase)).and_then(|(plan, (source, phase))| {
+                    portplan_core::probe_plan(&plan, &source, phase)
+                }),
+            )
+        }
+        "reach-report" => {
+            let plan: Result<model::Plan, _> = lift(&args[0]);
+            let served: Result<Vec<model::ServeStatus>, _> = lift_at("served", &args[1]);
+            let probed: Result<Vec<model::ProbeResults>, _> = lift_at("probed", &args[2]);
+            answer(
+                both(plan, both(served, probed)).and_then(|(plan, (served, probed))| {
+                    portplan_core::reach_report(&plan, &served, &probed)
+                }),
+            )
+        }
+        "render-truth-table" => {
+            Answer::Text(match lift_at::<model::TruthTable>("table", &args[0]) {
+                Ok(table) => portplan_core::render_truth_table(&table, format(&args[1])),
+                Err(error) => portplan_core::render_plan_error(&error, format(&args[1])),
+            })
+        }
+        other => unreachable!("the WIT has no export `{other}`"),
+    }
+}
+
+fn call(index: usize, flat: &[i64]) -> *mut u8 {
+    abi::call(index, flat, run)
+}
+
+/// The exports under their WIT names (`export_name` functions: the one
+/// place this crate needs `unsafe` outside `abi`).
 #[allow(unsafe_code)]
 mod exports {
-    use super::Portplan;
-    crate::bindings::export!(Portplan with_types_in crate::bindings);
+    use super::{abi::post, call};
+    exports!(call, post);
 }

@@ -1,0 +1,473 @@
+//! The component's canonical-ABI layer (`wasm-plugin/component/src/abi.rs`,
+//! which walks a table of the WIT's types instead of wit-bindgen's code)
+//! against the Extism plugin, which shares core but passes JSON: every
+//! export is called with the same arguments in both, as typed values and as
+//! their JSON, and must give the same answer.
+//!
+//! The arguments start from real values (the corpus's plans parsed, their
+//! reports, firewall states read from captured output, probe plans) and are
+//! changed at random nodes: hostile strings, edge numbers, lists cut short
+//! or grown, options and variants switched, records of random content. Any
+//! slip in a size, offset, tag, flat slot or escape shows as a different
+//! answer or a trap; buffers freed twice or not at all show as a trap or a
+//! corrupted answer in a later call of the same instance.
+
+use std::collections::BTreeMap;
+
+use portplan_tests::{built_plugin, corpus_cases, extism_plugin::ExtismHost, repo_root};
+use serde_json::{Map, Value, json};
+use wasmtime::component::types::Type;
+use wasmtime::component::{Component, Func, Instance, Linker, Val};
+use wasmtime::{Engine, Store};
+
+/// splitmix64: a fixed seed gives the same arguments on every run (a test
+/// that fails fails again), with no RNG crate in this test crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn one_in(&mut self, n: usize) -> bool {
+        self.below(n) == 0
+    }
+}
+
+const HOSTILE: &[&str] = &[
+    "",
+    "obs1",
+    "10.0.0.1",
+    "198.18.0.0/15",
+    "tcp",
+    "\"quoted\" \\ back",
+    "line\nbreak\ttab\r\u{8}\u{c}",
+    "\u{0}\u{1}\u{1f}\u{7f}",
+    "ünïcödé — 端口 😀",
+    "{\"json\": [1, 2]}",
+    "a-very-long-name-a-very-long-name-a-very-long-name-a-very-long-name",
+    "2001:db8::1",
+    "portplan:spec-id",
+];
+
+struct Guest {
+    store: Store<()>,
+    instance: Instance,
+}
+
+impl Guest {
+    fn func(&mut self, name: &str) -> Func {
+        self.instance
+            .get_func(&mut self.store, name)
+            .unwrap_or_else(|| panic!("the component exports {name}"))
+    }
+
+    fn call(&mut self, name: &str, args: &[Val]) -> Val {
+        let func = self.func(name);
+        let mut results = [Val::Bool(false)];
+        func.call(&mut self.store, args, &mut results)
+            .unwrap_or_else(|e| panic!("{name} trapped: {e:#}\nargs: {args:?}"));
+        let [result] = results;
+        result
+    }
+
+    fn params(&mut self, name: &str) -> Vec<(String, Type)> {
+        let func = self.func(name);
+        let ty = func.ty(&self.store);
+        ty.params().map(|(n, t)| (n.to_string(), t)).collect()
+    }
+}
+
+fn component() -> Guest {
+    let engine = Engine::default();
+    let component = Component::from_file(&engine, built_plugin("portplan-component.wasm"))
+        .expect("the component compiles");
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &component)
+        .expect("it needs no imports");
+    Guest { store, instance }
+}
+
+/// A value as the contract's JSON (the Extism plugin's input and output).
+fn to_json(value: &Val) -> Value {
+    match value {
+        Val::Bool(b) => json!(b),
+        Val::U16(n) => json!(n),
+        Val::U32(n) => json!(n),
+        Val::U64(n) => json!(n),
+        Val::String(s) => json!(s),
+        Val::List(items) => Value::Array(items.iter().map(to_json).collect()),
+        Val::Record(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(name, v)| (name.clone(), to_json(v)))
+                .collect(),
+        ),
+        Val::Enum(case) | Val::Variant(case, None) => json!(case),
+        Val::Variant(case, Some(payload)) => json!({ case: to_json(payload) }),
+        Val::Option(None) => Value::Null,
+        Val::Option(Some(v)) => to_json(v),
+        other => panic!("the WIT has no {other:?}"),
+    }
+}
+
+/// A random value of `ty`, shallow where it nests.
+fn random(ty: &Type, rng: &mut Rng, depth: usize) -> Val {
+    match ty {
+        Type::Bool => Val::Bool(rng.one_in(2)),
+        Type::U16 => Val::U16([0, 1, 22, 443, 2881, 65535][rng.below(6)]),
+        Type::U32 => Val::U32([0, 1, 7, 65535, u32::MAX][rng.below(5)]),
+        Type::U64 => Val::U64([0, 1, 1 << 40, u64::MAX][rng.below(4)]),
+        Type::String => Val::String(HOSTILE[rng.below(HOSTILE.len())].to_string()),
+        Type::List(list) => {
+            let len = if depth > 3 { 0 } else { rng.below(3) };
+            Val::List(
+                (0..len)
+                    .map(|_| random(&list.ty(), rng, depth + 1))
+                    .collect(),
+            )
+        }
+        Type::Record(record) => Val::Record(
+            record
+                .fields()
+                .map(|f| (f.name.to_string(), random(&f.ty, rng, depth + 1)))
+                .collect(),
+        ),
+        Type::Enum(e) => {
+            let names: Vec<&str> = e.names().collect();
+            Val::Enum(names[rng.below(names.len())].to_string())
+        }
+        Type::Variant(v) => {
+            let cases: Vec<_> = v.cases().collect();
+            let case = &cases[rng.below(cases.len())];
+            let payload = case
+                .ty
+                .as_ref()
+                .map(|t| Box::new(random(t, rng, depth + 1)));
+            Val::Variant(case.name.to_string(), payload)
+        }
+        Type::Option(o) => Val::Option(
+            (depth < 4 && rng.one_in(2)).then(|| Box::new(random(&o.ty(), rng, depth + 1))),
+        ),
+        other => panic!("the WIT has no parameter of {other:?}"),
+    }
+}
+
+/// `value` with a few of its nodes changed at random.
+fn mutate(value: &Val, ty: &Type, rng: &mut Rng) -> Val {
+    if rng.one_in(40) {
+        return random(ty, rng, 2);
+    }
+    match (value, ty) {
+        (Val::String(_), _) if rng.one_in(8) => {
+            Val::String(HOSTILE[rng.below(HOSTILE.len())].to_string())
+        }
+        (Val::List(items), Type::List(list)) => {
+            let element = list.ty();
+            let mut items: Vec<Val> = items.iter().map(|v| mutate(v, &element, rng)).collect();
+            if !items.is_empty() && rng.one_in(10) {
+                let at = rng.below(items.len());
+                items.remove(at);
+            }
+            if !items.is_empty() && rng.one_in(10) {
+                let at = rng.below(items.len());
+                items.push(items[at].clone());
+            }
+            Val::List(items)
+        }
+        (Val::Record(fields), Type::Record(record)) => Val::Record(
+            fields
+                .iter()
+                .zip(record.fields())
+                .map(|((name, v), f)| (name.clone(), mutate(v, &f.ty, rng)))
+                .collect(),
+        ),
+        (Val::Variant(name, Some(payload)), Type::Variant(v)) => {
+            let case = v.cases().find(|c| c.name == name).expect("its case");
+            let ty = case.ty.expect("a payload");
+            Val::Variant(name.clone(), Some(Box::new(mutate(payload, &ty, rng))))
+        }
+        (Val::Option(Some(inner)), Type::Option(o)) if !rng.one_in(20) => {
+            Val::Option(Some(Box::new(mutate(inner, &o.ty(), rng))))
+        }
+        (Val::Option(Some(_)), _) => Val::Option(None),
+        _ => value.clone(),
+    }
+}
+
+/// Real values of the parameter types, from the component's own answers.
+fn seeds(c: &mut Guest) -> BTreeMap<String, Vec<Val>> {
+    let mut seeds: BTreeMap<String, Vec<Val>> = BTreeMap::new();
+    let mut add = |name: &str, value: Val| seeds.entry(name.to_string()).or_default().push(value);
+    let ok = |v: Val| match v {
+        Val::Result(Ok(Some(v))) => Some(*v),
+        _ => None,
+    };
+    for (_, plan_path, _) in corpus_cases().into_iter().step_by(3) {
+        let text = std::fs::read_to_string(plan_path).expect("corpus plan");
+        let Some(plan) = ok(c.call("parse-plan", &[Val::String(text)])) else {
+            continue;
+        };
+        if let Some(report) = ok(c.call("validate-plan", std::slice::from_ref(&plan))) {
+            let args = [report.clone(), Val::Option(None)];
+            if let Some(rules) = ok(c.call("firewall-rules", &args)) {
+                add("rules", rules);
+            }
+            add("report", report);
+        }
+        let source = Val::Variant("outsider".into(), None);
+        let phase = Val::Enum("preinstall".into());
+        if let Some(probe) = ok(c.call("probe-plan", &[plan.clone(), source, phase])) {
+            add("probe-plan", probe);
+        }
+        add("plan", plan);
+    }
+    let captured = |name: &str| {
+        std::fs::read_to_string(repo_root().join("core/tests/captured").join(name))
+            .expect("capture")
+    };
+    for (backend, main, extra) in [
+        ("nftables", captured("nft-debian-drop.json"), String::new()),
+        (
+            "iptables",
+            captured("iptables-save-v4.txt"),
+            captured("iptables-save-v6.txt"),
+        ),
+        (
+            "firewalld",
+            captured("firewalld-1.3-list-all-zones.txt"),
+            captured("firewalld-1.3-permanent-list-all-zones.txt"),
+        ),
+        (
+            "ufw",
+            captured("ufw-0.36-status-verbose.txt"),
+            captured("ufw-0.36-show-added.txt"),
+        ),
+    ] {
+        let output = Val::Record(vec![
+            ("main".into(), Val::String(main)),
+            ("extra".into(), Val::String(extra)),
+            ("zone".into(), Val::Option(None)),
+        ]);
+        if let Some(state) = ok(c.call("read-firewall", &[Val::Enum(backend.into()), output])) {
+            add("state", state);
+        }
+    }
+    seeds
+}
+
+/// The parameter's seeds: by name, and the firewall states for any state.
+fn seed_for<'s>(seeds: &'s BTreeMap<String, Vec<Val>>, param: &str) -> &'s [Val] {
+    let key = match param {
+        "before" | "now" => "state",
+        "table" => "none",
+        other => other,
+    };
+    seeds.get(key).map_or(&[], Vec::as_slice)
+}
+
+fn arguments(
+    params: &[(String, Type)],
+    seeds: &BTreeMap<String, Vec<Val>>,
+    rng: &mut Rng,
+) -> Vec<Val> {
+    params
+        .iter()
+        .map(|(name, ty)| {
+            let real = seed_for(seeds, name);
+            if real.is_empty() || rng.one_in(6) {
+                random(ty, rng, 0)
+            } else {
+                mutate(&real[rng.below(real.len())], ty, rng)
+            }
+        })
+        .collect()
+}
+
+/// The component's answer as the Extism plugin gives it: `Ok(json)` or
+/// `Err(plan-error json)`.
+fn component_answer(result: &Val) -> Result<Value, Value> {
+    match result {
+        Val::Result(Ok(Some(v))) => Ok(to_json(v)),
+        Val::Result(Err(Some(e))) => Err(to_json(e)),
+        Val::Result(_) => panic!("every result carries a value"),
+        other => Ok(to_json(other)),
+    }
+}
+
+fn extism_answer(
+    plugin: &mut ExtismHost,
+    name: &str,
+    params: &[(String, Type)],
+    args: &[Val],
+) -> Result<Value, Value> {
+    let input: Map<String, Value> = params
+        .iter()
+        .zip(args)
+        .map(|((n, _), v)| (n.clone(), to_json(v)))
+        .collect();
+    match plugin.call(name, &Value::Object(input).to_string()) {
+        Ok(text) => Ok(serde_json::from_str(&text).expect("the plugin answers JSON")),
+        Err(message) => Err(serde_json::from_str(&message)
+            .unwrap_or_else(|_| panic!("{name}: the plugin crashed: {message}"))),
+    }
+}
+
+#[test]
+fn every_export_answers_as_the_extism_plugin_on_changed_real_and_random_arguments() {
+    let mut c = component();
+    let mut plugin = ExtismHost::load(&built_plugin("portplan-extism.wasm")).expect("loads");
+    let seeds = seeds(&mut c);
+    for needed in ["plan", "report", "rules", "state", "probe-plan"] {
+        assert!(!seed_for(&seeds, needed).is_empty(), "no seed for {needed}");
+    }
+    let names = wit_functions();
+    let mut rng = Rng(0x5eed);
+    let (mut calls, mut rejected) = (0, 0);
+    for name in &names {
+        let params = c.params(name);
+        let rounds = if params.is_empty() { 2 } else { 120 };
+        for _ in 0..rounds {
+            let args = arguments(&params, &seeds, &mut rng);
+            let got = component_answer(&c.call(name, &args));
+            let want = extism_answer(&mut plugin, name, &params, &args);
+            let rendering = matches!(
+                name.as_str(),
+                "render-report" | "render-truth-table" | "render-plan-error"
+            );
+            match (&got, &want) {
+                // A rendering cannot fail in the WIT: the component renders
+                // the problem in the format asked for, the plugin rejects.
+                (Ok(Value::String(text)), Err(error)) if rendering => {
+                    let json_asked = args.get(1) == Some(&Val::Enum("json".into()));
+                    if json_asked {
+                        let rendered: Value = serde_json::from_str(text).expect("JSON");
+                        assert_eq!(&rendered, error, "{name}({args:?})");
+                    }
+                }
+                _ => assert_eq!(got, want, "{name}({args:?})"),
+            }
+            calls += 1;
+            rejected += usize::from(want.is_err());
+        }
+    }
+    // Both kinds of answer were tried, many times each.
+    assert!(
+        calls > 1500 && rejected > 300 && calls - rejected > 300,
+        "{calls} calls, {rejected} rejected"
+    );
+}
+
+/// The WIT world's functions, in its order.
+fn wit_functions() -> Vec<String> {
+    let mut resolve = wit_parser::Resolve::default();
+    let (package, _) = resolve.push_dir(repo_root().join("wit")).expect("wit/");
+    let world = resolve
+        .select_world(&[package], Some("portplan"))
+        .expect("world");
+    resolve.worlds[world]
+        .exports
+        .values()
+        .filter_map(|item| match item {
+            wit_parser::WorldItem::Function(f) => Some(f.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The largest memory an instance asked for.
+#[derive(Default)]
+struct Peak(usize);
+
+impl wasmtime::ResourceLimiter for Peak {
+    fn memory_growing(
+        &mut self,
+        _: usize,
+        desired: usize,
+        _: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.0 = self.0.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _: usize, _: usize, _: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+}
+
+#[test]
+fn repeated_calls_free_their_arguments_and_results() {
+    // The component owns what the host passes and frees it after lifting;
+    // each result lives until its `cabi_post_`. A leak of either grows the
+    // memory call after call.
+    let engine = Engine::default();
+    let component = Component::from_file(&engine, built_plugin("portplan-component.wasm"))
+        .expect("the component compiles");
+    let mut store = Store::new(&engine, Peak::default());
+    store.limiter(|peak| peak);
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &component)
+        .expect("it needs no imports");
+    let text =
+        std::fs::read_to_string(repo_root().join("examples/plans/ocp-cluster.json")).expect("plan");
+    let mut peak_after = |rounds: usize| {
+        for _ in 0..rounds {
+            let plan = call_in(
+                &mut store,
+                &instance,
+                "parse-plan",
+                &[Val::String(text.clone())],
+            );
+            // Small calls, many: a plan's parameter block (passed by
+            // pointer) leaked would add up too.
+            for _ in 0..50 {
+                call_in(&mut store, &instance, "validate-plan", &[emptied(&plan)]);
+            }
+            let report = call_in(&mut store, &instance, "validate-plan", &[plan]);
+            let table = [report, Val::Enum("table".into())];
+            let rendered = call_in(&mut store, &instance, "render-report", &table);
+            assert!(matches!(rendered, Val::String(t) if t.contains("obs1")));
+        }
+        store.data().0
+    };
+    let settled = peak_after(20);
+    assert_eq!(
+        peak_after(300),
+        settled,
+        "memory grew over 300 rounds after 20"
+    );
+}
+
+/// `value` with every list in its top record emptied: a plan of no hosts,
+/// quick to refuse.
+fn emptied(value: &Val) -> Val {
+    let Val::Record(fields) = value else {
+        return value.clone();
+    };
+    let empty = |v: &Val| match v {
+        Val::List(_) => Val::List(Vec::new()),
+        other => other.clone(),
+    };
+    Val::Record(fields.iter().map(|(n, v)| (n.clone(), empty(v))).collect())
+}
+
+/// The ok value of export `name`'s answer, or the answer.
+fn call_in<T>(store: &mut Store<T>, instance: &Instance, name: &str, args: &[Val]) -> Val {
+    let func = instance.get_func(&mut *store, name).expect("export");
+    let mut results = [Val::Bool(false)];
+    func.call(&mut *store, args, &mut results).expect("no trap");
+    let [result] = results;
+    match result {
+        Val::Result(Ok(Some(v))) => *v,
+        other => other,
+    }
+}

@@ -1,0 +1,665 @@
+//! The canonical ABI of the world's exports, walked from a table of its
+//! types (`build.rs` writes it from `wit/`): arguments in the component's
+//! memory are written as the contract's JSON for core's strict parser, and
+//! core's JSON answer is laid out in memory as the WIT result.
+//!
+//! Why not wit-bindgen's `generate!`: it writes every export's lifting and
+//! lowering out inline, type by type (a plan lifted in four exports, a
+//! firewall state lowered in two and lifted in three), ~90 KB of the
+//! component. Here one walker serves every type and every export.
+//!
+//! What it relies on, as the canonical ABI promises: the host lays every
+//! argument out as the table says (valid UTF-8, in-range tags), in buffers
+//! it took from `cabi_realloc`, which the component then owns; the host
+//! reads the result before it calls the export's `cabi_post_`.
+
+#![allow(unsafe_code)]
+
+use std::alloc::{Layout, alloc_zeroed, dealloc, realloc};
+use std::cell::RefCell;
+
+use portplan_core::Encode;
+use portplan_core::shell::{JsonOut as Out, compact_json};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+include!(concat!(env!("OUT_DIR"), "/abi_table.rs"));
+
+/// A WIT type as laid out on wasm32.
+pub struct Ty {
+    kind: Kind,
+    size: usize,
+    align: usize,
+    /// How many flat values it is passed as.
+    flat: usize,
+}
+
+enum Kind {
+    Bool,
+    U16,
+    U32,
+    U64,
+    String,
+    List(&'static Ty),
+    /// The payload's offset after the tag.
+    Option(&'static Ty, usize),
+    Result(Option<&'static Ty>, Option<&'static Ty>, usize),
+    Record(&'static [Field]),
+    Enum(&'static [&'static str]),
+    Variant(&'static [Case], usize),
+}
+
+struct Field {
+    name: &'static str,
+    ty: &'static Ty,
+    offset: usize,
+}
+
+struct Case {
+    name: &'static str,
+    ty: Option<&'static Ty>,
+}
+
+/// A parameter of an export, at `offset` when the parameters come in
+/// memory.
+pub struct Param {
+    ty: &'static Ty,
+    offset: usize,
+}
+
+/// One export of the world.
+pub struct Function {
+    pub name: &'static str,
+    pub params: &'static [Param],
+    /// The parameters come as one pointer to them in memory (more than 16
+    /// flat values), not as flat values.
+    indirect: bool,
+    size: usize,
+    align: usize,
+    result: &'static Ty,
+}
+
+/// An argument, lifted: a string as itself, anything else as its JSON.
+pub enum Arg {
+    Text(String),
+    Json(String),
+}
+
+impl Arg {
+    /// The text of a `string` parameter, or the JSON of any other.
+    pub fn text(&self) -> &str {
+        match self {
+            Arg::Text(text) | Arg::Json(text) => text,
+        }
+    }
+}
+
+/// What core answered: a `string` result itself, the JSON of any other
+/// result, or the JSON of a `result`'s ok or error value.
+pub enum Answer {
+    Text(String),
+    Json(String),
+    Ok(String),
+    Err(String),
+}
+
+thread_local! {
+    /// What the last result took from the heap, freed by `cabi_post_`.
+    static RESULT: RefCell<Vec<(*mut u8, Layout)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs export `index` on its flat arguments (each widened to `i64`) and
+/// returns where its result is.
+pub fn call(index: usize, flat: &[i64], run: fn(&str, &[Arg]) -> Answer) -> *mut u8 {
+    // A host that skipped the last `cabi_post_` has read that result.
+    post();
+    let function = &FUNCTIONS[index];
+    // SAFETY: the host passed the arguments as the table lays them out.
+    let args = unsafe { lift_params(function, flat) };
+    let answer = run(function.name, &args);
+    drop(args);
+    let mut owned = Vec::new();
+    // SAFETY: `at` is a fresh zeroed block of the result's size and align,
+    // freed by `post`.
+    let at = unsafe {
+        let (size, align) = (function.result.size, function.result.align);
+        let at = zeroed(size, align);
+        owned.push((at, Layout::from_size_align_unchecked(size, align)));
+        lower_answer(function.result, answer, at, &mut owned);
+        at
+    };
+    RESULT.with(|r| *r.borrow_mut() = owned);
+    at
+}
+
+/// Frees the last result (the exports' `cabi_post_`).
+pub fn post() {
+    for (ptr, layout) in RESULT.with(|r| std::mem::take(&mut *r.borrow_mut())) {
+        // SAFETY: each was allocated with this layout and is freed once.
+        unsafe { dealloc(ptr, layout) };
+    }
+}
+
+/// `cabi_realloc`: the host's allocations in the component's memory, as
+/// wit-bindgen's runtime makes them (nothing is allocated for size 0).
+///
+/// # Safety
+/// As `realloc` and `alloc`: `old` from this function with `old_size` and
+/// `align`, `align` a power of two.
+#[unsafe(export_name = "cabi_realloc")]
+pub unsafe extern "C" fn cabi_realloc(
+    old: *mut u8,
+    old_size: usize,
+    align: usize,
+    new_size: usize,
+) -> *mut u8 {
+    if new_size == 0 {
+        return align as *mut u8;
+    }
+    // SAFETY: as the function's contract says.
+    let ptr = unsafe {
+        if old_size == 0 {
+            alloc_zeroed(Layout::from_size_align_unchecked(new_size, align))
+        } else {
+            realloc(
+                old,
+                Layout::from_size_align_unchecked(old_size, align),
+                new_size,
+            )
+        }
+    };
+    if ptr.is_null() {
+        std::process::abort();
+    }
+    ptr
+}
+
+unsafe fn lift_params(function: &Function, flat: &[i64]) -> Vec<Arg> {
+    let mut args = Vec::with_capacity(function.params.len());
+    if function.indirect {
+        let base = flat[0] as usize as *mut u8;
+        for param in function.params {
+            // SAFETY: the host wrote the parameters at `base`.
+            unsafe { args.push(lift_owned(param.ty, base.add(param.offset))) };
+        }
+        // SAFETY: the host took the block from `cabi_realloc` with this layout.
+        unsafe { free(base, function.size, function.align) };
+    } else {
+        let mut flat = flat.iter().copied();
+        for param in function.params {
+            // SAFETY: a zeroed block for one parameter, filled from its flat values.
+            unsafe {
+                let at = zeroed(param.ty.size, param.ty.align);
+                store_flat(param.ty, &mut flat, at);
+                args.push(lift_owned(param.ty, at));
+                free(at, param.ty.size, param.ty.align);
+            }
+        }
+    }
+    args
+}
+
+/// The argument at `at`, then the buffers inside it freed (the component
+/// owns what the host passed).
+unsafe fn lift_owned(ty: &'static Ty, at: *mut u8) -> Arg {
+    // SAFETY: the caller's.
+    unsafe {
+        let arg = match ty.kind {
+            Kind::String => Arg::Text(str_at(at).to_string()),
+            _ => Arg::Json(compact_json(&At { ty, at })),
+        };
+        release(ty, at);
+        arg
+    }
+}
+
+/// A value in memory, written as JSON by core's writer.
+struct At {
+    ty: &'static Ty,
+    at: *const u8,
+}
+
+impl Encode for At {
+    fn encode(&self, out: &mut Out) {
+        let p = self.at;
+        // SAFETY: `At`s are made only over values laid out as `ty` says.
+        unsafe {
+            match self.ty.kind {
+                Kind::Bool => (read::<u8>(p) != 0).encode(out),
+                Kind::U16 => read::<u16>(p).encode(out),
+                Kind::U32 => read::<u32>(p).encode(out),
+                Kind::U64 => read::<u64>(p).encode(out),
+                Kind::String => out.string(str_at(p)),
+                Kind::List(element) => list_at(element, p).encode(out),
+                Kind::Option(inner, payload) => match read::<u8>(p) {
+                    0 => None::<u8>.encode(out),
+                    _ => At::new(inner, p.add(payload)).encode(out),
+                },
+                Kind::Record(fields) => {
+                    out.begin_object();
+                    for field in fields {
+                        out.key(field.name);
+                        At::new(field.ty, p.add(field.offset)).encode(out);
+                    }
+                    out.end_object();
+                }
+                Kind::Enum(cases) => out.string(cases[usize::from(read::<u8>(p))]),
+                Kind::Variant(cases, payload) => match &cases[usize::from(read::<u8>(p))] {
+                    Case { name, ty: None } => out.string(name),
+                    Case { name, ty: Some(ty) } => out.variant(name, &At::new(ty, p.add(payload))),
+                },
+                Kind::Result(..) => unreachable!("no parameter is a result"),
+            }
+        }
+    }
+}
+
+impl At {
+    fn new(ty: &'static Ty, at: *const u8) -> Self {
+        At { ty, at }
+    }
+}
+
+/// A list's elements in memory.
+unsafe fn list_at(element: &'static Ty, p: *const u8) -> Vec<At> {
+    // SAFETY: the caller's.
+    let (ptr, len) = unsafe { (read::<u32>(p) as usize as *const u8, read::<u32>(p.add(4))) };
+    (0..len as usize)
+        .map(|i| At::new(element, ptr.wrapping_add(i * element.size)))
+        .collect()
+}
+
+unsafe fn str_at<'a>(p: *const u8) -> &'a str {
+    // SAFETY: the caller's; the host passes strings as valid UTF-8.
+    unsafe {
+        let (ptr, len) = (read::<u32>(p) as usize as *const u8, read::<u32>(p.add(4)));
+        if len == 0 {
+            // Whatever the pointer: a slice is never made from a null one.
+            return "";
+        }
+        let bytes = std::slice::from_raw_parts(ptr, len as usize);
+        std::str::from_utf8(bytes).expect("the canonical ABI passes UTF-8")
+    }
+}
+
+/// Frees the buffers inside the value at `p` (not `p` itself).
+unsafe fn release(ty: &Ty, p: *mut u8) {
+    // SAFETY: the caller's; each buffer is the host's, freed once.
+    unsafe {
+        match ty.kind {
+            Kind::String => {
+                free(
+                    read::<u32>(p) as usize as *mut u8,
+                    read::<u32>(p.add(4)) as usize,
+                    1,
+                );
+            }
+            Kind::List(element) => {
+                let (ptr, len) = (
+                    read::<u32>(p) as usize as *mut u8,
+                    read::<u32>(p.add(4)) as usize,
+                );
+                for i in 0..len {
+                    release(element, ptr.add(i * element.size));
+                }
+                free(ptr, len * element.size, element.align);
+            }
+            Kind::Option(inner, payload) if read::<u8>(p) != 0 => release(inner, p.add(payload)),
+            Kind::Record(fields) => {
+                for field in fields {
+                    release(field.ty, p.add(field.offset));
+                }
+            }
+            Kind::Variant(cases, payload) => {
+                if let Some(ty) = cases[usize::from(read::<u8>(p))].ty {
+                    release(ty, p.add(payload));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Lays flat values out at `p` as the value they flatten (a tag, then its
+/// case's values; the slots joined with other cases' are skipped).
+unsafe fn store_flat(ty: &Ty, flat: &mut impl Iterator<Item = i64>, p: *mut u8) {
+    // SAFETY: the caller's: `p` has room for `ty`.
+    unsafe {
+        match ty.kind {
+            Kind::Bool | Kind::Enum(_) => write(p, pull(flat) as u8),
+            Kind::U16 => write(p, pull(flat) as u16),
+            Kind::U32 => write(p, pull(flat) as u32),
+            Kind::U64 => write(p, pull(flat) as u64),
+            Kind::String | Kind::List(_) => {
+                write(p, pull(flat) as u32);
+                write(p.add(4), pull(flat) as u32);
+            }
+            Kind::Record(fields) => {
+                for field in fields {
+                    store_flat(field.ty, flat, p.add(field.offset));
+                }
+            }
+            Kind::Option(inner, payload) => {
+                let tag = pull(flat) as u8;
+                write(p, tag);
+                let cases = [None, Some(inner)];
+                store_case(ty, cases[usize::from(tag.min(1))], flat, p.add(payload));
+            }
+            Kind::Variant(cases, payload) => {
+                let tag = pull(flat) as u8;
+                write(p, tag);
+                store_case(ty, cases[usize::from(tag)].ty, flat, p.add(payload));
+            }
+            Kind::Result(..) => unreachable!("no parameter is a result"),
+        }
+    }
+}
+
+fn pull(flat: &mut impl Iterator<Item = i64>) -> i64 {
+    flat.next()
+        .expect("as many flat values as the signature has")
+}
+
+/// A case's payload from the flat values after its tag, and the rest of the
+/// variant's slots skipped.
+unsafe fn store_case(
+    variant: &Ty,
+    case: Option<&Ty>,
+    flat: &mut impl Iterator<Item = i64>,
+    p: *mut u8,
+) {
+    let used = case.map_or(0, |ty| {
+        // SAFETY: the caller's.
+        unsafe { store_flat(ty, flat, p) };
+        ty.flat
+    });
+    for _ in used + 1..variant.flat {
+        flat.next();
+    }
+}
+
+unsafe fn lower_answer(ty: &'static Ty, answer: Answer, at: *mut u8, owned: &mut Owned) {
+    // SAFETY: the caller's: `at` is a zeroed block for `ty`.
+    unsafe {
+        match (&ty.kind, answer) {
+            (Kind::String, Answer::Text(text)) => store_string(text.into_bytes(), at, owned),
+            (Kind::Result(ok, err, payload), answer) => {
+                let (tag, case, json) = match answer {
+                    Answer::Ok(json) => (0, ok, json),
+                    Answer::Err(json) => (1, err, json),
+                    _ => unreachable!("a result's answer is ok or an error"),
+                };
+                write(at, tag as u8);
+                if let Some(case) = case {
+                    lower_json(case, &json, at.add(*payload), owned);
+                }
+            }
+            (_, Answer::Json(json)) => lower_json(ty, &json, at, owned),
+            _ => unreachable!("the answer matches the result's type"),
+        }
+    }
+}
+
+/// A `string` at `p`: its bytes handed over, not copied.
+unsafe fn store_string(bytes: Vec<u8>, p: *mut u8, owned: &mut Owned) {
+    let len = bytes.len();
+    let ptr = Box::into_raw(bytes.into_boxed_slice()).cast::<u8>();
+    if len > 0 {
+        owned.push((
+            ptr,
+            Layout::array::<u8>(len).expect("a string's length fits"),
+        ));
+    }
+    // SAFETY: the caller's.
+    unsafe {
+        write(p, ptr as usize as u32);
+        write(p.add(4), len as u32);
+    }
+}
+
+/// Lays core's JSON answer out in memory at `at` as `ty`, reading it once
+/// with serde_json's parser (the one core reads with).
+unsafe fn lower_json(ty: &'static Ty, json: &str, at: *mut u8, owned: &mut Owned) {
+    let mut reader = serde_json::Deserializer::from_str(json);
+    Place { ty, at, owned }
+        .deserialize(&mut reader)
+        .and_then(|()| reader.end())
+        .expect("core answers JSON of the WIT's types");
+}
+
+type Owned = Vec<(*mut u8, Layout)>;
+
+/// Where a value of `ty` goes: a zeroed block at `at` (an absent or `null`
+/// option is its zeroes). What it takes from the heap is noted in `owned`.
+struct Place<'o> {
+    ty: &'static Ty,
+    at: *mut u8,
+    owned: &'o mut Owned,
+}
+
+impl<'de> DeserializeSeed<'de> for Place<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, reader: D) -> Result<(), D::Error> {
+        match self.ty.kind {
+            Kind::Option(..) => reader.deserialize_option(self),
+            _ => reader.deserialize_any(self),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Place<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a value of the WIT type")
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<(), E> {
+        // SAFETY: `at` has room for the type (`Place`'s invariant).
+        unsafe { write(self.at, u8::from(value)) };
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<(), E> {
+        // SAFETY: as above.
+        unsafe {
+            match self.ty.kind {
+                Kind::U16 => write(self.at, value as u16),
+                Kind::U32 => write(self.at, value as u32),
+                _ => write(self.at, value),
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
+        // SAFETY: as above.
+        unsafe {
+            match self.ty.kind {
+                Kind::String => store_string(text.as_bytes().to_vec(), self.at, self.owned),
+                Kind::Enum(cases) => write(self.at, position(cases.iter().copied(), text)?),
+                Kind::Variant(cases, _) => {
+                    write(self.at, position(cases.iter().map(|c| c.name), text)?)
+                }
+                _ => return Err(E::custom("a string where the WIT has none")),
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, reader: D) -> Result<(), D::Error> {
+        let Kind::Option(inner, payload) = self.ty.kind else {
+            return Err(de::Error::custom("an option where the WIT has none"));
+        };
+        // SAFETY: as above; the payload is inside the option's block.
+        unsafe { write(self.at, 1u8) };
+        let at = self.at.wrapping_add(payload);
+        Place {
+            ty: inner,
+            at,
+            owned: self.owned,
+        }
+        .deserialize(reader)
+    }
+
+    /// A list's elements into one buffer, grown as they come.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        let Kind::List(element) = self.ty.kind else {
+            return Err(de::Error::custom("a list where the WIT has none"));
+        };
+        let mut buffer = Buffer::new(element);
+        loop {
+            let at = buffer.next_slot();
+            let owned = &mut *self.owned;
+            if items
+                .next_element_seed(Place {
+                    ty: element,
+                    at,
+                    owned,
+                })?
+                .is_none()
+            {
+                break;
+            }
+            buffer.len += 1;
+        }
+        // SAFETY: as above.
+        unsafe { buffer.store(self.at, self.owned) };
+        Ok(())
+    }
+
+    /// A record's fields by name, or a variant's case with its payload.
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<(), A::Error> {
+        while let Some(key) = members.next_key::<String>()? {
+            let (ty, offset) = match self.ty.kind {
+                Kind::Record(fields) => match fields.iter().find(|f| f.name == key) {
+                    Some(field) => (field.ty, field.offset),
+                    None => return Err(de::Error::custom("a field the WIT lacks")),
+                },
+                Kind::Variant(cases, payload) => {
+                    let tag = position(cases.iter().map(|c| c.name), &key)?;
+                    // SAFETY: as above.
+                    unsafe { write(self.at, tag) };
+                    match cases[usize::from(tag)].ty {
+                        Some(ty) => (ty, payload),
+                        None => return Err(de::Error::custom("a payload the case lacks")),
+                    }
+                }
+                _ => return Err(de::Error::custom("an object where the WIT has none")),
+            };
+            let at = self.at.wrapping_add(offset);
+            members.next_value_seed(Place {
+                ty,
+                at,
+                owned: &mut *self.owned,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// A list's elements as they are laid out, zeroed before each is read.
+struct Buffer {
+    element: &'static Ty,
+    ptr: *mut u8,
+    capacity: usize,
+    len: usize,
+}
+
+impl Buffer {
+    fn new(element: &'static Ty) -> Self {
+        Buffer {
+            element,
+            ptr: element.align as *mut u8,
+            capacity: 0,
+            len: 0,
+        }
+    }
+
+    fn layout(&self, capacity: usize) -> Layout {
+        // SAFETY: the table's aligns are powers of two; a list's bytes fit
+        // in memory (the answer that holds it did).
+        unsafe {
+            Layout::from_size_align_unchecked(capacity * self.element.size, self.element.align)
+        }
+    }
+
+    /// The zeroed place of the next element, the buffer grown to hold it.
+    fn next_slot(&mut self) -> *mut u8 {
+        let size = self.element.size;
+        if self.len == self.capacity {
+            let grown = (self.capacity * 2).max(4);
+            // SAFETY: `ptr` holds `capacity` elements of this layout.
+            let ptr = unsafe {
+                if self.capacity == 0 {
+                    alloc_zeroed(self.layout(grown))
+                } else {
+                    realloc(self.ptr, self.layout(self.capacity), grown * size)
+                }
+            };
+            if ptr.is_null() {
+                std::process::abort();
+            }
+            (self.ptr, self.capacity) = (ptr, grown);
+        }
+        // SAFETY: element `len` is inside the buffer.
+        unsafe {
+            let at = self.ptr.add(self.len * size);
+            at.write_bytes(0, size);
+            at
+        }
+    }
+
+    /// The list (pointer, length) at `p`; its buffer noted in `owned`.
+    unsafe fn store(self, p: *mut u8, owned: &mut Owned) {
+        if self.capacity > 0 {
+            owned.push((self.ptr, self.layout(self.capacity)));
+        }
+        // SAFETY: the caller's.
+        unsafe {
+            write(p, self.ptr as usize as u32);
+            write(p.add(4), self.len as u32);
+        }
+    }
+}
+
+/// The tag of the case named `name`.
+fn position<'n, E: de::Error>(names: impl Iterator<Item = &'n str>, name: &str) -> Result<u8, E> {
+    let found = names.enumerate().find(|(_, n)| *n == name);
+    found
+        .map(|(i, _)| i as u8)
+        .ok_or_else(|| E::custom("a case the WIT lacks"))
+}
+
+/// A zeroed block of `size` (non-zero: every type here has a size) bytes.
+unsafe fn zeroed(size: usize, align: usize) -> *mut u8 {
+    // SAFETY: `align` is a power of two from the table, `size` non-zero.
+    let ptr = unsafe { alloc_zeroed(Layout::from_size_align_unchecked(size, align)) };
+    if ptr.is_null() {
+        std::process::abort();
+    }
+    ptr
+}
+
+/// Frees a buffer of `size` bytes (none when 0: `cabi_realloc` allocates
+/// nothing then).
+unsafe fn free(ptr: *mut u8, size: usize, align: usize) {
+    if size != 0 {
+        // SAFETY: the caller's.
+        unsafe { dealloc(ptr, Layout::from_size_align_unchecked(size, align)) };
+    }
+}
+
+unsafe fn read<T: Copy>(p: *const u8) -> T {
+    // SAFETY: the caller's.
+    unsafe { p.cast::<T>().read_unaligned() }
+}
+
+unsafe fn write<T>(p: *mut u8, value: T) {
+    // SAFETY: the caller's.
+    unsafe { p.cast::<T>().write_unaligned(value) }
+}
