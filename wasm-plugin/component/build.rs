@@ -52,10 +52,11 @@ fn main() {
         let offsets = sizes.field_offsets(params.iter().copied());
         let block = sizes.record(params.iter().copied());
         let mut listed = String::new();
-        for (offset, ty) in &offsets {
+        for (param, (offset, ty)) in function.params.iter().zip(&offsets) {
             write!(
                 listed,
-                "Param {{ ty: &{}, offset: {} }}, ",
+                "Param {{ name: {:?}, ty: &{}, offset: {} }}, ",
+                param.name,
                 table.name(ty),
                 offset.size_wasm32()
             )

@@ -62,6 +62,7 @@ struct Case {
 /// A parameter of an export, at `offset` when the parameters come in
 /// memory.
 pub struct Param {
+    name: &'static str,
     ty: &'static Ty,
     offset: usize,
 }
@@ -78,29 +79,11 @@ pub struct Function {
     result: &'static Ty,
 }
 
-/// An argument, lifted: a string as itself, anything else as its JSON.
-pub enum Arg {
-    Text(String),
-    Json(String),
-}
+/// An export's arguments, each by its WIT name as its JSON.
+pub type Args = Vec<(&'static str, String)>;
 
-impl Arg {
-    /// The text of a `string` parameter, or the JSON of any other.
-    pub fn text(&self) -> &str {
-        match self {
-            Arg::Text(text) | Arg::Json(text) => text,
-        }
-    }
-}
-
-/// What core answered: a `string` result itself, the JSON of any other
-/// result, or the JSON of a `result`'s ok or error value.
-pub enum Answer {
-    Text(String),
-    Json(String),
-    Ok(String),
-    Err(String),
-}
+/// What core answered for an export, or the problems of its input.
+pub type Answer = Result<portplan_calls::Answer, portplan_core::PlanError>;
 
 thread_local! {
     /// What the last result took from the heap, freed by `cabi_post_`.
@@ -109,14 +92,13 @@ thread_local! {
 
 /// Runs export `index` on its flat arguments (each widened to `i64`) and
 /// returns where its result is.
-pub fn call(index: usize, flat: &[i64], run: fn(&str, &[Arg]) -> Answer) -> *mut u8 {
+pub fn call(index: usize, flat: &[i64], run: fn(&str, Args) -> Answer) -> *mut u8 {
     // A host that skipped the last `cabi_post_` has read that result.
     post();
     let function = &FUNCTIONS[index];
     // SAFETY: the host passed the arguments as the table lays them out.
     let args = unsafe { lift_params(function, flat) };
-    let answer = run(function.name, &args);
-    drop(args);
+    let answer = run(function.name, args);
     let mut owned = Vec::new();
     // SAFETY: `at` is a fresh zeroed block of the result's size and align,
     // freed by `post`.
@@ -173,13 +155,13 @@ pub unsafe extern "C" fn cabi_realloc(
     ptr
 }
 
-unsafe fn lift_params(function: &Function, flat: &[i64]) -> Vec<Arg> {
+unsafe fn lift_params(function: &Function, flat: &[i64]) -> Args {
     let mut args = Vec::with_capacity(function.params.len());
     if function.indirect {
         let base = flat[0] as usize as *mut u8;
         for param in function.params {
             // SAFETY: the host wrote the parameters at `base`.
-            unsafe { args.push(lift_owned(param.ty, base.add(param.offset))) };
+            unsafe { args.push((param.name, lift_owned(param.ty, base.add(param.offset)))) };
         }
         // SAFETY: the host took the block from `cabi_realloc` with this layout.
         unsafe { free(base, function.size, function.align) };
@@ -190,7 +172,7 @@ unsafe fn lift_params(function: &Function, flat: &[i64]) -> Vec<Arg> {
             unsafe {
                 let at = zeroed(param.ty.size, param.ty.align);
                 store_flat(param.ty, &mut flat, at);
-                args.push(lift_owned(param.ty, at));
+                args.push((param.name, lift_owned(param.ty, at)));
                 free(at, param.ty.size, param.ty.align);
             }
         }
@@ -198,18 +180,13 @@ unsafe fn lift_params(function: &Function, flat: &[i64]) -> Vec<Arg> {
     args
 }
 
-/// The argument at `at`, then the buffers inside it freed (the component
-/// owns what the host passed).
-unsafe fn lift_owned(ty: &'static Ty, at: *mut u8) -> Arg {
+/// The argument at `at` as JSON, then the buffers inside it freed (the
+/// component owns what the host passed).
+unsafe fn lift_owned(ty: &'static Ty, at: *mut u8) -> String {
+    let json = compact_json(&At { ty, at });
     // SAFETY: the caller's.
-    unsafe {
-        let arg = match ty.kind {
-            Kind::String => Arg::Text(str_at(at).to_string()),
-            _ => Arg::Json(compact_json(&At { ty, at })),
-        };
-        release(ty, at);
-        arg
-    }
+    unsafe { release(ty, at) };
+    json
 }
 
 /// A value in memory, written as JSON by core's writer.
@@ -378,23 +355,20 @@ unsafe fn store_case(
 }
 
 unsafe fn lower_answer(ty: &'static Ty, answer: Answer, at: *mut u8, owned: &mut Owned) {
+    use portplan_calls::Answer::{Json, Text};
     // SAFETY: the caller's: `at` is a zeroed block for `ty`.
     unsafe {
         match (&ty.kind, answer) {
-            (Kind::String, Answer::Text(text)) => store_string(text.into_bytes(), at, owned),
-            (Kind::Result(ok, err, payload), answer) => {
-                let (tag, case, json) = match answer {
-                    Answer::Ok(json) => (0, ok, json),
-                    Answer::Err(json) => (1, err, json),
-                    _ => unreachable!("a result's answer is ok or an error"),
-                };
-                write(at, tag as u8);
-                if let Some(case) = case {
-                    lower_json(case, &json, at.add(*payload), owned);
-                }
+            (Kind::Result(Some(ok), _, payload), Ok(Json(json))) => {
+                lower_json(ok, &json, at.add(*payload), owned);
             }
-            (_, Answer::Json(json)) => lower_json(ty, &json, at, owned),
-            _ => unreachable!("the answer matches the result's type"),
+            (Kind::Result(_, Some(err), payload), Err(error)) => {
+                write(at, 1u8);
+                lower_json(err, &compact_json(&error), at.add(*payload), owned);
+            }
+            (Kind::String, Ok(Text(text))) => store_string(text.into_bytes(), at, owned),
+            (_, Ok(Json(json))) => lower_json(ty, &json, at, owned),
+            _ => unreachable!("core answers as the WIT's result type"),
         }
     }
 }
