@@ -394,9 +394,10 @@ unsafe fn store_string(bytes: Vec<u8>, p: *mut u8, owned: &mut Owned) {
 /// with serde_json's parser (the one core reads with).
 unsafe fn lower_json(ty: &'static Ty, json: &str, at: *mut u8, owned: &mut Owned) {
     let mut reader = serde_json::Deserializer::from_str(json);
-    Place { ty, at, owned }
-        .deserialize(&mut reader)
+    // `.ok()`: the error's text would bring serde_json's error formatting.
+    (Place { ty, at, owned }.deserialize(&mut reader))
         .and_then(|()| reader.end())
+        .ok()
         .expect("core answers JSON of the WIT's types");
 }
 
@@ -444,6 +445,16 @@ impl<'de> Visitor<'de> for Place<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Core writes no signed or fractional numbers; serde's default would
+    /// format the number into its error (and bring float formatting).
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Err(E::custom("a signed number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Err(E::custom("a fractional number"))
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
