@@ -164,7 +164,15 @@ impl Table<'_> {
     fn kind(&mut self, id: TypeId) -> String {
         let def = &self.resolve.types[id];
         match &def.kind {
-            TypeDefKind::List(element) => format!("Kind::List(&{})", self.name(element)),
+            TypeDefKind::List(element) => {
+                // abi.rs reads each element into a scratch of 32 `u64`s.
+                let (size, align) = (self.sizes.size(element), self.sizes.align(element));
+                assert!(
+                    size.size_wasm32() <= 256 && align.align_wasm32() <= 8,
+                    "a list element fits the scratch"
+                );
+                format!("Kind::List(&{})", self.name(element))
+            }
             TypeDefKind::Option(inner) => {
                 let payload = self.payload([Some(inner)]);
                 format!("Kind::Option(&{}, {payload})", self.name(inner))

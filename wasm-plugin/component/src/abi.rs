@@ -15,12 +15,13 @@
 
 #![allow(unsafe_code)]
 
-use std::alloc::{Layout, alloc_zeroed, dealloc, realloc};
+use std::alloc::{Layout, alloc, alloc_zeroed, dealloc, realloc};
 use std::cell::RefCell;
 
 use portplan_core::Encode;
 use portplan_core::shell::{JsonOut as Out, compact_json};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::process::abort;
 
 include!(concat!(env!("OUT_DIR"), "/abi_table.rs"));
 
@@ -122,11 +123,12 @@ pub fn post() {
 }
 
 /// `cabi_realloc`: the host's allocations in the component's memory, as
-/// wit-bindgen's runtime makes them (nothing is allocated for size 0).
+/// wit-bindgen's runtime makes them (nothing is allocated for size 0; a
+/// size or align no `Layout` admits traps).
 ///
 /// # Safety
 /// As `realloc` and `alloc`: `old` from this function with `old_size` and
-/// `align`, `align` a power of two.
+/// `align`.
 #[unsafe(export_name = "cabi_realloc")]
 pub unsafe extern "C" fn cabi_realloc(
     old: *mut u8,
@@ -134,23 +136,24 @@ pub unsafe extern "C" fn cabi_realloc(
     align: usize,
     new_size: usize,
 ) -> *mut u8 {
+    let layout = |size| Layout::from_size_align(size, align).unwrap_or_else(|_| abort());
     if new_size == 0 {
+        if old_size != 0 {
+            // SAFETY: `old` came from here with this layout.
+            unsafe { dealloc(old, layout(old_size)) };
+        }
         return align as *mut u8;
     }
-    // SAFETY: as the function's contract says.
+    // SAFETY: as the function's contract says; the layouts are checked.
     let ptr = unsafe {
         if old_size == 0 {
-            alloc_zeroed(Layout::from_size_align_unchecked(new_size, align))
+            alloc(layout(new_size))
         } else {
-            realloc(
-                old,
-                Layout::from_size_align_unchecked(old_size, align),
-                new_size,
-            )
+            realloc(old, layout(old_size), new_size)
         }
     };
     if ptr.is_null() {
-        std::process::abort();
+        abort();
     }
     ptr
 }
@@ -209,7 +212,8 @@ impl Encode for At {
                 Kind::List(element) => list_at(element, p).encode(out),
                 Kind::Option(inner, payload) => match read::<u8>(p) {
                     0 => None::<u8>.encode(out),
-                    _ => At::new(inner, p.add(payload)).encode(out),
+                    1 => At::new(inner, p.add(payload)).encode(out),
+                    _ => abort(),
                 },
                 Kind::Record(fields) => {
                     out.begin_object();
@@ -302,7 +306,9 @@ unsafe fn store_flat(ty: &Ty, flat: &mut impl Iterator<Item = i64>, p: *mut u8) 
     // SAFETY: the caller's: `p` has room for `ty`.
     unsafe {
         match ty.kind {
-            Kind::Bool | Kind::Enum(_) => write(p, pull(flat) as u8),
+            // Any value but 0 is true, as the canonical ABI lifts a bool.
+            Kind::Bool => write(p, u8::from(pull(flat) != 0)),
+            Kind::Enum(cases) => write(p, tag(pull(flat), cases.len())),
             Kind::U16 => write(p, pull(flat) as u16),
             Kind::U32 => write(p, pull(flat) as u32),
             Kind::U64 => write(p, pull(flat) as u64),
@@ -316,19 +322,27 @@ unsafe fn store_flat(ty: &Ty, flat: &mut impl Iterator<Item = i64>, p: *mut u8) 
                 }
             }
             Kind::Option(inner, payload) => {
-                let tag = pull(flat) as u8;
+                let tag = tag(pull(flat), 2);
                 write(p, tag);
                 let cases = [None, Some(inner)];
-                store_case(ty, cases[usize::from(tag.min(1))], flat, p.add(payload));
+                store_case(ty, cases[usize::from(tag)], flat, p.add(payload));
             }
             Kind::Variant(cases, payload) => {
-                let tag = pull(flat) as u8;
+                let tag = tag(pull(flat), cases.len());
                 write(p, tag);
                 store_case(ty, cases[usize::from(tag)].ty, flat, p.add(payload));
             }
             Kind::Result(..) => unreachable!("no parameter is a result"),
         }
     }
+}
+
+/// A case's tag among `cases`; one out of range traps, as the canonical
+/// ABI's lifting does.
+fn tag(value: i64, cases: usize) -> u8 {
+    (u8::try_from(value).ok())
+        .filter(|tag| usize::from(*tag) < cases)
+        .unwrap_or_else(|| abort())
 }
 
 fn pull(flat: &mut impl Iterator<Item = i64>) -> i64 {
@@ -394,11 +408,11 @@ unsafe fn store_string(bytes: Vec<u8>, p: *mut u8, owned: &mut Owned) {
 /// with serde_json's parser (the one core reads with).
 unsafe fn lower_json(ty: &'static Ty, json: &str, at: *mut u8, owned: &mut Owned) {
     let mut reader = serde_json::Deserializer::from_str(json);
-    // `.ok()`: the error's text would bring serde_json's error formatting.
-    (Place { ty, at, owned }.deserialize(&mut reader))
-        .and_then(|()| reader.end())
-        .ok()
-        .expect("core answers JSON of the WIT's types");
+    // Not `expect`: the error's text would link serde_json's formatting.
+    let read = (Place { ty, at, owned }.deserialize(&mut reader)).and_then(|()| reader.end());
+    if read.is_err() {
+        panic!("core answers JSON of the WIT's types");
+    }
 }
 
 type Owned = Vec<(*mut u8, Layout)>;
@@ -430,6 +444,9 @@ impl<'de> Visitor<'de> for Place<'_> {
     }
 
     fn visit_bool<E: de::Error>(self, value: bool) -> Result<(), E> {
+        let Kind::Bool = self.ty.kind else {
+            return Err(E::custom("a bool where the WIT has none"));
+        };
         // SAFETY: `at` has room for the type (`Place`'s invariant).
         unsafe { write(self.at, u8::from(value)) };
         Ok(())
@@ -441,7 +458,8 @@ impl<'de> Visitor<'de> for Place<'_> {
             match self.ty.kind {
                 Kind::U16 => write(self.at, value as u16),
                 Kind::U32 => write(self.at, value as u32),
-                _ => write(self.at, value),
+                Kind::U64 => write(self.at, value),
+                _ => return Err(E::custom("a number where the WIT has none")),
             }
         }
         Ok(())
@@ -491,14 +509,17 @@ impl<'de> Visitor<'de> for Place<'_> {
         .deserialize(reader)
     }
 
-    /// A list's elements into one buffer, grown as they come.
+    /// A list's elements into one buffer, grown as they come: each is read
+    /// into a zeroed scratch element first, so an empty list allocates
+    /// nothing.
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
         let Kind::List(element) = self.ty.kind else {
             return Err(de::Error::custom("a list where the WIT has none"));
         };
         let mut buffer = Buffer::new(element);
         loop {
-            let at = buffer.next_slot();
+            let mut scratch = [0u64; SCRATCH];
+            let at = scratch.as_mut_ptr().cast::<u8>();
             let owned = &mut *self.owned;
             if items
                 .next_element_seed(Place {
@@ -510,7 +531,7 @@ impl<'de> Visitor<'de> for Place<'_> {
             {
                 break;
             }
-            buffer.len += 1;
+            buffer.push(at);
         }
         // SAFETY: as above.
         unsafe { buffer.store(self.at, self.owned) };
@@ -547,7 +568,12 @@ impl<'de> Visitor<'de> for Place<'_> {
     }
 }
 
-/// A list's elements as they are laid out, zeroed before each is read.
+/// The scratch element a list's next element is read into, in `u64`s
+/// (their alignment covers every type's; `build.rs` holds every list
+/// element to this size).
+const SCRATCH: usize = 32;
+
+/// A list's elements as they are laid out.
 struct Buffer {
     element: &'static Ty,
     ptr: *mut u8,
@@ -573,30 +599,29 @@ impl Buffer {
         }
     }
 
-    /// The zeroed place of the next element, the buffer grown to hold it.
-    fn next_slot(&mut self) -> *mut u8 {
+    /// Appends the element at `element` (its bytes: whatever it points to
+    /// stays where it is).
+    fn push(&mut self, element: *const u8) {
         let size = self.element.size;
         if self.len == self.capacity {
             let grown = (self.capacity * 2).max(4);
             // SAFETY: `ptr` holds `capacity` elements of this layout.
             let ptr = unsafe {
                 if self.capacity == 0 {
-                    alloc_zeroed(self.layout(grown))
+                    alloc(self.layout(grown))
                 } else {
                     realloc(self.ptr, self.layout(self.capacity), grown * size)
                 }
             };
             if ptr.is_null() {
-                std::process::abort();
+                abort();
             }
             (self.ptr, self.capacity) = (ptr, grown);
         }
-        // SAFETY: element `len` is inside the buffer.
-        unsafe {
-            let at = self.ptr.add(self.len * size);
-            at.write_bytes(0, size);
-            at
-        }
+        // SAFETY: element `len` is inside the buffer; `element` is a whole
+        // element elsewhere.
+        unsafe { std::ptr::copy_nonoverlapping(element, self.ptr.add(self.len * size), size) };
+        self.len += 1;
     }
 
     /// The list (pointer, length) at `p`; its buffer noted in `owned`.
@@ -625,7 +650,7 @@ unsafe fn zeroed(size: usize, align: usize) -> *mut u8 {
     // SAFETY: `align` is a power of two from the table, `size` non-zero.
     let ptr = unsafe { alloc_zeroed(Layout::from_size_align_unchecked(size, align)) };
     if ptr.is_null() {
-        std::process::abort();
+        abort();
     }
     ptr
 }
