@@ -5,7 +5,6 @@ a plugin per concern (plans, firewalls, reachability) would ship.
     cargo run -p portplan-wasm-build
     python3 wasm-plugin/bench/floor.py [dist/wasm/portplan-extism.wasm]
     python3 wasm-plugin/bench/floor.py --logic
-    python3 wasm-plugin/bench/floor.py --component
 
 For each group below: binaryen's `wasm-metadce` keeps the group's exports
 (and `memory`) as the only roots, then `wasm-opt -Oz` shrinks what is left,
@@ -23,12 +22,6 @@ No JSON is read or written at the boundary and no Extism is linked; what
 core does inside stays (the catalog's parse, `parse-plan`'s decoding, the
 JSON rendering of `render-report` and `render-plan-error`). It is the size
 no rewrite of the records' decoding and encoding alone can go below.
-
-`--component` cuts the component's core module (the one
-`portplan-wasm-build` wraps, shrunk as it ships) the same way: each group
-keeps its WIT functions' canonical-ABI exports, their `cabi_post_`
-functions and `cabi_realloc`. What it prints is the module alone; the
-component around it adds its type section (~2.7 KB for every function).
 """
 
 import json
@@ -174,11 +167,10 @@ def graph(exports: list[str], imports: tuple[str, list[str]]) -> list[dict]:
 
 
 def weigh(plugin: str, exports: list[str], work: str,
-          imports: tuple[str, list[str]] = ("extism:host/env", IMPORTS),
-          roots: list[str] | None = None) -> int:
+          imports: tuple[str, list[str]] = ("extism:host/env", IMPORTS)) -> int:
     graph_file = os.path.join(work, "graph.json")
     with open(graph_file, "w") as out:
-        json.dump(graph(roots if roots is not None else exports, imports), out)
+        json.dump(graph(exports, imports), out)
     kept = os.path.join(work, "kept.wasm")
     shrunk = os.path.join(work, "shrunk.wasm")
     subprocess.run([os.path.join(BIN, "wasm-metadce"), *FEATURES, plugin, "-f", graph_file,
@@ -198,43 +190,9 @@ def logic() -> int:
     return 0
 
 
-# The component's core module as `portplan-wasm-build` leaves it, shrunk.
-COMPONENT_MODULE = os.path.join(ROOT, "target", "wasm32-unknown-unknown", "wasm",
-                                "portplan_component.opt.wasm")
-
-# What every component export needs besides its own functions: the host's
-# allocations in the component's memory.
-COMPONENT_SHARED = ["cabi_realloc"]
-
-
-def component(module: str) -> int:
-    if not os.path.isfile(module):
-        print(__doc__, file=sys.stderr)
-        return 2
-    print(f"{os.path.getsize(module):>8}  {module}")
-    exported = module_exports(module)
-    with tempfile.TemporaryDirectory() as work:
-        for name, exports in GROUPS:
-            roots = [r for e in exports for r in (e, f"cabi_post_{e}")]
-            # Exports with nothing to free have no `cabi_post_`.
-            roots = [r for r in roots if r in exported] + COMPONENT_SHARED
-            print(f"{weigh(module, exports, work, ('', []), roots):>8}  {name}")
-    return 0
-
-
-def module_exports(module: str) -> set[str]:
-    """The names `module` exports (its export section, read with wasm-dis)."""
-    text = subprocess.run([os.path.join(BIN, "wasm-dis"), *FEATURES, module],
-                          capture_output=True, text=True, check=True).stdout
-    return {line.split('"')[1] for line in text.splitlines()
-            if line.lstrip().startswith("(export ")}
-
-
 def main(argv: list[str]) -> int:
     if argv == ["--logic"]:
         return logic()
-    if argv[:1] == ["--component"]:
-        return component(argv[1] if len(argv) > 1 else COMPONENT_MODULE)
     plugin = argv[0] if argv else os.path.join(ROOT, "dist", "wasm", "portplan-extism.wasm")
     if not os.path.isfile(plugin) or not os.path.isfile(os.path.join(BIN, "wasm-metadce")):
         print(__doc__, file=sys.stderr)

@@ -68,9 +68,7 @@ fn main() {
         }
         writeln!(
             functions,
-            "    Function {{ name: {:?}, params: &[{listed}], indirect: {}, size: {}, align: {}, \
-             result: &{} }},",
-            function.name,
+            "    Function {{ params: &[{listed}], indirect: {}, size: {}, align: {}, result: &{} }},",
             signature.indirect_params,
             block.size.size_wasm32(),
             block.align.align_wasm32(),
@@ -86,10 +84,11 @@ fn main() {
         writeln!(
             exports,
             "        #[unsafe(export_name = {name:?})]\n        \
-             extern \"C\" fn e{index}({args}) -> *mut u8 {{ $call({index}, &[{flat}]) }}\n        \
+             extern \"C\" fn e{index}({args}) -> *mut u8 {{ $call({index}, &[{flat}], $calls::{rust}) }}\n        \
              #[unsafe(export_name = \"cabi_post_{name}\")]\n        \
              extern \"C\" fn p{index}(_: *mut u8) {{ $post() }}",
             name = function.name,
+            rust = function.name.replace('-', "_"),
             args = args.join(", "),
             flat = flat.join(", "),
         )
@@ -103,8 +102,9 @@ fn main() {
     writeln!(
         out,
         "\n/// Each export under its WIT name, and its `cabi_post_`: flat arguments\n\
-         /// widened to `i64`, handed to `$call` with the export's index.\n\
-         macro_rules! exports {{\n    ($call:path, $post:path) => {{\n{exports}    }};\n}}"
+         /// widened to `i64`, handed to `$call` with the export's index and\n\
+         /// its function in the crate `$calls` (its WIT name in snake case).\n\
+         macro_rules! exports {{\n    ($call:path, $post:path, $calls:ident) => {{\n{exports}    }};\n}}"
     )
     .expect("a String takes any text");
     let path = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("abi_table.rs");

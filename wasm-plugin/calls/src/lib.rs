@@ -27,8 +27,8 @@ pub enum Answer {
     Text(String),
 }
 
-/// Defines each WIT function as a `pub fn` of its input, and [`call`], which
-/// runs one by its WIT name.
+/// Defines each WIT function as a `pub fn` of its input, named as the WIT
+/// names it in snake case (the component's exports call them so).
 macro_rules! functions {
     ($($name:literal $rust:ident($input:ident: $ty:ty) $how:ident $body:expr;)*) => {
         $(
@@ -37,20 +37,6 @@ macro_rules! functions {
                 $how(input, |$input: $ty| $body)
             }
         )*
-
-        /// Runs the WIT function `name` on `input`, the JSON object of its
-        /// parameters. `Err` is a rejected input (or core's refusal), every
-        /// problem named.
-        ///
-        /// # Panics
-        /// If the WIT has no function `name`: the component calls it only
-        /// with its own exports' names.
-        pub fn call(name: &str, input: &str) -> Result<Answer, PlanError> {
-            match name {
-                $($name => $rust(input),)*
-                other => panic!("the WIT has no function `{other}`"),
-            }
-        }
     };
 }
 

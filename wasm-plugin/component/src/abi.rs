@@ -70,7 +70,6 @@ pub struct Param {
 
 /// One export of the world.
 pub struct Function {
-    pub name: &'static str,
     pub params: &'static [Param],
     /// The parameters come as one pointer to them in memory (more than 16
     /// flat values), not as flat values.
@@ -93,13 +92,13 @@ thread_local! {
 
 /// Runs export `index` on its flat arguments (each widened to `i64`) and
 /// returns where its result is.
-pub fn call(index: usize, flat: &[i64], run: fn(&str, Args) -> Answer) -> *mut u8 {
+pub fn call(index: usize, flat: &[i64], run: impl FnOnce(Args) -> Answer) -> *mut u8 {
     // A host that skipped the last `cabi_post_` has read that result.
     post();
     let function = &FUNCTIONS[index];
     // SAFETY: the host passed the arguments as the table lays them out.
     let args = unsafe { lift_params(function, flat) };
-    let answer = run(function.name, args);
+    let answer = run(args);
     let mut owned = Vec::new();
     // SAFETY: `at` is a fresh zeroed block of the result's size and align,
     // freed by `post`.

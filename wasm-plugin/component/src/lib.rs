@@ -21,11 +21,11 @@ use portplan_calls::Answer::Text;
 use portplan_core::ReportFormat;
 use portplan_core::shell::{compact_json, parse_json};
 
-/// Runs the export `name` on its arguments: typed values of the WIT, so
-/// only what core's parser checks beyond the types can be refused (a
-/// `port-range` of 0, a reversed one), each problem with its path, as in
-/// the Extism plugin.
-fn run(name: &str, args: Args) -> Answer {
+/// Runs `function` (one of portplan-calls') on an export's arguments:
+/// typed values of the WIT, so only what core's parser checks beyond the
+/// types can be refused (a `port-range` of 0, a reversed one), each problem
+/// with its path, as in the Extism plugin.
+fn run(function: Function, args: Args) -> Answer {
     let mut input = String::from("{");
     for (i, (param, json)) in args.iter().enumerate() {
         if i > 0 {
@@ -36,7 +36,7 @@ fn run(name: &str, args: Args) -> Answer {
         input.push_str(json);
     }
     input.push('}');
-    portplan_calls::call(name, &input).or_else(|error| match args.as_slice() {
+    function(&input).or_else(|error| match args.as_slice() {
         // The renderings (`render-report`, `render-truth-table`,
         // `render-plan-error`) answer a `string`, which cannot fail: the
         // problems of their input are what they render, in the format asked
@@ -49,14 +49,18 @@ fn run(name: &str, args: Args) -> Answer {
     })
 }
 
-fn call(index: usize, flat: &[i64]) -> *mut u8 {
-    abi::call(index, flat, run)
+/// A WIT function of portplan-calls'.
+type Function = fn(&str) -> Answer;
+
+fn call(index: usize, flat: &[i64], function: Function) -> *mut u8 {
+    abi::call(index, flat, |args| run(function, args))
 }
 
 /// The exports under their WIT names (`export_name` functions: the one
-/// place this crate needs `unsafe` outside `abi`).
+/// place this crate needs `unsafe` outside `abi`). Each calls its own
+/// function, so a build that keeps some exports keeps only their code.
 #[allow(unsafe_code)]
 mod exports {
     use super::{abi::post, call};
-    exports!(call, post);
+    exports!(call, post, portplan_calls);
 }
