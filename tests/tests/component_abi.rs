@@ -233,10 +233,11 @@ impl Both {
             // A rendering cannot fail in the WIT: the component renders the
             // problem in the format asked for, the plugin rejects.
             (Ok(Value::String(text)), Err(error)) if rendering => {
-                if args.get(1) == Some(&Val::Enum("json".into())) {
-                    let rendered: Value = serde_json::from_str(text).expect("JSON");
-                    assert_eq!(&rendered, error, "{name}({args:?})");
-                }
+                let error: portplan_core::PlanError =
+                    serde_json::from_value(error.clone()).expect("a plan-error");
+                let format = serde_json::from_value(to_json(&args[1])).expect("a format");
+                let rendered = portplan_core::render_plan_error(&error, format);
+                assert_eq!(text, &rendered, "{name}({args:?})");
             }
             _ => assert_eq!(got, want, "{name}({args:?})"),
         }

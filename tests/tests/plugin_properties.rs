@@ -889,9 +889,8 @@ fn component_render_truth_table_answers_as_core() {
     );
 }
 
-// Core values as the component's typed WIT values, field by field (the
-// host-side twin of the component's own `Lower`): a field the WIT gains
-// fails to compile here until it is listed.
+// Core values as the component's typed WIT values, field by field: a field
+// the WIT gains fails to compile here until it is listed.
 
 /// A core value as the WIT value of the same type.
 trait ToWit<W> {

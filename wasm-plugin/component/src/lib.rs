@@ -57,8 +57,8 @@ fn call(index: usize, flat: &[i64], function: Function) -> *mut u8 {
 }
 
 /// The exports under their WIT names (`export_name` functions: the one
-/// place this crate needs `unsafe` outside `abi`). Each calls its own
-/// function, so a build that keeps some exports keeps only their code.
+/// place this crate needs `unsafe` outside `abi`), each passing its
+/// portplan-calls function as a pointer: one copy of `call` and `run`.
 #[allow(unsafe_code)]
 mod exports {
     use super::{abi::post, call};
