@@ -16,6 +16,26 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The functions the WIT world `portplan` exports, in its order, read from
+/// `wit/`.
+pub fn wit_functions() -> Vec<String> {
+    let mut resolve = wit_parser::Resolve::default();
+    let (package, _) = resolve
+        .push_dir(repo_root().join("wit"))
+        .expect("wit/ parses");
+    let world = resolve
+        .select_world(&[package], Some("portplan"))
+        .expect("world portplan");
+    resolve.worlds[world]
+        .exports
+        .values()
+        .filter_map(|item| match item {
+            wit_parser::WorldItem::Function(f) => Some(f.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The golden corpus directory.
 pub fn corpus_dir() -> PathBuf {
     repo_root().join("tests/corpus")

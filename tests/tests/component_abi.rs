@@ -14,11 +14,11 @@
 
 use std::collections::BTreeMap;
 
-use portplan_tests::{built_plugin, corpus_cases, extism_plugin::ExtismHost, repo_root};
+use portplan_tests::{corpus_cases, extism_plugin::ExtismHost, repo_root, wit_functions};
 use serde_json::{Map, Value, json};
+use wasmtime::Store;
 use wasmtime::component::types::Type;
-use wasmtime::component::{Component, Func, Instance, Linker, Val};
-use wasmtime::{Engine, Store};
+use wasmtime::component::{Func, Instance, Linker, Val};
 
 /// splitmix64: a fixed seed gives the same arguments on every run (a test
 /// that fails fails again), with no RNG crate in this test crate.
@@ -58,12 +58,25 @@ const HOSTILE: &[&str] = &[
     "portplan:spec-id",
 ];
 
-struct Guest {
-    store: Store<()>,
+/// An instance of the built component, driven through dynamic values; its
+/// store holds `T`.
+struct Guest<T: 'static = ()> {
+    store: Store<T>,
     instance: Instance,
 }
 
-impl Guest {
+impl<T> Guest<T> {
+    /// A fresh instance, the component compiled once per test process
+    /// (`built_component`).
+    fn new(data: T) -> Self {
+        let host = portplan_tests::built_component();
+        let mut store = Store::new(&host.engine, data);
+        let instance = Linker::new(&host.engine)
+            .instantiate(&mut store, &host.component)
+            .expect("it needs no imports");
+        Guest { store, instance }
+    }
+
     fn func(&mut self, name: &str) -> Func {
         self.instance
             .get_func(&mut self.store, name)
@@ -84,17 +97,6 @@ impl Guest {
         let ty = func.ty(&self.store);
         ty.params().map(|(n, t)| (n.to_string(), t)).collect()
     }
-}
-
-fn component() -> Guest {
-    let engine = Engine::default();
-    let component = Component::from_file(&engine, built_plugin("portplan-component.wasm"))
-        .expect("the component compiles");
-    let mut store = Store::new(&engine, ());
-    let instance = Linker::new(&engine)
-        .instantiate(&mut store, &component)
-        .expect("it needs no imports");
-    Guest { store, instance }
 }
 
 /// A value as the contract's JSON (the Extism plugin's input and output).
@@ -213,8 +215,8 @@ struct Both {
 impl Both {
     fn new() -> Self {
         Both {
-            component: component(),
-            extism: ExtismHost::load(&built_plugin("portplan-extism.wasm")).expect("loads"),
+            component: Guest::new(()),
+            extism: portplan_tests::built_extism(),
         }
     }
 
@@ -394,23 +396,6 @@ fn every_export_answers_as_the_extism_plugin_on_changed_real_and_random_argument
     );
 }
 
-/// The WIT world's functions, in its order.
-fn wit_functions() -> Vec<String> {
-    let mut resolve = wit_parser::Resolve::default();
-    let (package, _) = resolve.push_dir(repo_root().join("wit")).expect("wit/");
-    let world = resolve
-        .select_world(&[package], Some("portplan"))
-        .expect("world");
-    resolve.worlds[world]
-        .exports
-        .values()
-        .filter_map(|item| match item {
-            wit_parser::WorldItem::Function(f) => Some(f.name.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The largest memory an instance asked for.
 #[derive(Default)]
 struct Peak(usize);
@@ -436,14 +421,8 @@ fn repeated_calls_free_their_arguments_and_results() {
     // The component owns what the host passes and frees it after lifting;
     // each result lives until its `cabi_post_`. A leak of either grows the
     // memory call after call.
-    let engine = Engine::default();
-    let component = Component::from_file(&engine, built_plugin("portplan-component.wasm"))
-        .expect("the component compiles");
-    let mut store = Store::new(&engine, Peak::default());
-    store.limiter(|peak| peak);
-    let instance = Linker::new(&engine)
-        .instantiate(&mut store, &component)
-        .expect("it needs no imports");
+    let mut guest = Guest::new(Peak::default());
+    guest.store.limiter(|peak| peak);
     let text =
         std::fs::read_to_string(repo_root().join("examples/plans/ocp-cluster.json")).expect("plan");
     let (mut both, mut rng) = (Both::new(), Rng(0x1ea4));
@@ -457,27 +436,21 @@ fn repeated_calls_free_their_arguments_and_results() {
         .collect();
     let mut peak_after = |rounds: usize| {
         for _ in 0..rounds {
-            let plan = call_in(
-                &mut store,
-                &instance,
-                "parse-plan",
-                &[Val::String(text.clone())],
-            );
+            let plan = ok(guest.call("parse-plan", &[Val::String(text.clone())]));
             // Small calls, many: a plan's parameter block (passed by
             // pointer) leaked would add up too.
             for _ in 0..50 {
-                call_in(&mut store, &instance, "validate-plan", &[emptied(&plan)]);
+                guest.call("validate-plan", &[emptied(&plan)]);
             }
-            let report = call_in(&mut store, &instance, "validate-plan", &[plan]);
-            let table = [report, Val::Enum("table".into())];
-            let rendered = call_in(&mut store, &instance, "render-report", &table);
+            let report = ok(guest.call("validate-plan", &[plan]));
+            let rendered = guest.call("render-report", &[report, Val::Enum("table".into())]);
             assert!(matches!(rendered, Val::String(t) if t.contains("obs1")));
             // And every export once, on the same arguments each round.
             for (name, args) in &every {
-                call_in(&mut store, &instance, name, args);
+                guest.call(name, args);
             }
         }
-        store.data().0
+        guest.store.data().0
     };
     let settled = peak_after(20);
     assert_eq!(
@@ -500,14 +473,10 @@ fn emptied(value: &Val) -> Val {
     Val::Record(fields.iter().map(|(n, v)| (n.clone(), empty(v))).collect())
 }
 
-/// The ok value of export `name`'s answer, or the answer.
-fn call_in<T>(store: &mut Store<T>, instance: &Instance, name: &str, args: &[Val]) -> Val {
-    let func = instance.get_func(&mut *store, name).expect("export");
-    let mut results = [Val::Bool(false)];
-    func.call(&mut *store, args, &mut results).expect("no trap");
-    let [result] = results;
-    match result {
-        Val::Result(Ok(Some(v))) => *v,
-        other => other,
+/// A `result`'s ok value.
+fn ok(answer: Val) -> Val {
+    match answer {
+        Val::Result(Ok(Some(value))) => *value,
+        other => panic!("not an ok answer: {other:?}"),
     }
 }

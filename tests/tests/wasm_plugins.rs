@@ -15,21 +15,7 @@ use wasmtime::component::types::ComponentItem;
 
 /// The functions the WIT world exports, read from `wit/portplan.wit`.
 fn wit_functions() -> BTreeSet<String> {
-    let mut resolve = wit_parser::Resolve::default();
-    let path = repo_root().join("wit/portplan.wit");
-    let text = std::fs::read_to_string(&path).expect("wit is readable");
-    resolve.push_str(&path, &text).expect("wit parses");
-    let (_, world) = resolve
-        .worlds
-        .iter()
-        .find(|(_, w)| w.name == "portplan")
-        .expect("world portplan");
-    world
-        .exports
-        .iter()
-        .filter(|(_, item)| matches!(item, wit_parser::WorldItem::Function(_)))
-        .map(|(key, _)| resolve.name_world_key(key))
-        .collect()
+    portplan_tests::wit_functions().into_iter().collect()
 }
 
 fn component() -> ComponentHost {

@@ -87,7 +87,7 @@ pub type Answer = Result<portplan_calls::Answer, portplan_core::PlanError>;
 
 thread_local! {
     /// What the last result took from the heap, freed by `cabi_post_`.
-    static RESULT: RefCell<Vec<(*mut u8, Layout)>> = const { RefCell::new(Vec::new()) };
+    static RESULT: RefCell<Owned> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs export `index` on its flat arguments (each widened to `i64`) and
@@ -244,8 +244,8 @@ impl At {
 /// A list's elements in memory.
 unsafe fn list_at(element: &'static Ty, p: *const u8) -> Vec<At> {
     // SAFETY: the caller's.
-    let (ptr, len) = unsafe { (read::<u32>(p) as usize as *const u8, read::<u32>(p.add(4))) };
-    (0..len as usize)
+    let (ptr, len) = unsafe { buffer_at(p) };
+    (0..len)
         .map(|i| At::new(element, ptr.wrapping_add(i * element.size)))
         .collect()
 }
@@ -253,12 +253,12 @@ unsafe fn list_at(element: &'static Ty, p: *const u8) -> Vec<At> {
 unsafe fn str_at<'a>(p: *const u8) -> &'a str {
     // SAFETY: the caller's; the host passes strings as valid UTF-8.
     unsafe {
-        let (ptr, len) = (read::<u32>(p) as usize as *const u8, read::<u32>(p.add(4)));
+        let (ptr, len) = buffer_at(p);
         if len == 0 {
             // Whatever the pointer: a slice is never made from a null one.
             return "";
         }
-        let bytes = std::slice::from_raw_parts(ptr, len as usize);
+        let bytes = std::slice::from_raw_parts(ptr, len);
         std::str::from_utf8(bytes).expect("the canonical ABI passes UTF-8")
     }
 }
@@ -269,17 +269,11 @@ unsafe fn release(ty: &Ty, p: *mut u8) {
     unsafe {
         match ty.kind {
             Kind::String => {
-                free(
-                    read::<u32>(p) as usize as *mut u8,
-                    read::<u32>(p.add(4)) as usize,
-                    1,
-                );
+                let (ptr, len) = buffer_at(p);
+                free(ptr, len, 1);
             }
             Kind::List(element) => {
-                let (ptr, len) = (
-                    read::<u32>(p) as usize as *mut u8,
-                    read::<u32>(p.add(4)) as usize,
-                );
+                let (ptr, len) = buffer_at(p);
                 for i in 0..len {
                     release(element, ptr.add(i * element.size));
                 }
@@ -399,10 +393,7 @@ unsafe fn store_string(bytes: Vec<u8>, p: *mut u8, owned: &mut Owned) {
         ));
     }
     // SAFETY: the caller's.
-    unsafe {
-        write(p, ptr as usize as u32);
-        write(p.add(4), len as u32);
-    }
+    unsafe { store_buffer(p, ptr, len) };
 }
 
 /// Lays core's JSON answer out in memory at `at` as `ty`, reading it once
@@ -629,10 +620,7 @@ impl Buffer {
             owned.push((self.ptr, self.layout(self.capacity)));
         }
         // SAFETY: the caller's.
-        unsafe {
-            write(p, self.ptr as usize as u32);
-            write(p.add(4), self.len as u32);
-        }
+        unsafe { store_buffer(p, self.ptr, self.len) };
     }
 }
 
@@ -660,6 +648,26 @@ unsafe fn free(ptr: *mut u8, size: usize, align: usize) {
     if size != 0 {
         // SAFETY: the caller's.
         unsafe { dealloc(ptr, Layout::from_size_align_unchecked(size, align)) };
+    }
+}
+
+/// A string's or list's (pointer, length) at `p`.
+unsafe fn buffer_at(p: *const u8) -> (*mut u8, usize) {
+    // SAFETY: the caller's.
+    unsafe {
+        (
+            read::<u32>(p) as usize as *mut u8,
+            read::<u32>(p.add(4)) as usize,
+        )
+    }
+}
+
+/// Writes a string's or list's (pointer, length) at `p`.
+unsafe fn store_buffer(p: *mut u8, ptr: *mut u8, len: usize) {
+    // SAFETY: the caller's.
+    unsafe {
+        write(p, ptr as usize as u32);
+        write(p.add(4), len as u32);
     }
 }
 
