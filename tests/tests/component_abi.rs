@@ -11,6 +11,12 @@
 //! slip in a size, offset, tag, flat slot or escape shows as a different
 //! answer or a trap; buffers freed twice or not at all show as a trap or a
 //! corrupted answer in a later call of the same instance.
+//!
+//! wasmtime's typed calls pass only values the WIT allows, so
+//! [`hostile_host`] calls the core module inside the component directly,
+//! with what they never pass: a tag out of range, a bool of 2, bytes that
+//! are not UTF-8, a layout no allocator serves. Each must trap as the
+//! canonical ABI's lifting does, or be lifted as it lifts it.
 
 use std::collections::BTreeMap;
 
@@ -479,4 +485,254 @@ fn ok(answer: Val) -> Val {
         Val::Result(Ok(Some(value))) => *value,
         other => panic!("not an ok answer: {other:?}"),
     }
+}
+
+/// The component's core module, called as a host that breaks the canonical
+/// ABI would call it: values wasmtime's typed calls never produce (a tag
+/// out of range, a bool of 2, bytes that are not UTF-8, a layout no
+/// allocator can serve). The component must trap on each as the canonical
+/// ABI's lifting does, and never read past what it was given.
+mod hostile_host {
+    use std::sync::OnceLock;
+
+    use wasmtime::{
+        Engine, Instance, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, Trap,
+        Val, ValType,
+    };
+
+    use super::built_plugin;
+
+    /// The engine, and the core module inside the built component (the
+    /// one exporting `cabi_realloc`), compiled once per test process.
+    fn compiled() -> &'static (Engine, Module) {
+        static COMPILED: OnceLock<(Engine, Module)> = OnceLock::new();
+        COMPILED.get_or_init(|| {
+            let engine = Engine::default();
+            let module = core_module(&engine);
+            (engine, module)
+        })
+    }
+
+    fn core_module(engine: &Engine) -> Module {
+        let bytes = std::fs::read(built_plugin()).expect("built component");
+        wasmparser::Parser::new(0)
+            .parse_all(&bytes)
+            .filter_map(|payload| match payload.expect("a valid component") {
+                wasmparser::Payload::ModuleSection {
+                    unchecked_range, ..
+                } => Some(Module::new(engine, &bytes[unchecked_range]).expect("core module")),
+                _ => None,
+            })
+            .find(|module| module.get_export("cabi_realloc").is_some())
+            .expect("the component holds its core module")
+    }
+
+    /// A fresh instance of the core module, its memory capped at 64 MiB.
+    struct Core {
+        store: Store<StoreLimits>,
+        instance: Instance,
+        memory: Memory,
+    }
+
+    impl Core {
+        fn new() -> Self {
+            let (engine, module) = compiled();
+            let limits = StoreLimitsBuilder::new().memory_size(64 << 20).build();
+            let mut store = Store::new(engine, limits);
+            store.limiter(|limits| limits);
+            let instance = Linker::new(engine)
+                .instantiate(&mut store, module)
+                .expect("the core module needs no imports");
+            let memory = instance
+                .get_memory(&mut store, "memory")
+                .expect("it exports its memory");
+            Core {
+                store,
+                instance,
+                memory,
+            }
+        }
+
+        /// `name` called with `args` (i32s, or i64s where its signature
+        /// has them), its one result if any.
+        fn call(&mut self, name: &str, args: &[i64]) -> wasmtime::Result<Option<i64>> {
+            let func = self
+                .instance
+                .get_func(&mut self.store, name)
+                .unwrap_or_else(|| panic!("the core module exports {name}"));
+            let ty = func.ty(&self.store);
+            assert_eq!(ty.params().len(), args.len(), "{name}'s flat parameters");
+            let params: Vec<Val> = ty
+                .params()
+                .zip(args)
+                .map(|(ty, &v)| match ty {
+                    ValType::I32 => Val::I32(v as i32),
+                    ValType::I64 => Val::I64(v),
+                    other => panic!("{name} takes a {other}"),
+                })
+                .collect();
+            let mut results = vec![Val::I32(0); ty.results().len()];
+            func.call(&mut self.store, &params, &mut results)?;
+            Ok(results
+                .first()
+                .map(|r| r.i32().map_or_else(|| r.unwrap_i64(), i64::from)))
+        }
+
+        /// `name`'s answer: a pointer to its return area, released again by
+        /// `cabi_post_`; the byte at the pointer is a `result`'s tag.
+        fn answer(&mut self, name: &str, args: &[i64]) -> u8 {
+            let at = self
+                .call(name, args)
+                .unwrap_or_else(|e| panic!("{name}{args:?} trapped: {e:#}"))
+                .expect("a return pointer");
+            let tag = self.memory.data(&self.store)[at as usize];
+            self.call(&format!("cabi_post_{name}"), &[at])
+                .expect("cabi_post_ answers");
+            tag
+        }
+
+        fn flat_count(&mut self, name: &str) -> usize {
+            let func = self.instance.get_func(&mut self.store, name).expect(name);
+            func.ty(&self.store).params().len()
+        }
+
+        /// `cabi_realloc`'s answer to a call that must not trap.
+        fn realloc(&mut self, old: i64, old_size: i64, align: i64, new_size: i64) -> i64 {
+            let args = [old, old_size, align, new_size];
+            (self.call("cabi_realloc", &args))
+                .unwrap_or_else(|e| panic!("cabi_realloc{args:?} trapped: {e:#}"))
+                .expect("a pointer")
+        }
+
+        /// `bytes` copied into a block of this instance's own allocator.
+        fn bytes(&mut self, bytes: &[u8]) -> i64 {
+            let at = self.realloc(0, 0, 1, bytes.len() as i64);
+            self.memory
+                .write(&mut self.store, at as usize, bytes)
+                .expect("inside memory");
+            at
+        }
+    }
+
+    /// `name`'s call trapped as Rust's `abort` or a panic does in wasm32
+    /// (`unreachable`), not as an out-of-bounds access or any other trap.
+    #[track_caller]
+    fn traps(name: &str, args: &[i64]) {
+        let mut core = Core::new();
+        let error = core
+            .call(name, args)
+            .expect_err(&format!("{name}{args:?} must trap"));
+        assert_eq!(
+            error.downcast_ref::<Trap>(),
+            Some(&Trap::UnreachableCodeReached),
+            "{name}{args:?}: {error:#}"
+        );
+    }
+
+    #[test]
+    fn an_enum_option_or_variant_tag_out_of_range_traps() {
+        // firewall-backend has five cases.
+        let mut core = Core::new();
+        for backend in 0..5 {
+            core.answer("empty-firewall", &[backend]);
+        }
+        for backend in [5, 6, 255, 256, 261, -1] {
+            traps("empty-firewall", &[backend]);
+        }
+        // read-firewall(backend, output { main, extra, zone: option<string> }):
+        // flat backend, main (2), extra (2), zone's tag, zone (2).
+        assert_eq!(Core::new().flat_count("read-firewall"), 8);
+        Core::new().answer("read-firewall", &[0, 0, 0, 0, 0, 1, 0, 0]);
+        for tag in [2, 256, -1] {
+            traps("read-firewall", &[0, 0, 0, 0, 0, tag, 0, 0]);
+        }
+        // plan-firewall(rules, state: firewall-state (four cases), remove-all):
+        // a zeroed payload is each case's emptiest value.
+        let flat = Core::new().flat_count("plan-firewall");
+        for tag in 0..4 {
+            let mut args = vec![0; flat];
+            args[2] = tag;
+            Core::new().answer("plan-firewall", &args);
+        }
+        for tag in [4, 256, -1] {
+            let mut args = vec![0; flat];
+            args[2] = tag;
+            traps("plan-firewall", &args);
+        }
+    }
+
+    /// The whole memory of a fresh instance after `plan-firewall` of no
+    /// rules over an empty ufw state, with `remove_all` as the flat bool.
+    fn after_plan_firewall(remove_all: i64) -> Vec<u8> {
+        let mut core = Core::new();
+        let flat = core.flat_count("plan-firewall");
+        let mut args = vec![0; flat];
+        args[2] = 3; // ufw
+        args[flat - 1] = remove_all;
+        assert_eq!(core.answer("plan-firewall", &args), 0, "an ok answer");
+        core.memory.data(&core.store).to_vec()
+    }
+
+    #[test]
+    fn a_flat_bool_is_true_whatever_its_value_but_zero() {
+        // The canonical ABI lifts any i32 but 0 as true, so these calls are
+        // the same call: a fresh instance must end in the same memory.
+        let truth = after_plan_firewall(1);
+        for value in [2, 255, 256, -1, i64::from(i32::MIN)] {
+            assert!(
+                after_plan_firewall(value) == truth,
+                "remove-all = {value} was not lifted as true"
+            );
+        }
+        // The memory does tell true from false (the argument's JSON was
+        // written there), so the comparison above can fail.
+        assert!(after_plan_firewall(0) != truth);
+    }
+
+    #[test]
+    fn a_string_that_is_not_utf8_traps() {
+        let mut core = Core::new();
+        let name = core.bytes(b"finedatalink-single");
+        assert_eq!(core.answer("get-profile", &[name, 19]), 0);
+        for bad in [&b"\xff"[..], b"fdl\xc3", b"\xed\xa0\x80"] {
+            let mut core = Core::new();
+            let at = core.bytes(bad);
+            let error = core.call("get-profile", &[at, bad.len() as i64]);
+            let error = error.expect_err("not UTF-8 must trap");
+            assert_eq!(
+                error.downcast_ref::<Trap>(),
+                Some(&Trap::UnreachableCodeReached)
+            );
+        }
+    }
+
+    #[test]
+    fn cabi_realloc_traps_on_a_layout_it_cannot_serve_and_frees_on_zero() {
+        // An alignment that is no power of two; a size past isize::MAX once
+        // rounded to its alignment; more than the 64 MiB this store allows.
+        traps("cabi_realloc", &[0, 0, 3, 8]);
+        traps("cabi_realloc", &[0, 0, 0, 8]);
+        traps("cabi_realloc", &[0, 0, 8, i64::from(i32::MAX - 2)]);
+        traps("cabi_realloc", &[0, 0, 1, 1 << 27]);
+        let mut core = Core::new();
+        let first = core.realloc(0, 0, 8, 64);
+        assert_eq!(first % 8, 0, "aligned");
+        // A shrink to nothing frees the block and answers the alignment
+        // (a dangling, aligned pointer), so the next block of that size is
+        // the same one again.
+        assert_eq!(core.realloc(first, 64, 8, 0), 8);
+        let again = core.realloc(0, 0, 8, 64);
+        assert_eq!(again, first, "the freed block is served again");
+        // And growing keeps the bytes.
+        (core.memory.write(&mut core.store, again as usize, b"kept")).expect("inside memory");
+        let grown = core.realloc(again, 64, 8, 1 << 16);
+        assert_eq!(
+            &core.memory.data(&core.store)[grown as usize..][..4],
+            b"kept"
+        );
+    }
+}
+
+fn built_plugin() -> std::path::PathBuf {
+    portplan_tests::built_plugin("portplan-component.wasm")
 }
