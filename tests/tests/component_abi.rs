@@ -282,6 +282,12 @@ fn seeds(both: &mut Both) -> BTreeMap<String, Vec<Val>> {
             }
             add("report", report);
         }
+        // The truth table of nothing served or probed yet: every expected
+        // path, none measured.
+        let nothing = Val::List(Vec::new());
+        if let Ok(table) = both.call("reach-report", &[plan.clone(), nothing.clone(), nothing]) {
+            add("table", table);
+        }
         add("plan", plan);
     }
     let captured = |name: &str| {
@@ -324,7 +330,6 @@ fn seeds(both: &mut Both) -> BTreeMap<String, Vec<Val>> {
 fn seed_for<'s>(seeds: &'s BTreeMap<String, Vec<Val>>, param: &str) -> &'s [Val] {
     let key = match param {
         "before" | "now" => "state",
-        "table" => "none",
         other => other,
     };
     seeds.get(key).map_or(&[], Vec::as_slice)
@@ -384,6 +389,16 @@ fn every_export_answers_as_the_extism_plugin_on_changed_real_and_random_argument
     for needed in ["name", "text", "plan", "report", "rules", "output", "state"] {
         assert!(!seed_for(&seeds, needed).is_empty(), "no seed for {needed}");
     }
+    let rows = |table: &Val| match table {
+        Val::Record(fields) => fields
+            .iter()
+            .any(|(n, v)| n == "rows" && v != &Val::List(vec![])),
+        _ => false,
+    };
+    assert!(
+        seed_for(&seeds, "table").iter().any(rows),
+        "no truth table with rows among the seeds"
+    );
     let mut rng = Rng(0x5eed);
     let (mut calls, mut rejected) = (0, 0);
     for name in wit_functions() {
