@@ -5,6 +5,7 @@ a plugin per concern (plans, firewalls, reachability) would ship.
     cargo run -p portplan-wasm-build
     python3 wasm-plugin/bench/floor.py [dist/wasm/portplan-extism.wasm]
     python3 wasm-plugin/bench/floor.py --logic
+    python3 wasm-plugin/bench/floor.py --build
 
 For each group below: binaryen's `wasm-metadce` keeps the group's exports
 (and `memory`) as the only roots, then `wasm-opt -Oz` shrinks what is left,
@@ -22,10 +23,19 @@ No JSON is read or written at the boundary and no Extism is linked; what
 core does inside stays (the catalog's parse, `parse-plan`'s decoding, the
 JSON rendering of `render-report` and `render-plan-error`). It is the size
 no rewrite of the records' decoding and encoding alone can go below.
+
+`--build` weighs what a plugin per concern would ship, both kinds: for each
+group, a git worktree of HEAD (committed work only) whose WIT world
+(`wit/portplan.wit`) and Extism export list (`wasm-plugin/extism/src/lib.rs`)
+keep only the group's functions, built by `portplan-wasm-build` into
+`target/concerns` (a few minutes the first time, ~1 minute a group after).
+Unlike the cut above, LLVM and wasm-opt see only the group's exports, and
+the component carries only its world's types.
 """
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +68,11 @@ GROUPS = [
     ("plans (the page's functions)", PLANS),
     ("firewalls", FIREWALLS),
     ("reachability", REACH),
+    # What a host driving one job calls: a plan read and validated, then
+    # its firewall's or its probes' functions.
+    ("a firewall host (a plan's rules, then firewalls)",
+     ["parse-plan", "validate-plan", "check-host", "firewall-rules"] + FIREWALLS),
+    ("a probe host (a plan, then reachability)", ["parse-plan", "validate-plan"] + REACH),
     ("every function", PLANS + FIREWALLS + REACH),
 ]
 
@@ -190,9 +205,62 @@ def logic() -> int:
     return 0
 
 
+def keep_only(tree: str, exports: list[str]) -> None:
+    """The worktree's WIT world and Extism export list cut to `exports`."""
+    wit = os.path.join(tree, "wit", "portplan.wit")
+    with open(wit) as f:
+        types, world = f.read().split("world portplan {")
+    kept, docs = [], []
+    for line in world.split("\n"):
+        export = re.match(r"\s*export ([\w-]+):", line)
+        if line.strip().startswith("///"):
+            docs.append(line)
+            continue
+        if not export or export.group(1) in exports:
+            kept += docs + [line]
+        docs = []
+    with open(wit, "w") as f:
+        f.write(types + "world portplan {" + "\n".join(kept))
+    extism = os.path.join(tree, "wasm-plugin", "extism", "src", "lib.rs")
+    with open(extism) as f:
+        lib = f.read()
+    entry = re.compile(r'\n    "([\w-]+)" \w+,')
+    assert len(entry.findall(lib)) == len(PLANS + FIREWALLS + REACH), "the export! list"
+    with open(extism, "w") as f:
+        f.write(entry.sub(lambda m: m.group(0) if m.group(1) in exports else "", lib))
+
+
+def separate_builds() -> int:
+    target = os.path.join(ROOT, "target", "concerns")
+    with tempfile.TemporaryDirectory() as work:
+        tree = os.path.join(work, "tree")
+        subprocess.run(["git", "-C", ROOT, "worktree", "add", "--quiet", "--detach", tree,
+                        "HEAD"], check=True)
+        try:
+            os.symlink(os.path.join(ROOT, "node_modules"), os.path.join(tree, "node_modules"))
+            print(f"{'component':>9} {'Extism':>8}  (HEAD built per group)")
+            for name, exports in GROUPS:
+                subprocess.run(["git", "checkout", "--quiet", "--", "wit",
+                                "wasm-plugin/extism/src/lib.rs"], cwd=tree, check=True)
+                keep_only(tree, exports)
+                subprocess.run(["cargo", "run", "--quiet", "--locked", "-p",
+                                "portplan-wasm-build"], cwd=tree, check=True,
+                               stdout=subprocess.DEVNULL,
+                               env={**os.environ, "CARGO_TARGET_DIR": target})
+                size = [os.path.getsize(os.path.join(tree, "dist", "wasm", f"portplan-{kind}.wasm"))
+                        for kind in ("component", "extism")]
+                print(f"{size[0]:>9} {size[1]:>8}  {name}")
+        finally:
+            subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", tree],
+                           check=True)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if argv == ["--logic"]:
         return logic()
+    if argv == ["--build"]:
+        return separate_builds()
     plugin = argv[0] if argv else os.path.join(ROOT, "dist", "wasm", "portplan-extism.wasm")
     if not os.path.isfile(plugin) or not os.path.isfile(os.path.join(BIN, "wasm-metadce")):
         print(__doc__, file=sys.stderr)
