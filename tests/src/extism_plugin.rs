@@ -29,6 +29,11 @@ impl ExtismHost {
         })
     }
 
+    /// Whether the plugin exports `function`.
+    pub fn exports(&self, function: &str) -> bool {
+        self.plugin.function_exists(function)
+    }
+
     /// Calls `function` with `input`; a plugin error comes back as `Err(message)`.
     pub fn call(&mut self, function: &str, input: &str) -> Result<String, String> {
         self.plugin

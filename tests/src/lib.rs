@@ -19,13 +19,20 @@ pub fn repo_root() -> PathBuf {
 /// The functions the WIT world `portplan` exports, in its order, read from
 /// `wit/`.
 pub fn wit_functions() -> Vec<String> {
+    world_functions("portplan")
+}
+
+/// The WIT world `world`'s functions, in its order: `portplan`'s, or those
+/// of one world it joins (`plans`, `firewalls`, `reach`), built alone into
+/// `dist/wasm/portplan-<world>-{component,extism}.wasm`.
+pub fn world_functions(world: &str) -> Vec<String> {
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve
         .push_dir(repo_root().join("wit"))
         .expect("wit/ parses");
     let world = resolve
-        .select_world(&[package], Some("portplan"))
-        .expect("world portplan");
+        .select_world(&[package], Some(world))
+        .unwrap_or_else(|e| panic!("world {world}: {e:#}"));
     resolve.worlds[world]
         .exports
         .values()

@@ -65,7 +65,7 @@ REACH = ["probe-plan", "reach-report", "render-truth-table"]
 GROUPS = [
     ("validate-plan", ["validate-plan"]),
     ("check-host", ["check-host"]),
-    ("plans (the page's functions)", PLANS),
+    ("plans", PLANS),
     ("firewalls", FIREWALLS),
     ("reachability", REACH),
     # What a host driving one job calls: a plan read and validated, then

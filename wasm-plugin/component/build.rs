@@ -16,6 +16,25 @@ use std::path::PathBuf;
 use wit_parser::abi::{AbiVariant, WasmType};
 use wit_parser::{Int, Resolve, SizeAlign, Type, TypeDefKind, TypeId, WorldItem};
 
+/// The worlds built alone, each behind the crate feature of its name.
+const CONCERNS: [&str; 3] = ["plans", "firewalls", "reach"];
+
+/// The world this build exports: `portplan` (every function) with every
+/// concern's feature on, as by default; one concern's world with only its
+/// feature (`--no-default-features --features plans`).
+fn world_name() -> &'static str {
+    let on: Vec<&'static str> = (CONCERNS.into_iter())
+        .filter(|world| {
+            std::env::var_os(format!("CARGO_FEATURE_{}", world.to_uppercase())).is_some()
+        })
+        .collect();
+    match on.as_slice() {
+        [world] => world,
+        worlds if worlds.len() == CONCERNS.len() => "portplan",
+        worlds => panic!("features {worlds:?}: one of {CONCERNS:?}, or all of them"),
+    }
+}
+
 fn main() {
     // The crate is empty off wasm (lib.rs), and so is what it would include.
     let families = std::env::var("CARGO_CFG_TARGET_FAMILY").unwrap_or_default();
@@ -27,9 +46,24 @@ fn main() {
     println!("cargo:rerun-if-changed={}", wit.display());
     let mut resolve = Resolve::default();
     let (package, _) = resolve.push_dir(&wit).expect("wit/ parses");
+    let functions = |world| {
+        let world = (resolve.select_world(&[package], Some(world)))
+            .unwrap_or_else(|e| panic!("the world `{world}`: {e:#}"));
+        let exports = resolve.worlds[world].exports.values();
+        exports
+            .map(|item| signature(&resolve, item))
+            .collect::<Vec<_>>()
+    };
+    let joined: Vec<String> = CONCERNS.into_iter().flat_map(functions).collect();
+    assert_eq!(
+        joined,
+        functions("portplan"),
+        "wit/: the worlds {CONCERNS:?} together must export exactly `portplan`'s functions, in its order"
+    );
+    let name = world_name();
     let world = resolve
-        .select_world(&[package], Some("portplan"))
-        .expect("the world `portplan`");
+        .select_world(&[package], Some(name))
+        .unwrap_or_else(|e| panic!("the world `{name}`: {e:#}"));
     let mut sizes = SizeAlign::default();
     sizes.fill(&resolve);
     let mut table = Table {
@@ -122,6 +156,41 @@ fn main() {
 /// The `u64`s of the scratch abi.rs reads a list's next element into: every
 /// list element of the WIT must fit (`Table::kind` asserts it).
 const SCRATCH: usize = 32;
+
+/// An export as WIT writes it, its types followed through the worlds' `use`s
+/// to the interface's (each world `use`s a type as an alias of its own).
+fn signature(resolve: &Resolve, item: &WorldItem) -> String {
+    let WorldItem::Function(function) = item else {
+        panic!("the worlds export functions only");
+    };
+    let params: Vec<String> = (function.params.iter())
+        .map(|param| format!("{}: {}", param.name, shape(resolve, &param.ty)))
+        .collect();
+    let result = function.result.as_ref().map(|ty| shape(resolve, ty));
+    let result = result.unwrap_or_else(|| "()".into());
+    format!("{}({}) -> {result}", function.name, params.join(", "))
+}
+
+fn shape(resolve: &Resolve, ty: &Type) -> String {
+    let Type::Id(id) = ty else {
+        return format!("{ty:?}");
+    };
+    let def = &resolve.types[*id];
+    match &def.kind {
+        TypeDefKind::Type(aliased) => shape(resolve, aliased),
+        _ if def.name.is_some() => format!("{}#{}", def.name.as_deref().unwrap_or(""), id.index()),
+        TypeDefKind::List(element) => format!("list<{}>", shape(resolve, element)),
+        TypeDefKind::Option(inner) => format!("option<{}>", shape(resolve, inner)),
+        TypeDefKind::Result(result) => {
+            let side = |ty: &Option<Type>| {
+                ty.as_ref()
+                    .map_or_else(|| "_".into(), |ty| shape(resolve, ty))
+            };
+            format!("result<{}, {}>", side(&result.ok), side(&result.err))
+        }
+        other => panic!("an anonymous {other:?} in a signature"),
+    }
+}
 
 fn wasm_type(ty: WasmType) -> &'static str {
     match ty {

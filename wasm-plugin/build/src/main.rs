@@ -3,8 +3,12 @@
 //! module into a WebAssembly component (wit-component, the library behind
 //! `wasm-tools component new`), and writes
 //!
-//! - `dist/wasm/portplan-component.wasm` (the WIT world, no imports but types)
-//! - `dist/wasm/portplan-extism.wasm` (the Extism plugin)
+//! - `dist/wasm/portplan-component.wasm` (the WIT world `portplan`: every
+//!   function; no imports but types)
+//! - `dist/wasm/portplan-extism.wasm` (the Extism plugin of the same)
+//! - `dist/wasm/portplan-{plans,firewalls,reach}-{component,extism}.wasm`:
+//!   each of the worlds `portplan` includes, alone (the crates' feature of
+//!   its name), for a host that calls one world's functions
 //!
 //! When binaryen's `wasm-opt` is installed (`node_modules/.bin/wasm-opt`, from
 //! the repo's package.json), both modules are shrunk with `-Oz` first (and
@@ -60,40 +64,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// The worlds built: every function, then each world `portplan` includes,
+/// alone; with the prefix of their files' names.
+const WORLDS: [(&str, &str); 4] = [
+    ("portplan", "portplan"),
+    ("plans", "portplan-plans"),
+    ("firewalls", "portplan-firewalls"),
+    ("reach", "portplan-reach"),
+];
+
 fn build() -> Result<Vec<(PathBuf, usize)>, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let root = root
         .canonicalize()
         .map_err(|e| format!("{}: {e}", root.display()))?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "--locked",
-            "--target",
-            TARGET,
-            "--profile",
-            PROFILE,
-        ])
-        .args(["-p", "portplan-component", "-p", "portplan-extism"])
-        .status()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
-    if !status.success() {
-        return Err(format!("cargo build for {TARGET} failed ({status})"));
-    }
     let target_dir =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let built = target_dir.join(TARGET).join(PROFILE);
     let wasm_opt = root.join("node_modules/.bin/wasm-opt");
     let wasm_opt = wasm_opt.is_file().then_some(wasm_opt);
-    let read = |name: &str| match &wasm_opt {
-        Some(wasm_opt) => optimize(wasm_opt, &built.join(name)),
-        None => {
-            let path = built.join(name);
-            std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
-        }
-    };
     println!(
         "{}",
         if wasm_opt.is_some() {
@@ -102,39 +91,79 @@ fn build() -> Result<Vec<(PathBuf, usize)>, String> {
             "wasm-opt -Oz: no (npm ci installs it)"
         }
     );
-
-    let mut module = read("portplan_component.wasm")?;
-    embed_world(&root, &mut module)?;
-    let component = wit_component::ComponentEncoder::default()
-        .module(&module)
-        .and_then(|encoder| encoder.validate(true).encode())
-        .map_err(|e| format!("cannot make the component: {e:#}"))?;
-    let plugin = read("portplan_extism.wasm")?;
-
+    let read = |name: &str| match &wasm_opt {
+        Some(wasm_opt) => optimize(wasm_opt, &built.join(name)),
+        None => {
+            let path = built.join(name);
+            std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+        }
+    };
     let dist = root.join("dist/wasm");
     std::fs::create_dir_all(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
     let mut written = Vec::new();
-    for (name, bytes) in [
-        ("portplan-component.wasm", component),
-        ("portplan-extism.wasm", plugin),
-    ] {
-        let path = dist.join(name);
-        std::fs::write(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        written.push((path, bytes.len()));
+    for (world, prefix) in WORLDS {
+        cargo_build(&root, world)?;
+        let mut module = read("portplan_component.wasm")?;
+        embed_world(&root, world, &mut module)?;
+        let component = wit_component::ComponentEncoder::default()
+            .module(&module)
+            .and_then(|encoder| encoder.validate(true).encode())
+            .map_err(|e| format!("cannot make the component of {world}: {e:#}"))?;
+        let plugin = read("portplan_extism.wasm")?;
+        for (kind, bytes) in [("component", component), ("extism", plugin)] {
+            let path = dist.join(format!("{prefix}-{kind}.wasm"));
+            std::fs::write(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            written.push((path, bytes.len()));
+        }
     }
     Ok(written)
+}
+
+/// Both crates built for `world`: by default for `portplan`, with only the
+/// world's feature for one it includes. (Each build overwrites the last's
+/// files in `target/`; `build` reads them before the next.)
+fn cargo_build(root: &Path, world: &str) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(&cargo);
+    command
+        .current_dir(root)
+        .args([
+            "build",
+            "--locked",
+            "--target",
+            TARGET,
+            "--profile",
+            PROFILE,
+        ])
+        .args(["-p", "portplan-component", "-p", "portplan-extism"]);
+    if world != "portplan" {
+        command.args([
+            "--no-default-features".to_string(),
+            "--features".to_string(),
+            format!("portplan-component/{world},portplan-extism/{world}"),
+        ]);
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "cargo build of {world} for {TARGET} failed ({status})"
+        ));
+    }
+    Ok(())
 }
 
 /// Adds to `module` the WIT world it exports (the `component-type` custom
 /// section wit-component reads): the component crate writes its exports
 /// from a table of the WIT, not with wit-bindgen, which would embed it.
-fn embed_world(root: &Path, module: &mut Vec<u8>) -> Result<(), String> {
+fn embed_world(root: &Path, name: &str, module: &mut Vec<u8>) -> Result<(), String> {
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve
         .push_dir(root.join("wit"))
         .map_err(|e| format!("wit/: {e:#}"))?;
     let world = resolve
-        .select_world(&[package], Some("portplan"))
+        .select_world(&[package], Some(name))
         .map_err(|e| format!("wit/: {e:#}"))?;
     wit_component::embed_component_metadata(
         module,

@@ -38,6 +38,7 @@ enum Kind {
     Bool,
     U16,
     U32,
+    #[allow(dead_code, reason = "a world built alone may pass no u64")]
     U64,
     String,
     List(&'static Ty),

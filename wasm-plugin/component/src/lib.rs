@@ -1,5 +1,6 @@
-//! portplan as a WebAssembly component: the WIT world `portplan`, exported
-//! over portplan-core.
+//! portplan as a WebAssembly component: the WIT world `portplan` (every
+//! function), or with only the feature `plans`, `firewalls` or `reach` that
+//! world alone (build.rs), exported over portplan-core.
 //!
 //! What it is: each export's canonical-ABI arguments lifted into the JSON
 //! object of its parameters, the function run by portplan-calls (as the

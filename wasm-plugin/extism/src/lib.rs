@@ -1,5 +1,7 @@
-//! portplan as an Extism plugin: every function of the WIT world, exported
-//! under the WIT's own name (`validate-plan`, ...).
+//! portplan as an Extism plugin: every function of the WIT world
+//! `portplan`, exported under the WIT's own name (`validate-plan`, ...);
+//! built with only the feature `plans`, `firewalls` or `reach`, the
+//! functions of that world alone.
 //!
 //! Input is a JSON object of the function's WIT parameters by name
 //! (`{"plan": {...}, "host": "h1", "phase": "preinstall", "observation": {...}}`);
@@ -80,6 +82,9 @@ macro_rules! export {
     )*};
 }
 
+// Each WIT world's functions behind the crate feature of its name (all by
+// default: the world `portplan`).
+#[cfg(feature = "plans")]
 export!(
     "catalog" catalog,
     "get-profile" get_profile,
@@ -89,10 +94,18 @@ export!(
     "firewall-rules" firewall_rules,
     "render-report" render_report,
     "render-plan-error" render_plan_error,
+);
+
+#[cfg(feature = "firewalls")]
+export!(
     "read-firewall" read_firewall,
     "plan-firewall" plan_firewall,
     "empty-firewall" empty_firewall,
     "plan-restore" plan_restore,
+);
+
+#[cfg(feature = "reach")]
+export!(
     "probe-plan" probe_plan,
     "reach-report" reach_report,
     "render-truth-table" render_truth_table,
