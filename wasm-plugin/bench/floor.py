@@ -206,12 +206,13 @@ def logic() -> int:
 
 
 def keep_only(tree: str, exports: list[str]) -> None:
-    """The worktree's WIT world and Extism export list cut to `exports`."""
+    """The worktree's WIT worlds and Extism export list cut to `exports`
+    (every world's: build.rs holds `portplan` to the others together)."""
     wit = os.path.join(tree, "wit", "portplan.wit")
     with open(wit) as f:
-        types, world = f.read().split("world portplan {")
+        lines = f.read().split("\n")
     kept, docs = [], []
-    for line in world.split("\n"):
+    for line in lines:
         export = re.match(r"\s*export ([\w-]+):", line)
         if line.strip().startswith("///"):
             docs.append(line)
@@ -220,7 +221,7 @@ def keep_only(tree: str, exports: list[str]) -> None:
             kept += docs + [line]
         docs = []
     with open(wit, "w") as f:
-        f.write(types + "world portplan {" + "\n".join(kept))
+        f.write("\n".join(kept))
     extism = os.path.join(tree, "wasm-plugin", "extism", "src", "lib.rs")
     with open(extism) as f:
         lib = f.read()
