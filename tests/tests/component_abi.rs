@@ -245,8 +245,9 @@ impl Both {
     }
 
     /// Calls export `name` in both, checks they answer alike, and returns
-    /// the component's answer; `Err` when its input was refused.
-    fn call(&mut self, name: &str, args: &[Val]) -> Result<Val, ()> {
+    /// the component's answer; `Err` with the plan-error's JSON when its
+    /// input was refused.
+    fn call(&mut self, name: &str, args: &[Val]) -> Result<Val, Value> {
         let params = self.component.params(name);
         let result = self.component.call(name, args);
         let got = component_answer(&result);
@@ -268,7 +269,7 @@ impl Both {
             _ => assert_eq!(got, want, "{name}({args:?})"),
         }
         match (want, result) {
-            (Err(_), _) => Err(()),
+            (Err(error), _) => Err(error),
             (Ok(_), Val::Result(Ok(Some(value)))) => Ok(*value),
             (Ok(_), value) => Ok(value),
         }
@@ -744,8 +745,11 @@ mod hostile_host {
         }
     }
 
-    /// The whole memory of a fresh instance after `plan-firewall` of no
+    /// The heap of a fresh instance after `plan-firewall` of no
     /// rules over an empty ufw state, with `remove_all` as the flat bool.
+    /// (The heap, from `__heap_base` up, where the argument is laid out and
+    /// written as JSON: the shadow stack below it keeps whatever raw flat
+    /// values a frame spilled, which the ABI leaves to the guest.)
     fn after_plan_firewall(remove_all: i64) -> Vec<u8> {
         let mut core = Core::new();
         let flat = core.flat_count("plan-firewall");
@@ -753,13 +757,17 @@ mod hostile_host {
         args[2] = 3; // ufw
         args[flat - 1] = remove_all;
         assert_eq!(core.answer("plan-firewall", &args), 0, "an ok answer");
-        core.memory.data(&core.store).to_vec()
+        let heap = (core.instance.get_global(&mut core.store, "__heap_base"))
+            .expect("the module exports __heap_base")
+            .get(&mut core.store)
+            .unwrap_i32();
+        core.memory.data(&core.store)[heap as usize..].to_vec()
     }
 
     #[test]
     fn a_flat_bool_is_true_whatever_its_value_but_zero() {
         // The canonical ABI lifts any i32 but 0 as true, so these calls are
-        // the same call: a fresh instance must end in the same memory.
+        // the same call: a fresh instance must end with the same heap.
         let truth = after_plan_firewall(1);
         for value in [2, 255, 256, -1, i64::from(i32::MIN)] {
             assert!(
@@ -767,7 +775,7 @@ mod hostile_host {
                 "remove-all = {value} was not lifted as true"
             );
         }
-        // The memory does tell true from false (the argument's JSON was
+        // The heap does tell true from false (the argument's JSON was
         // written there), so the comparison above can fail.
         assert!(after_plan_firewall(0) != truth);
     }

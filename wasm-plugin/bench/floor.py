@@ -24,13 +24,15 @@ core does inside stays (the catalog's parse, `parse-plan`'s decoding, the
 JSON rendering of `render-report` and `render-plan-error`). It is the size
 no rewrite of the records' decoding and encoding alone can go below.
 
-`--build` weighs what a plugin per concern would ship, both kinds: for each
-group, a git worktree of HEAD (committed work only) whose WIT world
-(`wit/portplan.wit`) and Extism export list (`wasm-plugin/extism/src/lib.rs`)
-keep only the group's functions, built by `portplan-wasm-build` into
-`target/concerns` (a few minutes the first time, ~1 minute a group after).
-Unlike the cut above, LLVM and wasm-opt see only the group's exports, and
-the component carries only its world's types.
+`--build` weighs any group of functions built alone, both kinds: for each
+group, a git worktree of HEAD (committed work only) whose WIT worlds
+(`wit/portplan.wit`, every world's exports) and Extism export list
+(`wasm-plugin/extism/src/lib.rs`) keep only the group's functions, built by
+`portplan-wasm-build -- portplan` into `target/concerns` (a few minutes the
+first time, ~30 s a group after). Unlike the cut above, LLVM and wasm-opt
+see only the group's exports; the component keeps `portplan`'s `use`d
+types, so it is a little larger than the world of the same functions that
+`portplan-wasm-build` ships.
 """
 
 import json
@@ -72,7 +74,8 @@ GROUPS = [
     # its firewall's or its probes' functions.
     ("a firewall host (a plan's rules, then firewalls)",
      ["parse-plan", "validate-plan", "check-host", "firewall-rules"] + FIREWALLS),
-    ("a probe host (a plan, then reachability)", ["parse-plan", "validate-plan"] + REACH),
+    ("a probe host (a plan, then reachability)",
+     ["parse-plan", "validate-plan", "render-plan-error"] + REACH),
     ("every function", PLANS + FIREWALLS + REACH),
 ]
 
@@ -245,7 +248,7 @@ def separate_builds() -> int:
                                 "wasm-plugin/extism/src/lib.rs"], cwd=tree, check=True)
                 keep_only(tree, exports)
                 subprocess.run(["cargo", "run", "--quiet", "--locked", "-p",
-                                "portplan-wasm-build"], cwd=tree, check=True,
+                                "portplan-wasm-build", "--", "portplan"], cwd=tree, check=True,
                                stdout=subprocess.DEVNULL,
                                env={**os.environ, "CARGO_TARGET_DIR": target})
                 size = [os.path.getsize(os.path.join(tree, "dist", "wasm", f"portplan-{kind}.wasm"))

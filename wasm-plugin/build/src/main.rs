@@ -10,6 +10,10 @@
 //!   each of the worlds `portplan` includes, alone (the crates' feature of
 //!   its name), for a host that calls one world's functions
 //!
+//! `cargo run -p portplan-wasm-build -- portplan` (or any of the worlds'
+//! names) builds only those. Each world's build relinks both crates (their
+//! features differ from the last build's), about a minute for all four.
+//!
 //! When binaryen's `wasm-opt` is installed (`node_modules/.bin/wasm-opt`, from
 //! the repo's package.json), both modules are shrunk with `-Oz` first (and
 //! `--low-memory-unused`, see [`ASSUMPTIONS`]); the output says whether they
@@ -100,8 +104,16 @@ fn build() -> Result<Vec<(PathBuf, usize)>, String> {
     };
     let dist = root.join("dist/wasm");
     std::fs::create_dir_all(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
+    let asked: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(unknown) = asked.iter().find(|a| !WORLDS.iter().any(|(w, _)| w == a)) {
+        let worlds: Vec<&str> = WORLDS.iter().map(|(w, _)| *w).collect();
+        return Err(format!("no world {unknown:?}: the worlds are {worlds:?}"));
+    }
     let mut written = Vec::new();
     for (world, prefix) in WORLDS {
+        if !asked.is_empty() && !asked.iter().any(|a| a == world) {
+            continue;
+        }
         cargo_build(&root, world)?;
         let mut module = read("portplan_component.wasm")?;
         embed_world(&root, world, &mut module)?;

@@ -83,7 +83,18 @@ macro_rules! export {
 }
 
 // Each WIT world's functions behind the crate feature of its name (all by
-// default: the world `portplan`).
+// default: the world `portplan`). One world or all three, as the component
+// (its build.rs): any other set is no WIT world.
+#[cfg(not(any(
+    all(feature = "plans", feature = "firewalls", feature = "reach"),
+    all(feature = "plans", not(feature = "firewalls"), not(feature = "reach")),
+    all(feature = "firewalls", not(feature = "plans"), not(feature = "reach")),
+    all(feature = "reach", not(feature = "plans"), not(feature = "firewalls")),
+)))]
+compile_error!(
+    "portplan-extism: the features plans, firewalls and reach: one of them, or all three"
+);
+
 #[cfg(feature = "plans")]
 export!(
     "catalog" catalog,
