@@ -780,6 +780,42 @@ mod hostile_host {
         assert!(after_plan_firewall(0) != truth);
     }
 
+    /// `plan-restore(before, now)` with its parameter block (two
+    /// `firewall-state`s, 36 bytes apart, passed by pointer) zeroed but for
+    /// the two variant tags: a zeroed payload is each case's emptiest value.
+    fn plan_restore(core: &mut Core, before: u8, now: u8) -> wasmtime::Result<Option<i64>> {
+        let mut block = [0; 72];
+        (block[0], block[36]) = (before, now);
+        let at = core.realloc(0, 0, 4, 72);
+        (core.memory.write(&mut core.store, at as usize, &block)).expect("inside memory");
+        core.call("plan-restore", &[at])
+    }
+
+    #[test]
+    fn a_variant_tag_out_of_range_in_memory_traps() {
+        // Tags in a parameter block are read from memory, not flat values.
+        let mut core = Core::new();
+        assert_eq!(core.flat_count("plan-restore"), 1, "passed by pointer");
+        let at = plan_restore(&mut core, 3, 3)
+            .expect("two empty ufw states answer")
+            .expect("a return pointer");
+        assert_eq!(
+            core.memory.data(&core.store)[at as usize],
+            0,
+            "an ok answer"
+        );
+        for (before, now) in [(4, 3), (3, 4), (255, 3)] {
+            let mut core = Core::new();
+            let error =
+                plan_restore(&mut core, before, now).expect_err("a tag out of range must trap");
+            assert_eq!(
+                error.downcast_ref::<Trap>(),
+                Some(&Trap::UnreachableCodeReached),
+                "tags {before}, {now}: {error:#}"
+            );
+        }
+    }
+
     #[test]
     fn a_string_that_is_not_utf8_traps() {
         let mut core = Core::new();
