@@ -702,14 +702,17 @@ mod hostile_host {
     /// (`unreachable`), not as an out-of-bounds access or any other trap.
     #[track_caller]
     fn traps(name: &str, args: &[i64]) {
-        let mut core = Core::new();
-        let error = core
-            .call(name, args)
-            .expect_err(&format!("{name}{args:?} must trap"));
+        aborted(Core::new().call(name, args), &format!("{name}{args:?}"));
+    }
+
+    /// A call (`what`) that must have trapped as [`traps`] says.
+    #[track_caller]
+    fn aborted(called: wasmtime::Result<Option<i64>>, what: &str) {
+        let error = called.expect_err(&format!("{what} must trap"));
         assert_eq!(
             error.downcast_ref::<Trap>(),
             Some(&Trap::UnreachableCodeReached),
-            "{name}{args:?}: {error:#}"
+            "{what}: {error:#}"
         );
     }
 
@@ -805,14 +808,8 @@ mod hostile_host {
             "an ok answer"
         );
         for (before, now) in [(4, 3), (3, 4), (255, 3)] {
-            let mut core = Core::new();
-            let error =
-                plan_restore(&mut core, before, now).expect_err("a tag out of range must trap");
-            assert_eq!(
-                error.downcast_ref::<Trap>(),
-                Some(&Trap::UnreachableCodeReached),
-                "tags {before}, {now}: {error:#}"
-            );
+            let called = plan_restore(&mut Core::new(), before, now);
+            aborted(called, &format!("plan-restore with tags {before}, {now}"));
         }
     }
 
@@ -824,12 +821,8 @@ mod hostile_host {
         for bad in [&b"\xff"[..], b"fdl\xc3", b"\xed\xa0\x80"] {
             let mut core = Core::new();
             let at = core.bytes(bad);
-            let error = core.call("get-profile", &[at, bad.len() as i64]);
-            let error = error.expect_err("not UTF-8 must trap");
-            assert_eq!(
-                error.downcast_ref::<Trap>(),
-                Some(&Trap::UnreachableCodeReached)
-            );
+            let called = core.call("get-profile", &[at, bad.len() as i64]);
+            aborted(called, &format!("get-profile of {bad:?}"));
         }
     }
 
