@@ -7,7 +7,7 @@
 //!   function; no imports but types)
 //! - `dist/wasm/portplan-extism.wasm` (the Extism plugin of the same)
 //! - `dist/wasm/portplan-{plans,firewalls,reach}-{component,extism}.wasm`:
-//!   each of the worlds `portplan` includes, alone (the crates' feature of
+//!   each of the worlds `portplan` joins, alone (the crates' feature of
 //!   its name), for a host that calls one world's functions
 //!
 //! `cargo run -p portplan-wasm-build -- portplan` (or any of the worlds'
@@ -68,14 +68,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// The worlds built: every function, then each world `portplan` includes,
-/// alone; with the prefix of their files' names.
-const WORLDS: [(&str, &str); 4] = [
-    ("portplan", "portplan"),
-    ("plans", "portplan-plans"),
-    ("firewalls", "portplan-firewalls"),
-    ("reach", "portplan-reach"),
-];
+/// The worlds built: every function, then each world `portplan` joins,
+/// alone (`portplan-<world>-*.wasm`).
+const WORLDS: [&str; 4] = ["portplan", "plans", "firewalls", "reach"];
 
 fn build() -> Result<Vec<(PathBuf, usize)>, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -105,15 +100,18 @@ fn build() -> Result<Vec<(PathBuf, usize)>, String> {
     let dist = root.join("dist/wasm");
     std::fs::create_dir_all(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
     let asked: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(unknown) = asked.iter().find(|a| !WORLDS.iter().any(|(w, _)| w == a)) {
-        let worlds: Vec<&str> = WORLDS.iter().map(|(w, _)| *w).collect();
-        return Err(format!("no world {unknown:?}: the worlds are {worlds:?}"));
+    if let Some(unknown) = asked.iter().find(|a| !WORLDS.contains(&a.as_str())) {
+        return Err(format!("no world {unknown:?}: the worlds are {WORLDS:?}"));
     }
     let mut written = Vec::new();
-    for (world, prefix) in WORLDS {
+    for world in WORLDS {
         if !asked.is_empty() && !asked.iter().any(|a| a == world) {
             continue;
         }
+        let prefix = match world {
+            "portplan" => world.to_string(),
+            alone => format!("portplan-{alone}"),
+        };
         cargo_build(&root, world)?;
         let mut module = read("portplan_component.wasm")?;
         embed_world(&root, world, &mut module)?;
@@ -132,7 +130,7 @@ fn build() -> Result<Vec<(PathBuf, usize)>, String> {
 }
 
 /// Both crates built for `world`: by default for `portplan`, with only the
-/// world's feature for one it includes. (Each build overwrites the last's
+/// world's feature for one it joins. (Each build overwrites the last's
 /// files in `target/`; `build` reads them before the next.)
 fn cargo_build(root: &Path, world: &str) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
