@@ -675,6 +675,24 @@ mod hostile_host {
             tag
         }
 
+        /// `name`'s answer when it is a `string`: the (pointer, length) at
+        /// its return pointer, read before `cabi_post_` releases it.
+        fn text_answer(&mut self, name: &str, args: &[i64]) -> String {
+            let at = self
+                .call(name, args)
+                .unwrap_or_else(|e| panic!("{name} trapped: {e:#}"))
+                .expect("a return pointer") as usize;
+            let memory = self.memory.data(&self.store);
+            let word = |i: usize| {
+                u32::from_le_bytes(memory[i..i + 4].try_into().expect("4 bytes")) as usize
+            };
+            let (ptr, len) = (word(at), word(at + 4));
+            let text = String::from_utf8(memory[ptr..ptr + len].to_vec()).expect("UTF-8");
+            self.call(&format!("cabi_post_{name}"), &[at as i64])
+                .expect("cabi_post_ answers");
+            text
+        }
+
         fn flat_count(&mut self, name: &str) -> usize {
             let func = self.instance.get_func(&mut self.store, name).expect(name);
             func.ty(&self.store).params().len()
@@ -824,6 +842,44 @@ mod hostile_host {
             let called = core.call("get-profile", &[at, bad.len() as i64]);
             aborted(called, &format!("get-profile of {bad:?}"));
         }
+    }
+
+    /// `render-plan-error` of the problems laid out by `problems` (each
+    /// string written with `tail` after its last byte, which the string's
+    /// length leaves out), of which the call is told `count`: its text.
+    fn render_problems(problems: &[[&str; 3]], count: usize, tail: &[u8]) -> String {
+        let mut core = Core::new();
+        let mut block = Vec::new();
+        for field in problems.iter().flatten() {
+            let at = core.bytes(&[field.as_bytes(), tail].concat());
+            block.extend((at as u32).to_le_bytes());
+            block.extend((field.len() as u32).to_le_bytes());
+        }
+        // The list's buffer holds every record; `count` says how many are its.
+        let list = core.realloc(0, 0, 4, block.len() as i64);
+        (core.memory.write(&mut core.store, list as usize, &block)).expect("inside memory");
+        let json = 0; // report-format's first case
+        core.text_answer("render-plan-error", &[list, count as i64, json])
+    }
+
+    #[test]
+    fn a_string_or_list_is_read_to_its_length_and_no_further() {
+        let first = ["plan.hosts[0].address", "10.0.0.300", "not an IP address"];
+        let second = ["SECOND.path", "SECOND value", "SECOND message"];
+        let given = render_problems(&[first], 1, b"");
+        for field in first {
+            assert!(given.contains(field), "{field} is in {given}");
+        }
+        // Bytes after a string's length and records after a list's count
+        // are there to read, but they are not the value: the answer is the
+        // same as without them.
+        let tail = br#"TAIL"},{\u0000"#;
+        assert_eq!(render_problems(&[first, second], 1, tail), given);
+        assert_eq!(render_problems(&[first], 1, tail), given);
+        // The second record is read once the count gives it, so the
+        // comparison above can fail.
+        assert!(render_problems(&[first, second], 2, tail).contains("SECOND value"));
+        assert!(!render_problems(&[first, second], 2, tail).contains("TAIL"));
     }
 
     #[test]
