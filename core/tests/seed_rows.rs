@@ -72,7 +72,9 @@ const ROWS: &[Row] = &[
     ("000 networking: Tracing, SkyWalking OAP 11800", "fineops", "skywalking-oap", 11800, 11800, TCP, Yes),
     ("000 networking: Tracing, SkyWalking OAP 12800", "fineops", "skywalking-oap", 12800, 12800, TCP, Yes),
     ("000 networking: pulling components, Registry 5000", "fineops", "fineops-registry", 5000, 5000, TCP, Yes),
-    ("000 networking: extranet, cloud repository, Registry 5000", "fineops", "fineops-registry", 5000, 5000, TCP, Yes),
+    // Not a port of the registry: "For pulling images from the cloud
+    // repository | <- Access | Registry: 5000 |" has the registry reach the
+    // cloud repository, outbound, which portplan does not plan.
     // 001, OCP listening port list.
     ("001: OCP-Server 8080 HTTP", "ocp", "ocp-server", 8080, 8080, TCP, Yes),
     ("001: OCP-Server 62881 to 63881 TCP", "ocp", "ocp-server", 62881, 63881, TCP, No),
