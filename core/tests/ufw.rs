@@ -226,3 +226,50 @@ fn outgoing_rules_admit_nothing_in_and_logging_rules_keep_their_port() {
         .collect();
     assert_eq!(open, ["Tcp 22", "Tcp 80", "Udp 80"]);
 }
+
+/// `port` after `from` is the source's port (ufw's `from ADDR port P to
+/// ADDR port P`): such a rule matches that source port on every destination
+/// port, so it opens every port (read wide), and a tagged one is not
+/// portplan's rule on that port but one widened by hand (an adversarial
+/// review: it read as the intact rule, and nothing was replaced).
+#[test]
+fn a_source_port_is_not_a_destination_port() {
+    let header = "Added user rules (see 'ufw status' for running firewall):\n";
+    let state = read(
+        STATUS,
+        &format!(
+            "{header}ufw allow from any port 53 proto udp\nufw allow from 198.18.2.10 port 5000 to any port 7001 proto tcp\n"
+        ),
+    );
+    let open: Vec<String> = state
+        .open()
+        .iter()
+        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
+        .collect();
+    assert_eq!(
+        open,
+        ["Udp 1-65535 []", "Tcp 7001 [\"198.18.2.10/32\"]"],
+        "{:#?}",
+        state.open()
+    );
+
+    let widened = format!(
+        "{header}ufw allow from 198.18.2.10 port 7001 proto tcp comment 'portplan:observer.sql'\n"
+    );
+    let rules = [rule(
+        "observer.sql",
+        Transport::Tcp,
+        7001,
+        7001,
+        &["198.18.2.10/32"],
+    )];
+    let argvs = argvs(&read(STATUS, &widened), &rules, false);
+    assert_eq!(
+        argvs,
+        [
+            "ufw delete allow from 198.18.2.10 port 7001 proto tcp comment portplan:observer.sql",
+            "ufw allow from 198.18.2.10 to any port 7001 proto tcp comment portplan:observer.sql",
+        ],
+        "{argvs:#?}"
+    );
+}

@@ -42,8 +42,8 @@ struct Rule {
     port: Option<String>,
     proto: Option<String>,
     comment: Option<String>,
-    /// Interfaces, directions, app profiles, `to` addresses: the rule
-    /// admits less than its port and source say.
+    /// Interfaces, directions, app profiles, `to` addresses, a source
+    /// port: the rule admits less than its port and source say.
     other: bool,
     /// An application's rule (`allow OpenSSH`, `... app CIFS`).
     app: bool,
@@ -66,6 +66,9 @@ fn parse(words: &[String]) -> Rule {
         .skip(1)
         .take_while(|w| matches!(w.as_str(), "out" | "log" | "log-all"))
         .count();
+    // `port` names the source's port after `from` (until `to`), the
+    // destination's otherwise: ufw's `from ADDR port P to ADDR port P`.
+    let mut after_from = false;
     let mut i = 1;
     while i < words.len() {
         let value = words.get(i + 1).cloned();
@@ -86,8 +89,18 @@ fn parse(words: &[String]) -> Rule {
                 continue;
             }
             "app" => rule.app = true,
-            "from" => rule.from = value,
-            "to" => rule.to_any = value.as_deref() == Some("any"),
+            "from" => {
+                rule.from = value;
+                after_from = true;
+            }
+            "to" => {
+                rule.to_any = value.as_deref() == Some("any");
+                after_from = false;
+            }
+            // A source port matches connections from that port to every
+            // destination port: never portplan's rule, and its destination
+            // ports are every port (read wide for what it may admit).
+            "port" if after_from => rule.other = true,
             "port" => rule.port = value,
             "proto" => rule.proto = value,
             "comment" => rule.comment = value,
