@@ -333,6 +333,32 @@ fn an_ipset_someone_else_uses_is_not_deleted() {
         format!(
             "{zone}{ours}\ninternal\n  target: default\n  sources: ipset:{name}\n  rich rules: \n"
         ),
+        // Named otherwise than as a plain source (an adversarial review:
+        // each of these was not counted, and the ipset was deleted under
+        // it): inverted, as a destination, in a rule whose port does not
+        // read (a service name), in a policy.
+        format!(
+            "{zone}{ours}\trule family=\"ipv4\" source NOT ipset=\"{name}\" port port=\"2881\" protocol=\"tcp\" drop\n"
+        ),
+        format!("{zone}{ours}\trule family=\"ipv4\" destination ipset=\"{name}\" accept\n"),
+        format!(
+            "{zone}{ours}\trule family=\"ipv4\" source ipset=\"{name}\" port port=\"redis\" protocol=\"tcp\" accept\n"
+        ),
+        format!(
+            "{zone}{ours}\nfrom-ops (active)\n  priority: -100\n  target: CONTINUE\n  egress-zones: HOST\n  rich rules: \n\trule family=\"ipv4\" source ipset=\"{name}\" reject\n"
+        ),
+        // The binary's D-Bus dump of the permanent side: a direct rule, and
+        // a policy that is not active, among its references.
+        dump(
+            &ours,
+            name,
+            "ipv4 filter INPUT 0 -m set --match-set NAME src -j ACCEPT",
+        ),
+        dump(
+            &ours,
+            name,
+            "rule family=\"ipv4\" source ipset=\"NAME\" accept",
+        ),
     ];
     let fewer = rule(
         "observer.sql",
@@ -341,7 +367,11 @@ fn an_ipset_someone_else_uses_is_not_deleted() {
         &["198.18.2.10/32", "198.18.2.12/32", "198.18.2.14/32"],
     );
     for permanent in users {
-        let state = read(zone, &format!("{permanent}{ipset}"), "public");
+        let permanent = match permanent.starts_with('{') {
+            true => permanent,
+            false => format!("{permanent}{ipset}"),
+        };
+        let state = read(zone, &permanent, "public");
         for (rules, remove_all) in [(vec![fewer.clone()], false), (vec![], true)] {
             let commands = argvs(&state, &rules, remove_all);
             assert!(
@@ -354,13 +384,30 @@ fn an_ipset_someone_else_uses_is_not_deleted() {
             );
         }
     }
-    // Nobody else's: it goes, as before.
-    let state = read(zone, &format!("{zone}{ours}{ipset}"), "public");
-    assert!(
-        argvs(&state, &[], true)
-            .iter()
-            .any(|c| c.ends_with(&format!("--delete-ipset={name}")))
-    );
+    // Nobody else's: it goes, as before, in either form.
+    let unrelated = "ipv4 filter INPUT 0 -m set --match-set portplan-other-v4 src -j ACCEPT";
+    for permanent in [format!("{zone}{ours}{ipset}"), dump(&ours, name, unrelated)] {
+        let state = read(zone, &permanent, "public");
+        assert!(
+            argvs(&state, &[], true)
+                .iter()
+                .any(|c| c.ends_with(&format!("--delete-ipset={name}")))
+        );
+    }
+}
+
+/// A D-Bus dump of one side: zone `public` with `rule`, ipset `name` of
+/// four entries, and `reference` (with `NAME` for the ipset's name).
+fn dump(rule: &str, name: &str, reference: &str) -> String {
+    serde_json::json!({
+        "default-zone": "public",
+        "zones": [{"name": "public", "target": "default", "sources": [], "ports": [],
+                   "rich-rules": [rule.trim()]}],
+        "ipsets": [{"name": name,
+                    "entries": ["198.18.2.10", "198.18.2.12", "198.18.2.14", "198.18.2.16"]}],
+        "references": [reference.replace("NAME", name)],
+    })
+    .to_string()
 }
 
 #[test]

@@ -271,28 +271,47 @@ class FirewalldAndUfw(PlaybookCase):
         """An operator's rule that uses portplan's ipset: deleting the ipset
         under it left the permanent configuration naming a missing ipset, so
         the next reload failed and firewalld filtered nothing (an adversarial
-        review). The ipset stays while the rule uses it."""
+        review). The ipset stays while the rule uses it: a zone's rule, and
+        (a second review) an inverted one in a policy that is not active,
+        which a reload loads all the same."""
         plan_file = self.many_sources_plan("many-sources-65.json")
         hosts = {self.firewalld: "firewalld"}
-        self.play("ocp-preinstall.yml", "-e", f"portplan_plan_file={plan_file}", hosts=hosts)
         ipset = "portplan-observer_s-feefba95-v4"
-        users = f'rule family="ipv4" source ipset="{ipset}" service name="http" accept'
-        self.firewalld.run("firewall-cmd", "--permanent", f"--add-rich-rule={users}")
-        try:
-            _, results = self.play("ocp-preinstall.yml", hosts=hosts)
-            self.assertTrue(results[self.firewalld]["changed"], results[self.firewalld])
-            self.assertEqual(
-                self.firewalld.run("firewall-cmd", "--permanent", "--get-ipsets").split(), [ipset])
-            self.firewalld.run("firewall-cmd", "--reload")
-            self.assertEqual(self.firewalld.run("firewall-cmd", "--state").strip(), "running")
-            self.assert_reachable_from_allowed_host_only()
-        finally:
-            self.firewalld.run("firewall-cmd", "--permanent", f"--remove-rich-rule={users}")
-        # An ipset of portplan's that no rule names is not read back as
-        # portplan's (a known limit, in the closing note): removed here so
-        # that test 70 compares with the original.
-        self.firewalld.run("firewall-cmd", "--permanent", f"--delete-ipset={ipset}")
-        self.firewalld.run("firewall-cmd", "--reload")
+        zone_rule = f'rule family="ipv4" source ipset="{ipset}" service name="http" accept'
+        policy_rule = f'rule family="ipv4" source NOT ipset="{ipset}" drop'
+        users = {
+            "a zone's rule": (
+                [("--permanent", f"--add-rich-rule={zone_rule}")],
+                [("--permanent", f"--remove-rich-rule={zone_rule}")]),
+            "an inactive policy's inverted rule": (
+                [("--permanent", "--new-policy=ops65"),
+                 ("--permanent", "--policy=ops65", f"--add-rich-rule={policy_rule}")],
+                [("--permanent", "--delete-policy=ops65")]),
+        }
+        for what, (add, remove) in users.items():
+            with self.subTest(what):
+                self.play("ocp-preinstall.yml", "-e", f"portplan_plan_file={plan_file}",
+                          hosts=hosts)
+                for args in add:
+                    self.firewalld.run("firewall-cmd", *args)
+                try:
+                    _, results = self.play("ocp-preinstall.yml", hosts=hosts)
+                    self.assertTrue(results[self.firewalld]["changed"], results[self.firewalld])
+                    self.assertEqual(self.firewalld.run(
+                        "firewall-cmd", "--permanent", "--get-ipsets").split(), [ipset])
+                    self.firewalld.run("firewall-cmd", "--reload")
+                    self.assertEqual(
+                        self.firewalld.run("firewall-cmd", "--state").strip(), "running")
+                    self.assert_reachable_from_allowed_host_only()
+                finally:
+                    for args in remove:
+                        self.firewalld.run("firewall-cmd", *args)
+                # An ipset of portplan's that no rule names is not read back
+                # as portplan's (a known limit, in the closing note): removed
+                # here so that the next case and test 70 start from the
+                # original.
+                self.firewalld.run("firewall-cmd", "--permanent", f"--delete-ipset={ipset}")
+                self.firewalld.run("firewall-cmd", "--reload")
         self.assert_foreign_untouched()
 
     def test_66_the_audit_fails_over_a_firewalld_that_filters_nothing(self):

@@ -51,6 +51,8 @@ const DIRECT: &str = "org.fedoraproject.FirewallD1.direct";
 const CONFIG: &str = "org.fedoraproject.FirewallD1.config";
 const CONFIG_ZONE: &str = "org.fedoraproject.FirewallD1.config.zone";
 const CONFIG_IPSET: &str = "org.fedoraproject.FirewallD1.config.ipset";
+const CONFIG_POLICY: &str = "org.fedoraproject.FirewallD1.config.policy";
+const CONFIG_DIRECT: &str = "org.fedoraproject.FirewallD1.config.direct";
 
 /// firewall-cmd's own timeout for a call is D-Bus's default (25 s); a
 /// stopped daemon makes a call fail after it instead of hanging the run.
@@ -306,7 +308,14 @@ impl Bus {
             direct: if permanent {
                 Vec::new()
             } else {
-                self.direct()?
+                self.direct(PATH, DIRECT)?
+            },
+            // What a reload would load that may name one of portplan's
+            // ipsets besides the zones: core never deletes one named here.
+            references: if permanent {
+                self.permanent_references()?
+            } else {
+                Vec::new()
             },
         };
         serde_json::to_string(&dump).map_err(|e| e.to_string())
@@ -332,13 +341,35 @@ impl Bus {
         Ok(text)
     }
 
-    /// The runtime's direct rules and passthroughs, as core lists them
-    /// (`ipv4 filter INPUT 0 -j ACCEPT`, `ipv4 passthrough -I INPUT ...`).
-    fn direct(&self) -> Result<Vec<String>, String> {
+    /// The permanent configuration's texts besides its zones that may name
+    /// an ipset: every configured policy's rich rules (active or not: a
+    /// reload loads them all) and the permanent direct rules and
+    /// passthroughs.
+    fn permanent_references(&self) -> Result<Vec<String>, String> {
+        let names: Vec<String> = self.call(CONFIG_PATH, CONFIG, "getPolicyNames", &())?;
+        let mut references = Vec::new();
+        for name in names {
+            let path = self.config_object("getPolicyByName", &name)?;
+            let settings: HashMap<String, OwnedValue> = self
+                .call(&path, CONFIG_POLICY, "getSettings", &())
+                .map_err(|e| format!("policy {name}: {e}"))?;
+            let owner = format!("policy {name}");
+            let rich: Vec<String> = setting(&settings, &owner, "rich_rules")?.unwrap_or_default();
+            references.extend(rich);
+        }
+        references.extend(self.direct(CONFIG_PATH, CONFIG_DIRECT)?);
+        Ok(references)
+    }
+
+    /// The direct rules and passthroughs of the runtime (`PATH`, `DIRECT`)
+    /// or the permanent configuration (`CONFIG_PATH`, `CONFIG_DIRECT`), as
+    /// core lists them (`ipv4 filter INPUT 0 -j ACCEPT`, `ipv4 passthrough
+    /// -I INPUT ...`).
+    fn direct(&self, path: &str, interface: &str) -> Result<Vec<String>, String> {
         let rules: Vec<(String, String, String, i32, Vec<String>)> =
-            self.call(PATH, DIRECT, "getAllRules", &())?;
+            self.call(path, interface, "getAllRules", &())?;
         let passthroughs: Vec<(String, Vec<String>)> =
-            self.call(PATH, DIRECT, "getAllPassthroughs", &())?;
+            self.call(path, interface, "getAllPassthroughs", &())?;
         let rules = (rules.into_iter()).map(|(ipv, table, chain, priority, args)| {
             format!("{ipv} {table} {chain} {priority} {}", args.join(" "))
         });

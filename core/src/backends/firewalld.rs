@@ -309,6 +309,13 @@ pub struct DbusDump {
     /// zones, so where there is one no foreign deny is read as ahead.
     #[serde(default)]
     pub direct: Vec<String>,
+    /// Every other text of the side that may name one of portplan's ipsets:
+    /// on the permanent side, each configured policy's rich rules (active
+    /// or not) and the direct rules and passthroughs, as `direct` writes
+    /// them. Read for one thing only: an ipset something here names is
+    /// never deleted (a reload would find it missing and fail).
+    #[serde(default)]
+    pub references: Vec<String>,
 }
 
 /// The parts of one zone's settings portplan reads.
@@ -364,20 +371,25 @@ impl DbusDump {
 }
 
 /// One side's blocks, from either form: a JSON object is a [`DbusDump`],
-/// anything else `firewall-cmd`'s text; and, where the policies are known
-/// (a dump's `policies`; never from text, which has no direct rules), the
-/// direct rules.
-fn side_blocks(text: &str, input: &str) -> Result<(Vec<Block>, Option<Vec<String>>), PlanError> {
+/// anything else `firewall-cmd`'s text; where the policies are known (a
+/// dump's `policies`; never from text, which has no direct rules), the
+/// direct rules; and every text of the side that may name an ipset besides
+/// the zones' (a dump's direct rules and `references`).
+type SideBlocks = (Vec<Block>, Option<Vec<String>>, Vec<String>);
+
+fn side_blocks(text: &str, input: &str) -> Result<SideBlocks, PlanError> {
     if !text.trim_start().starts_with('{') {
-        return Ok((blocks(text), None));
+        return Ok((blocks(text), None, Vec::new()));
     }
     // core's one decoder (not serde_json's own): one copy of the records'
     // decoding in the plugins, and the dump's first problem with its path.
     crate::decode::parse_json::<DbusDump>(text)
         .map(|mut dump| {
             let direct = std::mem::take(&mut dump.direct);
+            let mut references = std::mem::take(&mut dump.references);
+            references.extend(direct.iter().cloned());
             let known = dump.policies.is_some().then_some(direct);
-            (dump.blocks(), known)
+            (dump.blocks(), known, references)
         })
         .map_err(|e| {
             let first = e
@@ -401,14 +413,19 @@ struct Side {
     ipsets: SortedMap<String, Block>,
     /// `None` when the policies are not known.
     before_zones: Option<Vec<Admits>>,
+    /// The policies' rich rules and every other text but the zones' that
+    /// may name an ipset ([`ipset_users`]).
+    references: Vec<String>,
 }
 
 fn side(text: &str, input: &str) -> Result<Side, PlanError> {
-    let (blocks, known) = side_blocks(text, input)?;
+    let (blocks, known, mut references) = side_blocks(text, input)?;
     let (policies, blocks): (Vec<Block>, Vec<Block>) =
         blocks.into_iter().partition(Block::is_policy);
+    references.extend(policies.iter().flat_map(|p| p.rich_rules.iter().cloned()));
     let (ipsets, zones): (Vec<Block>, Vec<Block>) = blocks.into_iter().partition(Block::is_ipset);
     Ok(Side {
+        references,
         zones,
         ipsets: SortedMap::new(
             (ipsets.into_iter())
@@ -585,40 +602,47 @@ pub(super) fn read(
 pub(super) const IPSET_USER: &str = "uses-ipset";
 
 /// Every rule portplan did not write, and every zone binding, that names one
-/// of portplan's ipsets, in any zone: deleting the ipset under it would
-/// leave firewalld's permanent configuration invalid (the next reload fails
-/// with INVALID_IPSET and firewalld filters nothing), so such an ipset is
-/// kept while anything else uses it.
+/// of portplan's ipsets, in any zone or policy or direct rule: deleting the
+/// ipset under it would leave firewalld's permanent configuration invalid
+/// (the next reload fails with INVALID_IPSET, and firewalld falls back to
+/// its stock configuration, every operator rule dropped), so such an ipset
+/// is kept while anything else uses it.
+///
+/// A rule names an ipset wherever its text does: `source ipset=`, `source
+/// NOT ipset=`, `destination ipset=`, a direct rule's `--match-set`, or a
+/// rule that does not parse. Read wide on purpose: an ipset kept for a
+/// rule that only seemed to name it costs an unused ipset; one deleted
+/// under a rule costs the host its firewall at the next boot.
 fn ipset_users(side: &Side) -> Vec<ForeignRule> {
-    let mut users = Vec::new();
-    for zone in &side.zones {
-        let named_by_rules = zone.rich_rules.iter().filter_map(|text| {
-            let rule = rich_rule(text)?;
-            let name = rule.ipset.filter(|_| rule.tag.is_none())?;
-            Some((name, text.clone()))
-        });
-        let bound = zone.words("sources").filter_map(|source| {
+    let foreign_rules = (side.zones.iter())
+        .flat_map(|zone| zone.rich_rules.iter())
+        .filter(|text| rich_rule(text).is_none_or(|r| r.tag.is_none()));
+    let named = foreign_rules.chain(&side.references).flat_map(|text| {
+        (side.ipsets.keys())
+            .filter(|name| text.contains(name.as_str()))
+            .map(|name| (name.clone(), text.clone()))
+    });
+    let bound = (side.zones.iter()).flat_map(|zone| {
+        zone.words("sources").filter_map(|source| {
             let name = source.strip_prefix("ipset:")?;
             Some((
                 name.to_string(),
                 format!("zone {} (sources: {source})", zone.name),
             ))
-        });
-        for (name, text) in named_by_rules.chain(bound) {
-            if side.ipsets.contains_key(&name) {
-                users.push(ForeignRule {
-                    action: IPSET_USER.into(),
-                    family: IpFamily::Ipv4,
-                    transport: Transport::Tcp,
-                    ports: super::EVERY_PORT,
-                    source: format!("ipset:{name}"),
-                    text,
-                    ahead: Vec::new(),
-                });
-            }
-        }
-    }
-    users
+        })
+    });
+    (named.chain(bound))
+        .filter(|(name, _)| side.ipsets.contains_key(name))
+        .map(|(name, text)| ForeignRule {
+            action: IPSET_USER.into(),
+            family: IpFamily::Ipv4,
+            transport: Transport::Tcp,
+            ports: super::EVERY_PORT,
+            source: format!("ipset:{name}"),
+            text,
+            ahead: Vec::new(),
+        })
+        .list()
 }
 
 /// Zones bound to sources (`sources: 198.18.1.0/24`), other than the one
