@@ -324,6 +324,53 @@ fn a_rate_limited_reject_of_every_packet_is_a_catch_all_for_placement() {
     assert!(script(&state, false).contains("insert rule inet filter input position 9"));
 }
 
+/// A rated rule is the catch-all in effect only with no deny after it and
+/// only as Arch has it (an adversarial review): a flood guard (`limit rate
+/// over ... drop`) or a `pkttype broadcast drop` before a blocklist made
+/// portplan's accept land ahead of the blocklist, the deny turned into an
+/// allow; so did Arch's rule with a drop appended after it.
+#[test]
+fn a_rated_rule_before_a_deny_is_not_where_portplans_rules_go() {
+    let pkttype = r#"{"meta":{"key":"pkttype"}}"#;
+    let arch = format!(
+        r#"{},{{"limit":{{"rate":5,"burst":5,"per":"second"}}}},{{"reject":null}}"#,
+        matching(pkttype, "==", r#""host""#)
+    );
+    let flood = r#"{"limit":{"rate":50,"burst":100,"per":"second","inv":true}},{"drop":null}"#;
+    let broadcast = format!(
+        r#"{},{{"drop":null}}"#,
+        matching(pkttype, "==", r#""broadcast""#)
+    );
+    let blocklist = format!(
+        r#"{},{{"drop":null}}"#,
+        matching(
+            r#"{"payload":{"protocol":"ip","field":"saddr"}}"#,
+            "==",
+            r#"{"prefix":{"addr":"198.18.2.0","len":24}}"#
+        )
+    );
+    for (what, early) in [
+        ("flood guard", flood.to_string()),
+        ("broadcast", broadcast),
+        ("Arch's", arch),
+    ] {
+        let state = nft_items(&[TABLE, &rule(3, None, &early), &rule(4, None, &blocklist)]);
+        assert_eq!(nft(&state).chains[0].insert_before, None, "{what}");
+        let text = script(&state, false);
+        assert!(!text.contains("insert rule"), "{what}: {text}");
+        assert!(
+            text.contains("add rule inet filter input"),
+            "{what}: {text}"
+        );
+        // Appended after the blocklist, whose deny stays and is named.
+        let notes = plan_firewall(&desired(), &state, false).unwrap().notes;
+        assert!(
+            notes.iter().any(|n| n.contains("198.18.2.0/24")),
+            "{what}: {notes:#?}"
+        );
+    }
+}
+
 /// What nft itself prints for ICMP, a source port and iptables-nft's compat
 /// matches (an adversarial review of the wide reading): a header's field
 /// implies its protocol, which `nft -j` leaves out; an `xt` match is read by

@@ -248,8 +248,13 @@ fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps<'_>), at: (&str, &str))
                     _ => false,
                 };
                 rule.conditional |= twice;
+                // Only `pkttype host` (every packet addressed to the host, as
+                // Arch's stock rule has it) leaves a catch-all in effect;
+                // `pkttype broadcast`, `!= host` narrow it to less.
                 let pkttype = member(body, &["left", "meta", "key"]).and_then(Value::as_str)
-                    == Some("pkttype");
+                    == Some("pkttype")
+                    && equal
+                    && right.as_str() == Some("host");
                 rated |= pkttype;
                 narrowed |= !pkttype;
                 match (protocol, field) {
@@ -301,9 +306,14 @@ fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps<'_>), at: (&str, &str))
                 rule.acts |= kind("type") != Some("match")
                     && !matches!(kind("name"), Some("REJECT" | "LOG" | "NFLOG"));
             }
+            // `limit rate 5/second`: the packets under the rate. `limit rate
+            // over ...` (a flood guard) takes only the excess: a deny of
+            // some packets, never a catch-all.
             "limit" => {
                 rule.conditional = true;
-                rated = true;
+                let over = body.get("inv").and_then(Value::as_bool) == Some(true);
+                rated |= !over;
+                narrowed |= over;
             }
             // Decided other than by accepting: a deny where it matters.
             "return" | "queue" | "continue" | "vmap" => {
@@ -591,6 +601,16 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
     for item in items.iter().filter_map(|i| i.get("rule")) {
         read_item(&mut state, item, named, &kinds, &mut before)?;
     }
+    // A rated rule no deny follows: the catch-all in effect.
+    for (index, handle) in before.rated {
+        if let Some(chain) = state
+            .chains
+            .get_mut(index)
+            .filter(|c| c.insert_before.is_none())
+        {
+            chain.insert_before = handle;
+        }
+    }
     // A goto matters only in a chain portplan writes into: one that drops.
     let drops = |i: usize| state.chains.get(i).is_some_and(|c| c.drops);
     let gotos: Vec<ForeignRule> = (before.gotos.into_iter())
@@ -713,6 +733,11 @@ struct Before {
     /// drop everything (it may accept), a verdict map, a queue, a return.
     /// No deny after one is ahead.
     decided: Vec<usize>,
+    /// Per chain, a rated rule that may be its catch-all in effect (Arch's
+    /// `pkttype host limit rate 5/second reject`): it is where portplan's
+    /// rules go only if no deny follows it, since portplan's accept before
+    /// it would also come before that deny.
+    rated: Vec<(usize, Option<u64>)>,
 }
 
 /// The chain `to` of `family`'s `table` (a jump or goto never leaves its
@@ -807,12 +832,20 @@ fn read_item(
     // policy. Only a rate and the packet type narrow it, so an accept after
     // it is reached by at most the packets over the rate: portplan's rules
     // go before it, as before a plain catch-all (it drops nothing by itself).
+    // A deny after such a rule (a blocklist, an appended drop): portplan's
+    // place is not before the rated rule, or its accepts would come before
+    // that deny too; the chain's end or a later catch-all then is.
+    if matches!(verdict, Some("drop" | "reject")) || to_dropping {
+        before.rated.retain(|(chain, _)| *chain != index);
+    }
     if refuses
         && rule.rated
-        && let Some(chain) = state.chains.get_mut(index)
-        && chain.insert_before.is_none()
+        && state
+            .chains
+            .get(index)
+            .is_some_and(|c| c.insert_before.is_none())
     {
-        chain.insert_before = handle;
+        before.rated.push((index, handle));
     }
     let denies = verdict.is_some_and(|v| v != "accept");
     let comment = owned_tag(item.get("comment").and_then(Value::as_str), denies);
