@@ -292,6 +292,22 @@ fn a_second_comment_does_not_hide_the_tag() {
     assert!(script(&state, true).contains("-D INPUT"));
 }
 
+/// A match's value that reads as an option (`! --helper --comment`: a
+/// helper of that name, which matches every packet) shifted the reading so
+/// that the `-j DROP` went unseen: the tagged DROP was read as portplan's
+/// accept edited, deleted, and replaced by an accept (an adversarial
+/// review). Any `-j` that is no accept makes the rule someone else's.
+#[test]
+fn a_tagged_drop_whose_target_a_value_hides_is_not_portplans() {
+    let line = "-A INPUT -s 198.18.0.0/24 -p tcp -m tcp --dport 2881 -m comment --comment portplan:observer.sql -m helper ! --helper --comment -j DROP\n";
+    let state = iptables(line);
+    assert!(ipt(&state).found.is_empty(), "{:#?}", ipt(&state).found);
+    for remove_all in [false, true] {
+        let text = script(&state, remove_all);
+        assert!(!text.contains("-D INPUT"), "{text}");
+    }
+}
+
 #[test]
 fn an_iptables_goto_on_portplans_traffic_is_someone_elses_rule() {
     let line =

@@ -310,8 +310,17 @@ fn read_rule(
     }
     // Logging decides nothing: a tagged LOG is portplan's accept edited, as
     // a tagged nft rule with only `log` is.
-    let denies =
-        (saved.target.as_deref()).is_some_and(|t| !matches!(t, "ACCEPT" | "LOG" | "NFLOG"));
+    // A value the reading took for an option (`! --helper --comment`, a
+    // helper named so) can hide the target: any `-j X` or `-g X` among the
+    // tokens that is not an accept or a log makes the rule a deny, and so
+    // never portplan's (an adversarial review: a tagged DROP read as
+    // portplan's accept was deleted and replaced by one).
+    let verdict_words = spec
+        .windows(2)
+        .filter(|w| matches!(w[0].as_str(), "-j" | "--jump" | "-g" | "--goto"));
+    let denies = (saved.target.iter().map(String::as_str))
+        .chain(verdict_words.map(|w| w[1].as_str()))
+        .any(|t| !matches!(t, "ACCEPT" | "LOG" | "NFLOG"));
     let tag = owned_tag(saved.comment.as_deref(), denies);
     if saved.target.as_deref() == Some("ACCEPT") {
         let sources: Vec<String> = saved
