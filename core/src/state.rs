@@ -546,7 +546,7 @@ impl FirewallState {
             ),
             FirewallState::Ufw(_) => return Ok(()),
         };
-        let problems: Vec<crate::model::Problem> = ids
+        let mut problems: Vec<crate::model::Problem> = ids
             .iter()
             .enumerate()
             .filter(|(_, id)| id.index() >= count)
@@ -563,12 +563,46 @@ impl FirewallState {
                 ),
             })
             .list();
+        if let FirewallState::Nftables(s) = self {
+            problems.extend(nft_names(s, at));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(PlanError { problems })
         }
     }
+}
+
+/// Every table, chain and set name of `state` that portplan would write
+/// into an `nft -f -` script and that nft does not read as one bare word
+/// (an adversarial review: a set or table name holding a newline and
+/// `delete rule ...` became a command of the script, deleting a foreign
+/// drop). nft's scanner reads a name as a letter, `_` or `.`, then
+/// letters, digits and `/ - _ .`; anything else is refused, named.
+fn nft_names(state: &NftState, at: &str) -> Vec<crate::model::Problem> {
+    fn bare(name: &str) -> bool {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '.'))
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
+    }
+    let chains = state.chains.iter().enumerate().flat_map(|(i, c)| {
+        [("table", &c.table), ("name", &c.name)]
+            .map(|(field, name)| (format!("{at}.nftables.chains[{i}].{field}"), name))
+    });
+    let sets = (state.found.iter().enumerate())
+        .filter_map(|(i, f)| Some((format!("{at}.nftables.found[{i}].set"), f.set.as_ref()?)));
+    chains
+        .chain(sets)
+        .filter(|(_, name)| !bare(name))
+        .map(|(path, name)| crate::model::Problem {
+            path,
+            value: name.clone(),
+            message: "not a name nft reads as one word (a letter, `_` or `.`, then letters, digits, `/ - _ .`): portplan writes no nft script with it".into(),
+        })
+        .list()
 }
 
 /// One command to run, as an argv (never through a shell).

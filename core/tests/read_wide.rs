@@ -292,6 +292,41 @@ fn a_second_comment_does_not_hide_the_tag() {
     assert!(script(&state, true).contains("-D INPUT"));
 }
 
+/// A table, chain or set name goes into the `nft -f -` script as it is:
+/// one holding a newline and a command (planted with `nft -j -f` or
+/// libnftnl) became a line of the script, deleting a foreign drop (an
+/// adversarial review). Such a name is refused, with its path and value.
+#[test]
+fn an_nft_name_that_is_not_one_word_is_refused() {
+    let hostile = "t\ndelete rule inet filter input handle 4\n";
+    let table = format!(
+        r#"{{"table":{{"family":"inet","name":{name},"handle":1}}}},
+ {{"chain":{{"family":"inet","table":{name},"name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}}}}"#,
+        name = serde_json::to_string(hostile).unwrap()
+    );
+    let state = nft_items(&[&table]);
+    let refused = plan_firewall(&desired(), &state, false).unwrap_err();
+    assert_eq!(refused.problems[0].path, "state.nftables.chains[0].table");
+    assert_eq!(refused.problems[0].value, hostile);
+    // nft's own names pass: iptables-nft's, firewalld's, Docker's.
+    for name in [
+        "filter",
+        "INPUT",
+        "filter_IN_public",
+        "DOCKER-USER",
+        "_x.y/z",
+    ] {
+        let table = table.replace(
+            &serde_json::to_string(hostile).unwrap(),
+            &format!("{name:?}"),
+        );
+        assert!(
+            plan_firewall(&desired(), &nft_items(&[&table]), false).is_ok(),
+            "{name}"
+        );
+    }
+}
+
 /// A match's value that reads as an option (`! --helper --comment`: a
 /// helper of that name, which matches every packet) shifted the reading so
 /// that the `-j DROP` went unseen: the tagged DROP was read as portplan's
