@@ -580,7 +580,7 @@ impl FirewallState {
 /// `delete rule ...` became a command of the script, deleting a foreign
 /// drop). nft's scanner reads a name as a letter, `_` or `.`, then
 /// letters, digits and `/ - _ .`; anything else is refused, named.
-fn nft_names(state: &NftState, at: &str) -> Vec<crate::model::Problem> {
+pub(crate) fn nft_names(state: &NftState, at: &str) -> Vec<crate::model::Problem> {
     fn bare(name: &str) -> bool {
         let mut chars = name.chars();
         chars

@@ -304,7 +304,17 @@ fn an_nft_name_that_is_not_one_word_is_refused() {
  {{"chain":{{"family":"inet","table":{name},"name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}}}}"#,
         name = serde_json::to_string(hostile).unwrap()
     );
-    let state = nft_items(&[&table]);
+    let json = format!(r#"{{"nftables":[{table}]}}"#);
+    let refused =
+        read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(json, "")).unwrap_err();
+    assert_eq!(refused.problems[0].path, "main");
+    assert_eq!(refused.problems[0].value, hostile);
+    // A state given whole (the plugins' callers) is checked as well.
+    let mut state = nft_items(&[TABLE]);
+    let FirewallState::Nftables(nft) = &mut state else {
+        unreachable!()
+    };
+    nft.chains[0].table = hostile.into();
     let refused = plan_firewall(&desired(), &state, false).unwrap_err();
     assert_eq!(refused.problems[0].path, "state.nftables.chains[0].table");
     assert_eq!(refused.problems[0].value, hostile);
@@ -325,6 +335,20 @@ fn an_nft_name_that_is_not_one_word_is_refused() {
             "{name}"
         );
     }
+}
+
+/// iptables-save leaves out `-s 0.0.0.0/0`: portplan's rule open to
+/// everyone reads back without `-s`, and is intact (an adversarial review:
+/// it never was, so every run rewrote it and failed its verify).
+#[test]
+fn an_iptables_rule_open_to_everyone_reads_back_intact() {
+    let line = "-A INPUT -p tcp -m tcp --dport 2881 -m comment --comment portplan:observer.sql -j ACCEPT\n-A INPUT -j DROP\n";
+    let state = iptables(line);
+    assert!(ipt(&state).found[0].intact, "{:#?}", ipt(&state).found);
+    let everyone = [rule_2881("observer.sql", &["0.0.0.0/0"])];
+    assert_eq!(support::commands_text(&everyone, &state, false), "");
+    // Any narrower source replaces it.
+    assert!(script(&state, false).contains("-D INPUT"));
 }
 
 /// A match's value that reads as an option (`! --helper --comment`: a

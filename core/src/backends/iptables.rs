@@ -407,10 +407,14 @@ fn read_rule(
         // intact, so it is taken out and the goto refused.
         let behind = (state.foreign.iter())
             .any(|f| f.action.starts_with(super::GOTO) && super::meets(f, &rule));
+        // No `-s` is every source: what iptables-save prints for portplan's
+        // own `-s 0.0.0.0/0` (it leaves a zero address and mask out), read
+        // as that source, so a rule open to everyone is intact too (an
+        // adversarial review: it never was, and every run failed its
+        // verify).
         let intact = saved.target.as_deref() == Some("ACCEPT")
             && !saved.other
             && !unread
-            && saved.source.is_some()
             && !after_catch_all
             && !behind;
         state.found.push(IptablesRule {

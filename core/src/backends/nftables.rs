@@ -611,6 +611,11 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
             chain.insert_before = handle;
         }
     }
+    // A name portplan would write into its script must be one nft reads
+    // as a word (`FirewallState::check`): refused here already, named.
+    if let Some(bad) = crate::state::nft_names(&state, "state").into_iter().next() {
+        return Err(PlanError::single("main", bad.value, bad.message));
+    }
     // A goto matters only in a chain portplan writes into: one that drops.
     let drops = |i: usize| state.chains.get(i).is_some_and(|c| c.drops);
     let gotos: Vec<ForeignRule> = (before.gotos.into_iter())
