@@ -557,3 +557,40 @@ fn tagged_rich_rules_out_of_shape_are_replaced_and_portless_accepts_admit_every_
     );
     assert!(read(&service, &service, "public").open().is_empty());
 }
+
+/// A rich rule's port that firewalld takes but that is no number (a service
+/// name it looks up in /etc/services, a reversed range) skipped the whole
+/// rule (an adversarial review): a foreign accept on it went unaudited, a
+/// tagged one unseen. Now read as every port: open for the audit, and a
+/// tagged one is replaced.
+#[test]
+fn a_rich_rule_port_that_is_no_number_is_read_as_every_port() {
+    let zone = |rule: &str| {
+        format!("public (default, active)\n  target: default\n  rich rules: \n\t{rule}\n")
+    };
+    for port in ["redis", "7010-7000"] {
+        let foreign = zone(&format!(
+            "rule family=\"ipv4\" source address=\"198.18.2.10\" port port=\"{port}\" protocol=\"tcp\" accept"
+        ));
+        let state = read(&foreign, &foreign, "public");
+        let open: Vec<String> = (state.open().iter())
+            .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
+            .collect();
+        assert!(
+            open.contains(&"Tcp 1-65535 [\"198.18.2.10/32\"]".to_string()),
+            "{port}: {open:#?}"
+        );
+        let tagged = zone(&format!(
+            "rule family=\"ipv4\" source address=\"198.18.2.10\" port port=\"{port}\" protocol=\"tcp\" log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/h\" accept"
+        ));
+        let state = read(&tagged, &tagged, "public");
+        let wanted = rule("observer.sql", 2881, 2881, &["198.18.2.10/32"]);
+        let commands = argvs(&state, &[wanted], false);
+        assert!(
+            commands
+                .iter()
+                .any(|c| c.contains("--remove-rich-rule") && c.contains(port)),
+            "{port}: {commands:#?}"
+        );
+    }
+}
