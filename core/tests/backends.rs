@@ -204,7 +204,8 @@ fn nftables_changes_are_one_transaction_touching_only_tagged_rules() {
          delete rule inet filter input handle 8\n\
          delete set inet filter portplan_observer_rpc_v4\n\
          insert rule inet filter input position 10 ip saddr { 198.18.2.10, 198.18.2.11 } tcp dport 2881 accept comment \"portplan:observer.sql\"\n\
-         add set inet filter portplan_ocp_server_http_f06784b7_v4 { type ipv4_addr; flags interval; comment \"portplan:ocp-server.http\"; elements = { 198.18.2.11, 198.18.2.12, 198.18.2.13, 198.18.60.0/24 } }\n\
+         create set inet filter portplan_ocp_server_http_f06784b7_v4 { type ipv4_addr; flags interval; comment \"portplan:ocp-server.http\"; }\n\
+         add element inet filter portplan_ocp_server_http_f06784b7_v4 { 198.18.2.11, 198.18.2.12, 198.18.2.13, 198.18.60.0/24 }\n\
          insert rule inet filter input position 10 ip saddr @portplan_ocp_server_http_f06784b7_v4 tcp dport 8080 accept comment \"portplan:ocp-server.http\"\n"
     );
     assert_eq!(

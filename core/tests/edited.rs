@@ -319,7 +319,7 @@ fn colliding_spec_ids_get_their_own_sets_and_tags() {
         .unwrap();
     let sets: Vec<&str> = text
         .lines()
-        .filter_map(|l| l.strip_prefix("add set inet filter "))
+        .filter_map(|l| l.strip_prefix("create set inet filter "))
         .map(|l| l.split(' ').next().unwrap())
         .collect();
     assert_eq!(sets.len(), 2, "{text}");

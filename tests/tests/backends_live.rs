@@ -20,6 +20,26 @@ impl Netns {
         Netns(name)
     }
 
+    /// Whether `argv` succeeds in the namespace (its failure is no panic).
+    fn succeeds(&self, argv: &[&str], stdin: Option<&str>) -> bool {
+        use std::io::Write as _;
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", self.0.as_str()])
+            .args(argv)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("ip starts");
+        if let Some(text) = stdin {
+            (child.stdin.take().expect("stdin"))
+                .write_all(text.as_bytes())
+                .expect("write stdin");
+        }
+        drop(child.stdin.take());
+        child.wait().expect("command ends").success()
+    }
+
     fn exec(&self, argv: &[&str], stdin: Option<&str>) -> String {
         let mut full = vec!["netns", "exec", self.0.as_str()];
         full.extend(argv);
@@ -157,12 +177,57 @@ fn nftables_round_trip_on_the_real_nft() {
         "second run changes nothing"
     );
 
+    // One more source: the set is deleted and created again, in the one
+    // transaction.
+    let mut more = desired();
+    let mut sources = more[1].sources.to_vec();
+    sources.push("198.18.2.40/32".into());
+    more[1].sources = sources.into();
+    assert_eq!(apply(&ns, &read(), &more, false), 1);
+    assert!(
+        ns.exec(&["nft", "list", "ruleset"], None)
+            .contains("198.18.2.40"),
+        "the new set holds the new source"
+    );
+    assert_eq!(apply(&ns, &read(), &more, false), 0);
+
     apply(&ns, &read(), &desired(), true);
     assert_eq!(
         ns.exec(&["nft", "list", "ruleset"], None),
         original,
         "remove-all restores the ruleset"
     );
+}
+
+/// A set already there under the name portplan would give its own (left
+/// behind when its rule was deleted by hand, or someone else's): `create
+/// set` fails the whole transaction, and the ruleset is as it was. `add
+/// set` merged portplan's sources into it, or its stale members into
+/// portplan's rule (an adversarial review).
+#[test]
+fn a_set_of_portplans_name_already_there_fails_the_whole_transaction() {
+    let ns = Netns::new("nftset");
+    ns.exec(
+        &["nft", "-f", "-"],
+        Some(
+            "table inet filter {\n set portplan_observer_rpc_05a344f6_v4 { type ipv4_addr; flags interval; elements = { 203.0.113.0/24 } }\n chain input {\n  type filter hook input priority 0; policy drop;\n  counter reject\n }\n}\n",
+        ),
+    );
+    let original = ns.exec(&["nft", "list", "ruleset"], None);
+    let state = portplan_core::read_firewall(
+        FirewallBackend::Nftables,
+        &FirewallOutput::new(ns.exec(&["nft", "-j", "list", "ruleset"], None), ""),
+    )
+    .expect("reads");
+    let change = portplan_core::plan_firewall(&desired(), &state, false).expect("plans");
+    assert_eq!(change.commands.len(), 1, "one nft -f transaction");
+    let command = &change.commands[0];
+    let argv: Vec<&str> = command.argv.iter().map(String::as_str).collect();
+    assert!(
+        !ns.succeeds(&argv, command.stdin.as_deref()),
+        "the transaction fails"
+    );
+    assert_eq!(ns.exec(&["nft", "list", "ruleset"], None), original);
 }
 
 #[test]

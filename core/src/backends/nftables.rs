@@ -1031,8 +1031,15 @@ fn add_group(chain: &NftChain, key: &GroupKey, sources: &[String]) -> Vec<String
             } else {
                 "ipv6_addr"
             };
+            // `create`, not `add`: a set of that name already there (left
+            // behind, or someone else's) fails the whole transaction, where
+            // `add` merged into it. The elements on a line of their own:
+            // nft 1.0.6's `create set` drops inline `elements` silently.
             lines.push(format!(
-                "add set {at} {name} {{ type {kind}; flags interval; comment \"{tag}\"; elements = {{ {} }} }}",
+                "create set {at} {name} {{ type {kind}; flags interval; comment \"{tag}\"; }}"
+            ));
+            lines.push(format!(
+                "add element {at} {name} {{ {} }}",
                 listed.join(", ")
             ));
             format!("{selector} @{name}")
