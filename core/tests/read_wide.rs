@@ -351,6 +351,23 @@ fn an_iptables_rule_open_to_everyone_reads_back_intact() {
     assert!(script(&state, false).contains("-D INPUT"));
 }
 
+/// iptables-save writes `'` in a quoted value as `\'` (iptables 1.8.9:
+/// `--comment "don\'t \"x\" remove"`); the `-D` of portplan's rule must
+/// carry the comment as it is, or it matches nothing and every run fails.
+#[test]
+fn an_iptables_comment_with_a_quote_is_read_as_iptables_restore_reads_it() {
+    let line = r#"-A INPUT -s 198.18.2.10/32 -p tcp -m tcp --dport 2881 -m comment --comment portplan:observer.sql -m comment --comment "don\'t \"x\" remove" -j ACCEPT
+-A INPUT -j DROP
+"#;
+    let state = iptables(line);
+    let found = &ipt(&state).found[0];
+    assert!(
+        found.saved.iter().any(|w| w == r#"don't "x" remove"#),
+        "{:?}",
+        found.saved
+    );
+}
+
 /// A match's value that reads as an option (`! --helper --comment`: a
 /// helper of that name, which matches every packet) shifted the reading so
 /// that the `-j DROP` went unseen: the tagged DROP was read as portplan's

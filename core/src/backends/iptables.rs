@@ -33,6 +33,17 @@ struct Saved {
     other: bool,
 }
 
+/// The words of a saved rule as iptables-restore reads them. iptables-save
+/// puts a value with anything but letters, digits, `_` and `-` in double
+/// quotes, each `"`, `\` and `'` in it after a backslash
+/// (`xtables_save_string`); POSIX double quotes, which shlex follows, keep
+/// the backslash before a `'`. So `\'` is read as `'` first (an
+/// adversarial review: a comment `"don\'t remove"` on portplan's rule
+/// kept its backslash, the `-D` matched nothing, and every run failed).
+fn saved_words(line: &str) -> Option<Vec<String>> {
+    shlex::split(&line.replace("\\'", "'"))
+}
+
 fn parse_rule(tokens: &[String]) -> Saved {
     let mut saved = Saved::default();
     let mut negated = false;
@@ -221,7 +232,7 @@ fn chain_kinds(text: &str) -> ChainKinds<String> {
             table = name;
         }
         let rest = line.strip_prefix("-A ").filter(|_| table == "filter")?;
-        let mut spec = shlex::split(rest).filter(|tokens| !tokens.is_empty())?;
+        let mut spec = saved_words(rest).filter(|tokens| !tokens.is_empty())?;
         let name = spec.remove(0);
         (!matches!(name.as_str(), "INPUT" | "FORWARD" | "OUTPUT")).then_some((name, spec))
     });
@@ -262,7 +273,7 @@ fn read_rule(
     family: IpFamily,
     kinds: &ChainKinds<String>,
 ) -> Result<(), PlanError> {
-    let tokens = shlex::split(line)
+    let tokens = saved_words(line)
         .ok_or_else(|| PlanError::single(at, line, "unbalanced quotes in a saved rule"))?;
     // `-A INPUT` was matched above: the saved rule is what follows it.
     let spec = tokens.get(2..).unwrap_or_default().to_vec();
