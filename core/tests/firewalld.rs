@@ -594,3 +594,57 @@ fn a_rich_rule_port_that_is_no_number_is_read_as_every_port() {
         );
     }
 }
+
+/// An ipset of portplan's that none of its rules names (a run failed or was
+/// killed after `--new-ipset`): `--new-ipset` of it again failed with
+/// NAME_CONFLICT, so every later run failed (an adversarial review). It is
+/// deleted first, made anew and filled; or just deleted when nothing wants
+/// it; and kept while someone else's rule names it.
+#[test]
+fn an_ipset_left_behind_is_deleted_before_it_is_made_again() {
+    let name = "portplan-observer_s-feefba95-v4";
+    let zone = "public (default, active)\n  target: default\n  rich rules: \n";
+    let left = format!(
+        "{zone}\n{name}\n  type: hash:net\n  options: family=inet\n  entries: 203.0.113.9\n"
+    );
+    let state = read(zone, &left, "public");
+    let many = rule(
+        "observer.sql",
+        2881,
+        2881,
+        &[
+            "198.18.2.10/32",
+            "198.18.2.12/32",
+            "198.18.2.14/32",
+            "198.18.2.16/32",
+        ],
+    );
+    let commands = argvs(&state, &[many], false);
+    let at = |flag: &str| commands.iter().position(|c| c.contains(flag));
+    let deleted = at(&format!("--delete-ipset={name}")).expect("deleted");
+    let made = at(&format!("--new-ipset={name}")).expect("made again");
+    assert!(deleted < made, "{commands:#?}");
+    assert!(
+        !commands.iter().any(|c| c.contains("203.0.113.9")),
+        "{commands:#?}"
+    );
+    // Nothing wants it: it goes along with a change (alone, it changes
+    // nothing that is admitted, and a run with nothing to do stays one).
+    assert_eq!(argvs(&state, &[], true), Vec::<String>::new());
+    let ours = "\trule family=\"ipv4\" source address=\"198.18.2.10\" port port=\"2881\" protocol=\"tcp\" log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/h\" accept\n";
+    let with_rule = left.replacen(zone, &format!("{zone}{ours}"), 1);
+    let commands = argvs(&read(zone, &with_rule, "public"), &[], true);
+    assert!(
+        commands.contains(&format!("firewall-cmd --permanent --delete-ipset={name}")),
+        "{commands:#?}"
+    );
+    // Someone else's rule names it: it stays.
+    let used = format!(
+        "{zone}\trule family=\"ipv4\" source ipset=\"{name}\" service name=\"http\" accept\n\n{name}\n  type: hash:net\n  options: family=inet\n  entries: 203.0.113.9\n"
+    );
+    let commands = argvs(&read(zone, &used, "public"), &[], true);
+    assert!(
+        !commands.iter().any(|c| c.contains("--delete-ipset")),
+        "{commands:#?}"
+    );
+}

@@ -306,10 +306,10 @@ class FirewalldAndUfw(PlaybookCase):
                 finally:
                     for args in remove:
                         self.firewalld.run("firewall-cmd", *args)
-                # An ipset of portplan's that no rule names is not read back
-                # as portplan's (a known limit, in the closing note): removed
-                # here so that the next case and test 70 start from the
-                # original.
+                # An ipset of portplan's that no rule names goes with the
+                # next run that changes something (core: `left-ipset`); none
+                # does here, so it is removed by hand for the next case and
+                # test 70 to start from the original.
                 self.firewalld.run("firewall-cmd", "--permanent", f"--delete-ipset={ipset}")
                 self.firewalld.run("firewall-cmd", "--reload")
         self.assert_foreign_untouched()

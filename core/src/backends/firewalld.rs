@@ -606,7 +606,39 @@ pub(super) fn read(
     for (_, side) in &sides {
         state.foreign.extend(ipset_users(side));
     }
+    let left = left_ipsets(&state, &sides[1].1);
+    state.foreign.extend(left);
     Ok(state)
+}
+
+/// What `ForeignRule::action` says of one of portplan's permanent ipsets
+/// that no portplan rule names: left behind by a run that failed or was
+/// killed after `--new-ipset`, or by a rule deleted by hand. Its `source`
+/// is `ipset:NAME`, which no address collides with.
+pub(super) const IPSET_LEFT: &str = "left-ipset";
+
+/// portplan's permanent ipsets that none of its rules names. A `--new-ipset`
+/// of one fails (NAME_CONFLICT), so every later run failed (an adversarial
+/// review); `commands` deletes such an ipset first, unless someone else's
+/// rule names it ([`ipset_users`]).
+fn left_ipsets(state: &FirewalldState, permanent: &Side) -> Vec<ForeignRule> {
+    let named = |name: &str| {
+        (state.found.iter())
+            .filter(|f| side_of(state, f.zone) == FirewalldSide::Permanent)
+            .any(|f| f.ipset.as_deref() == Some(name))
+    };
+    (permanent.ipsets.keys())
+        .filter(|name| !named(name))
+        .map(|name| ForeignRule {
+            action: IPSET_LEFT.into(),
+            family: IpFamily::Ipv4,
+            transport: Transport::Tcp,
+            ports: super::EVERY_PORT,
+            source: format!("ipset:{name}"),
+            text: format!("ipset {name}: portplan's, named by none of its rules"),
+            ahead: Vec::new(),
+        })
+        .list()
 }
 
 /// What `ForeignRule::action` says of a rule or zone that uses one of
@@ -1157,20 +1189,24 @@ fn write_out(state: &FirewalldState, current: &Current, change: Change) -> Vec<C
     }
     // Permanent ipsets no desired rule uses any more, once no rule names
     // them; one someone else's rule or zone uses stays (see `ipset_users`).
-    let used = |name: &str| {
-        state
-            .foreign
-            .iter()
-            .any(|f| f.action == IPSET_USER && f.source.strip_prefix("ipset:") == Some(name))
+    // One left behind ([`IPSET_LEFT`]) goes too, before anything is made:
+    // it is in no current group, so a desired one makes it anew.
+    let named_by = |action: &str, name: &str| {
+        (state.foreign.iter())
+            .any(|f| f.action == action && f.source.strip_prefix("ipset:") == Some(name))
     };
     let kept = Sorted::new(change.kept_ipsets);
-    if !change.batches.is_empty() {
-        for name in current.ipsets[1]
-            .keys()
-            .filter(|name| !kept.contains(*name) && !used(name))
-        {
-            commands.push(firewall_cmd(true, [format!("--delete-ipset={name}")]));
-        }
+    let unused = (current.ipsets[1].keys())
+        .filter(|name| !change.batches.is_empty() && !kept.contains(*name))
+        .cloned();
+    let left = (state.foreign.iter())
+        .filter(|f| f.action == IPSET_LEFT)
+        .filter_map(|f| f.source.strip_prefix("ipset:").map(str::to_string));
+    let gone = unused
+        .chain(left)
+        .filter(|name| !named_by(IPSET_USER, name));
+    for name in Sorted::new(gone.list()).iter() {
+        commands.push(firewall_cmd(true, [format!("--delete-ipset={name}")]));
     }
     for (name, family) in &Sorted::new(change.new_ipsets) {
         let family = if *family == IpFamily::Ipv4 {
