@@ -314,6 +314,33 @@ class FirewalldAndUfw(PlaybookCase):
                 self.firewalld.run("firewall-cmd", "--reload")
         self.assert_foreign_untouched()
 
+    def test_67_an_ipset_left_behind_is_made_again(self):
+        """portplan's ipset left behind with no rule naming it (a run failed
+        or was killed right after `--new-ipset`): `--new-ipset` of it again
+        failed with NAME_CONFLICT, so every later run failed (an adversarial
+        review). The next run deletes it first and fills it anew."""
+        plan_file = self.many_sources_plan("many-sources-67.json")
+        hosts = {self.firewalld: "firewalld"}
+        ipset = "portplan-observer_s-feefba95-v4"
+        self.firewalld.run("firewall-cmd", "--permanent", f"--new-ipset={ipset}",
+                           "--type=hash:net", "--option=family=inet")
+        self.firewalld.run("firewall-cmd", "--permanent", f"--ipset={ipset}",
+                           "--add-entry=203.0.113.9")
+        _, results = self.play("ocp-preinstall.yml", "-e", f"portplan_plan_file={plan_file}",
+                               hosts=hosts)
+        self.assertTrue(results[self.firewalld]["changed"], results[self.firewalld])
+        entries = self.firewalld.run("firewall-cmd", "--permanent", f"--info-ipset={ipset}")
+        self.assertIn("entries: 198.18.2.10 198.18.2.20 198.18.50.0/24", entries)
+        self.assertNotIn("203.0.113.9", entries)
+        _, results = self.play("ocp-preinstall.yml", "-e", f"portplan_plan_file={plan_file}",
+                               hosts=hosts)
+        self.assertFalse(results[self.firewalld]["changed"], results[self.firewalld])
+        # Back to the example plan: one rule per source, and the ipset is gone.
+        self.play("ocp-preinstall.yml", hosts=hosts)
+        self.assertEqual(
+            self.firewalld.run("firewall-cmd", "--permanent", "--get-ipsets").split(), [])
+        self.assert_foreign_untouched()
+
     def test_66_the_audit_fails_over_a_firewalld_that_filters_nothing(self):
         """firewalld in state FAILED (a permanent rule naming a missing ipset,
         then a reload) leaves no filtering at all; the audit said green."""
