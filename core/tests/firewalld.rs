@@ -604,10 +604,21 @@ fn a_rich_rule_port_that_is_no_number_is_read_as_every_port() {
 fn an_ipset_left_behind_is_deleted_before_it_is_made_again() {
     let name = "portplan-observer_s-feefba95-v4";
     let zone = "public (default, active)\n  target: default\n  rich rules: \n";
-    let left = format!(
-        "{zone}\n{name}\n  type: hash:net\n  options: family=inet\n  entries: 203.0.113.9\n"
-    );
-    let state = read(zone, &left, "public");
+    let ours = r#"rule family="ipv4" source address="198.18.2.10" port port="2881" protocol="tcp" log prefix="portplan:observer.sql" level="info" limit value="1/h" accept"#;
+    // The permanent side as the binary's D-Bus dump gives it: `rules` in
+    // zone public, the ipset left with a stale entry, `references`.
+    let permanent = |rules: &[&str], references: &[&str]| {
+        serde_json::json!({
+            "default-zone": "public",
+            "zones": [{"name": "public", "target": "default", "sources": [], "ports": [],
+                       "rich-rules": rules}],
+            "ipsets": [{"name": name, "entries": ["203.0.113.9"]}],
+            "policies": null,
+            "references": references,
+        })
+        .to_string()
+    };
+    let state = read(zone, &permanent(&[], &[]), "public");
     let many = rule(
         "observer.sql",
         2881,
@@ -619,7 +630,7 @@ fn an_ipset_left_behind_is_deleted_before_it_is_made_again() {
             "198.18.2.16/32",
         ],
     );
-    let commands = argvs(&state, &[many], false);
+    let commands = argvs(&state, &[many.clone()], false);
     let at = |flag: &str| commands.iter().position(|c| c.contains(flag));
     let deleted = at(&format!("--delete-ipset={name}")).expect("deleted");
     let made = at(&format!("--new-ipset={name}")).expect("made again");
@@ -631,18 +642,40 @@ fn an_ipset_left_behind_is_deleted_before_it_is_made_again() {
     // Nothing wants it: it goes along with a change (alone, it changes
     // nothing that is admitted, and a run with nothing to do stays one).
     assert_eq!(argvs(&state, &[], true), Vec::<String>::new());
-    let ours = "\trule family=\"ipv4\" source address=\"198.18.2.10\" port port=\"2881\" protocol=\"tcp\" log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/h\" accept\n";
-    let with_rule = left.replacen(zone, &format!("{zone}{ours}"), 1);
-    let commands = argvs(&read(zone, &with_rule, "public"), &[], true);
+    let commands = argvs(&read(zone, &permanent(&[ours], &[]), "public"), &[], true);
     assert!(
         commands.contains(&format!("firewall-cmd --permanent --delete-ipset={name}")),
         "{commands:#?}"
     );
-    // Someone else's rule names it: it stays.
-    let used = format!(
-        "{zone}\trule family=\"ipv4\" source ipset=\"{name}\" service name=\"http\" accept\n\n{name}\n  type: hash:net\n  options: family=inet\n  entries: 203.0.113.9\n"
+    // Someone else's rule or direct rule names it: it stays.
+    let users = [
+        permanent(
+            &[
+                ours,
+                &format!(r#"rule family="ipv4" source ipset="{name}" service name="http" accept"#),
+            ],
+            &[],
+        ),
+        permanent(
+            &[ours],
+            &[&format!(
+                "ipv4 filter INPUT 0 -m set --match-set {name} src -j ACCEPT"
+            )],
+        ),
+    ];
+    for used in users {
+        let commands = argvs(&read(zone, &used, "public"), &[], true);
+        assert!(
+            !commands.iter().any(|c| c.contains("--delete-ipset")),
+            "{commands:#?}"
+        );
+    }
+    // From `firewall-cmd`'s text, which shows no direct rule that may name
+    // it, a left ipset is not known as one and never deleted.
+    let text = format!(
+        "{zone}\t{ours}\n\n{name}\n  type: hash:net\n  options: family=inet\n  entries: 203.0.113.9\n"
     );
-    let commands = argvs(&read(zone, &used, "public"), &[], true);
+    let commands = argvs(&read(zone, &text, "public"), &[], true);
     assert!(
         !commands.iter().any(|c| c.contains("--delete-ipset")),
         "{commands:#?}"

@@ -429,6 +429,9 @@ struct Side {
     /// The policies' rich rules and every other text but the zones' that
     /// may name an ipset ([`ipset_users`]).
     references: Vec<String>,
+    /// Whether those are all of them: a D-Bus dump's are; `firewall-cmd`'s
+    /// text has no direct rules, and the permanent policies are not asked.
+    references_known: bool,
 }
 
 fn side(text: &str, input: &str) -> Result<Side, PlanError> {
@@ -439,6 +442,7 @@ fn side(text: &str, input: &str) -> Result<Side, PlanError> {
     let (ipsets, zones): (Vec<Block>, Vec<Block>) = blocks.into_iter().partition(Block::is_ipset);
     Ok(Side {
         references,
+        references_known: text.trim_start().starts_with('{'),
         zones,
         ipsets: SortedMap::new(
             (ipsets.into_iter())
@@ -621,7 +625,14 @@ pub(super) const IPSET_LEFT: &str = "left-ipset";
 /// of one fails (NAME_CONFLICT), so every later run failed (an adversarial
 /// review); `commands` deletes such an ipset first, unless someone else's
 /// rule names it ([`ipset_users`]).
+///
+/// Only where everything that may name one is known (a D-Bus dump):
+/// `firewall-cmd`'s text has no direct rules, and one of those naming it
+/// would make the deletion break the next reload.
 fn left_ipsets(state: &FirewalldState, permanent: &Side) -> Vec<ForeignRule> {
+    if !permanent.references_known {
+        return Vec::new();
+    }
     let named = |name: &str| {
         (state.found.iter())
             .filter(|f| side_of(state, f.zone) == FirewalldSide::Permanent)
