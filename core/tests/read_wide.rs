@@ -416,6 +416,195 @@ fn a_rate_limited_reject_of_every_packet_is_a_catch_all_for_placement() {
     assert!(script(&state, false).contains("insert rule inet filter input position 9"));
 }
 
+/// A rated rule is the catch-all in effect only as Arch has it (an
+/// adversarial review): a flood guard (`limit rate over ... drop`) or a
+/// `pkttype broadcast drop` before a blocklist made portplan's accept land
+/// ahead of the blocklist, the deny turned into an allow. Arch's own rule
+/// stays where portplan's rules go, before a plain drop after it too (a
+/// second review: moved behind it, they were rejected at under 5 packets a
+/// second); a deny after it on their traffic leaves them no place, and the
+/// plan is refused naming it.
+#[test]
+fn a_rated_rule_is_a_catch_all_only_as_arch_has_it() {
+    let pkttype = r#"{"meta":{"key":"pkttype"}}"#;
+    let arch = format!(
+        r#"{},{{"limit":{{"rate":5,"burst":5,"per":"second"}}}},{{"reject":null}}"#,
+        matching(pkttype, "==", r#""host""#)
+    );
+    let flood = r#"{"limit":{"rate":50,"burst":100,"per":"second","inv":true}},{"drop":null}"#;
+    let broadcast = format!(
+        r#"{},{{"drop":null}}"#,
+        matching(pkttype, "==", r#""broadcast""#)
+    );
+    let blocklist = format!(
+        r#"{},{{"drop":null}}"#,
+        matching(
+            r#"{"payload":{"protocol":"ip","field":"saddr"}}"#,
+            "==",
+            r#"{"prefix":{"addr":"198.18.2.0","len":24}}"#
+        )
+    );
+    for (what, early) in [("flood guard", flood.to_string()), ("broadcast", broadcast)] {
+        let state = nft_items(&[TABLE, &rule(3, None, &early), &rule(4, None, &blocklist)]);
+        assert_eq!(nft(&state).chains[0].insert_before, None, "{what}");
+        let text = script(&state, false);
+        assert!(!text.contains("insert rule"), "{what}: {text}");
+        assert!(
+            text.contains("add rule inet filter input"),
+            "{what}: {text}"
+        );
+        // Appended after the blocklist, whose deny stays and is named.
+        let notes = plan_firewall(&desired(), &state, false).unwrap().notes;
+        assert!(
+            notes.iter().any(|n| n.contains("198.18.2.0/24")),
+            "{what}: {notes:#?}"
+        );
+    }
+    // Arch's rule, then a plain drop: before Arch's rule.
+    let drop = r#"{"counter":null},{"drop":null}"#;
+    let state = nft_items(&[TABLE, &rule(3, None, &arch), &rule(4, None, drop)]);
+    assert_eq!(nft(&state).chains[0].insert_before, Some(3));
+    // Arch's rule, then a blocklist on the planned source: refused, named.
+    let state = nft_items(&[TABLE, &rule(3, None, &arch), &rule(4, None, &blocklist)]);
+    let refused = plan_firewall(&desired(), &state, false).unwrap_err();
+    assert!(
+        refused.problems[0].value.contains("handle 4"),
+        "{refused:#?}"
+    );
+    assert!(
+        refused.problems[0].message.contains("rate-limited reject"),
+        "{refused:#?}"
+    );
+    // One on other traffic leaves the place before Arch's rule as it is.
+    let other = blocklist.replace("198.18.2.0", "203.0.113.0");
+    let state = nft_items(&[TABLE, &rule(3, None, &arch), &rule(4, None, &other)]);
+    assert!(script(&state, false).contains("insert rule inet filter input position 3"));
+}
+
+/// A table, chain or set name goes into the `nft -f -` script as it is:
+/// one holding a newline and a command (planted with `nft -j -f` or
+/// libnftnl) became a line of the script, deleting a foreign drop (an
+/// adversarial review). Such a name is refused, with its path and value.
+#[test]
+fn an_nft_name_that_is_not_one_word_is_refused() {
+    let hostile = "t\ndelete rule inet filter input handle 4\n";
+    let table = format!(
+        r#"{{"table":{{"family":"inet","name":{name},"handle":1}}}},
+ {{"chain":{{"family":"inet","table":{name},"name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}}}}"#,
+        name = serde_json::to_string(hostile).unwrap()
+    );
+    let json = format!(r#"{{"nftables":[{table}]}}"#);
+    let refused =
+        read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(json, "")).unwrap_err();
+    assert_eq!(refused.problems[0].path, "main");
+    assert_eq!(refused.problems[0].value, hostile);
+    // A state given whole (the plugins' callers) is checked as well.
+    let mut state = nft_items(&[TABLE]);
+    let FirewallState::Nftables(nft) = &mut state else {
+        unreachable!()
+    };
+    nft.chains[0].table = hostile.into();
+    let refused = plan_firewall(&desired(), &state, false).unwrap_err();
+    assert_eq!(refused.problems[0].path, "state.nftables.chains[0].table");
+    assert_eq!(refused.problems[0].value, hostile);
+    // nft's own names pass: iptables-nft's, firewalld's, Docker's.
+    for name in [
+        "filter",
+        "INPUT",
+        "filter_IN_public",
+        "DOCKER-USER",
+        "_x.y/z",
+    ] {
+        let table = table.replace(
+            &serde_json::to_string(hostile).unwrap(),
+            &format!("{name:?}"),
+        );
+        assert!(
+            plan_firewall(&desired(), &nft_items(&[&table]), false).is_ok(),
+            "{name}"
+        );
+    }
+}
+
+/// iptables-save leaves out `-s 0.0.0.0/0`: portplan's rule open to
+/// everyone reads back without `-s`, and is intact (an adversarial review:
+/// it never was, so every run rewrote it and failed its verify).
+#[test]
+fn an_iptables_rule_open_to_everyone_reads_back_intact() {
+    let line = "-A INPUT -p tcp -m tcp --dport 2881 -m comment --comment portplan:observer.sql -j ACCEPT\n-A INPUT -j DROP\n";
+    let state = iptables(line);
+    assert!(ipt(&state).found[0].intact, "{:#?}", ipt(&state).found);
+    let everyone = [rule_2881("observer.sql", &["0.0.0.0/0"])];
+    assert_eq!(support::commands_text(&everyone, &state, false), "");
+    // Any narrower source replaces it.
+    assert!(script(&state, false).contains("-D INPUT"));
+}
+
+/// iptables-save writes `'` in a quoted value as `\'` (iptables 1.8.9:
+/// `--comment "don\'t \"x\" remove"`); the `-D` of portplan's rule must
+/// carry the comment as it is, or it matches nothing and every run fails.
+#[test]
+fn an_iptables_comment_with_a_quote_is_read_as_iptables_restore_reads_it() {
+    let line = r#"-A INPUT -s 198.18.2.10/32 -p tcp -m tcp --dport 2881 -m comment --comment portplan:observer.sql -m comment --comment "don\'t \"x\" remove" -j ACCEPT
+-A INPUT -j DROP
+"#;
+    let state = iptables(line);
+    let found = &ipt(&state).found[0];
+    assert!(
+        found.saved.iter().any(|w| w == r#"don't "x" remove"#),
+        "{:?}",
+        found.saved
+    );
+}
+
+/// A match's value that reads as an option (`! --helper --comment`: a
+/// helper of that name, which matches every packet) shifted the reading so
+/// that the `-j DROP` went unseen: the tagged DROP was read as portplan's
+/// accept edited, deleted, and replaced by an accept (an adversarial
+/// review). Any `-j` that is no accept makes the rule someone else's.
+#[test]
+fn a_tagged_drop_whose_target_a_value_hides_is_not_portplans() {
+    let line = "-A INPUT -s 198.18.0.0/24 -p tcp -m tcp --dport 2881 -m comment --comment portplan:observer.sql -m helper ! --helper --comment -j DROP\n";
+    let state = iptables(line);
+    assert!(ipt(&state).found.is_empty(), "{:#?}", ipt(&state).found);
+    for remove_all in [false, true] {
+        let text = script(&state, remove_all);
+        assert!(!text.contains("-D INPUT"), "{text}");
+    }
+}
+
+#[test]
+fn an_iptables_goto_on_portplans_traffic_is_someone_elses_rule() {
+    let line =
+        "-A INPUT -s 198.18.2.10/32 -p tcp -m tcp --dport 2881 -g BLOCKED\n-A INPUT -j DROP\n";
+    let refused = plan_firewall(&desired(), &iptables(line), false).unwrap_err();
+    assert!(
+        refused.problems[0].message.contains("(BLOCKED)"),
+        "{refused:?}"
+    );
+}
+
+/// Arch Linux's stock input chain ends with a rate-limited reject, then its
+/// drop policy: portplan's rules go before that reject (after it, most
+/// packets to the port were rejected while every check said green). A
+/// reject narrowed by anything else (`ct state invalid drop`) is no such
+/// catch-all.
+#[test]
+fn a_rate_limited_reject_of_every_packet_is_a_catch_all_for_placement() {
+    let pkttype = r#"{"meta":{"key":"pkttype"}}"#;
+    let reject = format!(
+        r#"{},{{"limit":{{"rate":5,"burst":5,"per":"second"}}}},{{"counter":null}},{{"reject":{{"type":"icmpx","expr":"admin-prohibited"}}}}"#,
+        matching(pkttype, "==", r#""host""#)
+    );
+    let invalid = format!(
+        r#"{},{{"drop":null}}"#,
+        matching(r#"{"ct":{"key":"state"}}"#, "in", r#"["invalid"]"#)
+    );
+    let state = nft_items(&[TABLE, &rule(3, None, &invalid), &rule(9, None, &reject)]);
+    assert_eq!(nft(&state).chains[0].insert_before, Some(9));
+    assert!(script(&state, false).contains("insert rule inet filter input position 9"));
+}
+
 /// A rated rule is the catch-all in effect only with no deny after it and
 /// only as Arch has it (an adversarial review): a flood guard (`limit rate
 /// over ... drop`) or a `pkttype broadcast drop` before a blocklist made

@@ -268,6 +268,14 @@ pub fn unfiltered_families(state: &FirewallState) -> Vec<IpFamily> {
 /// deny (unconditional: the catch-all) instead.
 pub(crate) const GOTO: &str = "goto ";
 
+/// What `ForeignRule::action` starts with for a deny after a rated rule
+/// that is its chain's catch-all in effect (nftables: Arch's `pkttype host
+/// limit rate 5/second reject`): portplan's rules must go before the rated
+/// rule, and there they would come before this deny too, turning it into
+/// an allow for their traffic; after it, the rated rule rejects most of
+/// their packets. `shadows` refuses a rule whose traffic it meets.
+pub(crate) const BEHIND_RATED: &str = "behind a rated catch-all: ";
+
 /// What a goto matches, read wide: its conditions as [`Admitted`] reads an
 /// accept's (a match it cannot judge, an interface other than `lo`, a mark,
 /// a named port set, narrows nothing), and its sources (none read: from
@@ -363,13 +371,14 @@ fn shadows(
         // A goto stops only the rules portplan would add, after it: one of
         // its rules already before it works. Any packet of theirs it may
         // take is one they would never see.
-        let covered: Vec<&TaggedRule> = if foreign.action.starts_with(GOTO) {
-            adding.iter().filter(|r| meets(foreign, r)).list()
-        } else if foreign.action.starts_with(SOURCE_ZONE) {
-            wanted.iter().filter(|r| covers(foreign, r)).list()
-        } else {
-            continue;
-        };
+        let covered: Vec<&TaggedRule> =
+            if foreign.action.starts_with(GOTO) || foreign.action.starts_with(BEHIND_RATED) {
+                adding.iter().filter(|r| meets(foreign, r)).list()
+            } else if foreign.action.starts_with(SOURCE_ZONE) {
+                wanted.iter().filter(|r| covers(foreign, r)).list()
+            } else {
+                continue;
+            };
         let Some(first) = covered.first() else {
             continue;
         };
@@ -389,6 +398,26 @@ fn shadows(
                     first.tag,
                     more(covered.len()),
                     first.source
+                ),
+            });
+        } else if foreign.action.starts_with(BEHIND_RATED) {
+            if problems.iter().any(|p| p.value == foreign.text) {
+                continue;
+            }
+            problems.push(crate::model::Problem {
+                path: format!("state.{}.foreign[{i}]", state.backend().as_str()),
+                value: foreign.text.clone(),
+                message: format!(
+                    "this deny comes after a rate-limited reject that is the chain's catch-all \
+                     in effect (it rejects most new connections, so portplan's rules go before \
+                     it), and it matches {} on {} {} for {}{}: an accept before the reject \
+                     would come before this deny too and admit what it denies. Move the deny \
+                     before the rate-limited reject, or take the port out of the plan",
+                    first.source,
+                    first.transport.as_str(),
+                    first.ports,
+                    first.tag,
+                    more(covered.len())
                 ),
             });
         } else if let Some(target) = foreign.action.strip_prefix(GOTO) {
@@ -531,9 +560,10 @@ fn collisions(state: &FirewallState, add: &[Placed]) -> Result<(), PlanError> {
     // The first foreign rule on each tuple: one lookup per rule to add, not
     // a scan of every foreign rule (a blocklist set may hold 100,000).
     let mut on_tuple: Map<(IpFamily, Transport, PortRange, &str), usize> = Map::new();
-    // A goto's reading is `shadows`' (the rule itself is listed too).
+    // A goto's reading is `shadows`' (the rule itself is listed too), and
+    // so is a deny behind a rated catch-all's (listed as itself too).
     for (i, f) in foreign.iter().enumerate() {
-        if !f.action.starts_with(GOTO) {
+        if !f.action.starts_with(GOTO) && !f.action.starts_with(BEHIND_RATED) {
             let tuple = (f.family, f.transport, f.ports, f.source.as_str());
             on_tuple.get_or_insert_with(tuple, || i);
         }

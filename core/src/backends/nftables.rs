@@ -601,13 +601,9 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
     for item in items.iter().filter_map(|i| i.get("rule")) {
         read_item(&mut state, item, named, &kinds, &mut before)?;
     }
-    // A rated rule no deny follows: the catch-all in effect.
+    // A rated rule: the catch-all in effect, before any plain one after it.
     for (index, handle) in before.rated {
-        if let Some(chain) = state
-            .chains
-            .get_mut(index)
-            .filter(|c| c.insert_before.is_none())
-        {
+        if let Some(chain) = state.chains.get_mut(index) {
             chain.insert_before = handle;
         }
     }
@@ -738,10 +734,12 @@ struct Before {
     /// drop everything (it may accept), a verdict map, a queue, a return.
     /// No deny after one is ahead.
     decided: Vec<usize>,
-    /// Per chain, a rated rule that may be its catch-all in effect (Arch's
-    /// `pkttype host limit rate 5/second reject`): it is where portplan's
-    /// rules go only if no deny follows it, since portplan's accept before
-    /// it would also come before that deny.
+    /// Per chain, a rated rule that is its catch-all in effect (Arch's
+    /// `pkttype host limit rate 5/second reject`): where portplan's rules
+    /// go, even before a plain catch-all after it. A deny after it on
+    /// traffic portplan would admit has no place left for portplan's
+    /// accept: before the rated rule is before that deny too, after it
+    /// is behind a reject of most packets ([`super::BEHIND_RATED`]).
     rated: Vec<(usize, Option<u64>)>,
 }
 
@@ -837,12 +835,7 @@ fn read_item(
     // policy. Only a rate and the packet type narrow it, so an accept after
     // it is reached by at most the packets over the rate: portplan's rules
     // go before it, as before a plain catch-all (it drops nothing by itself).
-    // A deny after such a rule (a blocklist, an appended drop): portplan's
-    // place is not before the rated rule, or its accepts would come before
-    // that deny too; the chain's end or a later catch-all then is.
-    if matches!(verdict, Some("drop" | "reject")) || to_dropping {
-        before.rated.retain(|(chain, _)| *chain != index);
-    }
+    let behind_rated = !after_catch_all && before.rated.iter().any(|(chain, _)| *chain == index);
     if refuses
         && rule.rated
         && state
@@ -925,6 +918,14 @@ fn read_item(
                     ..seen
                 };
                 read.extend(udp.foreign(action, handle, ahead));
+            }
+            if behind_rated && matches!(action, "drop" | "reject") {
+                let refusals = (read.iter()).map(|f| ForeignRule {
+                    action: format!("{}{action}", super::BEHIND_RATED),
+                    ahead: Vec::new(),
+                    ..f.clone()
+                });
+                state.foreign.extend(refusals.list());
             }
             let accepts = (before.accepts.iter())
                 .filter(|(i, _)| *i == index)
