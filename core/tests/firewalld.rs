@@ -630,7 +630,7 @@ fn an_ipset_left_behind_is_deleted_before_it_is_made_again() {
             "198.18.2.16/32",
         ],
     );
-    let commands = argvs(&state, &[many.clone()], false);
+    let commands = argvs(&state, std::slice::from_ref(&many), false);
     let at = |flag: &str| commands.iter().position(|c| c.contains(flag));
     let deleted = at(&format!("--delete-ipset={name}")).expect("deleted");
     let made = at(&format!("--new-ipset={name}")).expect("made again");
