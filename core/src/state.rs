@@ -574,6 +574,16 @@ impl FirewallState {
     }
 }
 
+/// Whether nft's scanner reads `name` as one bare word: a letter, `_` or
+/// `.`, then letters, digits and `/ - _ .`.
+pub(crate) fn nft_word(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '.'))
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
+}
+
 /// Every table, chain and set name of `state` that portplan would write
 /// into an `nft -f -` script and that nft does not read as one bare word
 /// (an adversarial review: a set or table name holding a newline and
@@ -581,13 +591,6 @@ impl FirewallState {
 /// drop). nft's scanner reads a name as a letter, `_` or `.`, then
 /// letters, digits and `/ - _ .`; anything else is refused, named.
 pub(crate) fn nft_names(state: &NftState, at: &str) -> Vec<crate::model::Problem> {
-    fn bare(name: &str) -> bool {
-        let mut chars = name.chars();
-        chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '.'))
-            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
-    }
     let chains = state.chains.iter().enumerate().flat_map(|(i, c)| {
         [("table", &c.table), ("name", &c.name)]
             .map(|(field, name)| (format!("{at}.nftables.chains[{i}].{field}"), name))
@@ -596,7 +599,7 @@ pub(crate) fn nft_names(state: &NftState, at: &str) -> Vec<crate::model::Problem
         .filter_map(|(i, f)| Some((format!("{at}.nftables.found[{i}].set"), f.set.as_ref()?)));
     chains
         .chain(sets)
-        .filter(|(_, name)| !bare(name))
+        .filter(|(_, name)| !nft_word(name))
         .map(|(path, name)| crate::model::Problem {
             path,
             value: name.clone(),

@@ -607,6 +607,7 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
             chain.insert_before = handle;
         }
     }
+    state.foreign.extend(left_sets(&state, items));
     // A name portplan would write into its script must be one nft reads
     // as a word (`FirewallState::check`): refused here already, named.
     if let Some(bad) = crate::state::nft_names(&state, "state").into_iter().next() {
@@ -631,6 +632,59 @@ fn read_maps(items: &[Value]) -> Maps<'_> {
             (key, elements.map_or(&[][..], Vec::as_slice))
         })
         .collect()
+}
+
+/// What `ForeignRule::action` says of a set of portplan's (its prefix and
+/// a `portplan:` comment) in a table it writes into that none of its rules
+/// names: left when its rule was deleted by hand. Its `source` is
+/// `set:FAMILY TABLE NAME`, which no address collides with.
+pub(super) const SET_LEFT: &str = "left-set";
+
+/// portplan's sets that none of its rules names, in the tables of the
+/// chains it writes into. `create set` of one fails the transaction, so
+/// `commands` deletes it first (a review: every later run failed); nft
+/// itself refuses to delete a set a rule still uses, which fails the
+/// transaction whole. Only names nft reads as one word.
+fn left_sets(state: &NftState, items: &[Value]) -> Vec<ForeignRule> {
+    let named = |table: &str, name: &str| {
+        (state.found.iter()).any(|f| {
+            f.set.as_deref() == Some(name)
+                && state
+                    .chains
+                    .get(f.chain.index())
+                    .is_some_and(|c| c.table == table)
+        })
+    };
+    let written = |family: &str, table: &str| {
+        (state.chains.iter()).any(|c| c.family.as_str() == family && c.table == table)
+    };
+    // In the listing's order (core's hash maps are asked, never listed).
+    (items.iter().filter_map(|i| i.get("set")))
+        .map(|set| {
+            (
+                text(set, "family"),
+                text(set, "table"),
+                text(set, "name"),
+                set,
+            )
+        })
+        .filter(|(family, table, name, set)| {
+            name.starts_with(SET_PREFIX)
+                && is_tag(&text(set, "comment"))
+                && written(family, table)
+                && !named(table, name)
+                && crate::state::nft_word(name)
+        })
+        .map(|(family, table, name, _)| ForeignRule {
+            action: SET_LEFT.into(),
+            family: IpFamily::Ipv4,
+            transport: Transport::Tcp,
+            ports: EVERY_PORT,
+            source: format!("set:{family} {table} {name}"),
+            text: format!("{family} {table} set {name}: portplan's, named by none of its rules"),
+            ahead: Vec::new(),
+        })
+        .list()
 }
 
 fn read_sets(items: &[Value]) -> Sets {
@@ -1103,6 +1157,11 @@ pub(super) fn commands(state: &NftState, desired: &Sorted<Placed>) -> Vec<Comman
             adds.extend(add_group(chain, key, sources.as_slice()));
         }
     }
+    // portplan's sets left behind go too, before any is made again.
+    let left = (state.foreign.iter())
+        .filter(|f| f.action == SET_LEFT)
+        .filter_map(|f| f.source.strip_prefix("set:"));
+    set_deletes.extend(left.map(|set| format!("delete set {set}")));
     let deletes = Sorted::new(deletes);
     let mut script: Vec<String> = deletes.into_iter().map(|(_, line)| line).list();
     script.extend(Sorted::new(set_deletes));
