@@ -576,10 +576,7 @@ fn a_rich_rule_port_that_is_no_number_is_read_as_every_port() {
         let open: Vec<String> = (state.open().iter())
             .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
             .collect();
-        assert!(
-            open.contains(&"Tcp 1-65535 [\"198.18.2.10/32\"]".to_string()),
-            "{port}: {open:#?}"
-        );
+        assert_eq!(open, ["Tcp 1-65535 [\"198.18.2.10/32\"]"], "{port}");
         let tagged = zone(&format!(
             "rule family=\"ipv4\" source address=\"198.18.2.10\" port port=\"{port}\" protocol=\"tcp\" log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/h\" accept"
         ));

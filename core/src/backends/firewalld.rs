@@ -236,20 +236,17 @@ fn rich_rule(text: &str) -> Option<RichRule> {
             }
             // A port firewalld takes that does not read as numbers (a
             // service name from /etc/services, `7010-7000`): read as every
-            // port, and as narrowed (an adversarial review: the whole rule
+            // port of its protocol, and as narrowed (an adversarial review: the whole rule
             // was skipped, so a foreign accept on it went unaudited and a
             // tagged one unseen). An accept then opens every port for the
             // audit; a deny is no catch-all ahead; a tagged one is not
             // intact and is replaced.
             "port" => {
                 let transport = transport_named(get("protocol")?)?;
-                match parse_ports(get("port")?, '-') {
-                    Some(ports) => rule.port = Some((transport, ports)),
-                    None => {
-                        rule.other = true;
-                        rule.narrowed = true;
-                    }
-                }
+                let ports = parse_ports(get("port")?, '-');
+                rule.other |= ports.is_none();
+                rule.narrowed |= ports.is_none();
+                rule.port = Some((transport, ports.unwrap_or(super::EVERY_PORT)));
             }
             "log" => {
                 rule.tag = get("prefix").filter(|p| is_tag(p)).map(str::to_string);
