@@ -400,47 +400,40 @@ fn shadows(
                     first.source
                 ),
             });
-        } else if foreign.action.starts_with(BEHIND_RATED) {
+        } else {
+            // One problem per deny or goto, not one per family and transport.
             if problems.iter().any(|p| p.value == foreign.text) {
                 continue;
             }
-            problems.push(crate::model::Problem {
-                path: format!("state.{}.foreign[{i}]", state.backend().as_str()),
-                value: foreign.text.clone(),
-                message: format!(
-                    "this deny comes after a rate-limited reject that is the chain's catch-all \
-                     in effect (it rejects most new connections, so portplan's rules go before \
-                     it), and it matches {} on {} {} for {}{}: an accept before the reject \
-                     would come before this deny too and admit what it denies. Move the deny \
-                     before the rate-limited reject, or take the port out of the plan",
-                    first.source,
-                    first.transport.as_str(),
-                    first.ports,
-                    first.tag,
-                    more(covered.len())
-                ),
-            });
-        } else if let Some(target) = foreign.action.strip_prefix(GOTO) {
-            // One problem per goto, not one per family and transport.
-            if problems.iter().any(|p| p.value == foreign.text) {
-                continue;
-            }
-            problems.push(crate::model::Problem {
-                path: format!("state.{}.foreign[{i}]", state.backend().as_str()),
-                value: foreign.text.clone(),
-                message: format!(
+            let traffic = format!(
+                "{} on {} {} for {}{}",
+                first.source,
+                first.transport.as_str(),
+                first.ports,
+                first.tag,
+                more(covered.len())
+            );
+            let message = match foreign.action.strip_prefix(GOTO) {
+                Some(target) => format!(
                     "this rule sends the packets it matches to chain {target} for good (a \
                      goto: when {target} ends, the input chain's policy decides), and it may \
-                     match {} on {} {} for {}{}, which portplan's rules after it would then \
-                     never see. Make the goto a jump (the chain then hands back what it does \
-                     not decide), or add the accept to chain {target} yourself and take the \
-                     port out of the plan",
-                    first.source,
-                    first.transport.as_str(),
-                    first.ports,
-                    first.tag,
-                    more(covered.len())
+                     match {traffic}, which portplan's rules after it would then never see. \
+                     Make the goto a jump (the chain then hands back what it does not \
+                     decide), or add the accept to chain {target} yourself and take the port \
+                     out of the plan"
                 ),
+                None => format!(
+                    "this deny comes after a rate-limited reject that is the chain's catch-all \
+                     in effect (it rejects most new connections, so portplan's rules go before \
+                     it), and it matches {traffic}: an accept before the reject would come \
+                     before this deny too and admit what it denies. Move the deny before the \
+                     rate-limited reject, or take the port out of the plan"
+                ),
+            };
+            problems.push(crate::model::Problem {
+                path: format!("state.{}.foreign[{i}]", state.backend().as_str()),
+                value: foreign.text.clone(),
+                message,
             });
         }
     }
