@@ -40,6 +40,15 @@ impl Netns {
         child.wait().expect("command ends").success()
     }
 
+    /// The namespace's nftables ruleset as core reads it.
+    fn read_nft(&self) -> FirewallState {
+        portplan_core::read_firewall(
+            FirewallBackend::Nftables,
+            &FirewallOutput::new(self.exec(&["nft", "-j", "list", "ruleset"], None), ""),
+        )
+        .expect("reads")
+    }
+
     fn exec(&self, argv: &[&str], stdin: Option<&str>) -> String {
         let mut full = vec!["netns", "exec", self.0.as_str()];
         full.extend(argv);
@@ -135,16 +144,9 @@ fn nftables_round_trip_on_the_real_nft() {
         ),
     );
     let original = ns.exec(&["nft", "list", "ruleset"], None);
-    let read = || {
-        portplan_core::read_firewall(
-            FirewallBackend::Nftables,
-            &FirewallOutput::new(ns.exec(&["nft", "-j", "list", "ruleset"], None), ""),
-        )
-        .expect("reads")
-    };
 
     assert_eq!(
-        apply(&ns, &read(), &desired(), false),
+        apply(&ns, &ns.read_nft(), &desired(), false),
         1,
         "one nft -f transaction"
     );
@@ -169,7 +171,7 @@ fn nftables_round_trip_on_the_real_nft() {
         "{applied}"
     );
 
-    let state = read();
+    let state = ns.read_nft();
     assert_eq!(state.tagged().len(), 8, "{:#?}", state.tagged());
     assert_eq!(
         apply(&ns, &state, &desired(), false),
@@ -183,15 +185,15 @@ fn nftables_round_trip_on_the_real_nft() {
     let mut sources = more[1].sources.to_vec();
     sources.push("198.18.2.40/32".into());
     more[1].sources = sources.into();
-    assert_eq!(apply(&ns, &read(), &more, false), 1);
+    assert_eq!(apply(&ns, &ns.read_nft(), &more, false), 1);
     assert!(
         ns.exec(&["nft", "list", "ruleset"], None)
             .contains("198.18.2.40"),
         "the new set holds the new source"
     );
-    assert_eq!(apply(&ns, &read(), &more, false), 0);
+    assert_eq!(apply(&ns, &ns.read_nft(), &more, false), 0);
 
-    apply(&ns, &read(), &desired(), true);
+    apply(&ns, &ns.read_nft(), &desired(), true);
     assert_eq!(
         ns.exec(&["nft", "list", "ruleset"], None),
         original,
@@ -214,11 +216,7 @@ fn a_set_of_portplans_name_already_there_fails_the_whole_transaction() {
         ),
     );
     let original = ns.exec(&["nft", "list", "ruleset"], None);
-    let state = portplan_core::read_firewall(
-        FirewallBackend::Nftables,
-        &FirewallOutput::new(ns.exec(&["nft", "-j", "list", "ruleset"], None), ""),
-    )
-    .expect("reads");
+    let state = ns.read_nft();
     let change = portplan_core::plan_firewall(&desired(), &state, false).expect("plans");
     assert_eq!(change.commands.len(), 1, "one nft -f transaction");
     let command = &change.commands[0];
@@ -243,18 +241,11 @@ fn portplans_set_left_behind_is_made_anew() {
             "table inet filter {\n set portplan_observer_rpc_05a344f6_v4 { type ipv4_addr; flags interval; comment \"portplan:observer.rpc\"; elements = { 203.0.113.0/24 } }\n chain input {\n  type filter hook input priority 0; policy drop;\n  counter reject\n }\n}\n",
         ),
     );
-    let read = || {
-        portplan_core::read_firewall(
-            FirewallBackend::Nftables,
-            &FirewallOutput::new(ns.exec(&["nft", "-j", "list", "ruleset"], None), ""),
-        )
-        .expect("reads")
-    };
-    assert_eq!(apply(&ns, &read(), &desired(), false), 1);
+    assert_eq!(apply(&ns, &ns.read_nft(), &desired(), false), 1);
     let applied = ns.exec(&["nft", "list", "ruleset"], None);
     assert!(!applied.contains("203.0.113.0"), "{applied}");
     assert!(applied.contains("198.18.2.30"), "{applied}");
-    assert_eq!(apply(&ns, &read(), &desired(), false), 0);
+    assert_eq!(apply(&ns, &ns.read_nft(), &desired(), false), 0);
 }
 
 #[test]

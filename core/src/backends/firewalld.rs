@@ -383,13 +383,14 @@ impl DbusDump {
 /// One side's blocks, from either form: a JSON object is a [`DbusDump`],
 /// anything else `firewall-cmd`'s text; where the policies are known (a
 /// dump's `policies`; never from text, which has no direct rules), the
-/// direct rules; and every text of the side that may name an ipset besides
-/// the zones' (a dump's direct rules and `references`).
-type SideBlocks = (Vec<Block>, Option<Vec<String>>, Vec<String>);
+/// direct rules; and, from a dump (`None` from text), every text of the
+/// side but the zones' and policies' that may name an ipset (its direct
+/// rules and `references`).
+type SideBlocks = (Vec<Block>, Option<Vec<String>>, Option<Vec<String>>);
 
 fn side_blocks(text: &str, input: &str) -> Result<SideBlocks, PlanError> {
     if !text.trim_start().starts_with('{') {
-        return Ok((blocks(text), None, Vec::new()));
+        return Ok((blocks(text), None, None));
     }
     // core's one decoder (not serde_json's own): one copy of the records'
     // decoding in the plugins, and the dump's first problem with its path.
@@ -399,7 +400,7 @@ fn side_blocks(text: &str, input: &str) -> Result<SideBlocks, PlanError> {
             let mut references = std::mem::take(&mut dump.references);
             references.extend(direct.iter().cloned());
             let known = dump.policies.is_some().then_some(direct);
-            (dump.blocks(), known, references)
+            (dump.blocks(), known, Some(references))
         })
         .map_err(|e| {
             let first = e
@@ -432,14 +433,16 @@ struct Side {
 }
 
 fn side(text: &str, input: &str) -> Result<Side, PlanError> {
-    let (blocks, known, mut references) = side_blocks(text, input)?;
+    let (blocks, known, dumped) = side_blocks(text, input)?;
+    let references_known = dumped.is_some();
+    let mut references = dumped.unwrap_or_default();
     let (policies, blocks): (Vec<Block>, Vec<Block>) =
         blocks.into_iter().partition(Block::is_policy);
     references.extend(policies.iter().flat_map(|p| p.rich_rules.iter().cloned()));
     let (ipsets, zones): (Vec<Block>, Vec<Block>) = blocks.into_iter().partition(Block::is_ipset);
     Ok(Side {
         references,
-        references_known: text.trim_start().starts_with('{'),
+        references_known,
         zones,
         ipsets: SortedMap::new(
             (ipsets.into_iter())
@@ -637,14 +640,9 @@ fn left_ipsets(state: &FirewalldState, permanent: &Side) -> Vec<ForeignRule> {
     };
     (permanent.ipsets.keys())
         .filter(|name| !named(name))
-        .map(|name| ForeignRule {
-            action: IPSET_LEFT.into(),
-            family: IpFamily::Ipv4,
-            transport: Transport::Tcp,
-            ports: super::EVERY_PORT,
-            source: format!("ipset:{name}"),
-            text: format!("ipset {name}: portplan's, named by none of its rules"),
-            ahead: Vec::new(),
+        .map(|name| {
+            let text = format!("ipset {name}: portplan's, named by none of its rules");
+            super::named_thing(IPSET_LEFT, format!("ipset:{name}"), text)
         })
         .list()
 }
@@ -686,15 +684,7 @@ fn ipset_users(side: &Side) -> Vec<ForeignRule> {
     });
     (named.chain(bound))
         .filter(|(name, _)| side.ipsets.contains_key(name))
-        .map(|(name, text)| ForeignRule {
-            action: IPSET_USER.into(),
-            family: IpFamily::Ipv4,
-            transport: Transport::Tcp,
-            ports: super::EVERY_PORT,
-            source: format!("ipset:{name}"),
-            text,
-            ahead: Vec::new(),
-        })
+        .map(|(name, text)| super::named_thing(IPSET_USER, format!("ipset:{name}"), text))
         .list()
 }
 
@@ -1199,9 +1189,9 @@ fn write_out(state: &FirewalldState, current: &Current, change: Change) -> Vec<C
     // them; one someone else's rule or zone uses stays (see `ipset_users`).
     // One left behind ([`IPSET_LEFT`]) goes too, before anything is made:
     // it is in no current group, so a desired one makes it anew.
-    let named_by = |action: &str, name: &str| {
+    let used = |name: &str| {
         (state.foreign.iter())
-            .any(|f| f.action == action && f.source.strip_prefix("ipset:") == Some(name))
+            .any(|f| f.action == IPSET_USER && f.source.strip_prefix("ipset:") == Some(name))
     };
     let kept = Sorted::new(change.kept_ipsets);
     let unused = (current.ipsets[1].keys())
@@ -1210,9 +1200,7 @@ fn write_out(state: &FirewalldState, current: &Current, change: Change) -> Vec<C
     let left = (state.foreign.iter())
         .filter(|f| f.action == IPSET_LEFT)
         .filter_map(|f| f.source.strip_prefix("ipset:").map(str::to_string));
-    let gone = unused
-        .chain(left)
-        .filter(|name| !named_by(IPSET_USER, name));
+    let gone = unused.chain(left).filter(|name| !used(name));
     for name in Sorted::new(gone.list()).iter() {
         commands.push(firewall_cmd(true, [format!("--delete-ipset={name}")]));
     }

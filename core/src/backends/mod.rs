@@ -249,6 +249,22 @@ pub(crate) fn plan_firewall(
 /// such binding as a foreign rule with this action prefix).
 pub(crate) const SOURCE_ZONE: &str = "zone ";
 
+/// A foreign entry that names a thing of the firewall's, not traffic: an
+/// ipset someone else's rule uses, a set or ipset of portplan's left
+/// behind. `action` says which; `source` (`ipset:NAME`, `set:FAMILY TABLE
+/// NAME`) is no address, so no collision or shadow check ever matches it.
+fn named_thing(action: &str, source: String, text: String) -> ForeignRule {
+    ForeignRule {
+        action: action.into(),
+        family: IpFamily::Ipv4,
+        transport: Transport::Tcp,
+        ports: EVERY_PORT,
+        source,
+        text,
+        ahead: Vec::new(),
+    }
+}
+
 /// The families no input chain portplan writes into drops (policy accept,
 /// no catch-all), IPv4 first: for them `plan-firewall` adds no rule and
 /// takes portplan's own out (its note says why). The audit words such a

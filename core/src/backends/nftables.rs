@@ -675,14 +675,10 @@ fn left_sets(state: &NftState, items: &[Value]) -> Vec<ForeignRule> {
                 && !named(table, name)
                 && crate::state::nft_word(name)
         })
-        .map(|(family, table, name, _)| ForeignRule {
-            action: SET_LEFT.into(),
-            family: IpFamily::Ipv4,
-            transport: Transport::Tcp,
-            ports: EVERY_PORT,
-            source: format!("set:{family} {table} {name}"),
-            text: format!("{family} {table} set {name}: portplan's, named by none of its rules"),
-            ahead: Vec::new(),
+        .map(|(family, table, name, _)| {
+            let text =
+                format!("{family} {table} set {name}: portplan's, named by none of its rules");
+            super::named_thing(SET_LEFT, format!("set:{family} {table} {name}"), text)
         })
         .list()
 }
