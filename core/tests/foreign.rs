@@ -624,8 +624,9 @@ fn firewalld_notes_an_earlier_rich_deny_only_where_it_surely_decides() {
     };
     // The policies not known (a dump without them, text without their blocks).
     no_note(&[DROP_16], None);
+    // (One of a positive priority is asked after the accepts: refused, by
+    // `firewalld_refuses_an_accept_that_would_override_a_later_deny`.)
     for deny in [
-        r#"rule priority="1" family="ipv4" source address="198.18.0.0/16" drop"#,
         r#"rule priority="x" family="ipv4" source address="198.18.0.0/16" drop"#,
         r#"rule family="ipv4" source address="198.18.0.0/16" destination address="198.18.9.9" drop"#,
         r#"rule family="ipv4" source not address="10.0.0.0/8" drop"#,
@@ -719,19 +720,103 @@ fn firewalld_reads_wide_what_may_accept_before_a_deny() {
         &[],
         &[("portplan-empty", &[])],
     ));
-    // Without a source and not ahead: not on the tuple of a rule for everyone.
-    let later = r#"rule priority="1" family="ipv4" port port="2881" protocol="tcp" drop"#;
-    let state = firewalld(&[later], Some(HOST_IPV6));
+    // On a rule for everyone's tuple, ahead: refused as on the other tools,
+    // naming it.
     let everyone = [rule_2881("observer.sql", &["0.0.0.0/0"])];
-    let change = plan_firewall(&everyone, &state, false).unwrap();
-    assert!(change.notes.is_empty(), "{:?}", change.notes);
-    // Ahead, it is: refused as on the other tools, naming it.
     let ahead = r#"rule family="ipv4" port port="2881" protocol="tcp" drop"#;
     let e = plan_firewall(&everyone, &firewalld(&[ahead], Some(HOST_IPV6)), false).unwrap_err();
     assert!(
         e.problems[0].message.contains("did not write (drop)"),
         "{e}"
     );
+}
+
+/// A drop or reject rich rule of a positive priority is asked after the
+/// zone's allow chain (firewalld.richlanguage(5)), where portplan's accept
+/// goes: adding it would turn the deny into an allow for its traffic, so a
+/// plan whose traffic it may take is refused naming it (an adversarial
+/// review: only a deny on the exact tuple was). Read wide: an operator's
+/// ipset, `NOT`, a service, a limit or a destination narrow nothing; either
+/// side counts. Not refused: the zone's catch-all in effect (every port from
+/// everywhere), another source, port or family, an ICMP deny, one asked
+/// before the accepts (a note, above), and a rule already in place.
+#[test]
+fn firewalld_refuses_an_accept_that_would_override_a_later_deny() {
+    let plan = [rule_2881("observer.sql", &["198.18.2.10/32"])];
+    let refused = |state: &FirewallState, deny: &str| {
+        let e = plan_firewall(&plan, state, false).unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{deny}: {e}");
+        let problem = &e.problems[0];
+        assert!(problem.path.starts_with("state.firewalld.foreign["), "{e}");
+        assert_eq!(problem.value, deny);
+        assert!(
+            problem
+                .message
+                .contains("has a positive priority, so firewalld asks it after")
+                && problem
+                    .message
+                    .contains("198.18.2.10/32 on tcp 2881 for portplan:observer.sql"),
+            "{e}"
+        );
+    };
+    let later = [
+        r#"rule priority="1" family="ipv4" source address="198.18.0.0/16" drop"#,
+        r#"rule priority="5" family="ipv4" port port="2881" protocol="tcp" reject"#,
+        r#"rule priority="5" port port="2000-3000" protocol="tcp" drop"#,
+        r#"rule priority="10" source ipset="blocklist" drop"#,
+        r#"rule priority="10" family="ipv4" source not address="10.0.0.0/8" drop"#,
+        r#"rule priority="3" family="ipv4" source address="198.18.2.10" service name="ssh" drop"#,
+        r#"rule priority="2" family="ipv4" source address="198.18.2.0/24" port port="2800-2900" protocol="tcp" drop limit value="1/s""#,
+        r#"rule priority="2" family="ipv4" source address="198.18.2.0/24" destination address="198.18.9.9" reject"#,
+        r#"rule priority="7" family="ipv4" source ipset="portplan-mine" drop"#,
+    ];
+    let ours = [("portplan-mine", &["198.18.2.8/29"][..])];
+    for deny in later {
+        refused(&firewalld_dump(&[deny], Some(HOST_IPV6), &[], &ours), deny);
+        // The same, from firewall-cmd's text, where nothing is ahead.
+        refused(&firewalld_dump(&[deny], None, &[], &ours), deny);
+    }
+    // On the permanent side only: the runtime after the next reload.
+    let zone = |rich: &[&str]| {
+        serde_json::json!({"default-zone": "public", "ipsets": [],
+            "zones": [{"name": "public", "target": "default", "sources": [], "ports": [],
+                       "rich-rules": rich}]})
+        .to_string()
+    };
+    let output = FirewallOutput {
+        main: zone(&[]),
+        extra: zone(&[later[0]]),
+        zone: Some("public".into()),
+    };
+    refused(
+        &read_firewall(FirewallBackend::Firewalld, &output).unwrap(),
+        later[0],
+    );
+
+    let added = |state: &FirewallState| {
+        let change = plan_firewall(&plan, state, false).unwrap();
+        assert!(!change.commands.is_empty());
+    };
+    for other in [
+        r#"rule priority="32767" reject"#,
+        r#"rule priority="32767" family="ipv4" drop"#,
+        r#"rule priority="100" family="ipv4" drop limit value="5/m""#,
+        r#"rule priority="1" family="ipv4" source address="198.18.3.0/24" drop"#,
+        r#"rule priority="1" family="ipv4" source address="198.18.0.0/16" port port="2882" protocol="tcp" drop"#,
+        r#"rule priority="1" family="ipv4" source address="198.18.0.0/16" port port="2881" protocol="udp" drop"#,
+        r#"rule priority="1" family="ipv6" source address="2001:db8::/32" drop"#,
+        r#"rule priority="1" family="ipv4" source address="198.18.0.0/16" icmp-type name="echo-request" drop"#,
+        r#"rule priority="1" family="ipv4" source address="198.18.0.0/16" accept"#,
+        r#"rule priority="-1" family="ipv4" source address="198.18.3.0/24" drop"#,
+    ] {
+        added(&firewalld(&[other], Some(HOST_IPV6)));
+    }
+    // portplan's rule already there, the deny added after it: nothing to
+    // add, so nothing refused (the deny was never portplan's doing).
+    let mine = r#"rule family="ipv4" source address="198.18.2.10" port port="2881" protocol="tcp" log prefix="portplan:observer.sql" level="info" limit value="1/h" accept"#;
+    let state = firewalld(&[mine, later[0]], Some(HOST_IPV6));
+    let change = plan_firewall(&plan, &state, false).unwrap();
+    assert!(change.commands.is_empty(), "{:?}", change.commands);
 }
 
 /// fail2ban's jump before a deny: the deny went unnamed on every host that

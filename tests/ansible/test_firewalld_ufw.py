@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import unittest
 
-from hosts import PORTPLAN, REPO, Lan, controller_env
+from hosts import PORTPLAN, REPO, Lan, Listener, controller_env, reachable
 from runner import PlaybookCase
 
 FOREIGN_RICH_RULE = ('rule family="ipv4" source address="198.18.3.0/24" '
@@ -339,6 +339,38 @@ class FirewalldAndUfw(PlaybookCase):
         self.play("ocp-preinstall.yml", hosts=hosts)
         self.assertEqual(
             self.firewalld.run("firewall-cmd", "--permanent", "--get-ipsets").split(), [])
+        self.assert_foreign_untouched()
+
+    def test_68_a_later_deny_is_not_turned_into_an_allow(self):
+        """An operator's drop of a positive priority, which firewalld asks
+        after the zone's allow rules: portplan's accept (priority 0) would
+        have admitted what it drops (an adversarial review). The run is
+        refused naming it, the firewall is as it was, and the drop still
+        drops."""
+        hosts = {self.firewalld: "firewalld"}
+        deny = ('rule priority="5" family="ipv4" source address="198.18.2.0/24" '
+                'port port="2881" protocol="tcp" drop')
+        self.play("remove.yml", hosts=hosts)
+        for side in ([], ["--permanent"]):
+            self.firewalld.run("firewall-cmd", *side, f"--add-rich-rule={deny}")
+        try:
+            before = firewall_state(self.firewalld)
+            _, results = self.play("ocp-preinstall.yml", hosts=hosts, expect_rc=2)
+            # The check task before the change already says so.
+            result = results[self.firewalld]
+            self.assertEqual(result["_outcome"], "failed", result)
+            self.assertIn("has a positive priority, so firewalld asks it after", result["msg"])
+            self.assertIn(deny, result["msg"])
+            self.assertEqual(result["actions"], [])
+            self.assertEqual(firewall_state(self.firewalld), before)
+            with Listener(self.firewalld, "0.0.0.0:2881"):
+                self.assertFalse(reachable(self.ocp1, self.firewalld, 2881))
+        finally:
+            for side in ([], ["--permanent"]):
+                self.firewalld.run("firewall-cmd", *side, f"--remove-rich-rule={deny}")
+        # Without the drop, the plan goes in again (test 70 takes it out).
+        self.play("ocp-preinstall.yml", hosts=hosts)
+        self.assert_reachable_from_allowed_host_only()
         self.assert_foreign_untouched()
 
     def test_66_the_audit_fails_over_a_firewalld_that_filters_nothing(self):

@@ -194,6 +194,8 @@ struct RichRule {
     service: bool,
     /// `priority` (0 when not given); `None` when it does not read as one.
     priority: Option<i32>,
+    /// It has a `source` element (an address, an ipset, a MAC, `NOT`).
+    sourced: bool,
     /// Something but its family, source address, port and logging narrows
     /// what its action takes (a destination, `not`, a MAC, a service, a
     /// protocol, a limit on the action): never [`ForeignRule::ahead`].
@@ -229,6 +231,7 @@ fn rich_rule(text: &str) -> Option<RichRule> {
                 rule.priority = get("priority").map_or(Some(0), |p| p.parse().ok());
             }
             "source" => {
+                rule.sourced = true;
                 rule.address = get("address").map(str::to_string);
                 rule.ipset = get("ipset").map(str::to_string);
                 rule.other |= get("mac").is_some();
@@ -596,6 +599,13 @@ pub(super) fn read(
                 drops: serves && zone.is_some_and(Block::drops),
             });
             let Some(zone) = zone else { continue };
+            if serves {
+                // The same rule on both sides is one refusal.
+                let late = (after_allows(zone, side).into_iter())
+                    .filter(|f| !state.foreign.contains(f))
+                    .list();
+                state.foreign.extend(late);
+            }
             read_zone(
                 &mut state,
                 chain,
@@ -826,6 +836,78 @@ fn read_zone(
         });
     }
     Ok(())
+}
+
+/// The serving zone's drop and reject rich rules that firewalld asks after
+/// its allow chain, where portplan's accepts go (firewalld.richlanguage(5):
+/// "A priority value greater than 0 will be executed after other
+/// firewalld primitives"), as refusals ([`super::AFTER_ALLOWS`]): an
+/// accept portplan added would turn them into allows for its traffic (an
+/// adversarial review: only a rule on the exact tuple was refused). Read
+/// wide, on either side (the permanent one is the runtime after a reload):
+/// from anywhere where the source is not an address or portplan's ipset (an
+/// operator's ipset, `NOT`, a MAC), on every port where it names none or a
+/// service, whatever else narrows it. Not a deny of every port from
+/// everywhere (`rule priority="32767" reject`, the zone's catch-all in
+/// effect, which accepts are meant to come before), nor one that takes no
+/// TCP or UDP (an ICMP type, another protocol).
+fn after_allows(zone: &Block, side: &Side) -> Vec<ForeignRule> {
+    let mut out = Vec::new();
+    for text in &zone.rich_rules {
+        let Some(rule) = rich_rule(text) else {
+            continue;
+        };
+        let Some(deny) = rule
+            .action
+            .as_deref()
+            .filter(|a| matches!(*a, "drop" | "reject"))
+        else {
+            continue;
+        };
+        let catch_all = !rule.sourced && rule.port.is_none() && !rule.service;
+        if rule.priority.is_none_or(|p| p <= 0) || catch_all || (rule.closed && !rule.service) {
+            continue;
+        }
+        let (transports, ports) = match rule.port.filter(|_| !rule.service) {
+            Some((transport, ports)) => (vec![transport], ports),
+            None => (vec![Transport::Tcp, Transport::Udp], super::EVERY_PORT),
+        };
+        for (family, source) in late_sources(&rule, side) {
+            out.extend(transports.iter().map(|&transport| ForeignRule {
+                action: format!("{}{deny}", super::AFTER_ALLOWS),
+                family,
+                transport,
+                ports,
+                source: source.clone(),
+                text: text.clone(),
+                ahead: Vec::new(),
+            }));
+        }
+    }
+    out
+}
+
+/// The sources a deny asked after the allows may take, read wide: its
+/// address, or the members of portplan's ipset it names; else anywhere, in
+/// its family or in both.
+fn late_sources(rule: &RichRule, side: &Side) -> Vec<(IpFamily, String)> {
+    let known: Option<Vec<String>> = match (&rule.address, &rule.ipset) {
+        (Some(address), _) => normalize_source(address).map(|a| vec![a]),
+        (None, Some(name)) => (side.ipsets.get(name))
+            .map(|block| block.words("entries").filter_map(normalize_source).list()),
+        (None, None) => None,
+    };
+    let families = rule.family.map_or(IpFamily::ALL.to_vec(), |f| vec![f]);
+    let sources = known.unwrap_or_else(|| families.iter().map(|f| f.any().to_string()).list());
+    (sources.into_iter())
+        .filter_map(|source| {
+            let family = rule
+                .family
+                .or_else(|| parse_net(&source).map(|n| IpFamily::of(&n)))?;
+            Some((family, source))
+        })
+        .filter(|(family, _)| families.contains(family))
+        .list()
 }
 
 /// A zone's `ports:` (open to everyone).

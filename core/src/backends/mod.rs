@@ -292,6 +292,23 @@ pub(crate) const GOTO: &str = "goto ";
 /// their packets. `shadows` refuses a rule whose traffic it meets.
 pub(crate) const BEHIND_RATED: &str = "behind a rated catch-all: ";
 
+/// What `ForeignRule::action` starts with for a firewalld drop or reject
+/// rich rule of the serving zone with a positive priority, on a source or a
+/// port (not the zone's catch-all in effect, `rule priority="32767"
+/// reject`): firewalld asks it after the zone's allow chain, where
+/// portplan's accepts go, so an accept portplan added would admit what it
+/// denies. `shadows` refuses a rule whose traffic it meets.
+pub(crate) const AFTER_ALLOWS: &str = "after the zone's allows: ";
+
+/// Whether `action` is one of the refusals [`shadows`] reads of a rule that
+/// may meet what portplan would add after it; each is listed as itself too,
+/// so [`collisions`] passes over these.
+fn stops_adding(action: &str) -> bool {
+    [GOTO, BEHIND_RATED, AFTER_ALLOWS]
+        .iter()
+        .any(|prefix| action.starts_with(prefix))
+}
+
 /// What a goto matches, read wide: its conditions as [`Admitted`] reads an
 /// accept's (a match it cannot judge, an interface other than `lo`, a mark,
 /// a named port set, narrows nothing), and its sources (none read: from
@@ -387,14 +404,13 @@ fn shadows(
         // A goto stops only the rules portplan would add, after it: one of
         // its rules already before it works. Any packet of theirs it may
         // take is one they would never see.
-        let covered: Vec<&TaggedRule> =
-            if foreign.action.starts_with(GOTO) || foreign.action.starts_with(BEHIND_RATED) {
-                adding.iter().filter(|r| meets(foreign, r)).list()
-            } else if foreign.action.starts_with(SOURCE_ZONE) {
-                wanted.iter().filter(|r| covers(foreign, r)).list()
-            } else {
-                continue;
-            };
+        let covered: Vec<&TaggedRule> = if stops_adding(&foreign.action) {
+            adding.iter().filter(|r| meets(foreign, r)).list()
+        } else if foreign.action.starts_with(SOURCE_ZONE) {
+            wanted.iter().filter(|r| covers(foreign, r)).list()
+        } else {
+            continue;
+        };
         let Some(first) = covered.first() else {
             continue;
         };
@@ -429,23 +445,7 @@ fn shadows(
                 first.tag,
                 more(covered.len())
             );
-            let message = match foreign.action.strip_prefix(GOTO) {
-                Some(target) => format!(
-                    "this rule sends the packets it matches to chain {target} for good (a \
-                     goto: when {target} ends, the input chain's policy decides), and it may \
-                     match {traffic}, which portplan's rules after it would then never see. \
-                     Make the goto a jump (the chain then hands back what it does not \
-                     decide), or add the accept to chain {target} yourself and take the port \
-                     out of the plan"
-                ),
-                None => format!(
-                    "this deny comes after a rate-limited reject that is the chain's catch-all \
-                     in effect (it rejects most new connections, so portplan's rules go before \
-                     it), and it matches {traffic}: an accept before the reject would come \
-                     before this deny too and admit what it denies. Move the deny before the \
-                     rate-limited reject, or take the port out of the plan"
-                ),
-            };
+            let message = stopped_message(&foreign.action, &traffic);
             problems.push(crate::model::Problem {
                 path: format!("state.{}.foreign[{i}]", state.backend().as_str()),
                 value: foreign.text.clone(),
@@ -457,6 +457,36 @@ fn shadows(
         Ok(())
     } else {
         Err(PlanError { problems })
+    }
+}
+
+/// Why a refusal `shadows` reads ([`stops_adding`]) stops `traffic`, and
+/// what the operator may do.
+fn stopped_message(action: &str, traffic: &str) -> String {
+    if let Some(target) = action.strip_prefix(GOTO) {
+        format!(
+            "this rule sends the packets it matches to chain {target} for good (a goto: when \
+             {target} ends, the input chain's policy decides), and it may match {traffic}, \
+             which portplan's rules after it would then never see. Make the goto a jump (the \
+             chain then hands back what it does not decide), or add the accept to chain \
+             {target} yourself and take the port out of the plan"
+        )
+    } else if let Some(deny) = action.strip_prefix(AFTER_ALLOWS) {
+        format!(
+            "this {deny} rich rule has a positive priority, so firewalld asks it after the \
+             zone's allow rules, where portplan's accepts go, and it matches {traffic}: \
+             portplan's accept would admit what it denies. Give the deny a priority of 0 or \
+             below (firewalld then asks it before the allows, and it stays a deny), or take \
+             the port out of the plan"
+        )
+    } else {
+        format!(
+            "this deny comes after a rate-limited reject that is the chain's catch-all in \
+             effect (it rejects most new connections, so portplan's rules go before it), and \
+             it matches {traffic}: an accept before the reject would come before this deny too \
+             and admit what it denies. Move the deny before the rate-limited reject, or take \
+             the port out of the plan"
+        )
     }
 }
 
@@ -570,9 +600,9 @@ fn collisions(state: &FirewallState, add: &[Placed]) -> Result<(), PlanError> {
     // a scan of every foreign rule (a blocklist set may hold 100,000).
     let mut on_tuple: Map<(IpFamily, Transport, PortRange, &str), usize> = Map::new();
     // A goto's reading is `shadows`' (the rule itself is listed too), and
-    // so is a deny behind a rated catch-all's (listed as itself too).
+    // so are a deny's behind a rated catch-all or after firewalld's allows.
     for (i, f) in foreign.iter().enumerate() {
-        if !f.action.starts_with(GOTO) && !f.action.starts_with(BEHIND_RATED) {
+        if !stops_adding(&f.action) {
             let tuple = (f.family, f.transport, f.ports, f.source.as_str());
             on_tuple.get_or_insert_with(tuple, || i);
         }
