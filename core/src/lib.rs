@@ -90,7 +90,7 @@ pub mod __encode {
 pub mod shell {
     pub use crate::backends::{
         FIREWALLD_IPSET_PREFIX, FirewalldDbusDump, FirewalldDbusIpset, FirewalldDbusZone,
-        TAG_PREFIX, denied_ahead, placements, tagged_rules, unfiltered_families,
+        TAG_PREFIX, denied_ahead, overridden, placements, tagged_rules, unfiltered_families,
     };
     pub use crate::decode::{escape, is_hidden, json_size, parse_json, parse_value, quote};
     pub use crate::encode::{Out as JsonOut, compact as compact_json};

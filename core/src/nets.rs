@@ -50,6 +50,21 @@ pub(crate) fn cover(first: IpAddr, last: IpAddr) -> Vec<IpNet> {
     out
 }
 
+/// Every address of `net`'s family outside it, as the fewest CIDRs (at
+/// most one per bit of its prefix), by address.
+pub(crate) fn outside(net: &IpNet) -> Vec<IpNet> {
+    let (v6, first, last) = range(net);
+    let top = if v6 { u128::MAX } else { u32::MAX.into() };
+    let mut out = Vec::new();
+    if first > 0 {
+        cover_bits(v6, 0, first - 1, &mut out);
+    }
+    if last < top {
+        cover_bits(v6, last + 1, top, &mut out);
+    }
+    out
+}
+
 fn range(net: &IpNet) -> (bool, u128, u128) {
     let network = net.network();
     (network.is_ipv6(), bits(network), bits(net.broadcast()))
@@ -183,6 +198,21 @@ mod tests {
                 ipnet::Ipv6Subnets::new(a, b, 0).map(IpNet::V6).collect()
             }
             _ => Vec::new(),
+        }
+    }
+
+    proptest! {
+        /// `outside` and the net itself are the whole family, disjoint,
+        /// in at most one CIDR per prefix bit.
+        #[test]
+        fn outside_is_the_rest_of_the_family(net in arbitrary_net()) {
+            let rest = outside(&net);
+            prop_assert!(rest.len() <= usize::from(net.prefix_len()));
+            prop_assert!(rest.iter().all(|r| !r.contains(&net.network()) && !net.contains(&r.network())));
+            let mut whole = rest.clone();
+            whole.push(net.trunc());
+            let family = if net.network().is_ipv4() { "0.0.0.0/0" } else { "::/0" };
+            prop_assert_eq!(aggregate(&whole), vec![self::net(family)]);
         }
     }
 

@@ -752,7 +752,7 @@ fn firewalld_refuses_an_accept_that_would_override_a_later_deny() {
         assert!(
             problem
                 .message
-                .contains("has a positive priority, so firewalld asks it after")
+                .contains("so firewalld asks it after the zone's allow rules")
                 && problem
                     .message
                     .contains("198.18.2.10/32 on tcp 2881 for portplan:observer.sql"),
@@ -769,12 +769,36 @@ fn firewalld_refuses_an_accept_that_would_override_a_later_deny() {
         r#"rule priority="2" family="ipv4" source address="198.18.2.0/24" port port="2800-2900" protocol="tcp" drop limit value="1/s""#,
         r#"rule priority="2" family="ipv4" source address="198.18.2.0/24" destination address="198.18.9.9" reject"#,
         r#"rule priority="7" family="ipv4" source ipset="portplan-mine" drop"#,
+        // A protocol by number or alias (firewalld prints it as given).
+        r#"rule priority="5" family="ipv4" source address="198.18.2.0/24" protocol value="6" drop"#,
+        r#"rule priority="5" family="ipv4" source address="198.18.2.0/24" protocol value="TCP" drop"#,
+        // Not the catch-all: a destination or a source port picks traffic.
+        r#"rule priority="10" family="ipv4" destination address="198.18.9.9" drop"#,
+        r#"rule priority="10" source-port port="53" protocol="tcp" drop"#,
+        r#"rule priority="10" family="ipv4" source mac="00:11:22:33:44:55" drop"#,
+        // Everything outside 10.0.0.0/8 is 198.18.2.10 too.
+        r#"rule priority="10" family="ipv4" source NOT address="10.0.0.0/8" drop"#,
+        r#"rule priority="10" source NOT ipset="trusted" drop"#,
     ];
     let ours = [("portplan-mine", &["198.18.2.8/29"][..])];
     for deny in later {
         refused(&firewalld_dump(&[deny], Some(HOST_IPV6), &[], &ours), deny);
-        // The same, from firewall-cmd's text, where nothing is ahead.
+        // The same from a dump without the policies, where nothing is
+        // ahead, and from firewall-cmd's text.
         refused(&firewalld_dump(&[deny], None, &[], &ours), deny);
+        let text = format!(
+            "public (default, active)\n  target: default\n  ports: \n  rich rules: \n\t{deny}\n\
+             portplan-mine\n  type: hash:net\n  entries: 198.18.2.8/29\n"
+        );
+        let output = FirewallOutput {
+            main: text.clone(),
+            extra: text,
+            zone: Some("public".into()),
+        };
+        refused(
+            &read_firewall(FirewallBackend::Firewalld, &output).unwrap(),
+            deny,
+        );
     }
     // On the permanent side only: the runtime after the next reload.
     let zone = |rich: &[&str]| {
@@ -793,10 +817,46 @@ fn firewalld_refuses_an_accept_that_would_override_a_later_deny() {
         later[0],
     );
 
+    // A policy to the host of a positive priority is asked after every
+    // zone's rules (firewall-cmd(1)), whatever its rules' own priority.
+    let dropping = r#"rule family="ipv4" source address="198.18.2.0/24" drop"#;
+    let rich = format!("\t{dropping}\n");
+    let e = plan_firewall(&plan, &firewalld(&[], Some(&policy(10, "", &rich))), false).unwrap_err();
+    assert_eq!(e.problems.len(), 1, "{e}");
+    assert_eq!(e.problems[0].value, format!("policy mine: {dropping}"));
+    assert!(
+        e.problems[0]
+            .message
+            .contains("or its policy's to the host"),
+        "{e}"
+    );
+
     let added = |state: &FirewallState| {
         let change = plan_firewall(&plan, state, false).unwrap();
         assert!(!change.commands.is_empty());
     };
+    // Not one asked before the zones (a note instead), from another zone,
+    // to another zone, or the policy's catch-all.
+    let from = |ingress: &str, egress: &str| {
+        policy(10, "", &rich).replace(
+            "ingress-zones: ANY\n  egress-zones: HOST\n  rich",
+            &format!("ingress-zones: {ingress}\n  egress-zones: {egress}\n  rich"),
+        )
+    };
+    for policies in [
+        policy(-10, "", &rich),
+        from("internal", "HOST"),
+        from("ANY", "internal"),
+        from("public", "HOST"),
+        policy(10, "  target: DROP\n", "\trule priority=\"1\" reject\n"),
+    ] {
+        let state = firewalld(&[], Some(&policies));
+        if policies.contains("ingress-zones: public") {
+            assert!(plan_firewall(&plan, &state, false).is_err(), "{policies}");
+        } else {
+            added(&state);
+        }
+    }
     for other in [
         r#"rule priority="32767" reject"#,
         r#"rule priority="32767" family="ipv4" drop"#,
@@ -808,15 +868,29 @@ fn firewalld_refuses_an_accept_that_would_override_a_later_deny() {
         r#"rule priority="1" family="ipv4" source address="198.18.0.0/16" icmp-type name="echo-request" drop"#,
         r#"rule priority="1" family="ipv4" source address="198.18.0.0/16" accept"#,
         r#"rule priority="-1" family="ipv4" source address="198.18.3.0/24" drop"#,
+        // The catch-all in other words: from everywhere, of one protocol.
+        r#"rule priority="10" family="ipv4" source address="0.0.0.0/0" drop"#,
+        r#"rule priority="10" family="ipv4" protocol value="tcp" reject"#,
+        // 198.18.2.10 is not outside 198.18.0.0/16, nor is any planned
+        // source outside ::/0.
+        r#"rule priority="10" family="ipv4" source NOT address="198.18.0.0/16" drop"#,
+        r#"rule priority="10" family="ipv6" source NOT address="::/0" drop"#,
+        r#"rule priority="10" family="ipv4" protocol value="47" drop"#,
     ] {
         added(&firewalld(&[other], Some(HOST_IPV6)));
     }
     // portplan's rule already there, the deny added after it: nothing to
-    // add, so nothing refused (the deny was never portplan's doing).
+    // add, so nothing refused (the deny was never portplan's doing), but
+    // a note names it.
     let mine = r#"rule family="ipv4" source address="198.18.2.10" port port="2881" protocol="tcp" log prefix="portplan:observer.sql" level="info" limit value="1/h" accept"#;
     let state = firewalld(&[mine, later[0]], Some(HOST_IPV6));
     let change = plan_firewall(&plan, &state, false).unwrap();
     assert!(change.commands.is_empty(), "{:?}", change.commands);
+    assert_eq!(change.notes.len(), 1, "{:?}", change.notes);
+    assert!(
+        change.notes[0].contains(later[0])
+            && change.notes[0].contains("is asked after portplan's rule")
+    );
 }
 
 /// fail2ban's jump before a deny: the deny went unnamed on every host that

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use portplan_core::{
     Finding, FindingCode, FirewallRule, FirewallState, IpFamily, PlanError, Severity, TaggedRule,
-    shell::{TAG_PREFIX, denied_ahead, tagged_rules, unfiltered_families},
+    shell::{TAG_PREFIX, denied_ahead, overridden, tagged_rules, unfiltered_families},
 };
 
 use crate::RunError;
@@ -119,7 +119,8 @@ fn denied(
         .cloned()
         .collect();
     let backend = state.backend().as_str();
-    (denied_ahead(state, &planned).into_iter())
+    let notes = denied_ahead(state, &planned);
+    (notes.into_iter().chain(overridden(state, &planned)))
         .map(|note| Finding {
             code: FindingCode::FirewallDrift,
             severity: if strict {
@@ -132,8 +133,8 @@ fn denied(
             spec: None,
             ports: None,
             message: format!("{backend}: {note}"),
-            fix: "remove or narrow that rule by hand (portplan never changes another's rule), \
-                  or take that source or port out of the plan"
+            fix: "remove, narrow or move that rule by hand as the message says (portplan \
+                  never changes another's rule), or take that source or port out of the plan"
                 .to_string(),
         })
         .collect()

@@ -517,6 +517,43 @@ fn the_audit_names_a_stray_copy_of_a_planned_rule() {
     );
 }
 
+/// A firewalld deny of a positive priority put in after portplan's rule:
+/// firewalld asks it after the rule, which admits what it denies. Nothing
+/// said so (an adversarial review); the audit names it as drift, as
+/// `present` does in a note, and leaves portplan's rule.
+#[test]
+fn the_audit_names_a_later_deny_that_portplan_s_rule_overrides() {
+    let mine = r#"rule family="ipv4" source address="198.18.2.10" port port="2881" protocol="tcp" log prefix="portplan:observer.sql" level="info" limit value="1/h" accept"#;
+    let deny = r#"rule priority="5" family="ipv4" source address="198.18.0.0/16" drop"#;
+    let dump = serde_json::json!({"default-zone": "public", "ipsets": [], "policies": "",
+        "zones": [{"name": "public", "target": "default", "sources": [], "ports": [],
+                   "rich-rules": [mine, deny]}]})
+    .to_string();
+    let output = FirewallOutput {
+        main: dump.clone(),
+        extra: dump,
+        zone: Some("public".into()),
+    };
+    let state = portplan_core::read_firewall(FirewallBackend::Firewalld, &output).unwrap();
+    let rules = vec![rule("observer.sql", 2881, &["198.18.2.10/32"])];
+    let change = portplan_core::plan_firewall(&rules, &state, false).unwrap();
+    assert!(change.commands.is_empty(), "{:?}", change.commands);
+    assert_eq!(change.notes.len(), 1, "{:?}", change.notes);
+    let findings = portplan_run::drift(&rules, &state, "obs1", true).unwrap();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0].severity, Severity::Error);
+    assert_eq!(
+        findings[0].message,
+        format!(
+            "firewalld: the firewalld rule `{deny}` is asked after portplan's rule for \
+             portplan:observer.sql: 198.18.2.10/32 on tcp 2881, which admits what it denies (it \
+             came after portplan's rule, which portplan leaves in place): narrow the deny, or \
+             move it before portplan's rules (firewalld: a priority of 0 or below), or take the \
+             port out of the plan"
+        )
+    );
+}
+
 /// portplan's rule in place behind an earlier drop of its source: the rule
 /// is as planned, the traffic dropped. The audit is not green over it: an
 /// error where the firewall is meant to be as planned, a warning before
@@ -549,7 +586,7 @@ fn the_audit_names_an_earlier_drop_of_a_planned_source() {
             ),
             "{messages:#?}"
         );
-        assert!(findings[0].fix.contains("remove or narrow that rule"));
+        assert!(findings[0].fix.contains("remove, narrow or move that rule"));
     }
     let iif = r#"{"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"eth1"}},"#;
     let findings = portplan_run::drift(&rules, &ruleset(iif), "obs1", true).unwrap();

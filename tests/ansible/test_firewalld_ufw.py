@@ -344,30 +344,48 @@ class FirewalldAndUfw(PlaybookCase):
     def test_68_a_later_deny_is_not_turned_into_an_allow(self):
         """An operator's drop of a positive priority, which firewalld asks
         after the zone's allow rules: portplan's accept (priority 0) would
-        have admitted what it drops (an adversarial review). The run is
-        refused naming it, the firewall is as it was, and the drop still
-        drops."""
+        have admitted what it drops (an adversarial review). In the zone, or
+        in a policy to the host: the run is refused naming it, the firewall
+        is as it was, and the drop still drops."""
         hosts = {self.firewalld: "firewalld"}
         deny = ('rule priority="5" family="ipv4" source address="198.18.2.0/24" '
                 'port port="2881" protocol="tcp" drop')
+        in_policy = 'rule family="ipv4" source address="198.18.2.0/24" drop'
+        policy = ["--permanent", "--policy=ops68"]
+        placements = {
+            "a zone's rich rule": (
+                deny,
+                [(f"--add-rich-rule={deny}",), ("--permanent", f"--add-rich-rule={deny}")],
+                [(f"--remove-rich-rule={deny}",), ("--permanent", f"--remove-rich-rule={deny}")]),
+            "a policy's rich rule": (
+                f"policy ops68: {in_policy}",
+                [("--permanent", "--new-policy=ops68"),
+                 (*policy, "--add-ingress-zone=ANY"), (*policy, "--add-egress-zone=HOST"),
+                 (*policy, "--set-priority=10"), (*policy, f"--add-rich-rule={in_policy}"),
+                 ("--reload",)],
+                [("--permanent", "--delete-policy=ops68"), ("--reload",)]),
+        }
         self.play("remove.yml", hosts=hosts)
-        for side in ([], ["--permanent"]):
-            self.firewalld.run("firewall-cmd", *side, f"--add-rich-rule={deny}")
-        try:
-            before = firewall_state(self.firewalld)
-            _, results = self.play("ocp-preinstall.yml", hosts=hosts, expect_rc=2)
-            # The check task before the change already says so.
-            result = results[self.firewalld]
-            self.assertEqual(result["_outcome"], "failed", result)
-            self.assertIn("has a positive priority, so firewalld asks it after", result["msg"])
-            self.assertIn(deny, result["msg"])
-            self.assertEqual(result["actions"], [])
-            self.assertEqual(firewall_state(self.firewalld), before)
-            with Listener(self.firewalld, "0.0.0.0:2881"):
-                self.assertFalse(reachable(self.ocp1, self.firewalld, 2881))
-        finally:
-            for side in ([], ["--permanent"]):
-                self.firewalld.run("firewall-cmd", *side, f"--remove-rich-rule={deny}")
+        for what, (named, add, remove) in placements.items():
+            with self.subTest(what):
+                for args in add:
+                    self.firewalld.run("firewall-cmd", *args)
+                try:
+                    before = firewall_state(self.firewalld)
+                    _, results = self.play("ocp-preinstall.yml", hosts=hosts, expect_rc=2)
+                    # The check task before the change already says so.
+                    result = results[self.firewalld]
+                    self.assertEqual(result["_outcome"], "failed", result)
+                    self.assertIn("so firewalld asks it after the zone's allow rules",
+                                  result["msg"])
+                    self.assertIn(named, result["msg"])
+                    self.assertEqual(result["actions"], [])
+                    self.assertEqual(firewall_state(self.firewalld), before)
+                    with Listener(self.firewalld, "0.0.0.0:2881"):
+                        self.assertFalse(reachable(self.ocp1, self.firewalld, 2881))
+                finally:
+                    for args in remove:
+                        self.firewalld.run("firewall-cmd", *args)
         # Without the drop, the plan goes in again (test 70 takes it out).
         self.play("ocp-preinstall.yml", hosts=hosts)
         self.assert_reachable_from_allowed_host_only()

@@ -568,9 +568,10 @@ fn policy_text(name: &str, settings: &HashMap<String, OwnedValue>) -> Result<Str
     let rich: Vec<String> = setting(settings, &owner, "rich_rules")?.unwrap_or_default();
     let rich: String = rich.iter().map(|rule| format!("\t{rule}\n")).collect();
     Ok(format!(
-        "{name} (active)\n  priority: {priority}\n  target: {target}\n  egress-zones: {}\n  \
-         services: {}\n  ports: {}\n  protocols: {}\n  forward-ports: {}\n  \
+        "{name} (active)\n  priority: {priority}\n  target: {target}\n  ingress-zones: {}\n  \
+         egress-zones: {}\n  services: {}\n  ports: {}\n  protocols: {}\n  forward-ports: {}\n  \
          source-ports: {}\n  rich rules: \n{rich}",
+        words("ingress_zones")?,
         words("egress_zones")?,
         words("services")?,
         port_pairs(settings, &owner, "ports")?.join(" "),

@@ -194,8 +194,11 @@ struct RichRule {
     service: bool,
     /// `priority` (0 when not given); `None` when it does not read as one.
     priority: Option<i32>,
-    /// It has a `source` element (an address, an ipset, a MAC, `NOT`).
-    sourced: bool,
+    /// It picks its traffic by more than family and protocol: a `source`
+    /// (but `0.0.0.0/0`), `destination`, `port`, `source-port` or service.
+    aimed: bool,
+    /// `source NOT address="..."`: the address it takes everything but.
+    source_not: Option<String>,
     /// Something but its family, source address, port and logging narrows
     /// what its action takes (a destination, `not`, a MAC, a service, a
     /// protocol, a limit on the action): never [`ForeignRule::ahead`].
@@ -211,8 +214,10 @@ fn rich_rule(text: &str) -> Option<RichRule> {
     let plain = [
         "rule", "source", "port", "log", "audit", "nflog", "accept", "drop", "reject",
     ];
+    let mut previous = String::new();
     for (element, attributes) in elements(text)? {
         let logs = element == "limit" && rule.action.is_none();
+        let after = std::mem::replace(&mut previous, element.clone());
         rule.narrowed |= !(plain.contains(&element.as_str()) || logs);
         let get = |key: &str| {
             attributes
@@ -231,7 +236,10 @@ fn rich_rule(text: &str) -> Option<RichRule> {
                 rule.priority = get("priority").map_or(Some(0), |p| p.parse().ok());
             }
             "source" => {
-                rule.sourced = true;
+                let everywhere = get("address")
+                    .and_then(normalize_source)
+                    .is_some_and(|a| a.ends_with("/0"));
+                rule.aimed |= !everywhere;
                 rule.address = get("address").map(str::to_string);
                 rule.ipset = get("ipset").map(str::to_string);
                 rule.other |= get("mac").is_some();
@@ -250,6 +258,7 @@ fn rich_rule(text: &str) -> Option<RichRule> {
                 rule.other |= ports.is_none();
                 rule.narrowed |= ports.is_none();
                 rule.port = Some((transport, ports.unwrap_or(super::EVERY_PORT)));
+                rule.aimed = true;
             }
             "log" => {
                 rule.tag = get("prefix").filter(|p| is_tag(p)).map(str::to_string);
@@ -269,9 +278,28 @@ fn rich_rule(text: &str) -> Option<RichRule> {
                 rule.closed = true;
                 rule.other = true;
                 rule.service |= element == "service";
+                rule.aimed |= element == "service";
             }
+            // firewalld.richlanguage(5): "a protocol id number or a protocol
+            // name" (/etc/protocols: `tcp 6 TCP`, `udp 17 UDP`), printed as
+            // given; `6` read as other than TCP hid a deny of it (an
+            // adversarial review).
             "protocol" => {
-                rule.closed |= !matches!(get("value"), Some("tcp" | "udp"));
+                let value = get("value").unwrap_or_default().to_ascii_lowercase();
+                rule.closed |= !matches!(value.as_str(), "tcp" | "udp" | "6" | "17");
+                rule.other = true;
+            }
+            // `source NOT address=`: firewalld prints the inversion as a
+            // word of its own, which takes the source's attributes.
+            "NOT" | "not" => {
+                if after == "source" {
+                    rule.source_not = get("address").map(str::to_string);
+                    rule.aimed = true;
+                }
+                rule.other = true;
+            }
+            "destination" | "source-port" => {
+                rule.aimed = true;
                 rule.other = true;
             }
             "accept" => {
@@ -424,6 +452,8 @@ fn side_blocks(text: &str, input: &str) -> Result<SideBlocks, PlanError> {
 /// the policies asked before the zones may accept.
 struct Side {
     zones: Vec<Block>,
+    /// The policies as listed (the runtime's active ones, in a dump).
+    policies: Vec<Block>,
     ipsets: SortedMap<String, Block>,
     /// `None` when the policies are not known.
     before_zones: Option<Vec<Admits>>,
@@ -459,6 +489,7 @@ fn side(text: &str, input: &str) -> Result<Side, PlanError> {
             true => policies.iter().flat_map(before_zones).list(),
             false => every_port(),
         }),
+        policies,
     })
 }
 
@@ -617,6 +648,7 @@ pub(super) fn read(
         }
     }
     state.foreign.extend(source_zones(runtime, &serving.name));
+    state.foreign.extend(late_policies(runtime, &serving.name));
     for (_, side) in &sides {
         state.foreign.extend(ipset_users(side));
     }
@@ -840,32 +872,71 @@ fn read_zone(
 
 /// The serving zone's drop and reject rich rules that firewalld asks after
 /// its allow chain, where portplan's accepts go (firewalld.richlanguage(5):
-/// "A priority value greater than 0 will be executed after other
-/// firewalld primitives"), as refusals ([`super::AFTER_ALLOWS`]): an
-/// accept portplan added would turn them into allows for its traffic (an
-/// adversarial review: only a rule on the exact tuple was refused). Read
-/// wide, on either side (the permanent one is the runtime after a reload):
-/// from anywhere where the source is not an address or portplan's ipset (an
-/// operator's ipset, `NOT`, a MAC), on every port where it names none or a
-/// service, whatever else narrows it. Not a deny of every port from
-/// everywhere (`rule priority="32767" reject`, the zone's catch-all in
-/// effect, which accepts are meant to come before), nor one that takes no
-/// TCP or UDP (an ICMP type, another protocol).
+/// "A positive priority value will be executed after other firewalld
+/// primitives"), as refusals ([`super::AFTER_ALLOWS`]): an accept
+/// portplan added would turn them into allows for its traffic (an
+/// adversarial review: only a rule on the exact tuple was refused). On
+/// either side: the permanent one is the runtime after a reload.
 fn after_allows(zone: &Block, side: &Side) -> Vec<ForeignRule> {
+    let late = |rule: &RichRule| rule.priority.is_some_and(|p| p > 0);
+    late_denies(&zone.rich_rules, side, late)
+}
+
+/// The drop and reject rich rules of the runtime's active policies to the
+/// host from the serving zone, of a positive priority (firewall-cmd(1):
+/// "If a priority is > 0, then the policy's rules will execute after all
+/// rules in all zones", portplan's accepts among them): refusals as
+/// [`after_allows`]' are, each named with its policy. Only the binary's
+/// D-Bus dump (or `--list-all-policies` text) carries the policies.
+fn late_policies(runtime: &Side, serving: &str) -> Vec<ForeignRule> {
+    (runtime.policies.iter())
+        .filter(|policy| after_zones(policy, serving))
+        .flat_map(|policy| {
+            let named = |f: ForeignRule| ForeignRule {
+                text: format!("policy {}: {}", policy.name, f.text),
+                ..f
+            };
+            late_denies(&policy.rich_rules, runtime, |_| true)
+                .into_iter()
+                .map(named)
+        })
+        .list()
+}
+
+/// Whether `policy` filters traffic from `serving` to the host after the
+/// zones: to `HOST`, from that zone or `ANY` (or from zones not listed:
+/// read wide), of a positive priority.
+fn after_zones(policy: &Block, serving: &str) -> bool {
+    let priority = (policy.field("priority")).and_then(|p| p.parse::<i32>().ok());
+    let from = |zone: &str| zone == "ANY" || zone == serving;
+    policy.words("egress-zones").any(|zone| zone == "HOST")
+        && (policy.field("ingress-zones").is_none() || policy.words("ingress-zones").any(from))
+        && priority.is_some_and(|p| p > 0)
+}
+
+/// Of `rules`, the drops and rejects that `late` says are asked after the
+/// zone's allows, as refusals, read wide: from anywhere where the source is
+/// not an address or portplan's ipset (an operator's ipset, `NOT`, a MAC),
+/// on every port where it names none or a service, whatever else narrows
+/// it. Not a deny of every port from everywhere (`rule priority="32767"
+/// reject`, the catch-all in effect, which accepts are meant to come
+/// before), nor one that takes no TCP or UDP (an ICMP type, another
+/// protocol).
+fn late_denies(
+    rules: &[String],
+    side: &Side,
+    late: impl Fn(&RichRule) -> bool,
+) -> Vec<ForeignRule> {
     let mut out = Vec::new();
-    for text in &zone.rich_rules {
+    for text in rules {
         let Some(rule) = rich_rule(text) else {
             continue;
         };
-        let Some(deny) = rule
-            .action
-            .as_deref()
-            .filter(|a| matches!(*a, "drop" | "reject"))
+        let Some(deny) = (rule.action.as_deref()).filter(|a| matches!(*a, "drop" | "reject"))
         else {
             continue;
         };
-        let catch_all = !rule.sourced && rule.port.is_none() && !rule.service;
-        if rule.priority.is_none_or(|p| p <= 0) || catch_all || (rule.closed && !rule.service) {
+        if !late(&rule) || !rule.aimed || (rule.closed && !rule.service) {
             continue;
         }
         let (transports, ports) = match rule.port.filter(|_| !rule.service) {
@@ -888,10 +959,21 @@ fn after_allows(zone: &Block, side: &Side) -> Vec<ForeignRule> {
 }
 
 /// The sources a deny asked after the allows may take, read wide: its
-/// address, or the members of portplan's ipset it names; else anywhere, in
-/// its family or in both.
+/// address, the members of portplan's ipset it names, or every address
+/// outside its `NOT` address (one CIDR per prefix bit at most); else
+/// anywhere, in its family or in both.
 fn late_sources(rule: &RichRule, side: &Side) -> Vec<(IpFamily, String)> {
+    let outside = |excluded: &str| {
+        let net = parse_net(excluded)?;
+        Some(
+            crate::nets::outside(&net)
+                .iter()
+                .map(|n| n.to_string())
+                .list(),
+        )
+    };
     let known: Option<Vec<String>> = match (&rule.address, &rule.ipset) {
+        _ if rule.source_not.is_some() => rule.source_not.as_deref().and_then(outside),
         (Some(address), _) => normalize_source(address).map(|a| vec![a]),
         (None, Some(name)) => (side.ipsets.get(name))
             .map(|block| block.words("entries").filter_map(normalize_source).list()),

@@ -234,7 +234,9 @@ pub(crate) fn plan_firewall(
     let mut notes: Vec<String> = unfiltered.into_iter().map(unfiltered_note).list();
     // Only where portplan places rules: elsewhere the note above says why
     // it adds none.
-    notes.extend(denied_ahead(state, &unique(desired.as_slice())));
+    let placed = unique(desired.as_slice());
+    notes.extend(denied_ahead(state, &placed));
+    notes.extend(overridden(state, &placed));
     Ok(FirewallChange {
         backend: state.backend(),
         add: adding,
@@ -293,11 +295,12 @@ pub(crate) const GOTO: &str = "goto ";
 pub(crate) const BEHIND_RATED: &str = "behind a rated catch-all: ";
 
 /// What `ForeignRule::action` starts with for a firewalld drop or reject
-/// rich rule of the serving zone with a positive priority, on a source or a
-/// port (not the zone's catch-all in effect, `rule priority="32767"
-/// reject`): firewalld asks it after the zone's allow chain, where
-/// portplan's accepts go, so an accept portplan added would admit what it
-/// denies. `shadows` refuses a rule whose traffic it meets.
+/// rich rule of the serving zone with a positive priority, or of a policy
+/// to the host of a positive priority, on a source or a port (not the
+/// catch-all in effect, `rule priority="32767" reject`): firewalld asks it
+/// after the zone's allow chain, where portplan's accepts go, so an accept
+/// portplan added would admit what it denies. `shadows` refuses a rule
+/// whose traffic it meets.
 pub(crate) const AFTER_ALLOWS: &str = "after the zone's allows: ";
 
 /// Whether `action` is one of the refusals [`shadows`] reads of a rule that
@@ -473,11 +476,14 @@ fn stopped_message(action: &str, traffic: &str) -> String {
         )
     } else if let Some(deny) = action.strip_prefix(AFTER_ALLOWS) {
         format!(
-            "this {deny} rich rule has a positive priority, so firewalld asks it after the \
-             zone's allow rules, where portplan's accepts go, and it matches {traffic}: \
-             portplan's accept would admit what it denies. Give the deny a priority of 0 or \
-             below (firewalld then asks it before the allows, and it stays a deny), or take \
-             the port out of the plan"
+            "this {deny} rich rule has a positive priority (its own in the zone, or its \
+             policy's to the host), so firewalld asks it after the zone's allow rules, where \
+             portplan's accepts go, and it may match {traffic} (read wide: an ipset's members, \
+             a service's ports, a MAC are not known): portplan's accept would admit what it \
+             denies. Narrow the deny so that it does not take this traffic; or give it a \
+             priority of 0 or below (its policy: a negative one), where firewalld asks it \
+             before every allow, the zone's services and ports too; or take the port out of \
+             the plan"
         )
     } else {
         format!(
@@ -488,6 +494,43 @@ fn stopped_message(action: &str, traffic: &str) -> String {
              the port out of the plan"
         )
     }
+}
+
+/// A deny asked after where portplan's rules go ([`AFTER_ALLOWS`],
+/// [`BEHIND_RATED`]) that meets a rule of `placed` already in place (one
+/// being added was refused by `shadows`): the deny came after portplan's
+/// rule, which admits what it would deny. portplan leaves its own rule, and
+/// says so, once per deny: `present` in a note, the audit in a finding (an
+/// adversarial review: nothing said so).
+pub fn overridden(state: &FirewallState, placed: &[TaggedRule]) -> Vec<String> {
+    let late =
+        |f: &&ForeignRule| f.action.starts_with(AFTER_ALLOWS) || f.action.starts_with(BEHIND_RATED);
+    let mut named: Vec<&str> = Vec::new();
+    let mut notes = Vec::new();
+    for foreign in state.foreign().iter().filter(late) {
+        if named.contains(&foreign.text.as_str()) {
+            continue;
+        }
+        let met: Vec<&TaggedRule> = placed.iter().filter(|r| meets(foreign, r)).list();
+        let Some(first) = met.first() else {
+            continue;
+        };
+        named.push(&foreign.text);
+        notes.push(format!(
+            "the {} rule `{}` is asked after portplan's rule for {}: {} on {} {}{}, which admits \
+             what it denies (it came after portplan's rule, which portplan leaves in place): \
+             narrow the deny, or move it before portplan's rules (firewalld: a priority of 0 \
+             or below), or take the port out of the plan",
+            state.backend().as_str(),
+            foreign.text,
+            first.tag,
+            first.source,
+            first.transport.as_str(),
+            first.ports,
+            more(met.len())
+        ));
+    }
+    notes
 }
 
 fn more(n: usize) -> String {
