@@ -843,8 +843,36 @@ fn firewalld_refuses_an_accept_that_would_override_a_later_deny() {
             &format!("ingress-zones: {ingress}\n  egress-zones: {egress}\n  rich"),
         )
     };
+    // Asked before the zone, it stays a deny, and a note names it (a
+    // review: a policy's deny was never named); not behind an accept of a
+    // policy asked first, nor where a direct rule may accept first.
+    let early = firewalld(&[], Some(&policy(-10, "", &rich)));
+    let notes = notes(&early, &[]);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with(&format!(
+            "the firewalld rule `policy mine: {dropping}` comes before portplan's rules"
+        )) && notes[0].contains("a policy's to the host of a negative priority"),
+        "{notes:?}"
+    );
+    let accepted =
+        format!("\trule family=\"ipv4\" port port=\"2881\" protocol=\"tcp\" accept\n{rich}");
+    let direct = ["ipv4 filter INPUT 0 -j ACCEPT"];
+    for state in [
+        firewalld(&[], Some(&policy(-10, "", &accepted))),
+        firewalld_dump(&[], Some(&policy(-10, "", &rich)), &direct, &[]),
+        firewalld(
+            &[],
+            Some(&policy(
+                -10,
+                "",
+                &rich.replace("drop", "drop limit value=\"1/s\""),
+            )),
+        ),
+    ] {
+        assert_eq!(notes_kept(&state), Vec::<String>::new());
+    }
     for policies in [
-        policy(-10, "", &rich),
         from("internal", "HOST"),
         from("ANY", "internal"),
         from("public", "HOST"),
@@ -874,8 +902,10 @@ fn firewalld_refuses_an_accept_that_would_override_a_later_deny() {
         // 198.18.2.10 is not outside 198.18.0.0/16, nor is any planned
         // source outside ::/0.
         r#"rule priority="10" family="ipv4" source NOT address="198.18.0.0/16" drop"#,
-        r#"rule priority="10" family="ipv6" source NOT address="::/0" drop"#,
+        r#"rule priority="10" family="ipv4" source NOT address="198.18.2.10" drop"#,
         r#"rule priority="10" family="ipv4" protocol value="47" drop"#,
+        r#"rule priority="10" family="ipv4" source address="198.18.2.0/24" protocol value="udp" drop"#,
+        r#"rule priority="10" family="ipv4" source address="198.18.2.0/24" protocol value="17" drop"#,
     ] {
         added(&firewalld(&[other], Some(HOST_IPV6)));
     }

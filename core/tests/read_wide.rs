@@ -481,6 +481,65 @@ fn a_rated_rule_is_a_catch_all_only_as_arch_has_it() {
     assert!(script(&state, false).contains("insert rule inet filter input position 3"));
 }
 
+/// portplan's rules in place before Arch's rule, a blocklist of both their
+/// sources put in after it: nothing to add, so nothing refused, but the
+/// blocklist never drops what portplan's rules admit. Named once for the
+/// rule, not once per source or planned rule (a review); found whether
+/// the deny is around a placed source or inside it.
+#[test]
+fn a_deny_after_portplans_rules_in_place_is_named_once() {
+    let pkttype = r#"{"meta":{"key":"pkttype"}}"#;
+    let arch = format!(
+        r#"{},{{"limit":{{"rate":5,"burst":5,"per":"second"}}}},{{"reject":null}}"#,
+        matching(pkttype, "==", r#""host""#)
+    );
+    let mine = |handle: u64, source: &str| {
+        let expr = format!(
+            "{},{},{ACCEPT}",
+            matching(SADDR, "==", &format!("\"{source}\"")),
+            matching(TCP_DPORT, "==", "2881")
+        );
+        rule(handle, Some("portplan:observer.sql"), &expr)
+    };
+    let prefix = |addr: &str, len: u8| format!(r#"{{"prefix":{{"addr":"{addr}","len":{len}}}}}"#);
+    let blocklist = |right: String| format!(r#"{},{{"drop":null}}"#, matching(SADDR, "==", &right));
+    let both = blocklist(format!(
+        r#"{{"set":[{},{}]}}"#,
+        prefix("198.18.2.0", 24),
+        prefix("198.18.4.0", 24)
+    ));
+    let inside = blocklist(r#""198.18.2.10""#.to_string());
+    let plan = [rule_2881(
+        "observer.sql",
+        &["198.18.2.0/24", "198.18.4.10/32"],
+    )];
+    let placed = |deny: &str| {
+        nft_items(&[
+            TABLE,
+            &mine(2, "198.18.2.0/24").replace(r#""198.18.2.0/24""#, &prefix("198.18.2.0", 24)),
+            &mine(3, "198.18.4.10"),
+            &rule(4, None, &arch),
+            &rule(5, None, deny),
+        ])
+    };
+    for (deny, more) in [(both, ", and 1 more"), (inside, "")] {
+        let change = plan_firewall(&plan, &placed(&deny), false).unwrap();
+        assert!(change.commands.is_empty(), "{:?}", change.commands);
+        assert_eq!(change.notes.len(), 1, "{:#?}", change.notes);
+        assert!(
+            change.notes[0].contains("handle 5")
+                && change.notes[0].contains("is asked after portplan's rule"),
+            "{:#?}",
+            change.notes
+        );
+        assert!(
+            change.notes[0].contains(&format!("198.18.2.0/24 on tcp 2881{more}, and may")),
+            "{:#?}",
+            change.notes
+        );
+    }
+}
+
 /// What nft itself prints for ICMP, a source port and iptables-nft's compat
 /// matches (an adversarial review of the wide reading): a header's field
 /// implies its protocol, which `nft -j` leaves out; an `xt` match is read by

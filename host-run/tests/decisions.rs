@@ -546,10 +546,10 @@ fn the_audit_names_a_later_deny_that_portplan_s_rule_overrides() {
         findings[0].message,
         format!(
             "firewalld: the firewalld rule `{deny}` is asked after portplan's rule for \
-             portplan:observer.sql: 198.18.2.10/32 on tcp 2881, which admits what it denies (it \
-             came after portplan's rule, which portplan leaves in place): narrow the deny, or \
-             move it before portplan's rules (firewalld: a priority of 0 or below), or take the \
-             port out of the plan"
+             portplan:observer.sql: 198.18.2.10/32 on tcp 2881, and may match that traffic (read \
+             wide), which portplan's rule then admits (the deny came after it; portplan leaves \
+             its own rule in place): narrow the deny, or move it before portplan's rules \
+             (firewalld: a priority of 0 or below in the zone), or take the port out of the plan"
         )
     );
 }

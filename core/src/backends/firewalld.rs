@@ -199,6 +199,8 @@ struct RichRule {
     aimed: bool,
     /// `source NOT address="..."`: the address it takes everything but.
     source_not: Option<String>,
+    /// `protocol value="tcp"` (or `6`), `"udp"` (or `17`).
+    protocol: Option<Transport>,
     /// Something but its family, source address, port and logging narrows
     /// what its action takes (a destination, `not`, a MAC, a service, a
     /// protocol, a limit on the action): never [`ForeignRule::ahead`].
@@ -286,7 +288,12 @@ fn rich_rule(text: &str) -> Option<RichRule> {
             // adversarial review).
             "protocol" => {
                 let value = get("value").unwrap_or_default().to_ascii_lowercase();
-                rule.closed |= !matches!(value.as_str(), "tcp" | "udp" | "6" | "17");
+                rule.protocol = match value.as_str() {
+                    "tcp" | "6" => Some(Transport::Tcp),
+                    "udp" | "17" => Some(Transport::Udp),
+                    _ => None,
+                };
+                rule.closed |= rule.protocol.is_none();
                 rule.other = true;
             }
             // `source NOT address=`: firewalld prints the inversion as a
@@ -649,6 +656,7 @@ pub(super) fn read(
     }
     state.foreign.extend(source_zones(runtime, &serving.name));
     state.foreign.extend(late_policies(runtime, &serving.name));
+    state.foreign.extend(early_policies(runtime, &serving.name));
     for (_, side) in &sides {
         state.foreign.extend(ipset_users(side));
     }
@@ -907,11 +915,70 @@ fn late_policies(runtime: &Side, serving: &str) -> Vec<ForeignRule> {
 /// zones: to `HOST`, from that zone or `ANY` (or from zones not listed:
 /// read wide), of a positive priority.
 fn after_zones(policy: &Block, serving: &str) -> bool {
-    let priority = (policy.field("priority")).and_then(|p| p.parse::<i32>().ok());
+    to_host_from(policy, serving) && policy_priority(policy).is_some_and(|p| p > 0)
+}
+
+/// Whether `policy` filters traffic from `serving` to the host: to `HOST`,
+/// from that zone or `ANY` (or from zones not listed).
+fn to_host_from(policy: &Block, serving: &str) -> bool {
     let from = |zone: &str| zone == "ANY" || zone == serving;
     policy.words("egress-zones").any(|zone| zone == "HOST")
         && (policy.field("ingress-zones").is_none() || policy.words("ingress-zones").any(from))
-        && priority.is_some_and(|p| p > 0)
+}
+
+fn policy_priority(policy: &Block) -> Option<i32> {
+    policy.field("priority").and_then(|p| p.parse().ok())
+}
+
+/// The drop and reject rich rules of the runtime's policies to the host
+/// from the serving zone of a negative priority, asked before the zone
+/// (firewall-cmd(1): "If a priority is < 0, then the policy's rules will
+/// execute before all rules in all zones"), and so before portplan's
+/// accepts: ahead on their ports, a note as the zone's own deny of
+/// priority 0 or below is (a review: a policy's deny was never named, and
+/// the refusal of a later deny advised moving it there). Read narrow as
+/// [`read_zone`] reads those: nothing narrowed or on an ipset, less what
+/// any policy asked before the zones may accept, and none where a direct
+/// rule exists or the policies are not known.
+fn early_policies(runtime: &Side, serving: &str) -> Vec<ForeignRule> {
+    let Some(before) = runtime.before_zones.as_deref() else {
+        return Vec::new();
+    };
+    let first = |policy: &&Block| policy_priority(policy).is_some_and(|p| p < 0);
+    let mut out = Vec::new();
+    for policy in (runtime.policies.iter())
+        .filter(|p| to_host_from(p, serving))
+        .filter(first)
+    {
+        for text in &policy.rich_rules {
+            let Some(rule) = rich_rule(text) else {
+                continue;
+            };
+            let denies = matches!(rule.action.as_deref(), Some("drop" | "reject"));
+            if !denies || rule.narrowed || rule.ipset.is_some() {
+                continue;
+            }
+            let (transport, ports) = rule.port.unwrap_or((Transport::Tcp, super::EVERY_PORT));
+            let listed = Listed {
+                text,
+                rule: &rule,
+                transport,
+                ports,
+                unread: rule.port.is_none(),
+            };
+            let sources = rule.address.as_deref().and_then(normalize_source);
+            let named = |f: ForeignRule| ForeignRule {
+                text: format!("policy {}: {}", policy.name, f.text),
+                ..f
+            };
+            let read = listed.foreign(&sources.into_iter().list(), true);
+            out.extend(behind_accepts(
+                read.into_iter().map(named).list(),
+                before.iter(),
+            ));
+        }
+    }
+    out
 }
 
 /// Of `rules`, the drops and rejects that `late` says are asked after the
@@ -939,9 +1006,10 @@ fn late_denies(
         if !late(&rule) || !rule.aimed || (rule.closed && !rule.service) {
             continue;
         }
-        let (transports, ports) = match rule.port.filter(|_| !rule.service) {
-            Some((transport, ports)) => (vec![transport], ports),
-            None => (vec![Transport::Tcp, Transport::Udp], super::EVERY_PORT),
+        let (transports, ports) = match (rule.port.filter(|_| !rule.service), rule.protocol) {
+            (Some((transport, ports)), _) => (vec![transport], ports),
+            (None, Some(transport)) => (vec![transport], super::EVERY_PORT),
+            (None, None) => (vec![Transport::Tcp, Transport::Udp], super::EVERY_PORT),
         };
         for (family, source) in late_sources(&rule, side) {
             out.extend(transports.iter().map(|&transport| ForeignRule {

@@ -33,7 +33,7 @@ use crate::state::{
 use crate::table::Map;
 use admitted::Admitted;
 use ahead::behind_accepts;
-pub use ahead::denied_ahead;
+pub use ahead::{denied_ahead, overridden};
 
 /// Longest tag written into a backend's comment (nftables allows 128 bytes).
 const MAX_TAG: usize = 64;
@@ -303,6 +303,11 @@ pub(crate) const BEHIND_RATED: &str = "behind a rated catch-all: ";
 /// whose traffic it meets.
 pub(crate) const AFTER_ALLOWS: &str = "after the zone's allows: ";
 
+/// Whether `foreign` is a deny asked after where portplan's rules go.
+fn after_portplan(foreign: &ForeignRule) -> bool {
+    foreign.action.starts_with(AFTER_ALLOWS) || foreign.action.starts_with(BEHIND_RATED)
+}
+
 /// Whether `action` is one of the refusals [`shadows`] reads of a rule that
 /// may meet what portplan would add after it; each is listed as itself too,
 /// so [`collisions`] passes over these.
@@ -494,43 +499,6 @@ fn stopped_message(action: &str, traffic: &str) -> String {
              the port out of the plan"
         )
     }
-}
-
-/// A deny asked after where portplan's rules go ([`AFTER_ALLOWS`],
-/// [`BEHIND_RATED`]) that meets a rule of `placed` already in place (one
-/// being added was refused by `shadows`): the deny came after portplan's
-/// rule, which admits what it would deny. portplan leaves its own rule, and
-/// says so, once per deny: `present` in a note, the audit in a finding (an
-/// adversarial review: nothing said so).
-pub fn overridden(state: &FirewallState, placed: &[TaggedRule]) -> Vec<String> {
-    let late =
-        |f: &&ForeignRule| f.action.starts_with(AFTER_ALLOWS) || f.action.starts_with(BEHIND_RATED);
-    let mut named: Vec<&str> = Vec::new();
-    let mut notes = Vec::new();
-    for foreign in state.foreign().iter().filter(late) {
-        if named.contains(&foreign.text.as_str()) {
-            continue;
-        }
-        let met: Vec<&TaggedRule> = placed.iter().filter(|r| meets(foreign, r)).list();
-        let Some(first) = met.first() else {
-            continue;
-        };
-        named.push(&foreign.text);
-        notes.push(format!(
-            "the {} rule `{}` is asked after portplan's rule for {}: {} on {} {}{}, which admits \
-             what it denies (it came after portplan's rule, which portplan leaves in place): \
-             narrow the deny, or move it before portplan's rules (firewalld: a priority of 0 \
-             or below), or take the port out of the plan",
-            state.backend().as_str(),
-            foreign.text,
-            first.tag,
-            first.source,
-            first.transport.as_str(),
-            first.ports,
-            more(met.len())
-        ));
-    }
-    notes
 }
 
 fn more(n: usize) -> String {
