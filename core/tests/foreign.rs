@@ -830,6 +830,22 @@ fn firewalld_refuses_an_accept_that_would_override_a_later_deny() {
             .contains("or its policy's to the host"),
         "{e}"
     );
+    // Only in the permanent configuration: the runtime's after a reload.
+    let side = |policies: &str| {
+        serde_json::json!({"default-zone": "public", "ipsets": [], "policies": policies,
+            "zones": [{"name": "public", "target": "default", "sources": [], "ports": [],
+                       "rich-rules": []}]})
+        .to_string()
+    };
+    let output = FirewallOutput {
+        main: side(HOST_IPV6),
+        extra: side(&policy(10, "", &rich).replace(" (active)", "")),
+        zone: Some("public".into()),
+    };
+    let state = read_firewall(FirewallBackend::Firewalld, &output).unwrap();
+    let e = plan_firewall(&plan, &state, false).unwrap_err();
+    assert_eq!(e.problems.len(), 1, "{e}");
+    assert_eq!(e.problems[0].value, format!("policy mine: {dropping}"));
 
     let added = |state: &FirewallState| {
         let change = plan_firewall(&plan, state, false).unwrap();

@@ -364,6 +364,12 @@ class FirewalldAndUfw(PlaybookCase):
                  (*policy, "--set-priority=10"), (*policy, f"--add-rich-rule={in_policy}"),
                  ("--reload",)],
                 [("--permanent", "--delete-policy=ops68"), ("--reload",)]),
+            "a policy not yet loaded": (
+                f"policy ops68: {in_policy}",
+                [("--permanent", "--new-policy=ops68"),
+                 (*policy, "--add-ingress-zone=ANY"), (*policy, "--add-egress-zone=HOST"),
+                 (*policy, "--set-priority=10"), (*policy, f"--add-rich-rule={in_policy}")],
+                [("--permanent", "--delete-policy=ops68")]),
         }
         self.play("remove.yml", hosts=hosts)
         for what, (named, add, remove) in placements.items():

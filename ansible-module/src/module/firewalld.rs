@@ -303,8 +303,14 @@ impl Bus {
             default_zone: default_zone.to_string(),
             zones,
             ipsets,
-            // What decides before the zones decides now: the runtime's.
-            policies: (!permanent).then(|| self.policies()).transpose()?,
+            // The runtime's active policies (what decides before or after
+            // the zones now), or every configured one (what a reload makes
+            // so, and what may name one of portplan's ipsets).
+            policies: Some(if permanent {
+                self.configured_policies()?
+            } else {
+                self.policies()?
+            }),
             direct: if permanent {
                 Vec::new()
             } else {
@@ -336,29 +342,31 @@ impl Bus {
             let settings: HashMap<String, OwnedValue> = self
                 .call(PATH, POLICY, "getPolicySettings", &(name.as_str(),))
                 .map_err(|e| format!("policy {name}: {e}"))?;
-            text.push_str(&policy_text(&name, &settings)?);
+            text.push_str(&policy_text(&name, &settings, true)?);
         }
         Ok(text)
     }
 
-    /// The permanent configuration's texts besides its zones that may name
-    /// an ipset: every configured policy's rich rules (active or not: a
-    /// reload loads them all) and the permanent direct rules and
-    /// passthroughs.
-    fn permanent_references(&self) -> Result<Vec<String>, String> {
+    /// Every policy of the permanent configuration (active or not: a
+    /// reload loads them all), as [`Bus::policies`] gives the runtime's.
+    fn configured_policies(&self) -> Result<String, String> {
         let names: Vec<String> = self.call(CONFIG_PATH, CONFIG, "getPolicyNames", &())?;
-        let mut references = Vec::new();
+        let mut text = String::new();
         for name in names {
             let path = self.config_object("getPolicyByName", &name)?;
             let settings: HashMap<String, OwnedValue> = self
                 .call(&path, CONFIG_POLICY, "getSettings", &())
                 .map_err(|e| format!("policy {name}: {e}"))?;
-            let owner = format!("policy {name}");
-            let rich: Vec<String> = setting(&settings, &owner, "rich_rules")?.unwrap_or_default();
-            references.extend(rich);
+            text.push_str(&policy_text(&name, &settings, false)?);
         }
-        references.extend(self.direct(CONFIG_PATH, CONFIG_DIRECT)?);
-        Ok(references)
+        Ok(text)
+    }
+
+    /// The permanent configuration's texts besides its zones and policies
+    /// (whose rich rules core reads from `policies`) that may name an
+    /// ipset: the permanent direct rules and passthroughs.
+    fn permanent_references(&self) -> Result<Vec<String>, String> {
+        self.direct(CONFIG_PATH, CONFIG_DIRECT)
     }
 
     /// The direct rules and passthroughs of the runtime (`PATH`, `DIRECT`)
@@ -550,7 +558,11 @@ fn port_pairs(
 
 /// One policy as `firewall-cmd --info-policy` prints the keys core reads
 /// (a key firewalld leaves out is empty; `priority`: 0, its default).
-fn policy_text(name: &str, settings: &HashMap<String, OwnedValue>) -> Result<String, String> {
+fn policy_text(
+    name: &str,
+    settings: &HashMap<String, OwnedValue>,
+    active: bool,
+) -> Result<String, String> {
     let owner = format!("policy {name}");
     let words = |key: &str| -> Result<String, String> {
         let words: Vec<String> = setting(settings, &owner, key)?.unwrap_or_default();
@@ -568,9 +580,10 @@ fn policy_text(name: &str, settings: &HashMap<String, OwnedValue>) -> Result<Str
     let rich: Vec<String> = setting(settings, &owner, "rich_rules")?.unwrap_or_default();
     let rich: String = rich.iter().map(|rule| format!("\t{rule}\n")).collect();
     Ok(format!(
-        "{name} (active)\n  priority: {priority}\n  target: {target}\n  ingress-zones: {}\n  \
+        "{name}{}\n  priority: {priority}\n  target: {target}\n  ingress-zones: {}\n  \
          egress-zones: {}\n  services: {}\n  ports: {}\n  protocols: {}\n  forward-ports: {}\n  \
          source-ports: {}\n  rich rules: \n{rich}",
+        if active { " (active)" } else { "" },
         words("ingress_zones")?,
         words("egress_zones")?,
         words("services")?,

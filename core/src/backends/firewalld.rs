@@ -344,11 +344,14 @@ pub struct DbusDump {
     pub ipsets: Vec<DbusIpset>,
     /// The runtime's active policies (`getActivePolicies`, then
     /// `getPolicySettings` of each), which may decide a packet before the
-    /// zone does, as `firewall-cmd --list-all-policies` prints them (one
-    /// text for all: a record type of their own cost the plugins another
-    /// ~14 KB of decoding, and core reads that text anyway). `None` (the
-    /// permanent side, or a dump written before this field was): not known,
-    /// so no foreign deny is read as ahead.
+    /// zone does, or after it; on the permanent side every configured
+    /// policy (`getPolicyNames`, config.policy `getSettings`), which a
+    /// reload makes so, and whose rich rules may name an ipset. As
+    /// `firewall-cmd --list-all-policies` prints them (one text for all: a
+    /// record type of their own cost the plugins another ~14 KB of
+    /// decoding, and core reads that text anyway). `None` (a dump written
+    /// before this field was): not known, so no foreign deny is read as
+    /// ahead.
     #[serde(default)]
     pub policies: Option<String>,
     /// The runtime's direct rules and passthroughs (`getAllRules`,
@@ -357,10 +360,10 @@ pub struct DbusDump {
     /// zones, so where there is one no foreign deny is read as ahead.
     #[serde(default)]
     pub direct: Vec<String>,
-    /// Every other text of the side that may name one of portplan's ipsets:
-    /// on the permanent side, each configured policy's rich rules (active
-    /// or not) and the direct rules and passthroughs, as `direct` writes
-    /// them. Read for one thing only: an ipset something here names is
+    /// Every other text of the side that may name one of portplan's ipsets
+    /// (the policies' rich rules are read from `policies`): on the
+    /// permanent side, the direct rules and passthroughs, as `direct`
+    /// writes them. Read for one thing only: an ipset something here names is
     /// never deleted (a reload would find it missing and fail).
     #[serde(default)]
     pub references: Vec<String>,
@@ -655,7 +658,14 @@ pub(super) fn read(
         }
     }
     state.foreign.extend(source_zones(runtime, &serving.name));
-    state.foreign.extend(late_policies(runtime, &serving.name));
+    // A policy only in the permanent configuration is the runtime's after
+    // the next reload.
+    for (_, side) in &sides {
+        let late = (late_policies(side, &serving.name).into_iter())
+            .filter(|f| !state.foreign.contains(f))
+            .list();
+        state.foreign.extend(late);
+    }
     state.foreign.extend(early_policies(runtime, &serving.name));
     for (_, side) in &sides {
         state.foreign.extend(ipset_users(side));
@@ -890,21 +900,22 @@ fn after_allows(zone: &Block, side: &Side) -> Vec<ForeignRule> {
     late_denies(&zone.rich_rules, side, late)
 }
 
-/// The drop and reject rich rules of the runtime's active policies to the
-/// host from the serving zone, of a positive priority (firewall-cmd(1):
-/// "If a priority is > 0, then the policy's rules will execute after all
-/// rules in all zones", portplan's accepts among them): refusals as
+/// The drop and reject rich rules of a side's policies to the host from
+/// the serving zone, of a positive priority (firewall-cmd(1): "If a
+/// priority is > 0, then the policy's rules will execute after all rules
+/// in all zones", portplan's accepts among them): refusals as
 /// [`after_allows`]' are, each named with its policy. Only the binary's
-/// D-Bus dump (or `--list-all-policies` text) carries the policies.
-fn late_policies(runtime: &Side, serving: &str) -> Vec<ForeignRule> {
-    (runtime.policies.iter())
+/// D-Bus dump (or `--list-all-policies` text) carries the policies: the
+/// runtime's active ones, and every configured one.
+fn late_policies(side: &Side, serving: &str) -> Vec<ForeignRule> {
+    (side.policies.iter())
         .filter(|policy| after_zones(policy, serving))
         .flat_map(|policy| {
             let named = |f: ForeignRule| ForeignRule {
                 text: format!("policy {}: {}", policy.name, f.text),
                 ..f
             };
-            late_denies(&policy.rich_rules, runtime, |_| true)
+            late_denies(&policy.rich_rules, side, |_| true)
                 .into_iter()
                 .map(named)
         })
