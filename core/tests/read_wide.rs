@@ -416,6 +416,14 @@ fn a_rate_limited_reject_of_every_packet_is_a_catch_all_for_placement() {
     assert!(script(&state, false).contains("insert rule inet filter input position 9"));
 }
 
+/// Arch Linux's rate-limited reject of the packets to the host.
+fn arch_reject() -> String {
+    format!(
+        r#"{},{{"limit":{{"rate":5,"burst":5,"per":"second"}}}},{{"reject":null}}"#,
+        matching(r#"{"meta":{"key":"pkttype"}}"#, "==", r#""host""#)
+    )
+}
+
 /// A rated rule is the catch-all in effect only as Arch has it (an
 /// adversarial review): a flood guard (`limit rate over ... drop`) or a
 /// `pkttype broadcast drop` before a blocklist made portplan's accept land
@@ -427,10 +435,7 @@ fn a_rate_limited_reject_of_every_packet_is_a_catch_all_for_placement() {
 #[test]
 fn a_rated_rule_is_a_catch_all_only_as_arch_has_it() {
     let pkttype = r#"{"meta":{"key":"pkttype"}}"#;
-    let arch = format!(
-        r#"{},{{"limit":{{"rate":5,"burst":5,"per":"second"}}}},{{"reject":null}}"#,
-        matching(pkttype, "==", r#""host""#)
-    );
+    let arch = arch_reject();
     let flood = r#"{"limit":{"rate":50,"burst":100,"per":"second","inv":true}},{"drop":null}"#;
     let broadcast = format!(
         r#"{},{{"drop":null}}"#,
@@ -488,11 +493,7 @@ fn a_rated_rule_is_a_catch_all_only_as_arch_has_it() {
 /// the deny is around a placed source or inside it.
 #[test]
 fn a_deny_after_portplans_rules_in_place_is_named_once() {
-    let pkttype = r#"{"meta":{"key":"pkttype"}}"#;
-    let arch = format!(
-        r#"{},{{"limit":{{"rate":5,"burst":5,"per":"second"}}}},{{"reject":null}}"#,
-        matching(pkttype, "==", r#""host""#)
-    );
+    let arch = arch_reject();
     let mine = |handle: u64, source: &str| {
         let expr = format!(
             "{},{},{ACCEPT}",
