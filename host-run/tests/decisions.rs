@@ -549,7 +549,8 @@ fn the_audit_names_a_later_deny_that_portplan_s_rule_overrides() {
              portplan:observer.sql: 198.18.2.10/32 on tcp 2881, and may match that traffic (read \
              wide), which portplan's rule then admits (the deny came after it; portplan leaves \
              its own rule in place): narrow the deny, or move it before portplan's rules \
-             (firewalld: a priority of 0 or below in the zone), or take the port out of the plan"
+             (firewalld: a priority of 0 or below in the zone, a negative one for a policy), or \
+             take the port out of the plan"
         )
     );
 }

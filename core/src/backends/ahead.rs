@@ -184,24 +184,33 @@ pub fn overridden(state: &FirewallState, placed: &[TaggedRule]) -> Vec<String> {
     for &(_, i) in &late {
         first.get_or_insert_with(rule_of(state, &foreign[i]), || i);
     }
-    // (deny entry, placed rule) pairs whose sources nest.
-    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    // By deny rule, each placed rule it meets (sources nested, ports in
+    // common) once, with the deny's first entry that does: a blocklist of
+    // 100,000 and placed rules from anywhere meet pair by pair through
+    // `/0`, and make only as many notes as deny rules.
+    let mut seen: Map<(usize, usize), usize> = Map::new();
+    let mut meet = |i: usize, j: usize| {
+        let group = first.get(&rule_of(state, &foreign[i])).copied();
+        if let Some(group) =
+            group.filter(|_| foreign[i].ports.intersection(placed[j].ports).is_some())
+        {
+            let entry = seen.get_or_insert_with((group, j), || i);
+            *entry = (*entry).min(i);
+        }
+    };
     for &((family, transport, net), i) in &late {
         let around = supernets(net).filter_map(|outer| ours_at.get(&(family, transport, outer)));
-        pairs.extend(around.flatten().map(|&j| (i, j)));
+        around.flatten().for_each(|&j| meet(i, j));
     }
     for &((family, transport, net), j) in &ours {
         let around = (supernets(net).filter(|outer| *outer != net))
             .filter_map(|outer| late_at.get(&(family, transport, outer)));
-        pairs.extend(around.flatten().map(|&i| (i, j)));
+        around.flatten().for_each(|&i| meet(i, j));
     }
-    pairs.retain(|&(i, j)| foreign[i].ports.intersection(placed[j].ports).is_some());
-    // By deny rule, each placed rule it meets once.
-    let mut met: Vec<(usize, usize, usize)> = (pairs.into_iter())
-        .filter_map(|(i, j)| Some((*first.get(&rule_of(state, &foreign[i]))?, j, i)))
+    let mut met: Vec<(usize, usize, usize)> = (seen.into_entries().into_iter())
+        .map(|((group, j), i)| (group, j, i))
         .list();
     order::sort(&mut met);
-    met.dedup_by_key(|(group, j, _)| (*group, *j));
     let mut notes = Vec::new();
     for group in met.chunk_by(|a, b| a.0 == b.0) {
         let (_, j, i) = group[0];
@@ -220,8 +229,8 @@ fn override_note(
         "the {} rule `{}` is asked after portplan's rule for {}: {} on {} {}{}, and may \
          match that traffic (read wide), which portplan's rule then admits (the deny came after \
          it; portplan leaves its own rule in place): narrow the deny, or move it before \
-         portplan's rules (firewalld: a priority of 0 or below in the zone), or take the port \
-         out of the plan",
+         portplan's rules (firewalld: a priority of 0 or below in the zone, a negative one \
+         for a policy), or take the port out of the plan",
         state.backend().as_str(),
         deny.text,
         first.tag,

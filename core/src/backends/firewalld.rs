@@ -462,21 +462,26 @@ fn side_blocks(text: &str, input: &str) -> Result<SideBlocks, PlanError> {
 /// the policies asked before the zones may accept.
 struct Side {
     zones: Vec<Block>,
-    /// The policies as listed (the runtime's active ones, in a dump).
+    /// The policies as listed: in a dump, the runtime's active ones, or
+    /// every configured one of the permanent side.
     policies: Vec<Block>,
     ipsets: SortedMap<String, Block>,
-    /// `None` when the policies are not known.
+    /// What the policies asked before the zones may accept: the runtime's
+    /// only; `None` when the policies are not known, and on the permanent
+    /// side, which decides nothing now (its direct rules are in
+    /// `references`, so this would read as if there were none).
     before_zones: Option<Vec<Admits>>,
     /// The policies' rich rules and every other text but the zones' that
     /// may name an ipset ([`ipset_users`]).
     references: Vec<String>,
     /// Whether those are all of them: a D-Bus dump's are; `firewall-cmd`'s
-    /// text has no direct rules, and the permanent policies are not asked.
+    /// text has no direct rules and no policies.
     references_known: bool,
 }
 
-fn side(text: &str, input: &str) -> Result<Side, PlanError> {
+fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
     let (blocks, known, dumped) = side_blocks(text, input)?;
+    let known = known.filter(|_| runtime);
     let references_known = dumped.is_some();
     let mut references = dumped.unwrap_or_default();
     let (policies, blocks): (Vec<Block>, Vec<Block>) =
@@ -570,8 +575,8 @@ pub(super) fn read(
     zone: Option<&str>,
 ) -> Result<FirewalldState, PlanError> {
     let sides = [
-        ("main", side(runtime, "main")?),
-        ("extra", side(permanent, "extra")?),
+        ("main", side(runtime, "main", true)?),
+        ("extra", side(permanent, "extra", false)?),
     ];
     let runtime = &sides[0].1;
     if runtime.zones.is_empty() {
