@@ -162,7 +162,7 @@ pub fn overridden(state: &FirewallState, placed: &[TaggedRule]) -> Vec<String> {
     type Key = (IpFamily, Transport, IpNet);
     let foreign = state.foreign();
     let late: Vec<(Key, usize)> = (foreign.iter().enumerate())
-        .filter(|(_, f)| super::after_portplan(f))
+        .filter(|(_, f)| super::after_portplan(&f.action))
         .filter_map(|(i, f)| Some(((f.family, f.transport, parse_net(&f.source)?.trunc()), i)))
         .list();
     if late.is_empty() {
@@ -179,18 +179,24 @@ pub fn overridden(state: &FirewallState, placed: &[TaggedRule]) -> Vec<String> {
         map
     };
     let (late_at, ours_at) = (index(&late), index(&ours));
-    // Each deny rule by its first entry, in the order read.
+    // Each deny rule by its first entry, in the order read; each entry to
+    // its rule's, once, not per pair met.
     let mut first: Map<(Option<IpFamily>, &str), usize> = Map::new();
-    for &(_, i) in &late {
-        first.get_or_insert_with(rule_of(state, &foreign[i]), || i);
-    }
+    let group_of: Map<usize, usize> = (late.iter())
+        .map(|&(_, i)| {
+            (
+                i,
+                *first.get_or_insert_with(rule_of(state, &foreign[i]), || i),
+            )
+        })
+        .collect();
     // By deny rule, each placed rule it meets (sources nested, ports in
     // common) once, with the deny's first entry that does: a blocklist of
     // 100,000 and placed rules from anywhere meet pair by pair through
     // `/0`, and make only as many notes as deny rules.
     let mut seen: Map<(usize, usize), usize> = Map::new();
     let mut meet = |i: usize, j: usize| {
-        let group = first.get(&rule_of(state, &foreign[i])).copied();
+        let group = group_of.get(&i).copied();
         if let Some(group) =
             group.filter(|_| foreign[i].ports.intersection(placed[j].ports).is_some())
         {

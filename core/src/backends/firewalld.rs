@@ -207,6 +207,13 @@ struct RichRule {
     narrowed: bool,
 }
 
+impl RichRule {
+    /// Its action where it denies: `drop` or `reject`.
+    fn deny(&self) -> Option<&str> {
+        (self.action.as_deref()).filter(|action| matches!(*action, "drop" | "reject"))
+    }
+}
+
 fn rich_rule(text: &str) -> Option<RichRule> {
     let mut rule = RichRule::default();
     let mut limits = 0;
@@ -321,7 +328,7 @@ fn rich_rule(text: &str) -> Option<RichRule> {
         }
     }
     // A tagged drop or reject is not portplan's (backends/mod.rs `owned_tag`).
-    if matches!(rule.action.as_deref(), Some("drop" | "reject")) {
+    if rule.deny().is_some() {
         rule.tag = None;
     }
     rule.other |= rule.tag.is_some() && limits != 1;
@@ -646,11 +653,7 @@ pub(super) fn read(
             });
             let Some(zone) = zone else { continue };
             if serves {
-                // The same rule on both sides is one refusal.
-                let late = (after_allows(zone, side).into_iter())
-                    .filter(|f| !state.foreign.contains(f))
-                    .list();
-                state.foreign.extend(late);
+                add_new(&mut state.foreign, after_allows(zone, side));
             }
             read_zone(
                 &mut state,
@@ -666,10 +669,7 @@ pub(super) fn read(
     // A policy only in the permanent configuration is the runtime's after
     // the next reload.
     for (_, side) in &sides {
-        let late = (late_policies(side, &serving.name).into_iter())
-            .filter(|f| !state.foreign.contains(f))
-            .list();
-        state.foreign.extend(late);
+        add_new(&mut state.foreign, late_policies(side, &serving.name));
     }
     state.foreign.extend(early_policies(runtime, &serving.name));
     for (_, side) in &sides {
@@ -678,6 +678,15 @@ pub(super) fn read(
     let left = left_ipsets(&state, &sides[1].1);
     state.foreign.extend(left);
     Ok(state)
+}
+
+/// `entries` not in `foreign` yet, added to it: the same rule read on both
+/// sides is one refusal.
+fn add_new(foreign: &mut Vec<ForeignRule>, entries: Vec<ForeignRule>) {
+    let new = (entries.into_iter())
+        .filter(|f| !foreign.contains(f))
+        .list();
+    foreign.extend(new);
 }
 
 /// What `ForeignRule::action` says of one of portplan's permanent ipsets
@@ -820,7 +829,7 @@ fn read_zone(
         // forward-port) is portplan's all the same: taken as holding every
         // port and not intact, so that `present` replaces it and `absent`
         // removes it, rather than not see it.
-        let denies = matches!(rule.action.as_deref(), Some("drop" | "reject"));
+        let denies = rule.deny().is_some();
         let (transport, ports, unread) = match rule.port {
             Some((transport, ports)) => (transport, ports, false),
             None if rule.tag.is_some() || rule.accept || denies => {
@@ -916,15 +925,18 @@ fn late_policies(side: &Side, serving: &str) -> Vec<ForeignRule> {
     (side.policies.iter())
         .filter(|policy| after_zones(policy, serving))
         .flat_map(|policy| {
-            let named = |f: ForeignRule| ForeignRule {
-                text: format!("policy {}: {}", policy.name, f.text),
-                ..f
-            };
-            late_denies(&policy.rich_rules, side, |_| true)
-                .into_iter()
-                .map(named)
+            (late_denies(&policy.rich_rules, side, |_| true).into_iter())
+                .map(|f| in_policy(policy, f))
         })
         .list()
+}
+
+/// `entry`, read from one of `policy`'s rich rules, named with the policy.
+fn in_policy(policy: &Block, entry: ForeignRule) -> ForeignRule {
+    ForeignRule {
+        text: format!("policy {}: {}", policy.name, entry.text),
+        ..entry
+    }
 }
 
 /// Whether `policy` filters traffic from `serving` to the host after the
@@ -970,8 +982,7 @@ fn early_policies(runtime: &Side, serving: &str) -> Vec<ForeignRule> {
             let Some(rule) = rich_rule(text) else {
                 continue;
             };
-            let denies = matches!(rule.action.as_deref(), Some("drop" | "reject"));
-            if !denies || rule.narrowed || rule.ipset.is_some() {
+            if rule.deny().is_none() || rule.narrowed || rule.ipset.is_some() {
                 continue;
             }
             let (transport, ports) = rule.port.unwrap_or((Transport::Tcp, super::EVERY_PORT));
@@ -983,15 +994,9 @@ fn early_policies(runtime: &Side, serving: &str) -> Vec<ForeignRule> {
                 unread: rule.port.is_none(),
             };
             let sources = rule.address.as_deref().and_then(normalize_source);
-            let named = |f: ForeignRule| ForeignRule {
-                text: format!("policy {}: {}", policy.name, f.text),
-                ..f
-            };
             let read = listed.foreign(&sources.into_iter().list(), true);
-            out.extend(behind_accepts(
-                read.into_iter().map(named).list(),
-                before.iter(),
-            ));
+            let read = read.into_iter().map(|f| in_policy(policy, f)).list();
+            out.extend(behind_accepts(read, before.iter()));
         }
     }
     out
@@ -1015,8 +1020,7 @@ fn late_denies(
         let Some(rule) = rich_rule(text) else {
             continue;
         };
-        let Some(deny) = (rule.action.as_deref()).filter(|a| matches!(*a, "drop" | "reject"))
-        else {
+        let Some(deny) = rule.deny() else {
             continue;
         };
         if !late(&rule) || !rule.aimed || (rule.closed && !rule.service) {
@@ -1056,12 +1060,12 @@ fn late_sources(rule: &RichRule, side: &Side) -> Vec<(IpFamily, String)> {
                 .list(),
         )
     };
-    let known: Option<Vec<String>> = match (&rule.address, &rule.ipset) {
-        _ if rule.source_not.is_some() => rule.source_not.as_deref().and_then(outside),
-        (Some(address), _) => normalize_source(address).map(|a| vec![a]),
-        (None, Some(name)) => (side.ipsets.get(name))
+    let known: Option<Vec<String>> = match (&rule.source_not, &rule.address, &rule.ipset) {
+        (Some(excluded), _, _) => outside(excluded),
+        (None, Some(address), _) => normalize_source(address).map(|a| vec![a]),
+        (None, None, Some(name)) => (side.ipsets.get(name))
             .map(|block| block.words("entries").filter_map(normalize_source).list()),
-        (None, None) => None,
+        (None, None, None) => None,
     };
     let families = rule.family.map_or(IpFamily::ALL.to_vec(), |f| vec![f]);
     let sources = known.unwrap_or_else(|| families.iter().map(|f| f.any().to_string()).list());

@@ -303,18 +303,17 @@ pub(crate) const BEHIND_RATED: &str = "behind a rated catch-all: ";
 /// whose traffic it meets.
 pub(crate) const AFTER_ALLOWS: &str = "after the zone's allows: ";
 
-/// Whether `foreign` is a deny asked after where portplan's rules go.
-fn after_portplan(foreign: &ForeignRule) -> bool {
-    foreign.action.starts_with(AFTER_ALLOWS) || foreign.action.starts_with(BEHIND_RATED)
+/// Whether `action` is a deny's asked after where portplan's rules go.
+fn after_portplan(action: &str) -> bool {
+    action.starts_with(AFTER_ALLOWS) || action.starts_with(BEHIND_RATED)
 }
 
 /// Whether `action` is one of the refusals [`shadows`] reads of a rule that
-/// may meet what portplan would add after it; each is listed as itself too,
-/// so [`collisions`] passes over these.
+/// may meet what portplan would add after it (a goto, or a deny after where
+/// portplan's rules go); each is listed as itself too, so [`collisions`]
+/// passes over these.
 fn stops_adding(action: &str) -> bool {
-    [GOTO, BEHIND_RATED, AFTER_ALLOWS]
-        .iter()
-        .any(|prefix| action.starts_with(prefix))
+    action.starts_with(GOTO) || after_portplan(action)
 }
 
 /// What a goto matches, read wide: its conditions as [`Admitted`] reads an
