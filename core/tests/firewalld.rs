@@ -592,6 +592,60 @@ fn a_rich_rule_port_that_is_no_number_is_read_as_every_port() {
     }
 }
 
+/// firewalld takes an address range as an entry of portplan's `hash:net`
+/// ipset; skipped when read, a range added by hand left portplan's rule
+/// intact while it admitted the range (an adversarial review). Read as the
+/// CIDRs covering it: the audit sees them open, and `present` takes the
+/// entry out by its own text.
+#[test]
+fn a_range_added_to_portplans_ipset_is_read_and_taken_out() {
+    let name = "portplan-observer_s-feefba95-v4";
+    let planned = [
+        "198.18.2.10/32",
+        "198.18.2.12/32",
+        "198.18.2.14/32",
+        "198.18.2.16/32",
+    ];
+    let many = rule("observer.sql", 2881, 2881, &planned);
+    let side = |entries: &str| {
+        format!(
+            "public (default, active)\n  target: default\n  rich rules: \n\trule family=\"ipv4\" source ipset=\"{name}\" port port=\"2881\" protocol=\"tcp\" log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/h\" accept\n\n{name}\n  type: hash:net\n  options: family=inet\n  entries: {entries}\n"
+        )
+    };
+    let exact = side("198.18.2.10 198.18.2.12 198.18.2.14 198.18.2.16");
+    let state = read(&exact, &exact, "public");
+    assert_eq!(
+        argvs(&state, std::slice::from_ref(&many), false),
+        Vec::<String>::new()
+    );
+    for (extra, opened) in [
+        ("10.20.0.0-10.20.1.255", &["10.20.0.0/23"][..]),
+        (
+            "198.18.2.17-198.18.2.19",
+            &["198.18.2.17/32", "198.18.2.18/31"],
+        ),
+        ("not-an-address", &["0.0.0.0/0"]),
+    ] {
+        let edited = side(&format!(
+            "198.18.2.10 198.18.2.12 198.18.2.14 198.18.2.16 {extra}"
+        ));
+        let state = read(&edited, &edited, "public");
+        let sources: Vec<&str> = (state.open().iter())
+            .flat_map(|o| o.sources.iter().map(String::as_str))
+            .collect();
+        for net in opened.iter().chain(&planned) {
+            assert!(sources.contains(net), "{extra}: {sources:?}");
+        }
+        // The entry goes by its own text, on both sides; nothing else.
+        let commands = argvs(&state, std::slice::from_ref(&many), false);
+        assert_eq!(
+            commands,
+            ["", "--permanent "]
+                .map(|side| format!("firewall-cmd {side}--ipset={name} --remove-entry={extra}")),
+        );
+    }
+}
+
 /// An ipset of portplan's that none of its rules names (a run failed or was
 /// killed after `--new-ipset`): `--new-ipset` of it again failed with
 /// NAME_CONFLICT, so every later run failed (an adversarial review). It is
@@ -672,9 +726,24 @@ fn an_ipset_left_behind_is_deleted_before_it_is_made_again() {
     let text = format!(
         "{zone}\t{ours}\n\n{name}\n  type: hash:net\n  options: family=inet\n  entries: 203.0.113.9\n"
     );
-    let commands = argvs(&read(zone, &text, "public"), &[], true);
-    assert!(
-        !commands.iter().any(|c| c.contains("--delete-ipset")),
-        "{commands:#?}"
-    );
+    let deletes = |text: &str| {
+        let commands = argvs(&read(zone, text, "public"), &[], true);
+        commands.iter().any(|c| c.contains("--delete-ipset"))
+    };
+    assert!(!deletes(&text));
+    // The binary's text (the `firewall-cmd` path, RHEL 7's): its policies
+    // and direct rules follow, so it is known, and deleted unless one of
+    // those names it (a killed run there failed every later one).
+    let direct = portplan_core::shell::FIREWALLD_DIRECT_RULES;
+    assert!(deletes(&format!("{text}\n{direct}\n")));
+    let policy = "ops (active)\n  priority: 5\n  target: CONTINUE\n  ingress-zones: ANY\n  egress-zones: HOST\n  rich rules: \n";
+    for used in [
+        format!("{text}{direct}\n\tipv4 filter INPUT 0 -m set --match-set {name} src -j ACCEPT\n"),
+        format!(
+            "{text}{direct}\n\tipv4 passthrough -I INPUT -m set --match-set {name} src -j DROP\n"
+        ),
+        format!("{text}{policy}\trule source NOT ipset=\"{name}\" drop\n{direct}\n"),
+    ] {
+        assert!(!deletes(&used), "{used}");
+    }
 }

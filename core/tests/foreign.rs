@@ -570,6 +570,47 @@ fn firewalld_dump(
     read_firewall(FirewallBackend::Firewalld, &output).unwrap()
 }
 
+/// [`firewalld_dump`]'s state from the text the binary reads through
+/// `firewall-cmd` instead: `--list-all-zones`, `--info-ipset`s, then, where
+/// the dump has them, `--list-all-policies` and the direct rules after
+/// core's `FIREWALLD_DIRECT_RULES` line.
+fn firewalld_text(
+    rich: &[&str],
+    policies: Option<&str>,
+    direct: &[&str],
+    ipsets: &[(&str, &[&str])],
+) -> FirewallState {
+    let rich: String = rich.iter().map(|r| format!("\t{r}\n")).collect();
+    let ipsets: String = (ipsets.iter())
+        .map(|(name, entries)| {
+            let entries = entries.join(" ");
+            format!("{name}\n  type: hash:net\n  options: family=inet\n  entries: {entries}\n\n")
+        })
+        .collect();
+    // The dump's permanent side has no policies but is a dump, so what may
+    // name an ipset is known: the section with nothing in it.
+    let text = |policies: Option<&str>, direct: &[&str]| {
+        let zones = format!(
+            "public (default, active)\n  target: default\n  icmp-block-inversion: no\n  \
+             interfaces: \n  sources: \n  services: \n  ports: \n  rich rules: \n{rich}\n{ipsets}"
+        );
+        match policies {
+            Some(policies) => {
+                let direct: String = direct.iter().map(|d| format!("\t{d}\n")).collect();
+                let marker = portplan_core::shell::FIREWALLD_DIRECT_RULES;
+                format!("{zones}{policies}\n{marker}\n{direct}")
+            }
+            None => zones,
+        }
+    };
+    let output = FirewallOutput {
+        main: text(policies, direct),
+        extra: text(Some(""), &[]),
+        zone: Some("public".into()),
+    };
+    read_firewall(FirewallBackend::Firewalld, &output).unwrap()
+}
+
 /// firewalld's own policy, as 1.3 lists it: ICMPv6 only.
 const HOST_IPV6: &str = "allow-host-ipv6 (active)\n  priority: -15000\n  target: CONTINUE\n  ingress-zones: ANY\n  egress-zones: HOST\n  services: \n  ports: \n  protocols: \n  masquerade: no\n  forward-ports: \n  source-ports: \n  icmp-blocks: \n  rich rules: \n\trule family=\"ipv6\" icmp-type name=\"neighbour-advertisement\" accept\n";
 
@@ -937,6 +978,61 @@ fn firewalld_refuses_an_accept_that_would_override_a_later_deny() {
         change.notes[0].contains(later[0])
             && change.notes[0].contains("is asked after portplan's rule")
     );
+}
+
+/// The `firewall-cmd` path (RHEL 7's firewalld 0.6, or
+/// `PORTPLAN_FIREWALLD=firewall-cmd`) read no policies and no direct rules:
+/// a policy's later deny there was turned into an allow, and an ipset a
+/// killed run left failed every later run. The binary's text now carries
+/// both, and reads as the D-Bus dump of the same firewall does, state for
+/// state; a policy the runtime lists as not active decides nothing.
+#[test]
+fn firewalld_text_with_policies_and_direct_rules_reads_as_the_dump() {
+    let dropping = "\trule family=\"ipv4\" source address=\"198.18.2.0/24\" drop\n";
+    let accepting = "\trule family=\"ipv4\" port port=\"2881\" protocol=\"tcp\" accept\n";
+    let mine = r#"rule family="ipv4" source address="198.18.2.10" port port="2881" protocol="tcp" log prefix="portplan:observer.sql" level="info" limit value="1/h" accept"#;
+    let ours = [("portplan-mine", &["198.18.2.8/29"][..])];
+    let late = policy(10, "", dropping);
+    let early = policy(-10, "", dropping);
+    let passing = policy(-10, "", accepting);
+    let cases: [(&[&str], &str, &[&str]); 8] = [
+        (&[], HOST_IPV6, &[]),
+        (&[DROP_16], HOST_IPV6, &[]),
+        (&[DROP_16], HOST_IPV6, &["ipv4 filter INPUT 0 -j ACCEPT"]),
+        (&[mine], &late, &[]),
+        (&[], &late, &[]),
+        (&[], &early, &[]),
+        (&[DROP_16], &passing, &[]),
+        (
+            &[
+                mine,
+                r#"rule priority="5" source ipset="portplan-mine" drop"#,
+            ],
+            HOST_IPV6,
+            &["ipv4 passthrough -I INPUT -m set --match-set portplan-mine src -j DROP"],
+        ),
+    ];
+    for (rich, policies, direct) in cases {
+        let text = firewalld_text(rich, Some(policies), direct, &ours);
+        assert_eq!(
+            text,
+            firewalld_dump(rich, Some(policies), direct, &ours),
+            "{rich:?} {policies} {direct:?}"
+        );
+    }
+    let plan = [rule_2881("observer.sql", &["198.18.2.10/32"])];
+    let e = plan_firewall(&plan, &firewalld_text(&[], Some(&late), &[], &[]), false).unwrap_err();
+    assert_eq!(e.problems.len(), 1, "{e}");
+    assert!(e.problems[0].value.starts_with("policy mine: "), "{e}");
+    assert_eq!(
+        notes(&firewalld_text(&[], Some(&early), &[], &[]), &[]).len(),
+        1
+    );
+    // Listed, not active: it matches nothing now (nor after a reload, as
+    // the permanent side does not have it).
+    let idle = late.replace("mine (active)", "mine");
+    let change = plan_firewall(&plan, &firewalld_text(&[], Some(&idle), &[], &[]), false);
+    assert!(change.is_ok_and(|c| !c.commands.is_empty()));
 }
 
 /// fail2ban's jump before a deny: the deny went unnamed on every host that

@@ -511,8 +511,9 @@ impl Bus {
 }
 
 /// Whether firewalld `version` has `getZoneSettings2` and
-/// `config.zone.getSettings2` (0.9.0 and later).
-fn has_settings_dicts(version: &str) -> bool {
+/// `config.zone.getSettings2` (0.9.0 and later), and so policies, which
+/// came in the same release.
+pub fn has_settings_dicts(version: &str) -> bool {
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     let major = parts.next().unwrap_or(0);
     let minor = parts.next().unwrap_or(0);

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use portplan_core::{FirewallBackend, FirewallOutput, FirewallState, PlanHost};
+use portplan_core::{FirewallBackend, FirewallOutput, FirewallState, PlanHost, shell};
 use portplan_run::{Choice, Detected, FirewallChoice, RunError};
 
 use super::args::Params;
@@ -279,23 +279,56 @@ fn firewalld_ask(
 }
 
 /// Every zone, then portplan's ipsets, of the runtime or (with
-/// `--permanent`) the permanent configuration.
+/// `--permanent`) the permanent configuration; then, as the D-Bus dump
+/// carries them, the side's policies (firewalld 0.9 and later) and its
+/// direct rules and passthroughs, after core's `FIREWALLD_DIRECT_RULES`
+/// line. Without those core would not know what a policy denies after the
+/// zones, nor which ipsets a direct rule names, and so could not delete
+/// one a killed run left behind (RHEL 7's firewalld 0.6 runs this path).
 fn firewalld_dump(side: &[&str]) -> Result<String, String> {
-    let ask = |arg: &str| {
+    let ask = |args: &[&str]| {
         let mut argv = vec!["firewall-cmd"];
         argv.extend(side);
-        argv.push(arg);
+        argv.extend(args);
         run_argv(&argv)
     };
-    let mut text = ask("--list-all-zones")?;
-    for name in ask("--get-ipsets")?
+    let mut text = ask(&["--list-all-zones"])?;
+    for name in ask(&["--get-ipsets"])?
         .split_whitespace()
-        .filter(|name| name.starts_with(portplan_core::shell::FIREWALLD_IPSET_PREFIX))
+        .filter(|name| name.starts_with(shell::FIREWALLD_IPSET_PREFIX))
     {
         text.push('\n');
-        text.push_str(&ask(&format!("--info-ipset={name}"))?);
+        text.push_str(&ask(&[&format!("--info-ipset={name}")])?);
+    }
+    if cli_has_policies()? {
+        text.push('\n');
+        text.push_str(&ask(&["--list-all-policies"])?);
+    }
+    let rules = ask(&["--direct", "--get-all-rules"])?;
+    // firewall-cmd prints a passthrough as `ipv4 -I INPUT ...`; the dump
+    // (and core) name it `ipv4 passthrough -I INPUT ...`.
+    let passthroughs = ask(&["--direct", "--get-all-passthroughs"])?;
+    let passthroughs = (passthroughs.lines()).filter_map(|line| {
+        let (ipv, args) = line.trim().split_once(' ')?;
+        Some(format!("{ipv} passthrough {args}"))
+    });
+    text.push_str(&format!("\n{}\n", shell::FIREWALLD_DIRECT_RULES));
+    for rule in rules.lines().map(str::to_string).chain(passthroughs) {
+        text.push_str(&format!("\t{}\n", rule.trim()));
     }
     Ok(text)
+}
+
+/// Whether the firewalld that `firewall-cmd` drives has policies (0.9 and
+/// later): asked once a run.
+fn cli_has_policies() -> Result<bool, String> {
+    static ASKED: std::sync::OnceLock<Result<bool, String>> = std::sync::OnceLock::new();
+    ASKED
+        .get_or_init(|| {
+            let version = run_argv(&["firewall-cmd", "--version"])?;
+            Ok(firewalld::has_settings_dicts(version.trim()))
+        })
+        .clone()
 }
 
 fn read(backend: FirewallBackend, output: &FirewallOutput) -> Result<FirewallState, RunError> {

@@ -1,7 +1,8 @@
 //! firewalld: state from `firewall-cmd --list-all-zones` (runtime) and the
 //! same with `--permanent`, each followed by `firewall-cmd --info-ipset=NAME`
-//! for portplan's ipsets; or the same facts as the binary reads them over
-//! firewalld's D-Bus API, a [`DbusDump`] in JSON per side. Rules are rich rules in the zone that serves the
+//! for portplan's ipsets, then (as the binary reads it) the side's
+//! policies and a [`DIRECT_RULES`] section; or the same facts as the binary
+//! reads them over firewalld's D-Bus API, a [`DbusDump`] in JSON per side. Rules are rich rules in the zone that serves the
 //! host's interface, written to the runtime and to the permanent
 //! configuration alike, so no reload is ever needed.
 //!
@@ -22,8 +23,9 @@
 //! [`ForeignRule::ahead`] by firewalld's priorities (`read_zone`), less what
 //! accepts asked before it may admit: the zone's own of a lower priority,
 //! and the runtime's policies to the host of a negative priority
-//! ([`before_zones`]), which only the binary's D-Bus dump carries, with the
-//! direct rules; without them, or with a direct rule, nothing is ahead.
+//! ([`before_zones`]), which the binary's reads carry with the direct rules
+//! (a D-Bus dump, or a text with its [`DIRECT_RULES`] section); without
+//! them, or with a direct rule, nothing is ahead.
 
 use crate::list::List;
 use crate::{Decode, Encode};
@@ -53,6 +55,9 @@ const IPSET_NAME_MAX: usize = 31;
 struct Block {
     name: String,
     default: bool,
+    /// Marked `(active)`: of a runtime policy, in use (read of policies
+    /// only).
+    active: bool,
     /// `key: value` lines in order; of two with one key the later counts
     /// ([`Block::field`]). A list, not a map: a block has a dozen, looked up
     /// a few times, and a `BTreeMap<String, String>` cost the plugins its
@@ -71,12 +76,13 @@ fn blocks(text: &str) -> Vec<Block> {
         }
         if !line.starts_with(char::is_whitespace) {
             let (name, marks) = line.split_once(' ').unwrap_or((line, ""));
+            let marked = |mark: &str| {
+                (marks.trim_matches(|c| c == '(' || c == ')').split(',')).any(|m| m.trim() == mark)
+            };
             out.push(Block {
                 name: name.to_string(),
-                default: marks
-                    .trim_matches(|c| c == '(' || c == ')')
-                    .split(',')
-                    .any(|m| m.trim() == "default"),
+                default: marked("default"),
+                active: marked("active"),
                 ..Block::default()
             });
             continue;
@@ -408,6 +414,7 @@ impl DbusDump {
         let joined = |words: Vec<String>| words.join(" ");
         let zones = self.zones.into_iter().map(|zone| Block {
             default: zone.name == self.default_zone,
+            active: false,
             name: zone.name,
             fields: vec![
                 ("target".to_string(), zone.target),
@@ -419,6 +426,7 @@ impl DbusDump {
         let ipsets = self.ipsets.into_iter().map(|ipset| Block {
             name: ipset.name,
             default: false,
+            active: false,
             fields: vec![("entries".to_string(), joined(ipset.entries))],
             rich_rules: Vec::new(),
         });
@@ -428,17 +436,27 @@ impl DbusDump {
     }
 }
 
+/// The line after which a side's `firewall-cmd` text lists its direct
+/// rules and passthroughs, one a line as a [`DbusDump`]'s `direct` holds
+/// them (`ipv4 filter INPUT 0 -j ACCEPT`, `ipv4 passthrough -I INPUT ...`).
+/// The binary writes it last, after the side's `--list-all-policies` where
+/// firewalld has policies (0.9 and later): a text with it lists everything
+/// that may accept before the zones or name an ipset, as a dump does. No
+/// zone's line reads so (a zone's name holds no space).
+pub const DIRECT_RULES: &str = "direct rules:";
+
 /// One side's blocks, from either form: a JSON object is a [`DbusDump`],
 /// anything else `firewall-cmd`'s text; where the policies are known (a
-/// dump's `policies`; never from text, which has no direct rules), the
-/// direct rules; and, from a dump (`None` from text), every text of the
+/// dump's `policies`, or a text's [`DIRECT_RULES`] section), the direct
+/// rules; and where those are known (`None` otherwise), every text of the
 /// side but the zones' and policies' that may name an ipset (its direct
-/// rules and `references`).
+/// rules and a dump's `references`).
 type SideBlocks = (Vec<Block>, Option<Vec<String>>, Option<Vec<String>>);
 
 fn side_blocks(text: &str, input: &str) -> Result<SideBlocks, PlanError> {
     if !text.trim_start().starts_with('{') {
-        return Ok((blocks(text), None, None));
+        let (listed, direct) = direct_section(text);
+        return Ok((blocks(listed), direct.clone(), direct));
     }
     // core's one decoder (not serde_json's own): one copy of the records'
     // decoding in the plugins, and the dump's first problem with its path.
@@ -465,6 +483,23 @@ fn side_blocks(text: &str, input: &str) -> Result<SideBlocks, PlanError> {
         })
 }
 
+/// A text's lines before its [`DIRECT_RULES`] line, and the direct rules
+/// listed after it; `None` without such a line.
+fn direct_section(text: &str) -> (&str, Option<Vec<String>>) {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end() == DIRECT_RULES {
+            let listed = (text[at + line.len()..].lines().map(str::trim))
+                .filter(|rule| !rule.is_empty())
+                .map(str::to_string)
+                .list();
+            return (&text[..at], Some(listed));
+        }
+        at += line.len();
+    }
+    (text, None)
+}
+
 /// One side's blocks: zones by name, portplan's ipsets by name, and what
 /// the policies asked before the zones may accept.
 struct Side {
@@ -481,8 +516,9 @@ struct Side {
     /// The policies' rich rules and every other text but the zones' that
     /// may name an ipset ([`ipset_users`]).
     references: Vec<String>,
-    /// Whether those are all of them: a D-Bus dump's are; `firewall-cmd`'s
-    /// text has no direct rules and no policies.
+    /// Whether those are all of them: a D-Bus dump's are, and a text's
+    /// with its [`DIRECT_RULES`] section; a bare `--list-all-zones` has no
+    /// direct rules and no policies.
     references_known: bool,
 }
 
@@ -491,9 +527,12 @@ fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
     let known = known.filter(|_| runtime);
     let references_known = dumped.is_some();
     let mut references = dumped.unwrap_or_default();
-    let (policies, blocks): (Vec<Block>, Vec<Block>) =
+    let (mut policies, blocks): (Vec<Block>, Vec<Block>) =
         blocks.into_iter().partition(Block::is_policy);
     references.extend(policies.iter().flat_map(|p| p.rich_rules.iter().cloned()));
+    // The runtime's policies decide only while active (a dump lists no
+    // other; `--list-all-policies` lists every one, marking those).
+    policies.retain(|policy| !runtime || policy.active);
     let (ipsets, zones): (Vec<Block>, Vec<Block>) = blocks.into_iter().partition(Block::is_ipset);
     Ok(Side {
         references,
@@ -689,6 +728,37 @@ fn add_new(foreign: &mut Vec<ForeignRule>, entries: Vec<ForeignRule>) {
     foreign.extend(new);
 }
 
+/// The sources of one of portplan's ipsets, as it holds them and as they
+/// read. firewalld takes an address range as a `hash:net` entry
+/// (`10.20.0.1-10.20.255.254`): it reads as the CIDRs that cover it
+/// exactly, and is held as written, so that portplan's rule is not as
+/// planned and `present` removes the entry by its own text. Skipped, a
+/// range added by hand left portplan's rule intact while it admitted the
+/// range (an adversarial review). An entry that reads neither way reads as
+/// its whole family.
+fn ipset_entries(block: &Block) -> (Vec<String>, Vec<String>) {
+    let mut held = Vec::new();
+    let mut read = Vec::new();
+    for text in block.words("entries") {
+        if let Some(net) = normalize_source(text) {
+            held.push(net.clone());
+            read.push(net);
+            continue;
+        }
+        held.push(text.to_string());
+        read.extend(range_nets(text).unwrap_or_else(|| vec![family_of(text).any().to_string()]));
+    }
+    (held, read)
+}
+
+/// The CIDRs that cover the range `first-last` of one family exactly;
+/// `None` where it is no such range.
+fn range_nets(text: &str) -> Option<Vec<String>> {
+    let (first, last) = text.split_once('-')?;
+    let nets = crate::nets::cover(first.parse().ok()?, last.parse().ok()?);
+    (!nets.is_empty()).then(|| nets.iter().map(|n| n.to_string()).list())
+}
+
 /// What `ForeignRule::action` says of one of portplan's permanent ipsets
 /// that no portplan rule names: left behind by a run that failed or was
 /// killed after `--new-ipset`, or by a rule deleted by hand. Its `source`
@@ -700,9 +770,10 @@ pub(super) const IPSET_LEFT: &str = "left-ipset";
 /// review); `commands` deletes such an ipset first, unless someone else's
 /// rule names it ([`ipset_users`]).
 ///
-/// Only where everything that may name one is known (a D-Bus dump):
-/// `firewall-cmd`'s text has no direct rules, and one of those naming it
-/// would make the deletion break the next reload.
+/// Only where everything that may name one is known (a D-Bus dump, or a
+/// text with its [`DIRECT_RULES`] section): a bare `--list-all-zones` has
+/// no direct rules, and one of those naming it would make the deletion
+/// break the next reload.
 fn left_ipsets(state: &FirewalldState, permanent: &Side) -> Vec<ForeignRule> {
     if !permanent.references_known {
         return Vec::new();
@@ -837,18 +908,22 @@ fn read_zone(
             }
             None => continue,
         };
-        let sources: Vec<String> = match (&rule.address, &rule.ipset) {
-            (Some(address), _) => vec![normalize_source(address).ok_or_else(|| {
-                PlanError::single(input, address, "not an IP address or CIDR in a rich rule")
-            })?],
+        // As held (an ipset's entry as written) and as read (its CIDRs).
+        let (held, sources): (Vec<String>, Vec<String>) = match (&rule.address, &rule.ipset) {
+            (Some(address), _) => {
+                let source = normalize_source(address).ok_or_else(|| {
+                    PlanError::single(input, address, "not an IP address or CIDR in a rich rule")
+                })?;
+                (vec![source.clone()], vec![source])
+            }
             (None, Some(ipset)) => match side.ipsets.get(ipset) {
-                Some(block) => block.words("entries").filter_map(normalize_source).list(),
+                Some(block) => ipset_entries(block),
                 // A foreign ipset: its members are not known here. A portplan
                 // rule naming one was edited by hand (below: not intact).
-                None if rule.tag.is_some() => Vec::new(),
+                None if rule.tag.is_some() => (Vec::new(), Vec::new()),
                 None => continue,
             },
-            (None, None) => Vec::new(),
+            (None, None) => (Vec::new(), Vec::new()),
         };
         let listed = Listed {
             text,
@@ -882,7 +957,7 @@ fn read_zone(
                     .map(|f| (priority, f)),
             );
         }
-        state.found.extend(listed.found(chain, side, sources));
+        state.found.extend(listed.found(chain, side, held));
     }
     let before_zones = side.before_zones.as_deref().unwrap_or_default();
     for (priority, rule) in denies_read {
@@ -1063,8 +1138,7 @@ fn late_sources(rule: &RichRule, side: &Side) -> Vec<(IpFamily, String)> {
     let known: Option<Vec<String>> = match (&rule.source_not, &rule.address, &rule.ipset) {
         (Some(excluded), _, _) => outside(excluded),
         (None, Some(address), _) => normalize_source(address).map(|a| vec![a]),
-        (None, None, Some(name)) => (side.ipsets.get(name))
-            .map(|block| block.words("entries").filter_map(normalize_source).list()),
+        (None, None, Some(name)) => (side.ipsets.get(name)).map(|block| ipset_entries(block).1),
         (None, None, None) => None,
     };
     let families = rule.family.map_or(IpFamily::ALL.to_vec(), |f| vec![f]);

@@ -16,7 +16,9 @@ mod iptables;
 mod nftables;
 mod ufw;
 
-pub use firewalld::IPSET_PREFIX as FIREWALLD_IPSET_PREFIX;
+pub use firewalld::{
+    DIRECT_RULES as FIREWALLD_DIRECT_RULES, IPSET_PREFIX as FIREWALLD_IPSET_PREFIX,
+};
 pub use firewalld::{
     DbusDump as FirewalldDbusDump, DbusIpset as FirewalldDbusIpset, DbusZone as FirewalldDbusZone,
 };
