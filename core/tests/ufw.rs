@@ -202,6 +202,40 @@ fn tagged_rules_without_a_port_are_replaced_and_applications_open_nothing_known(
     assert!(state.open().is_empty(), "{:#?}", state.open());
 }
 
+/// A port list (ufw's multiport, `allow 2883,2884/tcp`) opened nothing the
+/// audit saw, and a tagged one was unseen, neither kept nor replaced (an
+/// adversarial review): each of its ranges is read, and a tagged list is
+/// portplan's rule edited (portplan writes one port or range a rule).
+#[test]
+fn a_port_list_opens_each_of_its_ports_and_a_tagged_one_is_edited() {
+    let header = "Added user rules (see 'ufw status' for running firewall):\n";
+    let state = read(STATUS, &format!("{header}ufw allow 2883,2884:2886/tcp\n"));
+    let open: Vec<String> = (state.open().iter())
+        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
+        .collect();
+    assert_eq!(open, ["Tcp 2883 []", "Tcp 2884-2886 []"]);
+    let listed = "ufw allow from 198.18.2.10 to any port 2881,2883 proto tcp comment 'portplan:observer.sql'";
+    let state = read(STATUS, &format!("{header}{listed}\n"));
+    let found = &ufw(&state).found;
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(found.iter().all(|f| !f.intact), "{found:#?}");
+    let desired = [rule(
+        "observer.sql",
+        Transport::Tcp,
+        2881,
+        2881,
+        &["198.18.2.10/32"],
+    )];
+    let commands = argvs(&state, &desired, false);
+    assert_eq!(
+        commands,
+        [
+            "ufw delete allow from 198.18.2.10 to any port 2881,2883 proto tcp comment portplan:observer.sql",
+            "ufw allow from 198.18.2.10 to any port 2881 proto tcp comment portplan:observer.sql",
+        ],
+    );
+}
+
 /// Outgoing and logging rules as ufw's `get_command` prints them (an
 /// adversarial review of the wide reading: each read as every port open in).
 #[test]

@@ -97,6 +97,24 @@ pub fn drift(
             fix,
         ));
     }
+    // The same open firewall with no copy of the rule held: nothing above
+    // names it (an adversarial review: after `nft flush ruleset`,
+    // `iptables -P INPUT ACCEPT; iptables -F INPUT`, or with IPv6 left
+    // unfiltered, the audit was green while every planned port of that
+    // family was open to everyone).
+    let open_to_all = (planned.iter())
+        .filter(|rule| unfiltered.contains(&rule.family) && !removed.contains(rule));
+    for rule in open_to_all {
+        let message = format!(
+            "{backend}: {} is planned, but no input chain drops {} traffic, so the port is open \
+             to everyone",
+            describe(rule),
+            rule.family.title()
+        );
+        let fix = "make input drop by default (a drop policy or a final drop rule); then \
+                   state: present adds the rule";
+        findings.push(finding(host, rule, severity, message, fix));
+    }
     findings.extend(denied(state, &planned, &unfiltered, host, strict));
     Ok(findings)
 }

@@ -248,6 +248,53 @@ fn portplans_set_left_behind_is_made_anew() {
     assert_eq!(apply(&ns, &ns.read_nft(), &desired(), false), 0);
 }
 
+/// A dormant table: the kernel asks none of its chains, so its drop
+/// policy drops nothing and portplan's rules in it admit nothing more.
+/// Read as dropping (nft 1.0.6 prints its lone flag from freed memory, and
+/// the flag was not read at all), the audit was green over a host open to
+/// everyone (an adversarial review). Read from the real nft: no chain of
+/// it filters, so no family does, and planning says so.
+#[test]
+fn a_dormant_table_filters_nothing() {
+    let ns = Netns::new("nftdormant");
+    ns.exec(
+        &["nft", "-f", "-"],
+        Some("table inet filter {\n chain input {\n  type filter hook input priority 0; policy drop;\n }\n}\n"),
+    );
+    apply(&ns, &ns.read_nft(), &desired(), false);
+    assert_eq!(
+        portplan_core::shell::unfiltered_families(&ns.read_nft()),
+        []
+    );
+    ns.exec(
+        &[
+            "nft",
+            "add",
+            "table",
+            "inet",
+            "filter",
+            "{ flags dormant; }",
+        ],
+        None,
+    );
+    let state = ns.read_nft();
+    assert_eq!(
+        portplan_core::shell::unfiltered_families(&state).len(),
+        2,
+        "{state:?}"
+    );
+    let change = portplan_core::plan_firewall(&desired(), &state, false).expect("plans");
+    assert!(change.commands.is_empty(), "{:?}", change.commands);
+    assert!(
+        change
+            .notes
+            .iter()
+            .any(|n| n.starts_with("no input chain drops IPv4")),
+        "{:?}",
+        change.notes
+    );
+}
+
 #[test]
 fn iptables_round_trip_on_the_real_iptables() {
     let ns = Netns::new("ipt");

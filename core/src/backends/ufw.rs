@@ -210,32 +210,57 @@ fn read_line(
         && (tag.is_some()
             || (!rule.app && rule.action == "allow")
             || (rule.from.is_some() && !rule.other && rule.action != "allow"));
-    let (Some(range), transports) = (
+    // A port list (`allow 2883,2884/tcp`, ufw's multiport) is each of its
+    // ranges: read as none, it opened nothing for the audit, and a tagged
+    // one went unseen (an adversarial review).
+    let (Some(ranges), transports) = (
         if every_port {
-            Some(super::EVERY_PORT)
+            Some(vec![super::EVERY_PORT])
         } else {
-            rule.port.as_deref().and_then(|p| parse_ports(p, ':'))
+            (rule.port.as_deref()).and_then(|p| p.split(',').map(|p| parse_ports(p, ':')).collect())
         },
         // A protocol not read opens no TCP or UDP port.
         named_transports(rule.proto.as_deref()).unwrap_or_default(),
     ) else {
         return Ok(());
     };
+    let listed = ranges.len() > 1;
     let source = match rule.from.as_deref() {
         None | Some("any") => None,
         Some(from) => Some(normalize_source(from).ok_or_else(|| {
             PlanError::single(at, from, "not an IP address or CIDR in a ufw rule")
         })?),
     };
-    let allows = rule.action == "allow" && !rule.other;
     // What it admits, read wide: an interface or a `to` address portplan
     // does not judge is taken not to narrow it; the loopback one does. An
     // application rule's ports are in its profile, which this listing does
     // not show: it opens nothing the audit can judge (`allow OpenSSH` would
     // otherwise read as every port open).
     let admits = rule.action == "allow" && !rule.app && !local && !rule.out;
-    if tag.is_none() {
-        let mut read = foreign(&rule, &transports, range, source.as_deref(), line.trim());
+    let tagged = tag.as_ref().map(|tag| (tag, listed));
+    for range in ranges {
+        let read = (&rule, &transports[..], range, source.as_deref());
+        read_range(state, accepts, read, (line.trim(), &words), tagged, admits);
+    }
+    Ok(())
+}
+
+/// A rule of `ufw show added` as read: its words, ports, source.
+type Read<'a> = (&'a Rule, &'a [Transport], PortRange, Option<&'a str>);
+
+/// One port range of a rule of `ufw show added` (a port list is several):
+/// what it opens, and as foreign rules or portplan's (`tagged`, and whether
+/// it is one of a list, which portplan never writes: edited).
+fn read_range(
+    state: &mut UfwState,
+    accepts: &[Admits],
+    (rule, transports, range, source): Read<'_>,
+    (line, words): (&str, &[String]),
+    tagged: Option<(&String, bool)>,
+    admits: bool,
+) {
+    if tagged.is_none() {
+        let mut read = foreign(rule, transports, range, source, line);
         // ufw appends portplan's rules after every rule it holds; an
         // interface, a direction, a `to` address or logging is a match not
         // judged (read narrow), and an inactive ufw filters nothing.
@@ -249,23 +274,22 @@ fn read_line(
             .foreign
             .extend(super::behind_accepts(read, accepts.iter()));
     }
-    for transport in transports {
+    for &transport in transports {
         // What ufw admits once active: an inactive ufw keeps its rules.
         if admits {
             state.open.push(OpenPort {
                 transport,
                 ports: range,
-                sources: source.iter().cloned().list(),
-                tag: tag.clone(),
+                sources: source.map(str::to_string).into_iter().list(),
+                tag: tagged.map(|(tag, _)| tag.clone()),
             });
         }
-        let Some(tag) = &tag else {
+        let Some((tag, listed)) = tagged else {
             continue;
         };
-        // portplan writes `allow from SOURCE`; anything else was edited by hand.
-        let source = source
-            .clone()
-            .unwrap_or_else(|| IpFamily::Ipv4.any().to_string());
+        // portplan writes `allow from SOURCE`, one port or range, with a
+        // protocol; anything else was edited by hand.
+        let source = source.map_or_else(|| IpFamily::Ipv4.any().to_string(), str::to_string);
         state.found.push(UfwRule {
             rule: TaggedRule {
                 tag: tag.clone(),
@@ -274,16 +298,17 @@ fn read_line(
                 ports: range,
                 source,
             },
-            words: words.clone(),
+            words: words.to_vec(),
             // Without `proto` the rule is read once per transport: were one
             // of the two intact, deleting the other would take it along.
-            intact: allows
-                && !portless
+            intact: rule.action == "allow"
+                && !rule.other
+                && !listed
+                && rule.port.is_some()
                 && rule.proto.is_some()
                 && rule.from.as_deref().is_some_and(|f| f != "any"),
         });
     }
-    Ok(())
 }
 
 /// A rule without portplan's tag as foreign rules, one per transport and
