@@ -123,7 +123,8 @@ pub struct ForeignRule {
     /// priority 0 or below, less what an accept of a lower priority (or an
     /// equal negative one) or a policy to the host asked before the zone
     /// may admit, and none where the policies and direct rules are not
-    /// known (only the binary's D-Bus dump carries them) or a direct rule
+    /// known (the binary's reads carry them: a D-Bus dump, or a text with
+    /// its `direct rules:` section) or a direct rule
     /// exists. Read narrow, unlike a goto: a drop, reject or deny ahead on
     /// the ports and source of a rule portplan places drops what that rule
     /// admits, and `plan-firewall` says so in a note (the audit, in a

@@ -281,6 +281,30 @@ fn a_host_without_filtering_gets_a_note_not_rules() {
     assert_eq!(change.notes.len(), 2, "{:?}", change.notes);
 }
 
+/// A verdict map's accepts (`tcp dport vmap { 22 : accept, 2883 : accept
+/// }`, by concatenated key, by source) opened nothing the audit saw (an
+/// adversarial review): each accepting element opens what the rule matched
+/// so far and its key. As nft 1.0.6 lists them; a drop element opens
+/// nothing.
+#[test]
+fn a_verdict_maps_accepts_are_open() {
+    let listed = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "inet", "name": "filter", "handle": 1}}, {"chain": {"family": "inet", "table": "filter", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 3, "expr": [{"vmap": {"key": {"payload": {"protocol": "tcp", "field": "dport"}}, "data": {"set": [[22, {"accept": null}], [2883, {"accept": null}], [9999, {"drop": null}]]}}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 5, "expr": [{"vmap": {"key": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]}, "data": {"set": [[{"concat": ["198.18.2.10", 2884]}, {"accept": null}]]}}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 7, "expr": [{"vmap": {"key": {"payload": {"protocol": "ip", "field": "saddr"}}, "data": {"set": [[{"prefix": {"addr": "198.18.3.0", "len": 24}}, {"accept": null}]]}}}]}}]}"#;
+    let state = read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(listed, "")).unwrap();
+    let open: Vec<String> = (state.open().iter())
+        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
+        .collect();
+    assert_eq!(
+        open,
+        [
+            "Tcp 22 []",
+            "Tcp 2883 []",
+            r#"Tcp 2884 ["198.18.2.10/32"]"#,
+            r#"Tcp 1-65535 ["198.18.3.0/24"]"#,
+            r#"Udp 1-65535 ["198.18.3.0/24"]"#,
+        ]
+    );
+}
+
 /// Output that names a key twice in one object is not nft's (it never
 /// does), and either value would be a guess: a chain's policy given as
 /// `drop`, then `accept`, is refused with the key named, not read as

@@ -592,6 +592,30 @@ fn a_rich_rule_port_that_is_no_number_is_read_as_every_port() {
     }
 }
 
+/// A zone's `protocols` (`--add-protocol=tcp`: all TCP) and `source-ports`
+/// (a client's port: any destination port) accept traffic the audit never
+/// saw (an adversarial review): every port of their transport is open to
+/// everyone, from the text as from the D-Bus dump.
+#[test]
+fn a_zones_protocols_and_source_ports_are_open() {
+    let text = "public (default, active)\n  target: default\n  ports: 8080/tcp\n  protocols: tcp igmp\n  source-ports: 53/udp\n  rich rules: \n";
+    let dump = serde_json::json!({"default-zone": "public", "ipsets": [], "policies": "",
+        "zones": [{"name": "public", "target": "default", "sources": [], "ports": ["8080/tcp"],
+                   "protocols": ["tcp", "igmp"], "source-ports": ["53/udp"], "rich-rules": []}]})
+    .to_string();
+    for side in [text.to_string(), dump] {
+        let state = read(&side, &side, "public");
+        let open: Vec<String> = (state.open().iter())
+            .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
+            .collect();
+        assert_eq!(
+            open,
+            ["Tcp 8080 []", "Tcp 1-65535 []", "Udp 1-65535 []"],
+            "{side}"
+        );
+    }
+}
+
 /// firewalld takes an address range as an entry of portplan's `hash:net`
 /// ipset; skipped when read, a range added by hand left portplan's rule
 /// intact while it admitted the range (an adversarial review). Read as the
@@ -642,6 +666,19 @@ fn a_range_added_to_portplans_ipset_is_read_and_taken_out() {
             commands,
             ["", "--permanent "]
                 .map(|side| format!("firewall-cmd {side}--ipset={name} --remove-entry={extra}")),
+        );
+        // A rollback to it puts back what portplan wrote, never the range
+        // as a rule's address (a review: firewalld refuses that).
+        let now = read(
+            "public (default, active)\n  target: default\n  rich rules: \n",
+            &exact,
+            "public",
+        );
+        let restore = plan_restore(&state, &now).unwrap();
+        let restore: Vec<String> = restore.iter().map(|c| c.argv.join(" ")).collect();
+        assert!(
+            !restore.is_empty() && restore.iter().all(|c| !c.contains(extra)),
+            "{restore:#?}"
         );
     }
 }

@@ -31,6 +31,17 @@ fn rule(spec: &str, transport: Transport, first: u16, last: u16, sources: &[&str
     }
 }
 
+/// portplan's observer.sql rule: tcp 2881 from 198.18.2.10.
+fn sql_2881() -> FirewallRule {
+    rule(
+        "observer.sql",
+        Transport::Tcp,
+        2881,
+        2881,
+        &["198.18.2.10/32"],
+    )
+}
+
 fn argvs(state: &FirewallState, rules: &[FirewallRule], remove_all: bool) -> Vec<String> {
     plan_firewall(rules, state, remove_all)
         .unwrap()
@@ -106,13 +117,7 @@ fn adds_and_deletes_with_the_comment_so_only_portplans_rule_matches() {
     );
     // The same rules again: nothing to run, so ufw never reports a change.
     let same = [
-        rule(
-            "observer.sql",
-            Transport::Tcp,
-            2881,
-            2881,
-            &["198.18.2.10/32"],
-        ),
+        sql_2881(),
         rule("x", Transport::Udp, 8000, 8010, &["2001:db8::1/128"]),
     ];
     assert!(argvs(&state, &same, false).is_empty());
@@ -134,18 +139,7 @@ fn an_inactive_ufw_still_takes_rules_and_a_foreign_tuple_is_never_taken_over() {
              ufw {action} from 198.18.2.10 to any port 2881 proto tcp comment 'blocked host'\n"
         );
         let state = read(STATUS, &foreign);
-        let e = plan_firewall(
-            &[rule(
-                "observer.sql",
-                Transport::Tcp,
-                2881,
-                2881,
-                &["198.18.2.10/32"],
-            )],
-            &state,
-            false,
-        )
-        .unwrap_err();
+        let e = plan_firewall(&[sql_2881()], &state, false).unwrap_err();
         assert_eq!(e.problems[0].path, "state.ufw.foreign[0]", "{e}");
         assert!(
             e.problems[0]
@@ -178,13 +172,7 @@ fn tagged_rules_without_a_port_are_replaced_and_applications_open_nothing_known(
     ] {
         let state = read(STATUS, &format!("{header}{edited}\n"));
         assert!(ufw(&state).found.iter().all(|f| !f.intact), "{edited}");
-        let desired = [rule(
-            "observer.sql",
-            Transport::Tcp,
-            2881,
-            2881,
-            &["198.18.2.10/32"],
-        )];
+        let desired = [sql_2881()];
         for (rules, remove_all) in [(&desired[..], false), (&[][..], true)] {
             let commands = argvs(&state, rules, remove_all);
             assert!(
@@ -219,20 +207,26 @@ fn a_port_list_opens_each_of_its_ports_and_a_tagged_one_is_edited() {
     let found = &ufw(&state).found;
     assert_eq!(found.len(), 2, "{found:#?}");
     assert!(found.iter().all(|f| !f.intact), "{found:#?}");
-    let desired = [rule(
-        "observer.sql",
-        Transport::Tcp,
-        2881,
-        2881,
-        &["198.18.2.10/32"],
-    )];
-    let commands = argvs(&state, &desired, false);
+    let desired = [sql_2881()];
     assert_eq!(
-        commands,
+        argvs(&state, &desired, false),
         [
             "ufw delete allow from 198.18.2.10 to any port 2881,2883 proto tcp comment portplan:observer.sql",
             "ufw allow from 198.18.2.10 to any port 2881 proto tcp comment portplan:observer.sql",
         ],
+    );
+    // A list's allow covers its own ranges only, for a deny after it: one
+    // on 2881 behind `80,443` is still named.
+    let deny = "ufw deny from 198.18.0.0/16 to any port 2881 proto tcp";
+    let state = read(
+        STATUS,
+        &format!("{header}ufw allow from 198.18.0.0/16 to any port 80,443 proto tcp\n{deny}\n"),
+    );
+    let change = plan_firewall(&desired, &state, false).unwrap();
+    assert!(
+        change.notes.iter().any(|n| n.contains(&deny[4..])),
+        "{:?}",
+        change.notes
     );
 }
 

@@ -11,7 +11,7 @@
 //! rule is in place, the traffic dropped) is an error where the firewall is
 //! meant to be as planned, a warning before install.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use portplan_core::{
     Finding, FindingCode, FirewallRule, FirewallState, IpFamily, PlanError, Severity, TaggedRule,
@@ -97,26 +97,67 @@ pub fn drift(
             fix,
         ));
     }
-    // The same open firewall with no copy of the rule held: nothing above
-    // names it (an adversarial review: after `nft flush ruleset`,
-    // `iptables -P INPUT ACCEPT; iptables -F INPUT`, or with IPv6 left
-    // unfiltered, the audit was green while every planned port of that
-    // family was open to everyone).
-    let open_to_all = (planned.iter())
-        .filter(|rule| unfiltered.contains(&rule.family) && !removed.contains(rule));
-    for rule in open_to_all {
-        let message = format!(
-            "{backend}: {} is planned, but no input chain drops {} traffic, so the port is open \
-             to everyone",
-            describe(rule),
-            rule.family.title()
-        );
-        let fix = "make input drop by default (a drop policy or a final drop rule); then \
-                   state: present adds the rule";
-        findings.push(finding(host, rule, severity, message, fix));
-    }
+    findings.extend(open_to_all(state, &planned, &removed, host, severity));
     findings.extend(denied(state, &planned, &unfiltered, host, strict));
     Ok(findings)
+}
+
+/// The planned rules no input chain filters, with no copy held (a held
+/// one is named above, as present would take it out): the same open
+/// firewall, and nothing said so (an adversarial review: after `nft flush
+/// ruleset`, `iptables -P INPUT ACCEPT; iptables -F INPUT`, `ufw disable`,
+/// or with IPv6 left unfiltered, the audit was green while every planned
+/// port of that family was open to everyone). One finding per rule group
+/// (tag, family, transport, ports), naming its first source and how many
+/// more; a source of the whole family is open to everyone as planned.
+fn open_to_all(
+    state: &FirewallState,
+    planned: &BTreeSet<TaggedRule>,
+    removed: &BTreeSet<&TaggedRule>,
+    host: &str,
+    severity: Severity,
+) -> Vec<Finding> {
+    // An inactive ufw keeps its rules, and filters nothing until enabled.
+    let inactive_ufw = matches!(state, FirewallState::Ufw(ufw) if !ufw.active);
+    let unfiltered = unfiltered_families(state);
+    let mut groups: BTreeMap<_, Vec<&TaggedRule>> = BTreeMap::new();
+    for rule in planned {
+        let open = inactive_ufw || unfiltered.contains(&rule.family);
+        if open && !removed.contains(rule) && rule.source != rule.family.any() {
+            let key = (&rule.tag, rule.family, rule.transport, rule.ports);
+            groups.entry(key).or_default().push(rule);
+        }
+    }
+    let backend = state.backend().as_str();
+    let why = |rule: &TaggedRule| match inactive_ufw {
+        true => "ufw is inactive".to_string(),
+        false => format!("no input chain drops {} traffic", rule.family.title()),
+    };
+    (groups.into_values())
+        .map(|rules| {
+            let rule = rules[0];
+            let more = match rules.len() - 1 {
+                0 => String::new(),
+                n => format!(" (and {n} more sources)"),
+            };
+            let message = format!(
+                "{backend}: {}{more} is planned, but {}, so the port is open to everyone",
+                describe(rule),
+                why(rule)
+            );
+            let fix = match inactive_ufw {
+                true => {
+                    "enable ufw (ufw_enable: true, or `ufw enable`); its rules, portplan's \
+                         among them, then filter"
+                }
+                false => {
+                    "make input drop by default (a drop policy or a final drop rule); \
+                          then state: present adds the rule"
+                }
+            };
+            finding(host, rule, severity, message, fix)
+        })
+        .collect()
 }
 
 /// A deny asked before portplan's rules that covers a planned rule: the

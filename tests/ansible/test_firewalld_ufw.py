@@ -226,6 +226,32 @@ class FirewalldAndUfw(PlaybookCase):
                 self.assertTrue(result["failed"] or result["findings"], result)
         self.firewalld.run("firewall-cmd", f"--remove-rich-rule={reject}")
         self.firewalld.run("firewall-cmd", f"--add-rich-rule={rule}")
+        # A zone's protocol accepts all of it: read (it was not, either way),
+        # every planned port is open wider than planned.
+        self.firewalld.run("firewall-cmd", "--add-protocol=tcp")
+        try:
+            result = alike("a zone's protocol")
+            self.assertTrue(any(f["code"] == "overexposed" for f in result["findings"]), result)
+        finally:
+            self.firewalld.run("firewall-cmd", "--remove-protocol=tcp")
+        # An idle policy (its ingress zone has no interface) that would
+        # accept before the zone: firewalld before 2.1 lists it `(active)`
+        # in `--list-all-policies`, so the firewall-cmd path read the
+        # zone's reject as maybe passed, and named nothing (a review).
+        idle = ["--permanent", "--policy=idle45"]
+        ahead = ('rule family="ipv4" source address="198.18.2.0/24" port port="62888" '
+                 'protocol="tcp" reject')
+        for args_ in (["--permanent", "--new-policy=idle45"], [*idle, "--add-ingress-zone=internal"],
+                      [*idle, "--add-egress-zone=HOST"], [*idle, "--set-priority=-100"],
+                      [*idle, "--add-service=ssh"], ["--reload"], [f"--add-rich-rule={ahead}"]):
+            self.firewalld.run("firewall-cmd", *args_)
+        try:
+            result = alike("an idle policy before the zone")
+            self.assertTrue(any(ahead in f["message"] and "comes before portplan's rules"
+                                in f["message"] for f in result["findings"]), result)
+        finally:
+            self.firewalld.run("firewall-cmd", "--permanent", "--delete-policy=idle45")
+            self.firewalld.run("firewall-cmd", "--reload")
         # A policy's drop asked after portplan's accepts, which the
         # firewall-cmd path did not read (it read no policies): over
         # either path the audit names it, active or only configured.

@@ -539,6 +539,8 @@ fn zone_of(
         sources: setting(settings, &owner, "sources")?.unwrap_or_default(),
         ports: port_pairs(settings, &owner, "ports")?,
         rich_rules: setting(settings, &owner, "rules_str")?.unwrap_or_default(),
+        protocols: setting(settings, &owner, "protocols")?.unwrap_or_default(),
+        source_ports: port_pairs(settings, &owner, "source_ports")?,
         name,
     })
 }

@@ -302,7 +302,7 @@ fn firewalld_dump(side: &[&str]) -> Result<String, String> {
     }
     if cli_has_policies()? {
         text.push('\n');
-        text.push_str(&ask(&["--list-all-policies"])?);
+        text.push_str(&cli_policies(side.is_empty(), ask)?);
     }
     let rules = ask(&["--direct", "--get-all-rules"])?;
     // firewall-cmd prints a passthrough as `ipv4 -I INPUT ...`; the dump
@@ -315,6 +315,29 @@ fn firewalld_dump(side: &[&str]) -> Result<String, String> {
     text.push_str(&format!("\n{}\n", shell::FIREWALLD_DIRECT_RULES));
     for rule in rules.lines().map(str::to_string).chain(passthroughs) {
         text.push_str(&format!("\t{}\n", rule.trim()));
+    }
+    Ok(text)
+}
+
+/// The side's policies as `firewall-cmd` lists them: every configured one
+/// of the permanent side; the runtime's active ones (`--get-active-policies`,
+/// then `--info-policy` of each), as the D-Bus dump lists them. Not the
+/// runtime's `--list-all-policies`: before firewalld 2.1 it marks every
+/// policy with ingress and egress zones `(active)`, so core would count
+/// an idle one's accepts as asked before the zone (a review).
+fn cli_policies(
+    runtime: bool,
+    ask: impl Fn(&[&str]) -> Result<String, String>,
+) -> Result<String, String> {
+    if !runtime {
+        return ask(&["--list-all-policies"]);
+    }
+    let active = ask(&["--get-active-policies"])?;
+    let names = (active.lines()).filter(|line| !line.starts_with(char::is_whitespace));
+    let mut text = String::new();
+    for name in names.map(str::trim).filter(|name| !name.is_empty()) {
+        text.push_str(&ask(&[&format!("--info-policy={name}")])?);
+        text.push('\n');
     }
     Ok(text)
 }

@@ -396,6 +396,12 @@ pub struct DbusZone {
     pub ports: Vec<String>,
     /// `rich_rules`, as the daemon normalised them.
     pub rich_rules: Vec<String>,
+    /// `protocols` (`tcp`: every TCP port accepted).
+    #[serde(default)]
+    pub protocols: Vec<String>,
+    /// `source_ports`, each as `PORT/PROTOCOL`.
+    #[serde(default)]
+    pub source_ports: Vec<String>,
 }
 
 /// The parts of one ipset's settings portplan reads.
@@ -420,6 +426,8 @@ impl DbusDump {
                 ("target".to_string(), zone.target),
                 ("sources".to_string(), joined(zone.sources)),
                 ("ports".to_string(), joined(zone.ports)),
+                ("protocols".to_string(), joined(zone.protocols)),
+                ("source-ports".to_string(), joined(zone.source_ports)),
             ],
             rich_rules: zone.rich_rules,
         });
@@ -530,8 +538,10 @@ fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
     let (mut policies, blocks): (Vec<Block>, Vec<Block>) =
         blocks.into_iter().partition(Block::is_policy);
     references.extend(policies.iter().flat_map(|p| p.rich_rules.iter().cloned()));
-    // The runtime's policies decide only while active (a dump lists no
-    // other; `--list-all-policies` lists every one, marking those).
+    // The runtime's policies decide only while active (the binary's reads
+    // list no other; `--list-all-policies` lists every one, and marks the
+    // active ones rightly only from firewalld 2.1: before, every one with
+    // zones, so that text still counts an idle one).
     policies.retain(|policy| !runtime || policy.active);
     let (ipsets, zones): (Vec<Block>, Vec<Block>) = blocks.into_iter().partition(Block::is_ipset);
     Ok(Side {
@@ -876,7 +886,7 @@ fn read_zone(
     live: bool,
 ) -> Result<(), PlanError> {
     if live {
-        state.open.extend(zone_ports(zone));
+        state.open.extend(zone_opens(zone));
     }
     // The zone's accepts by priority, and its foreign rules as read, with
     // a deny's priority where it may be ahead.
@@ -1154,6 +1164,31 @@ fn late_sources(rule: &RichRule, side: &Side) -> Vec<(IpFamily, String)> {
         .list()
 }
 
+/// What a zone itself opens to everyone: its `ports:`, and every port of a
+/// transport its `protocols:` or `source-ports:` accept (`--add-protocol=tcp`
+/// accepts all TCP; a source port is the client's, so any destination
+/// port). Only the ports were read: the audit saw nothing the other two
+/// opened (an adversarial review).
+fn zone_opens(zone: &Block) -> Vec<OpenPort> {
+    let source_ports =
+        (zone.words("source-ports")).filter_map(|entry| transport_named(entry.split_once('/')?.1));
+    let every_port = (zone.words("protocols").filter_map(transport_named))
+        .chain(source_ports)
+        .map(|transport| OpenPort {
+            transport,
+            ports: super::EVERY_PORT,
+            sources: Vec::new(),
+            tag: None,
+        });
+    let mut open = zone_ports(zone);
+    for port in every_port {
+        if !open.contains(&port) {
+            open.push(port);
+        }
+    }
+    open
+}
+
 /// A zone's `ports:` (open to everyone).
 fn zone_ports(zone: &Block) -> Vec<OpenPort> {
     zone.words("ports")
@@ -1254,6 +1289,15 @@ impl Listed<'_> {
             .filter_map(|source| {
                 Some(FirewalldRule {
                     zone,
+                    rich_rule: self.text.to_string(),
+                    // Only portplan's own ipsets are ever deleted.
+                    ipset: rule
+                        .ipset
+                        .clone()
+                        .filter(|name| side.ipsets.contains_key(name)),
+                    // An ipset's range entry, held as written, is no
+                    // source a rule could be restored with.
+                    intact: intact && parse_net(&source).is_some(),
                     rule: TaggedRule {
                         tag: tag.clone(),
                         family: self.family(&source)?,
@@ -1261,13 +1305,6 @@ impl Listed<'_> {
                         ports: self.ports,
                         source,
                     },
-                    rich_rule: self.text.to_string(),
-                    // Only portplan's own ipsets are ever deleted.
-                    ipset: rule
-                        .ipset
-                        .clone()
-                        .filter(|name| side.ipsets.contains_key(name)),
-                    intact,
                 })
             })
             .list()

@@ -175,6 +175,10 @@ struct Rule {
     acts: bool,
     /// Its gotos: its verdict, or the elements of its verdict map.
     gotos: Vec<Goto>,
+    /// Its verdict map's accepting elements (`tcp dport vmap { 2883 :
+    /// accept }`), each as what it admits and from where (empty: from
+    /// anywhere).
+    map_accepts: Vec<(Admitted, Vec<String>)>,
 }
 
 /// A goto and what it may take, read wide ([`super::GotoMatch`]).
@@ -321,7 +325,9 @@ fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps<'_>), at: (&str, &str))
                 rule.conditional = true;
                 narrowed = true;
                 if kind == "vmap" {
-                    rule.gotos.extend(map_gotos(&rule, body, (sets, maps), at));
+                    let (gotos, accepts) = map_verdicts(&rule, body, (sets, maps), at);
+                    rule.gotos.extend(gotos);
+                    rule.map_accepts.extend(accepts);
                 }
             }
             _ => {
@@ -374,15 +380,18 @@ fn chain_kinds(
     })
 }
 
-/// The gotos of a verdict map (`meta l4proto vmap { tcp : goto tcp_in }`,
-/// or a named one, `vmap @protocols`): each element's goto takes what the
-/// rule matched so far and its key.
-fn map_gotos(
+/// The gotos and accepts of a verdict map (`meta l4proto vmap { tcp : goto
+/// tcp_in }`, `tcp dport vmap { 22 : accept, 2883 : accept }`, or a named
+/// one, `vmap @protocols`): each element's goto takes, and each accept
+/// admits, what the rule matched so far and its key. Its accepts were not
+/// read: a port opened to everyone through a map, a common idiom, went
+/// unseen by the audit (an adversarial review).
+fn map_verdicts<'a>(
     rule: &Rule,
-    body: &Value,
-    (sets, maps): (&Sets, &Maps<'_>),
+    body: &'a Value,
+    (sets, maps): (&'a Sets, &'a Maps<'a>),
     at: (&str, &str),
-) -> Vec<Goto> {
+) -> (Vec<Goto>, Vec<(Admitted, Vec<String>)>) {
     let key = body.get("key").unwrap_or(&Value::Null);
     let (protocol, field) = header_field(key);
     let data = body.get("data").unwrap_or(&Value::Null);
@@ -392,23 +401,46 @@ fn map_gotos(
             .copied(),
         None => data.get("set").and_then(Value::as_array).map(Vec::as_slice),
     };
+    let by_source = matches!((protocol, field), (Some("ip" | "ip6"), Some("saddr")));
     let mut gotos = Vec::new();
+    let mut accepts = Vec::new();
     for element in elements.unwrap_or_default() {
         let Some([value, verdict]) = element.as_array().map(Vec::as_slice) else {
             continue;
         };
+        if verdict.get("accept").is_some() {
+            let mut admitted = rule.admitted.clone();
+            let mut sources = (rule.sources.as_ref()).map_or_else(Vec::new, |(_, s, _)| s.clone());
+            // A concatenated key (`ip saddr . tcp dport`), part by part.
+            let parts = |v: &'a Value| match v.get("concat").and_then(Value::as_array) {
+                Some(parts) => parts.iter().collect(),
+                None => vec![v],
+            };
+            let (keys, values): (Vec<&Value>, Vec<&Value>) = (parts(key), parts(value));
+            if keys.len() != values.len() {
+                continue;
+            }
+            for (key, value) in keys.into_iter().zip(values) {
+                admit(&mut admitted, key, value, Some(false));
+                if matches!(header_field(key), (Some("ip" | "ip6"), Some("saddr"))) {
+                    sources = canonical(addresses(value, sets, at).0);
+                }
+            }
+            accepts.push((admitted, sources));
+            continue;
+        }
         let Some(to) = member(verdict, &["goto", "target"]).and_then(Value::as_str) else {
             continue;
         };
         let mut goto = Goto::after(rule, to);
         admit(&mut goto.admitted, key, value, Some(false));
         // Its sources hold all it may take, whatever the rule's also say.
-        if matches!((protocol, field), (Some("ip" | "ip6"), Some("saddr"))) {
+        if by_source {
             goto.sources = canonical(addresses(value, sets, at).0);
         }
         gotos.push(goto);
     }
-    gotos
+    (gotos, accepts)
 }
 
 /// [`super::GOTO`]'s foreign rules for `goto`, in `chain` at `handle`, in
@@ -565,18 +597,19 @@ fn text(v: &Value, key: &str) -> String {
         .to_string()
 }
 
-/// nft 1.0.6 writes a table's lone flag from freed memory: where that is
-/// no string, its JSON stops after `"flags": ` and it still exits 0 (seen
-/// on a table made dormant).
+/// nft 1.0.6 to 1.0.9 write a table's lone flag from freed memory: where
+/// that is no string, its JSON stops after `"flags": ` and it still exits
+/// 0 (seen on a table made dormant).
 const CUT_AT_FLAGS: &str = "\"flags\":";
 
 pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
     let (root, repeated) = crate::decode::read_any(json).map_err(|e| {
         if json.trim_end().ends_with(CUT_AT_FLAGS) {
             return malformed(
-                "it stops at a table's `flags` (nft 1.0.6 writes a table's one flag, such as \
-                 `dormant`, from freed memory); `nft list tables` then `nft list table FAMILY \
-                 NAME` shows which table and flag: a dormant table filters nothing",
+                "it stops at a table's `flags` (nft 1.0.6 to 1.0.9 write a table's one flag, \
+                 such as `dormant`, from freed memory); `nft list tables` then `nft list \
+                 table FAMILY NAME` shows which table and flag: a dormant table filters \
+                 nothing",
             );
         }
         malformed(&e.to_string())
@@ -594,7 +627,7 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
     let (sets, maps) = (read_sets(items), read_maps(items));
     let named = (&sets, &maps);
     let mut state = NftState::default();
-    let dormant = dormant_tables(items);
+    let dormant = dormant_tables(items)?;
     for chain in items.iter().filter_map(|i| i.get("chain")) {
         if text(chain, "hook") != "input" || text(chain, "type") != "filter" {
             continue;
@@ -647,22 +680,42 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
 }
 
 /// The (family, name) of every table flagged `dormant`: nft -j prints
-/// several flags as an array, one as a string. nft 1.0.6 (Debian 12)
-/// prints that one string from freed memory (`flags dormant` came out as
-/// `"flags": "Lester Gooch #5"`, its release name), so a lone flag that
-/// names no other flag is read as dormant: the one other lone flag,
-/// `owner`, marks a table only the process holding it may write, which
-/// portplan could not write into either.
-fn dormant_tables(items: &[Value]) -> Vec<(String, String)> {
-    let flagged = |table: &Value| match table.get("flags") {
-        Some(Value::String(flag)) => !matches!(flag.as_str(), "owner" | "persist"),
-        Some(Value::Array(flags)) => flags.iter().any(|f| f.as_str() == Some("dormant")),
-        _ => false,
-    };
-    (items.iter().filter_map(|i| i.get("table")))
-        .filter(|table| flagged(table))
-        .map(|table| (text(table, "family"), text(table, "name")))
-        .list()
+/// several flags as an array, one as a string. nft 1.0.6 to 1.0.9 (Debian
+/// 12, Ubuntu 24.04) print that one string from freed memory (`flags
+/// dormant` came out as `"flags": "Lester Gooch #5"`, its release name):
+/// a lone flag that names no flag is refused, naming the table, rather
+/// than guessed. Read as dormant, an `owner` table's drop would vanish;
+/// read as awake, a dormant table would read as filtering while it
+/// filters nothing (a review).
+fn dormant_tables(items: &[Value]) -> Result<Vec<(String, String)>, PlanError> {
+    let mut dormant = Vec::new();
+    for table in items.iter().filter_map(|i| i.get("table")) {
+        let id = (text(table, "family"), text(table, "name"));
+        let asleep = match table.get("flags") {
+            Some(Value::String(flag)) => match flag.as_str() {
+                "dormant" => true,
+                "owner" | "persist" => false,
+                other => {
+                    let message = format!(
+                        "table {} {}: its one flag reads `{}`, which nft 1.0.6 to 1.0.9 print \
+                         from freed memory for `dormant` or `owner`; portplan cannot tell \
+                         whether the table filters at all (`nft list table {0} {1}` shows \
+                         the flag; a newer nft prints it)",
+                        id.0,
+                        id.1,
+                        crate::decode::quote(other)
+                    );
+                    return Err(PlanError::single("main", other, message));
+                }
+            },
+            Some(Value::Array(flags)) => flags.iter().any(|f| f.as_str() == Some("dormant")),
+            _ => false,
+        };
+        if asleep {
+            dormant.push(id);
+        }
+    }
+    Ok(dormant)
 }
 
 fn read_maps(items: &[Value]) -> Maps<'_> {
@@ -940,6 +993,14 @@ fn read_item(
     let denies = verdict.is_some_and(|v| v != "accept");
     let comment = owned_tag(item.get("comment").and_then(Value::as_str), denies);
     let comment = comment.as_deref();
+    for (admitted, sources) in &rule.map_accepts {
+        let opened = admitted.open(sources, None);
+        let admits = opened
+            .iter()
+            .map(|open| (index, super::ahead::Admits::of(open)));
+        before.accepts.extend(admits);
+        state.open.extend(opened);
+    }
     if verdict == Some("accept") {
         let sources = rule
             .sources

@@ -187,19 +187,21 @@ fn read_line(
     let local = words.windows(2).any(|w| w[0] == "on" && w[1] == "lo");
     // What it may admit, for the rules after it (ufw takes the first rule
     // that matches), read wide: an allow or a rate-limited one (`limit`,
-    // an allow under the rate), inbound and not on `lo`, on every port
-    // where its ports do not read (an application's profile, a port list).
+    // an allow under the rate), inbound and not on `lo`, each range of its
+    // port list, on every port where its ports do not read (an
+    // application's profile).
     if matches!(rule.action.as_str(), "allow" | "limit") && !rule.out && !local {
-        let ports = match rule.port.as_deref().filter(|_| !rule.app) {
-            Some(port) => parse_ports(port, ':').unwrap_or(super::EVERY_PORT),
-            None => super::EVERY_PORT,
-        };
+        let ranges = (rule.port.as_deref().filter(|_| !rule.app))
+            .and_then(|list| list.split(',').map(|p| parse_ports(p, ':')).collect())
+            .unwrap_or_else(|| vec![super::EVERY_PORT]);
         // A protocol not read: either, read wide.
         let transports = named_transports(rule.proto.as_deref())
             .unwrap_or_else(|| vec![Transport::Tcp, Transport::Udp]);
         let from = rule.from.as_deref().filter(|f| *f != "any");
         for transport in transports {
-            accepts.push(Admits::from_words(transport, ports, from));
+            for &ports in &ranges {
+                accepts.push(Admits::from_words(transport, ports, from));
+            }
         }
     }
     // No port is every port: `deny from 198.18.0.0/16`, a foreign rule that
