@@ -303,6 +303,28 @@ fn a_verdict_maps_accepts_are_open() {
             r#"Udp 1-65535 ["198.18.3.0/24"]"#,
         ]
     );
+    // An element with a comment or a counter (`{"elem": {"val": ...}}`), a
+    // named map's accepts merged into one entry, and `ct state vmap`
+    // (opens nothing new, and no longer hides the deny after it).
+    let listed = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "inet", "name": "filter", "handle": 1}}, {"map": {"family": "inet", "name": "admins", "table": "filter", "type": "ipv4_addr", "handle": 2, "map": "verdict", "flags": ["interval"], "elem": [[{"elem": {"val": "198.18.5.1", "counter": {"packets": 0, "bytes": 0}}}, {"accept": null}], [{"elem": {"val": "198.18.5.2", "counter": {"packets": 0, "bytes": 0}}}, {"accept": null}], [{"elem": {"val": {"prefix": {"addr": "198.18.6.0", "len": 24}}, "counter": {"packets": 0, "bytes": 0}}}, {"accept": null}]], "stmt": [{"counter": null}]}}, {"chain": {"family": "inet", "table": "filter", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 4, "expr": [{"vmap": {"key": {"ct": {"key": "state"}}, "data": {"set": [["invalid", {"drop": null}], ["established", {"accept": null}], ["related", {"accept": null}]]}}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 6, "expr": [{"vmap": {"key": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]}, "data": {"set": [[{"elem": {"val": {"concat": ["198.18.2.10", 2884]}, "comment": "admin"}}, {"accept": null}]]}}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 7, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"vmap": {"key": {"payload": {"protocol": "ip", "field": "saddr"}}, "data": "@admins"}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 8, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "198.18.0.0", "len": 16}}}}, {"drop": null}]}}]}"#;
+    let state = read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(listed, "")).unwrap();
+    let open: Vec<String> = (state.open().iter())
+        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
+        .collect();
+    assert_eq!(
+        open,
+        [
+            r#"Tcp 2884 ["198.18.2.10/32"]"#,
+            r#"Tcp 22 ["198.18.5.1/32", "198.18.5.2/32", "198.18.6.0/24"]"#,
+        ]
+    );
+    let planned = [rule("observer.sql", p(2881, 2881), &["198.18.2.10/32"])];
+    let change = plan_firewall(&planned, &state, false).unwrap();
+    assert!(
+        change.notes.iter().any(|n| n.contains("198.18.0.0/16")),
+        "{:?}",
+        change.notes
+    );
 }
 
 /// Output that names a key twice in one object is not nft's (it never

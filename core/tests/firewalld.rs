@@ -592,13 +592,13 @@ fn a_rich_rule_port_that_is_no_number_is_read_as_every_port() {
     }
 }
 
-/// A zone's `protocols` (`--add-protocol=tcp`: all TCP) and `source-ports`
+/// A zone's `protocols` (`--add-protocol=tcp`, or `6`: all TCP) and `source-ports`
 /// (a client's port: any destination port) accept traffic the audit never
 /// saw (an adversarial review): every port of their transport is open to
 /// everyone, from the text as from the D-Bus dump.
 #[test]
 fn a_zones_protocols_and_source_ports_are_open() {
-    let text = "public (default, active)\n  target: default\n  ports: 8080/tcp\n  protocols: tcp igmp\n  source-ports: 53/udp\n  rich rules: \n";
+    let text = "public (default, active)\n  target: default\n  ports: 8080/tcp\n  protocols: 6 igmp\n  source-ports: 53/udp\n  rich rules: \n";
     let dump = serde_json::json!({"default-zone": "public", "ipsets": [], "policies": "",
         "zones": [{"name": "public", "target": "default", "sources": [], "ports": ["8080/tcp"],
                    "protocols": ["tcp", "igmp"], "source-ports": ["53/udp"], "rich-rules": []}]})

@@ -109,7 +109,8 @@ pub fn drift(
 /// or with IPv6 left unfiltered, the audit was green while every planned
 /// port of that family was open to everyone). One finding per rule group
 /// (tag, family, transport, ports), naming its first source and how many
-/// more; a source of the whole family is open to everyone as planned.
+/// more; one planned from everywhere too (a review: else a plan of public
+/// ports alone was green over a flushed firewall, every other port open).
 fn open_to_all(
     state: &FirewallState,
     planned: &BTreeSet<TaggedRule>,
@@ -123,7 +124,7 @@ fn open_to_all(
     let mut groups: BTreeMap<_, Vec<&TaggedRule>> = BTreeMap::new();
     for rule in planned {
         let open = inactive_ufw || unfiltered.contains(&rule.family);
-        if open && !removed.contains(rule) && rule.source != rule.family.any() {
+        if open && !removed.contains(rule) {
             let key = (&rule.tag, rule.family, rule.transport, rule.ports);
             groups.entry(key).or_default().push(rule);
         }

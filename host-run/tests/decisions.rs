@@ -559,7 +559,8 @@ fn the_audit_names_a_planned_rule_where_nothing_drops_its_family() {
     // wrong string, or the JSON cut there, as in the Ansible test hosts):
     // not read, and the error says why, naming the table.
     let cut = include_str!("../../core/tests/captured/nft-1.0.6-dormant-cut.json");
-    let garbled = r#"{"nftables":[{"table":{"family":"inet","name":"filter","handle":1,"flags":"Lester Gooch #5"}}]}"#;
+    let garbled = r#"{"nftables":[{"table":{"family":"inet","name":"filter","handle":1,"flags":"Lester Gooch #5"}},
+ {"chain":{"family":"inet","table":"filter","name":"input","handle":1,"type":"filter","hook":"input","prio":0,"policy":"drop"}}]}"#;
     for (json, says) in [
         (cut, "it stops at a table's `flags` (nft 1.0.6"),
         (
@@ -572,13 +573,18 @@ fn the_audit_names_a_planned_rule_where_nothing_drops_its_family() {
         let e = e.unwrap_err();
         assert!(e.problems[0].message.contains(says), "{e}");
     }
+    // A table without an input chain: its flag decides nothing read.
+    let nat = garbled.replace(r#""hook":"input""#, r#""hook":"prerouting""#);
+    let read =
+        portplan_core::read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(nat, ""));
+    assert!(read.is_ok(), "{read:?}");
     for flags in ["", r#","flags":["owner","persist"]"#] {
         let findings = portplan_run::drift(&rules[..1], &held(flags), "obs1", true).unwrap();
         assert_eq!(findings, [], "{flags}");
     }
     // An inactive ufw keeps portplan's rules and filters nothing; a group
-    // of many sources is one finding; a source of the whole family is open
-    // to everyone as planned.
+    // of many sources is one finding; one planned from everywhere is named
+    // too (else a plan of public ports alone was green over it).
     let ufw = portplan_core::read_firewall(
         FirewallBackend::Ufw,
         &FirewallOutput::new(
@@ -605,9 +611,11 @@ fn the_audit_names_a_planned_rule_where_nothing_drops_its_family() {
             .filter(|f| f.message.ends_with("so the port is open to everyone"))
             .map(|f| f.message.as_str())
             .collect();
-        assert_eq!(open.len(), 1, "{label}: {findings:#?}");
+        assert_eq!(open.len(), 2, "{label}: {findings:#?}");
         assert!(
-            open[0].contains(wanted) && open[0].contains("(and 2 more sources)"),
+            open.iter().all(|m| m.contains(wanted))
+                && open[0].contains("portplan:observer.rpc admitting 0.0.0.0/0")
+                && open[1].contains("(and 2 more sources)"),
             "{label}: {open:?}"
         );
     }

@@ -20,7 +20,7 @@ use crate::order;
 use super::EVERY_PORT as ALL;
 
 /// The ports, transports and state an accepting rule's matches leave open.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Admitted {
     tcp: bool,
     udp: bool,

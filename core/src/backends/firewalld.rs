@@ -300,12 +300,7 @@ fn rich_rule(text: &str) -> Option<RichRule> {
             // given; `6` read as other than TCP hid a deny of it (an
             // adversarial review).
             "protocol" => {
-                let value = get("value").unwrap_or_default().to_ascii_lowercase();
-                rule.protocol = match value.as_str() {
-                    "tcp" | "6" => Some(Transport::Tcp),
-                    "udp" | "17" => Some(Transport::Udp),
-                    _ => None,
-                };
+                rule.protocol = protocol_named(get("value").unwrap_or_default());
                 rule.closed |= rule.protocol.is_none();
                 rule.other = true;
             }
@@ -1164,6 +1159,16 @@ fn late_sources(rule: &RichRule, side: &Side) -> Vec<(IpFamily, String)> {
         .list()
 }
 
+/// The transport a firewalld protocol names, by name or number, in any
+/// case (/etc/protocols: `tcp 6 TCP`, `udp 17 UDP`).
+fn protocol_named(name: &str) -> Option<Transport> {
+    match name.to_ascii_lowercase().as_str() {
+        "tcp" | "6" => Some(Transport::Tcp),
+        "udp" | "17" => Some(Transport::Udp),
+        _ => None,
+    }
+}
+
 /// What a zone itself opens to everyone: its `ports:`, and every port of a
 /// transport its `protocols:` or `source-ports:` accept (`--add-protocol=tcp`
 /// accepts all TCP; a source port is the client's, so any destination
@@ -1172,7 +1177,7 @@ fn late_sources(rule: &RichRule, side: &Side) -> Vec<(IpFamily, String)> {
 fn zone_opens(zone: &Block) -> Vec<OpenPort> {
     let source_ports =
         (zone.words("source-ports")).filter_map(|entry| transport_named(entry.split_once('/')?.1));
-    let every_port = (zone.words("protocols").filter_map(transport_named))
+    let every_port = (zone.words("protocols").filter_map(protocol_named))
         .chain(source_ports)
         .map(|transport| OpenPort {
             transport,

@@ -179,6 +179,9 @@ struct Rule {
     /// accept }`), each as what it admits and from where (empty: from
     /// anywhere).
     map_accepts: Vec<(Admitted, Vec<String>)>,
+    /// Its verdict map has an element that may decide other than by
+    /// accepting or dropping (a jump, goto, return, queue).
+    map_decides: bool,
 }
 
 /// A goto and what it may take, read wide ([`super::GotoMatch`]).
@@ -325,9 +328,10 @@ fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps<'_>), at: (&str, &str))
                 rule.conditional = true;
                 narrowed = true;
                 if kind == "vmap" {
-                    let (gotos, accepts) = map_verdicts(&rule, body, (sets, maps), at);
-                    rule.gotos.extend(gotos);
-                    rule.map_accepts.extend(accepts);
+                    let read = map_verdicts(&rule, body, (sets, maps), at);
+                    rule.gotos.extend(read.gotos);
+                    rule.map_accepts.extend(read.accepts);
+                    rule.map_decides = read.decides;
                 }
             }
             _ => {
@@ -391,7 +395,7 @@ fn map_verdicts<'a>(
     body: &'a Value,
     (sets, maps): (&'a Sets, &'a Maps<'a>),
     at: (&str, &str),
-) -> (Vec<Goto>, Vec<(Admitted, Vec<String>)>) {
+) -> MapVerdicts {
     let key = body.get("key").unwrap_or(&Value::Null);
     let (protocol, field) = header_field(key);
     let data = body.get("data").unwrap_or(&Value::Null);
@@ -402,33 +406,18 @@ fn map_verdicts<'a>(
         None => data.get("set").and_then(Value::as_array).map(Vec::as_slice),
     };
     let by_source = matches!((protocol, field), (Some("ip" | "ip6"), Some("saddr")));
-    let mut gotos = Vec::new();
-    let mut accepts = Vec::new();
+    let mut read = MapVerdicts::default();
     for element in elements.unwrap_or_default() {
         let Some([value, verdict]) = element.as_array().map(Vec::as_slice) else {
             continue;
         };
         if verdict.get("accept").is_some() {
-            let mut admitted = rule.admitted.clone();
-            let mut sources = (rule.sources.as_ref()).map_or_else(Vec::new, |(_, s, _)| s.clone());
-            // A concatenated key (`ip saddr . tcp dport`), part by part.
-            let parts = |v: &'a Value| match v.get("concat").and_then(Value::as_array) {
-                Some(parts) => parts.iter().collect(),
-                None => vec![v],
-            };
-            let (keys, values): (Vec<&Value>, Vec<&Value>) = (parts(key), parts(value));
-            if keys.len() != values.len() {
-                continue;
-            }
-            for (key, value) in keys.into_iter().zip(values) {
-                admit(&mut admitted, key, value, Some(false));
-                if matches!(header_field(key), (Some("ip" | "ip6"), Some("saddr"))) {
-                    sources = canonical(addresses(value, sets, at).0);
-                }
-            }
-            accepts.push((admitted, sources));
+            add_accept(&mut read.accepts, map_accept(rule, key, value, (sets, at)));
             continue;
         }
+        // Only an accept or a drop leaves the rules after it asked of the
+        // rest; a jump, goto, return or queue may decide it out of sight.
+        read.decides |= verdict.get("drop").is_none();
         let Some(to) = member(verdict, &["goto", "target"]).and_then(Value::as_str) else {
             continue;
         };
@@ -438,9 +427,65 @@ fn map_verdicts<'a>(
         if by_source {
             goto.sources = canonical(addresses(value, sets, at).0);
         }
-        gotos.push(goto);
+        read.gotos.push(goto);
     }
-    (gotos, accepts)
+    read
+}
+
+/// What a verdict map's elements do: gotos, accepts (each what it
+/// admits, and from where: empty, anywhere), and whether any may decide
+/// otherwise than by accepting or dropping.
+#[derive(Default)]
+struct MapVerdicts {
+    gotos: Vec<Goto>,
+    accepts: Vec<(Admitted, Vec<String>)>,
+    decides: bool,
+}
+
+/// What one accepting element admits: the rule's matches so far and its
+/// key, part by part for a concatenated one (`ip saddr . tcp dport`). An
+/// element with a comment or counter is `{"elem": {"val": ...}}`. A key
+/// whose parts do not pair with the value's narrows nothing (read wide).
+fn map_accept(
+    rule: &Rule,
+    key: &Value,
+    value: &Value,
+    (sets, at): (&Sets, (&str, &str)),
+) -> (Admitted, Vec<String>) {
+    let value = member(value, &["elem", "val"]).unwrap_or(value);
+    let mut admitted = rule.admitted.clone();
+    let mut sources = (rule.sources.as_ref()).map_or_else(Vec::new, |(_, s, _)| s.clone());
+    let parts = |v: &'_ Value| match v.get("concat").and_then(Value::as_array) {
+        Some(parts) => parts.iter().cloned().list(),
+        None => vec![v.clone()],
+    };
+    let (keys, values) = (parts(key), parts(value));
+    if keys.len() == values.len() {
+        for (key, value) in keys.iter().zip(&values) {
+            admit(&mut admitted, key, value, Some(false));
+            if matches!(header_field(key), (Some("ip" | "ip6"), Some("saddr"))) {
+                sources = canonical(addresses(value, sets, at).0);
+            }
+        }
+    }
+    (admitted, sources)
+}
+
+/// `accept` added to `accepts`, merged into one that admits the same (its
+/// sources joined; from anywhere if either is): a map of 200 sources is one
+/// open entry, not 200 (a review: each was a finding per planned rule).
+fn add_accept(
+    accepts: &mut Vec<(Admitted, Vec<String>)>,
+    (admitted, sources): (Admitted, Vec<String>),
+) {
+    match accepts.iter_mut().find(|(a, _)| *a == admitted) {
+        Some((_, held)) if held.is_empty() || sources.is_empty() => held.clear(),
+        Some((_, held)) => {
+            held.extend(sources);
+            *held = canonical(std::mem::take(held));
+        }
+        None => accepts.push((admitted, sources)),
+    }
 }
 
 /// [`super::GOTO`]'s foreign rules for `goto`, in `chain` at `handle`, in
@@ -627,7 +672,7 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
     let (sets, maps) = (read_sets(items), read_maps(items));
     let named = (&sets, &maps);
     let mut state = NftState::default();
-    let dormant = dormant_tables(items)?;
+    let (dormant, unread) = table_flags(items);
     for chain in items.iter().filter_map(|i| i.get("chain")) {
         if text(chain, "hook") != "input" || text(chain, "type") != "filter" {
             continue;
@@ -637,7 +682,11 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
         // add table inet filter '{ flags dormant; }'` left every port open
         // while the audit read the chain as dropping, portplan's rules in
         // place).
-        if dormant.contains(&(text(chain, "family"), text(chain, "table"))) {
+        let table = (text(chain, "family"), text(chain, "table"));
+        if let Some((id, flag)) = unread.iter().find(|(id, _)| *id == table) {
+            return Err(unread_flag(id, flag));
+        }
+        if dormant.contains(&table) {
             continue;
         }
         if let Some(family) = nft_family(&text(chain, "family")) {
@@ -679,43 +728,44 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
     Ok(state)
 }
 
-/// The (family, name) of every table flagged `dormant`: nft -j prints
-/// several flags as an array, one as a string. nft 1.0.6 to 1.0.9 (Debian
-/// 12, Ubuntu 24.04) print that one string from freed memory (`flags
-/// dormant` came out as `"flags": "Lester Gooch #5"`, its release name):
-/// a lone flag that names no flag is refused, naming the table, rather
-/// than guessed. Read as dormant, an `owner` table's drop would vanish;
-/// read as awake, a dormant table would read as filtering while it
-/// filters nothing (a review).
-fn dormant_tables(items: &[Value]) -> Result<Vec<(String, String)>, PlanError> {
-    let mut dormant = Vec::new();
+/// The (family, name) of every table flagged `dormant`, and of every one
+/// whose lone flag does not read, with what it reads: nft -j prints
+/// several flags as an array, one as a string, and nft 1.0.6 to 1.0.9
+/// (Debian 12, Ubuntu 24.04) print that one string from freed memory
+/// (`flags dormant` came out as `"flags": "Lester Gooch #5"`, its release
+/// name). Such a table is refused where it has an input chain
+/// ([`unread_flag`]), rather than guessed: read as dormant, an `owner`
+/// table's drop would vanish; read as awake, a dormant table would read as
+/// filtering while it filters nothing (a review).
+type TableFlags = (Vec<(String, String)>, Vec<((String, String), String)>);
+
+fn table_flags(items: &[Value]) -> TableFlags {
+    let (mut dormant, mut unread) = (Vec::new(), Vec::new());
     for table in items.iter().filter_map(|i| i.get("table")) {
         let id = (text(table, "family"), text(table, "name"));
-        let asleep = match table.get("flags") {
-            Some(Value::String(flag)) => match flag.as_str() {
-                "dormant" => true,
-                "owner" | "persist" => false,
-                other => {
-                    let message = format!(
-                        "table {} {}: its one flag reads `{}`, which nft 1.0.6 to 1.0.9 print \
-                         from freed memory for `dormant` or `owner`; portplan cannot tell \
-                         whether the table filters at all (`nft list table {0} {1}` shows \
-                         the flag; a newer nft prints it)",
-                        id.0,
-                        id.1,
-                        crate::decode::quote(other)
-                    );
-                    return Err(PlanError::single("main", other, message));
-                }
-            },
-            Some(Value::Array(flags)) => flags.iter().any(|f| f.as_str() == Some("dormant")),
-            _ => false,
-        };
-        if asleep {
-            dormant.push(id);
+        match table.get("flags") {
+            Some(Value::String(flag)) if flag == "dormant" => dormant.push(id),
+            Some(Value::String(flag)) if !matches!(flag.as_str(), "owner" | "persist") => {
+                unread.push((id, flag.clone()))
+            }
+            Some(Value::Array(flags)) if flags.iter().any(|f| f.as_str() == Some("dormant")) => {
+                dormant.push(id)
+            }
+            _ => {}
         }
     }
-    Ok(dormant)
+    (dormant, unread)
+}
+
+/// The refusal of an input chain's table whose lone flag does not read.
+fn unread_flag((family, name): &(String, String), flag: &str) -> PlanError {
+    let message = format!(
+        "table {family} {name}: its one flag reads `{}`, which nft 1.0.6 to 1.0.9 print from \
+         freed memory for `dormant` or `owner`; portplan cannot tell whether its input chain \
+         filters at all (`nft list table {family} {name}` shows the flag; a newer nft prints it)",
+        crate::decode::quote(flag)
+    );
+    PlanError::single("main", flag, message)
 }
 
 fn read_maps(items: &[Value]) -> Maps<'_> {
@@ -947,7 +997,12 @@ fn read_item(
             .as_deref()
             .is_none_or(|to| kinds.may_let_go(chain_named(&family, &table, to))),
         Some("goto") => !to_dropping,
-        Some("vmap" | "queue" | "return") => true,
+        // A map of accepts and drops decides nothing the rules after it
+        // would not see: its accepts narrow what is ahead, as an accept's
+        // do (a review: `ct state vmap { established : accept, invalid :
+        // drop }`, the nftables wiki's first line, hid every deny after it).
+        Some("vmap") => rule.map_decides,
+        Some("queue" | "return") => true,
         // What an iptables-nft match hides may admit anything.
         Some("accept") => rule.hidden,
         _ => false,
