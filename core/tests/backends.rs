@@ -281,6 +281,15 @@ fn a_host_without_filtering_gets_a_note_not_rules() {
     assert_eq!(change.notes.len(), 2, "{:?}", change.notes);
 }
 
+/// nftables `listed` as read, and its open ports, one line each.
+fn read_open(listed: &str) -> (FirewallState, Vec<String>) {
+    let state = read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(listed, "")).unwrap();
+    let open = (state.open().iter())
+        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
+        .collect();
+    (state, open)
+}
+
 /// A verdict map's accepts (`tcp dport vmap { 22 : accept, 2883 : accept
 /// }`, by concatenated key, by source) opened nothing the audit saw (an
 /// adversarial review): each accepting element opens what the rule matched
@@ -289,10 +298,7 @@ fn a_host_without_filtering_gets_a_note_not_rules() {
 #[test]
 fn a_verdict_maps_accepts_are_open() {
     let listed = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "inet", "name": "filter", "handle": 1}}, {"chain": {"family": "inet", "table": "filter", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 3, "expr": [{"vmap": {"key": {"payload": {"protocol": "tcp", "field": "dport"}}, "data": {"set": [[22, {"accept": null}], [2883, {"accept": null}], [9999, {"drop": null}]]}}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 5, "expr": [{"vmap": {"key": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]}, "data": {"set": [[{"concat": ["198.18.2.10", 2884]}, {"accept": null}]]}}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 7, "expr": [{"vmap": {"key": {"payload": {"protocol": "ip", "field": "saddr"}}, "data": {"set": [[{"prefix": {"addr": "198.18.3.0", "len": 24}}, {"accept": null}]]}}}]}}]}"#;
-    let state = read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(listed, "")).unwrap();
-    let open: Vec<String> = (state.open().iter())
-        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
-        .collect();
+    let (_, open) = read_open(listed);
     assert_eq!(
         open,
         [
@@ -307,10 +313,7 @@ fn a_verdict_maps_accepts_are_open() {
     // named map's accepts merged into one entry, and `ct state vmap`
     // (opens nothing new, and no longer hides the deny after it).
     let listed = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "inet", "name": "filter", "handle": 1}}, {"map": {"family": "inet", "name": "admins", "table": "filter", "type": "ipv4_addr", "handle": 2, "map": "verdict", "flags": ["interval"], "elem": [[{"elem": {"val": "198.18.5.1", "counter": {"packets": 0, "bytes": 0}}}, {"accept": null}], [{"elem": {"val": "198.18.5.2", "counter": {"packets": 0, "bytes": 0}}}, {"accept": null}], [{"elem": {"val": {"prefix": {"addr": "198.18.6.0", "len": 24}}, "counter": {"packets": 0, "bytes": 0}}}, {"accept": null}]], "stmt": [{"counter": null}]}}, {"chain": {"family": "inet", "table": "filter", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 4, "expr": [{"vmap": {"key": {"ct": {"key": "state"}}, "data": {"set": [["invalid", {"drop": null}], ["established", {"accept": null}], ["related", {"accept": null}]]}}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 6, "expr": [{"vmap": {"key": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]}, "data": {"set": [[{"elem": {"val": {"concat": ["198.18.2.10", 2884]}, "comment": "admin"}}, {"accept": null}]]}}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 7, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"vmap": {"key": {"payload": {"protocol": "ip", "field": "saddr"}}, "data": "@admins"}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 8, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "198.18.0.0", "len": 16}}}}, {"drop": null}]}}]}"#;
-    let state = read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(listed, "")).unwrap();
-    let open: Vec<String> = (state.open().iter())
-        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
-        .collect();
+    let (state, open) = read_open(listed);
     assert_eq!(
         open,
         [
