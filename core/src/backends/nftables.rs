@@ -455,13 +455,9 @@ fn map_accept(
     let value = member(value, &["elem", "val"]).unwrap_or(value);
     let mut admitted = rule.admitted.clone();
     let mut sources = (rule.sources.as_ref()).map_or_else(Vec::new, |(_, s, _)| s.clone());
-    let parts = |v: &'_ Value| match v.get("concat").and_then(Value::as_array) {
-        Some(parts) => parts.iter().cloned().list(),
-        None => vec![v.clone()],
-    };
-    let (keys, values) = (parts(key), parts(value));
+    let (keys, values) = (concat_parts(key), concat_parts(value));
     if keys.len() == values.len() {
-        for (key, value) in keys.iter().zip(&values) {
+        for (key, value) in keys.into_iter().zip(values) {
             admit(&mut admitted, key, value, Some(false));
             if matches!(header_field(key), (Some("ip" | "ip6"), Some("saddr"))) {
                 sources = canonical(addresses(value, sets, at).0);
@@ -469,6 +465,14 @@ fn map_accept(
         }
     }
     (admitted, sources)
+}
+
+/// The parts of a concatenation (`{"concat": [...]}`), else `value` alone.
+fn concat_parts(value: &Value) -> Vec<&Value> {
+    match value.get("concat").and_then(Value::as_array) {
+        Some(parts) => parts.iter().list(),
+        None => vec![value],
+    }
 }
 
 /// `accept` added to `accepts`, merged into one that admits the same (its
