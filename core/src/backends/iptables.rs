@@ -8,9 +8,9 @@ use crate::order::Sorted;
 use super::admitted::Admitted;
 use super::{
     ChainKinds, ChainStep, EVERY_PORT, Placed, colon_ports, is_tag, normalize_source, owned_tag,
-    parse_ports, transport_named,
+    transport_named,
 };
-use crate::model::{PlanError, PortRange, Transport};
+use crate::model::{PlanError, Transport};
 use crate::order;
 use crate::state::{
     ChainId, Command, ForeignRule, IpFamily, IptablesChain, IptablesRule, IptablesState, TaggedRule,
@@ -128,7 +128,7 @@ fn admitted(tokens: &[String]) -> Admitted {
             }
             "-p" | "--protocol" => admitted.protocols([value], negated),
             "--dport" | "--dports" | "--destination-port" | "--destination-ports" => {
-                admitted.ports(None, port_list(value), negated)
+                admitted.ports(None, super::port_list(value), negated)
             }
             "-i" | "--in-interface" => admitted.interface(value, negated),
             "--ctstate" | "--state" => admitted.states(list(), negated),
@@ -147,12 +147,6 @@ fn admitted(tokens: &[String]) -> Admitted {
         i += 2;
     }
     admitted
-}
-
-/// Every range of `--dport 80` or `--dports 2911,2912:2920`; `None` where
-/// one does not read.
-fn port_list(text: &str) -> Option<Vec<PortRange>> {
-    text.split(',').map(|p| parse_ports(p, ':')).collect()
 }
 
 pub(super) fn read(ipv4: &str, ipv6: &str) -> Result<IptablesState, PlanError> {
@@ -345,7 +339,7 @@ fn read_rule(
         (place.accepts).extend(opened.iter().map(super::ahead::Admits::of));
         state.open.extend(opened);
     }
-    let listed = saved.dport.as_deref().and_then(port_list);
+    let listed = saved.dport.as_deref().and_then(super::port_list);
     let transport = saved.protocol.as_deref().and_then(transport_named);
     // A DROP or REJECT on a source without ports (`-s 198.18.0.0/16 -j
     // DROP`) holds every port, of both transports without `-p`, as ufw's

@@ -1049,6 +1049,13 @@ fn family_of(source: &str) -> IpFamily {
     }
 }
 
+/// Every range of a port list as iptables and ufw write it (`--dports
+/// 2911,2912:2920`, `allow 2883,2884:2886/tcp`); `None` where one does not
+/// read.
+fn port_list(text: &str) -> Option<Vec<PortRange>> {
+    text.split(',').map(|p| parse_ports(p, ':')).collect()
+}
+
 /// A source as the backends print it: a CIDR with its prefix, `/32` included.
 fn normalize_source(text: &str) -> Option<String> {
     parse_net(text).map(|net| net.to_string())

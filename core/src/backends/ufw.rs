@@ -15,9 +15,7 @@
 //! `backends/mod.rs`, for every backend).
 
 use super::ahead::Admits;
-use super::{
-    Placed, bare, colon_ports, family_of, normalize_source, owned_tag, parse_ports, transport_named,
-};
+use super::{Placed, bare, colon_ports, family_of, normalize_source, owned_tag, transport_named};
 use crate::list::List;
 use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use crate::order::Sorted;
@@ -192,7 +190,7 @@ fn read_line(
     // application's profile).
     if matches!(rule.action.as_str(), "allow" | "limit") && !rule.out && !local {
         let ranges = (rule.port.as_deref().filter(|_| !rule.app))
-            .and_then(|list| list.split(',').map(|p| parse_ports(p, ':')).collect())
+            .and_then(super::port_list)
             .unwrap_or_else(|| vec![super::EVERY_PORT]);
         // A protocol not read: either, read wide.
         let transports = named_transports(rule.proto.as_deref())
@@ -219,7 +217,7 @@ fn read_line(
         if every_port {
             Some(vec![super::EVERY_PORT])
         } else {
-            (rule.port.as_deref()).and_then(|p| p.split(',').map(|p| parse_ports(p, ':')).collect())
+            rule.port.as_deref().and_then(super::port_list)
         },
         // A protocol not read opens no TCP or UDP port.
         named_transports(rule.proto.as_deref()).unwrap_or_default(),
