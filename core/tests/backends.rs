@@ -330,6 +330,134 @@ fn a_verdict_maps_accepts_are_open() {
     );
 }
 
+/// The accepts of a chain an input chain jumps or goes to opened nothing
+/// the audit saw (a review: `tcp dport 5432 accept` in a chain reached by
+/// `meta l4proto vmap { tcp : jump tcp_in }`). Each is read narrowed by
+/// what the handing rule matched (`ip saddr @admins jump from_admins`; a
+/// rule's own sources are taken whole, read wide): none after the chain's
+/// bare `return` or `goto`, none of a chain jumped to after the catch-all.
+/// Walked depth first, a chain's last jump first. Real nft 1.0.6 output
+/// of `captured/nft-1.0.6-jumps.json`'s ruleset:
+///
+/// ```text
+/// map svc { type inet_service : verdict; elements = { 9100 : jump metrics } }
+/// chain metrics { accept }
+/// chain tcp_in { tcp dport vmap @svc; tcp dport 5432 accept;
+///                ip saddr 198.18.9.0/24 tcp dport 2881 accept;
+///                ct state established accept; return; tcp dport 6000 accept }
+/// chain from_admins { tcp dport 22 accept; goto deeper; tcp dport 7000 accept }
+/// chain deeper { udp dport 53 accept }
+/// chain late { tcp dport 8000 accept }
+/// chain input { policy drop; meta l4proto vmap { tcp : jump tcp_in };
+///               ip saddr @admins jump from_admins;   # { 198.18.5.0/24 }
+///               ip saddr 198.18.7.0/24 jump tcp_in; drop; jump late }
+/// ```
+#[test]
+fn the_accepts_of_a_chain_jumped_to_are_open() {
+    let (_, open) = read_open(include_str!("captured/nft-1.0.6-jumps.json"));
+    assert_eq!(
+        open,
+        [
+            r#"Tcp 5432 ["198.18.7.0/24"]"#,
+            // Apart from the jump's 198.18.7.0/24 (so it admits nothing
+            // that way), but read whole: wide.
+            r#"Tcp 2881 ["198.18.9.0/24"]"#,
+            r#"Tcp 9100 ["198.18.7.0/24"]"#,
+            r#"Tcp 22 ["198.18.5.0/24"]"#,
+            r#"Udp 53 ["198.18.5.0/24"]"#,
+            "Tcp 5432 []",
+            r#"Tcp 2881 ["198.18.9.0/24"]"#,
+            "Tcp 9100 []",
+        ]
+    );
+    // iptables: `-j` and `-g` to user chains, as iptables-save writes them;
+    // a conditional `-g` goes on to the rules after it (a review: it ended
+    // the chain's reading).
+    let saved = "*filter\n:INPUT DROP [0:0]\n:TRUSTED - [0:0]\n:TCP - [0:0]\n\
+        -A INPUT -s 198.18.7.0/24 -j TRUSTED\n-A INPUT -p tcp -g TCP\n\
+        -A INPUT -j DROP\n-A INPUT -j TRUSTED\n\
+        -A TRUSTED -p udp -g UDP\n-A TRUSTED -p tcp -m tcp --dport 5432 -j ACCEPT\n\
+        -A TRUSTED -s 198.18.9.0/24 -p tcp -m tcp --dport 2881 -j ACCEPT\n\
+        -A TRUSTED -j RETURN\n-A TRUSTED -p tcp -m tcp --dport 6000 -j ACCEPT\n\
+        -A TCP -p udp -m udp --dport 53 -j ACCEPT\n-A TCP -p tcp -m tcp --dport 8080 -j ACCEPT\n\
+        -A TCP -m conntrack --ctstate ESTABLISHED -j ACCEPT\n\
+        -A UDP -p udp -m udp --dport 53 -j ACCEPT\nCOMMIT\n";
+    let state = read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(saved, "")).unwrap();
+    let open: Vec<String> = (state.open().iter())
+        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
+        .collect();
+    assert_eq!(
+        open,
+        [
+            "Tcp 8080 []",
+            r#"Tcp 5432 ["198.18.7.0/24"]"#,
+            r#"Tcp 2881 ["198.18.9.0/24"]"#,
+            r#"Udp 53 ["198.18.7.0/24"]"#,
+        ]
+    );
+}
+
+/// Chains that jump to each other, or to one chain twice level after
+/// level, are no ruleset a kernel loads, but the text read need not come
+/// from one: each chain is walked once per distinct jump (a bounded
+/// number of them), and past the walk's bound the firewall reads as open
+/// (wide), in two entries.
+#[test]
+fn chains_that_jump_in_a_loop_are_read_in_bounded_time() {
+    let listing = |rules: &[(String, String)]| {
+        let rules: String = (rules.iter())
+            .map(|(chain, expr)| format!(r#", {{"rule": {{"family": "inet", "table": "t", "chain": "{chain}", "expr": [{expr}]}}}}"#))
+            .collect();
+        format!(
+            r#"{{"nftables": [{{"table": {{"family": "inet", "name": "t"}}}}, {{"chain": {{"family": "inet", "table": "t", "name": "input", "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}}}{rules}]}}"#
+        )
+    };
+    let jump = |to: &str| format!(r#"{{"jump": {{"target": "{to}"}}}}"#);
+    let not_port = |port: u32| {
+        format!(
+            r#"{{"match": {{"op": "!=", "left": {{"payload": {{"protocol": "tcp", "field": "dport"}}}}, "right": {port}}}}}, "#
+        )
+    };
+    // Each level jumps to the next twice, the last back to the first:
+    // walked once per chain, the accept read once.
+    let mut rules = vec![("input".to_string(), jump("c0"))];
+    for level in 0..40 {
+        let next = format!("c{}", level + 1);
+        rules.push((format!("c{level}"), jump(&next)));
+        rules.push((format!("c{level}"), jump(&next)));
+    }
+    rules.push(("c40".into(), jump("c0")));
+    let accept = r#"{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"accept": null}"#;
+    rules.push(("c40".into(), accept.into()));
+    assert_eq!(read_open(&listing(&rules)).1, ["Tcp 22 []"]);
+    // Twice again, but one of the two jumps leaves a port out: 2^30 ways
+    // to reach the last chain, each a distinct jump. Each chain is walked
+    // for a bounded number of them, the rest read wide.
+    let mut rules = vec![("input".to_string(), jump("c0"))];
+    for level in 0..30 {
+        let next = format!("c{}", level + 1);
+        rules.push((format!("c{level}"), jump(&next)));
+        rules.push((format!("c{level}"), not_port(1000 + level) + &jump(&next)));
+    }
+    rules.push(("c30".into(), accept.into()));
+    let (_, open) = read_open(&listing(&rules));
+    assert!(open.contains(&"Tcp 22 []".to_string()), "{open:?}");
+    assert!(open.len() < 100_000, "{}", open.len());
+    // A jump on 32,768 port ranges to a chain of 100 accepts: each accept
+    // made as many entries (a review: 10,000 such accepts were 328 million
+    // entries before the bound was asked). Past the bound, two entries.
+    let odd: Vec<String> = (0..32_768).map(|i| (2 * i + 1).to_string()).collect();
+    let odd = format!(
+        r#"{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "tcp", "field": "dport"}}}}, "right": {{"set": [{}]}}}}}}, "#,
+        odd.join(", ")
+    );
+    let mark = r#"{"match": {"op": "==", "left": {"meta": {"key": "mark"}}, "right": 1}}, {"accept": null}"#;
+    let mut rules = vec![("input".to_string(), odd + &jump("c"))];
+    rules.extend((0..100).map(|_| ("c".to_string(), mark.to_string())));
+    let (_, open) = read_open(&listing(&rules));
+    assert_eq!(open, ["Tcp 1-65535 []", "Udp 1-65535 []"]);
+}
+
 /// Output that names a key twice in one object is not nft's (it never
 /// does), and either value would be a guess: a chain's policy given as
 /// `drop`, then `accept`, is refused with the key named, not read as

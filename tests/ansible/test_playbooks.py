@@ -185,6 +185,41 @@ class Playbooks(PlaybookCase):
         with Listener(self.obs1, "0.0.0.0:2881"):
             self.assertFalse(reachable(self.stranger, self.obs1, 2881))
 
+    def test_61_postinstall_reads_the_chains_jumped_to(self):
+        # An accept in a chain the input chain jumps to opened a local-only
+        # port to everyone, and the audit, reading the input chain alone,
+        # said green (a review). The stranger reaches it; the audit fails.
+        local = next(e["ports"]["first"] for e in self.port_table(self.obs1)
+                     if e["exposure"] == "loopback" and e["transport"] == "tcp"
+                     and e["allocation"] == "fixed")
+        try:
+            self.obs1.run("nft", "add", "chain", "inet", "filter", "probe_in")
+            self.obs1.run("nft", "add", "rule", "inet", "filter", "probe_in",
+                          "tcp", "dport", str(local), "accept")
+            self.obs1.run("nft", "insert", "rule", "inet", "filter", "input",
+                          "meta", "l4proto", "vmap", "{ tcp : jump probe_in }",
+                          "comment", '"probe_in"')
+            with Listener(self.obs1, f"0.0.0.0:{local}"):
+                self.assertTrue(reachable(self.stranger, self.obs1, local))
+                _, results = self.play("postinstall.yml", hosts={self.obs1: "nftables"},
+                                       expect_rc=2)
+        finally:
+            # By the comment, whatever the listing prints before it.
+            listed = self.obs1.run("nft", "-a", "list", "chain", "inet", "filter", "input")
+            for handle in re.findall(r'comment "probe_in" # handle (\d+)', listed):
+                self.obs1.run("nft", "delete", "rule", "inet", "filter", "input",
+                              "handle", handle)
+            self.obs1.run("nft", "flush", "chain", "inet", "filter", "probe_in", check=False)
+            self.obs1.run("nft", "delete", "chain", "inet", "filter", "probe_in", check=False)
+        result = results[self.obs1]
+        exposed = [f for f in result["findings"] if f["code"] == "loopback-exposed"
+                   and f["severity"] == "error"]
+        # Named by the port: not a broad rule's warning that was there before.
+        self.assertTrue(any(f["message"].endswith(f"port {local} from anywhere")
+                            for f in exposed), result["findings"])
+        with Listener(self.obs1, f"0.0.0.0:{local}"):
+            self.assertFalse(reachable(self.stranger, self.obs1, local))
+
     def port_table(self, host):
         report = plan_report(os.path.join(REPO, "examples", "plans", "ocp-cluster.json"))
         return next(h["ports"] for h in report["hosts"] if h["host"] == host.name)

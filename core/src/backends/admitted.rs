@@ -90,6 +90,37 @@ impl Admitted {
         self.ports = intersection(&self.ports, &keep);
     }
 
+    /// What both admit: an accept in a chain handed packets by a jump
+    /// admits what the jump matched and what it matches itself.
+    pub(super) fn and(&self, other: &Admitted) -> Admitted {
+        Admitted {
+            tcp: self.tcp && other.tcp,
+            udp: self.udp && other.udp,
+            ports: intersection(&self.ports, &other.ports),
+            closed: self.closed || other.closed,
+        }
+    }
+
+    /// Whether it admits no new connection of TCP or UDP at all.
+    pub(super) fn admits_nothing(&self) -> bool {
+        self.closed || !(self.tcp || self.udp) || self.ports.is_empty()
+    }
+
+    /// Whether it admits everything `other` does.
+    pub(super) fn covers(&self, other: &Admitted) -> bool {
+        other.admits_nothing()
+            || !self.closed
+                && (self.tcp || !other.tcp)
+                && (self.udp || !other.udp)
+                && intersection(&self.ports, &other.ports) == other.ports
+    }
+
+    /// What reading it costs, from `sources` sources: its port ranges
+    /// times its sources, at least 1.
+    pub(super) fn weight(&self, sources: usize) -> usize {
+        (1 + self.ports.len()).saturating_mul(1 + sources)
+    }
+
     /// A match that lets no new connection from another host through.
     pub(super) fn close(&mut self) {
         self.closed = true;

@@ -6,11 +6,12 @@ use crate::list::List;
 use crate::order::Sorted;
 
 use super::admitted::Admitted;
+use super::reached::{self, Hand, Step};
 use super::{
     ChainKinds, ChainStep, EVERY_PORT, Placed, colon_ports, is_tag, normalize_source, owned_tag,
     transport_named,
 };
-use crate::model::{PlanError, Transport};
+use crate::model::{OpenPort, PlanError, Transport};
 use crate::order;
 use crate::state::{
     ChainId, Command, ForeignRule, IpFamily, IptablesChain, IptablesRule, IptablesState, TaggedRule,
@@ -173,6 +174,7 @@ fn read_family(
         number: 0,
         accepts: Vec::new(),
         decided: false,
+        hands: Vec::new(),
     };
     let mut table = String::new();
     let mut chain: Option<IptablesChain> = None;
@@ -206,7 +208,68 @@ fn read_family(
         );
     }
     state.chains.extend(chain);
+    if !place.hands.is_empty() {
+        state.open.extend(reached_open(place.hands, text));
+    }
     Ok(())
+}
+
+/// What the filter table's user chains that `hands` lead to accept
+/// ([`reached`]), each rule read only once its chain is reached.
+fn reached_open(hands: Vec<Hand>, text: &str) -> Vec<OpenPort> {
+    let mut table = "";
+    let (mut chains, mut rules) = (Vec::new(), Vec::new());
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('*') {
+            table = name;
+        }
+        let rest = line.strip_prefix("-A ").filter(|_| table == "filter");
+        if let Some((name, rule)) = rest.and_then(|rest| rest.split_once(' ')) {
+            chains.push(name.to_string());
+            rules.push(rule);
+        }
+    }
+    let mut read = |at: usize| rules.get(at).map_or_else(Step::default, |rule| step(rule));
+    reached::opened(hands, &chains, &mut read)
+}
+
+/// One rule of a user chain: an accept, a jump or goto (to a target no
+/// user chain is named after: nothing), and whether it decides every
+/// packet it is asked of.
+fn step(rule: &str) -> Step {
+    let spec = saved_words(rule).unwrap_or_default();
+    let saved = parse_rule(&spec);
+    let target = saved.target.as_deref().unwrap_or_default();
+    let decides = saved.goto || matches!(target, "ACCEPT" | "DROP" | "REJECT" | "RETURN");
+    let mut step = Step {
+        ends: decides && unconditional(&saved),
+        ..Step::default()
+    };
+    let matched = (admitted(&spec), sources(&saved));
+    match target {
+        "ACCEPT" => step.accepts.push(matched),
+        "" | "DROP" | "REJECT" | "RETURN" | "LOG" | "NFLOG" => {}
+        to => step.hands.push(hand(to, matched)),
+    }
+    step
+}
+
+/// A jump or goto to `to` as [`reached`] walks it.
+fn hand(to: &str, (admitted, sources): (Admitted, Vec<String>)) -> Hand {
+    Hand {
+        to: to.to_string(),
+        admitted,
+        sources,
+    }
+}
+
+/// A rule's source as an accept's (`! -s`: from anywhere, read wide).
+fn sources(saved: &Saved) -> Vec<String> {
+    (saved.source.as_deref())
+        .filter(|_| !saved.negated_source)
+        .and_then(normalize_source)
+        .into_iter()
+        .list()
 }
 
 /// Whether a saved rule matches every packet: no match portplan does not
@@ -253,6 +316,9 @@ struct Place {
     /// a jump or goto to a chain that does not drop everything (it may
     /// accept), `RETURN`, a queue. No deny after one is ahead.
     decided: bool,
+    /// Every jump and goto before the catch-all: what the chains they lead
+    /// to accept is open ([`reached`]).
+    hands: Vec<Hand>,
 }
 
 /// One `-A INPUT` rule: a catch-all DROP/REJECT, or an unconditional jump
@@ -327,15 +393,11 @@ fn read_rule(
         .chain(verdict_words.map(|w| w[1].as_str()))
         .any(|t| !matches!(t, "ACCEPT" | "LOG" | "NFLOG"));
     let tag = owned_tag(saved.comment.as_deref(), denies);
+    if let Some(to) = (saved.target.as_deref()).filter(|_| !after_catch_all) {
+        (place.hands).push(hand(to, (admitted(&spec), sources(&saved))));
+    }
     if saved.target.as_deref() == Some("ACCEPT") {
-        let sources: Vec<String> = saved
-            .source
-            .as_deref()
-            .filter(|_| !saved.negated_source)
-            .and_then(normalize_source)
-            .into_iter()
-            .list();
-        let opened = admitted(&spec).open(&sources, tag.as_deref());
+        let opened = admitted(&spec).open(&sources(&saved), tag.as_deref());
         (place.accepts).extend(opened.iter().map(super::ahead::Admits::of));
         state.open.extend(opened);
     }

@@ -14,6 +14,7 @@ mod ahead;
 mod firewalld;
 mod iptables;
 mod nftables;
+mod reached;
 mod ufw;
 
 pub use firewalld::{

@@ -13,11 +13,12 @@ use ipnet::IpNet;
 use serde_json::Value;
 
 use super::admitted::Admitted;
+use super::reached::{self, Hand, Step};
 use super::{
     ChainKinds, ChainStep, EVERY_PORT, Placed, SET_THRESHOLD, TAG_PREFIX, bare, is_tag,
     normalize_source, owned_tag, transport_named,
 };
-use crate::model::{PlanError, PortRange, Transport};
+use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use crate::nets;
 use crate::order::{Sorted, SortedMap};
 use crate::state::{
@@ -173,7 +174,7 @@ struct Rule {
     /// ACCEPT, DROP and RETURN are native), a rewrite, any statement not
     /// read. A chain with one is not read as never accepting.
     acts: bool,
-    /// Its gotos: its verdict, or the elements of its verdict map.
+    /// Its jumps and gotos: its verdict, or the elements of its verdict map.
     gotos: Vec<Goto>,
     /// Its verdict map's accepting elements (`tcp dport vmap { 2883 :
     /// accept }`), each as what it admits and from where (empty: from
@@ -184,17 +185,19 @@ struct Rule {
     map_decides: bool,
 }
 
-/// A goto and what it may take, read wide ([`super::GotoMatch`]).
+/// A goto or jump and what it may take, read wide ([`super::GotoMatch`]).
 struct Goto {
     to: String,
+    /// A jump: the packet comes back unless the chain decides it.
+    jump: bool,
     admitted: Admitted,
     /// Empty: from anywhere.
     sources: Vec<String>,
 }
 
 impl Goto {
-    /// A goto to `to` at the end of `rule` as read so far.
-    fn after(rule: &Rule, to: &str) -> Goto {
+    /// A goto (or `jump`) to `to` at the end of `rule` as read so far.
+    fn after(rule: &Rule, to: &str, jump: bool) -> Goto {
         // More sources than a goto's rules hold are read as anywhere
         // (`super::GOTO_RULES`), before a map's every element copies them.
         let sources = (rule.sources.as_ref())
@@ -203,6 +206,7 @@ impl Goto {
             .cloned();
         Goto {
             to: to.to_string(),
+            jump,
             // A hidden match may be anything: it narrows nothing.
             admitted: if rule.hidden {
                 Admitted::default()
@@ -233,7 +237,7 @@ fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps<'_>), at: (&str, &str))
         };
         bare &= matches!(
             kind.as_str(),
-            "counter" | "log" | "accept" | "drop" | "reject" | "jump" | "goto"
+            "counter" | "log" | "accept" | "drop" | "reject" | "jump" | "goto" | "return"
         );
         match kind.as_str() {
             "match" => {
@@ -292,8 +296,8 @@ fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps<'_>), at: (&str, &str))
                     .and_then(Value::as_str)
                     .map(str::to_string);
                 rule.conditional = true;
-                if let Some(to) = rule.to.as_deref().filter(|_| kind == "goto") {
-                    rule.gotos.push(Goto::after(&rule, to));
+                if let Some(to) = rule.to.as_deref() {
+                    rule.gotos.push(Goto::after(&rule, to, kind == "jump"));
                 }
             }
             "counter" | "log" => {}
@@ -418,10 +422,15 @@ fn map_verdicts<'a>(
         // Only an accept or a drop leaves the rules after it asked of the
         // rest; a jump, goto, return or queue may decide it out of sight.
         read.decides |= verdict.get("drop").is_none();
-        let Some(to) = member(verdict, &["goto", "target"]).and_then(Value::as_str) else {
+        // A goto first, as before jumps were read (an element that names
+        // both is no nft output).
+        let goto = member(verdict, &["goto", "target"]);
+        let Some(to) =
+            (goto.or_else(|| member(verdict, &["jump", "target"]))).and_then(Value::as_str)
+        else {
             continue;
         };
-        let mut goto = Goto::after(rule, to);
+        let mut goto = Goto::after(rule, to, goto.is_none());
         admit(&mut goto.admitted, key, value, Some(false));
         // Its sources hold all it may take, whatever the rule's also say.
         if by_source {
@@ -710,6 +719,10 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
     for item in items.iter().filter_map(|i| i.get("rule")) {
         read_item(&mut state, item, named, &kinds, &mut before)?;
     }
+    let hands = core::mem::take(&mut before.hands);
+    if !hands.is_empty() {
+        state.open.extend(reached_open(hands, items, named));
+    }
     // A rated rule: the catch-all in effect, before any plain one after it.
     for (index, handle) in before.rated {
         if let Some(chain) = state.chains.get_mut(index) {
@@ -925,6 +938,9 @@ impl Seen<'_> {
 struct Before {
     /// Gotos that may take a planned connection ([`super::GOTO`]).
     gotos: Vec<(usize, Vec<ForeignRule>)>,
+    /// Every jump and goto before a catch-all: what the chains they lead
+    /// to accept is open ([`reached`]).
+    hands: Vec<Hand>,
     /// What accepts may admit: a deny after one is not
     /// [`ForeignRule::ahead`] on those ports.
     accepts: Vec<(usize, super::ahead::Admits)>,
@@ -940,6 +956,71 @@ struct Before {
     /// accept: before the rated rule is before that deny too, after it
     /// is behind a reject of most packets ([`super::BEHIND_RATED`]).
     rated: Vec<(usize, Option<u64>)>,
+}
+
+/// What the chains `hands` lead to accept ([`reached`]): each chain's
+/// rules read only once it is reached (reading a rule unfolds its sets).
+fn reached_open(hands: Vec<Hand>, items: &[Value], named: (&Sets, &Maps<'_>)) -> Vec<OpenPort> {
+    // Loops, not `list`: each new iterator type is another copy of it.
+    let (mut rules, mut chains) = (Vec::new(), Vec::new());
+    for item in items.iter().filter_map(|i| i.get("rule")) {
+        let (family, table) = (text(item, "family"), text(item, "table"));
+        chains.push(chain_key(&family, &table, &text(item, "chain")));
+        rules.push(item);
+    }
+    let mut read = |at: usize| {
+        rules
+            .get(at)
+            .map_or_else(Step::default, |item| step(item, named))
+    };
+    reached::opened(hands, &chains, &mut read)
+}
+
+/// One rule of a chain reached by a jump or goto, as [`reached`] walks it.
+fn step(item: &Value, named: (&Sets, &Maps<'_>)) -> Step {
+    let (family, table) = (text(item, "family"), text(item, "table"));
+    let expr = item.get("expr").and_then(Value::as_array);
+    let rule = read_rule(
+        expr.map_or(&[][..], Vec::as_slice),
+        named,
+        (&family, &table),
+    );
+    let verdict = rule.verdict.as_deref();
+    let ends = rule.bare
+        && matches!(
+            verdict,
+            Some("accept" | "drop" | "reject" | "goto" | "return")
+        );
+    let mut accepts = rule.map_accepts;
+    if verdict == Some("accept") {
+        let sources = rule.sources.map(|(_, sources, _)| sources);
+        accepts.push((rule.admitted, sources.unwrap_or_default()));
+    }
+    let mut hands = Vec::new();
+    for goto in &rule.gotos {
+        hands.push(hand(&family, &table, goto));
+    }
+    Step {
+        accepts,
+        hands,
+        ends,
+    }
+}
+
+/// A jump or goto as [`reached`] walks it: `goto.to` is in the rule's own
+/// table (a jump or goto never leaves it).
+fn hand(family: &str, table: &str, goto: &Goto) -> Hand {
+    Hand {
+        to: chain_key(family, table, &goto.to),
+        admitted: goto.admitted.clone(),
+        sources: goto.sources.clone(),
+    }
+}
+
+/// A chain's name in [`reached`]: a line each for family, table and name
+/// (names nft lists hold no line break).
+fn chain_key(family: &str, table: &str, name: &str) -> String {
+    format!("{family}\n{table}\n{name}")
 }
 
 /// The chain `to` of `family`'s `table` (a jump or goto never leaves its
@@ -1027,11 +1108,14 @@ fn read_item(
     // drops everything is a deny.
     if let Some(chain) = state.chains.get(index).filter(|_| !after_catch_all) {
         let rules: Vec<ForeignRule> = (rule.gotos.iter())
-            .filter(|goto| !dropping_chain(&goto.to))
+            .filter(|goto| !goto.jump && !dropping_chain(&goto.to))
             .flat_map(|goto| goto_rules(chain, goto, handle))
             .list();
         if !rules.is_empty() {
             before.gotos.push((index, rules));
+        }
+        for goto in &rule.gotos {
+            before.hands.push(hand(&family, &table, goto));
         }
     }
     // A catch-all in effect though not in form: Arch Linux's stock chain ends
