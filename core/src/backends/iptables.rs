@@ -248,10 +248,20 @@ fn step(rule: &str) -> Step {
     let matched = (admitted(&spec), sources(&saved));
     match target {
         "ACCEPT" => step.accepts.push(matched),
-        "" | "DROP" | "REJECT" | "RETURN" | "LOG" | "NFLOG" => {}
-        to => step.hands.push(hand(to, matched)),
+        to if user_chain(to) => step.hands.push(hand(to, matched)),
+        _ => {}
     }
     step
+}
+
+/// Whether a target may name a user chain: not one of the built-in
+/// verdicts and logs (`ACCEPT` and the rest never lead to a chain, so a
+/// ruleset of those alone is not scanned again for chains).
+fn user_chain(target: &str) -> bool {
+    !matches!(
+        target,
+        "" | "ACCEPT" | "DROP" | "REJECT" | "RETURN" | "LOG" | "NFLOG"
+    )
 }
 
 /// A jump or goto to `to` as [`reached`] walks it.
@@ -393,7 +403,7 @@ fn read_rule(
         .chain(verdict_words.map(|w| w[1].as_str()))
         .any(|t| !matches!(t, "ACCEPT" | "LOG" | "NFLOG"));
     let tag = owned_tag(saved.comment.as_deref(), denies);
-    if let Some(to) = (saved.target.as_deref()).filter(|_| !after_catch_all) {
+    if let Some(to) = (saved.target.as_deref()).filter(|t| !after_catch_all && user_chain(t)) {
         (place.hands).push(hand(to, (admitted(&spec), sources(&saved))));
     }
     if saved.target.as_deref() == Some("ACCEPT") {
