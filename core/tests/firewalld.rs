@@ -616,6 +616,71 @@ fn a_zones_protocols_and_source_ports_are_open() {
     }
 }
 
+/// A service a zone names (`--add-service=postgresql`) opens its ports to
+/// everyone, and the audit never saw them: a planned port opened so was
+/// green. Now each service definition listed (the binary lists those the
+/// serving zone names and those they include, firewalld.service(5)
+/// `<include>`) opens its ports, protocols and source ports, as
+/// `firewall-cmd --info-service` prints them, from the text as from the
+/// D-Bus dump; where none is listed (input from before the binary listed
+/// them) a zone's services are not read.
+#[test]
+fn a_zones_services_open_what_their_definitions_list() {
+    let info = |name: &str, ports: &str, protocols: &str, includes: &str| {
+        format!(
+            "{name}\n  ports: {ports}\n  protocols: {protocols}\n  source-ports: \n  modules: \n  destination: \n  includes: {includes}\n  helpers: \n"
+        )
+    };
+    let definitions = [
+        info("ssh", "22/tcp", "", ""),
+        info("pg", "5432/tcp", "", "pg-extra"),
+        info("pg-extra", "7000-7010/udp 5432/tcp", "", "pg ssh"),
+    ]
+    .concat();
+    let zone = |services: &str| {
+        format!(
+            "public (default, active)\n  target: default\n  services: {services}\n  ports: 8080/tcp\n  rich rules: \n"
+        )
+    };
+    let dump = |definitions: &str| {
+        serde_json::json!({"default-zone": "public", "ipsets": [], "policies": "",
+            "zones": [{"name": "public", "target": "default", "sources": [], "ports": ["8080/tcp"],
+                       "services": ["ssh", "pg"], "rich-rules": []}],
+            "services": definitions})
+        .to_string()
+    };
+    let open = |side: &str| -> Vec<String> {
+        (read(side, side, "public").open().iter())
+            .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
+            .collect()
+    };
+    let read_all = [
+        "Tcp 8080 []",
+        "Tcp 22 []",
+        "Tcp 5432 []",
+        "Udp 7000-7010 []",
+        "Tcp 5432 []",
+    ];
+    for side in [
+        format!("{}\n{definitions}", zone("ssh pg")),
+        dump(&definitions),
+    ] {
+        assert_eq!(open(&side), read_all, "{side}");
+    }
+    for side in [zone("ssh pg"), dump("")] {
+        assert_eq!(open(&side), ["Tcp 8080 []"], "none listed: {side}");
+    }
+    let protocol = format!(
+        "{}\n{}",
+        zone("all-tcp"),
+        info("all-tcp", "9999/tcp", "tcp", "")
+    );
+    assert_eq!(
+        open(&protocol),
+        ["Tcp 8080 []", "Tcp 9999 []", "Tcp 1-65535 []"]
+    );
+}
+
 /// firewalld takes an address range as an entry of portplan's `hash:net`
 /// ipset; skipped when read, a range added by hand left portplan's rule
 /// intact while it admitted the range (an adversarial review). Read as the

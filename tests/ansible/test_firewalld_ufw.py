@@ -234,6 +234,24 @@ class FirewalldAndUfw(PlaybookCase):
             self.assertTrue(any(f["code"] == "overexposed" for f in result["findings"]), result)
         finally:
             self.firewalld.run("firewall-cmd", "--remove-protocol=tcp")
+        # A service the zone names opens what its definition lists, and
+        # what the services it includes list: read (it was not, either
+        # way), the planned port is open wider than planned.
+        result = alike("as planned, again")
+        self.assertFalse(any(f["code"] == "overexposed" for f in result["findings"]), result)
+        for args_ in (["--permanent", "--new-service=pp45"], ["--permanent", "--new-service=pp45b"],
+                      ["--permanent", "--service=pp45b", "--add-port=2881/tcp"],
+                      ["--permanent", "--service=pp45", "--add-include=pp45b"],
+                      ["--reload"], ["--add-service=pp45"]):
+            self.firewalld.run("firewall-cmd", *args_)
+        try:
+            result = alike("a zone's service")
+            self.assertTrue(any(f["code"] == "overexposed" and "2881" in f["message"]
+                                for f in result["findings"]), result)
+        finally:
+            for args_ in (["--remove-service=pp45"], ["--permanent", "--delete-service=pp45"],
+                          ["--permanent", "--delete-service=pp45b"], ["--reload"]):
+                self.firewalld.run("firewall-cmd", *args_)
         # An idle policy (its ingress zone has no interface) that would
         # accept before the zone: firewalld before 2.1 lists it `(active)`
         # in `--list-all-policies`, so the firewall-cmd path read the

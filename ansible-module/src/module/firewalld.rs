@@ -265,16 +265,19 @@ impl Bus {
     /// Both sides' zones and portplan's ipsets, as core reads them: the
     /// runtime (for `main`), then the permanent configuration (`extra`).
     /// One default zone for both: firewalld.conf's, which the runtime
-    /// reports (the permanent API has no getter of its own).
-    pub fn dumps(&self) -> Result<(String, String), String> {
+    /// reports (the permanent API has no getter of its own). `serving`:
+    /// the zone serving the host (else the default), whose services'
+    /// definitions the runtime's dump lists.
+    pub fn dumps(&self, serving: Option<&str>) -> Result<(String, String), String> {
         let default_zone = self.default_zone()?;
+        let serving = serving.unwrap_or(&default_zone);
         Ok((
-            self.dump(false, &default_zone)?,
-            self.dump(true, &default_zone)?,
+            self.dump(false, &default_zone, serving)?,
+            self.dump(true, &default_zone, serving)?,
         ))
     }
 
-    fn dump(&self, permanent: bool, default_zone: &str) -> Result<String, String> {
+    fn dump(&self, permanent: bool, default_zone: &str, serving: &str) -> Result<String, String> {
         let (zone_names, ipset_names): (Vec<String>, Vec<String>) = if permanent {
             (
                 self.call(CONFIG_PATH, CONFIG, "getZoneNames", &())?,
@@ -286,13 +289,19 @@ impl Bus {
                 self.call(PATH, IPSET, "getIPSets", &())?,
             )
         };
-        let zones = zone_names
+        let zones: Vec<FirewalldDbusZone> = zone_names
             .into_iter()
             .map(|name| {
                 let settings = self.zone_settings(&name, permanent)?;
                 zone_of(name, &settings)
             })
             .collect::<Result<_, String>>()?;
+        // What the serving zone's services open now: the runtime's
+        // definitions (the permanent side opens nothing now).
+        let services = match zones.iter().find(|zone| zone.name == serving) {
+            Some(zone) if !permanent => self.services(&zone.services)?,
+            _ => String::new(),
+        };
         let ipsets = portplan_sets(ipset_names)
             .map(|name| {
                 let settings = self.ipset_settings(&name, permanent)?;
@@ -323,8 +332,44 @@ impl Bus {
             } else {
                 Vec::new()
             },
+            services,
         };
         serde_json::to_string(&dump).map_err(|e| e.to_string())
+    }
+
+    /// The runtime's definitions of the services `named` and of the ones
+    /// they include, each once, as `firewall-cmd --info-service` prints
+    /// them (`getServiceSettings2`, firewalld 0.9 and later, which the
+    /// D-Bus reads need anyway).
+    fn services(&self, named: &[String]) -> Result<String, String> {
+        let mut names = named.to_vec();
+        let mut text = String::new();
+        let mut next = 0;
+        while let Some(name) = names.get(next).cloned() {
+            next += 1;
+            if names[..next - 1].contains(&name) {
+                continue;
+            }
+            let settings: HashMap<String, OwnedValue> = self
+                .call(PATH, NAME, "getServiceSettings2", &(name.as_str(),))
+                .map_err(|e| format!("service {name}: {e}"))?;
+            let owner = format!("service {name}");
+            let words = |key: &str| -> Result<Vec<String>, String> {
+                Ok(setting(&settings, &owner, key)?.unwrap_or_default())
+            };
+            let includes = words("includes")?;
+            text.push_str(&format!(
+                "{name}\n  ports: {}\n  protocols: {}\n  source-ports: {}\n  modules: {}\n  \
+                 includes: {}\n",
+                port_pairs(&settings, &owner, "ports")?.join(" "),
+                words("protocols")?.join(" "),
+                port_pairs(&settings, &owner, "source_ports")?.join(" "),
+                words("modules")?.join(" "),
+                includes.join(" "),
+            ));
+            names.extend(includes);
+        }
+        Ok(text)
     }
 
     /// The runtime's active policies and their settings (firewalld 0.9 and
@@ -541,6 +586,7 @@ fn zone_of(
         rich_rules: setting(settings, &owner, "rules_str")?.unwrap_or_default(),
         protocols: setting(settings, &owner, "protocols")?.unwrap_or_default(),
         source_ports: port_pairs(settings, &owner, "source_ports")?,
+        services: setting(settings, &owner, "services")?.unwrap_or_default(),
         name,
     })
 }

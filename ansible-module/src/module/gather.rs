@@ -241,8 +241,11 @@ pub fn snapshot(backend: FirewallBackend, zone: Option<&str>) -> Result<Firewall
         )),
         FirewallBackend::Firewalld => {
             let (main, extra) = match firewalld::bus()? {
-                Some(bus) => bus.dumps()?,
-                None => (firewalld_dump(&[])?, firewalld_dump(&["--permanent"])?),
+                Some(bus) => bus.dumps(zone)?,
+                None => (
+                    firewalld_dump(&[], Some(zone))?,
+                    firewalld_dump(&["--permanent"], None)?,
+                ),
             };
             Ok(FirewallOutput {
                 main,
@@ -285,7 +288,9 @@ fn firewalld_ask(
 /// line. Without those core would not know what a policy denies after the
 /// zones, nor which ipsets a direct rule names, and so could not delete
 /// one a killed run left behind (RHEL 7's firewalld 0.6 runs this path).
-fn firewalld_dump(side: &[&str]) -> Result<String, String> {
+/// `services`: the runtime's, with the zone serving the host (`None` for
+/// the default one), whose services' definitions it lists too.
+fn firewalld_dump(side: &[&str], services: Option<Option<&str>>) -> Result<String, String> {
     let ask = |args: &[&str]| {
         let mut argv = vec!["firewall-cmd"];
         argv.extend(side);
@@ -293,6 +298,10 @@ fn firewalld_dump(side: &[&str]) -> Result<String, String> {
         run_argv(&argv)
     };
     let mut text = ask(&["--list-all-zones"])?;
+    if let Some(serving) = services {
+        text.push('\n');
+        text.push_str(&cli_services(serving, ask)?);
+    }
     for name in ask(&["--get-ipsets"])?
         .split_whitespace()
         .filter(|name| name.starts_with(shell::FIREWALLD_IPSET_PREFIX))
@@ -315,6 +324,37 @@ fn firewalld_dump(side: &[&str]) -> Result<String, String> {
     text.push_str(&format!("\n{}\n", shell::FIREWALLD_DIRECT_RULES));
     for rule in rules.lines().map(str::to_string).chain(passthroughs) {
         text.push_str(&format!("\t{}\n", rule.trim()));
+    }
+    Ok(text)
+}
+
+/// `--info-service` of each service the zone serving the host (`None`: the
+/// default zone) names, and of each one those include, once each: what
+/// the zone opens besides its ports.
+fn cli_services(
+    serving: Option<&str>,
+    ask: impl Fn(&[&str]) -> Result<String, String>,
+) -> Result<String, String> {
+    let zone = match serving {
+        Some(zone) => zone.to_string(),
+        None => ask(&["--get-default-zone"])?.trim().to_string(),
+    };
+    let listed = ask(&[&format!("--zone={zone}"), "--list-services"])?;
+    let mut names: Vec<String> = listed.split_whitespace().map(str::to_string).collect();
+    let mut text = String::new();
+    let mut next = 0;
+    while let Some(name) = names.get(next).cloned() {
+        next += 1;
+        if names[..next - 1].contains(&name) {
+            continue;
+        }
+        let info = ask(&[&format!("--info-service={name}")])?;
+        let includes = (info.lines().map(str::trim))
+            .find_map(|line| line.strip_prefix("includes:"))
+            .unwrap_or_default();
+        names.extend(includes.split_whitespace().map(str::to_string));
+        text.push_str(&info);
+        text.push('\n');
     }
     Ok(text)
 }
@@ -383,5 +423,35 @@ mod tests {
         assert!(!says_no_zone(&fails(2, "Error: INVALID_INTERFACE")));
         assert!(!says_no_zone(&fails(252, "FirewallD is not running")));
         assert!(!says_no_zone(&fails(1, "no zone")));
+    }
+
+    /// Every service the zone applies is listed once: those it names and
+    /// those they include, through a loop of includes, as firewalld's own
+    /// `_service` applies them; the default zone is asked for where the
+    /// serving zone is not known.
+    #[test]
+    fn the_services_a_zone_applies_are_each_listed_once() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let ask = |args: &[&str]| -> Result<String, String> {
+            let args = args.join(" ");
+            asked.borrow_mut().push(args.clone());
+            let info = |name: &str, includes: &str| {
+                format!("{name}\n  ports: 1/tcp\n  modules: \n  includes: {includes}\n")
+            };
+            Ok(match args.as_str() {
+                "--get-default-zone" => "public\n".to_string(),
+                "--zone=public --list-services" => "ssh pg ssh\n".to_string(),
+                "--info-service=ssh" => info("ssh", ""),
+                "--info-service=pg" => info("pg", "pg-extra"),
+                "--info-service=pg-extra" => info("pg-extra", "pg ssh"),
+                other => return Err(format!("not asked for: {other}")),
+            })
+        };
+        let text = cli_services(None, ask).expect("listed");
+        let names: Vec<&str> = (text.lines())
+            .filter(|line| !line.starts_with(' ') && !line.is_empty())
+            .collect();
+        assert_eq!(names, ["ssh", "pg", "pg-extra"]);
+        assert_eq!(asked.borrow().len(), 5, "{:?}", asked.borrow());
     }
 }

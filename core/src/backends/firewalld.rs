@@ -50,7 +50,8 @@ pub const IPSET_PREFIX: &str = "portplan";
 /// firewalld (and the kernel) refuse longer ipset names.
 const IPSET_NAME_MAX: usize = 31;
 
-/// One block of `--list-all-zones` or `--info-ipset` output.
+/// One block of `--list-all-zones`, `--info-ipset` or `--info-service`
+/// output.
 #[derive(Debug, Default)]
 struct Block {
     name: String,
@@ -130,6 +131,13 @@ impl Block {
     /// A policy's block (`--list-all-policies`, or a dump's policy).
     fn is_policy(&self) -> bool {
         self.field("egress-zones").is_some()
+    }
+
+    /// A service's definition (`--info-service`): the one block with
+    /// `modules:`, which every firewalld since 0.4 prints for a service and
+    /// for nothing else.
+    fn is_service(&self) -> bool {
+        self.field("modules").is_some()
     }
 
     /// Whether the zone turns away what it does not accept: every target but
@@ -375,6 +383,18 @@ pub struct DbusDump {
     /// never deleted (a reload would find it missing and fail).
     #[serde(default)]
     pub references: Vec<String>,
+    /// On the runtime side, the definitions of the services the serving
+    /// zone applies: those it names and, as firewalld applies a service
+    /// (`_service` in fw_policy.py), those they include, each once; as
+    /// `firewall-cmd --info-service=NAME` prints each (one text for all, as
+    /// `policies`). Each opens its ports to everyone ([`zone_opens`]): the
+    /// binary resolves the includes as it reads, since it must walk them to
+    /// know what to read, and a definition listed that the zone does not
+    /// apply reads as open, the safe side for the audit. Empty on the
+    /// permanent side, whose services open nothing now, and in a dump
+    /// written before this field was, whose zones' services are not read.
+    #[serde(default)]
+    pub services: String,
 }
 
 /// The parts of one zone's settings portplan reads.
@@ -397,6 +417,10 @@ pub struct DbusZone {
     /// `source_ports`, each as `PORT/PROTOCOL`.
     #[serde(default)]
     pub source_ports: Vec<String>,
+    /// `services`, by name: each opens what its definition lists (the
+    /// dump's `services`).
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 /// The parts of one ipset's settings portplan reads.
@@ -423,6 +447,7 @@ impl DbusDump {
                 ("ports".to_string(), joined(zone.ports)),
                 ("protocols".to_string(), joined(zone.protocols)),
                 ("source-ports".to_string(), joined(zone.source_ports)),
+                ("services".to_string(), joined(zone.services)),
             ],
             rich_rules: zone.rich_rules,
         });
@@ -433,9 +458,15 @@ impl DbusDump {
             fields: vec![("entries".to_string(), joined(ipset.entries))],
             rich_rules: Vec::new(),
         });
-        let policies =
-            (self.policies.as_deref().map(blocks).into_iter().flatten()).filter(Block::is_policy);
-        zones.chain(ipsets).chain(policies).list()
+        let mut out = zones.chain(ipsets).list();
+        let policies = self.policies.unwrap_or_default();
+        for (text, kind) in [
+            (policies, Block::is_policy as Kind),
+            (self.services, Block::is_service),
+        ] {
+            out.append(&mut split(blocks(&text), kind).0);
+        }
+        out
     }
 }
 
@@ -503,6 +534,15 @@ fn direct_section(text: &str) -> (&str, Option<Vec<String>>) {
     (text, None)
 }
 
+/// What kind of block one is: [`Block::is_policy`], `is_service`, `is_ipset`.
+type Kind = fn(&Block) -> bool;
+
+/// `blocks` of `kind`, and the others: one copy of `partition` for every
+/// kind, a function pointer rather than each its own function's type.
+fn split(blocks: Vec<Block>, kind: Kind) -> (Vec<Block>, Vec<Block>) {
+    blocks.into_iter().partition(kind)
+}
+
 /// One side's blocks: zones by name, portplan's ipsets by name, and what
 /// the policies asked before the zones may accept.
 struct Side {
@@ -511,6 +551,9 @@ struct Side {
     /// every configured one of the permanent side.
     policies: Vec<Block>,
     ipsets: SortedMap<String, Block>,
+    /// The definitions of services listed (`--info-service`): on the
+    /// runtime side, those the serving zone applies ([`DbusDump::services`]).
+    services: Vec<Block>,
     /// What the policies asked before the zones may accept: the runtime's
     /// only; `None` when the policies are not known, and on the permanent
     /// side, which decides nothing now (its direct rules are in
@@ -530,19 +573,20 @@ fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
     let known = known.filter(|_| runtime);
     let references_known = dumped.is_some();
     let mut references = dumped.unwrap_or_default();
-    let (mut policies, blocks): (Vec<Block>, Vec<Block>) =
-        blocks.into_iter().partition(Block::is_policy);
+    let (mut policies, blocks): (Vec<Block>, Vec<Block>) = split(blocks, Block::is_policy);
     references.extend(policies.iter().flat_map(|p| p.rich_rules.iter().cloned()));
     // The runtime's policies decide only while active (the binary's reads
     // list no other; `--list-all-policies` lists every one, and marks the
     // active ones rightly only from firewalld 2.1: before, every one with
     // zones, so that text still counts an idle one).
     policies.retain(|policy| !runtime || policy.active);
-    let (ipsets, zones): (Vec<Block>, Vec<Block>) = blocks.into_iter().partition(Block::is_ipset);
+    let (services, blocks): (Vec<Block>, Vec<Block>) = split(blocks, Block::is_service);
+    let (ipsets, zones): (Vec<Block>, Vec<Block>) = split(blocks, Block::is_ipset);
     Ok(Side {
         references,
         references_known,
         zones,
+        services,
         ipsets: SortedMap::new(
             (ipsets.into_iter())
                 .filter(|b| b.name.starts_with(IPSET_PREFIX))
@@ -881,7 +925,7 @@ fn read_zone(
     live: bool,
 ) -> Result<(), PlanError> {
     if live {
-        state.open.extend(zone_opens(zone));
+        state.open.extend(zone_opens(zone, &side.services));
     }
     // The zone's accepts by priority, and its foreign rules as read, with
     // a deny's priority where it may be ahead.
@@ -1170,25 +1214,29 @@ fn protocol_named(name: &str) -> Option<Transport> {
 }
 
 /// What a zone itself opens to everyone: its `ports:`, and every port of a
-/// transport its `protocols:` or `source-ports:` accept (`--add-protocol=tcp`
-/// accepts all TCP; a source port is the client's, so any destination
-/// port). Only the ports were read: the audit saw nothing the other two
-/// opened (an adversarial review).
-fn zone_opens(zone: &Block) -> Vec<OpenPort> {
-    let source_ports =
-        (zone.words("source-ports")).filter_map(|entry| transport_named(entry.split_once('/')?.1));
-    let every_port = (zone.words("protocols").filter_map(protocol_named))
-        .chain(source_ports)
-        .map(|transport| OpenPort {
-            transport,
-            ports: super::EVERY_PORT,
-            sources: Vec::new(),
-            tag: None,
-        });
-    let mut open = zone_ports(zone);
-    for port in every_port {
-        if !open.contains(&port) {
-            open.push(port);
+/// transport its `protocols:` or `source-ports:` accept
+/// (`--add-protocol=tcp` accepts all TCP; a source port is the client's,
+/// so any destination port); the same of each service definition listed
+/// (`services`). Only the ports were read once: the audit saw nothing the
+/// protocols, source ports or services opened (adversarial reviews).
+fn zone_opens(zone: &Block, services: &[Block]) -> Vec<OpenPort> {
+    let mut open = Vec::new();
+    for block in std::slice::from_ref(zone).iter().chain(services) {
+        open.extend(zone_ports(block));
+        let source_ports = (block.words("source-ports"))
+            .filter_map(|entry| transport_named(entry.split_once('/')?.1));
+        let every_port = (block.words("protocols").filter_map(protocol_named))
+            .chain(source_ports)
+            .map(|transport| OpenPort {
+                transport,
+                ports: super::EVERY_PORT,
+                sources: Vec::new(),
+                tag: None,
+            });
+        for port in every_port {
+            if !open.contains(&port) {
+                open.push(port);
+            }
         }
     }
     open
