@@ -679,6 +679,100 @@ fn a_zones_services_open_what_their_definitions_list() {
         open(&protocol),
         ["Tcp 8080 []", "Tcp 9999 []", "Tcp 1-65535 []"]
     );
+    // firewalld's service loader keeps a port as written once it checks
+    // (a name from /etc/services, a reversed range), and resolves it when
+    // it applies the service (a review): every port of its transport.
+    let named = info("named", "postgresql/tcp 7010-7000/udp 5/sctp", "", "");
+    assert_eq!(
+        open(&format!("{}\n{named}", zone("named"))),
+        ["Tcp 8080 []", "Tcp 1-65535 []", "Udp 1-65535 []"]
+    );
+}
+
+/// A zone's forward port sends traffic to a local port, which firewalld's
+/// input chain accepts (`ct status dnat accept`) before the zones: the
+/// audit never saw it (a review). Now the port it sends to is open to
+/// everyone (`toport`, else `port`; a `toaddr` is not read), from the text
+/// as from the D-Bus dump.
+#[test]
+fn a_zones_forward_ports_open_the_port_they_send_to() {
+    let forwards = [
+        "port=15432:proto=tcp:toport=5432:toaddr=",
+        "port=53:proto=udp:toport=:toaddr=198.18.2.9",
+        "port=9000-9010:proto=tcp:toport=:toaddr=",
+    ];
+    let text = format!(
+        "public (default, active)\n  target: default\n  ports: 8080/tcp\n  forward-ports: \n\t{}\n  rich rules: \n",
+        forwards.join("\n\t")
+    );
+    let dump = serde_json::json!({"default-zone": "public", "ipsets": [], "policies": "",
+        "zones": [{"name": "public", "target": "default", "sources": [], "ports": ["8080/tcp"],
+                   "forward-ports": forwards, "rich-rules": []}]})
+    .to_string();
+    for side in [text, dump] {
+        let state = read(&side, &side, "public");
+        let open: Vec<String> = (state.open().iter())
+            .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
+            .collect();
+        assert_eq!(
+            open,
+            [
+                "Tcp 8080 []",
+                "Tcp 5432 []",
+                "Udp 53 []",
+                "Tcp 9000-9010 []"
+            ],
+            "{side}"
+        );
+    }
+}
+
+/// A policy to the host from the serving zone (or `ANY`) is asked before
+/// the zone's target whatever its priority, and what it accepts was never
+/// read: `--policy=p --add-port=5432/tcp` left the port open to everyone
+/// and the audit green. Now its ports, protocols, accepting rich rules and
+/// target are open (its services through the definitions listed), from
+/// the text as from the D-Bus dump; not a policy from another zone, nor
+/// one that is not active.
+#[test]
+fn a_policys_accepts_to_the_host_are_open() {
+    let policy = |name: &str, ingress: &str, active: bool, body: &str| {
+        let mark = if active { " (active)" } else { "" };
+        format!(
+            "{name}{mark}\n  priority: 10\n  target: CONTINUE\n  ingress-zones: {ingress}\n  egress-zones: HOST\n{body}"
+        )
+    };
+    let zone = "public (default, active)\n  target: default\n  ports: 8080/tcp\n  rich rules: \n";
+    let accepts = "  ports: 2881/tcp\n  protocols: \n  rich rules: \n\trule family=\"ipv4\" source address=\"198.18.2.0/24\" port port=\"2882\" protocol=\"tcp\" accept\n\trule family=\"ipv4\" source address=\"198.18.2.0/24\" drop\n";
+    let policies = [
+        policy("to-host", "ANY", true, accepts),
+        policy("from-work", "work", true, "  ports: 3306/tcp\n"),
+        policy("idle", "public", false, "  ports: 3307/tcp\n"),
+    ]
+    .concat();
+    let open = |side: &str| -> Vec<String> {
+        (read(side, side, "public").open().iter())
+            .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
+            .collect()
+    };
+    let dump = |policies: &str| {
+        serde_json::json!({"default-zone": "public", "ipsets": [], "policies": policies,
+            "zones": [{"name": "public", "target": "default", "sources": [], "ports": ["8080/tcp"],
+                       "rich-rules": []}]})
+        .to_string()
+    };
+    let read_all = ["Tcp 8080 []", "Tcp 2881 []", "Tcp 2882 [\"198.18.2.0/24\"]"];
+    for side in [format!("{zone}\n{policies}"), dump(&policies)] {
+        assert_eq!(open(&side), read_all, "{side}");
+    }
+    let everything = policy("all", "public", true, "").replace("CONTINUE", "ACCEPT");
+    for side in [format!("{zone}\n{everything}"), dump(&everything)] {
+        assert_eq!(
+            open(&side),
+            ["Tcp 8080 []", "Tcp 1-65535 []", "Udp 1-65535 []"],
+            "{side}"
+        );
+    }
 }
 
 /// firewalld takes an address range as an entry of portplan's `hash:net`

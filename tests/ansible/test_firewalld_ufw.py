@@ -246,11 +246,40 @@ class FirewalldAndUfw(PlaybookCase):
             self.firewalld.run("firewall-cmd", *args_)
         try:
             result = alike("a zone's service")
-            self.assertTrue(any(f["code"] == "overexposed" and "2881" in f["message"]
+            self.assertTrue(any(f["code"] == "overexposed" and "port 2881" in f["message"]
                                 for f in result["findings"]), result)
         finally:
             for args_ in (["--remove-service=pp45"], ["--permanent", "--delete-service=pp45"],
                           ["--permanent", "--delete-service=pp45b"], ["--reload"]):
+                self.firewalld.run("firewall-cmd", *args_)
+        # A forward port sends to a local port, which firewalld accepts
+        # before the zones: the port it sends to is open (it was not read).
+        forward = "--add-forward-port=port=15432:proto=tcp:toport=2881"
+        self.firewalld.run("firewall-cmd", forward)
+        try:
+            result = alike("a zone's forward port")
+            self.assertTrue(any(f["code"] == "overexposed" and "port 2881" in f["message"]
+                                for f in result["findings"]), result)
+        finally:
+            self.firewalld.run("firewall-cmd", forward.replace("--add-", "--remove-"))
+        # An active policy to the host from the zone is asked before the
+        # zone's target: what it accepts, its ports and its services'
+        # definitions, is open (it was not read, either way).
+        policy = ["--permanent", "--policy=open45"]
+        for args_ in (["--permanent", "--new-service=pp46"],
+                      ["--permanent", "--service=pp46", "--add-port=2882/tcp"],
+                      ["--permanent", "--new-policy=open45"], [*policy, "--add-ingress-zone=ANY"],
+                      [*policy, "--add-egress-zone=HOST"], [*policy, "--add-port=2881/tcp"],
+                      [*policy, "--add-service=pp46"], ["--reload"]):
+            self.firewalld.run("firewall-cmd", *args_)
+        try:
+            result = alike("a policy's port and service")
+            for port in ("2881", "2882"):
+                self.assertTrue(any(f["code"] == "overexposed" and f"port {port}" in f["message"]
+                                    for f in result["findings"]), (port, result))
+        finally:
+            for args_ in (["--permanent", "--delete-policy=open45"],
+                          ["--permanent", "--delete-service=pp46"], ["--reload"]):
                 self.firewalld.run("firewall-cmd", *args_)
         # An idle policy (its ingress zone has no interface) that would
         # accept before the zone: firewalld before 2.1 lists it `(active)`

@@ -37,6 +37,7 @@ use std::time::Duration;
 use portplan_core::Command;
 use portplan_core::shell::{
     FIREWALLD_IPSET_PREFIX, FirewalldDbusDump, FirewalldDbusIpset, FirewalldDbusZone,
+    firewalld_services_named,
 };
 use zbus::blocking::Connection;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
@@ -296,10 +297,23 @@ impl Bus {
                 zone_of(name, &settings)
             })
             .collect::<Result<_, String>>()?;
-        // What the serving zone's services open now: the runtime's
-        // definitions (the permanent side opens nothing now).
+        // The runtime's active policies (what decides before or after the
+        // zones now), or every configured one (what a reload makes so, and
+        // what may name one of portplan's ipsets).
+        let policies = if permanent {
+            self.configured_policies()?
+        } else {
+            self.policies()?
+        };
+        // What the services of the serving zone and of the policies to the
+        // host from it open now: the runtime's definitions (the permanent
+        // side opens nothing now).
         let services = match zones.iter().find(|zone| zone.name == serving) {
-            Some(zone) if !permanent => self.services(&zone.services)?,
+            Some(zone) if !permanent => {
+                let mut named = zone.services.clone();
+                named.extend(firewalld_services_named(&policies, serving));
+                self.services(&named)?
+            }
             _ => String::new(),
         };
         let ipsets = portplan_sets(ipset_names)
@@ -312,14 +326,7 @@ impl Bus {
             default_zone: default_zone.to_string(),
             zones,
             ipsets,
-            // The runtime's active policies (what decides before or after
-            // the zones now), or every configured one (what a reload makes
-            // so, and what may name one of portplan's ipsets).
-            policies: Some(if permanent {
-                self.configured_policies()?
-            } else {
-                self.policies()?
-            }),
+            policies: Some(policies),
             direct: if permanent {
                 Vec::new()
             } else {
@@ -337,28 +344,20 @@ impl Bus {
         serde_json::to_string(&dump).map_err(|e| e.to_string())
     }
 
-    /// The runtime's definitions of the services `named` and of the ones
-    /// they include, each once, as `firewall-cmd --info-service` prints
-    /// them (`getServiceSettings2`, firewalld 0.9 and later, which the
-    /// D-Bus reads need anyway).
+    /// The runtime's definitions of the services `named` and of those
+    /// they include ([`service_definitions`]), from `getServiceSettings2`
+    /// (firewalld 0.9 and later, which the D-Bus reads need anyway).
     fn services(&self, named: &[String]) -> Result<String, String> {
-        let mut names = named.to_vec();
-        let mut text = String::new();
-        let mut next = 0;
-        while let Some(name) = names.get(next).cloned() {
-            next += 1;
-            if names[..next - 1].contains(&name) {
-                continue;
-            }
+        service_definitions(named, |name| {
             let settings: HashMap<String, OwnedValue> = self
-                .call(PATH, NAME, "getServiceSettings2", &(name.as_str(),))
+                .call(PATH, NAME, "getServiceSettings2", &(name,))
                 .map_err(|e| format!("service {name}: {e}"))?;
             let owner = format!("service {name}");
             let words = |key: &str| -> Result<Vec<String>, String> {
                 Ok(setting(&settings, &owner, key)?.unwrap_or_default())
             };
             let includes = words("includes")?;
-            text.push_str(&format!(
+            let text = format!(
                 "{name}\n  ports: {}\n  protocols: {}\n  source-ports: {}\n  modules: {}\n  \
                  includes: {}\n",
                 port_pairs(&settings, &owner, "ports")?.join(" "),
@@ -366,10 +365,9 @@ impl Bus {
                 port_pairs(&settings, &owner, "source_ports")?.join(" "),
                 words("modules")?.join(" "),
                 includes.join(" "),
-            ));
-            names.extend(includes);
-        }
-        Ok(text)
+            );
+            Ok((text, includes))
+        })
     }
 
     /// The runtime's active policies and their settings (firewalld 0.9 and
@@ -555,6 +553,32 @@ impl Bus {
     }
 }
 
+/// The definitions of the services `named` and of those they include,
+/// each read once by `read` (its `--info-service` text and the names it
+/// includes), as firewalld applies a service (`_service` in
+/// fw_policy.py: each once, so that a loop of includes ends); in name
+/// order, so that the D-Bus read and `firewall-cmd`'s, which list names in
+/// other orders, give core the same text.
+pub fn service_definitions(
+    named: &[String],
+    mut read: impl FnMut(&str) -> Result<(String, Vec<String>), String>,
+) -> Result<String, String> {
+    let mut names = named.to_vec();
+    let mut read_ones: Vec<(String, String)> = Vec::new();
+    let mut next = 0;
+    while let Some(name) = names.get(next).cloned() {
+        next += 1;
+        if read_ones.iter().any(|(read, _)| *read == name) {
+            continue;
+        }
+        let (text, includes) = read(&name)?;
+        names.extend(includes);
+        read_ones.push((name, text));
+    }
+    read_ones.sort();
+    Ok(read_ones.into_iter().map(|(_, text)| text + "\n").collect())
+}
+
 /// Whether firewalld `version` has `getZoneSettings2` and
 /// `config.zone.getSettings2` (0.9.0 and later), and so policies, which
 /// came in the same release.
@@ -587,6 +611,7 @@ fn zone_of(
         protocols: setting(settings, &owner, "protocols")?.unwrap_or_default(),
         source_ports: port_pairs(settings, &owner, "source_ports")?,
         services: setting(settings, &owner, "services")?.unwrap_or_default(),
+        forward_ports: forward_ports(settings, &owner)?,
         name,
     })
 }
@@ -619,13 +644,7 @@ fn policy_text(
     };
     let priority: i32 = setting(settings, &owner, "priority")?.unwrap_or(0);
     let target: String = setting(settings, &owner, "target")?.unwrap_or_else(|| "CONTINUE".into());
-    let forwards: Vec<(String, String, String, String)> =
-        setting(settings, &owner, "forward_ports")?.unwrap_or_default();
-    let forwards: Vec<String> = (forwards.into_iter())
-        .map(|(port, proto, toport, toaddr)| {
-            format!("port={port}:proto={proto}:toport={toport}:toaddr={toaddr}")
-        })
-        .collect();
+    let forwards = forward_ports(settings, &owner)?;
     let rich: Vec<String> = setting(settings, &owner, "rich_rules")?.unwrap_or_default();
     let rich: String = rich.iter().map(|rule| format!("\t{rule}\n")).collect();
     Ok(format!(
@@ -641,6 +660,22 @@ fn policy_text(
         forwards.join(" "),
         port_pairs(settings, &owner, "source_ports")?.join(" "),
     ))
+}
+
+/// A zone's or policy's `forward_ports` as `firewall-cmd` prints them
+/// (`port=80:proto=tcp:toport=8080:toaddr=`); empty when firewalld left
+/// them out.
+fn forward_ports(
+    settings: &HashMap<String, OwnedValue>,
+    owner: &str,
+) -> Result<Vec<String>, String> {
+    let forwards: Vec<(String, String, String, String)> =
+        setting(settings, owner, "forward_ports")?.unwrap_or_default();
+    Ok((forwards.into_iter())
+        .map(|(port, proto, toport, toaddr)| {
+            format!("port={port}:proto={proto}:toport={toport}:toaddr={toaddr}")
+        })
+        .collect())
 }
 
 /// One key of a zone's or policy's settings as `T`; `None` when firewalld

@@ -297,11 +297,8 @@ fn firewalld_dump(side: &[&str], services: Option<Option<&str>>) -> Result<Strin
         argv.extend(args);
         run_argv(&argv)
     };
-    let mut text = ask(&["--list-all-zones"])?;
-    if let Some(serving) = services {
-        text.push('\n');
-        text.push_str(&cli_services(serving, ask)?);
-    }
+    let zones = ask(&["--list-all-zones"])?;
+    let mut text = zones.clone();
     for name in ask(&["--get-ipsets"])?
         .split_whitespace()
         .filter(|name| name.starts_with(shell::FIREWALLD_IPSET_PREFIX))
@@ -309,9 +306,20 @@ fn firewalld_dump(side: &[&str], services: Option<Option<&str>>) -> Result<Strin
         text.push('\n');
         text.push_str(&ask(&[&format!("--info-ipset={name}")])?);
     }
-    if cli_has_policies()? {
+    let policies = match cli_has_policies()? {
+        true => cli_policies(side.is_empty(), ask)?,
+        false => String::new(),
+    };
+    text.push('\n');
+    text.push_str(&policies);
+    if let Some(serving) = services {
+        let serving = match serving {
+            Some(zone) => zone.to_string(),
+            None => ask(&["--get-default-zone"])?.trim().to_string(),
+        };
+        let named = shell::firewalld_services_named(&format!("{zones}\n{policies}"), &serving);
         text.push('\n');
-        text.push_str(&cli_policies(side.is_empty(), ask)?);
+        text.push_str(&cli_services(&named, ask)?);
     }
     let rules = ask(&["--direct", "--get-all-rules"])?;
     // firewall-cmd prints a passthrough as `ipv4 -I INPUT ...`; the dump
@@ -328,35 +336,21 @@ fn firewalld_dump(side: &[&str], services: Option<Option<&str>>) -> Result<Strin
     Ok(text)
 }
 
-/// `--info-service` of each service the zone serving the host (`None`: the
-/// default zone) names, and of each one those include, once each: what
-/// the zone opens besides its ports.
+/// `--info-service` of each service `named` and of each one those include
+/// ([`firewalld::service_definitions`]): what the serving zone and the
+/// policies to the host from it open besides their ports.
 fn cli_services(
-    serving: Option<&str>,
+    named: &[String],
     ask: impl Fn(&[&str]) -> Result<String, String>,
 ) -> Result<String, String> {
-    let zone = match serving {
-        Some(zone) => zone.to_string(),
-        None => ask(&["--get-default-zone"])?.trim().to_string(),
-    };
-    let listed = ask(&[&format!("--zone={zone}"), "--list-services"])?;
-    let mut names: Vec<String> = listed.split_whitespace().map(str::to_string).collect();
-    let mut text = String::new();
-    let mut next = 0;
-    while let Some(name) = names.get(next).cloned() {
-        next += 1;
-        if names[..next - 1].contains(&name) {
-            continue;
-        }
+    firewalld::service_definitions(named, |name| {
         let info = ask(&[&format!("--info-service={name}")])?;
         let includes = (info.lines().map(str::trim))
             .find_map(|line| line.strip_prefix("includes:"))
             .unwrap_or_default();
-        names.extend(includes.split_whitespace().map(str::to_string));
-        text.push_str(&info);
-        text.push('\n');
-    }
-    Ok(text)
+        let includes = includes.split_whitespace().map(str::to_string).collect();
+        Ok((info, includes))
+    })
 }
 
 /// The side's policies as `firewall-cmd` lists them: every configured one
@@ -425,12 +419,17 @@ mod tests {
         assert!(!says_no_zone(&fails(1, "no zone")));
     }
 
-    /// Every service the zone applies is listed once: those it names and
-    /// those they include, through a loop of includes, as firewalld's own
-    /// `_service` applies them; the default zone is asked for where the
-    /// serving zone is not known.
+    /// Every service the serving zone and its policies to the host apply
+    /// is listed once, in name order: those they name and those these
+    /// include, through a loop of includes, as firewalld's own `_service`
+    /// applies them.
     #[test]
     fn the_services_a_zone_applies_are_each_listed_once() {
+        let listed = "public (default, active)\n  services: ssh pg\n\nwork\n  services: tftp\n\n\
+            to-host (active)\n  ingress-zones: ANY\n  egress-zones: HOST\n  services: dns ssh\n\n\
+            elsewhere (active)\n  ingress-zones: work\n  egress-zones: HOST\n  services: smb\n";
+        let named = shell::firewalld_services_named(listed, "public");
+        assert_eq!(named, ["ssh", "pg", "dns", "ssh"]);
         let asked = std::cell::RefCell::new(Vec::new());
         let ask = |args: &[&str]| -> Result<String, String> {
             let args = args.join(" ");
@@ -439,19 +438,18 @@ mod tests {
                 format!("{name}\n  ports: 1/tcp\n  modules: \n  includes: {includes}\n")
             };
             Ok(match args.as_str() {
-                "--get-default-zone" => "public\n".to_string(),
-                "--zone=public --list-services" => "ssh pg ssh\n".to_string(),
                 "--info-service=ssh" => info("ssh", ""),
+                "--info-service=dns" => info("dns", ""),
                 "--info-service=pg" => info("pg", "pg-extra"),
                 "--info-service=pg-extra" => info("pg-extra", "pg ssh"),
                 other => return Err(format!("not asked for: {other}")),
             })
         };
-        let text = cli_services(None, ask).expect("listed");
+        let text = cli_services(&named, ask).expect("listed");
         let names: Vec<&str> = (text.lines())
             .filter(|line| !line.starts_with(' ') && !line.is_empty())
             .collect();
-        assert_eq!(names, ["ssh", "pg", "pg-extra"]);
-        assert_eq!(asked.borrow().len(), 5, "{:?}", asked.borrow());
+        assert_eq!(names, ["dns", "pg", "pg-extra", "ssh"]);
+        assert_eq!(asked.borrow().len(), 4, "{:?}", asked.borrow());
     }
 }

@@ -124,20 +124,9 @@ impl Block {
         self.field(key).unwrap_or_default().split_whitespace()
     }
 
-    fn is_ipset(&self) -> bool {
-        self.field("entries").is_some() && self.field("target").is_none()
-    }
-
-    /// A policy's block (`--list-all-policies`, or a dump's policy).
-    fn is_policy(&self) -> bool {
-        self.field("egress-zones").is_some()
-    }
-
-    /// A service's definition (`--info-service`): the one block with
-    /// `modules:`, which every firewalld since 0.4 prints for a service and
-    /// for nothing else.
-    fn is_service(&self) -> bool {
-        self.field("modules").is_some()
+    /// Whether it is a block of `kind`: it has that kind's line.
+    fn is(&self, kind: Kind) -> bool {
+        self.field(kind.0).is_some()
     }
 
     /// Whether the zone turns away what it does not accept: every target but
@@ -384,7 +373,8 @@ pub struct DbusDump {
     #[serde(default)]
     pub references: Vec<String>,
     /// On the runtime side, the definitions of the services the serving
-    /// zone applies: those it names and, as firewalld applies a service
+    /// zone and the active policies to the host from it apply
+    /// ([`services_named`]): those they name and, as firewalld applies a service
     /// (`_service` in fw_policy.py), those they include, each once; as
     /// `firewall-cmd --info-service=NAME` prints each (one text for all, as
     /// `policies`). Each opens its ports to everyone ([`zone_opens`]): the
@@ -421,6 +411,10 @@ pub struct DbusZone {
     /// dump's `services`).
     #[serde(default)]
     pub services: Vec<String>,
+    /// `forward_ports`, each as `port=P:proto=T:toport=Q:toaddr=A`, as
+    /// `firewall-cmd --list-all-zones` prints them.
+    #[serde(default)]
+    pub forward_ports: Vec<String>,
 }
 
 /// The parts of one ipset's settings portplan reads.
@@ -448,6 +442,7 @@ impl DbusDump {
                 ("protocols".to_string(), joined(zone.protocols)),
                 ("source-ports".to_string(), joined(zone.source_ports)),
                 ("services".to_string(), joined(zone.services)),
+                ("forward-ports".to_string(), joined(zone.forward_ports)),
             ],
             rich_rules: zone.rich_rules,
         });
@@ -460,14 +455,28 @@ impl DbusDump {
         });
         let mut out = zones.chain(ipsets).list();
         let policies = self.policies.unwrap_or_default();
-        for (text, kind) in [
-            (policies, Block::is_policy as Kind),
-            (self.services, Block::is_service),
-        ] {
+        for (text, kind) in [(policies, POLICY), (self.services, SERVICE)] {
             out.append(&mut split(blocks(&text), kind).0);
         }
         out
     }
+}
+
+/// The services whose definitions the runtime's listing carries
+/// ([`DbusDump::services`]): those the zone `serving` names and those the
+/// active policies to the host from it name, as `text` (a
+/// `--list-all-zones` text, the policies' text, or both) lists them. The
+/// binary reads their definitions and those of the services they include.
+pub fn services_named(text: &str, serving: &str) -> Vec<String> {
+    let listed = blocks(text);
+    let zone = |b: &&Block| !b.is(POLICY) && b.name == serving;
+    let policy = |b: &&Block| b.is(POLICY) && b.active && to_host_from(b, serving);
+    (listed
+        .iter()
+        .filter(zone)
+        .chain(listed.iter().filter(policy)))
+    .flat_map(|block| block.words("services").map(str::to_string))
+    .list()
 }
 
 /// The line after which a side's `firewall-cmd` text lists its direct
@@ -534,13 +543,26 @@ fn direct_section(text: &str) -> (&str, Option<Vec<String>>) {
     (text, None)
 }
 
-/// What kind of block one is: [`Block::is_policy`], `is_service`, `is_ipset`.
-type Kind = fn(&Block) -> bool;
+/// A kind of block other than a zone's, by the line that only its kind
+/// has: [`POLICY`], [`SERVICE`], [`IPSET`].
+#[derive(Clone, Copy)]
+struct Kind(&'static str);
 
-/// `blocks` of `kind`, and the others: one copy of `partition` for every
-/// kind, a function pointer rather than each its own function's type.
+/// A policy's block (`--list-all-policies`, `--info-policy`, a dump's
+/// policies): `egress-zones:`.
+const POLICY: Kind = Kind("egress-zones");
+
+/// A service's definition (`--info-service`): `modules:`, which every
+/// firewalld since 0.4 prints for a service and for nothing else.
+const SERVICE: Kind = Kind("modules");
+
+/// An ipset's block (`--info-ipset`): `entries:`, once policies and
+/// services are split off (no zone has it).
+const IPSET: Kind = Kind("entries");
+
+/// `blocks` of `kind`, and the others.
 fn split(blocks: Vec<Block>, kind: Kind) -> (Vec<Block>, Vec<Block>) {
-    blocks.into_iter().partition(kind)
+    blocks.into_iter().partition(|block| block.is(kind))
 }
 
 /// One side's blocks: zones by name, portplan's ipsets by name, and what
@@ -552,7 +574,8 @@ struct Side {
     policies: Vec<Block>,
     ipsets: SortedMap<String, Block>,
     /// The definitions of services listed (`--info-service`): on the
-    /// runtime side, those the serving zone applies ([`DbusDump::services`]).
+    /// runtime side, those the serving zone and its policies to the host
+    /// apply ([`DbusDump::services`]).
     services: Vec<Block>,
     /// What the policies asked before the zones may accept: the runtime's
     /// only; `None` when the policies are not known, and on the permanent
@@ -573,15 +596,15 @@ fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
     let known = known.filter(|_| runtime);
     let references_known = dumped.is_some();
     let mut references = dumped.unwrap_or_default();
-    let (mut policies, blocks): (Vec<Block>, Vec<Block>) = split(blocks, Block::is_policy);
+    let (mut policies, blocks): (Vec<Block>, Vec<Block>) = split(blocks, POLICY);
     references.extend(policies.iter().flat_map(|p| p.rich_rules.iter().cloned()));
     // The runtime's policies decide only while active (the binary's reads
     // list no other; `--list-all-policies` lists every one, and marks the
     // active ones rightly only from firewalld 2.1: before, every one with
     // zones, so that text still counts an idle one).
     policies.retain(|policy| !runtime || policy.active);
-    let (services, blocks): (Vec<Block>, Vec<Block>) = split(blocks, Block::is_service);
-    let (ipsets, zones): (Vec<Block>, Vec<Block>) = split(blocks, Block::is_ipset);
+    let (services, blocks): (Vec<Block>, Vec<Block>) = split(blocks, SERVICE);
+    let (ipsets, zones): (Vec<Block>, Vec<Block>) = split(blocks, IPSET);
     Ok(Side {
         references,
         references_known,
@@ -597,7 +620,7 @@ fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
         // backend jumps to `INPUT_direct` first): read wide.
         before_zones: known.map(|direct| match direct.is_empty() {
             true => policies.iter().flat_map(before_zones).list(),
-            false => every_port(),
+            false => every_port().iter().map(Admits::of).list(),
         }),
         policies,
     })
@@ -607,10 +630,8 @@ fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
 /// unless it sends traffic to the host (`egress-zones: HOST`) with a
 /// negative priority (firewalld.richlanguage(5): "A negative priority value
 /// will be executed before other firewalld primitives"; a zone's input
-/// chain jumps to such policies first); then every port where it accepts
-/// everything, names a service (its ports are not read) or forwards one,
-/// a transport's every port for `protocols: tcp`, its ports from anywhere,
-/// and what its accepting rich rules admit.
+/// chain jumps to such policies first); then what it may accept
+/// ([`policy_accepts`]), every port where it names a service.
 fn before_zones(policy: &Block) -> Vec<Admits> {
     // A priority that does not read is taken as asked first.
     let asked_first =
@@ -618,31 +639,41 @@ fn before_zones(policy: &Block) -> Vec<Admits> {
     if !policy.words("egress-zones").any(|zone| zone == "HOST") || !asked_first {
         return Vec::new();
     }
-    let anywhere = |transport, ports| Admits::from_words(transport, ports, None);
-    let opaque = ["services", "source-ports", "forward-ports"];
+    policy_accepts(policy, true).iter().map(Admits::of).list()
+}
+
+/// What `policy` may accept, read wide: every port where it accepts
+/// everything (`target: ACCEPT`) or forwards a port (its local port is
+/// not read), and where it names a service if `services` (else its
+/// services' definitions are read with the serving zone's:
+/// [`DbusDump::services`]); its ports, protocols and source ports as a
+/// zone's ([`zone_opens`]); and what its accepting rich rules admit.
+fn policy_accepts(policy: &Block, services: bool) -> Vec<OpenPort> {
+    let opaque = &["services", "forward-ports"][usize::from(!services)..];
     if policy.field("target") == Some("ACCEPT")
         || opaque.iter().any(|k| policy.words(k).next().is_some())
     {
         return every_port();
     }
-    let mut admits: Vec<Admits> = (policy.words("protocols"))
-        .filter_map(transport_named)
-        .map(|transport| anywhere(transport, super::EVERY_PORT))
-        .list();
-    admits.extend(zone_ports(policy).iter().map(Admits::of));
+    let mut open = zone_opens(policy, &[]);
     for text in &policy.rich_rules {
         let Some(rule) = rich_rule(text) else {
             return every_port();
         };
-        admits.extend(may_accept(&rule));
+        open.extend(may_accept(&rule));
     }
-    admits
+    open
 }
 
 /// Every port of both transports from anywhere.
-fn every_port() -> Vec<Admits> {
+fn every_port() -> Vec<OpenPort> {
     [Transport::Tcp, Transport::Udp]
-        .map(|transport| Admits::from_words(transport, super::EVERY_PORT, None))
+        .map(|transport| OpenPort {
+            transport,
+            ports: super::EVERY_PORT,
+            sources: Vec::new(),
+            tag: None,
+        })
         .into()
 }
 
@@ -650,7 +681,7 @@ fn every_port() -> Vec<Admits> {
 /// names none or names a service (whose ports are not read), from anywhere
 /// where it names no address (an ipset's members are not read either).
 /// Nothing for one that admits no TCP or UDP (an ICMP type, a protocol).
-fn may_accept(rule: &RichRule) -> Vec<Admits> {
+fn may_accept(rule: &RichRule) -> Vec<OpenPort> {
     if !rule.accept || (rule.closed && !rule.service) {
         return Vec::new();
     }
@@ -658,9 +689,16 @@ fn may_accept(rule: &RichRule) -> Vec<Admits> {
         Some((transport, ports)) => (vec![transport], ports),
         None => (vec![Transport::Tcp, Transport::Udp], super::EVERY_PORT),
     };
-    let source = rule.address.as_deref().filter(|_| rule.ipset.is_none());
+    let source = (rule.address.as_deref())
+        .filter(|_| rule.ipset.is_none())
+        .and_then(normalize_source);
     (transports.into_iter())
-        .map(|transport| Admits::from_words(transport, ports, source))
+        .map(|transport| OpenPort {
+            transport,
+            ports,
+            sources: source.iter().cloned().list(),
+            tag: None,
+        })
         .list()
 }
 
@@ -754,6 +792,16 @@ pub(super) fn read(
         }
     }
     state.foreign.extend(source_zones(runtime, &serving.name));
+    // firewalld asks a policy to the host from the zone before the zone's
+    // target, whatever its priority (a zone's chain jumps to the policies
+    // of negative priority first and of positive priority just before its
+    // catch-all: `build_policy_chain_rules` in firewalld's nftables.py):
+    // what one accepts is open.
+    for policy in runtime.policies.iter() {
+        if to_host_from(policy, &serving.name) {
+            state.open.extend(policy_accepts(policy, false));
+        }
+    }
     // A policy only in the permanent configuration is the runtime's after
     // the next reload.
     for (_, side) in &sides {
@@ -943,7 +991,11 @@ fn read_zone(
             continue;
         };
         if live {
-            accepts.extend(may_accept(&rule).into_iter().map(|a| (rule.priority, a)));
+            accepts.extend(
+                may_accept(&rule)
+                    .iter()
+                    .map(|a| (rule.priority, Admits::of(a))),
+            );
         }
         // A tagged rule without a port (a service, a source alone, a
         // forward-port) is portplan's all the same: taken as holding every
@@ -1221,38 +1273,66 @@ fn protocol_named(name: &str) -> Option<Transport> {
 /// protocols, source ports or services opened (adversarial reviews).
 fn zone_opens(zone: &Block, services: &[Block]) -> Vec<OpenPort> {
     let mut open = Vec::new();
+    // Whether every TCP, every UDP port is open: flags, not a search of
+    // `open` per entry, which a text of many blocks made quadratic (a
+    // review).
+    let mut wide = [false; 2];
     for block in std::slice::from_ref(zone).iter().chain(services) {
         open.extend(zone_ports(block));
         let source_ports = (block.words("source-ports"))
             .filter_map(|entry| transport_named(entry.split_once('/')?.1));
-        let every_port = (block.words("protocols").filter_map(protocol_named))
-            .chain(source_ports)
-            .map(|transport| OpenPort {
-                transport,
-                ports: super::EVERY_PORT,
-                sources: Vec::new(),
-                tag: None,
-            });
-        for port in every_port {
-            if !open.contains(&port) {
-                open.push(port);
-            }
+        for transport in (block.words("protocols").filter_map(protocol_named)).chain(source_ports) {
+            wide[usize::from(transport == Transport::Udp)] = true;
+        }
+    }
+    for (transport, wide) in [Transport::Tcp, Transport::Udp].into_iter().zip(wide) {
+        if wide {
+            open.push(anywhere(transport, super::EVERY_PORT));
         }
     }
     open
 }
 
-/// A zone's `ports:` (open to everyone).
+/// `ports` of `transport` open to everyone.
+fn anywhere(transport: Transport, ports: PortRange) -> OpenPort {
+    OpenPort {
+        transport,
+        ports,
+        sources: Vec::new(),
+        tag: None,
+    }
+}
+
+/// A zone's or service's `ports:` (open to everyone), and the local ports
+/// its `forward-ports:` send to (`port=15432:proto=tcp:toport=5432:toaddr=`:
+/// `toport`, else `port`; firewalld's input chain accepts what it
+/// redirected, `ct status dnat accept`, before the zones; a `toaddr` is
+/// not read, wide). A port firewalld takes that is no number (a name
+/// from /etc/services, `7010-7000` in a service's definition: its loader
+/// checks ports, keeps their text, and resolves them when it applies
+/// them) reads as every port of its transport, as in a rich rule.
 fn zone_ports(zone: &Block) -> Vec<OpenPort> {
-    zone.words("ports")
-        .filter_map(|entry| {
-            let (ports, protocol) = entry.split_once('/').unwrap_or((entry, ""));
-            Some(OpenPort {
-                transport: transport_named(protocol)?,
-                ports: parse_ports(ports, '-')?,
-                sources: Vec::new(),
-                tag: None,
-            })
+    let ports = zone.words("ports").filter_map(|entry| {
+        let (ports, protocol) = entry.split_once('/').unwrap_or((entry, ""));
+        Some((transport_named(protocol)?, ports))
+    });
+    // firewalld prints the four fields in this order, each `key=value`.
+    let forwarded = zone.words("forward-ports").filter_map(|entry| {
+        let mut values = entry
+            .split(':')
+            .map(|pair| pair.split_once('=').map_or("", |p| p.1));
+        let (port, protocol, to) = (values.next()?, values.next()?, values.next()?);
+        Some((
+            transport_named(protocol)?,
+            if to.is_empty() { port } else { to },
+        ))
+    });
+    (ports.chain(forwarded))
+        .map(|(transport, ports)| {
+            anywhere(
+                transport,
+                parse_ports(ports, '-').unwrap_or(super::EVERY_PORT),
+            )
         })
         .list()
 }
