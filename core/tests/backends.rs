@@ -284,9 +284,7 @@ fn a_host_without_filtering_gets_a_note_not_rules() {
 /// nftables `listed` as read, and its open ports, one line each.
 fn read_open(listed: &str) -> (FirewallState, Vec<String>) {
     let state = read_firewall(FirewallBackend::Nftables, &FirewallOutput::new(listed, "")).unwrap();
-    let open = (state.open().iter())
-        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
-        .collect();
+    let open = support::open_lines(&state);
     (state, open)
 }
 
@@ -383,9 +381,7 @@ fn the_accepts_of_a_chain_jumped_to_are_open() {
         -A TCP -m conntrack --ctstate ESTABLISHED -j ACCEPT\n\
         -A UDP -p udp -m udp --dport 53 -j ACCEPT\nCOMMIT\n";
     let state = read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(saved, "")).unwrap();
-    let open: Vec<String> = (state.open().iter())
-        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
-        .collect();
+    let open = support::open_lines(&state);
     assert_eq!(
         open,
         [

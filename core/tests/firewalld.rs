@@ -33,6 +33,11 @@ fn read(runtime: &str, permanent: &str, zone: &str) -> FirewallState {
     .unwrap()
 }
 
+/// What `side`, as both sides, opens with `public` serving.
+fn open_in_public(side: &str) -> Vec<String> {
+    support::open_lines(&read(side, side, "public"))
+}
+
 fn rule(spec: &str, first: u16, last: u16, sources: &[&str]) -> FirewallRule {
     FirewallRule {
         host: "obs1".into(),
@@ -573,9 +578,7 @@ fn a_rich_rule_port_that_is_no_number_is_read_as_every_port() {
             "rule family=\"ipv4\" source address=\"198.18.2.10\" port port=\"{port}\" protocol=\"tcp\" accept"
         ));
         let state = read(&foreign, &foreign, "public");
-        let open: Vec<String> = (state.open().iter())
-            .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
-            .collect();
+        let open = support::open_lines(&state);
         assert_eq!(open, ["Tcp 1-65535 [\"198.18.2.10/32\"]"], "{port}");
         let tagged = zone(&format!(
             "rule family=\"ipv4\" source address=\"198.18.2.10\" port port=\"{port}\" protocol=\"tcp\" log prefix=\"portplan:observer.sql\" level=\"info\" limit value=\"1/h\" accept"
@@ -604,12 +607,8 @@ fn a_zones_protocols_and_source_ports_are_open() {
                    "protocols": ["tcp", "igmp"], "source-ports": ["53/udp"], "rich-rules": []}]})
     .to_string();
     for side in [text.to_string(), dump] {
-        let state = read(&side, &side, "public");
-        let open: Vec<String> = (state.open().iter())
-            .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
-            .collect();
         assert_eq!(
-            open,
+            open_in_public(&side),
             ["Tcp 8080 []", "Tcp 1-65535 []", "Udp 1-65535 []"],
             "{side}"
         );
@@ -649,11 +648,6 @@ fn a_zones_services_open_what_their_definitions_list() {
             "services": definitions})
         .to_string()
     };
-    let open = |side: &str| -> Vec<String> {
-        (read(side, side, "public").open().iter())
-            .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
-            .collect()
-    };
     let read_all = [
         "Tcp 8080 []",
         "Tcp 22 []",
@@ -665,10 +659,14 @@ fn a_zones_services_open_what_their_definitions_list() {
         format!("{}\n{definitions}", zone("ssh pg")),
         dump(&definitions),
     ] {
-        assert_eq!(open(&side), read_all, "{side}");
+        assert_eq!(open_in_public(&side), read_all, "{side}");
     }
     for side in [zone("ssh pg"), dump("")] {
-        assert_eq!(open(&side), ["Tcp 8080 []"], "none listed: {side}");
+        assert_eq!(
+            open_in_public(&side),
+            ["Tcp 8080 []"],
+            "none listed: {side}"
+        );
     }
     let protocol = format!(
         "{}\n{}",
@@ -676,7 +674,7 @@ fn a_zones_services_open_what_their_definitions_list() {
         info("all-tcp", "9999/tcp", "tcp", "")
     );
     assert_eq!(
-        open(&protocol),
+        open_in_public(&protocol),
         ["Tcp 8080 []", "Tcp 9999 []", "Tcp 1-65535 []"]
     );
     // firewalld's service loader keeps a port as written once it checks
@@ -684,7 +682,7 @@ fn a_zones_services_open_what_their_definitions_list() {
     // it applies the service (a review): every port of its transport.
     let named = info("named", "postgresql/tcp 7010-7000/udp 5/sctp", "", "");
     assert_eq!(
-        open(&format!("{}\n{named}", zone("named"))),
+        open_in_public(&format!("{}\n{named}", zone("named"))),
         ["Tcp 8080 []", "Tcp 1-65535 []", "Udp 1-65535 []"]
     );
 }
@@ -710,12 +708,8 @@ fn a_zones_forward_ports_open_the_port_they_send_to() {
                    "forward-ports": forwards, "rich-rules": []}]})
     .to_string();
     for side in [text, dump] {
-        let state = read(&side, &side, "public");
-        let open: Vec<String> = (state.open().iter())
-            .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
-            .collect();
         assert_eq!(
-            open,
+            open_in_public(&side),
             [
                 "Tcp 8080 []",
                 "Tcp 5432 []",
@@ -750,11 +744,6 @@ fn a_policys_accepts_to_the_host_are_open() {
         policy("idle", "public", false, "  ports: 3307/tcp\n"),
     ]
     .concat();
-    let open = |side: &str| -> Vec<String> {
-        (read(side, side, "public").open().iter())
-            .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
-            .collect()
-    };
     let dump = |policies: &str| {
         serde_json::json!({"default-zone": "public", "ipsets": [], "policies": policies,
             "zones": [{"name": "public", "target": "default", "sources": [], "ports": ["8080/tcp"],
@@ -763,12 +752,12 @@ fn a_policys_accepts_to_the_host_are_open() {
     };
     let read_all = ["Tcp 8080 []", "Tcp 2881 []", "Tcp 2882 [\"198.18.2.0/24\"]"];
     for side in [format!("{zone}\n{policies}"), dump(&policies)] {
-        assert_eq!(open(&side), read_all, "{side}");
+        assert_eq!(open_in_public(&side), read_all, "{side}");
     }
     let everything = policy("all", "public", true, "").replace("CONTINUE", "ACCEPT");
     for side in [format!("{zone}\n{everything}"), dump(&everything)] {
         assert_eq!(
-            open(&side),
+            open_in_public(&side),
             ["Tcp 8080 []", "Tcp 1-65535 []", "Udp 1-65535 []"],
             "{side}"
         );

@@ -198,9 +198,7 @@ fn tagged_rules_without_a_port_are_replaced_and_applications_open_nothing_known(
 fn a_port_list_opens_each_of_its_ports_and_a_tagged_one_is_edited() {
     let header = "Added user rules (see 'ufw status' for running firewall):\n";
     let state = read(STATUS, &format!("{header}ufw allow 2883,2884:2886/tcp\n"));
-    let open: Vec<String> = (state.open().iter())
-        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
-        .collect();
+    let open = support::open_lines(&state);
     assert_eq!(open, ["Tcp 2883 []", "Tcp 2884-2886 []"]);
     let listed = "ufw allow from 198.18.2.10 to any port 2881,2883 proto tcp comment 'portplan:observer.sql'";
     let state = read(STATUS, &format!("{header}{listed}\n"));
@@ -269,11 +267,7 @@ fn a_source_port_is_not_a_destination_port() {
             "{header}ufw allow from any port 53 proto udp\nufw allow from 198.18.2.10 port 5000 to any port 7001 proto tcp\n"
         ),
     );
-    let open: Vec<String> = state
-        .open()
-        .iter()
-        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
-        .collect();
+    let open = support::open_lines(&state);
     assert_eq!(
         open,
         ["Udp 1-65535 []", "Tcp 7001 [\"198.18.2.10/32\"]"],

@@ -139,6 +139,13 @@ pub fn ipt(state: &FirewallState) -> &IptablesState {
 }
 
 /// The firewalld state inside `state`; any other backend fails the test.
+/// What `state` reads as open, one line each: `Tcp 2881 ["198.18.2.0/24"]`.
+pub fn open_lines(state: &FirewallState) -> Vec<String> {
+    (state.open().iter())
+        .map(|o| format!("{:?} {} {:?}", o.transport, o.ports, o.sources))
+        .collect()
+}
+
 pub fn firewalld(state: &FirewallState) -> &FirewalldState {
     match state {
         FirewallState::Firewalld(s) => s,
