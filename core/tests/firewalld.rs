@@ -690,8 +690,9 @@ fn a_zones_services_open_what_their_definitions_list() {
 /// A zone's forward port sends traffic to a local port, which firewalld's
 /// input chain accepts (`ct status dnat accept`) before the zones: the
 /// audit never saw it (a review). Now the port it sends to is open to
-/// everyone (`toport`, else `port`; a `toaddr` is not read), from the text
-/// as from the D-Bus dump.
+/// everyone (`toport`, else `port`; a `toaddr` is not read), and a rich
+/// rule's `forward-port` to its `to-port` from its source (a second
+/// review), from the text as from the D-Bus dump.
 #[test]
 fn a_zones_forward_ports_open_the_port_they_send_to() {
     let forwards = [
@@ -699,13 +700,14 @@ fn a_zones_forward_ports_open_the_port_they_send_to() {
         "port=53:proto=udp:toport=:toaddr=198.18.2.9",
         "port=9000-9010:proto=tcp:toport=:toaddr=",
     ];
+    let rich = "rule family=\"ipv4\" source address=\"198.18.3.0/24\" forward-port port=\"13306\" protocol=\"tcp\" to-port=\"3306\"";
     let text = format!(
-        "public (default, active)\n  target: default\n  ports: 8080/tcp\n  forward-ports: \n\t{}\n  rich rules: \n",
+        "public (default, active)\n  target: default\n  ports: 8080/tcp\n  forward-ports: \n\t{}\n  rich rules: \n\t{rich}\n",
         forwards.join("\n\t")
     );
     let dump = serde_json::json!({"default-zone": "public", "ipsets": [], "policies": "",
         "zones": [{"name": "public", "target": "default", "sources": [], "ports": ["8080/tcp"],
-                   "forward-ports": forwards, "rich-rules": []}]})
+                   "forward-ports": forwards, "rich-rules": [rich]}]})
     .to_string();
     for side in [text, dump] {
         assert_eq!(
@@ -714,7 +716,8 @@ fn a_zones_forward_ports_open_the_port_they_send_to() {
                 "Tcp 8080 []",
                 "Tcp 5432 []",
                 "Udp 53 []",
-                "Tcp 9000-9010 []"
+                "Tcp 9000-9010 []",
+                "Tcp 3306 [\"198.18.3.0/24\"]"
             ],
             "{side}"
         );
@@ -724,10 +727,11 @@ fn a_zones_forward_ports_open_the_port_they_send_to() {
 /// A policy to the host from the serving zone (or `ANY`) is asked before
 /// the zone's target whatever its priority, and what it accepts was never
 /// read: `--policy=p --add-port=5432/tcp` left the port open to everyone
-/// and the audit green. Now its ports, protocols, accepting rich rules and
-/// target are open (its services through the definitions listed), from
-/// the text as from the D-Bus dump; not a policy from another zone, nor
-/// one that is not active.
+/// and the audit green. Now its ports, protocols, forward ports (the port
+/// each sends to, not every port: a second review), accepting rich rules
+/// (a `forward-port` one too) and target are open (its services through
+/// the definitions listed), from the text as from the D-Bus dump; not a
+/// policy from another zone, nor one that is not active.
 #[test]
 fn a_policys_accepts_to_the_host_are_open() {
     let policy = |name: &str, ingress: &str, active: bool, body: &str| {
@@ -737,7 +741,7 @@ fn a_policys_accepts_to_the_host_are_open() {
         )
     };
     let zone = "public (default, active)\n  target: default\n  ports: 8080/tcp\n  rich rules: \n";
-    let accepts = "  ports: 2881/tcp\n  protocols: \n  rich rules: \n\trule family=\"ipv4\" source address=\"198.18.2.0/24\" port port=\"2882\" protocol=\"tcp\" accept\n\trule family=\"ipv4\" source address=\"198.18.2.0/24\" drop\n";
+    let accepts = "  ports: 2881/tcp\n  protocols: \n  forward-ports: port=15432:proto=tcp:toport=5432:toaddr=\n  rich rules: \n\trule family=\"ipv4\" source address=\"198.18.2.0/24\" port port=\"2882\" protocol=\"tcp\" accept\n\trule family=\"ipv4\" source address=\"198.18.2.0/24\" drop\n\trule family=\"ipv4\" source address=\"198.18.3.0/24\" forward-port port=\"13306\" protocol=\"tcp\" to-port=\"3306\"\n";
     let policies = [
         policy("to-host", "ANY", true, accepts),
         policy("from-work", "work", true, "  ports: 3306/tcp\n"),
@@ -750,7 +754,13 @@ fn a_policys_accepts_to_the_host_are_open() {
                        "rich-rules": []}]})
         .to_string()
     };
-    let read_all = ["Tcp 8080 []", "Tcp 2881 []", "Tcp 2882 [\"198.18.2.0/24\"]"];
+    let read_all = [
+        "Tcp 8080 []",
+        "Tcp 2881 []",
+        "Tcp 5432 []",
+        "Tcp 2882 [\"198.18.2.0/24\"]",
+        "Tcp 3306 [\"198.18.3.0/24\"]",
+    ];
     for side in [format!("{zone}\n{policies}"), dump(&policies)] {
         assert_eq!(open_in_public(&side), read_all, "{side}");
     }

@@ -262,6 +262,28 @@ class FirewalldAndUfw(PlaybookCase):
                                 for f in result["findings"]), result)
         finally:
             self.firewalld.run("firewall-cmd", forward.replace("--add-", "--remove-"))
+        # A rich rule's forward port, and an accepting rich rule naming a
+        # service (its definition read as open to everyone, wide on the
+        # rule's source): each opens 2881 (neither was read).
+        for args_ in (["--permanent", "--new-service=pp47"],
+                      ["--permanent", "--service=pp47", "--add-port=2881/tcp"], ["--reload"]):
+            self.firewalld.run("firewall-cmd", *args_)
+        try:
+            for label, rich in (
+                    ("a rich rule's forward port",
+                     'rule family="ipv4" forward-port port="15433" protocol="tcp" to-port="2881"'),
+                    ("a rich rule's service",
+                     'rule family="ipv4" source address="198.18.9.0/24" service name="pp47" accept')):
+                self.firewalld.run("firewall-cmd", f"--add-rich-rule={rich}")
+                try:
+                    result = alike(label)
+                    self.assertTrue(any(f["code"] == "overexposed" and "port 2881" in f["message"]
+                                        for f in result["findings"]), (label, result))
+                finally:
+                    self.firewalld.run("firewall-cmd", f"--remove-rich-rule={rich}")
+        finally:
+            for args_ in (["--permanent", "--delete-service=pp47"], ["--reload"]):
+                self.firewalld.run("firewall-cmd", *args_)
         # An active policy to the host from the zone is asked before the
         # zone's target: what it accepts, its ports and its services'
         # definitions, is open (it was not read, either way).

@@ -37,7 +37,7 @@ use std::time::Duration;
 use portplan_core::Command;
 use portplan_core::shell::{
     FIREWALLD_IPSET_PREFIX, FirewalldDbusDump, FirewalldDbusIpset, FirewalldDbusZone,
-    firewalld_services_named,
+    firewalld_rich_service, firewalld_services_named,
 };
 use zbus::blocking::Connection;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
@@ -311,6 +311,8 @@ impl Bus {
         let services = match zones.iter().find(|zone| zone.name == serving) {
             Some(zone) if !permanent => {
                 let mut named = zone.services.clone();
+                let rich = zone.rich_rules.iter();
+                named.extend(rich.filter_map(|rule| firewalld_rich_service(rule)));
                 named.extend(firewalld_services_named(&policies, serving));
                 self.services(&named)?
             }

@@ -425,11 +425,13 @@ mod tests {
     /// applies them.
     #[test]
     fn the_services_a_zone_applies_are_each_listed_once() {
-        let listed = "public (default, active)\n  services: ssh pg\n\nwork\n  services: tftp\n\n\
+        let listed = "public (default, active)\n  services: ssh pg\n\
+            \trule service name=\"tftp\" accept\n\
+            \trule family=\"ipv4\" service name=\"smb\" reject\n\nwork\n  services: tftp\n\n\
             to-host (active)\n  ingress-zones: ANY\n  egress-zones: HOST\n  services: dns ssh\n\n\
             elsewhere (active)\n  ingress-zones: work\n  egress-zones: HOST\n  services: smb\n";
         let named = shell::firewalld_services_named(listed, "public");
-        assert_eq!(named, ["ssh", "pg", "dns", "ssh"]);
+        assert_eq!(named, ["ssh", "pg", "tftp", "dns", "ssh"]);
         let asked = std::cell::RefCell::new(Vec::new());
         let ask = |args: &[&str]| -> Result<String, String> {
             let args = args.join(" ");
@@ -440,6 +442,7 @@ mod tests {
             Ok(match args.as_str() {
                 "--info-service=ssh" => info("ssh", ""),
                 "--info-service=dns" => info("dns", ""),
+                "--info-service=tftp" => info("tftp", ""),
                 "--info-service=pg" => info("pg", "pg-extra"),
                 "--info-service=pg-extra" => info("pg-extra", "pg ssh"),
                 other => return Err(format!("not asked for: {other}")),
@@ -449,7 +452,7 @@ mod tests {
         let names: Vec<&str> = (text.lines())
             .filter(|line| !line.starts_with(' ') && !line.is_empty())
             .collect();
-        assert_eq!(names, ["dns", "pg", "pg-extra", "ssh"]);
-        assert_eq!(asked.borrow().len(), 4, "{:?}", asked.borrow());
+        assert_eq!(names, ["dns", "pg", "pg-extra", "ssh", "tftp"]);
+        assert_eq!(asked.borrow().len(), 5, "{:?}", asked.borrow());
     }
 }

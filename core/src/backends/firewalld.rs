@@ -263,11 +263,16 @@ fn rich_rule(text: &str) -> Option<RichRule> {
             // was skipped, so a foreign accept on it went unaudited and a
             // tagged one unseen). An accept then opens every port for the
             // audit; a deny is no catch-all ahead; a tagged one is not
-            // intact and is replaced.
-            "port" => {
+            // intact and is replaced. A forward port sends its traffic to a
+            // local port (`to-port`, else `port`), which firewalld's input
+            // chain accepts before the zones (`ct status dnat accept`): an
+            // accept of that port (a `to-addr` is not read, wide); unread,
+            // the audit was green over it (a review).
+            "port" | "forward-port" => {
                 let transport = transport_named(get("protocol")?)?;
-                let ports = parse_ports(get("port")?, '-');
-                rule.other |= ports.is_none();
+                let ports = parse_ports(get("to-port").or(get("port"))?, '-');
+                rule.accept |= element != "port";
+                rule.other |= ports.is_none() || element != "port";
                 rule.narrowed |= ports.is_none();
                 rule.port = Some((transport, ports.unwrap_or(super::EVERY_PORT)));
                 rule.aimed = true;
@@ -283,9 +288,10 @@ fn rich_rule(text: &str) -> Option<RichRule> {
                 rule.other |= get("value") != Some("1/h");
             }
             "audit" | "nflog" => rule.other = true,
-            // A service's ports are in its definition, which the zone
-            // settings do not carry: it opens nothing the audit can judge
-            // (as the zone's own `services:`), rather than every port.
+            // A service's ports are in its definition: the rule opens
+            // nothing itself; the binary lists the definition of a service
+            // an accepting rule of the serving zone or a policy to the host
+            // names, which reads as open (`services_named`).
             "icmp-type" | "icmp-block" | "service" => {
                 rule.closed = true;
                 rule.other = true;
@@ -464,19 +470,42 @@ impl DbusDump {
 
 /// The services whose definitions the runtime's listing carries
 /// ([`DbusDump::services`]): those the zone `serving` names and those the
-/// active policies to the host from it name, as `text` (a
+/// active policies to the host from it name, in their `services:` or in a
+/// rich rule (`rule service name="postgresql" accept`: its definition is
+/// read as open to everyone, wide on the rule's source), as `text` (a
 /// `--list-all-zones` text, the policies' text, or both) lists them. The
 /// binary reads their definitions and those of the services they include.
 pub fn services_named(text: &str, serving: &str) -> Vec<String> {
     let listed = blocks(text);
     let zone = |b: &&Block| !b.is(POLICY) && b.name == serving;
     let policy = |b: &&Block| b.is(POLICY) && b.active && to_host_from(b, serving);
-    (listed
+    let mut named = Vec::new();
+    for block in listed
         .iter()
         .filter(zone)
-        .chain(listed.iter().filter(policy)))
-    .flat_map(|block| block.words("services").map(str::to_string))
-    .list()
+        .chain(listed.iter().filter(policy))
+    {
+        named.extend(block.words("services").map(str::to_string));
+        named.extend(
+            block
+                .rich_rules
+                .iter()
+                .filter_map(|text| rich_service(text)),
+        );
+    }
+    named
+}
+
+/// The service an accepting rich rule names (`service name="postgresql"
+/// accept`), if any: the binary reads a D-Bus zone's rules with it.
+pub fn rich_service(text: &str) -> Option<String> {
+    let elements = elements(text)?;
+    elements.iter().find(|(element, _)| element == "accept")?;
+    let (_, attributes) = elements
+        .into_iter()
+        .find(|(element, _)| element == "service")?;
+    let (_, name) = attributes.into_iter().find(|(key, _)| key == "name")?;
+    Some(name)
 }
 
 /// The line after which a side's `firewall-cmd` text lists its direct
@@ -643,13 +672,15 @@ fn before_zones(policy: &Block) -> Vec<Admits> {
 }
 
 /// What `policy` may accept, read wide: every port where it accepts
-/// everything (`target: ACCEPT`) or forwards a port (its local port is
-/// not read), and where it names a service if `services` (else its
-/// services' definitions are read with the serving zone's:
-/// [`DbusDump::services`]); its ports, protocols and source ports as a
-/// zone's ([`zone_opens`]); and what its accepting rich rules admit.
-fn policy_accepts(policy: &Block, services: bool) -> Vec<OpenPort> {
-    let opaque = &["services", "forward-ports"][usize::from(!services)..];
+/// everything (`target: ACCEPT`), and where it names a service or forwards
+/// a port if `wide` (else its services' definitions are read with the
+/// serving zone's, [`DbusDump::services`], and its forward ports as a
+/// zone's); its ports, protocols and source ports as a zone's
+/// ([`zone_opens`]); and what its accepting rich rules admit.
+fn policy_accepts(policy: &Block, wide: bool) -> Vec<OpenPort> {
+    // Read precisely for the audit: its services through their definitions,
+    // its forward ports by `zone_opens`.
+    let opaque = &["services", "forward-ports"][..2 * usize::from(wide)];
     if policy.field("target") == Some("ACCEPT")
         || opaque.iter().any(|k| policy.words(k).next().is_some())
     {
@@ -668,12 +699,7 @@ fn policy_accepts(policy: &Block, services: bool) -> Vec<OpenPort> {
 /// Every port of both transports from anywhere.
 fn every_port() -> Vec<OpenPort> {
     [Transport::Tcp, Transport::Udp]
-        .map(|transport| OpenPort {
-            transport,
-            ports: super::EVERY_PORT,
-            sources: Vec::new(),
-            tag: None,
-        })
+        .map(|transport| anywhere(transport, super::EVERY_PORT))
         .into()
 }
 
