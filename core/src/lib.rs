@@ -90,8 +90,8 @@ pub mod __encode {
 pub mod shell {
     pub use crate::backends::{
         FIREWALLD_DIRECT_RULES, FIREWALLD_IPSET_PREFIX, FirewalldDbusDump, FirewalldDbusIpset,
-        FirewalldDbusZone, TAG_PREFIX, denied_ahead, firewalld_rich_service,
-        firewalld_services_named, overridden, placements, tagged_rules, unfiltered_families,
+        FirewalldDbusZone, TAG_PREFIX, denied_ahead, firewalld_services_named, overridden,
+        placements, tagged_rules, unfiltered_families,
     };
     pub use crate::decode::{escape, is_hidden, json_size, parse_json, parse_value, quote};
     pub use crate::encode::{Out as JsonOut, compact as compact_json};

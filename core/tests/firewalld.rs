@@ -687,6 +687,33 @@ fn a_zones_services_open_what_their_definitions_list() {
     );
 }
 
+/// The binary lists the definitions of the services the serving zone and
+/// its policies to the host name, in `services:` or an accepting rich
+/// rule; it asks the dump as it asks the text, and both name the same.
+#[test]
+fn a_dump_and_a_text_name_the_same_services() {
+    let policies = "to-host (active)\n  ingress-zones: ANY\n  egress-zones: HOST\n  services: dns\n\nelsewhere (active)\n  ingress-zones: work\n  egress-zones: HOST\n  services: smb\n";
+    let accept =
+        "rule family=\"ipv4\" source address=\"198.18.9.0/24\" service name=\"tftp\" accept";
+    let reject = "rule service name=\"nfs\" reject";
+    let text = format!(
+        "public (default, active)\n  services: ssh pg\n  rich rules: \n\t{accept}\n\t{reject}\n\nwork\n  services: http\n\n{policies}"
+    );
+    let dump: portplan_core::shell::FirewalldDbusDump = serde_json::from_value(serde_json::json!({
+        "default-zone": "public", "ipsets": [], "policies": policies,
+        "zones": [{"name": "public", "target": "default", "sources": [], "ports": [],
+                   "services": ["ssh", "pg"], "rich-rules": [accept, reject]},
+                  {"name": "work", "target": "default", "sources": [], "ports": [],
+                   "services": ["http"], "rich-rules": []}]}))
+    .unwrap();
+    let named = ["ssh", "pg", "tftp", "dns"];
+    assert_eq!(
+        portplan_core::shell::firewalld_services_named(&text, "public"),
+        named
+    );
+    assert_eq!(dump.services_named("public"), named);
+}
+
 /// A zone's forward port sends traffic to a local port, which firewalld's
 /// input chain accepts (`ct status dnat accept`) before the zones: the
 /// audit never saw it (a review). Now the port it sends to is open to

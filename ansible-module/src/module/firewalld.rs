@@ -37,7 +37,6 @@ use std::time::Duration;
 use portplan_core::Command;
 use portplan_core::shell::{
     FIREWALLD_IPSET_PREFIX, FirewalldDbusDump, FirewalldDbusIpset, FirewalldDbusZone,
-    firewalld_rich_service, firewalld_services_named,
 };
 use zbus::blocking::Connection;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
@@ -290,45 +289,31 @@ impl Bus {
                 self.call(PATH, IPSET, "getIPSets", &())?,
             )
         };
-        let zones: Vec<FirewalldDbusZone> = zone_names
+        let zones = zone_names
             .into_iter()
             .map(|name| {
                 let settings = self.zone_settings(&name, permanent)?;
                 zone_of(name, &settings)
             })
             .collect::<Result<_, String>>()?;
-        // The runtime's active policies (what decides before or after the
-        // zones now), or every configured one (what a reload makes so, and
-        // what may name one of portplan's ipsets).
-        let policies = if permanent {
-            self.configured_policies()?
-        } else {
-            self.policies()?
-        };
-        // What the services of the serving zone and of the policies to the
-        // host from it open now: the runtime's definitions (the permanent
-        // side opens nothing now).
-        let services = match zones.iter().find(|zone| zone.name == serving) {
-            Some(zone) if !permanent => {
-                let mut named = zone.services.clone();
-                let rich = zone.rich_rules.iter();
-                named.extend(rich.filter_map(|rule| firewalld_rich_service(rule)));
-                named.extend(firewalld_services_named(&policies, serving));
-                self.services(&named)?
-            }
-            _ => String::new(),
-        };
         let ipsets = portplan_sets(ipset_names)
             .map(|name| {
                 let settings = self.ipset_settings(&name, permanent)?;
                 Ok(ipset_of(name, settings))
             })
             .collect::<Result<_, String>>()?;
-        let dump = FirewalldDbusDump {
+        let mut dump = FirewalldDbusDump {
             default_zone: default_zone.to_string(),
             zones,
             ipsets,
-            policies: Some(policies),
+            // The runtime's active policies (what decides before or after
+            // the zones now), or every configured one (what a reload makes
+            // so, and what may name one of portplan's ipsets).
+            policies: Some(if permanent {
+                self.configured_policies()?
+            } else {
+                self.policies()?
+            }),
             direct: if permanent {
                 Vec::new()
             } else {
@@ -341,8 +326,14 @@ impl Bus {
             } else {
                 Vec::new()
             },
-            services,
+            services: String::new(),
         };
+        // What the services of the serving zone and of the policies to the
+        // host from it open now: the runtime's definitions (the permanent
+        // side opens nothing now).
+        if !permanent {
+            dump.services = self.services(&dump.services_named(serving))?;
+        }
         serde_json::to_string(&dump).map_err(|e| e.to_string())
     }
 

@@ -473,10 +473,21 @@ impl DbusDump {
 /// active policies to the host from it name, in their `services:` or in a
 /// rich rule (`rule service name="postgresql" accept`: its definition is
 /// read as open to everyone, wide on the rule's source), as `text` (a
-/// `--list-all-zones` text, the policies' text, or both) lists them. The
-/// binary reads their definitions and those of the services they include.
+/// `--list-all-zones` text with the policies' text) lists them. The binary
+/// reads their definitions and those of the services they include.
 pub fn services_named(text: &str, serving: &str) -> Vec<String> {
-    let listed = blocks(text);
+    named_in(&blocks(text), serving)
+}
+
+impl DbusDump {
+    /// [`services_named`] as the dump's zones and policies list them.
+    pub fn services_named(&self, serving: &str) -> Vec<String> {
+        named_in(&self.clone().blocks(), serving)
+    }
+}
+
+/// [`services_named`] of blocks of either form.
+fn named_in(listed: &[Block], serving: &str) -> Vec<String> {
     let zone = |b: &&Block| !b.is(POLICY) && b.name == serving;
     let policy = |b: &&Block| b.is(POLICY) && b.active && to_host_from(b, serving);
     let mut named = Vec::new();
@@ -497,8 +508,8 @@ pub fn services_named(text: &str, serving: &str) -> Vec<String> {
 }
 
 /// The service an accepting rich rule names (`service name="postgresql"
-/// accept`), if any: the binary reads a D-Bus zone's rules with it.
-pub fn rich_service(text: &str) -> Option<String> {
+/// accept`), if any.
+fn rich_service(text: &str) -> Option<String> {
     let elements = elements(text)?;
     elements.iter().find(|(element, _)| element == "accept")?;
     let (_, attributes) = elements

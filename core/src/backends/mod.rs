@@ -19,7 +19,7 @@ mod ufw;
 
 pub use firewalld::{
     DIRECT_RULES as FIREWALLD_DIRECT_RULES, IPSET_PREFIX as FIREWALLD_IPSET_PREFIX,
-    rich_service as firewalld_rich_service, services_named as firewalld_services_named,
+    services_named as firewalld_services_named,
 };
 pub use firewalld::{
     DbusDump as FirewalldDbusDump, DbusIpset as FirewalldDbusIpset, DbusZone as FirewalldDbusZone,
