@@ -592,14 +592,18 @@ pub(crate) fn nft_word(name: &str) -> bool {
 /// drop). nft's scanner reads a name as a letter, `_` or `.`, then
 /// letters, digits and `/ - _ .`; anything else is refused, named.
 pub(crate) fn nft_names(state: &NftState, at: &str) -> Vec<crate::model::Problem> {
-    let chains = state.chains.iter().enumerate().flat_map(|(i, c)| {
-        [("table", &c.table), ("name", &c.name)]
-            .map(|(field, name)| (format!("{at}.nftables.chains[{i}].{field}"), name))
-    });
-    let sets = (state.found.iter().enumerate())
-        .filter_map(|(i, f)| Some((format!("{at}.nftables.found[{i}].set"), f.set.as_ref()?)));
-    chains
-        .chain(sets)
+    let mut names = Vec::new();
+    for (i, c) in state.chains.iter().enumerate() {
+        for (field, name) in [("table", &c.table), ("name", &c.name)] {
+            names.push((format!("{at}.nftables.chains[{i}].{field}"), name));
+        }
+    }
+    for (i, f) in state.found.iter().enumerate() {
+        if let Some(set) = &f.set {
+            names.push((format!("{at}.nftables.found[{i}].set"), set));
+        }
+    }
+    (names.into_iter())
         .filter(|(_, name)| !nft_word(name))
         .map(|(path, name)| crate::model::Problem {
             path,

@@ -8,7 +8,7 @@
 mod support;
 
 use portplan_core::{
-    ChainId, FirewallBackend, FirewallOutput, FirewallRule, FirewallState, FirewalldSide,
+    ChainId, FirewallBackend, FirewallOutput, FirewallRule, FirewallState, FirewalldSide, OpenPort,
     PortRange, Transport,
 };
 use portplan_core::{plan_firewall, plan_restore, read_firewall};
@@ -799,6 +799,130 @@ fn a_policys_accepts_to_the_host_are_open() {
             "{side}"
         );
     }
+}
+
+/// firewalld's iptables backend jumps from `INPUT` to `INPUT_direct` before
+/// the zones, so a direct rule's or a passthrough's accept opens its port
+/// (it was not read: the audit said green over it); under the nftables
+/// backend such an accept is "still subject to firewalld's nftables
+/// ruleset" (firewalld.direct(5)), and opens nothing.
+#[test]
+fn a_direct_rules_accepts_are_open_unless_firewalld_runs_nftables() {
+    let zone = "public (default, active)\n  target: default\n  rich rules: \n";
+    let direct = [
+        "ipv4 filter INPUT 0 -p tcp --dport 2881 -j ACCEPT",
+        "ipv4 filter INPUT 1 -j pp_in",
+        "ipv4 filter pp_in 0 -p tcp -s 198.18.2.0/24 --dport 2882 -j ACCEPT",
+        "ipv4 filter FORWARD 0 -p tcp --dport 2883 -j ACCEPT",
+        "ipv4 filter pp_in 0 -j DROP",
+        "ipv4 filter pp_in 1 -p tcp --dport 2890 -m comment --comment portplan:x -j ACCEPT",
+        "ipv6 passthrough -I INPUT 1 -p udp --dport 2884 -j ACCEPT",
+        "ipv4 passthrough -t filter -A INPUT -i lo -p tcp --dport 2885 -j ACCEPT",
+        // As firewalld and iptables' getopt take them too: the command and
+        // table anywhere, long forms, values joined to their options.
+        "ipv4 passthrough -p tcp --insert INPUT --dport 2891 -j ACCEPT",
+        "ipv4 passthrough --table filter --append INPUT -p tcp --dport 2892 -jACCEPT",
+        "ipv4 filter INPUT 0 -ptcp --dport=2893 --jump=ACCEPT",
+        "ipv4 passthrough -I INPUT -t nat -p tcp --dport 2894 -j ACCEPT",
+        "ipv4 passthrough -N pp_chain",
+        // A comment holding a blank and a quote, as firewall-cmd prints it.
+        "ipv4 filter INPUT 0 -p tcp --dport 2895 -m comment --comment 'it'\"'\"'s -I INPUT' -j ACCEPT",
+        // A source list does not read: every port.
+        "ipv4 filter INPUT 0 -p tcp -s 198.18.2.1,198.18.2.2 --dport 2896 -j ACCEPT",
+        "ipv4 filter INPUT 0 -p tcp --dport 2886 -j DROP",
+        "ipv4 filter OUTPUT 0 -p tcp --dport 2887 -j ACCEPT",
+        "ipv4 nat PREROUTING 0 -p tcp --dport 2888 -j ACCEPT",
+        "ipv4 passthrough -t nat -I PREROUTING -p tcp --dport 2889 -j ACCEPT",
+        "eb filter INPUT 0 -j ACCEPT",
+    ];
+    let read_all = [
+        "Tcp 2881 []",
+        "Tcp 2882 [\"198.18.2.0/24\"]",
+        "Tcp 2890 []",
+        "Udp 2884 []",
+        "Tcp 2891 []",
+        "Tcp 2892 []",
+        "Tcp 2893 []",
+        "Tcp 2895 []",
+        "Tcp 1-65535 []",
+        "Udp 1-65535 []",
+    ];
+    let text = |lines: &[&str]| {
+        let listed: String = lines.iter().map(|l| format!("\t{l}\n")).collect();
+        format!(
+            "{zone}\n{}\n{listed}",
+            portplan_core::shell::FIREWALLD_DIRECT_RULES
+        )
+    };
+    let dump = |lines: &[&str]| {
+        serde_json::json!({"default-zone": "public", "ipsets": [], "policies": "",
+            "direct": lines,
+            "zones": [{"name": "public", "target": "default", "sources": [], "ports": [],
+                       "rich-rules": []}]})
+        .to_string()
+    };
+    let backend = portplan_core::shell::FIREWALLD_BACKEND;
+    for with in ["", "iptables", "nftables"] {
+        let mut lines = direct.to_vec();
+        let named = format!("{backend}{with}");
+        if !with.is_empty() {
+            lines.push(&named);
+        }
+        for side in [text(&lines), dump(&lines)] {
+            let open = open_in_public(&side);
+            match with {
+                "nftables" => assert!(open.is_empty(), "{open:?}"),
+                _ => assert_eq!(open, read_all, "{side}"),
+            }
+            // A comment with portplan's tag makes no direct rule portplan's.
+            let state = read(&side, &side, "public");
+            assert!(state.open().iter().all(|o| o.tag.is_none()), "{side}");
+        }
+    }
+    // Rules typed as iptables and firewalld take them, not as iptables-save
+    // writes them (a review): each opens 2897 or every port, never nothing.
+    let tricky = [
+        "ipv4 mangle INPUT 0 --table filter -p tcp --dport 2897 -j ACCEPT",
+        "ipv4 passthrough -t nat --table filter -A INPUT -p tcp --dport 2897 -j ACCEPT",
+        "ipv4 passthrough -m comment --comment -AOUTPUT -A INPUT -p tcp --dport 2897 -j ACCEPT",
+        "ipv4 passthrough -I INPUT -m comment --comment -t -p tcp --dport 2897 -j ACCEPT",
+        "ipv4 passthrough --ins INPUT -p tcp --dport 2897 -j ACCEPT",
+        "ipv4 filter INPUT 0 -p tcp --dport 2897 -m comment --comment --a=-j -j ACCEPT",
+        "ipv4 filter INPUT 0 -p tcp --dport 2897 -vjACCEPT",
+        "ipv4 filter INPUT 0 -p tcp --dport 2897 --jum ACCEPT",
+        "ipv4 filter INPUT 0 -p tcp --dport 2897 -m comment --comment 'a\" -j \"ACCEPT'",
+        "ipv4 filter #x 0 -p tcp --dport 2897 -j ACCEPT",
+    ];
+    for rule in tricky {
+        let state = read(&dump(&[rule]), &dump(&[rule]), "public");
+        let opens = |o: &OpenPort| o.ports.first <= 2897 && 2897 <= o.ports.last;
+        assert!(state.open().iter().any(opens), "{rule}: {:?}", state.open());
+    }
+    // The backend line alone is no direct rule: a foreign deny is still
+    // read as ahead of portplan's rules where nothing else may accept first.
+    let deny = "public (default, active)\n  target: default\n  rich rules: \n\trule family=\"ipv4\" source address=\"198.18.2.0/24\" port port=\"2881\" protocol=\"tcp\" reject\n";
+    let ahead = |side: &str| {
+        let state = read(side, side, "public");
+        firewalld(&state)
+            .foreign
+            .iter()
+            .map(|f| f.ahead.len())
+            .sum::<usize>()
+    };
+    let listed = |lines: &str| {
+        format!(
+            "{deny}\n{}\n{lines}",
+            portplan_core::shell::FIREWALLD_DIRECT_RULES
+        )
+    };
+    assert_eq!(
+        ahead(&listed("")),
+        ahead(&listed(&format!("\t{backend}nftables\n")))
+    );
+    assert_ne!(
+        ahead(&listed("")),
+        ahead(&listed("\tipv4 filter INPUT 0 -j ACCEPT\n"))
+    );
 }
 
 /// firewalld takes an address range as an entry of portplan's `hash:net`

@@ -35,8 +35,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use portplan_core::Command;
+
+use super::execute::run_argv;
 use portplan_core::shell::{
-    FIREWALLD_IPSET_PREFIX, FirewalldDbusDump, FirewalldDbusIpset, FirewalldDbusZone,
+    FIREWALLD_BACKEND, FIREWALLD_IPSET_PREFIX, FirewalldDbusDump, FirewalldDbusIpset,
+    FirewalldDbusZone, firewalld_join_args,
 };
 use zbus::blocking::Connection;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
@@ -224,11 +227,17 @@ impl Bus {
 
     /// A property of firewalld's main object (`state`, `version`).
     fn property(&self, name: &str) -> Result<String, String> {
+        self.property_of(PATH, NAME, name)
+    }
+
+    /// A string property of one of firewalld's objects: the main one's, or
+    /// the config's (`FirewallBackend`).
+    fn property_of(&self, path: &str, interface: &str, name: &str) -> Result<String, String> {
         let value: OwnedValue = self.call(
-            PATH,
+            path,
             "org.freedesktop.DBus.Properties",
             "Get",
-            &(NAME, name),
+            &(interface, name),
         )?;
         String::try_from(value).map_err(|e| format!("firewalld's D-Bus property {name}: {e}"))
     }
@@ -314,10 +323,17 @@ impl Bus {
             } else {
                 self.policies()?
             }),
+            // The runtime's, with the backend firewalld runs, on which
+            // whether their accepts open a port depends (core's
+            // `FIREWALLD_BACKEND`; the config property, 0.6 and later).
             direct: if permanent {
                 Vec::new()
             } else {
-                self.direct(PATH, DIRECT)?
+                let mut direct = self.direct(PATH, DIRECT)?;
+                // Not read (a daemon without the property): not known.
+                let backend = self.property_of(CONFIG_PATH, CONFIG, "FirewallBackend");
+                direct.extend(backend_line(backend.ok().as_deref()));
+                direct
             },
             // What a reload would load that may name one of portplan's
             // ipsets besides the zones: core never deletes one named here.
@@ -414,11 +430,13 @@ impl Bus {
             self.call(path, interface, "getAllRules", &())?;
         let passthroughs: Vec<(String, Vec<String>)> =
             self.call(path, interface, "getAllPassthroughs", &())?;
+        // As `firewall-cmd` prints them.
+        let join = |args: &[String]| firewalld_join_args(args.iter().map(String::as_str));
         let rules = (rules.into_iter()).map(|(ipv, table, chain, priority, args)| {
-            format!("{ipv} {table} {chain} {priority} {}", args.join(" "))
+            format!("{ipv} {table} {chain} {priority} {}", join(&args))
         });
         let passthroughs = (passthroughs.into_iter())
-            .map(|(ipv, args)| format!("{ipv} passthrough {}", args.join(" ")));
+            .map(|(ipv, args)| format!("{ipv} passthrough {}", join(&args)));
         Ok(rules.chain(passthroughs).collect())
     }
 
@@ -798,6 +816,17 @@ impl Action {
     }
 }
 
+/// The line that tells core which backend firewalld runs
+/// (`FIREWALLD_BACKEND`), from what it is configured to run: nftables only
+/// where firewalld's nftables table exists, since the setting (firewalld.conf,
+/// or the config property that reflects it) may have changed since firewalld
+/// last started or reloaded, which is when it chooses; `None` where not known.
+pub fn backend_line(configured: Option<&str>) -> Option<String> {
+    let backend = configured?;
+    let nftables_runs = || run_argv(&["nft", "list", "table", "inet", "firewalld"]).is_ok();
+    (backend != "nftables" || nftables_runs()).then(|| format!("{FIREWALLD_BACKEND}{backend}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -807,6 +836,28 @@ mod tests {
             argv: argv.iter().map(ToString::to_string).collect(),
             stdin: None,
         }
+    }
+
+    /// As Python's `shlex.quote` joins them (firewall-cmd's `joinArgs`),
+    /// checked against its output for these arguments.
+    #[test]
+    fn a_direct_rules_arguments_are_joined_as_firewall_cmd_prints_them() {
+        let args = [
+            "-m",
+            "comment",
+            "--comment",
+            "it's a rule",
+            "",
+            "198.18.2.0/24",
+            "a_b@%+=:,./-",
+            "$(x)",
+            "é",
+        ]
+        .map(String::from);
+        assert_eq!(
+            firewalld_join_args(args.iter().map(String::as_str)),
+            r#"-m comment --comment 'it'"'"'s a rule' '' 198.18.2.0/24 a_b@%+=:,./- '$(x)' 'é'"#
+        );
     }
 
     #[test]

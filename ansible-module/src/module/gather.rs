@@ -333,7 +333,37 @@ fn firewalld_dump(side: &[&str], services: Option<Option<&str>>) -> Result<Strin
     for rule in rules.lines().map(str::to_string).chain(passthroughs) {
         text.push_str(&format!("\t{}\n", rule.trim()));
     }
+    // The runtime's, with the backend firewalld runs (`firewall-cmd` does
+    // not say it; D-Bus reads the config's property).
+    if side.is_empty() {
+        let conf = std::fs::read_to_string(FIREWALLD_CONF).unwrap_or_default();
+        if let Some(line) = firewalld::backend_line(Some(firewall_backend(&conf))) {
+            text.push_str(&format!("\t{line}\n"));
+        }
+    }
     Ok(text)
+}
+
+/// Where firewalld reads its `FirewallBackend` setting.
+const FIREWALLD_CONF: &str = "/etc/firewalld/firewalld.conf";
+
+/// firewalld.conf's `FirewallBackend` as firewalld takes it (`read` in
+/// firewalld's io/firewalld_conf.py): the first definition, of exactly one
+/// `=`, with blanks around either side stripped; where there is none, or
+/// its value is none firewalld knows, its built-in default, `nftables`
+/// since 0.6 (as the D-Bus property says; `backend_line` trusts it only
+/// where firewalld's nftables table exists, which no firewalld before 0.6
+/// makes).
+fn firewall_backend(conf: &str) -> &str {
+    let value = conf.lines().find_map(|line| {
+        let line = line.trim();
+        let mut pair = line.split('=').map(str::trim);
+        let (key, value) = (pair.next()?, pair.next()?);
+        let valid = !line.starts_with(['#', ';']) && pair.next().is_none() && !value.is_empty();
+        (valid && key == "FirewallBackend").then_some(value)
+    });
+    let valid = |value: &&str| matches!(value.to_lowercase().as_str(), "nftables" | "iptables");
+    value.filter(valid).unwrap_or("nftables")
 }
 
 /// `--info-service` of each service `named` and of each one those include
@@ -417,6 +447,36 @@ mod tests {
         assert!(!says_no_zone(&fails(2, "Error: INVALID_INTERFACE")));
         assert!(!says_no_zone(&fails(252, "FirewallD is not running")));
         assert!(!says_no_zone(&fails(1, "no zone")));
+    }
+
+    /// firewalld.conf's `FirewallBackend` as firewalld takes it: the first
+    /// definition that reads, as written; else its built-in default.
+    #[test]
+    fn the_firewall_backend_is_read_as_firewalld_reads_its_conf() {
+        let cases = [
+            ("FirewallBackend=iptables\n", "iptables"),
+            (
+                "# FirewallBackend=nftables\n FirewallBackend = iptables \n",
+                "iptables",
+            ),
+            ("FirewallBackend=\nFirewallBackend=iptables\n", "iptables"),
+            (
+                "FirewallBackend=a=b\nFirewallBackend=IPTables\n",
+                "IPTables",
+            ),
+            (
+                "FirewallBackend=bogus\nFirewallBackend=iptables\n",
+                "nftables",
+            ),
+            (
+                "DefaultZone=public\n;FirewallBackend=iptables\n",
+                "nftables",
+            ),
+            ("", "nftables"),
+        ];
+        for (conf, backend) in cases {
+            assert_eq!(firewall_backend(conf), backend, "{conf:?}");
+        }
     }
 
     /// Every service the serving zone and its policies to the host apply

@@ -528,6 +528,13 @@ fn rich_service(text: &str) -> Option<String> {
 /// zone's line reads so (a zone's name holds no space).
 pub const DIRECT_RULES: &str = "direct rules:";
 
+/// How the runtime's direct rules list which backend firewalld runs
+/// (`FirewallBackend=nftables`, as firewalld.conf(5) writes it): the
+/// binary adds this line to them, from the config's `FirewallBackend`
+/// property over D-Bus or from firewalld.conf through `firewall-cmd`;
+/// without it the backend is not known ([`direct_open`]).
+pub const BACKEND: &str = "FirewallBackend=";
+
 /// One side's blocks, from either form: a JSON object is a [`DbusDump`],
 /// anything else `firewall-cmd`'s text; where the policies are known (a
 /// dump's `policies`, or a text's [`DIRECT_RULES`] section), the direct
@@ -617,6 +624,9 @@ struct Side {
     /// runtime side, those the serving zone and its policies to the host
     /// apply ([`DbusDump::services`]).
     services: Vec<Block>,
+    /// What the runtime's direct rules and passthroughs accept
+    /// ([`direct_open`]); nothing on the permanent side.
+    direct_open: Vec<OpenPort>,
     /// What the policies asked before the zones may accept: the runtime's
     /// only; `None` when the policies are not known, and on the permanent
     /// side, which decides nothing now (its direct rules are in
@@ -637,7 +647,9 @@ fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
     let references_known = dumped.is_some();
     let mut references = dumped.unwrap_or_default();
     let (mut policies, blocks): (Vec<Block>, Vec<Block>) = split(blocks, POLICY);
-    references.extend(policies.iter().flat_map(|p| p.rich_rules.iter().cloned()));
+    for policy in &policies {
+        references.extend_from_slice(&policy.rich_rules);
+    }
     // The runtime's policies decide only while active (the binary's reads
     // list no other; `--list-all-policies` lists every one, and marks the
     // active ones rightly only from firewalld 2.1: before, every one with
@@ -656,11 +668,16 @@ fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
                 .map(|b| (b.name.clone(), b))
                 .list(),
         ),
+        direct_open: known.as_deref().map(direct_open).unwrap_or_default(),
         // A direct rule may accept before everything (firewalld's iptables
         // backend jumps to `INPUT_direct` first): read wide.
-        before_zones: known.map(|direct| match direct.is_empty() {
-            true => policies.iter().flat_map(before_zones).list(),
-            false => every_port().iter().map(Admits::of).list(),
+        before_zones: known.map(|direct| {
+            let mut ahead = Vec::new();
+            match direct.iter().all(|l| l.starts_with(BACKEND)) {
+                true => (policies.iter()).for_each(|p| ahead.extend(before_zones(p))),
+                false => ahead.extend(every_port().iter().map(Admits::of)),
+            }
+            ahead
         }),
         policies,
     })
@@ -705,6 +722,145 @@ fn policy_accepts(policy: &Block, wide: bool) -> Vec<OpenPort> {
         open.extend(may_accept(&rule));
     }
     open
+}
+
+/// What the runtime's direct rules and passthroughs accept: each one that
+/// may add a rule to the filter table's chains but `OUTPUT`'s and
+/// `FORWARD`'s ([`direct_input`]) read alone, as iptables reads an accept
+/// of `INPUT` ([`super::iptables::read`]). firewalld's iptables backend
+/// jumps from `INPUT` to `INPUT_direct` (the direct rules of `INPUT`)
+/// before the zones; a passthrough's is one more rule of its chain. Wide:
+/// an accept in a chain nothing reaches, after a deny, or (a passthrough's
+/// `-A INPUT`) after firewalld's reject reads as open, so that no order of
+/// listing hides one (`getAllRules` lists in the order rules were added,
+/// not by priority). A rule typed by hand need not be written as
+/// iptables-save writes it, which is what the reader reads: iptables takes
+/// abbreviated and grouped options (`--jum ACCEPT`, `-vjACCEPT`), and
+/// `iptables-restore`, which firewalld feeds direct rules to, splits words
+/// at a `"`. So one that names `ACCEPT` but does not read as accepting, one
+/// holding a `"`, and one that does not read at all (a source list `-s
+/// a,b`) open every port. Nothing where the backend is nftables: "direct
+/// rules that ACCEPT packets don't actually cause the packets to be
+/// immediately accepted by the system. Those packets are still subject to
+/// firewalld's nftables ruleset" (firewalld.direct(5)); the binary says
+/// nftables only where firewalld's nftables table exists. Where the
+/// backend is not known (firewalld before 0.6 has none but iptables), as
+/// with iptables.
+fn direct_open(direct: &[String]) -> Vec<OpenPort> {
+    let mut open = Vec::new();
+    if direct
+        .iter()
+        .any(|l| l.strip_prefix(BACKEND) == Some("nftables"))
+    {
+        return open;
+    }
+    for line in direct {
+        let (family, rule) = line.split_once(' ').unwrap_or_default();
+        let Some((args, read)) = direct_input(rule).filter(|_| matches!(family, "ipv4" | "ipv6"))
+        else {
+            continue;
+        };
+        let text = format!("*filter\n:INPUT DROP\n-A INPUT {args}\n");
+        let texts = [text.as_str(), ""];
+        let v6 = usize::from(family == "ipv6");
+        match super::iptables::read(texts[v6], texts[1 - v6]) {
+            Ok(state) if read => open.extend(state.open),
+            _ => open.extend(every_port()),
+        }
+    }
+    // No direct rule is portplan's, whatever its comment says: a tag would
+    // keep it out of `overexposed`.
+    for open in &mut open {
+        open.tag = None;
+    }
+    open
+}
+
+/// The arguments of a direct rule (`filter INPUT 0 ARGS`) or passthrough
+/// (`passthrough ARGS`) that may add a rule to an input chain of the filter
+/// table; `None` for one that surely does not. A passthrough names its
+/// table (`-t`, `--table`, else `filter`) and its command (`-A`,
+/// `--append`, `-I`, `--insert`) anywhere among its words, as firewalld's
+/// `passthrough_parse_table_chain` reads them; a rule's priority, or an
+/// insert's position, is left as a word no option takes, which narrows
+/// nothing. Words are split as iptables' getopt takes them (`-jACCEPT`,
+/// `--jump=ACCEPT`). Read wide: another table only where every table named
+/// is one iptables has (a `-t` that is some option's value names none),
+/// and `OUTPUT` or `FORWARD` only where every command names one; a
+/// passthrough with no command read is not known to add nothing (an
+/// abbreviated `--ins`): its words, which read as no accept. With whether
+/// the reader reads them as iptables would: not where they name `ACCEPT`
+/// but the reader finds another target or none, nor where a word holds a
+/// `"` (for `iptables-restore` a word boundary).
+fn direct_input(rule: &str) -> Option<(String, bool)> {
+    // The table, chain and priority of a direct rule as they are, unsplit:
+    // a chain named `#x` would begin a shell comment.
+    let (head, args) = match rule.strip_prefix("passthrough ") {
+        Some(args) => (Vec::new(), args),
+        None => {
+            let mut head: Vec<&str> = rule.splitn(4, ' ').collect();
+            let args = head.pop().filter(|_| head.len() == 3).unwrap_or_default();
+            (head, args)
+        }
+    };
+    let Some(said) = super::iptables::saved_words(args) else {
+        // A quote left open: not read (every port).
+        return Some((String::new(), false));
+    };
+    let mut words: Vec<String> = Vec::new();
+    for word in said {
+        let short = word.len() > 2 && !word.starts_with("--") && word.starts_with('-');
+        match word.split_once('=').filter(|_| word.starts_with("--")) {
+            Some((option, value)) => words.extend([option.into(), value.into()]),
+            None if short && word.as_bytes()[1].is_ascii_alphabetic() => {
+                words.extend([word[..2].to_string(), word[2..].to_string()])
+            }
+            None => words.push(word),
+        }
+    }
+    let after = |names: &[&str]| -> Vec<usize> {
+        (1..words.len())
+            .filter(|&i| names.contains(&words[i - 1].as_str()))
+            .list()
+    };
+    let commands = after(&["-A", "--append", "-I", "--insert"]);
+    let tables = after(&["-t", "--table"]);
+    let named = |at: &[usize], what: &[&str], head: Option<&&str>| {
+        let named = at.iter().map(|&i| words[i].as_str()).chain(head.copied());
+        let mut named = named.peekable();
+        named.peek().is_some() && named.all(|name| what.contains(&name))
+    };
+    let other_table = named(&tables, &["nat", "mangle", "raw", "security"], head.first());
+    let outward = ["OUTPUT", "FORWARD", "OUTPUT_direct", "FORWARD_direct"];
+    let output = named(&commands, &outward, head.get(1));
+    let dropped = |i: &usize| commands.contains(&(i + 1)) || tables.contains(&(i + 1));
+    let args: Vec<String> = (words.iter().enumerate())
+        .filter(|(i, _)| !dropped(i) && !commands.contains(i) && !tables.contains(i))
+        .map(|(_, word)| word.clone())
+        .list();
+    let accepts = super::iptables::target(&args).as_deref() == Some("ACCEPT");
+    let read = (accepts || !rule.contains("ACCEPT")) && !words.iter().any(|w| w.contains('"'));
+    let joined = join_args(args.iter().map(String::as_str));
+    (!other_table && !output).then_some((joined, read))
+}
+
+/// Words as `firewall-cmd` prints a direct rule's (firewalld's `joinArgs`:
+/// Python's `shlex.quote` of each), so that a rule read over D-Bus reads as
+/// the same rule through `firewall-cmd`, and a word holding a blank or a
+/// quote (`--comment "it's"`) splits back whole.
+pub fn join_args<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
+    let mut joined = String::new();
+    for word in words {
+        let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+        if !joined.is_empty() {
+            joined.push(' ');
+        }
+        match !word.is_empty() && word.chars().all(safe) {
+            true => joined.push_str(word),
+            false => joined.push_str(&format!("'{}'", word.replace('\'', "'\"'\"'"))),
+        }
+    }
+    joined
 }
 
 /// Every port of both transports from anywhere.
@@ -839,6 +995,7 @@ pub(super) fn read(
             state.open.extend(policy_accepts(policy, false));
         }
     }
+    state.open.extend(runtime.direct_open.iter().cloned());
     // A policy only in the permanent configuration is the runtime's after
     // the next reload.
     for (_, side) in &sides {
@@ -944,27 +1101,33 @@ pub(super) const IPSET_USER: &str = "uses-ipset";
 /// rule that only seemed to name it costs an unused ipset; one deleted
 /// under a rule costs the host its firewall at the next boot.
 fn ipset_users(side: &Side) -> Vec<ForeignRule> {
-    let foreign_rules = (side.zones.iter())
-        .flat_map(|zone| zone.rich_rules.iter())
-        .filter(|text| rich_rule(text).is_none_or(|r| r.tag.is_none()));
-    let named = foreign_rules.chain(&side.references).flat_map(|text| {
+    let mut users = Vec::new();
+    let mut user = |name: &str, text: String| {
+        let user = super::named_thing(IPSET_USER, format!("ipset:{name}"), text);
+        users.push(user);
+    };
+    // Loops, not iterator adapters: each `flat_map` and `chain` is a few
+    // hundred bytes of the plugins.
+    let mut texts: Vec<&String> = Vec::new();
+    for zone in &side.zones {
+        let foreign = |text: &&String| rich_rule(text).is_none_or(|r| r.tag.is_none());
+        texts.extend(zone.rich_rules.iter().filter(foreign));
+    }
+    texts.extend(&side.references);
+    for text in texts {
         (side.ipsets.keys())
             .filter(|name| text.contains(name.as_str()))
-            .map(|name| (name.clone(), text.clone()))
-    });
-    let bound = (side.zones.iter()).flat_map(|zone| {
-        zone.words("sources").filter_map(|source| {
-            let name = source.strip_prefix("ipset:")?;
-            Some((
-                name.to_string(),
-                format!("zone {} (sources: {source})", zone.name),
-            ))
-        })
-    });
-    (named.chain(bound))
-        .filter(|(name, _)| side.ipsets.contains_key(name))
-        .map(|(name, text)| super::named_thing(IPSET_USER, format!("ipset:{name}"), text))
-        .list()
+            .for_each(|name| user(name, text.clone()));
+    }
+    for zone in &side.zones {
+        for source in zone.words("sources") {
+            let name = source.strip_prefix("ipset:").unwrap_or_default();
+            if side.ipsets.contains_key(name) {
+                user(name, format!("zone {} (sources: {source})", zone.name));
+            }
+        }
+    }
+    users
 }
 
 /// Zones bound to sources (`sources: 198.18.1.0/24`), other than the one
@@ -1135,13 +1298,12 @@ fn after_allows(zone: &Block, side: &Side) -> Vec<ForeignRule> {
 /// D-Bus dump (or `--list-all-policies` text) carries the policies: the
 /// runtime's active ones, and every configured one.
 fn late_policies(side: &Side, serving: &str) -> Vec<ForeignRule> {
-    (side.policies.iter())
-        .filter(|policy| after_zones(policy, serving))
-        .flat_map(|policy| {
-            (late_denies(&policy.rich_rules, side, |_| true).into_iter())
-                .map(|f| in_policy(policy, f))
-        })
-        .list()
+    let mut late = Vec::new();
+    for policy in (side.policies.iter()).filter(|policy| after_zones(policy, serving)) {
+        let denies = late_denies(&policy.rich_rules, side, |_| true);
+        late.extend(denies.into_iter().map(|f| in_policy(policy, f)));
+    }
+    late
 }
 
 /// `entry`, read from one of `policy`'s rich rules, named with the policy.

@@ -41,8 +41,13 @@ struct Saved {
 /// the backslash before a `'`. So `\'` is read as `'` first (an
 /// adversarial review: a comment `"don\'t remove"` on portplan's rule
 /// kept its backslash, the `-D` matched nothing, and every run failed).
-fn saved_words(line: &str) -> Option<Vec<String>> {
+pub(super) fn saved_words(line: &str) -> Option<Vec<String>> {
     shlex::split(&line.replace("\\'", "'"))
+}
+
+/// The target a rule's words jump or go to, as the reader finds it.
+pub(super) fn target(tokens: &[String]) -> Option<String> {
+    parse_rule(tokens).target
 }
 
 fn parse_rule(tokens: &[String]) -> Saved {

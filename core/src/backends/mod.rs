@@ -18,7 +18,8 @@ mod reached;
 mod ufw;
 
 pub use firewalld::{
-    DIRECT_RULES as FIREWALLD_DIRECT_RULES, IPSET_PREFIX as FIREWALLD_IPSET_PREFIX,
+    BACKEND as FIREWALLD_BACKEND, DIRECT_RULES as FIREWALLD_DIRECT_RULES,
+    IPSET_PREFIX as FIREWALLD_IPSET_PREFIX, join_args as firewalld_join_args,
     services_named as firewalld_services_named,
 };
 pub use firewalld::{
@@ -378,21 +379,20 @@ fn goto_spans(admitted: &Admitted) -> Vec<(Transport, PortRange)> {
     let spans: Vec<(Transport, PortRange)> = (admitted.open(&[], None).into_iter())
         .map(|open| (open.transport, open.ports))
         .list();
-    [Transport::Tcp, Transport::Udp]
-        .into_iter()
-        .flat_map(|transport| {
-            let ranges: Vec<PortRange> = (spans.iter())
-                .filter(|(t, _)| *t == transport)
-                .map(|(_, ports)| *ports)
-                .list();
-            let hull = (ranges.len() > GOTO_SPANS).then(|| PortRange {
-                first: ranges.iter().map(|r| r.first).min().unwrap_or(1),
-                last: ranges.iter().map(|r| r.last).max().unwrap_or(65535),
-            });
-            let ranges = hull.map_or(ranges, |hull| vec![hull]);
-            ranges.into_iter().map(move |ports| (transport, ports))
-        })
-        .list()
+    let mut taken = Vec::new();
+    for transport in [Transport::Tcp, Transport::Udp] {
+        let ranges: Vec<PortRange> = (spans.iter())
+            .filter(|(t, _)| *t == transport)
+            .map(|(_, ports)| *ports)
+            .list();
+        let hull = (ranges.len() > GOTO_SPANS).then(|| PortRange {
+            first: ranges.iter().map(|r| r.first).min().unwrap_or(1),
+            last: ranges.iter().map(|r| r.last).max().unwrap_or(65535),
+        });
+        let ranges = hull.map_or(ranges, |hull| vec![hull]);
+        taken.extend(ranges.into_iter().map(|ports| (transport, ports)));
+    }
+    taken
 }
 
 /// Foreign rules that decide a wanted rule's traffic before portplan's rule

@@ -737,11 +737,11 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
     }
     // A goto matters only in a chain portplan writes into: one that drops.
     let drops = |i: usize| state.chains.get(i).is_some_and(|c| c.drops);
-    let gotos: Vec<ForeignRule> = (before.gotos.into_iter())
-        .filter(|(i, _)| drops(*i))
-        .flat_map(|(_, rules)| rules)
-        .list();
-    state.foreign.extend(gotos);
+    for (i, rules) in before.gotos {
+        if drops(i) {
+            state.foreign.extend(rules);
+        }
+    }
     Ok(state)
 }
 
@@ -1107,10 +1107,10 @@ fn read_item(
     // it takes (kept by its chain, `super::GOTO`). One to a chain that
     // drops everything is a deny.
     if let Some(chain) = state.chains.get(index).filter(|_| !after_catch_all) {
-        let rules: Vec<ForeignRule> = (rule.gotos.iter())
-            .filter(|goto| !goto.jump && !dropping_chain(&goto.to))
-            .flat_map(|goto| goto_rules(chain, goto, handle))
-            .list();
+        let mut rules = Vec::new();
+        for goto in (rule.gotos.iter()).filter(|goto| !goto.jump && !dropping_chain(&goto.to)) {
+            rules.extend(goto_rules(chain, goto, handle));
+        }
         if !rules.is_empty() {
             before.gotos.push((index, rules));
         }
@@ -1246,9 +1246,10 @@ fn read_item(
     let mut found = seen.found(tag, handle, owned_set.as_deref(), intact);
     // Behind a goto of its chain that may take its packets it never sees
     // them: not intact, so it is taken out and the goto refused.
-    let gotos = (before.gotos.iter().filter(|(i, _)| *i == index)).flat_map(|(_, rules)| rules);
-    for found in &mut found {
-        found.intact &= !gotos.clone().any(|goto| super::meets(goto, &found.rule));
+    for (_, gotos) in before.gotos.iter().filter(|(i, _)| *i == index) {
+        for found in &mut found {
+            found.intact &= !gotos.iter().any(|goto| super::meets(goto, &found.rule));
+        }
     }
     state.found.extend(found);
     Ok(())

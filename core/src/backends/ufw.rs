@@ -327,10 +327,10 @@ fn foreign(
             .map(|family| (family, family.any().to_string()))
             .to_vec(),
     };
-    transports
-        .iter()
-        .flat_map(|transport| {
-            sources.iter().map(|(family, source)| ForeignRule {
+    let mut foreign = Vec::new();
+    for transport in transports {
+        for (family, source) in &sources {
+            foreign.push(ForeignRule {
                 action: rule.action.clone(),
                 family: *family,
                 transport: *transport,
@@ -339,9 +339,10 @@ fn foreign(
                 text: text.to_string(),
                 // Set by `read_line`.
                 ahead: Vec::new(),
-            })
-        })
-        .list()
+            });
+        }
+    }
+    foreign
 }
 
 /// `ufw delete` with each removed rule's own words, then one `ufw allow` per
