@@ -89,9 +89,10 @@ pub mod __encode {
 /// defaults the rules assume, and the CLI's catalog renderings.
 pub mod shell {
     pub use crate::backends::{
-        FIREWALLD_BACKEND, FIREWALLD_DIRECT_RULES, FIREWALLD_IPSET_PREFIX, FirewalldDbusDump,
-        FirewalldDbusIpset, FirewalldDbusZone, TAG_PREFIX, denied_ahead, firewalld_join_args,
-        firewalld_services_named, overridden, placements, tagged_rules, unfiltered_families,
+        FIREWALLD_BACKEND, FIREWALLD_DIRECT_RULES, FIREWALLD_FILTER_TABLES, FIREWALLD_IPSET_PREFIX,
+        FirewalldDbusDump, FirewalldDbusIpset, FirewalldDbusZone, TAG_PREFIX, denied_ahead,
+        firewalld_join_args, firewalld_services_named, overridden, placements, tagged_rules,
+        unfiltered_families,
     };
     pub use crate::decode::{escape, is_hidden, json_size, parse_json, parse_value, quote};
     pub use crate::encode::{Out as JsonOut, compact as compact_json};

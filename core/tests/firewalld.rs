@@ -925,6 +925,179 @@ fn a_direct_rules_accepts_are_open_unless_firewalld_runs_nftables() {
     );
 }
 
+/// firewalld 1.3.3's filter tables under its iptables backend, with no
+/// direct rule, as `iptables-save -t filter` and `ip6tables-save -t filter`
+/// print them (iptables 1.8.9, nf_tables), in a test namespace.
+const SAVED_V4: &str = include_str!("captured/firewalld-1.3-iptables-save-v4.txt");
+const SAVED_V6: &str = include_str!("captured/firewalld-1.3-iptables-save-v6.txt");
+
+/// Where firewalld may run its iptables backend the binary adds the live
+/// filter tables, and what accepts there beside the zones is open: what
+/// `iptables -I INPUT` added beside firewalld, or a passthrough firewalld
+/// keeps no record of (neither is in its direct rules, so the audit said
+/// green over both), a `RETURN` to `INPUT`'s accepting policy, and every
+/// port of a family whose `INPUT` was flushed. firewalld's own rules (its
+/// accept of established and forwarded connections, its jumps to the zones
+/// and policies, which are read from its configuration) open nothing, nor
+/// does an accept after its reject; a table that is not firewalld's
+/// (iptables-nft's beside its nftables backend, or none) is not read, and
+/// the listed direct rules are read besides.
+#[test]
+fn what_the_filter_tables_accept_beside_firewalld_is_open() {
+    let zone = "public (default, active)\n  target: default\n  rich rules: \n";
+    let [v4_marker, v6_marker] = portplan_core::shell::FIREWALLD_FILTER_TABLES;
+    let text = |direct: &[&str], v4: &str, v6: &str| {
+        let listed: String = direct.iter().map(|l| format!("\t{l}\n")).collect();
+        let rules = portplan_core::shell::FIREWALLD_DIRECT_RULES;
+        format!("{zone}\n{rules}\n{listed}{v4_marker}\n{v4}\n{v6_marker}\n{v6}\n")
+    };
+    let dump = |direct: &[&str], v4: &str, v6: &str| {
+        serde_json::json!({"default-zone": "public", "ipsets": [], "policies": "",
+            "direct": direct, "saved": [v4, v6],
+            "zones": [{"name": "public", "target": "default", "sources": [], "ports": [],
+                       "rich-rules": []}]})
+        .to_string()
+    };
+    // A rule added to a chain: before the first of its rules, or last
+    // (iptables-save lists a chain's rules together, in order).
+    let with = |saved: &str, chain: &str, rule: &str, first: bool| {
+        let at = match first {
+            true => saved.find(&format!("\n-A {chain} ")).unwrap(),
+            false => saved.find("\nCOMMIT").unwrap(),
+        };
+        format!("{}\n-A {chain} {rule}{}", &saved[..at], &saved[at..])
+    };
+    let accept = |port: u16| format!("-p tcp -m tcp --dport {port} -j ACCEPT");
+    let tagged = "-p udp -m udp --dport 2885 -m comment --comment portplan:x -j ACCEPT";
+    let nftables = format!("{}nftables", portplan_core::shell::FIREWALLD_BACKEND);
+    // Beside firewalld: first in INPUT, in INPUT_direct (a passthrough it
+    // does not list), a RETURN (INPUT's policy accepts), and after its
+    // reject (which sees no packet).
+    let beside = with(SAVED_V4, "INPUT", &accept(2881), true);
+    let beside = with(&beside, "INPUT_direct", &accept(2882), false);
+    let beside = with(
+        &beside,
+        "INPUT",
+        "-p tcp -m tcp --dport 2887 -j RETURN",
+        true,
+    );
+    let beside = with(&beside, "INPUT", &accept(2886), false);
+    let v6 = with(SAVED_V6, "INPUT", tagged, true);
+    // A passthrough into a zone's chain, listed: read from the list.
+    let zoned = ["ipv4 passthrough -I IN_public_allow -p tcp --dport 2889 -j ACCEPT"];
+    let in_zone = with(SAVED_V4, "IN_public_allow", &accept(2889), true);
+    // `iptables -F INPUT`: firewalld's chains stay declared.
+    let flushed: String = (SAVED_V4.lines())
+        .filter(|l| !l.starts_with("-A INPUT "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    // firewalld 2.0's jump to its policies, which reach the zones.
+    let policies = SAVED_V4.replace("-A INPUT -j INPUT_ZONES\n", "-A INPUT -j INPUT_POLICIES\n");
+    let policies = with(&policies, "INPUT_POLICIES", "-i eth9 -j ACCEPT", false);
+    // iptables-nft's own table under firewalld's nftables backend.
+    let nft_beside = format!(
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT {}\nCOMMIT\n",
+        accept(2881)
+    );
+    let every = |any: &str| {
+        [
+            format!("Tcp 1-65535 [\"{any}\"]"),
+            format!("Udp 1-65535 [\"{any}\"]"),
+        ]
+    };
+    let some = |open: &[&str]| open.iter().map(|o| o.to_string()).collect::<Vec<_>>();
+    let both = [nftables.as_str()];
+    let iptables = format!("{}iptables", portplan_core::shell::FIREWALLD_BACKEND);
+    let iptables = [iptables.as_str()];
+    // Under a DROP policy (panic mode) a RETURN drops; firewalld's reject
+    // spelled as a DROP cuts as well.
+    let dropping = beside.replace(":INPUT ACCEPT", ":INPUT DROP");
+    let dropped = with(
+        &SAVED_V4.replace(
+            "-A INPUT -j REJECT --reject-with icmp-host-prohibited",
+            "-A INPUT -j DROP",
+        ),
+        "INPUT",
+        &accept(2886),
+        false,
+    );
+    // `iptables -F; iptables -X`, and what iptables-nft prints of a table
+    // holding native nft rules: read where the binary says iptables.
+    let gone =
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+    let unprintable = "# Table `filter' is incompatible, use 'nft' tool.\n";
+    let cases: [(&[&str], &str, &str, Vec<String>); 14] = [
+        (&[], SAVED_V4, SAVED_V6, vec![]),
+        (&zoned, &in_zone, SAVED_V6, some(&["Tcp 2889 []"])),
+        (
+            &[],
+            &beside,
+            &v6,
+            some(&["Tcp 2887 []", "Tcp 2881 []", "Tcp 2882 []", "Udp 2885 []"]),
+        ),
+        (&[], &flushed, SAVED_V6, every("0.0.0.0/0").into()),
+        (&[], &policies, SAVED_V6, vec![]),
+        // A table that is not firewalld's, or none (a command that failed),
+        // is not read: as without tables.
+        (&[], SAVED_V4, "", vec![]),
+        (&both, &nft_beside, "", vec![]),
+        // Where firewalld's nftables table exists (the binary then reads no
+        // tables), nothing: that table filters too.
+        (&both, &beside, SAVED_V6, vec![]),
+        (
+            &[],
+            &dropping,
+            SAVED_V6,
+            some(&["Tcp 2881 []", "Tcp 2882 []"]),
+        ),
+        (&[], &dropped, SAVED_V6, vec![]),
+        (&[], gone, SAVED_V6, vec![]),
+        (&iptables, gone, SAVED_V6, every("0.0.0.0/0").into()),
+        (&iptables, SAVED_V4, unprintable, every("::/0").into()),
+        // A command that failed: not read.
+        (&iptables, SAVED_V4, "", vec![]),
+    ];
+    for (direct, v4, v6, open) in cases {
+        for side in [text(direct, v4, v6), dump(direct, v4, v6)] {
+            assert_eq!(open_in_public(&side), open, "{side}");
+            let state = read(&side, &side, "public");
+            assert!(state.open().iter().all(|o| o.tag.is_none()), "{side}");
+        }
+    }
+    // Each version's jump to its zones and policies (0.4 to 2.5), whose
+    // chains, read from the configuration, are not read here.
+    let dispatch = [
+        "INPUT_ZONES_SOURCE",
+        "INPUT_POLICIES_pre",
+        "INPUT_POLICIES_post",
+        "INPUT_POLICIES",
+        "INPUT_dispatch",
+    ];
+    for chain in dispatch {
+        let jump = format!("-A INPUT -j {chain}\n");
+        let v4 = SAVED_V4.replace("-A INPUT -j INPUT_ZONES\n", &jump);
+        let v4 = with(&v4, chain, "-i eth9 -j ACCEPT", false);
+        assert_eq!(
+            open_in_public(&dump(&[], &v4, SAVED_V6)),
+            Vec::<String>::new(),
+            "{chain}"
+        );
+    }
+    // What the tables accept is asked before the zones: a zone's deny of
+    // that port is not ahead of portplan's rules.
+    let deny = "public (default, active)\n  target: default\n  rich rules: \n\trule family=\"ipv4\" source address=\"198.18.2.0/24\" port port=\"2881\" protocol=\"tcp\" reject\n";
+    let ahead = |v4: &str| {
+        let rules = portplan_core::shell::FIREWALLD_DIRECT_RULES;
+        let side = format!("{deny}\n{rules}\n{v4_marker}\n{v4}\n{v6_marker}\n{SAVED_V6}\n");
+        let state = read(&side, &side, "public");
+        (firewalld(&state).foreign.iter())
+            .map(|f| f.ahead.len())
+            .sum::<usize>()
+    };
+    assert_ne!(ahead(SAVED_V4), 0);
+    assert_eq!(ahead(&with(SAVED_V4, "INPUT", &accept(2881), true)), 0);
+}
+
 /// firewalld takes an address range as an entry of portplan's `hash:net`
 /// ipset; skipped when read, a range added by hand left portplan's rule
 /// intact while it admitted the range (an adversarial review). Read as the

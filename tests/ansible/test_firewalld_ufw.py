@@ -656,14 +656,14 @@ class FirewalldDirectRules(unittest.TestCase):
         self.host.run("sed", "-i", f"s/^FirewallBackend=.*/FirewallBackend={backend}/",
                       "/etc/firewalld/firewalld.conf")
 
-    def overexposed(self):
-        """Whether the audit says 2881 is open beyond the plan, the same
-        over D-Bus and through firewall-cmd."""
+    def overexposed(self, port=2881):
+        """Whether the audit says `port` (one of obs1's) is open beyond the
+        plan, the same over D-Bus and through firewall-cmd."""
         said = []
         for env in ({}, {"PORTPLAN_FIREWALLD": "firewall-cmd"}):
             result = run_binary(self.host, self.args, env)
             self.assertIn("findings", result, result)
-            said.append(any(f["code"] == "overexposed" and "port 2881 from" in f["message"]
+            said.append(any(f["code"] == "overexposed" and f"port {port} from" in f["message"]
                             for f in result["findings"]))
         self.assertEqual(said[0], said[1], "D-Bus and firewall-cmd read differently")
         return said[0]
@@ -691,6 +691,66 @@ class FirewalldDirectRules(unittest.TestCase):
                 finally:
                     self.host.stop_firewalld()
 
+    def test_what_iptables_holds_beside_firewalld_is_read(self):
+        """Accepts firewalld keeps no record of, read from the live filter
+        tables: `iptables -I INPUT` beside firewalld, a passthrough (which
+        `--get-all-passthroughs` does not list), a table flushed whole; and
+        one it lists into a zone's chain. Under the iptables backend each opens
+        its port to a stranger, and the audit says so; an accept appended
+        after firewalld's reject opens nothing, and the audit says nothing.
+        Under nftables iptables' accept opens nothing and the audit says
+        nothing: also with no `nft` program (the backend not known, the
+        tables not firewalld's), and with firewalld.conf switched to
+        iptables and no restart (what runs decides, not the setting)."""
+        def accept(port):
+            return ["-p", "tcp", "--dport", str(port), "-j", "ACCEPT"]
+        for backend in ("iptables", "nftables"):
+            opens = backend == "iptables"
+            with self.subTest(backend=backend):
+                self.set_backend(backend)
+                self.host.start_firewalld()
+                try:
+                    with Listener(self.host, "0.0.0.0:2882"), \
+                            Listener(self.host, "0.0.0.0:62888"), \
+                            Listener(self.host, "0.0.0.0:62881"), \
+                            Listener(self.host, "0.0.0.0:2881"):
+                        self.assertFalse(self.overexposed(2882))
+                        self.host.run("iptables", "-I", "INPUT", *accept(2882))
+                        self.assertEqual(reachable(self.stranger, self.host, 2882), opens)
+                        self.assertEqual(self.overexposed(2882), opens)
+                        if not opens:
+                            # No `nft` (Debian's firewalld does not need one):
+                            # /dev/null over it, in this host's mount namespace.
+                            self.host.run("mount", "--bind", "/dev/null", "/usr/sbin/nft")
+                            try:
+                                self.assertFalse(self.overexposed(2882))
+                            finally:
+                                self.host.run("umount", "/usr/sbin/nft")
+                            self.set_backend("iptables")
+                            self.assertFalse(reachable(self.stranger, self.host, 2882))
+                            self.assertFalse(self.overexposed(2882))
+                            continue
+                        self.assertFalse(self.overexposed(62888))
+                        self.host.run("firewall-cmd", "--direct", "--passthrough", "ipv4",
+                                      "-A", "INPUT_direct", *accept(62888))
+                        self.assertEqual(self.host.run(
+                            "firewall-cmd", "--direct", "--get-all-passthroughs").strip(), "")
+                        self.assertTrue(reachable(self.stranger, self.host, 62888))
+                        self.assertTrue(self.overexposed(62888))
+                        self.host.run("firewall-cmd", "--direct", "--add-passthrough", "ipv4",
+                                      "-I", "IN_public_allow", *accept(62881))
+                        self.assertTrue(reachable(self.stranger, self.host, 62881))
+                        self.assertTrue(self.overexposed(62881))
+                        self.host.run("iptables", "-A", "INPUT", *accept(2881))
+                        self.assertFalse(reachable(self.stranger, self.host, 2881))
+                        self.assertFalse(self.overexposed(2881))
+                        # Flushed whole: firewalld's `INPUT_direct` is gone too.
+                        self.host.run("iptables", "-F")
+                        self.host.run("iptables", "-X")
+                        self.assertTrue(reachable(self.stranger, self.host, 2881))
+                        self.assertTrue(self.overexposed(2881))
+                finally:
+                    self.host.stop_firewalld()
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

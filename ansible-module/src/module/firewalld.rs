@@ -335,6 +335,7 @@ impl Bus {
                 direct.extend(backend_line(backend.ok().as_deref()));
                 direct
             },
+            saved: Vec::new(),
             // What a reload would load that may name one of portplan's
             // ipsets besides the zones: core never deletes one named here.
             references: if permanent {
@@ -349,6 +350,7 @@ impl Bus {
         // side opens nothing now).
         if !permanent {
             dump.services = self.services(&dump.services_named(serving))?;
+            dump.saved = saved_tables(&dump.direct);
         }
         serde_json::to_string(&dump).map_err(|e| e.to_string())
     }
@@ -817,14 +819,35 @@ impl Action {
 }
 
 /// The line that tells core which backend firewalld runs
-/// (`FIREWALLD_BACKEND`), from what it is configured to run: nftables only
-/// where firewalld's nftables table exists, since the setting (firewalld.conf,
-/// or the config property that reflects it) may have changed since firewalld
-/// last started or reloaded, which is when it chooses; `None` where not known.
+/// (`FIREWALLD_BACKEND`), by what runs rather than what is configured: the
+/// setting (firewalld.conf, or the config property that reflects it) may
+/// have changed since firewalld last started or reloaded, which is when it
+/// chooses. nftables where firewalld's nftables table exists (its iptables
+/// backend makes none, and drops it when it takes over at a reload), else
+/// the configured one but nftables; `None` where not known.
 pub fn backend_line(configured: Option<&str>) -> Option<String> {
-    let backend = configured?;
-    let nftables_runs = || run_argv(&["nft", "list", "table", "inet", "firewalld"]).is_ok();
-    (backend != "nftables" || nftables_runs()).then(|| format!("{FIREWALLD_BACKEND}{backend}"))
+    let nftables = run_argv(&["nft", "list", "table", "inet", "firewalld"]).is_ok();
+    let backend = match nftables {
+        true => "nftables",
+        false => configured.filter(|backend| *backend != "nftables")?,
+    };
+    Some(format!("{FIREWALLD_BACKEND}{backend}"))
+}
+
+/// The filter tables as `iptables-save -t filter` and `ip6tables-save -t
+/// filter` print them (core's `FirewalldDbusDump::saved`), an empty one
+/// where its command fails (no iptables, a kernel without IPv6); none
+/// where the runtime's `direct` rules say firewalld runs nftables, under
+/// which an iptables accept opens nothing (and legacy iptables would load
+/// its table's module to answer). Core reads those that hold firewalld's
+/// iptables ruleset, and the direct rules' text besides.
+pub fn saved_tables(direct: &[String]) -> Vec<String> {
+    let nftables = format!("{FIREWALLD_BACKEND}nftables");
+    if direct.contains(&nftables) {
+        return Vec::new();
+    }
+    let save = |program| run_argv(&[program, "-t", "filter"]).unwrap_or_default();
+    vec![save("iptables-save"), save("ip6tables-save")]
 }
 
 #[cfg(test)]

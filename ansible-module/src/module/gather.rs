@@ -330,16 +330,22 @@ fn firewalld_dump(side: &[&str], services: Option<Option<&str>>) -> Result<Strin
         Some(format!("{ipv} passthrough {args}"))
     });
     text.push_str(&format!("\n{}\n", shell::FIREWALLD_DIRECT_RULES));
-    for rule in rules.lines().map(str::to_string).chain(passthroughs) {
-        text.push_str(&format!("\t{}\n", rule.trim()));
-    }
+    let mut direct: Vec<String> = rules.lines().map(str::to_string).collect();
+    direct.extend(passthroughs);
     // The runtime's, with the backend firewalld runs (`firewall-cmd` does
-    // not say it; D-Bus reads the config's property).
+    // not say it; D-Bus reads the config's property), then the filter
+    // tables where it may run iptables.
+    let mut saved = Vec::new();
     if side.is_empty() {
         let conf = std::fs::read_to_string(FIREWALLD_CONF).unwrap_or_default();
-        if let Some(line) = firewalld::backend_line(Some(firewall_backend(&conf))) {
-            text.push_str(&format!("\t{line}\n"));
-        }
+        direct.extend(firewalld::backend_line(Some(firewall_backend(&conf))));
+        saved = firewalld::saved_tables(&direct);
+    }
+    for rule in &direct {
+        text.push_str(&format!("\t{}\n", rule.trim()));
+    }
+    for (marker, table) in shell::FIREWALLD_FILTER_TABLES.iter().zip(&saved) {
+        text.push_str(&format!("{marker}\n{table}\n"));
     }
     Ok(text)
 }

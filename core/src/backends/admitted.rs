@@ -153,19 +153,20 @@ impl Admitted {
         if self.closed {
             return Vec::new();
         }
-        let transports = [(self.tcp, Transport::Tcp), (self.udp, Transport::Udp)];
-        transports
-            .into_iter()
-            .filter(|(on, _)| *on)
-            .flat_map(|(_, transport)| {
-                self.ports.iter().map(move |ports| OpenPort {
+        // Loops, not iterator adapters: a `flat_map` is a few hundred bytes
+        // of the plugins.
+        let mut open = Vec::new();
+        for (on, transport) in [(self.tcp, Transport::Tcp), (self.udp, Transport::Udp)] {
+            for ports in self.ports.iter().filter(|_| on) {
+                open.push(OpenPort {
                     transport,
                     ports: *ports,
                     sources: sources.to_vec(),
                     tag: tag.map(str::to_string),
-                })
-            })
-            .list()
+                });
+            }
+        }
+        open
     }
 }
 

@@ -1,7 +1,8 @@
 //! firewalld: state from `firewall-cmd --list-all-zones` (runtime) and the
 //! same with `--permanent`, each followed by `firewall-cmd --info-ipset=NAME`
 //! for portplan's ipsets, then (as the binary reads it) the side's
-//! policies and a [`DIRECT_RULES`] section; or the same facts as the binary
+//! policies and a [`DIRECT_RULES`] section (with the [`FILTER_TABLES`]
+//! where firewalld may run iptables); or the same facts as the binary
 //! reads them over firewalld's D-Bus API, a [`DbusDump`] in JSON per side. Rules are rich rules in the zone that serves the
 //! host's interface, written to the runtime and to the permanent
 //! configuration alike, so no reload is ever needed.
@@ -371,6 +372,16 @@ pub struct DbusDump {
     /// zones, so where there is one no foreign deny is read as ahead.
     #[serde(default)]
     pub direct: Vec<String>,
+    /// On the runtime side, where firewalld may run its iptables backend
+    /// (no [`BACKEND`] line of `direct` says nftables), the filter tables
+    /// as `iptables-save -t filter` and `ip6tables-save -t filter` print
+    /// them, in that order (empty where one did not run): what accepts
+    /// before the zones, direct rules and passthroughs whether firewalld
+    /// lists them or not, and anything written beside firewalld
+    /// ([`saved_open`]), read from each that holds firewalld's ruleset.
+    /// Empty where not read.
+    #[serde(default)]
+    pub saved: Vec<String>,
     /// Every other text of the side that may name one of portplan's ipsets
     /// (the policies' rich rules are read from `policies`): on the
     /// permanent side, the direct rules and passthroughs, as `direct`
@@ -535,28 +546,54 @@ pub const DIRECT_RULES: &str = "direct rules:";
 /// without it the backend is not known ([`direct_open`]).
 pub const BACKEND: &str = "FirewallBackend=";
 
+/// The lines after which a side's `firewall-cmd` text, following its
+/// direct rules, holds the filter tables as a [`DbusDump`]'s `saved` does:
+/// the first, then the second, as `iptables-save` and `ip6tables-save`
+/// print them. No line of theirs reads so but one a comment with a line
+/// break forges, which cuts a rule's quotes and so reads as every port.
+pub const FILTER_TABLES: [&str; 2] = ["ipv4 filter table:", "ipv6 filter table:"];
+
 /// One side's blocks, from either form: a JSON object is a [`DbusDump`],
-/// anything else `firewall-cmd`'s text; where the policies are known (a
-/// dump's `policies`, or a text's [`DIRECT_RULES`] section), the direct
-/// rules; and where those are known (`None` otherwise), every text of the
-/// side but the zones' and policies' that may name an ipset (its direct
-/// rules and a dump's `references`).
-type SideBlocks = (Vec<Block>, Option<Vec<String>>, Option<Vec<String>>);
+/// anything else `firewall-cmd`'s text.
+struct SideBlocks {
+    blocks: Vec<Block>,
+    /// Where the policies are known (a dump's `policies`, or a text's
+    /// [`DIRECT_RULES`] section), the direct rules.
+    direct: Option<Vec<String>>,
+    /// Where those are known, every text of the side but the zones' and
+    /// policies' that may name an ipset (its direct rules and a dump's
+    /// `references`).
+    references: Option<Vec<String>>,
+    /// The filter tables (a dump's `saved`), or none.
+    saved: Vec<String>,
+}
 
 fn side_blocks(text: &str, input: &str) -> Result<SideBlocks, PlanError> {
     if !text.trim_start().starts_with('{') {
-        let (listed, direct) = direct_section(text);
-        return Ok((blocks(listed), direct.clone(), direct));
+        let (listed, direct, saved) = direct_section(text);
+        let references = direct.clone();
+        let blocks = blocks(listed);
+        return Ok(SideBlocks {
+            blocks,
+            direct,
+            references,
+            saved,
+        });
     }
     // core's one decoder (not serde_json's own): one copy of the records'
     // decoding in the plugins, and the dump's first problem with its path.
     crate::decode::parse_json::<DbusDump>(text)
         .map(|mut dump| {
             let direct = std::mem::take(&mut dump.direct);
+            let saved = std::mem::take(&mut dump.saved);
             let mut references = std::mem::take(&mut dump.references);
             references.extend(direct.iter().cloned());
-            let known = dump.policies.is_some().then_some(direct);
-            (dump.blocks(), known, Some(references))
+            SideBlocks {
+                direct: dump.policies.is_some().then_some(direct),
+                references: Some(references),
+                saved,
+                blocks: dump.blocks(),
+            }
         })
         .map_err(|e| {
             let first = e
@@ -573,21 +610,36 @@ fn side_blocks(text: &str, input: &str) -> Result<SideBlocks, PlanError> {
         })
 }
 
-/// A text's lines before its [`DIRECT_RULES`] line, and the direct rules
-/// listed after it; `None` without such a line.
-fn direct_section(text: &str) -> (&str, Option<Vec<String>>) {
+/// A text's lines before its [`DIRECT_RULES`] line, the direct rules
+/// listed after it (`None` without such a line), and the
+/// [`FILTER_TABLES`] after those (none without both lines).
+fn direct_section(text: &str) -> (&str, Option<Vec<String>>, Vec<String>) {
+    let Some((listed, rest)) = split_at_line(text, DIRECT_RULES) else {
+        return (text, None, Vec::new());
+    };
+    let tables = split_at_line(rest, FILTER_TABLES[0])
+        .and_then(|(rules, tables)| Some((rules, split_at_line(tables, FILTER_TABLES[1])?)));
+    let (rules, saved) = match tables {
+        Some((rules, (v4, v6))) => (rules, vec![v4.to_string(), v6.to_string()]),
+        None => (rest, Vec::new()),
+    };
+    let mut direct = Vec::new();
+    for rule in rules.lines().map(str::trim).filter(|rule| !rule.is_empty()) {
+        direct.push(rule.to_string());
+    }
+    (listed, Some(direct), saved)
+}
+
+/// `text` before and after its first line reading `marker`.
+fn split_at_line<'a>(text: &'a str, marker: &str) -> Option<(&'a str, &'a str)> {
     let mut at = 0;
     for line in text.split_inclusive('\n') {
-        if line.trim_end() == DIRECT_RULES {
-            let listed = (text[at + line.len()..].lines().map(str::trim))
-                .filter(|rule| !rule.is_empty())
-                .map(str::to_string)
-                .list();
-            return (&text[..at], Some(listed));
+        if line.trim_end() == marker {
+            return Some((&text[..at], &text[at + line.len()..]));
         }
         at += line.len();
     }
-    (text, None)
+    None
 }
 
 /// A kind of block other than a zone's, by the line that only its kind
@@ -642,8 +694,16 @@ struct Side {
 }
 
 fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
-    let (blocks, known, dumped) = side_blocks(text, input)?;
+    let SideBlocks {
+        blocks,
+        direct: known,
+        references: dumped,
+        saved,
+    } = side_blocks(text, input)?;
     let known = known.filter(|_| runtime);
+    let direct_open = (known.as_deref())
+        .map(|direct| direct_open(direct, &saved))
+        .unwrap_or_default();
     let references_known = dumped.is_some();
     let mut references = dumped.unwrap_or_default();
     let (mut policies, blocks): (Vec<Block>, Vec<Block>) = split(blocks, POLICY);
@@ -668,11 +728,11 @@ fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
                 .map(|b| (b.name.clone(), b))
                 .list(),
         ),
-        direct_open: known.as_deref().map(direct_open).unwrap_or_default(),
         // A direct rule may accept before everything (firewalld's iptables
-        // backend jumps to `INPUT_direct` first): read wide.
-        before_zones: known.map(|direct| {
-            let mut ahead = Vec::new();
+        // backend jumps to `INPUT_direct` first): read wide. What the
+        // filter tables accept is asked before the zones too.
+        before_zones: known.as_ref().map(|direct| {
+            let mut ahead = direct_open.iter().map(Admits::of).list();
             match direct.iter().all(|l| l.starts_with(BACKEND)) {
                 true => (policies.iter()).for_each(|p| ahead.extend(before_zones(p))),
                 false => ahead.extend(every_port().iter().map(Admits::of)),
@@ -680,6 +740,7 @@ fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
             ahead
         }),
         policies,
+        direct_open,
     })
 }
 
@@ -745,15 +806,141 @@ fn policy_accepts(policy: &Block, wide: bool) -> Vec<OpenPort> {
 /// firewalld's nftables ruleset" (firewalld.direct(5)); the binary says
 /// nftables only where firewalld's nftables table exists. Where the
 /// backend is not known (firewalld before 0.6 has none but iptables), as
-/// with iptables.
-fn direct_open(direct: &[String]) -> Vec<OpenPort> {
+/// with iptables. Also, unless nftables, what the `saved` filter tables
+/// accept ([`saved_open`]), each accept once: each that holds firewalld's
+/// iptables ruleset ([`firewalld_iptables`]), and where the binary says
+/// iptables (firewalld's nftables table does not exist) each that it read,
+/// so that a table flushed whole (`iptables -F; iptables -X`), or one
+/// `iptables-save` cannot print, reads as every port of its family.
+fn direct_open(direct: &[String], saved: &[String]) -> Vec<OpenPort> {
     let mut open = Vec::new();
-    if direct
-        .iter()
-        .any(|l| l.strip_prefix(BACKEND) == Some("nftables"))
-    {
+    let backend = |name: &str| direct.iter().any(|l| l.strip_prefix(BACKEND) == Some(name));
+    if backend("nftables") {
         return open;
     }
+    let iptables = backend("iptables");
+    let live = [0, 1].map(|at| {
+        let read = |t: &&str| firewalld_iptables(t) || (iptables && !t.trim().is_empty());
+        saved.get(at).map(String::as_str).filter(read)
+    });
+    if live != [None, None] {
+        open = saved_open(live);
+    }
+    // A listed rule may be one the tables are not read for (a passthrough
+    // into a zone's chain): read too, each accept once.
+    for text in direct_text_open(direct) {
+        if !open.contains(&text) {
+            open.push(text);
+        }
+    }
+    // No rule read here is portplan's, whatever its comment says: a tag
+    // would keep it out of `overexposed`.
+    for open in &mut open {
+        open.tag = None;
+    }
+    open
+}
+
+/// Whether a filter table holds firewalld's iptables ruleset: it declares
+/// `INPUT_direct`, which firewalld makes only with its iptables backend
+/// (under nftables its direct rules go to the built-in chains,
+/// fw_direct.py), and which a flush of `INPUT` keeps.
+fn firewalld_iptables(table: &str) -> bool {
+    table
+        .lines()
+        .any(|l| l.trim_start().starts_with(":INPUT_direct "))
+}
+
+/// The chains firewalld's iptables backend jumps to from `INPUT` for its
+/// zones and policies, which are read from its configuration
+/// (`build_default_rules` in ipXtables.py): `INPUT_ZONES_SOURCE` and
+/// `INPUT_ZONES` (0.4 to 0.6; 0.8 and 0.9 with AllowZoneDrifting),
+/// `INPUT_ZONES` (0.7 to 1.x), `INPUT_POLICIES_pre` and `_post` (0.9),
+/// `INPUT_POLICIES` (2.0 to 2.4), `INPUT_dispatch` (2.5).
+const DISPATCH: [&str; 6] = [
+    "INPUT_ZONES",
+    "INPUT_ZONES_SOURCE",
+    "INPUT_POLICIES_pre",
+    "INPUT_POLICIES_post",
+    "INPUT_POLICIES",
+    "INPUT_dispatch",
+];
+
+/// firewalld's accept, from 0.7 on, of what conntrack says belongs to a
+/// known connection or was forwarded to the host (`DNAT`: a zone's forward
+/// ports, read with the zone). Before 0.7 it names no `DNAT` and reads
+/// closed, as does the rest of firewalld's `INPUT`: the loopback's accept,
+/// the deny of what conntrack calls invalid, the jump to `INPUT_direct`
+/// (whose accepts are read) and the final reject.
+const KNOWN_ACCEPT: &str = "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT";
+
+/// A saved filter table as [`saved_open`] reads it: without firewalld's
+/// [`KNOWN_ACCEPT`] and its jumps to the [`DISPATCH`] chains; without the
+/// rules of `INPUT` after its first catch-all (`-j REJECT`, `-j DROP`),
+/// which see no packet (`iptables -A INPUT` beside firewalld opens
+/// nothing); and, where `INPUT` accepts what it does not decide (as
+/// firewalld leaves it), with its `RETURN`s read as the accepts they are.
+fn firewalld_removed(table: &str) -> String {
+    let returns_accept = table.lines().any(|l| l.trim().starts_with(":INPUT ACCEPT"));
+    let (mut kept, mut rejected) = (String::new(), false);
+    for line in table.lines().map(str::trim) {
+        let input = line.starts_with("-A INPUT ");
+        let dispatch = (line.strip_prefix("-A INPUT -j ")).is_some_and(|to| DISPATCH.contains(&to));
+        if (input && rejected) || dispatch || line == KNOWN_ACCEPT {
+            continue;
+        }
+        // Spelled as iptables-save writes a rule of no match (a chain
+        // named `REJECT_LOG` is none of these): one with a match, not cut
+        // at, leaves the accepts after it read, wide.
+        rejected |= matches!(line, "-A INPUT -j DROP" | "-A INPUT -j REJECT")
+            || line.starts_with("-A INPUT -j REJECT --reject-with ");
+        match line.strip_suffix(" -j RETURN") {
+            Some(rule) if input && returns_accept => {
+                kept.push_str(rule);
+                kept.push_str(" -j ACCEPT\n");
+            }
+            _ => {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+        }
+    }
+    kept
+}
+
+/// What the runtime's filter tables accept beside firewalld's zones, as
+/// iptables reads `INPUT` ([`super::iptables::read`]) of each family
+/// whose table is `live` (chosen by [`direct_open`]), less firewalld's own
+/// ([`firewalld_removed`]): direct rules in `INPUT_direct`, passthroughs
+/// wherever `INPUT` reaches them, whether firewalld lists them or not
+/// (`firewall-cmd --direct --passthrough` keeps no record), and rules
+/// added with `iptables` beside firewalld. Where such an `INPUT` drops
+/// nothing (flushed), every port of its family is open; where one does
+/// not read, every port. Rules edited into firewalld's zone chains are not
+/// read.
+fn saved_open(live: [Option<&str>; 2]) -> Vec<OpenPort> {
+    // A family not read: a chain that drops and accepts nothing.
+    let texts = live.map(|t| t.map_or_else(|| "*filter\n:INPUT DROP\n".into(), firewalld_removed));
+    let Ok(state) = super::iptables::read(&texts[0], &texts[1]) else {
+        return every_port();
+    };
+    let mut open = state.open;
+    for family in [IpFamily::Ipv4, IpFamily::Ipv6] {
+        if !(state.chains.iter()).any(|chain| chain.family == family && chain.drops) {
+            for transport in [Transport::Tcp, Transport::Udp] {
+                let mut every = anywhere(transport, super::EVERY_PORT);
+                every.sources.push(family.any().to_string());
+                open.push(every);
+            }
+        }
+    }
+    open
+}
+
+/// What the direct rules and passthroughs listed accept, each read alone
+/// ([`direct_open`]).
+fn direct_text_open(direct: &[String]) -> Vec<OpenPort> {
+    let mut open = Vec::new();
     for line in direct {
         let (family, rule) = line.split_once(' ').unwrap_or_default();
         let Some((args, read)) = direct_input(rule).filter(|_| matches!(family, "ipv4" | "ipv6"))
@@ -767,11 +954,6 @@ fn direct_open(direct: &[String]) -> Vec<OpenPort> {
             Ok(state) if read => open.extend(state.open),
             _ => open.extend(every_port()),
         }
-    }
-    // No direct rule is portplan's, whatever its comment says: a tag would
-    // keep it out of `overexposed`.
-    for open in &mut open {
-        open.tag = None;
     }
     open
 }

@@ -70,13 +70,13 @@ fn addresses(right: &Value, sets: &Sets, at: (&str, &str)) -> (Vec<String>, Opti
                         None,
                     )
                 }
-                (None, Some(Value::Array(items)), _) => (
-                    items
-                        .iter()
-                        .flat_map(|item| addresses(item, sets, at).0)
-                        .list(),
-                    None,
-                ),
+                (None, Some(Value::Array(items)), _) => {
+                    let mut all = Vec::new();
+                    for item in items {
+                        all.extend(addresses(item, sets, at).0);
+                    }
+                    (all, None)
+                }
                 // nft merges adjacent interval elements into `first-last` ranges.
                 (None, None, Some(Value::Array(pair))) if pair.len() == 2 => {
                     (range_cover(pair[0].as_str(), pair[1].as_str()), None)
@@ -113,7 +113,13 @@ fn port_ranges(right: &Value) -> Vec<PortRange> {
     read_ports(right).unwrap_or_else(|| match right {
         // Lenient where a rule is matched against portplan's: what reads.
         Value::Object(object) => match object.get("set") {
-            Some(Value::Array(items)) => items.iter().flat_map(port_ranges).list(),
+            Some(Value::Array(items)) => {
+                let mut all = Vec::new();
+                for item in items {
+                    all.extend(port_ranges(item));
+                }
+                all
+            }
             _ => Vec::new(),
         },
         _ => Vec::new(),
@@ -853,10 +859,10 @@ fn read_sets(items: &[Value]) -> Sets {
             .and_then(Value::as_array)
             .map_or(&[][..], Vec::as_slice);
         let at = (text(set, "family"), text(set, "table"));
-        let sources = elements
-            .iter()
-            .flat_map(|e| addresses(e, &Map::new(), (&at.0, &at.1)).0)
-            .list();
+        let mut sources = Vec::new();
+        for element in elements {
+            sources.extend(addresses(element, &Map::new(), (&at.0, &at.1)).0);
+        }
         let name = text(set, "name");
         let owned = name.starts_with(SET_PREFIX) && is_tag(&text(set, "comment"));
         sets.insert((at.0, at.1, name), (sources, owned));
@@ -879,15 +885,21 @@ struct Seen<'a> {
 }
 
 impl Seen<'_> {
-    fn each(&self) -> impl Iterator<Item = (PortRange, &String)> {
-        self.ranges
-            .iter()
-            .flat_map(|ports| self.sources.iter().map(move |source| (*ports, source)))
+    /// Each range with each source. A list, not a `flat_map`: a few
+    /// hundred bytes of the plugins.
+    fn each(&self) -> Vec<(PortRange, &String)> {
+        let mut each = Vec::new();
+        for ports in self.ranges {
+            for source in self.sources {
+                each.push((*ports, source));
+            }
+        }
+        each
     }
 
     /// `ahead`: see [`ForeignRule::ahead`].
     fn foreign(&self, action: &str, handle: u64, ahead: bool) -> Vec<ForeignRule> {
-        self.each()
+        (self.each().into_iter())
             .map(|(ports, source)| ForeignRule {
                 action: action.to_string(),
                 family: self.family,
@@ -914,7 +926,7 @@ impl Seen<'_> {
     }
 
     fn found(&self, tag: &str, handle: u64, set: Option<&str>, intact: bool) -> Vec<NftRule> {
-        self.each()
+        (self.each().into_iter())
             .map(|(ports, source)| NftRule {
                 chain: self.chain,
                 rule: TaggedRule {
