@@ -801,6 +801,36 @@ fn a_policys_accepts_to_the_host_are_open() {
     }
 }
 
+/// A side whose one zone, `public`, opens nothing, with `direct` rules
+/// and the filter tables `saved` (none, or both): as the binary writes
+/// its `firewall-cmd` text, and its D-Bus dump.
+fn with_direct(direct: &[&str], saved: &[&str]) -> [String; 2] {
+    let zone = "public (default, active)\n  target: default\n  rich rules: \n";
+    let mut text = format!("{zone}\n{}\n", portplan_core::shell::FIREWALLD_DIRECT_RULES);
+    for line in direct {
+        text.push_str(&format!("\t{line}\n"));
+    }
+    for (marker, table) in portplan_core::shell::FIREWALLD_FILTER_TABLES
+        .iter()
+        .zip(saved)
+    {
+        text.push_str(&format!("{marker}\n{table}\n"));
+    }
+    let dump = serde_json::json!({"default-zone": "public", "ipsets": [], "policies": "",
+        "direct": direct, "saved": saved,
+        "zones": [{"name": "public", "target": "default", "sources": [], "ports": [],
+                   "rich-rules": []}]});
+    [text, dump.to_string()]
+}
+
+/// No accept read from `side`'s direct rules or filter tables is
+/// portplan's, whatever its comment says: a tag would keep it out of
+/// `overexposed`.
+fn assert_untagged(side: &str) {
+    let state = read(side, side, "public");
+    assert!(state.open().iter().all(|o| o.tag.is_none()), "{side}");
+}
+
 /// firewalld's iptables backend jumps from `INPUT` to `INPUT_direct` before
 /// the zones, so a direct rule's or a passthrough's accept opens its port
 /// (it was not read: the audit said green over it); under the nftables
@@ -808,7 +838,6 @@ fn a_policys_accepts_to_the_host_are_open() {
 /// ruleset" (firewalld.direct(5)), and opens nothing.
 #[test]
 fn a_direct_rules_accepts_are_open_unless_firewalld_runs_nftables() {
-    let zone = "public (default, active)\n  target: default\n  rich rules: \n";
     let direct = [
         "ipv4 filter INPUT 0 -p tcp --dport 2881 -j ACCEPT",
         "ipv4 filter INPUT 1 -j pp_in",
@@ -847,20 +876,6 @@ fn a_direct_rules_accepts_are_open_unless_firewalld_runs_nftables() {
         "Tcp 1-65535 []",
         "Udp 1-65535 []",
     ];
-    let text = |lines: &[&str]| {
-        let listed: String = lines.iter().map(|l| format!("\t{l}\n")).collect();
-        format!(
-            "{zone}\n{}\n{listed}",
-            portplan_core::shell::FIREWALLD_DIRECT_RULES
-        )
-    };
-    let dump = |lines: &[&str]| {
-        serde_json::json!({"default-zone": "public", "ipsets": [], "policies": "",
-            "direct": lines,
-            "zones": [{"name": "public", "target": "default", "sources": [], "ports": [],
-                       "rich-rules": []}]})
-        .to_string()
-    };
     let backend = portplan_core::shell::FIREWALLD_BACKEND;
     for with in ["", "iptables", "nftables"] {
         let mut lines = direct.to_vec();
@@ -868,15 +883,14 @@ fn a_direct_rules_accepts_are_open_unless_firewalld_runs_nftables() {
         if !with.is_empty() {
             lines.push(&named);
         }
-        for side in [text(&lines), dump(&lines)] {
+        for side in with_direct(&lines, &[]) {
             let open = open_in_public(&side);
             match with {
                 "nftables" => assert!(open.is_empty(), "{open:?}"),
                 _ => assert_eq!(open, read_all, "{side}"),
             }
             // A comment with portplan's tag makes no direct rule portplan's.
-            let state = read(&side, &side, "public");
-            assert!(state.open().iter().all(|o| o.tag.is_none()), "{side}");
+            assert_untagged(&side);
         }
     }
     // Rules typed as iptables and firewalld take them, not as iptables-save
@@ -894,7 +908,8 @@ fn a_direct_rules_accepts_are_open_unless_firewalld_runs_nftables() {
         "ipv4 filter #x 0 -p tcp --dport 2897 -j ACCEPT",
     ];
     for rule in tricky {
-        let state = read(&dump(&[rule]), &dump(&[rule]), "public");
+        let [_, dump] = with_direct(&[rule], &[]);
+        let state = read(&dump, &dump, "public");
         let opens = |o: &OpenPort| o.ports.first <= 2897 && 2897 <= o.ports.last;
         assert!(state.open().iter().any(opens), "{rule}: {:?}", state.open());
     }
@@ -944,20 +959,7 @@ const SAVED_V6: &str = include_str!("captured/firewalld-1.3-iptables-save-v6.txt
 /// the listed direct rules are read besides.
 #[test]
 fn what_the_filter_tables_accept_beside_firewalld_is_open() {
-    let zone = "public (default, active)\n  target: default\n  rich rules: \n";
     let [v4_marker, v6_marker] = portplan_core::shell::FIREWALLD_FILTER_TABLES;
-    let text = |direct: &[&str], v4: &str, v6: &str| {
-        let listed: String = direct.iter().map(|l| format!("\t{l}\n")).collect();
-        let rules = portplan_core::shell::FIREWALLD_DIRECT_RULES;
-        format!("{zone}\n{rules}\n{listed}{v4_marker}\n{v4}\n{v6_marker}\n{v6}\n")
-    };
-    let dump = |direct: &[&str], v4: &str, v6: &str| {
-        serde_json::json!({"default-zone": "public", "ipsets": [], "policies": "",
-            "direct": direct, "saved": [v4, v6],
-            "zones": [{"name": "public", "target": "default", "sources": [], "ports": [],
-                       "rich-rules": []}]})
-        .to_string()
-    };
     // A rule added to a chain: before the first of its rules, or last
     // (iptables-save lists a chain's rules together, in order).
     let with = |saved: &str, chain: &str, rule: &str, first: bool| {
@@ -1058,10 +1060,9 @@ fn what_the_filter_tables_accept_beside_firewalld_is_open() {
         (&iptables, SAVED_V4, "", vec![]),
     ];
     for (direct, v4, v6, open) in cases {
-        for side in [text(direct, v4, v6), dump(direct, v4, v6)] {
+        for side in with_direct(direct, &[v4, v6]) {
             assert_eq!(open_in_public(&side), open, "{side}");
-            let state = read(&side, &side, "public");
-            assert!(state.open().iter().all(|o| o.tag.is_none()), "{side}");
+            assert_untagged(&side);
         }
     }
     // Each version's jump to its zones and policies (0.4 to 2.5), whose
@@ -1078,7 +1079,7 @@ fn what_the_filter_tables_accept_beside_firewalld_is_open() {
         let v4 = SAVED_V4.replace("-A INPUT -j INPUT_ZONES\n", &jump);
         let v4 = with(&v4, chain, "-i eth9 -j ACCEPT", false);
         assert_eq!(
-            open_in_public(&dump(&[], &v4, SAVED_V6)),
+            open_in_public(&with_direct(&[], &[&v4, SAVED_V6])[1]),
             Vec::<String>::new(),
             "{chain}"
         );
