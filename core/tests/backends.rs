@@ -502,3 +502,113 @@ fn bad_backend_output_is_rejected() {
     .unwrap_err();
     assert!(e.problems[0].message.contains("Status:"), "{e}");
 }
+
+/// What an input chain lets in is what its rules before the catch-all
+/// accept, and what it hands to an accepting policy: an accept after the
+/// catch-all sees no packet (`iptables -A INPUT ... ACCEPT` after the
+/// reject, a common mistake, was read as open: a false alarm), and a
+/// `return` from INPUT (a rule's, a verdict map element's), or from a
+/// chain INPUT went to (`-g`, `goto`: no caller to return to), or the end
+/// of such a chain, admits what it matches under an `ACCEPT` policy (read
+/// as nothing: a port open while the audit said green). A chain jumped to
+/// returns to INPUT; under a `DROP` policy a return drops. A tagged
+/// `return` opens its port as nobody's and is not portplan's rule;
+/// portplan's accept moved after the catch-all is found, not intact, and
+/// opens nothing. Real iptables 1.8.9 and nft 1.0.6 output of these
+/// rulesets (each nft one alone: an accept in one base chain is asked of
+/// the next at its hook too, which the reader does not follow).
+#[test]
+fn an_input_chain_lets_in_what_it_accepts_before_its_catch_all_and_returns_to_an_accepting_policy()
+{
+    let v4 = include_str!("captured/iptables-1.8.9-return-v4.txt");
+    let v6 = include_str!("captured/iptables-1.8.9-return-v6.txt");
+    let state = read_firewall(FirewallBackend::Iptables, &FirewallOutput::new(v4, v6)).unwrap();
+    // v4, policy ACCEPT: 2882 and 2887 by RETURN; 2900 by WEB's RETURN,
+    // gone to from G1, gone to; not 2899 (J1, jumped to, goes to WEB: it
+    // returns to INPUT), nor by the jump to WEB; 2902 by SSH's accept
+    // alone (its jump to LOGDROP drops the rest); 2901 at once (EMPTY has
+    // no rule); 2898 at the end of A,
+    // gone to (not its jump to JUMPED, whose RETURN is to A); 2893 by
+    // FALL's accept and at its end; 2892 by WEB's RETURN; not 2895 (JUMPED
+    // returns to INPUT), nor 2883, 2889, 2884, 2896 after the reject. v6,
+    // policy DROP: 2885 by ACCEPT; not 2888 (RETURN), 2894 (a goto to a
+    // chain that returns), nor 2886 after the jump to LOGDROP, which drops
+    // everything.
+    assert_eq!(
+        support::open_lines(&state),
+        [
+            "Tcp 2882 []",
+            "Tcp 2887 []",
+            "Tcp 2900 []",
+            r#"Tcp 2902 ["10.0.0.0/8"]"#,
+            "Tcp 2901 []",
+            "Tcp 2898 []",
+            r#"Tcp 2893 ["10.0.0.0/8"]"#,
+            "Tcp 2893 []",
+            "Tcp 2892 []",
+            "Tcp 2885 []",
+        ]
+    );
+    assert!(
+        state.open().iter().all(|o| o.tag.is_none()),
+        "{:?}",
+        state.open()
+    );
+    let ipt = ipt(&state);
+    let found: Vec<_> = (ipt.found.iter())
+        .map(|f| (f.rule.tag.as_str(), f.intact))
+        .collect();
+    assert_eq!(found, [("portplan:late", false)]);
+    // A RETURN read as an accept is asked as one: the drop after it is
+    // still ahead of where portplan's rules go, on every port.
+    let drop = (ipt.foreign.iter())
+        .find(|f| f.text.contains("-s 198.18.9.0/24 -j DROP"))
+        .unwrap();
+    assert!(!drop.ahead.is_empty(), "{drop:?}");
+
+    // Policy accept: 2882 and 2887 by return, 2890 and 2891 by the map's
+    // accept and return (the drop after that map is still ahead); 2902,
+    // 2901 and 2898 as in iptables (ssh, empty, a); 2903 by web's return
+    // (the map's goto), not 2904 (its jump); 2900 by web's return (gone to
+    // from g1, gone to);
+    // not 2899 (j1, jumped to, goes to web) nor by the jump to web; 2893 by
+    // fall's accept and at its end, 2892 by web's return; not 2895
+    // (jumped returns to input), nor 2883, 2889,
+    // 2884, the map's 2886 or 2896 after the drop.
+    let (state, open) = read_open(include_str!("captured/nft-1.0.6-return.json"));
+    assert_eq!(
+        open,
+        [
+            "Tcp 2882 []",
+            "Tcp 2887 []",
+            "Tcp 2890 []",
+            "Tcp 2891 []",
+            r#"Tcp 2902 ["10.0.0.0/8"]"#,
+            "Tcp 2901 []",
+            "Tcp 2898 []",
+            "Tcp 2900 []",
+            r#"Tcp 2893 ["10.0.0.0/8"]"#,
+            "Tcp 2893 []",
+            "Tcp 2892 []",
+            "Tcp 2903 []",
+        ]
+    );
+    assert!(
+        state.open().iter().all(|o| o.tag.is_none()),
+        "{:?}",
+        state.open()
+    );
+    let nft = nft_state(&state);
+    let found: Vec<_> = (nft.found.iter())
+        .map(|f| (f.rule.tag.as_str(), f.intact))
+        .collect();
+    assert_eq!(found, [("portplan:late", false)]);
+    let drop = (nft.foreign.iter())
+        .find(|f| f.source == "198.18.9.0/24")
+        .unwrap();
+    assert!(!drop.ahead.is_empty(), "{drop:?}");
+    // Policy drop: 2885 by accept; not 2888 or the map's 2897 (return), nor
+    // 2894 (a goto to a chain that returns).
+    let (_, open) = read_open(include_str!("captured/nft-1.0.6-return-drop.json"));
+    assert_eq!(open, ["Tcp 2885 []"]);
+}

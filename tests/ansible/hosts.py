@@ -230,6 +230,17 @@ def reachable(client, server, port, timeout=2.0):
     return out.startswith("open")
 
 
+def run_binary(host, args, env=None, binary=PORTPLAN):
+    """The module binary (`binary`) run directly in `host` on `args`, as
+    Ansible runs a binary module; its result."""
+    path = os.path.join(host.dir, "args.json")
+    with open(path, "w") as f:
+        json.dump(args, f)
+    done = subprocess.run([*host.enter(), binary, path], capture_output=True, text=True,
+                          env=dict(os.environ, **(env or {})), timeout=120)
+    return json.loads(done.stdout)
+
+
 def wait_until(predicate, seconds=5.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

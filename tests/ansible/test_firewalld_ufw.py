@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import unittest
 
-from hosts import PORTPLAN, REPO, Lan, Listener, controller_env, reachable
+from hosts import PORTPLAN, REPO, Lan, Listener, controller_env, reachable, run_binary
 from runner import PlaybookCase
 
 FOREIGN_RICH_RULE = ('rule family="ipv4" source address="198.18.3.0/24" '
@@ -40,17 +40,6 @@ def firewall_state(host):
                        for side in ([], ["--permanent"])
                        for what in ("--list-all-zones", "--get-ipsets"))
     return host.run("ufw", "show", "added")
-
-
-def run_binary(host, args, env):
-    """The module binary run directly in `host` on `args`, as Ansible runs a
-    binary module; its result."""
-    path = os.path.join(host.dir, "args.json")
-    with open(path, "w") as f:
-        json.dump(args, f)
-    done = subprocess.run([*host.enter(), PORTPLAN, path], capture_output=True, text=True,
-                          env=dict(os.environ, **env), timeout=120)
-    return json.loads(done.stdout)
 
 
 class FirewalldAndUfw(PlaybookCase):

@@ -27,7 +27,8 @@ import tempfile
 import unittest
 
 from bench_firewalls import IPTABLES_ORIGINAL
-from hosts import PLAYBOOKS, PORTPLAN, Lan, Listener, controller_env, sh
+from hosts import (PLAYBOOKS, PORTPLAN, REPO, Lan, Listener, controller_env, reachable,
+                   run_binary, sh)
 from test_playbooks import NFT_FOREIGN
 
 BINARY = os.environ.get("PORTPLAN_BIN", PORTPLAN)
@@ -612,6 +613,86 @@ class EarlierDenies(OpenAndProbe, unittest.TestCase):
                       ("iptables", "-I", "INPUT", "1", "-s", "198.18.0.0/16", "-j", "DROP"),
                       ("iptables", "-D", "INPUT", "-s", "198.18.0.0/16", "-j", "DROP"),
                       "the iptables rule `-A INPUT -s 198.18.0.0/16 -j DROP`")
+
+
+class WhatInputLetsIn(unittest.TestCase):
+    """The audit against the wire on an input chain whose policy accepts
+    and whose last rule rejects (the usual hand-written ruleset): a return
+    in it lets its port in, as does the end of a chain it went to, one
+    with rules or none (the audit said green while a stranger connected),
+    and an accept appended
+    after the reject lets nothing in (the audit named the port open: a
+    false alarm), on iptables and nftables alike."""
+
+    IPTABLES = """*filter
+:INPUT ACCEPT [0:0]
+:WEB - [0:0]
+:EMPTY - [0:0]
+-A INPUT -i lo -j ACCEPT
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -p tcp --dport 2882 -j RETURN
+-A INPUT -p tcp --dport 62888 -g WEB
+-A INPUT -p tcp --dport 62881 -g EMPTY
+-A INPUT -j REJECT
+-A INPUT -p tcp --dport 2881 -j ACCEPT
+-A WEB -s 198.18.2.10 -j REJECT
+COMMIT
+"""
+    NFTABLES = """table inet filter {
+  chain web {
+    ip saddr 198.18.2.10 reject
+  }
+  chain empty {
+  }
+  chain input { type filter hook input priority 0; policy accept;
+    iif lo accept
+    ct state established,related accept
+    tcp dport 2882 return
+    tcp dport 62888 goto web
+    tcp dport 62881 goto empty
+    reject
+    tcp dport 2881 accept
+  }
+}
+"""
+    EMPTY = "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lan = Lan("inp")
+        cls.host = cls.lan.host("obs1", "198.18.2.11")
+        cls.stranger = cls.lan.host("stranger", "198.18.99.9")
+        with open(os.path.join(REPO, "examples", "plans", "ocp-cluster.json")) as f:
+            cls.plan = json.load(f)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lan.close()
+
+    def audit(self, backend):
+        """The ports the audit names open beyond the plan."""
+        args = {"plan": self.plan, "host": "obs1", "state": "checked", "firewall": backend,
+                "_ansible_check_mode": False}
+        result = run_binary(self.host, args, binary=BINARY)
+        self.assertIn("findings", result, result)
+        return {port for port in (2881, 2882, 62881, 62888) for f in result["findings"]
+                if f["code"] == "overexposed" and f"port {port} from" in f["message"]}
+
+    def test_a_return_lets_in_and_an_accept_after_the_reject_does_not(self):
+        for backend, load in (("iptables", ("iptables-restore",)), ("nftables", ("nft", "-f", "-"))):
+            with self.subTest(backend=backend):
+                self.host.run(*load, stdin=getattr(self, backend.upper()))
+                try:
+                    listening = [f"0.0.0.0:{port}" for port in (2881, 2882, 62881, 62888)]
+                    with Listener(self.host, *listening):
+                        for port in (2882, 62881, 62888):
+                            self.assertTrue(reachable(self.stranger, self.host, port), port)
+                        self.assertFalse(reachable(self.stranger, self.host, 2881))
+                    self.assertEqual(self.audit(backend), {2882, 62881, 62888})
+                finally:
+                    # iptables-nft's rules are nft tables too.
+                    self.host.run("iptables-restore", stdin=self.EMPTY)
+                    self.host.run("nft", "flush", "ruleset")
 
 
 if __name__ == "__main__":

@@ -875,34 +875,18 @@ const DISPATCH: [&str; 6] = [
 const KNOWN_ACCEPT: &str = "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT";
 
 /// A saved filter table as [`saved_open`] reads it: without firewalld's
-/// [`KNOWN_ACCEPT`] and its jumps to the [`DISPATCH`] chains; without the
-/// rules of `INPUT` after its first catch-all (`-j REJECT`, `-j DROP`),
-/// which see no packet (`iptables -A INPUT` beside firewalld opens
-/// nothing); and, where `INPUT` accepts what it does not decide (as
-/// firewalld leaves it), with its `RETURN`s read as the accepts they are.
+/// [`KNOWN_ACCEPT`] and its jumps to the [`DISPATCH`] chains. The rest is
+/// as iptables reads any `INPUT`: rules after its first catch-all (its
+/// final reject) see no packet (`iptables -A INPUT` beside firewalld opens
+/// nothing), and under the accepting policy firewalld leaves it a `RETURN`
+/// accepts.
 fn firewalld_removed(table: &str) -> String {
-    let returns_accept = table.lines().any(|l| l.trim().starts_with(":INPUT ACCEPT"));
-    let (mut kept, mut rejected) = (String::new(), false);
+    let mut kept = String::new();
     for line in table.lines().map(str::trim) {
-        let input = line.starts_with("-A INPUT ");
         let dispatch = (line.strip_prefix("-A INPUT -j ")).is_some_and(|to| DISPATCH.contains(&to));
-        if (input && rejected) || dispatch || line == KNOWN_ACCEPT {
-            continue;
-        }
-        // Spelled as iptables-save writes a rule of no match (a chain
-        // named `REJECT_LOG` is none of these): one with a match, not cut
-        // at, leaves the accepts after it read, wide.
-        rejected |= matches!(line, "-A INPUT -j DROP" | "-A INPUT -j REJECT")
-            || line.starts_with("-A INPUT -j REJECT --reject-with ");
-        match line.strip_suffix(" -j RETURN") {
-            Some(rule) if input && returns_accept => {
-                kept.push_str(rule);
-                kept.push_str(" -j ACCEPT\n");
-            }
-            _ => {
-                kept.push_str(line);
-                kept.push('\n');
-            }
+        if !dispatch && line != KNOWN_ACCEPT {
+            kept.push_str(line);
+            kept.push('\n');
         }
     }
     kept
@@ -947,7 +931,11 @@ fn direct_text_open(direct: &[String]) -> Vec<OpenPort> {
         else {
             continue;
         };
-        let text = format!("*filter\n:INPUT DROP\n-A INPUT {args}\n");
+        // A passthrough's `RETURN` may end INPUT, whose policy firewalld
+        // leaves accepting (read so wherever it went: wide); a direct
+        // rule's returns from INPUT_direct to INPUT.
+        let policy = ["DROP", "ACCEPT"][usize::from(rule.starts_with("passthrough "))];
+        let text = format!("*filter\n:INPUT {policy}\n-A INPUT {args}\n");
         let texts = [text.as_str(), ""];
         let v6 = usize::from(family == "ipv6");
         match super::iptables::read(texts[v6], texts[1 - v6]) {

@@ -180,6 +180,7 @@ fn read_family(
         accepts: Vec::new(),
         decided: false,
         hands: Vec::new(),
+        returns_accept: false,
     };
     let mut table = String::new();
     let mut chain: Option<IptablesChain> = None;
@@ -188,9 +189,11 @@ fn read_family(
         if let Some(name) = line.strip_prefix('*') {
             table = name.to_string();
         } else if table == "filter" && line.starts_with(":INPUT ") {
+            let policy = line.split_whitespace().nth(1);
+            place.returns_accept = policy == Some("ACCEPT");
             chain = Some(IptablesChain {
                 family,
-                drops: line.split_whitespace().nth(1) == Some("DROP"),
+                drops: policy == Some("DROP"),
                 insert_before: None,
             });
         } else if table == "filter" && line.starts_with("-A INPUT ") {
@@ -214,14 +217,14 @@ fn read_family(
     }
     state.chains.extend(chain);
     if !place.hands.is_empty() {
-        state.open.extend(reached_open(place.hands, text));
+        state.open.extend(reached_open(place.hands, text, &kinds));
     }
     Ok(())
 }
 
 /// What the filter table's user chains that `hands` lead to accept
 /// ([`reached`]), each rule read only once its chain is reached.
-fn reached_open(hands: Vec<Hand>, text: &str) -> Vec<OpenPort> {
+fn reached_open(hands: Vec<Hand>, text: &str, kinds: &ChainKinds<String>) -> Vec<OpenPort> {
     let mut table = "";
     let (mut chains, mut rules) = (Vec::new(), Vec::new());
     for line in text.lines().map(str::trim) {
@@ -234,18 +237,25 @@ fn reached_open(hands: Vec<Hand>, text: &str) -> Vec<OpenPort> {
             rules.push(rule);
         }
     }
-    let mut read = |at: usize| rules.get(at).map_or_else(Step::default, |rule| step(rule));
+    let mut read = |at: usize| {
+        rules
+            .get(at)
+            .map_or_else(Step::default, |rule| step(rule, kinds))
+    };
     reached::opened(hands, &chains, &mut read)
 }
 
-/// One rule of a user chain: an accept, a jump or goto (to a target no
-/// user chain is named after: nothing), and whether it decides every
-/// packet it is asked of.
-fn step(rule: &str) -> Step {
+/// One rule of a user chain: an accept, a return, a jump or goto (to a
+/// target no user chain is named after: nothing), and whether it decides
+/// every packet it is asked of (a jump to a chain that drops everything
+/// does).
+fn step(rule: &str, kinds: &ChainKinds<String>) -> Step {
     let spec = saved_words(rule).unwrap_or_default();
     let saved = parse_rule(&spec);
     let target = saved.target.as_deref().unwrap_or_default();
-    let decides = saved.goto || matches!(target, "ACCEPT" | "DROP" | "REJECT" | "RETURN");
+    let decides = saved.goto
+        || matches!(target, "ACCEPT" | "DROP" | "REJECT" | "RETURN")
+        || kinds.drops(|d| d == target);
     let mut step = Step {
         ends: decides && unconditional(&saved),
         ..Step::default()
@@ -253,7 +263,8 @@ fn step(rule: &str) -> Step {
     let matched = (admitted(&spec), sources(&saved));
     match target {
         "ACCEPT" => step.accepts.push(matched),
-        to if user_chain(to) => step.hands.push(hand(to, matched)),
+        "RETURN" => step.returns.push(matched),
+        to if user_chain(to) => step.hands.push(hand(to, matched, saved.goto)),
         _ => {}
     }
     step
@@ -269,12 +280,14 @@ fn user_chain(target: &str) -> bool {
     )
 }
 
-/// A jump or goto to `to` as [`reached`] walks it.
-fn hand(to: &str, (admitted, sources): (Admitted, Vec<String>)) -> Hand {
+/// A jump or goto to `to` as [`reached`] walks it (`returns`: see
+/// [`Hand::returns`]).
+fn hand(to: &str, (admitted, sources): (Admitted, Vec<String>), returns: bool) -> Hand {
     Hand {
         to: to.to_string(),
         admitted,
         sources,
+        returns,
     }
 }
 
@@ -329,16 +342,21 @@ struct Place {
     accepts: Vec<super::ahead::Admits>,
     /// A rule before it may have decided a packet otherwise, out of sight:
     /// a jump or goto to a chain that does not drop everything (it may
-    /// accept), `RETURN`, a queue. No deny after one is ahead.
+    /// accept), `RETURN` (but one to an accepting policy, read as the
+    /// accept it is), a queue. No deny after one is ahead.
     decided: bool,
     /// Every jump and goto before the catch-all: what the chains they lead
     /// to accept is open ([`reached`]).
     hands: Vec<Hand>,
+    /// INPUT's policy accepts: a `RETURN` in it ends the built-in chain,
+    /// where the policy decides, and so accepts what it matches.
+    returns_accept: bool,
 }
 
 /// One `-A INPUT` rule: a catch-all DROP/REJECT, or an unconditional jump
-/// to a chain that drops everything, marks where rules go; an ACCEPT opens
-/// ports; a tagged one is portplan's. `at` is its input line.
+/// to a chain that drops everything, marks where rules go; an ACCEPT before
+/// it opens ports, as does a `RETURN` under an accepting policy; a tagged
+/// one is portplan's. `at` is its input line.
 fn read_rule(
     state: &mut IptablesState,
     chain: &mut IptablesChain,
@@ -364,6 +382,12 @@ fn read_rule(
         chain.insert_before.get_or_insert(place.number);
     }
     let (chain_id, number) = (place.chain, place.number);
+    // What it lets in, before any catch-all (after one it sees no packet):
+    // an accept, or a `RETURN` to INPUT's accepting policy. Not portplan's
+    // either way: its tag is read as a deny's (`denies` below).
+    let returns = !saved.goto && saved.target.as_deref() == Some("RETURN");
+    let accepts = !after_catch_all
+        && (saved.target.as_deref() == Some("ACCEPT") || returns && place.returns_accept);
     let to_dropping = |t: &str| kinds.drops(|d| d == t);
     // Logging decides nothing; an accept is read as what it admits; a jump
     // (not a goto) to a chain that never accepts leaves the packet here or
@@ -373,8 +397,9 @@ fn read_rule(
             && !to_dropping(t)
             && (saved.goto || kinds.may_let_go(|c| c == t))
     };
-    // Its own `ahead` does not matter: it is no deny.
-    place.decided |= saved.target.as_deref().is_some_and(decides_unseen);
+    // Its own `ahead` does not matter: it is no deny. A `RETURN` read as
+    // an accept is asked as one.
+    place.decided |= !accepts && saved.target.as_deref().is_some_and(decides_unseen);
     // A goto elsewhere, before any catch-all: rules after it never see what
     // it takes. `read_family` keeps it where the chain drops (`super::GOTO`).
     if let Some(target) =
@@ -409,9 +434,10 @@ fn read_rule(
         .any(|t| !matches!(t, "ACCEPT" | "LOG" | "NFLOG"));
     let tag = owned_tag(saved.comment.as_deref(), denies);
     if let Some(to) = (saved.target.as_deref()).filter(|t| !after_catch_all && user_chain(t)) {
-        (place.hands).push(hand(to, (admitted(&spec), sources(&saved))));
+        let returns = saved.goto && place.returns_accept;
+        (place.hands).push(hand(to, (admitted(&spec), sources(&saved)), returns));
     }
-    if saved.target.as_deref() == Some("ACCEPT") {
+    if accepts {
         let opened = admitted(&spec).open(&sources(&saved), tag.as_deref());
         (place.accepts).extend(opened.iter().map(super::ahead::Admits::of));
         state.open.extend(opened);

@@ -186,8 +186,10 @@ struct Rule {
     /// accept }`), each as what it admits and from where (empty: from
     /// anywhere).
     map_accepts: Vec<(Admitted, Vec<String>)>,
+    /// Its verdict map's returning elements, read as those accepts are.
+    map_returns: Vec<(Admitted, Vec<String>)>,
     /// Its verdict map has an element that may decide other than by
-    /// accepting or dropping (a jump, goto, return, queue).
+    /// accepting, dropping or returning (a jump, goto, queue).
     map_decides: bool,
 }
 
@@ -341,6 +343,7 @@ fn read_rule(expr: &[Value], (sets, maps): (&Sets, &Maps<'_>), at: (&str, &str))
                     let read = map_verdicts(&rule, body, (sets, maps), at);
                     rule.gotos.extend(read.gotos);
                     rule.map_accepts.extend(read.accepts);
+                    rule.map_returns.extend(read.returns);
                     rule.map_decides = read.decides;
                 }
             }
@@ -425,8 +428,13 @@ fn map_verdicts<'a>(
             add_accept(&mut read.accepts, map_accept(rule, key, value, (sets, at)));
             continue;
         }
+        // A return decides out of sight where the policy drops (`returns`).
+        if verdict.get("return").is_some() {
+            add_accept(&mut read.returns, map_accept(rule, key, value, (sets, at)));
+            continue;
+        }
         // Only an accept or a drop leaves the rules after it asked of the
-        // rest; a jump, goto, return or queue may decide it out of sight.
+        // rest; a jump, goto or queue may decide it out of sight.
         read.decides |= verdict.get("drop").is_none();
         // A goto first, as before jumps were read (an element that names
         // both is no nft output).
@@ -447,13 +455,15 @@ fn map_verdicts<'a>(
     read
 }
 
-/// What a verdict map's elements do: gotos, accepts (each what it
-/// admits, and from where: empty, anywhere), and whether any may decide
-/// otherwise than by accepting or dropping.
+/// What a verdict map's elements do: gotos, accepts and returns (each
+/// what it admits, and from where: empty, anywhere), and whether any may
+/// decide otherwise than by accepting, dropping or returning.
 #[derive(Default)]
 struct MapVerdicts {
     gotos: Vec<Goto>,
     accepts: Vec<(Admitted, Vec<String>)>,
+    /// Its returning elements, read as its accepts are.
+    returns: Vec<(Admitted, Vec<String>)>,
     decides: bool,
 }
 
@@ -691,6 +701,7 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
     let (sets, maps) = (read_sets(items), read_maps(items));
     let named = (&sets, &maps);
     let mut state = NftState::default();
+    let mut before = Before::default();
     let (dormant, unread) = table_flags(items);
     for chain in items.iter().filter_map(|i| i.get("chain")) {
         if text(chain, "hook") != "input" || text(chain, "type") != "filter" {
@@ -710,6 +721,9 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
         }
         if let Some(family) = nft_family(&text(chain, "family")) {
             let (table, name) = (text(chain, "table"), text(chain, "name"));
+            if text(chain, "policy") != "drop" {
+                before.returns_accept.push(state.chains.len());
+            }
             state.chains.push(NftChain {
                 family,
                 managed_by: iptables_nft(family, &table, &name).then(|| "iptables-nft".into()),
@@ -721,13 +735,12 @@ pub(super) fn read(json: &str) -> Result<NftState, PlanError> {
         }
     }
     let kinds = chain_kinds(items, named, &state.chains);
-    let mut before = Before::default();
     for item in items.iter().filter_map(|i| i.get("rule")) {
         read_item(&mut state, item, named, &kinds, &mut before)?;
     }
     let hands = core::mem::take(&mut before.hands);
     if !hands.is_empty() {
-        state.open.extend(reached_open(hands, items, named));
+        state.open.extend(reached_open(hands, items, named, &kinds));
     }
     // A rated rule: the catch-all in effect, before any plain one after it.
     for (index, handle) in before.rated {
@@ -968,11 +981,19 @@ struct Before {
     /// accept: before the rated rule is before that deny too, after it
     /// is behind a reject of most packets ([`super::BEHIND_RATED`]).
     rated: Vec<(usize, Option<u64>)>,
+    /// Chains whose policy accepts (nft's default): a `return` in a base
+    /// chain ends it, where the policy decides, and so accepts.
+    returns_accept: Vec<usize>,
 }
 
 /// What the chains `hands` lead to accept ([`reached`]): each chain's
 /// rules read only once it is reached (reading a rule unfolds its sets).
-fn reached_open(hands: Vec<Hand>, items: &[Value], named: (&Sets, &Maps<'_>)) -> Vec<OpenPort> {
+fn reached_open(
+    hands: Vec<Hand>,
+    items: &[Value],
+    named: (&Sets, &Maps<'_>),
+    kinds: &ChainKinds<(String, String, String)>,
+) -> Vec<OpenPort> {
     // Loops, not `list`: each new iterator type is another copy of it.
     let (mut rules, mut chains) = (Vec::new(), Vec::new());
     for item in items.iter().filter_map(|i| i.get("rule")) {
@@ -983,13 +1004,18 @@ fn reached_open(hands: Vec<Hand>, items: &[Value], named: (&Sets, &Maps<'_>)) ->
     let mut read = |at: usize| {
         rules
             .get(at)
-            .map_or_else(Step::default, |item| step(item, named))
+            .map_or_else(Step::default, |item| step(item, named, kinds))
     };
     reached::opened(hands, &chains, &mut read)
 }
 
-/// One rule of a chain reached by a jump or goto, as [`reached`] walks it.
-fn step(item: &Value, named: (&Sets, &Maps<'_>)) -> Step {
+/// One rule of a chain reached by a jump or goto, as [`reached`] walks it
+/// (a bare jump to a chain that drops everything ends it).
+fn step(
+    item: &Value,
+    named: (&Sets, &Maps<'_>),
+    kinds: &ChainKinds<(String, String, String)>,
+) -> Step {
     let (family, table) = (text(item, "family"), text(item, "table"));
     let expr = item.get("expr").and_then(Value::as_array);
     let rule = read_rule(
@@ -998,34 +1024,40 @@ fn step(item: &Value, named: (&Sets, &Maps<'_>)) -> Step {
         (&family, &table),
     );
     let verdict = rule.verdict.as_deref();
+    let dropping = |to: &str| kinds.drops(chain_named(&family, &table, to));
     let ends = rule.bare
-        && matches!(
+        && (matches!(
             verdict,
             Some("accept" | "drop" | "reject" | "goto" | "return")
-        );
-    let mut accepts = rule.map_accepts;
-    if verdict == Some("accept") {
-        let sources = rule.sources.map(|(_, sources, _)| sources);
-        accepts.push((rule.admitted, sources.unwrap_or_default()));
+        ) || rule.to.as_deref().is_some_and(dropping));
+    let (mut accepts, mut returns) = (rule.map_accepts, rule.map_returns);
+    let sources = rule.sources.map(|(_, sources, _)| sources);
+    match verdict {
+        Some("accept") => accepts.push((rule.admitted, sources.unwrap_or_default())),
+        Some("return") => returns.push((rule.admitted, sources.unwrap_or_default())),
+        _ => {}
     }
     let mut hands = Vec::new();
     for goto in &rule.gotos {
-        hands.push(hand(&family, &table, goto));
+        hands.push(hand(&family, &table, goto, true));
     }
     Step {
         accepts,
+        returns,
         hands,
         ends,
     }
 }
 
 /// A jump or goto as [`reached`] walks it: `goto.to` is in the rule's own
-/// table (a jump or goto never leaves it).
-fn hand(family: &str, table: &str, goto: &Goto) -> Hand {
+/// table (a jump or goto never leaves it); a goto `returns` where the
+/// chain it leaves does ([`Hand::returns`]).
+fn hand(family: &str, table: &str, goto: &Goto, returns: bool) -> Hand {
     Hand {
         to: chain_key(family, table, &goto.to),
         admitted: goto.admitted.clone(),
         sources: goto.sources.clone(),
+        returns: returns && !goto.jump,
     }
 }
 
@@ -1046,7 +1078,8 @@ fn chain_named<'a>(
 }
 
 /// One rule of an input chain: a catch-all drop marks where rules go; an
-/// accept opens ports; a tagged one is portplan's.
+/// accept before it opens ports, as does a `return` under an accepting
+/// policy; a tagged one is portplan's.
 fn read_item(
     state: &mut NftState,
     item: &Value,
@@ -1078,6 +1111,12 @@ fn read_item(
         .chains
         .get(index)
         .is_some_and(|c| c.insert_before.is_some());
+    // What it lets in, before any catch-all (after one it sees no packet):
+    // an accept, or a `return` to an accepting policy. Not portplan's
+    // either way: its tag is read as a deny's (`denies` below).
+    let accepting = before.returns_accept.contains(&index);
+    let returns = verdict == Some("return") && accepting;
+    let accepts = !after_catch_all && (verdict == Some("accept") || returns);
     let refuses = matches!(verdict, Some("drop" | "reject"))
         && rule.sources.is_none()
         && rule.ports.is_none();
@@ -1098,8 +1137,9 @@ fn read_item(
         // would not see: its accepts narrow what is ahead, as an accept's
         // do (a review: `ct state vmap { established : accept, invalid :
         // drop }`, the nftables wiki's first line, hid every deny after it).
-        Some("vmap") => rule.map_decides,
-        Some("queue" | "return") => true,
+        Some("vmap") => rule.map_decides || !accepting && !rule.map_returns.is_empty(),
+        Some("return") => !accepts,
+        Some("queue") => true,
         // What an iptables-nft match hides may admit anything.
         Some("accept") => rule.hidden,
         _ => false,
@@ -1127,7 +1167,7 @@ fn read_item(
             before.gotos.push((index, rules));
         }
         for goto in &rule.gotos {
-            before.hands.push(hand(&family, &table, goto));
+            before.hands.push(hand(&family, &table, goto, accepting));
         }
     }
     // A catch-all in effect though not in form: Arch Linux's stock chain ends
@@ -1148,7 +1188,10 @@ fn read_item(
     let denies = verdict.is_some_and(|v| v != "accept");
     let comment = owned_tag(item.get("comment").and_then(Value::as_str), denies);
     let comment = comment.as_deref();
-    for (admitted, sources) in &rule.map_accepts {
+    // A map's returns accept as a `return` does.
+    let map_returns = rule.map_returns.iter().filter(|_| accepting);
+    let map_accepts = rule.map_accepts.iter().chain(map_returns);
+    for (admitted, sources) in map_accepts.filter(|_| !after_catch_all) {
         let opened = admitted.open(sources, None);
         let admits = opened
             .iter()
@@ -1156,7 +1199,7 @@ fn read_item(
         before.accepts.extend(admits);
         state.open.extend(opened);
     }
-    if verdict == Some("accept") {
+    if accepts {
         let sources = rule
             .sources
             .as_ref()

@@ -21,6 +21,12 @@ pub(super) struct Hand {
     pub(super) admitted: Admitted,
     /// Empty: from anywhere.
     pub(super) sources: Vec<String>,
+    /// A return in the chain handed to, or its end, ends the base chain
+    /// the packet came in by, whose policy accepts: a goto from such a
+    /// chain (iptables' `-g` from `INPUT`, nft's `goto` from a base chain;
+    /// a chain gone to has no caller to return to), or a goto from a chain
+    /// so handed. So each is an accept.
+    pub(super) returns: bool,
 }
 
 /// One rule of a chain that may be handed packets.
@@ -29,7 +35,10 @@ pub(super) struct Step {
     /// What it accepts, and from where (empty: anywhere): its verdict's,
     /// or its verdict map's accepting elements.
     pub(super) accepts: Vec<(Admitted, Vec<String>)>,
-    /// The chains it jumps or goes to.
+    /// What it returns, and from where: its verdict's, or its verdict
+    /// map's returning elements (an accept where the hand [`Hand::returns`]).
+    pub(super) returns: Vec<(Admitted, Vec<String>)>,
+    /// The chains it jumps or goes to (`returns` set on a goto).
     pub(super) hands: Vec<Hand>,
     /// It decides every packet it is asked of (a bare drop, accept, return
     /// or goto): no rule after it is asked.
@@ -84,10 +93,13 @@ pub(super) fn opened(
         }
     }
     let (mut open, mut left) = (Vec::new(), BUDGET);
+    // What accepts all it is handed: a chain past the walks' bound, and
+    // the end of one handed with `returns`, past its last rule (read wide,
+    // whatever the rules before took: a conditional drop narrows nothing).
     let accept_all = [Step {
         accepts: vec![(Admitted::default(), Vec::new())],
-        hands: Vec::new(),
         ends: true,
+        ..Step::default()
     }];
     // Depth first, the last hand of a chain first.
     'walk: while let Some(hand) = hands.pop() {
@@ -97,6 +109,15 @@ pub(super) fn opened(
             walked,
         }) = (named.get(hand.to.as_str())).and_then(|&chain| walks.get_mut(chain))
         else {
+            // A chain of no rules (`iptables -N X`, then `-g X`): the packet
+            // is at its end at once.
+            if hand.returns {
+                left = left.saturating_sub(hand.admitted.weight(hand.sources.len()));
+                if left == 0 {
+                    break 'walk;
+                }
+                open.extend(hand.admitted.open(&hand.sources, None));
+            }
             continue;
         };
         // A hand within one walked already opens nothing more: `and` only
@@ -116,12 +137,14 @@ pub(super) fn opened(
                 steps
             }),
         };
-        for step in steps.iter() {
+        let end = &accept_all[..usize::from(hand.returns)];
+        for step in steps.iter().chain(end) {
             left = left.saturating_sub(1);
             if left == 0 {
                 break 'walk;
             }
-            for (admitted, sources) in &step.accepts {
+            let returned = step.returns.iter().filter(|_| hand.returns);
+            for (admitted, sources) in step.accepts.iter().chain(returned) {
                 let sources = own_or_hands(&hand.sources, sources);
                 let admitted = hand.admitted.and(admitted);
                 left = left.saturating_sub(admitted.weight(sources.len()));
@@ -142,6 +165,7 @@ pub(super) fn opened(
                     to,
                     admitted,
                     sources,
+                    returns: hand.returns && handed.returns,
                 });
             }
             if step.ends {
@@ -164,6 +188,7 @@ impl Hand {
     fn covers(&self, other: &Hand) -> bool {
         (self.sources.is_empty() || self.sources == other.sources)
             && self.admitted.covers(&other.admitted)
+            && (self.returns || !other.returns)
     }
 }
 
