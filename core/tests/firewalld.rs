@@ -863,9 +863,10 @@ fn a_direct_rules_accepts_are_open_unless_firewalld_runs_nftables() {
         "ipv4 nat PREROUTING 0 -p tcp --dport 2888 -j ACCEPT",
         "ipv4 passthrough -t nat -I PREROUTING -p tcp --dport 2889 -j ACCEPT",
         "eb filter INPUT 0 -j ACCEPT",
-        // A passthrough's RETURN in INPUT hands the packet to its accepting
-        // policy (read so wherever it went: wide); a direct rule's, in
-        // INPUT_direct, returns to firewalld's INPUT and its zones.
+        // A RETURN, listed, opens nothing: a direct rule's, in INPUT_direct,
+        // returns to firewalld's INPUT and its zones; a passthrough's may be
+        // in any chain (one in INPUT itself is read from the live tables).
+        "ipv4 passthrough -A SSHLIMIT -j RETURN",
         "ipv4 passthrough -I INPUT -p tcp --dport 2898 -j RETURN",
         "ipv4 filter INPUT 0 -p tcp --dport 2899 -j RETURN",
     ];
@@ -880,7 +881,6 @@ fn a_direct_rules_accepts_are_open_unless_firewalld_runs_nftables() {
         "Tcp 2895 []",
         "Tcp 1-65535 []",
         "Udp 1-65535 []",
-        "Tcp 2898 []",
     ];
     let backend = portplan_core::shell::FIREWALLD_BACKEND;
     for with in ["", "iptables", "nftables"] {

@@ -931,11 +931,13 @@ fn direct_text_open(direct: &[String]) -> Vec<OpenPort> {
         else {
             continue;
         };
-        // A passthrough's `RETURN` may end INPUT, whose policy firewalld
-        // leaves accepting (read so wherever it went: wide); a direct
-        // rule's returns from INPUT_direct to INPUT.
-        let policy = ["DROP", "ACCEPT"][usize::from(rule.starts_with("passthrough "))];
-        let text = format!("*filter\n:INPUT {policy}\n-A INPUT {args}\n");
+        // Under a dropping policy: a `RETURN` reads as no accept. A direct
+        // rule's, in INPUT_direct, returns to INPUT and its zones; a
+        // passthrough's may be in any chain (`-A SSHLIMIT -j RETURN` read as
+        // an accept was every port, a review), and one in INPUT itself,
+        // which hands the packet to the accepting policy firewalld leaves
+        // it, is read from the live tables.
+        let text = format!("*filter\n:INPUT DROP\n-A INPUT {args}\n");
         let texts = [text.as_str(), ""];
         let v6 = usize::from(family == "ipv6");
         match super::iptables::read(texts[v6], texts[1 - v6]) {
