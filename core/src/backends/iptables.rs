@@ -383,8 +383,8 @@ fn read_rule(
     }
     let (chain_id, number) = (place.chain, place.number);
     // What it lets in, before any catch-all (after one it sees no packet):
-    // an accept, or a `RETURN` to INPUT's accepting policy. Not portplan's
-    // either way: its tag is read as a deny's (`denies` below).
+    // an accept, or a `RETURN` to INPUT's accepting policy
+    // (never portplan's: its tag is read as a deny's, `denies` below).
     let returns = !saved.goto && saved.target.as_deref() == Some("RETURN");
     let accepts = !after_catch_all
         && (saved.target.as_deref() == Some("ACCEPT") || returns && place.returns_accept);

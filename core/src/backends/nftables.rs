@@ -1112,8 +1112,8 @@ fn read_item(
         .get(index)
         .is_some_and(|c| c.insert_before.is_some());
     // What it lets in, before any catch-all (after one it sees no packet):
-    // an accept, or a `return` to an accepting policy. Not portplan's
-    // either way: its tag is read as a deny's (`denies` below).
+    // an accept, or a `return` to an accepting policy
+    // (never portplan's: its tag is read as a deny's, `denies` below).
     let accepting = before.returns_accept.contains(&index);
     let returns = verdict == Some("return") && accepting;
     let accepts = !after_catch_all && (verdict == Some("accept") || returns);
