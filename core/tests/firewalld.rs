@@ -1273,3 +1273,319 @@ fn an_ipset_left_behind_is_deleted_before_it_is_made_again() {
         assert!(!deletes(&used), "{used}");
     }
 }
+
+/// firewalld 1.3.3's tables under its iptables backend, as `iptables-save`
+/// and `ip6tables-save` print them with no `-t` (every table the kernel
+/// holds: filter, nat, mangle, raw, security), in a test namespace.
+const ALL_V4: &str = include_str!("captured/firewalld-1.3-iptables-save-all-v4.txt");
+const ALL_V6: &str = include_str!("captured/firewalld-1.3-iptables-save-all-v6.txt");
+
+/// firewalld accepts what was sent to the host (`DNAT`) before its zones,
+/// from 0.7 on and under either backend, so a port redirect beside it
+/// (`iptables -t nat -A PREROUTING -p tcp --dport 81 -j REDIRECT
+/// --to-ports 2881`, or a direct rule's) opened 2881 to everyone while the
+/// audit said green. What the nat table's `PREROUTING` and the chains it
+/// reaches send to the host is open, from their sources, on the port sent
+/// to (the one matched where none is named); a `DNAT` to another host
+/// (Docker's, kube-proxy's) is forwarded and opens nothing here, nor do
+/// firewalld's own (its zones' forward ports, read with the zones),
+/// `OUTPUT`'s, the nat `INPUT`'s, a nat `ACCEPT`, or anything where
+/// firewalld is older than that accept.
+#[test]
+fn what_the_nat_tables_send_to_the_host_is_open() {
+    let v4 = nat_rules(
+        ALL_V4,
+        &[
+            (
+                "PREROUTING_direct",
+                "-p tcp -m tcp --dport 81 -m comment --comment portplan:x -j REDIRECT --to-ports 2881",
+            ),
+            (
+                "PREROUTING",
+                "-s 198.18.9.0/24 -p tcp -m tcp ! --dport 80 -j REDIRECT --to-ports 2882",
+            ),
+            // To loopback, no port named: the one matched.
+            (
+                "PREROUTING",
+                "-p tcp -m tcp --dport 2883 -j DNAT --to-destination 127.0.0.1",
+            ),
+            (
+                "PREROUTING",
+                "-p udp -m multiport --dports 53,54 -j DNAT --to-destination :5353-5354",
+            ),
+            // Each of 1000-1010 shifted to the same offset from 3000.
+            (
+                "PREROUTING",
+                "-p tcp -m multiport --dports 1000:1010 -j DNAT --to-destination :3000-3010/1000",
+            ),
+            // A chain jumped to that redirects, from the jump's sources.
+            ("PREROUTING", "-s 198.18.7.0/24 -j REDIR"),
+            (
+                "REDIR",
+                "-p tcp -m tcp --dport 8444 -j REDIRECT --to-ports 2884",
+            ),
+            // Forwarded to another host, a container: nothing here.
+            (
+                "PREROUTING",
+                "-p tcp -m tcp --dport 2889 -j DNAT --to-destination 198.18.2.12:2889",
+            ),
+            (
+                "PREROUTING",
+                "-p tcp -m tcp --dport 8443 -m addrtype --dst-type LOCAL -j DOCKER",
+            ),
+            ("DOCKER", "-i docker0 -j RETURN"),
+            (
+                "DOCKER",
+                "! -i docker0 -p tcp -m tcp --dport 8443 -j DNAT --to-destination 172.17.0.2:443",
+            ),
+            // Translated no further: nothing after it is asked of what it matches.
+            ("PREROUTING", "-p tcp -m tcp --dport 84 -j ACCEPT"),
+            // A redirect of no port at all sends nothing.
+            (
+                "PREROUTING",
+                "-p tcp -m tcp ! --dport 1:65535 -j REDIRECT --to-ports 2887",
+            ),
+            // Made here, then translated: `OUTPUT` sees no packet from another
+            // host, nor does the nat `INPUT`, which is not the filter table's.
+            (
+                "OUTPUT",
+                "-p tcp -m tcp --dport 85 -j REDIRECT --to-ports 2885",
+            ),
+            (
+                "INPUT",
+                "-p tcp -m tcp --dport 86 -j DNAT --to-destination :2888",
+            ),
+            // Nothing after a nat `ACCEPT` or `RETURN` that ends its chain
+            // is asked.
+            // Gone to, which returns to nothing: the same.
+            ("PREROUTING", "-p tcp -m tcp --dport 8448 -g REDIR3"),
+            ("REDIR3", "-j REDIRECT --to-ports 2896"),
+            ("PREROUTING", "-j SKIP"),
+            ("SKIP", "-j ACCEPT"),
+            (
+                "SKIP",
+                "-p tcp -m tcp --dport 8446 -j REDIRECT --to-ports 2893",
+            ),
+            ("PREROUTING", "-j SKIP2"),
+            ("SKIP2", "-j RETURN"),
+            (
+                "SKIP2",
+                "-p tcp -m tcp --dport 8447 -j REDIRECT --to-ports 2895",
+            ),
+            // Two chains deep, through one that sends nothing itself.
+            ("PREROUTING", "-j HOSTPORTS"),
+            ("HOSTPORTS", "-p tcp -m tcp --dport 8445 -j REDIR2"),
+            ("REDIR2", "-j REDIRECT --to-ports 2891"),
+            // portplan's tag on a redirect to the port matched: not its rule.
+            (
+                "PREROUTING",
+                "-p tcp -m tcp --dport 2894 -m comment --comment portplan:y -j REDIRECT",
+            ),
+            // Free text that reads as a target, and a target that sends nothing.
+            (
+                "PREROUTING",
+                "-m comment --comment -j -j MARK --set-xmark 0x2/0xffffffff",
+            ),
+            (
+                "PREROUTING",
+                "-m comment --comment \"-j REDIRECT --to-ports 22\" -j MARK --set-xmark 0x1/0xffffffff",
+            ),
+            (
+                "PREROUTING",
+                "-j LOG --log-prefix \"-j DNAT --to-destination :23\"",
+            ),
+        ],
+    );
+    // kube-proxy's: a jump to its mark chain per service port, and a
+    // service's chains that send to a pod. Nothing here, and no walk of so
+    // many hands that it reads the later ones wide (every service port);
+    // nor where the chain ends in a return, which sends nothing either.
+    let mut kube = vec![
+        ("KUBE-MARK-MASQ", "-s 10.244.0.0/16 -j RETURN".to_string()),
+        (
+            "KUBE-MARK-MASQ",
+            "-j MARK --set-xmark 0x4000/0x4000".to_string(),
+        ),
+        (
+            "PREROUTING",
+            "-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES".into(),
+        ),
+        (
+            "KUBE-SERVICES",
+            "-d 10.96.0.10/32 -p tcp -m tcp --dport 53 -j KUBE-SVC-1".into(),
+        ),
+        (
+            "KUBE-SVC-1",
+            "-m statistic --mode random --probability 0.5 -j KUBE-SEP-1".into(),
+        ),
+        (
+            "KUBE-SEP-1",
+            "-p tcp -m tcp -j DNAT --to-destination 10.244.0.5:53".into(),
+        ),
+    ];
+    for port in 30000..30300 {
+        let jump = format!("-p tcp -m tcp --dport {port} -j KUBE-MARK-MASQ");
+        kube.push(("PREROUTING", jump));
+    }
+    let kube = kube
+        .iter()
+        .map(|(chain, rule)| (*chain, rule.as_str()))
+        .collect::<Vec<_>>();
+    let v4 = nat_rules(&v4, &kube);
+    let v6 = nat_rules(
+        ALL_V6,
+        &[
+            (
+                "PREROUTING",
+                "-p tcp -m tcp --dport 81 -j DNAT --to-destination [::1]:2886",
+            ),
+            (
+                "PREROUTING",
+                "-p tcp -m tcp --dport 82 -j DNAT --to-destination [fe80::1]:2890",
+            ),
+        ],
+    );
+    let sent = [
+        "Tcp 2882 [\"198.18.9.0/24\"]",
+        "Tcp 2883 []",
+        "Udp 5353-5354 []",
+        "Tcp 3000-3010 []",
+        "Tcp 2894 []",
+        "Tcp 2881 []",
+        "Tcp 2891 []",
+        "Tcp 2896 []",
+        "Tcp 2884 [\"198.18.7.0/24\"]",
+        "Tcp 2886 []",
+    ];
+    let backend = portplan_core::shell::FIREWALLD_BACKEND;
+    for line in ["", "iptables", "nftables"] {
+        let line = format!("{backend}{line}");
+        let direct = [line.as_str()];
+        let direct = &direct[..usize::from(line.len() > backend.len())];
+        for side in with_direct(direct, &[&v4, &v6]) {
+            assert_eq!(open_in_public(&side), sent, "{side}");
+            assert_untagged(&side);
+        }
+        // firewalld's own ruleset: its forward ports (as it writes them,
+        // in its zone's chain) are read with the zone, not from the tables.
+        let forward = "-p tcp -m tcp --dport 8080 -j DNAT --to-destination";
+        let v4 = nat_rules(ALL_V4, &[("PRE_public_allow", &format!("{forward} :8081"))]);
+        let v6 = nat_rules(
+            ALL_V6,
+            &[("PRE_public_allow", &format!("{forward} [::1]:8081"))],
+        );
+        for side in with_direct(direct, &[&v4, &v6]) {
+            assert_eq!(open_in_public(&side), Vec::<String>::new(), "{side}");
+        }
+    }
+    // firewalld 0.4 to 0.6 accepted only established connections before its
+    // zones: what a redirect sends is theirs to decide. So under nftables
+    // where its table says so (0.6, or 2.3's StrictForwardPorts).
+    let old = v4.replace("RELATED,ESTABLISHED,DNAT", "RELATED,ESTABLISHED");
+    for side in with_direct(&[], &[&old, ALL_V6]) {
+        assert_eq!(open_in_public(&side), Vec::<String>::new(), "{side}");
+    }
+    let nftables = format!("{backend}nftables");
+    let unaccepted = portplan_core::shell::FIREWALLD_NFT_DNAT_UNACCEPTED;
+    for side in with_direct(&[&nftables, unaccepted], &[&v4, &v6]) {
+        assert_eq!(open_in_public(&side), Vec::<String>::new(), "{side}");
+    }
+}
+
+/// A nat rule that does not read (iptables-save prints a comment's line
+/// break as it is, which cuts the rule in two) reads as every port,
+/// whatever chain it is in: in a chain jumped to, it was cut with the
+/// jump, and read as nothing (a second review).
+#[test]
+fn a_nat_rule_that_does_not_read_opens_every_port() {
+    let cut = "-p tcp -m tcp --dport 81 -m comment --comment \"a\nb\" -j REDIRECT --to-ports 2881";
+    for chain in ["PREROUTING", "R"] {
+        let v4 = nat_rules(ALL_V4, &[("PREROUTING", "-j R"), (chain, cut)]);
+        for side in with_direct(&[], &[&v4, ALL_V6]) {
+            assert_eq!(
+                open_in_public(&side),
+                ["Tcp 1-65535 []", "Udp 1-65535 []"],
+                "{side}"
+            );
+        }
+    }
+}
+
+/// What the nat tables send is accepted early only as sent: a connection
+/// made to that port itself still meets the zone, so a zone's deny of it
+/// stays ahead of portplan's rules (read with the filter table's accepts,
+/// it was hidden behind the redirect).
+#[test]
+fn a_zone_deny_of_a_port_the_nat_tables_send_to_stays_ahead() {
+    let deny = "public (default, active)\n  target: default\n  rich rules: \n\trule family=\"ipv4\" source address=\"198.18.2.0/24\" port port=\"2881\" protocol=\"tcp\" reject\n";
+    let redirect = "-p tcp -m tcp --dport 8081 -j REDIRECT --to-ports 2881";
+    let v4 = nat_rules(ALL_V4, &[("PREROUTING", redirect)]);
+    let rules = portplan_core::shell::FIREWALLD_DIRECT_RULES;
+    let [v4_marker, v6_marker] = portplan_core::shell::FIREWALLD_FILTER_TABLES;
+    let side = format!("{deny}\n{rules}\n{v4_marker}\n{v4}\n{v6_marker}\n{ALL_V6}\n");
+    let state = read(&side, &side, "public");
+    assert_eq!(support::open_lines(&state), ["Tcp 2881 []"]);
+    let ahead = (firewalld(&state).foreign.iter()).map(|f| f.ahead.len());
+    assert_ne!(ahead.sum::<usize>(), 0, "{side}");
+}
+
+/// firewalld's nftables table accepts what was sent to the host in its
+/// `filter_INPUT` from 0.7 on (1.3.3's, captured in a test namespace);
+/// 0.6's did not, and 2.3's `StrictForwardPorts=yes` sends it to a chain
+/// that rejects all but its forward ports. The binary adds the line that
+/// says so only then.
+#[test]
+fn the_line_for_an_nftables_table_that_does_not_accept_what_was_sent() {
+    let table = include_str!("captured/firewalld-1.3-nft-table.txt");
+    let line = portplan_core::shell::firewalld_nft_dnat_line;
+    let unaccepted = Some(portplan_core::shell::FIREWALLD_NFT_DNAT_UNACCEPTED);
+    assert_eq!(line(table), None);
+    let input = table.find("chain filter_INPUT {").unwrap();
+    let accept = input + table[input..].find("ct status dnat accept").unwrap();
+    let without = |replacement: &str| {
+        format!(
+            "{}{replacement}{}",
+            &table[..accept],
+            &table[accept + "ct status dnat accept".len()..]
+        )
+    };
+    // 0.6: no such rule; the forward chain's accept is not the input's,
+    // nor one in a chain whose name starts as the input's.
+    assert_eq!(line(&without("")), unaccepted);
+    assert!(without("").contains("ct status dnat accept"));
+    let zones = without("").replace(
+        "chain filter_INPUT_ZONES {",
+        "chain filter_INPUT_ZONES {\n\t\tct status dnat accept",
+    );
+    assert_eq!(line(&zones), unaccepted);
+    assert_eq!(
+        line(&without("ct status dnat jump filter_INPUT_dnat")),
+        unaccepted
+    );
+    // No input chain read: nothing says the table does not accept.
+    assert_eq!(line(""), None);
+    assert_eq!(
+        line(&table.replace("chain filter_INPUT {", "chain filter_IN {")),
+        None
+    );
+}
+
+/// `saved` with `rules` added to the nat table, each first of its chain's
+/// (iptables-save lists a chain's rules in order; these go in before the
+/// table's first rule, last first), and a chain declared for each that is
+/// not yet.
+fn nat_rules(saved: &str, rules: &[(&str, &str)]) -> String {
+    let table = saved.find("*nat\n").unwrap();
+    let mut text = saved.to_string();
+    for (chain, rule) in rules.iter().rev() {
+        let declared = format!(":{chain} ");
+        let nat = &text[table..];
+        if !nat[..nat.find("COMMIT").unwrap()].contains(&declared) {
+            let at = table + "*nat\n".len();
+            text.insert_str(at, &format!("{declared}- [0:0]\n"));
+        }
+        let at = table + text[table..].find("\n-A ").unwrap();
+        text.insert_str(at, &format!("\n-A {chain} {rule}"));
+    }
+    text
+}

@@ -13,6 +13,7 @@ enabled only when the play asks (`ufw_enable`), after which `auto` picks it.
 Run as root after scripts/build-collection (scripts/test does both).
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -645,6 +646,17 @@ class FirewalldDirectRules(unittest.TestCase):
         self.host.run("sed", "-i", f"s/^FirewallBackend=.*/FirewallBackend={backend}/",
                       "/etc/firewalld/firewalld.conf")
 
+    @contextlib.contextmanager
+    def nat(self, *rule):
+        """`rule` first in the nat table's PREROUTING while the block runs
+        (`iptables -t nat`, beside firewalld), deleted after it however it
+        ends."""
+        self.host.run("iptables", "-t", "nat", "-I", "PREROUTING", *rule)
+        try:
+            yield
+        finally:
+            self.host.run("iptables", "-t", "nat", "-D", "PREROUTING", *rule)
+
     def overexposed(self, port=2881):
         """Whether the audit says `port` (one of obs1's) is open beyond the
         plan, the same over D-Bus and through firewall-cmd."""
@@ -690,7 +702,11 @@ class FirewalldDirectRules(unittest.TestCase):
         Under nftables iptables' accept opens nothing and the audit says
         nothing: also with no `nft` program (the backend not known, the
         tables not firewalld's), and with firewalld.conf switched to
-        iptables and no restart (what runs decides, not the setting)."""
+        iptables and no restart (what runs decides, not the setting).
+        Under either, a port redirect beside firewalld (`iptables -t nat`)
+        opens the port it sends to, which firewalld accepts before its
+        zones, and the audit says so; a DNAT to another host opens none
+        here."""
         def accept(port):
             return ["-p", "tcp", "--dport", str(port), "-j", "ACCEPT"]
         for backend in ("iptables", "nftables"):
@@ -704,6 +720,18 @@ class FirewalldDirectRules(unittest.TestCase):
                             Listener(self.host, "0.0.0.0:62881"), \
                             Listener(self.host, "0.0.0.0:2881"):
                         self.assertFalse(self.overexposed(2882))
+                        self.assertFalse(self.overexposed(2881))
+                        # A DNAT to another host is forwarded: it reaches no
+                        # listener here, and names none.
+                        with self.nat("-p", "tcp", "--dport", "8082", "-j", "DNAT",
+                                      "--to-destination", "198.18.2.12:2882"):
+                            self.assertFalse(reachable(self.stranger, self.host, 8082))
+                            self.assertFalse(self.overexposed(2882))
+                        with self.nat("-p", "tcp", "--dport", "8081", "-j", "REDIRECT",
+                                      "--to-ports", "2881"):
+                            self.assertTrue(reachable(self.stranger, self.host, 8081))
+                            self.assertTrue(self.overexposed(2881))
+                        self.assertFalse(self.overexposed(2881))
                         self.host.run("iptables", "-I", "INPUT", *accept(2882))
                         self.assertEqual(reachable(self.stranger, self.host, 2882), opens)
                         self.assertEqual(self.overexposed(2882), opens)

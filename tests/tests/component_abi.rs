@@ -844,20 +844,35 @@ mod hostile_host {
         }
     }
 
-    /// `render-plan-error` of the problems laid out by `problems` (each
-    /// string written with `tail` after its last byte, which the string's
-    /// length leaves out), of which the call is told `count`: its text.
+    /// `render-plan-error` of the problems laid out by `problems`, of which
+    /// the call is told `count`: its text. Each string and the list get a
+    /// block of their own size, as the canonical ABI lowers them: the
+    /// component frees each with the size it was given, and its allocator
+    /// (talc) finds a block's end from that size, so a bigger block freed
+    /// so corrupts its heap. What the length leaves out is in the block
+    /// taken next: `tail` after each string, the records past `count`
+    /// after the list. Without a tail, the next string follows instead, so
+    /// a read past the length reads other bytes in the two layouts.
     fn render_problems(problems: &[[&str; 3]], count: usize, tail: &[u8]) -> String {
         let mut core = Core::new();
-        let mut block = Vec::new();
+        let mut records = Vec::new();
         for field in problems.iter().flatten() {
-            let at = core.bytes(&[field.as_bytes(), tail].concat());
-            block.extend((at as u32).to_le_bytes());
-            block.extend((field.len() as u32).to_le_bytes());
+            let at = core.bytes(field.as_bytes());
+            core.bytes(tail);
+            records.extend((at as u32).to_le_bytes());
+            records.extend((field.len() as u32).to_le_bytes());
         }
-        // The list's buffer holds every record; `count` says how many are its.
-        let list = core.realloc(0, 0, 4, block.len() as i64);
-        (core.memory.write(&mut core.store, list as usize, &block)).expect("inside memory");
+        // A record of three strings, each a (pointer, length).
+        let (given, rest) = records.split_at(count * 24);
+        let mut block = |bytes: &[u8]| {
+            let at = core.realloc(0, 0, 4, bytes.len() as i64);
+            (core.memory.write(&mut core.store, at as usize, bytes)).expect("inside memory");
+            at
+        };
+        let list = block(given);
+        if !rest.is_empty() {
+            block(rest);
+        }
         let json = 0; // report-format's first case
         core.text_answer("render-plan-error", &[list, count as i64, json])
     }
@@ -867,8 +882,11 @@ mod hostile_host {
         let first = ["plan.hosts[0].address", "10.0.0.300", "not an IP address"];
         let second = ["SECOND.path", "SECOND value", "SECOND message"];
         let given = render_problems(&[first], 1, b"");
+        // Each whole and no more: a read past a string's end would put
+        // the bytes after it (the allocator's) before its closing quote.
         for field in first {
-            assert!(given.contains(field), "{field} is in {given}");
+            let quoted = format!("\"{field}\"");
+            assert!(given.contains(&quoted), "{quoted} is in {given}");
         }
         // Bytes after a string's length and records after a list's count
         // are there to read, but they are not the value: the answer is the

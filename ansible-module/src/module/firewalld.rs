@@ -39,7 +39,7 @@ use portplan_core::Command;
 use super::execute::run_argv;
 use portplan_core::shell::{
     FIREWALLD_BACKEND, FIREWALLD_IPSET_PREFIX, FirewalldDbusDump, FirewalldDbusIpset,
-    FirewalldDbusZone, firewalld_join_args,
+    FirewalldDbusZone, firewalld_join_args, firewalld_nft_dnat_line,
 };
 use zbus::blocking::Connection;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
@@ -332,7 +332,7 @@ impl Bus {
                 let mut direct = self.direct(PATH, DIRECT)?;
                 // Not read (a daemon without the property): not known.
                 let backend = self.property_of(CONFIG_PATH, CONFIG, "FirewallBackend");
-                direct.extend(backend_line(backend.ok().as_deref()));
+                direct.extend(backend_lines(backend.ok().as_deref()));
                 direct
             },
             saved: Vec::new(),
@@ -350,7 +350,7 @@ impl Bus {
         // side opens nothing now).
         if !permanent {
             dump.services = self.services(&dump.services_named(serving))?;
-            dump.saved = saved_tables(&dump.direct);
+            dump.saved = saved_tables();
         }
         serde_json::to_string(&dump).map_err(|e| e.to_string())
     }
@@ -818,35 +818,41 @@ impl Action {
     }
 }
 
-/// The line that tells core which backend firewalld runs
+/// The lines that tell core which backend firewalld runs
 /// (`FIREWALLD_BACKEND`), by what runs rather than what is configured: the
 /// setting (firewalld.conf, or the config property that reflects it) may
 /// have changed since firewalld last started or reloaded, which is when it
 /// chooses. nftables where firewalld's nftables table exists (its iptables
 /// backend makes none, and drops it when it takes over at a reload), else
-/// the configured one but nftables; `None` where not known.
-pub fn backend_line(configured: Option<&str>) -> Option<String> {
-    let nftables = run_argv(&["nft", "list", "table", "inet", "firewalld"]).is_ok();
-    let backend = match nftables {
-        true => "nftables",
-        false => configured.filter(|backend| *backend != "nftables")?,
+/// the configured one but nftables; none where not known. Under nftables,
+/// also whether that table accepts what was sent to the host before the
+/// zones (`FIREWALLD_NFT_DNAT_UNACCEPTED`, decided by core from the table).
+pub fn backend_lines(configured: Option<&str>) -> Vec<String> {
+    let table = run_argv(&["nft", "list", "table", "inet", "firewalld"]);
+    let backend = match &table {
+        Ok(_) => "nftables",
+        Err(_) => match configured.filter(|backend| *backend != "nftables") {
+            Some(backend) => backend,
+            None => return Vec::new(),
+        },
     };
-    Some(format!("{FIREWALLD_BACKEND}{backend}"))
+    let mut lines = vec![format!("{FIREWALLD_BACKEND}{backend}")];
+    let unaccepted = table.ok().and_then(|table| firewalld_nft_dnat_line(&table));
+    lines.extend(unaccepted.map(String::from));
+    lines
 }
 
-/// The filter tables as `iptables-save -t filter` and `ip6tables-save -t
-/// filter` print them (core's `FirewalldDbusDump::saved`), an empty one
-/// where its command fails (no iptables, a kernel without IPv6); none
-/// where the runtime's `direct` rules say firewalld runs nftables, under
-/// which an iptables accept opens nothing (and legacy iptables would load
-/// its table's module to answer). Core reads those that hold firewalld's
-/// iptables ruleset, and the direct rules' text besides.
-pub fn saved_tables(direct: &[String]) -> Vec<String> {
-    let nftables = format!("{FIREWALLD_BACKEND}nftables");
-    if direct.contains(&nftables) {
-        return Vec::new();
-    }
-    let save = |program| run_argv(&[program, "-t", "filter"]).unwrap_or_default();
+/// iptables' tables as `iptables-save` and `ip6tables-save` print them
+/// (core's `FirewalldDbusDump::saved`), an empty one where its command
+/// fails (no iptables, a kernel without IPv6). Without `-t` each lists the
+/// tables the kernel holds and loads no module (`-t nat` would load legacy
+/// iptables' nat table to answer). Core reads the filter tables that hold
+/// firewalld's iptables ruleset, unless the runtime's `direct` rules say
+/// firewalld runs nftables (an iptables accept then opens nothing), and
+/// the nat tables under either backend (firewalld accepts what they send
+/// to the host before its zones).
+pub fn saved_tables() -> Vec<String> {
+    let save = |program| run_argv(&[program]).unwrap_or_default();
     vec![save("iptables-save"), save("ip6tables-save")]
 }
 

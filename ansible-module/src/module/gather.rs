@@ -333,13 +333,13 @@ fn firewalld_dump(side: &[&str], services: Option<Option<&str>>) -> Result<Strin
     let mut direct: Vec<String> = rules.lines().map(str::to_string).collect();
     direct.extend(passthroughs);
     // The runtime's, with the backend firewalld runs (`firewall-cmd` does
-    // not say it; D-Bus reads the config's property), then the filter
-    // tables where it may run iptables.
+    // not say it; D-Bus reads the config's property), then iptables'
+    // tables.
     let mut saved = Vec::new();
     if side.is_empty() {
         let conf = std::fs::read_to_string(FIREWALLD_CONF).unwrap_or_default();
-        direct.extend(firewalld::backend_line(Some(firewall_backend(&conf))));
-        saved = firewalld::saved_tables(&direct);
+        direct.extend(firewalld::backend_lines(Some(firewall_backend(&conf))));
+        saved = firewalld::saved_tables();
     }
     for rule in &direct {
         text.push_str(&format!("\t{}\n", rule.trim()));
@@ -357,7 +357,7 @@ const FIREWALLD_CONF: &str = "/etc/firewalld/firewalld.conf";
 /// firewalld's io/firewalld_conf.py): the first definition, of exactly one
 /// `=`, with blanks around either side stripped; where there is none, or
 /// its value is none firewalld knows, its built-in default, `nftables`
-/// since 0.6 (as the D-Bus property says; `backend_line` trusts it only
+/// since 0.6 (as the D-Bus property says; `backend_lines` trusts it only
 /// where firewalld's nftables table exists, which no firewalld before 0.6
 /// makes).
 fn firewall_backend(conf: &str) -> &str {

@@ -28,6 +28,8 @@ pub(super) struct Admitted {
     ports: Vec<PortRange>,
     /// Admits no new connection from another host.
     closed: bool,
+    /// Its ports are those a nat rule sends to ([`Admitted::sent`]).
+    sent: bool,
 }
 
 impl Default for Admitted {
@@ -37,6 +39,7 @@ impl Default for Admitted {
             udp: true,
             ports: vec![ALL],
             closed: false,
+            sent: false,
         }
     }
 }
@@ -90,14 +93,30 @@ impl Admitted {
         self.ports = intersection(&self.ports, &keep);
     }
 
+    /// Where a nat rule sends what it matched (`--to-ports 2881`): to
+    /// those ports, whatever it matched on (where it matched none, none).
+    /// `None` where they do not read: the ports it matched.
+    pub(super) fn sent(&mut self, ranges: Option<PortRange>) {
+        if let Some(ranges) = ranges.filter(|_| !self.ports.is_empty()) {
+            self.ports = vec![ranges];
+            self.sent = true;
+        }
+    }
+
     /// What both admit: an accept in a chain handed packets by a jump
-    /// admits what the jump matched and what it matches itself.
+    /// admits what the jump matched and what it matches itself; where it
+    /// sends them on (nat), the ports it sends to, read wide (the jump's
+    /// were those before).
     pub(super) fn and(&self, other: &Admitted) -> Admitted {
         Admitted {
             tcp: self.tcp && other.tcp,
             udp: self.udp && other.udp,
-            ports: intersection(&self.ports, &other.ports),
+            ports: match other.sent {
+                true => other.ports.clone(),
+                false => intersection(&self.ports, &other.ports),
+            },
             closed: self.closed || other.closed,
+            sent: other.sent,
         }
     }
 

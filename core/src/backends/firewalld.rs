@@ -44,6 +44,7 @@ use crate::state::{
     ChainId, Command, FirewalldRule, FirewalldSide, FirewalldState, FirewalldZone, ForeignRule,
     IpFamily, TaggedRule,
 };
+use crate::table::Map;
 
 /// What portplan's ipset names start with; only these are read or deleted.
 pub const IPSET_PREFIX: &str = "portplan";
@@ -372,14 +373,15 @@ pub struct DbusDump {
     /// zones, so where there is one no foreign deny is read as ahead.
     #[serde(default)]
     pub direct: Vec<String>,
-    /// On the runtime side, where firewalld may run its iptables backend
-    /// (no [`BACKEND`] line of `direct` says nftables), the filter tables
-    /// as `iptables-save -t filter` and `ip6tables-save -t filter` print
-    /// them, in that order (empty where one did not run): what accepts
-    /// before the zones, direct rules and passthroughs whether firewalld
-    /// lists them or not, and anything written beside firewalld
-    /// ([`saved_open`]), read from each that holds firewalld's ruleset.
-    /// Empty where not read.
+    /// On the runtime side, iptables' tables as `iptables-save` and
+    /// `ip6tables-save` print them (every table the kernel holds), in that
+    /// order (empty where one did not run). Where firewalld may run its
+    /// iptables backend (no [`BACKEND`] line of `direct` says nftables),
+    /// what the filter tables accept before the zones: direct rules and
+    /// passthroughs whether firewalld lists them or not, and anything
+    /// written beside firewalld ([`saved_open`]), read from each that holds
+    /// firewalld's ruleset. Under either backend, what the nat tables send
+    /// to the host ([`nat_open`]). Empty where not read.
     #[serde(default)]
     pub saved: Vec<String>,
     /// Every other text of the side that may name one of portplan's ipsets
@@ -546,8 +548,37 @@ pub const DIRECT_RULES: &str = "direct rules:";
 /// without it the backend is not known ([`direct_open`]).
 pub const BACKEND: &str = "FirewallBackend=";
 
+/// The line the binary adds to the runtime's direct rules, after the
+/// [`BACKEND`] line, where firewalld runs nftables and its table does not
+/// accept what was sent to the host (no `ct status dnat accept`: 0.6,
+/// whose nftables backend accepted only established connections before the
+/// zones, or 2.3 and later with `StrictForwardPorts=yes`, which rejects
+/// what no forward port sent): what the nat tables send is then the zones'
+/// to decide ([`nat_open`]).
+pub const NFT_DNAT_UNACCEPTED: &str = "FirewallBackend=nftables, no ct status dnat accept";
+
+/// [`NFT_DNAT_UNACCEPTED`] where firewalld's nftables table, as `nft list
+/// table inet firewalld` prints it, has a `filter_INPUT` that does not
+/// accept what was sent to the host (no `ct status dnat accept`); `None`
+/// where it does, and where no such chain reads (a form not known: what
+/// the nat tables send is read, wide).
+pub fn nft_dnat_line(table: &str) -> Option<&'static str> {
+    let (mut input, mut found) = (false, false);
+    for line in table.lines().map(str::trim) {
+        if let Some(chain) = line.strip_prefix("chain ") {
+            input = chain.strip_suffix('{').map(str::trim) == Some("filter_INPUT");
+            found |= input;
+        }
+        if input && line == "ct status dnat accept" {
+            return None;
+        }
+    }
+    found.then_some(NFT_DNAT_UNACCEPTED)
+}
+
 /// The lines after which a side's `firewall-cmd` text, following its
-/// direct rules, holds the filter tables as a [`DbusDump`]'s `saved` does:
+/// direct rules, holds iptables' tables as a [`DbusDump`]'s `saved` does
+/// (named for the filter table, which they held first):
 /// the first, then the second, as `iptables-save` and `ip6tables-save`
 /// print them. No line of theirs reads so but one a comment with a line
 /// break forges, which cuts a rule's quotes and so reads as every port.
@@ -564,7 +595,7 @@ struct SideBlocks {
     /// policies' that may name an ipset (its direct rules and a dump's
     /// `references`).
     references: Option<Vec<String>>,
-    /// The filter tables (a dump's `saved`), or none.
+    /// iptables' tables (a dump's `saved`), or none.
     saved: Vec<String>,
 }
 
@@ -730,7 +761,9 @@ fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
         ),
         // A direct rule may accept before everything (firewalld's iptables
         // backend jumps to `INPUT_direct` first): read wide. What the
-        // filter tables accept is asked before the zones too.
+        // filter tables accept is asked before the zones too; what the nat
+        // tables send is not (only what they sent is accepted early: a
+        // zone's deny still meets a connection made to the port itself).
         before_zones: known.as_ref().map(|direct| {
             let mut ahead = direct_open.iter().map(Admits::of).list();
             match direct.iter().all(|l| l.starts_with(BACKEND)) {
@@ -740,7 +773,10 @@ fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
             ahead
         }),
         policies,
-        direct_open,
+        direct_open: match known.as_deref() {
+            Some(direct) => with_nat(direct_open, direct, &saved),
+            None => direct_open,
+        },
     })
 }
 
@@ -841,6 +877,190 @@ fn direct_open(direct: &[String], saved: &[String]) -> Vec<OpenPort> {
     open
 }
 
+/// `open` with what the nat tables send to the host ([`nat_open`]), each
+/// once, none of it tagged: no rule read there is portplan's.
+fn with_nat(mut open: Vec<OpenPort>, direct: &[String], saved: &[String]) -> Vec<OpenPort> {
+    for mut sent in nat_open(direct, saved) {
+        sent.tag = None;
+        if !open.contains(&sent) {
+            open.push(sent);
+        }
+    }
+    open
+}
+
+/// What the nat tables send to the host, which firewalld accepts before
+/// its zones from 0.7 on (`--ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT`,
+/// `ct status dnat accept`; its forward ports are read with the zones):
+/// a `REDIRECT` or `DNAT` in `PREROUTING` or a chain it reaches, a direct
+/// rule's or passthrough's in `PREROUTING_direct` (under either backend:
+/// its direct rules go through iptables), or one added with `iptables -t
+/// nat` beside firewalld (`-p tcp --dport 81 -j REDIRECT --to-ports 2881`
+/// opens 2881 to everyone). Each is read as the accept of the port it
+/// sends to, from its sources ([`nat_as_input`]). A family whose filter
+/// table holds firewalld's iptables ruleset without that accept (0.4 to
+/// 0.6: the zones decide the port sent to) is not read.
+fn nat_open(direct: &[String], saved: &[String]) -> Vec<OpenPort> {
+    if direct.iter().any(|line| line == NFT_DNAT_UNACCEPTED) {
+        return Vec::new();
+    }
+    let texts = [0, 1].map(|at| {
+        let table = saved.get(at).map_or("", String::as_str);
+        let accepts = !firewalld_iptables(table) || table.lines().any(|l| l.trim() == KNOWN_ACCEPT);
+        match accepts {
+            true => nat_as_input(table),
+            false => String::new(),
+        }
+    });
+    super::iptables::read(&texts[0], &texts[1]).map_or_else(|_| every_port(), |state| state.open)
+}
+
+/// The nat table's `PREROUTING` as the iptables reader reads an `INPUT`
+/// that drops what it does not accept, with the user chains it reaches
+/// that send to the host: a `REDIRECT`, or a `DNAT` to no other host
+/// ([`sends_here`]), as an accept (of the ports it sends to: its
+/// `--to-ports` or `--to-destination`, which the reader reads so), and a
+/// nat `ACCEPT` (translate no more) as a return (read wide as letting the
+/// rules after its jump be asked). A jump or goto to a chain that cannot
+/// reach such a rule is left out, and so are the rules that send
+/// nowhere here (`MASQUERADE`, `MARK`, a `DNAT` to a container or a pod):
+/// kube-proxy's thousands of chains read as nothing, not as so many
+/// hands that the walk reads wide. firewalld's jumps to its zones and
+/// policies go as from `INPUT` ([`firewalld_removed`]). The nat `INPUT`
+/// (what arrives here, already translated) is left out, not to be read as
+/// this `INPUT`'s rules; `OUTPUT` and `POSTROUTING`, which no rule can
+/// jump to, are never reached.
+fn nat_as_input(table: &str) -> String {
+    let mut rules = Vec::new();
+    let mut nat = false;
+    for line in table.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('*') {
+            nat = name == "nat";
+        }
+        let rule = line.strip_prefix("-A ").filter(|_| nat);
+        let Some((chain, rule)) = rule.and_then(|rule| rule.split_once(' ')) else {
+            continue;
+        };
+        let chain = match chain {
+            "INPUT" => continue,
+            "PREROUTING" => "INPUT",
+            chain => chain,
+        };
+        // One that does not read is kept as it is, in `INPUT` whatever its
+        // chain (one jumped to only through it would be cut, or read as
+        // nothing): the reader fails on it (every port).
+        let unread = || NatRule {
+            chain: "INPUT",
+            to: None,
+            sends: false,
+            words: vec![rule.to_string()],
+        };
+        match super::iptables::saved_words(rule) {
+            Some(words) => rules.extend(nat_rule(chain, words)),
+            None => rules.push(unread()),
+        }
+    }
+    let sending = sending_chains(&rules);
+    let mut text = String::from("*filter\n:INPUT DROP\n");
+    for rule in &rules {
+        if (rule.to.as_deref()).is_some_and(|to| sending.get(to).is_none()) {
+            continue;
+        }
+        for part in ["-A ", rule.chain, " "] {
+            text.push_str(part);
+        }
+        match &rule.words[..] {
+            [unread] => text.push_str(unread),
+            words => text.push_str(&join_args(words.iter().map(String::as_str))),
+        }
+        text.push('\n');
+    }
+    firewalld_removed(&text)
+}
+
+/// A nat rule as [`nat_as_input`] keeps it.
+struct NatRule<'a> {
+    chain: &'a str,
+    /// The chain it jumps or goes to.
+    to: Option<String>,
+    /// Whether it sends to the host (a `REDIRECT`, a `DNAT` here).
+    sends: bool,
+    /// Its words, a sending rule's target an accept; one word, the rule as
+    /// saved, where they do not read.
+    words: Vec<String>,
+}
+
+/// A nat rule of `chain` as [`nat_as_input`] keeps it, from its words;
+/// `None` for one that neither sends here, nor jumps, nor ends its chain.
+fn nat_rule(chain: &str, mut words: Vec<String>) -> Option<NatRule<'_>> {
+    // The target, after every match (iptables-save writes it last): the
+    // last `-j` or `-g`. A comment's `-j` (`--comment -j`, unquoted) comes
+    // before it; a log prefix's after it names no chain that sends
+    // (`-j LOG --log-prefix -j --log-level 4` reads as a jump to
+    // `--log-level`).
+    let at =
+        (words.iter()).rposition(|w| matches!(w.as_str(), "-j" | "--jump" | "-g" | "--goto"))?;
+    let mut options = words.split_off(at);
+    let target = options.get(1)?.clone();
+    let to = (options.iter())
+        .skip_while(|w| *w != "--to-destination")
+        .nth(1);
+    let sends = matches!(target.as_str(), "REDIRECT" | "DNAT");
+    if !to.is_none_or(|to| sends_here(to)) {
+        return None;
+    }
+    let mut rule = NatRule {
+        chain,
+        to: None,
+        sends,
+        words,
+    };
+    // The target's own options stay (`--to-ports 2881`, `--random`).
+    match target.as_str() {
+        _ if sends => options[1] = "ACCEPT".into(),
+        "ACCEPT" => options[1] = "RETURN".into(),
+        "RETURN" => {}
+        _ => rule.to = Some(target),
+    }
+    rule.words.extend(options);
+    Some(rule)
+}
+
+/// Whether a `DNAT` to `to` (its `--to-destination`: `:2881`,
+/// `127.0.0.1:2881-2890`, `[::1]:2881`, `198.18.2.11`) sends to this host:
+/// where it names no address, or a loopback one. Any other is forwarded to
+/// another host (a container's, a pod's, one firewalld forwards a port to),
+/// never to a listener here; one of the host's own addresses is read so
+/// too (the rules do not say which are the host's), which `REDIRECT` says
+/// instead.
+fn sends_here(to: &str) -> bool {
+    let (address, _) = super::iptables::destination(to);
+    let address = address.trim_start_matches('[').trim_end_matches(']');
+    address.is_empty() || parse_net(address).is_some_and(|net| net.addr().is_loopback())
+}
+
+/// The chains of `rules` that send to the host, or jump or go to one that
+/// does: found back from those that do, through who jumps to each, so in
+/// one pass over the rules however deep the chains.
+fn sending_chains<'a>(rules: &'a [NatRule<'a>]) -> Map<&'a str, ()> {
+    let mut callers: Map<&str, Vec<&str>> = Map::new();
+    let mut found = Vec::new();
+    for rule in rules {
+        if let Some(to) = &rule.to {
+            callers.get_or_default(to.as_str()).push(rule.chain);
+        } else if rule.sends {
+            found.push(rule.chain);
+        }
+    }
+    let mut sending = Map::new();
+    while let Some(chain) = found.pop() {
+        if sending.insert(chain, ()).is_none() {
+            found.extend(callers.get(chain).into_iter().flatten());
+        }
+    }
+    sending
+}
+
 /// Whether a filter table holds firewalld's iptables ruleset: it declares
 /// `INPUT_direct`, which firewalld makes only with its iptables backend
 /// (under nftables its direct rules go to the built-in chains,
@@ -851,19 +1071,20 @@ fn firewalld_iptables(table: &str) -> bool {
         .any(|l| l.trim_start().starts_with(":INPUT_direct "))
 }
 
-/// The chains firewalld's iptables backend jumps to from `INPUT` for its
-/// zones and policies, which are read from its configuration
-/// (`build_default_rules` in ipXtables.py): `INPUT_ZONES_SOURCE` and
-/// `INPUT_ZONES` (0.4 to 0.6; 0.8 and 0.9 with AllowZoneDrifting),
-/// `INPUT_ZONES` (0.7 to 1.x), `INPUT_POLICIES_pre` and `_post` (0.9),
-/// `INPUT_POLICIES` (2.0 to 2.4), `INPUT_dispatch` (2.5).
+/// The chains firewalld's iptables backend jumps to from `INPUT` (and the
+/// nat table's `PREROUTING`) for its zones and policies, which are read
+/// from its configuration (`build_default_rules` in ipXtables.py), less
+/// the built-in chain's name: `INPUT_ZONES_SOURCE` and `INPUT_ZONES` (0.4
+/// to 0.6; 0.8 and 0.9 with AllowZoneDrifting), `INPUT_ZONES` (0.7 to
+/// 1.x), `INPUT_POLICIES_pre` and `_post` (0.9), `INPUT_POLICIES` (2.0 to
+/// 2.4), `INPUT_dispatch` (2.5).
 const DISPATCH: [&str; 6] = [
-    "INPUT_ZONES",
-    "INPUT_ZONES_SOURCE",
-    "INPUT_POLICIES_pre",
-    "INPUT_POLICIES_post",
-    "INPUT_POLICIES",
-    "INPUT_dispatch",
+    "ZONES",
+    "ZONES_SOURCE",
+    "POLICIES_pre",
+    "POLICIES_post",
+    "POLICIES",
+    "dispatch",
 ];
 
 /// firewalld's accept, from 0.7 on, of what conntrack says belongs to a
@@ -875,7 +1096,8 @@ const DISPATCH: [&str; 6] = [
 const KNOWN_ACCEPT: &str = "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT";
 
 /// A saved filter table as [`saved_open`] reads it: without firewalld's
-/// [`KNOWN_ACCEPT`] and its jumps to the [`DISPATCH`] chains. The rest is
+/// [`KNOWN_ACCEPT`] and its jumps to the [`DISPATCH`] chains (as a nat
+/// table's `PREROUTING` read as `INPUT` names them too). The rest is
 /// as iptables reads any `INPUT`: rules after its first catch-all (its
 /// final reject) see no packet (`iptables -A INPUT` beside firewalld opens
 /// nothing), and under the accepting policy firewalld leaves it a `RETURN`
@@ -883,7 +1105,13 @@ const KNOWN_ACCEPT: &str = "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED,
 fn firewalld_removed(table: &str) -> String {
     let mut kept = String::new();
     for line in table.lines().map(str::trim) {
-        let dispatch = (line.strip_prefix("-A INPUT -j ")).is_some_and(|to| DISPATCH.contains(&to));
+        // The nat table's `PREROUTING` is read as an `INPUT` ([`nat_as_input`]).
+        let to = line.strip_prefix("-A INPUT -j ");
+        let to = to.and_then(|to| {
+            to.strip_prefix("INPUT_")
+                .or_else(|| to.strip_prefix("PREROUTING_"))
+        });
+        let dispatch = to.is_some_and(|to| DISPATCH.contains(&to));
         if !dispatch && line != KNOWN_ACCEPT {
             kept.push_str(line);
             kept.push('\n');

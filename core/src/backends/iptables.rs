@@ -11,7 +11,7 @@ use super::{
     ChainKinds, ChainStep, EVERY_PORT, Placed, colon_ports, is_tag, normalize_source, owned_tag,
     transport_named,
 };
-use crate::model::{OpenPort, PlanError, Transport};
+use crate::model::{OpenPort, PlanError, PortRange, Transport};
 use crate::order;
 use crate::state::{
     ChainId, Command, ForeignRule, IpFamily, IptablesChain, IptablesRule, IptablesState, TaggedRule,
@@ -138,6 +138,9 @@ fn admitted(tokens: &[String]) -> Admitted {
             }
             "-i" | "--in-interface" => admitted.interface(value, negated),
             "--ctstate" | "--state" => admitted.states(list(), negated),
+            // A nat rule's (`nat_as_input` in firewalld.rs): where it sends.
+            "--to-ports" => admitted.sent(super::parse_ports(value, '-')),
+            "--to-destination" => admitted.sent(port_sent(value)),
             // Options whose value is no option, however it reads (`--comment
             // "--state"`): skipped with it.
             "-m" | "--match" | "--comment" | "-j" | "--jump" | "-g" | "--goto" | "-s"
@@ -153,6 +156,32 @@ fn admitted(tokens: &[String]) -> Admitted {
         i += 2;
     }
     admitted
+}
+
+/// The port a `DNAT`'s `--to-destination` sends to (`:2881`,
+/// `127.0.0.1:2881-2890`, `[::1]:2881`; `:1000-2000/1100`, each shifted to
+/// from 1100, sends to 1000-2000), the shift aside; `None` where it names
+/// none.
+fn port_sent(value: &str) -> Option<PortRange> {
+    let (_, port) = destination(value);
+    super::parse_ports(port.split('/').next().unwrap_or_default(), '-')
+}
+
+/// A `DNAT`'s `--to-destination` (`198.18.2.11:2881`, `[::1]:2881`,
+/// `:2881`, `fe80::1`) as its address and its port, empty where it names
+/// none: the port follows the address's last `:` (`]:` of one in
+/// brackets; an IPv6 address without them names none).
+pub(super) fn destination(value: &str) -> (&str, &str) {
+    match value.bytes().rposition(|b| b == b':') {
+        Some(at) => {
+            let (address, port) = value.split_at(at);
+            match address.ends_with(']') || !address.as_bytes().contains(&b':') {
+                true => (address, &port[1..]),
+                false => (value, ""),
+            }
+        }
+        None => (value, ""),
+    }
 }
 
 pub(super) fn read(ipv4: &str, ipv6: &str) -> Result<IptablesState, PlanError> {

@@ -20,7 +20,8 @@ mod ufw;
 pub use firewalld::{
     BACKEND as FIREWALLD_BACKEND, DIRECT_RULES as FIREWALLD_DIRECT_RULES,
     FILTER_TABLES as FIREWALLD_FILTER_TABLES, IPSET_PREFIX as FIREWALLD_IPSET_PREFIX,
-    join_args as firewalld_join_args, services_named as firewalld_services_named,
+    NFT_DNAT_UNACCEPTED as FIREWALLD_NFT_DNAT_UNACCEPTED, join_args as firewalld_join_args,
+    nft_dnat_line as firewalld_nft_dnat_line, services_named as firewalld_services_named,
 };
 pub use firewalld::{
     DbusDump as FirewalldDbusDump, DbusIpset as FirewalldDbusIpset, DbusZone as FirewalldDbusZone,

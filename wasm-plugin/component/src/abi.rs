@@ -10,8 +10,11 @@
 //!
 //! What it relies on, as the canonical ABI promises: the host lays every
 //! argument out as the table says (valid UTF-8, in-range tags), in buffers
-//! it took from `cabi_realloc`, which the component then owns; the host
-//! reads the result before it calls the export's `cabi_post_`.
+//! it took from `cabi_realloc` of just their size (a string's length, a
+//! list's count times its element's size), which the component then owns
+//! and frees with that size (the plugins' allocator, talc, finds a block's
+//! end from it); the host reads the result before it calls the export's
+//! `cabi_post_`.
 
 #![allow(unsafe_code)]
 
