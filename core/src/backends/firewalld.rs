@@ -892,14 +892,16 @@ fn with_nat(mut open: Vec<OpenPort>, direct: &[String], saved: &[String]) -> Vec
 /// What the nat tables send to the host, which firewalld accepts before
 /// its zones from 0.7 on (`--ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT`,
 /// `ct status dnat accept`; its forward ports are read with the zones):
-/// a `REDIRECT` or `DNAT` in `PREROUTING` or a chain it reaches, a direct
-/// rule's or passthrough's in `PREROUTING_direct` (under either backend:
-/// its direct rules go through iptables), or one added with `iptables -t
-/// nat` beside firewalld (`-p tcp --dport 81 -j REDIRECT --to-ports 2881`
-/// opens 2881 to everyone). Each is read as the accept of the port it
-/// sends to, from its sources ([`nat_as_input`]). A family whose filter
-/// table holds firewalld's iptables ruleset without that accept (0.4 to
-/// 0.6: the zones decide the port sent to) is not read.
+/// a `REDIRECT`, or a `DNAT` to no other host, in `PREROUTING` or a chain
+/// it reaches, a direct rule's or passthrough's in `PREROUTING_direct`
+/// (under either backend: its direct rules go through iptables), or one
+/// added with `iptables -t nat` beside firewalld (`-p tcp --dport 81 -j
+/// REDIRECT --to-ports 2881` opens 2881 to everyone). Each is read as the
+/// accept of the port it sends to, from its sources ([`nat_as_input`]).
+/// Not read where firewalld does not accept what they send: a family
+/// whose filter table holds its iptables ruleset without that accept (0.4
+/// to 0.6, or 2.3's `StrictForwardPorts=yes`), and every family where the
+/// binary says its nftables table does not ([`NFT_DNAT_UNACCEPTED`]).
 fn nat_open(direct: &[String], saved: &[String]) -> Vec<OpenPort> {
     if direct.iter().any(|line| line == NFT_DNAT_UNACCEPTED) {
         return Vec::new();
