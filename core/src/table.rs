@@ -197,6 +197,15 @@ impl<T: Hash + Eq> Set<T> {
     pub(crate) fn insert(&mut self, item: T) -> bool {
         self.0.insert(item, ()).is_none()
     }
+
+    /// Whether `item` is in the set (as `HashSet::contains`).
+    pub(crate) fn contains<Q>(&self, item: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.0.get(item).is_some()
+    }
 }
 
 #[cfg(test)]
@@ -237,7 +246,10 @@ mod tests {
                         prop_assert_eq!(ours, *std.entry(name).or_insert(value));
                         prop_assert_eq!(made, usize::from(!had));
                     }
-                    _ => prop_assert_eq!(set.insert(key), std_set.insert(key)),
+                    _ => {
+                        prop_assert_eq!(set.contains(&key), std_set.contains(&key));
+                        prop_assert_eq!(set.insert(key), std_set.insert(key));
+                    }
                 }
                 let probe = (value % 300).to_string();
                 prop_assert_eq!(ours.get(probe.as_str()), std.get(probe.as_str()));

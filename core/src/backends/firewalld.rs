@@ -44,7 +44,7 @@ use crate::state::{
     ChainId, Command, FirewalldRule, FirewalldSide, FirewalldState, FirewalldZone, ForeignRule,
     IpFamily, TaggedRule,
 };
-use crate::table::Map;
+use crate::table::{Map, Set};
 
 /// What portplan's ipset names start with; only these are read or deleted.
 pub const IPSET_PREFIX: &str = "portplan";
@@ -948,24 +948,23 @@ fn nat_as_input(table: &str) -> String {
             "PREROUTING" => "INPUT",
             chain => chain,
         };
-        // One that does not read is kept as it is, in `INPUT` whatever its
-        // chain (one jumped to only through it would be cut, or read as
-        // nothing): the reader fails on it (every port).
-        let unread = || NatRule {
-            chain: "INPUT",
-            to: None,
-            sends: false,
-            words: vec![rule.to_string()],
-        };
         match super::iptables::saved_words(rule) {
             Some(words) => rules.extend(nat_rule(chain, words)),
-            None => rules.push(unread()),
+            // One that does not read is kept as it is, in `INPUT` whatever
+            // its chain (one jumped to only through it would be cut, or read
+            // as nothing): the reader fails on it (every port).
+            None => rules.push(NatRule {
+                chain: "INPUT",
+                to: None,
+                sends: false,
+                words: vec![rule.to_string()],
+            }),
         }
     }
     let sending = sending_chains(&rules);
     let mut text = String::from("*filter\n:INPUT DROP\n");
     for rule in &rules {
-        if (rule.to.as_deref()).is_some_and(|to| sending.get(to).is_none()) {
+        if (rule.to.as_deref()).is_some_and(|to| !sending.contains(to)) {
             continue;
         }
         for part in ["-A ", rule.chain, " "] {
@@ -1044,7 +1043,7 @@ fn sends_here(to: &str) -> bool {
 /// The chains of `rules` that send to the host, or jump or go to one that
 /// does: found back from those that do, through who jumps to each, so in
 /// one pass over the rules however deep the chains.
-fn sending_chains<'a>(rules: &'a [NatRule<'a>]) -> Map<&'a str, ()> {
+fn sending_chains<'a>(rules: &'a [NatRule<'a>]) -> Set<&'a str> {
     let mut callers: Map<&str, Vec<&str>> = Map::new();
     let mut found = Vec::new();
     for rule in rules {
@@ -1054,9 +1053,9 @@ fn sending_chains<'a>(rules: &'a [NatRule<'a>]) -> Map<&'a str, ()> {
             found.push(rule.chain);
         }
     }
-    let mut sending = Map::new();
+    let mut sending = Set::new();
     while let Some(chain) = found.pop() {
-        if sending.insert(chain, ()).is_none() {
+        if sending.insert(chain) {
             found.extend(callers.get(chain).into_iter().flatten());
         }
     }
