@@ -506,7 +506,7 @@ impl fmt::Display for Said<'_> {
                 None => f.write_str("floating point `-inf`"),
             },
             U::Char(c) => write!(f, "character `{c}`"),
-            U::Str(s) => write!(f, "string {s:?}"),
+            U::Str(s) => write!(f, "string {}", debug_quoted(s)),
             U::Bytes(_) => f.write_str("byte array"),
             U::Unit => f.write_str("unit value"),
             U::Option => f.write_str("Option value"),
@@ -1349,6 +1349,34 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
+/// `text` in double quotes as Rust's `Debug` writes a string (serde's
+/// `Unexpected` does), for the characters that matter here: `"` and `\`
+/// after a backslash, NUL, tab, newline and CR as `\0`, `\t`, `\n`, `\r`,
+/// every other [`is_hidden`] one as `\u{hex}`. Not `{:?}`: which
+/// characters it escapes comes from Unicode's tables, ~1 KB in each
+/// plugin. So one it escapes that is not hidden (U+200B, a combining mark
+/// first) is written as it is.
+pub(crate) fn debug_quoted(text: &str) -> String {
+    let mut out = String::from('"');
+    for c in text.chars() {
+        let after_backslash = match c {
+            '"' | '\\' => c,
+            '\0' => '0',
+            '\t' => 't',
+            '\n' => 'n',
+            '\r' => 'r',
+            c => {
+                push_escaped(&mut out, c);
+                continue;
+            }
+        };
+        out.push('\\');
+        out.push(after_backslash);
+    }
+    out.push('"');
+    out
+}
+
 /// A plan value as a problem quotes it: [`escape`]d, and at most
 /// [`VALUE_LIMIT`] characters, then `...` when it was longer.
 pub fn quote(text: &str) -> String {
@@ -1566,6 +1594,7 @@ mod tests {
             U::Float(-0.25),
             U::Char('\u{1b}'),
             U::Str("a \"b\"\n\u{202e}"),
+            U::Str("\\ \0\t\r\u{1b}\u{7f}\u{85}\u{2066} é"),
             U::Bytes(b"x"),
             U::Unit,
             U::Option,
@@ -1586,6 +1615,9 @@ mod tests {
         // written as the problem's value writes it.
         assert_eq!(Said(U::Float(1e300)).to_string(), "floating point `1e+300`");
         assert_eq!(Said(U::Float(1e-7)).to_string(), "floating point `1e-7`");
+        // And a character Rust escapes by Unicode's tables that is not
+        // hidden: written as it is.
+        assert_eq!(Said(U::Str("\u{200b}")).to_string(), "string \"\u{200b}\"");
         let found = problems(
             r#"{"name":1e300,"profiles":["ocp-ce"],"hosts":[{"name":"h1","address":1.5,"components":[]}]}"#,
         );

@@ -90,9 +90,10 @@ pub mod __encode {
 pub mod shell {
     pub use crate::backends::{
         FIREWALLD_BACKEND, FIREWALLD_DIRECT_RULES, FIREWALLD_FILTER_TABLES, FIREWALLD_IPSET_PREFIX,
-        FIREWALLD_NFT_DNAT_UNACCEPTED, FirewalldDbusDump, FirewalldDbusIpset, FirewalldDbusZone,
-        TAG_PREFIX, denied_ahead, firewalld_join_args, firewalld_nft_dnat_line,
-        firewalld_services_named, overridden, placements, tagged_rules, unfiltered_families,
+        FIREWALLD_LOCAL_ADDRESSES, FIREWALLD_NFT_DNAT_UNACCEPTED, FirewalldDbusDump,
+        FirewalldDbusIpset, FirewalldDbusZone, TAG_PREFIX, denied_ahead, firewalld_join_args,
+        firewalld_nft_dnat_line, firewalld_services_named, overridden, placements, tagged_rules,
+        unfiltered_families,
     };
     pub use crate::decode::{escape, is_hidden, json_size, parse_json, parse_value, quote};
     pub use crate::encode::{Out as JsonOut, compact as compact_json};

@@ -110,7 +110,8 @@ impl<'de> Deserialize<'de> for PortRange {
                 let number = |part: &str| {
                     part.trim().parse::<u64>().map_err(|_| {
                         E::custom(format!(
-                            "{text:?} is not a port number or a range like \"8000-8010\""
+                            "{} is not a port number or a range like \"8000-8010\"",
+                            crate::decode::debug_quoted(text)
                         ))
                     })
                 };

@@ -1329,6 +1329,16 @@ fn what_the_nat_tables_send_to_the_host_is_open() {
                 "PREROUTING",
                 "-p tcp -m tcp --dport 2889 -j DNAT --to-destination 198.18.2.12:2889",
             ),
+            // To one of the host's own addresses, where the binary lists them,
+            // or a range that ends at one.
+            (
+                "PREROUTING",
+                "-p tcp -m tcp --dport 87 -j DNAT --to-destination 198.18.1.11:2897",
+            ),
+            (
+                "PREROUTING",
+                "-p tcp -m tcp --dport 88 -j DNAT --to-destination 198.18.1.9-198.18.1.11:2899",
+            ),
             (
                 "PREROUTING",
                 "-p tcp -m tcp --dport 8443 -m addrtype --dst-type LOCAL -j DOCKER",
@@ -1443,6 +1453,14 @@ fn what_the_nat_tables_send_to_the_host_is_open() {
                 "PREROUTING",
                 "-p tcp -m tcp --dport 82 -j DNAT --to-destination [fe80::1]:2890",
             ),
+            (
+                "PREROUTING",
+                "-p tcp -m tcp --dport 83 -j DNAT --to-destination [2001:db8::11]:2898",
+            ),
+            (
+                "PREROUTING",
+                "-p tcp -m tcp --dport 84 -j DNAT --to-destination [::1-::2]:2900",
+            ),
         ],
     );
     let sent = [
@@ -1456,15 +1474,27 @@ fn what_the_nat_tables_send_to_the_host_is_open() {
         "Tcp 2896 []",
         "Tcp 2884 [\"198.18.7.0/24\"]",
         "Tcp 2886 []",
+        "Tcp 2900 []",
     ];
+    // The host's own addresses, as the binary lists them: one of a zone
+    // (`fe80::1` is another host's), one that is not an address, and one
+    // that is only the start of another host's (198.18.2.12).
+    let local = portplan_core::shell::FIREWALLD_LOCAL_ADDRESSES;
+    let local = format!("{local} 127.0.0.1 ::1 x fe80::2 2001:db8::11 198.18.1.11 198.18.2.1");
     let backend = portplan_core::shell::FIREWALLD_BACKEND;
     for line in ["", "iptables", "nftables"] {
         let line = format!("{backend}{line}");
-        let direct = [line.as_str()];
-        let direct = &direct[..usize::from(line.len() > backend.len())];
+        let direct = [line.as_str(), &local];
+        let direct = &direct[usize::from(line.len() == backend.len())..];
         for side in with_direct(direct, &[&v4, &v6]) {
+            let mut sent = sent.to_vec();
+            sent.splice(4..4, ["Tcp 2897 []", "Tcp 2899 []"]);
+            sent.insert(sent.len() - 1, "Tcp 2898 []");
             assert_eq!(open_in_public(&side), sent, "{side}");
             assert_untagged(&side);
+        }
+        for side in with_direct(&direct[..direct.len() - 1], &[&v4, &v6]) {
+            assert_eq!(open_in_public(&side), sent, "{side}");
         }
         // firewalld's own ruleset: its forward ports (as it writes them,
         // in its zone's chain) are read with the zone, not from the tables.
@@ -1511,6 +1541,33 @@ fn a_nat_rule_that_does_not_read_opens_every_port() {
     }
 }
 
+/// A nat table holding a rule of nft's own (`nft add rule ip nat
+/// PREROUTING tcp dport 8084 redirect to :2884` beside firewalld 1.3.3's
+/// iptables backend, captured in a test namespace), which iptables-nft-save
+/// prints as one line in place of every rule of the table: not read, so
+/// every port (it read as nothing). Not where firewalld does not accept
+/// what it sends.
+#[test]
+fn a_nat_table_iptables_save_cannot_print_opens_every_port() {
+    let v4 = include_str!("captured/firewalld-1.3-iptables-save-nat-incompatible-v4.txt");
+    assert!(!v4.contains("*nat"));
+    // The same line in place of ip6tables-save's nat table.
+    let line = v4.lines().find(|l| l.contains("incompatible")).unwrap();
+    let nat = ALL_V6.find("*nat\n").unwrap();
+    let end = nat + ALL_V6[nat..].find("COMMIT\n").unwrap() + "COMMIT\n".len();
+    let v6 = format!("{}{line}\n{}", &ALL_V6[..nat], &ALL_V6[end..]);
+    for saved in [[v4, ALL_V6], [ALL_V4, &v6]] {
+        for side in with_direct(&[], &saved) {
+            let every = ["Tcp 1-65535 []", "Udp 1-65535 []"];
+            assert_eq!(open_in_public(&side), every, "{side}");
+        }
+    }
+    let old = v4.replace("RELATED,ESTABLISHED,DNAT", "RELATED,ESTABLISHED");
+    for side in with_direct(&[], &[&old, ALL_V6]) {
+        assert_eq!(open_in_public(&side), Vec::<String>::new(), "{side}");
+    }
+}
+
 /// What the nat tables send is accepted early only as sent: a connection
 /// made to that port itself still meets the zone, so a zone's deny of it
 /// stays ahead of portplan's rules (read with the filter table's accepts,
@@ -1522,11 +1579,16 @@ fn a_zone_deny_of_a_port_the_nat_tables_send_to_stays_ahead() {
     let v4 = nat_rules(ALL_V4, &[("PREROUTING", redirect)]);
     let rules = portplan_core::shell::FIREWALLD_DIRECT_RULES;
     let [v4_marker, v6_marker] = portplan_core::shell::FIREWALLD_FILTER_TABLES;
-    let side = format!("{deny}\n{rules}\n{v4_marker}\n{v4}\n{v6_marker}\n{ALL_V6}\n");
-    let state = read(&side, &side, "public");
-    assert_eq!(support::open_lines(&state), ["Tcp 2881 []"]);
-    let ahead = (firewalld(&state).foreign.iter()).map(|f| f.ahead.len());
-    assert_ne!(ahead.sum::<usize>(), 0, "{side}");
+    // The binary's line of the host's addresses is no direct rule, which
+    // might accept before the zones.
+    let local = portplan_core::shell::FIREWALLD_LOCAL_ADDRESSES;
+    for direct in [String::new(), format!("\t{local} 198.18.1.11\n")] {
+        let side = format!("{deny}\n{rules}\n{direct}{v4_marker}\n{v4}\n{v6_marker}\n{ALL_V6}\n");
+        let state = read(&side, &side, "public");
+        assert_eq!(support::open_lines(&state), ["Tcp 2881 []"]);
+        let ahead = (firewalld(&state).foreign.iter()).map(|f| f.ahead.len());
+        assert_ne!(ahead.sum::<usize>(), 0, "{side}");
+    }
 }
 
 /// firewalld's nftables table accepts what was sent to the host in its

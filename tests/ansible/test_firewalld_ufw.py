@@ -657,6 +657,22 @@ class FirewalldDirectRules(unittest.TestCase):
         finally:
             self.host.run("iptables", "-t", "nat", "-D", "PREROUTING", *rule)
 
+    @contextlib.contextmanager
+    def nft_nat(self, *rule):
+        """`rule`, one of nft's own, in the nat table's PREROUTING while the
+        block runs (made as iptables-nft makes them where missing), deleted
+        by its handle after it however it ends."""
+        self.host.run("nft", "add", "table", "ip", "nat")
+        self.host.run("nft", "add", "chain", "ip", "nat", "PREROUTING",
+                      "{ type nat hook prerouting priority dstnat; policy accept; }")
+        added = self.host.run("nft", "--echo", "--handle", "add", "rule", "ip", "nat",
+                              "PREROUTING", *rule)
+        handle = added.rsplit("# handle ", 1)[1].split()[0]
+        try:
+            yield
+        finally:
+            self.host.run("nft", "delete", "rule", "ip", "nat", "PREROUTING", "handle", handle)
+
     def overexposed(self, port=2881):
         """Whether the audit says `port` (one of obs1's) is open beyond the
         plan, the same over D-Bus and through firewall-cmd."""
@@ -705,8 +721,9 @@ class FirewalldDirectRules(unittest.TestCase):
         iptables and no restart (what runs decides, not the setting).
         Under either, a port redirect beside firewalld (`iptables -t nat`)
         opens the port it sends to, which firewalld accepts before its
-        zones, and the audit says so; a DNAT to another host opens none
-        here."""
+        zones, and the audit says so, as does a DNAT to the host's own
+        address, and nft's own redirect there, which iptables-save cannot
+        print (every port); a DNAT to another host opens none here."""
         def accept(port):
             return ["-p", "tcp", "--dport", str(port), "-j", "ACCEPT"]
         for backend in ("iptables", "nftables"):
@@ -727,6 +744,14 @@ class FirewalldDirectRules(unittest.TestCase):
                                       "--to-destination", "198.18.2.12:2882"):
                             self.assertFalse(reachable(self.stranger, self.host, 8082))
                             self.assertFalse(self.overexposed(2882))
+                        # To this host's own address: sent here, as a redirect.
+                        with self.nat("-p", "tcp", "--dport", "8083", "-j", "DNAT",
+                                      "--to-destination", "198.18.2.11:2882"):
+                            self.assertTrue(reachable(self.stranger, self.host, 8083))
+                            self.assertTrue(self.overexposed(2882))
+                        with self.nft_nat("tcp", "dport", "8084", "redirect", "to", ":2881"):
+                            self.assertTrue(reachable(self.stranger, self.host, 8084))
+                            self.assertTrue(self.overexposed(2881))
                         with self.nat("-p", "tcp", "--dport", "8081", "-j", "REDIRECT",
                                       "--to-ports", "2881"):
                             self.assertTrue(reachable(self.stranger, self.host, 8081))

@@ -27,7 +27,11 @@ tables): nothing parses one since core writes its CSV itself
 (core/src/render.rs, `csv_record`). And it fails unless a hash table's
 growth is there once or twice: core's maps share one table type
 (core/src/table.rs), and serde_json's `Value` has the other; a std
-`HashMap` with a key type of its own adds ~600 bytes.
+`HashMap` with a key type of its own adds ~600 bytes. Nor may a string
+or character be written with `{:?}` (~1 KB: which characters `Debug`
+escapes comes from Unicode's tables): core quotes with
+`decode::debug_quoted`, and the component reads core's answers with a
+visitor that leaves no value to serde_json's `Unexpected`, which would.
 """
 
 import sys
@@ -135,6 +139,9 @@ WRITER_HINT = ("serde_json's writer is linked (`Value: Serialize`, by `to_string
                "Value): write JSON with core's encode.rs (or, for a number, `Number`'s Display)")
 CLONE_HINT = ("a serde_json `Value` is cloned (~1.5 KB of recursive clone): borrow from the "
               "tree read (`.map_or(&[][..], Vec::as_slice)`, not `.cloned().unwrap_or_default()`)")
+DEBUG_HINT = ("a string or char is written with `{:?}` (or through serde_json's Unexpected, "
+              "which a visitor's default method names the value with): quote with "
+              "decode::debug_quoted, and answer every value a visitor meets")
 COPIES = [
     ("sort6stable9quicksort9quicksort17h", 0, 0, "core's order::positions merges",
      SORT_HINT),
@@ -147,6 +154,7 @@ COPIES = [
     ("10serde_json2de8from_str", 0, 0, "core's decode::read_any", VALUE_HINT),
     ("for$u20$serde_json..value..Value$GT$9serialize", 0, 0, "core's encode.rs", WRITER_HINT),
     ("serde_json..value..Value$u20$as$u20$core..clone..Clone", 0, 0, "borrowed", CLONE_HINT),
+    ("4char7methodsc16escape_debug_ext", 0, 0, "core's decode::debug_quoted", DEBUG_HINT),
     # A hash table's growth is one copy per table type.
     ("14reserve_rehash17h", 1, 2, "core's table::Index and serde_json's IndexMap", TABLE_HINT),
 ]

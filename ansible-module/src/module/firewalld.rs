@@ -30,7 +30,9 @@
 //! firewall changed under the run, and the next run starts from what is
 //! there.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -38,8 +40,8 @@ use portplan_core::Command;
 
 use super::execute::run_argv;
 use portplan_core::shell::{
-    FIREWALLD_BACKEND, FIREWALLD_IPSET_PREFIX, FirewalldDbusDump, FirewalldDbusIpset,
-    FirewalldDbusZone, firewalld_join_args, firewalld_nft_dnat_line,
+    FIREWALLD_BACKEND, FIREWALLD_IPSET_PREFIX, FIREWALLD_LOCAL_ADDRESSES, FirewalldDbusDump,
+    FirewalldDbusIpset, FirewalldDbusZone, firewalld_join_args, firewalld_nft_dnat_line,
 };
 use zbus::blocking::Connection;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
@@ -827,19 +829,32 @@ impl Action {
 /// the configured one but nftables; none where not known. Under nftables,
 /// also whether that table accepts what was sent to the host before the
 /// zones (`FIREWALLD_NFT_DNAT_UNACCEPTED`, decided by core from the table).
+/// Last, this machine's addresses (`FIREWALLD_LOCAL_ADDRESSES`): a nat
+/// table's `DNAT` to one of them sends to this host.
 pub fn backend_lines(configured: Option<&str>) -> Vec<String> {
+    let mut lines = Vec::new();
     let table = run_argv(&["nft", "list", "table", "inet", "firewalld"]);
     let backend = match &table {
-        Ok(_) => "nftables",
-        Err(_) => match configured.filter(|backend| *backend != "nftables") {
-            Some(backend) => backend,
-            None => return Vec::new(),
-        },
+        Ok(_) => Some("nftables"),
+        Err(_) => configured.filter(|backend| *backend != "nftables"),
     };
-    let mut lines = vec![format!("{FIREWALLD_BACKEND}{backend}")];
+    lines.extend(backend.map(|backend| format!("{FIREWALLD_BACKEND}{backend}")));
     let unaccepted = table.ok().and_then(|table| firewalld_nft_dnat_line(&table));
     lines.extend(unaccepted.map(String::from));
+    lines.push(local_line(&super::facts::local_addresses(Path::new(
+        "/proc",
+    ))));
     lines
+}
+
+/// The line that lists `addresses` as core reads them.
+fn local_line(addresses: &BTreeSet<IpAddr>) -> String {
+    let mut line = FIREWALLD_LOCAL_ADDRESSES.to_string();
+    for address in addresses {
+        line.push(' ');
+        line.push_str(&address.to_string());
+    }
+    line
 }
 
 /// iptables' tables as `iptables-save` and `ip6tables-save` print them

@@ -557,6 +557,13 @@ pub const BACKEND: &str = "FirewallBackend=";
 /// to decide ([`nat_open`]).
 pub const NFT_DNAT_UNACCEPTED: &str = "FirewallBackend=nftables, no ct status dnat accept";
 
+/// How the binary adds the host's own addresses to the runtime's direct
+/// rules: this, then each address, a space before each (`local addresses:
+/// 127.0.0.1 198.18.1.11 ::1`). A `DNAT` to one of them sends to the host
+/// ([`sends_here`]); the nat tables do not say which addresses are the
+/// host's. Without it, only a loopback address is read as the host's.
+pub const LOCAL_ADDRESSES: &str = "local addresses:";
+
 /// [`NFT_DNAT_UNACCEPTED`] where firewalld's nftables table, as `nft list
 /// table inet firewalld` prints it, has a `filter_INPUT` that does not
 /// accept what was sent to the host (no `ct status dnat accept`); `None`
@@ -766,7 +773,8 @@ fn side(text: &str, input: &str, runtime: bool) -> Result<Side, PlanError> {
         // zone's deny still meets a connection made to the port itself).
         before_zones: known.as_ref().map(|direct| {
             let mut ahead = direct_open.iter().map(Admits::of).list();
-            match direct.iter().all(|l| l.starts_with(BACKEND)) {
+            let said = |l: &String| l.starts_with(BACKEND) || l.starts_with(LOCAL_ADDRESSES);
+            match direct.iter().all(said) {
                 true => (policies.iter()).for_each(|p| ahead.extend(before_zones(p))),
                 false => ahead.extend(every_port().iter().map(Admits::of)),
             }
@@ -906,11 +914,13 @@ fn nat_open(direct: &[String], saved: &[String]) -> Vec<OpenPort> {
     if direct.iter().any(|line| line == NFT_DNAT_UNACCEPTED) {
         return Vec::new();
     }
+    let local = direct.iter().find_map(|l| l.strip_prefix(LOCAL_ADDRESSES));
+    let local = local.unwrap_or_default();
     let texts = [0, 1].map(|at| {
         let table = saved.get(at).map_or("", String::as_str);
         let accepts = !firewalld_iptables(table) || table.lines().any(|l| l.trim() == KNOWN_ACCEPT);
         match accepts {
-            true => nat_as_input(table),
+            true => nat_as_input(table, local),
             false => String::new(),
         }
     });
@@ -931,16 +941,21 @@ fn nat_open(direct: &[String], saved: &[String]) -> Vec<OpenPort> {
 /// policies go as from `INPUT` ([`firewalld_removed`]). The nat `INPUT`
 /// (what arrives here, already translated) is left out, not to be read as
 /// this `INPUT`'s rules; `OUTPUT` and `POSTROUTING`, which no rule can
-/// jump to, are never reached.
-fn nat_as_input(table: &str) -> String {
+/// jump to, are never reached. A nat table iptables-nft-save cannot print
+/// ([`NAT_INCOMPATIBLE`]) reads as every port.
+fn nat_as_input(table: &str, local: &str) -> String {
     let mut rules = Vec::new();
     let mut nat = false;
     for line in table.lines().map(str::trim) {
         if let Some(name) = line.strip_prefix('*') {
             nat = name == "nat";
         }
-        let rule = line.strip_prefix("-A ").filter(|_| nat);
-        let Some((chain, rule)) = rule.and_then(|rule| rule.split_once(' ')) else {
+        let rule = match line == NAT_INCOMPATIBLE {
+            // A rule that does not read (an unclosed quote): every port.
+            true => Some(("PREROUTING", "\"")),
+            false => (line.strip_prefix("-A ").filter(|_| nat)).and_then(|r| r.split_once(' ')),
+        };
+        let Some((chain, rule)) = rule else {
             continue;
         };
         let chain = match chain {
@@ -949,7 +964,7 @@ fn nat_as_input(table: &str) -> String {
             chain => chain,
         };
         match super::iptables::saved_words(rule) {
-            Some(words) => rules.extend(nat_rule(chain, words)),
+            Some(words) => rules.extend(nat_rule(chain, words, local)),
             // One that does not read is kept as it is, in `INPUT` whatever
             // its chain (one jumped to only through it would be cut, or read
             // as nothing): the reader fails on it (every port).
@@ -979,6 +994,17 @@ fn nat_as_input(table: &str) -> String {
     firewalld_removed(&text)
 }
 
+/// What iptables-nft-save prints, in place of the nat table's rules
+/// (iptables' own too), where the table holds a rule of nft's own that it
+/// cannot print as iptables' (`nft add rule ip nat PREROUTING tcp dport 81
+/// redirect to :2881`; 1.8.9, checked in a namespace): not read, so every
+/// port, as a rule that does not read (wide: a masquerade written so too).
+/// Not the line for a base chain of nft's own in that table (`# Table
+/// `nat' contains incompatible base-chains`, nftables.conf's `chain
+/// prerouting`), after which the rest is printed: that chain is not read,
+/// as nft's own chains in tables of their own are not.
+const NAT_INCOMPATIBLE: &str = "# Table `nat' is incompatible, use 'nft' tool.";
+
 /// A nat rule as [`nat_as_input`] keeps it.
 struct NatRule<'a> {
     chain: &'a str,
@@ -993,7 +1019,8 @@ struct NatRule<'a> {
 
 /// A nat rule of `chain` as [`nat_as_input`] keeps it, from its words;
 /// `None` for one that neither sends here, nor jumps, nor ends its chain.
-fn nat_rule(chain: &str, mut words: Vec<String>) -> Option<NatRule<'_>> {
+/// `local`: the host's addresses, as [`LOCAL_ADDRESSES`] lists them.
+fn nat_rule<'a>(chain: &'a str, mut words: Vec<String>, local: &str) -> Option<NatRule<'a>> {
     // The target, after every match (iptables-save writes it last): the
     // last `-j` or `-g`. A comment's `-j` (`--comment -j`, unquoted) comes
     // before it; a log prefix's after it names no chain that sends
@@ -1007,7 +1034,7 @@ fn nat_rule(chain: &str, mut words: Vec<String>) -> Option<NatRule<'_>> {
         .skip_while(|w| *w != "--to-destination")
         .nth(1);
     let sends = matches!(target.as_str(), "REDIRECT" | "DNAT");
-    if !to.is_none_or(|to| sends_here(to)) {
+    if !to.is_none_or(|to| sends_here(to, local)) {
         return None;
     }
     let mut rule = NatRule {
@@ -1029,15 +1056,24 @@ fn nat_rule(chain: &str, mut words: Vec<String>) -> Option<NatRule<'_>> {
 
 /// Whether a `DNAT` to `to` (its `--to-destination`: `:2881`,
 /// `127.0.0.1:2881-2890`, `[::1]:2881`, `198.18.2.11`) sends to this host:
-/// where it names no address, or a loopback one. Any other is forwarded to
-/// another host (a container's, a pod's, one firewalld forwards a port to),
-/// never to a listener here; one of the host's own addresses is read so
-/// too (the rules do not say which are the host's), which `REDIRECT` says
-/// instead.
-fn sends_here(to: &str) -> bool {
+/// where it names no address, a loopback one, or one of `local` (the
+/// host's, space-separated as [`LOCAL_ADDRESSES`] lists them; compared as
+/// text: iptables-save prints an address as `inet_ntop` does, and the
+/// binary as Rust's `Display`, both RFC 5952's one form). Any other is
+/// forwarded to another host (a container's, a pod's, one firewalld
+/// forwards a port to), never to a listener here; a range is the host's
+/// where either end is (one only inside it is not read). Read wide where the
+/// translation changes nothing (a packet already to that address and
+/// port), which conntrack does not mark as sent.
+fn sends_here(to: &str, local: &str) -> bool {
     let (address, _) = super::iptables::destination(to);
     let address = address.trim_start_matches('[').trim_end_matches(']');
-    address.is_empty() || parse_net(address).is_some_and(|net| net.addr().is_loopback())
+    // A range (`a-b`, `[a-b]:2881`) where either end is the host's.
+    let here = |end: &str| {
+        local.split_whitespace().any(|own| own == end)
+            || parse_net(end).is_some_and(|net| net.addr().is_loopback())
+    };
+    address.is_empty() || address.split('-').any(here)
 }
 
 /// The chains of `rules` that send to the host, or jump or go to one that

@@ -20,6 +20,7 @@ mod ufw;
 pub use firewalld::{
     BACKEND as FIREWALLD_BACKEND, DIRECT_RULES as FIREWALLD_DIRECT_RULES,
     FILTER_TABLES as FIREWALLD_FILTER_TABLES, IPSET_PREFIX as FIREWALLD_IPSET_PREFIX,
+    LOCAL_ADDRESSES as FIREWALLD_LOCAL_ADDRESSES,
     NFT_DNAT_UNACCEPTED as FIREWALLD_NFT_DNAT_UNACCEPTED, join_args as firewalld_join_args,
     nft_dnat_line as firewalld_nft_dnat_line, services_named as firewalld_services_named,
 };

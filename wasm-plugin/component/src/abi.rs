@@ -495,6 +495,13 @@ impl<'de> Visitor<'de> for Place<'_> {
         Ok(())
     }
 
+    /// A `null` that is no option's. Not serde's default, which names the
+    /// value through serde_json's `Unexpected`, whose formatting would be
+    /// the only `Debug` of a string in the component.
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Err(E::custom("a null where the WIT has none"))
+    }
+
     fn visit_some<D: Deserializer<'de>>(self, reader: D) -> Result<(), D::Error> {
         let Kind::Option(inner, payload) = self.ty.kind else {
             return Err(de::Error::custom("an option where the WIT has none"));
