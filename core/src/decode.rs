@@ -1352,10 +1352,10 @@ fn push_escaped(out: &mut String, c: char) {
 /// `text` in double quotes as Rust's `Debug` writes a string (serde's
 /// `Unexpected` does), for the characters that matter here: `"` and `\`
 /// after a backslash, NUL, tab, newline and CR as `\0`, `\t`, `\n`, `\r`,
-/// every other [`is_hidden`] one as `\u{hex}`. Not `{:?}`: which
-/// characters it escapes comes from Unicode's tables, ~1 KB in each
-/// plugin. So one it escapes that is not hidden (U+200B, a combining mark
-/// first) is written as it is.
+/// every other [`is_hidden`] one as `\u{hex}`. Not `{:?}`: a string's
+/// `Debug` asks Unicode's tables which characters to escape, ~1 KB in each
+/// plugin. So one it escapes that is not hidden (U+200B, U+00AD, U+FEFF, a
+/// combining mark) is written as it is.
 pub(crate) fn debug_quoted(text: &str) -> String {
     let mut out = String::from('"');
     for c in text.chars() {
